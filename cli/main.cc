@@ -1,0 +1,96 @@
+// The `isolated` command: parses the subcommand and wires the parts together. `serve` runs a
+// supervisor; the hidden `__worker` mode is what the supervisor execs for each worker.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/serve_options.h"
+#include "common/event_handles.h"
+#include "common/logger.h"
+#include "common/read_file.h"
+#include "common/syscall.h"
+#include "common/version.h"
+#include "supervisor/supervisor.h"
+#include "worker/worker_main.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage:\n"
+    "  isolated serve SCRIPT [OPTIONS]   serve a Workers-style handler (see serve --help)\n"
+    "  isolated --version                print the version\n"
+    "  isolated --help                   print this help\n";
+
+std::string selfExecutable() {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return {};
+  return std::string(path, static_cast<size_t>(n));
+}
+
+int serve(const std::vector<std::string>& args) {
+  unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  auto parsed = isolated::parseServeOptions(args, isolated::processEnv(), cpus);
+  if (auto* help = std::get_if<isolated::HelpRequested>(&parsed)) {
+    std::cout << help->text;
+    return 0;
+  }
+  if (auto* error = std::get_if<isolated::OptionsError>(&parsed)) {
+    std::cerr << "isolated serve: " << error->message << "\nTry 'isolated serve --help'.\n";
+    return 2;
+  }
+  const auto& config = std::get<isolated::ServeConfig>(parsed);
+  isolated::Logger logger(config.logLevel, config.logFormat);
+
+  // Fail fast on an unreadable script, before any worker is spawned.
+  std::string readError;
+  if (!isolated::readFile(config.scriptPath, readError)) {
+    logger.error("cannot start", {{"error", readError}});
+    return 1;
+  }
+  std::string self = selfExecutable();
+  if (self.empty()) {
+    logger.error("cannot start", {{"error", "cannot resolve /proc/self/exe"}});
+    return 1;
+  }
+
+  // A client that disconnects must never kill the supervisor through SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
+  isolated::EventBasePtr base(event_base_new());
+  try {
+    isolated::supervisor::Supervisor supervisor(base.get(), config, {self, "__worker"}, logger);
+    return supervisor.run();
+  } catch (const std::exception& e) {
+    logger.error("cannot start", {{"error", e.what()}});
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = args.front();
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "__worker") return isolated::worker::workerMain(argv[0], rest);
+  if (command == "serve") return serve(rest);
+  if (command == "--version" || command == "version") {
+    std::cout << "isolated " << isolated::kVersion << "\n";
+    return 0;
+  }
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << "isolated: unknown command '" << command << "'\n" << kUsage;
+  return 2;
+}

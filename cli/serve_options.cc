@@ -1,0 +1,202 @@
+// Flag table, environment fallbacks and validation for `isolated serve`.
+#include "cli/serve_options.h"
+
+#include <cxxopts.hpp>
+
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+
+namespace isolated {
+
+namespace {
+
+struct FlagSpec {
+  const char* name;
+  const char* env;
+  const char* argName;
+  const char* help;
+  std::string defaultValue;
+};
+
+std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
+  return {
+      {"listen", "ISOLATED_LISTEN", "HOST:PORT", "Address for the HTTP listener (port 0 picks one)",
+       "127.0.0.1:8080"},
+      {"workers", "PERSISTENT_WORKER_POOL_SIZE", "N", "Worker processes (plain number)",
+       std::to_string(std::max(1u, cpuCount) * 2)},
+      {"drain-timeout", "ISOLATED_DRAIN_TIMEOUT", "S",
+       "Seconds SIGTERM waits for requests in flight", "30"},
+      {"worker-queue-size", "WORKER_TASK_QUEUE_SIZE", "N",
+       "Outstanding requests one worker may hold (plain number)", "100"},
+      {"queue-size", "ISOLATED_QUEUE_SIZE", "N",
+       "Requests the supervisor holds when every worker is full (plain number)", "1000"},
+      {"queue-timeout", "ISOLATED_QUEUE_TIMEOUT_MS", "MS",
+       "Milliseconds a request may wait in the supervisor queue before 503", "10000"},
+      {"max-body-size", "ISOLATED_MAX_BODY_SIZE_MB", "MB",
+       "Largest request body in megabytes (413 above it)", "32"},
+      {"max-header-size", "ISOLATED_MAX_HEADER_SIZE", "BYTES",
+       "Largest request head in bytes: request line and headers (431 above it)", "16384"},
+      {"max-url-size", "ISOLATED_MAX_URL_SIZE", "BYTES",
+       "Longest request target in bytes (414 above it)", "8192"},
+      {"health-interval", "WORKER_HEALTH_CHECK_INTERVAL_MS", "MS",
+       "Milliseconds between health pings to each worker", "30000"},
+      {"health-timeout", "ISOLATED_HEALTH_TIMEOUT_MS", "MS",
+       "Milliseconds a worker may take to answer a ping before it is replaced", "5000"},
+      {"log-level", "ISOLATED_LOG_LEVEL", "LEVEL", "debug, info, warn or error", "info"},
+      {"log-format", "ISOLATED_LOG_FORMAT", "FORMAT", "text (logfmt) or json", "text"},
+  };
+}
+
+// Where a value came from, for error messages.
+struct Sourced {
+  std::string value;
+  std::string origin;  // "--flag" or "VAR (for --flag)" or "default of --flag"
+};
+
+struct Fail {
+  std::string message;
+};
+
+std::variant<uint64_t, Fail> parseNumber(const Sourced& v, uint64_t min, uint64_t max) {
+  uint64_t n = 0;
+  const char* begin = v.value.data();
+  const char* end = begin + v.value.size();
+  auto [ptr, ec] = std::from_chars(begin, end, n);
+  if (v.value.empty() || ec != std::errc() || ptr != end || n < min || n > max) {
+    return Fail{v.origin + ": expected a whole number from " + std::to_string(min) + " to " +
+                std::to_string(max) + ", got '" + v.value + "'"};
+  }
+  return n;
+}
+
+std::optional<Fail> parseListen(const Sourced& v, ServeConfig& config) {
+  const std::string& s = v.value;
+  auto colon = s.rfind(':');
+  Fail bad{v.origin + ": expected HOST:PORT (for example 127.0.0.1:8080), got '" + s + "'"};
+  if (colon == std::string::npos || colon == 0) return bad;
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) return bad;
+  auto port = parseNumber({s.substr(colon + 1), v.origin + " port"}, 0, 65535);
+  if (auto* f = std::get_if<Fail>(&port)) return *f;
+  config.listenHost = host;
+  config.listenPort = static_cast<uint16_t>(std::get<uint64_t>(port));
+  return std::nullopt;
+}
+
+}  // namespace
+
+EnvLookup processEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const EnvLookup& env,
+                                     unsigned cpuCount) {
+  auto specs = flagSpecs(cpuCount);
+  cxxopts::Options options("isolated serve",
+                           "Serve a Workers-style JavaScript handler from a pool of persistent V8 "
+                           "isolates.\nEvery flag may also be set by the environment variable "
+                           "named in its help; a flag wins over its variable.");
+  options.custom_help("SCRIPT [OPTIONS]");
+  options.positional_help("");
+  auto adder = options.add_options();
+  for (const auto& spec : specs) {
+    std::string help = std::string(spec.help) + " [env " + spec.env + ", default " +
+                       spec.defaultValue + "]";
+    adder(spec.name, help, cxxopts::value<std::string>(), spec.argName);
+  }
+  adder("h,help", "Show this help");
+  adder("script", "The handler script", cxxopts::value<std::string>());
+  options.parse_positional({"script"});
+
+  std::vector<const char*> argv{"isolated serve"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const cxxopts::exceptions::exception& e) {
+    return OptionsError{std::string(e.what())};
+  }
+  if (result.count("help")) return HelpRequested{options.help()};
+  if (!result.unmatched().empty()) {
+    return OptionsError{"unexpected argument '" + result.unmatched().front() +
+                        "' (one SCRIPT only)"};
+  }
+
+  auto resolve = [&](const FlagSpec& spec) -> Sourced {
+    if (result.count(spec.name)) {
+      return {result[spec.name].as<std::string>(), std::string("--") + spec.name};
+    }
+    if (auto v = env(spec.env)) {
+      return {*v, std::string(spec.env) + " (for --" + spec.name + ")"};
+    }
+    return {spec.defaultValue, std::string("default of --") + spec.name};
+  };
+  auto find = [&](std::string_view name) -> const FlagSpec& {
+    for (const auto& s : specs) {
+      if (name == s.name) return s;
+    }
+    std::abort();  // A name not in the table is a programming error.
+  };
+
+  ServeConfig config;
+  if (!result.count("script")) return OptionsError{"missing SCRIPT: isolated serve SCRIPT"};
+  std::filesystem::path script = result["script"].as<std::string>();
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(script, ec);
+  config.scriptPath = ec ? script.string() : absolute.lexically_normal().string();
+  config.scriptName = script.filename().string();
+
+  if (auto f = parseListen(resolve(find("listen")), config)) return OptionsError{f->message};
+
+  struct NumberField {
+    const char* flag;
+    uint64_t min;
+    uint64_t max;
+    uint64_t scale;
+    uint32_t* out;
+  };
+  const NumberField numbers[] = {
+      {"workers", 1, 256, 1, &config.workers},
+      {"drain-timeout", 0, 86400, 1, &config.drainTimeoutSec},
+      {"worker-queue-size", 1, 100000, 1, &config.workerQueueSize},
+      {"queue-size", 0, 1000000, 1, &config.queueSize},
+      {"queue-timeout", 1, 3600000, 1, &config.queueTimeoutMs},
+      // Bodies travel in one IPC frame for now, so they stay under its 64 MiB limit.
+      {"max-body-size", 1, 48, 1u << 20, &config.maxBodyBytes},
+      {"max-header-size", 1024, 1u << 20, 1, &config.maxHeaderBytes},
+      {"max-url-size", 256, 1u << 20, 1, &config.maxUrlBytes},
+      {"health-interval", 100, 3600000, 1, &config.healthIntervalMs},
+      {"health-timeout", 10, 3600000, 1, &config.healthTimeoutMs},
+  };
+  for (const auto& field : numbers) {
+    auto n = parseNumber(resolve(find(field.flag)), field.min, field.max);
+    if (auto* f = std::get_if<Fail>(&n)) return OptionsError{f->message};
+    *field.out = static_cast<uint32_t>(std::get<uint64_t>(n) * field.scale);
+  }
+
+  auto level = resolve(find("log-level"));
+  if (auto l = parseLogLevel(level.value)) {
+    config.logLevel = *l;
+  } else {
+    return OptionsError{level.origin + ": expected debug, info, warn or error, got '" +
+                        level.value + "'"};
+  }
+  auto format = resolve(find("log-format"));
+  if (auto f = parseLogFormat(format.value)) {
+    config.logFormat = *f;
+  } else {
+    return OptionsError{format.origin + ": expected text or json, got '" + format.value + "'"};
+  }
+  return config;
+}
+
+}  // namespace isolated

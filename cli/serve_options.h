@@ -1,0 +1,33 @@
+// Parsing `isolated serve` flags (cxxopts) with environment-variable fallbacks. Precedence: a
+// flag, then its variable, then the default. A bad value is an error that names the flag (and
+// the variable, when that is where the value came from); nothing falls back silently.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/serve_config.h"
+
+namespace isolated {
+
+// Looks up an environment variable; injectable so that tests need not touch the real one.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvLookup processEnv();
+
+struct OptionsError {
+  std::string message;
+};
+struct HelpRequested {
+  std::string text;
+};
+
+using ServeOptionsResult = std::variant<ServeConfig, OptionsError, HelpRequested>;
+
+// `args` are the arguments after `serve`. `cpuCount` sets the default pool size (cores x 2).
+ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const EnvLookup& env,
+                                     unsigned cpuCount);
+
+}  // namespace isolated

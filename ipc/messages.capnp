@@ -1,0 +1,102 @@
+# The messages exchanged between the supervisor and one worker over their socketpair.
+# Framing, size limits and ordering rules are documented in ipc/protocol.h.
+@0xadf21580e446468a;
+
+$import "/capnp/c++.capnp".namespace("isolated::ipc");
+
+struct Header {
+  name @0 :Text;
+  value @1 :Text;
+}
+
+# Worker -> supervisor, exactly once, after the script has loaded and the worker can serve.
+struct Hello {
+  pid @0 :UInt32;
+  version @1 :Text;
+  scriptName @2 :Text;
+  # Milliseconds from the worker's exec to the end of script loading.
+  startupMs @3 :Float64;
+}
+
+# Worker -> supervisor, instead of Hello, when the script cannot be loaded. The worker then exits.
+struct LoadError {
+  file @0 :Text;
+  line @1 :UInt32;
+  message @2 :Text;
+}
+
+# Supervisor -> worker: one HTTP request. Ids are chosen by the supervisor, unique per channel.
+struct RequestStart {
+  id @0 :UInt64;
+  # The script that handles the request; a worker may later host several, one isolate each.
+  script @1 :Text;
+  method @2 :Text;
+  url @3 :Text;
+  headers @4 :List(Header);
+  clientAddress @5 :Text;
+  body @6 :Data;
+}
+
+# Supervisor -> worker: the client went away; the worker may stop work on `id` and must not
+# answer it (an answer that crosses this message is ignored by the supervisor).
+struct RequestCancel {
+  id @0 :UInt64;
+}
+
+# Worker -> supervisor: the complete answer to RequestStart `id`.
+struct Response {
+  id @0 :UInt64;
+  status @1 :UInt16;
+  headers @2 :List(Header);
+  body @3 :Data;
+  # Set when the runtime, not the script, produced the answer (script threw, bad return value).
+  # Sent to the client in the `isolated-error` header.
+  runtimeError @4 :Text;
+}
+
+struct Ping {
+  seq @0 :UInt64;
+}
+
+struct Pong {
+  seq @0 :UInt64;
+  heapUsedBytes @1 :UInt64;
+  heapTotalBytes @2 :UInt64;
+  heapLimitBytes @3 :UInt64;
+  externalBytes @4 :UInt64;
+  requestsInFlight @5 :UInt32;
+}
+
+# Supervisor -> worker: finish the requests in flight, then exit. No RequestStart follows it.
+struct Shutdown {
+  # Milliseconds the worker may spend finishing; past it the supervisor kills it.
+  deadlineMs @0 :UInt32;
+}
+
+# Worker -> supervisor: a console line from the script, or a runtime diagnostic.
+struct Log {
+  level @0 :Level;
+  message @1 :Text;
+  # 0 when the line does not belong to a request.
+  requestId @2 :UInt64;
+  enum Level {
+    debug @0;
+    info @1;
+    warn @2;
+    error @3;
+  }
+}
+
+struct Envelope {
+  union {
+    hello @0 :Hello;
+    loadError @1 :LoadError;
+    requestStart @2 :RequestStart;
+    requestCancel @3 :RequestCancel;
+    response @4 :Response;
+    ping @5 :Ping;
+    pong @6 :Pong;
+    shutdown @7 :Shutdown;
+    log @8 :Log;
+  }
+}

@@ -1,0 +1,52 @@
+// The supervisor <-> worker protocol: framing, limits and ordering.
+//
+// Transport: one AF_UNIX SOCK_STREAM socketpair per worker. The worker's end is its fd 3.
+//
+// Framing: each message is one `Envelope` (ipc/messages.capnp) in Cap'n Proto's standard stream
+// framing: a little-endian u32 holding (segment count - 1), one u32 size in words per segment,
+// padding to 8 bytes, then the segments. Nothing else is on the wire.
+//
+// Limits (both sides, see FrameLimits): the segment count, the total message size and the
+// reader's traversal and nesting limits are bounded. A frame header that declares more than the
+// limit is rejected as soon as the header arrives, before its body is buffered. A violation, or
+// a message that fails to decode, is a broken channel: the receiver closes it. The supervisor
+// logs the reason and replaces the worker; neither side crashes.
+//
+// Batching: a writer appends many frames to one output buffer and libevent flushes them in as
+// few writes as the socket allows; a reader decodes every complete frame on each read callback.
+//
+// Ordering (per channel; the stream preserves order):
+//  1. Worker -> supervisor: exactly one Hello (ready to serve) or one LoadError (then exit) comes
+//     first. Log messages may precede it.
+//  2. Supervisor -> worker: RequestStart only after Hello. Each id is used once per channel.
+//  3. Worker -> supervisor: exactly one Response per RequestStart id, in any order relative to
+//     other ids. Log messages naming an id come before its Response.
+//  4. RequestCancel(id) may cross the Response for id; the supervisor ignores a Response whose
+//     request it has already answered or cancelled, and the worker ignores a cancel for an id it
+//     has already answered.
+//  5. Ping(seq) is answered by Pong(seq); pings are never reordered relative to each other.
+//  6. Shutdown is the supervisor's last message. The worker answers the requests it holds, then
+//     exits; the supervisor sends nothing more.
+//  7. EOF on the socket means the peer is gone. A worker exits at once on EOF.
+//
+// File descriptors (for later use: passing an accepted client socket or a shared snapshot) travel
+// separately as SCM_RIGHTS with one byte of payload, see ipc/fd_passing.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace isolated::ipc {
+
+struct FrameLimits {
+  // Largest whole frame, header included. Request and response bodies travel inside frames, so
+  // this also bounds a single-message body.
+  size_t maxMessageBytes = 64u << 20;
+  uint32_t maxSegments = 64;
+  // Cap'n Proto reader limits: words visited while reading (amplification guard) and pointer
+  // nesting depth.
+  uint64_t traversalLimitWords = (64u << 20) / 8 * 2;
+  int nestingLimit = 32;
+};
+
+}  // namespace isolated::ipc

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building and testing isolated needs on Debian 12, as root. Idempotent: a package
+# already present is not reinstalled, and apt-get update runs only when something is missing.
+# V8 itself (Debian's libnode) is located, or fetched into the build tree, by cmake/FindV8.cmake.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ca-certificates curl
+  capnproto libcapnp-dev libevent-dev libcxxopts-dev libgtest-dev libcurl4-openssl-dev
+  libssl-dev zlib1g-dev
+  # Runtime dependencies of libnode108, needed when V8 comes from a private prefix.
+  libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "deps.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# libnode-dev installs cleanly only when no foreign nodejs conflicts with it. Try it; where apt
+# refuses, FindV8.cmake downloads the .debs into the build tree instead.
+if ! dpkg-query -W -f='${Status}' libnode-dev 2>/dev/null | grep -q "install ok installed"; then
+  if [ "$(id -u)" -eq 0 ] && apt-get install -y -qq --no-install-recommends -s libnode-dev >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnode-dev >/dev/null
+  else
+    echo "deps.sh: libnode-dev is not installable here; the build will use a private copy" >&2
+  fi
+fi

@@ -1,0 +1,80 @@
+// evhttp listener set-up and the early error paths evhttp reports through the request callback.
+#include "supervisor/http_listener.h"
+
+#include <arpa/inet.h>
+#include <event2/keyvalq_struct.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "common/syscall.h"
+#include "supervisor/http_reply.h"
+
+namespace isolated::supervisor {
+
+HttpListener::HttpListener(event_base* base, const ServeConfig& config, RequestHandler& handler)
+    : handler_(handler), config_(config), http_(evhttp_new(base)), host_(config.listenHost) {
+  if (!http_) throw std::runtime_error("evhttp_new failed");
+  evhttp_set_max_headers_size(http_.get(), config.maxHeaderBytes);
+  evhttp_set_max_body_size(http_.get(), config.maxBodyBytes);
+  evhttp_set_default_content_type(http_.get(), nullptr);
+  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+  evhttp_set_gencb(http_.get(), &HttpListener::onRequest, this);
+
+  bound_ = evhttp_bind_socket_with_handle(http_.get(), config.listenHost.c_str(),
+                                          config.listenPort);
+  if (bound_ == nullptr) {
+    throw std::runtime_error("cannot listen on " + config.listenHost + ":" +
+                             std::to_string(config.listenPort) + ": " + errnoText(errno));
+  }
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  getsockname(evhttp_bound_socket_get_fd(bound_), reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                           : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+std::string HttpListener::address() const {
+  bool v6 = host_.find(':') != std::string::npos;
+  return (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
+}
+
+void HttpListener::stopAccepting() {
+  if (bound_ == nullptr) return;
+  evhttp_del_accept_socket(http_.get(), bound_);
+  bound_ = nullptr;
+}
+
+void HttpListener::onRequest(evhttp_request* request, void* self) {
+  auto* listener = static_cast<HttpListener*>(self);
+  // evhttp calls back with no URI when it gave up on the request itself: a head or body over
+  // its limit. Tell which by whether the head arrived with a declared body.
+  if (evhttp_request_get_uri(request) == nullptr) {
+    evkeyvalq* in = evhttp_request_get_input_headers(request);
+    const char* length = evhttp_find_header(in, "content-length");
+    const char* chunked = evhttp_find_header(in, "transfer-encoding");
+    if (length != nullptr || chunked != nullptr) {
+      replyError(request, 413, "body-too-large",
+                 "request body exceeds " + std::to_string(listener->config_.maxBodyBytes) +
+                     " bytes");
+    } else {
+      replyError(request, 431, "headers-too-large",
+                 "request head exceeds " + std::to_string(listener->config_.maxHeaderBytes) +
+                     " bytes");
+    }
+    return;
+  }
+  if (std::strlen(evhttp_request_get_uri(request)) > listener->config_.maxUrlBytes) {
+    replyError(request, 414, "uri-too-long",
+               "request target exceeds " + std::to_string(listener->config_.maxUrlBytes) +
+                   " bytes");
+    return;
+  }
+  listener->handler_.onHttpRequest(request);
+}
+
+}  // namespace isolated::supervisor

@@ -1,0 +1,59 @@
+// evhttp reply helpers.
+#include "supervisor/http_reply.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <strings.h>
+
+#include <string>
+
+#include "common/event_handles.h"
+
+namespace isolated::supervisor {
+
+namespace {
+
+bool isHopByHop(const char* name) {
+  static constexpr const char* kDropped[] = {"connection", "keep-alive", "transfer-encoding",
+                                             "content-length", "upgrade", "te", "trailer",
+                                             "proxy-connection"};
+  for (const char* dropped : kDropped) {
+    if (strcasecmp(name, dropped) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void replyError(evhttp_request* request, int status, std::string_view kind,
+                std::string_view message, int retryAfterSec) {
+  evkeyvalq* headers = evhttp_request_get_output_headers(request);
+  evhttp_add_header(headers, "content-type", "text/plain; charset=utf-8");
+  evhttp_add_header(headers, "isolated-error", std::string(kind).c_str());
+  if (retryAfterSec > 0) {
+    evhttp_add_header(headers, "retry-after", std::to_string(retryAfterSec).c_str());
+  }
+  EvbufferPtr body(evbuffer_new());
+  evbuffer_add(body.get(), message.data(), message.size());
+  evbuffer_add(body.get(), "\n", 1);
+  evhttp_send_reply(request, status, nullptr, body.get());
+}
+
+void replyFromWorker(evhttp_request* request, ipc::Response::Reader response) {
+  evkeyvalq* headers = evhttp_request_get_output_headers(request);
+  for (auto header : response.getHeaders()) {
+    const char* name = header.getName().cStr();
+    if (isHopByHop(name)) continue;
+    // evhttp refuses values with CR/LF; such a header is dropped rather than failing the reply.
+    evhttp_add_header(headers, name, header.getValue().cStr());
+  }
+  if (response.hasRuntimeError()) {
+    evhttp_add_header(headers, "isolated-error", response.getRuntimeError().cStr());
+  }
+  EvbufferPtr body(evbuffer_new());
+  auto bytes = response.getBody();
+  evbuffer_add(body.get(), bytes.begin(), bytes.size());
+  evhttp_send_reply(request, response.getStatus(), nullptr, body.get());
+}
+
+}  // namespace isolated::supervisor

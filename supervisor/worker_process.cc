@@ -1,0 +1,102 @@
+// Spawning a worker and checking the order of what it says.
+#include "supervisor/worker_process.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+
+#include "common/syscall.h"
+
+namespace isolated::supervisor {
+
+const char* workerStateName(WorkerState state) {
+  switch (state) {
+    case WorkerState::kStarting: return "starting";
+    case WorkerState::kReady: return "ready";
+    case WorkerState::kStopping: return "stopping";
+    case WorkerState::kLost: return "lost";
+  }
+  return "unknown";
+}
+
+WorkerProcess::WorkerProcess(uint32_t id, event_base* base, const std::vector<std::string>& argv,
+                             const ipc::FrameLimits& limits, WorkerEvents& events)
+    : id_(id), events_(events), spawnedAt_(Clock::now()), lastPingAt_(spawnedAt_) {
+  int fds[2];
+  checkedSyscall("socketpair", "worker channel",
+                 [&] { return ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds); });
+  UniqueFd ours(fds[0]);
+  UniqueFd theirs(fds[1]);
+  process_ = ChildProcess::spawn(argv, theirs);
+  theirs.reset();  // Only the child holds its end, so its exit is seen as EOF here.
+  channel_ = std::make_unique<ipc::Channel>(base, std::move(ours), limits, *this);
+}
+
+bool WorkerProcess::ping() {
+  if (pingSentAt_ || state_ == WorkerState::kLost) return false;
+  capnp::MallocMessageBuilder message;
+  message.initRoot<ipc::Envelope>().initPing().setSeq(++pingSeq_);
+  channel_->send(message);
+  pingSentAt_ = Clock::now();
+  lastPingAt_ = *pingSentAt_;
+  return true;
+}
+
+void WorkerProcess::shutdown(uint32_t deadlineMs) {
+  if (state_ == WorkerState::kLost || state_ == WorkerState::kStopping) return;
+  state_ = WorkerState::kStopping;
+  shutdownSent_ = true;
+  capnp::MallocMessageBuilder message;
+  message.initRoot<ipc::Envelope>().initShutdown().setDeadlineMs(deadlineMs);
+  channel_->send(message);
+}
+
+void WorkerProcess::kill(const std::string& reason) {
+  process_.signal(SIGKILL);
+  if (state_ != WorkerState::kLost) {
+    channel_->close();
+    state_ = WorkerState::kLost;
+    events_.onWorkerLost(*this, reason);
+  }
+}
+
+void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
+  using E = ipc::Envelope;
+  const bool helloSeen = state_ != WorkerState::kStarting;
+  switch (message.which()) {
+    case E::HELLO:
+      if (helloSeen) return protocolViolation("second Hello");
+      state_ = WorkerState::kReady;
+      events_.onWorkerReady(*this, message.getHello());
+      return;
+    case E::LOAD_ERROR:
+      if (helloSeen) return protocolViolation("LoadError after Hello");
+      events_.onWorkerLoadError(*this, message.getLoadError());
+      return;
+    case E::RESPONSE:
+      if (!helloSeen) return protocolViolation("Response before Hello");
+      events_.onWorkerResponse(*this, message.getResponse());
+      return;
+    case E::PONG:
+      if (message.getPong().getSeq() != pingSeq_) return protocolViolation("Pong out of order");
+      pingSentAt_.reset();
+      return;
+    case E::LOG:
+      events_.onWorkerLog(*this, message.getLog());
+      return;
+    default:
+      return protocolViolation("message kind " + std::to_string(message.which()) +
+                               " is not sent by workers");
+  }
+}
+
+void WorkerProcess::protocolViolation(const std::string& what) {
+  kill("protocol error: " + what);
+}
+
+void WorkerProcess::onClosed(const std::string& reason) {
+  if (state_ == WorkerState::kLost) return;
+  state_ = WorkerState::kLost;
+  events_.onWorkerLost(*this, reason);
+}
+
+}  // namespace isolated::supervisor

@@ -1,0 +1,100 @@
+// The supervisor's handle on one worker: its process, its channel, its lifecycle state and the
+// ids of the requests it holds. Protocol order (ipc/protocol.h) is enforced here; a violation
+// closes the channel and reports the worker lost.
+//
+// Lifetime: owned by the Supervisor. Events are delivered from the event loop; a WorkerEvents
+// implementation must not destroy the WorkerProcess from inside a callback.
+#pragma once
+
+#include <event2/event.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "ipc/channel.h"
+#include "ipc/messages.capnp.h"
+#include "supervisor/child_process.h"
+
+namespace isolated::supervisor {
+
+enum class WorkerState {
+  kStarting,  // spawned, no Hello yet
+  kReady,     // serving
+  kStopping,  // sent Shutdown (drain or recycle); no new requests
+  kLost,      // channel closed; waiting to be reaped
+};
+const char* workerStateName(WorkerState state);
+
+class WorkerProcess;
+
+class WorkerEvents {
+ public:
+  virtual ~WorkerEvents() = default;
+  virtual void onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) = 0;
+  virtual void onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) = 0;
+  virtual void onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) = 0;
+  virtual void onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) = 0;
+  // The channel closed or broke; `state()` is kLost from here on.
+  virtual void onWorkerLost(WorkerProcess& worker, const std::string& reason) = 0;
+};
+
+class WorkerProcess : public ipc::ChannelHandler {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Spawns `argv` with a fresh socketpair. Throws SyscallError when the OS refuses.
+  WorkerProcess(uint32_t id, event_base* base, const std::vector<std::string>& argv,
+                const ipc::FrameLimits& limits, WorkerEvents& events);
+
+  uint32_t id() const { return id_; }
+  pid_t pid() const { return process_.pid(); }
+  WorkerState state() const { return state_; }
+  bool accepting() const { return state_ == WorkerState::kReady; }
+  Clock::time_point spawnedAt() const { return spawnedAt_; }
+
+  // Requests sent and not yet answered.
+  std::unordered_set<uint64_t>& outstanding() { return outstanding_; }
+  uint32_t outstandingCount() const { return static_cast<uint32_t>(outstanding_.size()); }
+
+  void send(capnp::MessageBuilder& message) { channel_->send(message); }
+  // Sends Ping(seq) unless one is already unanswered. Returns whether a ping went out.
+  bool ping();
+  // When the oldest unanswered ping was sent, if any.
+  std::optional<Clock::time_point> pingOutstandingSince() const { return pingSentAt_; }
+  // When the last ping was sent (the spawn time before the first one).
+  Clock::time_point lastPingAt() const { return lastPingAt_; }
+  // Sends Shutdown and stops taking requests.
+  void shutdown(uint32_t deadlineMs);
+  // Whether Shutdown was sent: an exit after it is expected, not a crash.
+  bool shutdownSent() const { return shutdownSent_; }
+  // Kills the process (SIGKILL) and closes the channel; the reaper still has to collect it.
+  void kill(const std::string& reason);
+
+  ChildProcess& process() { return process_; }
+
+  // ChannelHandler
+  void onMessage(ipc::Envelope::Reader message) override;
+  void onClosed(const std::string& reason) override;
+
+ private:
+  void protocolViolation(const std::string& what);
+
+  uint32_t id_;
+  WorkerEvents& events_;
+  ChildProcess process_;
+  std::unique_ptr<ipc::Channel> channel_;
+  WorkerState state_ = WorkerState::kStarting;
+  bool shutdownSent_ = false;
+  Clock::time_point spawnedAt_;
+  std::unordered_set<uint64_t> outstanding_;
+  uint64_t pingSeq_ = 0;
+  std::optional<Clock::time_point> pingSentAt_;
+  Clock::time_point lastPingAt_;
+};
+
+}  // namespace isolated::supervisor

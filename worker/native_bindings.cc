@@ -1,0 +1,131 @@
+// Implementations of the `native` functions used by worker/runtime.js.
+#include "worker/native_bindings.h"
+
+#include <cstring>
+
+#include "worker/isolate_host.h"
+
+namespace isolated::worker {
+
+namespace {
+
+IsolateHost& hostOf(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  return *static_cast<IsolateHost*>(info.Data().As<v8::External>()->Value());
+}
+
+uint64_t idArg(const v8::FunctionCallbackInfo<v8::Value>& info, int index) {
+  return static_cast<uint64_t>(
+      info[index]->IntegerValue(info.GetIsolate()->GetCurrentContext()).FromMaybe(0));
+}
+
+std::string stringArg(const v8::FunctionCallbackInfo<v8::Value>& info, int index) {
+  v8::String::Utf8Value utf8(info.GetIsolate(), info[index]);
+  return *utf8 ? std::string(*utf8, utf8.length()) : std::string();
+}
+
+}  // namespace
+
+v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                             IsolateHost& host) {
+  v8::Local<v8::Object> native = v8::Object::New(isolate);
+  v8::Local<v8::External> data = v8::External::New(isolate, &host);
+  struct Entry {
+    const char* name;
+    v8::FunctionCallback callback;
+  };
+  const Entry entries[] = {
+      {"respond", &NativeBindings::respond},       {"fail", &NativeBindings::fail},
+      {"log", &NativeBindings::log},               {"setTimer", &NativeBindings::setTimer},
+      {"clearTimer", &NativeBindings::clearTimer}, {"encodeUtf8", &NativeBindings::encodeUtf8},
+      {"decodeUtf8", &NativeBindings::decodeUtf8},
+  };
+  for (const auto& entry : entries) {
+    auto fn = v8::FunctionTemplate::New(isolate, entry.callback, data)
+                  ->GetFunction(context)
+                  .ToLocalChecked();
+    native->Set(context, v8::String::NewFromUtf8(isolate, entry.name).ToLocalChecked(), fn)
+        .Check();
+  }
+  return native;
+}
+
+// respond(id, status, flatHeaders, body)
+void NativeBindings::respond(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto context = info.GetIsolate()->GetCurrentContext();
+  uint64_t id = idArg(info, 0);
+  auto status = static_cast<uint16_t>(info[1]->Uint32Value(context).FromMaybe(500));
+  v8::Local<v8::Array> headers =
+      info[2]->IsArray() ? info[2].As<v8::Array>() : v8::Array::New(info.GetIsolate());
+  hostOf(info).sendResponse(id, status, headers, info[3]);
+}
+
+// fail(id, kind, detail)
+void NativeBindings::fail(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  hostOf(info).sendRuntimeError(idArg(info, 0), stringArg(info, 1), stringArg(info, 2));
+}
+
+// log(level, message): the request id comes from the async context the call runs in.
+void NativeBindings::log(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto context = info.GetIsolate()->GetCurrentContext();
+  int level = static_cast<int>(info[0]->Int32Value(context).FromMaybe(1));
+  v8::Local<v8::Value> current = context->GetContinuationPreservedEmbedderData();
+  uint64_t requestId =
+      current->IsNumber() ? static_cast<uint64_t>(current.As<v8::Number>()->Value()) : 0;
+  hostOf(info).sendLog(level, stringArg(info, 1), requestId);
+}
+
+// setTimer(delayMs, repeat) -> id
+void NativeBindings::setTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto context = info.GetIsolate()->GetCurrentContext();
+  double delay = info[0]->NumberValue(context).FromMaybe(0);
+  bool repeat = info[1]->BooleanValue(info.GetIsolate());
+  uint64_t id = hostOf(info).timers_.add(delay, repeat);
+  info.GetReturnValue().Set(static_cast<double>(id));
+}
+
+// clearTimer(id)
+void NativeBindings::clearTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  hostOf(info).timers_.cancel(idArg(info, 0));
+}
+
+// encodeUtf8(string) -> Uint8Array
+void NativeBindings::encodeUtf8(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::Local<v8::String> text;
+  if (!info[0]->ToString(isolate->GetCurrentContext()).ToLocal(&text)) return;
+  int length = text->Utf8Length(isolate);
+  auto store = v8::ArrayBuffer::NewBackingStore(isolate, static_cast<size_t>(length));
+  text->WriteUtf8(isolate, static_cast<char*>(store->Data()), length, nullptr,
+                  v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+  auto buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  info.GetReturnValue().Set(v8::Uint8Array::New(buffer, 0, static_cast<size_t>(length)));
+}
+
+// decodeUtf8(ArrayBuffer | ArrayBufferView) -> string, with U+FFFD for invalid sequences.
+void NativeBindings::decodeUtf8(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  const char* data = nullptr;
+  size_t length = 0;
+  std::shared_ptr<v8::BackingStore> store;
+  if (info[0]->IsArrayBuffer()) {
+    store = info[0].As<v8::ArrayBuffer>()->GetBackingStore();
+    data = static_cast<const char*>(store->Data());
+    length = store->ByteLength();
+  } else if (info[0]->IsArrayBufferView()) {
+    auto view = info[0].As<v8::ArrayBufferView>();
+    store = view->Buffer()->GetBackingStore();
+    data = static_cast<const char*>(store->Data()) + view->ByteOffset();
+    length = view->ByteLength();
+  } else {
+    isolate->ThrowException(v8::Exception::TypeError(
+        v8::String::NewFromUtf8Literal(isolate, "expected an ArrayBuffer or a view")));
+    return;
+  }
+  v8::Local<v8::String> text;
+  if (v8::String::NewFromUtf8(isolate, data, v8::NewStringType::kNormal, static_cast<int>(length))
+          .ToLocal(&text)) {
+    info.GetReturnValue().Set(text);
+  }
+}
+
+}  // namespace isolated::worker

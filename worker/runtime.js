@@ -1,0 +1,372 @@
+// The JavaScript half of the worker runtime: the minimal Workers API (Headers, Request,
+// Response, timers, console, addEventListener) and the request dispatcher that the native host
+// calls. It is evaluated once per context, before the user's script, as a function expression
+// that receives the native bindings and returns the entry points the host keeps. Nothing here
+// is reachable from user code except the globals it installs on purpose.
+(function (native) {
+  'use strict';
+
+  const kHeaderList = Symbol('headerList');
+  const kBody = Symbol('body');
+  const kBodyUsed = Symbol('bodyUsed');
+
+  function normalizeName(name) {
+    const n = String(name).toLowerCase();
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(n)) {
+      throw new TypeError(`Invalid header name: "${name}"`);
+    }
+    return n;
+  }
+  function normalizeValue(value) {
+    const v = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+    if (/[\0\r\n]/.test(v)) throw new TypeError('Invalid header value');
+    return v;
+  }
+
+  class Headers {
+    constructor(init) {
+      this[kHeaderList] = [];  // [name, value] pairs, names lower-cased, in insertion order
+      if (init == null) return;
+      if (init instanceof Headers) {
+        for (const [n, v] of init[kHeaderList]) this[kHeaderList].push([n, v]);
+      } else if (typeof init[Symbol.iterator] === 'function') {
+        for (const pair of init) {
+          const p = Array.from(pair);
+          if (p.length !== 2) throw new TypeError('Header pair must have exactly two items');
+          this.append(p[0], p[1]);
+        }
+      } else if (typeof init === 'object') {
+        for (const key of Object.keys(init)) this.append(key, init[key]);
+      } else {
+        throw new TypeError('Headers init must be an object or iterable');
+      }
+    }
+    append(name, value) {
+      this[kHeaderList].push([normalizeName(name), normalizeValue(value)]);
+    }
+    delete(name) {
+      const n = normalizeName(name);
+      this[kHeaderList] = this[kHeaderList].filter(([k]) => k !== n);
+    }
+    get(name) {
+      const n = normalizeName(name);
+      const values = [];
+      for (const [k, v] of this[kHeaderList]) if (k === n) values.push(v);
+      return values.length ? values.join(', ') : null;
+    }
+    has(name) {
+      const n = normalizeName(name);
+      return this[kHeaderList].some(([k]) => k === n);
+    }
+    set(name, value) {
+      const n = normalizeName(name);
+      const v = normalizeValue(value);
+      const list = this[kHeaderList];
+      const i = list.findIndex(([k]) => k === n);
+      if (i < 0) {
+        list.push([n, v]);
+        return;
+      }
+      list[i] = [n, v];
+      this[kHeaderList] = list.filter(([k], j) => j <= i || k !== n);
+    }
+    getSetCookie() {
+      return this[kHeaderList].filter(([k]) => k === 'set-cookie').map(([, v]) => v);
+    }
+    forEach(callback, thisArg) {
+      for (const [k, v] of this) callback.call(thisArg, v, k, this);
+    }
+    *entries() {
+      const names = [...new Set(this[kHeaderList].map(([k]) => k))].sort();
+      for (const n of names) {
+        if (n === 'set-cookie') {
+          for (const v of this.getSetCookie()) yield [n, v];
+        } else {
+          yield [n, this.get(n)];
+        }
+      }
+    }
+    *keys() {
+      for (const [k] of this.entries()) yield k;
+    }
+    *values() {
+      for (const [, v] of this.entries()) yield v;
+    }
+    [Symbol.iterator]() {
+      return this.entries();
+    }
+    get [Symbol.toStringTag]() {
+      return 'Headers';
+    }
+  }
+
+  // Body: a string, ArrayBuffer, typed array, DataView, URLSearchParams-like (toString) or null.
+  function extractBody(body) {
+    if (body == null) return { bytes: null, type: null };
+    if (typeof body === 'string') return { bytes: body, type: 'text/plain;charset=UTF-8' };
+    if (body instanceof ArrayBuffer) return { bytes: body.slice(0), type: null };
+    if (ArrayBuffer.isView(body)) {
+      const copy = new Uint8Array(body.byteLength);
+      copy.set(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      return { bytes: copy.buffer, type: null };
+    }
+    return { bytes: String(body), type: 'text/plain;charset=UTF-8' };
+  }
+
+  const BodyMixin = {
+    get bodyUsed() {
+      return this[kBodyUsed];
+    },
+    async arrayBuffer() {
+      const b = consume(this);
+      if (b == null) return new ArrayBuffer(0);
+      return typeof b === 'string' ? native.encodeUtf8(b).buffer : b;
+    },
+    async text() {
+      const b = consume(this);
+      if (b == null) return '';
+      return typeof b === 'string' ? b : native.decodeUtf8(b);
+    },
+    async json() {
+      return JSON.parse(await this.text());
+    },
+  };
+  function consume(obj) {
+    if (obj[kBodyUsed]) throw new TypeError('Body has already been used');
+    obj[kBodyUsed] = true;
+    return obj[kBody];
+  }
+  function mixBody(cls) {
+    for (const key of Object.getOwnPropertyNames(BodyMixin)) {
+      Object.defineProperty(cls.prototype, key, Object.getOwnPropertyDescriptor(BodyMixin, key));
+    }
+  }
+
+  const kMethods = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'];
+
+  class Request {
+    constructor(input, init = {}) {
+      const from = input instanceof Request ? input : null;
+      this.url = from ? from.url : String(input);
+      let method = init.method !== undefined ? String(init.method) : from ? from.method : 'GET';
+      const upper = method.toUpperCase();
+      if (kMethods.includes(upper)) method = upper;
+      this.method = method;
+      this.headers = new Headers(init.headers !== undefined ? init.headers : from && from.headers);
+      this[kBodyUsed] = false;
+      if (init.body !== undefined && init.body !== null) {
+        if (method === 'GET' || method === 'HEAD') {
+          throw new TypeError('Request with GET/HEAD method cannot have body.');
+        }
+        const { bytes, type } = extractBody(init.body);
+        this[kBody] = bytes;
+        if (type && !this.headers.has('content-type')) this.headers.set('content-type', type);
+      } else {
+        this[kBody] = from ? consume(from) : null;
+      }
+    }
+    get body() {
+      return this[kBody] == null ? null : this[kBody];
+    }
+    clone() {
+      if (this[kBodyUsed]) throw new TypeError('Cannot clone a Request whose body was used');
+      const copy = new Request(this.url, { method: this.method, headers: this.headers });
+      copy[kBody] = this[kBody];
+      return copy;
+    }
+    get [Symbol.toStringTag]() {
+      return 'Request';
+    }
+  }
+  mixBody(Request);
+
+  class Response {
+    constructor(body = null, init = {}) {
+      const status = init.status === undefined ? 200 : Number(init.status);
+      if (!Number.isInteger(status) || status < 200 || status > 599) {
+        throw new RangeError(`Response status must be an integer from 200 to 599, got ${init.status}`);
+      }
+      this.status = status;
+      this.statusText = init.statusText === undefined ? '' : String(init.statusText);
+      this.headers = new Headers(init.headers);
+      const { bytes, type } = extractBody(body);
+      if (bytes != null && (status === 204 || status === 205 || status === 304)) {
+        throw new TypeError(`Response with status ${status} cannot have a body`);
+      }
+      this[kBody] = bytes;
+      this[kBodyUsed] = false;
+      if (type && !this.headers.has('content-type')) this.headers.set('content-type', type);
+    }
+    get ok() {
+      return this.status >= 200 && this.status < 300;
+    }
+    get body() {
+      return this[kBody] == null ? null : this[kBody];
+    }
+    clone() {
+      if (this[kBodyUsed]) throw new TypeError('Cannot clone a Response whose body was used');
+      const copy = new Response(null, { status: this.status, statusText: this.statusText,
+                                        headers: this.headers });
+      copy[kBody] = this[kBody];
+      return copy;
+    }
+    static json(data, init = {}) {
+      const body = JSON.stringify(data);
+      if (body === undefined) throw new TypeError('Value is not JSON serializable');
+      const headers = new Headers(init.headers);
+      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+      return new Response(body, { ...init, headers });
+    }
+    get [Symbol.toStringTag]() {
+      return 'Response';
+    }
+  }
+  mixBody(Response);
+
+  // Timers run on the worker's libevent loop. Ids are the native timer ids.
+  const timerCallbacks = new Map();
+  function addTimer(callback, delay, args, repeat) {
+    if (typeof callback !== 'function') {
+      throw new TypeError('The callback must be a function');
+    }
+    const ms = Math.max(0, Number(delay) || 0);
+    const id = native.setTimer(ms, repeat);
+    timerCallbacks.set(id, { callback, args, repeat });
+    return id;
+  }
+  function clearTimer(id) {
+    if (timerCallbacks.delete(id)) native.clearTimer(id);
+  }
+  function fireTimer(id) {
+    const timer = timerCallbacks.get(id);
+    if (!timer) return;
+    if (!timer.repeat) timerCallbacks.delete(id);
+    timer.callback(...timer.args);
+  }
+
+  function formatArg(value) {
+    if (typeof value === 'string') return value;
+    if (value instanceof Error) return value.stack || String(value);
+    if (typeof value === 'object' && value !== null) {
+      try {
+        return JSON.stringify(value);
+      } catch {
+        return Object.prototype.toString.call(value);
+      }
+    }
+    return String(value);
+  }
+  function makeConsole() {
+    const out = (level) => (...args) => native.log(level, args.map(formatArg).join(' '));
+    return {
+      debug: out(0), log: out(1), info: out(1), warn: out(2), error: out(3), trace: out(0),
+    };
+  }
+
+  const fetchListeners = [];
+  let moduleHandler = null;
+
+  function addEventListener(type, listener) {
+    if (type === 'fetch' && typeof listener === 'function') fetchListeners.push(listener);
+  }
+
+  class FetchEvent {
+    constructor(request) {
+      this.type = 'fetch';
+      this.request = request;
+      this.response = undefined;
+    }
+    respondWith(response) {
+      if (this.response !== undefined) throw new Error('respondWith() was already called');
+      this.response = Promise.resolve(response);
+    }
+    waitUntil() {}
+    passThroughOnException() {}
+  }
+
+  const env = {};
+  const ctx = { waitUntil() {}, passThroughOnException() {} };
+
+  function toResponse(id, value) {
+    if (!(value instanceof Response)) {
+      native.fail(id, 'bad-response',
+                  `the handler returned ${value === null ? 'null' : typeof value}, not a Response`);
+      return;
+    }
+    const flat = [];
+    for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
+    native.respond(id, value.status, flat, value[kBody]);
+  }
+
+  function reject(id, error) {
+    native.fail(id, 'script-threw', error instanceof Error ? (error.stack || String(error)) :
+                                                         'Uncaught ' + formatArg(error));
+  }
+
+  // Called by the host for each request. Never throws: every outcome becomes a native call.
+  function dispatch(id, method, url, flatHeaders, body) {
+    let result;
+    try {
+      const headers = new Headers();
+      for (let i = 0; i < flatHeaders.length; i += 2) {
+        headers[kHeaderList].push([flatHeaders[i].toLowerCase(), flatHeaders[i + 1]]);
+      }
+      const request = new Request(url, { method, headers });
+      request[kBody] = body;
+      if (moduleHandler !== null) {
+        result = moduleHandler.fetch(request, env, ctx);
+      } else {
+        const event = new FetchEvent(request);
+        for (const listener of fetchListeners) {
+          listener(event);
+          if (event.response !== undefined) break;
+        }
+        if (event.response === undefined) {
+          native.fail(id, 'no-response', 'no fetch listener called respondWith()');
+          return;
+        }
+        result = event.response;
+      }
+    } catch (error) {
+      reject(id, error);
+      return;
+    }
+    if (result instanceof Response) {
+      toResponse(id, result);
+    } else {
+      Promise.resolve(result).then((value) => toResponse(id, value), (error) => reject(id, error));
+    }
+  }
+
+  // Called once by the host after an ES module loads, with its default export.
+  function setModuleHandler(exported) {
+    if (exported == null || typeof exported.fetch !== 'function') {
+      throw new TypeError('the module\'s default export has no fetch(request, env, ctx) method');
+    }
+    moduleHandler = exported;
+  }
+  function hasFetchListener() {
+    return fetchListeners.length > 0;
+  }
+
+  const define = (name, value) => Object.defineProperty(globalThis, name, {
+    value, writable: true, configurable: true, enumerable: false,
+  });
+  define('Headers', Headers);
+  define('Request', Request);
+  define('Response', Response);
+  define('FetchEvent', FetchEvent);
+  define('addEventListener', addEventListener);
+  define('setTimeout', (cb, ms, ...args) => addTimer(cb, ms, args, false));
+  define('setInterval', (cb, ms, ...args) => addTimer(cb, ms, args, true));
+  define('clearTimeout', clearTimer);
+  define('clearInterval', clearTimer);
+  define('queueMicrotask', (cb) => {
+    if (typeof cb !== 'function') throw new TypeError('The callback must be a function');
+    Promise.resolve().then(cb);
+  });
+  define('console', makeConsole());
+  define('self', globalThis);
+
+  return { dispatch, fireTimer, setModuleHandler, hasFetchListener };
+})

@@ -1,0 +1,50 @@
+// Message handling for the worker side of the channel.
+#include "worker/worker_loop.h"
+
+#include <capnp/message.h>
+
+namespace isolated::worker {
+
+void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
+  switch (message.which()) {
+    case ipc::Envelope::REQUEST_START:
+      if (!shutdown_) host_->dispatch(message.getRequestStart());
+      break;
+    case ipc::Envelope::REQUEST_CANCEL:
+      // Nothing to stop yet: a handler runs to completion and its answer is ignored upstream.
+      break;
+    case ipc::Envelope::PING: {
+      capnp::MallocMessageBuilder reply;
+      auto pong = reply.initRoot<ipc::Envelope>().initPong();
+      pong.setSeq(message.getPing().getSeq());
+      HeapStats heap = host_->heapStats();
+      pong.setHeapUsedBytes(heap.usedBytes);
+      pong.setHeapTotalBytes(heap.totalBytes);
+      pong.setHeapLimitBytes(heap.limitBytes);
+      pong.setExternalBytes(heap.externalBytes);
+      pong.setRequestsInFlight(static_cast<uint32_t>(host_->inFlight()));
+      send(reply);
+      break;
+    }
+    case ipc::Envelope::SHUTDOWN:
+      shutdown_ = true;
+      break;
+    default:
+      logger_.warn("worker ignored an unexpected message",
+                   {{"kind", static_cast<int>(message.which())}});
+      break;
+  }
+  exitIfDrained();
+}
+
+void WorkerLoop::onClosed(const std::string& reason) {
+  // The supervisor is gone (or broke the protocol): nobody can receive answers any more.
+  logger_.debug("worker channel closed", {{"reason", reason}});
+  event_base_loopbreak(base_);
+}
+
+void WorkerLoop::exitIfDrained() {
+  if (shutdown_ && host_->inFlight() == 0) event_base_loopexit(base_, nullptr);
+}
+
+}  // namespace isolated::worker

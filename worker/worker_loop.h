@@ -1,0 +1,53 @@
+// The worker's side of its channel: turns supervisor messages into IsolateHost calls and the
+// host's output into messages. Owns nothing but references; workerMain owns the parts.
+#pragma once
+
+#include <event2/event.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/logger.h"
+#include "ipc/channel.h"
+#include "worker/isolate_host.h"
+#include "worker/outbox.h"
+
+namespace isolated::worker {
+
+class WorkerLoop : public ipc::ChannelHandler, public Outbox {
+ public:
+  WorkerLoop(event_base* base, Logger& logger) : base_(base), logger_(logger) {}
+
+  // Both must be set before the loop runs; they are created after the WorkerLoop because each
+  // needs it as its handler or outbox.
+  void attach(ipc::Channel& channel, IsolateHost& host) {
+    channel_ = &channel;
+    host_ = &host;
+  }
+
+  // Outbox
+  void send(capnp::MessageBuilder& message) override {
+    channel_->send(message);
+    // A response may be the last one a draining worker owed.
+    exitIfDrained();
+  }
+  size_t pendingBytes() const override { return channel_->pendingOutputBytes(); }
+
+  // ChannelHandler
+  void onMessage(ipc::Envelope::Reader message) override;
+  void onClosed(const std::string& reason) override;
+
+  // Called after each message and timer; exits the loop once a drain has finished.
+  void exitIfDrained();
+  bool shutdownRequested() const { return shutdown_; }
+
+ private:
+  event_base* base_;
+  Logger& logger_;
+  ipc::Channel* channel_ = nullptr;
+  IsolateHost* host_ = nullptr;
+  bool shutdown_ = false;
+};
+
+}  // namespace isolated::worker

@@ -1,0 +1,125 @@
+// Worker process entry: parse the hidden-mode arguments, bring up V8 once, load the script,
+// announce readiness and run the event loop.
+#include "worker/worker_main.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <capnp/message.h>
+#include <cxxopts.hpp>
+
+#include <chrono>
+#include <csignal>
+
+#include "common/event_handles.h"
+#include "common/logger.h"
+#include "common/version.h"
+#include "ipc/channel.h"
+#include "worker/isolate_host.h"
+#include "worker/v8_runtime.h"
+#include "worker/worker_loop.h"
+
+namespace isolated::worker {
+
+namespace {
+
+struct WorkerArgs {
+  std::string scriptPath;
+  std::string scriptName;
+  size_t heapLimitBytes = 128u << 20;
+  LogLevel logLevel = LogLevel::kInfo;
+  LogFormat logFormat = LogFormat::kText;
+};
+
+std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
+                                          std::string& error) {
+  cxxopts::Options options("isolated __worker", "internal worker mode");
+  options.add_options()("script", "", cxxopts::value<std::string>())(
+      "script-name", "", cxxopts::value<std::string>())(
+      "heap-limit-mb", "", cxxopts::value<size_t>()->default_value("128"))(
+      "log-level", "", cxxopts::value<std::string>()->default_value("info"))(
+      "log-format", "", cxxopts::value<std::string>()->default_value("text"));
+  std::vector<const char*> argv{"isolated __worker"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  try {
+    auto result = options.parse(static_cast<int>(argv.size()), argv.data());
+    WorkerArgs parsed;
+    parsed.scriptPath = result["script"].as<std::string>();
+    parsed.scriptName = result.count("script-name") ? result["script-name"].as<std::string>()
+                                                    : parsed.scriptPath;
+    parsed.heapLimitBytes = result["heap-limit-mb"].as<size_t>() << 20;
+    parsed.logLevel = parseLogLevel(result["log-level"].as<std::string>()).value_or(LogLevel::kInfo);
+    parsed.logFormat =
+        parseLogFormat(result["log-format"].as<std::string>()).value_or(LogFormat::kText);
+    return parsed;
+  } catch (const std::exception& e) {
+    error = e.what();
+    return std::nullopt;
+  }
+}
+
+// Writes out whatever is queued before the process exits, so that a LoadError or the last
+// responses of a drain reach the supervisor.
+void flush(event_base* base, ipc::Channel& channel) {
+  while (channel.open() && channel.pendingOutputBytes() > 0) {
+    if (event_base_loop(base, EVLOOP_ONCE) < 0) break;
+  }
+}
+
+}  // namespace
+
+int workerMain(const char* argv0, const std::vector<std::string>& args) {
+  auto started = std::chrono::steady_clock::now();
+  // The supervisor orchestrates shutdown; a terminal's Ctrl-C or a group-wide SIGTERM must not
+  // kill requests in flight. The worker ends on Shutdown or when its channel closes.
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::string error;
+  auto parsed = parseWorkerArgs(args, error);
+  Logger logger(parsed ? parsed->logLevel : LogLevel::kInfo,
+                parsed ? parsed->logFormat : LogFormat::kText);
+  if (!parsed) {
+    logger.error("worker: bad arguments", {{"error", error}});
+    return 2;
+  }
+  if (fcntl(kChannelFd, F_GETFD) < 0) {
+    logger.error("worker: fd 3 is not open; this mode is started by `isolated serve` only");
+    return 2;
+  }
+
+  V8Runtime v8(argv0);
+  EventBasePtr base(event_base_new());
+  WorkerLoop loop(base.get(), logger);
+  ipc::Channel channel(base.get(), UniqueFd(kChannelFd), ipc::FrameLimits{}, loop);
+  IsolateHost host(base.get(), loop, HostOptions{parsed->scriptPath, parsed->heapLimitBytes});
+  loop.attach(channel, host);
+
+  capnp::MallocMessageBuilder first;
+  auto envelope = first.initRoot<ipc::Envelope>();
+  if (auto loadError = host.load()) {
+    auto message = envelope.initLoadError();
+    message.setFile(loadError->file);
+    message.setLine(loadError->line);
+    message.setMessage(loadError->message);
+    channel.send(first);
+    flush(base.get(), channel);
+    return 1;
+  }
+  auto hello = envelope.initHello();
+  hello.setPid(static_cast<uint32_t>(getpid()));
+  hello.setVersion(kVersion);
+  hello.setScriptName(parsed->scriptName);
+  hello.setStartupMs(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+          .count());
+  channel.send(first);
+
+  event_base_dispatch(base.get());
+  flush(base.get(), channel);
+  return 0;
+}
+
+}  // namespace isolated::worker
