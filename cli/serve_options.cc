@@ -3,6 +3,10 @@
 
 #include <cxxopts.hpp>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +14,8 @@
 namespace isolated {
 
 namespace {
+
+constexpr unsigned kMaxWorkers = 256;
 
 struct FlagSpec {
   const char* name;
@@ -24,7 +30,7 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
       {"listen", "ISOLATED_LISTEN", "HOST:PORT", "Address for the HTTP listener (port 0 picks one)",
        "127.0.0.1:8080"},
       {"workers", "PERSISTENT_WORKER_POOL_SIZE", "N", "Worker processes (plain number)",
-       std::to_string(std::max(1u, cpuCount) * 2)},
+       std::to_string(std::min(kMaxWorkers, std::max(1u, cpuCount) * 2))},
       {"drain-timeout", "ISOLATED_DRAIN_TIMEOUT", "S",
        "Seconds SIGTERM waits for requests in flight", "30"},
       {"worker-queue-size", "WORKER_TASK_QUEUE_SIZE", "N",
@@ -79,7 +85,14 @@ std::optional<Fail> parseListen(const Sourced& v, ServeConfig& config) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  if (host.empty()) return bad;
+  // An IP literal or a host name; anything else would only fail later, at bind time.
+  in6_addr scratch{};
+  bool isAddress = inet_pton(AF_INET, host.c_str(), &scratch) == 1 ||
+                   inet_pton(AF_INET6, host.c_str(), &scratch) == 1;
+  bool isName = !host.empty() && std::all_of(host.begin(), host.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '.';
+  });
+  if (!isAddress && !isName) return bad;
   auto port = parseNumber({s.substr(colon + 1), v.origin + " port"}, 0, 65535);
   if (auto* f = std::get_if<Fail>(&port)) return *f;
   config.listenHost = host;
@@ -108,8 +121,8 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   options.positional_help("");
   auto adder = options.add_options();
   for (const auto& spec : specs) {
-    std::string help = std::string(spec.help) + " [env " + spec.env + ", default " +
-                       spec.defaultValue + "]";
+    std::string help =
+        std::string(spec.help) + " [env " + spec.env + ", default " + spec.defaultValue + "]";
     adder(spec.name, help, cxxopts::value<std::string>(), spec.argName);
   }
   adder("h,help", "Show this help");
@@ -117,7 +130,8 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   options.parse_positional({"script"});
 
   std::vector<const char*> argv{"isolated serve"};
-  for (const auto& a : args) argv.push_back(a.c_str());
+  for (const auto& a : args)
+    argv.push_back(a.c_str());
 
   cxxopts::ParseResult result;
   try {
@@ -165,7 +179,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     uint32_t* out;
   };
   const NumberField numbers[] = {
-      {"workers", 1, 256, 1, &config.workers},
+      {"workers", 1, kMaxWorkers, 1, &config.workers},
       {"drain-timeout", 0, 86400, 1, &config.drainTimeoutSec},
       {"worker-queue-size", 1, 100000, 1, &config.workerQueueSize},
       {"queue-size", 0, 1000000, 1, &config.queueSize},

@@ -39,6 +39,12 @@ function(_v8_fetch_private prefix)
   execute_process(COMMAND ${_apt} download libnode108 libnode-dev
                   WORKING_DIRECTORY "${_dl}" RESULT_VARIABLE _rc ERROR_VARIABLE _err)
   if(NOT _rc EQUAL 0)
+    # Stale or missing package lists are the usual cause; refresh them once and retry.
+    execute_process(COMMAND ${_apt} update -qq RESULT_VARIABLE _ignored OUTPUT_QUIET)
+    execute_process(COMMAND ${_apt} download libnode108 libnode-dev
+                    WORKING_DIRECTORY "${_dl}" RESULT_VARIABLE _rc ERROR_VARIABLE _err)
+  endif()
+  if(NOT _rc EQUAL 0)
     message(FATAL_ERROR "apt-get download libnode108 libnode-dev failed (${_rc}): ${_err}\n"
                         "Run `apt-get update` first, or set V8_ROOT.")
   endif()

@@ -30,7 +30,7 @@ std::string timestamp() {
 void appendLogfmtValue(std::string& out, std::string_view v) {
   bool needsQuotes = v.empty();
   for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) {
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
       needsQuotes = true;
       break;
     }
@@ -42,11 +42,21 @@ void appendLogfmtValue(std::string& out, std::string_view v) {
   out += '"';
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -64,11 +74,21 @@ void appendJsonString(std::string& out, std::string_view v) {
   out += '"';
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -100,10 +120,14 @@ std::optional<LogFormat> parseLogFormat(std::string_view text) {
 
 std::string_view logLevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -132,7 +156,8 @@ std::string Logger::format(LogLevel level, std::string_view message,
     line += " level=";
     line += logLevelName(level);
     line += " msg=";
-    // The message is always quoted so that a reader can find `msg="..."` reliably.
+    // The message is always quoted so that a reader can find `msg="..."` reliably. A value that
+    // needed no quoting has no quote, backslash or control character, so wrapping it is safe.
     std::string quoted;
     appendLogfmtValue(quoted, message);
     if (quoted.empty() || quoted.front() != '"') quoted = '"' + quoted + '"';
@@ -148,8 +173,7 @@ std::string Logger::format(LogLevel level, std::string_view message,
   return line;
 }
 
-void Logger::log(LogLevel level, std::string_view message,
-                 std::initializer_list<LogField> fields) {
+void Logger::log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   if (!enabled(level)) return;
   std::string line = format(level, message, fields);
   size_t off = 0;

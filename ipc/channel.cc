@@ -3,6 +3,7 @@
 
 #include <capnp/serialize.h>
 #include <kj/exception.h>
+#include <sys/socket.h>
 
 #include "common/syscall.h"
 #include "ipc/framing.h"
@@ -29,11 +30,18 @@ size_t Channel::pendingOutputBytes() const {
 }
 
 void Channel::close() {
+  if (bev_) {
+    // libevent closes the fd only when it finalizes the bufferevent, on a later loop turn; shut
+    // the socket now so the peer sees EOF at once.
+    ::shutdown(bufferevent_getfd(bev_.get()), SHUT_RDWR);
+  }
   closed_ = true;
   bev_.reset();
 }
 
-void Channel::onRead(bufferevent*, void* self) { static_cast<Channel*>(self)->readFrames(); }
+void Channel::onRead(bufferevent*, void* self) {
+  static_cast<Channel*>(self)->readFrames();
+}
 
 void Channel::onEvent(bufferevent*, short what, void* self) {
   auto* channel = static_cast<Channel*>(self);
@@ -59,10 +67,10 @@ void Channel::readFrames() {
     std::string error;
     {
       // kj reports malformed messages by throwing; a bad message must close only this channel.
-      KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
-                    capnp::FlatArrayMessageReader reader(frame.words, options);
-                    handler_.onMessage(reader.getRoot<Envelope>());
-                  })) {
+      KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
+                     capnp::FlatArrayMessageReader reader(frame.words, options);
+                     handler_.onMessage(reader.getRoot<Envelope>());
+                   })) {
         error = "malformed message: " + std::string(exception->getDescription().cStr());
       }
     }

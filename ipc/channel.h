@@ -40,7 +40,8 @@ class Channel {
   // Bytes queued for the peer and not yet written; the basis for dropping optional traffic.
   size_t pendingOutputBytes() const;
   bool open() const { return !closed_; }
-  // Stops reading and drops the socket without calling onClosed.
+  // Stops reading, shuts the socket down (the peer sees EOF at once) and drops it, without
+  // calling onClosed.
   void close();
 
  private:

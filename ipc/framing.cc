@@ -50,7 +50,8 @@ DecodeResult decodeFrame(evbuffer* in, const FrameLimits& limits) {
   }
   evbuffer_copyout(in, sizes, headerBytes);
   uint64_t bodyWords = 0;
-  for (uint64_t i = 0; i < segmentCount; ++i) bodyWords += sizes[i + 1];
+  for (uint64_t i = 0; i < segmentCount; ++i)
+    bodyWords += sizes[i + 1];
   uint64_t totalBytes = headerBytes + bodyWords * 8;
   if (totalBytes > limits.maxMessageBytes) {
     result.status = DecodeStatus::kError;

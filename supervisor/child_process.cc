@@ -39,12 +39,14 @@ void ChildProcess::signal(int sig) const {
 ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const UniqueFd& channel) {
   std::vector<char*> cargv;
   cargv.reserve(argv.size() + 1);
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : argv)
+    cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
   const int channelFd = channel.get();
   pid_t parent = getpid();
 
-  pid_t pid = static_cast<pid_t>(checkedSyscall("fork", "spawning a worker", [] { return fork(); }));
+  pid_t pid =
+      static_cast<pid_t>(checkedSyscall("fork", "spawning a worker", [] { return fork(); }));
   if (pid == 0) {
     // Child: async-signal-safe calls only.
     if (channelFd == 3) {

@@ -13,7 +13,7 @@ namespace isolated::supervisor {
 struct DispatchCandidate {
   bool accepting = false;  // ready and not draining
   uint32_t outstanding = 0;
-  uint32_t capacity = 0;   // WORKER_TASK_QUEUE_SIZE
+  uint32_t capacity = 0;  // WORKER_TASK_QUEUE_SIZE
 };
 
 class Dispatcher {

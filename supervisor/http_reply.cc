@@ -14,9 +14,9 @@ namespace isolated::supervisor {
 namespace {
 
 bool isHopByHop(const char* name) {
-  static constexpr const char* kDropped[] = {"connection", "keep-alive", "transfer-encoding",
-                                             "content-length", "upgrade", "te", "trailer",
-                                             "proxy-connection"};
+  static constexpr const char* kDropped[] = {
+      "connection", "keep-alive", "transfer-encoding", "content-length",
+      "upgrade",    "te",         "trailer",           "proxy-connection"};
   for (const char* dropped : kDropped) {
     if (strcasecmp(name, dropped) == 0) return true;
   }

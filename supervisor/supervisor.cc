@@ -27,15 +27,24 @@ constexpr uint32_t kWorkerStopDeadlineMs = 5000;
 
 const char* methodName(evhttp_cmd_type cmd) {
   switch (cmd) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_GET:
+      return "GET";
+    case EVHTTP_REQ_POST:
+      return "POST";
+    case EVHTTP_REQ_HEAD:
+      return "HEAD";
+    case EVHTTP_REQ_PUT:
+      return "PUT";
+    case EVHTTP_REQ_DELETE:
+      return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+      return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+      return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+      return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+      return "PATCH";
   }
   return "GET";
 }
@@ -46,10 +55,14 @@ double millisSince(std::chrono::steady_clock::time_point t) {
 
 LogLevel toLogLevel(ipc::Log::Level level) {
   switch (level) {
-    case ipc::Log::Level::DEBUG: return LogLevel::kDebug;
-    case ipc::Log::Level::INFO: return LogLevel::kInfo;
-    case ipc::Log::Level::WARN: return LogLevel::kWarn;
-    case ipc::Log::Level::ERROR: return LogLevel::kError;
+    case ipc::Log::Level::DEBUG:
+      return LogLevel::kDebug;
+    case ipc::Log::Level::INFO:
+      return LogLevel::kInfo;
+    case ipc::Log::Level::WARN:
+      return LogLevel::kWarn;
+    case ipc::Log::Level::ERROR:
+      return LogLevel::kError;
   }
   return LogLevel::kInfo;
 }
@@ -66,8 +79,7 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       startedAt_(Clock::now()) {
   workerCommand_.insert(workerCommand_.end(),
                         {"--script", config.scriptPath, "--script-name", config.scriptName,
-                         "--log-level", std::string(logLevelName(config.logLevel)),
-                         "--log-format",
+                         "--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
                          config.logFormat == LogFormat::kJson ? "json" : "text"});
 
   for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGHUP}) {
@@ -91,9 +103,11 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
 Supervisor::~Supervisor() = default;
 
 int Supervisor::run() {
-  logger_.info("listening", {{"address", listener_.address()}, {"script", config_.scriptPath},
+  logger_.info("listening", {{"address", listener_.address()},
+                             {"script", config_.scriptPath},
                              {"workers", config_.workers}});
-  for (uint32_t i = 0; i < config_.workers && phase_ == Phase::kBooting; ++i) spawnWorker();
+  for (uint32_t i = 0; i < config_.workers && phase_ == Phase::kBooting; ++i)
+    spawnWorker();
   if (phase_ != Phase::kStopped) event_base_dispatch(base_);
   return exitCode_;
 }
@@ -103,8 +117,8 @@ int Supervisor::run() {
 void Supervisor::spawnWorker() {
   uint32_t id = nextWorkerId_++;
   try {
-    auto worker = std::make_unique<WorkerProcess>(id, base_, workerCommand_, ipc::FrameLimits{},
-                                                  *this);
+    auto worker =
+        std::make_unique<WorkerProcess>(id, base_, workerCommand_, ipc::FrameLimits{}, *this);
     logger_.debug("worker spawned", {{"worker", id}, {"pid", worker->pid()}});
     workers_.push_back(std::move(worker));
   } catch (const SyscallError& e) {
@@ -123,9 +137,10 @@ void Supervisor::scheduleReplacement(bool crashedEarly) {
     delayMs = static_cast<long>(std::min<double>(backoff, kBackoffCapMs));
   }
   if (delayMs == 0) return spawnWorker();
-  logger_.warn("worker restart backed off", {{"delay_ms", delayMs},
-                                             {"consecutive_failures", earlyFailures_}});
-  std::erase_if(spawnTimers_, [](const EventPtr& e) { return !event_pending(e.get(), EV_TIMEOUT, nullptr); });
+  logger_.warn("worker restart backed off",
+               {{"delay_ms", delayMs}, {"consecutive_failures", earlyFailures_}});
+  std::erase_if(spawnTimers_,
+                [](const EventPtr& e) { return !event_pending(e.get(), EV_TIMEOUT, nullptr); });
   EventPtr timer(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) {
@@ -166,8 +181,8 @@ void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) 
                                 {"load_ms", hello.getStartupMs()},
                                 {"spawn_to_ready_ms", millisSince(worker.spawnedAt())}});
   if (phase_ == Phase::kBooting) {
-    size_t ready = static_cast<size_t>(std::count_if(
-        workers_.begin(), workers_.end(), [](const auto& w) { return w->accepting(); }));
+    size_t ready = static_cast<size_t>(std::count_if(workers_.begin(), workers_.end(),
+                                                     [](const auto& w) { return w->accepting(); }));
     if (ready >= config_.workers) {
       phase_ = Phase::kServing;
       logger_.info("ready", {{"workers", ready}, {"startup_ms", millisSince(startedAt_)}});
@@ -276,7 +291,8 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   start.setUrl(url);
 
   unsigned count = 0;
-  for (evkeyval* h = in->tqh_first; h != nullptr; h = h->next.tqe_next) ++count;
+  for (evkeyval* h = in->tqh_first; h != nullptr; h = h->next.tqe_next)
+    ++count;
   auto headers = start.initHeaders(count);
   unsigned i = 0;
   for (evkeyval* h = in->tqh_first; h != nullptr; h = h->next.tqe_next, ++i) {
@@ -317,7 +333,8 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
 }
 
 void Supervisor::pumpQueue() {
-  while (!queue_.empty() && tryAssign(queue_.front())) queue_.pop_front();
+  while (!queue_.empty() && tryAssign(queue_.front()))
+    queue_.pop_front();
 }
 
 void Supervisor::expireQueue(Clock::time_point now) {
@@ -344,7 +361,7 @@ void Supervisor::onSignal(int sig) {
       if (phase_ == Phase::kDraining || phase_ == Phase::kStopping) {
         return forceStop("second termination signal");
       }
-      logger_.info("termination signal received, draining", {{"signal", sig}});
+      logger_.info("termination signal received", {{"signal", sig}});
       return beginDrain();
     default:
       return;
@@ -397,6 +414,9 @@ void Supervisor::beginDrain() {
   if (phase_ == Phase::kBooting || phase_ == Phase::kServing) {
     phase_ = Phase::kDraining;
     listener_.stopAccepting();
+    logger_.info("listener closed, draining", {{"in_flight", inFlight_.size()},
+                                               {"queued", queue_.size()},
+                                               {"timeout_s", config_.drainTimeoutSec}});
     drainTimer_.reset(event_new(
         base_, -1, 0,
         [](evutil_socket_t, short, void* self) {
@@ -417,12 +437,14 @@ void Supervisor::stopWorkers() {
   phase_ = Phase::kStopping;
   drainTimer_.reset();
   logger_.info("stopping workers", {{"workers", liveWorkerCount()}});
-  for (auto& worker : workers_) worker->shutdown(kWorkerStopDeadlineMs);
+  for (auto& worker : workers_)
+    worker->shutdown(kWorkerStopDeadlineMs);
   stopTimer_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) {
         auto* supervisor = static_cast<Supervisor*>(self);
-        for (auto& worker : supervisor->workers_) worker->process().signal(SIGKILL);
+        for (auto& worker : supervisor->workers_)
+          worker->process().signal(SIGKILL);
       },
       this));
   timeval tv = millisToTimeval(kWorkerStopDeadlineMs);
@@ -431,8 +453,8 @@ void Supervisor::stopWorkers() {
 }
 
 void Supervisor::forceStop(const std::string& why) {
-  logger_.warn("stopping now", {{"reason", why},
-                                {"abandoned_requests", inFlight_.size() + queue_.size()}});
+  logger_.warn("stopping now",
+               {{"reason", why}, {"abandoned_requests", inFlight_.size() + queue_.size()}});
   listener_.stopAccepting();
   for (auto& request : queue_) {
     replyError(request.http, 503, "shutting-down", "Service Unavailable: shutting down", 1);
@@ -442,9 +464,11 @@ void Supervisor::forceStop(const std::string& why) {
     replyError(request.http, 503, "shutting-down", "Service Unavailable: shutting down", 1);
   }
   inFlight_.clear();
-  for (auto& worker : workers_) worker->outstanding().clear();
+  for (auto& worker : workers_)
+    worker->outstanding().clear();
   if (phase_ != Phase::kStopping) stopWorkers();
-  for (auto& worker : workers_) worker->process().signal(SIGKILL);
+  for (auto& worker : workers_)
+    worker->process().signal(SIGKILL);
 }
 
 void Supervisor::finishIfStopped() {
@@ -460,7 +484,8 @@ void Supervisor::failBoot(const std::string& reason) {
   logger_.error("cannot start the worker pool", {{"error", reason}});
   exitCode_ = 1;
   phase_ = Phase::kStopping;
-  for (auto& worker : workers_) worker->process().signal(SIGKILL);
+  for (auto& worker : workers_)
+    worker->process().signal(SIGKILL);
   for (auto& request : queue_) {
     replyError(request.http, 503, "shutting-down", "Service Unavailable: failed to start", 1);
   }

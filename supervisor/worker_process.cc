@@ -10,10 +10,14 @@ namespace isolated::supervisor {
 
 const char* workerStateName(WorkerState state) {
   switch (state) {
-    case WorkerState::kStarting: return "starting";
-    case WorkerState::kReady: return "ready";
-    case WorkerState::kStopping: return "stopping";
-    case WorkerState::kLost: return "lost";
+    case WorkerState::kStarting:
+      return "starting";
+    case WorkerState::kReady:
+      return "ready";
+    case WorkerState::kStopping:
+      return "stopping";
+    case WorkerState::kLost:
+      return "lost";
   }
   return "unknown";
 }

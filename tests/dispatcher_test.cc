@@ -16,7 +16,8 @@ TEST(DispatcherTest, RoundRobinAmongTies) {
   Dispatcher d;
   std::vector<DispatchCandidate> c = {{true, 0, 10}, {true, 0, 10}, {true, 0, 10}};
   std::vector<size_t> picks;
-  for (int i = 0; i < 6; ++i) picks.push_back(*d.pick(c));
+  for (int i = 0; i < 6; ++i)
+    picks.push_back(*d.pick(c));
   EXPECT_EQ(picks, (std::vector<size_t>{0, 1, 2, 0, 1, 2}));
 }
 
@@ -36,8 +37,10 @@ TEST(DispatcherTest, EmptyPool) {
 TEST(DispatcherTest, LoadSpreadsEvenly) {
   Dispatcher d;
   std::vector<DispatchCandidate> c(4, DispatchCandidate{true, 0, 100});
-  for (int i = 0; i < 40; ++i) ++c[*d.pick(c)].outstanding;
-  for (const auto& x : c) EXPECT_EQ(x.outstanding, 10u);
+  for (int i = 0; i < 40; ++i)
+    ++c[*d.pick(c)].outstanding;
+  for (const auto& x : c)
+    EXPECT_EQ(x.outstanding, 10u);
 }
 
 }  // namespace

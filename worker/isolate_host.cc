@@ -82,8 +82,9 @@ std::optional<ScriptError> IsolateHost::load() {
   v8::Local<v8::Value> native = NativeBindings::create(isolate_, context, *this);
   if (!v8::Script::Compile(context, source, &origin).ToLocal(&script) ||
       !script->Run(context).ToLocal(&factory) || !factory->IsFunction() ||
-      !factory.As<v8::Function>()->Call(context, context->Global(), 1, &native).ToLocal(
-          &entryPoints) ||
+      !factory.As<v8::Function>()
+           ->Call(context, context->Global(), 1, &native)
+           .ToLocal(&entryPoints) ||
       !entryPoints->IsObject()) {
     return describeException(isolate_, context, tryCatch, "isolated:runtime");
   }
@@ -201,8 +202,8 @@ void IsolateHost::sendResponse(uint64_t id, uint16_t status, v8::Local<v8::Array
                     v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
   } else if (body->IsArrayBuffer()) {
     auto store = body.As<v8::ArrayBuffer>()->GetBackingStore();
-    response.setBody(kj::arrayPtr(static_cast<const kj::byte*>(store->Data()),
-                                  store->ByteLength()));
+    response.setBody(
+        kj::arrayPtr(static_cast<const kj::byte*>(store->Data()), store->ByteLength()));
   }
   outbox_.send(message);
 }

@@ -34,17 +34,19 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
     v8::FunctionCallback callback;
   };
   const Entry entries[] = {
-      {"respond", &NativeBindings::respond},       {"fail", &NativeBindings::fail},
-      {"log", &NativeBindings::log},               {"setTimer", &NativeBindings::setTimer},
-      {"clearTimer", &NativeBindings::clearTimer}, {"encodeUtf8", &NativeBindings::encodeUtf8},
+      {"respond", &NativeBindings::respond},
+      {"fail", &NativeBindings::fail},
+      {"log", &NativeBindings::log},
+      {"setTimer", &NativeBindings::setTimer},
+      {"clearTimer", &NativeBindings::clearTimer},
+      {"encodeUtf8", &NativeBindings::encodeUtf8},
       {"decodeUtf8", &NativeBindings::decodeUtf8},
   };
   for (const auto& entry : entries) {
     auto fn = v8::FunctionTemplate::New(isolate, entry.callback, data)
                   ->GetFunction(context)
                   .ToLocalChecked();
-    native->Set(context, v8::String::NewFromUtf8(isolate, entry.name).ToLocalChecked(), fn)
-        .Check();
+    native->Set(context, v8::String::NewFromUtf8(isolate, entry.name).ToLocalChecked(), fn).Check();
   }
   return native;
 }

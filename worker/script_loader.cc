@@ -72,8 +72,8 @@ v8::MaybeLocal<v8::Module> resolveModule(v8::Local<v8::Context> context,
 v8::MaybeLocal<v8::Module> compileModule(ModuleGraph& graph, const std::string& path,
                                          const std::string& source) {
   v8::Isolate* isolate = graph.isolate;
-  v8::ScriptOrigin origin(isolate, v8String(isolate, path), 0, 0, false, -1,
-                          v8::Local<v8::Value>(), false, false, /*is_module=*/true);
+  v8::ScriptOrigin origin(isolate, v8String(isolate, path), 0, 0, false, -1, v8::Local<v8::Value>(),
+                          false, false, /*is_module=*/true);
   v8::ScriptCompiler::Source compileSource(v8String(isolate, source), origin);
   v8::Local<v8::Module> module;
   if (!v8::ScriptCompiler::CompileModule(isolate, &compileSource).ToLocal(&module)) return {};
@@ -82,8 +82,8 @@ v8::MaybeLocal<v8::Module> compileModule(ModuleGraph& graph, const std::string& 
   return module;
 }
 
-LoadResult loadModule(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                      const std::string& path, const std::string& source) {
+LoadResult loadModule(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
+                      const std::string& source) {
   v8::TryCatch tryCatch(isolate);
   ModuleGraph graph{isolate, {}, {}};
   v8::Local<v8::Module> module;

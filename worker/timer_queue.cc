@@ -13,8 +13,8 @@ uint64_t TimerQueue::add(double delayMs, bool repeat) {
   timer->repeat = repeat;
   // Per HTML, intervals shorter than 1 ms would spin; clamp repeats to at least 1 ms.
   double ms = std::max(repeat ? 1.0 : 0.0, std::isfinite(delayMs) ? delayMs : 0.0);
-  timer->event.reset(event_new(base_, -1, repeat ? EV_PERSIST : 0, &TimerQueue::onTimer,
-                               timer.get()));
+  timer->event.reset(
+      event_new(base_, -1, repeat ? EV_PERSIST : 0, &TimerQueue::onTimer, timer.get()));
   timeval tv{static_cast<time_t>(ms / 1000),
              static_cast<suseconds_t>(std::fmod(ms, 1000.0) * 1000)};
   event_add(timer->event.get(), &tv);
@@ -22,7 +22,9 @@ uint64_t TimerQueue::add(double delayMs, bool repeat) {
   return id;
 }
 
-void TimerQueue::cancel(uint64_t id) { timers_.erase(id); }
+void TimerQueue::cancel(uint64_t id) {
+  timers_.erase(id);
+}
 
 void TimerQueue::onTimer(evutil_socket_t, short, void* arg) {
   auto* timer = static_cast<Timer*>(arg);

@@ -34,21 +34,23 @@ struct WorkerArgs {
 std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
                                           std::string& error) {
   cxxopts::Options options("isolated __worker", "internal worker mode");
-  options.add_options()("script", "", cxxopts::value<std::string>())(
-      "script-name", "", cxxopts::value<std::string>())(
+  options.add_options()("script", "", cxxopts::value<std::string>())("script-name", "",
+                                                                     cxxopts::value<std::string>())(
       "heap-limit-mb", "", cxxopts::value<size_t>()->default_value("128"))(
       "log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"));
   std::vector<const char*> argv{"isolated __worker"};
-  for (const auto& a : args) argv.push_back(a.c_str());
+  for (const auto& a : args)
+    argv.push_back(a.c_str());
   try {
     auto result = options.parse(static_cast<int>(argv.size()), argv.data());
     WorkerArgs parsed;
     parsed.scriptPath = result["script"].as<std::string>();
-    parsed.scriptName = result.count("script-name") ? result["script-name"].as<std::string>()
-                                                    : parsed.scriptPath;
+    parsed.scriptName =
+        result.count("script-name") ? result["script-name"].as<std::string>() : parsed.scriptPath;
     parsed.heapLimitBytes = result["heap-limit-mb"].as<size_t>() << 20;
-    parsed.logLevel = parseLogLevel(result["log-level"].as<std::string>()).value_or(LogLevel::kInfo);
+    parsed.logLevel =
+        parseLogLevel(result["log-level"].as<std::string>()).value_or(LogLevel::kInfo);
     parsed.logFormat =
         parseLogFormat(result["log-format"].as<std::string>()).value_or(LogFormat::kText);
     return parsed;

@@ -1,0 +1,2 @@
+// Loads fine but registers no fetch handler.
+globalThis.nothing = 1;

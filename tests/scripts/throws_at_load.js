@@ -1,0 +1,3 @@
+// Throws while evaluating the top level.
+const config = undefined;
+config.missing.value = 1;

@@ -1,0 +1,349 @@
+// `isolated serve` option parsing: defaults, environment fallbacks, precedence, validation, help.
+#include "cli/serve_options.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace isolated {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+EnvLookup envFrom(Env vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+constexpr unsigned kCpus = 4;
+
+// Parses and expects success; on failure, records the error and returns a default config.
+ServeConfig parseOk(const std::vector<std::string>& args, const Env& env = {},
+                    unsigned cpus = kCpus) {
+  auto result = parseServeOptions(args, envFrom(env), cpus);
+  if (auto* error = std::get_if<OptionsError>(&result)) {
+    ADD_FAILURE() << "unexpected OptionsError: " << error->message;
+    return {};
+  }
+  if (std::holds_alternative<HelpRequested>(result)) {
+    ADD_FAILURE() << "unexpected HelpRequested";
+    return {};
+  }
+  return std::get<ServeConfig>(result);
+}
+
+// Parses and expects an OptionsError; returns its message ("" after recording a failure).
+std::string parseError(const std::vector<std::string>& args, const Env& env = {}) {
+  auto result = parseServeOptions(args, envFrom(env), kCpus);
+  if (auto* error = std::get_if<OptionsError>(&result)) {
+    EXPECT_FALSE(error->message.empty());
+    return error->message;
+  }
+  ADD_FAILURE() << "expected an OptionsError";
+  return "";
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST(ServeOptionsTest, Defaults) {
+  ServeConfig c = parseOk({"app.js"}, {}, 3);
+  EXPECT_EQ(c.scriptName, "app.js");
+  EXPECT_TRUE(std::filesystem::path(c.scriptPath).is_absolute()) << c.scriptPath;
+  EXPECT_EQ(std::filesystem::path(c.scriptPath).filename(), "app.js");
+  EXPECT_EQ(c.listenHost, "127.0.0.1");
+  EXPECT_EQ(c.listenPort, 8080);
+  EXPECT_EQ(c.workers, 6u);  // cpuCount x 2
+  EXPECT_EQ(c.drainTimeoutSec, 30u);
+  EXPECT_EQ(c.workerQueueSize, 100u);
+  EXPECT_EQ(c.queueSize, 1000u);
+  EXPECT_EQ(c.queueTimeoutMs, 10000u);
+  EXPECT_EQ(c.maxBodyBytes, 32u << 20);
+  EXPECT_EQ(c.maxHeaderBytes, 16384u);
+  EXPECT_EQ(c.maxUrlBytes, 8192u);
+  EXPECT_EQ(c.healthIntervalMs, 30000u);
+  EXPECT_EQ(c.healthTimeoutMs, 5000u);
+  EXPECT_EQ(c.logLevel, LogLevel::kInfo);
+  EXPECT_EQ(c.logFormat, LogFormat::kText);
+}
+
+TEST(ServeOptionsTest, ZeroCpusStillGivesWorkers) {
+  EXPECT_EQ(parseOk({"app.js"}, {}, 0).workers, 2u);
+}
+
+TEST(ServeOptionsTest, ManyCpusStillParse) {
+  // A large machine must not make the default itself invalid (--workers allows up to 256).
+  auto result = parseServeOptions({"app.js"}, envFrom({}), 200);
+  auto* config = std::get_if<ServeConfig>(&result);
+  ASSERT_NE(config, nullptr) << std::get<OptionsError>(result).message;
+  EXPECT_GE(config->workers, 1u);
+  EXPECT_LE(config->workers, 256u);
+}
+
+TEST(ServeOptionsTest, ScriptPathIsNormalized) {
+  ServeConfig c = parseOk({"dir/../sub/worker.js"});
+  EXPECT_EQ(c.scriptName, "worker.js");
+  std::filesystem::path p(c.scriptPath);
+  EXPECT_TRUE(p.is_absolute());
+  EXPECT_EQ(p.filename(), "worker.js");
+  EXPECT_EQ(p.parent_path().filename(), "sub");
+  EXPECT_FALSE(contains(c.scriptPath, "..")) << c.scriptPath;
+}
+
+TEST(ServeOptionsTest, DesignNoteVariables) {
+  ServeConfig c = parseOk({"app.js"}, {{"PERSISTENT_WORKER_POOL_SIZE", "5"},
+                                       {"WORKER_TASK_QUEUE_SIZE", "7"},
+                                       {"WORKER_HEALTH_CHECK_INTERVAL_MS", "1500"}});
+  EXPECT_EQ(c.workers, 5u);
+  EXPECT_EQ(c.workerQueueSize, 7u);
+  EXPECT_EQ(c.healthIntervalMs, 1500u);
+}
+
+TEST(ServeOptionsTest, EveryVariableIsRead) {
+  ServeConfig c = parseOk({"app.js"}, {{"ISOLATED_LISTEN", "0.0.0.0:9000"},
+                                       {"ISOLATED_DRAIN_TIMEOUT", "3"},
+                                       {"ISOLATED_QUEUE_SIZE", "11"},
+                                       {"ISOLATED_QUEUE_TIMEOUT_MS", "250"},
+                                       {"ISOLATED_MAX_BODY_SIZE_MB", "2"},
+                                       {"ISOLATED_MAX_HEADER_SIZE", "4096"},
+                                       {"ISOLATED_MAX_URL_SIZE", "1024"},
+                                       {"ISOLATED_HEALTH_TIMEOUT_MS", "900"},
+                                       {"ISOLATED_LOG_LEVEL", "debug"},
+                                       {"ISOLATED_LOG_FORMAT", "json"}});
+  EXPECT_EQ(c.listenHost, "0.0.0.0");
+  EXPECT_EQ(c.listenPort, 9000);
+  EXPECT_EQ(c.drainTimeoutSec, 3u);
+  EXPECT_EQ(c.queueSize, 11u);
+  EXPECT_EQ(c.queueTimeoutMs, 250u);
+  EXPECT_EQ(c.maxBodyBytes, 2u << 20);
+  EXPECT_EQ(c.maxHeaderBytes, 4096u);
+  EXPECT_EQ(c.maxUrlBytes, 1024u);
+  EXPECT_EQ(c.healthTimeoutMs, 900u);
+  EXPECT_EQ(c.logLevel, LogLevel::kDebug);
+  EXPECT_EQ(c.logFormat, LogFormat::kJson);
+}
+
+TEST(ServeOptionsTest, EveryFlagIsRead) {
+  ServeConfig c = parseOk({"--listen",
+                           "0.0.0.0:9001",
+                           "--workers",
+                           "9",
+                           "--drain-timeout",
+                           "4",
+                           "--worker-queue-size",
+                           "12",
+                           "--queue-size",
+                           "0",
+                           "--queue-timeout",
+                           "300",
+                           "--max-body-size",
+                           "5",
+                           "--max-header-size",
+                           "2048",
+                           "--max-url-size",
+                           "512",
+                           "--health-interval",
+                           "200",
+                           "--health-timeout",
+                           "50",
+                           "--log-level",
+                           "error",
+                           "--log-format",
+                           "json",
+                           "app.js"});
+  EXPECT_EQ(c.listenHost, "0.0.0.0");
+  EXPECT_EQ(c.listenPort, 9001);
+  EXPECT_EQ(c.workers, 9u);
+  EXPECT_EQ(c.drainTimeoutSec, 4u);
+  EXPECT_EQ(c.workerQueueSize, 12u);
+  EXPECT_EQ(c.queueSize, 0u);
+  EXPECT_EQ(c.queueTimeoutMs, 300u);
+  EXPECT_EQ(c.maxBodyBytes, 5u << 20);
+  EXPECT_EQ(c.maxHeaderBytes, 2048u);
+  EXPECT_EQ(c.maxUrlBytes, 512u);
+  EXPECT_EQ(c.healthIntervalMs, 200u);
+  EXPECT_EQ(c.healthTimeoutMs, 50u);
+  EXPECT_EQ(c.logLevel, LogLevel::kError);
+  EXPECT_EQ(c.logFormat, LogFormat::kJson);
+}
+
+TEST(ServeOptionsTest, EqualsSyntaxAndScriptFirst) {
+  ServeConfig c = parseOk({"app.js", "--workers=3", "--listen=[::1]:81"});
+  EXPECT_EQ(c.workers, 3u);
+  EXPECT_EQ(c.listenHost, "::1");
+  EXPECT_EQ(c.listenPort, 81);
+}
+
+TEST(ServeOptionsTest, FlagOverridesEnv) {
+  Env env{{"PERSISTENT_WORKER_POOL_SIZE", "5"},
+          {"WORKER_TASK_QUEUE_SIZE", "7"},
+          {"WORKER_HEALTH_CHECK_INTERVAL_MS", "1500"},
+          {"ISOLATED_LOG_LEVEL", "debug"}};
+  ServeConfig c = parseOk({"--workers", "8", "--worker-queue-size", "9", "--health-interval",
+                           "2500", "--log-level", "warn", "app.js"},
+                          env);
+  EXPECT_EQ(c.workers, 8u);
+  EXPECT_EQ(c.workerQueueSize, 9u);
+  EXPECT_EQ(c.healthIntervalMs, 2500u);
+  EXPECT_EQ(c.logLevel, LogLevel::kWarn);
+}
+
+TEST(ServeOptionsTest, FlagOverridesABadEnvValue) {
+  // The variable is never consulted when the flag is given, so its bad value does not matter.
+  ServeConfig c = parseOk({"--workers", "4", "app.js"}, {{"PERSISTENT_WORKER_POOL_SIZE", "x"}});
+  EXPECT_EQ(c.workers, 4u);
+}
+
+TEST(ServeOptionsTest, BadFlagValueNamesTheFlag) {
+  std::string e = parseError({"--workers", "many", "app.js"});
+  EXPECT_TRUE(contains(e, "--workers")) << e;
+  EXPECT_TRUE(contains(e, "many")) << e;
+  EXPECT_FALSE(contains(e, "PERSISTENT_WORKER_POOL_SIZE")) << e;
+}
+
+TEST(ServeOptionsTest, BadEnvValueNamesTheVariable) {
+  std::string e = parseError({"app.js"}, {{"PERSISTENT_WORKER_POOL_SIZE", "lots"}});
+  EXPECT_TRUE(contains(e, "PERSISTENT_WORKER_POOL_SIZE")) << e;
+  EXPECT_TRUE(contains(e, "lots")) << e;
+
+  e = parseError({"app.js"}, {{"WORKER_TASK_QUEUE_SIZE", "0"}});
+  EXPECT_TRUE(contains(e, "WORKER_TASK_QUEUE_SIZE")) << e;
+
+  e = parseError({"app.js"}, {{"WORKER_HEALTH_CHECK_INTERVAL_MS", "1s"}});
+  EXPECT_TRUE(contains(e, "WORKER_HEALTH_CHECK_INTERVAL_MS")) << e;
+
+  e = parseError({"app.js"}, {{"ISOLATED_LOG_FORMAT", "xml"}});
+  EXPECT_TRUE(contains(e, "ISOLATED_LOG_FORMAT")) << e;
+}
+
+TEST(ServeOptionsTest, NumbersMustBePlain) {
+  for (const char* bad : {"", "-1", "+3", " 3", "3 ", "3.0", "0x10", "1e2", "4k"}) {
+    // The `=` form, so that "-1" is not taken for a short option.
+    std::string e = parseError({std::string("--workers=") + bad, "app.js"});
+    EXPECT_TRUE(contains(e, "--workers")) << "value '" << bad << "': " << e;
+  }
+}
+
+TEST(ServeOptionsTest, OutOfRangeNumbers) {
+  EXPECT_TRUE(contains(parseError({"--workers", "0", "app.js"}), "--workers"));
+  EXPECT_TRUE(contains(parseError({"--workers", "257", "app.js"}), "--workers"));
+  EXPECT_EQ(parseOk({"--workers", "256", "app.js"}).workers, 256u);
+  EXPECT_EQ(parseOk({"--workers", "1", "app.js"}).workers, 1u);
+  // Larger than any integer type: an error, not a wrapped value.
+  EXPECT_TRUE(
+      contains(parseError({"--workers", "99999999999999999999999", "app.js"}), "--workers"));
+  EXPECT_TRUE(contains(parseError({"--worker-queue-size", "0", "app.js"}), "--worker-queue-size"));
+  EXPECT_TRUE(contains(parseError({"--health-interval", "99", "app.js"}), "--health-interval"));
+  EXPECT_TRUE(contains(parseError({"--max-header-size", "1023", "app.js"}), "--max-header-size"));
+  EXPECT_TRUE(contains(parseError({"--max-url-size", "255", "app.js"}), "--max-url-size"));
+  EXPECT_TRUE(contains(parseError({"--queue-timeout", "0", "app.js"}), "--queue-timeout"));
+  EXPECT_TRUE(contains(parseError({"--drain-timeout", "86401", "app.js"}), "--drain-timeout"));
+  EXPECT_EQ(parseOk({"--drain-timeout", "0", "app.js"}).drainTimeoutSec, 0u);
+}
+
+TEST(ServeOptionsTest, MaxBodySizeIsInMegabytes) {
+  EXPECT_EQ(parseOk({"--max-body-size", "1", "app.js"}).maxBodyBytes, 1u << 20);
+  EXPECT_EQ(parseOk({"--max-body-size", "10", "app.js"}).maxBodyBytes, 10u << 20);
+  EXPECT_EQ(parseOk({"app.js"}, {{"ISOLATED_MAX_BODY_SIZE_MB", "3"}}).maxBodyBytes, 3u << 20);
+  EXPECT_TRUE(contains(parseError({"--max-body-size", "0", "app.js"}), "--max-body-size"));
+  // Bodies travel in one IPC frame; anything near 64 MiB could not.
+  EXPECT_TRUE(contains(parseError({"--max-body-size", "64", "app.js"}), "--max-body-size"));
+}
+
+TEST(ServeOptionsTest, ListenParsing) {
+  ServeConfig c = parseOk({"--listen", "127.0.0.1:0", "app.js"});
+  EXPECT_EQ(c.listenHost, "127.0.0.1");
+  EXPECT_EQ(c.listenPort, 0);
+
+  c = parseOk({"--listen", "[::1]:80", "app.js"});
+  EXPECT_EQ(c.listenHost, "::1");
+  EXPECT_EQ(c.listenPort, 80);
+
+  c = parseOk({"--listen", "localhost:65535", "app.js"});
+  EXPECT_EQ(c.listenHost, "localhost");
+  EXPECT_EQ(c.listenPort, 65535);
+}
+
+TEST(ServeOptionsTest, MalformedListen) {
+  for (const char* bad : {"", "8080", "localhost", "localhost:", ":8080", "127.0.0.1:65536",
+                          "127.0.0.1:-1", "127.0.0.1:http", "[]:80", "[::1]", "1.2.3.4:80x"}) {
+    std::string e = parseError({std::string("--listen=") + bad, "app.js"});
+    EXPECT_TRUE(contains(e, "--listen")) << "value '" << bad << "': " << e;
+  }
+  std::string e = parseError({"app.js"}, {{"ISOLATED_LISTEN", "nope"}});
+  EXPECT_TRUE(contains(e, "ISOLATED_LISTEN")) << e;
+}
+
+TEST(ServeOptionsTest, LogLevelAndFormat) {
+  EXPECT_EQ(parseOk({"--log-level", "debug", "app.js"}).logLevel, LogLevel::kDebug);
+  EXPECT_EQ(parseOk({"--log-level", "info", "app.js"}).logLevel, LogLevel::kInfo);
+  EXPECT_EQ(parseOk({"--log-level", "warn", "app.js"}).logLevel, LogLevel::kWarn);
+  EXPECT_EQ(parseOk({"--log-level", "error", "app.js"}).logLevel, LogLevel::kError);
+  EXPECT_EQ(parseOk({"--log-format", "text", "app.js"}).logFormat, LogFormat::kText);
+  EXPECT_EQ(parseOk({"--log-format", "json", "app.js"}).logFormat, LogFormat::kJson);
+
+  std::string e = parseError({"--log-level", "verbose", "app.js"});
+  EXPECT_TRUE(contains(e, "--log-level")) << e;
+  EXPECT_TRUE(contains(e, "verbose")) << e;
+  e = parseError({"--log-format", "yaml", "app.js"});
+  EXPECT_TRUE(contains(e, "--log-format")) << e;
+  e = parseError({"app.js"}, {{"ISOLATED_LOG_LEVEL", "loud"}});
+  EXPECT_TRUE(contains(e, "ISOLATED_LOG_LEVEL")) << e;
+}
+
+TEST(ServeOptionsTest, HelpListsEveryVariable) {
+  for (const auto& args : {std::vector<std::string>{"--help"}, {"-h"}, {"app.js", "--help"}}) {
+    auto result = parseServeOptions(args, envFrom({}), kCpus);
+    auto* help = std::get_if<HelpRequested>(&result);
+    ASSERT_NE(help, nullptr) << args.front();
+    for (const char* name :
+         {"ISOLATED_LISTEN", "PERSISTENT_WORKER_POOL_SIZE", "ISOLATED_DRAIN_TIMEOUT",
+          "WORKER_TASK_QUEUE_SIZE", "ISOLATED_QUEUE_SIZE", "ISOLATED_QUEUE_TIMEOUT_MS",
+          "ISOLATED_MAX_BODY_SIZE_MB", "ISOLATED_MAX_HEADER_SIZE", "ISOLATED_MAX_URL_SIZE",
+          "WORKER_HEALTH_CHECK_INTERVAL_MS", "ISOLATED_HEALTH_TIMEOUT_MS", "ISOLATED_LOG_LEVEL",
+          "ISOLATED_LOG_FORMAT"}) {
+      EXPECT_TRUE(contains(help->text, name)) << name << " missing from:\n" << help->text;
+    }
+    for (const char* flag : {"--listen", "--workers", "--max-body-size", "--log-format"}) {
+      EXPECT_TRUE(contains(help->text, flag)) << flag;
+    }
+  }
+}
+
+TEST(ServeOptionsTest, HelpWinsOverBadValues) {
+  auto result =
+      parseServeOptions({"--help"}, envFrom({{"PERSISTENT_WORKER_POOL_SIZE", "x"}}), kCpus);
+  EXPECT_TRUE(std::holds_alternative<HelpRequested>(result));
+}
+
+TEST(ServeOptionsTest, MissingScript) {
+  EXPECT_TRUE(contains(parseError({}), "SCRIPT"));
+  EXPECT_TRUE(contains(parseError({"--workers", "2"}), "SCRIPT"));
+}
+
+TEST(ServeOptionsTest, SecondScriptIsAnError) {
+  std::string e = parseError({"a.js", "b.js"});
+  EXPECT_TRUE(contains(e, "b.js")) << e;
+}
+
+TEST(ServeOptionsTest, UnknownFlag) {
+  std::string e = parseError({"--wrokers", "2", "app.js"});
+  EXPECT_TRUE(contains(e, "wrokers")) << e;
+}
+
+TEST(ServeOptionsTest, FlagWithoutValue) {
+  std::string e = parseError({"app.js", "--workers"});
+  EXPECT_TRUE(contains(e, "workers")) << e;
+}
+
+}  // namespace
+}  // namespace isolated

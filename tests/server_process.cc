@@ -1,0 +1,193 @@
+// ServerProcess: spawn, stderr capture and teardown of a real server under test.
+#include "server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace isolated::test {
+
+ServerProcess::ServerProcess(const std::string& script, std::vector<std::string> args,
+                             std::map<std::string, std::string> env) {
+  std::vector<std::string> argv = {ISOLATED_BINARY, "serve", script, "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> envStrings;
+  for (char** e = environ; *e != nullptr; ++e)
+    envStrings.emplace_back(*e);
+  for (const auto& [k, v] : env)
+    envStrings.push_back(k + "=" + v);
+
+  std::vector<char*> cargv;
+  for (auto& a : argv)
+    cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  std::vector<char*> cenv;
+  for (auto& e : envStrings)
+    cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(fds[1], 2);
+    execve(cargv[0], cargv.data(), cenv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  reader_ = std::thread([this, fd = fds[0]] { readLoop(fd); });
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0 && !reaped_) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  // Workers die with their supervisor (PR_SET_PDEATHSIG), which closes the pipe's last writer.
+  if (reader_.joinable()) reader_.join();
+}
+
+void ServerProcess::readLoop(int fd) {
+  std::string pending;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buffer, static_cast<size_t>(n));
+    size_t newline;
+    std::vector<std::string> complete;
+    while ((newline = pending.find('\n')) != std::string::npos) {
+      complete.push_back(pending.substr(0, newline));
+      pending.erase(0, newline + 1);
+    }
+    if (!complete.empty()) {
+      std::lock_guard lock(mutex_);
+      for (auto& line : complete)
+        lines_.push_back(std::move(line));
+      changed_.notify_all();
+    }
+  }
+  close(fd);
+  std::lock_guard lock(mutex_);
+  if (!pending.empty()) lines_.push_back(pending);
+  eof_ = true;
+  changed_.notify_all();
+}
+
+std::optional<std::string> ServerProcess::waitForLine(
+    const std::function<bool(const std::string&)>& match, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  size_t checked = 0;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    for (; checked < lines_.size(); ++checked) {
+      if (match(lines_[checked])) return lines_[checked];
+    }
+    if (eof_) return std::nullopt;
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) return std::nullopt;
+  }
+}
+
+bool ServerProcess::waitForCount(const std::string& needle, size_t count,
+                                 std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, timeout, [&] {
+    size_t n = std::count_if(lines_.begin(), lines_.end(), [&](const std::string& l) {
+      return l.find(needle) != std::string::npos;
+    });
+    return n >= count || eof_;
+  }) && std::count_if(lines_.begin(), lines_.end(), [&](const std::string& l) {
+          return l.find(needle) != std::string::npos;
+        }) >= static_cast<long>(count);
+}
+
+size_t ServerProcess::countLines(const std::string& needle) const {
+  std::lock_guard lock(mutex_);
+  return static_cast<size_t>(std::count_if(lines_.begin(), lines_.end(), [&](const auto& l) {
+    return l.find(needle) != std::string::npos;
+  }));
+}
+
+uint16_t ServerProcess::waitReady(std::chrono::milliseconds timeout) {
+  auto listening = waitForLine(
+      [](const std::string& l) { return l.find("msg=\"listening\"") != std::string::npos; },
+      timeout);
+  if (!listening) return 0;
+  std::string address = logField(*listening, "address");
+  port_ = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  auto ready = waitForLine(
+      [](const std::string& l) { return l.find("msg=\"ready\"") != std::string::npos; }, timeout);
+  return ready ? port_ : 0;
+}
+
+std::string ServerProcess::output() const {
+  std::lock_guard lock(mutex_);
+  std::string all;
+  for (const auto& l : lines_)
+    all += l + "\n";
+  return all;
+}
+
+void ServerProcess::signal(int sig) const {
+  if (pid_ > 0 && !reaped_) ::kill(pid_, sig);
+}
+
+std::optional<int> ServerProcess::waitExit(std::chrono::milliseconds timeout) {
+  if (reaped_) return std::nullopt;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    // Exit is a state of another process with no fd to wait on; the stderr EOF usually comes
+    // first, so wait for that, then poll briefly.
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, 10ms, [&] { return eof_; });
+  }
+}
+
+std::vector<pid_t> ServerProcess::liveWorkerPids() const {
+  std::lock_guard lock(mutex_);
+  std::vector<pid_t> ready;
+  std::set<pid_t> exited;
+  for (const auto& l : lines_) {
+    if (l.find("msg=\"worker ready\"") != std::string::npos) {
+      ready.push_back(std::stoi(logField(l, "pid")));
+    } else if (l.find("msg=\"worker exited\"") != std::string::npos ||
+               l.find("msg=\"worker lost\"") != std::string::npos) {
+      exited.insert(std::stoi(logField(l, "pid")));
+    }
+  }
+  std::erase_if(ready, [&](pid_t p) { return exited.contains(p); });
+  return ready;
+}
+
+std::string logField(const std::string& line, const std::string& key) {
+  std::string needle = " " + key + "=";
+  auto at = line.find(needle);
+  if (at == std::string::npos) return {};
+  at += needle.size();
+  if (at < line.size() && line[at] == '"') {
+    auto end = line.find('"', at + 1);
+    return line.substr(at + 1, end - at - 1);
+  }
+  auto end = line.find(' ', at);
+  return line.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+}  // namespace isolated::test

@@ -1,0 +1,136 @@
+// The Supervisor class in-process, with fake workers that corrupt the IPC channel: the broken
+// channel is closed, logged and the worker replaced; the supervisor itself never crashes.
+#include "supervisor/supervisor.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "common/event_handles.h"
+#include "common/logger.h"
+
+namespace isolated::supervisor {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Collects what a Logger writes to a pipe, line by line, on a reader thread.
+class LogCapture {
+ public:
+  LogCapture() {
+    int fds[2];
+    EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    readFd_ = fds[0];
+    writeFd_ = fds[1];
+    reader_ = std::thread([this] {
+      char buffer[4096];
+      ssize_t n;
+      while ((n = read(readFd_, buffer, sizeof buffer)) > 0) {
+        std::lock_guard lock(mutex_);
+        text_.append(buffer, static_cast<size_t>(n));
+        changed_.notify_all();
+      }
+    });
+  }
+  ~LogCapture() {
+    close(writeFd_);
+    reader_.join();
+    close(readFd_);
+  }
+  int fd() const { return writeFd_; }
+  size_t count(const std::string& needle) {
+    std::lock_guard lock(mutex_);
+    size_t n = 0;
+    for (size_t at = text_.find(needle); at != std::string::npos; at = text_.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  }
+  bool waitFor(const std::string& needle, size_t times, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] {
+      size_t n = 0;
+      for (size_t at = text_.find(needle); at != std::string::npos;
+           at = text_.find(needle, at + 1)) {
+        ++n;
+      }
+      return n >= times;
+    });
+  }
+  std::string text() {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+
+ private:
+  int readFd_ = -1;
+  int writeFd_ = -1;
+  std::thread reader_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::string text_;
+};
+
+ServeConfig testConfig(uint32_t workers) {
+  ServeConfig config;
+  config.scriptPath = "/dev/null";
+  config.scriptName = "fake.js";
+  config.listenPort = 0;
+  config.workers = workers;
+  config.drainTimeoutSec = 5;
+  return config;
+}
+
+TEST(SupervisorTest, CorruptFrameBeforeHelloFailsBootCleanly) {
+  LogCapture log;
+  Logger logger(LogLevel::kDebug, LogFormat::kText, log.fd());
+  EventBasePtr base(event_base_new());
+  ServeConfig config = testConfig(1);
+  Supervisor supervisor(base.get(), config, {FAKE_WORKER, "garbage-first"}, logger);
+  EXPECT_EQ(supervisor.run(), 1);
+  EXPECT_TRUE(log.waitFor("msg=\"stopped\"", 1, 5s)) << log.text();
+  EXPECT_GE(log.count("protocol error"), 1u) << log.text();
+  EXPECT_GE(log.count("segments"), 1u) << log.text();
+  EXPECT_EQ(log.count("msg=\"ready\""), 0u);
+}
+
+void expectReplacedAfterCorruption(const char* mode, const char* reasonFragment) {
+  LogCapture log;
+  Logger logger(LogLevel::kDebug, LogFormat::kText, log.fd());
+  EventBasePtr base(event_base_new());
+  ServeConfig config = testConfig(1);
+  Supervisor supervisor(base.get(), config, {FAKE_WORKER, mode}, logger);
+  std::atomic<bool> sawReplacement{false};
+  // Once the first worker was lost to the corrupt message and a replacement was spawned and
+  // greeted, stop the supervisor the way an operator would.
+  std::thread watcher([&] {
+    sawReplacement =
+        log.waitFor("msg=\"worker ready\"", 2, 20s) && log.waitFor(reasonFragment, 1, 1s);
+    kill(getpid(), SIGTERM);
+  });
+  int code = supervisor.run();
+  watcher.join();
+  EXPECT_TRUE(sawReplacement) << log.text();
+  EXPECT_EQ(code, 0) << log.text();
+  // The log is read on another thread: wait for the last line rather than race it.
+  EXPECT_TRUE(log.waitFor("msg=\"stopped\"", 1, 5s)) << log.text();
+  EXPECT_GE(log.count("msg=\"worker lost\""), 1u);
+}
+
+TEST(SupervisorTest, MalformedMessageAfterHelloReplacesTheWorker) {
+  expectReplacedAfterCorruption("hello-then-garbage", "malformed message");
+}
+
+TEST(SupervisorTest, OversizedFrameAfterHelloReplacesTheWorker) {
+  expectReplacedAfterCorruption("hello-then-oversize", "exceeds the limit");
+}
+
+}  // namespace
+}  // namespace isolated::supervisor
