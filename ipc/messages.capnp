@@ -49,8 +49,9 @@ struct Response {
   status @1 :UInt16;
   headers @2 :List(Header);
   body @3 :Data;
-  # Set when the runtime, not the script, produced the answer (script threw, bad return value).
-  # Sent to the client in the `isolated-error` header.
+  # Set when the runtime, not the script, produced the answer: script-threw, bad-response,
+  # no-response (500); cpu-limit, memory-limit, context-reset (503). Sent to the client in the
+  # `isolated-error` header.
   runtimeError @4 :Text;
 }
 
@@ -65,6 +66,15 @@ struct Pong {
   heapLimitBytes @3 :UInt64;
   externalBytes @4 :UInt64;
   requestsInFlight @5 :UInt32;
+  # Worst delay of the worker's event loop behind its schedule since the previous Pong.
+  eventLoopLagMs @6 :Float64;
+  # A tiny script ran in the isolate while answering this ping: it still executes JavaScript.
+  probeOk @7 :Bool;
+  requestsServed @8 :UInt64;
+  cpuLimitTerminations @9 :UInt64;
+  memoryLimitTerminations @10 :UInt64;
+  # Contexts or isolates rebuilt after a terminated execution.
+  rebuilds @11 :UInt64;
 }
 
 # Supervisor -> worker: finish the requests in flight, then exit. No RequestStart follows it.
