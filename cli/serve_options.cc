@@ -49,6 +49,35 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "Milliseconds between health pings to each worker", "30000"},
       {"health-timeout", "ISOLATED_HEALTH_TIMEOUT_MS", "MS",
        "Milliseconds a worker may take to answer a ping before it is replaced", "5000"},
+      {"health-failures", "ISOLATED_HEALTH_FAILURES", "N",
+       "Missed or failed health checks in a row before a worker is replaced (plain number)", "3"},
+      {"cpu-limit", "ISOLATED_CPU_LIMIT_MS", "MS",
+       "CPU milliseconds one uninterrupted run of a handler may use (503 cpu-limit)", "50"},
+      {"wall-limit", "ISOLATED_WALL_LIMIT_MS", "MS",
+       "Milliseconds a request may take in all (504 wall-limit)", "30000"},
+      {"heap-limit", "ISOLATED_HEAP_LIMIT_MB", "MB",
+       "V8 heap limit per isolate in megabytes (503 memory-limit)", "128"},
+      {"memory-threshold", "WORKER_RESTART_MEMORY_THRESHOLD_MB", "MB",
+       "Worker RSS in megabytes above which it is gracefully recycled", "256"},
+      {"memory-hard-threshold", "ISOLATED_MEMORY_HARD_THRESHOLD_MB", "MB",
+       "Worker RSS in megabytes above which it is killed at once (0: 1.5 x --memory-threshold)",
+       "0"},
+      {"max-requests", "ISOLATED_MAX_REQUESTS", "N",
+       "Recycle a worker after this many requests (plain number, 0: never)", "0"},
+      {"max-requests-jitter", "ISOLATED_MAX_REQUESTS_JITTER", "N",
+       "Up to this many more requests, chosen at random per worker (plain number)", "0"},
+      {"restart-backoff-base", "ISOLATED_RESTART_BACKOFF_BASE_MS", "MS",
+       "First delay before restarting a worker that failed right after start", "100"},
+      {"restart-backoff-max", "ISOLATED_RESTART_BACKOFF_MAX_MS", "MS",
+       "Longest delay between restarts of failing workers", "10000"},
+      {"min-workers", "ISOLATED_MIN_WORKERS", "N",
+       "Fewest workers when autoscaling (plain number, 0: same as --workers)", "0"},
+      {"max-workers", "ISOLATED_MAX_WORKERS", "N",
+       "Most workers when autoscaling (plain number, 0: same as --workers)", "0"},
+      {"scale-up-after", "ISOLATED_SCALE_UP_AFTER_S", "S",
+       "Seconds of high load before the pool grows by one worker", "3"},
+      {"scale-down-after", "ISOLATED_SCALE_DOWN_AFTER_S", "S",
+       "Seconds of low load before the pool shrinks by one worker", "30"},
       {"log-level", "ISOLATED_LOG_LEVEL", "LEVEL", "debug, info, warn or error", "info"},
       {"log-format", "ISOLATED_LOG_FORMAT", "FORMAT", "text (logfmt) or json", "text"},
   };
@@ -190,11 +219,46 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       {"max-url-size", 256, 1u << 20, 1, &config.maxUrlBytes},
       {"health-interval", 100, 3600000, 1, &config.healthIntervalMs},
       {"health-timeout", 10, 3600000, 1, &config.healthTimeoutMs},
+      {"health-failures", 1, 1000, 1, &config.healthFailures},
+      {"cpu-limit", 1, 3600000, 1, &config.cpuLimitMs},
+      {"wall-limit", 1, 86400000, 1, &config.wallLimitMs},
+      {"heap-limit", 16, 16384, 1, &config.heapLimitMb},
+      {"memory-threshold", 16, 1048576, 1, &config.memoryThresholdMb},
+      {"memory-hard-threshold", 0, 1048576, 1, &config.memoryHardThresholdMb},
+      {"max-requests", 0, 1000000000, 1, &config.maxRequests},
+      {"max-requests-jitter", 0, 1000000000, 1, &config.maxRequestsJitter},
+      {"restart-backoff-base", 1, 3600000, 1, &config.restartBackoffBaseMs},
+      {"restart-backoff-max", 1, 3600000, 1, &config.restartBackoffMaxMs},
+      {"min-workers", 0, kMaxWorkers, 1, &config.minWorkers},
+      {"max-workers", 0, kMaxWorkers, 1, &config.maxWorkers},
+      {"scale-up-after", 1, 86400, 1, &config.scaleUpAfterSec},
+      {"scale-down-after", 1, 86400, 1, &config.scaleDownAfterSec},
   };
   for (const auto& field : numbers) {
     auto n = parseNumber(resolve(find(field.flag)), field.min, field.max);
     if (auto* f = std::get_if<Fail>(&n)) return OptionsError{f->message};
     *field.out = static_cast<uint32_t>(std::get<uint64_t>(n) * field.scale);
+  }
+
+  // Cross-flag rules, checked once every value is known.
+  if (config.minWorkers == 0)
+    config.minWorkers =
+        std::min(config.workers, config.maxWorkers == 0 ? config.workers : config.maxWorkers);
+  if (config.maxWorkers == 0) config.maxWorkers = std::max(config.workers, config.minWorkers);
+  if (config.minWorkers > config.maxWorkers) {
+    return OptionsError{"--min-workers (" + std::to_string(config.minWorkers) +
+                        ") must not exceed --max-workers (" + std::to_string(config.maxWorkers) +
+                        ")"};
+  }
+  config.workers = std::clamp(config.workers, config.minWorkers, config.maxWorkers);
+  if (config.memoryHardThresholdMb != 0 &&
+      config.memoryHardThresholdMb <= config.memoryThresholdMb) {
+    return OptionsError{"--memory-hard-threshold (" + std::to_string(config.memoryHardThresholdMb) +
+                        " MB) must exceed --memory-threshold (" +
+                        std::to_string(config.memoryThresholdMb) + " MB)"};
+  }
+  if (config.restartBackoffBaseMs > config.restartBackoffMaxMs) {
+    return OptionsError{"--restart-backoff-base must not exceed --restart-backoff-max"};
   }
 
   auto level = resolve(find("log-level"));

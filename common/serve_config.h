@@ -33,9 +33,41 @@ struct ServeConfig {
   uint32_t maxHeaderBytes = 16384;
   uint32_t maxUrlBytes = 8192;
 
-  // Ping period and how long a Pong may take before the worker counts as unhealthy.
+  // Health: a Ping every interval; a Pong later than the timeout, or a failed probe, is a miss;
+  // `healthFailures` misses in a row make the worker unhealthy and it is replaced.
   uint32_t healthIntervalMs = 30000;
   uint32_t healthTimeoutMs = 5000;
+  uint32_t healthFailures = 3;
+
+  // Per-request limits, enforced in the worker (CPU, heap) and by the supervisor (wall time).
+  uint32_t cpuLimitMs = 50;
+  uint32_t wallLimitMs = 30000;
+  uint32_t heapLimitMb = 128;
+
+  // Worker RSS thresholds in MB: above soft, a graceful recycle (replacement first); above
+  // hard, an immediate kill. 0 for hard means 1.5 x soft.
+  uint32_t memoryThresholdMb = 256;
+  uint32_t memoryHardThresholdMb = 0;
+  uint32_t effectiveHardThresholdMb() const {
+    return memoryHardThresholdMb != 0 ? memoryHardThresholdMb : memoryThresholdMb * 3 / 2;
+  }
+
+  // Recycle a worker after this many requests (0: never), plus a random 0..jitter more so that
+  // workers do not all recycle at once.
+  uint32_t maxRequests = 0;
+  uint32_t maxRequestsJitter = 0;
+
+  // Restart backoff for workers that fail right after start: base doubling up to max.
+  uint32_t restartBackoffBaseMs = 100;
+  uint32_t restartBackoffMaxMs = 10000;
+
+  // Pool bounds for autoscaling; both equal to `workers` when scaling is off. The pool grows by
+  // one after `scaleUpAfterSec` seconds of high load and shrinks by one after
+  // `scaleDownAfterSec` seconds of low load.
+  uint32_t minWorkers = 0;
+  uint32_t maxWorkers = 0;
+  uint32_t scaleUpAfterSec = 3;
+  uint32_t scaleDownAfterSec = 30;
 
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;

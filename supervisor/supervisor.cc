@@ -5,10 +5,13 @@
 #include <event2/keyvalq_struct.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
+#include "common/read_file.h"
 #include "common/syscall.h"
 #include "supervisor/http_reply.h"
 
@@ -17,13 +20,16 @@ namespace isolated::supervisor {
 namespace {
 
 constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(100);
-// Restart backoff for workers that die before serving: 100 ms doubling to 10 s.
-constexpr long kBackoffBaseMs = 100;
-constexpr long kBackoffCapMs = 10000;
-// A worker that served this long before dying counts as healthy: its successor starts at once.
+// Ten housekeeping ticks: memory is read from /proc and autoscaling is evaluated once a second.
+constexpr uint64_t kTicksPerSecond = 10;
+// A worker that lived this long before dying counts as stable: its successor starts at once.
 constexpr auto kStableAfter = std::chrono::seconds(10);
-// How long stopping workers get to exit after Shutdown before they are killed.
+// How long workers get to exit after Shutdown at the end of a drain before they are killed.
 constexpr uint32_t kWorkerStopDeadlineMs = 5000;
+// Autoscaling thresholds, in requests outstanding or queued per ready worker. The gap between
+// them, and the time each must hold, is the hysteresis.
+constexpr double kScaleUpLoad = 2.0;
+constexpr double kScaleDownLoad = 0.25;
 
 const char* methodName(evhttp_cmd_type cmd) {
   switch (cmd) {
@@ -67,6 +73,25 @@ LogLevel toLogLevel(ipc::Log::Level level) {
   return LogLevel::kInfo;
 }
 
+uint64_t readRssBytes(pid_t pid) {
+  std::string error;
+  auto statm = readFile("/proc/" + std::to_string(pid) + "/statm", error);
+  if (!statm) return 0;
+  unsigned long long sizePages = 0, residentPages = 0;
+  if (std::sscanf(statm->c_str(), "%llu %llu", &sizePages, &residentPages) != 2) return 0;
+  return residentPages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+bool isServing(const WorkerProcess& w) {
+  return w.accepting() && !w.retiring();
+}
+bool isActive(const WorkerProcess& w) {
+  return (w.state() == WorkerState::kStarting || w.state() == WorkerState::kReady) && !w.retiring();
+}
+bool isAlive(const WorkerProcess& w) {
+  return w.state() != WorkerState::kLost;
+}
+
 }  // namespace
 
 Supervisor::Supervisor(event_base* base, const ServeConfig& config,
@@ -76,11 +101,15 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       workerCommand_(std::move(workerCommand)),
       logger_(logger),
       listener_(base, config, *this),
-      startedAt_(Clock::now()) {
-  workerCommand_.insert(workerCommand_.end(),
-                        {"--script", config.scriptPath, "--script-name", config.scriptName,
-                         "--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
-                         config.logFormat == LogFormat::kJson ? "json" : "text"});
+      random_(std::random_device{}()),
+      startedAt_(Clock::now()),
+      targetWorkers_(config.workers) {
+  workerCommand_.insert(
+      workerCommand_.end(),
+      {"--script", config.scriptPath, "--script-name", config.scriptName, "--cpu-limit-ms",
+       std::to_string(config.cpuLimitMs), "--heap-limit-mb", std::to_string(config.heapLimitMb),
+       "--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
+       config.logFormat == LogFormat::kJson ? "json" : "text"});
 
   for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGHUP}) {
     EventPtr ev(evsignal_new(
@@ -106,60 +135,111 @@ int Supervisor::run() {
   logger_.info("listening", {{"address", listener_.address()},
                              {"script", config_.scriptPath},
                              {"workers", config_.workers}});
-  for (uint32_t i = 0; i < config_.workers && phase_ == Phase::kBooting; ++i)
-    spawnWorker();
+  reconcilePool();
   if (phase_ != Phase::kStopped) event_base_dispatch(base_);
   return exitCode_;
 }
 
 // ---- worker pool ----
 
+size_t Supervisor::countWorkers(bool (*predicate)(const WorkerProcess&)) const {
+  return static_cast<size_t>(std::count_if(workers_.begin(), workers_.end(),
+                                           [&](const auto& w) { return predicate(*w); }));
+}
+
 void Supervisor::spawnWorker() {
   uint32_t id = nextWorkerId_++;
   try {
     auto worker =
         std::make_unique<WorkerProcess>(id, base_, workerCommand_, ipc::FrameLimits{}, *this);
+    worker->generation = generation_;
+    if (config_.maxRequests > 0) {
+      uint64_t jitter = config_.maxRequestsJitter;
+      worker->requestLimit = config_.maxRequests + (jitter > 0 ? random_() % (jitter + 1) : 0);
+    }
     logger_.debug("worker spawned", {{"worker", id}, {"pid", worker->pid()}});
     workers_.push_back(std::move(worker));
   } catch (const SyscallError& e) {
     logger_.error("cannot spawn a worker", {{"worker", id}, {"error", e.what()}});
     if (phase_ == Phase::kBooting) return failBoot(e.what());
-    scheduleReplacement(true);
+    ++earlyFailures_;
   }
 }
 
-void Supervisor::scheduleReplacement(bool crashedEarly) {
+void Supervisor::reconcilePool() {
   if (phase_ == Phase::kStopping || phase_ == Phase::kStopped) return;
-  earlyFailures_ = crashedEarly ? earlyFailures_ + 1 : 0;
-  long delayMs = 0;
-  if (earlyFailures_ > 0) {
-    double backoff = kBackoffBaseMs * std::pow(2.0, std::min<uint32_t>(earlyFailures_ - 1, 20));
-    delayMs = static_cast<long>(std::min<double>(backoff, kBackoffCapMs));
+
+  // A retiring worker drains once enough serving workers stand in for it.
+  size_t serving = countWorkers(isServing);
+  for (auto& worker : workers_) {
+    if (worker->accepting() && worker->retiring() && serving >= targetWorkers_) {
+      logger_.info("worker draining", {{"worker", worker->id()},
+                                       {"pid", worker->pid()},
+                                       {"reason", worker->retireReason()},
+                                       {"in_flight", worker->outstandingCount()}});
+      worker->shutdown(config_.drainTimeoutSec * 1000);
+    }
   }
-  if (delayMs == 0) return spawnWorker();
-  logger_.warn("worker restart backed off",
-               {{"delay_ms", delayMs}, {"consecutive_failures", earlyFailures_}});
-  std::erase_if(spawnTimers_,
-                [](const EventPtr& e) { return !event_pending(e.get(), EV_TIMEOUT, nullptr); });
-  EventPtr timer(event_new(
-      base_, -1, 0,
-      [](evutil_socket_t, short, void* self) {
-        auto* supervisor = static_cast<Supervisor*>(self);
-        if (supervisor->phase_ != Phase::kStopping && supervisor->phase_ != Phase::kStopped) {
-          supervisor->spawnWorker();
-        }
-      },
-      this));
-  timeval tv = millisToTimeval(delayMs);
-  event_add(timer.get(), &tv);
-  spawnTimers_.push_back(std::move(timer));
+
+  size_t active = countWorkers(isActive) + scheduledSpawns_;
+  for (; active < targetWorkers_; ++active) {
+    if (earlyFailures_ == 0) {
+      spawnWorker();
+      if (phase_ != Phase::kBooting && phase_ != Phase::kServing && phase_ != Phase::kDraining) {
+        return;
+      }
+      continue;
+    }
+    // Workers keep failing right after start: wait, doubling the delay up to the cap, so that a
+    // crash loop costs no CPU.
+    double backoff =
+        config_.restartBackoffBaseMs * std::pow(2.0, std::min<uint32_t>(earlyFailures_ - 1, 30));
+    long delayMs = static_cast<long>(std::min<double>(backoff, config_.restartBackoffMaxMs));
+    logger_.warn("worker restart backed off",
+                 {{"delay_ms", delayMs}, {"consecutive_failures", earlyFailures_}});
+    std::erase_if(spawnTimers_,
+                  [](const EventPtr& e) { return !event_pending(e.get(), EV_TIMEOUT, nullptr); });
+    EventPtr timer(event_new(
+        base_, -1, 0,
+        [](evutil_socket_t, short, void* self) {
+          auto* supervisor = static_cast<Supervisor*>(self);
+          --supervisor->scheduledSpawns_;
+          if (supervisor->phase_ == Phase::kStopping || supervisor->phase_ == Phase::kStopped) {
+            return;
+          }
+          if (supervisor->countWorkers(isActive) + supervisor->scheduledSpawns_ <
+              supervisor->targetWorkers_) {
+            supervisor->spawnWorker();
+          }
+        },
+        this));
+    timeval tv = millisToTimeval(delayMs);
+    event_add(timer.get(), &tv);
+    spawnTimers_.push_back(std::move(timer));
+    ++scheduledSpawns_;
+  }
 }
 
-WorkerProcess* Supervisor::findWorker(uint32_t id) {
-  for (auto& w : workers_) {
-    if (w->id() == id) return w.get();
+void Supervisor::retire(WorkerProcess& worker, const std::string& reason) {
+  if (worker.retiring() || !isAlive(worker)) return;
+  worker.markRetiring(reason);
+  ++restarts_[reason];
+  logger_.info("recycling worker", {{"worker", worker.id()},
+                                    {"pid", worker.pid()},
+                                    {"reason", reason},
+                                    {"rss_mb", worker.rssBytes >> 20},
+                                    {"requests_served", worker.requestsServed}});
+  reconcilePool();
+}
+
+bool Supervisor::recycleWorker(uint32_t id, const std::string& reason) {
+  for (auto& worker : workers_) {
+    if (worker->id() == id && worker->accepting() && !worker->retiring()) {
+      retire(*worker, reason);
+      return true;
+    }
   }
-  return nullptr;
+  return false;
 }
 
 WorkerProcess* Supervisor::findWorkerByPid(pid_t pid) {
@@ -169,10 +249,18 @@ WorkerProcess* Supervisor::findWorkerByPid(pid_t pid) {
   return nullptr;
 }
 
-size_t Supervisor::liveWorkerCount() const {
-  return static_cast<size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
-    return w->state() != WorkerState::kLost;
-  }));
+void Supervisor::updateDegraded() {
+  if (phase_ != Phase::kServing) return;
+  size_t serving = countWorkers(isServing);
+  bool degraded = serving < targetWorkers_ && (earlyFailures_ > 0 || serving == 0);
+  if (degraded && !degraded_) {
+    logger_.warn("pool degraded", {{"serving", serving},
+                                   {"target", targetWorkers_},
+                                   {"consecutive_failures", earlyFailures_}});
+  } else if (!degraded && degraded_) {
+    logger_.info("pool restored", {{"serving", serving}, {"target", targetWorkers_}});
+  }
+  degraded_ = degraded;
 }
 
 void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) {
@@ -180,15 +268,15 @@ void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) 
                                 {"pid", worker.pid()},
                                 {"load_ms", hello.getStartupMs()},
                                 {"spawn_to_ready_ms", millisSince(worker.spawnedAt())}});
-  if (phase_ == Phase::kBooting) {
-    size_t ready = static_cast<size_t>(std::count_if(workers_.begin(), workers_.end(),
-                                                     [](const auto& w) { return w->accepting(); }));
-    if (ready >= config_.workers) {
-      phase_ = Phase::kServing;
-      logger_.info("ready", {{"workers", ready}, {"startup_ms", millisSince(startedAt_)}});
-    }
+  if (phase_ == Phase::kBooting && countWorkers(isServing) >= targetWorkers_) {
+    phase_ = Phase::kServing;
+    logger_.info("ready",
+                 {{"workers", countWorkers(isServing)}, {"startup_ms", millisSince(startedAt_)}});
   }
+  if (worker.generation == generation_) continueReload();
+  reconcilePool();
   pumpQueue();
+  updateDegraded();
 }
 
 void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) {
@@ -199,11 +287,25 @@ void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader
                                           {"file", error.getFile().cStr()},
                                           {"line", error.getLine()},
                                           {"error", error.getMessage().cStr()}});
-  if (phase_ == Phase::kBooting) bootLoadError_ = text;
+  if (phase_ == Phase::kBooting) {
+    bootLoadError_ = text;
+    return;
+  }
+  if (worker.generation == generation_ && (!reloadQueue_.empty() || reloadActive_)) {
+    // The new script does not load: keep the old workers serving.
+    logger_.error("reload refused: the new script failed to load; old workers keep serving",
+                  {{"error", text}});
+    reloadQueue_.clear();
+    reloadActive_ = false;
+    --generation_;
+    worker.lossCause = "reload-refused";
+    for (auto& w : workers_) {
+      if (w->retireReason() == "reload" && w->accepting()) w->clearRetiring();
+    }
+  }
 }
 
 void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) {
-  bool wasServing = worker.spawnedAt() + kStableAfter < Clock::now();
   size_t failed = 0;
   for (uint64_t id : worker.outstanding()) {
     auto it = inFlight_.find(id);
@@ -228,12 +330,20 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
     return failBoot(bootLoadError_.value_or("worker " + std::to_string(worker.id()) +
                                             " exited before it was ready: " + reason));
   }
-  if (phase_ == Phase::kServing || phase_ == Phase::kDraining) {
-    scheduleReplacement(!wasServing);
+  if (!expected) {
+    std::string cause = worker.lossCause.empty() ? "crash" : worker.lossCause;
+    if (cause != "reload-refused") {
+      ++restarts_[cause];
+      bool early = Clock::now() - worker.spawnedAt() < kStableAfter;
+      // A crash of a worker that had been serving for a while starts a fresh failure count.
+      earlyFailures_ = early ? earlyFailures_ + 1 : 0;
+    }
   }
+  reconcilePool();
   pumpQueue();
   checkDrained();
   finishIfStopped();
+  updateDegraded();
 }
 
 void Supervisor::onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) {
@@ -244,6 +354,67 @@ void Supervisor::onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) {
                 {{"worker", worker.id()}, {"pid", worker.pid()}, {"request", log.getRequestId()}});
   } else {
     logger_.log(level, log.getMessage().cStr(), {{"worker", worker.id()}, {"pid", worker.pid()}});
+  }
+}
+
+void Supervisor::onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) {
+  worker.heapUsedBytes = pong.getHeapUsedBytes();
+  worker.heapLimitBytes = pong.getHeapLimitBytes();
+  worker.eventLoopLagMs = pong.getEventLoopLagMs();
+  worker.probeOk = pong.getProbeOk();
+  worker.cpuLimitTerminations = pong.getCpuLimitTerminations();
+  worker.memoryLimitTerminations = pong.getMemoryLimitTerminations();
+  if (worker.probeOk) {
+    worker.healthMisses = 0;
+    return;
+  }
+  ++worker.healthMisses;
+  logger_.warn("worker health probe failed",
+               {{"worker", worker.id()}, {"pid", worker.pid()}, {"misses", worker.healthMisses}});
+  // Killing from inside the channel callback is safe: the channel defers its own teardown.
+  if (worker.healthMisses >= config_.healthFailures) {
+    worker.lossCause = "health";
+    worker.kill("health probe failed " + std::to_string(worker.healthMisses) + " times");
+  }
+}
+
+// ---- reload ----
+
+bool Supervisor::beginReload() {
+  if (phase_ != Phase::kServing || reloadActive_) {
+    logger_.warn("reload ignored", {{"reason", reloadActive_ ? "a reload is already running"
+                                                             : "the server is not serving"}});
+    return false;
+  }
+  ++generation_;
+  reloadActive_ = true;
+  for (auto& worker : workers_) {
+    if (isActive(*worker)) reloadQueue_.push_back(worker->id());
+  }
+  logger_.info("reloading", {{"script", config_.scriptPath}, {"workers", reloadQueue_.size()}});
+  continueReload();
+  return true;
+}
+
+void Supervisor::continueReload() {
+  if (!reloadActive_) return;
+  // One old worker at a time: the next is marked only when a new one has become ready.
+  while (!reloadQueue_.empty()) {
+    uint32_t id = reloadQueue_.front();
+    reloadQueue_.pop_front();
+    for (auto& worker : workers_) {
+      if (worker->id() == id && isActive(*worker)) {
+        retire(*worker, "reload");
+        return;
+      }
+    }
+  }
+  bool oldRemain = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+    return isActive(*w) && w->generation != generation_;
+  });
+  if (!oldRemain) {
+    reloadActive_ = false;
+    logger_.info("reload complete", {{"workers", countWorkers(isServing)}});
   }
 }
 
@@ -264,12 +435,19 @@ void Supervisor::onHttpRequest(evhttp_request* request) {
 }
 
 bool Supervisor::tryAssign(PendingRequest& request) {
+  // Retiring workers still serve while their replacements start, but only when no other
+  // worker has room: that way they drain sooner.
   candidates_.resize(workers_.size());
   for (size_t i = 0; i < workers_.size(); ++i) {
-    candidates_[i] = {workers_[i]->accepting(), workers_[i]->outstandingCount(),
+    candidates_[i] = {isServing(*workers_[i]), workers_[i]->outstandingCount(),
                       config_.workerQueueSize};
   }
   auto index = dispatcher_.pick(candidates_);
+  if (!index) {
+    for (size_t i = 0; i < workers_.size(); ++i)
+      candidates_[i].accepting = workers_[i]->accepting();
+    index = dispatcher_.pick(candidates_);
+  }
   if (!index) return false;
   sendToWorker(*workers_[*index], request);
   return true;
@@ -328,6 +506,10 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
   replyFromWorker(it->second.http, response);
   inFlight_.erase(it);
   worker.outstanding().erase(id);
+  ++worker.requestsServed;
+  if (worker.requestLimit > 0 && worker.requestsServed >= worker.requestLimit) {
+    retire(worker, "max-requests");
+  }
   pumpQueue();
   checkDrained();
 }
@@ -344,7 +526,122 @@ void Supervisor::expireQueue(Clock::time_point now) {
                "Service Unavailable: no worker could take the request in time", 1);
     queue_.pop_front();
   }
-  checkDrained();
+}
+
+void Supervisor::expireInFlight(Clock::time_point now) {
+  auto limit = std::chrono::milliseconds(config_.wallLimitMs);
+  std::vector<uint64_t> expired;
+  for (const auto& [id, request] : inFlight_) {
+    if (now - request.arrived >= limit) expired.push_back(id);
+  }
+  for (uint64_t id : expired) {
+    auto it = inFlight_.find(id);
+    uint32_t workerId = it->second.workerId;
+    replyError(it->second.http, 504, "wall-limit",
+               "Gateway Timeout: the request exceeded its time limit of " +
+                   std::to_string(config_.wallLimitMs) + " ms");
+    inFlight_.erase(it);
+    for (auto& worker : workers_) {
+      if (worker->id() != workerId) continue;
+      worker->outstanding().erase(id);
+      capnp::MallocMessageBuilder message;
+      message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
+      worker->send(message);
+    }
+  }
+  if (!expired.empty()) pumpQueue();
+}
+
+// ---- health, memory, scaling ----
+
+void Supervisor::checkHealth(Clock::time_point now) {
+  auto interval = std::chrono::milliseconds(config_.healthIntervalMs);
+  auto timeout = std::chrono::milliseconds(config_.healthTimeoutMs);
+  // Killing a worker spawns its replacement, which would invalidate an iterator over workers_:
+  // collect first, kill after.
+  std::vector<WorkerProcess*> unhealthy;
+  for (auto& worker : workers_) {
+    if (worker->state() != WorkerState::kReady) continue;
+    auto since = worker->pingOutstandingSince();
+    if (since && now - *since > timeout) {
+      // A late Pong is one miss per interval: a stopped or deadlocked worker accumulates them.
+      if (now - worker->lastMissAt >= interval || worker->healthMisses == 0) {
+        worker->lastMissAt = now;
+        ++worker->healthMisses;
+        logger_.warn(
+            "worker missed a health check",
+            {{"worker", worker->id()}, {"pid", worker->pid()}, {"misses", worker->healthMisses}});
+      }
+      if (worker->healthMisses >= config_.healthFailures) unhealthy.push_back(worker.get());
+    } else if (!since && now - worker->lastPingAt() >= interval) {
+      worker->ping();
+    }
+  }
+  for (WorkerProcess* worker : unhealthy) {
+    logger_.warn(
+        "worker unhealthy, replacing it",
+        {{"worker", worker->id()}, {"pid", worker->pid()}, {"misses", worker->healthMisses}});
+    worker->lossCause = "health";
+    worker->kill("health check timed out");
+  }
+}
+
+void Supervisor::checkMemory() {
+  uint64_t soft = uint64_t{config_.memoryThresholdMb} << 20;
+  uint64_t hard = uint64_t{config_.effectiveHardThresholdMb()} << 20;
+  std::vector<WorkerProcess*> overHard;
+  std::vector<WorkerProcess*> overSoft;
+  for (auto& worker : workers_) {
+    if (!isAlive(*worker)) continue;
+    // The supervisor's own reading: a worker's report about itself is not trusted.
+    worker->rssBytes = readRssBytes(worker->pid());
+    if (worker->rssBytes > hard) {
+      overHard.push_back(worker.get());
+    } else if (worker->rssBytes > soft && worker->accepting() && !worker->retiring()) {
+      overSoft.push_back(worker.get());
+    }
+  }
+  for (WorkerProcess* worker : overHard) {
+    logger_.warn("worker over the hard memory threshold, killing it",
+                 {{"worker", worker->id()},
+                  {"pid", worker->pid()},
+                  {"rss_mb", worker->rssBytes >> 20},
+                  {"threshold_mb", config_.effectiveHardThresholdMb()}});
+    worker->lossCause = "memory-hard";
+    worker->kill("memory over the hard threshold");
+  }
+  for (WorkerProcess* worker : overSoft)
+    retire(*worker, "memory");
+}
+
+void Supervisor::autoscale() {
+  if (phase_ != Phase::kServing || reloadActive_ || config_.minWorkers == config_.maxWorkers) {
+    return;
+  }
+  size_t serving = countWorkers(isServing);
+  size_t demand = queue_.size();
+  for (const auto& worker : workers_)
+    demand += worker->outstandingCount();
+  double load = static_cast<double>(demand) / static_cast<double>(std::max<size_t>(1, serving));
+  busySeconds_ = (load >= kScaleUpLoad || !queue_.empty()) ? busySeconds_ + 1 : 0;
+  idleSeconds_ = load < kScaleDownLoad ? idleSeconds_ + 1 : 0;
+  if (busySeconds_ >= config_.scaleUpAfterSec && targetWorkers_ < config_.maxWorkers) {
+    busySeconds_ = 0;
+    ++targetWorkers_;
+    logger_.info("scaling up", {{"target", targetWorkers_}, {"load", load}});
+    reconcilePool();
+  } else if (idleSeconds_ >= config_.scaleDownAfterSec && targetWorkers_ > config_.minWorkers) {
+    idleSeconds_ = 0;
+    --targetWorkers_;
+    logger_.info("scaling down", {{"target", targetWorkers_}, {"load", load}});
+    // The newest serving worker goes: older ones have warm caches.
+    for (auto it = workers_.rbegin(); it != workers_.rend(); ++it) {
+      if (isServing(**it)) {
+        retire(**it, "scale-down");
+        break;
+      }
+    }
+  }
 }
 
 // ---- lifecycle ----
@@ -354,7 +651,8 @@ void Supervisor::onSignal(int sig) {
     case SIGCHLD:
       return reapChildren();
     case SIGHUP:
-      logger_.warn("SIGHUP received: rolling reload is not implemented yet; ignoring");
+      logger_.info("SIGHUP received");
+      beginReload();
       return;
     case SIGTERM:
     case SIGINT:
@@ -377,7 +675,8 @@ void Supervisor::reapChildren() {
     if (worker == nullptr) continue;
     worker->process().markReaped();
     std::string how = describeExitStatus(status);
-    logger_.log(phase_ == Phase::kStopping ? LogLevel::kInfo : LogLevel::kWarn, "worker exited",
+    bool expected = worker->shutdownSent() && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    logger_.log(expected ? LogLevel::kInfo : LogLevel::kWarn, "worker exited",
                 {{"worker", worker->id()}, {"pid", pid}, {"status", how}});
     // The process can end before its channel reports EOF; either way it is lost now.
     if (worker->state() != WorkerState::kLost) worker->kill("process " + how);
@@ -388,26 +687,26 @@ void Supervisor::reapChildren() {
 
 void Supervisor::housekeeping() {
   auto now = Clock::now();
+  ++housekeepingTicks_;
   expireQueue(now);
-  auto interval = std::chrono::milliseconds(config_.healthIntervalMs);
-  auto timeout = std::chrono::milliseconds(config_.healthTimeoutMs);
-  // Killing a worker spawns its replacement, which would invalidate an iterator over workers_:
-  // collect first, kill after.
-  std::vector<WorkerProcess*> unhealthy;
+  expireInFlight(now);
+  checkHealth(now);
+  // Retiring workers that outlive their drain deadline are killed; their requests get 502.
+  auto drainDeadline = std::chrono::seconds(config_.drainTimeoutSec);
+  std::vector<WorkerProcess*> overdue;
   for (auto& worker : workers_) {
-    if (worker->state() != WorkerState::kReady) continue;
-    if (auto since = worker->pingOutstandingSince(); since && now - *since > timeout) {
-      unhealthy.push_back(worker.get());
-    } else if (now - worker->lastPingAt() >= interval) {
-      worker->ping();
+    auto since = worker->stoppingSince();
+    if (phase_ != Phase::kStopping && isAlive(*worker) && since && now - *since > drainDeadline) {
+      overdue.push_back(worker.get());
     }
   }
-  for (WorkerProcess* worker : unhealthy) {
-    logger_.warn("worker failed its health check", {{"worker", worker->id()},
-                                                    {"pid", worker->pid()},
-                                                    {"timeout_ms", config_.healthTimeoutMs}});
-    worker->kill("health check timed out");
+  for (WorkerProcess* worker : overdue)
+    worker->kill("drain deadline passed");
+  if (housekeepingTicks_ % kTicksPerSecond == 0) {
+    checkMemory();
+    autoscale();
   }
+  checkDrained();
 }
 
 void Supervisor::beginDrain() {
@@ -436,7 +735,7 @@ void Supervisor::checkDrained() {
 void Supervisor::stopWorkers() {
   phase_ = Phase::kStopping;
   drainTimer_.reset();
-  logger_.info("stopping workers", {{"workers", liveWorkerCount()}});
+  logger_.info("stopping workers", {{"workers", countWorkers(isAlive)}});
   for (auto& worker : workers_)
     worker->shutdown(kWorkerStopDeadlineMs);
   stopTimer_.reset(event_new(

@@ -1,12 +1,15 @@
 // The supervisor: owns the HTTP listener, the worker pool, the request queue and the signal
 // handling of one `isolated serve` run. It never runs JavaScript; it moves requests to workers
-// and answers back, replaces workers that die or stop answering pings, and drains on SIGTERM.
+// and answers back, keeps the pool at its target size, recycles workers (memory, request count,
+// reload, scale-down) with the replacement ready before the old worker drains, replaces workers
+// that die or fail health checks, and drains on SIGTERM.
 //
 // Construction takes every dependency (event loop, config, logger, the worker command line), so
 // tests can build one in-process. Single-threaded: everything runs on `base`'s loop.
 //
 // Request invariant: every accepted HTTP request is answered exactly once: by its worker's
-// Response, or by the supervisor with 502 (worker lost), 503 (busy, queue timeout, shutdown).
+// Response, or by the supervisor with 502 (worker lost), 503 (busy, queue timeout, shutdown) or
+// 504 (wall-time limit).
 #pragma once
 
 #include <event2/event.h>
@@ -14,8 +17,10 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -34,8 +39,8 @@ class Supervisor : public RequestHandler, public WorkerEvents {
   using Clock = std::chrono::steady_clock;
 
   // `workerCommand` is the argv prefix that starts a worker (the binary and `__worker`); the
-  // supervisor appends the script and logging arguments. Binds the listener at once and throws
-  // std::runtime_error when it cannot.
+  // supervisor appends the script, limits and logging arguments. Binds the listener at once and
+  // throws std::runtime_error when it cannot.
   Supervisor(event_base* base, const ServeConfig& config, std::vector<std::string> workerCommand,
              Logger& logger);
   ~Supervisor() override;
@@ -46,6 +51,14 @@ class Supervisor : public RequestHandler, public WorkerEvents {
 
   uint16_t port() const { return listener_.port(); }
 
+  // Operator actions (signals now, the control socket later).
+  // Rolling reload: workers are replaced one at a time by workers that re-read the script. The
+  // first replacement validates it; if it fails to load, the reload is refused and the old
+  // workers keep serving. Returns false when a reload is already running or not possible.
+  bool beginReload();
+  // Graceful recycle of one worker by id; false when there is no such serving worker.
+  bool recycleWorker(uint32_t id, const std::string& reason);
+
   // RequestHandler
   void onHttpRequest(evhttp_request* request) override;
 
@@ -54,6 +67,7 @@ class Supervisor : public RequestHandler, public WorkerEvents {
   void onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) override;
   void onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) override;
   void onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) override;
+  void onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) override;
   void onWorkerLost(WorkerProcess& worker, const std::string& reason) override;
 
  private:
@@ -68,16 +82,24 @@ class Supervisor : public RequestHandler, public WorkerEvents {
 
   // Worker pool.
   void spawnWorker();
-  void scheduleReplacement(bool crashedEarly);
-  WorkerProcess* findWorker(uint32_t id);
+  // Spawns (or schedules, when backing off) workers until the pool is at its target, and shuts
+  // down retiring workers whose replacements are ready.
+  void reconcilePool();
+  void retire(WorkerProcess& worker, const std::string& reason);
   WorkerProcess* findWorkerByPid(pid_t pid);
-  size_t liveWorkerCount() const;
+  size_t countWorkers(bool (*predicate)(const WorkerProcess&)) const;
+  void checkMemory();
+  void checkHealth(Clock::time_point now);
+  void autoscale();
+  void updateDegraded();
+  void continueReload();
 
   // Requests.
   bool tryAssign(PendingRequest& request);
   void sendToWorker(WorkerProcess& worker, PendingRequest& request);
   void pumpQueue();
   void expireQueue(Clock::time_point now);
+  void expireInFlight(Clock::time_point now);
 
   // Lifecycle.
   void onSignal(int signal);
@@ -96,15 +118,32 @@ class Supervisor : public RequestHandler, public WorkerEvents {
   Logger& logger_;
   HttpListener listener_;
   Dispatcher dispatcher_;
+  std::mt19937_64 random_;
 
   Phase phase_ = Phase::kBooting;
   int exitCode_ = 0;
   Clock::time_point startedAt_;
   uint32_t nextWorkerId_ = 1;
   uint64_t nextRequestId_ = 1;
+  uint32_t targetWorkers_;
   // Consecutive workers that died before serving; drives the restart backoff.
   uint32_t earlyFailures_ = 0;
+  // Spawns waiting out a backoff delay; they count toward the pool's size.
+  uint32_t scheduledSpawns_ = 0;
+  bool degraded_ = false;
   std::optional<std::string> bootLoadError_;
+  uint64_t housekeepingTicks_ = 0;
+
+  // Rolling reload: the generation new workers belong to, and the old workers still to replace.
+  uint64_t generation_ = 1;
+  std::deque<uint32_t> reloadQueue_;
+  bool reloadActive_ = false;
+  // Autoscaling: consecutive seconds of high or low load.
+  uint32_t busySeconds_ = 0;
+  uint32_t idleSeconds_ = 0;
+
+  // Restarts by reason (crash, memory, memory-hard, health, max-requests, reload, scale-down).
+  std::map<std::string, uint64_t> restarts_;
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::vector<DispatchCandidate> candidates_;  // scratch space for dispatch, reused

@@ -49,6 +49,7 @@ void WorkerProcess::shutdown(uint32_t deadlineMs) {
   if (state_ == WorkerState::kLost || state_ == WorkerState::kStopping) return;
   state_ = WorkerState::kStopping;
   shutdownSent_ = true;
+  stoppingSince_ = Clock::now();
   capnp::MallocMessageBuilder message;
   message.initRoot<ipc::Envelope>().initShutdown().setDeadlineMs(deadlineMs);
   channel_->send(message);
@@ -83,6 +84,7 @@ void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
     case E::PONG:
       if (message.getPong().getSeq() != pingSeq_) return protocolViolation("Pong out of order");
       pingSentAt_.reset();
+      events_.onWorkerPong(*this, message.getPong());
       return;
     case E::LOG:
       events_.onWorkerLog(*this, message.getLog());

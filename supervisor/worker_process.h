@@ -39,6 +39,7 @@ class WorkerEvents {
   virtual void onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) = 0;
   virtual void onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) = 0;
   virtual void onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) = 0;
+  virtual void onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) = 0;
   // The channel closed or broke; `state()` is kLost from here on.
   virtual void onWorkerLost(WorkerProcess& worker, const std::string& reason) = 0;
 };
@@ -77,6 +78,34 @@ class WorkerProcess : public ipc::ChannelHandler {
 
   ChildProcess& process() { return process_; }
 
+  // Recycling: a retiring worker keeps serving until its replacement is ready, then gets
+  // Shutdown. `retireReason` says why (memory, max-requests, reload, scale-down).
+  bool retiring() const { return !retireReason_.empty(); }
+  const std::string& retireReason() const { return retireReason_; }
+  void markRetiring(std::string reason) { retireReason_ = std::move(reason); }
+  void clearRetiring() { retireReason_.clear(); }
+  // When Shutdown was sent; the worker is killed if it has not exited by its deadline.
+  std::optional<Clock::time_point> stoppingSince() const { return stoppingSince_; }
+
+  // Bookkeeping the supervisor updates and reports.
+  uint64_t requestsServed = 0;
+  uint64_t requestLimit = 0;  // recycle after this many (0: never)
+  uint64_t rssBytes = 0;      // read from /proc by the supervisor
+  uint32_t healthMisses = 0;
+  Clock::time_point lastMissAt;
+  // Script generation the worker was started with; a reload starts a new one.
+  uint64_t generation = 0;
+  // Why the supervisor killed it (health, memory-hard), for restart accounting; empty for a
+  // crash.
+  std::string lossCause;
+  // From the last Pong.
+  uint64_t heapUsedBytes = 0;
+  uint64_t heapLimitBytes = 0;
+  double eventLoopLagMs = 0;
+  bool probeOk = true;
+  uint64_t cpuLimitTerminations = 0;
+  uint64_t memoryLimitTerminations = 0;
+
   // ChannelHandler
   void onMessage(ipc::Envelope::Reader message) override;
   void onClosed(const std::string& reason) override;
@@ -95,6 +124,8 @@ class WorkerProcess : public ipc::ChannelHandler {
   uint64_t pingSeq_ = 0;
   std::optional<Clock::time_point> pingSentAt_;
   Clock::time_point lastPingAt_;
+  std::string retireReason_;
+  std::optional<Clock::time_point> stoppingSince_;
 };
 
 }  // namespace isolated::supervisor

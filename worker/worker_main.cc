@@ -27,6 +27,7 @@ struct WorkerArgs {
   std::string scriptPath;
   std::string scriptName;
   size_t heapLimitBytes = 128u << 20;
+  uint32_t cpuLimitMs = 50;
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;
 };
@@ -37,6 +38,7 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
   options.add_options()("script", "", cxxopts::value<std::string>())("script-name", "",
                                                                      cxxopts::value<std::string>())(
       "heap-limit-mb", "", cxxopts::value<size_t>()->default_value("128"))(
+      "cpu-limit-ms", "", cxxopts::value<uint32_t>()->default_value("50"))(
       "log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"));
   std::vector<const char*> argv{"isolated __worker"};
@@ -49,6 +51,7 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
     parsed.scriptName =
         result.count("script-name") ? result["script-name"].as<std::string>() : parsed.scriptPath;
     parsed.heapLimitBytes = result["heap-limit-mb"].as<size_t>() << 20;
+    parsed.cpuLimitMs = result["cpu-limit-ms"].as<uint32_t>();
     parsed.logLevel =
         parseLogLevel(result["log-level"].as<std::string>()).value_or(LogLevel::kInfo);
     parsed.logFormat =
