@@ -1,6 +1,8 @@
 // The `isolated` command: parses the subcommand and wires the parts together. `serve` runs a
 // supervisor; the hidden `__worker` mode is what the supervisor execs for each worker.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/ctl.h"
 #include "cli/serve_options.h"
 #include "common/event_handles.h"
 #include "common/logger.h"
@@ -23,6 +26,7 @@ namespace {
 constexpr const char* kUsage =
     "Usage:\n"
     "  isolated serve SCRIPT [OPTIONS]   serve a Workers-style handler (see serve --help)\n"
+    "  isolated ctl COMMAND [ARG]        query or steer a running server (see ctl --help)\n"
     "  isolated --version                print the version\n"
     "  isolated --help                   print this help\n";
 
@@ -45,6 +49,12 @@ int serve(const std::vector<std::string>& args) {
     return 2;
   }
   const auto& config = std::get<isolated::ServeConfig>(parsed);
+  // Logging must never stall the event loop: when stderr is a pipe or socket (journald, a log
+  // shipper), make it non-blocking so a backed-up reader costs dropped, counted lines instead.
+  struct stat st {};
+  if (fstat(2, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+    fcntl(2, F_SETFL, fcntl(2, F_GETFL) | O_NONBLOCK);
+  }
   isolated::Logger logger(config.logLevel, config.logFormat);
 
   // Fail fast on an unreadable script, before any worker is spawned.
@@ -83,6 +93,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "__worker") return isolated::worker::workerMain(argv[0], rest);
   if (command == "serve") return serve(rest);
+  if (command == "ctl") return isolated::runCtl(rest);
   if (command == "--version" || command == "version") {
     std::cout << "isolated " << isolated::kVersion << "\n";
     return 0;

@@ -4,6 +4,7 @@
 #include <cxxopts.hpp>
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -16,6 +17,15 @@ namespace isolated {
 namespace {
 
 constexpr unsigned kMaxWorkers = 256;
+
+// /run/isolated as root; otherwise the user's runtime directory, or a private one under /tmp.
+std::string defaultControlSocket() {
+  if (geteuid() == 0) return "/run/isolated/isolated.sock";
+  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime) {
+    return std::string(runtime) + "/isolated.sock";
+  }
+  return "/tmp/isolated-" + std::to_string(geteuid()) + "/isolated.sock";
+}
 
 struct FlagSpec {
   const char* name;
@@ -78,6 +88,14 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "Seconds of high load before the pool grows by one worker", "3"},
       {"scale-down-after", "ISOLATED_SCALE_DOWN_AFTER_S", "S",
        "Seconds of low load before the pool shrinks by one worker", "30"},
+      {"control-socket", "ISOLATED_CONTROL_SOCKET", "PATH",
+       "Unix socket for `isolated ctl` (mode 0600)", defaultControlSocket()},
+      {"admin-listen", "ISOLATED_ADMIN_LISTEN", "HOST:PORT",
+       "Address for /metrics, /healthz and /readyz (off when empty)", ""},
+      {"request-id-header", "ISOLATED_REQUEST_ID_HEADER", "NAME",
+       "Header that carries a request id in and out (one is generated when absent)",
+       "x-request-id"},
+      {"access-log", "ISOLATED_ACCESS_LOG", "on|off", "Log one line per request", "off"},
       {"log-level", "ISOLATED_LOG_LEVEL", "LEVEL", "debug, info, warn or error", "info"},
       {"log-format", "ISOLATED_LOG_FORMAT", "FORMAT", "text (logfmt) or json", "text"},
   };
@@ -105,7 +123,7 @@ std::variant<uint64_t, Fail> parseNumber(const Sourced& v, uint64_t min, uint64_
   return n;
 }
 
-std::optional<Fail> parseListen(const Sourced& v, ServeConfig& config) {
+std::optional<Fail> parseHostPort(const Sourced& v, std::string& hostOut, uint16_t& portOut) {
   const std::string& s = v.value;
   auto colon = s.rfind(':');
   Fail bad{v.origin + ": expected HOST:PORT (for example 127.0.0.1:8080), got '" + s + "'"};
@@ -124,8 +142,8 @@ std::optional<Fail> parseListen(const Sourced& v, ServeConfig& config) {
   if (!isAddress && !isName) return bad;
   auto port = parseNumber({s.substr(colon + 1), v.origin + " port"}, 0, 65535);
   if (auto* f = std::get_if<Fail>(&port)) return *f;
-  config.listenHost = host;
-  config.listenPort = static_cast<uint16_t>(std::get<uint64_t>(port));
+  hostOut = host;
+  portOut = static_cast<uint16_t>(std::get<uint64_t>(port));
   return std::nullopt;
 }
 
@@ -198,7 +216,34 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   config.scriptPath = ec ? script.string() : absolute.lexically_normal().string();
   config.scriptName = script.filename().string();
 
-  if (auto f = parseListen(resolve(find("listen")), config)) return OptionsError{f->message};
+  if (auto f = parseHostPort(resolve(find("listen")), config.listenHost, config.listenPort)) {
+    return OptionsError{f->message};
+  }
+  if (auto admin = resolve(find("admin-listen")); !admin.value.empty()) {
+    uint16_t port = 0;
+    if (auto f = parseHostPort(admin, config.adminHost, port)) return OptionsError{f->message};
+    config.adminPort = port;
+  }
+  config.controlSocketPath = resolve(find("control-socket")).value;
+  if (config.controlSocketPath.empty() || config.controlSocketPath.size() > 100) {
+    return OptionsError{"--control-socket: expected a path of 1 to 100 characters"};
+  }
+  auto requestId = resolve(find("request-id-header"));
+  config.requestIdHeader = requestId.value;
+  if (requestId.value.empty() ||
+      !std::all_of(requestId.value.begin(), requestId.value.end(),
+                   [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; })) {
+    return OptionsError{requestId.origin + ": expected a header name, got '" + requestId.value +
+                        "'"};
+  }
+  auto access = resolve(find("access-log"));
+  if (access.value == "on" || access.value == "true" || access.value == "1") {
+    config.accessLog = true;
+  } else if (access.value == "off" || access.value == "false" || access.value == "0") {
+    config.accessLog = false;
+  } else {
+    return OptionsError{access.origin + ": expected on or off, got '" + access.value + "'"};
+  }
 
   struct NumberField {
     const char* flag;

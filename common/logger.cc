@@ -180,7 +180,11 @@ void Logger::log(LogLevel level, std::string_view message, std::initializer_list
   while (off < line.size()) {
     ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // Nowhere to report a failure to log; drop the line.
+    if (n <= 0) {
+      // Full pipe (EAGAIN) or a broken one: drop the rest rather than block the event loop.
+      ++dropped_;
+      return;
+    }
     off += static_cast<size_t>(n);
   }
 }

@@ -1,7 +1,9 @@
 // Structured logging to a file descriptor (stderr by default), as logfmt text or JSON lines.
 // One Logger is made by main and passed by reference to whatever logs; there is no global one.
 // Each line goes out in a single write(2), so lines from the supervisor and its workers, which
-// share stderr, never interleave mid-line. Not thread-safe: use one Logger per thread.
+// share stderr, never interleave mid-line. Logging never blocks the caller when the fd is
+// non-blocking (main makes a piped stderr so): a line that does not fit is dropped and counted.
+// Not thread-safe: use one Logger per thread.
 #pragma once
 
 #include <initializer_list>
@@ -55,10 +57,14 @@ class Logger {
   std::string format(LogLevel level, std::string_view message,
                      std::initializer_list<LogField> fields) const;
 
+  // Lines dropped because the fd would block (a non-blocking pipe that is full) or failed.
+  uint64_t droppedLines() const { return dropped_; }
+
  private:
   LogLevel level_;
   LogFormat format_;
   int fd_;
+  uint64_t dropped_ = 0;
 };
 
 }  // namespace isolated

@@ -69,6 +69,14 @@ struct ServeConfig {
   uint32_t scaleUpAfterSec = 3;
   uint32_t scaleDownAfterSec = 30;
 
+  // Operations: the control socket (always on), the optional admin HTTP listener (metrics and
+  // probes; adminPort < 0 when off), request ids and the access log.
+  std::string controlSocketPath;
+  std::string adminHost;
+  int adminPort = -1;
+  std::string requestIdHeader = "x-request-id";
+  bool accessLog = false;
+
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;
 };

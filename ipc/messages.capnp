@@ -35,6 +35,8 @@ struct RequestStart {
   headers @4 :List(Header);
   clientAddress @5 :Text;
   body @6 :Data;
+  # The request id clients and logs see (from --request-id-header, or generated).
+  requestId @7 :Text;
 }
 
 # Supervisor -> worker: the client went away; the worker may stop work on `id` and must not
@@ -75,6 +77,8 @@ struct Pong {
   memoryLimitTerminations @10 :UInt64;
   # Contexts or isolates rebuilt after a terminated execution.
   rebuilds @11 :UInt64;
+  # console lines dropped because the channel to the supervisor was backed up.
+  droppedLogLines @12 :UInt64;
 }
 
 # Supervisor -> worker: finish the requests in flight, then exit. No RequestStart follows it.

@@ -64,6 +64,12 @@ void HttpListener::stopAccepting() {
   bound_ = nullptr;
 }
 
+bool HttpListener::resumeAccepting() {
+  if (bound_ != nullptr) return true;
+  bound_ = evhttp_bind_socket_with_handle(http_.get(), host_.c_str(), port_);
+  return bound_ != nullptr;
+}
+
 void HttpListener::onRequest(evhttp_request* request, void* self) {
   auto* listener = static_cast<HttpListener*>(self);
   // evhttp itself answers 413 for a body over its limit and 400 for a head it cannot parse or

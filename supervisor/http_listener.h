@@ -29,6 +29,9 @@ class HttpListener {
   std::string address() const;
   // Closes the listening socket so that new connections are refused. Idempotent.
   void stopAccepting();
+  // Binds the same address again after stopAccepting(). Returns false (and logs nothing) when
+  // the address cannot be bound now.
+  bool resumeAccepting();
   bool accepting() const { return bound_ != nullptr; }
 
  private:

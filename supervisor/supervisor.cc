@@ -10,10 +10,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "common/read_file.h"
 #include "common/syscall.h"
+#include "common/version.h"
 #include "supervisor/http_reply.h"
+#include "supervisor/status_json.h"
 
 namespace isolated::supervisor {
 
@@ -103,7 +106,9 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       listener_(base, config, *this),
       random_(std::random_device{}()),
       startedAt_(Clock::now()),
-      targetWorkers_(config.workers) {
+      targetWorkers_(config.workers),
+      minWorkers_(std::min(config.minWorkers, config.workers)),
+      maxWorkers_(std::max(config.maxWorkers, config.workers)) {
   workerCommand_.insert(
       workerCommand_.end(),
       {"--script", config.scriptPath, "--script-name", config.scriptName, "--cpu-limit-ms",
@@ -127,6 +132,14 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       this));
   timeval period = millisToTimeval(kHousekeepingPeriod.count());
   event_add(housekeepingTimer_.get(), &period);
+
+  if (!config.controlSocketPath.empty()) {
+    control_ = std::make_unique<ControlServer>(base_, config.controlSocketPath, *this, logger_);
+  }
+  if (config.adminPort >= 0) {
+    admin_ = std::make_unique<AdminServer>(base_, config.adminHost,
+                                           static_cast<uint16_t>(config.adminPort), *this);
+  }
 }
 
 Supervisor::~Supervisor() = default;
@@ -135,6 +148,8 @@ int Supervisor::run() {
   logger_.info("listening", {{"address", listener_.address()},
                              {"script", config_.scriptPath},
                              {"workers", config_.workers}});
+  if (control_) logger_.info("control socket", {{"path", control_->path()}});
+  if (admin_) logger_.info("admin listening", {{"address", admin_->address()}});
   reconcilePool();
   if (phase_ != Phase::kStopped) event_base_dispatch(base_);
   return exitCode_;
@@ -153,6 +168,7 @@ void Supervisor::spawnWorker() {
     auto worker =
         std::make_unique<WorkerProcess>(id, base_, workerCommand_, ipc::FrameLimits{}, *this);
     worker->generation = generation_;
+    worker->slot = freeSlot();
     if (config_.maxRequests > 0) {
       uint64_t jitter = config_.maxRequestsJitter;
       worker->requestLimit = config_.maxRequests + (jitter > 0 ? random_() % (jitter + 1) : 0);
@@ -272,6 +288,7 @@ void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) 
     phase_ = Phase::kServing;
     logger_.info("ready",
                  {{"workers", countWorkers(isServing)}, {"startup_ms", millisSince(startedAt_)}});
+    notifier_.ready("serving with " + std::to_string(countWorkers(isServing)) + " workers");
   }
   if (worker.generation == generation_) continueReload();
   reconcilePool();
@@ -310,7 +327,7 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
   for (uint64_t id : worker.outstanding()) {
     auto it = inFlight_.find(id);
     if (it == inFlight_.end()) continue;
-    replyError(it->second.http, 502, "worker-lost",
+    replyError(it->second, 502, "worker-lost",
                "Bad Gateway: the worker handling this request exited");
     inFlight_.erase(it);
     ++failed;
@@ -350,8 +367,12 @@ void Supervisor::onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) {
   LogLevel level = toLogLevel(log.getLevel());
   if (!logger_.enabled(level)) return;
   if (log.getRequestId() != 0) {
+    auto it = inFlight_.find(log.getRequestId());
     logger_.log(level, log.getMessage().cStr(),
-                {{"worker", worker.id()}, {"pid", worker.pid()}, {"request", log.getRequestId()}});
+                {{"worker", worker.id()},
+                 {"pid", worker.pid()},
+                 {"request", log.getRequestId()},
+                 {"request_id", it != inFlight_.end() ? it->second.requestId : std::string()}});
   } else {
     logger_.log(level, log.getMessage().cStr(), {{"worker", worker.id()}, {"pid", worker.pid()}});
   }
@@ -364,6 +385,7 @@ void Supervisor::onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) {
   worker.probeOk = pong.getProbeOk();
   worker.cpuLimitTerminations = pong.getCpuLimitTerminations();
   worker.memoryLimitTerminations = pong.getMemoryLimitTerminations();
+  worker.droppedLogLines = pong.getDroppedLogLines();
   if (worker.probeOk) {
     worker.healthMisses = 0;
     return;
@@ -421,17 +443,64 @@ void Supervisor::continueReload() {
 // ---- requests ----
 
 void Supervisor::onHttpRequest(evhttp_request* request) {
-  if (phase_ == Phase::kStopping || phase_ == Phase::kStopped) {
-    evhttp_add_header(evhttp_request_get_output_headers(request), "connection", "close");
-    return replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
+  PendingRequest pending{request, nextRequestId_++, Clock::now(), {}, 0};
+  // The request id goes back on every answer, the supervisor's own errors included.
+  const char* given = evhttp_find_header(evhttp_request_get_input_headers(request),
+                                         config_.requestIdHeader.c_str());
+  pending.requestId = given != nullptr && *given != '\0' && std::strlen(given) <= 128
+                          ? std::string(given)
+                          : newRequestId();
+  evkeyvalq* out = evhttp_request_get_output_headers(request);
+  evhttp_add_header(out, config_.requestIdHeader.c_str(), pending.requestId.c_str());
+
+  if (phase_ == Phase::kStopping || phase_ == Phase::kStopped || phase_ == Phase::kPaused) {
+    evhttp_add_header(out, "connection", "close");
+    return replyError(pending, 503, "shutting-down", "Service Unavailable: draining", 1);
   }
-  PendingRequest pending{request, nextRequestId_++, Clock::now()};
   if (queue_.empty() && tryAssign(pending)) return;
   if (queue_.size() >= config_.queueSize) {
-    return replyError(request, 503, "overloaded",
+    return replyError(pending, 503, "overloaded",
                       "Service Unavailable: every worker is busy and the queue is full", 1);
   }
-  queue_.push_back(pending);
+  queue_.push_back(std::move(pending));
+}
+
+std::string Supervisor::newRequestId() {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(random_()));
+  return buf;
+}
+
+void Supervisor::replyError(const PendingRequest& request, int status, std::string_view kind,
+                            std::string_view message, int retryAfterSec) {
+  supervisor::replyError(request.http, status, kind, message, retryAfterSec);
+  if (status == 504) metrics_.recordLimit("wall-limit");
+  recordAnswer(request, status, request.workerId);
+}
+
+void Supervisor::replyFromWorker(const PendingRequest& request, const WorkerProcess& worker,
+                                 ipc::Response::Reader response) {
+  supervisor::replyFromWorker(request.http, response);
+  if (response.hasRuntimeError()) {
+    std::string kind = response.getRuntimeError().cStr();
+    if (kind == "cpu-limit" || kind == "memory-limit" || kind == "context-reset") {
+      metrics_.recordLimit(kind);
+    }
+  }
+  recordAnswer(request, response.getStatus(), worker.id());
+}
+
+void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_t workerId) {
+  double seconds = std::chrono::duration<double>(Clock::now() - request.arrived).count();
+  metrics_.recordResponse(status, seconds);
+  if (!config_.accessLog) return;
+  const char* uri = evhttp_request_get_uri(request.http);
+  logger_.info("request", {{"method", methodName(evhttp_request_get_command(request.http))},
+                           {"path", uri != nullptr ? uri : ""},
+                           {"status", status},
+                           {"duration_ms", seconds * 1000},
+                           {"worker", workerId},
+                           {"request_id", request.requestId}});
 }
 
 bool Supervisor::tryAssign(PendingRequest& request) {
@@ -467,6 +536,8 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   url += host != nullptr ? host : listener_.address();
   url += evhttp_request_get_uri(http);
   start.setUrl(url);
+  start.setRequestId(request.requestId);
+  metrics_.recordQueueWait(std::chrono::duration<double>(Clock::now() - request.arrived).count());
 
   unsigned count = 0;
   for (evkeyval* h = in->tqh_first; h != nullptr; h = h->next.tqe_next)
@@ -503,7 +574,7 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
   auto it = inFlight_.find(id);
   // Unknown ids are answers to requests already answered by the supervisor: ignore them.
   if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
-  replyFromWorker(it->second.http, response);
+  replyFromWorker(it->second, worker, response);
   inFlight_.erase(it);
   worker.outstanding().erase(id);
   ++worker.requestsServed;
@@ -522,7 +593,7 @@ void Supervisor::pumpQueue() {
 void Supervisor::expireQueue(Clock::time_point now) {
   auto timeout = std::chrono::milliseconds(config_.queueTimeoutMs);
   while (!queue_.empty() && now - queue_.front().arrived >= timeout) {
-    replyError(queue_.front().http, 503, "queue-timeout",
+    replyError(queue_.front(), 503, "queue-timeout",
                "Service Unavailable: no worker could take the request in time", 1);
     queue_.pop_front();
   }
@@ -537,7 +608,7 @@ void Supervisor::expireInFlight(Clock::time_point now) {
   for (uint64_t id : expired) {
     auto it = inFlight_.find(id);
     uint32_t workerId = it->second.workerId;
-    replyError(it->second.http, 504, "wall-limit",
+    replyError(it->second, 504, "wall-limit",
                "Gateway Timeout: the request exceeded its time limit of " +
                    std::to_string(config_.wallLimitMs) + " ms");
     inFlight_.erase(it);
@@ -615,9 +686,7 @@ void Supervisor::checkMemory() {
 }
 
 void Supervisor::autoscale() {
-  if (phase_ != Phase::kServing || reloadActive_ || config_.minWorkers == config_.maxWorkers) {
-    return;
-  }
+  if (phase_ != Phase::kServing || reloadActive_ || minWorkers_ == maxWorkers_) return;
   size_t serving = countWorkers(isServing);
   size_t demand = queue_.size();
   for (const auto& worker : workers_)
@@ -625,12 +694,12 @@ void Supervisor::autoscale() {
   double load = static_cast<double>(demand) / static_cast<double>(std::max<size_t>(1, serving));
   busySeconds_ = (load >= kScaleUpLoad || !queue_.empty()) ? busySeconds_ + 1 : 0;
   idleSeconds_ = load < kScaleDownLoad ? idleSeconds_ + 1 : 0;
-  if (busySeconds_ >= config_.scaleUpAfterSec && targetWorkers_ < config_.maxWorkers) {
+  if (busySeconds_ >= config_.scaleUpAfterSec && targetWorkers_ < maxWorkers_) {
     busySeconds_ = 0;
     ++targetWorkers_;
     logger_.info("scaling up", {{"target", targetWorkers_}, {"load", load}});
     reconcilePool();
-  } else if (idleSeconds_ >= config_.scaleDownAfterSec && targetWorkers_ > config_.minWorkers) {
+  } else if (idleSeconds_ >= config_.scaleDownAfterSec && targetWorkers_ > minWorkers_) {
     idleSeconds_ = 0;
     --targetWorkers_;
     logger_.info("scaling down", {{"target", targetWorkers_}, {"load", load}});
@@ -680,6 +749,13 @@ void Supervisor::reapChildren() {
                 {{"worker", worker->id()}, {"pid", pid}, {"status", how}});
     // The process can end before its channel reports EOF; either way it is lost now.
     if (worker->state() != WorkerState::kLost) worker->kill("process " + how);
+    droppedLogLinesOfExited_ += worker->droppedLogLines;
+    if (phase_ != Phase::kStopping && phase_ != Phase::kStopped) {
+      std::string why = worker->retiring()            ? worker->retireReason()
+                        : !worker->lossCause.empty() ? worker->lossCause
+                                                     : std::string("crash");
+      recordExit(*worker, why);
+    }
     std::erase_if(workers_, [&](const auto& w) { return w.get() == worker; });
   }
   finishIfStopped();
@@ -688,6 +764,7 @@ void Supervisor::reapChildren() {
 void Supervisor::housekeeping() {
   auto now = Clock::now();
   ++housekeepingTicks_;
+  notifier_.watchdog();
   expireQueue(now);
   expireInFlight(now);
   checkHealth(now);
@@ -710,8 +787,9 @@ void Supervisor::housekeeping() {
 }
 
 void Supervisor::beginDrain() {
-  if (phase_ == Phase::kBooting || phase_ == Phase::kServing) {
+  if (phase_ == Phase::kBooting || phase_ == Phase::kServing || phase_ == Phase::kPaused) {
     phase_ = Phase::kDraining;
+    notifier_.stopping();
     listener_.stopAccepting();
     logger_.info("listener closed, draining", {{"in_flight", inFlight_.size()},
                                                {"queued", queue_.size()},
@@ -756,11 +834,11 @@ void Supervisor::forceStop(const std::string& why) {
                {{"reason", why}, {"abandoned_requests", inFlight_.size() + queue_.size()}});
   listener_.stopAccepting();
   for (auto& request : queue_) {
-    replyError(request.http, 503, "shutting-down", "Service Unavailable: shutting down", 1);
+    replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
   }
   queue_.clear();
   for (auto& [id, request] : inFlight_) {
-    replyError(request.http, 503, "shutting-down", "Service Unavailable: shutting down", 1);
+    replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
   }
   inFlight_.clear();
   for (auto& worker : workers_)
@@ -786,10 +864,190 @@ void Supervisor::failBoot(const std::string& reason) {
   for (auto& worker : workers_)
     worker->process().signal(SIGKILL);
   for (auto& request : queue_) {
-    replyError(request.http, 503, "shutting-down", "Service Unavailable: failed to start", 1);
+    replyError(request, 503, "shutting-down", "Service Unavailable: failed to start", 1);
   }
   queue_.clear();
   finishIfStopped();
 }
+
+
+// ---- slots ----
+
+uint32_t Supervisor::freeSlot() const {
+  for (uint32_t slot = 1;; ++slot) {
+    bool taken = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+      return w->slot == slot && isActive(*w);
+    });
+    if (!taken) return slot;
+  }
+}
+
+void Supervisor::recordExit(const WorkerProcess& worker, const std::string& reason) {
+  SlotHistory& history = slots_[worker.slot];
+  ++history.restarts;
+  history.lastExitReason = reason;
+}
+
+// ---- operator actions ----
+
+std::optional<std::string> Supervisor::pause() {
+  if (phase_ != Phase::kServing) return std::nullopt;
+  phase_ = Phase::kPaused;
+  listener_.stopAccepting();
+  logger_.info("paused: listener closed, finishing requests in flight",
+               {{"in_flight", inFlight_.size()}, {"queued", queue_.size()}});
+  return "draining: the listener is closed; " + std::to_string(inFlight_.size() + queue_.size()) +
+         " requests still in flight";
+}
+
+std::optional<std::string> Supervisor::resume() {
+  if (phase_ != Phase::kPaused) return std::nullopt;
+  if (!listener_.resumeAccepting()) return std::nullopt;
+  phase_ = Phase::kServing;
+  logger_.info("resumed", {{"address", listener_.address()}});
+  return "serving on " + listener_.address();
+}
+
+void Supervisor::scale(uint32_t workers) {
+  minWorkers_ = std::min(minWorkers_, workers);
+  maxWorkers_ = std::max(maxWorkers_, workers);
+  uint32_t before = targetWorkers_;
+  targetWorkers_ = workers;
+  logger_.info("scaling", {{"from", before}, {"to", workers}});
+  // Shrinking retires the newest serving workers beyond the target.
+  size_t serving = countWorkers(isServing);
+  for (auto it = workers_.rbegin(); it != workers_.rend() && serving > targetWorkers_; ++it) {
+    if (isServing(**it)) {
+      retire(**it, "scale-down");
+      --serving;
+    }
+  }
+  reconcilePool();
+}
+
+ServerStatus Supervisor::snapshot() const {
+  auto now = Clock::now();
+  ServerStatus status;
+  status.version = kVersion;
+  status.pid = getpid();
+  status.uptimeSec = std::chrono::duration<double>(now - startedAt_).count();
+  status.script = config_.scriptPath;
+  status.listen = listener_.address();
+  switch (phase_) {
+    case Phase::kBooting: status.state = "starting"; break;
+    case Phase::kServing: status.state = degraded_ ? "degraded" : "serving"; break;
+    case Phase::kPaused:
+    case Phase::kDraining: status.state = "draining"; break;
+    case Phase::kStopping:
+    case Phase::kStopped: status.state = "stopping"; break;
+  }
+  status.workers = static_cast<uint32_t>(countWorkers(isServing));
+  status.target = targetWorkers_;
+  status.minWorkers = minWorkers_;
+  status.maxWorkers = maxWorkers_;
+  status.requestsTotal = metrics_.total();
+  status.responses = metrics_.byClass();
+  status.inFlight = inFlight_.size();
+  status.queued = queue_.size();
+  status.restarts = restarts_;
+  status.limitTerminations = metrics_.limits();
+  status.droppedLogLines = droppedLogLinesOfExited_ + logger_.droppedLines();
+  for (const auto& w : workers_) {
+    status.droppedLogLines += w->droppedLogLines;
+    WorkerStatus row;
+    row.id = w->id();
+    row.slot = w->slot;
+    row.pid = w->pid();
+    row.uptimeSec = std::chrono::duration<double>(now - w->spawnedAt()).count();
+    row.requestsServed = w->requestsServed;
+    row.inFlight = w->outstandingCount();
+    row.capacity = config_.workerQueueSize;
+    row.rssBytes = w->rssBytes;
+    row.heapUsedBytes = w->heapUsedBytes;
+    row.heapLimitBytes = w->heapLimitBytes;
+    row.eventLoopLagMs = w->eventLoopLagMs;
+    row.cpuLimitTerminations = w->cpuLimitTerminations;
+    row.memoryLimitTerminations = w->memoryLimitTerminations;
+    row.retiring = w->retireReason();
+    if (auto it = slots_.find(w->slot); it != slots_.end()) {
+      row.restarts = it->second.restarts;
+      row.lastExitReason = it->second.lastExitReason;
+    }
+    bool late = w->pingOutstandingSince() &&
+                now - *w->pingOutstandingSince() > std::chrono::milliseconds(config_.healthTimeoutMs);
+    if (!w->probeOk) {
+      row.health = "probe-failed";
+    } else if (late || w->healthMisses > 0) {
+      row.health = "late";
+    } else if (w->heapLimitBytes == 0) {
+      row.health = "pending";
+    } else {
+      row.health = "ok";
+    }
+    switch (w->state()) {
+      case WorkerState::kStarting: row.state = "starting"; break;
+      case WorkerState::kReady:
+        row.state = w->retiring() ? "draining" : (w->healthMisses > 0 ? "unhealthy" : "ready");
+        break;
+      case WorkerState::kStopping: row.state = "draining"; break;
+      case WorkerState::kLost: row.state = "lost"; break;
+    }
+    status.workerList.push_back(std::move(row));
+  }
+  return status;
+}
+
+nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
+  const std::string cmd = request["cmd"].get<std::string>();
+  auto fail = [](const std::string& error) { return nlohmann::json{{"ok", false}, {"error", error}}; };
+  auto done = [](const std::string& message) {
+    return nlohmann::json{{"ok", true}, {"message", message}};
+  };
+  auto number = [&](const char* key) -> std::optional<uint64_t> {
+    if (!request.contains(key) || !request[key].is_number_unsigned()) return std::nullopt;
+    return request[key].get<uint64_t>();
+  };
+  if (cmd == "status") return {{"ok", true}, {"status", toJson(snapshot())}};
+  if (cmd == "workers") {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& w : snapshot().workerList) rows.push_back(toJson(w));
+    return {{"ok", true}, {"workers", rows}};
+  }
+  if (cmd == "metrics") return {{"ok", true}, {"text", metricsText()}};
+  if (cmd == "reload") {
+    if (!beginReload()) return fail("cannot reload now: a reload is running or the server is not serving");
+    return done("reloading " + std::to_string(countWorkers(isActive)) + " workers one at a time");
+  }
+  if (cmd == "restart") {
+    auto id = number("id");
+    if (!id) return fail("restart needs \"id\": a worker id (see `isolated ctl workers`)");
+    if (!recycleWorker(static_cast<uint32_t>(*id), "manual")) {
+      return fail("no serving worker with id " + std::to_string(*id));
+    }
+    return done("recycling worker " + std::to_string(*id));
+  }
+  if (cmd == "drain") {
+    auto message = pause();
+    return message ? done(*message) : fail("cannot drain: the server is not serving");
+  }
+  if (cmd == "resume") {
+    auto message = resume();
+    return message ? done(*message)
+                   : fail("cannot resume: not drained by `drain`, or the address is taken");
+  }
+  if (cmd == "scale") {
+    auto n = number("workers");
+    if (!n || *n < 1 || *n > 256) return fail("scale needs \"workers\": a number from 1 to 256");
+    if (phase_ != Phase::kServing) return fail("cannot scale: the server is not serving");
+    scale(static_cast<uint32_t>(*n));
+    return done("scaling to " + std::to_string(*n) + " workers");
+  }
+  return fail("unknown command '" + cmd +
+              "': expected status, workers, metrics, reload, restart, drain, resume or scale");
+}
+
+std::string Supervisor::metricsText() { return metrics_.render(snapshot()); }
+
+bool Supervisor::ready() { return phase_ == Phase::kServing && countWorkers(isServing) > 0; }
 
 }  // namespace isolated::supervisor

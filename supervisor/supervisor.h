@@ -28,13 +28,21 @@
 #include "common/event_handles.h"
 #include "common/logger.h"
 #include "common/serve_config.h"
+#include "supervisor/admin_server.h"
+#include "supervisor/control_server.h"
 #include "supervisor/dispatcher.h"
 #include "supervisor/http_listener.h"
+#include "supervisor/request_metrics.h"
+#include "supervisor/status.h"
+#include "supervisor/systemd_notifier.h"
 #include "supervisor/worker_process.h"
 
 namespace isolated::supervisor {
 
-class Supervisor : public RequestHandler, public WorkerEvents {
+class Supervisor : public RequestHandler,
+                   public WorkerEvents,
+                   public ControlHandler,
+                   public AdminHandler {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -59,6 +67,21 @@ class Supervisor : public RequestHandler, public WorkerEvents {
   // Graceful recycle of one worker by id; false when there is no such serving worker.
   bool recycleWorker(uint32_t id, const std::string& reason);
 
+  // Stops accepting and finishes what is in flight, like SIGTERM, but keeps running; resume()
+  // accepts again. Both return a message for the operator, or nullopt when not possible.
+  std::optional<std::string> pause();
+  std::optional<std::string> resume();
+  // Sets the pool's target size (and moves the autoscaling bounds to include it).
+  void scale(uint32_t workers);
+
+  ServerStatus snapshot() const;
+
+  // ControlHandler
+  nlohmann::json handleControl(const nlohmann::json& request) override;
+  // AdminHandler
+  std::string metricsText() override;
+  bool ready() override;
+
   // RequestHandler
   void onHttpRequest(evhttp_request* request) override;
 
@@ -71,13 +94,20 @@ class Supervisor : public RequestHandler, public WorkerEvents {
   void onWorkerLost(WorkerProcess& worker, const std::string& reason) override;
 
  private:
-  enum class Phase { kBooting, kServing, kDraining, kStopping, kStopped };
+  // kPaused: drained by the operator (ctl drain) but running; kDraining ends in kStopping.
+  enum class Phase { kBooting, kServing, kPaused, kDraining, kStopping, kStopped };
 
   struct PendingRequest {
     evhttp_request* http;
     uint64_t id;
     Clock::time_point arrived;
+    std::string requestId;  // the id in --request-id-header, taken or generated
     uint32_t workerId = 0;  // 0 while queued in the supervisor
+  };
+  // What a worker slot has been through, carried from a worker to its replacement.
+  struct SlotHistory {
+    uint32_t restarts = 0;
+    std::string lastExitReason;
   };
 
   // Worker pool.
@@ -94,7 +124,17 @@ class Supervisor : public RequestHandler, public WorkerEvents {
   void updateDegraded();
   void continueReload();
 
+  uint32_t freeSlot() const;
+  void recordExit(const WorkerProcess& worker, const std::string& reason);
+
   // Requests.
+  // The only ways a request is answered: both record metrics and the access log.
+  void replyError(const PendingRequest& request, int status, std::string_view kind,
+                  std::string_view message, int retryAfterSec = 0);
+  void replyFromWorker(const PendingRequest& request, const WorkerProcess& worker,
+                       ipc::Response::Reader response);
+  void recordAnswer(const PendingRequest& request, int status, uint32_t workerId);
+  std::string newRequestId();
   bool tryAssign(PendingRequest& request);
   void sendToWorker(WorkerProcess& worker, PendingRequest& request);
   void pumpQueue();
@@ -126,6 +166,8 @@ class Supervisor : public RequestHandler, public WorkerEvents {
   uint32_t nextWorkerId_ = 1;
   uint64_t nextRequestId_ = 1;
   uint32_t targetWorkers_;
+  uint32_t minWorkers_;
+  uint32_t maxWorkers_;
   // Consecutive workers that died before serving; drives the restart backoff.
   uint32_t earlyFailures_ = 0;
   // Spawns waiting out a backoff delay; they count toward the pool's size.
@@ -144,6 +186,14 @@ class Supervisor : public RequestHandler, public WorkerEvents {
 
   // Restarts by reason (crash, memory, memory-hard, health, max-requests, reload, scale-down).
   std::map<std::string, uint64_t> restarts_;
+
+  std::map<uint32_t, SlotHistory> slots_;
+  // console lines dropped by workers that have exited (live workers report theirs in Pongs).
+  uint64_t droppedLogLinesOfExited_ = 0;
+  RequestMetrics metrics_;
+  SystemdNotifier notifier_;
+  std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<AdminServer> admin_;
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::vector<DispatchCandidate> candidates_;  // scratch space for dispatch, reused

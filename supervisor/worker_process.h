@@ -95,6 +95,9 @@ class WorkerProcess : public ipc::ChannelHandler {
   Clock::time_point lastMissAt;
   // Script generation the worker was started with; a reload starts a new one.
   uint64_t generation = 0;
+  // Its place in the pool, inherited by its replacement (see docs/control-protocol.md).
+  uint32_t slot = 0;
+  uint64_t droppedLogLines = 0;
   // Why the supervisor killed it (health, memory-hard), for restart accounting; empty for a
   // crash.
   std::string lossCause;

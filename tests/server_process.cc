@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 
@@ -18,6 +19,16 @@ namespace isolated::test {
 ServerProcess::ServerProcess(const std::string& script, std::vector<std::string> args,
                              std::map<std::string, std::string> env) {
   std::vector<std::string> argv = {ISOLATED_BINARY, "serve", script, "--listen", "127.0.0.1:0"};
+  auto given = std::find(args.begin(), args.end(), "--control-socket");
+  if (given != args.end() && given + 1 != args.end()) {
+    controlSocket_ = *(given + 1);
+  } else {
+    // Every server gets its own control socket, so tests can run side by side.
+    char pattern[] = "/tmp/isolated-srv-XXXXXX";
+    tempDir_ = mkdtemp(pattern);
+    controlSocket_ = tempDir_ + "/ctl.sock";
+    argv.insert(argv.end(), {"--control-socket", controlSocket_});
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> envStrings;
   for (char** e = environ; *e != nullptr; ++e)
@@ -55,6 +66,7 @@ ServerProcess::~ServerProcess() {
   }
   // Workers die with their supervisor (PR_SET_PDEATHSIG), which closes the pipe's last writer.
   if (reader_.joinable()) reader_.join();
+  if (!tempDir_.empty()) std::filesystem::remove_all(tempDir_);
 }
 
 void ServerProcess::readLoop(int fd) {

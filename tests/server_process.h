@@ -31,6 +31,8 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   pid_t pid() const { return pid_; }
+  // The control socket: the one given in ARGS, or a fresh one in a private temporary directory.
+  const std::string& controlSocket() const { return controlSocket_; }
 
   // Waits for the `ready` log line and returns the bound port (0 if it never came).
   uint16_t waitReady(std::chrono::milliseconds timeout = 20s);
@@ -58,6 +60,8 @@ class ServerProcess {
 
   pid_t pid_ = -1;
   bool reaped_ = false;
+  std::string tempDir_;
+  std::string controlSocket_;
   uint16_t port_ = 0;
   std::thread reader_;
   mutable std::mutex mutex_;

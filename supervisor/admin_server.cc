@@ -1,0 +1,70 @@
+// Admin endpoints over evhttp.
+#include "supervisor/admin_server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "common/syscall.h"
+
+namespace isolated::supervisor {
+
+namespace {
+
+void reply(evhttp_request* request, int status, const char* contentType, const std::string& body) {
+  evhttp_add_header(evhttp_request_get_output_headers(request), "content-type", contentType);
+  EvbufferPtr buffer(evbuffer_new());
+  evbuffer_add(buffer.get(), body.data(), body.size());
+  evhttp_send_reply(request, status, nullptr, buffer.get());
+}
+
+}  // namespace
+
+AdminServer::AdminServer(event_base* base, const std::string& host, uint16_t port,
+                         AdminHandler& handler)
+    : handler_(handler), http_(evhttp_new(base)), host_(host) {
+  if (!http_) throw std::runtime_error("evhttp_new failed");
+  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  evhttp_set_default_content_type(http_.get(), nullptr);
+  evhttp_set_gencb(http_.get(), &AdminServer::onRequest, this);
+  evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http_.get(), host.c_str(), port);
+  if (bound == nullptr) {
+    throw std::runtime_error("cannot listen on admin address " + host + ":" +
+                             std::to_string(port) + ": " + errnoText(errno));
+  }
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                           : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+std::string AdminServer::address() const {
+  bool v6 = host_.find(':') != std::string::npos;
+  return (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
+}
+
+void AdminServer::onRequest(evhttp_request* request, void* self) {
+  auto* server = static_cast<AdminServer*>(self);
+  const evhttp_uri* uri = evhttp_request_get_evhttp_uri(request);
+  const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
+  std::string route = path != nullptr ? path : "";
+  if (route == "/metrics") {
+    reply(request, 200, "text/plain; version=0.0.4; charset=utf-8",
+          server->handler_.metricsText());
+  } else if (route == "/healthz") {
+    reply(request, 200, "text/plain; charset=utf-8", "ok\n");
+  } else if (route == "/readyz") {
+    bool ready = server->handler_.ready();
+    reply(request, ready ? 200 : 503, "text/plain; charset=utf-8",
+          ready ? "ready\n" : "not ready\n");
+  } else {
+    reply(request, 404, "text/plain; charset=utf-8", "not found: /metrics, /healthz, /readyz\n");
+  }
+}
+
+}  // namespace isolated::supervisor

@@ -1,0 +1,38 @@
+// The optional admin HTTP listener (--admin-listen): Prometheus text at /metrics, liveness at
+// /healthz (the supervisor's loop answers) and readiness at /readyz (a worker is ready and the
+// server is not draining). Separate from the public listener so that probes and scrapes are
+// never queued behind client traffic.
+#pragma once
+
+#include <event2/http.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/event_handles.h"
+
+namespace isolated::supervisor {
+
+class AdminHandler {
+ public:
+  virtual ~AdminHandler() = default;
+  virtual std::string metricsText() = 0;
+  virtual bool ready() = 0;
+};
+
+class AdminServer {
+ public:
+  // Binds at once; throws std::runtime_error naming the address when it cannot.
+  AdminServer(event_base* base, const std::string& host, uint16_t port, AdminHandler& handler);
+  std::string address() const;
+
+ private:
+  static void onRequest(evhttp_request* request, void* self);
+
+  AdminHandler& handler_;
+  EvhttpPtr http_;
+  std::string host_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace isolated::supervisor

@@ -1,0 +1,69 @@
+// The control socket: a Unix stream socket (mode 0600) speaking newline-delimited JSON, see
+// docs/control-protocol.md. It runs on the supervisor's loop but never waits on a worker, so it
+// answers even when every worker is busy or hung. Bounded: request lines of 64 KiB, 64
+// connections, 30 s of idleness; a slow or silent client holds only its own connection.
+#pragma once
+
+#include <event2/listener.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "common/event_handles.h"
+#include "common/logger.h"
+
+namespace isolated::supervisor {
+
+class ControlHandler {
+ public:
+  virtual ~ControlHandler() = default;
+  // One request object; returns the reply object (with "ok").
+  virtual nlohmann::json handleControl(const nlohmann::json& request) = 0;
+};
+
+class ControlServer {
+ public:
+  // Creates the socket (and its directory, mode 0700, when missing). A stale socket file is
+  // replaced; one that another live process answers on is an error. Throws std::runtime_error
+  // naming the path.
+  ControlServer(event_base* base, std::string path, ControlHandler& handler, Logger& logger);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  static constexpr size_t kMaxLineBytes = 64 * 1024;
+  static constexpr size_t kMaxConnections = 64;
+  static constexpr int kIdleTimeoutSec = 30;
+
+ private:
+  struct ListenerDeleter {
+    void operator()(evconnlistener* l) const { evconnlistener_free(l); }
+  };
+  struct Connection {
+    ControlServer* server;
+    uint64_t id;
+    BuffereventPtr bev;
+    bool closing = false;
+  };
+
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* self);
+  static void onRead(bufferevent* bev, void* connection);
+  static void onWrite(bufferevent* bev, void* connection);
+  static void onEvent(bufferevent* bev, short what, void* connection);
+  void handleLine(Connection& connection, const std::string& line);
+  void reply(Connection& connection, const nlohmann::json& message);
+  void close(Connection& connection);
+
+  std::string path_;
+  ControlHandler& handler_;
+  Logger& logger_;
+  std::unique_ptr<evconnlistener, ListenerDeleter> listener_;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  uint64_t nextConnectionId_ = 1;
+};
+
+}  // namespace isolated::supervisor

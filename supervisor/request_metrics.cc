@@ -1,0 +1,183 @@
+// Prometheus text format 0.0.4: HELP and TYPE lines, then samples.
+#include "supervisor/request_metrics.h"
+
+#include <cstdio>
+
+namespace isolated::supervisor {
+
+namespace {
+
+const std::vector<double> kLatencyBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                            0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// Label values escape backslash, quote and newline.
+std::string escape(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void sample(std::string& out, const std::string& name, const std::string& labels, double value) {
+  out += name;
+  if (!labels.empty()) out += "{" + labels + "}";
+  out += ' ';
+  out += number(value);
+  out += '\n';
+}
+
+std::string workerLabels(const WorkerStatus& w) {
+  return "worker=\"" + std::to_string(w.id) + "\",slot=\"" + std::to_string(w.slot) + "\"";
+}
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+
+void Histogram::observe(double value) {
+  size_t i = 0;
+  while (i < bounds_.size() && value > bounds_[i]) ++i;
+  ++counts_[i];
+  sum_ += value;
+  ++count_;
+}
+
+void Histogram::render(std::string& out, const std::string& name) const {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    sample(out, name + "_bucket", "le=\"" + number(bounds_[i]) + "\"",
+           static_cast<double>(cumulative));
+  }
+  sample(out, name + "_bucket", "le=\"+Inf\"", static_cast<double>(count_));
+  sample(out, name + "_sum", "", sum_);
+  sample(out, name + "_count", "", static_cast<double>(count_));
+}
+
+RequestMetrics::RequestMetrics() : duration_(kLatencyBounds), queueWait_(kLatencyBounds) {}
+
+void RequestMetrics::recordResponse(int status, double seconds) {
+  ++total_;
+  int cls = status / 100;
+  if (cls >= 1 && cls <= 5) ++classes_[static_cast<size_t>(cls)];
+  duration_.observe(seconds);
+}
+
+void RequestMetrics::recordQueueWait(double seconds) { queueWait_.observe(seconds); }
+
+std::map<std::string, uint64_t> RequestMetrics::byClass() const {
+  std::map<std::string, uint64_t> out;
+  for (size_t c = 1; c <= 5; ++c) out[std::to_string(c) + "xx"] = classes_[c];
+  return out;
+}
+
+std::string RequestMetrics::render(const ServerStatus& status) const {
+  std::string out;
+  header(out, "isolated_build_info", "gauge", "Version of the running isolated.");
+  sample(out, "isolated_build_info", "version=\"" + escape(status.version) + "\"", 1);
+  header(out, "isolated_uptime_seconds", "gauge", "Seconds since the supervisor started.");
+  sample(out, "isolated_uptime_seconds", "", status.uptimeSec);
+
+  header(out, "isolated_requests_total", "counter", "Requests answered, by status class.");
+  for (const auto& [cls, count] : byClass()) {
+    sample(out, "isolated_requests_total", "code=\"" + cls + "\"", static_cast<double>(count));
+  }
+  header(out, "isolated_request_duration_seconds", "histogram",
+         "Time from a request's arrival to its answer.");
+  duration_.render(out, "isolated_request_duration_seconds");
+  header(out, "isolated_queue_wait_seconds", "histogram",
+         "Time a request waited before it was sent to a worker.");
+  queueWait_.render(out, "isolated_queue_wait_seconds");
+
+  header(out, "isolated_queue_depth", "gauge", "Requests waiting in the supervisor queue.");
+  sample(out, "isolated_queue_depth", "", static_cast<double>(status.queued));
+  header(out, "isolated_in_flight_requests", "gauge", "Requests sent to workers, not answered.");
+  sample(out, "isolated_in_flight_requests", "", static_cast<double>(status.inFlight));
+  header(out, "isolated_pool_workers", "gauge", "Workers serving now.");
+  sample(out, "isolated_pool_workers", "", status.workers);
+  header(out, "isolated_pool_target_workers", "gauge", "Workers the pool aims to have.");
+  sample(out, "isolated_pool_target_workers", "", status.target);
+
+  header(out, "isolated_worker_in_flight", "gauge", "Requests a worker holds.");
+  for (const auto& w : status.workerList) {
+    sample(out, "isolated_worker_in_flight", workerLabels(w), w.inFlight);
+  }
+  header(out, "isolated_worker_utilisation_ratio", "gauge",
+         "Requests a worker holds over the most it may hold.");
+  for (const auto& w : status.workerList) {
+    double ratio = w.capacity > 0 ? static_cast<double>(w.inFlight) / w.capacity : 0;
+    sample(out, "isolated_worker_utilisation_ratio", workerLabels(w), ratio);
+  }
+  header(out, "isolated_worker_rss_bytes", "gauge", "Resident memory of a worker, from /proc.");
+  for (const auto& w : status.workerList) {
+    sample(out, "isolated_worker_rss_bytes", workerLabels(w), static_cast<double>(w.rssBytes));
+  }
+  header(out, "isolated_worker_heap_used_bytes", "gauge", "V8 heap used by a worker's isolate.");
+  for (const auto& w : status.workerList) {
+    sample(out, "isolated_worker_heap_used_bytes", workerLabels(w),
+           static_cast<double>(w.heapUsedBytes));
+  }
+  header(out, "isolated_worker_heap_limit_bytes", "gauge", "V8 heap limit of a worker's isolate.");
+  for (const auto& w : status.workerList) {
+    sample(out, "isolated_worker_heap_limit_bytes", workerLabels(w),
+           static_cast<double>(w.heapLimitBytes));
+  }
+  header(out, "isolated_worker_event_loop_lag_seconds", "gauge",
+         "Worst event-loop delay a worker reported in its last health check.");
+  for (const auto& w : status.workerList) {
+    sample(out, "isolated_worker_event_loop_lag_seconds", workerLabels(w),
+           w.eventLoopLagMs / 1000.0);
+  }
+  header(out, "isolated_worker_requests_served_total", "counter", "Requests a worker answered.");
+  for (const auto& w : status.workerList) {
+    sample(out, "isolated_worker_requests_served_total", workerLabels(w),
+           static_cast<double>(w.requestsServed));
+  }
+
+  header(out, "isolated_worker_restarts_total", "counter", "Workers replaced, by reason.");
+  for (const char* reason :
+       {"crash", "memory", "memory-hard", "health", "max-requests", "reload", "scale-down",
+        "manual"}) {
+    auto it = status.restarts.find(reason);
+    sample(out, "isolated_worker_restarts_total", std::string("reason=\"") + reason + "\"",
+           it == status.restarts.end() ? 0 : static_cast<double>(it->second));
+  }
+  header(out, "isolated_limit_terminations_total", "counter",
+         "Requests ended by a limit, by kind.");
+  for (const char* kind : {"cpu-limit", "memory-limit", "wall-limit", "context-reset"}) {
+    auto it = limits_.find(kind);
+    sample(out, "isolated_limit_terminations_total", std::string("kind=\"") + kind + "\"",
+           it == limits_.end() ? 0 : static_cast<double>(it->second));
+  }
+  header(out, "isolated_dropped_log_lines_total", "counter",
+         "Log lines dropped because the log output was backed up.");
+  sample(out, "isolated_dropped_log_lines_total", "", static_cast<double>(status.droppedLogLines));
+  return out;
+}
+
+}  // namespace isolated::supervisor

@@ -1,0 +1,51 @@
+// Field names follow docs/control-protocol.md; change both together.
+#include "supervisor/status_json.h"
+
+namespace isolated::supervisor {
+
+nlohmann::json toJson(const WorkerStatus& w) {
+  return {
+      {"id", w.id},
+      {"slot", w.slot},
+      {"pid", w.pid},
+      {"state", w.state},
+      {"uptime_s", w.uptimeSec},
+      {"requests_served", w.requestsServed},
+      {"in_flight", w.inFlight},
+      {"rss_bytes", w.rssBytes},
+      {"heap_used_bytes", w.heapUsedBytes},
+      {"heap_limit_bytes", w.heapLimitBytes},
+      {"health", w.health},
+      {"event_loop_lag_ms", w.eventLoopLagMs},
+      {"restarts", w.restarts},
+      {"last_exit_reason", w.lastExitReason},
+      {"cpu_limit_terminations", w.cpuLimitTerminations},
+      {"memory_limit_terminations", w.memoryLimitTerminations},
+      {"retiring", w.retiring},
+  };
+}
+
+nlohmann::json toJson(const ServerStatus& s) {
+  return {
+      {"version", s.version},
+      {"pid", s.pid},
+      {"uptime_s", s.uptimeSec},
+      {"script", s.script},
+      {"isolation", s.isolation},
+      {"state", s.state},
+      {"listen", s.listen},
+      {"workers", s.workers},
+      {"target", s.target},
+      {"min_workers", s.minWorkers},
+      {"max_workers", s.maxWorkers},
+      {"requests_total", s.requestsTotal},
+      {"responses", s.responses},
+      {"in_flight", s.inFlight},
+      {"queued", s.queued},
+      {"restarts", s.restarts},
+      {"limit_terminations", s.limitTerminations},
+      {"dropped_log_lines", s.droppedLogLines},
+  };
+}
+
+}  // namespace isolated::supervisor
