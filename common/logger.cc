@@ -26,41 +26,21 @@ std::string timestamp() {
   return buf;
 }
 
-// Quotes a logfmt value when it holds spaces, quotes, '=' or control characters.
-void appendLogfmtValue(std::string& out, std::string_view v) {
-  bool needsQuotes = v.empty();
-  for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
-      needsQuotes = true;
-      break;
-    }
-  }
-  if (!needsQuotes) {
-    out += v;
-    return;
-  }
+// Appends `v` between double quotes, escaping quote, backslash and control characters; the two
+// formats differ only in how other control characters are written (`controlFormat`).
+void appendQuoted(std::string& out, std::string_view v, const char* controlFormat) {
   out += '"';
   for (char c : v) {
     switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          std::snprintf(buf, sizeof buf, controlFormat, c);
           out += buf;
         } else {
           out += c;
@@ -70,37 +50,24 @@ void appendLogfmtValue(std::string& out, std::string_view v) {
   out += '"';
 }
 
-void appendJsonString(std::string& out, std::string_view v) {
-  out += '"';
+// A logfmt value is quoted only when it holds spaces, quotes, '=', backslashes or control
+// characters.
+void appendLogfmtValue(std::string& out, std::string_view v) {
+  bool needsQuotes = v.empty();
   for (char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      needsQuotes = true;
+      break;
     }
   }
-  out += '"';
+  if (needsQuotes) {
+    appendQuoted(out, v, "\\x%02x");
+  } else {
+    out += v;
+  }
 }
+
+void appendJsonString(std::string& out, std::string_view v) { appendQuoted(out, v, "\\u%04x"); }
 
 }  // namespace
 
