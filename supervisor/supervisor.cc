@@ -25,8 +25,11 @@ namespace {
 constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(100);
 // Ten housekeeping ticks: memory is read from /proc and autoscaling is evaluated once a second.
 constexpr uint64_t kTicksPerSecond = 10;
-// A worker that lived this long before dying counts as stable: its successor starts at once.
-constexpr auto kStableAfter = std::chrono::seconds(10);
+// A worker that dies younger than this is an early failure (like PM2's min_uptime): repeated
+// early failures back off. One that lived longer is replaced at once.
+constexpr auto kStableAfter = std::chrono::seconds(1);
+// Early failures are forgotten after this long without another one.
+constexpr auto kFailureMemory = std::chrono::seconds(30);
 // How long workers get to exit after Shutdown at the end of a drain before they are killed.
 constexpr uint32_t kWorkerStopDeadlineMs = 5000;
 // Autoscaling thresholds, in requests outstanding or queued per ready worker. The gap between
@@ -179,6 +182,7 @@ void Supervisor::spawnWorker() {
     logger_.error("cannot spawn a worker", {{"worker", id}, {"error", e.what()}});
     if (phase_ == Phase::kBooting) return failBoot(e.what());
     ++earlyFailures_;
+    lastEarlyFailureAt_ = Clock::now();
   }
 }
 
@@ -290,8 +294,10 @@ void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) 
                  {{"workers", countWorkers(isServing)}, {"startup_ms", millisSince(startedAt_)}});
     notifier_.ready("serving with " + std::to_string(countWorkers(isServing)) + " workers");
   }
-  if (worker.generation == generation_) continueReload();
+  // Drain the worker this one replaces before marking the next one of a reload, so that a
+  // rolling reload holds at most one extra worker.
   reconcilePool();
+  if (worker.generation == generation_) continueReload();
   pumpQueue();
   updateDegraded();
 }
@@ -354,6 +360,7 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
       bool early = Clock::now() - worker.spawnedAt() < kStableAfter;
       // A crash of a worker that had been serving for a while starts a fresh failure count.
       earlyFailures_ = early ? earlyFailures_ + 1 : 0;
+      if (early) lastEarlyFailureAt_ = Clock::now();
     }
   }
   reconcilePool();
@@ -780,6 +787,10 @@ void Supervisor::housekeeping() {
   for (WorkerProcess* worker : overdue)
     worker->kill("drain deadline passed");
   if (housekeepingTicks_ % kTicksPerSecond == 0) {
+    if (earlyFailures_ > 0 && scheduledSpawns_ == 0 && now - lastEarlyFailureAt_ > kFailureMemory) {
+      earlyFailures_ = 0;
+      updateDegraded();
+    }
     checkMemory();
     autoscale();
   }

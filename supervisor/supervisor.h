@@ -168,8 +168,9 @@ class Supervisor : public RequestHandler,
   uint32_t targetWorkers_;
   uint32_t minWorkers_;
   uint32_t maxWorkers_;
-  // Consecutive workers that died before serving; drives the restart backoff.
+  // Consecutive workers that died young (see kStableAfter); drives the restart backoff.
   uint32_t earlyFailures_ = 0;
+  Clock::time_point lastEarlyFailureAt_;
   // Spawns waiting out a backoff delay; they count toward the pool's size.
   uint32_t scheduledSpawns_ = 0;
   bool degraded_ = false;
