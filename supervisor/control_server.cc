@@ -73,8 +73,11 @@ ControlServer::ControlServer(event_base* base, std::string path, ControlHandler&
                              errnoText(static_cast<int>(-bound)));
   }
   checkedSyscall("listen", path_, [&] { return ::listen(fd.get(), 16); });
-  listener_.reset(evconnlistener_new(base, &ControlServer::onAccept, this, LEV_OPT_CLOSE_ON_FREE,
-                                     -1, fd.release()));
+  // Close-on-exec for the listener and every accepted connection: workers are exec'd from this
+  // process and must not inherit operator connections.
+  listener_.reset(evconnlistener_new(base, &ControlServer::onAccept, this,
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+                                     fd.release()));
   if (!listener_) throw std::runtime_error("cannot listen on control socket " + path_);
 }
 

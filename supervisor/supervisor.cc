@@ -1026,8 +1026,11 @@ nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
   }
   if (cmd == "metrics") return {{"ok", true}, {"text", metricsText()}};
   if (cmd == "reload") {
-    if (!beginReload()) return fail("cannot reload now: a reload is running or the server is not serving");
-    return done("reloading " + std::to_string(countWorkers(isActive)) + " workers one at a time");
+    size_t workers = countWorkers(isActive);
+    if (!beginReload()) {
+      return fail("cannot reload now: a reload is running or the server is not serving");
+    }
+    return done("reloading " + std::to_string(workers) + " workers one at a time");
   }
   if (cmd == "restart") {
     auto id = number("id");
