@@ -40,104 +40,22 @@ STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-30}"
 OUT="${OUT:-bench/results/hello.json}"
 NODE_SCRIPT="bench/node-hello.js"
 
-TMP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/isolated-bench.XXXXXX")"
-SERVER_PIDS=()
-
 # Results, filled in by bench_server: name -> figure.
 declare -A RPS=() P99=() STARTUP=() ERRORS=()
 ROWS=()
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init
 
-# --- process management ------------------------------------------------------
+# --- servers -----------------------------------------------------------------
 
-# Stop one server: SIGTERM its process group (setsid gave it its own, so
-# cluster/worker children go too), escalate to SIGKILL after 5 s, then reap it.
-stop_server() {
-  local pid="$1" i
-  kill -TERM -- "-${pid}" 2>/dev/null || kill -TERM "${pid}" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "${pid}" 2>/dev/null || break
-    sleep 0.05
-  done
-  if kill -0 "${pid}" 2>/dev/null; then
-    log "pid ${pid} ignored SIGTERM; sending SIGKILL"
-    kill -KILL -- "-${pid}" 2>/dev/null || kill -KILL "${pid}" 2>/dev/null || true
-  fi
-  wait "${pid}" 2>/dev/null || true
-  local keep=() p
-  for p in "${SERVER_PIDS[@]}"; do
-    [[ "${p}" == "${pid}" ]] || keep+=("${p}")
-  done
-  SERVER_PIDS=("${keep[@]}")
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  set +e
-  local pid
-  for pid in "${SERVER_PIDS[@]}"; do
-    stop_server "${pid}"
-  done
-  rm -rf -- "${TMP_DIR}"
-  exit "${status}"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Start "$@" in the background in its own session (process group), stdout and
-# stderr appended to $log. Sets SPAWN_NS (just before spawning) and SPAWN_PID.
-spawn() {
-  local log="$1"
-  shift
-  SPAWN_NS="$(date +%s%N)"
-  if command -v setsid >/dev/null 2>&1; then
-    setsid "$@" >>"${log}" 2>&1 &
-  else
-    "$@" >>"${log}" 2>&1 &
-  fi
-  SPAWN_PID=$!
-  SERVER_PIDS+=("${SPAWN_PID}")
-}
-
-# wait_ready NAME PID LOG PORT: block until the server answers GET / with 200
-# (or, without curl, until its log has msg="ready"). Sets STARTUP_MS, measured
-# from SPAWN_NS. Prints the log and exits 1 on timeout or if the server dies.
+# wait_ready NAME PID LOG PORT: block until the server answers GET / with 200.
+# Sets STARTUP_MS, measured from spawn.
 wait_ready() {
-  local name="$1" pid="$2" log="$3" port="$4"
-  local deadline=$((SPAWN_NS + STARTUP_TIMEOUT * 1000000000)) code now
-  while :; do
-    if command -v curl >/dev/null 2>&1; then
-      code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:${port}/" || true)"
-      [[ "${code}" == "200" ]] && break
-    elif grep -q 'msg="ready"' "${log}"; then
-      break
-    fi
-    now="$(date +%s%N)"
-    if ! kill -0 "${pid}" 2>/dev/null; then
-      log "${name} exited before becoming ready; its log:"
-      cat "${log}" >&2
-      exit 1
-    fi
-    if ((now > deadline)); then
-      log "${name} not ready after ${STARTUP_TIMEOUT}s; its log:"
-      cat "${log}" >&2
-      exit 1
-    fi
-    sleep 0.005
-  done
-  now="$(date +%s%N)"
-  STARTUP_MS="$(awk -v ns="$((now - SPAWN_NS))" 'BEGIN { printf "%.1f", ns / 1e6 }')"
-  # The log line is part of the runtime's contract; give it a moment to appear.
-  local i
-  for ((i = 0; i < 100; i++)); do
-    grep -q 'msg="ready"' "${log}" && return 0
-    sleep 0.01
-  done
-  log "warning: ${name} serves requests but never logged msg=\"ready\""
+  wait_http_ready "$1" "$2" "$3" "http://127.0.0.1:$4/"
+  expect_log_line "$1" "$3"
 }
 
 start_isolated() {
@@ -171,37 +89,6 @@ run_wrk() {
   wrk -t1 -c"${CONNS}" -d"${DURATION}s" --latency "${url}" 2>&1
 }
 
-# to_ms VALUE: a wrk duration such as 512.00us, 1.23ms, 2.00s or 1.00m -> ms.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (!match(v, /^[0-9.]+/)) exit 1
-    n = substr(v, 1, RLENGTH); u = substr(v, RLENGTH + 1)
-    if (u == "us") f = 0.001; else if (u == "ms") f = 1; else if (u == "s") f = 1000
-    else if (u == "m") f = 60000; else if (u == "h") f = 3600000; else exit 1
-    printf "%.3f", n * f
-  }'
-}
-
-# parse_rps WRK_OUTPUT -> requests/sec, e.g. 41234.56
-parse_rps() {
-  awk '$1 == "Requests/sec:" { print $2; found = 1 } END { exit !found }' <<<"$1"
-}
-
-# parse_p99 WRK_OUTPUT -> 99th percentile latency in ms
-parse_p99() {
-  local raw
-  raw="$(awk '$1 == "99%" { print $2; found = 1 } END { exit !found }' <<<"$1")" || return 1
-  to_ms "${raw}"
-}
-
-# parse_errors WRK_OUTPUT -> non-2xx/3xx responses + socket errors
-parse_errors() {
-  awk '
-    /Non-2xx or 3xx responses:/ { n += $NF }
-    /Socket errors:/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i }
-    END { print n + 0 }' <<<"$1"
-}
-
 # bench_server NAME PORT START_FN [ARGS...]: start, measure, stop, record.
 bench_server() {
   local name="$1" port="$2"
@@ -232,70 +119,13 @@ bench_server() {
   stop_server "${pid}"
 }
 
-# --- setup helpers -----------------------------------------------------------
-
-ensure_wrk() {
-  command -v wrk >/dev/null 2>&1 && return 0
-  log "installing wrk"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y wrk >&2 || { apt-get update >&2 && apt-get install -y wrk >&2; } ||
-    die "could not install wrk (apt-get install -y wrk)"
-}
-
-# free_ports N: print N distinct free loopback TCP ports, one per line.
-free_ports() {
-  local n="$1"
-  if command -v python3 >/dev/null 2>&1; then
-    python3 - "${n}" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-EOF
-    return
-  fi
-  # Fallback: probe random high ports; a refused connection means nobody listens.
-  local -A seen=()
-  local port count=0
-  while ((count < n)); do
-    port=$((20000 + RANDOM % 40000))
-    [[ -n "${seen[${port}]:-}" ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
-      seen["${port}"]=1
-      echo "${port}"
-      count=$((count + 1))
-    fi
-  done
-}
-
-# ratio A B -> A/B with 2 decimals, or empty if either is missing/zero.
-ratio() {
-  [[ -n "$1" && -n "$2" ]] || return 0
-  awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 != 0) printf "%.2f", a / b }'
-}
-
-json_str() {
-  local s="${1//\\/\\\\}"
-  printf '"%s"' "${s//\"/\\\"}"
-}
-json_num() { if [[ -n "$1" ]]; then printf '%s' "$1"; else printf 'null'; fi; }
-
 # --- main --------------------------------------------------------------------
 
 main() {
   [[ -f "${NODE_SCRIPT}" ]] || die "run from the repository root: bash bench/hello.sh"
   ensure_wrk
 
-  if [[ ! -x "${ISOLATED_BIN}" ]]; then
-    log "isolated binary not found at ${ISOLATED_BIN}; build it first:"
-    log "    cmake -B build && cmake --build build -j"
-    log "(or point ISOLATED_BIN at an existing binary)"
-    exit 1
-  fi
+  require_isolated_bin
   [[ -f "${ISOLATED_SCRIPT}" ]] || die "handler script ${ISOLATED_SCRIPT} not found"
 
   local have_node=1

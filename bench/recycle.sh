@@ -63,92 +63,16 @@ KILL_EVERY="${KILL_EVERY:-2}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-30}"
 OUT="${OUT:-bench/results/recycle.json}"
 
-TMP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/isolated-bench.XXXXXX")"
-SERVER_PIDS=()
-HELPER_PIDS=()
-
 # Results: "<phase>.<figure>" -> value. Phases: baseline, reload, max_requests,
 # kill_load, respawn_default, respawn_pinned.
 declare -A R=()
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init
 
-# --- process management ------------------------------------------------------
-
-# Stop one server: SIGTERM its process group (setsid gave it its own, so its
-# workers go too), escalate to SIGKILL after 5 s, then reap it.
-stop_server() {
-  local pid="$1" i
-  kill -TERM -- "-${pid}" 2>/dev/null || kill -TERM "${pid}" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "${pid}" 2>/dev/null || break
-    sleep 0.05
-  done
-  if kill -0 "${pid}" 2>/dev/null; then
-    log "pid ${pid} ignored SIGTERM; sending SIGKILL"
-    kill -KILL -- "-${pid}" 2>/dev/null || kill -KILL "${pid}" 2>/dev/null || true
-  fi
-  wait "${pid}" 2>/dev/null || true
-  local keep=() p
-  for p in "${SERVER_PIDS[@]}"; do
-    [[ "${p}" == "${pid}" ]] || keep+=("${p}")
-  done
-  SERVER_PIDS=("${keep[@]}")
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  set +e
-  local pid
-  for pid in "${HELPER_PIDS[@]}"; do
-    kill -TERM "${pid}" 2>/dev/null
-    wait "${pid}" 2>/dev/null
-  done
-  for pid in "${SERVER_PIDS[@]}"; do
-    stop_server "${pid}"
-  done
-  rm -rf -- "${TMP_DIR}"
-  exit "${status}"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Start "$@" in the background in its own session (process group), stdout and
-# stderr appended to $log. Sets SPAWN_PID.
-spawn() {
-  local log="$1"
-  shift
-  if command -v setsid >/dev/null 2>&1; then
-    setsid "$@" >>"${log}" 2>&1 &
-  else
-    "$@" >>"${log}" 2>&1 &
-  fi
-  SPAWN_PID=$!
-  SERVER_PIDS+=("${SPAWN_PID}")
-}
-
-# wait_log_ready NAME PID LOG: block until LOG has msg="ready". Prints the log
-# and exits 1 on timeout or if the server dies first.
-wait_log_ready() {
-  local name="$1" pid="$2" log="$3" deadline
-  deadline=$(($(date +%s) + STARTUP_TIMEOUT))
-  until grep -q 'msg="ready"' "${log}"; do
-    if ! kill -0 "${pid}" 2>/dev/null; then
-      log "${name} exited before becoming ready; its log:"
-      cat "${log}" >&2
-      exit 1
-    fi
-    if (($(date +%s) > deadline)); then
-      log "${name} not ready after ${STARTUP_TIMEOUT}s; its log:"
-      cat "${log}" >&2
-      exit 1
-    fi
-    sleep 0.01
-  done
-}
+# --- servers -----------------------------------------------------------------
 
 # start_isolated PHASE PORT [EXTRA_FLAGS...]: start a server logging to
 # $TMP_DIR/PHASE.log and wait until it is ready. Sets SERVER_PID and SERVER_LOG.
@@ -181,34 +105,6 @@ finish_server() {
 }
 
 # --- the supervisor's logfmt log -----------------------------------------------
-
-# awk functions shared by the log readers below (plain POSIX awk: mawk will do).
-#   field(key)  value of key= on the current line, quotes stripped ("" if absent)
-#   is(msg)     whether the current line's msg is exactly msg
-#   ts_ms()     the line's ts=2026-11-27T10:18:52.785Z as milliseconds since the epoch
-# shellcheck disable=SC2016 # awk code: its $0 and $i are awk's, not the shell's
-LOGFMT_AWK='
-function field(key,   s) {
-  if (!match($0, "(^| )" key "=(\"[^\"]*\"|[^ ]*)")) return ""
-  s = substr($0, RSTART, RLENGTH)
-  sub(/^ /, "", s); s = substr(s, length(key) + 2)
-  gsub(/"/, "", s)
-  return s
-}
-function is(msg) { return index($0, "msg=\"" msg "\"") > 0 }
-function ts_ms(   t, p, y, m, d, era, yoe, doy, doe, days) {
-  t = field("ts")
-  if (split(t, p, /[-T:Z]/) < 6) return -1
-  y = p[1] + 0; m = p[2] + 0; d = p[3] + 0
-  y -= (m <= 2)                      # days_from_civil (H. Hinnant)
-  era = int((y >= 0 ? y : y - 399) / 400)
-  yoe = y - era * 400
-  doy = int((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1
-  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
-  days = era * 146097 + doe - 719468
-  return ((days * 24 + p[4]) * 60 + p[5]) * 60000 + p[6] * 1000
-}
-'
 
 # count_lines LOG MSG [REASON]: lines with msg="MSG" (and reason=REASON).
 count_lines() {
@@ -251,45 +147,6 @@ warn_lines() {
 
 # --- wrk and its output ------------------------------------------------------
 
-# to_ms VALUE: a wrk duration such as 512.00us, 1.23ms, 2.00s or 1.00m -> ms.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (!match(v, /^[0-9.]+/)) exit 1
-    n = substr(v, 1, RLENGTH); u = substr(v, RLENGTH + 1)
-    if (u == "us") f = 0.001; else if (u == "ms") f = 1; else if (u == "s") f = 1000
-    else if (u == "m") f = 60000; else if (u == "h") f = 3600000; else exit 1
-    printf "%.3f", n * f
-  }'
-}
-
-# parse_rps WRK_OUTPUT -> requests/sec, e.g. 41234.56
-parse_rps() {
-  awk '$1 == "Requests/sec:" { print $2; found = 1 } END { exit !found }' <<<"$1"
-}
-
-# parse_p99 WRK_OUTPUT -> 99th percentile latency in ms
-parse_p99() {
-  local raw
-  raw="$(awk '$1 == "99%" { print $2; found = 1 } END { exit !found }' <<<"$1")" || return 1
-  to_ms "${raw}"
-}
-
-# parse_requests WRK_OUTPUT -> total requests completed ("N requests in 10.00s")
-parse_requests() {
-  awk '$2 == "requests" && $3 == "in" { print $1; found = 1 } END { exit !found }' <<<"$1"
-}
-
-# parse_non2xx WRK_OUTPUT -> "Non-2xx or 3xx responses" (0 if absent)
-parse_non2xx() {
-  awk '/Non-2xx or 3xx responses:/ { n += $NF } END { print n + 0 }' <<<"$1"
-}
-
-# parse_socket_errors WRK_OUTPUT -> connect + read + write + timeout
-parse_socket_errors() {
-  awk '/Socket errors:/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i }
-    END { print n + 0 }' <<<"$1"
-}
-
 # load_with PHASE ACTION EVERY_S: run wrk against the current server and, while
 # it runs, call ACTION every EVERY_S seconds (at EVERY_S, 2*EVERY_S, ... while
 # before the end of the run). Sets ACTIONS (how many ACTION reported done by
@@ -299,9 +156,8 @@ load_with() {
   url="http://127.0.0.1:${PORT}/"
   out_file="${TMP_DIR}/${phase}.wrk.txt"
   log "${phase}: wrk -t1 -c${CONNS} -d${DURATION}s${action:+, ${action} every ${every}s}"
-  wrk -t1 -c"${CONNS}" -d"${DURATION}s" --latency "${url}" >"${out_file}" 2>&1 &
-  local wrk_pid=$!
-  HELPER_PIDS+=("${wrk_pid}")
+  spawn_helper "${out_file}" wrk -t1 -c"${CONNS}" -d"${DURATION}s" --latency "${url}"
+  local wrk_pid="${HELPER_PID}"
   local start now k=1 end
   start="$(date +%s%N)"
   end=$((start + DURATION * 1000000000))
@@ -318,8 +174,7 @@ load_with() {
     sleep 0.01
   done
   local status=0
-  wait "${wrk_pid}" || status=$?
-  HELPER_PIDS=()
+  wait_helper "${wrk_pid}" || status=$?
   local out
   out="$(cat "${out_file}")"
   ((status == 0)) || { printf '%s\n' "${out}" >&2; die "${phase}: wrk exited with status ${status}"; }
@@ -346,30 +201,6 @@ send_sighup() { kill -HUP "${SERVER_PID}"; }
 kill_worker() {
   kill_oldest_worker
   [[ -n "${VICTIM}" ]] || { log "no live worker to kill"; return 1; }
-}
-
-# --- statistics and JSON -----------------------------------------------------
-
-# stats VALUES... -> "min median max" (empty if no values)
-stats() {
-  (($# > 0)) || return 0
-  printf '%s\n' "$@" | sort -g | awk '
-    { v[n++] = $1 }
-    END {
-      med = (n % 2) ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
-      printf "%.1f %.1f %.1f\n", v[0], med, v[n - 1]
-    }'
-}
-
-json_str() {
-  local s="${1//\\/\\\\}"
-  printf '"%s"' "${s//\"/\\\"}"
-}
-json_num() { if [[ -n "$1" ]]; then printf '%s' "$1"; else printf 'null'; fi; }
-# json_list "V1 V2 ..." -> [V1, V2, ...]
-json_list() {
-  local s="$1"
-  printf '[%s]' "${s// /, }"
 }
 
 # --- phases ------------------------------------------------------------------
@@ -482,46 +313,6 @@ phase_kill_load() {
   finish_server kill_load
 }
 
-# --- setup helpers -----------------------------------------------------------
-
-ensure_wrk() {
-  command -v wrk >/dev/null 2>&1 && return 0
-  log "installing wrk"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y wrk >&2 || { apt-get update >&2 && apt-get install -y wrk >&2; } ||
-    die "could not install wrk (apt-get install -y wrk)"
-}
-
-# free_ports N: print N distinct free loopback TCP ports, one per line.
-free_ports() {
-  local n="$1"
-  if command -v python3 >/dev/null 2>&1; then
-    python3 - "${n}" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-EOF
-    return
-  fi
-  # Fallback: probe random high ports; a refused connection means nobody listens.
-  local -A seen=()
-  local port count=0
-  while ((count < n)); do
-    port=$((20000 + RANDOM % 40000))
-    [[ -n "${seen[${port}]:-}" ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
-      seen["${port}"]=1
-      echo "${port}"
-      count=$((count + 1))
-    fi
-  done
-}
-
 # --- main --------------------------------------------------------------------
 
 # respawn_json PHASE FLAGS: one phase C object.
@@ -566,12 +357,7 @@ main() {
     [[ "${!knob}" =~ ^[1-9][0-9]*$ ]] || die "${knob} must be a positive whole number (got '${!knob}')"
   done
   ensure_wrk
-  if [[ ! -x "${ISOLATED_BIN}" ]]; then
-    log "isolated binary not found at ${ISOLATED_BIN}; build it first:"
-    log "    cmake -B build && cmake --build build -j"
-    log "(or point ISOLATED_BIN at an existing binary)"
-    exit 1
-  fi
+  require_isolated_bin
   [[ -f "${ISOLATED_SCRIPT}" ]] || die "handler script ${ISOLATED_SCRIPT} not found"
 
   PORT="$(free_ports 1)"

@@ -135,6 +135,8 @@ class StopSignals {
     sigaddset(&set, SIGTERM);
     ::sigprocmask(SIG_BLOCK, &set, nullptr);
     fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    // Without the descriptor, let the signals end the process as usual rather than never.
+    if (!fd_) ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
   }
   // Waits up to `timeout`; true when a stop signal arrived.
   bool waitFor(std::chrono::milliseconds timeout) const {
@@ -156,16 +158,18 @@ int runTop(const CtlOptions& options) {
 
   // One exchange on the kept connection; a connection the server closed (idle limit, restart)
   // is re-opened once before giving up.
-  auto exchange = [&](const std::string& request) -> std::optional<json> {
+  struct Exchange {
+    std::string line;
+    json reply;
+  };
+  auto exchange = [&](const std::string& request) -> std::optional<Exchange> {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!client) client = ControlClient::tryConnect(options.socketPath, kReplyTimeout, error);
       if (!client) return std::nullopt;
       if (auto line = client->tryExchange(request, kReplyTimeout, error)) {
         auto reply = parseReply(*line, options.socketPath, error);
-        if (reply && options.json && request.find("workers") != std::string::npos) {
-          emit(*line + "\n");
-        }
-        return reply;
+        if (!reply) return std::nullopt;
+        return Exchange{std::move(*line), std::move(*reply)};
       }
       client.reset();
     }
@@ -175,14 +179,18 @@ int runTop(const CtlOptions& options) {
   for (uint64_t iteration = 1;; ++iteration) {
     auto status = exchange(R"({"cmd":"status"})");
     if (!status) return failure(error, kCtlExitUnreachable);
-    if (!(*status)["ok"].get<bool>()) return failure(replyError(*status), kCtlExitFailed);
+    if (!status->reply["ok"].get<bool>()) return failure(replyError(status->reply), kCtlExitFailed);
     auto workers = exchange(R"({"cmd":"workers"})");
     if (!workers) return failure(error, kCtlExitUnreachable);
-    if (!(*workers)["ok"].get<bool>()) return failure(replyError(*workers), kCtlExitFailed);
+    if (!workers->reply["ok"].get<bool>()) {
+      return failure(replyError(workers->reply), kCtlExitFailed);
+    }
 
+    // --json: one workers reply per line and refresh, for piping into jq.
+    if (options.json && !emit(workers->line + "\n")) return kCtlExitOk;
     if (!options.json) {
       std::string frame = tty ? "\033[H\033[2J" : (iteration > 1 ? "\n" : "");
-      frame += renderTopSummary(*status) + "\n" + renderWorkers(*workers);
+      frame += renderTopSummary(status->reply) + "\n" + renderWorkers(workers->reply);
       if (tty) frame += "\nrefreshing every second; Ctrl-C to quit\n";
       if (!emit(frame)) return kCtlExitOk;
     }
@@ -204,8 +212,9 @@ std::string defaultControlSocketPath(const EnvLookup& env, uid_t uid) {
 
 std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
     const std::vector<std::string>& args, const EnvLookup& env, uid_t uid) {
-  cxxopts::Options spec("isolated ctl", "Query and steer a running `isolated serve` through its "
-                                        "control socket.");
+  cxxopts::Options spec("isolated ctl",
+                        "Query and steer a running `isolated serve` through its "
+                        "control socket.");
   spec.custom_help("[--socket PATH] [--json] COMMAND [ARG]");
   spec.positional_help("");
   spec.add_options()("socket",
@@ -214,8 +223,8 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
                      cxxopts::value<std::string>(), "PATH")(
       "json", "Print the server's reply as JSON (metrics stays Prometheus text)")(
       "iterations", "top: refresh N times, then exit (default: until Ctrl-C)",
-      cxxopts::value<std::string>(), "N")("h,help", "Show this help")(
-      "command", "", cxxopts::value<std::string>())(
+      cxxopts::value<std::string>(),
+      "N")("h,help", "Show this help")("command", "", cxxopts::value<std::string>())(
       "arguments", "", cxxopts::value<std::vector<std::string>>());
   spec.parse_positional({"command", "arguments"});
 

@@ -48,9 +48,8 @@ std::optional<ControlClient> ControlClient::tryConnect(const std::string& path,
   if (path.empty() || path.size() >= sizeof address.sun_path) return fail(ENAMETOOLONG);
   std::memcpy(address.sun_path, path.data(), path.size());
 
-  UniqueFd fd(static_cast<int>(trySyscall([] {
-    return ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  })));
+  UniqueFd fd(static_cast<int>(
+      trySyscall([] { return ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); })));
   if (!fd) return fail(errno);
   // A blocking connect to a Unix socket whose backlog is full waits up to SO_SNDTIMEO, and then
   // fails with EAGAIN; that bounds the connect without a non-blocking dance.
@@ -75,8 +74,7 @@ std::optional<std::string> ControlClient::tryExchange(const std::string& request
                                                       std::string& error) {
   auto deadline = Clock::now() + timeout;
   auto timedOut = [&] {
-    error = "no reply from " + path_ + " within " +
-            std::to_string(timeout.count() / 1000) + " s";
+    error = "no reply from " + path_ + " within " + std::to_string(timeout.count() / 1000) + " s";
     return std::nullopt;
   };
 

@@ -24,6 +24,8 @@ constexpr const char* kMissing = "-";
 // Restart reasons in the order an operator reads them: failures first, then planned recycles.
 const std::vector<std::string> kRestartReasons = {
     "crash", "memory-hard", "memory", "health", "max-requests", "reload", "scale-down"};
+const std::vector<std::string> kLimitKinds = {"cpu-limit", "memory-limit", "wall-limit",
+                                              "context-reset"};
 
 const json* field(const json& object, const char* key) {
   if (!object.is_object()) return nullptr;
@@ -79,30 +81,31 @@ std::string mibText(const json& object, const char* key) {
   return n ? formatMiB(*n) : kMissing;
 }
 
-// "5 (crash 1, reload 4)": the total, then the non-zero reasons in kRestartReasons order and
-// any reason this client does not know, alphabetically.
-std::string restartsText(const json& restarts) {
-  if (!restarts.is_object()) return kMissing;
+// "5 (crash 1, reload 4)": the total, then the non-zero counts, those named in `order` first
+// and the rest (reasons this client does not know) alphabetically.
+std::string breakdownText(const json& counts, const std::vector<std::string>& order) {
+  if (!counts.is_object()) return kMissing;
   uint64_t total = 0;
   std::string parts;
-  auto add = [&](const std::string& reason, uint64_t n) {
+  auto add = [&](const std::string& key, uint64_t n) {
     total += n;
     if (n == 0) return;
     if (!parts.empty()) parts += ", ";
-    parts += reason + " " + std::to_string(n);
+    parts += key + " " + std::to_string(n);
   };
-  for (const auto& reason : kRestartReasons)
-    add(reason, count(restarts, reason.c_str()).value_or(0));
+  for (const auto& key : order)
+    add(key, count(counts, key.c_str()).value_or(0));
   std::set<std::string> others;
-  for (const auto& [reason, value] : restarts.items()) {
-    if (std::find(kRestartReasons.begin(), kRestartReasons.end(), reason) ==
-        kRestartReasons.end()) {
-      others.insert(reason);
-    }
+  for (const auto& [key, value] : counts.items()) {
+    if (std::find(order.begin(), order.end(), key) == order.end()) others.insert(key);
   }
-  for (const auto& reason : others)
-    add(reason, count(restarts, reason.c_str()).value_or(0));
+  for (const auto& key : others)
+    add(key, count(counts, key.c_str()).value_or(0));
   return parts.empty() ? std::to_string(total) : std::to_string(total) + " (" + parts + ")";
+}
+
+std::string restartsText(const json& restarts) {
+  return breakdownText(restarts, kRestartReasons);
 }
 
 std::string responsesText(const json& responses) {
@@ -158,9 +161,11 @@ std::string renderStatus(const json& reply) {
   lines.emplace_back("version", text(status, "version"));
   lines.emplace_back("pid", countText(status, "pid"));
   auto uptime = number(status, "uptime_s");
-  lines.emplace_back("uptime", uptime ? formatDuration(*uptime) + " (" +
-                                            std::to_string(static_cast<uint64_t>(*uptime)) + " s)"
-                                      : kMissing);
+  std::string uptimeText = uptime ? formatDuration(*uptime) : kMissing;
+  if (uptime && *uptime >= 60) {
+    uptimeText += " (" + std::to_string(static_cast<uint64_t>(*uptime)) + " s)";
+  }
+  lines.emplace_back("uptime", uptimeText);
   lines.emplace_back("script", text(status, "script"));
   lines.emplace_back("isolation", text(status, "isolation"));
   lines.emplace_back("listen", text(status, "listen"));
@@ -173,18 +178,35 @@ std::string renderStatus(const json& reply) {
   lines.emplace_back("in flight", countText(status, "in_flight"));
   lines.emplace_back("queued", countText(status, "queued"));
   lines.emplace_back("restarts", restartsText(member(status, "restarts")));
+  if (const json* limits = field(status, "limit_terminations")) {
+    lines.emplace_back("limit terminations", breakdownText(*limits, kLimitKinds));
+  }
   lines.emplace_back("dropped log lines", countText(status, "dropped_log_lines"));
 
   // Scalars a newer server adds are shown as they are, so nothing is hidden from the operator.
-  static const std::set<std::string> kShown = {
-      "state",        "version",  "pid",         "uptime_s",       "script",
-      "isolation",    "listen",   "workers",     "target",         "min_workers",
-      "max_workers",  "requests_total",          "responses",      "in_flight",
-      "queued",       "restarts", "dropped_log_lines"};
+  static const std::set<std::string> kShown = {"state",
+                                               "version",
+                                               "pid",
+                                               "uptime_s",
+                                               "script",
+                                               "isolation",
+                                               "listen",
+                                               "workers",
+                                               "target",
+                                               "min_workers",
+                                               "max_workers",
+                                               "requests_total",
+                                               "responses",
+                                               "in_flight",
+                                               "queued",
+                                               "restarts",
+                                               "dropped_log_lines",
+                                               "limit_terminations"};
   if (status.is_object()) {
     for (const auto& [key, value] : status.items()) {
-      if (kShown.contains(key) || value.is_structured()) continue;
-      lines.emplace_back(key, text(status, key.c_str()));
+      if (kShown.contains(key) || value.is_array()) continue;
+      lines.emplace_back(key,
+                         value.is_object() ? breakdownText(value, {}) : text(status, key.c_str()));
     }
   }
 
@@ -233,6 +255,7 @@ std::string renderWorkers(const json& reply) {
 
   const json* largest = nullptr;
   const json* slowest = nullptr;
+  double slowestLagMs = 0;  // a worker is "slowest" only with some lag
   const json* mostRestarted = nullptr;
   for (const json* w : workers) {
     std::string state = text(*w, "state");
@@ -240,22 +263,27 @@ std::string renderWorkers(const json& reply) {
       state += "(" + retiring + ")";
     }
     auto uptime = number(*w, "uptime_s");
-    auto lag = number(*w, "event_loop_lag_ms");
+    // Heap and lag come from the worker's health Pong: unknown until the first one.
+    const bool ponged = text(*w, "health") != "pending";
+    // Negative: not measured yet.
+    const double lagMs = ponged ? number(*w, "event_loop_lag_ms").value_or(-1) : -1;
+    std::string heap = count(*w, "heap_limit_bytes").value_or(0) > 0
+                           ? mibText(*w, "heap_used_bytes") + "/" + mibText(*w, "heap_limit_bytes")
+                           : kMissing;
     table.addRow({countText(*w, "id"), countText(*w, "slot"), countText(*w, "pid"), state,
                   uptime ? formatDuration(*uptime) : kMissing, countText(*w, "requests_served"),
-                  countText(*w, "in_flight"), mibText(*w, "rss_bytes"),
-                  mibText(*w, "heap_used_bytes") + "/" + mibText(*w, "heap_limit_bytes"),
-                  text(*w, "health"), lag ? oneDecimal(*lag) : kMissing,
-                  countText(*w, "restarts"), text(*w, "last_exit_reason"),
-                  countText(*w, "cpu_limit_terminations"),
+                  countText(*w, "in_flight"), mibText(*w, "rss_bytes"), heap, text(*w, "health"),
+                  lagMs >= 0 ? oneDecimal(lagMs) : kMissing, countText(*w, "restarts"),
+                  text(*w, "last_exit_reason"), countText(*w, "cpu_limit_terminations"),
                   countText(*w, "memory_limit_terminations")});
 
     if (count(*w, "rss_bytes").value_or(0) > 0 &&
         (largest == nullptr || *count(*w, "rss_bytes") > *count(*largest, "rss_bytes"))) {
       largest = w;
     }
-    if (lag && (slowest == nullptr || *lag > *number(*slowest, "event_loop_lag_ms"))) {
+    if (lagMs > slowestLagMs) {
       slowest = w;
+      slowestLagMs = lagMs;
     }
     if (count(*w, "restarts").value_or(0) > 0 &&
         (mostRestarted == nullptr || *count(*w, "restarts") > *count(*mostRestarted, "restarts"))) {
@@ -268,20 +296,24 @@ std::string renderWorkers(const json& reply) {
     out += "(no workers)\n";
     return out;
   }
-  out += "\nRSS and HEAP in MiB, LAG (event-loop lag) in ms; RESTARTS and LAST-EXIT describe the "
-         "slot.\n";
+  out +=
+      "\nRSS and HEAP in MiB, LAG (event-loop lag) in ms; RESTARTS and LAST-EXIT describe the "
+      "slot.\n";
   // One line per question, aligned: who is fat, who is slow, which slot keeps restarting.
   std::vector<std::pair<std::string, std::string>> notes;
   if (largest != nullptr) {
-    notes.emplace_back("largest", "worker " + countText(*largest, "id") + " (RSS " +
-                                      mibText(*largest, "rss_bytes") + " MiB, heap " +
-                                      mibText(*largest, "heap_used_bytes") + "/" +
-                                      mibText(*largest, "heap_limit_bytes") + " MiB)");
+    std::string note =
+        "worker " + countText(*largest, "id") + " (RSS " + mibText(*largest, "rss_bytes") + " MiB";
+    if (count(*largest, "heap_limit_bytes").value_or(0) > 0) {
+      note += ", heap " + mibText(*largest, "heap_used_bytes") + "/" +
+              mibText(*largest, "heap_limit_bytes") + " MiB";
+    }
+    notes.emplace_back("largest", note + ")");
   }
   if (slowest != nullptr) {
     notes.emplace_back("slowest", "worker " + countText(*slowest, "id") + " (lag " +
-                                      oneDecimal(*number(*slowest, "event_loop_lag_ms")) +
-                                      " ms, health " + text(*slowest, "health") + ")");
+                                      oneDecimal(slowestLagMs) + " ms, health " +
+                                      text(*slowest, "health") + ")");
   }
   if (mostRestarted != nullptr) {
     notes.emplace_back("most restarts", "slot " + countText(*mostRestarted, "slot") + " (" +

@@ -36,6 +36,9 @@ constexpr uint32_t kWorkerStopDeadlineMs = 5000;
 // them, and the time each must hold, is the hysteresis.
 constexpr double kScaleUpLoad = 2.0;
 constexpr double kScaleDownLoad = 0.25;
+// Every reason a worker is replaced for, reported even while zero.
+constexpr const char* kRestartReasons[] = {"crash",        "memory", "memory-hard", "health",
+                                           "max-requests", "reload", "scale-down",  "manual"};
 
 const char* methodName(evhttp_cmd_type cmd) {
   switch (cmd) {
@@ -284,6 +287,7 @@ void Supervisor::updateDegraded() {
 }
 
 void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) {
+  worker.rssBytes = readRssBytes(worker.pid());
   logger_.info("worker ready", {{"worker", worker.id()},
                                 {"pid", worker.pid()},
                                 {"load_ms", hello.getStartupMs()},
@@ -960,7 +964,8 @@ ServerStatus Supervisor::snapshot() const {
   status.responses = metrics_.byClass();
   status.inFlight = inFlight_.size();
   status.queued = queue_.size();
-  status.restarts = restarts_;
+  for (const char* reason : kRestartReasons) status.restarts[reason] = 0;
+  for (const auto& [reason, count] : restarts_) status.restarts[reason] = count;
   status.limitTerminations = metrics_.limits();
   status.droppedLogLines = droppedLogLinesOfExited_ + logger_.droppedLines();
   for (const auto& w : workers_) {

@@ -176,8 +176,10 @@ TEST(SupervisionTest, LeakingWorkerIsRecycledUnderLoadWithZeroFailures) {
 }
 
 TEST(SupervisionTest, WorkerOverHardThresholdIsKilledAndReplaced) {
-  ServerProcess server(kScripts + "/supervision.js", {"--workers", "1", "--memory-threshold", "100",
-                                                      "--memory-hard-threshold", "200"});
+  // Filling 300 MB takes longer than the default CPU limit allows one turn.
+  ServerProcess server(kScripts + "/supervision.js",
+                       {"--workers", "1", "--memory-threshold", "100", "--memory-hard-threshold",
+                        "200", "--cpu-limit", "10000"});
   ASSERT_NE(server.waitReady(), 0) << server.output();
   auto pid = server.liveWorkerPids().at(0);
   EXPECT_EQ(httpGet(server.baseUrl() + "/leak?mb=300").status, 200);

@@ -28,6 +28,16 @@ std::vector<std::string> linesOf(const std::string& text) {
   return lines;
 }
 
+// The value of the "key: value" line for `key`, without the alignment padding.
+std::string valueOf(const std::string& text, const std::string& key) {
+  for (const auto& line : linesOf(text)) {
+    if (line.rfind(key + ":", 0) != 0) continue;
+    auto start = line.find_first_not_of(' ', key.size() + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "<no " + key + ">";
+}
+
 EnvLookup envFrom(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
     auto it = vars.find(name);
@@ -103,7 +113,8 @@ const char* kStatusReply = R"({"ok":true,"status":{
   "in_flight":3,"queued":0,"listen":"127.0.0.1:8080",
   "restarts":{"crash":1,"memory":0,"health":0,"max-requests":0,"reload":4,"scale-down":0,
               "memory-hard":0},
-  "dropped_log_lines":17,"future_field":"x"}})";
+  "limit_terminations":{"cpu-limit":3,"memory-limit":0},
+  "dropped_log_lines":17,"future_field":"x","future_counts":{"a":1,"b":2}}})";
 
 TEST(CtlRender, StatusIsAlignedKeyValueLines) {
   std::string out = renderStatus(json::parse(kStatusReply));
@@ -124,9 +135,17 @@ TEST(CtlRender, StatusIsAlignedKeyValueLines) {
   EXPECT_NE(out.find("2xx 1190  3xx 0  4xx 5  5xx 5"), std::string::npos) << out;
   EXPECT_NE(out.find("5 (crash 1, reload 4)"), std::string::npos) << out;
   EXPECT_NE(out.find("4 serving, target 4 (min 2, max 8)"), std::string::npos) << out;
-  EXPECT_NE(out.find("dropped log lines: 17"), std::string::npos) << out;
-  // A field this client does not know still shows.
+  EXPECT_EQ(valueOf(out, "dropped log lines"), "17") << out;
+  EXPECT_EQ(valueOf(out, "limit terminations"), "3 (cpu-limit 3)") << out;
+  // Fields this client does not know still show.
   EXPECT_NE(out.find("future_field:"), std::string::npos) << out;
+  EXPECT_NE(out.find("3 (a 1, b 2)"), std::string::npos) << out;
+}
+
+TEST(CtlRender, ShortUptimeHasNoSecondsRepeat) {
+  std::string out = renderStatus(json::parse(R"({"ok":true,"status":{"uptime_s":2.5}})"));
+  EXPECT_NE(out.find("uptime:"), std::string::npos);
+  EXPECT_NE(out.find(" 2s\n"), std::string::npos) << out;
 }
 
 TEST(CtlRender, StatusToleratesMissingAndMistypedFields) {
@@ -155,9 +174,11 @@ TEST(CtlRender, WorkersTableHasHeaderAndOneRowPerWorkerBySlot) {
   std::string out = renderWorkers(json::parse(kWorkersReply));
   auto lines = linesOf(out);
   ASSERT_GE(lines.size(), 3u) << out;
-  const std::vector<std::string> headers = {
-      "ID",     "SLOT", "PID",      "STATE",     "UPTIME",    "SERVED",    "INFLIGHT", "RSS",
-      "HEAP(used/limit)", "HEALTH", "LAG", "RESTARTS", "LAST-EXIT", "CPU-KILLS", "MEM-KILLS"};
+  const std::vector<std::string> headers = {"ID",        "SLOT",      "PID",
+                                            "STATE",     "UPTIME",    "SERVED",
+                                            "INFLIGHT",  "RSS",       "HEAP(used/limit)",
+                                            "HEALTH",    "LAG",       "RESTARTS",
+                                            "LAST-EXIT", "CPU-KILLS", "MEM-KILLS"};
   std::istringstream header(lines[0]);
   std::vector<std::string> seen;
   for (std::string word; header >> word;)
@@ -192,9 +213,9 @@ TEST(CtlRender, WorkersTableHasHeaderAndOneRowPerWorkerBySlot) {
   EXPECT_EQ(row[14], "1");
 
   // The summary answers "which worker is fat, slow, restarting" without reading every row.
-  EXPECT_NE(out.find("largest:       worker 7 (RSS 210.0 MiB"), std::string::npos) << out;
-  EXPECT_NE(out.find("slowest:       worker 7 (lag 153.5 ms, health late)"), std::string::npos) << out;
-  EXPECT_NE(out.find("most restarts: slot 2 (3, last memory)"), std::string::npos) << out;
+  EXPECT_EQ(valueOf(out, "largest"), "worker 7 (RSS 210.0 MiB, heap 115.0/128.0 MiB)") << out;
+  EXPECT_EQ(valueOf(out, "slowest"), "worker 7 (lag 153.5 ms, health late)") << out;
+  EXPECT_EQ(valueOf(out, "most restarts"), "slot 2 (3, last memory)") << out;
 }
 
 TEST(CtlRender, WorkersColumnsLineUp) {
@@ -206,6 +227,27 @@ TEST(CtlRender, WorkersColumnsLineUp) {
     EXPECT_NE(lines[i][end - 1], ' ') << lines[i];
     EXPECT_EQ(lines[i][end], ' ') << lines[i];
   }
+}
+
+TEST(CtlRender, WorkerWithoutPongShowsUnknownHeapAndLag) {
+  std::string out = renderWorkers(json::parse(R"({"ok":true,"workers":[
+    {"id":1,"slot":1,"pid":10,"state":"starting","uptime_s":0.1,"requests_served":0,
+     "in_flight":0,"rss_bytes":1048576,"heap_used_bytes":0,"heap_limit_bytes":0,
+     "health":"pending","event_loop_lag_ms":0.0,"restarts":0,"last_exit_reason":"",
+     "cpu_limit_terminations":0,"memory_limit_terminations":0,"retiring":""}]})"));
+  auto lines = linesOf(out);
+  ASSERT_GE(lines.size(), 2u);
+  std::istringstream row(lines[1]);
+  std::vector<std::string> cells;
+  for (std::string cell; row >> cell;)
+    cells.push_back(cell);
+  ASSERT_EQ(cells.size(), 15u) << lines[1];
+  EXPECT_EQ(cells[8], "-");
+  EXPECT_EQ(cells[9], "pending");
+  EXPECT_EQ(cells[10], "-");
+  // No lag measured: nobody is called slowest; the heap is not quoted as 0/0.
+  EXPECT_EQ(out.find("slowest"), std::string::npos) << out;
+  EXPECT_EQ(valueOf(out, "largest"), "worker 1 (RSS 1.0 MiB)") << out;
 }
 
 TEST(CtlRender, NoWorkersAndBrokenWorkers) {
@@ -266,10 +308,9 @@ TEST(CtlOptions, DefaultSocketPath) {
 TEST(CtlOptions, SocketFromFlagThenEnvironmentThenDefault) {
   EXPECT_EQ(parseOk({"status"}).socketPath, "/tmp/isolated-1000/isolated.sock");
   EXPECT_EQ(parseOk({"status"}, {{"ISOLATED_CONTROL_SOCKET", "/e.sock"}}).socketPath, "/e.sock");
-  EXPECT_EQ(
-      parseOk({"--socket", "/f.sock", "status"}, {{"ISOLATED_CONTROL_SOCKET", "/e.sock"}})
-          .socketPath,
-      "/f.sock");
+  EXPECT_EQ(parseOk({"--socket", "/f.sock", "status"}, {{"ISOLATED_CONTROL_SOCKET", "/e.sock"}})
+                .socketPath,
+            "/f.sock");
 }
 
 TEST(CtlOptions, CommandsAndArguments) {

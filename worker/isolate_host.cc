@@ -1,20 +1,14 @@
-// IsolateHost: isolate and context lifecycle, request dispatch into JavaScript, and the
-// Response/Log messages that come back out.
+// IsolateHost: turns of JavaScript under the CPU and heap limits, the rebuilds after a limit is
+// hit, and request dispatch into the runtime.
 #include "worker/isolate_host.h"
-
-#include <capnp/message.h>
 
 #include <algorithm>
 #include <cstring>
-#include <string_view>
 
 #include "worker/js_scope.h"
 #include "worker/native_bindings.h"
 
 namespace isolated::worker {
-
-// The text of worker/runtime.js, embedded at build time (cmake/EmbedFile.cmake).
-extern const std::string_view kRuntimeJs;
 
 namespace {
 
@@ -24,228 +18,262 @@ v8::Local<v8::String> oneByteString(v8::Isolate* isolate, kj::StringPtr text) {
       .ToLocalChecked();
 }
 
-// Writes a ByteString (header name or value) as Latin-1, the way fetch defines header bytes.
-std::string latin1(v8::Isolate* isolate, v8::Local<v8::Value> value) {
-  v8::Local<v8::String> s;
-  if (!value->ToString(isolate->GetCurrentContext()).ToLocal(&s)) return {};
-  std::string out(static_cast<size_t>(s->Length()), '\0');
-  s->WriteOneByte(isolate, reinterpret_cast<uint8_t*>(out.data()), 0, s->Length(),
-                  v8::String::NO_NULL_TERMINATION);
-  return out;
+v8::Local<v8::Value> requestIdValue(v8::Isolate* isolate, uint64_t id) {
+  if (id == 0) return v8::Undefined(isolate);
+  return v8::Number::New(isolate, static_cast<double>(id));
 }
 
-constexpr std::string_view kRuntimeErrorBodies[][2] = {
-    {"script-threw", "Internal Server Error: the script threw an exception\n"},
-    {"bad-response", "Internal Server Error: the script did not return a Response\n"},
-    {"no-response", "Internal Server Error: no fetch handler answered the request\n"},
-};
+uint64_t requestIdOf(v8::Local<v8::Value> value) {
+  return value->IsNumber() ? static_cast<uint64_t>(value.As<v8::Number>()->Value()) : 0;
+}
+
+std::string millis(std::chrono::milliseconds ms) {
+  return std::to_string(ms.count()) + " ms";
+}
 
 }  // namespace
 
-IsolateHost::IsolateHost(event_base* base, Outbox& outbox, HostOptions options)
-    : outbox_(outbox),
+IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog,
+                         HostOptions options)
+    : base_(base),
+      writer_(outbox, options.logBacklogBytes),
+      watchdog_(watchdog),
       options_(std::move(options)),
-      timers_(base, [this](uint64_t id) { fireTimer(id); }),
-      allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()) {
-  v8::Isolate::CreateParams params;
-  params.array_buffer_allocator = allocator_.get();
-  params.constraints.ConfigureDefaultsFromHeapSize(0, options_.heapLimitBytes);
-  isolate_ = v8::Isolate::New(params);
-  isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
-}
+      timers_(base, [this](uint64_t id, uint64_t requestId) { fireTimer(id, requestId); }),
+      allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
+      isolate_(std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes)) {}
 
 IsolateHost::~IsolateHost() {
-  dispatchFn_.Reset();
-  fireTimerFn_.Reset();
-  context_.Reset();
-  isolate_->Dispose();
+  timers_.clear();
+  context_.reset();
+  isolate_.reset();
 }
 
 std::optional<ScriptError> IsolateHost::load() {
-  v8::Isolate::Scope isolateScope(isolate_);
-  v8::HandleScope handleScope(isolate_);
-  v8::Local<v8::Context> context = v8::Context::New(isolate_);
-  context_.Reset(isolate_, context);
-  v8::Context::Scope contextScope(context);
-  v8::TryCatch tryCatch(isolate_);
+  return createContext();
+}
 
-  // The runtime is a function expression; calling it installs the globals and returns the
-  // entry points the host keeps.
-  v8::ScriptOrigin origin(isolate_, v8::String::NewFromUtf8Literal(isolate_, "isolated:runtime"));
-  v8::Local<v8::String> source =
-      v8::String::NewFromUtf8(isolate_, kRuntimeJs.data(), v8::NewStringType::kNormal,
-                              static_cast<int>(kRuntimeJs.size()))
-          .ToLocalChecked();
-  v8::Local<v8::Script> script;
-  v8::Local<v8::Value> factory;
-  v8::Local<v8::Value> entryPoints;
-  v8::Local<v8::Value> native = NativeBindings::create(isolate_, context, *this);
-  if (!v8::Script::Compile(context, source, &origin).ToLocal(&script) ||
-      !script->Run(context).ToLocal(&factory) || !factory->IsFunction() ||
-      !factory.As<v8::Function>()
-           ->Call(context, context->Global(), 1, &native)
-           .ToLocal(&entryPoints) ||
-      !entryPoints->IsObject()) {
-    return describeException(isolate_, context, tryCatch, "isolated:runtime");
-  }
-  auto entries = entryPoints.As<v8::Object>();
-  auto get = [&](const char* name) {
-    return entries->Get(context, v8::String::NewFromUtf8(isolate_, name).ToLocalChecked())
-        .ToLocalChecked()
-        .As<v8::Function>();
-  };
-  dispatchFn_.Reset(isolate_, get("dispatch"));
-  fireTimerFn_.Reset(isolate_, get("fireTimer"));
-
-  LoadResult loaded = loadScript(isolate_, context, options_.scriptPath);
-  if (auto* error = std::get_if<ScriptError>(&loaded)) return *error;
-  if (auto* module = std::get_if<LoadedModule>(&loaded)) {
-    v8::Local<v8::Value> exported = module->defaultExport;
-    if (get("setModuleHandler")->Call(context, context->Global(), 1, &exported).IsEmpty()) {
-      return describeException(isolate_, context, tryCatch, options_.scriptPath);
-    }
-  } else {
-    v8::Local<v8::Value> has;
-    if (!get("hasFetchListener")->Call(context, context->Global(), 0, nullptr).ToLocal(&has) ||
-        !has->IsTrue()) {
-      return ScriptError{options_.scriptPath, 0,
-                         "the script has no fetch handler: use `export default { fetch }` or "
-                         "addEventListener('fetch', ...)"};
+std::optional<ScriptError> IsolateHost::createContext() {
+  v8::Isolate* isolate = isolate_->get();
+  auto created = std::make_unique<ScriptContext>(isolate);
+  std::optional<ScriptError> error;
+  {
+    JsScope scope(isolate, created->global());
+    CpuSlice slice(watchdog_, isolate, options_.startupCpuLimit);
+    error = created->load(NativeBindings::create(isolate, scope.context(), *this),
+                          options_.scriptPath, sources_);
+    if (slice.finish()) {
+      isolate->CancelTerminateExecution();
+      if (error) {
+        error->message = "the script's top level exceeded the start-up CPU time limit of " +
+                         millis(options_.startupCpuLimit);
+      }
     }
   }
-  runMicrotasks();
+  if (!error && isolate_->heapLimitHit()) {
+    error = ScriptError{options_.scriptPath, 0,
+                        "the script's top level exceeded the heap limit of " +
+                            std::to_string(options_.heapLimitBytes >> 20) + " MB"};
+  }
+  if (error) return error;
+  context_ = std::move(created);
   return std::nullopt;
+}
+
+template <typename Body>
+void IsolateHost::runTurn(uint64_t requestId, Body&& body) {
+  v8::Isolate* isolate = isolate_->get();
+  TurnEnd end;
+  end.runningRequest = requestId;
+  {
+    JsScope scope(isolate, context_->global());
+    v8::Local<v8::Context> context = scope.context();
+    v8::TryCatch tryCatch(isolate);
+    CpuSlice slice(watchdog_, isolate, options_.cpuLimit);
+    // The request id travels with every promise job the JavaScript creates from here, so that
+    // console lines after an await still name their request, and so that a termination inside
+    // a job can be charged to the right request.
+    context->SetContinuationPreservedEmbedderData(requestIdValue(isolate, requestId));
+    body(context, tryCatch);
+    if (!tryCatch.HasTerminated()) {
+      tryCatch.Reset();
+      context->SetContinuationPreservedEmbedderData(v8::Undefined(isolate));
+      context_->runMicrotasks();
+    }
+    end.terminated = tryCatch.HasTerminated();
+    if (end.terminated) {
+      // V8 10.2 leaves the embedder data of the job it terminated in place (checked: a promise
+      // job's own data, not its predecessor's), or the turn's own if the call was terminated.
+      end.runningRequest = requestIdOf(context->GetContinuationPreservedEmbedderData());
+    }
+    context->SetContinuationPreservedEmbedderData(v8::Undefined(isolate));
+    end.watchdogFired = slice.finish();
+  }
+  endTurn(end);
+}
+
+void IsolateHost::endTurn(const TurnEnd& end) {
+  if (isolate_->heapLimitHit()) {
+    // Whether or not the termination took effect before the turn ended, the heap is at its
+    // limit: only a new isolate gives it back.
+    ++counters_.memoryLimitTerminations;
+    abandonRequests(end.runningRequest, runtime_error::kMemoryLimit,
+                    "the heap limit of " + std::to_string(options_.heapLimitBytes >> 20) + " MB",
+                    "the isolate was replaced");
+    rebuild(/*newIsolate=*/true);
+  } else if (end.terminated) {
+    // The watchdog is the only other source of termination.
+    ++counters_.cpuLimitTerminations;
+    isolate_->get()->CancelTerminateExecution();
+    abandonRequests(end.runningRequest, runtime_error::kCpuLimit,
+                    "the CPU time limit of " + millis(options_.cpuLimit),
+                    "the script's context was rebuilt");
+    rebuild(/*newIsolate=*/false);
+  } else if (end.watchdogFired) {
+    // The budget ran out just as the JavaScript returned: the turn completed, but the pending
+    // termination would hit the next one.
+    isolate_->get()->CancelTerminateExecution();
+  }
+}
+
+void IsolateHost::abandonRequests(uint64_t running, std::string_view kind, const std::string& limit,
+                                  const std::string& consequence) {
+  std::vector<uint64_t> ids = context_->takeRequests();
+  bool runningInFlight = std::find(ids.begin(), ids.end(), running) != ids.end();
+  std::string culprit = running == 0 ? "JavaScript not run for any request"
+                        : runningInFlight
+                            ? "request " + std::to_string(running)
+                            : "request " + std::to_string(running) + " (no longer in flight)";
+  if (!runningInFlight) {
+    writer_.log(2, culprit + " exceeded " + limit + "; " + consequence, running);
+  }
+  for (uint64_t id : ids) {
+    if (id == running) {
+      writer_.runtimeError(id, kind, "the script exceeded " + limit + "; " + consequence);
+    } else {
+      writer_.runtimeError(id, runtime_error::kContextReset,
+                           "request discarded: " + culprit + " exceeded " + limit +
+                               " while this one was pending; " + consequence);
+    }
+  }
+}
+
+void IsolateHost::rebuild(bool newIsolate) {
+  auto started = std::chrono::steady_clock::now();
+  // The timers' callbacks and every queued promise job belong to the old context.
+  timers_.clear();
+  context_.reset();
+  if (newIsolate) {
+    isolate_.reset();
+    isolate_ = std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes);
+  } else {
+    // Collect the old context now rather than at some later GC: what the terminated script
+    // retained (array buffers included) would otherwise keep the worker's RSS up and could
+    // trigger the supervisor's memory recycling. Rebuilds are rare; a full GC here is cheap.
+    v8::Isolate* isolate = isolate_->get();
+    v8::Isolate::Scope isolateScope(isolate);
+    isolate->ContextDisposedNotification();
+    isolate->LowMemoryNotification();
+  }
+  ++counters_.rebuilds;
+  if (auto error = createContext()) {
+    failed_ = true;
+    writer_.log(3, "cannot rebuild the script's context, the worker stops: " + error->message, 0);
+    event_base_loopbreak(base_);
+    return;
+  }
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  writer_.log(1,
+              std::string(newIsolate ? "isolate rebuilt" : "script context rebuilt") + " in " +
+                  std::to_string(static_cast<int>(ms + 0.5)) + " ms",
+              0);
 }
 
 void IsolateHost::dispatch(ipc::RequestStart::Reader request) {
   uint64_t id = request.getId();
-  inFlight_.insert(id);
-  {
-    JsScope scope(isolate_, context_);
-    v8::Local<v8::Context> context = scope.context();
+  ++counters_.requestsServed;
+  if (!context_) {
+    writer_.runtimeError(id, runtime_error::kContextReset, "the worker has no script context");
+    return;
+  }
+  context_->addRequest(id);
+  runTurn(id, [&](v8::Local<v8::Context> context, v8::TryCatch& tryCatch) {
+    v8::Isolate* isolate = context->GetIsolate();
     auto headers = request.getHeaders();
-    v8::Local<v8::Array> flat = v8::Array::New(isolate_, static_cast<int>(headers.size() * 2));
+    v8::Local<v8::Array> flat = v8::Array::New(isolate, static_cast<int>(headers.size() * 2));
     uint32_t index = 0;
     for (auto header : headers) {
-      flat->Set(context, index++, oneByteString(isolate_, header.getName())).Check();
-      flat->Set(context, index++, oneByteString(isolate_, header.getValue())).Check();
+      if (flat->Set(context, index++, oneByteString(isolate, header.getName())).IsNothing() ||
+          flat->Set(context, index++, oneByteString(isolate, header.getValue())).IsNothing()) {
+        return;  // terminated already (a heap-limit termination pending from a GC)
+      }
     }
-    v8::Local<v8::Value> body = v8::Null(isolate_);
+    v8::Local<v8::Value> body = v8::Null(isolate);
     auto bytes = request.getBody();
     if (bytes.size() > 0) {
-      auto store = v8::ArrayBuffer::NewBackingStore(isolate_, bytes.size());
+      auto store = v8::ArrayBuffer::NewBackingStore(isolate, bytes.size());
       memcpy(store->Data(), bytes.begin(), bytes.size());
-      body = v8::ArrayBuffer::New(isolate_, std::move(store));
+      body = v8::ArrayBuffer::New(isolate, std::move(store));
     }
     v8::Local<v8::Value> args[] = {
-        v8::Number::New(isolate_, static_cast<double>(id)),
-        oneByteString(isolate_, request.getMethod()),
-        oneByteString(isolate_, request.getUrl()),
+        v8::Number::New(isolate, static_cast<double>(id)),
+        oneByteString(isolate, request.getMethod()),
+        oneByteString(isolate, request.getUrl()),
         flat,
         body,
     };
-    // The request id travels with every promise continuation the handler creates, so console
-    // lines written after an await still name their request.
-    context->SetContinuationPreservedEmbedderData(args[0]);
-    v8::TryCatch tryCatch(isolate_);
-    auto result = dispatchFn_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 5, args);
-    context->SetContinuationPreservedEmbedderData(v8::Undefined(isolate_));
-    if (result.IsEmpty() && inFlight_.contains(id)) {
-      ScriptError error = describeException(isolate_, context, tryCatch, options_.scriptPath);
-      sendRuntimeError(id, "script-threw", error.message);
+    auto result = context_->dispatchFunction()->Call(context, v8::Undefined(isolate), 5, args);
+    if (result.IsEmpty() && !tryCatch.HasTerminated() && context_->hasRequest(id)) {
+      ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
+      fail(id, std::string(runtime_error::kScriptThrew), error.message);
     }
-  }
-  runMicrotasks();
+  });
 }
 
-void IsolateHost::fireTimer(uint64_t id) {
-  {
-    JsScope scope(isolate_, context_);
-    v8::Local<v8::Context> context = scope.context();
-    v8::TryCatch tryCatch(isolate_);
-    v8::Local<v8::Value> arg = v8::Number::New(isolate_, static_cast<double>(id));
-    if (fireTimerFn_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 1, &arg).IsEmpty()) {
-      ScriptError error = describeException(isolate_, context, tryCatch, options_.scriptPath);
-      sendLog(3, "Uncaught exception in timer callback: " + error.message, 0);
+void IsolateHost::fireTimer(uint64_t timerId, uint64_t requestId) {
+  if (!context_) return;
+  runTurn(requestId, [&](v8::Local<v8::Context> context, v8::TryCatch& tryCatch) {
+    v8::Isolate* isolate = context->GetIsolate();
+    v8::Local<v8::Value> arg = v8::Number::New(isolate, static_cast<double>(timerId));
+    if (context_->fireTimerFunction()->Call(context, v8::Undefined(isolate), 1, &arg).IsEmpty() &&
+        !tryCatch.HasTerminated()) {
+      ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
+      writer_.log(3, "Uncaught exception in timer callback: " + error.message, requestId);
     }
-  }
-  runMicrotasks();
+  });
 }
 
-void IsolateHost::runMicrotasks() {
-  // Promise reactions call back into native code that creates handles: they need a scope.
-  JsScope scope(isolate_, context_);
-  isolate_->PerformMicrotaskCheckpoint();
+bool IsolateHost::probe() {
+  if (!context_) return false;
+  bool ok = false;
+  runTurn(0,
+          [&](v8::Local<v8::Context> context, v8::TryCatch&) { ok = context_->runProbe(context); });
+  return ok;
 }
 
-void IsolateHost::sendResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
-                               v8::Local<v8::Value> body) {
-  if (inFlight_.erase(id) == 0) return;
-  capnp::MallocMessageBuilder message;
-  auto response = message.initRoot<ipc::Envelope>().initResponse();
-  response.setId(id);
-  response.setStatus(status);
-  v8::Local<v8::Context> context = isolate_->GetCurrentContext();
-  uint32_t count = flatHeaders->Length() / 2;
-  auto headers = response.initHeaders(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    std::string name = latin1(isolate_, flatHeaders->Get(context, 2 * i).ToLocalChecked());
-    std::string value = latin1(isolate_, flatHeaders->Get(context, 2 * i + 1).ToLocalChecked());
-    headers[i].setName(name);
-    headers[i].setValue(value);
-  }
-  if (body->IsString()) {
-    auto text = body.As<v8::String>();
-    int length = text->Utf8Length(isolate_);
-    auto data = response.initBody(static_cast<unsigned>(length));
-    text->WriteUtf8(isolate_, reinterpret_cast<char*>(data.begin()), length, nullptr,
-                    v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
-  } else if (body->IsArrayBuffer()) {
-    auto store = body.As<v8::ArrayBuffer>()->GetBackingStore();
-    response.setBody(
-        kj::arrayPtr(static_cast<const kj::byte*>(store->Data()), store->ByteLength()));
-  }
-  outbox_.send(message);
+void IsolateHost::cancel(uint64_t id) {
+  if (context_) context_->finishRequest(id);
 }
 
-void IsolateHost::sendRuntimeError(uint64_t id, const std::string& kind,
-                                   const std::string& detail) {
-  if (inFlight_.erase(id) == 0) return;
-  sendLog(3, detail, id);
-  std::string_view body = "Internal Server Error\n";
-  for (const auto& entry : kRuntimeErrorBodies) {
-    if (entry[0] == kind) body = entry[1];
-  }
-  capnp::MallocMessageBuilder message;
-  auto response = message.initRoot<ipc::Envelope>().initResponse();
-  response.setId(id);
-  response.setStatus(500);
-  auto headers = response.initHeaders(1);
-  headers[0].setName("content-type");
-  headers[0].setValue("text/plain; charset=utf-8");
-  response.setBody(kj::arrayPtr(reinterpret_cast<const kj::byte*>(body.data()), body.size()));
-  response.setRuntimeError(kind);
-  outbox_.send(message);
+void IsolateHost::respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
+                          v8::Local<v8::Value> body) {
+  if (!context_ || !context_->finishRequest(id)) return;
+  writer_.response(isolate_->get(), id, status, flatHeaders, body);
 }
 
-void IsolateHost::sendLog(int level, const std::string& text, uint64_t requestId) {
-  if (outbox_.pendingBytes() > options_.logBacklogBytes) {
-    ++droppedLogLines_;
-    return;
-  }
-  capnp::MallocMessageBuilder message;
-  auto log = message.initRoot<ipc::Envelope>().initLog();
-  static constexpr ipc::Log::Level kLevels[] = {ipc::Log::Level::DEBUG, ipc::Log::Level::INFO,
-                                                ipc::Log::Level::WARN, ipc::Log::Level::ERROR};
-  log.setLevel(kLevels[std::clamp(level, 0, 3)]);
-  log.setMessage(text);
-  log.setRequestId(requestId);
-  outbox_.send(message);
+void IsolateHost::fail(uint64_t id, const std::string& kind, const std::string& detail) {
+  if (!context_ || !context_->finishRequest(id)) return;
+  writer_.runtimeError(id, kind, detail);
+}
+
+void IsolateHost::log(int level, const std::string& message, uint64_t requestId) {
+  writer_.log(level, message, requestId);
 }
 
 HeapStats IsolateHost::heapStats() {
   v8::HeapStatistics stats;
-  isolate_->GetHeapStatistics(&stats);
+  isolate_->get()->GetHeapStatistics(&stats);
   return HeapStats{stats.used_heap_size(), stats.total_heap_size(), stats.heap_size_limit(),
                    stats.external_memory()};
 }

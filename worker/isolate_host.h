@@ -1,22 +1,43 @@
-// One persistent V8 isolate and context running one script. Created once per worker; it serves
-// every request the worker receives, interleaving those that await timers.
+// The worker's JavaScript host: one persistent isolate with one script context, serving every
+// request the worker receives and interleaving those that await timers. It enforces the
+// per-request limits and replaces what a limit breach leaves behind:
 //
-// Threading: everything here runs on the worker's event-loop thread.
-// Invariant: each dispatched request id gets exactly one Response through the Outbox, whether
-// the handler returns, rejects, throws or returns something that is not a Response.
+//  - CPU: every entry into JavaScript (a dispatch, a timer, a probe) is one *turn*: the call
+//    plus the microtask checkpoint after it, under one CpuSlice of --cpu-limit-ms. A turn the
+//    watchdog terminates answers the request that was running 503 `cpu-limit`, and the context
+//    is rebuilt (runtime and script loaded again) so no half-updated global state survives.
+//  - Heap: when the isolate nears its heap limit its JavaScript is terminated; the running
+//    request gets 503 `memory-limit` and the whole isolate is replaced with a fresh one.
+//  - In both cases every other request in flight in the discarded context can never complete
+//    (its promises and timers are gone): each gets 503 `context-reset` at once.
+//
+// The running request is the turn's own (dispatch), the one a timer was set for, or, for a
+// promise job, the request whose id V8 carried into it as continuation-preserved embedder data.
+// When none is known, or it has already been answered, every request in flight gets
+// `context-reset`.
+//
+// Threading: everything here runs on the worker's event-loop thread; the CpuWatchdog's thread
+// only ever calls TerminateExecution.
+// Invariant: each dispatched request id gets at most one Response through the Outbox, and
+// exactly one unless it was cancelled: the handler's answer, a runtime error, or a limit reply.
 #pragma once
 
 #include <event2/event.h>
 #include <v8.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <string_view>
 
 #include "ipc/messages.capnp.h"
+#include "worker/cpu_watchdog.h"
 #include "worker/outbox.h"
+#include "worker/owned_isolate.h"
+#include "worker/response_writer.h"
+#include "worker/script_context.h"
 #include "worker/script_loader.h"
 #include "worker/timer_queue.h"
 
@@ -25,6 +46,11 @@ namespace isolated::worker {
 struct HostOptions {
   std::string scriptPath;
   size_t heapLimitBytes = 128u << 20;
+  // CPU time one turn of JavaScript may use.
+  std::chrono::milliseconds cpuLimit{50};
+  // CPU time for loading the runtime and evaluating the script's top level, at start-up and
+  // on every rebuild. Compilation is charged too, hence the larger budget.
+  std::chrono::milliseconds startupCpuLimit{2000};
   // Console lines are dropped (and counted) while more than this is queued for the supervisor.
   size_t logBacklogBytes = 1u << 20;
 };
@@ -36,9 +62,18 @@ struct HeapStats {
   uint64_t externalBytes = 0;
 };
 
+// Reported in Pong.
+struct HostCounters {
+  uint64_t requestsServed = 0;  // RequestStarts dispatched, whatever their outcome
+  uint64_t cpuLimitTerminations = 0;
+  uint64_t memoryLimitTerminations = 0;
+  uint64_t rebuilds = 0;  // contexts and isolates rebuilt
+};
+
 class IsolateHost {
  public:
-  IsolateHost(event_base* base, Outbox& outbox, HostOptions options);
+  // `watchdog` must outlive the host; it measures the thread this host runs on.
+  IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog, HostOptions options);
   ~IsolateHost();
   IsolateHost(const IsolateHost&) = delete;
   IsolateHost& operator=(const IsolateHost&) = delete;
@@ -49,32 +84,64 @@ class IsolateHost {
   // Runs the script's fetch handler for one request. The response goes out through the Outbox,
   // now or when the handler's promise settles.
   void dispatch(ipc::RequestStart::Reader request);
+  // Forgets `id`: no Response will be sent for it, whatever its handler does later.
+  void cancel(uint64_t id);
+  // Runs a tiny pre-compiled script under the CPU limit: true when the isolate still executes
+  // JavaScript and gets the right answer.
+  bool probe();
 
-  size_t inFlight() const { return inFlight_.size(); }
+  size_t inFlight() const { return context_ ? context_->requestCount() : 0; }
   HeapStats heapStats();
-  uint64_t droppedLogLines() const { return droppedLogLines_; }
+  const HostCounters& counters() const { return counters_; }
+  uint64_t droppedLogLines() const { return writer_.droppedLogLines(); }
+  // True once a rebuild failed to load the script again. The host then answers every request
+  // 503 `context-reset` and has asked the event loop to stop; the worker should exit non-zero.
+  bool failed() const { return failed_; }
 
  private:
   friend class NativeBindings;
 
-  void fireTimer(uint64_t id);
-  void sendResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
-                    v8::Local<v8::Value> body);
-  void sendRuntimeError(uint64_t id, const std::string& kind, const std::string& detail);
-  void sendLog(int level, const std::string& message, uint64_t requestId);
-  // Runs pending microtasks; the single place promise reactions are allowed to run.
-  void runMicrotasks();
+  // How a turn ended, read before its scopes close.
+  struct TurnEnd {
+    bool terminated = false;
+    bool watchdogFired = false;
+    uint64_t runningRequest = 0;
+  };
 
-  Outbox& outbox_;
+  // Runs `body(context, tryCatch)` and then the microtask checkpoint as one turn in the current
+  // context, with `requestId` (0: none) as the embedder data that names the request, and
+  // handles whatever limit the turn hit.
+  template <typename Body>
+  void runTurn(uint64_t requestId, Body&& body);
+  void endTurn(const TurnEnd& end);
+  // Answers every request in flight in the current context: `running` with `kind`, the rest
+  // with `context-reset`, and logs why: `limit` was exceeded, with `consequence`.
+  void abandonRequests(uint64_t running, std::string_view kind, const std::string& limit,
+                       const std::string& consequence);
+  // Replaces the context (and, with `newIsolate`, the isolate) with a freshly loaded one.
+  void rebuild(bool newIsolate);
+  std::optional<ScriptError> createContext();
+
+  void fireTimer(uint64_t timerId, uint64_t requestId);
+  // For NativeBindings: answers for ids no longer in flight are dropped.
+  void respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
+               v8::Local<v8::Value> body);
+  void fail(uint64_t id, const std::string& kind, const std::string& detail);
+  void log(int level, const std::string& message, uint64_t requestId);
+
+  event_base* base_;
+  ResponseWriter writer_;
+  CpuWatchdog& watchdog_;
   HostOptions options_;
+  SourceCache sources_;
   TimerQueue timers_;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
-  v8::Isolate* isolate_ = nullptr;
-  v8::Global<v8::Context> context_;
-  v8::Global<v8::Function> dispatchFn_;
-  v8::Global<v8::Function> fireTimerFn_;
-  std::unordered_set<uint64_t> inFlight_;
-  uint64_t droppedLogLines_ = 0;
+  // Declared in this order so that the context goes before its isolate, and the isolate
+  // before the allocator its array buffers use.
+  std::unique_ptr<OwnedIsolate> isolate_;
+  std::unique_ptr<ScriptContext> context_;
+  HostCounters counters_;
+  bool failed_ = false;
 };
 
 }  // namespace isolated::worker

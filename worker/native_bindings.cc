@@ -23,6 +23,14 @@ std::string stringArg(const v8::FunctionCallbackInfo<v8::Value>& info, int index
   return *utf8 ? std::string(*utf8, utf8.length()) : std::string();
 }
 
+// The request the running JavaScript works for: the host stores its id as the context's
+// continuation-preserved embedder data, which V8 carries into every promise job. 0 if none.
+uint64_t currentRequestId(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Local<v8::Value> current =
+      info.GetIsolate()->GetCurrentContext()->GetContinuationPreservedEmbedderData();
+  return current->IsNumber() ? static_cast<uint64_t>(current.As<v8::Number>()->Value()) : 0;
+}
+
 }  // namespace
 
 v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8::Context> context,
@@ -58,30 +66,27 @@ void NativeBindings::respond(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto status = static_cast<uint16_t>(info[1]->Uint32Value(context).FromMaybe(500));
   v8::Local<v8::Array> headers =
       info[2]->IsArray() ? info[2].As<v8::Array>() : v8::Array::New(info.GetIsolate());
-  hostOf(info).sendResponse(id, status, headers, info[3]);
+  hostOf(info).respond(id, status, headers, info[3]);
 }
 
 // fail(id, kind, detail)
 void NativeBindings::fail(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  hostOf(info).sendRuntimeError(idArg(info, 0), stringArg(info, 1), stringArg(info, 2));
+  hostOf(info).fail(idArg(info, 0), stringArg(info, 1), stringArg(info, 2));
 }
 
 // log(level, message): the request id comes from the async context the call runs in.
 void NativeBindings::log(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto context = info.GetIsolate()->GetCurrentContext();
   int level = static_cast<int>(info[0]->Int32Value(context).FromMaybe(1));
-  v8::Local<v8::Value> current = context->GetContinuationPreservedEmbedderData();
-  uint64_t requestId =
-      current->IsNumber() ? static_cast<uint64_t>(current.As<v8::Number>()->Value()) : 0;
-  hostOf(info).sendLog(level, stringArg(info, 1), requestId);
+  hostOf(info).log(level, stringArg(info, 1), currentRequestId(info));
 }
 
-// setTimer(delayMs, repeat) -> id
+// setTimer(delayMs, repeat) -> id. The callback will run in the name of the current request.
 void NativeBindings::setTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto context = info.GetIsolate()->GetCurrentContext();
   double delay = info[0]->NumberValue(context).FromMaybe(0);
   bool repeat = info[1]->BooleanValue(info.GetIsolate());
-  uint64_t id = hostOf(info).timers_.add(delay, repeat);
+  uint64_t id = hostOf(info).timers_.add(delay, repeat, currentRequestId(info));
   info.GetReturnValue().Set(static_cast<double>(id));
 }
 

@@ -26,6 +26,7 @@ std::string toStdString(v8::Isolate* isolate, v8::Local<v8::Value> value) {
 // only while InstantiateModule runs.
 struct ModuleGraph {
   v8::Isolate* isolate;
+  SourceCache& sources;
   std::map<std::string, v8::Global<v8::Module>> byPath;
   std::multimap<int, std::string> pathByHash;
 };
@@ -64,8 +65,10 @@ v8::MaybeLocal<v8::Module> resolveModule(v8::Local<v8::Context> context,
     return it->second.Get(isolate);
   }
   std::string readError;
-  auto source = readFile(resolved, readError);
-  if (!source) return throwError("cannot import '" + spec + "' from " + from + ": " + readError);
+  const std::string* source = graph->sources.get(resolved, readError);
+  if (source == nullptr) {
+    return throwError("cannot import '" + spec + "' from " + from + ": " + readError);
+  }
   return compileModule(*graph, resolved, *source);
 }
 
@@ -83,9 +86,9 @@ v8::MaybeLocal<v8::Module> compileModule(ModuleGraph& graph, const std::string& 
 }
 
 LoadResult loadModule(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
-                      const std::string& source) {
+                      const std::string& source, SourceCache& sources) {
   v8::TryCatch tryCatch(isolate);
-  ModuleGraph graph{isolate, {}, {}};
+  ModuleGraph graph{isolate, sources, {}, {}};
   v8::Local<v8::Module> module;
   if (!compileModule(graph, path, source).ToLocal(&module)) {
     return describeException(isolate, context, tryCatch, path);
@@ -99,7 +102,7 @@ LoadResult loadModule(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
   if (!module->Evaluate(context).ToLocal(&evaluation)) {
     return describeException(isolate, context, tryCatch, path);
   }
-  isolate->PerformMicrotaskCheckpoint();
+  context->GetMicrotaskQueue()->PerformCheckpoint(isolate);
   if (module->GetStatus() == v8::Module::kErrored) {
     isolate->ThrowException(module->GetException());
     return describeException(isolate, context, tryCatch, path);
@@ -119,6 +122,13 @@ bool looksLikeModuleSyntaxError(const std::string& message) {
 }
 
 }  // namespace
+
+const std::string* SourceCache::get(const std::string& path, std::string& error) {
+  if (auto it = sources_.find(path); it != sources_.end()) return &it->second;
+  auto source = readFile(path, error);
+  if (!source) return nullptr;
+  return &sources_.emplace(path, std::move(*source)).first->second;
+}
 
 ScriptError describeException(v8::Isolate* isolate, v8::Local<v8::Context> context,
                               const v8::TryCatch& tryCatch, const std::string& fallbackFile) {
@@ -142,12 +152,12 @@ ScriptError describeException(v8::Isolate* isolate, v8::Local<v8::Context> conte
   return error;
 }
 
-LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                      const std::string& path) {
+LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
+                      SourceCache& sources) {
   std::string readError;
-  auto source = readFile(path, readError);
-  if (!source) return ScriptError{path, 0, readError};
-  if (path.ends_with(".mjs")) return loadModule(isolate, context, path, *source);
+  const std::string* source = sources.get(path, readError);
+  if (source == nullptr) return ScriptError{path, 0, readError};
+  if (path.ends_with(".mjs")) return loadModule(isolate, context, path, *source, sources);
 
   v8::TryCatch tryCatch(isolate);
   v8::ScriptOrigin origin(isolate, v8String(isolate, path));
@@ -155,10 +165,10 @@ LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context,
   if (!v8::Script::Compile(context, v8String(isolate, *source), &origin).ToLocal(&script)) {
     ScriptError classicError = describeException(isolate, context, tryCatch, path);
     if (!looksLikeModuleSyntaxError(classicError.message)) return classicError;
-    return loadModule(isolate, context, path, *source);
+    return loadModule(isolate, context, path, *source, sources);
   }
   if (script->Run(context).IsEmpty()) return describeException(isolate, context, tryCatch, path);
-  isolate->PerformMicrotaskCheckpoint();
+  context->GetMicrotaskQueue()->PerformCheckpoint(isolate);
   return LoadedClassic{};
 }
 

@@ -7,6 +7,7 @@
 #include <v8.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -25,9 +26,22 @@ struct LoadedModule {
 };
 using LoadResult = std::variant<LoadedClassic, LoadedModule, ScriptError>;
 
-// Must be called inside a JsScope for `context`.
-LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                      const std::string& path);
+// The text of every file a script loads, each read from disk once. A rebuilt context is loaded
+// from here, so it runs exactly the code the worker started with even if the files have changed
+// since (a new version reaches the pool through new workers, never half-way through one).
+class SourceCache {
+ public:
+  // The file's text, read on first use; nullptr with `error` set when it cannot be read.
+  const std::string* get(const std::string& path, std::string& error);
+
+ private:
+  std::map<std::string, std::string> sources_;
+};
+
+// Must be called inside a JsScope for `context`. Microtasks queued by the script's top level
+// run in the context's own microtask queue before this returns.
+LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
+                      SourceCache& sources);
 
 // Describes a caught exception as "file:line: message" parts.
 ScriptError describeException(v8::Isolate* isolate, v8::Local<v8::Context> context,

@@ -5,11 +5,12 @@
 
 namespace isolated::worker {
 
-uint64_t TimerQueue::add(double delayMs, bool repeat) {
+uint64_t TimerQueue::add(double delayMs, bool repeat, uint64_t requestId) {
   uint64_t id = nextId_++;
   auto timer = std::make_unique<Timer>();
   timer->queue = this;
   timer->id = id;
+  timer->requestId = requestId;
   timer->repeat = repeat;
   // Per HTML, intervals shorter than 1 ms would spin; clamp repeats to at least 1 ms.
   double ms = std::max(repeat ? 1.0 : 0.0, std::isfinite(delayMs) ? delayMs : 0.0);
@@ -30,9 +31,12 @@ void TimerQueue::onTimer(evutil_socket_t, short, void* arg) {
   auto* timer = static_cast<Timer*>(arg);
   TimerQueue* queue = timer->queue;
   uint64_t id = timer->id;
+  uint64_t requestId = timer->requestId;
   // A one-shot timer is gone before its callback runs, so the callback may schedule freely.
+  // Nothing here touches the timer after the handler, which may free it (libevent allows an
+  // event to be freed from its own callback).
   if (!timer->repeat) queue->timers_.erase(id);
-  queue->onFire_(id);
+  queue->onFire_(id, requestId);
 }
 
 }  // namespace isolated::worker

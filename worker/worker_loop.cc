@@ -11,21 +11,13 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
       if (!shutdown_) host_->dispatch(message.getRequestStart());
       break;
     case ipc::Envelope::REQUEST_CANCEL:
-      // Nothing to stop yet: a handler runs to completion and its answer is ignored upstream.
+      // The supervisor has answered the client already. The handler keeps running (it may
+      // share state with other requests), but nothing is ever sent for the id.
+      host_->cancel(message.getRequestCancel().getId());
       break;
-    case ipc::Envelope::PING: {
-      capnp::MallocMessageBuilder reply;
-      auto pong = reply.initRoot<ipc::Envelope>().initPong();
-      pong.setSeq(message.getPing().getSeq());
-      HeapStats heap = host_->heapStats();
-      pong.setHeapUsedBytes(heap.usedBytes);
-      pong.setHeapTotalBytes(heap.totalBytes);
-      pong.setHeapLimitBytes(heap.limitBytes);
-      pong.setExternalBytes(heap.externalBytes);
-      pong.setRequestsInFlight(static_cast<uint32_t>(host_->inFlight()));
-      send(reply);
+    case ipc::Envelope::PING:
+      answerPing(message.getPing().getSeq());
       break;
-    }
     case ipc::Envelope::SHUTDOWN:
       shutdown_ = true;
       break;
@@ -35,6 +27,30 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
       break;
   }
   exitIfDrained();
+}
+
+void WorkerLoop::answerPing(uint64_t seq) {
+  // The probe runs first: it may rebuild the isolate, and the statistics describe what serves
+  // from now on.
+  bool probeOk = host_->probe();
+  capnp::MallocMessageBuilder reply;
+  auto pong = reply.initRoot<ipc::Envelope>().initPong();
+  pong.setSeq(seq);
+  HeapStats heap = host_->heapStats();
+  pong.setHeapUsedBytes(heap.usedBytes);
+  pong.setHeapTotalBytes(heap.totalBytes);
+  pong.setHeapLimitBytes(heap.limitBytes);
+  pong.setExternalBytes(heap.externalBytes);
+  pong.setRequestsInFlight(static_cast<uint32_t>(host_->inFlight()));
+  pong.setEventLoopLagMs(lag_.takeWorstMs());
+  pong.setProbeOk(probeOk);
+  const HostCounters& counters = host_->counters();
+  pong.setRequestsServed(counters.requestsServed);
+  pong.setCpuLimitTerminations(counters.cpuLimitTerminations);
+  pong.setMemoryLimitTerminations(counters.memoryLimitTerminations);
+  pong.setRebuilds(counters.rebuilds);
+  pong.setDroppedLogLines(host_->droppedLogLines());
+  send(reply);
 }
 
 void WorkerLoop::onClosed(const std::string& reason) {

@@ -1,5 +1,6 @@
 // The worker's side of its channel: turns supervisor messages into IsolateHost calls and the
-// host's output into messages. Owns nothing but references; workerMain owns the parts.
+// host's output into messages, and answers health pings. Owns the event-loop lag meter; the
+// channel and the host are references, owned by workerMain.
 #pragma once
 
 #include <event2/event.h>
@@ -11,13 +12,15 @@
 #include "common/logger.h"
 #include "ipc/channel.h"
 #include "worker/isolate_host.h"
+#include "worker/loop_lag_meter.h"
 #include "worker/outbox.h"
 
 namespace isolated::worker {
 
 class WorkerLoop : public ipc::ChannelHandler, public Outbox {
  public:
-  WorkerLoop(event_base* base, Logger& logger) : base_(base), logger_(logger) {}
+  WorkerLoop(event_base* base, Logger& logger)
+      : base_(base), logger_(logger), lag_(base, std::chrono::milliseconds(100)) {}
 
   // Both must be set before the loop runs; they are created after the WorkerLoop because each
   // needs it as its handler or outbox.
@@ -43,10 +46,13 @@ class WorkerLoop : public ipc::ChannelHandler, public Outbox {
   bool shutdownRequested() const { return shutdown_; }
 
  private:
+  void answerPing(uint64_t seq);
+
   event_base* base_;
   Logger& logger_;
   ipc::Channel* channel_ = nullptr;
   IsolateHost* host_ = nullptr;
+  LoopLagMeter lag_;
   bool shutdown_ = false;
 };
 

@@ -15,6 +15,7 @@
 #include "common/logger.h"
 #include "common/version.h"
 #include "ipc/channel.h"
+#include "worker/cpu_watchdog.h"
 #include "worker/isolate_host.h"
 #include "worker/v8_runtime.h"
 #include "worker/worker_loop.h"
@@ -52,6 +53,10 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
         result.count("script-name") ? result["script-name"].as<std::string>() : parsed.scriptPath;
     parsed.heapLimitBytes = result["heap-limit-mb"].as<size_t>() << 20;
     parsed.cpuLimitMs = result["cpu-limit-ms"].as<uint32_t>();
+    if (parsed.cpuLimitMs == 0 || parsed.heapLimitBytes == 0) {
+      error = "--cpu-limit-ms and --heap-limit-mb must be positive";
+      return std::nullopt;
+    }
     parsed.logLevel =
         parseLogLevel(result["log-level"].as<std::string>()).value_or(LogLevel::kInfo);
     parsed.logFormat =
@@ -99,7 +104,13 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   EventBasePtr base(event_base_new());
   WorkerLoop loop(base.get(), logger);
   ipc::Channel channel(base.get(), UniqueFd(kChannelFd), ipc::FrameLimits{}, loop);
-  IsolateHost host(base.get(), loop, HostOptions{parsed->scriptPath, parsed->heapLimitBytes});
+  // Constructed here, on the thread that runs JavaScript: it measures this thread's CPU time.
+  CpuWatchdog watchdog;
+  HostOptions hostOptions;
+  hostOptions.scriptPath = parsed->scriptPath;
+  hostOptions.heapLimitBytes = parsed->heapLimitBytes;
+  hostOptions.cpuLimit = std::chrono::milliseconds(parsed->cpuLimitMs);
+  IsolateHost host(base.get(), loop, watchdog, std::move(hostOptions));
   loop.attach(channel, host);
 
   capnp::MallocMessageBuilder first;
@@ -124,7 +135,8 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
 
   event_base_dispatch(base.get());
   flush(base.get(), channel);
-  return 0;
+  // A host that could not rebuild its script after a limit breach stopped the loop.
+  return host.failed() ? 1 : 0;
 }
 
 }  // namespace isolated::worker

@@ -1,0 +1,434 @@
+// Per-request limits in the worker: CPU time (watchdog), heap (near-heap-limit callback), stack
+// depth, request cancellation and the health Pong.
+//
+// LimitsTest drives the real `isolated serve` on port 0 with tests/scripts/hostile.js.
+// WorkerLimitsTest runs `isolated __worker` alone and plays the supervisor's side of the channel,
+// to see what no HTTP client can: Pong fields, and that a cancelled request is never answered.
+// LagTrackerTest checks the event-loop lag arithmetic with a fake clock.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <event2/buffer.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "common/event_handles.h"
+#include "http_client.h"
+#include "ipc/framing.h"
+#include "ipc/messages.capnp.h"
+#include "server_process.h"
+#include "worker/lag_tracker.h"
+
+namespace isolated::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const std::string kScripts = ISOLATED_TEST_SCRIPTS;
+const std::string kHostile = kScripts + "/hostile.js";
+
+// The only live worker's pid; the tests run with --workers 1.
+pid_t onlyWorker(const ServerProcess& server) {
+  auto pids = server.liveWorkerPids();
+  return pids.size() == 1 ? pids[0] : -1;
+}
+
+// A line from `pid` that contains `needle`.
+bool hasLineFrom(ServerProcess& server, pid_t pid, const std::string& needle) {
+  return server
+      .waitForLine([&](const std::string& l) {
+        return l.find(needle) != std::string::npos && logField(l, "pid") == std::to_string(pid);
+      })
+      .has_value();
+}
+
+void expectWorkerSurvived(const ServerProcess& server, pid_t pid) {
+  EXPECT_EQ(onlyWorker(server), pid);
+  EXPECT_EQ(server.countLines("worker lost"), 0u) << server.output();
+  EXPECT_EQ(server.countLines("worker exited"), 0u) << server.output();
+}
+
+TEST(LimitsTest, InfiniteLoopGets503CpuLimitAndTheContextIsRebuilt) {
+  ServerProcess server(kHostile, {"--workers", "1", "--cpu-limit", "50"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  pid_t pid = onlyWorker(server);
+  ASSERT_GT(pid, 0);
+
+  // Globals persist from request to request...
+  EXPECT_EQ(httpGet(server.baseUrl() + "/state").body, "state 1\n");
+  EXPECT_EQ(httpGet(server.baseUrl() + "/state").body, "state 2\n");
+
+  auto started = Clock::now();
+  auto loop = httpGet(server.baseUrl() + "/loop");
+  auto elapsed = Clock::now() - started;
+  EXPECT_EQ(loop.status, 503) << loop.error;
+  EXPECT_EQ(loop.headers["isolated-error"], "cpu-limit");
+  EXPECT_NE(loop.body.find("CPU time limit"), std::string::npos) << loop.body;
+  // A correctness bound, not a benchmark: 50 ms of CPU, then termination and a rebuild.
+  EXPECT_LT(elapsed, std::chrono::seconds(2));
+  EXPECT_TRUE(hasLineFrom(server, pid, "exceeded the CPU time limit of 50 ms")) << server.output();
+
+  // ...but not across a termination: the context was rebuilt, so the counter restarted.
+  EXPECT_EQ(httpGet(server.baseUrl() + "/state").body, "state 1\n");
+  EXPECT_TRUE(hasLineFrom(server, pid, "script context rebuilt")) << server.output();
+
+  // A loop and a quick request at the same time: the same worker answers both.
+  HttpResult concurrentLoop;
+  std::thread looper([&] { concurrentLoop = httpGet(server.baseUrl() + "/loop"); });
+  auto ok = httpGet(server.baseUrl() + "/ok");
+  looper.join();
+  EXPECT_EQ(ok.status, 200) << ok.error;
+  EXPECT_EQ(ok.body, "ok\n");
+  EXPECT_EQ(concurrentLoop.status, 503);
+  EXPECT_EQ(concurrentLoop.headers["isolated-error"], "cpu-limit");
+  EXPECT_EQ(httpGet(server.baseUrl() + "/ok").status, 200);
+  expectWorkerSurvived(server, pid);
+}
+
+// Documented behaviour: requests parked in a context that is discarded cannot complete (their
+// promises are gone with it), so they are answered 503 `context-reset` at once instead of
+// waiting for the wall-time limit.
+TEST(LimitsTest, LoopWhileAnotherRequestIsParkedResetsTheParkedOne) {
+  ServerProcess server(kHostile, {"--workers", "1", "--cpu-limit", "50"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  pid_t pid = onlyWorker(server);
+
+  HttpResult held;
+  std::thread holder([&] { held = httpGet(server.baseUrl() + "/hold"); });
+  ASSERT_TRUE(server.waitForCount("hold-parked", 1)) << server.output();
+
+  auto loop = httpGet(server.baseUrl() + "/loop");
+  holder.join();
+  EXPECT_EQ(loop.status, 503);
+  EXPECT_EQ(loop.headers["isolated-error"], "cpu-limit");
+  EXPECT_EQ(held.status, 503) << held.error;
+  EXPECT_EQ(held.headers["isolated-error"], "context-reset");
+  EXPECT_TRUE(hasLineFrom(server, pid, "request discarded")) << server.output();
+
+  // The parked promise went with the old context: nothing is left to release.
+  EXPECT_EQ(httpGet(server.baseUrl() + "/release").body, "released 0\n");
+  EXPECT_EQ(httpGet(server.baseUrl() + "/ok").status, 200);
+  expectWorkerSurvived(server, pid);
+}
+
+TEST(LimitsTest, JobsQueuedBeforeATerminationNeverRun) {
+  ServerProcess server(kHostile, {"--workers", "1", "--cpu-limit", "50"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  pid_t pid = onlyWorker(server);
+  auto r = httpGet(server.baseUrl() + "/loop-with-job");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["isolated-error"], "cpu-limit");
+  // More turns and microtask checkpoints, then a marker line that follows any zombie's line.
+  EXPECT_EQ(httpGet(server.baseUrl() + "/ok").status, 200);
+  std::thread holder([&] { httpGet(server.baseUrl() + "/hold"); });
+  ASSERT_TRUE(server.waitForCount("hold-parked", 1)) << server.output();
+  EXPECT_EQ(httpGet(server.baseUrl() + "/release").body, "released 1\n");
+  holder.join();
+  EXPECT_EQ(server.countLines("zombie job ran"), 0u) << server.output();
+  expectWorkerSurvived(server, pid);
+}
+
+TEST(LimitsTest, LoopAfterAnAwaitIsChargedToItsRequest) {
+  ServerProcess server(kHostile, {"--workers", "1", "--cpu-limit", "50"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  pid_t pid = onlyWorker(server);
+  // The spin runs in a promise job after a timer: the request is found through the
+  // continuation data V8 carries into the job.
+  auto r = httpGet(server.baseUrl() + "/loop-later");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["isolated-error"], "cpu-limit");
+  EXPECT_EQ(httpGet(server.baseUrl() + "/state").body, "state 1\n");
+  expectWorkerSurvived(server, pid);
+}
+
+TEST(LimitsTest, LoopInATimerAfterTheAnswerOnlyResetsState) {
+  ServerProcess server(kHostile, {"--workers", "1", "--cpu-limit", "50"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  pid_t pid = onlyWorker(server);
+  auto r = httpGet(server.baseUrl() + "/loop-in-timer");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "timer set\n");
+  // The timer runs in the name of its (answered) request; nobody is left to get a 503.
+  ASSERT_TRUE(hasLineFrom(server, pid, "(no longer in flight) exceeded the CPU time limit"))
+      << server.output();
+  ASSERT_TRUE(hasLineFrom(server, pid, "script context rebuilt")) << server.output();
+  EXPECT_EQ(httpGet(server.baseUrl() + "/state").body, "state 1\n");
+  expectWorkerSurvived(server, pid);
+}
+
+TEST(LimitsTest, HeapBombGets503MemoryLimitAndTheWorkerSurvives) {
+  // A generous CPU limit, so that the heap limit is what stops the bomb.
+  ServerProcess server(kHostile, {"--workers", "1", "--cpu-limit", "20000"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  pid_t pid = onlyWorker(server);
+
+  EXPECT_EQ(httpGet(server.baseUrl() + "/state").body, "state 1\n");
+  auto bomb = httpGet(server.baseUrl() + "/bomb");
+  EXPECT_EQ(bomb.status, 503) << bomb.error << server.output();
+  EXPECT_EQ(bomb.headers["isolated-error"], "memory-limit");
+  EXPECT_NE(bomb.body.find("memory limit"), std::string::npos) << bomb.body;
+  EXPECT_TRUE(hasLineFrom(server, pid, "isolate rebuilt")) << server.output();
+  EXPECT_EQ(httpGet(server.baseUrl() + "/ok").status, 200);
+  EXPECT_EQ(httpGet(server.baseUrl() + "/state").body, "state 2\n");
+
+  // The new isolate has its own limit and callback: a second bomb is caught the same way.
+  auto again = httpGet(server.baseUrl() + "/bomb");
+  EXPECT_EQ(again.status, 503);
+  EXPECT_EQ(again.headers["isolated-error"], "memory-limit");
+  EXPECT_EQ(httpGet(server.baseUrl() + "/ok").status, 200);
+  EXPECT_EQ(server.countLines("isolate rebuilt"), 2u);
+  expectWorkerSurvived(server, pid);
+}
+
+TEST(LimitsTest, DeepRecursionIsACatchableRangeError) {
+  ServerProcess server(kHostile, {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  pid_t pid = onlyWorker(server);
+
+  auto uncaught = httpGet(server.baseUrl() + "/recurse");
+  EXPECT_EQ(uncaught.status, 500);
+  EXPECT_EQ(uncaught.headers["isolated-error"], "script-threw");
+  EXPECT_TRUE(hasLineFrom(server, pid, "RangeError: Maximum call stack size exceeded"))
+      << server.output();
+
+  auto caught = httpGet(server.baseUrl() + "/recurse-caught");
+  EXPECT_EQ(caught.status, 200);
+  EXPECT_EQ(caught.body, "caught RangeError\n");
+  // An exception is not a limit breach: the context (and its counter) carries on.
+  EXPECT_EQ(httpGet(server.baseUrl() + "/state").body, "state 3\n");
+  EXPECT_EQ(server.countLines("rebuilt"), 0u);
+  expectWorkerSurvived(server, pid);
+}
+
+// ---- the worker alone, driven over its channel ---------------------------------------------
+
+struct Frame {
+  explicit Frame(kj::Array<capnp::word> w) : words(std::move(w)), reader(words) {}
+  ipc::Envelope::Reader envelope() { return reader.getRoot<ipc::Envelope>(); }
+  kj::Array<capnp::word> words;
+  capnp::FlatArrayMessageReader reader;
+};
+
+// `isolated __worker` with a socketpair as its fd 3. The destructor kills and reaps it.
+class WorkerUnderTest {
+ public:
+  WorkerUnderTest(const std::string& script, const std::vector<std::string>& extraArgs) {
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      throw std::runtime_error("socketpair");
+    }
+    std::vector<std::string> args = {ISOLATED_BINARY, "__worker", "--script", script};
+    args.insert(args.end(), {"--log-level", "warn"});
+    args.insert(args.end(), extraArgs.begin(), extraArgs.end());
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      // dup2 clears close-on-exec on fd 3; if the socket already is fd 3, clear it by hand.
+      if (fds[1] == 3) {
+        fcntl(3, F_SETFD, 0);
+      } else {
+        dup2(fds[1], 3);
+      }
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+  }
+  ~WorkerUnderTest() {
+    close(fd_);
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  WorkerUnderTest(const WorkerUnderTest&) = delete;
+  WorkerUnderTest& operator=(const WorkerUnderTest&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  void send(capnp::MessageBuilder& message) {
+    EvbufferPtr out(evbuffer_new());
+    ipc::encodeFrame(message, out.get());
+    while (evbuffer_get_length(out.get()) > 0) {
+      if (evbuffer_write(out.get(), fd_) < 0) return;
+    }
+  }
+
+  // The next message that is not a Log, or nullptr on EOF or after `timeout`.
+  std::unique_ptr<Frame> next(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+      auto decoded = ipc::decodeFrame(in_.get(), ipc::FrameLimits{});
+      if (decoded.status == ipc::DecodeStatus::kError) return nullptr;
+      if (decoded.status == ipc::DecodeStatus::kFrame) {
+        auto frame = std::make_unique<Frame>(std::move(decoded.words));
+        if (frame->envelope().isLog()) continue;
+        return frame;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return nullptr;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      if (evbuffer_read(in_.get(), fd_, 65536) <= 0) return nullptr;
+    }
+  }
+
+  void request(uint64_t id, const std::string& path) {
+    capnp::MallocMessageBuilder message;
+    auto start = message.initRoot<ipc::Envelope>().initRequestStart();
+    start.setId(id);
+    start.setMethod("GET");
+    start.setUrl("http://test" + path);
+    send(message);
+  }
+  void cancel(uint64_t id) {
+    capnp::MallocMessageBuilder message;
+    message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
+    send(message);
+  }
+  void ping(uint64_t seq) {
+    capnp::MallocMessageBuilder message;
+    message.initRoot<ipc::Envelope>().initPing().setSeq(seq);
+    send(message);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  EvbufferPtr in_{evbuffer_new()};
+};
+
+// Starts a worker and consumes its Hello.
+std::unique_ptr<WorkerUnderTest> startWorker(const std::vector<std::string>& args) {
+  auto worker = std::make_unique<WorkerUnderTest>(kHostile, args);
+  auto hello = worker->next();
+  if (!hello || !hello->envelope().isHello()) return nullptr;
+  return worker;
+}
+
+TEST(WorkerLimitsTest, PongReportsProbeLagAndCpuLimitCounters) {
+  auto worker = startWorker({"--cpu-limit-ms", "400"});
+  ASSERT_NE(worker, nullptr);
+
+  worker->ping(1);
+  auto first = worker->next();
+  ASSERT_TRUE(first && first->envelope().isPong());
+  auto pong = first->envelope().getPong();
+  EXPECT_EQ(pong.getSeq(), 1u);
+  EXPECT_TRUE(pong.getProbeOk());
+  EXPECT_EQ(pong.getRequestsServed(), 0u);
+  EXPECT_EQ(pong.getCpuLimitTerminations(), 0u);
+  EXPECT_EQ(pong.getRebuilds(), 0u);
+
+  // A handler busy for 250 ms of wall time (so at most 250 ms of CPU, under the limit) blocks
+  // the loop across at least one 100 ms lag tick, which then runs at least 150 ms late.
+  worker->request(1, "/spin?ms=250");
+  auto spun = worker->next();
+  ASSERT_TRUE(spun && spun->envelope().isResponse());
+  EXPECT_EQ(spun->envelope().getResponse().getStatus(), 200);
+  worker->request(2, "/loop");
+  auto looped = worker->next();
+  ASSERT_TRUE(looped && looped->envelope().isResponse());
+  EXPECT_EQ(looped->envelope().getResponse().getId(), 2u);
+  EXPECT_EQ(looped->envelope().getResponse().getStatus(), 503);
+  EXPECT_EQ(looped->envelope().getResponse().getRuntimeError(), "cpu-limit");
+
+  worker->ping(2);
+  auto second = worker->next();
+  ASSERT_TRUE(second && second->envelope().isPong());
+  pong = second->envelope().getPong();
+  EXPECT_EQ(pong.getSeq(), 2u);
+  EXPECT_TRUE(pong.getProbeOk());
+  EXPECT_EQ(pong.getRequestsServed(), 2u);
+  EXPECT_EQ(pong.getCpuLimitTerminations(), 1u);
+  EXPECT_EQ(pong.getMemoryLimitTerminations(), 0u);
+  EXPECT_EQ(pong.getRebuilds(), 1u);
+  EXPECT_EQ(pong.getRequestsInFlight(), 0u);
+  EXPECT_GE(pong.getEventLoopLagMs(), 140.0);
+}
+
+TEST(WorkerLimitsTest, HeapLimitRebuildRestoresTheOriginalLimit) {
+  auto worker = startWorker({"--cpu-limit-ms", "20000", "--heap-limit-mb", "64"});
+  ASSERT_NE(worker, nullptr);
+  worker->ping(1);
+  auto before = worker->next();
+  ASSERT_TRUE(before && before->envelope().isPong());
+  uint64_t limit = before->envelope().getPong().getHeapLimitBytes();
+  EXPECT_GT(limit, 0u);
+
+  worker->request(1, "/bomb");
+  auto bombed = worker->next();
+  ASSERT_TRUE(bombed && bombed->envelope().isResponse());
+  EXPECT_EQ(bombed->envelope().getResponse().getStatus(), 503);
+  EXPECT_EQ(bombed->envelope().getResponse().getRuntimeError(), "memory-limit");
+
+  worker->ping(2);
+  auto after = worker->next();
+  ASSERT_TRUE(after && after->envelope().isPong());
+  auto pong = after->envelope().getPong();
+  EXPECT_TRUE(pong.getProbeOk());
+  EXPECT_EQ(pong.getMemoryLimitTerminations(), 1u);
+  EXPECT_EQ(pong.getCpuLimitTerminations(), 0u);
+  EXPECT_EQ(pong.getRebuilds(), 1u);
+  // The callback raised the old isolate's limit to let GC finish; the new one has the original.
+  EXPECT_EQ(pong.getHeapLimitBytes(), limit);
+  EXPECT_LT(pong.getHeapUsedBytes(), limit / 2);
+}
+
+TEST(WorkerLimitsTest, CancelledRequestIsNeverAnswered) {
+  auto worker = startWorker({});
+  ASSERT_NE(worker, nullptr);
+  worker->request(1, "/hold");
+  worker->cancel(1);
+  // /release resolves the parked /hold; its answer must not be sent.
+  worker->request(2, "/release");
+  worker->ping(1);
+  auto released = worker->next();
+  ASSERT_TRUE(released && released->envelope().isResponse());
+  EXPECT_EQ(released->envelope().getResponse().getId(), 2u);
+  // Proves /hold was parked, so its answer was produced and then dropped.
+  std::string body(released->envelope().getResponse().getBody().asChars().begin(),
+                   released->envelope().getResponse().getBody().size());
+  EXPECT_EQ(body, "released 1\n");
+  // Messages are ordered: an answer to 1 would come before the Pong.
+  auto pong = worker->next();
+  ASSERT_TRUE(pong);
+  EXPECT_TRUE(pong->envelope().isPong()) << "unexpected message " << pong->envelope().which();
+  EXPECT_EQ(pong->envelope().getPong().getRequestsInFlight(), 0u);
+}
+
+// ---- event-loop lag arithmetic ---------------------------------------------------------------
+
+TEST(LagTrackerTest, ReportsWorstLatenessSinceLastTakeAndResets) {
+  using namespace std::chrono_literals;
+  worker::LagTracker tracker(100ms);
+  Clock::time_point t0{};
+  tracker.start(t0);
+  tracker.tick(t0 + 105ms);          // 5 ms late
+  tracker.tick(t0 + 105ms + 130ms);  // 30 ms late
+  tracker.tick(t0 + 235ms + 101ms);  // 1 ms late
+  EXPECT_DOUBLE_EQ(tracker.takeWorstMs(t0 + 336ms), 30.0);
+  // Reset by the take; an on-time tick is no lag.
+  tracker.tick(t0 + 436ms);
+  EXPECT_DOUBLE_EQ(tracker.takeWorstMs(t0 + 436ms), 0.0);
+  // A tick overdue right now counts, even before it runs.
+  EXPECT_DOUBLE_EQ(tracker.takeWorstMs(t0 + 436ms + 100ms + 250ms), 250.0);
+}
+
+}  // namespace
+}  // namespace isolated::test

@@ -1,0 +1,92 @@
+// The watchdog thread and the slices that arm it.
+#include "worker/cpu_watchdog.h"
+
+#include <time.h>
+
+#include <system_error>
+
+namespace isolated::worker {
+
+namespace {
+
+std::chrono::nanoseconds readClock(clockid_t clock) {
+  timespec ts{};
+  // Only fails for an invalid clock id, which the constructor rules out.
+  clock_gettime(clock, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+}  // namespace
+
+CpuWatchdog::CpuWatchdog() {
+  if (int error = pthread_getcpuclockid(pthread_self(), &loopClock_); error != 0) {
+    throw std::system_error(error, std::generic_category(), "pthread_getcpuclockid");
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+CpuWatchdog::~CpuWatchdog() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget) {
+  std::chrono::nanoseconds cpuNow = readClock(loopClock_);
+  auto earliestEnd = std::chrono::steady_clock::now() + budget;
+  bool wake;
+  {
+    std::lock_guard lock(mutex_);
+    if (isolate_ != nullptr) return false;
+    isolate_ = isolate;
+    sliceStart_ = cpuNow;
+    budget_ = budget;
+    fired_ = false;
+    wake = earliestEnd < wakeAt_;
+  }
+  if (wake) wake_.notify_one();
+  return true;
+}
+
+bool CpuWatchdog::disarm() {
+  std::lock_guard lock(mutex_);
+  isolate_ = nullptr;
+  return fired_;
+}
+
+void CpuWatchdog::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (isolate_ == nullptr || fired_) {
+      wakeAt_ = std::chrono::steady_clock::time_point::max();
+      wake_.wait(lock);
+      continue;
+    }
+    std::chrono::nanoseconds used = readClock(loopClock_) - sliceStart_;
+    if (used >= budget_) {
+      isolate_->TerminateExecution();
+      fired_ = true;
+      continue;
+    }
+    // The slice cannot reach its budget before this instant; it may take longer if the loop
+    // thread does not get the CPU, and then the check simply repeats.
+    wakeAt_ = std::chrono::steady_clock::now() + (budget_ - used);
+    wake_.wait_until(lock, wakeAt_);
+  }
+}
+
+CpuSlice::CpuSlice(CpuWatchdog& watchdog, v8::Isolate* isolate, std::chrono::nanoseconds budget)
+    : watchdog_(watchdog), armed_(watchdog.arm(isolate, budget)) {}
+
+bool CpuSlice::finish() {
+  if (armed_) {
+    fired_ = watchdog_.disarm();
+    armed_ = false;
+  }
+  return fired_;
+}
+
+}  // namespace isolated::worker

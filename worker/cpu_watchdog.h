@@ -1,0 +1,94 @@
+// The CPU-time limit for JavaScript: one watchdog thread per worker that terminates a run of
+// JavaScript once it has used more CPU time than its budget.
+//
+// What is charged: each *slice*, one uninterrupted run of JavaScript entered from native code
+// (a request dispatch, a timer callback, a health probe, script loading), together with the
+// microtask checkpoint that follows it. A slice is delimited by a CpuSlice on the stack of the
+// loop thread. Time the loop spends waiting for timers or messages is outside every slice and
+// is never charged; a handler that awaits gets a fresh budget for each slice it runs in. What
+// the loop thread does inside a slice is charged whatever it is: JavaScript, the native code
+// it calls (request and response marshalling) and garbage collection on that thread.
+//
+// How: arming records the loop thread's CPU clock (pthread_getcpuclockid). The watchdog thread
+// sleeps on a condition variable until the earliest wall-clock instant at which the budget could
+// be spent (CPU time of one thread never advances faster than wall time), then reads the loop
+// thread's actual CPU time. Over budget: it calls v8::Isolate::TerminateExecution, the one V8
+// call documented as safe from another thread. Under budget (the loop thread was descheduled or
+// blocked): it sleeps again for the remaining budget. There is no polling: an idle worker's
+// watchdog sleeps without a deadline, and a busy one wakes about once per budget, not once per
+// slice.
+//
+// Threading: CpuSlice (arming and disarming) is used only on the loop thread that constructed
+// the watchdog. All shared state is guarded by one mutex; TerminateExecution is called with it
+// held, so once a slice is disarmed the watchdog can no longer terminate on its behalf.
+// Invariant: the isolate passed to a slice outlives the slice (it is only held while armed).
+#pragma once
+
+#include <pthread.h>
+#include <v8.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace isolated::worker {
+
+class CpuWatchdog {
+ public:
+  // Starts the watchdog thread. Measures the CPU time of the calling thread: construct it on
+  // the event-loop thread that runs JavaScript.
+  CpuWatchdog();
+  // Stops and joins the thread. No slice may be armed.
+  ~CpuWatchdog();
+  CpuWatchdog(const CpuWatchdog&) = delete;
+  CpuWatchdog& operator=(const CpuWatchdog&) = delete;
+
+ private:
+  friend class CpuSlice;
+
+  // False (and nothing changes) when a slice is already armed.
+  bool arm(v8::Isolate* isolate, std::chrono::nanoseconds budget);
+  // Returns whether the watchdog called TerminateExecution during the slice.
+  bool disarm();
+  void run();
+
+  clockid_t loopClock_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  // Guarded by mutex_. `isolate_` is non-null exactly while a slice is armed.
+  v8::Isolate* isolate_ = nullptr;
+  std::chrono::nanoseconds sliceStart_{0};
+  std::chrono::nanoseconds budget_{0};
+  bool fired_ = false;
+  // When the thread will next look at the slice on its own (max() while it waits without a
+  // deadline). Arming wakes it only if the new slice could run out before then; otherwise
+  // the thread re-reads the slice at that instant, so a busy loop costs no wake-up per slice.
+  std::chrono::steady_clock::time_point wakeAt_ = std::chrono::steady_clock::time_point::max();
+  bool stopping_ = false;
+  std::thread thread_;  // last: started once every other member is initialised
+};
+
+// Arms the watchdog for one slice of JavaScript; disarms when finished or destroyed. Stack-only.
+// Slices do not nest: a CpuSlice created while another is armed is inert.
+class CpuSlice {
+ public:
+  CpuSlice(CpuWatchdog& watchdog, v8::Isolate* isolate, std::chrono::nanoseconds budget);
+  ~CpuSlice() { finish(); }
+  CpuSlice(const CpuSlice&) = delete;
+  CpuSlice& operator=(const CpuSlice&) = delete;
+  static void* operator new(size_t) = delete;
+  static void operator delete(void*) = delete;
+
+  // Disarms now. True when the watchdog terminated execution during this slice; the caller
+  // must then either handle the termination or, if JavaScript had already returned, cancel it
+  // (v8::Isolate::CancelTerminateExecution) before the isolate runs JavaScript again.
+  bool finish();
+
+ private:
+  CpuWatchdog& watchdog_;
+  bool armed_;
+  bool fired_ = false;
+};
+
+}  // namespace isolated::worker

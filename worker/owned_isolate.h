@@ -1,0 +1,40 @@
+// One V8 isolate with a heap limit, disposed by its destructor.
+//
+// Heap limit: V8's ResourceConstraints cap the heap. When a GC finds the heap near that cap,
+// the near-heap-limit callback terminates the running JavaScript and raises the cap by a margin
+// so that the GC in progress, and the unwinding of the terminated script, can finish instead of
+// aborting the process. heapLimitHit() then stays true: the isolate has to be replaced, and its
+// successor starts again with the original cap.
+//
+// Lifetime: every v8::Global and v8::Local into the isolate must be gone before the destructor
+// runs; the owner destroys its contexts first. The ArrayBuffer allocator must outlive it.
+// Threading: the loop thread only (the callback runs on it, inside a GC).
+#pragma once
+
+#include <v8.h>
+
+#include <atomic>
+#include <cstddef>
+
+namespace isolated::worker {
+
+class OwnedIsolate {
+ public:
+  OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLimitBytes);
+  ~OwnedIsolate();
+  OwnedIsolate(const OwnedIsolate&) = delete;
+  OwnedIsolate& operator=(const OwnedIsolate&) = delete;
+
+  v8::Isolate* get() const { return isolate_; }
+  // Whether the heap reached its limit; JavaScript was terminated when it did.
+  bool heapLimitHit() const { return heapLimitHit_.load(std::memory_order_relaxed); }
+
+ private:
+  static size_t onNearHeapLimit(void* self, size_t currentLimit, size_t initialLimit);
+
+  v8::Isolate* isolate_ = nullptr;
+  // Written from inside GC; atomic so that no assumption about the GC's thread is needed.
+  std::atomic<bool> heapLimitHit_{false};
+};
+
+}  // namespace isolated::worker

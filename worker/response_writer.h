@@ -1,0 +1,51 @@
+// Encodes the worker's outgoing Response and Log messages into the Outbox. It knows nothing of
+// which requests are in flight: callers decide whether an id may still be answered.
+//
+// Runtime errors (answers the runtime gives instead of the script) map a kind to a status and
+// a plain-text body:
+//   script-threw, bad-response, no-response   500
+//   cpu-limit, memory-limit, context-reset    503
+// The kind travels as Response.runtimeError; the supervisor sends it as `isolated-error`.
+#pragma once
+
+#include <v8.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "worker/outbox.h"
+
+namespace isolated::worker {
+
+namespace runtime_error {
+inline constexpr std::string_view kScriptThrew = "script-threw";
+inline constexpr std::string_view kCpuLimit = "cpu-limit";
+inline constexpr std::string_view kMemoryLimit = "memory-limit";
+inline constexpr std::string_view kContextReset = "context-reset";
+}  // namespace runtime_error
+
+class ResponseWriter {
+ public:
+  // Console lines are dropped (and counted) while more than `logBacklogBytes` are queued.
+  ResponseWriter(Outbox& outbox, size_t logBacklogBytes)
+      : outbox_(outbox), logBacklogBytes_(logBacklogBytes) {}
+
+  // The script's answer. Must be called inside a scope for the isolate's current context.
+  // `flatHeaders` alternates names and values; `body` is a string, an ArrayBuffer or nothing.
+  void response(v8::Isolate* isolate, uint64_t id, uint16_t status,
+                v8::Local<v8::Array> flatHeaders, v8::Local<v8::Value> body);
+  // The runtime's answer of kind `kind` (see above); `detail` is logged with the request id.
+  void runtimeError(uint64_t id, std::string_view kind, const std::string& detail);
+  // `level`: 0 debug, 1 info, 2 warn, 3 error (console.debug/log/warn/error).
+  void log(int level, const std::string& message, uint64_t requestId);
+
+  uint64_t droppedLogLines() const { return droppedLogLines_; }
+
+ private:
+  Outbox& outbox_;
+  size_t logBacklogBytes_;
+  uint64_t droppedLogLines_ = 0;
+};
+
+}  // namespace isolated::worker
