@@ -392,11 +392,18 @@ def markdown(doc):
     md.append(f"## Latency at a fixed rate ({float(cfg.get('rate_fraction') or 0.5):.0%} of each server's own peak)")
     md.append("")
     md.append(f"`h2load --h1 -c {cfg['conns']} -D {cfg['rate_duration_s']} --rps=RATE/{cfg['conns']}` "
-              "(h2load's `--rps` paces each connection; percentiles from its per-request `--log-file`).")
+              "(h2load's `--rps` paces each connection; percentiles from its per-request `--log-file`). "
+              "A run that fell more than 5% short of its target could not keep up: its latencies understate "
+              "the truth (coordinated omission).")
     md.append("")
+    def achieved(f):
+        a, t = f["achieved_rps"], f["target_rps"]
+        short = isinstance(a, (int, float)) and isinstance(t, (int, float)) and t and a < 0.95 * t
+        return fmt(a, "{:.0f}") + (" (short of target)" if short else "")
+
     md.append(md_table(["handler", "server", "target req/s", "achieved req/s", "p50 ms", "p99 ms", "p99.9 ms",
                         "failed"],
-                       [[f["handler"], f["server"], f["target_rps"], fmt(f["achieved_rps"], "{:.0f}"),
+                       [[f["handler"], f["server"], f["target_rps"], achieved(f),
                          fmt(f["latency_ms"]["p50"], "{:.3f}"), fmt(f["latency_ms"]["p99"], "{:.3f}"),
                          fmt(f["latency_ms"]["p999"], "{:.3f}"), f["failed"]] for f in doc["fixed_rate"]]))
     md.append("")
@@ -588,6 +595,15 @@ def chart(doc):
         y = y0 + panel_h - panel_h * v / vmax
         svg.line(left, y, W - right, y, stroke="#eee")
         svg.text(left - 6, y + 4, fmt_tick(v), size=10, anchor="end", fill="#555")
+    if "timer" in handlers and cfg.get("conns"):
+        # Closed loop: no server can beat CONNS requests per 5 ms.
+        ceiling = cfg["conns"] / 0.005
+        if ceiling <= vmax:
+            hi = handlers.index("timer")
+            y = y0 + panel_h - panel_h * ceiling / vmax
+            svg.line(left + hi * group_w + 8, y, left + (hi + 1) * group_w - 8, y, stroke="#888", dash="4 3")
+            svg.text(left + (hi + 1) * group_w - 8, y - 4, f"ceiling {cfg['conns']} conns / 5 ms",
+                     size=9, anchor="end", fill="#666")
     for hi, h in enumerate(handlers):
         for si, s in enumerate(servers):
             t = tp.get((h, s))

@@ -658,6 +658,7 @@ install_workerd() {
     note "workerd skipped: ${WORKERD_BIN} does not run: ${WORKERD_VERSION}"
     return 1
   fi
+  WORKERD_VERSION="npm $(sed -n 's/.*"workerd": "\(.*\)".*/\1/p' "${WORKERD_PKG_DIR}/package.json") (${WORKERD_VERSION#workerd })"
 }
 
 # --- main ----------------------------------------------------------------------

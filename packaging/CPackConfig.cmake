@@ -16,4 +16,7 @@ if(V8_PRIVATE_PREFIX)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "libbrotli1, libc-ares2, libicu72, libnghttp2-14, libuv1, libssl3")
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS "${V8_PRIVATE_PREFIX}/usr/lib/x86_64-linux-gnu")
 endif()
+# postinst puts the example in /etc/isolated/worker.js on first install (the unit's script).
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${CMAKE_CURRENT_SOURCE_DIR}/packaging/postinst")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)

@@ -1061,5 +1061,31 @@ TEST_F(CtlTest, LogFloodKeepsServerResponsiveAndEveryLineIsLoggedOrCounted) {
   EXPECT_EQ(httpGet(server_->baseUrl() + "/ok").status, 200);
 }
 
+// The control socket never waits on a worker: with every worker stopped (SIGSTOP) and requests
+// stuck on them, status and workers still answer at once.
+TEST_F(CtlTest, StatusAnswersWhileEveryWorkerIsHung) {
+  start({}, 2);
+  json before = workers();
+  ASSERT_EQ(before.size(), 2u);
+  std::vector<pid_t> pids;
+  for (const auto& w : before)
+    pids.push_back(w.value("pid", 0));
+  for (pid_t pid : pids)
+    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  std::vector<std::thread> stuck;
+  for (int i = 0; i < 4; ++i) {
+    stuck.emplace_back([&] { httpRequest("GET", server_->baseUrl() + "/ok", {}, {}, 3s); });
+  }
+  EXPECT_TRUE(eventually([&] { return status().value("in_flight", 0) >= 4; })) << server_->output();
+  CtlResult table = ctl({"workers"});
+  EXPECT_EQ(table.exitCode, 0) << describe(table);
+  for (pid_t pid : pids)
+    EXPECT_NE(table.out.find(std::to_string(pid)), std::string::npos);
+  for (pid_t pid : pids)
+    ::kill(pid, SIGCONT);
+  for (auto& t : stuck)
+    t.join();
+}
+
 }  // namespace
 }  // namespace isolated::test

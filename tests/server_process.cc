@@ -163,6 +163,11 @@ std::optional<int> ServerProcess::waitExit(std::chrono::milliseconds timeout) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       reaped_ = true;
+      // Its last lines may still be in the pipe: wait for EOF (workers die with the supervisor,
+      // so the pipe's last writer goes soon), bounded by the same deadline.
+      std::unique_lock lock(mutex_);
+      changed_.wait_until(lock, std::max(deadline, std::chrono::steady_clock::now() + 5s),
+                          [&] { return eof_; });
       return status;
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
