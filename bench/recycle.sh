@@ -21,7 +21,7 @@
 #      replacement's "worker ready" line (log timestamps, 1 ms resolution), plus
 #      the replacement's own spawn_to_ready_ms. Run twice: with the defaults, and
 #      with --restart-backoff-base 1 --restart-backoff-max 1. Why twice: the
-#      supervisor counts a worker that dies less than 10 s after it was spawned as
+#      supervisor counts a worker that dies less than 1 s after it was spawned as
 #      an early failure and delays the next spawn (100 ms, doubling per early
 #      failure in a row). Every worker in this phase is young, so with the
 #      defaults the figure is mostly that backoff; the second run pins it to 1 ms
@@ -395,7 +395,7 @@ main() {
   done
   echo
   echo "A and B should fail nothing; D's failures should be only the killed workers' in-flight requests."
-  echo "A worker that dies <10 s after its spawn delays the next spawn (restart backoff): see C defaults."
+  echo "A worker that dies <1 s after its spawn delays the next spawn (restart backoff): see C defaults."
   echo "isolated --workers ${WORKERS}; wrk -t1 -c${CONNS} -d${DURATION}s; $(nproc) cores"
 
   mkdir -p "$(dirname "${OUT}")"
