@@ -96,6 +96,10 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "Header that carries a request id in and out (one is generated when absent)",
        "x-request-id"},
       {"access-log", "ISOLATED_ACCESS_LOG", "on|off", "Log one line per request", "off"},
+      {"isolation", "ISOLATED_ISOLATION", "MODE",
+       "shared (one context per worker), context (fresh context per request) or isolate (fresh "
+       "isolate per request)",
+       "shared"},
       {"log-level", "ISOLATED_LOG_LEVEL", "LEVEL", "debug, info, warn or error", "info"},
       {"log-format", "ISOLATED_LOG_FORMAT", "FORMAT", "text (logfmt) or json", "text"},
   };
@@ -304,6 +308,14 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   }
   if (config.restartBackoffBaseMs > config.restartBackoffMaxMs) {
     return OptionsError{"--restart-backoff-base must not exceed --restart-backoff-max"};
+  }
+
+  auto isolation = resolve(find("isolation"));
+  if (auto mode = parseIsolationMode(isolation.value)) {
+    config.isolation = *mode;
+  } else {
+    return OptionsError{isolation.origin + ": expected shared, context or isolate, got '" +
+                        isolation.value + "'"};
   }
 
   auto level = resolve(find("log-level"));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/isolation_mode.h"
 #include "common/logger.h"
 
 namespace isolated {
@@ -76,6 +77,8 @@ struct ServeConfig {
   int adminPort = -1;
   std::string requestIdHeader = "x-request-id";
   bool accessLog = false;
+
+  IsolationMode isolation = IsolationMode::kShared;
 
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;

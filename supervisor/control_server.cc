@@ -50,17 +50,20 @@ ControlServer::ControlServer(event_base* base, std::string path, ControlHandler&
     if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
     ::chmod(dir.c_str(), 0700);
   }
-  // Whoever controls the directory could swap the socket: it must be ours and not writable by
-  // others (the sticky /tmp itself is never used directly: the default is a private subdir).
+  // Whoever controls the directory could swap the socket: it must belong to us (or root) and
+  // be writable by no one else, unless it is sticky like /tmp, where others cannot replace a
+  // file they do not own.
   struct stat dirStat {};
   std::string dirPath = dir.empty() ? "." : dir.string();
   if (::stat(dirPath.c_str(), &dirStat) != 0) {
     throw std::runtime_error("cannot use control socket directory " + dirPath + ": " +
                              errnoText(errno));
   }
-  if (dirStat.st_uid != ::geteuid() || (dirStat.st_mode & 0022) != 0) {
+  bool ownerOk = dirStat.st_uid == ::geteuid() || dirStat.st_uid == 0;
+  bool writableByOthers = (dirStat.st_mode & 0022) != 0 && (dirStat.st_mode & S_ISVTX) == 0;
+  if (!ownerOk || writableByOthers) {
     throw std::runtime_error("control socket directory " + dirPath +
-                             " must be owned by this user and not writable by others");
+                             " must belong to this user or root and not be writable by others");
   }
   if (fs::exists(fs::symlink_status(path_, ec))) {
     if (socketIsLive(path_)) {

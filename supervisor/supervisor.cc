@@ -119,6 +119,7 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       workerCommand_.end(),
       {"--script", config.scriptPath, "--script-name", config.scriptName, "--cpu-limit-ms",
        std::to_string(config.cpuLimitMs), "--heap-limit-mb", std::to_string(config.heapLimitMb),
+       "--isolation", isolationModeName(config.isolation),
        "--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
        config.logFormat == LogFormat::kJson ? "json" : "text"});
 
@@ -514,13 +515,19 @@ void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_
                            {"request_id", request.requestId}});
 }
 
+uint32_t Supervisor::workerCapacity() const {
+  // Fresh state per request means one request at a time per worker: two requests sharing the
+  // fresh context would share state.
+  return config_.isolation == IsolationMode::kShared ? config_.workerQueueSize : 1;
+}
+
 bool Supervisor::tryAssign(PendingRequest& request) {
   // Retiring workers still serve while their replacements start, but only when no other
   // worker has room: that way they drain sooner.
   candidates_.resize(workers_.size());
   for (size_t i = 0; i < workers_.size(); ++i) {
     candidates_[i] = {isServing(*workers_[i]), workers_[i]->outstandingCount(),
-                      config_.workerQueueSize};
+                      workerCapacity()};
   }
   auto index = dispatcher_.pick(candidates_);
   if (!index) {
@@ -948,6 +955,7 @@ ServerStatus Supervisor::snapshot() const {
   status.uptimeSec = std::chrono::duration<double>(now - startedAt_).count();
   status.script = config_.scriptPath;
   status.listen = listener_.address();
+  status.isolation = isolationModeName(config_.isolation);
   switch (phase_) {
     case Phase::kBooting: status.state = "starting"; break;
     case Phase::kServing: status.state = degraded_ ? "degraded" : "serving"; break;
@@ -977,7 +985,7 @@ ServerStatus Supervisor::snapshot() const {
     row.uptimeSec = std::chrono::duration<double>(now - w->spawnedAt()).count();
     row.requestsServed = w->requestsServed;
     row.inFlight = w->outstandingCount();
-    row.capacity = config_.workerQueueSize;
+    row.capacity = workerCapacity();
     row.rssBytes = w->rssBytes;
     row.heapUsedBytes = w->heapUsedBytes;
     row.heapLimitBytes = w->heapLimitBytes;

@@ -135,6 +135,7 @@ class Supervisor : public RequestHandler,
                        ipc::Response::Reader response);
   void recordAnswer(const PendingRequest& request, int status, uint32_t workerId);
   std::string newRequestId();
+  uint32_t workerCapacity() const;
   bool tryAssign(PendingRequest& request);
   void sendToWorker(WorkerProcess& worker, PendingRequest& request);
   void pumpQueue();

@@ -332,5 +332,40 @@ TEST(ServeTest, OversizedAndMalformedRequestsGetPreciseErrors) {
   EXPECT_EQ(server.countLines("worker lost"), 0u);
 }
 
+
+// --isolation: state set by one request is seen by the next only in `shared`; a request ended
+// by a limit never leaves half-updated state behind, in any mode.
+class IsolationModeTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IsolationModeTest, StateVisibilityFollowsTheMode) {
+  const std::string mode = GetParam();
+  ServerProcess server(script("state.js"), {"--workers", "1", "--isolation", mode});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  std::vector<std::string> counts;
+  for (int i = 0; i < 3; ++i) counts.push_back(httpGet(server.baseUrl() + "/count").body);
+  if (mode == "shared") {
+    EXPECT_EQ(counts, (std::vector<std::string>{"1", "2", "3"}));
+  } else {
+    EXPECT_EQ(counts, (std::vector<std::string>{"1", "1", "1"}));
+  }
+
+  auto halted = httpGet(server.baseUrl() + "/half");
+  EXPECT_EQ(halted.status, 503);
+  EXPECT_EQ(halted.headers["isolated-error"], "cpu-limit");
+  EXPECT_EQ(httpGet(server.baseUrl() + "/marker").body, "undefined");
+  EXPECT_EQ(server.countLines("worker lost"), 0u) << server.output();
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, IsolationModeTest,
+                         ::testing::Values("shared", "context", "isolate"));
+
+TEST(IsolationModeTest, BadModeIsAUsageError) {
+  ServerProcess server(script("state.js"), {"--isolation", "threads"});
+  auto status = server.waitExit();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(WEXITSTATUS(*status), 2);
+  EXPECT_NE(server.output().find("--isolation"), std::string::npos) << server.output();
+}
+
 }  // namespace
 }  // namespace isolated::test

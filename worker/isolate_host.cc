@@ -77,6 +77,7 @@ std::optional<ScriptError> IsolateHost::createContext() {
   }
   if (error) return error;
   context_ = std::move(created);
+  contextUsed_ = false;
   return std::nullopt;
 }
 
@@ -190,9 +191,37 @@ void IsolateHost::rebuild(bool newIsolate) {
               0);
 }
 
+void IsolateHost::refreshForRequest() {
+  timers_.clear();
+  // Requests the supervisor gave up on (wall limit) may still be parked in the old state: each
+  // gets its one answer before that state goes.
+  if (context_) {
+    for (uint64_t id : context_->takeRequests()) {
+      writer_.runtimeError(id, runtime_error::kContextReset,
+                           "request discarded: the next request needs fresh state");
+    }
+  }
+  context_.reset();
+  if (options_.isolation == IsolationMode::kIsolate) {
+    isolate_.reset();
+    isolate_ = std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes);
+  } else {
+    v8::Isolate::Scope isolateScope(isolate_->get());
+    isolate_->get()->ContextDisposedNotification();
+  }
+  if (auto error = createContext()) {
+    failed_ = true;
+    writer_.log(3, "cannot load the script for the next request, the worker stops: " + error->message,
+                0);
+    event_base_loopbreak(base_);
+  }
+}
+
 void IsolateHost::dispatch(ipc::RequestStart::Reader request) {
   uint64_t id = request.getId();
   ++counters_.requestsServed;
+  if (options_.isolation != IsolationMode::kShared && contextUsed_) refreshForRequest();
+  contextUsed_ = true;
   if (!context_) {
     writer_.runtimeError(id, runtime_error::kContextReset, "the worker has no script context");
     return;

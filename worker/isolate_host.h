@@ -25,6 +25,8 @@
 #include <event2/event.h>
 #include <v8.h>
 
+#include "common/isolation_mode.h"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -53,6 +55,9 @@ struct HostOptions {
   std::chrono::milliseconds startupCpuLimit{2000};
   // Console lines are dropped (and counted) while more than this is queued for the supervisor.
   size_t logBacklogBytes = 1u << 20;
+  // context/isolate: every request after the first runs in a freshly loaded context (or
+  // isolate). The supervisor sends such a worker one request at a time.
+  IsolationMode isolation = IsolationMode::kShared;
 };
 
 struct HeapStats {
@@ -120,6 +125,9 @@ class IsolateHost {
                        const std::string& consequence);
   // Replaces the context (and, with `newIsolate`, the isolate) with a freshly loaded one.
   void rebuild(bool newIsolate);
+  // --isolation context|isolate: fresh state for the next request, with no GC and no log line
+  // (it happens on every request).
+  void refreshForRequest();
   std::optional<ScriptError> createContext();
 
   void fireTimer(uint64_t timerId, uint64_t requestId);
@@ -141,6 +149,8 @@ class IsolateHost {
   std::unique_ptr<OwnedIsolate> isolate_;
   std::unique_ptr<ScriptContext> context_;
   HostCounters counters_;
+  // Whether the current context has served a request since it was loaded.
+  bool contextUsed_ = false;
   bool failed_ = false;
 };
 

@@ -12,6 +12,7 @@
 #include <csignal>
 
 #include "common/event_handles.h"
+#include "common/isolation_mode.h"
 #include "common/logger.h"
 #include "common/version.h"
 #include "ipc/channel.h"
@@ -29,6 +30,7 @@ struct WorkerArgs {
   std::string scriptName;
   size_t heapLimitBytes = 128u << 20;
   uint32_t cpuLimitMs = 50;
+  IsolationMode isolation = IsolationMode::kShared;
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;
 };
@@ -40,6 +42,7 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
                                                                      cxxopts::value<std::string>())(
       "heap-limit-mb", "", cxxopts::value<size_t>()->default_value("128"))(
       "cpu-limit-ms", "", cxxopts::value<uint32_t>()->default_value("50"))(
+      "isolation", "", cxxopts::value<std::string>()->default_value("shared"))(
       "log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"));
   std::vector<const char*> argv{"isolated __worker"};
@@ -53,6 +56,12 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
         result.count("script-name") ? result["script-name"].as<std::string>() : parsed.scriptPath;
     parsed.heapLimitBytes = result["heap-limit-mb"].as<size_t>() << 20;
     parsed.cpuLimitMs = result["cpu-limit-ms"].as<uint32_t>();
+    auto isolation = parseIsolationMode(result["isolation"].as<std::string>());
+    if (!isolation) {
+      error = "--isolation must be shared, context or isolate";
+      return std::nullopt;
+    }
+    parsed.isolation = *isolation;
     if (parsed.cpuLimitMs == 0 || parsed.heapLimitBytes == 0) {
       error = "--cpu-limit-ms and --heap-limit-mb must be positive";
       return std::nullopt;
@@ -110,6 +119,7 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   hostOptions.scriptPath = parsed->scriptPath;
   hostOptions.heapLimitBytes = parsed->heapLimitBytes;
   hostOptions.cpuLimit = std::chrono::milliseconds(parsed->cpuLimitMs);
+  hostOptions.isolation = parsed->isolation;
   IsolateHost host(base.get(), loop, watchdog, std::move(hostOptions));
   loop.attach(channel, host);
 
