@@ -20,9 +20,12 @@ inline std::optional<IsolationMode> parseIsolationMode(std::string_view text) {
 
 inline const char* isolationModeName(IsolationMode mode) {
   switch (mode) {
-    case IsolationMode::kShared: return "shared";
-    case IsolationMode::kContext: return "context";
-    case IsolationMode::kIsolate: return "isolate";
+    case IsolationMode::kShared:
+      return "shared";
+    case IsolationMode::kContext:
+      return "context";
+    case IsolationMode::kIsolate:
+      return "isolate";
   }
   return "shared";
 }

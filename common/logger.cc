@@ -32,11 +32,21 @@ void appendQuoted(std::string& out, std::string_view v, const char* controlForma
   out += '"';
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -67,7 +77,9 @@ void appendLogfmtValue(std::string& out, std::string_view v) {
   }
 }
 
-void appendJsonString(std::string& out, std::string_view v) { appendQuoted(out, v, "\\u%04x"); }
+void appendJsonString(std::string& out, std::string_view v) {
+  appendQuoted(out, v, "\\u%04x");
+}
 
 }  // namespace
 

@@ -33,8 +33,8 @@ AdminServer::AdminServer(event_base* base, const std::string& host, uint16_t por
   evhttp_set_gencb(http_.get(), &AdminServer::onRequest, this);
   evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http_.get(), host.c_str(), port);
   if (bound == nullptr) {
-    throw std::runtime_error("cannot listen on admin address " + host + ":" +
-                             std::to_string(port) + ": " + errnoText(errno));
+    throw std::runtime_error("cannot listen on admin address " + host + ":" + std::to_string(port) +
+                             ": " + errnoText(errno));
   }
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
@@ -54,8 +54,7 @@ void AdminServer::onRequest(evhttp_request* request, void* self) {
   const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
   std::string route = path != nullptr ? path : "";
   if (route == "/metrics") {
-    reply(request, 200, "text/plain; version=0.0.4; charset=utf-8",
-          server->handler_.metricsText());
+    reply(request, 200, "text/plain; version=0.0.4; charset=utf-8", server->handler_.metricsText());
   } else if (route == "/healthz") {
     reply(request, 200, "text/plain; charset=utf-8", "ok\n");
   } else if (route == "/readyz") {

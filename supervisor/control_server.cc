@@ -80,8 +80,8 @@ ControlServer::ControlServer(event_base* base, std::string path, ControlHandler&
   // The socket file is created by bind with the umask applied: make it 0600 from the start so
   // that there is no moment when others could connect.
   mode_t old = ::umask(0177);
-  long bound = trySyscall(
-      [&] { return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr); });
+  long bound =
+      trySyscall([&] { return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr); });
   ::umask(old);
   if (bound < 0) {
     throw std::runtime_error("cannot create control socket " + path_ + ": " +
@@ -112,8 +112,8 @@ void ControlServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int
   auto connection = std::make_unique<Connection>();
   connection->server = server;
   connection->id = server->nextConnectionId_++;
-  connection->bev.reset(bufferevent_socket_new(evconnlistener_get_base(server->listener_.get()),
-                                               fd, BEV_OPT_CLOSE_ON_FREE));
+  connection->bev.reset(bufferevent_socket_new(evconnlistener_get_base(server->listener_.get()), fd,
+                                               BEV_OPT_CLOSE_ON_FREE));
   if (!connection->bev) {
     ::close(fd);
     return;

@@ -7,8 +7,8 @@ namespace isolated::supervisor {
 
 namespace {
 
-const std::vector<double> kLatencyBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                            0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
+const std::vector<double> kLatencyBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                            0.25,   0.5,   1,      2.5,   5,    10,    30};
 
 std::string number(double v) {
   char buf[64];
@@ -61,7 +61,8 @@ Histogram::Histogram(std::vector<double> bounds)
 
 void Histogram::observe(double value) {
   size_t i = 0;
-  while (i < bounds_.size() && value > bounds_[i]) ++i;
+  while (i < bounds_.size() && value > bounds_[i])
+    ++i;
   ++counts_[i];
   sum_ += value;
   ++count_;
@@ -88,11 +89,14 @@ void RequestMetrics::recordResponse(int status, double seconds) {
   duration_.observe(seconds);
 }
 
-void RequestMetrics::recordQueueWait(double seconds) { queueWait_.observe(seconds); }
+void RequestMetrics::recordQueueWait(double seconds) {
+  queueWait_.observe(seconds);
+}
 
 std::map<std::string, uint64_t> RequestMetrics::byClass() const {
   std::map<std::string, uint64_t> out;
-  for (size_t c = 1; c <= 5; ++c) out[std::to_string(c) + "xx"] = classes_[c];
+  for (size_t c = 1; c <= 5; ++c)
+    out[std::to_string(c) + "xx"] = classes_[c];
   return out;
 }
 
@@ -160,9 +164,8 @@ std::string RequestMetrics::render(const ServerStatus& status) const {
   }
 
   header(out, "isolated_worker_restarts_total", "counter", "Workers replaced, by reason.");
-  for (const char* reason :
-       {"crash", "memory", "memory-hard", "health", "max-requests", "reload", "scale-down",
-        "manual"}) {
+  for (const char* reason : {"crash", "memory", "memory-hard", "health", "max-requests", "reload",
+                             "scale-down", "manual"}) {
     auto it = status.restarts.find(reason);
     sample(out, "isolated_worker_restarts_total", std::string("reason=\"") + reason + "\"",
            it == status.restarts.end() ? 0 : static_cast<double>(it->second));

@@ -48,7 +48,7 @@ struct ServerStatus {
   std::map<std::string, uint64_t> responses;  // "2xx" -> count
   uint64_t inFlight = 0;
   uint64_t queued = 0;
-  std::map<std::string, uint64_t> restarts;          // reason -> count
+  std::map<std::string, uint64_t> restarts;           // reason -> count
   std::map<std::string, uint64_t> limitTerminations;  // kind -> count
   uint64_t droppedLogLines = 0;
   std::vector<WorkerStatus> workerList;

@@ -119,8 +119,8 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       workerCommand_.end(),
       {"--script", config.scriptPath, "--script-name", config.scriptName, "--cpu-limit-ms",
        std::to_string(config.cpuLimitMs), "--heap-limit-mb", std::to_string(config.heapLimitMb),
-       "--isolation", isolationModeName(config.isolation),
-       "--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
+       "--isolation", isolationModeName(config.isolation), "--log-level",
+       std::string(logLevelName(config.logLevel)), "--log-format",
        config.logFormat == LogFormat::kJson ? "json" : "text"});
 
   for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGHUP}) {
@@ -526,8 +526,7 @@ bool Supervisor::tryAssign(PendingRequest& request) {
   // worker has room: that way they drain sooner.
   candidates_.resize(workers_.size());
   for (size_t i = 0; i < workers_.size(); ++i) {
-    candidates_[i] = {isServing(*workers_[i]), workers_[i]->outstandingCount(),
-                      workerCapacity()};
+    candidates_[i] = {isServing(*workers_[i]), workers_[i]->outstandingCount(), workerCapacity()};
   }
   auto index = dispatcher_.pick(candidates_);
   if (!index) {
@@ -769,7 +768,7 @@ void Supervisor::reapChildren() {
     if (worker->state() != WorkerState::kLost) worker->kill("process " + how);
     droppedLogLinesOfExited_ += worker->droppedLogLines;
     if (phase_ != Phase::kStopping && phase_ != Phase::kStopped) {
-      std::string why = worker->retiring()            ? worker->retireReason()
+      std::string why = worker->retiring()           ? worker->retireReason()
                         : !worker->lossCause.empty() ? worker->lossCause
                                                      : std::string("crash");
       recordExit(*worker, why);
@@ -892,14 +891,12 @@ void Supervisor::failBoot(const std::string& reason) {
   finishIfStopped();
 }
 
-
 // ---- slots ----
 
 uint32_t Supervisor::freeSlot() const {
   for (uint32_t slot = 1;; ++slot) {
-    bool taken = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
-      return w->slot == slot && isActive(*w);
-    });
+    bool taken = std::any_of(workers_.begin(), workers_.end(),
+                             [&](const auto& w) { return w->slot == slot && isActive(*w); });
     if (!taken) return slot;
   }
 }
@@ -957,12 +954,20 @@ ServerStatus Supervisor::snapshot() const {
   status.listen = listener_.address();
   status.isolation = isolationModeName(config_.isolation);
   switch (phase_) {
-    case Phase::kBooting: status.state = "starting"; break;
-    case Phase::kServing: status.state = degraded_ ? "degraded" : "serving"; break;
+    case Phase::kBooting:
+      status.state = "starting";
+      break;
+    case Phase::kServing:
+      status.state = degraded_ ? "degraded" : "serving";
+      break;
     case Phase::kPaused:
-    case Phase::kDraining: status.state = "draining"; break;
+    case Phase::kDraining:
+      status.state = "draining";
+      break;
     case Phase::kStopping:
-    case Phase::kStopped: status.state = "stopping"; break;
+    case Phase::kStopped:
+      status.state = "stopping";
+      break;
   }
   status.workers = static_cast<uint32_t>(countWorkers(isServing));
   status.target = targetWorkers_;
@@ -972,8 +977,10 @@ ServerStatus Supervisor::snapshot() const {
   status.responses = metrics_.byClass();
   status.inFlight = inFlight_.size();
   status.queued = queue_.size();
-  for (const char* reason : kRestartReasons) status.restarts[reason] = 0;
-  for (const auto& [reason, count] : restarts_) status.restarts[reason] = count;
+  for (const char* reason : kRestartReasons)
+    status.restarts[reason] = 0;
+  for (const auto& [reason, count] : restarts_)
+    status.restarts[reason] = count;
   status.limitTerminations = metrics_.limits();
   status.droppedLogLines = droppedLogLinesOfExited_ + logger_.droppedLines();
   for (const auto& w : workers_) {
@@ -997,8 +1004,8 @@ ServerStatus Supervisor::snapshot() const {
       row.restarts = it->second.restarts;
       row.lastExitReason = it->second.lastExitReason;
     }
-    bool late = w->pingOutstandingSince() &&
-                now - *w->pingOutstandingSince() > std::chrono::milliseconds(config_.healthTimeoutMs);
+    bool late = w->pingOutstandingSince() && now - *w->pingOutstandingSince() >
+                                                 std::chrono::milliseconds(config_.healthTimeoutMs);
     if (!w->probeOk) {
       row.health = "probe-failed";
     } else if (late || w->healthMisses > 0) {
@@ -1009,12 +1016,18 @@ ServerStatus Supervisor::snapshot() const {
       row.health = "ok";
     }
     switch (w->state()) {
-      case WorkerState::kStarting: row.state = "starting"; break;
+      case WorkerState::kStarting:
+        row.state = "starting";
+        break;
       case WorkerState::kReady:
         row.state = w->retiring() ? "draining" : (w->healthMisses > 0 ? "unhealthy" : "ready");
         break;
-      case WorkerState::kStopping: row.state = "draining"; break;
-      case WorkerState::kLost: row.state = "lost"; break;
+      case WorkerState::kStopping:
+        row.state = "draining";
+        break;
+      case WorkerState::kLost:
+        row.state = "lost";
+        break;
     }
     status.workerList.push_back(std::move(row));
   }
@@ -1023,7 +1036,9 @@ ServerStatus Supervisor::snapshot() const {
 
 nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
   const std::string cmd = request["cmd"].get<std::string>();
-  auto fail = [](const std::string& error) { return nlohmann::json{{"ok", false}, {"error", error}}; };
+  auto fail = [](const std::string& error) {
+    return nlohmann::json{{"ok", false}, {"error", error}};
+  };
   auto done = [](const std::string& message) {
     return nlohmann::json{{"ok", true}, {"message", message}};
   };
@@ -1034,7 +1049,8 @@ nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
   if (cmd == "status") return {{"ok", true}, {"status", toJson(snapshot())}};
   if (cmd == "workers") {
     nlohmann::json rows = nlohmann::json::array();
-    for (const auto& w : snapshot().workerList) rows.push_back(toJson(w));
+    for (const auto& w : snapshot().workerList)
+      rows.push_back(toJson(w));
     return {{"ok", true}, {"workers", rows}};
   }
   if (cmd == "metrics") return {{"ok", true}, {"text", metricsText()}};
@@ -1073,8 +1089,12 @@ nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
               "': expected status, workers, metrics, reload, restart, drain, resume or scale");
 }
 
-std::string Supervisor::metricsText() { return metrics_.render(snapshot()); }
+std::string Supervisor::metricsText() {
+  return metrics_.render(snapshot());
+}
 
-bool Supervisor::ready() { return phase_ == Phase::kServing && countWorkers(isServing) > 0; }
+bool Supervisor::ready() {
+  return phase_ == Phase::kServing && countWorkers(isServing) > 0;
+}
 
 }  // namespace isolated::supervisor

@@ -14,7 +14,9 @@ void SystemdNotifier::ready(const std::string& status) {
   sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
 }
 
-void SystemdNotifier::stopping() { sd_notify(0, "STOPPING=1\nSTATUS=draining"); }
+void SystemdNotifier::stopping() {
+  sd_notify(0, "STOPPING=1\nSTATUS=draining");
+}
 
 void SystemdNotifier::status(const std::string& text) {
   sd_notify(0, ("STATUS=" + text).c_str());

@@ -332,7 +332,6 @@ TEST(ServeTest, OversizedAndMalformedRequestsGetPreciseErrors) {
   EXPECT_EQ(server.countLines("worker lost"), 0u);
 }
 
-
 // --isolation: state set by one request is seen by the next only in `shared`; a request ended
 // by a limit never leaves half-updated state behind, in any mode.
 class IsolationModeTest : public ::testing::TestWithParam<std::string> {};
@@ -342,7 +341,8 @@ TEST_P(IsolationModeTest, StateVisibilityFollowsTheMode) {
   ServerProcess server(script("state.js"), {"--workers", "1", "--isolation", mode});
   ASSERT_NE(server.waitReady(), 0) << server.output();
   std::vector<std::string> counts;
-  for (int i = 0; i < 3; ++i) counts.push_back(httpGet(server.baseUrl() + "/count").body);
+  for (int i = 0; i < 3; ++i)
+    counts.push_back(httpGet(server.baseUrl() + "/count").body);
   if (mode == "shared") {
     EXPECT_EQ(counts, (std::vector<std::string>{"1", "2", "3"}));
   } else {

@@ -211,8 +211,8 @@ void IsolateHost::refreshForRequest() {
   }
   if (auto error = createContext()) {
     failed_ = true;
-    writer_.log(3, "cannot load the script for the next request, the worker stops: " + error->message,
-                0);
+    writer_.log(
+        3, "cannot load the script for the next request, the worker stops: " + error->message, 0);
     event_base_loopbreak(base_);
   }
 }
