@@ -7,7 +7,7 @@
 #   * req/s and p99 latency under `wrk -t1 -c$CONNS -d${DURATION}s --latency`,
 #     after a 2 s warm-up, against GET / on loopback.
 # Servers: `isolated serve examples/hello.js --workers $WORKERS`, a single-process
-# Node http server (bench/node-hello.js) and the same under `cluster`.
+# Node http server (bench/handlers/node-http.js hello) and the same under `cluster`.
 #
 # Why the headline figures are ratios (isolated/node, isolated/node-cluster):
 # these machines are shared and noisy, and wrk competes with the servers for the
@@ -38,7 +38,8 @@ DURATION="${DURATION:-8}"
 WARMUP="${WARMUP:-2}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-30}"
 OUT="${OUT:-bench/results/hello.json}"
-NODE_SCRIPT="bench/node-hello.js"
+# The suite's Node.js port of the handlers; `hello` answers like examples/hello.js.
+NODE_SCRIPT="bench/handlers/node-http.js"
 
 # Results, filled in by bench_server: name -> figure.
 declare -A RPS=() P99=() STARTUP=() ERRORS=()
@@ -69,9 +70,9 @@ start_isolated() {
 start_node() {
   local name="$1" port="$2" workers="$3" log="${TMP_DIR}/$1.log"
   if ((workers > 0)); then
-    spawn "${log}" env NODE_CLUSTER="${workers}" node "${NODE_SCRIPT}" "${port}"
+    spawn "${log}" env NODE_CLUSTER="${workers}" node "${NODE_SCRIPT}" hello "${port}"
   else
-    spawn "${log}" env -u NODE_CLUSTER node "${NODE_SCRIPT}" "${port}"
+    spawn "${log}" env -u NODE_CLUSTER node "${NODE_SCRIPT}" hello "${port}"
   fi
   wait_ready "${name}" "${SPAWN_PID}" "${log}" "${port}"
 }
