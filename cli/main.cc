@@ -19,6 +19,7 @@
 #include "common/syscall.h"
 #include "common/version.h"
 #include "supervisor/supervisor.h"
+#include "worker/test_runner.h"
 #include "worker/worker_main.h"
 
 namespace {
@@ -27,6 +28,7 @@ constexpr const char* kUsage =
     "Usage:\n"
     "  isolated serve SCRIPT [OPTIONS]   serve a Workers-style handler (see serve --help)\n"
     "  isolated ctl COMMAND [ARG]        query or steer a running server (see ctl --help)\n"
+    "  isolated test FILE.js...          run the exported test functions of each file\n"
     "  isolated --version                print the version\n"
     "  isolated --help                   print this help\n";
 
@@ -94,6 +96,7 @@ int main(int argc, char** argv) {
   if (command == "__worker") return isolated::worker::workerMain(argv[0], rest);
   if (command == "serve") return serve(rest);
   if (command == "ctl") return isolated::runCtl(rest);
+  if (command == "test") return isolated::worker::testMain(argv[0], rest);
   if (command == "--version" || command == "version") {
     std::cout << "isolated " << isolated::kVersion << "\n";
     return 0;

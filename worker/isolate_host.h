@@ -39,6 +39,7 @@
 #include "worker/outbox.h"
 #include "worker/owned_isolate.h"
 #include "worker/response_writer.h"
+#include "worker/runtime_host.h"
 #include "worker/script_context.h"
 #include "worker/script_loader.h"
 #include "worker/timer_queue.h"
@@ -75,7 +76,7 @@ struct HostCounters {
   uint64_t rebuilds = 0;  // contexts and isolates rebuilt
 };
 
-class IsolateHost {
+class IsolateHost final : public RuntimeHost {
  public:
   // `watchdog` must outlive the host; it measures the thread this host runs on.
   IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog, HostOptions options);
@@ -104,8 +105,6 @@ class IsolateHost {
   bool failed() const { return failed_; }
 
  private:
-  friend class NativeBindings;
-
   // How a turn ended, read before its scopes close.
   struct TurnEnd {
     bool terminated = false;
@@ -131,11 +130,15 @@ class IsolateHost {
   std::optional<ScriptError> createContext();
 
   void fireTimer(uint64_t timerId, uint64_t requestId);
-  // For NativeBindings: answers for ids no longer in flight are dropped.
+  // RuntimeHost, for NativeBindings: answers for ids no longer in flight are dropped.
   void respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
-               v8::Local<v8::Value> body);
-  void fail(uint64_t id, const std::string& kind, const std::string& detail);
-  void log(int level, const std::string& message, uint64_t requestId);
+               v8::Local<v8::Value> body) override;
+  void fail(uint64_t id, const std::string& kind, const std::string& detail) override;
+  void log(int level, const std::string& message, uint64_t requestId) override;
+  uint64_t addTimer(double delayMs, bool repeat, uint64_t requestId) override {
+    return timers_.add(delayMs, repeat, requestId);
+  }
+  void cancelTimer(uint64_t id) override { timers_.cancel(id); }
 
   event_base* base_;
   ResponseWriter writer_;

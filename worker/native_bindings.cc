@@ -3,14 +3,15 @@
 
 #include <cstring>
 
-#include "worker/isolate_host.h"
+#include "worker/runtime_host.h"
+#include "worker/web_bindings.h"
 
 namespace isolated::worker {
 
 namespace {
 
-IsolateHost& hostOf(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  return *static_cast<IsolateHost*>(info.Data().As<v8::External>()->Value());
+RuntimeHost& hostOf(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  return *static_cast<RuntimeHost*>(info.Data().As<v8::External>()->Value());
 }
 
 uint64_t idArg(const v8::FunctionCallbackInfo<v8::Value>& info, int index) {
@@ -34,7 +35,7 @@ uint64_t currentRequestId(const v8::FunctionCallbackInfo<v8::Value>& info) {
 }  // namespace
 
 v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                                             IsolateHost& host) {
+                                             RuntimeHost& host) {
   v8::Local<v8::Object> native = v8::Object::New(isolate);
   v8::Local<v8::External> data = v8::External::New(isolate, &host);
   struct Entry {
@@ -56,6 +57,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
                   .ToLocalChecked();
     native->Set(context, v8::String::NewFromUtf8(isolate, entry.name).ToLocalChecked(), fn).Check();
   }
+  WebBindings::install(isolate, context, native);
   return native;
 }
 
@@ -86,13 +88,13 @@ void NativeBindings::setTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto context = info.GetIsolate()->GetCurrentContext();
   double delay = info[0]->NumberValue(context).FromMaybe(0);
   bool repeat = info[1]->BooleanValue(info.GetIsolate());
-  uint64_t id = hostOf(info).timers_.add(delay, repeat, currentRequestId(info));
+  uint64_t id = hostOf(info).addTimer(delay, repeat, currentRequestId(info));
   info.GetReturnValue().Set(static_cast<double>(id));
 }
 
 // clearTimer(id)
 void NativeBindings::clearTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  hostOf(info).timers_.cancel(idArg(info, 0));
+  hostOf(info).cancelTimer(idArg(info, 0));
 }
 
 // encodeUtf8(string) -> Uint8Array

@@ -1,18 +1,19 @@
 // The `native` object handed to worker/runtime.js: the few operations JavaScript cannot do for
-// itself (answer a request, log, schedule a timer, convert UTF-8). Each function receives its
-// IsolateHost through the FunctionTemplate's data, never through a global.
+// itself (answer a request, log, schedule a timer, convert UTF-8), plus the host-independent
+// web-platform primitives of WebBindings. Each function receives its RuntimeHost through the
+// FunctionTemplate's data, never through a global.
 #pragma once
 
 #include <v8.h>
 
 namespace isolated::worker {
 
-class IsolateHost;
+class RuntimeHost;
 
 class NativeBindings {
  public:
   static v8::Local<v8::Object> create(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                                      IsolateHost& host);
+                                      RuntimeHost& host);
 
  private:
   static void respond(const v8::FunctionCallbackInfo<v8::Value>& info);

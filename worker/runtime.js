@@ -256,11 +256,161 @@
     }
     return String(value);
   }
+  // console's format specifiers (https://console.spec.whatwg.org/#formatter), applied when the
+  // first argument is a string: %s %d %i %f %o %O %j (JSON, as in Node) and %%.
+  function formatLine(args) {
+    if (typeof args[0] !== 'string' || args.length === 1) return args.map(formatArg).join(' ');
+    let next = 1;
+    const head = args[0].replace(/%[sdifoOj%]/g, (spec) => {
+      if (spec === '%%') return '%';
+      if (next >= args.length) return spec;
+      const arg = args[next++];
+      switch (spec) {
+        case '%s':
+          return typeof arg === 'string' ? arg : typeof arg === 'bigint' ? `${arg}n` :
+                 typeof arg === 'symbol' ? String(arg) : formatArg(arg);
+        case '%d':
+        case '%i': {
+          if (typeof arg === 'bigint') return `${arg}n`;
+          // The spec gives %d and %i the same meaning: %parseInt%(arg, 10).
+          if (typeof arg === 'symbol') return 'NaN';
+          return String(parseInt(arg, 10));
+        }
+        case '%f':
+          return typeof arg === 'symbol' ? 'NaN' : String(parseFloat(arg));
+        default:  // %o %O %j
+          return formatArg(arg);
+      }
+    });
+    return [head, ...args.slice(next).map(formatArg)].join(' ');
+  }
   function makeConsole() {
-    const out = (level) => (...args) => native.log(level, args.map(formatArg).join(' '));
+    const out = (level) => (...args) => native.log(level, formatLine(args));
     return {
       debug: out(0), log: out(1), info: out(1), warn: out(2), error: out(3), trace: out(0),
     };
+  }
+
+  // ---- Web-platform globals (WHATWG Encoding, HTML, WebCrypto, HR-Time) --------------------
+  // Thin JavaScript shells: argument handling and object shapes live here, the byte work in
+  // worker/web_bindings.cc.
+
+  const kDecoder = Symbol('decoder');
+  class TextEncoder {
+    get encoding() {
+      return 'utf-8';
+    }
+    encode(input = '') {
+      return native.encodeUtf8(String(input));
+    }
+    encodeInto(source, destination) {
+      return native.encodeUtf8Into(String(source), destination);
+    }
+    get [Symbol.toStringTag]() {
+      return 'TextEncoder';
+    }
+  }
+
+  const kUtf8Labels = ['unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'utf-8', 'utf8',
+                       'x-unicode20utf8'];
+  class TextDecoder {
+    constructor(label = 'utf-8', options = {}) {
+      const name = String(label).trim().toLowerCase();
+      if (!kUtf8Labels.includes(name)) {
+        throw new RangeError(`TextDecoder: the encoding "${label}" is not supported (only utf-8)`);
+      }
+      const opts = options == null ? {} : options;
+      // Per decoder: options, the bytes of a sequence split across chunks, and whether the
+      // stream's start (where a BOM may be) is behind us.
+      this[kDecoder] = { fatal: Boolean(opts.fatal), ignoreBOM: Boolean(opts.ignoreBOM),
+                         pending: null, started: false };
+    }
+    get encoding() {
+      return 'utf-8';
+    }
+    get fatal() {
+      return this[kDecoder].fatal;
+    }
+    get ignoreBOM() {
+      return this[kDecoder].ignoreBOM;
+    }
+    decode(input, options = {}) {
+      const state = this[kDecoder];
+      const stream = options != null && Boolean(options.stream);
+      let bytes = input === undefined ? new Uint8Array(0) : input;
+      if (!(bytes instanceof ArrayBuffer) && !ArrayBuffer.isView(bytes)) {
+        throw new TypeError('TextDecoder.decode: the input must be an ArrayBuffer or a view');
+      }
+      if (state.pending !== null) {
+        const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) :
+                     new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const joined = new Uint8Array(state.pending.length + view.length);
+        joined.set(state.pending);
+        joined.set(view, state.pending.length);
+        bytes = joined;
+        state.pending = null;
+      }
+      let text;
+      let pending;
+      try {
+        [text, pending] = native.decodeUtf8Chunk(bytes, state.fatal, stream);
+      } catch (error) {
+        state.started = false;  // a fatal error ends the stream
+        throw error;
+      }
+      if (pending > 0) {
+        const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) :
+                     new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        state.pending = view.slice(view.length - pending);
+      }
+      if (!state.started && text.length > 0) {
+        state.started = true;
+        if (!state.ignoreBOM && text.charCodeAt(0) === 0xFEFF) text = text.slice(1);
+      }
+      if (!stream) {
+        state.started = false;
+        state.pending = null;
+      }
+      return text;
+    }
+    get [Symbol.toStringTag]() {
+      return 'TextDecoder';
+    }
+  }
+
+  const crypto = Object.create(Object.prototype, {
+    getRandomValues: { value: function getRandomValues(array) {
+      return native.getRandomValues(array);
+    }, enumerable: true },
+    randomUUID: { value: function randomUUID() {
+      return native.randomUUID();
+    }, enumerable: true },
+    [Symbol.toStringTag]: { value: 'Crypto' },
+  });
+
+  const timeOrigin = native.wallClockNow();
+  const monotonicOrigin = native.monotonicNow();
+  const performance = Object.create(Object.prototype, {
+    timeOrigin: { value: timeOrigin, enumerable: true },
+    now: { value: function now() {
+      return native.monotonicNow() - monotonicOrigin;
+    }, enumerable: true },
+    toJSON: { value: function toJSON() {
+      return { timeOrigin };
+    } },
+    [Symbol.toStringTag]: { value: 'Performance' },
+  });
+
+  const navigator = Object.create(Object.prototype, {
+    userAgent: { value: 'isolated/0.1.0', enumerable: true },
+    [Symbol.toStringTag]: { value: 'Navigator' },
+  });
+
+  // HTML's "report an exception": there is no error event on the global yet, so the error is
+  // logged as uncaught.
+  function reportError(error) {
+    if (arguments.length < 1) throw new TypeError('reportError: 1 argument required');
+    native.log(3, 'Uncaught ' + formatArg(error));
   }
 
   const fetchListeners = [];
@@ -367,6 +517,15 @@
   });
   define('console', makeConsole());
   define('self', globalThis);
+  define('TextEncoder', TextEncoder);
+  define('TextDecoder', TextDecoder);
+  define('atob', native.atob);
+  define('btoa', native.btoa);
+  define('crypto', crypto);
+  define('structuredClone', native.structuredClone);
+  define('performance', performance);
+  define('navigator', navigator);
+  define('reportError', reportError);
 
   return { dispatch, fireTimer, setModuleHandler, hasFetchListener };
 })

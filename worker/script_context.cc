@@ -27,13 +27,14 @@ ScriptContext::~ScriptContext() {
     context_.Get(isolate_)->DetachGlobal();
   }
   probe_.Reset();
+  hasFetchListener_.Reset();
+  setModuleHandler_.Reset();
   fireTimer_.Reset();
   dispatch_.Reset();
   context_.Reset();
 }
 
-std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
-                                               const std::string& path, SourceCache& sources) {
+std::optional<ScriptError> ScriptContext::installRuntime(v8::Local<v8::Object> native) {
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::TryCatch tryCatch(isolate_);
 
@@ -64,6 +65,8 @@ std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
   };
   dispatch_.Reset(isolate_, get("dispatch"));
   fireTimer_.Reset(isolate_, get("fireTimer"));
+  setModuleHandler_.Reset(isolate_, get("setModuleHandler"));
+  hasFetchListener_.Reset(isolate_, get("hasFetchListener"));
 
   v8::Local<v8::Script> probe;
   if (!v8::Script::Compile(context, v8::String::NewFromUtf8Literal(isolate_, "1 + 1"))
@@ -71,17 +74,25 @@ std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
     return describeException(isolate_, context, tryCatch, "isolated:probe");
   }
   probe_.Reset(isolate_, probe);
+  return std::nullopt;
+}
 
+std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
+                                               const std::string& path, SourceCache& sources) {
+  if (auto error = installRuntime(native)) return error;
+  v8::Local<v8::Context> context = isolate_->GetCurrentContext();
+  v8::TryCatch tryCatch(isolate_);
+  auto get = [&](const v8::Global<v8::Function>& fn) { return fn.Get(isolate_); };
   LoadResult loaded = loadScript(isolate_, context, path, sources);
   if (auto* error = std::get_if<ScriptError>(&loaded)) return *error;
   if (auto* module = std::get_if<LoadedModule>(&loaded)) {
     v8::Local<v8::Value> exported = module->defaultExport;
-    if (get("setModuleHandler")->Call(context, context->Global(), 1, &exported).IsEmpty()) {
+    if (get(setModuleHandler_)->Call(context, context->Global(), 1, &exported).IsEmpty()) {
       return describeException(isolate_, context, tryCatch, path);
     }
   } else {
     v8::Local<v8::Value> has;
-    if (!get("hasFetchListener")->Call(context, context->Global(), 0, nullptr).ToLocal(&has)) {
+    if (!get(hasFetchListener_)->Call(context, context->Global(), 0, nullptr).ToLocal(&has)) {
       return describeException(isolate_, context, tryCatch, path);
     }
     if (!has->IsTrue()) {

@@ -41,6 +41,9 @@ class ScriptContext {
   // Call once, inside a JsScope for global().
   std::optional<ScriptError> load(v8::Local<v8::Object> native, const std::string& path,
                                   SourceCache& sources);
+  // Only installs the runtime (the first half of load()), for hosts that load their own code,
+  // such as `isolated test`. Call once, inside a JsScope for global().
+  std::optional<ScriptError> installRuntime(v8::Local<v8::Object> native);
 
   const v8::Global<v8::Context>& global() const { return context_; }
   // The runtime's entry points; valid after a successful load(), inside a JsScope.
@@ -67,6 +70,8 @@ class ScriptContext {
   v8::Global<v8::Context> context_;
   v8::Global<v8::Function> dispatch_;
   v8::Global<v8::Function> fireTimer_;
+  v8::Global<v8::Function> setModuleHandler_;
+  v8::Global<v8::Function> hasFetchListener_;
   v8::Global<v8::Script> probe_;
   std::unordered_set<uint64_t> requests_;
 };

@@ -112,7 +112,7 @@ LoadResult loadModule(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
   if (!ns->Get(context, v8String(isolate, "default")).ToLocal(&defaultExport)) {
     return describeException(isolate, context, tryCatch, path);
   }
-  return LoadedModule{defaultExport};
+  return LoadedModule{defaultExport, ns};
 }
 
 bool looksLikeModuleSyntaxError(const std::string& message) {
@@ -170,6 +170,14 @@ LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
   if (script->Run(context).IsEmpty()) return describeException(isolate, context, tryCatch, path);
   context->GetMicrotaskQueue()->PerformCheckpoint(isolate);
   return LoadedClassic{};
+}
+
+LoadResult loadModuleScript(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                            const std::string& path, SourceCache& sources) {
+  std::string readError;
+  const std::string* source = sources.get(path, readError);
+  if (source == nullptr) return ScriptError{path, 0, readError};
+  return loadModule(isolate, context, path, *source, sources);
 }
 
 }  // namespace isolated::worker

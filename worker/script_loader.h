@@ -23,6 +23,7 @@ struct ScriptError {
 struct LoadedClassic {};
 struct LoadedModule {
   v8::Local<v8::Value> defaultExport;
+  v8::Local<v8::Object> moduleNamespace;
 };
 using LoadResult = std::variant<LoadedClassic, LoadedModule, ScriptError>;
 
@@ -42,6 +43,10 @@ class SourceCache {
 // run in the context's own microtask queue before this returns.
 LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
                       SourceCache& sources);
+
+// Like loadScript, but always as an ES module, whatever the file's extension.
+LoadResult loadModuleScript(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                            const std::string& path, SourceCache& sources);
 
 // Describes a caught exception as "file:line: message" parts.
 ScriptError describeException(v8::Isolate* isolate, v8::Local<v8::Context> context,

@@ -1,0 +1,277 @@
+// Native web-platform primitives: see web_bindings.h.
+#include "worker/web_bindings.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "worker/text_codec.h"
+
+namespace isolated::worker {
+
+namespace {
+
+v8::Local<v8::String> v8String(v8::Isolate* isolate, std::string_view text) {
+  return v8::String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(text.size()))
+      .ToLocalChecked();
+}
+
+// Throws an Error whose `name` is a DOMException name (DOMException itself is not a global
+// yet); scripts that test `error.name` see what the spec promises.
+void throwNamedError(v8::Isolate* isolate, std::string_view name, std::string_view message) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  auto error = v8::Exception::Error(v8String(isolate, message)).As<v8::Object>();
+  error->Set(context, v8String(isolate, "name"), v8String(isolate, name)).Check();
+  isolate->ThrowException(error);
+}
+
+void throwTypeError(v8::Isolate* isolate, std::string_view message) {
+  isolate->ThrowException(v8::Exception::TypeError(v8String(isolate, message)));
+}
+
+// The bytes of an ArrayBuffer or view; false when `value` is neither. The span is valid while
+// the backing store is held.
+bool bytesOf(v8::Local<v8::Value> value, std::shared_ptr<v8::BackingStore>& store,
+             std::basic_string_view<uint8_t>& bytes) {
+  if (value->IsArrayBuffer()) {
+    store = value.As<v8::ArrayBuffer>()->GetBackingStore();
+    bytes = {static_cast<const uint8_t*>(store->Data()), store->ByteLength()};
+    return true;
+  }
+  if (value->IsArrayBufferView()) {
+    auto view = value.As<v8::ArrayBufferView>();
+    store = view->Buffer()->GetBackingStore();
+    bytes = {static_cast<const uint8_t*>(store->Data()) + view->ByteOffset(), view->ByteLength()};
+    return true;
+  }
+  return false;
+}
+
+bool toUtf16(v8::Isolate* isolate, v8::Local<v8::Value> value, std::u16string& out) {
+  v8::Local<v8::String> text;
+  if (!value->ToString(isolate->GetCurrentContext()).ToLocal(&text)) return false;
+  out.resize(static_cast<size_t>(text->Length()));
+  text->Write(isolate, reinterpret_cast<uint16_t*>(out.data()), 0, text->Length(),
+              v8::String::NO_NULL_TERMINATION);
+  return true;
+}
+
+v8::Local<v8::String> fromUtf16(v8::Isolate* isolate, const std::u16string& text) {
+  return v8::String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(text.data()),
+                                    v8::NewStringType::kNormal, static_cast<int>(text.size()))
+      .ToLocalChecked();
+}
+
+// structuredClone's serializer: V8 asks its delegate to throw when a value cannot be cloned.
+class CloneDelegate final : public v8::ValueSerializer::Delegate {
+ public:
+  explicit CloneDelegate(v8::Isolate* isolate) : isolate_(isolate) {}
+  void ThrowDataCloneError(v8::Local<v8::String> message) override {
+    v8::String::Utf8Value utf8(isolate_, message);
+    throwNamedError(isolate_, "DataCloneError", *utf8 ? *utf8 : "the value cannot be cloned");
+  }
+
+ private:
+  v8::Isolate* isolate_;
+};
+
+}  // namespace
+
+void WebBindings::install(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                          v8::Local<v8::Object> native) {
+  struct Entry {
+    const char* name;
+    v8::FunctionCallback callback;
+  };
+  const Entry entries[] = {
+      {"encodeUtf8Into", &WebBindings::encodeUtf8Into},
+      {"decodeUtf8Chunk", &WebBindings::decodeUtf8Chunk},
+      {"btoa", &WebBindings::btoa},
+      {"atob", &WebBindings::atob},
+      {"getRandomValues", &WebBindings::getRandomValues},
+      {"randomUUID", &WebBindings::randomUUID},
+      {"structuredClone", &WebBindings::structuredClone},
+      {"monotonicNow", &WebBindings::monotonicNow},
+      {"wallClockNow", &WebBindings::wallClockNow},
+  };
+  for (const auto& entry : entries) {
+    v8::Local<v8::String> name = v8String(isolate, entry.name);
+    auto fn =
+        v8::FunctionTemplate::New(isolate, entry.callback)->GetFunction(context).ToLocalChecked();
+    fn->SetName(name);
+    native->Set(context, name, fn).Check();
+  }
+}
+
+void WebBindings::encodeUtf8Into(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  std::u16string text;
+  if (!toUtf16(isolate, info[0], text)) return;
+  if (!info[1]->IsUint8Array()) {
+    throwTypeError(isolate, "TextEncoder.encodeInto: the destination must be a Uint8Array");
+    return;
+  }
+  auto dest = info[1].As<v8::Uint8Array>();
+  auto store = dest->Buffer()->GetBackingStore();
+  auto* data = static_cast<uint8_t*>(store->Data()) + dest->ByteOffset();
+  Utf8EncodeResult encoded = worker::encodeUtf8Into(text, data, dest->ByteLength());
+  v8::Local<v8::Object> result = v8::Object::New(isolate);
+  result->Set(context, v8String(isolate, "read"), v8::Number::New(isolate, encoded.read)).Check();
+  result->Set(context, v8String(isolate, "written"), v8::Number::New(isolate, encoded.written))
+      .Check();
+  info.GetReturnValue().Set(result);
+}
+
+void WebBindings::decodeUtf8Chunk(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  std::shared_ptr<v8::BackingStore> store;
+  std::basic_string_view<uint8_t> bytes;
+  if (!bytesOf(info[0], store, bytes)) {
+    throwTypeError(isolate, "TextDecoder.decode: the input must be an ArrayBuffer or a view");
+    return;
+  }
+  std::u16string text;
+  Utf8DecodeResult decoded =
+      decodeUtf8(bytes, info[1]->BooleanValue(isolate), info[2]->BooleanValue(isolate), text);
+  if (!decoded.ok) {
+    throwTypeError(isolate, "TextDecoder.decode: the encoded data was not valid UTF-8");
+    return;
+  }
+  v8::Local<v8::Value> parts[] = {fromUtf16(isolate, text),
+                                  v8::Number::New(isolate, static_cast<double>(decoded.pending))};
+  info.GetReturnValue().Set(v8::Array::New(isolate, parts, 2));
+}
+
+void WebBindings::btoa(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (info.Length() < 1) {
+    throwTypeError(isolate, "btoa: 1 argument required, but only 0 present");
+    return;
+  }
+  std::u16string text;
+  if (!toUtf16(isolate, info[0], text)) return;
+  std::basic_string<uint8_t> bytes;
+  bytes.reserve(text.size());
+  for (char16_t c : text) {
+    if (c > 0xFF) {
+      throwNamedError(isolate, "InvalidCharacterError",
+                      "btoa: the string contains characters outside of the Latin1 range");
+      return;
+    }
+    bytes.push_back(static_cast<uint8_t>(c));
+  }
+  info.GetReturnValue().Set(v8String(isolate, base64Encode(bytes)));
+}
+
+void WebBindings::atob(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (info.Length() < 1) {
+    throwTypeError(isolate, "atob: 1 argument required, but only 0 present");
+    return;
+  }
+  std::u16string text;
+  if (!toUtf16(isolate, info[0], text)) return;
+  auto decoded = forgivingBase64Decode(text);
+  if (!decoded) {
+    throwNamedError(isolate, "InvalidCharacterError",
+                    "atob: the string to be decoded is not correctly encoded");
+    return;
+  }
+  // Each byte is one Latin1 character of the result.
+  info.GetReturnValue().Set(
+      v8::String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(decoded->data()),
+                                 v8::NewStringType::kNormal, static_cast<int>(decoded->size()))
+          .ToLocalChecked());
+}
+
+void WebBindings::getRandomValues(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::Local<v8::Value> array = info[0];
+  bool integerArray = array->IsInt8Array() || array->IsUint8Array() ||
+                      array->IsUint8ClampedArray() || array->IsInt16Array() ||
+                      array->IsUint16Array() || array->IsInt32Array() || array->IsUint32Array() ||
+                      array->IsBigInt64Array() || array->IsBigUint64Array();
+  if (!integerArray) {
+    throwTypeError(isolate,
+                   "crypto.getRandomValues: the argument must be an integer-type TypedArray");
+    return;
+  }
+  auto view = array.As<v8::ArrayBufferView>();
+  size_t length = view->ByteLength();
+  if (length > 65536) {
+    throwNamedError(isolate, "QuotaExceededError",
+                    "crypto.getRandomValues: the ArrayBufferView's byte length (" +
+                        std::to_string(length) +
+                        ") exceeds the number of bytes of entropy "
+                        "available via this API (65536)");
+    return;
+  }
+  auto store = view->Buffer()->GetBackingStore();
+  auto* data = static_cast<unsigned char*>(store->Data()) + view->ByteOffset();
+  if (length > 0 && RAND_bytes(data, static_cast<int>(length)) != 1) {
+    throwNamedError(isolate, "OperationError", "crypto.getRandomValues: no entropy available");
+    return;
+  }
+  info.GetReturnValue().Set(array);
+}
+
+void WebBindings::randomUUID(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    throwNamedError(isolate, "OperationError", "crypto.randomUUID: no entropy available");
+    return;
+  }
+  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);  // version 4
+  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);  // variant 10xx
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string uuid;
+  uuid.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) uuid.push_back('-');
+    uuid.push_back(kHex[bytes[i] >> 4]);
+    uuid.push_back(kHex[bytes[i] & 0x0F]);
+  }
+  info.GetReturnValue().Set(v8String(isolate, uuid));
+}
+
+void WebBindings::structuredClone(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  if (info.Length() < 1) {
+    throwTypeError(isolate, "structuredClone: 1 argument required, but only 0 present");
+    return;
+  }
+  CloneDelegate delegate(isolate);
+  v8::ValueSerializer serializer(isolate, &delegate);
+  serializer.WriteHeader();
+  if (serializer.WriteValue(context, info[0]).IsNothing()) return;  // exception pending
+  std::pair<uint8_t*, size_t> buffer = serializer.Release();
+  v8::Local<v8::Value> copy;
+  {
+    v8::ValueDeserializer deserializer(isolate, buffer.first, buffer.second);
+    if (deserializer.ReadHeader(context).FromMaybe(false)) {
+      if (!deserializer.ReadValue(context).ToLocal(&copy)) copy.Clear();
+    }
+  }
+  // The default delegate allocates with realloc.
+  std::free(buffer.first);
+  if (!copy.IsEmpty()) info.GetReturnValue().Set(copy);
+}
+
+void WebBindings::monotonicNow(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto now = std::chrono::steady_clock::now().time_since_epoch();
+  info.GetReturnValue().Set(std::chrono::duration<double, std::milli>(now).count());
+}
+
+void WebBindings::wallClockNow(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  info.GetReturnValue().Set(std::chrono::duration<double, std::milli>(now).count());
+}
+
+}  // namespace isolated::worker

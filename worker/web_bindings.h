@@ -1,0 +1,35 @@
+// Native halves of the web-platform globals that runtime.js installs: text encoding, base64,
+// crypto randomness (OpenSSL), structuredClone (V8's ValueSerializer) and clocks. They hold no
+// state and need no host, so they are plain functions added to the `native` object.
+//
+// Each is a short, bounded native call (linear in its input), so a CPU-limit termination can
+// only land before or after one, never inside; none calls back into JavaScript except
+// structuredClone, whose serializer reads getters and proxies like any script would.
+#pragma once
+
+#include <v8.h>
+
+namespace isolated::worker {
+
+class WebBindings {
+ public:
+  // Adds the functions below to `native` under their own names.
+  static void install(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                      v8::Local<v8::Object> native);
+
+ private:
+  // encodeUtf8Into(string, Uint8Array) -> {read, written}
+  static void encodeUtf8Into(const v8::FunctionCallbackInfo<v8::Value>& info);
+  // decodeUtf8Chunk(bytes, fatal, stream) -> [text, pendingByteCount]; TypeError when fatal
+  static void decodeUtf8Chunk(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void btoa(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void atob(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void getRandomValues(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void randomUUID(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void structuredClone(const v8::FunctionCallbackInfo<v8::Value>& info);
+  // Milliseconds (fractional) on the monotonic clock, and since the Unix epoch.
+  static void monotonicNow(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void wallClockNow(const v8::FunctionCallbackInfo<v8::Value>& info);
+};
+
+}  // namespace isolated::worker
