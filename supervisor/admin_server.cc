@@ -1,15 +1,14 @@
 // Admin endpoints over evhttp.
 #include "supervisor/admin_server.h"
 
-#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
-#include <sys/socket.h>
 
 #include <cstring>
 #include <stdexcept>
 
 #include "common/syscall.h"
+#include "supervisor/socket_address.h"
 
 namespace isolated::supervisor {
 
@@ -36,16 +35,11 @@ AdminServer::AdminServer(event_base* base, const std::string& host, uint16_t por
     throw std::runtime_error("cannot listen on admin address " + host + ":" + std::to_string(port) +
                              ": " + errnoText(errno));
   }
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                                           : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  port_ = boundPort(evhttp_bound_socket_get_fd(bound));
 }
 
 std::string AdminServer::address() const {
-  bool v6 = host_.find(':') != std::string::npos;
-  return (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
+  return formatHostPort(host_, port_);
 }
 
 void AdminServer::onRequest(evhttp_request* request, void* self) {

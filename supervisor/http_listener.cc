@@ -1,9 +1,7 @@
 // evhttp listener set-up and the early error paths evhttp reports through the request callback.
 #include "supervisor/http_listener.h"
 
-#include <arpa/inet.h>
 #include <event2/keyvalq_struct.h>
-#include <sys/socket.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +9,7 @@
 
 #include "common/syscall.h"
 #include "supervisor/http_reply.h"
+#include "supervisor/socket_address.h"
 
 namespace isolated::supervisor {
 
@@ -46,16 +45,11 @@ HttpListener::HttpListener(event_base* base, const ServeConfig& config, RequestH
     throw std::runtime_error("cannot listen on " + config.listenHost + ":" +
                              std::to_string(config.listenPort) + ": " + errnoText(errno));
   }
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  getsockname(evhttp_bound_socket_get_fd(bound_), reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                                           : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  port_ = boundPort(evhttp_bound_socket_get_fd(bound_));
 }
 
 std::string HttpListener::address() const {
-  bool v6 = host_.find(':') != std::string::npos;
-  return (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
+  return formatHostPort(host_, port_);
 }
 
 void HttpListener::stopAccepting() {

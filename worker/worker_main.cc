@@ -113,7 +113,7 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   // Precise timers (timerfd) so that setTimeout(fn, 5) fires after 5 ms, not after epoll's
   // millisecond rounding on top of it.
   std::unique_ptr<event_config, decltype(&event_config_free)> eventConfig(event_config_new(),
-                                                                        event_config_free);
+                                                                          event_config_free);
   event_config_set_flag(eventConfig.get(), EVENT_BASE_FLAG_PRECISE_TIMER);
   EventBasePtr base(event_base_new_with_config(eventConfig.get()));
   WorkerLoop loop(base.get(), logger);

@@ -1,0 +1,14 @@
+// Small helpers for the listeners' addresses: the port a bound socket got (port 0 asks the
+// kernel to choose) and the HOST:PORT text used in logs, with brackets around IPv6 hosts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace isolated::supervisor {
+
+// The local port of a bound IPv4 or IPv6 socket; 0 when it cannot be read.
+uint16_t boundPort(int fd);
+std::string formatHostPort(const std::string& host, uint16_t port);
+
+}  // namespace isolated::supervisor
