@@ -332,6 +332,48 @@ TEST(ServeTest, OversizedAndMalformedRequestsGetPreciseErrors) {
   EXPECT_EQ(server.countLines("worker lost"), 0u);
 }
 
+// Request ids: taken from the request's header or generated, returned on the answer, and
+// attached to the worker's console lines and the access log.
+TEST(ServeTest, RequestIdsFlowThroughLogsAndAnswers) {
+  ServerProcess server(script("module.js"), {"--workers", "1", "--access-log", "on"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto given =
+      httpRequest("GET", server.baseUrl() + "/slow?ms=1", {}, {{"x-request-id", "abc-123"}});
+  EXPECT_EQ(given.status, 200);
+  EXPECT_EQ(given.headers["x-request-id"], "abc-123");
+  EXPECT_TRUE(server.waitForLine([](const std::string& l) {
+    return l.find("msg=\"slow-start\"") != std::string::npos &&
+           logField(l, "request_id") == "abc-123";
+  })) << server.output();
+  EXPECT_TRUE(server.waitForLine([](const std::string& l) {
+    return l.find("msg=\"request\"") != std::string::npos &&
+           logField(l, "request_id") == "abc-123" && logField(l, "status") == "200";
+  })) << server.output();
+
+  auto generated = httpGet(server.baseUrl() + "/");
+  const std::string& id = generated.headers["x-request-id"];
+  EXPECT_EQ(id.size(), 16u) << id;
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  // Answers the runtime makes carry it too.
+  auto thrown = httpGet(server.baseUrl() + "/throw");
+  EXPECT_EQ(thrown.headers["x-request-id"].size(), 16u);
+}
+
+TEST(ServeTest, JsonLogsAreOneObjectPerLine) {
+  ServerProcess server(script("module.js"), {"--workers", "1", "--log-format", "json"});
+  ASSERT_TRUE(server.waitForLine([](const std::string& l) {
+    return l.find("\"msg\":\"ready\"") != std::string::npos;
+  })) << server.output();
+  std::istringstream lines(server.output());
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    EXPECT_EQ(line.front(), '{') << line;
+    EXPECT_EQ(line.back(), '}') << line;
+    EXPECT_NE(line.find("\"level\":"), std::string::npos) << line;
+  }
+  EXPECT_GE(count, 3);
+}
+
 // --isolation: state set by one request is seen by the next only in `shared`; a request ended
 // by a limit never leaves half-updated state behind, in any mode.
 class IsolationModeTest : public ::testing::TestWithParam<std::string> {};
