@@ -131,4 +131,18 @@ class WorkerProcess : public ipc::ChannelHandler {
   std::optional<Clock::time_point> stoppingSince_;
 };
 
+// The states the pool counts by.
+// Serving: ready, taking requests and not being recycled.
+inline bool isServing(const WorkerProcess& w) {
+  return w.accepting() && !w.retiring();
+}
+// Active: starting or serving; what counts toward the pool's target.
+inline bool isActive(const WorkerProcess& w) {
+  return (w.state() == WorkerState::kStarting || w.state() == WorkerState::kReady) && !w.retiring();
+}
+// Alive: anything but lost (a lost worker waits only to be reaped).
+inline bool isAlive(const WorkerProcess& w) {
+  return w.state() != WorkerState::kLost;
+}
+
 }  // namespace isolated::supervisor

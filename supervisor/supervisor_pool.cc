@@ -1,0 +1,454 @@
+// Supervisor: the worker pool. Spawning with restart backoff, keeping the pool at its target,
+// recycling (replacement ready first), worker events, rolling reload, health and memory
+// checks, autoscaling and slot history.
+#include "supervisor/supervisor.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "common/read_file.h"
+#include "common/syscall.h"
+
+namespace isolated::supervisor {
+
+namespace {
+
+// A worker that dies younger than this is an early failure (like PM2's min_uptime): repeated
+// early failures back off. One that lived longer is replaced at once.
+constexpr auto kStableAfter = std::chrono::seconds(1);
+
+// Autoscaling thresholds, in requests outstanding or queued per ready worker. The gap between
+// them, and the time each must hold, is the hysteresis.
+constexpr double kScaleUpLoad = 2.0;
+constexpr double kScaleDownLoad = 0.25;
+
+double millisSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+LogLevel toLogLevel(ipc::Log::Level level) {
+  switch (level) {
+    case ipc::Log::Level::DEBUG:
+      return LogLevel::kDebug;
+    case ipc::Log::Level::INFO:
+      return LogLevel::kInfo;
+    case ipc::Log::Level::WARN:
+      return LogLevel::kWarn;
+    case ipc::Log::Level::ERROR:
+      return LogLevel::kError;
+  }
+  return LogLevel::kInfo;
+}
+
+uint64_t readRssBytes(pid_t pid) {
+  std::string error;
+  auto statm = readFile("/proc/" + std::to_string(pid) + "/statm", error);
+  if (!statm) return 0;
+  unsigned long long sizePages = 0, residentPages = 0;
+  if (std::sscanf(statm->c_str(), "%llu %llu", &sizePages, &residentPages) != 2) return 0;
+  return residentPages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+// ---- worker pool ----
+
+size_t Supervisor::countWorkers(bool (*predicate)(const WorkerProcess&)) const {
+  return static_cast<size_t>(std::count_if(workers_.begin(), workers_.end(),
+                                           [&](const auto& w) { return predicate(*w); }));
+}
+
+void Supervisor::spawnWorker() {
+  uint32_t id = nextWorkerId_++;
+  try {
+    auto worker =
+        std::make_unique<WorkerProcess>(id, base_, workerCommand_, ipc::FrameLimits{}, *this);
+    worker->generation = generation_;
+    worker->slot = freeSlot();
+    if (config_.maxRequests > 0) {
+      uint64_t jitter = config_.maxRequestsJitter;
+      worker->requestLimit = config_.maxRequests + (jitter > 0 ? random_() % (jitter + 1) : 0);
+    }
+    logger_.debug("worker spawned", {{"worker", id}, {"pid", worker->pid()}});
+    workers_.push_back(std::move(worker));
+  } catch (const SyscallError& e) {
+    logger_.error("cannot spawn a worker", {{"worker", id}, {"error", e.what()}});
+    if (phase_ == Phase::kBooting) return failBoot(e.what());
+    ++earlyFailures_;
+    lastEarlyFailureAt_ = Clock::now();
+  }
+}
+
+void Supervisor::reconcilePool() {
+  if (phase_ == Phase::kStopping || phase_ == Phase::kStopped) return;
+
+  // A retiring worker drains once enough serving workers stand in for it.
+  size_t serving = countWorkers(isServing);
+  for (auto& worker : workers_) {
+    if (worker->accepting() && worker->retiring() && serving >= targetWorkers_) {
+      logger_.info("worker draining", {{"worker", worker->id()},
+                                       {"pid", worker->pid()},
+                                       {"reason", worker->retireReason()},
+                                       {"in_flight", worker->outstandingCount()}});
+      worker->shutdown(config_.drainTimeoutSec * 1000);
+    }
+  }
+
+  size_t active = countWorkers(isActive) + scheduledSpawns_;
+  for (; active < targetWorkers_; ++active) {
+    if (earlyFailures_ == 0) {
+      spawnWorker();
+      if (phase_ != Phase::kBooting && phase_ != Phase::kServing && phase_ != Phase::kDraining) {
+        return;
+      }
+      continue;
+    }
+    // Workers keep failing right after start: wait, doubling the delay up to the cap, so that a
+    // crash loop costs no CPU.
+    double backoff =
+        config_.restartBackoffBaseMs * std::pow(2.0, std::min<uint32_t>(earlyFailures_ - 1, 30));
+    long delayMs = static_cast<long>(std::min<double>(backoff, config_.restartBackoffMaxMs));
+    logger_.warn("worker restart backed off",
+                 {{"delay_ms", delayMs}, {"consecutive_failures", earlyFailures_}});
+    std::erase_if(spawnTimers_,
+                  [](const EventPtr& e) { return !event_pending(e.get(), EV_TIMEOUT, nullptr); });
+    EventPtr timer(event_new(
+        base_, -1, 0,
+        [](evutil_socket_t, short, void* self) {
+          auto* supervisor = static_cast<Supervisor*>(self);
+          --supervisor->scheduledSpawns_;
+          if (supervisor->phase_ == Phase::kStopping || supervisor->phase_ == Phase::kStopped) {
+            return;
+          }
+          if (supervisor->countWorkers(isActive) + supervisor->scheduledSpawns_ <
+              supervisor->targetWorkers_) {
+            supervisor->spawnWorker();
+          }
+        },
+        this));
+    timeval tv = millisToTimeval(delayMs);
+    event_add(timer.get(), &tv);
+    spawnTimers_.push_back(std::move(timer));
+    ++scheduledSpawns_;
+  }
+}
+
+void Supervisor::retire(WorkerProcess& worker, const std::string& reason) {
+  if (worker.retiring() || !isAlive(worker)) return;
+  worker.markRetiring(reason);
+  ++restarts_[reason];
+  logger_.info("recycling worker", {{"worker", worker.id()},
+                                    {"pid", worker.pid()},
+                                    {"reason", reason},
+                                    {"rss_mb", worker.rssBytes >> 20},
+                                    {"requests_served", worker.requestsServed}});
+  reconcilePool();
+}
+
+bool Supervisor::recycleWorker(uint32_t id, const std::string& reason) {
+  for (auto& worker : workers_) {
+    if (worker->id() == id && worker->accepting() && !worker->retiring()) {
+      retire(*worker, reason);
+      return true;
+    }
+  }
+  return false;
+}
+
+WorkerProcess* Supervisor::findWorkerByPid(pid_t pid) {
+  for (auto& w : workers_) {
+    if (w->pid() == pid) return w.get();
+  }
+  return nullptr;
+}
+
+void Supervisor::updateDegraded() {
+  if (phase_ != Phase::kServing) return;
+  size_t serving = countWorkers(isServing);
+  bool degraded = serving < targetWorkers_ && (earlyFailures_ > 0 || serving == 0);
+  if (degraded && !degraded_) {
+    logger_.warn("pool degraded", {{"serving", serving},
+                                   {"target", targetWorkers_},
+                                   {"consecutive_failures", earlyFailures_}});
+  } else if (!degraded && degraded_) {
+    logger_.info("pool restored", {{"serving", serving}, {"target", targetWorkers_}});
+  }
+  degraded_ = degraded;
+}
+
+void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) {
+  worker.rssBytes = readRssBytes(worker.pid());
+  logger_.info("worker ready", {{"worker", worker.id()},
+                                {"pid", worker.pid()},
+                                {"load_ms", hello.getStartupMs()},
+                                {"spawn_to_ready_ms", millisSince(worker.spawnedAt())}});
+  if (phase_ == Phase::kBooting && countWorkers(isServing) >= targetWorkers_) {
+    phase_ = Phase::kServing;
+    logger_.info("ready",
+                 {{"workers", countWorkers(isServing)}, {"startup_ms", millisSince(startedAt_)}});
+    notifier_.ready("serving with " + std::to_string(countWorkers(isServing)) + " workers");
+  }
+  // Drain the worker this one replaces before marking the next one of a reload, so that a
+  // rolling reload holds at most one extra worker.
+  reconcilePool();
+  if (worker.generation == generation_) continueReload();
+  pumpQueue();
+  updateDegraded();
+}
+
+void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) {
+  std::string where = std::string(error.getFile().cStr());
+  if (error.getLine() > 0) where += ":" + std::to_string(error.getLine());
+  std::string text = where + ": " + error.getMessage().cStr();
+  logger_.error("script failed to load", {{"worker", worker.id()},
+                                          {"file", error.getFile().cStr()},
+                                          {"line", error.getLine()},
+                                          {"error", error.getMessage().cStr()}});
+  if (phase_ == Phase::kBooting) {
+    bootLoadError_ = text;
+    return;
+  }
+  if (worker.generation == generation_ && (!reloadQueue_.empty() || reloadActive_)) {
+    // The new script does not load: keep the old workers serving.
+    logger_.error("reload refused: the new script failed to load; old workers keep serving",
+                  {{"error", text}});
+    reloadQueue_.clear();
+    reloadActive_ = false;
+    --generation_;
+    worker.lossCause = "reload-refused";
+    for (auto& w : workers_) {
+      if (w->retireReason() == "reload" && w->accepting()) w->clearRetiring();
+    }
+  }
+}
+
+void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) {
+  size_t failed = 0;
+  for (uint64_t id : worker.outstanding()) {
+    auto it = inFlight_.find(id);
+    if (it == inFlight_.end()) continue;
+    replyError(it->second, 502, "worker-lost",
+               "Bad Gateway: the worker handling this request exited");
+    inFlight_.erase(it);
+    ++failed;
+  }
+  worker.outstanding().clear();
+  // A worker told to shut down closes its channel as it exits; any other loss means the process
+  // must go now. Either way it is reaped (and the object freed) on SIGCHLD.
+  bool expected = worker.shutdownSent();
+  if (!expected) worker.process().signal(SIGKILL);
+  logger_.log(expected ? LogLevel::kDebug : LogLevel::kWarn, "worker lost",
+              {{"worker", worker.id()},
+               {"pid", worker.pid()},
+               {"reason", reason},
+               {"failed_requests", failed}});
+
+  if (phase_ == Phase::kBooting) {
+    return failBoot(bootLoadError_.value_or("worker " + std::to_string(worker.id()) +
+                                            " exited before it was ready: " + reason));
+  }
+  if (!expected) {
+    std::string cause = worker.lossCause.empty() ? "crash" : worker.lossCause;
+    if (cause != "reload-refused") {
+      ++restarts_[cause];
+      bool early = Clock::now() - worker.spawnedAt() < kStableAfter;
+      // A crash of a worker that had been serving for a while starts a fresh failure count.
+      earlyFailures_ = early ? earlyFailures_ + 1 : 0;
+      if (early) lastEarlyFailureAt_ = Clock::now();
+    }
+  }
+  reconcilePool();
+  pumpQueue();
+  checkDrained();
+  finishIfStopped();
+  updateDegraded();
+}
+
+void Supervisor::onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) {
+  LogLevel level = toLogLevel(log.getLevel());
+  if (!logger_.enabled(level)) return;
+  if (log.getRequestId() != 0) {
+    auto it = inFlight_.find(log.getRequestId());
+    logger_.log(level, log.getMessage().cStr(),
+                {{"worker", worker.id()},
+                 {"pid", worker.pid()},
+                 {"request", log.getRequestId()},
+                 {"request_id", it != inFlight_.end() ? it->second.requestId : std::string()}});
+  } else {
+    logger_.log(level, log.getMessage().cStr(), {{"worker", worker.id()}, {"pid", worker.pid()}});
+  }
+}
+
+void Supervisor::onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) {
+  worker.heapUsedBytes = pong.getHeapUsedBytes();
+  worker.heapLimitBytes = pong.getHeapLimitBytes();
+  worker.eventLoopLagMs = pong.getEventLoopLagMs();
+  worker.probeOk = pong.getProbeOk();
+  worker.cpuLimitTerminations = pong.getCpuLimitTerminations();
+  worker.memoryLimitTerminations = pong.getMemoryLimitTerminations();
+  worker.droppedLogLines = pong.getDroppedLogLines();
+  if (worker.probeOk) {
+    worker.healthMisses = 0;
+    return;
+  }
+  ++worker.healthMisses;
+  logger_.warn("worker health probe failed",
+               {{"worker", worker.id()}, {"pid", worker.pid()}, {"misses", worker.healthMisses}});
+  // Killing from inside the channel callback is safe: the channel defers its own teardown.
+  if (worker.healthMisses >= config_.healthFailures) {
+    worker.lossCause = "health";
+    worker.kill("health probe failed " + std::to_string(worker.healthMisses) + " times");
+  }
+}
+
+// ---- reload ----
+
+bool Supervisor::beginReload() {
+  if (phase_ != Phase::kServing || reloadActive_) {
+    logger_.warn("reload ignored", {{"reason", reloadActive_ ? "a reload is already running"
+                                                             : "the server is not serving"}});
+    return false;
+  }
+  ++generation_;
+  reloadActive_ = true;
+  for (auto& worker : workers_) {
+    if (isActive(*worker)) reloadQueue_.push_back(worker->id());
+  }
+  logger_.info("reloading", {{"script", config_.scriptPath}, {"workers", reloadQueue_.size()}});
+  continueReload();
+  return true;
+}
+
+void Supervisor::continueReload() {
+  if (!reloadActive_) return;
+  // One old worker at a time: the next is marked only when a new one has become ready.
+  while (!reloadQueue_.empty()) {
+    uint32_t id = reloadQueue_.front();
+    reloadQueue_.pop_front();
+    for (auto& worker : workers_) {
+      if (worker->id() == id && isActive(*worker)) {
+        retire(*worker, "reload");
+        return;
+      }
+    }
+  }
+  bool oldRemain = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+    return isActive(*w) && w->generation != generation_;
+  });
+  if (!oldRemain) {
+    reloadActive_ = false;
+    logger_.info("reload complete", {{"workers", countWorkers(isServing)}});
+  }
+}
+
+// ---- health, memory, scaling ----
+
+void Supervisor::checkHealth(Clock::time_point now) {
+  auto interval = std::chrono::milliseconds(config_.healthIntervalMs);
+  auto timeout = std::chrono::milliseconds(config_.healthTimeoutMs);
+  // Killing a worker spawns its replacement, which would invalidate an iterator over workers_:
+  // collect first, kill after.
+  std::vector<WorkerProcess*> unhealthy;
+  for (auto& worker : workers_) {
+    if (worker->state() != WorkerState::kReady) continue;
+    auto since = worker->pingOutstandingSince();
+    if (since && now - *since > timeout) {
+      // A late Pong is one miss per interval: a stopped or deadlocked worker accumulates them.
+      if (now - worker->lastMissAt >= interval || worker->healthMisses == 0) {
+        worker->lastMissAt = now;
+        ++worker->healthMisses;
+        logger_.warn(
+            "worker missed a health check",
+            {{"worker", worker->id()}, {"pid", worker->pid()}, {"misses", worker->healthMisses}});
+      }
+      if (worker->healthMisses >= config_.healthFailures) unhealthy.push_back(worker.get());
+    } else if (!since && now - worker->lastPingAt() >= interval) {
+      worker->ping();
+    }
+  }
+  for (WorkerProcess* worker : unhealthy) {
+    logger_.warn(
+        "worker unhealthy, replacing it",
+        {{"worker", worker->id()}, {"pid", worker->pid()}, {"misses", worker->healthMisses}});
+    worker->lossCause = "health";
+    worker->kill("health check timed out");
+  }
+}
+
+void Supervisor::checkMemory() {
+  uint64_t soft = uint64_t{config_.memoryThresholdMb} << 20;
+  uint64_t hard = uint64_t{config_.effectiveHardThresholdMb()} << 20;
+  std::vector<WorkerProcess*> overHard;
+  std::vector<WorkerProcess*> overSoft;
+  for (auto& worker : workers_) {
+    if (!isAlive(*worker)) continue;
+    // The supervisor's own reading: a worker's report about itself is not trusted.
+    worker->rssBytes = readRssBytes(worker->pid());
+    if (worker->rssBytes > hard) {
+      overHard.push_back(worker.get());
+    } else if (worker->rssBytes > soft && worker->accepting() && !worker->retiring()) {
+      overSoft.push_back(worker.get());
+    }
+  }
+  for (WorkerProcess* worker : overHard) {
+    logger_.warn("worker over the hard memory threshold, killing it",
+                 {{"worker", worker->id()},
+                  {"pid", worker->pid()},
+                  {"rss_mb", worker->rssBytes >> 20},
+                  {"threshold_mb", config_.effectiveHardThresholdMb()}});
+    worker->lossCause = "memory-hard";
+    worker->kill("memory over the hard threshold");
+  }
+  for (WorkerProcess* worker : overSoft)
+    retire(*worker, "memory");
+}
+
+void Supervisor::autoscale() {
+  if (phase_ != Phase::kServing || reloadActive_ || minWorkers_ == maxWorkers_) return;
+  size_t serving = countWorkers(isServing);
+  size_t demand = queue_.size();
+  for (const auto& worker : workers_)
+    demand += worker->outstandingCount();
+  double load = static_cast<double>(demand) / static_cast<double>(std::max<size_t>(1, serving));
+  busySeconds_ = (load >= kScaleUpLoad || !queue_.empty()) ? busySeconds_ + 1 : 0;
+  idleSeconds_ = load < kScaleDownLoad ? idleSeconds_ + 1 : 0;
+  if (busySeconds_ >= config_.scaleUpAfterSec && targetWorkers_ < maxWorkers_) {
+    busySeconds_ = 0;
+    ++targetWorkers_;
+    logger_.info("scaling up", {{"target", targetWorkers_}, {"load", load}});
+    reconcilePool();
+  } else if (idleSeconds_ >= config_.scaleDownAfterSec && targetWorkers_ > minWorkers_) {
+    idleSeconds_ = 0;
+    --targetWorkers_;
+    logger_.info("scaling down", {{"target", targetWorkers_}, {"load", load}});
+    // The newest serving worker goes: older ones have warm caches.
+    for (auto it = workers_.rbegin(); it != workers_.rend(); ++it) {
+      if (isServing(**it)) {
+        retire(**it, "scale-down");
+        break;
+      }
+    }
+  }
+}
+
+// ---- slots ----
+
+uint32_t Supervisor::freeSlot() const {
+  for (uint32_t slot = 1;; ++slot) {
+    bool taken = std::any_of(workers_.begin(), workers_.end(),
+                             [&](const auto& w) { return w->slot == slot && isActive(*w); });
+    if (!taken) return slot;
+  }
+}
+
+void Supervisor::recordExit(const WorkerProcess& worker, const std::string& reason) {
+  SlotHistory& history = slots_[worker.slot];
+  ++history.restarts;
+  history.lastExitReason = reason;
+}
+
+}  // namespace isolated::supervisor

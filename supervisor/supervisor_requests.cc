@@ -1,0 +1,232 @@
+// Supervisor: the life of a request. Admission with request ids, dispatch to a worker, the
+// answer (the worker's or the supervisor's own error) with its metrics and access log, the
+// queue and the wall-time limit.
+#include "supervisor/supervisor.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "supervisor/http_reply.h"
+
+namespace isolated::supervisor {
+
+namespace {
+
+const char* methodName(evhttp_cmd_type cmd) {
+  switch (cmd) {
+    case EVHTTP_REQ_GET:
+      return "GET";
+    case EVHTTP_REQ_POST:
+      return "POST";
+    case EVHTTP_REQ_HEAD:
+      return "HEAD";
+    case EVHTTP_REQ_PUT:
+      return "PUT";
+    case EVHTTP_REQ_DELETE:
+      return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+      return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+      return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+      return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+      return "PATCH";
+  }
+  return "GET";
+}
+
+}  // namespace
+
+// ---- requests ----
+
+void Supervisor::onHttpRequest(evhttp_request* request) {
+  PendingRequest pending{request, nextRequestId_++, Clock::now(), {}, 0};
+  // The request id goes back on every answer, the supervisor's own errors included.
+  const char* given = evhttp_find_header(evhttp_request_get_input_headers(request),
+                                         config_.requestIdHeader.c_str());
+  pending.requestId = given != nullptr && *given != '\0' && std::strlen(given) <= 128
+                          ? std::string(given)
+                          : newRequestId();
+  evkeyvalq* out = evhttp_request_get_output_headers(request);
+  evhttp_add_header(out, config_.requestIdHeader.c_str(), pending.requestId.c_str());
+
+  if (phase_ == Phase::kStopping || phase_ == Phase::kStopped || phase_ == Phase::kPaused) {
+    evhttp_add_header(out, "connection", "close");
+    return replyError(pending, 503, "shutting-down", "Service Unavailable: draining", 1);
+  }
+  if (queue_.empty() && tryAssign(pending)) return;
+  if (queue_.size() >= config_.queueSize) {
+    return replyError(pending, 503, "overloaded",
+                      "Service Unavailable: every worker is busy and the queue is full", 1);
+  }
+  queue_.push_back(std::move(pending));
+}
+
+std::string Supervisor::newRequestId() {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(random_()));
+  return buf;
+}
+
+void Supervisor::replyError(const PendingRequest& request, int status, std::string_view kind,
+                            std::string_view message, int retryAfterSec) {
+  supervisor::replyError(request.http, status, kind, message, retryAfterSec);
+  if (status == 504) metrics_.recordLimit("wall-limit");
+  recordAnswer(request, status, request.workerId);
+}
+
+void Supervisor::replyFromWorker(const PendingRequest& request, const WorkerProcess& worker,
+                                 ipc::Response::Reader response) {
+  supervisor::replyFromWorker(request.http, response);
+  if (response.hasRuntimeError()) {
+    std::string kind = response.getRuntimeError().cStr();
+    if (kind == "cpu-limit" || kind == "memory-limit" || kind == "context-reset") {
+      metrics_.recordLimit(kind);
+    }
+  }
+  recordAnswer(request, response.getStatus(), worker.id());
+}
+
+void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_t workerId) {
+  double seconds = std::chrono::duration<double>(Clock::now() - request.arrived).count();
+  metrics_.recordResponse(status, seconds);
+  if (!config_.accessLog) return;
+  const char* uri = evhttp_request_get_uri(request.http);
+  logger_.info("request", {{"method", methodName(evhttp_request_get_command(request.http))},
+                           {"path", uri != nullptr ? uri : ""},
+                           {"status", status},
+                           {"duration_ms", seconds * 1000},
+                           {"worker", workerId},
+                           {"request_id", request.requestId}});
+}
+
+uint32_t Supervisor::workerCapacity() const {
+  // Fresh state per request means one request at a time per worker: two requests sharing the
+  // fresh context would share state.
+  return config_.isolation == IsolationMode::kShared ? config_.workerQueueSize : 1;
+}
+
+bool Supervisor::tryAssign(PendingRequest& request) {
+  // Retiring workers still serve while their replacements start, but only when no other
+  // worker has room: that way they drain sooner.
+  candidates_.resize(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    candidates_[i] = {isServing(*workers_[i]), workers_[i]->outstandingCount(), workerCapacity()};
+  }
+  auto index = dispatcher_.pick(candidates_);
+  if (!index) {
+    for (size_t i = 0; i < workers_.size(); ++i)
+      candidates_[i].accepting = workers_[i]->accepting();
+    index = dispatcher_.pick(candidates_);
+  }
+  if (!index) return false;
+  sendToWorker(*workers_[*index], request);
+  return true;
+}
+
+void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
+  evhttp_request* http = request.http;
+  capnp::MallocMessageBuilder message;
+  auto start = message.initRoot<ipc::Envelope>().initRequestStart();
+  start.setId(request.id);
+  start.setScript(config_.scriptName);
+  start.setMethod(methodName(evhttp_request_get_command(http)));
+
+  evkeyvalq* in = evhttp_request_get_input_headers(http);
+  const char* host = evhttp_find_header(in, "host");
+  std::string url = "http://";
+  url += host != nullptr ? host : listener_.address();
+  url += evhttp_request_get_uri(http);
+  start.setUrl(url);
+  start.setRequestId(request.requestId);
+  metrics_.recordQueueWait(std::chrono::duration<double>(Clock::now() - request.arrived).count());
+
+  unsigned count = 0;
+  for (evkeyval* h = in->tqh_first; h != nullptr; h = h->next.tqe_next)
+    ++count;
+  auto headers = start.initHeaders(count);
+  unsigned i = 0;
+  for (evkeyval* h = in->tqh_first; h != nullptr; h = h->next.tqe_next, ++i) {
+    headers[i].setName(h->key);
+    headers[i].setValue(h->value);
+  }
+
+  if (evhttp_connection* conn = evhttp_request_get_connection(http)) {
+    char* address = nullptr;
+    uint16_t port = 0;
+    evhttp_connection_get_peer(conn, &address, &port);
+    if (address != nullptr) start.setClientAddress(address);
+  }
+
+  evbuffer* body = evhttp_request_get_input_buffer(http);
+  size_t length = evbuffer_get_length(body);
+  if (length > 0) {
+    auto bytes = start.initBody(static_cast<unsigned>(length));
+    evbuffer_copyout(body, bytes.begin(), length);
+  }
+
+  worker.send(message);
+  request.workerId = worker.id();
+  worker.outstanding().insert(request.id);
+  inFlight_.emplace(request.id, request);
+}
+
+void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) {
+  uint64_t id = response.getId();
+  auto it = inFlight_.find(id);
+  // Unknown ids are answers to requests already answered by the supervisor: ignore them.
+  if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
+  replyFromWorker(it->second, worker, response);
+  inFlight_.erase(it);
+  worker.outstanding().erase(id);
+  ++worker.requestsServed;
+  if (worker.requestLimit > 0 && worker.requestsServed >= worker.requestLimit) {
+    retire(worker, "max-requests");
+  }
+  pumpQueue();
+  checkDrained();
+}
+
+void Supervisor::pumpQueue() {
+  while (!queue_.empty() && tryAssign(queue_.front()))
+    queue_.pop_front();
+}
+
+void Supervisor::expireQueue(Clock::time_point now) {
+  auto timeout = std::chrono::milliseconds(config_.queueTimeoutMs);
+  while (!queue_.empty() && now - queue_.front().arrived >= timeout) {
+    replyError(queue_.front(), 503, "queue-timeout",
+               "Service Unavailable: no worker could take the request in time", 1);
+    queue_.pop_front();
+  }
+}
+
+void Supervisor::expireInFlight(Clock::time_point now) {
+  auto limit = std::chrono::milliseconds(config_.wallLimitMs);
+  std::vector<uint64_t> expired;
+  for (const auto& [id, request] : inFlight_) {
+    if (now - request.arrived >= limit) expired.push_back(id);
+  }
+  for (uint64_t id : expired) {
+    auto it = inFlight_.find(id);
+    uint32_t workerId = it->second.workerId;
+    replyError(it->second, 504, "wall-limit",
+               "Gateway Timeout: the request exceeded its time limit of " +
+                   std::to_string(config_.wallLimitMs) + " ms");
+    inFlight_.erase(it);
+    for (auto& worker : workers_) {
+      if (worker->id() != workerId) continue;
+      worker->outstanding().erase(id);
+      capnp::MallocMessageBuilder message;
+      message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
+      worker->send(message);
+    }
+  }
+  if (!expired.empty()) pumpQueue();
+}
+
+}  // namespace isolated::supervisor
