@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "worker/function_table.h"
 #include "worker/runtime_host.h"
 #include "worker/web_bindings.h"
 
@@ -38,11 +39,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
                                              RuntimeHost& host) {
   v8::Local<v8::Object> native = v8::Object::New(isolate);
   v8::Local<v8::External> data = v8::External::New(isolate, &host);
-  struct Entry {
-    const char* name;
-    v8::FunctionCallback callback;
-  };
-  const Entry entries[] = {
+  const NativeFunction functions[] = {
       {"respond", &NativeBindings::respond},
       {"fail", &NativeBindings::fail},
       {"log", &NativeBindings::log},
@@ -51,12 +48,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
       {"encodeUtf8", &NativeBindings::encodeUtf8},
       {"decodeUtf8", &NativeBindings::decodeUtf8},
   };
-  for (const auto& entry : entries) {
-    auto fn = v8::FunctionTemplate::New(isolate, entry.callback, data)
-                  ->GetFunction(context)
-                  .ToLocalChecked();
-    native->Set(context, v8::String::NewFromUtf8(isolate, entry.name).ToLocalChecked(), fn).Check();
-  }
+  installFunctions(isolate, context, native, functions, data);
   WebBindings::install(isolate, context, native);
   return native;
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "worker/function_table.h"
 #include "worker/text_codec.h"
 
 namespace isolated::worker {
@@ -83,11 +84,7 @@ class CloneDelegate final : public v8::ValueSerializer::Delegate {
 
 void WebBindings::install(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Object> native) {
-  struct Entry {
-    const char* name;
-    v8::FunctionCallback callback;
-  };
-  const Entry entries[] = {
+  const NativeFunction functions[] = {
       {"encodeUtf8Into", &WebBindings::encodeUtf8Into},
       {"decodeUtf8Chunk", &WebBindings::decodeUtf8Chunk},
       {"btoa", &WebBindings::btoa},
@@ -98,13 +95,7 @@ void WebBindings::install(v8::Isolate* isolate, v8::Local<v8::Context> context,
       {"monotonicNow", &WebBindings::monotonicNow},
       {"wallClockNow", &WebBindings::wallClockNow},
   };
-  for (const auto& entry : entries) {
-    v8::Local<v8::String> name = v8String(isolate, entry.name);
-    auto fn =
-        v8::FunctionTemplate::New(isolate, entry.callback)->GetFunction(context).ToLocalChecked();
-    fn->SetName(name);
-    native->Set(context, name, fn).Check();
-  }
+  installFunctions(isolate, context, native, functions);
 }
 
 void WebBindings::encodeUtf8Into(const v8::FunctionCallbackInfo<v8::Value>& info) {
