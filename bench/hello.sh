@@ -171,10 +171,7 @@ main() {
   mkdir -p "$(dirname "${OUT}")"
   {
     printf '{\n'
-    printf '  "benchmark": "hello",\n'
-    printf '  "timestamp": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
-    printf '  "commit": %s,\n' "$(json_str "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")"
-    printf '  "cores": %s,\n' "$(nproc)"
+    json_run_fields hello
     printf '  "wrk": {"threads": 1, "connections": %s, "duration_s": %s, "warmup_s": %s},\n' \
       "${CONNS}" "${DURATION}" "${WARMUP}"
     printf '  "isolated": {"bin": %s, "script": %s, "workers": %s},\n' \

@@ -334,6 +334,15 @@ json_str() {
   local s="${1//\\/\\\\}"
   printf '"%s"' "${s//\"/\\\"}"
 }
+
+# The fields every results file starts with: benchmark name, time, commit and core count, each
+# line ending with a comma (the caller's fields follow).
+json_run_fields() {
+  printf '  "benchmark": %s,\n' "$(json_str "$1")"
+  printf '  "timestamp": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+  printf '  "commit": %s,\n' "$(json_str "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")"
+  printf '  "cores": %s,\n' "$(nproc)"
+}
 json_num() { if [[ -n "$1" ]]; then printf '%s' "$1"; else printf 'null'; fi; }
 # json_list "V1 V2 ..." -> [V1, V2, ...]
 json_list() {

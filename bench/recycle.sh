@@ -401,10 +401,7 @@ main() {
   mkdir -p "$(dirname "${OUT}")"
   {
     printf '{\n'
-    printf '  "benchmark": "recycle",\n'
-    printf '  "timestamp": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
-    printf '  "commit": %s,\n' "$(json_str "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")"
-    printf '  "cores": %s,\n' "$(nproc)"
+    json_run_fields recycle
     printf '  "wrk": {"threads": 1, "connections": %s, "duration_s": %s},\n' "${CONNS}" "${DURATION}"
     printf '  "isolated": {"bin": %s, "script": %s, "workers": %s},\n' \
       "$(json_str "${ISOLATED_BIN}")" "$(json_str "${ISOLATED_SCRIPT}")" "${WORKERS}"
