@@ -15,7 +15,8 @@
 //   /recurse-caught  unbounded recursion, caught: 200 "caught RangeError"
 //   /hold            parks until /release; logs "hold-parked"
 //   /release         answers every parked /hold
-const parked = [];
+import { hold, release } from './lib/parking.js';
+
 let counter = 0;
 const hoard = [];
 
@@ -71,12 +72,9 @@ export default {
         }
       case '/hold':
         console.log('hold-parked');
-        return new Promise((resolve) => parked.push(() => resolve(new Response('held\n'))));
-      case '/release': {
-        const n = parked.length;
-        parked.splice(0).forEach((release) => release());
-        return new Response(`released ${n}\n`);
-      }
+        return hold();
+      case '/release':
+        return release();
       default:
         return new Response('not found\n', { status: 404 });
     }

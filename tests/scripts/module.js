@@ -6,8 +6,7 @@
 //   /release     resolves every parked /hold
 //   /throw       throws; /bad returns a non-Response
 import { greeting } from './lib/greeting.js';
-
-const parked = [];
+import { hold, release } from './lib/parking.js';
 
 export default {
   async fetch(request, env, ctx) {
@@ -28,12 +27,9 @@ export default {
         return new Response('slow done\n');
       }
       case '/hold':
-        return new Promise((resolve) => parked.push(() => resolve(new Response('held\n'))));
-      case '/release': {
-        const n = parked.length;
-        parked.splice(0).forEach((release) => release());
-        return new Response(`released ${n}\n`);
-      }
+        return hold();
+      case '/release':
+        return release();
       case '/throw':
         throw new Error('deliberate failure');
       case '/bad':

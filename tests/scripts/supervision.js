@@ -3,8 +3,8 @@
 //   /leak?mb=N      retains N MB more (ArrayBuffers, outside the V8 heap) for the worker's life
 //   /slow?ms=N      logs "slow-start", answers after N ms
 //   /hold, /release park and release requests
+import { hold, release } from './lib/parking.js';
 const retained = [];
-const parked = [];
 
 function param(url, name, fallback) {
   const match = new RegExp(`[?&]${name}=(\\d+)`).exec(url);
@@ -31,12 +31,9 @@ export default {
         return new Response('slow done\n');
       }
       case '/hold':
-        return new Promise((resolve) => parked.push(() => resolve(new Response('held\n'))));
-      case '/release': {
-        const n = parked.length;
-        parked.splice(0).forEach((release) => release());
-        return new Response(`released ${n}\n`);
-      }
+        return hold();
+      case '/release':
+        return release();
       default:
         return new Response('not found\n', { status: 404 });
     }
