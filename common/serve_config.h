@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/cidr_set.h"
 #include "common/isolation_mode.h"
 #include "common/logger.h"
 
@@ -79,6 +80,14 @@ struct ServeConfig {
   bool accessLog = false;
 
   IsolationMode isolation = IsolationMode::kShared;
+
+  // Outbound fetch(): address ranges refused (checked on the address actually connected to),
+  // a CA file that replaces the system store (empty: system store), the connect timeout, and
+  // the fetches one incoming request may make.
+  CidrSet fetchDeny;
+  std::string fetchCaFile;
+  uint32_t fetchConnectTimeoutMs = 10000;
+  uint32_t maxSubrequests = 50;
 
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;

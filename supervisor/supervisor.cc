@@ -72,6 +72,15 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
     admin_ = std::make_unique<AdminServer>(base_, config.adminHost,
                                            static_cast<uint16_t>(config.adminPort), *this);
   }
+  FetchOptions fetchOptions{config.fetchDeny, config.fetchCaFile,
+                            std::chrono::milliseconds(config.fetchConnectTimeoutMs),
+                            std::chrono::milliseconds(config.wallLimitMs)};
+  fetch_ = std::make_unique<FetchClient>(
+      base_, std::move(fetchOptions),
+      [this](uint32_t workerId, capnp::MessageBuilder& message) {
+        sendFetchMessage(workerId, message);
+      },
+      logger_);
 }
 
 Supervisor::~Supervisor() = default;
@@ -160,6 +169,7 @@ void Supervisor::housekeeping() {
     }
     checkMemory();
     autoscale();
+    pruneSubrequests(now);
   }
   checkDrained();
 }

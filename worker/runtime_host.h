@@ -1,4 +1,5 @@
-// What worker/runtime.js needs from whoever runs it: answering requests, logging and timers.
+// What worker/runtime.js needs from whoever runs it: answering requests, logging, timers and
+// (optionally) outbound fetch().
 // NativeBindings reaches its host only through this interface, carried in each binding's
 // FunctionTemplate data, so the same runtime serves both the worker (IsolateHost) and
 // `isolated test` (TestRunner).
@@ -13,6 +14,8 @@
 
 namespace isolated::worker {
 
+class OutboundFetches;
+
 class RuntimeHost {
  public:
   // Answers request `id`; answers for ids no longer in flight are dropped.
@@ -24,6 +27,8 @@ class RuntimeHost {
   // Schedules a timer whose callback will run in the name of `requestId`; returns its id.
   virtual uint64_t addTimer(double delayMs, bool repeat, uint64_t requestId) = 0;
   virtual void cancelTimer(uint64_t id) = 0;
+  // The current context's outbound fetches; nullptr where fetch() is not available.
+  virtual OutboundFetches* fetches() { return nullptr; }
 
  protected:
   ~RuntimeHost() = default;
