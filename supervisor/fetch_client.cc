@@ -48,8 +48,8 @@ std::optional<std::string> httpOrigin(const std::string& url) {
 
 bool isToken(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                                  std::string_view::npos;
+    return std::isalnum(c) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
   });
 }
 
@@ -67,7 +67,8 @@ std::string lower(std::string_view s) {
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
@@ -156,8 +157,9 @@ void FetchClient::start(uint32_t workerId, ipc::FetchStart::Reader request) {
   }
   if (!httpOrigin(url)) {
     return refuse(workerId, fetchId,
-                  "fetch to " + url + " refused: only absolute http: and https: URLs can be "
-                  "fetched");
+                  "fetch to " + url +
+                      " refused: only absolute http: and https: URLs can be "
+                      "fetched");
   }
   std::string method = request.getMethod();
   if (!isToken(method)) return refuse(workerId, fetchId, "invalid fetch method '" + method + "'");
@@ -183,9 +185,9 @@ void FetchClient::start(uint32_t workerId, ipc::FetchStart::Reader request) {
   }
   auto body = request.getBody();
   if (body.size() > ipc::kFetchMaxRequestBodyBytes) {
-    return refuse(workerId, fetchId, "fetch request body exceeds " +
-                                         std::to_string(ipc::kFetchMaxRequestBodyBytes) +
-                                         " bytes");
+    return refuse(
+        workerId, fetchId,
+        "fetch request body exceeds " + std::to_string(ipc::kFetchMaxRequestBodyBytes) + " bytes");
   }
   transfer->client = this;
   transfer->workerId = workerId;
@@ -244,7 +246,7 @@ void FetchClient::launch(Transfer& t) {
     // libcurl sends "name;" as a header with an empty value ("name:" would remove it).
     append(value.empty() ? name + ";" : name + ": " + value);
   }
-  append("Expect:");  // no 100-continue round trip for bodies
+  append("Expect:");                             // no 100-continue round trip for bodies
   if (!hasContentType) append("Content-Type:");  // nor libcurl's form default
   t.headerList.reset(list);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);

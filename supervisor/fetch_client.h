@@ -30,9 +30,9 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/cidr_set.h"
 #include "common/logger.h"
 #include "ipc/messages.capnp.h"
-#include "common/cidr_set.h"
 #include "supervisor/curl_multi_loop.h"
 
 namespace isolated::supervisor {

@@ -27,15 +27,14 @@ void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Read
   auto now = Clock::now();
   auto [entry, created] = subrequests_.try_emplace(parentId, SubrequestCount{worker.id(), 0, now});
   if (entry->second.workerId != worker.id()) {
-    return fetch_->refuse(worker.id(), fetchId,
-                          "fetch() refused: request " + std::to_string(parentId) +
-                              " does not belong to this worker");
+    return fetch_->refuse(
+        worker.id(), fetchId,
+        "fetch() refused: request " + std::to_string(parentId) + " does not belong to this worker");
   }
   if (entry->second.started >= config_.maxSubrequests) {
     return fetch_->refuse(worker.id(), fetchId,
                           "fetch() refused: too many subrequests; one request may make at most " +
-                              std::to_string(config_.maxSubrequests) +
-                              " (--max-subrequests)");
+                              std::to_string(config_.maxSubrequests) + " (--max-subrequests)");
   }
   if (fetch_->activeCount(worker.id()) >= ipc::kFetchMaxPerWorker) {
     return fetch_->refuse(worker.id(), fetchId,

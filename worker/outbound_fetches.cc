@@ -15,10 +15,10 @@ v8::Local<v8::String> text(v8::Isolate* isolate, kj::StringPtr value) {
 }
 
 v8::Local<v8::Value> typeError(v8::Isolate* isolate, const std::string& message) {
-  return v8::Exception::TypeError(
-      v8::String::NewFromUtf8(isolate, message.data(), v8::NewStringType::kNormal,
-                              static_cast<int>(message.size()))
-          .ToLocalChecked());
+  return v8::Exception::TypeError(v8::String::NewFromUtf8(isolate, message.data(),
+                                                          v8::NewStringType::kNormal,
+                                                          static_cast<int>(message.size()))
+                                      .ToLocalChecked());
 }
 
 v8::Local<v8::Uint8Array> bytes(v8::Isolate* isolate, const std::string& data) {
@@ -30,9 +30,10 @@ v8::Local<v8::Uint8Array> bytes(v8::Isolate* isolate, const std::string& data) {
 
 }  // namespace
 
-std::pair<uint64_t, v8::Local<v8::Promise>> OutboundFetches::start(
-    v8::Local<v8::Context> context, uint64_t requestId, capnp::MessageBuilder& message,
-    ipc::FetchStart::Builder start) {
+std::pair<uint64_t, v8::Local<v8::Promise>> OutboundFetches::start(v8::Local<v8::Context> context,
+                                                                   uint64_t requestId,
+                                                                   capnp::MessageBuilder& message,
+                                                                   ipc::FetchStart::Builder start) {
   v8::Isolate* isolate = context->GetIsolate();
   uint64_t id = nextId_++;
   start.setFetchId(id);
@@ -56,8 +57,7 @@ v8::Local<v8::Promise> OutboundFetches::read(v8::Local<v8::Context> context, uin
   }
   Fetch& fetch = it->second;
   if (!fetch.read.IsEmpty()) {
-    resolver->Reject(context, typeError(isolate, "a read of this body is already pending"))
-        .Check();
+    resolver->Reject(context, typeError(isolate, "a read of this body is already pending")).Check();
   } else if (!fetch.chunks.empty()) {
     deliver(context, id, fetch, resolver);
   } else if (fetch.ended) {
@@ -129,8 +129,8 @@ void OutboundFetches::onBody(v8::Local<v8::Context> context, ipc::FetchBody::Rea
   if (it == fetches_.end()) return;
   Fetch& fetch = it->second;
   auto data = body.getData();
-  if (data.size() > 0) fetch.chunks.emplace_back(reinterpret_cast<const char*>(data.begin()),
-                                                 data.size());
+  if (data.size() > 0)
+    fetch.chunks.emplace_back(reinterpret_cast<const char*>(data.begin()), data.size());
   if (body.getEnd()) fetch.ended = true;
   if (fetch.read.IsEmpty()) return;
   v8::Isolate* isolate = context->GetIsolate();

@@ -38,9 +38,9 @@ class OutboundFetches {
   // request `requestId`. Returns the new fetch's id and its head promise, which resolves to
   // [status, statusText, flatHeaders, url, redirected] or rejects with a TypeError.
   std::pair<uint64_t, v8::Local<v8::Promise>> start(v8::Local<v8::Context> context,
-                                                   uint64_t requestId,
-                                                   capnp::MessageBuilder& message,
-                                                   ipc::FetchStart::Builder start);
+                                                    uint64_t requestId,
+                                                    capnp::MessageBuilder& message,
+                                                    ipc::FetchStart::Builder start);
   // The next body chunk (a Uint8Array), or null at the end; rejects with a TypeError when the
   // fetch failed. One read at a time per fetch.
   v8::Local<v8::Promise> read(v8::Local<v8::Context> context, uint64_t id);

@@ -4,6 +4,9 @@ import { native } from './native.js';
 
 export const kBody = Symbol('body');
 export const kBodyUsed = Symbol('bodyUsed');
+// A body that arrives later (a fetched response's FetchBody) has this method: it reads the
+// whole body and returns an ArrayBuffer.
+export const kReadAll = Symbol('readAll');
 
 // Body: a string, ArrayBuffer, typed array, DataView, URLSearchParams-like (toString) or null.
 export function extractBody(body) {
@@ -29,12 +32,14 @@ const BodyMixin = {
     return this[kBodyUsed];
   },
   async arrayBuffer() {
-    const b = consume(this);
+    let b = consume(this);
+    if (b != null && typeof b[kReadAll] === 'function') b = await b[kReadAll]();
     if (b == null) return new ArrayBuffer(0);
     return typeof b === 'string' ? native.encodeUtf8(b).buffer : b;
   },
   async text() {
-    const b = consume(this);
+    let b = consume(this);
+    if (b != null && typeof b[kReadAll] === 'function') b = await b[kReadAll]();
     if (b == null) return '';
     return typeof b === 'string' ? b : native.decodeUtf8(b);
   },

@@ -1,6 +1,6 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
 // `addEventListener('fetch')`), and dispatch: the host's entry point for each request.
-import { kBody } from './body.js';
+import { kBody, kReadAll } from './body.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
 import { native } from './native.js';
@@ -38,7 +38,15 @@ function toResponse(id, value) {
   }
   const flat = [];
   for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
-  native.respond(id, value.status, flat, value[kBody]);
+  const body = value[kBody];
+  if (body != null && typeof body[kReadAll] === 'function') {
+    // A fetched response passed through: its body is read whole first (until responses
+    // stream).
+    body[kReadAll]().then((bytes) => native.respond(id, value.status, flat, bytes),
+                          (error) => reject(id, error));
+    return;
+  }
+  native.respond(id, value.status, flat, body);
 }
 
 function reject(id, error) {

@@ -5,6 +5,7 @@
 // Nothing here is reachable from user code except the globals installed on purpose.
 import { makeConsole, reportError } from './console.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
+import { fetch } from './fetch.js';
 import { addEventListener, dispatch, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
@@ -25,6 +26,7 @@ export function install(bindings) {
   define('Request', Request);
   define('Response', Response);
   define('FetchEvent', FetchEvent);
+  define('fetch', fetch);
   define('addEventListener', addEventListener);
   define('setTimeout', setTimeout);
   define('setInterval', setInterval);

@@ -1,0 +1,387 @@
+// Outbound fetch() end to end: the real binary serving tests/scripts/fetcher.js, fetching from
+// a local origin (tests/fetch_origin.py) over HTTP and HTTPS (a CA made with the openssl CLI
+// for each run), with redirects, --fetch-deny, the subrequest limit, aborts, cancellation and
+// a large streamed body.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "http_client.h"
+#include "server_process.h"
+
+namespace isolated::test {
+namespace {
+
+using nlohmann::json;
+
+const std::string kScripts = ISOLATED_TEST_SCRIPTS;
+const std::string kOrigin = FETCH_ORIGIN_SCRIPT;
+
+std::string encode(const std::string& text) {
+  std::string out;
+  const char* hex = "0123456789ABCDEF";
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The origin server as a child process, killed and reaped by the destructor.
+class Origin {
+ public:
+  explicit Origin(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {"python3", kOrigin};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      std::vector<char*> cargv;
+      for (auto& a : argv)
+        cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      execvp("python3", cargv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    // The first line is "PORT n"; reading blocks until the server is listening.
+    std::string line;
+    char c;
+    while (read(fds[0], &c, 1) == 1 && c != '\n')
+      line += c;
+    close(fds[0]);
+    if (line.rfind("PORT ", 0) == 0) port_ = static_cast<uint16_t>(std::stoi(line.substr(5)));
+  }
+  ~Origin() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  Origin(const Origin&) = delete;
+  Origin& operator=(const Origin&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string url(const std::string& path, const std::string& host = "127.0.0.1",
+                  const std::string& scheme = "http") const {
+    return scheme + "://" + host + ":" + std::to_string(port_) + path;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// Asks the handler to run `route` against `target`; returns the status and parsed JSON.
+std::pair<long, json> ask(const ServerProcess& server, const std::string& route,
+                          const std::string& target, const std::string& extra = "") {
+  auto r = httpGet(server.baseUrl() + route + "?url=" + encode(target) + extra);
+  json body = json::parse(r.body, nullptr, false);
+  if (body.is_discarded()) body = json{{"raw", r.body}, {"error", r.error}};
+  return {r.status, body};
+}
+
+std::string contentOf(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : j.dump();
+}
+
+bool has(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A kB figure from /proc/PID/status ("VmHWM", "VmRSS"); 0 when unreadable.
+long procStatusKb(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  }
+  return 0;
+}
+
+class FetchTest : public ::testing::Test {
+ protected:
+  static std::string script() { return kScripts + "/fetcher.js"; }
+};
+
+TEST_F(FetchTest, GetsAndPostsWithHeadersAndBodies) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+
+  auto [status, got] = ask(server, "/get", origin.url("/hello"));
+  ASSERT_EQ(status, 200) << got.dump();
+  EXPECT_EQ(got["status"], 200);
+  EXPECT_EQ(got["statusText"], "OK");
+  EXPECT_EQ(got["ok"], true);
+  EXPECT_EQ(got["body"], "hello from origin");
+  EXPECT_EQ(got["headers"]["x-origin"], "yes");
+  EXPECT_EQ(got["headers"]["content-type"], "text/plain");
+  EXPECT_EQ(got["url"], origin.url("/hello"));
+  EXPECT_EQ(got["redirected"], false);
+
+  auto [postStatus, posted] = ask(server, "/post", origin.url("/echo"));
+  ASSERT_EQ(postStatus, 200) << posted.dump();
+  const json& echoed = posted["answer"];
+  EXPECT_EQ(echoed["method"], "POST");
+  EXPECT_EQ(echoed["headers"]["x-test"], "fetch");
+  EXPECT_EQ(echoed["headers"]["content-type"], "application/json");
+  // The body arrives byte for byte (UTF-8 included) and round-trips as JSON.
+  json sent = json::parse(echoed["body"].get<std::string>());
+  EXPECT_EQ(sent["n"], json::array({1, 2, 3}));
+  EXPECT_EQ(sent["s"], "h\u00e9llo");
+
+  // A 404 is a response, not an error.
+  auto [notFoundStatus, notFound] = ask(server, "/get", origin.url("/status/404"));
+  ASSERT_EQ(notFoundStatus, 200) << notFound.dump();
+  EXPECT_EQ(notFound["status"], 404);
+  EXPECT_EQ(notFound["ok"], false);
+  EXPECT_EQ(notFound["body"], "status 404");
+}
+
+TEST_F(FetchTest, RedirectModes) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  std::string hop = origin.url("/redirect?to=" + encode(origin.url("/hello")) + "&code=302");
+
+  auto [followStatus, follow] = ask(server, "/redirect", hop, "&mode=follow");
+  ASSERT_EQ(followStatus, 200) << follow.dump();
+  EXPECT_EQ(follow["status"], 200);
+  EXPECT_EQ(follow["body"], "hello from origin");
+  EXPECT_EQ(follow["redirected"], true);
+  EXPECT_EQ(follow["url"], origin.url("/hello"));
+
+  auto [manualStatus, manual] = ask(server, "/redirect", hop, "&mode=manual");
+  ASSERT_EQ(manualStatus, 200) << manual.dump();
+  EXPECT_EQ(manual["status"], 302);
+  EXPECT_EQ(manual["location"], origin.url("/hello"));
+  EXPECT_EQ(manual["redirected"], false);
+
+  auto [errorStatus, error] = ask(server, "/redirect", hop, "&mode=error");
+  EXPECT_EQ(errorStatus, 502);
+  EXPECT_EQ(error["name"], "TypeError");
+  EXPECT_TRUE(has(contentOf(error, "message"), "redirect mode is 'error'")) << error.dump();
+
+  // 303 turns a POST into a GET without its body; relative Locations resolve.
+  std::string see = origin.url("/redirect?to=%2Fecho&code=303");
+  auto [seeStatus, seeOther] = ask(server, "/redirect", see, "&mode=follow&method=POST");
+  ASSERT_EQ(seeStatus, 200) << seeOther.dump();
+  json echoed = json::parse(seeOther["body"].get<std::string>());
+  EXPECT_EQ(echoed["method"], "GET");
+  EXPECT_EQ(echoed["body"], "");
+  // 307 keeps both.
+  std::string keep = origin.url("/redirect?to=%2Fecho&code=307");
+  auto [keepStatus, kept] = ask(server, "/redirect", keep, "&mode=follow&method=POST");
+  ASSERT_EQ(keepStatus, 200) << kept.dump();
+  json keptEcho = json::parse(kept["body"].get<std::string>());
+  EXPECT_EQ(keptEcho["method"], "POST");
+  EXPECT_EQ(keptEcho["body"], "payload");
+
+  // 20 redirects are followed, the 21st is an error.
+  auto [twentyStatus, twenty] = ask(server, "/get", origin.url("/chain/20"));
+  ASSERT_EQ(twentyStatus, 200) << twenty.dump();
+  EXPECT_EQ(twenty["body"], "end of chain");
+  auto [tooManyStatus, tooMany] = ask(server, "/get", origin.url("/chain/21"));
+  EXPECT_EQ(tooManyStatus, 502);
+  EXPECT_TRUE(has(contentOf(tooMany, "message"), "more than 20 redirects")) << tooMany.dump();
+}
+
+TEST_F(FetchTest, FailuresRejectWithTypeErrorsThatSayWhy) {
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  // Port 1 on loopback: nothing listens.
+  auto [refusedStatus, refused] = ask(server, "/get", "http://127.0.0.1:1/");
+  EXPECT_EQ(refusedStatus, 502);
+  EXPECT_EQ(refused["name"], "TypeError");
+  std::string message = contentOf(refused, "message");
+  EXPECT_TRUE(has(message, "fetch to http://127.0.0.1:1/ failed")) << message;
+  EXPECT_TRUE(has(message, "refused") || has(message, "connect")) << message;
+
+  auto [schemeStatus, scheme] = ask(server, "/scheme", "file:///etc/passwd");
+  EXPECT_EQ(schemeStatus, 502);
+  EXPECT_EQ(scheme["name"], "TypeError");
+  EXPECT_TRUE(has(contentOf(scheme, "message"), "only http: and https:")) << scheme.dump();
+
+  auto [relativeStatus, relative] = ask(server, "/scheme", "/relative");
+  EXPECT_EQ(relativeStatus, 502);
+  EXPECT_EQ(relative["name"], "TypeError");
+}
+
+TEST_F(FetchTest, DenyListRefusesAddressesAfterResolutionAndRedirects) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1", "--fetch-deny", "127.0.0.2/32,::1/128"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+
+  // 127.0.0.1 is allowed...
+  auto [allowedStatus, allowed] = ask(server, "/get", origin.url("/hello"));
+  EXPECT_EQ(allowedStatus, 200) << allowed.dump();
+  // ...127.0.0.2 (the same server) is not.
+  auto [deniedStatus, denied] = ask(server, "/get", origin.url("/hello", "127.0.0.2"));
+  EXPECT_EQ(deniedStatus, 502);
+  EXPECT_EQ(denied["name"], "TypeError");
+  std::string message = contentOf(denied, "message");
+  EXPECT_TRUE(has(message, "refused: 127.0.0.2 is in the --fetch-deny range 127.0.0.2/32"))
+      << message;
+
+  // A redirect from an allowed address to a denied one is refused at the second hop.
+  std::string hop =
+      origin.url("/redirect?to=" + encode(origin.url("/hello", "127.0.0.2")) + "&code=302");
+  auto [viaStatus, via] = ask(server, "/get", hop);
+  EXPECT_EQ(viaStatus, 502);
+  EXPECT_TRUE(has(contentOf(via, "message"), "--fetch-deny range 127.0.0.2/32")) << via.dump();
+}
+
+TEST_F(FetchTest, DenyListAppliesToResolvedNames) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"},
+                       {{"ISOLATED_FETCH_DENY", "127.0.0.0/8,::1/128"}});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  // `localhost` is a name; what is refused is the address it resolves to.
+  auto [status, denied] = ask(server, "/get", origin.url("/hello", "localhost"));
+  EXPECT_EQ(status, 502);
+  std::string message = contentOf(denied, "message");
+  EXPECT_TRUE(has(message, "--fetch-deny range")) << message;
+  EXPECT_TRUE(has(message, "fetch to http://localhost:")) << message;
+}
+
+TEST_F(FetchTest, SubrequestLimitPerRequest) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1", "--max-subrequests", "3"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto [status, many] = ask(server, "/many", origin.url("/hello"), "&n=5");
+  ASSERT_EQ(status, 200) << many.dump();
+  EXPECT_EQ(many["ok"], 3);
+  EXPECT_EQ(many["error"]["name"], "TypeError");
+  std::string message = contentOf(many["error"], "message");
+  EXPECT_TRUE(has(message, "too many subrequests")) << message;
+  EXPECT_TRUE(has(message, "at most 3 (--max-subrequests)")) << message;
+  // The budget is per request: the next request has its own.
+  auto [again, second] = ask(server, "/many", origin.url("/hello"), "&n=3");
+  ASSERT_EQ(again, 200);
+  EXPECT_EQ(second["ok"], 3);
+}
+
+TEST_F(FetchTest, AbortSignalRejectsWithItsReason) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto [headStatus, head] = ask(server, "/abort-head", origin.url("/stall-head"));
+  ASSERT_EQ(headStatus, 200) << head.dump();
+  EXPECT_EQ(head["aborted"], true);
+  EXPECT_EQ(head["same"], true);
+
+  auto [bodyStatus, body] = ask(server, "/abort-body", origin.url("/stall"));
+  ASSERT_EQ(bodyStatus, 200) << body.dump();
+  EXPECT_EQ(body["aborted"], true);
+  EXPECT_EQ(body["first"], 1);
+  EXPECT_EQ(body["message"], "body aborted");
+}
+
+TEST_F(FetchTest, CancelledParentRequestEndsItsFetches) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1", "--wall-limit", "500"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto r = httpGet(server.baseUrl() + "/hang?url=" + encode(origin.url("/stall")));
+  EXPECT_EQ(r.status, 504);
+  auto line = server.waitForLine(
+      [](const std::string& l) { return l.find("hang-fetch ended") != std::string::npos; });
+  ASSERT_TRUE(line) << server.output();
+  EXPECT_TRUE(has(*line, "TypeError")) << *line;
+  EXPECT_TRUE(has(*line, "exceeded its time limit")) << *line;
+  // The worker keeps serving.
+  auto [status, got] = ask(server, "/get", origin.url("/hello"));
+  EXPECT_EQ(status, 200) << got.dump();
+}
+
+TEST_F(FetchTest, LargeBodyStreamsWithBoundedMemory) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto pids = server.liveWorkerPids();
+  ASSERT_EQ(pids.size(), 1u);
+  // Warm up (code paths, heap) before taking the baseline.
+  ASSERT_EQ(ask(server, "/count", origin.url("/bytes/1048576")).first, 200);
+  long workerBefore = procStatusKb(pids[0], "VmHWM");
+  long supervisorBefore = procStatusKb(server.pid(), "VmHWM");
+  ASSERT_GT(workerBefore, 0);
+
+  constexpr long kBytes = 64L << 20;
+  auto [status, counted] = ask(server, "/count", origin.url("/bytes/" + std::to_string(kBytes)));
+  ASSERT_EQ(status, 200) << counted.dump();
+  EXPECT_EQ(counted["bytes"], kBytes);
+  EXPECT_GT(counted["chunks"].get<long>(), 64);
+  long workerGrowth = procStatusKb(pids[0], "VmHWM") - workerBefore;
+  long supervisorGrowth = procStatusKb(server.pid(), "VmHWM") - supervisorBefore;
+  // Far below the 64 MB that went through: neither side holds the body.
+  EXPECT_LT(workerGrowth, 24 * 1024) << "worker peak RSS grew by " << workerGrowth << " kB";
+  EXPECT_LT(supervisorGrowth, 16 * 1024)
+      << "supervisor peak RSS grew by " << supervisorGrowth << " kB";
+}
+
+// HTTPS against a CA created for this run: trusted through --fetch-ca-file, and refused
+// (certificate verification) without it.
+TEST_F(FetchTest, HttpsWithTestCa) {
+  char pattern[] = "/tmp/isolated-fetch-ca-XXXXXX";
+  std::string dir = mkdtemp(pattern);
+  std::string script = "cd " + dir +
+                       " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                       "-nodes -keyout ca.key -out ca.pem -days 1 -subj '/CN=isolated test CA' "
+                       "2>/dev/null"
+                       " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                       "-keyout server.key -out server.csr -subj '/CN=localhost' 2>/dev/null"
+                       " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf"
+                       " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+                       "-CAcreateserial -out server.pem -days 1 -extfile ext.cnf 2>/dev/null";
+  ASSERT_EQ(std::system(script.c_str()), 0) << "openssl failed";
+  {
+    Origin origin({"--cert", dir + "/server.pem", "--key", dir + "/server.key"});
+    ASSERT_NE(origin.port(), 0);
+    std::string target = origin.url("/hello", "localhost", "https");
+
+    ServerProcess trusted(FetchTest::script(),
+                          {"--workers", "1", "--fetch-ca-file", dir + "/ca.pem"});
+    ASSERT_NE(trusted.waitReady(), 0) << trusted.output();
+    auto [status, got] = ask(trusted, "/get", target);
+    EXPECT_EQ(status, 200) << got.dump();
+    EXPECT_EQ(got["body"], "hello from origin");
+
+    ServerProcess system(FetchTest::script(), {"--workers", "1"});
+    ASSERT_NE(system.waitReady(), 0) << system.output();
+    auto [refusedStatus, refused] = ask(system, "/get", target);
+    EXPECT_EQ(refusedStatus, 502);
+    EXPECT_EQ(refused["name"], "TypeError");
+    std::string message = contentOf(refused, "message");
+    EXPECT_TRUE(has(message, "certificate")) << message;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace isolated::test

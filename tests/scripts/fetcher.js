@@ -1,0 +1,152 @@
+// Integration-test handler for outbound fetch() (tests/fetch_test.cc). Each route takes the
+// URL to fetch in `?url=` (percent-encoded) and answers JSON describing what fetch() gave:
+//   /get          fetch(url); status, statusText, headers, body, url, redirected
+//   /post         POST JSON with headers to url (an /echo route); the parsed JSON answer
+//   /redirect     fetch(url, {redirect: ?mode}); status, location, body, redirected, url
+//   /count        streams the body through a reader and counts its bytes
+//   /many         ?n fetches of url one after another; how many succeeded, the first error
+//   /abort-head   aborts (a signal) 100 ms after fetch() is called; the rejection
+//   /abort-body   aborts while a body read is pending; the rejection
+//   /hang         awaits the whole body of url (which never ends); logs how the fetch ended
+//   /scheme       fetch() of a non-HTTP URL; the rejection
+// A rejected fetch() answers 502 with {name, message}.
+function params(url) {
+  const out = {};
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) out[pair.slice(0, eq)] = decodeURIComponent(pair.slice(eq + 1));
+  }
+  return out;
+}
+
+// A minimal AbortSignal stand-in until the runtime has AbortController.
+function makeSignal() {
+  const listeners = [];
+  return {
+    aborted: false,
+    reason: undefined,
+    addEventListener(type, listener) {
+      if (type === 'abort') listeners.push(listener);
+    },
+    removeEventListener(type, listener) {
+      const i = listeners.indexOf(listener);
+      if (i >= 0) listeners.splice(i, 1);
+    },
+    abort(reason) {
+      this.aborted = true;
+      this.reason = reason;
+      for (const listener of listeners.slice()) listener();
+    },
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function failure(error) {
+  return Response.json({ name: error && error.name, message: error && error.message },
+                       { status: 502 });
+}
+
+async function route(path, q) {
+  switch (path) {
+    case '/get': {
+      const r = await fetch(q.url);
+      const headers = {};
+      for (const [k, v] of r.headers) headers[k] = v;
+      return Response.json({ status: r.status, statusText: r.statusText, ok: r.ok, headers,
+                             body: await r.text(), url: r.url, redirected: r.redirected });
+    }
+    case '/post': {
+      const r = await fetch(q.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-test': 'fetch' },
+        body: JSON.stringify({ n: [1, 2, 3], s: 'h\u00e9llo' }),
+      });
+      return Response.json({ status: r.status, answer: await r.json() });
+    }
+    case '/redirect': {
+      const r = await fetch(q.url, { redirect: q.mode, method: q.method || 'GET',
+                                     body: q.method === 'POST' ? 'payload' : undefined });
+      return Response.json({ status: r.status, location: r.headers.get('location'),
+                             body: await r.text(), redirected: r.redirected, url: r.url });
+    }
+    case '/count': {
+      const r = await fetch(q.url);
+      const reader = r.body.getReader();
+      let bytes = 0;
+      let chunks = 0;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        bytes += value.byteLength;
+        chunks += 1;
+      }
+      return Response.json({ status: r.status, bytes, chunks });
+    }
+    case '/many': {
+      let ok = 0;
+      let error = null;
+      for (let i = 0; i < Number(q.n); i++) {
+        try {
+          await (await fetch(q.url)).text();
+          ok += 1;
+        } catch (e) {
+          if (error === null) error = { name: e.name, message: e.message };
+        }
+      }
+      return Response.json({ ok, error });
+    }
+    case '/abort-head': {
+      const signal = makeSignal();
+      const reason = new Error('stop waiting');
+      setTimeout(() => signal.abort(reason), 100);
+      try {
+        await fetch(q.url, { signal });
+        return Response.json({ aborted: false });
+      } catch (e) {
+        return Response.json({ aborted: true, same: e === reason, message: e.message });
+      }
+    }
+    case '/abort-body': {
+      const signal = makeSignal();
+      const r = await fetch(q.url, { signal });
+      const reader = r.body.getReader();
+      const first = await reader.read();
+      const pending = reader.read();
+      await sleep(50);
+      signal.abort(new Error('body aborted'));
+      try {
+        await pending;
+        return Response.json({ aborted: false });
+      } catch (e) {
+        return Response.json({ aborted: true, first: first.value.byteLength, message: e.message });
+      }
+    }
+    case '/hang': {
+      console.log('hang-start');
+      fetch(q.url).then((r) => r.text()).then(
+          () => console.log('hang-fetch ended: completed'),
+          (e) => console.log(`hang-fetch ended: ${e.name}: ${e.message}`));
+      await sleep(60000);
+      return new Response('late');
+    }
+    case '/scheme':
+      await fetch(q.url);
+      return Response.json({ fetched: true });
+    default:
+      return new Response('not found\n', { status: 404 });
+  }
+}
+
+export default {
+  async fetch(request) {
+    const url = request.url;
+    const path = url.slice(url.indexOf('/', url.indexOf('//') + 2)).split('?')[0];
+    try {
+      return await route(path, params(url));
+    } catch (error) {
+      return failure(error);
+    }
+  },
+};

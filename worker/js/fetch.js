@@ -1,0 +1,202 @@
+// fetch() (https://fetch.spec.whatwg.org/#fetch-method): the request is checked and encoded
+// here, then performed by the supervisor (worker/fetch_bindings.cc, ipc/protocol.h). The
+// response body arrives in chunks as the script reads it; until the runtime has
+// ReadableStream, `response.body` is a FetchBody: a reader-shaped source
+// (getReader().read(), async iteration, cancel()) that the body mixin also reads whole.
+import { kBody, kReadAll } from './body.js';
+import { Headers, kHeaderList } from './headers.js';
+import { native } from './native.js';
+import { Request, Response } from './request_response.js';
+
+const kRedirectModes = ['follow', 'manual', 'error'];
+
+function abortReason(signal) {
+  if (signal.reason !== undefined) return signal.reason;
+  if (typeof DOMException === 'function') {
+    return new DOMException('This operation was aborted', 'AbortError');
+  }
+  const error = new Error('This operation was aborted');
+  error.name = 'AbortError';
+  return error;
+}
+
+// The absolute http(s) URL to fetch, or a TypeError that says why not.
+function targetUrl(text) {
+  let href = text;
+  let protocol;
+  if (typeof URL === 'function') {
+    let url;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new TypeError(`fetch(): '${text}' is not a valid absolute URL`);
+    }
+    if (url.username !== '' || url.password !== '') {
+      throw new TypeError(`fetch(): the URL '${text}' includes credentials`);
+    }
+    href = url.href;
+    protocol = url.protocol;
+  } else {
+    const match = /^([a-zA-Z][a-zA-Z0-9+.-]*:)\/\/[^\s]+$/.exec(text);
+    if (!match) throw new TypeError(`fetch(): '${text}' is not a valid absolute URL`);
+    protocol = match[1].toLowerCase();
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new TypeError(`fetch(): cannot fetch '${text}': only http: and https: URLs are ` +
+                        'supported');
+  }
+  return href;
+}
+
+// The body of a fetched response, read from the supervisor one chunk at a time. Each read
+// credits the chunk back, so at most one window of bytes waits in the worker.
+export class FetchBody {
+  #id;
+  #done = false;
+  #locked = false;
+  #onFinish;
+
+  constructor(id, onFinish) {
+    this.#id = id;
+    this.#onFinish = onFinish;
+  }
+
+  // The next chunk (a Uint8Array), or null at the end.
+  async #read() {
+    if (this.#done) return null;
+    let chunk;
+    try {
+      chunk = await native.fetchRead(this.#id);
+    } catch (error) {
+      this.#finish();
+      throw error;
+    }
+    if (chunk === null) this.#finish();
+    return chunk;
+  }
+
+  #finish() {
+    if (this.#done) return;
+    this.#done = true;
+    this.#onFinish();
+  }
+
+  get locked() {
+    return this.#locked;
+  }
+
+  getReader() {
+    if (this.#locked) throw new TypeError('The body is locked to a reader');
+    this.#locked = true;
+    return {
+      read: async () => {
+        const chunk = await this.#read();
+        return chunk === null ? { value: undefined, done: true } : { value: chunk, done: false };
+      },
+      cancel: async (reason) => this.cancel(reason),
+      releaseLock: () => {
+        this.#locked = false;
+      },
+      closed: Promise.resolve(undefined),
+    };
+  }
+
+  async cancel(reason) {
+    if (this.#done) return;
+    native.fetchAbort(this.#id, reason);
+    this.#finish();
+  }
+
+  async *[Symbol.asyncIterator]() {
+    const reader = this.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  // The whole body as one ArrayBuffer (the body mixin's arrayBuffer(), text(), json()).
+  async [kReadAll]() {
+    if (this.#locked) throw new TypeError('The body is locked to a reader');
+    this.#locked = true;
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+      const chunk = await this.#read();
+      if (chunk === null) break;
+      chunks.push(chunk);
+      total += chunk.byteLength;
+    }
+    const whole = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      whole.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return whole.buffer;
+  }
+
+  get [Symbol.toStringTag]() {
+    return 'FetchBody';
+  }
+}
+
+function buildResponse(id, head, onFinish) {
+  const [status, statusText, flatHeaders, url, redirected] = head;
+  const headers = new Headers();
+  for (let i = 0; i < flatHeaders.length; i += 2) {
+    headers[kHeaderList].push([flatHeaders[i].toLowerCase(), flatHeaders[i + 1]]);
+  }
+  const response = new Response(null, { headers, statusText });
+  // The constructor only admits 200-599; a server's status is taken as it is.
+  response.status = status;
+  response[kBody] = new FetchBody(id, onFinish);
+  Object.defineProperties(response, {
+    url: { value: url, enumerable: true },
+    redirected: { value: redirected, enumerable: true },
+    type: { value: 'basic', enumerable: true },
+  });
+  return response;
+}
+
+export function fetch(input, init = undefined) {
+  return new Promise((resolve, reject) => {
+    if (arguments.length < 1) throw new TypeError('fetch: 1 argument required');
+    const options = init == null ? {} : init;
+    const request = new Request(input, options);
+    const redirect = String(options.redirect ?? request.redirect ?? 'follow');
+    if (!kRedirectModes.includes(redirect)) {
+      throw new TypeError(`fetch(): redirect must be one of ${kRedirectModes.join(', ')}, ` +
+                          `got '${redirect}'`);
+    }
+    const signal = options.signal ?? request.signal ?? null;
+    const url = targetUrl(request.url);
+    if (signal && signal.aborted) throw abortReason(signal);
+    const flat = [];
+    for (const [name, value] of request.headers[kHeaderList]) flat.push(name, value);
+    const body = request[kBody];
+    if (body != null && typeof body[kReadAll] === 'function') {
+      throw new TypeError('fetch(): a streamed body cannot be sent yet; read it first');
+    }
+    const [id, head] = native.fetchStart(request.method, url, flat, body, redirect);
+
+    let onAbort = null;
+    const finish = () => {
+      if (onAbort !== null) signal.removeEventListener('abort', onAbort);
+      onAbort = null;
+    };
+    if (signal && typeof signal.addEventListener === 'function') {
+      onAbort = () => native.fetchAbort(id, abortReason(signal));
+      signal.addEventListener('abort', onAbort);
+    }
+    head.then((value) => resolve(buildResponse(id, value, finish)), (error) => {
+      finish();
+      reject(error);
+    });
+  });
+}
