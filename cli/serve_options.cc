@@ -337,7 +337,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   }
   config.fetchDeny = std::get<CidrSet>(std::move(ranges));
   auto caFile = resolve(find("fetch-ca-file"));
-  if (!caFile.value.empty() && access(caFile.value.c_str(), R_OK) != 0) {
+  if (!caFile.value.empty() && ::access(caFile.value.c_str(), R_OK) != 0) {
     return OptionsError{caFile.origin + ": cannot read '" + caFile.value + "'"};
   }
   config.fetchCaFile = caFile.value;

@@ -171,8 +171,10 @@ void FetchClient::start(uint32_t workerId, ipc::FetchStart::Reader request) {
   auto transfer = std::make_unique<Transfer>();
   size_t headerBytes = 0;
   for (auto header : headers) {
-    std::string_view name = header.getName().asString();
-    std::string_view value = header.getValue().asString();
+    auto nameText = header.getName();
+    auto valueText = header.getValue();
+    std::string_view name(nameText.cStr(), nameText.size());
+    std::string_view value(valueText.cStr(), valueText.size());
     headerBytes += name.size() + value.size();
     if (!isToken(name) || !isHeaderValue(value)) {
       return refuse(workerId, fetchId, "invalid fetch header '" + std::string(name) + "'");

@@ -55,8 +55,8 @@ void Supervisor::onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Read
 }
 
 void Supervisor::pruneSubrequests(Clock::time_point now) {
-  // A fetch lives at most the fetch timeout (the wall limit) from its start.
-  auto horizon = std::chrono::milliseconds(config_.wallLimitMs) + std::chrono::seconds(1);
+  // A fetch lives at most its total timeout (the wall limit and a second) from its start.
+  auto horizon = std::chrono::milliseconds(config_.wallLimitMs) + std::chrono::seconds(2);
   std::erase_if(subrequests_, [&](const auto& item) {
     return !inFlight_.contains(item.first) && now - item.second.lastStart > horizon;
   });

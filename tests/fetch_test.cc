@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -339,8 +340,10 @@ TEST_F(FetchTest, LargeBodyStreamsWithBoundedMemory) {
   EXPECT_GT(counted["chunks"].get<long>(), 64);
   long workerGrowth = procStatusKb(pids[0], "VmHWM") - workerBefore;
   long supervisorGrowth = procStatusKb(server.pid(), "VmHWM") - supervisorBefore;
+  std::cout << "64 MiB fetched: worker peak RSS +" << workerGrowth << " kB, supervisor +"
+            << supervisorGrowth << " kB\n";
   // Far below the 64 MB that went through: neither side holds the body.
-  EXPECT_LT(workerGrowth, 24 * 1024) << "worker peak RSS grew by " << workerGrowth << " kB";
+  EXPECT_LT(workerGrowth, 32 * 1024) << "worker peak RSS grew by " << workerGrowth << " kB";
   EXPECT_LT(supervisorGrowth, 16 * 1024)
       << "supervisor peak RSS grew by " << supervisorGrowth << " kB";
 }
