@@ -100,6 +100,9 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        pass  # clients that go away mid-body (aborts, cancellations) are expected
+
 
 def main():
     parser = argparse.ArgumentParser()

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "http_client.h"
+#include "origin_process.h"
 #include "server_process.h"
 
 namespace isolated::test {
@@ -26,7 +27,6 @@ namespace {
 using nlohmann::json;
 
 const std::string kScripts = ISOLATED_TEST_SCRIPTS;
-const std::string kOrigin = FETCH_ORIGIN_SCRIPT;
 
 std::string encode(const std::string& text) {
   std::string out;
@@ -42,54 +42,6 @@ std::string encode(const std::string& text) {
   }
   return out;
 }
-
-// The origin server as a child process, killed and reaped by the destructor.
-class Origin {
- public:
-  explicit Origin(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {"python3", kOrigin};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], 1);
-      std::vector<char*> cargv;
-      for (auto& a : argv)
-        cargv.push_back(a.data());
-      cargv.push_back(nullptr);
-      execvp("python3", cargv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    // The first line is "PORT n"; reading blocks until the server is listening.
-    std::string line;
-    char c;
-    while (read(fds[0], &c, 1) == 1 && c != '\n')
-      line += c;
-    close(fds[0]);
-    if (line.rfind("PORT ", 0) == 0) port_ = static_cast<uint16_t>(std::stoi(line.substr(5)));
-  }
-  ~Origin() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  Origin(const Origin&) = delete;
-  Origin& operator=(const Origin&) = delete;
-
-  uint16_t port() const { return port_; }
-  std::string url(const std::string& path, const std::string& host = "127.0.0.1",
-                  const std::string& scheme = "http") const {
-    return scheme + "://" + host + ":" + std::to_string(port_) + path;
-  }
-
- private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
 
 // Asks the handler to run `route` against `target`; returns the status and parsed JSON.
 std::pair<long, json> ask(const ServerProcess& server, const std::string& route,
