@@ -2,6 +2,8 @@
 // hit, and request dispatch into the runtime.
 #include "worker/isolate_host.h"
 
+#include <libplatform/libplatform.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -303,6 +305,15 @@ void IsolateHost::onFetchMessage(ipc::Envelope::Reader message) {
         return fetches_.onBody(context, message.getFetchBody());
       default:
         return fetches_.onFailed(context, message.getFetchFailed());
+    }
+  });
+}
+
+void IsolateHost::runPlatformTasks(v8::Platform& platform) {
+  if (!context_) return;
+  runTurn(0, [&](v8::Local<v8::Context> context, v8::TryCatch&) {
+    v8::Isolate* isolate = context->GetIsolate();
+    while (v8::platform::PumpMessageLoop(&platform, isolate)) {
     }
   });
 }
