@@ -138,6 +138,11 @@ size_t FetchClient::activeCount(uint32_t workerId) const {
 }
 
 void FetchClient::refuse(uint32_t workerId, uint64_t fetchId, const std::string& message) {
+  ++outcomes_["refused"];
+  sendFailed(workerId, fetchId, message);
+}
+
+void FetchClient::sendFailed(uint32_t workerId, uint64_t fetchId, const std::string& message) {
   capnp::MallocMessageBuilder builder;
   auto failed = builder.initRoot<ipc::Envelope>().initFetchFailed();
   failed.setFetchId(fetchId);
@@ -206,7 +211,7 @@ void FetchClient::start(uint32_t workerId, ipc::FetchStart::Reader request) {
 
 void FetchClient::launch(Transfer& t) {
   t.easy.reset(curl_easy_init());
-  if (!t.easy) return fail(t, "fetch to " + t.url + " failed: cannot create a transfer");
+  if (!t.easy) return fail(t, "fetch to " + t.url + " failed: cannot create a transfer", "failed");
   CURL* e = t.easy.get();
   t.status = 0;
   t.statusText.clear();
@@ -269,7 +274,7 @@ void FetchClient::launch(Transfer& t) {
   try {
     loop_->add(e);
   } catch (const std::exception& error) {
-    return fail(t, "fetch to " + t.url + " failed: " + error.what());
+    return fail(t, "fetch to " + t.url + " failed: " + error.what(), "failed");
   }
   byEasy_[e] = &t;
 }
@@ -386,12 +391,14 @@ void FetchClient::onDone(CURL* easy, CURLcode result) {
   auto it = byEasy_.find(easy);
   if (it == byEasy_.end()) return;
   Transfer& t = *it->second;
-  if (!t.refusal.empty()) return fail(t, t.refusal);
-  if (!t.failure.empty()) return fail(t, t.failure);
+  if (!t.refusal.empty()) return fail(t, t.refusal, "denied");
+  if (!t.failure.empty()) return fail(t, t.failure, "failed");
   if (result != CURLE_OK) {
-    return fail(t, "fetch to " + t.url + " failed: " +
-                       (t.errorBuffer[0] != '\0' ? std::string(t.errorBuffer.data())
-                                                 : std::string(curl_easy_strerror(result))));
+    return fail(t,
+                "fetch to " + t.url + " failed: " +
+                    (t.errorBuffer[0] != '\0' ? std::string(t.errorBuffer.data())
+                                              : std::string(curl_easy_strerror(result))),
+                "failed");
   }
   if (t.redirectPending) return followRedirect(t);
   if (!t.headSent) {
@@ -399,17 +406,22 @@ void FetchClient::onDone(CURL* easy, CURLcode result) {
     sendHead(t);
   }
   sendBody(t, nullptr, 0, true);
+  ++outcomes_["completed"];
   finish(t);
 }
 
 void FetchClient::followRedirect(Transfer& t) {
   if (t.mode == Redirect::ERROR) {
-    return fail(t, "fetch to " + t.url + " was redirected (status " + std::to_string(t.status) +
-                       ") and its redirect mode is 'error'");
+    return fail(t,
+                "fetch to " + t.url + " was redirected (status " + std::to_string(t.status) +
+                    ") and its redirect mode is 'error'",
+                "failed");
   }
   if (++t.redirects > kMaxRedirects) {
-    return fail(t, "fetch to " + t.url + " failed: more than " + std::to_string(kMaxRedirects) +
-                       " redirects");
+    return fail(
+        t,
+        "fetch to " + t.url + " failed: more than " + std::to_string(kMaxRedirects) + " redirects",
+        "failed");
   }
   char* next = nullptr;
   curl_easy_getinfo(t.easy.get(), CURLINFO_REDIRECT_URL, &next);
@@ -417,8 +429,10 @@ void FetchClient::followRedirect(Transfer& t) {
   auto fromOrigin = httpOrigin(t.url);
   auto toOrigin = httpOrigin(target);
   if (!toOrigin) {
-    return fail(t, "fetch to " + t.url + " was redirected to '" + target +
-                       "', which is not an http: or https: URL");
+    return fail(t,
+                "fetch to " + t.url + " was redirected to '" + target +
+                    "', which is not an http: or https: URL",
+                "failed");
   }
   // The Fetch spec's HTTP-redirect fetch: 303 turns anything but GET/HEAD into GET, 301/302
   // turn POST into GET; either way the body and its headers go.
@@ -442,9 +456,10 @@ void FetchClient::followRedirect(Transfer& t) {
   launch(t);
 }
 
-void FetchClient::fail(Transfer& t, const std::string& message) {
+void FetchClient::fail(Transfer& t, const std::string& message, const char* outcome) {
   logger_.debug("fetch failed", {{"worker", t.workerId}, {"error", message}});
-  refuse(t.workerId, t.fetchId, message);
+  ++outcomes_[outcome];
+  sendFailed(t.workerId, t.fetchId, message);
   finish(t);
 }
 
@@ -470,7 +485,9 @@ void FetchClient::credit(uint32_t workerId, uint64_t fetchId, uint32_t bytes) {
 
 void FetchClient::abort(uint32_t workerId, uint64_t fetchId) {
   auto it = transfers_.find({workerId, fetchId});
-  if (it != transfers_.end()) finish(*it->second);
+  if (it == transfers_.end()) return;
+  ++outcomes_["aborted"];
+  finish(*it->second);
 }
 
 void FetchClient::failParent(uint32_t workerId, uint64_t parentId, const std::string& message) {
@@ -480,7 +497,7 @@ void FetchClient::failParent(uint32_t workerId, uint64_t parentId, const std::st
     if (it->second->parentId == parentId) matching.push_back(it->second.get());
   }
   for (Transfer* t : matching)
-    fail(*t, message);
+    fail(*t, message, "cancelled");
 }
 
 void FetchClient::dropWorker(uint32_t workerId) {
@@ -489,6 +506,7 @@ void FetchClient::dropWorker(uint32_t workerId) {
        it != transfers_.end() && it->first.first == workerId; ++it) {
     matching.push_back(it->second.get());
   }
+  outcomes_["aborted"] += matching.size();
   for (Transfer* t : matching)
     finish(*t);
 }

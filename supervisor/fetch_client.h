@@ -70,6 +70,11 @@ class FetchClient {
 
   size_t activeCount(uint32_t workerId) const;
   size_t activeCount() const { return transfers_.size(); }
+  // Finished fetches by outcome: completed (the whole body sent), failed (network, TLS,
+  // redirect mode or limits), denied (--fetch-deny), refused (before starting: bad input,
+  // subrequest limit), cancelled (parent request cancelled), aborted (by the worker, or the
+  // worker is gone).
+  const std::map<std::string, uint64_t>& outcomes() const { return outcomes_; }
 
  private:
   struct Transfer;
@@ -81,7 +86,8 @@ class FetchClient {
   void followRedirect(Transfer& transfer);
   void sendHead(Transfer& transfer);
   void sendBody(Transfer& transfer, const char* data, size_t size, bool end);
-  void fail(Transfer& transfer, const std::string& message);
+  void fail(Transfer& transfer, const std::string& message, const char* outcome);
+  void sendFailed(uint32_t workerId, uint64_t fetchId, const std::string& message);
   // Removes the transfer (and its easy handle) from everything.
   void finish(Transfer& transfer);
 
@@ -97,6 +103,7 @@ class FetchClient {
   std::unique_ptr<CurlMultiLoop> loop_;
   std::map<Key, std::unique_ptr<Transfer>> transfers_;
   std::unordered_map<CURL*, Transfer*> byEasy_;
+  std::map<std::string, uint64_t> outcomes_;
 };
 
 }  // namespace isolated::supervisor

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "http_client.h"
@@ -270,6 +271,48 @@ TEST_F(FetchTest, CancelledParentRequestEndsItsFetches) {
   // The worker keeps serving.
   auto [status, got] = ask(server, "/get", origin.url("/hello"));
   EXPECT_EQ(status, 200) << got.dump();
+}
+
+// The value of an unlabelled sample, or of one with `label`, in a Prometheus text body (-1 if
+// absent).
+double metric(const std::string& text, const std::string& series) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+TEST_F(FetchTest, ContextRebuildAbortsItsFetches) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(),
+                       {"--workers", "1", "--cpu-limit", "100", "--admin-listen", "127.0.0.1:0"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto admin = server.waitForLine(
+      [](const std::string& l) { return l.find("msg=\"admin listening\"") != std::string::npos; });
+  ASSERT_TRUE(admin);
+  std::string metrics = "http://" + logField(*admin, "address") + "/metrics";
+
+  // The handler starts a fetch that never answers, then exceeds the CPU limit: its context is
+  // rebuilt, and the fetch, whose promise belonged to that context, is aborted in the supervisor.
+  auto r = httpGet(server.baseUrl() + "/spin?url=" + encode(origin.url("/stall-head")));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["isolated-error"], "cpu-limit");
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    text = httpGet(metrics).body;
+    if (metric(text, "isolated_fetches_total{outcome=\"aborted\"}") == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the exposition
+  }
+  EXPECT_EQ(metric(text, "isolated_fetches_total{outcome=\"aborted\"}"), 1) << text;
+  EXPECT_EQ(metric(text, "isolated_fetches_in_flight"), 0) << text;
+  // The rebuilt context fetches again.
+  auto [status, got] = ask(server, "/get", origin.url("/hello"));
+  EXPECT_EQ(status, 200) << got.dump();
+  text = httpGet(metrics).body;
+  EXPECT_EQ(metric(text, "isolated_fetches_total{outcome=\"completed\"}"), 1) << text;
 }
 
 TEST_F(FetchTest, LargeBodyStreamsWithBoundedMemory) {

@@ -9,6 +9,7 @@
 //   /abort-body   aborts while a body read is pending; the rejection
 //   /hang         awaits the whole body of url (which never ends); logs how the fetch ended
 //   /scheme       fetch() of a non-HTTP URL; the rejection
+//   /spin         starts fetch(url), then spins past the CPU limit (the context is rebuilt)
 // A rejected fetch() answers 502 with {name, message}.
 function params(url) {
   const out = {};
@@ -130,6 +131,11 @@ async function route(path, q) {
           (e) => console.log(`hang-fetch ended: ${e.name}: ${e.message}`));
       await sleep(60000);
       return new Response('late');
+    }
+    case '/spin': {
+      fetch(q.url).catch(() => {});
+      await sleep(50);
+      for (;;) {}
     }
     case '/scheme':
       await fetch(q.url);

@@ -1,5 +1,5 @@
 // Fetch's Request and Response classes (https://fetch.spec.whatwg.org/#request-class).
-import { consume, extractBody, kBody, kBodyUsed, mixBody } from './body.js';
+import { consume, extractBody, kBody, kBodyUsed, kReadAll, mixBody } from './body.js';
 import { Headers } from './headers.js';
 
 const kMethods = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'];
@@ -65,6 +65,11 @@ export class Response {
   }
   clone() {
     if (this[kBodyUsed]) throw new TypeError('Cannot clone a Response whose body was used');
+    if (this[kBody] != null && typeof this[kBody][kReadAll] === 'function') {
+      // Teeing needs ReadableStream; two readers of one fetched body would split its chunks.
+      throw new TypeError('Cannot clone a fetched Response yet: read its body and build a ' +
+                          'new Response from it');
+    }
     const copy = new Response(null, { status: this.status, statusText: this.statusText,
                                       headers: this.headers });
     copy[kBody] = this[kBody];
