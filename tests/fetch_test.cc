@@ -315,6 +315,35 @@ TEST_F(FetchTest, ContextRebuildAbortsItsFetches) {
   EXPECT_EQ(metric(text, "isolated_fetches_total{outcome=\"completed\"}"), 1) << text;
 }
 
+TEST_F(FetchTest, UnreadBodiesAreAbortedOnceCollected) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(),
+                       {"--workers", "1", "--cpu-limit", "2000", "--admin-listen", "127.0.0.1:0"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto admin = server.waitForLine(
+      [](const std::string& l) { return l.find("msg=\"admin listening\"") != std::string::npos; });
+  ASSERT_TRUE(admin);
+  std::string metrics = "http://" + logField(*admin, "address") + "/metrics";
+
+  // Each body (1 MiB) is left unread: its transfer stays paused at the credit window.
+  constexpr int kIgnored = 20;
+  for (int i = 0; i < kIgnored; ++i) {
+    ASSERT_EQ(ask(server, "/ignore", origin.url("/bytes/1048576")).first, 200);
+  }
+  EXPECT_EQ(metric(httpGet(metrics).body, "isolated_fetches_in_flight"), kIgnored);
+  // Garbage collection finds the Responses unreachable; their fetches are aborted long
+  // before the fetch timeout (31 s).
+  std::string text;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(httpGet(server.baseUrl() + "/garbage?mb=64").status, 200);
+    text = httpGet(metrics).body;
+    if (metric(text, "isolated_fetches_in_flight") == 0) break;
+  }
+  EXPECT_EQ(metric(text, "isolated_fetches_in_flight"), 0) << text;
+  EXPECT_EQ(metric(text, "isolated_fetches_total{outcome=\"aborted\"}"), kIgnored) << text;
+}
+
 TEST_F(FetchTest, LargeBodyStreamsWithBoundedMemory) {
   Origin origin;
   ASSERT_NE(origin.port(), 0);

@@ -48,7 +48,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
 
 IsolateHost::~IsolateHost() {
   timers_.clear();
-  fetches_.clear();
+  fetches_.clear(isolate_->get());
   context_.reset();
   isolate_.reset();
 }
@@ -168,7 +168,7 @@ void IsolateHost::rebuild(bool newIsolate) {
   // The timers' callbacks, fetch promises and every queued promise job belong to the old
   // context.
   timers_.clear();
-  fetches_.clear();
+  fetches_.clear(isolate_->get());
   context_.reset();
   if (newIsolate) {
     isolate_.reset();
@@ -199,7 +199,7 @@ void IsolateHost::rebuild(bool newIsolate) {
 
 void IsolateHost::refreshForRequest() {
   timers_.clear();
-  fetches_.clear();
+  fetches_.clear(isolate_->get());
   // Requests the supervisor gave up on (wall limit) may still be parked in the old state: each
   // gets its one answer before that state goes.
   if (context_) {

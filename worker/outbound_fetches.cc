@@ -72,10 +72,16 @@ v8::Local<v8::Promise> OutboundFetches::read(v8::Local<v8::Context> context, uin
   return resolver->GetPromise();
 }
 
+void OutboundFetches::account(v8::Isolate* isolate, Fetch& fetch, int64_t delta) {
+  fetch.bufferedBytes = static_cast<size_t>(static_cast<int64_t>(fetch.bufferedBytes) + delta);
+  isolate->AdjustAmountOfExternalAllocatedMemory(delta);
+}
+
 void OutboundFetches::deliver(v8::Local<v8::Context> context, uint64_t id, Fetch& fetch,
                               v8::Local<v8::Promise::Resolver> resolver) {
   std::string chunk = std::move(fetch.chunks.front());
   fetch.chunks.pop_front();
+  account(context->GetIsolate(), fetch, -static_cast<int64_t>(chunk.size()));
   sendCredit(id, chunk.size());
   resolver->Resolve(context, bytes(context->GetIsolate(), chunk)).Check();
 }
@@ -85,6 +91,7 @@ void OutboundFetches::abort(v8::Local<v8::Context> context, uint64_t id,
   auto it = fetches_.find(id);
   if (it == fetches_.end()) return;
   v8::Isolate* isolate = context->GetIsolate();
+  account(isolate, it->second, -static_cast<int64_t>(it->second.bufferedBytes));
   for (auto* pending : {&it->second.head, &it->second.read}) {
     if (!pending->IsEmpty()) pending->Get(isolate)->Reject(context, reason).Check();
   }
@@ -129,8 +136,10 @@ void OutboundFetches::onBody(v8::Local<v8::Context> context, ipc::FetchBody::Rea
   if (it == fetches_.end()) return;
   Fetch& fetch = it->second;
   auto data = body.getData();
-  if (data.size() > 0)
+  if (data.size() > 0) {
     fetch.chunks.emplace_back(reinterpret_cast<const char*>(data.begin()), data.size());
+    account(context->GetIsolate(), fetch, static_cast<int64_t>(data.size()));
+  }
   if (body.getEnd()) fetch.ended = true;
   if (fetch.read.IsEmpty()) return;
   v8::Isolate* isolate = context->GetIsolate();
@@ -161,11 +170,15 @@ void OutboundFetches::onFailed(v8::Local<v8::Context> context, ipc::FetchFailed:
   fetch.error = std::move(message);
 }
 
-void OutboundFetches::clear() {
+void OutboundFetches::clear(v8::Isolate* isolate) {
   std::vector<uint64_t> ids;
   ids.reserve(fetches_.size());
-  for (const auto& [id, fetch] : fetches_)
+  int64_t buffered = 0;
+  for (const auto& [id, fetch] : fetches_) {
     ids.push_back(id);
+    buffered += static_cast<int64_t>(fetch.bufferedBytes);
+  }
+  if (buffered != 0) isolate->AdjustAmountOfExternalAllocatedMemory(-buffered);
   fetches_.clear();
   for (uint64_t id : ids)
     sendAbort(id);

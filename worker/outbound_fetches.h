@@ -54,8 +54,9 @@ class OutboundFetches {
   void onBody(v8::Local<v8::Context> context, ipc::FetchBody::Reader body);
   void onFailed(v8::Local<v8::Context> context, ipc::FetchFailed::Reader failed);
 
-  // Forgets every fetch (their context is gone) and sends FetchAbort for each.
-  void clear();
+  // Forgets every fetch (their context is gone) and sends FetchAbort for each. `isolate` is
+  // the one the fetches were made in, while it is still alive.
+  void clear(v8::Isolate* isolate);
   size_t size() const { return fetches_.size(); }
 
  private:
@@ -64,9 +65,13 @@ class OutboundFetches {
     v8::Global<v8::Promise::Resolver> head;  // until the head or a failure
     v8::Global<v8::Promise::Resolver> read;  // a read waiting for a chunk
     std::deque<std::string> chunks;          // received, not yet read
+    size_t bufferedBytes = 0;                // in `chunks`
     bool ended = false;
     std::optional<std::string> error;
   };
+  // Buffered chunks are reported to V8 as external memory, so that many unread bodies prompt
+  // the garbage collection that lets fetch.js's FinalizationRegistry abort them.
+  void account(v8::Isolate* isolate, Fetch& fetch, int64_t delta);
   // Hands the oldest queued chunk to `resolver` and credits it.
   void deliver(v8::Local<v8::Context> context, uint64_t id, Fetch& fetch,
                v8::Local<v8::Promise::Resolver> resolver);

@@ -10,6 +10,8 @@
 //   /hang         awaits the whole body of url (which never ends); logs how the fetch ended
 //   /scheme       fetch() of a non-HTTP URL; the rejection
 //   /spin         starts fetch(url), then spins past the CPU limit (the context is rebuilt)
+//   /ignore       fetch(url), the body left unread
+//   /garbage      allocates and drops ?mb megabytes of short-lived objects
 // A rejected fetch() answers 502 with {name, message}.
 function params(url) {
   const out = {};
@@ -136,6 +138,18 @@ async function route(path, q) {
       fetch(q.url).catch(() => {});
       await sleep(50);
       for (;;) {}
+    }
+    case '/ignore': {
+      const r = await fetch(q.url);
+      return Response.json({ status: r.status });
+    }
+    case '/garbage': {
+      let kept = [];
+      for (let i = 0; i < Number(q.mb); i++) {
+        kept.push(new Array(128 * 1024).fill(i));
+        if (kept.length > 16) kept = [];
+      }
+      return Response.json({ done: true });
     }
     case '/scheme':
       await fetch(q.url);

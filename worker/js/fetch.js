@@ -48,6 +48,12 @@ function targetUrl(text) {
   return href;
 }
 
+// A body dropped unread would keep its chunks in the worker and its transfer paused in the
+// supervisor until the fetch times out: once the garbage collector finds it unreachable, the
+// fetch is aborted. (The native side reports buffered chunks to V8 as external memory, so many
+// unread bodies prompt that collection.)
+const unreadBodies = new FinalizationRegistry((id) => native.fetchAbort(id, undefined));
+
 // The body of a fetched response, read from the supervisor one chunk at a time. Each read
 // credits the chunk back, so at most one window of bytes waits in the worker.
 export class FetchBody {
@@ -59,6 +65,7 @@ export class FetchBody {
   constructor(id, onFinish) {
     this.#id = id;
     this.#onFinish = onFinish;
+    unreadBodies.register(this, id, this);
   }
 
   // The next chunk (a Uint8Array), or null at the end.
@@ -78,6 +85,7 @@ export class FetchBody {
   #finish() {
     if (this.#done) return;
     this.#done = true;
+    unreadBodies.unregister(this);
     this.#onFinish();
   }
 
