@@ -4,7 +4,9 @@
 # npm installs the build-time packages pinned by worker/js/package-lock.json into the build
 # tree (never the source tree); esbuild finds them through NODE_PATH. The bundle has the form
 #   (function (native) { <bundle>; return __isolatedRuntime.install(native); })
-# which is what worker/script_context.cc evaluates. Defines RUNTIME_JS_CC, the generated source.
+# which is what worker/script_context.cc evaluates. worker/js/bundle_globals.js supplies the
+# globals that npm packages use while the bundle is evaluated (esbuild --inject).
+# Defines RUNTIME_JS_CC, the generated source.
 
 find_program(NPM_EXECUTABLE npm)
 find_program(NODE_EXECUTABLE NAMES node nodejs)
@@ -37,6 +39,7 @@ add_custom_command(
           "${_js_build}/node_modules/.bin/esbuild" "${_js_src}/main.js"
           --bundle --format=iife --global-name=__isolatedRuntime --target=chrome102
           --platform=neutral --main-fields=module,main --log-level=warning
+          "--inject:${_js_src}/bundle_globals.js"
           "--banner:js=(function (native) {"
           "--footer:js=return __isolatedRuntime.install(native); })"
           "--outfile=${_js_bundle}"
