@@ -100,7 +100,8 @@ export function anyFollowsTheFirstSourceToAbort() {
 
 export function anyWithAnAlreadyAbortedInput() {
   const live = new AbortController();
-  const any = AbortSignal.any([live.signal, AbortSignal.abort('early'), AbortSignal.abort('later')]);
+  const any = AbortSignal.any([live.signal, AbortSignal.abort('early'),
+                               AbortSignal.abort('later')]);
   assertEquals(any.aborted, true);
   assertEquals(any.reason, 'early', 'the first aborted input in order');
   assertEquals(AbortSignal.any([]).aborted, false, 'no inputs: never aborts');

@@ -57,7 +57,8 @@ export function isAnError() {
   assertEquals(Object.getPrototypeOf(DOMException.prototype), Error.prototype);
   assertEquals(String(error), 'SyntaxError: boom', 'Error.prototype.toString');
   assertEquals(typeof error.stack, 'string');
-  assert(error.stack.startsWith('SyntaxError: boom'), `the stack starts with the name: ${error.stack}`);
+  assert(error.stack.startsWith('SyntaxError: boom'),
+         `the stack starts with the name: ${error.stack}`);
   assertEquals(Object.prototype.toString.call(error), '[object DOMException]');
   assertThrows(() => { throw error; }, DOMException);
 }

@@ -191,6 +191,8 @@ export function signalRemovesTheListener() {
   assertEquals(count, 1, 'an already-aborted signal adds nothing');
   assertThrows(() => target.addEventListener('x', () => {}, { signal: {} }), TypeError,
                'signal must be an AbortSignal');
+  assertThrows(() => target.addEventListener('x', () => {}, { signal: null }), TypeError,
+               'null is not an AbortSignal either');
 }
 
 export function throwingListenersAreReportedAndDispatchContinues() {
@@ -245,4 +247,15 @@ export function subclassesOfEventTarget() {
   counter.increment();
   counter.increment();
   assertEquals(total, 2);
+}
+
+export function globalsAreNonEnumerableClasses() {
+  for (const name of ['Event', 'EventTarget', 'CustomEvent', 'AbortController', 'AbortSignal',
+                      'DOMException', 'MessageChannel', 'MessagePort', 'MessageEvent']) {
+    const desc = Object.getOwnPropertyDescriptor(globalThis, name);
+    assertEquals(typeof desc.value, 'function', name);
+    assertEquals(desc.enumerable, false, `${name} is not enumerable`);
+    assertEquals(desc.writable && desc.configurable, true, `${name} can be replaced`);
+    assertEquals(desc.value.name, name);
+  }
 }

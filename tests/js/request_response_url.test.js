@@ -61,3 +61,8 @@ export function responseError() {
   assertEquals(copy.type, 'error', 'clone keeps the type');
   assertEquals(copy.status, 0);
 }
+
+export function classesKeepTheirNames() {
+  const classes = { Request, Response, Headers, URL, URLSearchParams, URLPattern };
+  for (const [name, cls] of Object.entries(classes)) assertEquals(cls.name, name);
+}

@@ -42,7 +42,8 @@ export class Event {
 
   constructor(type, eventInitDict = undefined) {
     if (arguments.length < 1) {
-      throw new TypeError('Failed to construct \'Event\': 1 argument required, but only 0 present.');
+      throw new TypeError('Failed to construct \'Event\': 1 argument required, but only 0 ' +
+                          'present.');
     }
     const init = eventInitDict == null ? {} : eventInitDict;
     if (typeof init !== 'object' && typeof init !== 'function') {
@@ -128,7 +129,8 @@ export class Event {
   }
   initEvent(type, bubbles = false, cancelable = false) {
     if (arguments.length < 1) {
-      throw new TypeError('Failed to execute \'initEvent\': 1 argument required, but only 0 present.');
+      throw new TypeError('Failed to execute \'initEvent\': 1 argument required, but only 0 ' +
+                          'present.');
     }
     const s = eventState(this);
     if (s.dispatching) return;
@@ -184,11 +186,12 @@ function flattenOptions(options, forAdd) {
   if (!forAdd) return { capture };
   const once = Boolean(options.once);
   const passive = Boolean(options.passive);
-  const signal = options.signal === undefined ? null : options.signal;
-  if (signal !== null && (signal == null || typeof signal[kAddAbortAlgorithm] !== 'function')) {
+  const signal = options.signal;
+  if (signal !== undefined &&
+      (signal === null || typeof signal[kAddAbortAlgorithm] !== 'function')) {
     throw new TypeError('addEventListener: options.signal is not an AbortSignal');
   }
-  return { capture, once, passive, signal };
+  return { capture, once, passive, signal: signal === undefined ? null : signal };
 }
 
 function checkCallback(callback, method) {
@@ -224,8 +227,8 @@ export class EventTarget {
   addEventListener(type, callback, options = undefined) {
     const map = targetState(this, 'addEventListener');
     if (arguments.length < 2) {
-      throw new TypeError('Failed to execute \'addEventListener\': 2 arguments required, but only ' +
-                          `${arguments.length} present.`);
+      throw new TypeError('Failed to execute \'addEventListener\': 2 arguments required, but ' +
+                          `only ${arguments.length} present.`);
     }
     checkCallback(callback, 'addEventListener');
     const { capture, once, passive, signal } = flattenOptions(options, true);
