@@ -88,3 +88,25 @@ export function subclassing() {
   assertEquals(error.code, 9);
   assert(error instanceof DOMException && error instanceof Error, 'the chain');
 }
+
+export function nativeFunctionsThrowDOMExceptions() {
+  const cases = [
+    [() => atob('*'), 'InvalidCharacterError', 5],
+    [() => btoa('\u0100'), 'InvalidCharacterError', 5],
+    [() => structuredClone(() => {}), 'DataCloneError', 25],
+    [() => new MessageChannel().port1.postMessage(Symbol('s')), 'DataCloneError', 25],
+  ];
+  for (const [fn, name, code] of cases) {
+    try {
+      fn();
+      throw new Error(`${name}: no exception`);
+    } catch (error) {
+      assert(error instanceof DOMException, `${name} is a DOMException: ${error}`);
+      assertEquals(error.name, name);
+      assertEquals(error.code, code);
+    }
+  }
+  assertThrows(() => atob(), TypeError, 'argument errors stay TypeErrors');
+  assertEquals(atob.name, 'atob');
+  assertEquals(structuredClone.name, 'structuredClone');
+}

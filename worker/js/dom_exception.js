@@ -67,3 +67,31 @@ for (const name of ['name', 'message', 'code']) {
   const desc = Object.getOwnPropertyDescriptor(DOMException.prototype, name);
   Object.defineProperty(DOMException.prototype, name, { ...desc, enumerable: true });
 }
+
+// Native bindings (worker/web_bindings.cc) throw plain Errors named like a DOMException, as they
+// cannot reach this class; wrapping a native function turns those into DOMExceptions.
+const kNames = new Set([...Object.keys(kLegacyCodes), 'EncodingError', 'NotReadableError',
+                        'UnknownError', 'ConstraintError', 'DataError', 'TransactionInactiveError',
+                        'ReadOnlyError', 'VersionError', 'OperationError', 'NotAllowedError',
+                        'OptOutError']);
+
+export function toDOMException(error) {
+  if (error instanceof Error && Object.getPrototypeOf(error) === Error.prototype &&
+      kNames.has(error.name)) {
+    return new DOMException(error.message, error.name);
+  }
+  return error;
+}
+
+export function throwingDOMExceptions(nativeFunction) {
+  const name = nativeFunction.name;
+  return {
+    [name](...args) {
+      try {
+        return nativeFunction(...args);
+      } catch (error) {
+        throw toDOMException(error);
+      }
+    },
+  }[name];
+}

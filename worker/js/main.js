@@ -5,7 +5,7 @@
 // Nothing here is reachable from user code except the globals installed on purpose.
 import { AbortController, AbortSignal } from './abort.js';
 import { makeConsole, reportError } from './console.js';
-import { DOMException } from './dom_exception.js';
+import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
 import { addEventListener, dispatch, FetchEvent, hasFetchListener,
@@ -40,10 +40,10 @@ export function install(bindings) {
   define('self', globalThis);
   define('TextEncoder', TextEncoder);
   define('TextDecoder', TextDecoder);
-  define('atob', native.atob);
-  define('btoa', native.btoa);
+  define('atob', throwingDOMExceptions(native.atob));
+  define('btoa', throwingDOMExceptions(native.btoa));
   define('crypto', makeCrypto());
-  define('structuredClone', native.structuredClone);
+  define('structuredClone', throwingDOMExceptions(native.structuredClone));
   const performance = makePerformance();
   define('performance', performance);
   setEventClock(() => performance.now());

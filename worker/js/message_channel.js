@@ -3,7 +3,7 @@
 // mutation of the original is not observed; each message is delivered as its own task on the
 // runtime's timer queue, in posting order, once the receiving port has been started (start()
 // or assigning onmessage). MessagePorts in the transfer list arrive as event.ports.
-import { DOMException } from './dom_exception.js';
+import { DOMException, toDOMException } from './dom_exception.js';
 import { defineEventHandler, Event, EventTarget, fireEvent } from './events.js';
 import { native } from './native.js';
 import { setTimeout } from './timers.js';
@@ -93,7 +93,12 @@ export class MessagePort extends EventTarget {
                                'DataCloneError');
       }
     }
-    const data = native.structuredClone(message);  // throws DataCloneError before anything moves
+    let data;
+    try {
+      data = native.structuredClone(message);
+    } catch (error) {
+      throw toDOMException(error);  // a DataCloneError, before anything is sent
+    }
     const target = s.entangled;
     if (target === null || ports.includes(target)) return;  // a doomed message
     const t = portState(target);
