@@ -66,3 +66,21 @@ export function classesKeepTheirNames() {
   const classes = { Request, Response, Headers, URL, URLSearchParams, URLPattern };
   for (const [name, cls] of Object.entries(classes)) assertEquals(cls.name, name);
 }
+
+// Request remembers recent parses (worker/js/absolute_url.js): repeats, failures included, and
+// more distinct URLs than it keeps give what a fresh parse gives.
+export function repeatedUrlsParseTheSame() {
+  for (let i = 0; i < 3; ++i) {
+    assertEquals(new Request('HTTPS://H.test/a/../b').url, 'https://h.test/b');
+    assertThrows(() => new Request('/relative'), TypeError, `a relative URL, round ${i}`);
+    assertThrows(() => new Request('https://u:p@h.test/'), TypeError, `credentials, round ${i}`);
+    assertEquals(Response.redirect('HTTPS://H.test/a/../b').headers.get('location'),
+                 'https://h.test/b');
+  }
+  for (let i = 0; i < 600; ++i) {
+    assertEquals(new Request(`https://h.test/${i}/./x`).url, `https://h.test/${i}/x`);
+  }
+  const long = `https://h.test/${'a'.repeat(1000)}/../b`;
+  assertEquals(new Request(long).url, 'https://h.test/b');
+  assertEquals(new Request(long).url, 'https://h.test/b', 'long URLs are parsed each time');
+}

@@ -1,20 +1,19 @@
 // Fetch's Request and Response classes (https://fetch.spec.whatwg.org/#request-class).
 import { consume, extractBody, kBody, kBodyUsed, mixBody } from './body.js';
 import { Headers } from './headers.js';
+import { parseAbsoluteUrl } from './absolute_url.js';
 import { URL } from './url.js';
 
 const kMethods = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'];
 const kRedirectStatuses = [301, 302, 303, 307, 308];
 
-// Parses a URL given to Request or Response.redirect. A Worker has no base URL, so relative
-// URLs are invalid, as the spec's "parse with this's relevant settings object's API base URL"
-// makes them in a context without one.
+// The parsed form of a URL given to Request or Response.redirect. A Worker has no base URL, so
+// relative URLs are invalid, as the spec's "parse with this's relevant settings object's API
+// base URL" makes them in a context without one.
 function parseUrl(input, what) {
   const text = String(input);
-  let url;
-  try {
-    url = new URL(text);
-  } catch {
+  const url = parseAbsoluteUrl(text);
+  if (url === null) {
     throw new TypeError(`${what}: invalid URL ${JSON.stringify(text)} (it must be absolute, ` +
                         'such as "https://example.com/path")');
   }
@@ -33,7 +32,7 @@ export class Request {
       this.url = from.url;
     } else {
       const url = parseUrl(input, 'Request');
-      if (url.username !== '' || url.password !== '') {
+      if (url.hasCredentials) {
         throw new TypeError(`Request: the URL ${JSON.stringify(String(input))} includes ` +
                             'credentials (user:password@), which Request does not allow');
       }
