@@ -1,0 +1,177 @@
+// crypto.subtle ECDSA and ECDH on P-256 and P-384: keys and signatures made by Node.js's
+// WebCrypto verified here, every import and export format, round trips and errors.
+import { assert, assertEquals } from './lib/assert.js';
+import { vectors } from './lib/subtle_vectors.js';
+import { assertBytes, fromHex, rejectsWith, toHex, utf8 } from './lib/subtle_helpers.js';
+
+const subtle = crypto.subtle;
+const kMessage = utf8('isolated subtle fixture message');
+const kCurves = ['P-256', 'P-384'];
+
+function ecdsa(curve) {
+  return { name: 'ECDSA', namedCurve: curve };
+}
+
+export async function ecdsaVerifiesForeignSignaturesInEveryPublicFormat() {
+  for (const curve of kCurves) {
+    const v = vectors[curve];
+    const keys = [
+      await subtle.importKey('spki', fromHex(v.spki), ecdsa(curve), true, ['verify']),
+      await subtle.importKey('raw', fromHex(v.raw), ecdsa(curve), true, ['verify']),
+      await subtle.importKey('jwk', { kty: 'EC', crv: curve, x: v.jwk.x, y: v.jwk.y },
+                             ecdsa(curve), true, ['verify']),
+    ];
+    for (const key of keys) {
+      assertEquals(key.type, 'public');
+      assertEquals(key.algorithm.namedCurve, curve);
+      const params = { name: 'ECDSA', hash: v.hash };
+      assertEquals(await subtle.verify(params, key, fromHex(v.signature), kMessage), true, curve);
+      assertEquals(await subtle.verify(params, key, fromHex(v.signature), utf8('other')), false);
+      assertEquals(await subtle.verify(params, key, fromHex(v.signature).subarray(1), kMessage),
+                   false, 'wrong signature length');
+    }
+  }
+}
+
+export async function ecdsaPrivateKeysSignInEveryFormat() {
+  for (const curve of kCurves) {
+    const v = vectors[curve];
+    const verifier = await subtle.importKey('spki', fromHex(v.spki), ecdsa(curve), true,
+                                            ['verify']);
+    const signers = [
+      await subtle.importKey('pkcs8', fromHex(v.pkcs8), ecdsa(curve), true, ['sign']),
+      await subtle.importKey('jwk', v.jwk, ecdsa(curve), true, ['sign']),
+    ];
+    for (const signer of signers) {
+      assertEquals(signer.type, 'private');
+      const params = { name: 'ECDSA', hash: 'SHA-512' };
+      const signature = await subtle.sign(params, signer, kMessage);
+      assertEquals(signature.byteLength, curve === 'P-256' ? 64 : 96, 'r || s');
+      assert(await subtle.verify(params, verifier, signature, kMessage), `${curve} round trip`);
+    }
+  }
+}
+
+export async function ecKeysExportAsImported() {
+  for (const curve of kCurves) {
+    const v = vectors[curve];
+    const priv = await subtle.importKey('jwk', v.jwk, ecdsa(curve), true, ['sign']);
+    const jwk = await subtle.exportKey('jwk', priv);
+    assertEquals(jwk.kty, 'EC');
+    assertEquals(jwk.crv, curve);
+    assertEquals(jwk.x, v.jwk.x);
+    assertEquals(jwk.y, v.jwk.y);
+    assertEquals(jwk.d, v.jwk.d);
+    assertEquals(jwk.key_ops.join(), 'sign');
+    const fromPkcs8 = await subtle.importKey('pkcs8', fromHex(v.pkcs8), ecdsa(curve), true,
+                                             ['sign']);
+    assertEquals((await subtle.exportKey('jwk', fromPkcs8)).d, v.jwk.d, 'pkcs8 -> jwk');
+    assertBytes(await subtle.exportKey('pkcs8', fromPkcs8), v.pkcs8, 'pkcs8 -> pkcs8');
+    const pub = await subtle.importKey('raw', fromHex(v.raw), ecdsa(curve), true, ['verify']);
+    assertBytes(await subtle.exportKey('spki', pub), v.spki, 'raw -> spki');
+    assertBytes(await subtle.exportKey('raw', pub), v.raw, 'raw -> raw');
+    const pubJwk = await subtle.exportKey('jwk', pub);
+    assertEquals(pubJwk.d, undefined, 'no private member');
+    assertEquals(pubJwk.x, v.jwk.x);
+    await rejectsWith(subtle.exportKey('raw', priv), 'InvalidAccessError', 'raw private');
+    await rejectsWith(subtle.exportKey('spki', priv), 'InvalidAccessError', 'spki private');
+    await rejectsWith(subtle.exportKey('pkcs8', pub), 'InvalidAccessError', 'pkcs8 public');
+  }
+}
+
+export async function ecGeneratedPairs() {
+  for (const curve of kCurves) {
+    const { publicKey, privateKey } = await subtle.generateKey(ecdsa(curve), false,
+                                                               ['sign', 'verify']);
+    assertEquals(publicKey.extractable, true, 'public keys are always extractable');
+    assertEquals(privateKey.extractable, false);
+    assertEquals(publicKey.usages.join(), 'verify');
+    assertEquals(privateKey.usages.join(), 'sign');
+    assertEquals(publicKey.algorithm.namedCurve, curve);
+    assert(publicKey.algorithm !== privateKey.algorithm, 'one algorithm object per key');
+    const params = { name: 'ECDSA', hash: 'SHA-256' };
+    const signature = await subtle.sign(params, privateKey, kMessage);
+    assert(await subtle.verify(params, publicKey, signature, kMessage), 'verifies');
+    const raw = new Uint8Array(await subtle.exportKey('raw', publicKey));
+    assertEquals(raw[0], 4, 'uncompressed point');
+  }
+  await rejectsWith(subtle.generateKey(ecdsa('P-256'), true, ['verify']), 'SyntaxError',
+                    'private key without usages');
+  await rejectsWith(subtle.generateKey(ecdsa('P-192'), true, ['sign']), 'NotSupportedError',
+                    'unknown curve');
+}
+
+export async function ecdhDerivesTheForeignSecret() {
+  for (const curve of kCurves) {
+    const v = vectors[curve];
+    const ecdh = { name: 'ECDH', namedCurve: curve };
+    const own = await subtle.importKey('pkcs8', fromHex(v.pkcs8), ecdh, false, ['deriveBits']);
+    const peer = await subtle.importKey('spki', fromHex(v.peerSpki), ecdh, true, []);
+    assertBytes(await subtle.deriveBits({ name: 'ECDH', public: peer }, own, null),
+                v.sharedSecret, `${curve} full`);
+    assertBytes(await subtle.deriveBits({ name: 'ECDH', public: peer }, own, 128),
+                v.sharedSecret.slice(0, 32), `${curve} 128 bits`);
+    const bits = new Uint8Array(await subtle.deriveBits({ name: 'ECDH', public: peer }, own, 12));
+    assertEquals(bits.length, 2);
+    assertEquals(bits[1] & 0x0F, 0, 'bits past the length are zero');
+    await rejectsWith(subtle.deriveBits({ name: 'ECDH', public: peer }, own, 1024),
+                      'OperationError', 'longer than the secret');
+  }
+}
+
+export async function ecdhDeriveKeyAgreesBothWays() {
+  const ecdh = { name: 'ECDH', namedCurve: 'P-256' };
+  const alice = await subtle.generateKey(ecdh, false, ['deriveKey']);
+  const bob = await subtle.generateKey(ecdh, false, ['deriveKey', 'deriveBits']);
+  const aliceKey = await subtle.deriveKey({ name: 'ECDH', public: bob.publicKey },
+                                          alice.privateKey, { name: 'AES-GCM', length: 256 },
+                                          true, ['encrypt']);
+  const bobKey = await subtle.deriveKey({ name: 'ECDH', public: alice.publicKey }, bob.privateKey,
+                                        { name: 'AES-GCM', length: 256 }, true, ['encrypt']);
+  assertEquals(toHex(await subtle.exportKey('raw', aliceKey)),
+               toHex(await subtle.exportKey('raw', bobKey)));
+  await rejectsWith(subtle.deriveBits({ name: 'ECDH', public: bob.publicKey }, alice.privateKey,
+                                      256), 'InvalidAccessError', 'no deriveBits usage');
+  const other = await subtle.generateKey({ name: 'ECDH', namedCurve: 'P-384' }, false,
+                                         ['deriveBits']);
+  await rejectsWith(subtle.deriveBits({ name: 'ECDH', public: other.publicKey }, bob.privateKey,
+                                      256), 'InvalidAccessError', 'curve mismatch');
+  await rejectsWith(subtle.deriveBits({ name: 'ECDH', public: bob.privateKey }, bob.privateKey,
+                                      256), 'InvalidAccessError', 'public member is private');
+  const signing = await subtle.generateKey(ecdsa('P-256'), false, ['sign']);
+  await rejectsWith(subtle.deriveBits({ name: 'ECDH', public: signing.publicKey },
+                                      bob.privateKey, 256),
+                    'InvalidAccessError', 'public key of another algorithm');
+  await rejectsWith(subtle.importKey('spki', fromHex(vectors['P-256'].spki), ecdh, true,
+                                     ['deriveBits']), 'SyntaxError', 'ECDH public key usages');
+}
+
+export async function ecImportErrors() {
+  const v = vectors['P-256'];
+  await rejectsWith(subtle.importKey('spki', fromHex(v.spki), ecdsa('P-384'), true, ['verify']),
+                    'DataError', 'curve mismatch');
+  await rejectsWith(subtle.importKey('spki', fromHex(vectors.rsa.spki), ecdsa('P-256'), true,
+                                     ['verify']), 'DataError', 'an RSA key');
+  await rejectsWith(subtle.importKey('spki', fromHex(v.spki).subarray(1), ecdsa('P-256'), true,
+                                     ['verify']), 'DataError', 'truncated DER');
+  const spkiWithTrailer = new Uint8Array([...fromHex(v.spki), 0]);
+  await rejectsWith(subtle.importKey('spki', spkiWithTrailer, ecdsa('P-256'), true, ['verify']),
+                    'DataError', 'trailing bytes');
+  const offCurve = fromHex(v.raw);
+  offCurve[40] ^= 1;
+  await rejectsWith(subtle.importKey('raw', offCurve, ecdsa('P-256'), true, ['verify']),
+                    'DataError', 'point not on the curve');
+  await rejectsWith(subtle.importKey('jwk', { ...v.jwk, d: v.jwk.x }, ecdsa('P-256'), true,
+                                     ['sign']), 'DataError', 'd does not match x, y');
+  await rejectsWith(subtle.importKey('jwk', { ...v.jwk, crv: 'P-384' }, ecdsa('P-256'), true,
+                                     ['sign']), 'DataError', 'crv');
+  await rejectsWith(subtle.importKey('jwk', { ...v.jwk, alg: 'ES384' }, ecdsa('P-256'), true,
+                                     ['sign']), 'DataError', 'alg');
+  await rejectsWith(subtle.importKey('jwk', v.jwk, ecdsa('P-256'), true, ['verify']),
+                    'SyntaxError', 'verify on a private key');
+  await rejectsWith(subtle.importKey('pkcs8', fromHex(v.pkcs8), ecdsa('P-256'), true, []),
+                    'SyntaxError', 'private key without usages');
+  const pub = await subtle.importKey('spki', fromHex(v.spki), ecdsa('P-256'), true, ['verify']);
+  await rejectsWith(subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, pub, kMessage),
+                    'InvalidAccessError', 'signing with a public key');
+}
