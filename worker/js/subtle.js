@@ -4,7 +4,7 @@
 // returns a promise and reports every error, TypeErrors included, by rejecting it. The work
 // itself is synchronous native code (bounded: see worker/subtle/subtle_bindings.h), so a
 // promise is settled by the time the method returns.
-import { CryptoKey, isCryptoKey } from './crypto_key.js';
+import { CryptoKey, isCryptoKey, slotsOf } from './crypto_key.js';
 import { DOMException } from './dom_exception.js';
 import { encodeUtf8, decodeUtf8 } from './subtle_text.js';
 import { callNative, fail } from './subtle_common.js';
@@ -74,11 +74,11 @@ function handlerFor(algorithm, operation) {
 // The checks every operation on an existing key makes: the key's algorithm is the one asked
 // for, and the key allows the usage.
 function checkKey(key, algorithm, usage) {
-  if (key.algorithm.name !== algorithm.name) {
+  if (slotsOf(key).algorithm.name !== algorithm.name) {
     fail('InvalidAccessError',
-         `the key is a ${key.algorithm.name} key, not ${algorithm.name}`);
+         `the key is a ${slotsOf(key).algorithm.name} key, not ${algorithm.name}`);
   }
-  if (!key.usages.includes(usage)) {
+  if (!slotsOf(key).usages.includes(usage)) {
     fail('InvalidAccessError', `the key's usages do not include "${usage}"`);
   }
 }
@@ -86,18 +86,18 @@ function checkKey(key, algorithm, usage) {
 function importKey(format, keyData, algorithm, extractable, usages) {
   const key = handlerFor(algorithm, 'importKey')
                   .importKey(format, keyData, algorithm, extractable, usages);
-  if ((key.type === 'secret' || key.type === 'private') && key.usages.length === 0) {
-    fail('SyntaxError', `a ${key.type} key needs at least one usage`);
+  if ((slotsOf(key).type === 'secret' || slotsOf(key).type === 'private') && slotsOf(key).usages.length === 0) {
+    fail('SyntaxError', `a ${slotsOf(key).type} key needs at least one usage`);
   }
   return key;
 }
 
 function exportKey(format, key) {
-  const handler = kHandlers[key.algorithm.name];
+  const handler = kHandlers[slotsOf(key).algorithm.name];
   if (!handler?.exportKey) {
-    fail('NotSupportedError', `${key.algorithm.name} keys cannot be exported`);
+    fail('NotSupportedError', `${slotsOf(key).algorithm.name} keys cannot be exported`);
   }
-  if (!key.extractable) fail('InvalidAccessError', 'the key is not extractable');
+  if (!slotsOf(key).extractable) fail('InvalidAccessError', 'the key is not extractable');
   return handler.exportKey(format, key);
 }
 
@@ -193,7 +193,7 @@ export class SubtleCrypto {
       const normalized = normalizeAlgorithm('generateKey', algorithm);
       const result = handlerFor(normalized, 'generateKey')
                          .generateKey(normalized, Boolean(extractable), usages);
-      if (isCryptoKey(result) && result.usages.length === 0) {
+      if (isCryptoKey(result) && slotsOf(result).usages.length === 0) {
         fail('SyntaxError', 'a secret key needs at least one usage');
       }
       return result;

@@ -1,7 +1,7 @@
 // crypto.subtle's public-key algorithms: RSASSA-PKCS1-v1_5, RSA-PSS, RSA-OAEP, ECDSA, ECDH,
 // Ed25519 and X25519. Private keys keep PKCS #8 DER, public keys SPKI DER (see crypto_key.js);
 // native.subtle parses, checks and re-encodes every imported key.
-import { createKey, keyMaterial } from './crypto_key.js';
+import { createKey, keyMaterial, slotsOf } from './crypto_key.js';
 import {
   bytesOf, callNative, checkJwk, checkUsages, encodeMembers, fail, finishJwk, intersect,
   jwkBytes,
@@ -47,7 +47,7 @@ function keyPairHandler(name, usages, kind) {
                                 intersect(requested, usages.public), spki);
       const privateKey = makeKey('private', extractable, info, algorithm,
                                  intersect(requested, usages.private), pkcs8);
-      if (privateKey.usages.length === 0) {
+      if (slotsOf(privateKey).usages.length === 0) {
         fail('SyntaxError', `${name}: the private key would have no usages`);
       }
       return { publicKey, privateKey };
@@ -100,7 +100,7 @@ function keyPairHandler(name, usages, kind) {
 
     exportKey(format, key) {
       const der = keyMaterial(key);
-      const isPrivate = key.type === 'private';
+      const isPrivate = slotsOf(key).type === 'private';
       switch (format) {
         case 'spki':
           if (isPrivate) fail('InvalidAccessError', `${name}: spki export needs a public key`);
@@ -127,7 +127,7 @@ function keyPairHandler(name, usages, kind) {
 }
 
 function requireType(key, type, name, operation) {
-  if (key.type !== type) {
+  if (slotsOf(key).type !== type) {
     fail('InvalidAccessError', `${name}: ${operation} needs a ${type} key`);
   }
 }
@@ -157,7 +157,7 @@ function rsaKind(name, jwkAlgs, use) {
         }
       },
       exportExtra(key) {
-        return { alg: jwkAlgs[key.algorithm.hash.name] };
+        return { alg: jwkAlgs[slotsOf(key).algorithm.hash.name] };
       },
     },
   };
@@ -170,12 +170,12 @@ function rsaSignatureHandler(name, algPrefix, saltLength) {
     ...keyPairHandler(name, kSigning, rsaKind(name, jwkAlgs, 'sig')),
     sign(algorithm, key, data) {
       requireType(key, 'private', name, 'signing');
-      return callNative('sign', name, key.algorithm.hash.name, saltLength(algorithm),
+      return callNative('sign', name, slotsOf(key).algorithm.hash.name, saltLength(algorithm),
                         keyMaterial(key), data);
     },
     verify(algorithm, key, signature, data) {
       requireType(key, 'public', name, 'verification');
-      return callNative('verify', name, key.algorithm.hash.name, saltLength(algorithm),
+      return callNative('verify', name, slotsOf(key).algorithm.hash.name, saltLength(algorithm),
                         keyMaterial(key), signature, data);
     },
   };
@@ -191,12 +191,12 @@ const rsaOaep = {
   }, 'enc')),
   encrypt(algorithm, key, data) {
     requireType(key, 'public', 'RSA-OAEP', 'encryption');
-    return callNative('rsaOaep', true, key.algorithm.hash.name, keyMaterial(key),
+    return callNative('rsaOaep', true, slotsOf(key).algorithm.hash.name, keyMaterial(key),
                       algorithm.label ?? new Uint8Array(0), data);
   },
   decrypt(algorithm, key, data) {
     requireType(key, 'private', 'RSA-OAEP', 'decryption');
-    return callNative('rsaOaep', false, key.algorithm.hash.name, keyMaterial(key),
+    return callNative('rsaOaep', false, slotsOf(key).algorithm.hash.name, keyMaterial(key),
                       algorithm.label ?? new Uint8Array(0), data);
   },
 };
@@ -239,7 +239,7 @@ function ecKind(name, use, jwkAlgs) {
         }
       },
       exportExtra(key) {
-        return { crv: key.algorithm.namedCurve };
+        return { crv: slotsOf(key).algorithm.namedCurve };
       },
     },
   };
@@ -264,11 +264,11 @@ function agreement(name) {
   return (algorithm, key, length) => {
     requireType(key, 'private', name, 'deriveBits');
     const peer = algorithm.public;
-    if (peer.type !== 'public') fail('InvalidAccessError', `${name}: the public member must be a public key`);
-    if (peer.algorithm.name !== name) {
-      fail('InvalidAccessError', `${name}: the public key is a ${peer.algorithm.name} key`);
+    if (slotsOf(peer).type !== 'public') fail('InvalidAccessError', `${name}: the public member must be a public key`);
+    if (slotsOf(peer).algorithm.name !== name) {
+      fail('InvalidAccessError', `${name}: the public key is a ${slotsOf(peer).algorithm.name} key`);
     }
-    if (peer.algorithm.namedCurve !== key.algorithm.namedCurve) {
+    if (slotsOf(peer).algorithm.namedCurve !== slotsOf(key).algorithm.namedCurve) {
       fail('InvalidAccessError', `${name}: the public key is on another curve`);
     }
     const secret = bytesOf(callNative('deriveSharedSecret', keyMaterial(key), keyMaterial(peer)));

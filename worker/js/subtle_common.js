@@ -2,6 +2,7 @@
 // native.subtle (whose errors carry the DOMException name to report), key-usage checks and
 // the JWK members every key type handles alike.
 import { decodeBase64url, encodeBase64url } from './base64url.js';
+import { slotsOf } from './crypto_key.js';
 import { DOMException } from './dom_exception.js';
 import { native } from './native.js';
 
@@ -76,8 +77,8 @@ export function jwkBytes(jwk, member, what, required = true) {
 
 // The members every exported JWK ends with.
 export function finishJwk(jwk, key) {
-  jwk.key_ops = [...key.usages];
-  jwk.ext = key.extractable;
+  jwk.key_ops = [...slotsOf(key).usages];
+  jwk.ext = slotsOf(key).extractable;
   return jwk;
 }
 

@@ -1,7 +1,7 @@
 // crypto.subtle's secret-key algorithms: AES-CTR, AES-CBC, AES-GCM, AES-KW, HMAC, HKDF and
 // PBKDF2. Each handler implements the spec's operations for its algorithm; subtle.js has
 // already normalised the parameters and checked the key's algorithm and usages.
-import { createKey, keyMaterial } from './crypto_key.js';
+import { createKey, keyMaterial, slotsOf } from './crypto_key.js';
 import {
   bytesOf, callNative, checkJwk, checkUsages, encodeBase64url, fail, finishJwk, jwkBytes,
   randomBytes,
@@ -147,15 +147,15 @@ const hmac = {
     if (format === 'raw') return bytes.slice().buffer;
     if (format === 'jwk') {
       return finishJwk({ kty: 'oct', k: encodeBase64url(bytes),
-                         alg: kHmacJwkAlg[key.algorithm.hash.name] }, key);
+                         alg: kHmacJwkAlg[slotsOf(key).algorithm.hash.name] }, key);
     }
     return fail('NotSupportedError', `HMAC: keys cannot be exported in the ${format} format`);
   },
   sign(algorithm, key, data) {
-    return callNative('hmacSign', key.algorithm.hash.name, keyMaterial(key), data);
+    return callNative('hmacSign', slotsOf(key).algorithm.hash.name, keyMaterial(key), data);
   },
   verify(algorithm, key, signature, data) {
-    return callNative('hmacVerify', key.algorithm.hash.name, keyMaterial(key), signature, data);
+    return callNative('hmacVerify', slotsOf(key).algorithm.hash.name, keyMaterial(key), signature, data);
   },
   getKeyLength(algorithm) {
     if (algorithm.length === undefined) return kBlockBits[algorithm.hash.name];
