@@ -97,6 +97,15 @@ export async function aesCbcMatchesSp80038a() {
                     'OperationError', 'iv length');
 }
 
+const kCtrWraps = [
+  ['ffeeddccbbaa99887766554433221ffe', 12,
+   '2277ec66762783c8f6028e84d9619b7c630f3151b2287c9c6068f6354160244c67403d7e7737159244a12a63f362701b4d52'],
+  ['0123456789abcdeffffffffffffffffe', 64,
+   '0f74d4c7f8d83050fb911db3785de07a0ae28e8fae00f467c23802a84c7dbf8bfdcdc2a406b7eada0c7e06ef8adf7febee09'],
+  ['fffffffffffffffffffffffffffffffe', 128,
+   '2961b96cbdfb34563514ce64126b795d1cddc1b4892f9d80f4786b6cdfd445c82ce0d72067bed5592b3ce6c70cc21b2207dd'],
+];
+
 export async function aesCtrMatchesSp80038aAndWrapsItsCounter() {
   const key = await importAes('AES-CTR', kSp80038a.key);
   const params = { name: 'AES-CTR', counter: fromHex(kSp80038a.ctrCounter), length: 64 };
@@ -109,6 +118,14 @@ export async function aesCtrMatchesSp80038aAndWrapsItsCounter() {
   const wrapParams = { name: 'AES-CTR', counter: fromHex(wrap.counter), length: wrap.length };
   assertBytes(await subtle.encrypt(wrapParams, wrapKey, fromHex(wrap.data)), wrap.ciphertext,
               'counter wrap');
+  // Counters of 12, 64 and 128 bits about to wrap, checked against a block-by-block
+  // computation (AES-128-ECB over the counter blocks) made with Node.js.
+  const key7 = await importAes('AES-CTR', '07'.repeat(16));
+  const data50 = Uint8Array.from({ length: 50 }, (_, i) => (i * 3) & 0xFF);
+  for (const [counter, length, expected] of kCtrWraps) {
+    assertBytes(await subtle.encrypt({ name: 'AES-CTR', counter: fromHex(counter), length }, key7,
+                                     data50), expected, `${length}-bit counter`);
+  }
   // A 1-bit counter has only two blocks.
   await rejectsWith(subtle.encrypt({ ...wrapParams, length: 1 }, wrapKey, new Uint8Array(33)),
                     'OperationError', 'more blocks than counter values');

@@ -57,6 +57,7 @@ export async function ed25519KeysInEveryFormat() {
   const jwk = await subtle.exportKey('jwk', fromPkcs8);
   assertEquals(jwk.kty, 'OKP');
   assertEquals(jwk.crv, 'Ed25519');
+  assertEquals(jwk.alg, 'Ed25519');
   assertEquals(jwk.d, encodeHexAsBase64url(t.secret));
   assertEquals(jwk.x, encodeHexAsBase64url(t.public));
   const pub = await subtle.importKey('raw', fromHex(t.public), 'Ed25519', true, ['verify']);
@@ -111,6 +112,7 @@ export async function x25519DerivesTheForeignSecret() {
                                              b.privateKey, null)), 'agreement');
   const jwk = await subtle.exportKey('jwk', a.privateKey);
   assertEquals(jwk.crv, 'X25519');
+  assertEquals(jwk.alg, undefined, 'X25519 has no JOSE alg');
   const back = await subtle.importKey('jwk', jwk, 'X25519', false, ['deriveBits']);
   assertEquals(back.type, 'private');
 }

@@ -94,6 +94,13 @@ export async function kdfErrors() {
   await rejectsWith(subtle.deriveBits(params, key, 12), 'OperationError', 'not whole bytes');
   await rejectsWith(subtle.deriveBits({ ...params, iterations: 0 }, key, 256), 'OperationError',
                     'zero iterations');
+  await rejectsWith(subtle.deriveBits({ ...params, iterations: 0 }, key, 0), 'OperationError',
+                    'zero iterations, zero length');
+  assertEquals((await subtle.deriveBits(params, key, 0)).byteLength, 0, 'PBKDF2 zero length');
+  const hkdfKey = await importKdf('HKDF', utf8('k'));
+  assertEquals((await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: utf8(''),
+                                          info: utf8('') }, hkdfKey, 0)).byteLength, 0,
+               'HKDF zero length');
   await rejectsWith(subtle.deriveBits({ ...params, iterations: 100001 }, key, 256),
                     'NotSupportedError', 'over the iteration cap');
   await rejectsWith(subtle.deriveBits({ ...params, salt: undefined }, key, 256), 'TypeError',

@@ -86,8 +86,9 @@ function checkKey(key, algorithm, usage) {
 function importKey(format, keyData, algorithm, extractable, usages) {
   const key = handlerFor(algorithm, 'importKey')
                   .importKey(format, keyData, algorithm, extractable, usages);
-  if ((slotsOf(key).type === 'secret' || slotsOf(key).type === 'private') && slotsOf(key).usages.length === 0) {
-    fail('SyntaxError', `a ${slotsOf(key).type} key needs at least one usage`);
+  const { type, usages: granted } = slotsOf(key);
+  if ((type === 'secret' || type === 'private') && granted.length === 0) {
+    fail('SyntaxError', `a ${type} key needs at least one usage`);
   }
   return key;
 }
@@ -305,8 +306,10 @@ function normalizeWrapping(operation, fallback, algorithm) {
 
 // WebIDL attributes and operations are enumerable.
 for (const Class of [SubtleCrypto, CryptoKey]) {
-  for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(Class.prototype))) {
-    if (name !== 'constructor') Object.defineProperty(Class.prototype, name, { ...descriptor, enumerable: true });
+  const descriptors = Object.getOwnPropertyDescriptors(Class.prototype);
+  for (const [name, descriptor] of Object.entries(descriptors)) {
+    if (name === 'constructor') continue;
+    Object.defineProperty(Class.prototype, name, { ...descriptor, enumerable: true });
   }
 }
 

@@ -41,8 +41,8 @@ function keyPairHandler(name, usages, kind) {
     generateKey(algorithm, extractable, requested) {
       checkUsages(requested, allowed, name);
       const [pkcs8, spki] = kind.generate(algorithm);
-      const info = { modulusLength: algorithm.modulusLength, publicExponent: algorithm.publicExponent,
-                     curve: algorithm.namedCurve };
+      const info = { modulusLength: algorithm.modulusLength,
+                     publicExponent: algorithm.publicExponent, curve: algorithm.namedCurve };
       const publicKey = makeKey('public', true, info, algorithm,
                                 intersect(requested, usages.public), spki);
       const privateKey = makeKey('private', extractable, info, algorithm,
@@ -247,7 +247,8 @@ function ecKind(name, use, jwkAlgs) {
 
 const ecdsa = {
   ...keyPairHandler('ECDSA', kSigning,
-                    ecKind('ECDSA', 'sig', { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' })),
+                    ecKind('ECDSA', 'sig',
+                           { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' })),
   sign(algorithm, key, data) {
     requireType(key, 'private', 'ECDSA', 'signing');
     return callNative('sign', 'ECDSA', algorithm.hash.name, 0, keyMaterial(key), data);
@@ -264,11 +265,14 @@ function agreement(name) {
   return (algorithm, key, length) => {
     requireType(key, 'private', name, 'deriveBits');
     const peer = algorithm.public;
-    if (slotsOf(peer).type !== 'public') fail('InvalidAccessError', `${name}: the public member must be a public key`);
-    if (slotsOf(peer).algorithm.name !== name) {
-      fail('InvalidAccessError', `${name}: the public key is a ${slotsOf(peer).algorithm.name} key`);
+    const peerSlots = slotsOf(peer);
+    if (peerSlots.type !== 'public') {
+      fail('InvalidAccessError', `${name}: the public member must be a public key`);
     }
-    if (slotsOf(peer).algorithm.namedCurve !== slotsOf(key).algorithm.namedCurve) {
+    if (peerSlots.algorithm.name !== name) {
+      fail('InvalidAccessError', `${name}: the public key is a ${peerSlots.algorithm.name} key`);
+    }
+    if (peerSlots.algorithm.namedCurve !== slotsOf(key).algorithm.namedCurve) {
       fail('InvalidAccessError', `${name}: the public key is on another curve`);
     }
     const secret = bytesOf(callNative('deriveSharedSecret', keyMaterial(key), keyMaterial(peer)));
@@ -310,8 +314,9 @@ function okpKind(name, use) {
           fail('DataError', `${name}: the JWK's alg must be "Ed25519" or "EdDSA"`);
         }
       },
+      // The spec sets alg for Ed25519 (w3c/webcrypto#401); X25519 has no JOSE alg.
       exportExtra() {
-        return { crv: name };
+        return name === 'Ed25519' ? { alg: 'Ed25519', crv: name } : { crv: name };
       },
     },
   };

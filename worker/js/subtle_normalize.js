@@ -1,7 +1,8 @@
-// Algorithm normalisation (https://w3c.github.io/webcrypto/#algorithm-normalization-normalize-an-algorithm):
-// the registry of algorithm names each operation accepts and the WebIDL dictionary each
-// one's parameters convert to. Conversion errors are TypeErrors, unknown names
-// NotSupportedErrors, as the spec says.
+// Algorithm normalisation
+// (https://w3c.github.io/webcrypto/#algorithm-normalization-normalize-an-algorithm): the
+// registry of algorithm names each operation accepts and the WebIDL dictionary each one's
+// parameters convert to. Conversion errors are TypeErrors, unknown names NotSupportedErrors,
+// as the spec says.
 import { isCryptoKey } from './crypto_key.js';
 import { DOMException } from './dom_exception.js';
 

@@ -155,7 +155,8 @@ const hmac = {
     return callNative('hmacSign', slotsOf(key).algorithm.hash.name, keyMaterial(key), data);
   },
   verify(algorithm, key, signature, data) {
-    return callNative('hmacVerify', slotsOf(key).algorithm.hash.name, keyMaterial(key), signature, data);
+    return callNative('hmacVerify', slotsOf(key).algorithm.hash.name, keyMaterial(key), signature,
+                      data);
   },
   getKeyLength(algorithm) {
     if (algorithm.length === undefined) return kBlockBits[algorithm.hash.name];
@@ -165,7 +166,7 @@ const hmac = {
 };
 
 // HKDF and PBKDF2 keys: raw secrets that can only be derived from, never exported.
-function kdfHandler(name, derive) {
+function kdfHandler(name, derive, checkParams) {
   return {
     importKey(format, keyData, algorithm, extractable, usages) {
       if (format !== 'raw') {
@@ -178,6 +179,9 @@ function kdfHandler(name, derive) {
     deriveBits(algorithm, key, length) {
       if (length === null) fail('OperationError', `${name}: a length is required`);
       if (length % 8 !== 0) fail('OperationError', `${name}: the length must be a multiple of 8`);
+      checkParams?.(algorithm);
+      // A zero length yields no bits (w3c/webcrypto#380); OpenSSL refuses to derive nothing.
+      if (length === 0) return new ArrayBuffer(0);
       return derive(algorithm, keyMaterial(key), length / 8);
     },
     getKeyLength() {
@@ -189,10 +193,10 @@ function kdfHandler(name, derive) {
 const hkdf = kdfHandler('HKDF', (algorithm, key, length) => callNative(
     'hkdf', algorithm.hash.name, key, algorithm.salt, algorithm.info, length));
 
-const pbkdf2 = kdfHandler('PBKDF2', (algorithm, key, length) => {
+const pbkdf2 = kdfHandler('PBKDF2', (algorithm, key, length) => callNative(
+    'pbkdf2', algorithm.hash.name, key, algorithm.salt, algorithm.iterations, length),
+                          (algorithm) => {
   if (algorithm.iterations === 0) fail('OperationError', 'PBKDF2: iterations must not be zero');
-  return callNative('pbkdf2', algorithm.hash.name, key, algorithm.salt, algorithm.iterations,
-                    length);
 });
 
 export const symmetricHandlers = {

@@ -46,9 +46,9 @@ bool update(EVP_CIPHER_CTX* ctx, ByteView data, Bytes& out) {
     return false;
   }
   out.resize(start + static_cast<size_t>(written) + EVP_MAX_BLOCK_LENGTH);
-  int final = 0;
-  if (EVP_CipherFinal_ex(ctx, out.data() + start + written, &final) != 1) return false;
-  out.resize(start + static_cast<size_t>(written) + static_cast<size_t>(final));
+  int finalLength = 0;
+  if (EVP_CipherFinal_ex(ctx, out.data() + start + written, &finalLength) != 1) return false;
+  out.resize(start + static_cast<size_t>(written) + static_cast<size_t>(finalLength));
   return true;
 }
 

@@ -1,6 +1,8 @@
 // V8 glue for crypto.subtle's primitives: see subtle_bindings.h.
 #include "worker/subtle/subtle_bindings.h"
 
+#include <openssl/err.h>
+
 #include <climits>
 #include <cstring>
 #include <memory>
@@ -49,10 +51,14 @@ v8::Local<v8::ArrayBuffer> toArrayBuffer(v8::Isolate* isolate, const Bytes& byte
 
 // Reads one call's arguments. The first malformed one records an error that `failed()`
 // reports; later reads then return empty values, so a callback can read every argument and
-// check once.
+// check once. Every callback makes one, so its destructor also empties OpenSSL's thread-local
+// error queue: a failure (or a verification that failed) leaves no stale entries behind.
 class Args {
  public:
   explicit Args(const Info& info) : info_(info), isolate_(info.GetIsolate()) {}
+  ~Args() { ERR_clear_error(); }
+  Args(const Args&) = delete;
+  Args& operator=(const Args&) = delete;
 
   // The bytes of an ArrayBuffer or view argument, valid until this object is destroyed.
   ByteView bytes(int index) {
