@@ -123,24 +123,26 @@ Result<Bytes> aesCtr(ByteView key, ByteView counter, int lengthBits, ByteView da
   }
   // The counter's current value (its low `lengthBits` bits) tells how many blocks remain
   // before it wraps; OpenSSL carries into the whole block, so the input is split there and the
-  // second part restarts with the counter bits cleared.
+  // second part restarts with the counter bits cleared. Inputs have fewer than 2^64 blocks, so
+  // only the low 64 bits matter, and for a counter longer than 64 bits only when every counter
+  // bit above them is set.
   std::array<uint8_t, 16> block;
   std::copy(counter.begin(), counter.end(), block.begin());
   uint64_t blocks = (data.size() + 15) / 16;
-  // Blocks left before the wrap, capped at 2^64 - 1 (more than any input has).
-  uint64_t remaining = UINT64_MAX;
-  if (lengthBits <= 64) {
-    uint64_t value = 0;
-    for (int i = 8; i < 16; ++i)
-      value = value << 8 | block[static_cast<size_t>(i)];
-    uint64_t mask = lengthBits == 64 ? UINT64_MAX : (uint64_t{1} << lengthBits) - 1;
-    value &= mask;
-    remaining = mask - value + 1;  // 0 when lengthBits == 64 and value == 0: no wrap possible
-    if (lengthBits < 64 && blocks > mask + 1) {
-      return operationError("AES-CTR: the data is longer than the counter allows");
-    }
-    if (remaining == 0) remaining = UINT64_MAX;
+  uint64_t low = 0;
+  for (size_t i = 8; i < 16; ++i)
+    low = low << 8 | block[i];
+  uint64_t mask = lengthBits >= 64 ? UINT64_MAX : (uint64_t{1} << lengthBits) - 1;
+  if (lengthBits < 64 && blocks > mask + 1) {
+    return operationError("AES-CTR: the data is longer than the counter allows");
   }
+  bool highBitsSet = true;  // the counter bits from bit 64 up (none when lengthBits <= 64)
+  for (int bit = 64; bit < lengthBits; ++bit) {
+    if (!(block[static_cast<size_t>(15 - bit / 8)] & (1u << (bit % 8)))) highBitsSet = false;
+  }
+  // Blocks left before the wrap; 2^64 (the subtraction's 0) or more means never for this input.
+  uint64_t remaining = highBitsSet ? mask - (low & mask) + 1 : 0;
+  if (remaining == 0) remaining = UINT64_MAX;
   size_t firstLength = blocks <= remaining ? data.size() : static_cast<size_t>(remaining) * 16;
   Bytes out;
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());

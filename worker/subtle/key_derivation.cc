@@ -8,6 +8,7 @@
 #include <string>
 
 #include "worker/subtle/digest.h"
+#include "worker/subtle/hmac.h"
 #include "worker/subtle/key_der.h"
 #include "worker/subtle/openssl_ptr.h"
 
@@ -44,21 +45,28 @@ Result<Bytes> hkdf(std::string_view hash, ByteView key, ByteView salt, ByteView 
   if (length > 255 * static_cast<size_t>(EVP_MD_get_size(md))) {
     return operationError("HKDF: the length exceeds 255 times the hash length");
   }
+  // OpenSSL refuses an empty input key, which WebCrypto allows. Extract is then done here
+  // (PRK = HMAC(salt, "")) and OpenSSL only expands. An absent salt means HashLen zero bytes,
+  // which HMAC treats exactly like an empty one.
+  Bytes prk;
+  if (key.empty()) {
+    Result<Bytes> extracted = hmacSign(hash, salt, {});
+    if (auto* error = std::get_if<CryptoError>(&extracted)) return *error;
+    prk = std::move(std::get<Bytes>(extracted));
+  }
   KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   KdfCtxPtr ctx(kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
   if (!ctx) return operationError("HKDF is not available");
   std::string digestName(EVP_MD_get0_name(md));
-  // An absent salt means HashLen zero bytes, which HMAC treats exactly like an empty one.
-  // OpenSSL refuses an empty key, so a single zero byte stands in for it: HMAC pads keys
-  // with zeros to the block size, which makes the two identical.
-  static constexpr uint8_t kZero = 0;
-  OSSL_PARAM params[5];
+  int mode = prk.empty() ? EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND : EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+  ByteView input = prk.empty() ? key : viewOf(prk);
+  OSSL_PARAM params[6];
   size_t count = 0;
   params[count++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digestName.data(), 0);
+  params[count++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
   params[count++] = OSSL_PARAM_construct_octet_string(
-      OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(key.empty() ? &kZero : key.data()),
-      key.empty() ? 1 : key.size());
-  if (!salt.empty()) {
+      OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(input.data()), input.size());
+  if (!salt.empty() && prk.empty()) {
     params[count++] = OSSL_PARAM_construct_octet_string(
         OSSL_KDF_PARAM_SALT, const_cast<uint8_t*>(salt.data()), salt.size());
   }
