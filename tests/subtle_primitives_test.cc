@@ -144,19 +144,46 @@ TEST(SubtleKeyComponents, JwkRoundTripAndInconsistentMembers) {
 
 TEST(SubtleSignature, EcdsaSignaturesAreFixedSizeRAndS) {
   PkeyPtr key = std::move(std::get<PkeyPtr>(generateKeyPair("EC", "P-256", 0, {})));
-  Bytes spki = valueOf(encodeSpki(key.get()));
-  Bytes pkcs8 = valueOf(encodePkcs8(key.get()));
   SignatureScheme scheme{"ECDSA", "SHA-256", 0};
   // Whatever the DER length (r or s may be short), the P1363 form is 64 bytes.
   for (int i = 0; i < 32; ++i) {
     Bytes data = bytesOf("message " + std::to_string(i));
-    Bytes signature = valueOf(sign(scheme, viewOf(pkcs8), viewOf(data)));
+    Bytes signature = valueOf(sign(scheme, key.get(), viewOf(data)));
     ASSERT_EQ(signature.size(), 64u);
-    EXPECT_TRUE(valueOf(verify(scheme, viewOf(spki), viewOf(signature), viewOf(data))));
+    EXPECT_TRUE(valueOf(verify(scheme, key.get(), viewOf(signature), viewOf(data))));
     signature[5] ^= 1;
-    EXPECT_FALSE(valueOf(verify(scheme, viewOf(spki), viewOf(signature), viewOf(data))));
+    EXPECT_FALSE(valueOf(verify(scheme, key.get(), viewOf(signature), viewOf(data))));
   }
-  EXPECT_FALSE(valueOf(verify(scheme, viewOf(spki), {}, viewOf(spki))));
+  EXPECT_FALSE(valueOf(verify(scheme, key.get(), {}, viewOf(bytesOf("x")))));
+}
+
+TEST(SubtleKeyComponents, RebuiltKeysSignLikeTheOriginal) {
+  // Operations rebuild keys from their JWK members: the result must be the same key.
+  for (const char* kind : {"EC", "Ed25519", "RSA"}) {
+    const uint8_t f4[] = {1, 0, 1};
+    PkeyPtr key =
+        std::move(std::get<PkeyPtr>(generateKeyPair(kind, "P-256", 1024, ByteView(f4, 3))));
+    JwkFields privateFields = valueOf(exportJwkKey(key.get(), true));
+    JwkFields publicFields = valueOf(exportJwkKey(key.get(), false));
+    EXPECT_EQ(publicFields.count("d"), 0u) << kind;
+    Result<PkeyPtr> rebuiltPrivate = rebuildKey(kind, "P-256", true, privateFields);
+    Result<PkeyPtr> rebuiltPublic = rebuildKey(kind, "P-256", false, publicFields);
+    ASSERT_TRUE(std::holds_alternative<PkeyPtr>(rebuiltPrivate)) << kind;
+    ASSERT_TRUE(std::holds_alternative<PkeyPtr>(rebuiltPublic)) << kind;
+    EXPECT_EQ(valueOf(encodePkcs8(std::get<PkeyPtr>(rebuiltPrivate).get())),
+              valueOf(encodePkcs8(key.get())))
+        << kind;
+    std::string_view scheme = std::string_view(kind) == "EC"    ? "ECDSA"
+                              : std::string_view(kind) == "RSA" ? "RSA-PSS"
+                                                                : "Ed25519";
+    SignatureScheme signing{scheme, "SHA-256", 32};
+    Bytes data = bytesOf("data");
+    Bytes signature = valueOf(sign(signing, std::get<PkeyPtr>(rebuiltPrivate).get(), viewOf(data)));
+    EXPECT_TRUE(valueOf(verify(signing, key.get(), viewOf(signature), viewOf(data)))) << kind;
+    EXPECT_TRUE(valueOf(
+        verify(signing, std::get<PkeyPtr>(rebuiltPublic).get(), viewOf(signature), viewOf(data))))
+        << kind;
+  }
 }
 
 TEST(SubtleKeyDerivation, Pbkdf2WorkIsBounded) {

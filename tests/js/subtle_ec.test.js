@@ -175,3 +175,40 @@ export async function ecImportErrors() {
   await rejectsWith(subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, pub, kMessage),
                     'InvalidAccessError', 'signing with a public key');
 }
+
+export async function p521RoundTrips() {
+  const curve = 'P-521';
+  const { publicKey, privateKey } = await subtle.generateKey(ecdsa(curve), true,
+                                                             ['sign', 'verify']);
+  const params = { name: 'ECDSA', hash: 'SHA-512' };
+  const signature = await subtle.sign(params, privateKey, kMessage);
+  assertEquals(signature.byteLength, 132, 'r || s of 66 bytes each');
+  const jwk = await subtle.exportKey('jwk', privateKey);
+  const fromJwk = await subtle.importKey('jwk', jwk, ecdsa(curve), false, ['sign']);
+  const raw = await subtle.exportKey('raw', publicKey);
+  assertEquals(raw.byteLength, 133);
+  const fromRaw = await subtle.importKey('raw', raw, ecdsa(curve), false, ['verify']);
+  assert(await subtle.verify(params, fromRaw, await subtle.sign(params, fromJwk, kMessage),
+                             kMessage), 'verifies across formats');
+}
+
+export async function ecdhIntoHkdfIntoAes() {
+  // The usual key-agreement pattern: the full shared secret becomes an HKDF key.
+  const ecdh = { name: 'ECDH', namedCurve: 'P-384' };
+  const a = await subtle.generateKey(ecdh, false, ['deriveKey']);
+  const b = await subtle.generateKey(ecdh, false, ['deriveKey']);
+  const hkdfA = await subtle.deriveKey({ name: 'ECDH', public: b.publicKey }, a.privateKey,
+                                       'HKDF', false, ['deriveKey']);
+  const hkdfB = await subtle.deriveKey({ name: 'ECDH', public: a.publicKey }, b.privateKey,
+                                       'HKDF', false, ['deriveKey']);
+  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8('salt'), info: utf8('aes') };
+  const aesA = await subtle.deriveKey(params, hkdfA, { name: 'AES-GCM', length: 128 }, true,
+                                      ['encrypt']);
+  const aesB = await subtle.deriveKey(params, hkdfB, { name: 'AES-GCM', length: 128 }, true,
+                                      ['encrypt']);
+  assertEquals(toHex(await subtle.exportKey('raw', aesA)),
+               toHex(await subtle.exportKey('raw', aesB)));
+  await rejectsWith(subtle.deriveKey({ name: 'ECDH', public: b.publicKey }, a.privateKey, 'HKDF',
+                                     true, ['deriveKey']), 'SyntaxError',
+                    'HKDF keys cannot be extractable');
+}

@@ -1,6 +1,8 @@
 // crypto.subtle's public-key algorithms: RSASSA-PKCS1-v1_5, RSA-PSS, RSA-OAEP, ECDSA, ECDH,
-// Ed25519 and X25519. Private keys keep PKCS #8 DER, public keys SPKI DER (see crypto_key.js);
-// native.subtle parses, checks and re-encodes every imported key.
+// Ed25519 and X25519. native.subtle parses, checks and re-encodes every imported key; a
+// CryptoKey's material is then {kind, curve, der, fields}: its DER (PKCS #8 for private keys,
+// SPKI for public ones, for those exports) and its JWK members as bytes (for the other
+// exports, and for every operation, which rebuilds the key from them).
 import { createKey, keyMaterial, slotsOf } from './crypto_key.js';
 import {
   bytesOf, callNative, checkJwk, checkUsages, encodeMembers, fail, finishJwk, intersect,
@@ -23,9 +25,15 @@ const kRsaPrivateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
 function keyPairHandler(name, usages, kind) {
   const allowed = [...usages.public, ...usages.private];
 
-  function makeKey(type, extractable, info, algorithm, requested, der) {
-    return createKey(type, extractable, kind.algorithm(info, algorithm), requested,
-                     new Uint8Array(der));
+  function makeKey(type, extractable, info, algorithm, requested) {
+    const fields = {};
+    for (const [member, bytes] of Object.entries(info.fields)) {
+      fields[member] = new Uint8Array(bytes);
+    }
+    const material = Object.freeze({ kind: info.kind, curve: info.curve,
+                                     der: new Uint8Array(info.der),
+                                     fields: Object.freeze(fields) });
+    return createKey(type, extractable, kind.algorithm(info, algorithm), requested, material);
   }
 
   function imported(info, algorithm, isPrivate, extractable, requested) {
@@ -33,20 +41,17 @@ function keyPairHandler(name, usages, kind) {
       fail('DataError', `${name}: the key data holds a ${info.kind || 'unsupported'} key`);
     }
     kind.check?.(info, algorithm);
-    return makeKey(isPrivate ? 'private' : 'public', extractable, info, algorithm, requested,
-                   info.der);
+    return makeKey(isPrivate ? 'private' : 'public', extractable, info, algorithm, requested);
   }
 
   return {
     generateKey(algorithm, extractable, requested) {
       checkUsages(requested, allowed, name);
-      const [pkcs8, spki] = kind.generate(algorithm);
-      const info = { modulusLength: algorithm.modulusLength,
-                     publicExponent: algorithm.publicExponent, curve: algorithm.namedCurve };
-      const publicKey = makeKey('public', true, info, algorithm,
-                                intersect(requested, usages.public), spki);
-      const privateKey = makeKey('private', extractable, info, algorithm,
-                                 intersect(requested, usages.private), pkcs8);
+      const [privateInfo, publicInfo] = kind.generate(algorithm);
+      const publicKey = makeKey('public', true, publicInfo, algorithm,
+                                intersect(requested, usages.public));
+      const privateKey = makeKey('private', extractable, privateInfo, algorithm,
+                                 intersect(requested, usages.private));
       if (slotsOf(privateKey).usages.length === 0) {
         fail('SyntaxError', `${name}: the private key would have no usages`);
       }
@@ -99,7 +104,7 @@ function keyPairHandler(name, usages, kind) {
     },
 
     exportKey(format, key) {
-      const der = keyMaterial(key);
+      const { der, fields } = keyMaterial(key);
       const isPrivate = slotsOf(key).type === 'private';
       switch (format) {
         case 'spki':
@@ -111,9 +116,8 @@ function keyPairHandler(name, usages, kind) {
         case 'raw':
           if (!kind.raw) break;
           if (isPrivate) fail('InvalidAccessError', `${name}: raw export needs a public key`);
-          return callNative('exportRaw', der);
+          return kind.rawPublicKey(fields);
         case 'jwk': {
-          const fields = callNative('exportJwk', isPrivate, der);
           const jwk = { kty: kind.jwk.kty, ...kind.jwk.exportExtra(key),
                         ...encodeMembers(fields, kind.jwk.members) };
           return finishJwk(jwk, key);
@@ -207,6 +211,13 @@ function ecKind(name, use, jwkAlgs) {
   return {
     native: 'EC',
     raw: true,
+    rawPublicKey(fields) {
+      const point = new Uint8Array(1 + fields.x.length + fields.y.length);
+      point[0] = 4;
+      point.set(fields.x, 1);
+      point.set(fields.y, 1 + fields.x.length);
+      return point.buffer;
+    },
     checkImport(algorithm) {
       if (!kCurves.includes(algorithm.namedCurve)) {
         fail('NotSupportedError', `${name}: unsupported named curve ${algorithm.namedCurve}`);
@@ -297,6 +308,9 @@ function okpKind(name, use) {
   return {
     native: name,
     raw: true,
+    rawPublicKey(fields) {
+      return fields.x.slice().buffer;
+    },
     generate() {
       return callNative('generateKeyPair', name, '', 0, new Uint8Array(0));
     },

@@ -36,7 +36,7 @@ Result<PkeyPtr> fromParams(const char* type, int selection, OSSL_PARAM_BLD* buil
   return PkeyPtr(raw);
 }
 
-Result<PkeyPtr> importEc(std::string_view curve, ByteView point, const Bytes* d) {
+Result<PkeyPtr> importEc(std::string_view curve, ByteView point, const Bytes* d, bool validate) {
   const char* group = groupForCurve(curve);
   if (!group) return notSupported("unsupported named curve: " + std::string(curve));
   ParamBuildPtr build(OSSL_PARAM_BLD_new());
@@ -52,7 +52,7 @@ Result<PkeyPtr> importEc(std::string_view curve, ByteView point, const Bytes* d)
   }
   Result<PkeyPtr> key = fromParams("EC", d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, build.get());
   if (auto* made = std::get_if<PkeyPtr>(&key)) {
-    if (!keyIsConsistent(made->get(), d != nullptr)) {
+    if (validate && !keyIsConsistent(made->get(), d != nullptr)) {
       return dataError("the EC key is not valid on " + std::string(curve));
     }
     useUncompressedPoints(made->get());
@@ -65,7 +65,7 @@ const Bytes* field(const JwkFields& fields, std::string_view name) {
   return found == fields.end() ? nullptr : &found->second;
 }
 
-Result<PkeyPtr> importRsaJwk(bool isPrivate, const JwkFields& fields) {
+Result<PkeyPtr> importRsaJwk(bool isPrivate, const JwkFields& fields, bool validate) {
   static constexpr std::pair<const char*, const char*> kPublic[] = {{"n", OSSL_PKEY_PARAM_RSA_N},
                                                                     {"e", OSSL_PKEY_PARAM_RSA_E}};
   static constexpr std::pair<const char*, const char*> kPrivate[] = {
@@ -96,13 +96,15 @@ Result<PkeyPtr> importRsaJwk(bool isPrivate, const JwkFields& fields) {
   }
   Result<PkeyPtr> key =
       fromParams("RSA", isPrivate ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, build.get());
-  if (auto* made = std::get_if<PkeyPtr>(&key); made && !keyIsConsistent(made->get(), isPrivate)) {
+  if (auto* made = std::get_if<PkeyPtr>(&key);
+      made && validate && !keyIsConsistent(made->get(), isPrivate)) {
     return dataError("the RSA JWK members do not form a consistent key");
   }
   return key;
 }
 
-Result<PkeyPtr> importOkpJwk(std::string_view kind, bool isPrivate, const JwkFields& fields) {
+Result<PkeyPtr> importOkpJwk(std::string_view kind, bool isPrivate, const JwkFields& fields,
+                             bool validate) {
   int type = okpType(kind);
   const Bytes* x = field(fields, "x");
   if (!x || x->size() != kOkpKeySize) {
@@ -112,6 +114,19 @@ Result<PkeyPtr> importOkpJwk(std::string_view kind, bool isPrivate, const JwkFie
   const Bytes* d = field(fields, "d");
   if (!d || d->size() != kOkpKeySize) {
     return dataError("the JWK's \"d\" member must be 32 bytes");
+  }
+  if (!validate) {
+    // A checked key: handing OpenSSL both halves spares it deriving the public key again.
+    ParamBuildPtr build(OSSL_PARAM_BLD_new());
+    if (!build ||
+        OSSL_PARAM_BLD_push_octet_string(build.get(), OSSL_PKEY_PARAM_PUB_KEY, x->data(),
+                                         x->size()) != 1 ||
+        OSSL_PARAM_BLD_push_octet_string(build.get(), OSSL_PKEY_PARAM_PRIV_KEY, d->data(),
+                                         d->size()) != 1) {
+      return operationError("out of memory building a key");
+    }
+    return fromParams(type == EVP_PKEY_ED25519 ? "ED25519" : "X25519", EVP_PKEY_KEYPAIR,
+                      build.get());
   }
   PkeyPtr key(EVP_PKEY_new_raw_private_key(type, nullptr, d->data(), d->size()));
   if (!key) return dataError("the JWK does not describe a valid " + std::string(kind) + " key");
@@ -154,7 +169,7 @@ Result<PkeyPtr> importRawPublicKey(std::string_view kind, std::string_view curve
       return dataError("the raw EC public key must be an uncompressed point on " +
                        std::string(curve));
     }
-    return importEc(curve, raw, nullptr);
+    return importEc(curve, raw, nullptr, true);
   }
   int type = okpType(kind);
   if (type == 0) return notSupported("raw import is not supported for " + std::string(kind));
@@ -188,9 +203,11 @@ Result<Bytes> exportRawPublicKey(EVP_PKEY* key) {
   return notSupported("raw export is not supported for this key type");
 }
 
-Result<PkeyPtr> importJwkKey(std::string_view kind, std::string_view curve, bool isPrivate,
-                             const JwkFields& fields) {
-  if (kind == "RSA") return importRsaJwk(isPrivate, fields);
+namespace {
+
+Result<PkeyPtr> buildFromJwk(std::string_view kind, std::string_view curve, bool isPrivate,
+                             const JwkFields& fields, bool validate) {
+  if (kind == "RSA") return importRsaJwk(isPrivate, fields, validate);
   if (kind == "EC") {
     size_t size = coordinateSize(curve);
     if (size == 0) return notSupported("unsupported named curve: " + std::string(curve));
@@ -205,10 +222,22 @@ Result<PkeyPtr> importJwkKey(std::string_view kind, std::string_view curve, bool
     Bytes point{0x04};
     point.insert(point.end(), x->begin(), x->end());
     point.insert(point.end(), y->begin(), y->end());
-    return importEc(curve, viewOf(point), d);
+    return importEc(curve, viewOf(point), d, validate);
   }
-  if (okpType(kind) != 0) return importOkpJwk(kind, isPrivate, fields);
+  if (okpType(kind) != 0) return importOkpJwk(kind, isPrivate, fields, validate);
   return notSupported("JWK import is not supported for " + std::string(kind));
+}
+
+}  // namespace
+
+Result<PkeyPtr> importJwkKey(std::string_view kind, std::string_view curve, bool isPrivate,
+                             const JwkFields& fields) {
+  return buildFromJwk(kind, curve, isPrivate, fields, true);
+}
+
+Result<PkeyPtr> rebuildKey(std::string_view kind, std::string_view curve, bool isPrivate,
+                           const JwkFields& fields) {
+  return buildFromJwk(kind, curve, isPrivate, fields, false);
 }
 
 Result<JwkFields> exportJwkKey(EVP_PKEY* key, bool isPrivate) {

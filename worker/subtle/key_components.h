@@ -25,6 +25,12 @@ Result<Bytes> exportRawPublicKey(EVP_PKEY* key);
 // public part, else DataError.
 Result<PkeyPtr> importJwkKey(std::string_view kind, std::string_view curve, bool isPrivate,
                              const JwkFields& fields);
+
+// Builds again a key that importJwkKey (or exportJwkKey of an imported key) has checked
+// before, skipping the consistency checks. Much faster than parsing DER, which goes through
+// OpenSSL 3.0's decoder framework: this is how every operation gets its EVP_PKEY.
+Result<PkeyPtr> rebuildKey(std::string_view kind, std::string_view curve, bool isPrivate,
+                           const JwkFields& fields);
 Result<JwkFields> exportJwkKey(EVP_PKEY* key, bool isPrivate);
 
 // Makes an EC key encode its point uncompressed in spki, raw and JWK exports, whatever form

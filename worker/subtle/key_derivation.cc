@@ -9,7 +9,6 @@
 
 #include "worker/subtle/digest.h"
 #include "worker/subtle/hmac.h"
-#include "worker/subtle/key_der.h"
 #include "worker/subtle/openssl_ptr.h"
 
 namespace isolated::worker::subtle {
@@ -82,15 +81,11 @@ Result<Bytes> hkdf(std::string_view hash, ByteView key, ByteView salt, ByteView 
   return out;
 }
 
-Result<Bytes> deriveSharedSecret(ByteView privatePkcs8, ByteView publicSpki) {
-  Result<PkeyPtr> own = parsePkcs8(privatePkcs8);
-  if (auto* error = std::get_if<CryptoError>(&own)) return *error;
-  Result<PkeyPtr> peer = parseSpki(publicSpki);
-  if (auto* error = std::get_if<CryptoError>(&peer)) return *error;
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, std::get<PkeyPtr>(own).get(), nullptr));
+Result<Bytes> deriveSharedSecret(EVP_PKEY* privateKey, EVP_PKEY* publicKey) {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, privateKey, nullptr));
   size_t length = 0;
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
-      EVP_PKEY_derive_set_peer(ctx.get(), std::get<PkeyPtr>(peer).get()) != 1 ||
+      EVP_PKEY_derive_set_peer(ctx.get(), publicKey) != 1 ||
       EVP_PKEY_derive(ctx.get(), nullptr, &length) != 1) {
     return operationError("the keys cannot be combined into a shared secret");
   }

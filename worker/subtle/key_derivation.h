@@ -1,7 +1,9 @@
 // Key derivation: PBKDF2 (RFC 8018), HKDF (RFC 5869) and ECDH / X25519 shared secrets.
 #pragma once
 
+#include <openssl/evp.h>
 #include <cstdint>
+
 #include <string_view>
 
 #include "worker/subtle/crypto_result.h"
@@ -20,7 +22,7 @@ Result<Bytes> pbkdf2(std::string_view hash, ByteView password, ByteView salt, ui
 Result<Bytes> hkdf(std::string_view hash, ByteView key, ByteView salt, ByteView info,
                    size_t length);
 
-// The full shared secret of a PKCS #8 private key and a spki public key of the same type.
-Result<Bytes> deriveSharedSecret(ByteView privatePkcs8, ByteView publicSpki);
+// The full shared secret of a private key and a public key of the same type.
+Result<Bytes> deriveSharedSecret(EVP_PKEY* privateKey, EVP_PKEY* publicKey);
 
 }  // namespace isolated::worker::subtle

@@ -7,18 +7,15 @@
 #include <string>
 
 #include "worker/subtle/digest.h"
-#include "worker/subtle/key_der.h"
 #include "worker/subtle/openssl_ptr.h"
 
 namespace isolated::worker::subtle {
 
-Result<Bytes> rsaOaep(bool encrypt, std::string_view hash, ByteView keyDer, ByteView label,
+Result<Bytes> rsaOaep(bool encrypt, std::string_view hash, EVP_PKEY* key, ByteView label,
                       ByteView data) {
   const EVP_MD* md = hashByName(hash);
   if (!md) return notSupported("unsupported hash: " + std::string(hash));
-  Result<PkeyPtr> parsed = encrypt ? parseSpki(keyDer) : parsePkcs8(keyDer);
-  if (auto* error = std::get_if<CryptoError>(&parsed)) return *error;
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, std::get<PkeyPtr>(parsed).get(), nullptr));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   if (!ctx ||
       (encrypt ? EVP_PKEY_encrypt_init(ctx.get()) : EVP_PKEY_decrypt_init(ctx.get())) != 1 ||
       EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||

@@ -8,7 +8,6 @@
 #include <string>
 
 #include "worker/subtle/digest.h"
-#include "worker/subtle/key_der.h"
 #include "worker/subtle/openssl_ptr.h"
 
 namespace isolated::worker::subtle {
@@ -81,10 +80,7 @@ std::optional<Bytes> p1363ToDer(ByteView raw, size_t size) {
 
 }  // namespace
 
-Result<Bytes> sign(const SignatureScheme& scheme, ByteView pkcs8, ByteView data) {
-  Result<PkeyPtr> parsed = parsePkcs8(pkcs8);
-  if (auto* error = std::get_if<CryptoError>(&parsed)) return *error;
-  EVP_PKEY* key = std::get<PkeyPtr>(parsed).get();
+Result<Bytes> sign(const SignatureScheme& scheme, EVP_PKEY* key, ByteView data) {
   MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx) return operationError("out of memory");
   if (auto error = initialise(ctx.get(), key, scheme, true)) return *error;
@@ -102,11 +98,8 @@ Result<Bytes> sign(const SignatureScheme& scheme, ByteView pkcs8, ByteView data)
   return out;
 }
 
-Result<bool> verify(const SignatureScheme& scheme, ByteView spki, ByteView signature,
+Result<bool> verify(const SignatureScheme& scheme, EVP_PKEY* key, ByteView signature,
                     ByteView data) {
-  Result<PkeyPtr> parsed = parseSpki(spki);
-  if (auto* error = std::get_if<CryptoError>(&parsed)) return *error;
-  EVP_PKEY* key = std::get<PkeyPtr>(parsed).get();
   Bytes der;
   if (scheme.kind == "ECDSA") {
     std::optional<Bytes> converted = p1363ToDer(signature, ecScalarSize(key));

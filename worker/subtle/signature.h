@@ -1,6 +1,8 @@
 // Asymmetric signatures: ECDSA (IEEE P1363 r||s encoding, as WebCrypto specifies), Ed25519,
-// RSASSA-PKCS1-v1_5 and RSA-PSS. Private keys arrive as PKCS #8 DER, public keys as spki DER.
+// RSASSA-PKCS1-v1_5 and RSA-PSS, with a private key to sign and a public key to verify.
 #pragma once
+
+#include <openssl/evp.h>
 
 #include <string_view>
 
@@ -14,10 +16,10 @@ struct SignatureScheme {
   int saltLength = 0;     // bytes, RSA-PSS only
 };
 
-Result<Bytes> sign(const SignatureScheme& scheme, ByteView pkcs8, ByteView data);
+Result<Bytes> sign(const SignatureScheme& scheme, EVP_PKEY* privateKey, ByteView data);
 
 // False (not an error) for a signature that does not verify, including a malformed one.
-Result<bool> verify(const SignatureScheme& scheme, ByteView spki, ByteView signature,
+Result<bool> verify(const SignatureScheme& scheme, EVP_PKEY* publicKey, ByteView signature,
                     ByteView data);
 
 }  // namespace isolated::worker::subtle

@@ -49,6 +49,58 @@ v8::Local<v8::ArrayBuffer> toArrayBuffer(v8::Isolate* isolate, const Bytes& byte
   return buffer;
 }
 
+// The bytes of an ArrayBuffer or a view; false for anything else or more than OpenSSL's int
+// lengths allow. `store` keeps the bytes alive.
+bool bytesOf(v8::Local<v8::Value> value, std::shared_ptr<v8::BackingStore>& store,
+             ByteView& bytes) {
+  size_t offset = 0;
+  size_t length = 0;
+  if (value->IsArrayBuffer()) {
+    store = value.As<v8::ArrayBuffer>()->GetBackingStore();
+    length = store->ByteLength();
+  } else if (value->IsArrayBufferView()) {
+    auto view = value.As<v8::ArrayBufferView>();
+    store = view->Buffer()->GetBackingStore();
+    offset = view->ByteOffset();
+    length = view->ByteLength();
+  } else {
+    return false;
+  }
+  if (length > INT_MAX) return false;
+  bytes = length == 0 ? ByteView()
+                      : ByteView(static_cast<const uint8_t*>(store->Data()) + offset, length);
+  return true;
+}
+
+// {member: bytes} -> JwkFields; members whose value is not bytes are skipped.
+bool readFields(v8::Isolate* isolate, v8::Local<v8::Value> value, JwkFields& fields) {
+  if (!value->IsObject()) return false;
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  auto members = value.As<v8::Object>();
+  v8::Local<v8::Array> names;
+  if (!members->GetOwnPropertyNames(context).ToLocal(&names)) return false;
+  for (uint32_t i = 0; i < names->Length(); ++i) {
+    v8::Local<v8::Value> name;
+    v8::Local<v8::Value> member;
+    if (!names->Get(context, i).ToLocal(&name) || !members->Get(context, name).ToLocal(&member)) {
+      return false;
+    }
+    std::shared_ptr<v8::BackingStore> store;
+    ByteView bytes;
+    if (!bytesOf(member, store, bytes)) continue;
+    v8::String::Utf8Value utf8(isolate, name);
+    fields.emplace(std::string(*utf8, static_cast<size_t>(utf8.length())),
+                   Bytes(bytes.begin(), bytes.end()));
+  }
+  return true;
+}
+
+v8::Local<v8::Value> getMember(v8::Isolate* isolate, v8::Local<v8::Object> object,
+                               const char* name) {
+  return object->Get(isolate->GetCurrentContext(), v8String(isolate, name))
+      .FromMaybe(v8::Local<v8::Value>(v8::Undefined(isolate)));
+}
+
 // Reads one call's arguments. The first malformed one records an error that `failed()`
 // reports; later reads then return empty values, so a callback can read every argument and
 // check once. Every callback makes one, so its destructor also empties OpenSSL's thread-local
@@ -62,30 +114,14 @@ class Args {
 
   // The bytes of an ArrayBuffer or view argument, valid until this object is destroyed.
   ByteView bytes(int index) {
-    v8::Local<v8::Value> value = info_[index];
     std::shared_ptr<v8::BackingStore> store;
-    size_t offset = 0;
-    size_t length = 0;
-    if (value->IsArrayBuffer()) {
-      store = value.As<v8::ArrayBuffer>()->GetBackingStore();
-      length = store->ByteLength();
-    } else if (value->IsArrayBufferView()) {
-      auto view = value.As<v8::ArrayBufferView>();
-      store = view->Buffer()->GetBackingStore();
-      offset = view->ByteOffset();
-      length = view->ByteLength();
-    } else {
-      fail(index, "must be a BufferSource");
+    ByteView bytes;
+    if (!bytesOf(info_[index], store, bytes)) {
+      fail(index, "must be a BufferSource of at most 2^31 - 1 bytes");
       return {};
     }
-    // OpenSSL takes int lengths.
-    if (length > INT_MAX) {
-      fail(index, "is too large");
-      return {};
-    }
-    stores_.push_back(store);
-    if (length == 0) return {};
-    return {static_cast<const uint8_t*>(store->Data()) + offset, length};
+    stores_.push_back(std::move(store));
+    return bytes;
   }
 
   std::string string(int index) {
@@ -108,29 +144,58 @@ class Args {
     return info_[index].As<v8::Uint32>()->Value();
   }
 
-  v8::Local<v8::Object> object(int index) {
-    if (!info_[index]->IsObject()) {
-      fail(index, "must be an object");
-      return v8::Object::New(isolate_);
-    }
-    return info_[index].As<v8::Object>();
+  JwkFields fields(int index) {
+    JwkFields fields;
+    if (!readFields(isolate_, info_[index], fields)) fail(index, "must be an object of bytes");
+    return fields;
   }
 
-  // True (and the TypeError thrown) if an argument was malformed.
+  // An asymmetric key argument: the key material object worker/js keeps for a CryptoKey,
+  // {kind, curve, fields}, built into an EVP_PKEY that lives as long as this object.
+  EVP_PKEY* key(int index, bool isPrivate) {
+    if (!info_[index]->IsObject()) {
+      fail(index, "must be key material");
+      return nullptr;
+    }
+    auto material = info_[index].As<v8::Object>();
+    std::string kind = stringOf(getMember(isolate_, material, "kind"));
+    std::string curve = stringOf(getMember(isolate_, material, "curve"));
+    JwkFields fields;
+    if (!readFields(isolate_, getMember(isolate_, material, "fields"), fields)) {
+      fail(index, "has no key fields");
+      return nullptr;
+    }
+    Result<PkeyPtr> built = rebuildKey(kind, curve, isPrivate, fields);
+    if (auto* error = std::get_if<CryptoError>(&built)) {
+      if (!error_) error_ = *error;
+      return nullptr;
+    }
+    keys_.push_back(std::move(std::get<PkeyPtr>(built)));
+    return keys_.back().get();
+  }
+
+  // True (and the error thrown) if an argument was malformed.
   bool failed() {
     if (error_) throwError(isolate_, *error_);
     return error_.has_value();
   }
 
  private:
+  std::string stringOf(v8::Local<v8::Value> value) {
+    v8::String::Utf8Value utf8(isolate_, value);
+    return *utf8 ? std::string(*utf8, static_cast<size_t>(utf8.length())) : std::string();
+  }
+
   void fail(int index, const std::string& problem) {
-    if (!error_)
+    if (!error_) {
       error_ = CryptoError{"TypeError", "argument " + std::to_string(index) + " " + problem};
+    }
   }
 
   const Info& info_;
   v8::Isolate* isolate_;
   std::vector<std::shared_ptr<v8::BackingStore>> stores_;
+  std::vector<PkeyPtr> keys_;
   std::optional<CryptoError> error_;
 };
 
@@ -144,17 +209,27 @@ void returnBool(const Info& info, Result<bool> result) {
   info.GetReturnValue().Set(std::get<bool>(result));
 }
 
-// {kind, curve, modulusLength, publicExponent, der} for an imported key, the DER re-encoded
-// from the parsed key (pkcs8 when `isPrivate`, else spki).
-void returnImported(const Info& info, Result<PkeyPtr> result, bool isPrivate) {
-  v8::Isolate* isolate = info.GetIsolate();
-  if (auto* error = std::get_if<CryptoError>(&result)) return throwError(isolate, *error);
-  EVP_PKEY* key = std::get<PkeyPtr>(result).get();
+// {kind, curve, modulusLength, publicExponent, der, fields} for a key: the DER (pkcs8 when
+// `isPrivate`, else spki) and the JWK fields (private members only when `isPrivate`)
+// re-encoded from the parsed key. Empty, with the exception thrown, on failure.
+v8::MaybeLocal<v8::Object> describe(v8::Isolate* isolate, EVP_PKEY* key, bool isPrivate) {
   useUncompressedPoints(key);
   Result<Bytes> der = isPrivate ? encodePkcs8(key) : encodeSpki(key);
-  if (auto* error = std::get_if<CryptoError>(&der)) return throwError(isolate, *error);
+  if (auto* error = std::get_if<CryptoError>(&der)) {
+    throwError(isolate, *error);
+    return {};
+  }
+  Result<JwkFields> fields = exportJwkKey(key, isPrivate);
+  if (auto* error = std::get_if<CryptoError>(&fields)) {
+    throwError(isolate, *error);
+    return {};
+  }
   KeyDescription description = describeKey(key);
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Object> fieldsObject = v8::Object::New(isolate);
+  for (const auto& [name, value] : std::get<JwkFields>(fields)) {
+    fieldsObject->Set(context, v8String(isolate, name), toArrayBuffer(isolate, value)).Check();
+  }
   v8::Local<v8::Object> out = v8::Object::New(isolate);
   auto set = [&](const char* name, v8::Local<v8::Value> value) {
     out->Set(context, v8String(isolate, name), value).Check();
@@ -164,7 +239,17 @@ void returnImported(const Info& info, Result<PkeyPtr> result, bool isPrivate) {
   set("modulusLength", v8::Integer::New(isolate, description.modulusLength));
   set("publicExponent", toArrayBuffer(isolate, description.publicExponent));
   set("der", toArrayBuffer(isolate, std::get<Bytes>(der)));
-  info.GetReturnValue().Set(out);
+  set("fields", fieldsObject);
+  return out;
+}
+
+void returnImported(const Info& info, Result<PkeyPtr> result, bool isPrivate) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (auto* error = std::get_if<CryptoError>(&result)) return throwError(isolate, *error);
+  v8::Local<v8::Object> description;
+  if (describe(isolate, std::get<PkeyPtr>(result).get(), isPrivate).ToLocal(&description)) {
+    info.GetReturnValue().Set(description);
+  }
 }
 
 // digest(hash, data) -> ArrayBuffer
@@ -242,7 +327,8 @@ void aesKwCallback(const Info& info) {
   returnBytes(info, aesKw(wrap, key, data));
 }
 
-// generateKeyPair(kind, curve, modulusLength, publicExponent) -> [pkcs8, spki]
+// generateKeyPair(kind, curve, modulusLength, publicExponent)
+//   -> [private description, public description] (see describe)
 void generateKeyPairCallback(const Info& info) {
   v8::Isolate* isolate = info.GetIsolate();
   Args args(info);
@@ -254,13 +340,13 @@ void generateKeyPairCallback(const Info& info) {
   Result<PkeyPtr> key =
       generateKeyPair(kind, curve, static_cast<int>(modulusLength), publicExponent);
   if (auto* error = std::get_if<CryptoError>(&key)) return throwError(isolate, *error);
-  useUncompressedPoints(std::get<PkeyPtr>(key).get());
-  Result<Bytes> pkcs8 = encodePkcs8(std::get<PkeyPtr>(key).get());
-  Result<Bytes> spki = encodeSpki(std::get<PkeyPtr>(key).get());
-  if (auto* error = std::get_if<CryptoError>(&pkcs8)) return throwError(isolate, *error);
-  if (auto* error = std::get_if<CryptoError>(&spki)) return throwError(isolate, *error);
-  v8::Local<v8::Value> pair[] = {toArrayBuffer(isolate, std::get<Bytes>(pkcs8)),
-                                 toArrayBuffer(isolate, std::get<Bytes>(spki))};
+  v8::Local<v8::Object> privateKey;
+  v8::Local<v8::Object> publicKey;
+  if (!describe(isolate, std::get<PkeyPtr>(key).get(), true).ToLocal(&privateKey) ||
+      !describe(isolate, std::get<PkeyPtr>(key).get(), false).ToLocal(&publicKey)) {
+    return;
+  }
+  v8::Local<v8::Value> pair[] = {privateKey, publicKey};
   info.GetReturnValue().Set(v8::Array::New(isolate, pair, 2));
 }
 
@@ -285,97 +371,52 @@ void importRawCallback(const Info& info) {
 
 // importJwk(kind, curve, isPrivate, {member: bytes}) -> description
 void importJwkCallback(const Info& info) {
-  v8::Isolate* isolate = info.GetIsolate();
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
   Args args(info);
   std::string kind = args.string(0);
   std::string curve = args.string(1);
   bool isPrivate = args.boolean(2);
-  v8::Local<v8::Object> members = args.object(3);
+  JwkFields fields = args.fields(3);
   if (args.failed()) return;
-  JwkFields fields;
-  v8::Local<v8::Array> names;
-  if (!members->GetOwnPropertyNames(context).ToLocal(&names)) return;
-  for (uint32_t i = 0; i < names->Length(); ++i) {
-    v8::Local<v8::Value> name;
-    v8::Local<v8::Value> value;
-    if (!names->Get(context, i).ToLocal(&name) || !members->Get(context, name).ToLocal(&value)) {
-      return;
-    }
-    if (!value->IsArrayBufferView()) continue;
-    auto view = value.As<v8::ArrayBufferView>();
-    Bytes bytes(view->ByteLength());
-    view->CopyContents(bytes.data(), bytes.size());
-    v8::String::Utf8Value utf8(isolate, name);
-    fields.emplace(std::string(*utf8, static_cast<size_t>(utf8.length())), std::move(bytes));
-  }
   returnImported(info, importJwkKey(kind, curve, isPrivate, fields), isPrivate);
 }
 
-// exportRaw(spki) -> ArrayBuffer
-void exportRawCallback(const Info& info) {
-  Args args(info);
-  ByteView spki = args.bytes(0);
-  if (args.failed()) return;
-  Result<PkeyPtr> key = parseSpki(spki);
-  if (auto* error = std::get_if<CryptoError>(&key)) return throwError(info.GetIsolate(), *error);
-  returnBytes(info, exportRawPublicKey(std::get<PkeyPtr>(key).get()));
-}
-
-// exportJwk(isPrivate, der) -> {member: ArrayBuffer}
-void exportJwkCallback(const Info& info) {
-  v8::Isolate* isolate = info.GetIsolate();
-  Args args(info);
-  bool isPrivate = args.boolean(0);
-  ByteView der = args.bytes(1);
-  if (args.failed()) return;
-  Result<PkeyPtr> key = isPrivate ? parsePkcs8(der) : parseSpki(der);
-  if (auto* error = std::get_if<CryptoError>(&key)) return throwError(isolate, *error);
-  Result<JwkFields> fields = exportJwkKey(std::get<PkeyPtr>(key).get(), isPrivate);
-  if (auto* error = std::get_if<CryptoError>(&fields)) return throwError(isolate, *error);
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  v8::Local<v8::Object> out = v8::Object::New(isolate);
-  for (const auto& [name, value] : std::get<JwkFields>(fields)) {
-    out->Set(context, v8String(isolate, name), toArrayBuffer(isolate, value)).Check();
-  }
-  info.GetReturnValue().Set(out);
-}
-
-// sign(kind, hash, saltLength, pkcs8, data) -> ArrayBuffer
+// sign(kind, hash, saltLength, privateKey, data) -> ArrayBuffer; keys are key material
+// objects (see Args::key).
 void signCallback(const Info& info) {
   Args args(info);
   std::string kind = args.string(0);
   std::string hash = args.string(1);
   uint32_t saltLength = args.integer(2);
-  ByteView pkcs8 = args.bytes(3);
+  EVP_PKEY* key = args.key(3, true);
   ByteView data = args.bytes(4);
   if (args.failed()) return;
-  returnBytes(info, sign({kind, hash, static_cast<int>(saltLength)}, pkcs8, data));
+  returnBytes(info, sign({kind, hash, static_cast<int>(saltLength)}, key, data));
 }
 
-// verify(kind, hash, saltLength, spki, signature, data) -> boolean
+// verify(kind, hash, saltLength, publicKey, signature, data) -> boolean
 void verifyCallback(const Info& info) {
   Args args(info);
   std::string kind = args.string(0);
   std::string hash = args.string(1);
   uint32_t saltLength = args.integer(2);
-  ByteView spki = args.bytes(3);
+  EVP_PKEY* key = args.key(3, false);
   ByteView signature = args.bytes(4);
   ByteView data = args.bytes(5);
   if (args.failed()) return;
-  returnBool(info, verify({kind, hash, static_cast<int>(saltLength)}, spki, signature, data));
+  returnBool(info, verify({kind, hash, static_cast<int>(saltLength)}, key, signature, data));
 }
 
-// rsaOaep(encrypt, hash, der, label, data) -> ArrayBuffer
+// rsaOaep(encrypt, hash, key, label, data) -> ArrayBuffer: a public key to encrypt, a
+// private one to decrypt.
 void rsaOaepCallback(const Info& info) {
   Args args(info);
   bool encrypt = args.boolean(0);
   std::string hash = args.string(1);
-  ByteView der = args.bytes(2);
+  EVP_PKEY* key = args.key(2, !encrypt);
   ByteView label = args.bytes(3);
   ByteView data = args.bytes(4);
   if (args.failed()) return;
-  returnBytes(info, rsaOaep(encrypt, hash, der, label, data));
+  returnBytes(info, rsaOaep(encrypt, hash, key, label, data));
 }
 
 // pbkdf2(hash, password, salt, iterations, lengthBytes) -> ArrayBuffer
@@ -402,11 +443,11 @@ void hkdfCallback(const Info& info) {
   returnBytes(info, hkdf(hash, key, salt, infoBytes, length));
 }
 
-// deriveSharedSecret(privatePkcs8, publicSpki) -> ArrayBuffer
+// deriveSharedSecret(privateKey, publicKey) -> ArrayBuffer
 void deriveSharedSecretCallback(const Info& info) {
   Args args(info);
-  ByteView own = args.bytes(0);
-  ByteView peer = args.bytes(1);
+  EVP_PKEY* own = args.key(0, true);
+  EVP_PKEY* peer = args.key(1, false);
   if (args.failed()) return;
   returnBytes(info, deriveSharedSecret(own, peer));
 }
@@ -423,8 +464,6 @@ constexpr NativeFunction kFunctions[] = {
     {"importDer", &importDerCallback},
     {"importRaw", &importRawCallback},
     {"importJwk", &importJwkCallback},
-    {"exportRaw", &exportRawCallback},
-    {"exportJwk", &exportJwkCallback},
     {"sign", &signCallback},
     {"verify", &verifyCallback},
     {"rsaOaep", &rsaOaepCallback},

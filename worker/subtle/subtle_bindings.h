@@ -6,8 +6,11 @@
 // ("OperationError", "DataError", "NotSupportedError") or a TypeError for malformed arguments;
 // worker/js turns the former into DOMExceptions.
 //
-// Asymmetric keys cross as DER (pkcs8 for private, spki for public); symmetric keys as raw
-// bytes. No key material is kept in C++ between calls.
+// Symmetric keys cross as raw bytes. An imported or generated asymmetric key comes back as a
+// description: its DER (pkcs8 for private, spki for public) and its JWK members as bytes;
+// operations take the key material object {kind, curve, fields} worker/js keeps and rebuild
+// the EVP_PKEY from the members, which is some 30 times cheaper than parsing DER with OpenSSL
+// 3.0's decoders. No key material is kept in C++ between calls.
 #pragma once
 
 #include <v8.h>
