@@ -212,3 +212,24 @@ export async function ecdhIntoHkdfIntoAes() {
                                      true, ['deriveKey']), 'SyntaxError',
                     'HKDF keys cannot be extractable');
 }
+
+// A PKCS #8 EC key without its optional public key (made with openssl ec -no_public): the
+// public point is derived, so the key signs and exports as JWK.
+const kPkcs8WithoutPublicKey =
+    '3041020100301306072a8648ce3d020106082a8648ce3d0301070427302502010104203f718a8f32' +
+    'a644dcdf08a91d13e4f017a06247ce4ccd1e96d6cfd981efc81ca2';
+const kItsSpki =
+    '3059301306072a8648ce3d020106082a8648ce3d030107034200042bf3028616802bd61463ab3184' +
+    '38a73dea8217abafe6e7060533bba8cb64d96d3849d9b1f13d44560dc1713bae3533aeea18f3a1cc' +
+    'eb48183576f6f0e1e2f476';
+
+export async function pkcs8WithoutThePublicKey() {
+  const priv = await subtle.importKey('pkcs8', fromHex(kPkcs8WithoutPublicKey), ecdsa('P-256'),
+                                      true, ['sign']);
+  const pub = await subtle.importKey('spki', fromHex(kItsSpki), ecdsa('P-256'), true, ['verify']);
+  const params = { name: 'ECDSA', hash: 'SHA-256' };
+  const signature = await subtle.sign(params, priv, kMessage);
+  assert(await subtle.verify(params, pub, signature, kMessage), 'verifies with the real spki');
+  const jwk = await subtle.exportKey('jwk', priv);
+  assertEquals(jwk.x, (await subtle.exportKey('jwk', pub)).x);
+}
