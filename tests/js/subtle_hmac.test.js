@@ -66,6 +66,11 @@ export async function hmacGenerateKeyUsesTheBlockSize() {
   const short = await subtle.generateKey({ name: 'HMAC', hash: 'SHA-256', length: 80 }, true,
                                          ['sign', 'verify']);
   assertEquals((await subtle.exportKey('raw', short)).byteLength, 10);
+  const long = await subtle.generateKey({ name: 'HMAC', hash: 'SHA-256', length: 8 * 70000 },
+                                        true, ['sign']);
+  const longBytes = new Uint8Array(await subtle.exportKey('raw', long));
+  assertEquals(longBytes.length, 70000, 'longer than one getRandomValues call');
+  assert(longBytes.subarray(65536).some((b) => b !== 0), 'the tail is random too');
   const mac = await subtle.sign('HMAC', short, utf8('x'));
   assert(await subtle.verify('HMAC', short, mac, utf8('x')), 'generated key verifies');
 }

@@ -25,8 +25,13 @@ export function bytesOf(arrayBuffer) {
   return new Uint8Array(arrayBuffer);
 }
 
+// getRandomValues fills at most 65536 bytes a call; HMAC keys may be longer.
 export function randomBytes(length) {
-  return native.getRandomValues(new Uint8Array(length));
+  const bytes = new Uint8Array(length);
+  for (let offset = 0; offset < length; offset += 65536) {
+    native.getRandomValues(bytes.subarray(offset, offset + 65536));
+  }
+  return bytes;
 }
 
 // SyntaxError unless every usage is one of `allowed`.
