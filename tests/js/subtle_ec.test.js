@@ -161,6 +161,13 @@ export async function ecImportErrors() {
   offCurve[40] ^= 1;
   await rejectsWith(subtle.importKey('raw', offCurve, ecdsa('P-256'), true, ['verify']),
                     'DataError', 'point not on the curve');
+  // The PKCS #8 key ends with its public point; another point there contradicts the scalar.
+  const peerRaw = new Uint8Array(await subtle.exportKey('raw', await subtle.importKey(
+      'spki', fromHex(v.peerSpki), { name: 'ECDH', namedCurve: 'P-256' }, true, [])));
+  const mismatched = fromHex(v.pkcs8);
+  mismatched.set(peerRaw, mismatched.length - 65);
+  await rejectsWith(subtle.importKey('pkcs8', mismatched, ecdsa('P-256'), true, ['sign']),
+                    'DataError', 'public point of another key');
   await rejectsWith(subtle.importKey('jwk', { ...v.jwk, d: v.jwk.x }, ecdsa('P-256'), true,
                                      ['sign']), 'DataError', 'd does not match x, y');
   await rejectsWith(subtle.importKey('jwk', { ...v.jwk, crv: 'P-384' }, ecdsa('P-256'), true,

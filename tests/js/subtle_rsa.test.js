@@ -108,6 +108,10 @@ export async function rsaGenerateKeyForEachScheme() {
   const sealed = await subtle.encrypt('RSA-OAEP', oaep.publicKey, utf8('hi'));
   assertEquals(new TextDecoder().decode(await subtle.decrypt('RSA-OAEP', oaep.privateKey, sealed)),
                'hi');
+  const oaepSpki = await subtle.exportKey('spki', oaep.publicKey);
+  const reimported = await subtle.importKey('spki', oaepSpki, { name: 'RSA-OAEP', hash: 'SHA-256' },
+                                            true, ['encrypt']);
+  assertEquals(reimported.algorithm.modulusLength, 1024, 'a 1024-bit key imports');
   const e3 = await subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', ...common,
                                         publicExponent: new Uint8Array([3]) }, true, ['sign']);
   assertEquals(toHex(e3.publicKey.algorithm.publicExponent), '03');

@@ -16,15 +16,6 @@ int okpType(std::string_view kind) {
   return kind == "Ed25519" ? EVP_PKEY_ED25519 : kind == "X25519" ? EVP_PKEY_X25519 : 0;
 }
 
-// The public and (optionally) private parts of a key checked against each other, or the
-// public part checked on its own.
-bool keyIsConsistent(EVP_PKEY* key, bool isPrivate) {
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
-  if (!ctx) return false;
-  return isPrivate ? EVP_PKEY_pairwise_check(ctx.get()) == 1
-                   : EVP_PKEY_public_check(ctx.get()) == 1;
-}
-
 Result<PkeyPtr> fromParams(const char* type, int selection, OSSL_PARAM_BLD* build) {
   ParamsPtr params(OSSL_PARAM_BLD_to_param(build));
   PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
@@ -154,6 +145,13 @@ Result<Bytes> bignumParam(EVP_PKEY* key, const char* name, size_t padTo = 0) {
 }
 
 }  // namespace
+
+bool keyIsConsistent(EVP_PKEY* key, bool isPrivate) {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  if (!ctx) return false;
+  return isPrivate ? EVP_PKEY_pairwise_check(ctx.get()) == 1
+                   : EVP_PKEY_public_check(ctx.get()) == 1;
+}
 
 void useUncompressedPoints(EVP_PKEY* key) {
   if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {

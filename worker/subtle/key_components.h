@@ -33,6 +33,10 @@ Result<PkeyPtr> rebuildKey(std::string_view kind, std::string_view curve, bool i
                            const JwkFields& fields);
 Result<JwkFields> exportJwkKey(EVP_PKEY* key, bool isPrivate);
 
+// The public and private halves of a key checked against each other (isPrivate), or the public
+// key checked on its own (an RSA modulus and exponent, an EC point on its curve).
+bool keyIsConsistent(EVP_PKEY* key, bool isPrivate);
+
 // Makes an EC key encode its point uncompressed in spki, raw and JWK exports, whatever form
 // it was imported in.
 void useUncompressedPoints(EVP_PKEY* key);

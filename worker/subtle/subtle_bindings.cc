@@ -356,7 +356,13 @@ void importDerCallback(const Info& info) {
   bool isPrivate = args.boolean(0);
   ByteView der = args.bytes(1);
   if (args.failed()) return;
-  returnImported(info, isPrivate ? parsePkcs8(der) : parseSpki(der), isPrivate);
+  Result<PkeyPtr> key = isPrivate ? parsePkcs8(der) : parseSpki(der);
+  // Operations later rebuild the key without checks: check it once here.
+  if (auto* parsed = std::get_if<PkeyPtr>(&key);
+      parsed && !keyIsConsistent(parsed->get(), isPrivate)) {
+    return throwError(info.GetIsolate(), dataError("the key's parts do not form a valid key"));
+  }
+  returnImported(info, std::move(key), isPrivate);
 }
 
 // importRaw(kind, curve, raw) -> description of the public key
