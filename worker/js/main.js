@@ -15,6 +15,7 @@ import { MessageChannel, MessageEvent, MessagePort } from './message_channel.js'
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
+import { CryptoKey, SubtleCrypto } from './subtle.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
 import { URL, URLPattern, URLSearchParams } from './url.js';
 
@@ -43,6 +44,8 @@ export function install(bindings) {
   define('atob', throwingDOMExceptions(native.atob));
   define('btoa', throwingDOMExceptions(native.btoa));
   define('crypto', makeCrypto());
+  define('CryptoKey', CryptoKey);
+  define('SubtleCrypto', SubtleCrypto);
   define('structuredClone', throwingDOMExceptions(native.structuredClone));
   const performance = makePerformance();
   define('performance', performance);
