@@ -249,6 +249,22 @@ TEST_F(FetchTest, AbortSignalRejectsWithItsReason) {
   EXPECT_EQ(head["aborted"], true);
   EXPECT_EQ(head["same"], true);
 
+  auto [defaultStatus, byDefault] = ask(server, "/abort-default", origin.url("/hello"));
+  ASSERT_EQ(defaultStatus, 200) << byDefault.dump();
+  EXPECT_EQ(byDefault["aborted"], true);
+  EXPECT_EQ(byDefault["name"], "AbortError");
+  EXPECT_EQ(byDefault["isDOMException"], true);
+
+  auto [timeoutStatus, timeout] = ask(server, "/timeout", origin.url("/stall-head"));
+  ASSERT_EQ(timeoutStatus, 200) << timeout.dump();
+  EXPECT_EQ(timeout["aborted"], true);
+  EXPECT_EQ(timeout["name"], "TimeoutError");
+
+  auto [badStatus, bad] = ask(server, "/bad-signal", origin.url("/hello"));
+  EXPECT_EQ(badStatus, 502);
+  EXPECT_EQ(bad["name"], "TypeError");
+  EXPECT_TRUE(has(contentOf(bad, "message"), "AbortSignal")) << bad.dump();
+
   auto [bodyStatus, body] = ask(server, "/abort-body", origin.url("/stall"));
   ASSERT_EQ(bodyStatus, 200) << body.dump();
   EXPECT_EQ(body["aborted"], true);

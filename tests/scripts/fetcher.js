@@ -5,8 +5,10 @@
 //   /redirect     fetch(url, {redirect: ?mode}); status, location, body, redirected, url
 //   /count        streams the body through a reader and counts its bytes
 //   /many         ?n fetches of url one after another; how many succeeded, the first error
-//   /abort-head   aborts (a signal) 100 ms after fetch() is called; the rejection
+//   /abort-head   aborts (AbortController) 100 ms after fetch() is called; the rejection
 //   /abort-body   aborts while a body read is pending; the rejection
+//   /abort-default  an already-aborted signal; /timeout AbortSignal.timeout(100)
+//   /bad-signal   a signal that is not an AbortSignal
 //   /hang         awaits the whole body of url (which never ends); logs how the fetch ended
 //   /scheme       fetch() of a non-HTTP URL; the rejection
 //   /spin         starts fetch(url), then spins past the CPU limit (the context is rebuilt)
@@ -21,27 +23,6 @@ function params(url) {
     if (eq > 0) out[pair.slice(0, eq)] = decodeURIComponent(pair.slice(eq + 1));
   }
   return out;
-}
-
-// A minimal AbortSignal stand-in until the runtime has AbortController.
-function makeSignal() {
-  const listeners = [];
-  return {
-    aborted: false,
-    reason: undefined,
-    addEventListener(type, listener) {
-      if (type === 'abort') listeners.push(listener);
-    },
-    removeEventListener(type, listener) {
-      const i = listeners.indexOf(listener);
-      if (i >= 0) listeners.splice(i, 1);
-    },
-    abort(reason) {
-      this.aborted = true;
-      this.reason = reason;
-      for (const listener of listeners.slice()) listener();
-    },
-  };
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,24 +82,24 @@ async function route(path, q) {
       return Response.json({ ok, error });
     }
     case '/abort-head': {
-      const signal = makeSignal();
+      const controller = new AbortController();
       const reason = new Error('stop waiting');
-      setTimeout(() => signal.abort(reason), 100);
+      setTimeout(() => controller.abort(reason), 100);
       try {
-        await fetch(q.url, { signal });
+        await fetch(q.url, { signal: controller.signal });
         return Response.json({ aborted: false });
       } catch (e) {
         return Response.json({ aborted: true, same: e === reason, message: e.message });
       }
     }
     case '/abort-body': {
-      const signal = makeSignal();
-      const r = await fetch(q.url, { signal });
+      const controller = new AbortController();
+      const r = await fetch(q.url, { signal: controller.signal });
       const reader = r.body.getReader();
       const first = await reader.read();
       const pending = reader.read();
       await sleep(50);
-      signal.abort(new Error('body aborted'));
+      controller.abort(new Error('body aborted'));
       try {
         await pending;
         return Response.json({ aborted: false });
@@ -151,6 +132,26 @@ async function route(path, q) {
       }
       return Response.json({ done: true });
     }
+    case '/abort-default': {
+      // Already aborted, with no reason given: the AbortError DOMException.
+      try {
+        await fetch(q.url, { signal: AbortSignal.abort() });
+        return Response.json({ aborted: false });
+      } catch (e) {
+        return Response.json({ aborted: true, name: e.name, isDOMException: e instanceof DOMException });
+      }
+    }
+    case '/timeout': {
+      try {
+        await fetch(q.url, { signal: AbortSignal.timeout(100) });
+        return Response.json({ aborted: false });
+      } catch (e) {
+        return Response.json({ aborted: true, name: e.name });
+      }
+    }
+    case '/bad-signal':
+      await fetch(q.url, { signal: { aborted: false } });
+      return Response.json({ fetched: true });
     case '/scheme':
       await fetch(q.url);
       return Response.json({ fetched: true });

@@ -3,49 +3,31 @@
 // response body arrives in chunks as the script reads it; until the runtime has
 // ReadableStream, `response.body` is a FetchBody: a reader-shaped source
 // (getReader().read(), async iteration, cancel()) that the body mixin also reads whole.
+import { AbortSignal, addAbortAlgorithm } from './abort.js';
 import { kBody, kReadAll } from './body.js';
 import { Headers, kHeaderList } from './headers.js';
 import { native } from './native.js';
-import { Request, Response } from './request_response.js';
+import { kResponseState, Request, Response } from './request_response.js';
+import { URL } from './url.js';
 
 const kRedirectModes = ['follow', 'manual', 'error'];
 
-function abortReason(signal) {
-  if (signal.reason !== undefined) return signal.reason;
-  if (typeof DOMException === 'function') {
-    return new DOMException('This operation was aborted', 'AbortError');
-  }
-  const error = new Error('This operation was aborted');
-  error.name = 'AbortError';
-  return error;
-}
-
 // The absolute http(s) URL to fetch, or a TypeError that says why not.
 function targetUrl(text) {
-  let href = text;
-  let protocol;
-  if (typeof URL === 'function') {
-    let url;
-    try {
-      url = new URL(text);
-    } catch {
-      throw new TypeError(`fetch(): '${text}' is not a valid absolute URL`);
-    }
-    if (url.username !== '' || url.password !== '') {
-      throw new TypeError(`fetch(): the URL '${text}' includes credentials`);
-    }
-    href = url.href;
-    protocol = url.protocol;
-  } else {
-    const match = /^([a-zA-Z][a-zA-Z0-9+.-]*:)\/\/[^\s]+$/.exec(text);
-    if (!match) throw new TypeError(`fetch(): '${text}' is not a valid absolute URL`);
-    protocol = match[1].toLowerCase();
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError(`fetch(): '${text}' is not a valid absolute URL`);
   }
-  if (protocol !== 'http:' && protocol !== 'https:') {
+  if (url.username !== '' || url.password !== '') {
+    throw new TypeError(`fetch(): the URL '${text}' includes credentials`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new TypeError(`fetch(): cannot fetch '${text}': only http: and https: URLs are ` +
                         'supported');
   }
-  return href;
+  return url.href;
 }
 
 // A body dropped unread would keep its chunks in the worker and its transfer paused in the
@@ -60,11 +42,9 @@ export class FetchBody {
   #id;
   #done = false;
   #locked = false;
-  #onFinish;
 
-  constructor(id, onFinish) {
+  constructor(id) {
     this.#id = id;
-    this.#onFinish = onFinish;
     unreadBodies.register(this, id, this);
   }
 
@@ -86,7 +66,6 @@ export class FetchBody {
     if (this.#done) return;
     this.#done = true;
     unreadBodies.unregister(this);
-    this.#onFinish();
   }
 
   get locked() {
@@ -154,7 +133,7 @@ export class FetchBody {
   }
 }
 
-function buildResponse(id, head, onFinish) {
+function buildResponse(id, requestUrl, head) {
   const [status, statusText, flatHeaders, url, redirected] = head;
   const headers = new Headers();
   for (let i = 0; i < flatHeaders.length; i += 2) {
@@ -163,12 +142,9 @@ function buildResponse(id, head, onFinish) {
   const response = new Response(null, { headers, statusText });
   // The constructor only admits 200-599; a server's status is taken as it is.
   response.status = status;
-  response[kBody] = new FetchBody(id, onFinish);
-  Object.defineProperties(response, {
-    url: { value: url, enumerable: true },
-    redirected: { value: redirected, enumerable: true },
-    type: { value: 'basic', enumerable: true },
-  });
+  response[kBody] = new FetchBody(id);
+  // The supervisor reports the final URL and whether there were redirects, not every hop.
+  response[kResponseState] = { type: 'basic', urlList: redirected ? [requestUrl, url] : [url] };
   return response;
 }
 
@@ -183,8 +159,11 @@ export function fetch(input, init = undefined) {
                           `got '${redirect}'`);
     }
     const signal = options.signal ?? request.signal ?? null;
+    if (signal !== null && !(signal instanceof AbortSignal)) {
+      throw new TypeError('fetch(): signal must be an AbortSignal');
+    }
     const url = targetUrl(request.url);
-    if (signal && signal.aborted) throw abortReason(signal);
+    if (signal !== null && signal.aborted) throw signal.reason;
     const flat = [];
     for (const [name, value] of request.headers[kHeaderList]) flat.push(name, value);
     const body = request[kBody];
@@ -192,19 +171,9 @@ export function fetch(input, init = undefined) {
       throw new TypeError('fetch(): a streamed body cannot be sent yet; read it first');
     }
     const [id, head] = native.fetchStart(request.method, url, flat, body, redirect);
-
-    let onAbort = null;
-    const finish = () => {
-      if (onAbort !== null) signal.removeEventListener('abort', onAbort);
-      onAbort = null;
-    };
-    if (signal && typeof signal.addEventListener === 'function') {
-      onAbort = () => native.fetchAbort(id, abortReason(signal));
-      signal.addEventListener('abort', onAbort);
-    }
-    head.then((value) => resolve(buildResponse(id, value, finish)), (error) => {
-      finish();
-      reject(error);
-    });
+    // Pending reads of the fetch reject with the signal's reason; a fetch already finished
+    // ignores the abort.
+    if (signal !== null) addAbortAlgorithm(signal, () => native.fetchAbort(id, signal.reason));
+    head.then((value) => resolve(buildResponse(id, url, value)), reject);
   });
 }
