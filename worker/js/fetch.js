@@ -33,8 +33,13 @@ function targetUrl(text) {
 // A body dropped unread would keep its chunks in the worker and its transfer paused in the
 // supervisor until the fetch times out: once the garbage collector finds it unreachable, the
 // fetch is aborted. (The native side reports buffered chunks to V8 as external memory, so many
-// unread bodies prompt that collection.)
-const unreadBodies = new FinalizationRegistry((id) => native.fetchAbort(id, undefined));
+// unread bodies prompt that collection.) Made at the first fetch, so that a start-up snapshot
+// of the runtime holds no registry.
+let unreadBodiesRegistry = null;
+function unreadBodies() {
+  unreadBodiesRegistry ??= new FinalizationRegistry((id) => native.fetchAbort(id, undefined));
+  return unreadBodiesRegistry;
+}
 
 // The body of a fetched response, read from the supervisor one chunk at a time. Each read
 // credits the chunk back, so at most one window of bytes waits in the worker.
@@ -45,7 +50,7 @@ export class FetchBody {
 
   constructor(id) {
     this.#id = id;
-    unreadBodies.register(this, id, this);
+    unreadBodies().register(this, id, this);
   }
 
   // The next chunk (a Uint8Array), or null at the end.
@@ -65,7 +70,7 @@ export class FetchBody {
   #finish() {
     if (this.#done) return;
     this.#done = true;
-    unreadBodies.unregister(this);
+    unreadBodies().unregister(this);
   }
 
   get locked() {
