@@ -241,7 +241,6 @@ void FetchClient::launch(Transfer& t) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
 
   bool hasContentType = false;
-  bool hasAcceptEncoding = false;
   curl_slist* list = nullptr;
   auto append = [&](const std::string& line) {
     if (curl_slist* next = curl_slist_append(list, line.c_str())) list = next;
@@ -249,7 +248,6 @@ void FetchClient::launch(Transfer& t) {
   for (const auto& [name, value] : t.headers) {
     if (isComputedHeader(name)) continue;
     hasContentType |= name == "content-type";
-    hasAcceptEncoding |= name == "accept-encoding";
     // libcurl sends "name;" as a header with an empty value ("name:" would remove it).
     append(value.empty() ? name + ";" : name + ": " + value);
   }
@@ -257,9 +255,8 @@ void FetchClient::launch(Transfer& t) {
   if (!hasContentType) append("Content-Type:");  // nor libcurl's form default
   t.headerList.reset(list);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
-  // Like a browser: ask for compressed bodies and hand the script the decoded bytes, unless
-  // the script chose its own Accept-Encoding.
-  if (!hasAcceptEncoding) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  // No Accept-Encoding of our own and no decoding: the body the script sees is the body its
+  // headers describe, so a fetched response passed through unchanged stays consistent.
 
   if (t.method == "HEAD") {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);

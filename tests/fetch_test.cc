@@ -112,6 +112,43 @@ TEST_F(FetchTest, GetsAndPostsWithHeadersAndBodies) {
   EXPECT_EQ(notFound["body"], "status 404");
 }
 
+TEST_F(FetchTest, MethodsRequestObjectsAndPassThrough) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  for (const char* method : {"PUT", "DELETE", "PATCH", "OPTIONS"}) {
+    auto [status, got] =
+        ask(server, "/method", origin.url("/echo"), std::string("&method=") + method);
+    ASSERT_EQ(status, 200) << method << " " << got.dump();
+    json echoed = json::parse(got["body"].get<std::string>());
+    EXPECT_EQ(echoed["method"], method);
+    EXPECT_EQ(echoed["body"], std::string("body of ") + method);
+  }
+  // HEAD: the head only.
+  auto [headStatus, head] = ask(server, "/method", origin.url("/hello"), "&method=HEAD");
+  ASSERT_EQ(headStatus, 200) << head.dump();
+  EXPECT_EQ(head["status"], 200);
+  EXPECT_EQ(head["length"], "17");
+  EXPECT_EQ(head["body"], "");
+
+  // A Request object carries its method, headers and body.
+  auto [requestStatus, request] = ask(server, "/request", origin.url("/echo"));
+  ASSERT_EQ(requestStatus, 200) << request.dump();
+  EXPECT_EQ(request["answer"]["method"], "PUT");
+  EXPECT_EQ(request["answer"]["headers"]["x-from"], "request");
+  EXPECT_EQ(request["answer"]["body"], "hi");
+
+  // A handler may return the fetched response itself.
+  auto proxied = httpGet(server.baseUrl() + "/proxy?url=" + encode(origin.url("/json")));
+  EXPECT_EQ(proxied.status, 200);
+  EXPECT_EQ(proxied.headers["content-type"], "application/json");
+  EXPECT_EQ(proxied.body, R"({"answer": 42, "list": [1, 2, 3]})");
+  auto missing = httpGet(server.baseUrl() + "/proxy?url=" + encode(origin.url("/status/404")));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body, "status 404");
+}
+
 TEST_F(FetchTest, RedirectModes) {
   Origin origin;
   ASSERT_NE(origin.port(), 0);

@@ -11,6 +11,9 @@
 //   /bad-signal   a signal that is not an AbortSignal
 //   /hang         awaits the whole body of url (which never ends); logs how the fetch ended
 //   /scheme       fetch() of a non-HTTP URL; the rejection
+//   /proxy        returns fetch(url) itself as the handler's response
+//   /method       fetch(url, {method: ?method}) with a body unless GET/HEAD; status, body
+//   /request      fetch(new Request(url, {method: 'PUT', headers, body})); the answer
 //   /spin         starts fetch(url), then spins past the CPU limit (the context is rebuilt)
 //   /ignore       fetch(url), the body left unread
 //   /garbage      allocates and drops ?mb megabytes of short-lived objects
@@ -152,6 +155,20 @@ async function route(path, q) {
     case '/bad-signal':
       await fetch(q.url, { signal: { aborted: false } });
       return Response.json({ fetched: true });
+    case '/proxy':
+      return fetch(q.url);
+    case '/method': {
+      const hasBody = q.method !== 'GET' && q.method !== 'HEAD';
+      const r = await fetch(q.url, { method: q.method, body: hasBody ? `body of ${q.method}` : null });
+      return Response.json({ status: r.status, length: r.headers.get('content-length'),
+                             body: await r.text() });
+    }
+    case '/request': {
+      const request = new Request(q.url, { method: 'PUT', headers: { 'x-from': 'request' },
+                                           body: new Uint8Array([104, 105]) });
+      const r = await fetch(request);
+      return Response.json({ status: r.status, answer: await r.json() });
+    }
     case '/scheme':
       await fetch(q.url);
       return Response.json({ fetched: true });
