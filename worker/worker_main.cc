@@ -127,6 +127,15 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   hostOptions.isolation = parsed->isolation;
   IsolateHost host(base.get(), loop, watchdog, std::move(hostOptions));
   loop.attach(channel, host);
+  host.setBackgroundIdleCallback([&loop] { loop.exitIfDrained(); });
+
+  // The supervisor's first message is Configure, the script's environment: it must be in place
+  // before the script's top level runs.
+  while (!loop.configured() && channel.open()) {
+    if (event_base_loop(base.get(), EVLOOP_ONCE) < 0) break;
+  }
+  if (!loop.configured()) return 1;
+  host.setBindings(loop.takeBindings());
 
   capnp::MallocMessageBuilder first;
   auto envelope = first.initRoot<ipc::Envelope>();
