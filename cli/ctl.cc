@@ -48,9 +48,8 @@ constexpr const char* kCommandsHelp =
     "Exit status: 0 ok, 1 the server refused the command, 2 usage error, 3 the server could\n"
     "not be reached or did not answer within 10 s.\n";
 
-const std::set<std::string> kCommands = {"status", "workers", "metrics", "reload",
-                                         "restart", "drain",  "resume",  "scale",
-                                         "top",     "trigger-cron"};
+const std::set<std::string> kCommands = {"status", "workers", "metrics", "reload", "restart",
+                                         "drain",  "resume",  "scale",   "top",    "trigger-cron"};
 
 std::optional<uint64_t> parseCount(const std::string& text) {
   uint64_t value = 0;

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "common/cron_schedule.h"
@@ -419,8 +419,8 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       size_t start = 0;
       while (start <= list->size()) {
         size_t semi = list->find(';', start);
-        std::string item = list->substr(start, semi == std::string::npos ? std::string::npos
-                                                                         : semi - start);
+        std::string item =
+            list->substr(start, semi == std::string::npos ? std::string::npos : semi - start);
         if (item.find_first_not_of(" \t") != std::string::npos) {
           crons.push_back({item, "ISOLATED_CRON (for --cron)"});
         }

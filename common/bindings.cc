@@ -15,13 +15,13 @@ namespace {
 
 // ECMAScript reserved words and the strict-mode ones: none can be a global binding name.
 constexpr std::array kReserved = {
-    "await",   "break",    "case",       "catch",     "class",   "const",   "continue",
-    "debugger", "default", "delete",     "do",        "else",    "enum",    "export",
-    "extends", "false",    "finally",    "for",       "function", "if",     "implements",
-    "import",  "in",       "instanceof", "interface", "let",     "new",     "null",
-    "package", "private",  "protected",  "public",    "return",  "static",  "super",
-    "switch",  "this",     "throw",      "true",      "try",     "typeof",  "var",
-    "void",    "while",    "with",       "yield",     "arguments", "eval",  "undefined"};
+    "await",    "break",   "case",       "catch",     "class",     "const",  "continue",
+    "debugger", "default", "delete",     "do",        "else",      "enum",   "export",
+    "extends",  "false",   "finally",    "for",       "function",  "if",     "implements",
+    "import",   "in",      "instanceof", "interface", "let",       "new",    "null",
+    "package",  "private", "protected",  "public",    "return",    "static", "super",
+    "switch",   "this",    "throw",      "true",      "try",       "typeof", "var",
+    "void",     "while",   "with",       "yield",     "arguments", "eval",   "undefined"};
 
 bool identStart(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$';
@@ -56,8 +56,7 @@ bool addFile(std::map<std::string, Binding>& out, const std::string& path, bool 
     return false;
   }
   if (text->size() > kMaxBindingBytes * 2) {
-    error = origin + ": the file is larger than " + std::to_string(kMaxBindingBytes * 2) +
-            " bytes";
+    error = origin + ": the file is larger than " + std::to_string(kMaxBindingBytes * 2) + " bytes";
     return false;
   }
   nlohmann::json doc;

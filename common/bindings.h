@@ -45,7 +45,6 @@ bool isBindingName(const std::string& name);
 
 // Reads the files and merges everything, sorted by name. On failure returns nullopt with
 // `error` set to a message that names the file or flag and the binding.
-std::optional<std::vector<Binding>> loadBindings(const BindingSources& sources,
-                                                 std::string& error);
+std::optional<std::vector<Binding>> loadBindings(const BindingSources& sources, std::string& error);
 
 }  // namespace isolated

@@ -63,8 +63,8 @@ std::optional<std::string> parseField(std::string_view text, const FieldSpec& sp
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
-    std::string_view item =
-        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view item = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     if (item.empty()) return std::string("empty list item");
     std::string_view range = item;
     int step = 1;

@@ -96,8 +96,8 @@ int Supervisor::run() {
   if (control_) logger_.info("control socket", {{"path", control_->path()}});
   if (admin_) logger_.info("admin listening", {{"address", admin_->address()}});
   if (!bindings_.empty()) {
-    size_t secrets = static_cast<size_t>(
-        std::count_if(bindings_.begin(), bindings_.end(), [](const Binding& b) { return b.secret; }));
+    size_t secrets = static_cast<size_t>(std::count_if(bindings_.begin(), bindings_.end(),
+                                                       [](const Binding& b) { return b.secret; }));
     logger_.info("script environment",
                  {{"variables", bindings_.size() - secrets}, {"secrets", secrets}});
   }

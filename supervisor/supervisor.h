@@ -221,6 +221,11 @@ class Supervisor : public RequestHandler,
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::vector<DispatchCandidate> candidates_;  // scratch space for dispatch, reused
   std::unordered_map<uint64_t, PendingRequest> inFlight_;
+  // Request ids of the last kRecentAnswers answered requests, so that lines their waitUntil()
+  // work logs after the answer still carry the client-visible id. Bounded FIFO.
+  static constexpr size_t kRecentAnswers = 4096;
+  std::unordered_map<uint64_t, std::string> recentRequestIds_;
+  std::deque<uint64_t> recentOrder_;
   std::deque<PendingRequest> queue_;
 
   // The bindings workers get (re-read on reload; the previous set comes back when the reload

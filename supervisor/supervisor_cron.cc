@@ -63,8 +63,7 @@ std::optional<std::string> Supervisor::triggerScheduled(const std::string& cron)
   auto parsed = CronSchedule::parse(cron);
   if (auto* error = std::get_if<std::string>(&parsed)) return *error;
   // Like Cloudflare's test trigger: the scheduled time is now, not the expression's next fire.
-  dispatchScheduled(std::get<CronSchedule>(parsed).expression(),
-                    static_cast<double>(wallNowMs()));
+  dispatchScheduled(std::get<CronSchedule>(parsed).expression(), static_cast<double>(wallNowMs()));
   return std::nullopt;
 }
 
@@ -73,14 +72,12 @@ void Supervisor::dispatchScheduled(const std::string& cron, double scheduledTime
     logger_.warn("cron trigger skipped: the server is not serving", {{"cron", cron}});
     return;
   }
-  PendingRequest pending{nullptr, nextRequestId_++, Clock::now(), newRequestId(), 0};
-  pending.cron = cron;
-  pending.scheduledTimeMs = scheduledTimeMs;
+  PendingRequest pending{nullptr, nextRequestId_++, Clock::now(), newRequestId(), 0,
+                         cron,    scheduledTimeMs};
   logger_.debug("cron trigger", {{"cron", cron}, {"request_id", pending.requestId}});
   if (queue_.empty() && tryAssign(pending)) return;
   if (queue_.size() >= config_.queueSize) {
-    return replyError(pending, 503, "overloaded",
-                      "every worker is busy and the queue is full");
+    return replyError(pending, 503, "overloaded", "every worker is busy and the queue is full");
   }
   queue_.push_back(std::move(pending));
 }

@@ -275,12 +275,19 @@ void Supervisor::onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) {
   LogLevel level = toLogLevel(log.getLevel());
   if (!logger_.enabled(level)) return;
   if (log.getRequestId() != 0) {
-    auto it = inFlight_.find(log.getRequestId());
+    // After its answer, a request's waitUntil() work may still log.
+    std::string requestId;
+    if (auto it = inFlight_.find(log.getRequestId()); it != inFlight_.end()) {
+      requestId = it->second.requestId;
+    } else if (auto recent = recentRequestIds_.find(log.getRequestId());
+               recent != recentRequestIds_.end()) {
+      requestId = recent->second;
+    }
     logger_.log(level, log.getMessage().cStr(),
                 {{"worker", worker.id()},
                  {"pid", worker.pid()},
                  {"request", log.getRequestId()},
-                 {"request_id", it != inFlight_.end() ? it->second.requestId : std::string()}});
+                 {"request_id", requestId}});
   } else {
     logger_.log(level, log.getMessage().cStr(), {{"worker", worker.id()}, {"pid", worker.pid()}});
   }
@@ -332,9 +339,10 @@ bool Supervisor::beginReload() {
   std::string bindingError;
   auto bindings = loadBindings(config_.bindings, bindingError);
   if (!bindings) {
-    logger_.error("reload refused: the script environment cannot be loaded; old workers keep "
-                  "serving",
-                  {{"error", bindingError}});
+    logger_.error(
+        "reload refused: the script environment cannot be loaded; old workers keep "
+        "serving",
+        {{"error", bindingError}});
     return false;
   }
   previousBindings_ = std::exchange(bindings_, std::move(*bindings));

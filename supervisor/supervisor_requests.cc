@@ -44,7 +44,7 @@ const char* methodName(evhttp_cmd_type cmd) {
 // ---- requests ----
 
 void Supervisor::onHttpRequest(evhttp_request* request) {
-  PendingRequest pending{request, nextRequestId_++, Clock::now(), {}, 0};
+  PendingRequest pending{request, nextRequestId_++, Clock::now(), {}, 0, {}, 0};
   // The request id goes back on every answer, the supervisor's own errors included.
   const char* given = evhttp_find_header(evhttp_request_get_input_headers(request),
                                          config_.requestIdHeader.c_str());
@@ -100,9 +100,9 @@ void Supervisor::replyFromWorker(const PendingRequest& request, const WorkerProc
                    {"worker", worker.id()},
                    {"request_id", request.requestId}});
   } else {
-    logger_.info("scheduled event done", {{"cron", request.cron},
-                                          {"worker", worker.id()},
-                                          {"request_id", request.requestId}});
+    logger_.info(
+        "scheduled event done",
+        {{"cron", request.cron}, {"worker", worker.id()}, {"request_id", request.requestId}});
   }
   if (response.hasRuntimeError()) {
     std::string kind = response.getRuntimeError().cStr();
@@ -114,6 +114,13 @@ void Supervisor::replyFromWorker(const PendingRequest& request, const WorkerProc
 }
 
 void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_t workerId) {
+  if (recentRequestIds_.emplace(request.id, request.requestId).second) {
+    recentOrder_.push_back(request.id);
+    if (recentOrder_.size() > kRecentAnswers) {
+      recentRequestIds_.erase(recentOrder_.front());
+      recentOrder_.pop_front();
+    }
+  }
   double seconds = std::chrono::duration<double>(Clock::now() - request.arrived).count();
   metrics_.recordResponse(status, seconds);
   if (!config_.accessLog || request.http == nullptr) return;

@@ -88,15 +88,17 @@ TEST(BindingsTest, FileErrorsArePreciseAndHideSecretValues) {
   BindingSources s2;
   s2.varsFile = array.path();
   EXPECT_FALSE(loadBindings(s2, error));
-  EXPECT_EQ(error, "--vars-file " + array.path() + ": expected a JSON object of NAME: value, got "
-                   "a array");
+  EXPECT_EQ(error, "--vars-file " + array.path() +
+                       ": expected a JSON object of NAME: value, got "
+                       "a array");
 
   TempFile nonString(R"({"N": 5})");
   BindingSources s3;
   s3.secretsFile = nonString.path();
   EXPECT_FALSE(loadBindings(s3, error));
-  EXPECT_EQ(error, "--secrets-file " + nonString.path() + ": secret 'N' must be a string, got a "
-                   "number");
+  EXPECT_EQ(error, "--secrets-file " + nonString.path() +
+                       ": secret 'N' must be a string, got a "
+                       "number");
 
   BindingSources s4;
   s4.varsFile = "/nonexistent/vars.json";

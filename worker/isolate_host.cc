@@ -48,9 +48,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       this));
   graceTimer_.reset(event_new(
       base_, -1, 0,
-      [](evutil_socket_t, short, void* self) {
-        static_cast<IsolateHost*>(self)->onGraceExpired();
-      },
+      [](evutil_socket_t, short, void* self) { static_cast<IsolateHost*>(self)->onGraceExpired(); },
       this));
 }
 

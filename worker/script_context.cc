@@ -117,8 +117,7 @@ std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
     return !get(setEnv_)->Call(context, context->Global(), 2, args).IsEmpty();
   };
   if (!setEnv(false)) return describeException(isolate_, context, tryCatch, "isolated:env");
-  LoadResult loaded =
-      loadScript(isolate_, context, path, sources, [&] { return setEnv(true); });
+  LoadResult loaded = loadScript(isolate_, context, path, sources, [&] { return setEnv(true); });
   if (auto* error = std::get_if<ScriptError>(&loaded)) return *error;
   if (auto* module = std::get_if<LoadedModule>(&loaded)) {
     v8::Local<v8::Value> exported = module->defaultExport;
@@ -132,8 +131,8 @@ std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
     }
     if (!has->IsTrue()) {
       return ScriptError{path, 0,
-                         "the script has no fetch handler: use `export default { fetch }` or "
-                         "addEventListener('fetch', ...)"};
+                         "the script has no fetch handler (nor a scheduled one): use "
+                         "`export default { fetch }` or addEventListener('fetch', ...)"};
     }
   }
   runMicrotasks();

@@ -77,7 +77,10 @@ class ScriptContext {
 
   // waitUntil() work: promises the script asked to keep alive, counted per request id. They
   // live and die with this context.
-  void beginWaitUntil(uint64_t id) { ++waitUntil_[id]; ++waitUntilCount_; }
+  void beginWaitUntil(uint64_t id) {
+    ++waitUntil_[id];
+    ++waitUntilCount_;
+  }
   // False when `id` had no pending work (the context was reset in between).
   bool endWaitUntil(uint64_t id);
   size_t waitUntilCount() const { return waitUntilCount_; }

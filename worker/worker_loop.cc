@@ -69,8 +69,7 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
 void WorkerLoop::onConfigure(ipc::Configure::Reader configure) {
   configured_ = true;
   for (auto binding : configure.getBindings()) {
-    bindings_.push_back(
-        {binding.getName().cStr(), binding.getValue().cStr(), binding.getJson()});
+    bindings_.push_back({binding.getName().cStr(), binding.getValue().cStr(), binding.getJson()});
   }
   // workerMain runs the loop only until this arrives, then loads the script.
   event_base_loopbreak(base_);

@@ -5,12 +5,15 @@
 // Nothing here is reachable from user code except the globals installed on purpose.
 import { makeConsole, reportError } from './console.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
-import { addEventListener, dispatch, FetchEvent, hasFetchListener,
+import { setEnv } from './env.js';
+import { ExecutionContext } from './execution_context.js';
+import { addEventListener, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
+import { ScheduledEvent } from './scheduled.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
 
 function define(name, value) {
@@ -25,6 +28,8 @@ export function install(bindings) {
   define('Request', Request);
   define('Response', Response);
   define('FetchEvent', FetchEvent);
+  define('ScheduledEvent', ScheduledEvent);
+  define('ExecutionContext', ExecutionContext);
   define('addEventListener', addEventListener);
   define('setTimeout', setTimeout);
   define('setInterval', setInterval);
@@ -42,5 +47,5 @@ export function install(bindings) {
   define('performance', makePerformance());
   define('navigator', makeNavigator());
   define('reportError', reportError);
-  return { dispatch, fireTimer, setModuleHandler, hasFetchListener };
+  return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv };
 }
