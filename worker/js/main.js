@@ -3,6 +3,7 @@
 // function expression, `(function (native) { ... })`, embedded in the binary
 // (cmake/RuntimeBundle.cmake); ScriptContext calls it once per context with the native bindings.
 // Nothing here is reachable from user code except the globals installed on purpose.
+import { CompressionStream, DecompressionStream } from './compression.js';
 import { makeConsole, reportError } from './console.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { setEnv } from './env.js';
@@ -47,5 +48,7 @@ export function install(bindings) {
   define('performance', makePerformance());
   define('navigator', makeNavigator());
   define('reportError', reportError);
+  define('CompressionStream', CompressionStream);
+  define('DecompressionStream', DecompressionStream);
   return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv };
 }
