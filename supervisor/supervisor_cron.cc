@@ -23,10 +23,10 @@ void Supervisor::armCronTimer() {
   int64_t nowSec = wallNowMs() / 1000;
   int64_t earliest = INT64_MAX;
   for (auto& entry : crons_) {
-    // First arming, or the wall clock moved back past a computed fire: recompute from now.
-    if (entry.nextFireSec == 0 || entry.nextFireSec - nowSec > 366LL * 24 * 3600 * 30) {
-      entry.nextFireSec = entry.schedule.next(nowSec).value_or(INT64_MAX);
-    }
+    // The earlier of the fire already due (kept so a late timer still fires it) and the next
+    // one from now (sooner than the stored one only when the wall clock moved back).
+    int64_t fromNow = entry.schedule.next(nowSec).value_or(INT64_MAX);
+    entry.nextFireSec = entry.nextFireSec == 0 ? fromNow : std::min(entry.nextFireSec, fromNow);
     earliest = std::min(earliest, entry.nextFireSec);
   }
   if (earliest == INT64_MAX) return;

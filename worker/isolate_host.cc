@@ -379,6 +379,12 @@ bool IsolateHost::probe() {
 
 void IsolateHost::cancel(uint64_t id) {
   if (context_) context_->finishRequest(id);
+  // A request still held back behind waitUntil() work is dropped before it runs.
+  std::erase_if(held_, [id](const std::unique_ptr<capnp::MallocMessageBuilder>& message) {
+    auto envelope = message->getRoot<ipc::Envelope>().asReader();
+    return (envelope.isRequestStart() && envelope.getRequestStart().getId() == id) ||
+           (envelope.isScheduled() && envelope.getScheduled().getId() == id);
+  });
 }
 
 void IsolateHost::respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
