@@ -6,6 +6,7 @@
 #include "worker/compression_bindings.h"
 #include "worker/function_table.h"
 #include "worker/runtime_host.h"
+#include "worker/subtle/subtle_bindings.h"
 #include "worker/web_bindings.h"
 
 namespace isolated::worker {
@@ -53,6 +54,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
   };
   installFunctions(isolate, context, native, functions, data);
   WebBindings::install(isolate, context, native);
+  subtle::installSubtle(isolate, context, native);
   installFunctions(isolate, context, native, CompressionBindings::functions());
   return native;
 }
