@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -311,6 +312,21 @@ TEST(LifecycleTest, TriggeredCronRunsTheScheduledHandler) {
   // A bad expression is refused by the server with the field named.
   out = ctl(server, "trigger-cron '61 * * * *'");
   EXPECT_NE(out.find("minute field '61': 61 is out of range 0-59"), std::string::npos) << out;
+}
+
+TEST(LifecycleTest, CronTimerFiresAtTheNextMinute) {
+  // The real timer path: waits for the next whole minute (at most 60 s, idle).
+  ServerProcess server(script("lifecycle.js"), {"--workers", "1", "--cron", "* * * * *"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto line = server.waitForLine(
+      [](const std::string& l) { return l.find("scheduled event done") != std::string::npos; },
+      std::chrono::seconds(70));
+  ASSERT_TRUE(line) << server.output();
+  EXPECT_EQ(logField(*line, "cron"), "* * * * *") << *line;
+  json state = json::parse(httpGet(server.baseUrl() + "/scheduled").body);
+  EXPECT_EQ(state["count"], 1);
+  // scheduledTime is the minute the trigger was due, not when it ran.
+  EXPECT_EQ(std::fmod(state["last"]["scheduledTime"].get<double>(), 60000.0), 0.0);
 }
 
 TEST(LifecycleTest, ServiceWorkerScheduledListener) {

@@ -7,7 +7,6 @@ import { CompressionStream, DecompressionStream } from './compression.js';
 import { makeConsole, reportError } from './console.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { setEnv } from './env.js';
-import { ExecutionContext } from './execution_context.js';
 import { addEventListener, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
@@ -32,7 +31,6 @@ export function install(bindings) {
   define('Response', Response);
   define('FetchEvent', FetchEvent);
   define('ScheduledEvent', ScheduledEvent);
-  define('ExecutionContext', ExecutionContext);
   define('addEventListener', addEventListener);
   define('setTimeout', setTimeout);
   define('setInterval', setInterval);
