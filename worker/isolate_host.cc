@@ -249,6 +249,8 @@ bool IsolateHost::holdIfBackground(ipc::Envelope::Reader envelope) {
   auto copy = std::make_unique<capnp::MallocMessageBuilder>();
   copy->setRoot(envelope);
   held_.push_back(std::move(copy));
+  // Usually armed by the response already; this covers work registered after it.
+  armGraceIfBackground();
   return true;
 }
 
