@@ -64,8 +64,10 @@ class Supervisor : public RequestHandler,
   // Operator actions (signals now, the control socket later).
   // Rolling reload: workers are replaced one at a time by workers that re-read the script. The
   // first replacement validates it; if it fails to load, the reload is refused and the old
-  // workers keep serving. Returns false when a reload is already running or not possible.
-  bool beginReload();
+  // workers keep serving. The --vars-file and --secrets-file are re-read first; if they no
+  // longer load, the reload is refused. Returns false (with `why`, when given) when a reload is
+  // already running or not possible.
+  bool beginReload(std::string* why = nullptr);
   // Graceful recycle of one worker by id; false when there is no such serving worker.
   bool recycleWorker(uint32_t id, const std::string& reason);
 

@@ -168,9 +168,8 @@ nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
   if (cmd == "metrics") return {{"ok", true}, {"text", metricsText()}};
   if (cmd == "reload") {
     size_t workers = countWorkers(isActive);
-    if (!beginReload()) {
-      return fail("cannot reload now: a reload is running or the server is not serving");
-    }
+    std::string why;
+    if (!beginReload(&why)) return fail("cannot reload now: " + why);
     return done("reloading " + std::to_string(workers) + " workers one at a time");
   }
   if (cmd == "restart") {

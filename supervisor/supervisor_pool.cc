@@ -329,10 +329,12 @@ void Supervisor::sendConfigure(WorkerProcess& worker) {
 
 // ---- reload ----
 
-bool Supervisor::beginReload() {
+bool Supervisor::beginReload(std::string* why) {
   if (phase_ != Phase::kServing || reloadActive_) {
-    logger_.warn("reload ignored", {{"reason", reloadActive_ ? "a reload is already running"
-                                                             : "the server is not serving"}});
+    std::string reason =
+        reloadActive_ ? "a reload is already running" : "the server is not serving";
+    logger_.warn("reload ignored", {{"reason", reason}});
+    if (why != nullptr) *why = reason;
     return false;
   }
   // The files are re-read; a bad one refuses the reload like a script that fails to load.
@@ -343,6 +345,7 @@ bool Supervisor::beginReload() {
         "reload refused: the script environment cannot be loaded; old workers keep "
         "serving",
         {{"error", bindingError}});
+    if (why != nullptr) *why = "the script environment cannot be loaded: " + bindingError;
     return false;
   }
   previousBindings_ = std::exchange(bindings_, std::move(*bindings));

@@ -211,6 +211,11 @@ TEST(LifecycleTest, ReloadRereadsTheVarsFile) {
            line.find("not valid JSON") != std::string::npos;
   })) << server.output();
   EXPECT_EQ(json::parse(httpGet(server.baseUrl() + "/env").body)["GREETING"], "two");
+  std::string out = ctl(server, "reload");
+  EXPECT_NE(out.find("cannot reload now: the script environment cannot be loaded: --vars-file " +
+                     vars + ": not valid JSON"),
+            std::string::npos)
+      << out;
 }
 
 TEST(LifecycleTest, WaitUntilWorkOutlivesTheResponse) {
