@@ -1,6 +1,6 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
 // `addEventListener('fetch')`), and dispatch: the host's entry point for each request.
-import { kBody } from './body.js';
+import { bodySource, kBody, readStreamBody } from './body.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
 import { native } from './native.js';
@@ -38,7 +38,21 @@ function toResponse(id, value) {
   }
   const flat = [];
   for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
-  native.respond(id, value.status, flat, value[kBody]);
+  let source;
+  try {
+    source = bodySource(value);
+  } catch (error) {
+    reject(id, error);
+    return;
+  }
+  if (source.stream === undefined) {
+    // The fast path: a string or bytes body goes to the host as it is.
+    native.respond(id, value.status, flat, source.bytes);
+    return;
+  }
+  // A stream body is read whole and sent as bytes until the host can take a body in chunks.
+  readStreamBody(source.stream).then((bytes) => native.respond(id, value.status, flat, bytes),
+                                     (error) => reject(id, error));
 }
 
 function reject(id, error) {

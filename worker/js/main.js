@@ -3,14 +3,18 @@
 // function expression, `(function (native) { ... })`, embedded in the binary
 // (cmake/RuntimeBundle.cmake); ScriptContext calls it once per context with the native bindings.
 // Nothing here is reachable from user code except the globals installed on purpose.
+import { Blob, File } from './blob.js';
 import { makeConsole, reportError } from './console.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
+import { FormData } from './form_data.js';
 import { addEventListener, dispatch, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
+import * as streams from './streams.js';
+import { TextDecoderStream, TextEncoderStream } from './text_streams.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
 
 function define(name, value) {
@@ -18,6 +22,14 @@ function define(name, value) {
     value, writable: true, configurable: true, enumerable: false,
   });
 }
+
+const kStreamClasses = [
+  'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader',
+  'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController', 'ReadableByteStreamController',
+  'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController',
+  'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy',
+  'CountQueuingStrategy',
+];
 
 export function install(bindings) {
   setNative(bindings);
@@ -42,5 +54,11 @@ export function install(bindings) {
   define('performance', makePerformance());
   define('navigator', makeNavigator());
   define('reportError', reportError);
+  for (const name of kStreamClasses) define(name, streams[name]);
+  define('TextEncoderStream', TextEncoderStream);
+  define('TextDecoderStream', TextDecoderStream);
+  define('Blob', Blob);
+  define('File', File);
+  define('FormData', FormData);
   return { dispatch, fireTimer, setModuleHandler, hasFetchListener };
 }
