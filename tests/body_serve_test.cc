@@ -93,5 +93,11 @@ TEST_F(BodyServeTest, ErroredStreamBodyIsA500AndTheWorkerGoesOn) {
   EXPECT_EQ(httpGet(url("/blob")).status, 200);
 }
 
+TEST_F(BodyServeTest, OversizedStreamBodyIsA500NotACrash) {
+  auto r = httpGet(url("/stream-huge"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(httpGet(url("/stream")).body, "one two three\n");
+}
+
 }  // namespace
 }  // namespace isolated::test

@@ -46,6 +46,8 @@ export function blobValuesBecomeFiles() {
   assertEquals(form.get('renamed').lastModified, 5);
   form.set('named', new Blob(['z']), 'z.bin');
   assertEquals(form.get('named').name, 'z.bin');
+  form.append('undefinedName', new Blob(['u']), undefined);
+  assertEquals(form.get('undefinedName').name, 'blob', 'an undefined filename counts as none');
 }
 
 export function argumentErrors() {

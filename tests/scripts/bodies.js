@@ -5,6 +5,7 @@
 //   /form-out      a FormData body (multipart, the boundary in the content-type)
 //   /upper         POST: request.body through TextDecoderStream, upper-cased, TextEncoderStream
 //   /stream-error  a stream body that errors after one chunk
+//   /stream-huge   a stream body past the 48 MiB that toResponse buffers
 export default {
   async fetch(request) {
     const path = request.url.replace(/^[a-z]+:\/\/[^/]+/, '').split('?')[0];
@@ -49,6 +50,16 @@ export default {
             controller.error(new Error('the body stream broke'));
           },
         }));
+      case '/stream-huge': {
+        let sent = 0;
+        return new Response(new ReadableStream({
+          pull(controller) {
+            sent += 1;
+            controller.enqueue(new Uint8Array(1 << 20));
+            if (sent === 49) controller.close();
+          },
+        }));
+      }
       default:
         return new Response('not found\n', { status: 404 });
     }

@@ -32,8 +32,10 @@ function makeEntry(name, value, filename, argCount, method) {
     }
     return [entryName, String(value)];
   }
-  if (!(value instanceof File) || argCount > 2) {
-    const name = argCount > 2 ? String(filename) : value instanceof File ? value.name : 'blob';
+  // An explicit undefined filename counts as none (WebIDL optional argument).
+  if (!(value instanceof File) || filename !== undefined) {
+    const name = filename !== undefined ? String(filename) :
+                 value instanceof File ? value.name : 'blob';
     const lastModified = value instanceof File ? value.lastModified : undefined;
     value = fileFromBytes(blobBytes(value), name, value.type, lastModified);
   }

@@ -43,8 +43,9 @@ export function streamOfBytes(bytes, chunkSize = 65536) {
   });
 }
 
-// Reads every chunk of `stream` (each must be a Uint8Array, as for a body) into one Uint8Array.
-export async function readAllBytes(stream) {
+// Reads every chunk of `stream` (each must be a Uint8Array, as for a body) into one Uint8Array;
+// a stream longer than `maxBytes` is cancelled and the read fails with a RangeError.
+export async function readAllBytes(stream, maxBytes = Infinity) {
   const reader = stream.getReader();
   const chunks = [];
   let total = 0;
@@ -58,6 +59,11 @@ export async function readAllBytes(stream) {
     }
     chunks.push(value);
     total += value.length;
+    if (total > maxBytes) {
+      const error = new RangeError(`the body stream is longer than ${maxBytes} bytes`);
+      reader.cancel(error).catch(() => {});
+      throw error;
+    }
   }
   // Always a fresh buffer: the chunks belong to whoever enqueued them.
   const joined = new Uint8Array(total);
