@@ -1,7 +1,8 @@
 // The body mixin on Request and Response (https://fetch.spec.whatwg.org/#body-mixin): every
 // kind of body init against every reader, content types, formData() parsing both ways, used and
 // locked bodies, and clone().
-import { assert, assertArrayEquals, assertEquals, assertRejects, assertThrows } from './lib/assert.js';
+import { assert, assertArrayEquals, assertEquals, assertRejects,
+         assertThrows } from './lib/assert.js';
 
 const text = 'héllo \u{1F600}';
 const utf8 = Array.from(new TextEncoder().encode(text));
@@ -78,7 +79,8 @@ export async function responseEveryInitEveryReader() {
 }
 
 export async function requestEveryInitEveryReader() {
-  await everyInitEveryReader((body) => new Request('https://example.com/', { method: 'POST', body }));
+  await everyInitEveryReader((body) => new Request('https://example.com/',
+                                                    { method: 'POST', body }));
 }
 
 export async function jsonReader() {
@@ -222,7 +224,9 @@ export async function multipartParsesABrowserStyleBody() {
                'Content-Disposition: form-data; name="up"; filename="f.txt"\r\n\r\n' +
                'file body\r\n' +
                '--XyZ--\r\n';
-  const r = new Response(body, { headers: { 'content-type': 'multipart/form-data; boundary="XyZ"' } });
+  const r = new Response(body, {
+    headers: { 'content-type': 'multipart/form-data; boundary="XyZ"' },
+  });
   const form = await r.formData();
   assertEquals(form.get('a'), 'one');
   assertEquals(form.get('up').name, 'f.txt');

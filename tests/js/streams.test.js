@@ -1,7 +1,8 @@
 // ReadableStream, WritableStream, TransformStream and the queuing strategies
 // (https://streams.spec.whatwg.org/): reader and writer semantics, backpressure, piping, errors,
 // cancellation, byte streams with BYOB readers, and tee.
-import { assert, assertArrayEquals, assertEquals, assertRejects, assertThrows } from './lib/assert.js';
+import { assert, assertArrayEquals, assertEquals, assertRejects,
+         assertThrows } from './lib/assert.js';
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
