@@ -93,6 +93,13 @@ TEST_F(BodyServeTest, ErroredStreamBodyIsA500AndTheWorkerGoesOn) {
   EXPECT_EQ(httpGet(url("/blob")).status, 200);
 }
 
+TEST_F(BodyServeTest, PassedOnBodyStreamKeepsBytesAndHeaders) {
+  auto r = httpGet(url("/rewrap"));
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, "rewrapped\n");
+  EXPECT_EQ(r.headers["content-type"], "text/x-inner");
+}
+
 TEST_F(BodyServeTest, OversizedStreamBodyIsA500NotACrash) {
   auto r = httpGet(url("/stream-huge"));
   EXPECT_EQ(r.status, 500);

@@ -285,3 +285,23 @@ export function nullBodyStatuses() {
   assertThrows(() => new Response(new Blob(['x']), { status: 304 }), TypeError);
   assertEquals(new Response(null, { status: 204 }).body, null);
 }
+
+export async function passingABodyStreamOnKeepsItsBytes() {
+  const inner = new Response('passed on');
+  const outer = new Response(inner.body, { headers: { 'x-wrapped': '1' } });
+  assertEquals(inner.bodyUsed, false, 'handing the stream over does not read it');
+  assertEquals(await outer.text(), 'passed on');
+  assertEquals(inner.bodyUsed, true, 'reading the new body read the old stream');
+  assertEquals(inner.body.locked, true);
+  await assertRejects(() => inner.text(), TypeError);
+
+  // Once someone has read from the stream it can't be passed on; what is left stays readable.
+  const partial = new Response('abcdef');
+  const reader = partial.body.getReader({ mode: 'byob' });
+  await reader.read(new Uint8Array(2));
+  reader.releaseLock();
+  assertThrows(() => new Response(partial.body), TypeError);
+  const rest = [];
+  for await (const chunk of partial.body) rest.push(...chunk);
+  assertEquals(String.fromCharCode(...rest), 'cdef');
+}

@@ -5,6 +5,7 @@
 //   /form-out      a FormData body (multipart, the boundary in the content-type)
 //   /upper         POST: request.body through TextDecoderStream, upper-cased, TextEncoderStream
 //   /stream-error  a stream body that errors after one chunk
+//   /rewrap        a string Response's body stream passed on to a new Response
 //   /stream-huge   a stream body past the 48 MiB that toResponse buffers
 export default {
   async fetch(request) {
@@ -50,6 +51,10 @@ export default {
             controller.error(new Error('the body stream broke'));
           },
         }));
+      case '/rewrap': {
+        const inner = new Response('rewrapped\n', { headers: { 'content-type': 'text/x-inner' } });
+        return new Response(inner.body, inner);
+      }
       case '/stream-huge': {
         let sent = 0;
         return new Response(new ReadableStream({

@@ -70,12 +70,28 @@ export function takeBody(obj) {
   return body ?? null;
 }
 
+// The streams the body getter made from bytes, with those bytes. Passing a body on as a stream
+// (`new Response(response.body, response)`) is common; while such a stream is untouched, whoever
+// takes it may take its bytes instead of reading it chunk by chunk.
+const streamBytes = new WeakMap();
+
+// The bytes behind `stream` (a Uint8Array over a whole buffer) if the body getter made it and
+// nobody has locked or read it, else null. Leaves the stream as reading it whole would: locked,
+// disturbed and closed.
+function takeStreamBytes(stream) {
+  const bytes = streamBytes.get(stream);
+  if (bytes === undefined || stream.locked || isDisturbed(stream)) return null;
+  streamBytes.delete(stream);
+  stream.getReader().cancel();
+  return bytes;
+}
+
 // The bytes of a taken body as a Uint8Array nobody else holds.
 async function bytesOf(body) {
   if (body === null) return new Uint8Array(0);
   if (typeof body === 'string') return native.encodeUtf8(body);
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
-  return readAllBytes(body);
+  return takeStreamBytes(body) ?? readAllBytes(body);
 }
 
 function bufferOf(bytes) {
@@ -104,8 +120,9 @@ const BodyMixin = {
       stream = streamOfBytes(new Uint8Array(0));
       stream.getReader().read();
     } else {
-      stream = streamOfBytes(typeof body === 'string' ? native.encodeUtf8(body) :
-                                                        new Uint8Array(body));
+      const bytes = typeof body === 'string' ? native.encodeUtf8(body) : new Uint8Array(body);
+      stream = streamOfBytes(bytes);
+      streamBytes.set(stream, bytes);
     }
     this[kBody] = stream;
     return stream;
@@ -167,7 +184,11 @@ export function cloneBody(source, target) {
 // was already read. This is the one place that decides how a body leaves the isolate.
 export function bodySource(response) {
   const body = response[kBody];
-  if (body instanceof ReadableStream) return { stream: takeBody(response) };
+  if (body instanceof ReadableStream) {
+    const stream = takeBody(response);
+    const bytes = takeStreamBytes(stream);
+    return bytes === null ? { stream } : { bytes: bytes.buffer };
+  }
   if (response[kBodyUsed]) throw new TypeError('The Response body has already been used');
   return { bytes: body };
 }
