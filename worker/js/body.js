@@ -3,8 +3,8 @@
 //
 // A body is kept in the form it was made from until someone needs another: `this[kBody]` is
 // null, a string, an ArrayBuffer (owned by the body) or a ReadableStream. Reading a string or
-// bytes body never builds a stream; the `body` getter builds one on first use and keeps it, from
-// when on the stream is the body. `kBodyUsed` records a one-shot read of a non-stream body; a
+// bytes body never builds a stream; the `body` getter builds one on first use and keeps it, and
+// from then on the stream is the body. `kBodyUsed` records a one-shot read of a non-stream body; a
 // stream body is used once its stream is disturbed (the spec's definition).
 import { Blob, blobBytes, blobFromBytes } from './blob.js';
 import { TextDecoder } from './encoding.js';
