@@ -305,3 +305,16 @@ export async function passingABodyStreamOnKeepsItsBytes() {
   for await (const chunk of partial.body) rest.push(...chunk);
   assertEquals(String.fromCharCode(...rest), 'cdef');
 }
+
+export async function multipartHasNoLimitsBeyondTheBodySize() {
+  const form = new FormData();
+  const big = new Uint8Array(3 << 20);
+  big[big.length - 1] = 7;
+  form.append('big', new File([big], 'big.bin'));
+  for (let i = 0; i < 1500; ++i) form.append(`f${i}`, String(i));
+  const parsed = await new Response(form).formData();
+  const file = parsed.get('big');
+  assertEquals(file.size, 3 << 20, 'a file over the parser library\'s 2 MiB default');
+  assertEquals((await file.bytes())[big.length - 1], 7);
+  assertEquals(parsed.getAll('f1499')[0], '1499', 'more parts than its default 1000');
+}
