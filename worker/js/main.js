@@ -14,6 +14,8 @@ import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
 import * as streams from './streams.js';
+import { CryptoKey, SubtleCrypto } from './subtle.js';
+import { DOMException } from './dom_exception.js';
 import { TextDecoderStream, TextEncoderStream } from './text_streams.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
 
@@ -50,6 +52,9 @@ export function install(bindings) {
   define('atob', native.atob);
   define('btoa', native.btoa);
   define('crypto', makeCrypto());
+  define('CryptoKey', CryptoKey);
+  define('SubtleCrypto', SubtleCrypto);
+  define('DOMException', DOMException);
   define('structuredClone', native.structuredClone);
   define('performance', makePerformance());
   define('navigator', makeNavigator());
