@@ -2,60 +2,6 @@
 // chunked input, and the TypeErrors for bad formats, bad chunks and truncated input.
 import { assert, assertArrayEquals, assertEquals, assertThrows } from './lib/assert.js';
 
-// The runtime's TransformStream when there is one; until the streams implementation lands, a
-// minimal stand-in with the same surface (writer write/close, reader read), so that these
-// tests drive the real compression code either way.
-class StandInTransformStream {
-  constructor(transformer) {
-    const queue = [];
-    let state = 'open';
-    let failure;
-    let wake = () => {};
-    const notify = () => {
-      const w = wake;
-      wake = () => {};
-      w();
-    };
-    const controller = { enqueue(chunk) {
-      queue.push(chunk);
-      notify();
-    } };
-    const step = (fn) => {
-      if (state === 'errored') return Promise.reject(failure);
-      try {
-        fn();
-        return Promise.resolve();
-      } catch (error) {
-        state = 'errored';
-        failure = error;
-        notify();
-        return Promise.reject(error);
-      }
-    };
-    this.writable = { getWriter: () => ({
-      write: (chunk) => step(() => transformer.transform(chunk, controller)),
-      close: () => step(() => {
-        transformer.flush(controller);
-        state = 'closed';
-        notify();
-      }),
-    }) };
-    this.readable = { getReader: () => ({ async read() {
-      for (;;) {
-        if (queue.length > 0) return { value: queue.shift(), done: false };
-        if (state === 'closed') return { value: undefined, done: true };
-        if (state === 'errored') throw failure;
-        await new Promise((resolve) => {
-          wake = resolve;
-        });
-      }
-    } }) };
-  }
-}
-if (typeof globalThis.TransformStream !== 'function') {
-  globalThis.TransformStream = StandInTransformStream;
-}
-
 // Writes `chunks` into `stream` while reading its output; returns the output as one array.
 async function pipe(stream, chunks) {
   const reader = stream.readable.getReader();
@@ -156,4 +102,17 @@ export async function badArgumentsAreTypeErrors() {
   assert(error instanceof TypeError, `expected a TypeError, got ${error}`);
   assertEquals(Object.prototype.toString.call(new CompressionStream('deflate')),
                '[object CompressionStream]');
+}
+
+export async function pipesThroughResponseBodies() {
+  const text = 'streamed '.repeat(1000);
+  const source = new Response(text).body;
+  const compressed = await new Response(source.pipeThrough(new CompressionStream('gzip')))
+                               .arrayBuffer();
+  assert(compressed.byteLength < text.length / 10, 'compressed');
+  const roundTrip = await new Response(
+      new Response(compressed).body.pipeThrough(new DecompressionStream('gzip'))).text();
+  assertEquals(roundTrip, text);
+  assert(new CompressionStream('gzip').readable instanceof ReadableStream);
+  assert(new DecompressionStream('gzip').writable instanceof WritableStream);
 }

@@ -1,10 +1,8 @@
 // CompressionStream and DecompressionStream (https://compression.spec.whatwg.org/): gzip,
 // deflate and deflate-raw, each a TransformStream whose transformer feeds a native zlib stream
 // (worker/compression_bindings.cc). The zlib handle lives only in this module's closures.
-//
-// TransformStream is looked up on the global object when a stream is constructed: the streams
-// implementation is installed by its own module.
 import { native } from './native.js';
+import { TransformStream } from './streams.js';
 
 const kFormats = ['deflate', 'deflate-raw', 'gzip'];
 
@@ -19,10 +17,6 @@ function checkFormat(args) {
 }
 
 function zlibTransformStream(format, compress) {
-  const TransformStream = globalThis.TransformStream;
-  if (typeof TransformStream !== 'function') {
-    throw new TypeError('TransformStream is not available in this runtime');
-  }
   const handle = native.zlibCreate(format, compress);
   const run = (chunk, finish, controller) => {
     let out;

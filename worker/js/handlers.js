@@ -1,7 +1,7 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
 // `addEventListener('fetch' | 'scheduled')`), and dispatch: the host's entry points for each
 // request and each scheduled (cron) event.
-import { kBody } from './body.js';
+import { bodySource, kBody, readStreamBody } from './body.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
 import { currentEnv } from './env.js';
@@ -48,9 +48,27 @@ function toResponse(id, value) {
                 `the handler returned ${value === null ? 'null' : typeof value}, not a Response`);
     return;
   }
+  if (value.type === 'error') {
+    native.fail(id, 'bad-response', 'the handler returned Response.error(), a network error');
+    return;
+  }
   const flat = [];
   for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
-  native.respond(id, value.status, flat, value[kBody]);
+  let source;
+  try {
+    source = bodySource(value);
+  } catch (error) {
+    reject(id, error);
+    return;
+  }
+  if (source.stream === undefined) {
+    // The fast path: a string or bytes body goes to the host as it is.
+    native.respond(id, value.status, flat, source.bytes);
+    return;
+  }
+  // A stream body is read whole and sent as bytes until the host can take a body in chunks.
+  readStreamBody(source.stream).then((bytes) => native.respond(id, value.status, flat, bytes),
+                                     (error) => reject(id, error));
 }
 
 function reject(id, error) {
