@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "common/bindings.h"
 #include "common/cidr_set.h"
 #include "common/isolation_mode.h"
 #include "common/logger.h"
@@ -24,7 +26,9 @@ struct ServeConfig {
   // Seconds that SIGTERM waits for requests in flight before stopping the workers anyway.
   uint32_t drainTimeoutSec = 30;
 
-  // Outstanding requests one worker may hold (WORKER_TASK_QUEUE_SIZE).
+  // Outstanding requests one worker may hold (WORKER_TASK_QUEUE_SIZE). A worker runs one
+  // isolate and hands every request it holds to it at once, so this is also how many requests
+  // interleave in one isolate (--max-concurrent-per-isolate is the same knob).
   uint32_t workerQueueSize = 100;
   // Requests the supervisor holds when every worker is full or none is ready, and how long one
   // may wait there before the client gets 503.
@@ -81,6 +85,11 @@ struct ServeConfig {
 
   IsolationMode isolation = IsolationMode::kShared;
 
+  // The script's variables and secrets. The supervisor loads them from here at start and on
+  // every reload (the files are re-read); parsing has already checked that they load.
+  BindingSources bindings;
+  // Cron expressions (--cron), each already validated by CronSchedule::parse.
+  std::vector<std::string> crons;
   // Outbound fetch(): address ranges refused (checked on the address actually connected to),
   // a CA file that replaces the system store (empty: system store), the connect timeout, and
   // the fetches one incoming request may make.

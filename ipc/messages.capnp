@@ -101,6 +101,34 @@ struct Log {
   }
 }
 
+# One binding of the script's environment (a variable or a secret; the worker does not
+# distinguish them).
+struct EnvBinding {
+  name @0 :Text;
+  # The string itself, or with `json` set, JSON text to parse (a non-string variable).
+  value @1 :Text;
+  json @2 :Bool;
+}
+
+# Supervisor -> worker, exactly once and as the supervisor's first message: the script's
+# environment. The worker loads the script only once it has arrived, so that service-worker
+# scripts see the bindings as globals from their first line. At most 1 MB of names and values
+# (see common/bindings.h).
+struct Configure {
+  bindings @0 :List(EnvBinding);
+}
+
+# Supervisor -> worker: run the script's scheduled handler for a cron trigger. Like a
+# RequestStart (same id space, same limits), it is answered by exactly one Response with the
+# same id: 200 when the handler (and its returned promise) succeeded, otherwise a runtime error.
+struct Scheduled {
+  id @0 :UInt64;
+  # When the trigger was due, in milliseconds since the Unix epoch (event.scheduledTime).
+  scheduledTime @1 :Float64;
+  # The cron expression that fired (event.cron).
+  cron @2 :Text;
+}
+
 # ---- Outbound fetch() (ordering and limits: ipc/protocol.h, "Outbound fetch") ----
 
 # Worker -> supervisor: start one outbound HTTP request. `fetchId` is chosen by the worker,
@@ -173,11 +201,13 @@ struct Envelope {
     pong @6 :Pong;
     shutdown @7 :Shutdown;
     log @8 :Log;
-    fetchStart @9 :FetchStart;
-    fetchHead @10 :FetchHead;
-    fetchBody @11 :FetchBody;
-    fetchCredit @12 :FetchCredit;
-    fetchFailed @13 :FetchFailed;
-    fetchAbort @14 :FetchAbort;
+    configure @9 :Configure;
+    scheduled @10 :Scheduled;
+    fetchStart @11 :FetchStart;
+    fetchHead @12 :FetchHead;
+    fetchBody @13 :FetchBody;
+    fetchCredit @14 :FetchCredit;
+    fetchFailed @15 :FetchFailed;
+    fetchAbort @16 :FetchAbort;
   }
 }
