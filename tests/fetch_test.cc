@@ -149,6 +149,29 @@ TEST_F(FetchTest, MethodsRequestObjectsAndPassThrough) {
   EXPECT_EQ(missing.body, "status 404");
 }
 
+TEST_F(FetchTest, BodiesAreStreamsAndWaitUntilKeepsFetching) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto [status, got] =
+      ask(server, "/streams", origin.url("/echo"), "&hello=" + encode(origin.url("/hello")));
+  ASSERT_EQ(status, 200) << got.dump();
+  EXPECT_EQ(got["isStream"], true);
+  EXPECT_EQ(got["a"], "hello from origin");
+  EXPECT_EQ(got["b"], "hello from origin");  // clone() tees the stream
+  EXPECT_EQ(got["relayed"], "hello from origin");
+  EXPECT_EQ(got["decoded"], "hello from origin");
+
+  // A fetch kept alive by waitUntil completes after the response was sent.
+  auto answered = httpGet(server.baseUrl() + "/wait-until?url=" + encode(origin.url("/hello")));
+  EXPECT_EQ(answered.body, "answered first");
+  auto line = server.waitForLine(
+      [](const std::string& l) { return l.find("waitUntil fetch") != std::string::npos; });
+  ASSERT_TRUE(line) << server.output();
+  EXPECT_TRUE(has(*line, "waitUntil fetch got: hello from origin")) << *line;
+}
+
 TEST_F(FetchTest, RedirectModes) {
   Origin origin;
   ASSERT_NE(origin.port(), 0);

@@ -14,6 +14,9 @@
 //   /proxy        returns fetch(url) itself as the handler's response
 //   /method       fetch(url, {method: ?method}) with a body unless GET/HEAD; status, body
 //   /request      fetch(new Request(url, {method: 'PUT', headers, body})); the answer
+//   /streams      the body is a ReadableStream; clone() tees it; a fetched body as the body of
+//                 another fetch (POST to url, an /echo route); waitUntil(fetch(...)) after
+//                 the response
 //   /spin         starts fetch(url), then spins past the CPU limit (the context is rebuilt)
 //   /ignore       fetch(url), the body left unread
 //   /garbage      allocates and drops ?mb megabytes of short-lived objects
@@ -35,7 +38,7 @@ function failure(error) {
                        { status: 502 });
 }
 
-async function route(path, q) {
+async function route(path, q, ctx) {
   switch (path) {
     case '/get': {
       const r = await fetch(q.url);
@@ -169,6 +172,24 @@ async function route(path, q) {
       const r = await fetch(request);
       return Response.json({ status: r.status, answer: await r.json() });
     }
+    case '/streams': {
+      const first = await fetch(q.hello);
+      const isStream = first.body instanceof ReadableStream;
+      const copy = first.clone();
+      const [a, b] = [await first.text(), await copy.text()];
+      const relayed = await fetch(q.url, { method: 'POST', body: (await fetch(q.hello)).body,
+                                           duplex: 'half' });
+      const echoed = await relayed.json();
+      const utf8 = await (await fetch(q.hello)).body.pipeThrough(new TextDecoderStream())
+          .getReader().read();
+      return Response.json({ isStream, a, b, relayed: echoed.body, decoded: utf8.value });
+    }
+    case '/wait-until': {
+      ctx.waitUntil(fetch(q.url).then((r) => r.text()).then(
+          (text) => console.log(`waitUntil fetch got: ${text}`),
+          (e) => console.log(`waitUntil fetch failed: ${e.message}`)));
+      return new Response('answered first');
+    }
     case '/scheme':
       await fetch(q.url);
       return Response.json({ fetched: true });
@@ -178,11 +199,11 @@ async function route(path, q) {
 }
 
 export default {
-  async fetch(request) {
+  async fetch(request, env, ctx) {
     const url = request.url;
     const path = url.slice(url.indexOf('/', url.indexOf('//') + 2)).split('?')[0];
     try {
-      return await route(path, params(url));
+      return await route(path, params(url), ctx);
     } catch (error) {
       return failure(error);
     }
