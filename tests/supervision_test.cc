@@ -151,9 +151,12 @@ TEST(SupervisionTest, StoppedWorkerIsDetectedAndReplaced) {
 }
 
 TEST(SupervisionTest, LeakingWorkerIsRecycledUnderLoadWithZeroFailures) {
-  // Each request retains 2 MB; past 150 MB of RSS the worker is recycled gracefully.
-  ServerProcess server(kScripts + "/supervision.js", {"--workers", "2", "--memory-threshold", "150",
-                                                      "--memory-hard-threshold", "1000"});
+  // Each request retains 2 MB; past 150 MB of RSS the worker is recycled gracefully. On an idle
+  // machine the load leaks about 2 GB/s, so memory is checked every 100 ms, well before the hard
+  // threshold.
+  ServerProcess server(kScripts + "/supervision.js",
+                       {"--workers", "2", "--memory-threshold", "150", "--memory-hard-threshold",
+                        "1000", "--health-interval", "100"});
   ASSERT_NE(server.waitReady(), 0) << server.output();
   auto before = server.liveWorkerPids();
   LoadGenerator load(server.baseUrl() + "/leak?mb=2", 3);
