@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "worker/js_scope.h"
-#include "worker/native_bindings.h"
 
 namespace isolated::worker {
 
@@ -41,12 +40,19 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       options_(std::move(options)),
       timers_(base, [this](uint64_t id, uint64_t requestId) { fireTimer(id, requestId); }),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
-      isolate_(std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes)) {}
+      isolate_(makeIsolate()) {}
 
 IsolateHost::~IsolateHost() {
   timers_.clear();
   context_.reset();
   isolate_.reset();
+}
+
+std::unique_ptr<OwnedIsolate> IsolateHost::makeIsolate() {
+  auto isolate =
+      std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes, options_.snapshot);
+  attachHost(isolate->get(), this);
+  return isolate;
 }
 
 std::optional<ScriptError> IsolateHost::load() {
@@ -55,13 +61,15 @@ std::optional<ScriptError> IsolateHost::load() {
 
 std::optional<ScriptError> IsolateHost::createContext() {
   v8::Isolate* isolate = isolate_->get();
-  auto created = std::make_unique<ScriptContext>(isolate);
+  auto created = std::make_unique<ScriptContext>(isolate, isolate_->snapshotContents());
+  if (!created->created()) {
+    return ScriptError{options_.scriptPath, 0, "V8 cannot create a context from the snapshot"};
+  }
   std::optional<ScriptError> error;
   {
     JsScope scope(isolate, created->global());
     CpuSlice slice(watchdog_, isolate, options_.startupCpuLimit);
-    error = created->load(NativeBindings::create(isolate, scope.context(), *this),
-                          options_.scriptPath, sources_);
+    error = created->load(options_.scriptPath, sources_);
     if (slice.finish()) {
       isolate->CancelTerminateExecution();
       if (error) {
@@ -166,7 +174,7 @@ void IsolateHost::rebuild(bool newIsolate) {
   context_.reset();
   if (newIsolate) {
     isolate_.reset();
-    isolate_ = std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes);
+    isolate_ = makeIsolate();
   } else {
     // Collect the old context now rather than at some later GC: what the terminated script
     // retained (array buffers included) would otherwise keep the worker's RSS up and could
@@ -204,7 +212,7 @@ void IsolateHost::refreshForRequest() {
   context_.reset();
   if (options_.isolation == IsolationMode::kIsolate) {
     isolate_.reset();
-    isolate_ = std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes);
+    isolate_ = makeIsolate();
   } else {
     v8::Isolate::Scope isolateScope(isolate_->get());
     isolate_->get()->ContextDisposedNotification();

@@ -388,10 +388,12 @@
     [Symbol.toStringTag]: { value: 'Crypto' },
   });
 
-  const timeOrigin = native.wallClockNow();
-  const monotonicOrigin = native.monotonicNow();
+  // Set again by initContext() in every context made from the startup snapshot: the values
+  // read while the snapshot was built belong to the build.
+  let timeOrigin = native.wallClockNow();
+  let monotonicOrigin = native.monotonicNow();
   const performance = Object.create(Object.prototype, {
-    timeOrigin: { value: timeOrigin, enumerable: true },
+    timeOrigin: { get() { return timeOrigin; }, enumerable: true },
     now: { value: function now() {
       return native.monotonicNow() - monotonicOrigin;
     }, enumerable: true },
@@ -527,5 +529,12 @@
   define('navigator', navigator);
   define('reportError', reportError);
 
-  return { dispatch, fireTimer, setModuleHandler, hasFetchListener };
+  // Called by the host once per context, before anything else runs in it: re-initialises the
+  // state that must not be shared by contexts deserialised from one snapshot.
+  function initContext() {
+    timeOrigin = native.wallClockNow();
+    monotonicOrigin = native.monotonicNow();
+  }
+
+  return { dispatch, fireTimer, setModuleHandler, hasFetchListener, initContext };
 })

@@ -39,10 +39,14 @@ class SourceCache {
   std::map<std::string, std::string> sources_;
 };
 
+// How an ES module's exports are read. kDefaultOnly makes no module namespace object (V8 10.2
+// cannot put one in a startup snapshot): LoadedModule::moduleNamespace is then empty.
+enum class ModuleExports { kNamespace, kDefaultOnly };
+
 // Must be called inside a JsScope for `context`. Microtasks queued by the script's top level
 // run in the context's own microtask queue before this returns.
 LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
-                      SourceCache& sources);
+                      SourceCache& sources, ModuleExports exports = ModuleExports::kNamespace);
 
 // Like loadScript, but always as an ES module, whatever the file's extension.
 LoadResult loadModuleScript(v8::Isolate* isolate, v8::Local<v8::Context> context,

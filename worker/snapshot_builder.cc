@@ -1,0 +1,139 @@
+// SnapshotCreator runs for the built-ins and for a user's script: see snapshot_builder.h.
+#include "worker/snapshot_builder.h"
+
+#include "worker/native_tables.h"
+#include "worker/runtime_host.h"
+
+namespace isolated::worker {
+
+namespace {
+
+// Copies the blob out and frees V8's copy.
+std::string takeBlob(v8::StartupData data) {
+  std::string blob(data.data, static_cast<size_t>(data.raw_size));
+  delete[] data.data;
+  return blob;
+}
+
+// The host while a script's top level runs for a snapshot: there are no requests, and any use
+// of the host is state the snapshot would freeze (a timer) or an effect it would swallow (a
+// console line that every worker should print), so the first one makes the snapshot unsafe.
+class SnapshotBuildHost final : public RuntimeHost {
+ public:
+  const std::string& unsafe() const { return unsafe_; }
+
+ private:
+  void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {
+    note("answered a request");
+  }
+  void fail(uint64_t, const std::string&, const std::string&) override {
+    note("answered a request");
+  }
+  void log(int, const std::string&, uint64_t) override { note("writes to the console"); }
+  uint64_t addTimer(double, bool, uint64_t) override {
+    note("sets a timer");
+    return ++timers_;
+  }
+  void cancelTimer(uint64_t) override {}
+  void note(const std::string& what) {
+    if (unsafe_.empty()) unsafe_ = "the script's top level " + what;
+  }
+
+  std::string unsafe_;
+  uint64_t timers_ = 0;
+};
+
+}  // namespace
+
+std::variant<std::string, ScriptError> buildBuiltinsSnapshot() {
+  std::vector<intptr_t> references = externalReferences();
+  v8::SnapshotCreator creator(references.data());
+  v8::Isolate* isolate = creator.GetIsolate();
+  {
+    v8::HandleScope handleScope(isolate);
+    creator.SetDefaultContext(v8::Context::New(isolate));
+    v8::Local<v8::Context> context = v8::Context::New(isolate);
+    {
+      v8::Context::Scope contextScope(context);
+      v8::TryCatch tryCatch(isolate);
+      v8::Local<v8::Object> entryPoints;
+      if (!evaluateRuntime(isolate, context).ToLocal(&entryPoints)) {
+        return describeException(isolate, context, tryCatch, "isolated:runtime");
+      }
+      if (creator.AddData(context, entryPoints) != kEntryPointsDataIndex) {
+        return ScriptError{"isolated:runtime", 0, "unexpected snapshot data index"};
+      }
+    }
+    if (creator.AddContext(context) != kRuntimeContextIndex) {
+      return ScriptError{"isolated:runtime", 0, "unexpected snapshot context index"};
+    }
+  }
+  v8::StartupData data = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+  if (data.data == nullptr) return ScriptError{"isolated:runtime", 0, "V8 made no blob"};
+  // A blob that cannot be rehashed would give every isolate the hash seed fixed at build time.
+  if (!data.CanBeRehashed()) {
+    delete[] data.data;
+    return ScriptError{"isolated:runtime", 0, "the built-ins snapshot cannot be rehashed"};
+  }
+  return takeBlob(data);
+}
+
+ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string& path,
+                                   CpuWatchdog& watchdog, std::chrono::milliseconds cpuLimit) {
+  ScriptSnapshot result;
+  SnapshotBuildHost host;
+  SourceCache sources;
+  v8::SnapshotCreator creator(builtins.externalReferences(), builtins.blob());
+  v8::Isolate* isolate = creator.GetIsolate();
+  isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  attachHost(isolate, &host);
+  {
+    v8::HandleScope handleScope(isolate);
+    creator.SetDefaultContext(v8::Context::New(isolate));
+    v8::Local<v8::Context> context;
+    if (!v8::Context::FromSnapshot(isolate, kRuntimeContextIndex).ToLocal(&context)) {
+      result.error = ScriptError{path, 0, "V8 cannot create a context from the built-ins"};
+      return result;
+    }
+    {
+      v8::Context::Scope contextScope(context);
+      v8::TryCatch tryCatch(isolate);
+      v8::Local<v8::Object> entryPoints;
+      if (!context->GetDataFromSnapshotOnce<v8::Object>(kEntryPointsDataIndex)
+               .ToLocal(&entryPoints)) {
+        result.error = ScriptError{path, 0, "the built-ins snapshot has no entry points"};
+        return result;
+      }
+      bool terminated = false;
+      {
+        CpuSlice slice(watchdog, isolate, cpuLimit);
+        LoadResult loaded =
+            loadScript(isolate, context, path, sources, ModuleExports::kDefaultOnly);
+        result.error = registerHandler(isolate, context, entryPoints, loaded, path);
+        if (!result.error) isolate->PerformMicrotaskCheckpoint();
+        terminated = slice.finish() || tryCatch.HasTerminated();
+      }
+      if (terminated) {
+        isolate->CancelTerminateExecution();
+        result.error = ScriptError{path, 0, "the script's top level exceeded the CPU limit"};
+      }
+      if (result.error) return result;
+      if (!host.unsafe().empty()) {
+        result.unsafe = host.unsafe();
+        return result;
+      }
+      if (creator.AddData(context, entryPoints) != kEntryPointsDataIndex) {
+        result.unsafe = "unexpected snapshot data index";
+        return result;
+      }
+    }
+    if (creator.AddContext(context) != kRuntimeContextIndex) {
+      result.unsafe = "unexpected snapshot context index";
+      return result;
+    }
+  }
+  result.blob = takeBlob(creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep));
+  return result;
+}
+
+}  // namespace isolated::worker

@@ -1,0 +1,138 @@
+// Start-up timings: see startup_bench.h.
+#include "worker/startup_bench.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "worker/js_scope.h"
+#include "worker/owned_isolate.h"
+#include "worker/runtime_host.h"
+#include "worker/script_context.h"
+#include "worker/snapshot_builder.h"
+#include "worker/v8_runtime.h"
+
+namespace isolated::worker {
+
+namespace {
+
+constexpr size_t kHeapLimitBytes = 128u << 20;
+
+// Requests never arrive; a top level that logs or sets timers is timed all the same.
+class BenchHost final : public RuntimeHost {
+  void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {}
+  void fail(uint64_t, const std::string&, const std::string&) override {}
+  void log(int, const std::string&, uint64_t) override {}
+  uint64_t addTimer(double, bool, uint64_t) override { return ++timers_; }
+  void cancelTimer(uint64_t) override {}
+  uint64_t timers_ = 0;
+};
+
+using Clock = std::chrono::steady_clock;
+
+double micros(Clock::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
+
+// A context loaded as a worker loads it (runtime, script, initContext); false on a load error.
+bool loadContext(OwnedIsolate& isolate, const std::string& script, SourceCache& sources) {
+  ScriptContext context(isolate.get(), isolate.snapshotContents());
+  if (!context.created()) return false;
+  JsScope scope(isolate.get(), context.global());
+  if (auto error = context.load(script, sources)) {
+    std::cerr << "load error: " << error->file << ":" << error->line << ": " << error->message
+              << "\n";
+    return false;
+  }
+  return true;
+}
+
+// Prints the µs per new context on one warm isolate, and per new isolate with its first
+// context, both including teardown (what --isolation context|isolate pay per request).
+bool measure(const char* label, StartupSnapshot* snapshot, const std::string& script,
+             int iterations, v8::ArrayBuffer::Allocator* allocator, BenchHost& host) {
+  SourceCache sources;
+  {
+    OwnedIsolate isolate(allocator, kHeapLimitBytes, snapshot);
+    attachHost(isolate.get(), &host);
+    if (!loadContext(isolate, script, sources)) return false;  // warm-up, and validity
+    auto start = Clock::now();
+    for (int i = 0; i < iterations; ++i) {
+      loadContext(isolate, script, sources);
+      v8::Isolate::Scope scope(isolate.get());
+      isolate.get()->ContextDisposedNotification();
+    }
+    std::printf("%-18s context  %9.1f us\n", label, micros(Clock::now() - start) / iterations);
+  }
+  int isolates = std::max(1, iterations / 10);
+  auto start = Clock::now();
+  for (int i = 0; i < isolates; ++i) {
+    OwnedIsolate isolate(allocator, kHeapLimitBytes, snapshot);
+    attachHost(isolate.get(), &host);
+    loadContext(isolate, script, sources);
+  }
+  std::printf("%-18s isolate  %9.1f us\n", label, micros(Clock::now() - start) / isolates);
+  return true;
+}
+
+}  // namespace
+
+int benchStartupMain(const char* argv0, const std::vector<std::string>& args) {
+  if (args.empty() || args.size() > 2) {
+    std::cerr << "usage: isolated __bench-startup SCRIPT [ITERATIONS]\n";
+    return 2;
+  }
+  const std::string& script = args[0];
+  int iterations = args.size() > 1 ? std::max(1, std::atoi(args[1].c_str())) : 500;
+  V8Runtime v8(argv0);
+  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(
+      v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  BenchHost host;
+  std::printf("# %s, %d contexts and %d isolates per variant, V8 %s\n", script.c_str(), iterations,
+              std::max(1, iterations / 10), v8::V8::GetVersion());
+  if (!measure("no-snapshot", nullptr, script, iterations, allocator.get(), host)) return 1;
+
+  std::string whyNot;
+  auto builtins = StartupSnapshot::builtIn(whyNot);
+  if (!builtins) {
+    std::printf("builtins-snapshot  n/a (%s)\n", whyNot.c_str());
+    return 0;
+  }
+  if (!measure("builtins-snapshot", builtins.get(), script, iterations, allocator.get(), host)) {
+    return 1;
+  }
+
+  CpuWatchdog watchdog;
+  ScriptSnapshot built =
+      buildScriptSnapshot(*builtins, script, watchdog, std::chrono::milliseconds(2000));
+  if (built.blob.empty()) {
+    std::printf("script-snapshot    n/a (%s)\n",
+                built.error ? built.error->message.c_str() : built.unsafe.c_str());
+    return 0;
+  }
+  // Workers map the file; so does the measurement.
+  char path[] = "/tmp/isolated-bench-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0 ||
+      write(fd, built.blob.data(), built.blob.size()) != static_cast<ssize_t>(built.blob.size())) {
+    std::perror("isolated __bench-startup: writing the script snapshot");
+    return 1;
+  }
+  close(fd);
+  auto scriptSnapshot = StartupSnapshot::mapFile(path, whyNot);
+  unlink(path);
+  if (!scriptSnapshot) {
+    std::printf("script-snapshot    n/a (%s)\n", whyNot.c_str());
+    return 0;
+  }
+  return measure("script-snapshot", scriptSnapshot.get(), script, iterations, allocator.get(), host)
+             ? 0
+             : 1;
+}
+
+}  // namespace isolated::worker
