@@ -68,7 +68,7 @@ std::variant<std::string, ScriptError> buildBuiltinsSnapshot() {
       return ScriptError{"isolated:runtime", 0, "unexpected snapshot context index"};
     }
   }
-  v8::StartupData data = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+  v8::StartupData data = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kClear);
   if (data.data == nullptr) return ScriptError{"isolated:runtime", 0, "V8 made no blob"};
   // A blob that cannot be rehashed would give every isolate the hash seed fixed at build time.
   if (!data.CanBeRehashed()) {
@@ -132,7 +132,7 @@ ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string&
       return result;
     }
   }
-  result.blob = takeBlob(creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep));
+  result.blob = takeBlob(creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kClear));
   return result;
 }
 

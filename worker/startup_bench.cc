@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <memory>
 
@@ -39,6 +40,20 @@ double micros(Clock::duration d) {
   return std::chrono::duration<double, std::micro>(d).count();
 }
 
+// CPU time of the whole process (V8's GC and compiler threads included), in µs: steadier than
+// wall time on a shared machine.
+double processCpuMicros() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+void report(const char* label, const char* what, Clock::time_point start, double cpuStart,
+            int count) {
+  std::printf("%-18s %-8s %9.1f us wall %9.1f us cpu\n", label, what,
+              micros(Clock::now() - start) / count, (processCpuMicros() - cpuStart) / count);
+}
+
 // A context loaded as a worker loads it (runtime, script, initContext); false on a load error.
 bool loadContext(OwnedIsolate& isolate, const std::string& script, SourceCache& sources) {
   ScriptContext context(isolate.get(), isolate.snapshotContents());
@@ -62,21 +77,23 @@ bool measure(const char* label, StartupSnapshot* snapshot, const std::string& sc
     attachHost(isolate.get(), &host);
     if (!loadContext(isolate, script, sources)) return false;  // warm-up, and validity
     auto start = Clock::now();
+    double cpuStart = processCpuMicros();
     for (int i = 0; i < iterations; ++i) {
       loadContext(isolate, script, sources);
       v8::Isolate::Scope scope(isolate.get());
       isolate.get()->ContextDisposedNotification();
     }
-    std::printf("%-18s context  %9.1f us\n", label, micros(Clock::now() - start) / iterations);
+    report(label, "context", start, cpuStart, iterations);
   }
   int isolates = std::max(1, iterations / 10);
   auto start = Clock::now();
+  double cpuStart = processCpuMicros();
   for (int i = 0; i < isolates; ++i) {
     OwnedIsolate isolate(allocator, kHeapLimitBytes, snapshot);
     attachHost(isolate.get(), &host);
     loadContext(isolate, script, sources);
   }
-  std::printf("%-18s isolate  %9.1f us\n", label, micros(Clock::now() - start) / isolates);
+  report(label, "isolate", start, cpuStart, isolates);
   return true;
 }
 
@@ -95,6 +112,16 @@ int benchStartupMain(const char* argv0, const std::vector<std::string>& args) {
   BenchHost host;
   std::printf("# %s, %d contexts and %d isolates per variant, V8 %s\n", script.c_str(), iterations,
               std::max(1, iterations / 10), v8::V8::GetVersion());
+  {
+    // The floor: V8's own empty context, with nothing of the runtime in it.
+    OwnedIsolate isolate(allocator.get(), kHeapLimitBytes, nullptr);
+    auto start = Clock::now();
+    double cpuStart = processCpuMicros();
+    for (int i = 0; i < iterations; ++i) {
+      ScriptContext context(isolate.get(), SnapshotContents::kNone);
+    }
+    report("bare-v8", "context", start, cpuStart, iterations);
+  }
   if (!measure("no-snapshot", nullptr, script, iterations, allocator.get(), host)) return 1;
 
   std::string whyNot;
