@@ -77,7 +77,8 @@ int serve(const std::vector<std::string>& args) {
   ::signal(SIGPIPE, SIG_IGN);
   isolated::EventBasePtr base(event_base_new());
   try {
-    isolated::supervisor::Supervisor supervisor(base.get(), config, {self, "__worker"}, logger);
+    isolated::supervisor::Supervisor supervisor(base.get(), config, {self, "__worker"}, logger,
+                                                {self, "__snapshot-script"});
     return supervisor.run();
   } catch (const std::exception& e) {
     logger.error("cannot start", {{"error", e.what()}});

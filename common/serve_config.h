@@ -79,6 +79,11 @@ struct ServeConfig {
   bool accessLog = false;
 
   IsolationMode isolation = IsolationMode::kShared;
+  // Startup snapshots (docs/architecture.md): the runtime's built-ins, compiled into the binary,
+  // and the user's script evaluated on top of them, made at pool start and on reload by a helper
+  // process when safe. Off: measurements, or a V8 that misbehaves with them.
+  bool builtinsSnapshot = true;
+  bool snapshotScript = true;
 
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;

@@ -29,7 +29,8 @@ constexpr uint32_t kWorkerStopDeadlineMs = 5000;
 }  // namespace
 
 Supervisor::Supervisor(event_base* base, const ServeConfig& config,
-                       std::vector<std::string> workerCommand, Logger& logger)
+                       std::vector<std::string> workerCommand, Logger& logger,
+                       std::vector<std::string> snapshotCommand)
     : base_(base),
       config_(config),
       workerCommand_(std::move(workerCommand)),
@@ -47,6 +48,19 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
        "--isolation", isolationModeName(config.isolation), "--log-level",
        std::string(logLevelName(config.logLevel)), "--log-format",
        config.logFormat == LogFormat::kJson ? "json" : "text"});
+  if (!config.builtinsSnapshot) workerCommand_.push_back("--no-builtins-snapshot");
+  if (config.snapshotScript && !snapshotCommand.empty()) {
+    snapshotCommand.insert(
+        snapshotCommand.end(),
+        {"--script", config.scriptPath, "--log-level", std::string(logLevelName(config.logLevel)),
+         "--log-format", config.logFormat == LogFormat::kJson ? "json" : "text"});
+    try {
+      snapshotter_ = std::make_unique<ScriptSnapshotter>(base_, std::move(snapshotCommand), logger_,
+                                                         [this] { onScriptSnapshotDone(); });
+    } catch (const SyscallError& e) {
+      logger_.warn("script snapshot off: no private directory for it", {{"error", e.what()}});
+    }
+  }
 
   for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGHUP}) {
     EventPtr ev(evsignal_new(
@@ -82,7 +96,8 @@ int Supervisor::run() {
                              {"workers", config_.workers}});
   if (control_) logger_.info("control socket", {{"path", control_->path()}});
   if (admin_) logger_.info("admin listening", {{"address", admin_->address()}});
-  reconcilePool();
+  // With a script snapshot, the pool starts once the helper has made it (or given up).
+  if (!snapshotter_ || !snapshotter_->start(generation_)) reconcilePool();
   if (phase_ != Phase::kStopped) event_base_dispatch(base_);
   return exitCode_;
 }
@@ -114,6 +129,7 @@ void Supervisor::reapChildren() {
     int status = 0;
     long pid = trySyscall([&] { return ::waitpid(-1, &status, WNOHANG); });
     if (pid <= 0) break;
+    if (snapshotter_ && snapshotter_->reaped(static_cast<pid_t>(pid), status)) continue;
     WorkerProcess* worker = findWorkerByPid(static_cast<pid_t>(pid));
     if (worker == nullptr) continue;
     worker->process().markReaped();
