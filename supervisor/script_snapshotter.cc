@@ -27,6 +27,13 @@ std::string makePrivateDirectory() {
   return templ;
 }
 
+// A snapshot file and the list of its sources beside it. Workers that mapped it keep their
+// mapping.
+void removeSnapshot(const std::string& path) {
+  ::unlink(path.c_str());
+  ::unlink((path + ".sources").c_str());
+}
+
 }  // namespace
 
 ScriptSnapshotter::ScriptSnapshotter(event_base* base, std::vector<std::string> helperCommand,
@@ -40,19 +47,19 @@ ScriptSnapshotter::ScriptSnapshotter(event_base* base, std::vector<std::string> 
 ScriptSnapshotter::~ScriptSnapshotter() {
   helper_.reset();  // SIGKILL and reap
   for (const auto& [generation, path] : files_)
-    ::unlink(path.c_str());
-  if (!helperOut_.empty()) ::unlink(helperOut_.c_str());
+    removeSnapshot(path);
+  if (!helperOut_.empty()) removeSnapshot(helperOut_);
   ::rmdir(dir_.c_str());
 }
 
 bool ScriptSnapshotter::start(uint64_t generation) {
   helper_.reset();
   timeout_.reset();
-  if (!helperOut_.empty()) ::unlink(helperOut_.c_str());
+  if (!helperOut_.empty()) removeSnapshot(helperOut_);
   helperGeneration_ = generation;
   helperOut_ = dir_ + "/script-" + std::to_string(generation) + ".snapshot";
   // A refused reload's generation number comes round again: its file is stale.
-  ::unlink(helperOut_.c_str());
+  removeSnapshot(helperOut_);
   files_.erase(generation);
   std::vector<std::string> argv = helperCommand_;
   argv.insert(argv.end(), {"--out", helperOut_});
@@ -104,7 +111,7 @@ void ScriptSnapshotter::finish(bool written) {
     files_[helperGeneration_] = helperOut_;
     // Keep this generation's file and the one before it.
     while (files_.size() > 2) {
-      ::unlink(files_.begin()->second.c_str());
+      removeSnapshot(files_.begin()->second);
       files_.erase(files_.begin());
     }
     logger_.debug("script snapshot in use",
@@ -114,7 +121,7 @@ void ScriptSnapshotter::finish(bool written) {
                               std::chrono::steady_clock::now() - helperStarted_)
                               .count()}});
   } else {
-    ::unlink(helperOut_.c_str());
+    removeSnapshot(helperOut_);
     files_.erase(helperGeneration_);
   }
   helperOut_.clear();

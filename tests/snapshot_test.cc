@@ -151,5 +151,27 @@ TEST(ScriptSnapshotTest, ReloadMakesANewSnapshot) {
   std::filesystem::remove_all(dir);
 }
 
+// A worker spawned after the script was edited (here, a crash replacement) serves the file as
+// it is now, as it would without the snapshot: the snapshot's source list no longer matches.
+TEST(ScriptSnapshotTest, StaleSnapshotIsNotUsed) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("isolated-stale-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "version.js").string();
+  std::ofstream(path) << "export default { fetch() { return new Response('v1'); } };\n";
+  {
+    ServerProcess server(path, {"--workers", "1"});
+    ASSERT_NE(server.waitReady(), 0) << server.output();
+    EXPECT_EQ(httpGet(server.baseUrl() + "/").body, "v1");
+    std::ofstream(path, std::ios::trunc)
+        << "export default { fetch() { return new Response('v2'); } };\n";
+    ::kill(server.liveWorkerPids().at(0), SIGKILL);
+    ASSERT_TRUE(server.waitForCount("msg=\"worker ready\"", 2)) << server.output();
+    EXPECT_EQ(httpGet(server.baseUrl() + "/").body, "v2");
+    EXPECT_EQ(server.countLines("script snapshot is stale"), 1u) << server.output();
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace isolated::test

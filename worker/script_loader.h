@@ -34,6 +34,8 @@ class SourceCache {
  public:
   // The file's text, read on first use; nullptr with `error` set when it cannot be read.
   const std::string* get(const std::string& path, std::string& error);
+  // Every file read so far: path -> text.
+  const std::map<std::string, std::string>& files() const { return sources_; }
 
  private:
   std::map<std::string, std::string> sources_;

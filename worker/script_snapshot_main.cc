@@ -13,6 +13,7 @@
 #include "common/logger.h"
 #include "common/unique_fd.h"
 #include "worker/snapshot_builder.h"
+#include "worker/snapshot_sources.h"
 #include "worker/v8_runtime.h"
 
 namespace isolated::worker {
@@ -97,7 +98,8 @@ int scriptSnapshotMain(const char* argv0, const std::vector<std::string>& args) 
     return kNoScriptSnapshot;
   }
   std::string error;
-  if (!writeNewFile(out, snapshot.blob, error)) {
+  if (!writeNewFile(out + ".sources", describeSources(snapshot.sources), error) ||
+      !writeNewFile(out, snapshot.blob, error)) {
     logger.warn("script snapshot off", {{"error", error}});
     return 1;
   }

@@ -1,7 +1,8 @@
 // The hidden `isolated __snapshot-script` mode: the helper process the supervisor starts at pool
 // start and on every reload to snapshot the user's script on top of the built-ins (see
 // worker/snapshot_builder.h). It writes the blob to a new file (mode 0600) in the supervisor's
-// private directory and exits:
+// private directory, with the list of its source files beside it (FILE.sources, see
+// worker/snapshot_sources.h), and exits:
 //   0                   the snapshot is written to --out;
 //   kNoScriptSnapshot   no snapshot, and why was logged once: the script is not safe to
 //                       snapshot, or failed to load (its workers then report the error);

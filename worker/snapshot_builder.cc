@@ -132,6 +132,7 @@ ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string&
       return result;
     }
   }
+  result.sources = sources.files();
   result.blob = takeBlob(creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kClear));
   return result;
 }

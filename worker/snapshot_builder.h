@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -25,6 +26,8 @@ struct ScriptSnapshot {
   std::string blob;
   std::string unsafe;
   std::optional<ScriptError> error;
+  // Every file the script loaded: path -> text (see worker/snapshot_sources.h).
+  std::map<std::string, std::string> sources;
 };
 
 // The script at `path` evaluated at top level on top of `builtins`, under `cpuLimit`. Unsafe,

@@ -14,10 +14,12 @@
 #include "common/event_handles.h"
 #include "common/isolation_mode.h"
 #include "common/logger.h"
+#include "common/read_file.h"
 #include "common/version.h"
 #include "ipc/channel.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/isolate_host.h"
+#include "worker/snapshot_sources.h"
 #include "worker/startup_snapshot.h"
 #include "worker/v8_runtime.h"
 #include "worker/worker_loop.h"
@@ -101,9 +103,21 @@ std::unique_ptr<StartupSnapshot> loadStartupSnapshot(const std::string& scriptSn
                                                      Logger& logger) {
   std::string whyNot;
   if (!scriptSnapshotPath.empty()) {
-    if (auto snapshot = StartupSnapshot::mapFile(scriptSnapshotPath, whyNot)) return snapshot;
-    logger.warn("worker: script snapshot unusable, evaluating the script instead",
-                {{"error", whyNot}});
+    std::string readError;
+    auto manifest = readFile(scriptSnapshotPath + ".sources", readError);
+    if (!manifest) {
+      logger.warn("worker: script snapshot unusable, evaluating the script instead",
+                  {{"error", readError}});
+    } else if (!sourcesUnchanged(*manifest, whyNot)) {
+      // The script was edited since the pool's snapshot: serve the files as they are now, as a
+      // worker without the snapshot would; the next reload snapshots them.
+      logger.info("worker: script snapshot is stale, evaluating the script", {{"reason", whyNot}});
+    } else if (auto snapshot = StartupSnapshot::mapFile(scriptSnapshotPath, whyNot)) {
+      return snapshot;
+    } else {
+      logger.warn("worker: script snapshot unusable, evaluating the script instead",
+                  {{"error", whyNot}});
+    }
   }
   auto snapshot = StartupSnapshot::builtIn(whyNot);
   if (!snapshot) {
