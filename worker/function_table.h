@@ -1,5 +1,5 @@
 // Installing a table of native functions on a JavaScript object, the one way the runtime's
-// bindings expose C++ to worker/runtime.js.
+// bindings expose C++ to the runtime (worker/js/).
 //
 // Every table must also be listed in worker/native_tables.cc: the startup snapshot records each
 // callback as a V8 external reference, and a callback missing there makes the snapshot build

@@ -5,6 +5,7 @@
 
 #include "worker/function_table.h"
 #include "worker/runtime_host.h"
+#include "worker/subtle/subtle_bindings.h"
 #include "worker/web_bindings.h"
 
 namespace isolated::worker {
@@ -48,6 +49,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
   v8::Local<v8::Object> native = v8::Object::New(isolate);
   installFunctions(isolate, context, native, functions());
   WebBindings::install(isolate, context, native);
+  subtle::installSubtle(isolate, context, native);
   return native;
 }
 

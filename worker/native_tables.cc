@@ -2,12 +2,13 @@
 #include "worker/native_tables.h"
 
 #include "worker/native_bindings.h"
+#include "worker/subtle/subtle_bindings.h"
 #include "worker/web_bindings.h"
 
 namespace isolated::worker {
 
 std::vector<std::span<const NativeFunction>> nativeTables() {
-  return {NativeBindings::functions(), WebBindings::functions()};
+  return {NativeBindings::functions(), WebBindings::functions(), subtle::subtleFunctions()};
 }
 
 std::vector<intptr_t> externalReferences() {

@@ -1,4 +1,4 @@
-// What worker/runtime.js needs from whoever runs it: answering requests, logging and timers.
+// What the runtime (worker/js/) needs from whoever runs it: answering requests, logging and timers.
 // NativeBindings reaches its host only through this interface, so the same runtime serves both
 // the worker (IsolateHost) and `isolated test` (TestRunner).
 //

@@ -1,4 +1,4 @@
-// One V8 context with worker/runtime.js and the user's script loaded into it: the runtime's
+// One V8 context with the runtime (worker/js/) and the user's script loaded into it: the runtime's
 // entry points, the context's own microtask queue, a pre-compiled health probe, and the ids of
 // the requests whose answers can only come from inside this context.
 //
@@ -45,7 +45,7 @@ enum class SnapshotContents {
 constexpr size_t kRuntimeContextIndex = 0;
 constexpr size_t kEntryPointsDataIndex = 0;
 
-// Evaluates worker/runtime.js in `context` (entered) with fresh native bindings; returns the
+// Evaluates the runtime (worker/js/) in `context` (entered) with fresh native bindings; returns the
 // entry points object it hands back. On failure an exception is pending in the caller's
 // TryCatch.
 v8::MaybeLocal<v8::Object> evaluateRuntime(v8::Isolate* isolate, v8::Local<v8::Context> context);

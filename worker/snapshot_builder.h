@@ -17,7 +17,8 @@
 
 namespace isolated::worker {
 
-// The built-ins blob: worker/runtime.js and its native bindings evaluated in a fresh context.
+// The built-ins blob: the runtime (worker/js/) and its native bindings evaluated in a fresh
+// context.
 std::variant<std::string, ScriptError> buildBuiltinsSnapshot();
 
 struct ScriptSnapshot {

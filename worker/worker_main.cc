@@ -19,6 +19,7 @@
 #include "ipc/channel.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/isolate_host.h"
+#include "worker/platform_task_pump.h"
 #include "worker/snapshot_sources.h"
 #include "worker/startup_snapshot.h"
 #include "worker/v8_runtime.h"
@@ -172,6 +173,8 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   hostOptions.snapshot = snapshot.get();
   IsolateHost host(base.get(), loop, watchdog, std::move(hostOptions));
   loop.attach(channel, host);
+  PlatformTaskPump platformTasks(base.get(), v8.platform(),
+                                 [&] { host.runPlatformTasks(v8.platform().defaultPlatform()); });
 
   capnp::MallocMessageBuilder first;
   auto envelope = first.initRoot<ipc::Envelope>();

@@ -1,0 +1,53 @@
+// The entry module of the worker runtime: the Workers API globals and the entry points the
+// native host keeps. esbuild bundles this module and its imports (ours and npm's) into one
+// function expression, `(function (native) { ... })`, embedded in the binary
+// (cmake/RuntimeBundle.cmake). It is evaluated once into the startup snapshot at build time
+// (worker/mksnapshot.cc), or, without the snapshot, once per context by ScriptContext.
+// Nothing here is reachable from user code except the globals installed on purpose.
+import { makeConsole, reportError } from './console.js';
+import { initContext } from './context_init.js';
+import { TextDecoder, TextEncoder } from './encoding.js';
+import { addEventListener, dispatch, FetchEvent, hasFetchListener,
+         setModuleHandler } from './handlers.js';
+import { Headers } from './headers.js';
+import { native, setNative } from './native.js';
+import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
+import { Request, Response } from './request_response.js';
+import { CryptoKey, SubtleCrypto } from './subtle.js';
+import { DOMException } from './dom_exception.js';
+import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
+
+function define(name, value) {
+  Object.defineProperty(globalThis, name, {
+    value, writable: true, configurable: true, enumerable: false,
+  });
+}
+
+export function install(bindings) {
+  setNative(bindings);
+  define('Headers', Headers);
+  define('Request', Request);
+  define('Response', Response);
+  define('FetchEvent', FetchEvent);
+  define('addEventListener', addEventListener);
+  define('setTimeout', setTimeout);
+  define('setInterval', setInterval);
+  define('clearTimeout', clearTimer);
+  define('clearInterval', clearTimer);
+  define('queueMicrotask', queueMicrotask);
+  define('console', makeConsole());
+  define('self', globalThis);
+  define('TextEncoder', TextEncoder);
+  define('TextDecoder', TextDecoder);
+  define('atob', native.atob);
+  define('btoa', native.btoa);
+  define('crypto', makeCrypto());
+  define('CryptoKey', CryptoKey);
+  define('SubtleCrypto', SubtleCrypto);
+  define('DOMException', DOMException);
+  define('structuredClone', native.structuredClone);
+  define('performance', makePerformance());
+  define('navigator', makeNavigator());
+  define('reportError', reportError);
+  return { dispatch, fireTimer, setModuleHandler, hasFetchListener, initContext };
+}
