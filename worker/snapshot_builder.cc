@@ -1,6 +1,8 @@
 // SnapshotCreator runs for the built-ins and for a user's script: see snapshot_builder.h.
 #include "worker/snapshot_builder.h"
 
+#include <regex>
+
 #include "worker/native_tables.h"
 #include "worker/runtime_host.h"
 
@@ -42,6 +44,28 @@ class SnapshotBuildHost final : public RuntimeHost {
   std::string unsafe_;
   uint64_t timers_ = 0;
 };
+
+// Why the script's text makes a snapshot unsafe, if it does; found by searching every file it
+// loaded, so a match in a comment or a string only costs the snapshot:
+//  - V8 10.2 aborts the process when it meets a module namespace object while serialising (its
+//    accessor is missing from V8's own external reference table). Those come from
+//    `import * as` and `export * as`.
+//  - V8 installs the WebAssembly global only in contexts it does not mean to serialise: while
+//    the snapshot is made, a top level that tests for it would take the wrong branch for good.
+std::optional<std::string> unsafeSource(const std::map<std::string, std::string>& files) {
+  static const std::regex kNamespace(R"((import|export)\s*\*\s*as\b)");
+  for (const auto& [path, text] : files) {
+    if (std::regex_search(text, kNamespace)) {
+      return path +
+             " imports a module namespace (`import * as` or `export * as`), which V8 10.2 "
+             "cannot put in a snapshot";
+    }
+    if (text.find("WebAssembly") != std::string::npos) {
+      return path + " uses WebAssembly, which V8 does not provide while it makes a snapshot";
+    }
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -116,6 +140,12 @@ ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string&
       if (terminated) {
         isolate->CancelTerminateExecution();
         result.error = ScriptError{path, 0, "the script's top level exceeded the CPU limit"};
+      }
+      // Checked first: a top level may fail here only for want of WebAssembly.
+      if (auto reason = unsafeSource(sources.files())) {
+        result.error.reset();
+        result.unsafe = *reason;
+        return result;
       }
       if (result.error) return result;
       if (!host.unsafe().empty()) {

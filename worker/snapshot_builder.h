@@ -34,8 +34,8 @@ struct ScriptSnapshot {
 // The script at `path` evaluated at top level on top of `builtins`, under `cpuLimit`. Unsafe,
 // and then left to be evaluated per context, is a top level that used the host (console
 // output, timers: state a snapshot would lose or share). An ES module is loaded without a
-// namespace object, which V8 10.2 cannot serialise: a script that makes one (`import * as`)
-// aborts the process instead.
+// namespace object, which V8 10.2 cannot serialise; a script that makes one (`import * as`,
+// `export * as`) is unsafe. Should one slip through, V8 aborts the process (the helper).
 ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string& path,
                                    CpuWatchdog& watchdog, std::chrono::milliseconds cpuLimit);
 
