@@ -198,7 +198,10 @@ TEST(SupervisionTest, WorkerOverHardThresholdIsKilledAndReplaced) {
   holder.join();
   EXPECT_EQ(parked.status, 502);
   ASSERT_TRUE(server.waitForCount("msg=\"worker ready\"", 2)) << server.output();
-  ASSERT_TRUE(server.waitForCount("msg=\"worker exited\"", 1)) << server.output();
+  // Reaped, not merely signalled, before the process list is read.
+  ASSERT_TRUE(server.waitForLine([](const std::string& l) {
+    return l.find("worker exited") != std::string::npos;
+  })) << server.output();
   EXPECT_EQ(httpGet(server.baseUrl() + "/ok").status, 200);
   auto live = server.liveWorkerPids();
   ASSERT_EQ(live.size(), 1u);
