@@ -52,7 +52,7 @@ ScriptSnapshotter::~ScriptSnapshotter() {
   ::rmdir(dir_.c_str());
 }
 
-bool ScriptSnapshotter::start(uint64_t generation) {
+bool ScriptSnapshotter::start(uint64_t generation, bool withBindings) {
   helper_.reset();
   timeout_.reset();
   if (!helperOut_.empty()) removeSnapshot(helperOut_);
@@ -63,6 +63,7 @@ bool ScriptSnapshotter::start(uint64_t generation) {
   files_.erase(generation);
   std::vector<std::string> argv = helperCommand_;
   argv.insert(argv.end(), {"--out", helperOut_});
+  if (withBindings) argv.push_back("--with-bindings");
   try {
     // The helper gets /dev/null as its fd 3: it has no channel, only its exit status.
     UniqueFd devNull(checkedSyscall("open", "/dev/null",

@@ -41,9 +41,11 @@ class ScriptSnapshotter {
   ScriptSnapshotter(const ScriptSnapshotter&) = delete;
   ScriptSnapshotter& operator=(const ScriptSnapshotter&) = delete;
 
-  // Starts the helper for `generation`, killing one still running. False (logged) when it cannot
-  // be started: that generation has no snapshot and `done` will not run for it.
-  bool start(uint64_t generation);
+  // Starts the helper for `generation`, killing one still running. `withBindings`: the workers
+  // give the script environment bindings (a classic script's top level sees them as globals,
+  // which the helper does not have). False (logged) when it cannot be started: that generation
+  // has no snapshot and `done` will not run for it.
+  bool start(uint64_t generation, bool withBindings);
   // Whether a helper is running.
   bool busy() const { return helper_.has_value(); }
   // The snapshot file of `generation`; empty when it has none.

@@ -144,6 +144,33 @@ TEST(ScriptSnapshotTest, HelperDeathFallsBackToEvaluation) {
       << server.output();
 }
 
+// Environment bindings: a module sees them in its handlers' `env`, given to every context after
+// it is deserialised, so it is snapshotted; a classic script sees them as globals at top level,
+// which the helper does not have, so it is not.
+TEST(ScriptSnapshotTest, ModuleWithBindingsIsSnapshottedAndGetsEnv) {
+  ServerProcess server(script("lifecycle.js"),
+                       {"--workers", "1", "--isolation", "context", "--var", "GREETING=hi"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  for (int i = 0; i < 2; ++i) {
+    auto r = httpGet(server.baseUrl() + "/env");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find("\"GREETING\":\"hi\""), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(server.countLines("script snapshot ready"), 1u) << server.output();
+}
+
+TEST(ScriptSnapshotTest, ClassicScriptWithBindingsIsNotSnapshotted) {
+  ServerProcess server(script("lifecycle_listener.js"), {"--workers", "1", "--var", "GREETING=hi"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto r = httpGet(server.baseUrl() + "/globals");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"GREETING\":\"hi\""), std::string::npos) << r.body;
+  auto line = server.waitForLine(
+      [](const std::string& l) { return l.find("script snapshot off") != std::string::npos; });
+  ASSERT_TRUE(line.has_value()) << server.output();
+  EXPECT_NE(logField(*line, "reason").find("bindings"), std::string::npos) << *line;
+}
+
 // A script that fails to load is reported by the workers, as without a snapshot.
 TEST(ScriptSnapshotTest, LoadErrorsStillComeFromTheWorkers) {
   ServerProcess server(script("throws_at_load.js"), {"--workers", "1"});

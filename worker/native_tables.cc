@@ -1,6 +1,7 @@
 // The list of native function tables: see native_tables.h.
 #include "worker/native_tables.h"
 
+#include "worker/compression_bindings.h"
 #include "worker/native_bindings.h"
 #include "worker/subtle/subtle_bindings.h"
 #include "worker/web_bindings.h"
@@ -8,7 +9,8 @@
 namespace isolated::worker {
 
 std::vector<std::span<const NativeFunction>> nativeTables() {
-  return {NativeBindings::functions(), WebBindings::functions(), subtle::subtleFunctions()};
+  return {NativeBindings::functions(), WebBindings::functions(), subtle::subtleFunctions(),
+          CompressionBindings::functions()};
 }
 
 std::vector<intptr_t> externalReferences() {

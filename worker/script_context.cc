@@ -68,8 +68,8 @@ std::optional<ScriptError> registerHandler(v8::Isolate* isolate, v8::Local<v8::C
   }
   if (!has->IsTrue()) {
     return ScriptError{path, 0,
-                       "the script has no fetch handler: use `export default { fetch }` or "
-                       "addEventListener('fetch', ...)"};
+                       "the script has no fetch handler (nor a scheduled one): use "
+                       "`export default { fetch }` or addEventListener('fetch', ...)"};
   }
   return std::nullopt;
 }
@@ -100,6 +100,8 @@ ScriptContext::~ScriptContext() {
     context_.Get(isolate_)->DetachGlobal();
   }
   probe_.Reset();
+  setEnv_.Reset();
+  dispatchScheduled_.Reset();
   fireTimer_.Reset();
   dispatch_.Reset();
   entryPoints_.Reset();
@@ -126,6 +128,8 @@ std::optional<ScriptError> ScriptContext::installRuntime() {
   entryPoints_.Reset(isolate_, entries);
   dispatch_.Reset(isolate_, entryPoint(isolate_, context, entries, "dispatch"));
   fireTimer_.Reset(isolate_, entryPoint(isolate_, context, entries, "fireTimer"));
+  dispatchScheduled_.Reset(isolate_, entryPoint(isolate_, context, entries, "dispatchScheduled"));
+  setEnv_.Reset(isolate_, entryPoint(isolate_, context, entries, "setEnv"));
 
   v8::Local<v8::Script> probe;
   if (!v8::Script::Compile(context, v8::String::NewFromUtf8Literal(isolate_, "1 + 1"))
@@ -136,12 +140,45 @@ std::optional<ScriptError> ScriptContext::installRuntime() {
   return std::nullopt;
 }
 
-std::optional<ScriptError> ScriptContext::load(const std::string& path, SourceCache& sources) {
+std::optional<ScriptError> ScriptContext::load(const std::string& path, SourceCache& sources,
+                                               const std::vector<ScriptBinding>& bindings) {
   if (auto error = installRuntime()) return error;
-  if (snapshot_ == SnapshotContents::kBuiltinsAndScript) return std::nullopt;
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::TryCatch tryCatch(isolate_);
-  LoadResult loaded = loadScript(isolate_, context, path, sources);
+  auto get = [&](const v8::Global<v8::Function>& fn) { return fn.Get(isolate_); };
+
+  // The env object: data properties (CreateDataProperty, so a binding named __proto__ is just
+  // a property), strings as given, JSON values parsed.
+  v8::Local<v8::Object> env = v8::Object::New(isolate_);
+  for (const auto& binding : bindings) {
+    v8::Local<v8::String> name;
+    v8::Local<v8::String> text;
+    if (!v8::String::NewFromUtf8(isolate_, binding.name.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(binding.name.size()))
+             .ToLocal(&name) ||
+        !v8::String::NewFromUtf8(isolate_, binding.value.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(binding.value.size()))
+             .ToLocal(&text)) {
+      return ScriptError{"isolated:env", 0, "binding " + binding.name + " is too large"};
+    }
+    v8::Local<v8::Value> value = text;
+    if (binding.json && !v8::JSON::Parse(context, text).ToLocal(&value)) {
+      return ScriptError{"isolated:env", 0, "binding " + binding.name + " is not valid JSON"};
+    }
+    if (env->CreateDataProperty(context, name, value).IsNothing()) {
+      return describeException(isolate_, context, tryCatch, "isolated:env");
+    }
+  }
+  // setEnv(env, false) keeps it for handlers; setEnv(env, true) also installs the globals.
+  auto setEnv = [&](bool asGlobals) {
+    v8::Local<v8::Value> args[] = {env, v8::Boolean::New(isolate_, asGlobals)};
+    return !get(setEnv_)->Call(context, context->Global(), 2, args).IsEmpty();
+  };
+  if (!setEnv(false)) return describeException(isolate_, context, tryCatch, "isolated:env");
+  // A script snapshot is only made for scripts whose top level cannot see the bindings (see
+  // worker/snapshot_builder.h): its handlers get `env` from here.
+  if (snapshot_ == SnapshotContents::kBuiltinsAndScript) return std::nullopt;
+  LoadResult loaded = loadScript(isolate_, context, path, sources, [&] { return setEnv(true); });
   if (auto error = registerHandler(isolate_, context, entryPoints_.Get(isolate_), loaded, path)) {
     return error;
   }
@@ -154,6 +191,14 @@ bool ScriptContext::runProbe(v8::Local<v8::Context> context) {
   v8::Local<v8::Value> result;
   return probe_.Get(isolate_)->Run(context).ToLocal(&result) && result->IsInt32() &&
          result.As<v8::Int32>()->Value() == 2;
+}
+
+bool ScriptContext::endWaitUntil(uint64_t id) {
+  auto it = waitUntil_.find(id);
+  if (it == waitUntil_.end()) return false;
+  if (--it->second == 0) waitUntil_.erase(it);
+  --waitUntilCount_;
+  return true;
 }
 
 std::vector<uint64_t> ScriptContext::takeRequests() {

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -56,6 +57,13 @@ std::optional<ScriptError> registerHandler(v8::Isolate* isolate, v8::Local<v8::C
                                            v8::Local<v8::Object> entryPoints,
                                            const LoadResult& loaded, const std::string& path);
 
+// One binding of the script's environment, as received in Configure.
+struct ScriptBinding {
+  std::string name;
+  std::string value;
+  bool json = false;  // `value` is JSON text
+};
+
 class ScriptContext {
  public:
   // Creates the context with its own microtask queue: empty, or the runtime's context from the
@@ -66,9 +74,11 @@ class ScriptContext {
   ScriptContext(const ScriptContext&) = delete;
   ScriptContext& operator=(const ScriptContext&) = delete;
 
-  // Installs the runtime, then evaluates the script at `path` unless the snapshot holds it
-  // already. Call once, inside a JsScope for global().
-  std::optional<ScriptError> load(const std::string& path, SourceCache& sources);
+  // Installs the runtime, gives it `env`, then evaluates the script at `path` (a classic script
+  // sees every binding as a global) unless the snapshot holds it already. Call once, inside a
+  // JsScope for global().
+  std::optional<ScriptError> load(const std::string& path, SourceCache& sources,
+                                  const std::vector<ScriptBinding>& env);
   // Only installs the runtime (the first half of load()), for hosts that load their own code,
   // such as `isolated test`. Call once, inside a JsScope for global().
   std::optional<ScriptError> installRuntime();
@@ -80,6 +90,9 @@ class ScriptContext {
   // The runtime's entry points; valid after a successful load(), inside a JsScope.
   v8::Local<v8::Function> dispatchFunction() const { return dispatch_.Get(isolate_); }
   v8::Local<v8::Function> fireTimerFunction() const { return fireTimer_.Get(isolate_); }
+  v8::Local<v8::Function> dispatchScheduledFunction() const {
+    return dispatchScheduled_.Get(isolate_);
+  }
   // Runs the queued microtasks (promise jobs). The single place they run after load.
   void runMicrotasks() { microtasks_->PerformCheckpoint(isolate_); }
   // Runs the pre-compiled probe (`1 + 1`); true when it evaluated to 2.
@@ -94,6 +107,16 @@ class ScriptContext {
   // Removes and returns every request in flight, in ascending order.
   std::vector<uint64_t> takeRequests();
 
+  // waitUntil() work: promises the script asked to keep alive, counted per request id. They
+  // live and die with this context.
+  void beginWaitUntil(uint64_t id) {
+    ++waitUntil_[id];
+    ++waitUntilCount_;
+  }
+  // False when `id` had no pending work (the context was reset in between).
+  bool endWaitUntil(uint64_t id);
+  size_t waitUntilCount() const { return waitUntilCount_; }
+
  private:
   v8::Isolate* isolate_;
   SnapshotContents snapshot_;
@@ -104,8 +127,12 @@ class ScriptContext {
   v8::Global<v8::Object> entryPoints_;
   v8::Global<v8::Function> dispatch_;
   v8::Global<v8::Function> fireTimer_;
+  v8::Global<v8::Function> dispatchScheduled_;
+  v8::Global<v8::Function> setEnv_;
   v8::Global<v8::Script> probe_;
   std::unordered_set<uint64_t> requests_;
+  std::unordered_map<uint64_t, uint32_t> waitUntil_;
+  size_t waitUntilCount_ = 0;
 };
 
 }  // namespace isolated::worker

@@ -54,20 +54,22 @@ int scriptSnapshotMain(const char* argv0, const std::vector<std::string>& args) 
   std::signal(SIGHUP, SIG_IGN);
 
   cxxopts::Options options("isolated __snapshot-script", "internal snapshot helper");
-  options.add_options()("script", "", cxxopts::value<std::string>())("out", "",
-                                                                     cxxopts::value<std::string>())(
+  options.add_options()("script", "", cxxopts::value<std::string>())(
+      "out", "", cxxopts::value<std::string>())("with-bindings", "")(
       "log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"));
   std::vector<const char*> argv{"isolated __snapshot-script"};
   for (const auto& a : args)
     argv.push_back(a.c_str());
   std::string script, out, level = "info", format = "text";
+  bool withBindings = false;
   try {
     auto result = options.parse(static_cast<int>(argv.size()), argv.data());
     script = result["script"].as<std::string>();
     out = result["out"].as<std::string>();
     level = result["log-level"].as<std::string>();
     format = result["log-format"].as<std::string>();
+    withBindings = result.count("with-bindings") > 0;
   } catch (const std::exception& e) {
     Logger(LogLevel::kInfo, LogFormat::kText)
         .error("snapshot helper: bad arguments", {{"error", e.what()}});
@@ -85,7 +87,8 @@ int scriptSnapshotMain(const char* argv0, const std::vector<std::string>& args) 
   }
   // Constructed on this thread, which runs the script: it measures this thread's CPU time.
   CpuWatchdog watchdog;
-  ScriptSnapshot snapshot = buildScriptSnapshot(*builtins, script, watchdog, kCpuLimit);
+  ScriptSnapshot snapshot =
+      buildScriptSnapshot(*builtins, script, watchdog, kCpuLimit, withBindings);
   if (snapshot.error) {
     // The workers load the script the ordinary way and report the error precisely.
     logger.debug("script snapshot skipped: the script does not load",

@@ -16,7 +16,8 @@ namespace isolated::worker {
 
 constexpr int kNoScriptSnapshot = 3;
 
-// `args` follow `__snapshot-script`: --script PATH --out FILE [--log-level L] [--log-format F].
+// `args` follow `__snapshot-script`: --script PATH --out FILE [--with-bindings] [--log-level L]
+// [--log-format F]. --with-bindings: the workers give the script environment bindings.
 int scriptSnapshotMain(const char* argv0, const std::vector<std::string>& args);
 
 }  // namespace isolated::worker

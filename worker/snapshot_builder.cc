@@ -23,6 +23,11 @@ std::string takeBlob(v8::StartupData data) {
 class SnapshotBuildHost final : public RuntimeHost {
  public:
   const std::string& unsafe() const { return unsafe_; }
+  void classicWithBindings() {
+    note(
+        "reads the environment bindings as globals in a classic script, and the snapshot is "
+        "made without them");
+  }
 
  private:
   void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {
@@ -103,7 +108,8 @@ std::variant<std::string, ScriptError> buildBuiltinsSnapshot() {
 }
 
 ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string& path,
-                                   CpuWatchdog& watchdog, std::chrono::milliseconds cpuLimit) {
+                                   CpuWatchdog& watchdog, std::chrono::milliseconds cpuLimit,
+                                   bool withBindings) {
   ScriptSnapshot result;
   SnapshotBuildHost host;
   SourceCache sources;
@@ -132,7 +138,10 @@ ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string&
       {
         CpuSlice slice(watchdog, isolate, cpuLimit);
         LoadResult loaded =
-            loadScript(isolate, context, path, sources, ModuleExports::kDefaultOnly);
+            loadScript(isolate, context, path, sources, {}, ModuleExports::kDefaultOnly);
+        if (withBindings && std::holds_alternative<LoadedClassic>(loaded)) {
+          host.classicWithBindings();
+        }
         result.error = registerHandler(isolate, context, entryPoints, loaded, path);
         if (!result.error) isolate->PerformMicrotaskCheckpoint();
         terminated = slice.finish() || tryCatch.HasTerminated();

@@ -36,7 +36,11 @@ struct ScriptSnapshot {
 // output, timers: state a snapshot would lose or share). An ES module is loaded without a
 // namespace object, which V8 10.2 cannot serialise; a script that makes one (`import * as`,
 // `export * as`) is unsafe. Should one slip through, V8 aborts the process (the helper).
+// `withBindings`: the workers give the script environment bindings, which a classic script's
+// top level sees as globals; such a script is unsafe (the snapshot would be made without them).
+// A module sees them only in its handlers' `env`, which each context gets after deserialising.
 ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string& path,
-                                   CpuWatchdog& watchdog, std::chrono::milliseconds cpuLimit);
+                                   CpuWatchdog& watchdog, std::chrono::milliseconds cpuLimit,
+                                   bool withBindings = false);
 
 }  // namespace isolated::worker

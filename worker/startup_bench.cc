@@ -59,7 +59,7 @@ bool loadContext(OwnedIsolate& isolate, const std::string& script, SourceCache& 
   ScriptContext context(isolate.get(), isolate.snapshotContents());
   if (!context.created()) return false;
   JsScope scope(isolate.get(), context.global());
-  if (auto error = context.load(script, sources)) {
+  if (auto error = context.load(script, sources, {})) {
     std::cerr << "load error: " << error->file << ":" << error->line << ": " << error->message
               << "\n";
     return false;
@@ -86,7 +86,7 @@ bool measure(const char* label, StartupSnapshot* snapshot, const std::string& sc
       v8Isolate->GetHeapStatistics(&before);
       ScriptContext context(v8Isolate, isolate.snapshotContents());
       JsScope js(v8Isolate, context.global());
-      if (context.load(script, sources)) return false;
+      if (context.load(script, sources, {})) return false;
       v8::HeapStatistics after;
       v8Isolate->GetHeapStatistics(&after);
       std::printf("%-18s heap     %9.0f KB per context\n", label,

@@ -1,34 +1,46 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
-// `addEventListener('fetch')`), and dispatch: the host's entry point for each request.
-import { kBody } from './body.js';
+// `addEventListener('fetch' | 'scheduled')`), and dispatch: the host's entry points for each
+// request and each scheduled (cron) event.
+import { bodySource, kBody, readStreamBody } from './body.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
+import { currentEnv } from './env.js';
+import { ExecutionContext } from './execution_context.js';
 import { native } from './native.js';
 import { Request, Response } from './request_response.js';
+import { dispatchScheduledTo } from './scheduled.js';
 
 const fetchListeners = [];
+const scheduledListeners = [];
 let moduleHandler = null;
 
 export function addEventListener(type, listener) {
-  if (type === 'fetch' && typeof listener === 'function') fetchListeners.push(listener);
+  if (typeof listener !== 'function') return;
+  if (type === 'fetch') fetchListeners.push(listener);
+  if (type === 'scheduled') scheduledListeners.push(listener);
 }
 
+const kContext = Symbol('context');
+
 export class FetchEvent {
-  constructor(request) {
+  constructor(request, context) {
     this.type = 'fetch';
     this.request = request;
     this.response = undefined;
+    this[kContext] = context;
   }
   respondWith(response) {
     if (this.response !== undefined) throw new Error('respondWith() was already called');
     this.response = Promise.resolve(response);
   }
-  waitUntil() {}
-  passThroughOnException() {}
+  waitUntil(promise) {
+    if (this[kContext] === undefined) throw new Error('waitUntil() outside of a request');
+    this[kContext].waitUntil(promise);
+  }
+  passThroughOnException() {
+    if (this[kContext] !== undefined) this[kContext].passThroughOnException();
+  }
 }
-
-const env = {};
-const ctx = { waitUntil() {}, passThroughOnException() {} };
 
 function toResponse(id, value) {
   if (!(value instanceof Response)) {
@@ -42,7 +54,21 @@ function toResponse(id, value) {
   }
   const flat = [];
   for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
-  native.respond(id, value.status, flat, value[kBody]);
+  let source;
+  try {
+    source = bodySource(value);
+  } catch (error) {
+    reject(id, error);
+    return;
+  }
+  if (source.stream === undefined) {
+    // The fast path: a string or bytes body goes to the host as it is.
+    native.respond(id, value.status, flat, source.bytes);
+    return;
+  }
+  // A stream body is read whole and sent as bytes until the host can take a body in chunks.
+  readStreamBody(source.stream).then((bytes) => native.respond(id, value.status, flat, bytes),
+                                     (error) => reject(id, error));
 }
 
 function reject(id, error) {
@@ -60,10 +86,15 @@ export function dispatch(id, method, url, flatHeaders, body) {
     }
     const request = new Request(url, { method, headers });
     request[kBody] = body;
+    const ctx = new ExecutionContext(id);
     if (moduleHandler !== null) {
-      result = moduleHandler.fetch(request, env, ctx);
+      if (typeof moduleHandler.fetch !== 'function') {
+        native.fail(id, 'no-response', 'the module\'s default export has no fetch() method');
+        return;
+      }
+      result = moduleHandler.fetch(request, currentEnv(), ctx);
     } else {
-      const event = new FetchEvent(request);
+      const event = new FetchEvent(request, ctx);
       for (const listener of fetchListeners) {
         listener(event);
         if (event.response !== undefined) break;
@@ -85,14 +116,23 @@ export function dispatch(id, method, url, flatHeaders, body) {
   }
 }
 
+// Called by the host for each Scheduled message. Never throws, like dispatch.
+export function dispatchScheduled(id, scheduledTime, cron) {
+  dispatchScheduledTo({ module: moduleHandler, listeners: scheduledListeners }, id, scheduledTime,
+                      cron);
+}
+
 // Called once by the host after an ES module loads, with its default export.
 export function setModuleHandler(exported) {
-  if (exported == null || typeof exported.fetch !== 'function') {
-    throw new TypeError('the module\'s default export has no fetch(request, env, ctx) method');
+  if (exported == null ||
+      (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function')) {
+    throw new TypeError('the module\'s default export has no fetch(request, env, ctx) method ' +
+                        '(nor scheduled(event, env, ctx))');
   }
   moduleHandler = exported;
 }
 
+// Whether a service-worker script registered a handler: fetch or scheduled.
 export function hasFetchListener() {
-  return fetchListeners.length > 0;
+  return fetchListeners.length > 0 || scheduledListeners.length > 0;
 }
