@@ -14,7 +14,8 @@
 #                 the machine only ever slows a server down) and lists the rest.
 #   2 startup     $STARTUP_RUNS starts of each server with hello.js: spawn -> first
 #                 200 (curl poll), and each isolated worker's spawn_to_ready_ms;
-#                 with and without the V8 snapshot when the binary has such a flag.
+#                 with and without the V8 snapshot when the binary has such a flag
+#                 (this one: script snapshot, built-ins only, none).
 #   3 memory      isolated --workers 1 --worker-queue-size $MEM_CONNS, timer.js held
 #                 with /hold?ms=$HOLD_MS by wrk -c$MEM_CONNS: worker RSS while the
 #                 requests are in flight (in-flight count from /metrics), reported
@@ -393,6 +394,14 @@ bench_startup() {
 # snapshot_variants: print "VARIANT FLAGS..." lines for phase 2 from --help.
 snapshot_variants() {
   local off on line
+  # This binary's own pair: the script snapshot (default), the built-ins alone, none at all.
+  if grep -qE -- '--builtins-snapshot on\|off' <<<"${HELP}" &&
+    grep -qE -- '--snapshot-script on\|off' <<<"${HELP}"; then
+    echo "snapshot"
+    echo "builtins-only --snapshot-script off"
+    echo "no-snapshot --builtins-snapshot off"
+    return 0
+  fi
   off="$(grep -oE -- '--no-snapshot[a-z-]*' <<<"${HELP}" | head -n1 || true)"
   if [[ -n "${off}" ]]; then
     echo "snapshot"

@@ -20,6 +20,8 @@
 #include "common/syscall.h"
 #include "common/version.h"
 #include "supervisor/supervisor.h"
+#include "worker/script_snapshot_main.h"
+#include "worker/startup_bench.h"
 #include "worker/test_runner.h"
 #include "worker/worker_main.h"
 
@@ -108,7 +110,8 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   isolated::EventBasePtr base(event_base_new());
   try {
-    isolated::supervisor::Supervisor supervisor(base.get(), config, {self, "__worker"}, logger);
+    isolated::supervisor::Supervisor supervisor(base.get(), config, {self, "__worker"}, logger,
+                                                {self, "__snapshot-script"});
     return supervisor.run();
   } catch (const std::exception& e) {
     logger.error("cannot start", {{"error", e.what()}});
@@ -127,6 +130,8 @@ int main(int argc, char** argv) {
   const std::string command = args.front();
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "__worker") return isolated::worker::workerMain(argv[0], rest);
+  if (command == "__snapshot-script") return isolated::worker::scriptSnapshotMain(argv[0], rest);
+  if (command == "__bench-startup") return isolated::worker::benchStartupMain(argv[0], rest);
   if (command == "serve") return serve(rest, argc, argv);
   if (command == "ctl") return isolated::runCtl(rest);
   if (command == "test") return isolated::worker::testMain(argv[0], rest);

@@ -115,6 +115,14 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "Milliseconds fetch() may take to connect", "10000"},
       {"max-subrequests", "ISOLATED_MAX_SUBREQUESTS", "N",
        "fetch() calls one incoming request may make (plain number)", "50"},
+      {"snapshot-script", "ISOLATED_SNAPSHOT_SCRIPT", "on|off",
+       "Snapshot the script's top level at pool start (and on reload) so that new contexts and "
+       "isolates start from it; scripts for which that is not safe are evaluated per context",
+       "on"},
+      {"builtins-snapshot", "ISOLATED_BUILTINS_SNAPSHOT", "on|off",
+       "Start isolates and contexts from the runtime's built-in V8 snapshot (off: evaluate the "
+       "runtime in every new context; for measurements)",
+       "on"},
       {"log-level", "ISOLATED_LOG_LEVEL", "LEVEL", "debug, info, warn or error", "info"},
       {"log-format", "ISOLATED_LOG_FORMAT", "FORMAT", "text (logfmt) or json", "text"},
       {"max-concurrent-per-isolate", "ISOLATED_MAX_CONCURRENT_PER_ISOLATE", "N",
@@ -328,14 +336,23 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     return OptionsError{requestId.origin + ": expected a header name, got '" + requestId.value +
                         "'"};
   }
-  auto access = resolve(find("access-log"));
-  if (access.value == "on" || access.value == "true" || access.value == "1") {
-    config.accessLog = true;
-  } else if (access.value == "off" || access.value == "false" || access.value == "0") {
-    config.accessLog = false;
-  } else {
-    return OptionsError{access.origin + ": expected on or off, got '" + access.value + "'"};
+  const std::pair<const char*, bool*> switches[] = {
+      {"access-log", &config.accessLog},
+      {"snapshot-script", &config.snapshotScript},
+      {"builtins-snapshot", &config.builtinsSnapshot},
+  };
+  for (auto [flag, out] : switches) {
+    auto value = resolve(find(flag));
+    if (value.value == "on" || value.value == "true" || value.value == "1") {
+      *out = true;
+    } else if (value.value == "off" || value.value == "false" || value.value == "0") {
+      *out = false;
+    } else {
+      return OptionsError{value.origin + ": expected on or off, got '" + value.value + "'"};
+    }
   }
+  // A script snapshot is made on top of the built-ins.
+  if (!config.builtinsSnapshot) config.snapshotScript = false;
 
   struct NumberField {
     const char* flag;

@@ -84,6 +84,11 @@ struct ServeConfig {
   bool accessLog = false;
 
   IsolationMode isolation = IsolationMode::kShared;
+  // Startup snapshots (docs/architecture.md): the runtime's built-ins, compiled into the binary,
+  // and the user's script evaluated on top of them, made at pool start and on reload by a helper
+  // process when safe. Off: measurements, or a V8 that misbehaves with them.
+  bool builtinsSnapshot = true;
+  bool snapshotScript = true;
 
   // The script's variables and secrets. The supervisor loads them from here at start and on
   // every reload (the files are re-read); parsing has already checked that they load.

@@ -32,7 +32,8 @@ constexpr auto kFetchTimeoutMargin = std::chrono::seconds(1);
 }  // namespace
 
 Supervisor::Supervisor(event_base* base, const ServeConfig& config,
-                       std::vector<std::string> workerCommand, Logger& logger)
+                       std::vector<std::string> workerCommand, Logger& logger,
+                       std::vector<std::string> snapshotCommand)
     : base_(base),
       config_(config),
       workerCommand_(std::move(workerCommand)),
@@ -50,6 +51,19 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
        "--isolation", isolationModeName(config.isolation), "--log-level",
        std::string(logLevelName(config.logLevel)), "--log-format",
        config.logFormat == LogFormat::kJson ? "json" : "text"});
+  if (!config.builtinsSnapshot) workerCommand_.push_back("--no-builtins-snapshot");
+  if (config.snapshotScript && !snapshotCommand.empty()) {
+    snapshotCommand.insert(
+        snapshotCommand.end(),
+        {"--script", config.scriptPath, "--log-level", std::string(logLevelName(config.logLevel)),
+         "--log-format", config.logFormat == LogFormat::kJson ? "json" : "text"});
+    try {
+      snapshotter_ = std::make_unique<ScriptSnapshotter>(base_, std::move(snapshotCommand), logger_,
+                                                         [this] { onScriptSnapshotDone(); });
+    } catch (const SyscallError& e) {
+      logger_.warn("script snapshot off: no private directory for it", {{"error", e.what()}});
+    }
+  }
 
   for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGHUP}) {
     EventPtr ev(evsignal_new(
@@ -117,7 +131,8 @@ int Supervisor::run() {
                  {{"variables", bindings_.size() - secrets}, {"secrets", secrets}});
   }
   armCronTimer();
-  reconcilePool();
+  // With a script snapshot, the pool starts once the helper has made it (or given up).
+  if (!snapshotter_ || !snapshotter_->start(generation_, !bindings_.empty())) reconcilePool();
   if (phase_ != Phase::kStopped) event_base_dispatch(base_);
   return exitCode_;
 }
@@ -149,6 +164,7 @@ void Supervisor::reapChildren() {
     int status = 0;
     long pid = trySyscall([&] { return ::waitpid(-1, &status, WNOHANG); });
     if (pid <= 0) break;
+    if (snapshotter_ && snapshotter_->reaped(static_cast<pid_t>(pid), status)) continue;
     WorkerProcess* worker = findWorkerByPid(static_cast<pid_t>(pid));
     if (worker == nullptr) continue;
     worker->process().markReaped();

@@ -36,6 +36,7 @@
 #include "supervisor/fetch_client.h"
 #include "supervisor/http_listener.h"
 #include "supervisor/request_metrics.h"
+#include "supervisor/script_snapshotter.h"
 #include "supervisor/status.h"
 #include "supervisor/systemd_notifier.h"
 #include "supervisor/worker_process.h"
@@ -50,10 +51,12 @@ class Supervisor : public RequestHandler,
   using Clock = std::chrono::steady_clock;
 
   // `workerCommand` is the argv prefix that starts a worker (the binary and `__worker`); the
-  // supervisor appends the script, limits and logging arguments. Binds the listener at once and
-  // throws std::runtime_error when it cannot.
+  // supervisor appends the script, limits and logging arguments. `snapshotCommand`, when not
+  // empty, is the prefix that starts the script snapshot helper (the binary and
+  // `__snapshot-script`; see ScriptSnapshotter), used when config.snapshotScript is on. Binds
+  // the listener at once and throws std::runtime_error when it cannot.
   Supervisor(event_base* base, const ServeConfig& config, std::vector<std::string> workerCommand,
-             Logger& logger);
+             Logger& logger, std::vector<std::string> snapshotCommand = {});
   ~Supervisor() override;
 
   // Spawns the pool and runs the loop until the server has stopped. Returns the exit code:
@@ -143,6 +146,8 @@ class Supervisor : public RequestHandler,
   void autoscale();
   void updateDegraded();
   void continueReload();
+  // A script snapshot helper has ended: the pool (at boot) or the reload may go on.
+  void onScriptSnapshotDone();
 
   uint32_t freeSlot() const;
   void recordExit(const WorkerProcess& worker, const std::string& reason);
@@ -234,6 +239,8 @@ class Supervisor : public RequestHandler,
   SystemdNotifier notifier_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<AdminServer> admin_;
+  // Null when --snapshot-script is off.
+  std::unique_ptr<ScriptSnapshotter> snapshotter_;
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::unordered_map<uint64_t, SubrequestCount> subrequests_;

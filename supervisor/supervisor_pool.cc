@@ -66,8 +66,13 @@ size_t Supervisor::countWorkers(bool (*predicate)(const WorkerProcess&)) const {
 void Supervisor::spawnWorker() {
   uint32_t id = nextWorkerId_++;
   try {
-    auto worker =
-        std::make_unique<WorkerProcess>(id, base_, workerCommand_, ipc::FrameLimits{}, *this);
+    std::vector<std::string> argv = workerCommand_;
+    if (snapshotter_) {
+      if (std::string path = snapshotter_->pathFor(generation_); !path.empty()) {
+        argv.insert(argv.end(), {"--script-snapshot", path});
+      }
+    }
+    auto worker = std::make_unique<WorkerProcess>(id, base_, argv, ipc::FrameLimits{}, *this);
     worker->generation = generation_;
     worker->slot = freeSlot();
     if (config_.maxRequests > 0) {
@@ -358,12 +363,21 @@ bool Supervisor::beginReload(std::string* why) {
     if (isActive(*worker)) reloadQueue_.push_back(worker->id());
   }
   logger_.info("reloading", {{"script", config_.scriptPath}, {"workers", reloadQueue_.size()}});
-  continueReload();
+  // With a script snapshot, the first replacement waits for the new script's snapshot.
+  if (!snapshotter_ || !snapshotter_->start(generation_, !bindings_.empty())) continueReload();
   return true;
 }
 
+void Supervisor::onScriptSnapshotDone() {
+  if (phase_ == Phase::kBooting) {
+    reconcilePool();
+  } else if (reloadActive_) {
+    continueReload();
+  }
+}
+
 void Supervisor::continueReload() {
-  if (!reloadActive_) return;
+  if (!reloadActive_ || (snapshotter_ && snapshotter_->busy())) return;
   // One old worker at a time: the next is marked only when a new one has become ready.
   while (!reloadQueue_.empty()) {
     uint32_t id = reloadQueue_.front();

@@ -185,6 +185,11 @@ TEST(SupervisionTest, WorkerOverHardThresholdIsKilledAndReplaced) {
                         "200", "--cpu-limit", "10000"});
   ASSERT_NE(server.waitReady(), 0) << server.output();
   auto pid = server.liveWorkerPids().at(0);
+  // A parked request keeps the worker from finishing its drain: otherwise a replacement that is
+  // ready quickly (from the startup snapshot) lets it exit cleanly after the soft-threshold
+  // recycle, before a memory check sees it over the hard threshold.
+  HttpResult parked;
+  std::thread holder([&] { parked = httpGet(server.baseUrl() + "/hold"); });
   // 200 when the fill completes before the next memory check; 502 when a check (on a loaded
   // machine) catches the worker over the threshold while it is still filling. Either way it is
   // killed for it.
@@ -193,6 +198,8 @@ TEST(SupervisionTest, WorkerOverHardThresholdIsKilledAndReplaced) {
   ASSERT_TRUE(server.waitForLine([](const std::string& l) {
     return l.find("over the hard memory threshold") != std::string::npos;
   })) << server.output();
+  holder.join();
+  EXPECT_EQ(parked.status, 502);
   ASSERT_TRUE(server.waitForCount("msg=\"worker ready\"", 2)) << server.output();
   // Reaped, not merely signalled, before the process list is read.
   ASSERT_TRUE(server.waitForLine([](const std::string& l) {

@@ -22,8 +22,7 @@ void throwTypeError(v8::Isolate* isolate, const std::string& message) {
 }
 
 OutboundFetches* fetchesOf(const Info& info) {
-  auto* host = static_cast<RuntimeHost*>(info.Data().As<v8::External>()->Value());
-  OutboundFetches* fetches = host->fetches();
+  OutboundFetches* fetches = hostOf(info).fetches();
   if (fetches == nullptr) throwTypeError(info.GetIsolate(), "fetch() is not available here");
   return fetches;
 }

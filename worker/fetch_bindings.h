@@ -1,5 +1,5 @@
 // The native functions behind fetch() (worker/js/fetch.js): start a fetch, read its body,
-// abort it. They reach the host's OutboundFetches through the RuntimeHost in the table's data;
+// abort it. They reach the host's OutboundFetches through hostOf() (the isolate's RuntimeHost);
 // a host without one (such as `isolated test`) makes fetch() throw a TypeError.
 //
 //   fetchStart(method, url, flatHeaders, body, redirect) -> [id, Promise<head>]

@@ -4,11 +4,10 @@
 namespace isolated::worker {
 
 void installFunctions(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                      v8::Local<v8::Object> target, std::span<const NativeFunction> functions,
-                      v8::Local<v8::Value> data) {
+                      v8::Local<v8::Object> target, std::span<const NativeFunction> functions) {
   for (const auto& function : functions) {
     v8::Local<v8::String> name = v8::String::NewFromUtf8(isolate, function.name).ToLocalChecked();
-    auto fn = v8::FunctionTemplate::New(isolate, function.callback, data)
+    auto fn = v8::FunctionTemplate::New(isolate, function.callback)
                   ->GetFunction(context)
                   .ToLocalChecked();
     fn->SetName(name);

@@ -1,5 +1,10 @@
 // Installing a table of native functions on a JavaScript object, the one way the runtime's
-// bindings expose C++ to worker/runtime.js.
+// bindings expose C++ to the runtime (worker/js/).
+//
+// Every table must also be listed in worker/native_tables.cc: the startup snapshot records each
+// callback as a V8 external reference, and a callback missing there makes the snapshot build
+// fail. Callbacks get no FunctionTemplate data (pointers cannot be snapshotted); they reach
+// their host through hostOf() in worker/runtime_host.h.
 #pragma once
 
 #include <v8.h>
@@ -14,9 +19,7 @@ struct NativeFunction {
 };
 
 // Sets each function as a property of `target`, named (and with its `name`) as in the table.
-// `data` is handed to every callback as FunctionCallbackInfo::Data(); it may be empty.
 void installFunctions(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                      v8::Local<v8::Object> target, std::span<const NativeFunction> functions,
-                      v8::Local<v8::Value> data = {});
+                      v8::Local<v8::Object> target, std::span<const NativeFunction> functions);
 
 }  // namespace isolated::worker

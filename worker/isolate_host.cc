@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include "worker/js_scope.h"
-#include "worker/native_bindings.h"
 
 namespace isolated::worker {
 
@@ -44,7 +43,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       timers_(base, [this](uint64_t id, uint64_t requestId) { fireTimer(id, requestId); }),
       fetches_(outbox),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
-      isolate_(std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes)) {
+      isolate_(makeIsolate()) {
   releaseEvent_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateHost*>(self)->releaseHeld(); },
@@ -62,19 +61,28 @@ IsolateHost::~IsolateHost() {
   isolate_.reset();
 }
 
+std::unique_ptr<OwnedIsolate> IsolateHost::makeIsolate() {
+  auto isolate =
+      std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes, options_.snapshot);
+  attachHost(isolate->get(), this);
+  return isolate;
+}
+
 std::optional<ScriptError> IsolateHost::load() {
   return createContext();
 }
 
 std::optional<ScriptError> IsolateHost::createContext() {
   v8::Isolate* isolate = isolate_->get();
-  auto created = std::make_unique<ScriptContext>(isolate);
+  auto created = std::make_unique<ScriptContext>(isolate, isolate_->snapshotContents());
+  if (!created->created()) {
+    return ScriptError{options_.scriptPath, 0, "V8 cannot create a context from the snapshot"};
+  }
   std::optional<ScriptError> error;
   {
     JsScope scope(isolate, created->global());
     CpuSlice slice(watchdog_, isolate, options_.startupCpuLimit);
-    error = created->load(NativeBindings::create(isolate, scope.context(), *this),
-                          options_.scriptPath, sources_, bindings_);
+    error = created->load(options_.scriptPath, sources_, bindings_);
     if (slice.finish()) {
       isolate->CancelTerminateExecution();
       if (error) {
@@ -184,7 +192,7 @@ void IsolateHost::rebuild(bool newIsolate) {
   context_.reset();
   if (newIsolate) {
     isolate_.reset();
-    isolate_ = std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes);
+    isolate_ = makeIsolate();
   } else {
     // Collect the old context now rather than at some later GC: what the terminated script
     // retained (array buffers included) would otherwise keep the worker's RSS up and could
@@ -223,7 +231,7 @@ void IsolateHost::refreshForRequest() {
   context_.reset();
   if (options_.isolation == IsolationMode::kIsolate) {
     isolate_.reset();
-    isolate_ = std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes);
+    isolate_ = makeIsolate();
   } else {
     v8::Isolate::Scope isolateScope(isolate_->get());
     isolate_->get()->ContextDisposedNotification();

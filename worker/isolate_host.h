@@ -55,6 +55,7 @@
 #include "worker/runtime_host.h"
 #include "worker/script_context.h"
 #include "worker/script_loader.h"
+#include "worker/startup_snapshot.h"
 #include "worker/timer_queue.h"
 
 namespace isolated::worker {
@@ -76,6 +77,10 @@ struct HostOptions {
   // context/isolate: every request after the first runs in a freshly loaded context (or
   // isolate). The supervisor sends such a worker one request at a time.
   IsolationMode isolation = IsolationMode::kShared;
+  // Every isolate (the first, rebuilds, and one per request in `isolate` mode) is created from
+  // this snapshot, and every context from its runtime context. Null: no snapshot, the runtime
+  // and the script are evaluated into each new context. Not owned; must outlive the host.
+  StartupSnapshot* snapshot = nullptr;
 };
 
 struct HeapStats {
@@ -164,6 +169,8 @@ class IsolateHost final : public RuntimeHost {
                        const std::string& consequence);
   // Replaces the context (and, with `newIsolate`, the isolate) with a freshly loaded one.
   void rebuild(bool newIsolate);
+  // A new isolate from the snapshot (if any), with this host attached.
+  std::unique_ptr<OwnedIsolate> makeIsolate();
   // --isolation context|isolate: fresh state for the next request, with no GC and no log line
   // (it happens on every request).
   void refreshForRequest();

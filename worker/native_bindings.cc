@@ -14,10 +14,6 @@ namespace isolated::worker {
 
 namespace {
 
-RuntimeHost& hostOf(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  return *static_cast<RuntimeHost*>(info.Data().As<v8::External>()->Value());
-}
-
 uint64_t idArg(const v8::FunctionCallbackInfo<v8::Value>& info, int index) {
   return static_cast<uint64_t>(
       info[index]->IntegerValue(info.GetIsolate()->GetCurrentContext()).FromMaybe(0));
@@ -38,11 +34,8 @@ uint64_t currentRequestId(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 }  // namespace
 
-v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                                             RuntimeHost& host) {
-  v8::Local<v8::Object> native = v8::Object::New(isolate);
-  v8::Local<v8::External> data = v8::External::New(isolate, &host);
-  const NativeFunction functions[] = {
+std::span<const NativeFunction> NativeBindings::functions() {
+  static constexpr NativeFunction kFunctions[] = {
       {"respond", &NativeBindings::respond},
       {"fail", &NativeBindings::fail},
       {"log", &NativeBindings::log},
@@ -53,8 +46,13 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
       {"encodeUtf8", &NativeBindings::encodeUtf8},
       {"decodeUtf8", &NativeBindings::decodeUtf8},
   };
-  installFunctions(isolate, context, native, functions, data);
-  installFunctions(isolate, context, native, fetchFunctions(), data);
+  return kFunctions;
+}
+
+v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8::Context> context) {
+  v8::Local<v8::Object> native = v8::Object::New(isolate);
+  installFunctions(isolate, context, native, functions());
+  installFunctions(isolate, context, native, fetchFunctions());
   WebBindings::install(isolate, context, native);
   subtle::installSubtle(isolate, context, native);
   installFunctions(isolate, context, native, CompressionBindings::functions());

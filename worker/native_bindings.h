@@ -1,19 +1,23 @@
 // The `native` object handed to worker/runtime.js: the few operations JavaScript cannot do for
 // itself (answer a request, log, schedule a timer, convert UTF-8), plus the host-independent
-// web-platform primitives of WebBindings. Each function receives its RuntimeHost through the
-// FunctionTemplate's data, never through a global.
+// web-platform primitives of WebBindings. Each function reaches its RuntimeHost through hostOf()
+// (the isolate's data slot), never through a global: the object itself lives in the startup
+// snapshot, shared by every host.
 #pragma once
 
 #include <v8.h>
 
-namespace isolated::worker {
+#include <span>
 
-class RuntimeHost;
+#include "worker/function_table.h"
+
+namespace isolated::worker {
 
 class NativeBindings {
  public:
-  static v8::Local<v8::Object> create(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                                      RuntimeHost& host);
+  static v8::Local<v8::Object> create(v8::Isolate* isolate, v8::Local<v8::Context> context);
+  // The table create() installs (registered in worker/native_tables.cc).
+  static std::span<const NativeFunction> functions();
 
  private:
   static void respond(const v8::FunctionCallbackInfo<v8::Value>& info);

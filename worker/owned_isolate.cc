@@ -5,9 +5,15 @@
 
 namespace isolated::worker {
 
-OwnedIsolate::OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLimitBytes) {
+OwnedIsolate::OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLimitBytes,
+                           StartupSnapshot* snapshot) {
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = allocator;
+  if (snapshot != nullptr) {
+    params.snapshot_blob = snapshot->blob();
+    params.external_references = snapshot->externalReferences();
+    snapshotContents_ = snapshot->contents();
+  }
   params.constraints.ConfigureDefaultsFromHeapSize(0, heapLimitBytes);
   isolate_ = v8::Isolate::New(params);
   // Microtasks run only where the host runs them (see ScriptContext), never implicitly.

@@ -1,4 +1,5 @@
-// One V8 isolate with a heap limit, disposed by its destructor.
+// One V8 isolate with a heap limit, disposed by its destructor, created from a startup snapshot
+// when one is given.
 //
 // Heap limit: V8's ResourceConstraints cap the heap. When a GC finds the heap near that cap,
 // the near-heap-limit callback terminates the running JavaScript and raises the cap by a margin
@@ -7,7 +8,8 @@
 // successor starts again with the original cap.
 //
 // Lifetime: every v8::Global and v8::Local into the isolate must be gone before the destructor
-// runs; the owner destroys its contexts first. The ArrayBuffer allocator must outlive it.
+// runs; the owner destroys its contexts first. The ArrayBuffer allocator and the snapshot must
+// outlive it.
 // Threading: the loop thread only (the callback runs on it, inside a GC).
 #pragma once
 
@@ -16,16 +18,22 @@
 #include <atomic>
 #include <cstddef>
 
+#include "worker/startup_snapshot.h"
+
 namespace isolated::worker {
 
 class OwnedIsolate {
  public:
-  OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLimitBytes);
+  // `snapshot` may be null: the isolate then starts from V8's own snapshot, without the runtime.
+  OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLimitBytes,
+               StartupSnapshot* snapshot);
   ~OwnedIsolate();
   OwnedIsolate(const OwnedIsolate&) = delete;
   OwnedIsolate& operator=(const OwnedIsolate&) = delete;
 
   v8::Isolate* get() const { return isolate_; }
+  // What the isolate's contexts start with (ScriptContext's constructor wants it).
+  SnapshotContents snapshotContents() const { return snapshotContents_; }
   // Whether the heap reached its limit; JavaScript was terminated when it did.
   bool heapLimitHit() const { return heapLimitHit_.load(std::memory_order_relaxed); }
 
@@ -33,6 +41,7 @@ class OwnedIsolate {
   static size_t onNearHeapLimit(void* self, size_t currentLimit, size_t initialLimit);
 
   v8::Isolate* isolate_ = nullptr;
+  SnapshotContents snapshotContents_ = SnapshotContents::kNone;
   // Written from inside GC; atomic so that no assumption about the GC's thread is needed.
   std::atomic<bool> heapLimitHit_{false};
 };

@@ -1,9 +1,15 @@
-// What worker/runtime.js needs from whoever runs it: answering requests, logging, timers and
-// (optionally) outbound fetch().
-// NativeBindings reaches its host only through this interface, carried in each binding's
-// FunctionTemplate data, so the same runtime serves both the worker (IsolateHost) and
-// `isolated test` (TestRunner).
+// What the runtime (worker/js/) needs from whoever runs it: answering requests, logging, timers
+// and (optionally) outbound fetch(). NativeBindings reaches its host only through this
+// interface, so the same runtime serves both the worker (IsolateHost) and `isolated test`
+// (TestRunner).
 //
+// How a native callback finds its host: through the isolate's data slot kHostSlot, set with
+// attachHost() by whoever owns the isolate, and read with hostOf(), the single accessor. Not
+// through FunctionTemplate data: the bindings live in the startup snapshot, which cannot hold
+// a pointer; nor through the context, whose embedder data would be serialised with it.
+//
+// Invariant: an isolate runs the JavaScript of one host at a time; the host attaches itself
+// before it enters JavaScript and outlives every call it receives.
 // Threading: every call arrives on the thread that runs the isolate, from inside JavaScript.
 #pragma once
 
@@ -37,5 +43,16 @@ class RuntimeHost {
  protected:
   ~RuntimeHost() = default;
 };
+
+// The isolate data slot that holds the RuntimeHost*. Slots are the embedder's (V8 10.2 has 4).
+constexpr uint32_t kHostSlot = 0;
+
+inline void attachHost(v8::Isolate* isolate, RuntimeHost* host) {
+  isolate->SetData(kHostSlot, host);
+}
+
+inline RuntimeHost& hostOf(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  return *static_cast<RuntimeHost*>(info.GetIsolate()->GetData(kHostSlot));
+}
 
 }  // namespace isolated::worker

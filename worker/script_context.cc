@@ -1,76 +1,135 @@
-// Context creation, runtime installation, script loading and teardown.
+// Context creation (empty or from the startup snapshot), runtime installation, script loading
+// and teardown.
 #include "worker/script_context.h"
 
 #include <algorithm>
 #include <string_view>
+
+#include "worker/native_bindings.h"
 
 namespace isolated::worker {
 
 // The runtime bundle built from worker/js/ and embedded at build time (cmake/RuntimeBundle.cmake).
 extern const std::string_view kRuntimeJs;
 
-ScriptContext::ScriptContext(v8::Isolate* isolate)
+namespace {
+
+v8::Local<v8::Function> entryPoint(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                   v8::Local<v8::Object> entryPoints, const char* name) {
+  return entryPoints->Get(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked())
+      .ToLocalChecked()
+      .As<v8::Function>();
+}
+
+}  // namespace
+
+v8::MaybeLocal<v8::Object> evaluateRuntime(v8::Isolate* isolate, v8::Local<v8::Context> context) {
+  // The runtime is a function expression; calling it installs the globals and returns the
+  // entry points.
+  v8::ScriptOrigin origin(isolate, v8::String::NewFromUtf8Literal(isolate, "isolated:runtime"));
+  v8::Local<v8::String> source =
+      v8::String::NewFromUtf8(isolate, kRuntimeJs.data(), v8::NewStringType::kNormal,
+                              static_cast<int>(kRuntimeJs.size()))
+          .ToLocalChecked();
+  v8::Local<v8::Script> script;
+  v8::Local<v8::Value> factory;
+  v8::Local<v8::Value> entryPoints;
+  v8::Local<v8::Value> native = NativeBindings::create(isolate, context);
+  if (!v8::Script::Compile(context, source, &origin).ToLocal(&script) ||
+      !script->Run(context).ToLocal(&factory) || !factory->IsFunction() ||
+      !factory.As<v8::Function>()
+           ->Call(context, context->Global(), 1, &native)
+           .ToLocal(&entryPoints) ||
+      !entryPoints->IsObject()) {
+    return {};
+  }
+  return entryPoints.As<v8::Object>();
+}
+
+std::optional<ScriptError> registerHandler(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                           v8::Local<v8::Object> entryPoints,
+                                           const LoadResult& loaded, const std::string& path) {
+  v8::TryCatch tryCatch(isolate);
+  if (auto* error = std::get_if<ScriptError>(&loaded)) return *error;
+  if (auto* module = std::get_if<LoadedModule>(&loaded)) {
+    v8::Local<v8::Value> exported = module->defaultExport;
+    if (entryPoint(isolate, context, entryPoints, "setModuleHandler")
+            ->Call(context, context->Global(), 1, &exported)
+            .IsEmpty()) {
+      return describeException(isolate, context, tryCatch, path);
+    }
+    return std::nullopt;
+  }
+  v8::Local<v8::Value> has;
+  if (!entryPoint(isolate, context, entryPoints, "hasFetchListener")
+           ->Call(context, context->Global(), 0, nullptr)
+           .ToLocal(&has)) {
+    return describeException(isolate, context, tryCatch, path);
+  }
+  if (!has->IsTrue()) {
+    return ScriptError{path, 0,
+                       "the script has no fetch handler (nor a scheduled one): use "
+                       "`export default { fetch }` or addEventListener('fetch', ...)"};
+  }
+  return std::nullopt;
+}
+
+ScriptContext::ScriptContext(v8::Isolate* isolate, SnapshotContents snapshot)
     : isolate_(isolate),
+      snapshot_(snapshot),
       microtasks_(v8::MicrotaskQueue::New(isolate, v8::MicrotasksPolicy::kExplicit)) {
   v8::Isolate::Scope isolateScope(isolate_);
   v8::HandleScope handleScope(isolate_);
-  v8::Local<v8::Context> context =
-      v8::Context::New(isolate_, nullptr, {}, {}, {}, microtasks_.get());
+  v8::Local<v8::Context> context;
+  if (snapshot_ == SnapshotContents::kNone) {
+    context = v8::Context::New(isolate_, nullptr, {}, {}, {}, microtasks_.get());
+  } else if (!v8::Context::FromSnapshot(isolate_, kRuntimeContextIndex, {}, nullptr, {},
+                                        microtasks_.get())
+                  .ToLocal(&context)) {
+    // created() reports it; the context is left empty so that the destructor has nothing to do.
+    return;
+  }
   context_.Reset(isolate_, context);
 }
 
 ScriptContext::~ScriptContext() {
-  {
+  if (!context_.IsEmpty()) {
     v8::Isolate::Scope isolateScope(isolate_);
     v8::HandleScope handleScope(isolate_);
     // Also detaches the microtask queue, which V8 requires before the queue is freed.
     context_.Get(isolate_)->DetachGlobal();
   }
   probe_.Reset();
-  hasFetchListener_.Reset();
-  setModuleHandler_.Reset();
   setEnv_.Reset();
   dispatchScheduled_.Reset();
   fireTimer_.Reset();
   dispatch_.Reset();
+  entryPoints_.Reset();
   context_.Reset();
 }
 
-std::optional<ScriptError> ScriptContext::installRuntime(v8::Local<v8::Object> native) {
+std::optional<ScriptError> ScriptContext::installRuntime() {
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::TryCatch tryCatch(isolate_);
-
-  // The runtime is a function expression; calling it installs the globals and returns the
-  // entry points kept here.
-  v8::ScriptOrigin origin(isolate_, v8::String::NewFromUtf8Literal(isolate_, "isolated:runtime"));
-  v8::Local<v8::String> source =
-      v8::String::NewFromUtf8(isolate_, kRuntimeJs.data(), v8::NewStringType::kNormal,
-                              static_cast<int>(kRuntimeJs.size()))
-          .ToLocalChecked();
-  v8::Local<v8::Script> script;
-  v8::Local<v8::Value> factory;
-  v8::Local<v8::Value> entryPoints;
-  v8::Local<v8::Value> nativeValue = native;
-  if (!v8::Script::Compile(context, source, &origin).ToLocal(&script) ||
-      !script->Run(context).ToLocal(&factory) || !factory->IsFunction() ||
-      !factory.As<v8::Function>()
-           ->Call(context, context->Global(), 1, &nativeValue)
-           .ToLocal(&entryPoints) ||
-      !entryPoints->IsObject()) {
+  v8::Local<v8::Object> entries;
+  if (snapshot_ == SnapshotContents::kNone) {
+    if (!evaluateRuntime(isolate_, context).ToLocal(&entries)) {
+      return describeException(isolate_, context, tryCatch, "isolated:runtime");
+    }
+  } else if (!context->GetDataFromSnapshotOnce<v8::Object>(kEntryPointsDataIndex)
+                  .ToLocal(&entries)) {
+    return ScriptError{"isolated:runtime", 0, "the startup snapshot has no runtime entry points"};
+  }
+  if (snapshot_ != SnapshotContents::kNone && entryPoint(isolate_, context, entries, "initContext")
+                                                  ->Call(context, context->Global(), 0, nullptr)
+                                                  .IsEmpty()) {
     return describeException(isolate_, context, tryCatch, "isolated:runtime");
   }
-  auto entries = entryPoints.As<v8::Object>();
-  auto get = [&](const char* name) {
-    return entries->Get(context, v8::String::NewFromUtf8(isolate_, name).ToLocalChecked())
-        .ToLocalChecked()
-        .As<v8::Function>();
-  };
-  dispatch_.Reset(isolate_, get("dispatch"));
-  fireTimer_.Reset(isolate_, get("fireTimer"));
-  dispatchScheduled_.Reset(isolate_, get("dispatchScheduled"));
-  setEnv_.Reset(isolate_, get("setEnv"));
-  setModuleHandler_.Reset(isolate_, get("setModuleHandler"));
-  hasFetchListener_.Reset(isolate_, get("hasFetchListener"));
+  entryPoints_.Reset(isolate_, entries);
+  dispatch_.Reset(isolate_, entryPoint(isolate_, context, entries, "dispatch"));
+  fireTimer_.Reset(isolate_, entryPoint(isolate_, context, entries, "fireTimer"));
+  dispatchScheduled_.Reset(isolate_, entryPoint(isolate_, context, entries, "dispatchScheduled"));
+  setEnv_.Reset(isolate_, entryPoint(isolate_, context, entries, "setEnv"));
 
   v8::Local<v8::Script> probe;
   if (!v8::Script::Compile(context, v8::String::NewFromUtf8Literal(isolate_, "1 + 1"))
@@ -81,10 +140,9 @@ std::optional<ScriptError> ScriptContext::installRuntime(v8::Local<v8::Object> n
   return std::nullopt;
 }
 
-std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
-                                               const std::string& path, SourceCache& sources,
+std::optional<ScriptError> ScriptContext::load(const std::string& path, SourceCache& sources,
                                                const std::vector<ScriptBinding>& bindings) {
-  if (auto error = installRuntime(native)) return error;
+  if (auto error = installRuntime()) return error;
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::TryCatch tryCatch(isolate_);
   auto get = [&](const v8::Global<v8::Function>& fn) { return fn.Get(isolate_); };
@@ -117,23 +175,12 @@ std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
     return !get(setEnv_)->Call(context, context->Global(), 2, args).IsEmpty();
   };
   if (!setEnv(false)) return describeException(isolate_, context, tryCatch, "isolated:env");
+  // A script snapshot is only made for scripts whose top level cannot see the bindings (see
+  // worker/snapshot_builder.h): its handlers get `env` from here.
+  if (snapshot_ == SnapshotContents::kBuiltinsAndScript) return std::nullopt;
   LoadResult loaded = loadScript(isolate_, context, path, sources, [&] { return setEnv(true); });
-  if (auto* error = std::get_if<ScriptError>(&loaded)) return *error;
-  if (auto* module = std::get_if<LoadedModule>(&loaded)) {
-    v8::Local<v8::Value> exported = module->defaultExport;
-    if (get(setModuleHandler_)->Call(context, context->Global(), 1, &exported).IsEmpty()) {
-      return describeException(isolate_, context, tryCatch, path);
-    }
-  } else {
-    v8::Local<v8::Value> has;
-    if (!get(hasFetchListener_)->Call(context, context->Global(), 0, nullptr).ToLocal(&has)) {
-      return describeException(isolate_, context, tryCatch, path);
-    }
-    if (!has->IsTrue()) {
-      return ScriptError{path, 0,
-                         "the script has no fetch handler (nor a scheduled one): use "
-                         "`export default { fetch }` or addEventListener('fetch', ...)"};
-    }
+  if (auto error = registerHandler(isolate_, context, entryPoints_.Get(isolate_), loaded, path)) {
+    return error;
   }
   runMicrotasks();
   if (tryCatch.HasTerminated()) return describeException(isolate_, context, tryCatch, path);

@@ -1,6 +1,11 @@
-// One V8 context with worker/runtime.js and the user's script loaded into it: the runtime's
+// One V8 context with the runtime (worker/js/) and the user's script loaded into it: the runtime's
 // entry points, the context's own microtask queue, a pre-compiled health probe, and the ids of
 // the requests whose answers can only come from inside this context.
+//
+// The context starts either empty (the runtime is then evaluated into it) or as a copy of the
+// runtime's context in the isolate's startup snapshot (see worker/startup_snapshot.h), which
+// may hold the user's script too. Either way, the runtime's initContext() runs first, so state
+// that must differ between contexts (performance.timeOrigin) is never the snapshot's.
 //
 // Rebuilding the script's state means destroying this object and creating a new one.
 //
@@ -29,6 +34,29 @@
 
 namespace isolated::worker {
 
+// What the startup snapshot an isolate was created from holds.
+enum class SnapshotContents {
+  kNone,               // no snapshot: contexts start empty
+  kBuiltins,           // the runtime, evaluated; the user's script is evaluated per context
+  kBuiltinsAndScript,  // the runtime and the user's script, both evaluated
+};
+
+// The context the snapshot builders add (SnapshotCreator::AddContext), and the index of the
+// runtime's entry points object in its data (SnapshotCreator::AddData).
+constexpr size_t kRuntimeContextIndex = 0;
+constexpr size_t kEntryPointsDataIndex = 0;
+
+// Evaluates the runtime (worker/js/) in `context` (entered) with fresh native bindings; returns the
+// entry points object it hands back. On failure an exception is pending in the caller's
+// TryCatch.
+v8::MaybeLocal<v8::Object> evaluateRuntime(v8::Isolate* isolate, v8::Local<v8::Context> context);
+
+// Hands what loadScript() loaded to the runtime: a module's default export becomes the handler;
+// a classic script must have added a fetch listener. `entryPoints` is evaluateRuntime's result.
+std::optional<ScriptError> registerHandler(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                           v8::Local<v8::Object> entryPoints,
+                                           const LoadResult& loaded, const std::string& path);
+
 // One binding of the script's environment, as received in Configure.
 struct ScriptBinding {
   std::string name;
@@ -38,22 +66,26 @@ struct ScriptBinding {
 
 class ScriptContext {
  public:
-  // Creates an empty context with its own microtask queue.
-  explicit ScriptContext(v8::Isolate* isolate);
+  // Creates the context with its own microtask queue: empty, or the runtime's context from the
+  // isolate's startup snapshot when `snapshot` is not kNone.
+  ScriptContext(v8::Isolate* isolate, SnapshotContents snapshot);
   // Detaches the context from its queue, releases every handle, then frees the queue.
   ~ScriptContext();
   ScriptContext(const ScriptContext&) = delete;
   ScriptContext& operator=(const ScriptContext&) = delete;
 
-  // Installs the runtime with `native` as its bindings, gives it `env`, then evaluates the
-  // script at `path` (a classic script sees every binding as a global). Call once, inside a
+  // Installs the runtime, gives it `env`, then evaluates the script at `path` (a classic script
+  // sees every binding as a global) unless the snapshot holds it already. Call once, inside a
   // JsScope for global().
-  std::optional<ScriptError> load(v8::Local<v8::Object> native, const std::string& path,
-                                  SourceCache& sources, const std::vector<ScriptBinding>& env);
+  std::optional<ScriptError> load(const std::string& path, SourceCache& sources,
+                                  const std::vector<ScriptBinding>& env);
   // Only installs the runtime (the first half of load()), for hosts that load their own code,
   // such as `isolated test`. Call once, inside a JsScope for global().
-  std::optional<ScriptError> installRuntime(v8::Local<v8::Object> native);
+  std::optional<ScriptError> installRuntime();
 
+  // False when V8 could not deserialise the context from the snapshot; nothing else may be
+  // called then.
+  bool created() const { return !context_.IsEmpty(); }
   const v8::Global<v8::Context>& global() const { return context_; }
   // The runtime's entry points; valid after a successful load(), inside a JsScope.
   v8::Local<v8::Function> dispatchFunction() const { return dispatch_.Get(isolate_); }
@@ -87,15 +119,16 @@ class ScriptContext {
 
  private:
   v8::Isolate* isolate_;
-  // First member, so it is destroyed last: the context must not outlive it while attached.
+  SnapshotContents snapshot_;
+  // First member after the plain ones, so it is destroyed last: the context must not outlive it
+  // while attached.
   std::unique_ptr<v8::MicrotaskQueue> microtasks_;
   v8::Global<v8::Context> context_;
+  v8::Global<v8::Object> entryPoints_;
   v8::Global<v8::Function> dispatch_;
   v8::Global<v8::Function> fireTimer_;
   v8::Global<v8::Function> dispatchScheduled_;
   v8::Global<v8::Function> setEnv_;
-  v8::Global<v8::Function> setModuleHandler_;
-  v8::Global<v8::Function> hasFetchListener_;
   v8::Global<v8::Script> probe_;
   std::unordered_set<uint64_t> requests_;
   std::unordered_map<uint64_t, uint32_t> waitUntil_;

@@ -85,14 +85,31 @@ v8::MaybeLocal<v8::Module> compileModule(ModuleGraph& graph, const std::string& 
   return module;
 }
 
+// The global through which kDefaultOnly's entry module hands over the default export; deleted
+// at once, before any other code runs.
+constexpr const char* kDefaultExportGlobal = "__isolatedDefaultExport";
+
 LoadResult loadModule(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
-                      const std::string& source, SourceCache& sources) {
+                      const std::string& source, SourceCache& sources, ModuleExports exports) {
   v8::TryCatch tryCatch(isolate);
   ModuleGraph graph{isolate, sources, {}, {}};
   v8::Local<v8::Module> module;
   if (!compileModule(graph, path, source).ToLocal(&module)) {
     return describeException(isolate, context, tryCatch, path);
   }
+  v8::Local<v8::Module> root = module;
+  if (exports == ModuleExports::kDefaultOnly) {
+    // An entry module beside the script imports its default export by a relative specifier and
+    // passes it out through a global, so no namespace object is ever made.
+    std::string name = std::filesystem::path(path).filename().string();
+    std::string entry = "import handler from './" + name + "';\nglobalThis." +
+                        kDefaultExportGlobal + " = handler;\n";
+    if (name.find_first_of("'\\\n\r") != std::string::npos ||
+        !compileModule(graph, path + "#isolated-entry", entry).ToLocal(&root)) {
+      return describeException(isolate, context, tryCatch, path);
+    }
+  }
+  module = root;
   context->SetAlignedPointerInEmbedderData(kModuleGraphSlot, &graph);
   bool instantiated = module->InstantiateModule(context, resolveModule).FromMaybe(false);
   context->SetAlignedPointerInEmbedderData(kModuleGraphSlot, nullptr);
@@ -106,6 +123,15 @@ LoadResult loadModule(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
   if (module->GetStatus() == v8::Module::kErrored) {
     isolate->ThrowException(module->GetException());
     return describeException(isolate, context, tryCatch, path);
+  }
+  if (exports == ModuleExports::kDefaultOnly) {
+    v8::Local<v8::String> key = v8String(isolate, kDefaultExportGlobal);
+    v8::Local<v8::Value> defaultExport;
+    if (!context->Global()->Get(context, key).ToLocal(&defaultExport) ||
+        context->Global()->Delete(context, key).IsNothing()) {
+      return describeException(isolate, context, tryCatch, path);
+    }
+    return LoadedModule{defaultExport, {}};
   }
   auto ns = module->GetModuleNamespace().As<v8::Object>();
   v8::Local<v8::Value> defaultExport;
@@ -153,11 +179,12 @@ ScriptError describeException(v8::Isolate* isolate, v8::Local<v8::Context> conte
 }
 
 LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
-                      SourceCache& sources, const std::function<bool()>& beforeClassicRun) {
+                      SourceCache& sources, const std::function<bool()>& beforeClassicRun,
+                      ModuleExports exports) {
   std::string readError;
   const std::string* source = sources.get(path, readError);
   if (source == nullptr) return ScriptError{path, 0, readError};
-  if (path.ends_with(".mjs")) return loadModule(isolate, context, path, *source, sources);
+  if (path.ends_with(".mjs")) return loadModule(isolate, context, path, *source, sources, exports);
 
   v8::TryCatch tryCatch(isolate);
   v8::ScriptOrigin origin(isolate, v8String(isolate, path));
@@ -165,7 +192,7 @@ LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
   if (!v8::Script::Compile(context, v8String(isolate, *source), &origin).ToLocal(&script)) {
     ScriptError classicError = describeException(isolate, context, tryCatch, path);
     if (!looksLikeModuleSyntaxError(classicError.message)) return classicError;
-    return loadModule(isolate, context, path, *source, sources);
+    return loadModule(isolate, context, path, *source, sources, exports);
   }
   if (beforeClassicRun && !beforeClassicRun()) {
     return describeException(isolate, context, tryCatch, path);
@@ -180,7 +207,7 @@ LoadResult loadModuleScript(v8::Isolate* isolate, v8::Local<v8::Context> context
   std::string readError;
   const std::string* source = sources.get(path, readError);
   if (source == nullptr) return ScriptError{path, 0, readError};
-  return loadModule(isolate, context, path, *source, sources);
+  return loadModule(isolate, context, path, *source, sources, ModuleExports::kNamespace);
 }
 
 }  // namespace isolated::worker

@@ -35,10 +35,16 @@ class SourceCache {
  public:
   // The file's text, read on first use; nullptr with `error` set when it cannot be read.
   const std::string* get(const std::string& path, std::string& error);
+  // Every file read so far: path -> text.
+  const std::map<std::string, std::string>& files() const { return sources_; }
 
  private:
   std::map<std::string, std::string> sources_;
 };
+
+// How an ES module's exports are read. kDefaultOnly makes no module namespace object (V8 10.2
+// cannot put one in a startup snapshot): LoadedModule::moduleNamespace is then empty.
+enum class ModuleExports { kNamespace, kDefaultOnly };
 
 // Must be called inside a JsScope for `context`. Microtasks queued by the script's top level
 // run in the context's own microtask queue before this returns. `beforeClassicRun`, when set,
@@ -46,7 +52,8 @@ class SourceCache {
 // service-worker globals are installed); returning false (a JavaScript exception pending)
 // fails the load.
 LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
-                      SourceCache& sources, const std::function<bool()>& beforeClassicRun = {});
+                      SourceCache& sources, const std::function<bool()>& beforeClassicRun = {},
+                      ModuleExports exports = ModuleExports::kNamespace);
 
 // Like loadScript, but always as an ES module, whatever the file's extension.
 LoadResult loadModuleScript(v8::Isolate* isolate, v8::Local<v8::Context> context,

@@ -4,19 +4,21 @@
 #include <libplatform/libplatform.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "common/event_handles.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/js_scope.h"
-#include "worker/native_bindings.h"
 #include "worker/owned_isolate.h"
 #include "worker/platform_task_pump.h"
 #include "worker/runtime_host.h"
 #include "worker/script_context.h"
 #include "worker/script_loader.h"
+#include "worker/startup_snapshot.h"
 #include "worker/timer_queue.h"
 #include "worker/v8_runtime.h"
 
@@ -182,17 +184,19 @@ TestFile::Outcome TestFile::runTest(v8::Local<v8::Context> context, v8::Local<v8
 
 void TestFile::run(Totals& totals) {
   v8::Isolate* isolate = isolate_.get();
-  context_ = std::make_unique<ScriptContext>(isolate);
-  JsScope scope(isolate, context_->global());
-  v8::Local<v8::Context> context = scope.context();
   auto loadError = [&](const ScriptError& error) {
     std::cout << "ERROR " << error.file << (error.line ? ":" + std::to_string(error.line) : "")
               << ": " << error.message << std::endl;
     ++totals.loadErrors;
   };
-  if (auto error = context_->installRuntime(NativeBindings::create(isolate, context, *this))) {
-    return loadError(*error);
+  attachHost(isolate, this);
+  context_ = std::make_unique<ScriptContext>(isolate, isolate_.snapshotContents());
+  if (!context_->created()) {
+    return loadError({path_, 0, "V8 cannot create a context from the snapshot"});
   }
+  JsScope scope(isolate, context_->global());
+  v8::Local<v8::Context> context = scope.context();
+  if (auto error = context_->installRuntime()) return loadError(*error);
   v8::Local<v8::Object> exports;
   bool loaded = turn([&](v8::TryCatch&) {
     LoadResult result = loadModuleScript(isolate, context, path_, sources_);
@@ -257,13 +261,22 @@ int testMain(const char* argv0, const std::vector<std::string>& files) {
   CpuWatchdog watchdog;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(
       v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  // The built-ins snapshot, as in `isolated serve`; ISOLATED_BUILTINS_SNAPSHOT=off runs the
+  // tests without it.
+  std::unique_ptr<StartupSnapshot> snapshot;
+  const char* setting = std::getenv("ISOLATED_BUILTINS_SNAPSHOT");
+  if (setting == nullptr || std::string_view(setting) != "off") {
+    std::string whyNot;
+    snapshot = StartupSnapshot::builtIn(whyNot);
+    if (!snapshot) std::cerr << "warning: " << whyNot << "; running without it" << std::endl;
+  }
   Totals totals;
   {
-    auto isolate = std::make_unique<OwnedIsolate>(allocator.get(), kHeapLimitBytes);
+    auto isolate = std::make_unique<OwnedIsolate>(allocator.get(), kHeapLimitBytes, snapshot.get());
     for (const auto& file : files) {
       if (files.size() > 1) std::cout << "# " << file << std::endl;
       if (isolate->heapLimitHit()) {
-        isolate = std::make_unique<OwnedIsolate>(allocator.get(), kHeapLimitBytes);
+        isolate = std::make_unique<OwnedIsolate>(allocator.get(), kHeapLimitBytes, snapshot.get());
       }
       TestFile(base.get(), v8.platform(), *isolate, watchdog, file).run(totals);
     }

@@ -82,9 +82,8 @@ class CloneDelegate final : public v8::ValueSerializer::Delegate {
 
 }  // namespace
 
-void WebBindings::install(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                          v8::Local<v8::Object> native) {
-  const NativeFunction functions[] = {
+std::span<const NativeFunction> WebBindings::functions() {
+  static constexpr NativeFunction kFunctions[] = {
       {"encodeUtf8Into", &WebBindings::encodeUtf8Into},
       {"decodeUtf8Chunk", &WebBindings::decodeUtf8Chunk},
       {"btoa", &WebBindings::btoa},
@@ -95,7 +94,12 @@ void WebBindings::install(v8::Isolate* isolate, v8::Local<v8::Context> context,
       {"monotonicNow", &WebBindings::monotonicNow},
       {"wallClockNow", &WebBindings::wallClockNow},
   };
-  installFunctions(isolate, context, native, functions);
+  return kFunctions;
+}
+
+void WebBindings::install(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                          v8::Local<v8::Object> native) {
+  installFunctions(isolate, context, native, functions());
 }
 
 void WebBindings::encodeUtf8Into(const v8::FunctionCallbackInfo<v8::Value>& info) {

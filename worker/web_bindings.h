@@ -9,6 +9,10 @@
 
 #include <v8.h>
 
+#include <span>
+
+#include "worker/function_table.h"
+
 namespace isolated::worker {
 
 class WebBindings {
@@ -16,6 +20,8 @@ class WebBindings {
   // Adds the functions below to `native` under their own names.
   static void install(v8::Isolate* isolate, v8::Local<v8::Context> context,
                       v8::Local<v8::Object> native);
+  // The table install() adds (registered in worker/native_tables.cc).
+  static std::span<const NativeFunction> functions();
 
  private:
   // encodeUtf8Into(string, Uint8Array) -> {read, written}

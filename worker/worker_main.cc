@@ -14,11 +14,14 @@
 #include "common/event_handles.h"
 #include "common/isolation_mode.h"
 #include "common/logger.h"
+#include "common/read_file.h"
 #include "common/version.h"
 #include "ipc/channel.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/isolate_host.h"
 #include "worker/platform_task_pump.h"
+#include "worker/snapshot_sources.h"
+#include "worker/startup_snapshot.h"
 #include "worker/v8_runtime.h"
 #include "worker/worker_loop.h"
 
@@ -34,6 +37,10 @@ struct WorkerArgs {
   IsolationMode isolation = IsolationMode::kShared;
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;
+  // Off: no startup snapshot at all (measurements, or a V8 that rejects the blob).
+  bool builtinsSnapshot = true;
+  // A snapshot of the script on top of the built-ins, made by `isolated __snapshot-script`.
+  std::string scriptSnapshotPath;
 };
 
 std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
@@ -45,7 +52,8 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
       "cpu-limit-ms", "", cxxopts::value<uint32_t>()->default_value("50"))(
       "isolation", "", cxxopts::value<std::string>()->default_value("shared"))(
       "log-level", "", cxxopts::value<std::string>()->default_value("info"))(
-      "log-format", "", cxxopts::value<std::string>()->default_value("text"));
+      "log-format", "", cxxopts::value<std::string>()->default_value("text"))(
+      "no-builtins-snapshot", "")("script-snapshot", "", cxxopts::value<std::string>());
   std::vector<const char*> argv{"isolated __worker"};
   for (const auto& a : args)
     argv.push_back(a.c_str());
@@ -71,6 +79,10 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
         parseLogLevel(result["log-level"].as<std::string>()).value_or(LogLevel::kInfo);
     parsed.logFormat =
         parseLogFormat(result["log-format"].as<std::string>()).value_or(LogFormat::kText);
+    parsed.builtinsSnapshot = result.count("no-builtins-snapshot") == 0;
+    if (result.count("script-snapshot")) {
+      parsed.scriptSnapshotPath = result["script-snapshot"].as<std::string>();
+    }
     return parsed;
   } catch (const std::exception& e) {
     error = e.what();
@@ -87,6 +99,34 @@ void flush(event_base* base, ipc::Channel& channel) {
 }
 
 }  // namespace
+
+std::unique_ptr<StartupSnapshot> loadStartupSnapshot(const std::string& scriptSnapshotPath,
+                                                     Logger& logger) {
+  std::string whyNot;
+  if (!scriptSnapshotPath.empty()) {
+    std::string readError;
+    auto manifest = readFile(scriptSnapshotPath + ".sources", readError);
+    if (!manifest) {
+      logger.warn("worker: script snapshot unusable, evaluating the script instead",
+                  {{"error", readError}});
+    } else if (!sourcesUnchanged(*manifest, whyNot)) {
+      // The script was edited since the pool's snapshot: serve the files as they are now, as a
+      // worker without the snapshot would; the next reload snapshots them.
+      logger.info("worker: script snapshot is stale, evaluating the script", {{"reason", whyNot}});
+    } else if (auto snapshot = StartupSnapshot::mapFile(scriptSnapshotPath, whyNot)) {
+      return snapshot;
+    } else {
+      logger.warn("worker: script snapshot unusable, evaluating the script instead",
+                  {{"error", whyNot}});
+    }
+  }
+  auto snapshot = StartupSnapshot::builtIn(whyNot);
+  if (!snapshot) {
+    logger.warn("worker: built-ins snapshot unusable, evaluating the runtime in every context",
+                {{"error", whyNot}});
+  }
+  return snapshot;
+}
 
 int workerMain(const char* argv0, const std::vector<std::string>& args) {
   auto started = std::chrono::steady_clock::now();
@@ -111,6 +151,10 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   }
 
   V8Runtime v8(argv0);
+  std::unique_ptr<StartupSnapshot> snapshot;
+  if (parsed->builtinsSnapshot) {
+    snapshot = loadStartupSnapshot(parsed->scriptSnapshotPath, logger);
+  }
   // Precise timers (timerfd) so that setTimeout(fn, 5) fires after 5 ms, not after epoll's
   // millisecond rounding on top of it.
   std::unique_ptr<event_config, decltype(&event_config_free)> eventConfig(event_config_new(),
@@ -126,6 +170,7 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   hostOptions.heapLimitBytes = parsed->heapLimitBytes;
   hostOptions.cpuLimit = std::chrono::milliseconds(parsed->cpuLimitMs);
   hostOptions.isolation = parsed->isolation;
+  hostOptions.snapshot = snapshot.get();
   IsolateHost host(base.get(), loop, watchdog, std::move(hostOptions));
   loop.attach(channel, host);
   PlatformTaskPump platformTasks(base.get(), v8.platform(),

@@ -3,13 +3,23 @@
 // then serves requests until Shutdown or until the channel closes.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "common/logger.h"
+#include "worker/startup_snapshot.h"
 
 namespace isolated::worker {
 
 // The channel's fd number in the worker, set up by the supervisor between fork and exec.
 constexpr int kChannelFd = 3;
+
+// The snapshot a worker's isolates start from: the script snapshot at `scriptSnapshotPath` (if
+// given and usable), else the built-ins. Null, with a warning logged, when neither is usable:
+// the worker then evaluates everything per context.
+std::unique_ptr<StartupSnapshot> loadStartupSnapshot(const std::string& scriptSnapshotPath,
+                                                     Logger& logger);
 
 // Runs the worker; returns the process exit code. `args` follow `__worker`.
 int workerMain(const char* argv0, const std::vector<std::string>& args);

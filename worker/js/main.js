@@ -1,12 +1,14 @@
 // The entry module of the worker runtime: the Workers API globals and the entry points the
 // native host keeps. esbuild bundles this module and its imports (ours and npm's) into one
 // function expression, `(function (native) { ... })`, embedded in the binary
-// (cmake/RuntimeBundle.cmake); ScriptContext calls it once per context with the native bindings.
+// (cmake/RuntimeBundle.cmake). It is evaluated once into the startup snapshot at build time
+// (worker/mksnapshot.cc), or, without the snapshot, once per context by ScriptContext.
 // Nothing here is reachable from user code except the globals installed on purpose.
 import { AbortController, AbortSignal } from './abort.js';
 import { Blob, File } from './blob.js';
 import { CompressionStream, DecompressionStream } from './compression.js';
 import { makeConsole, reportError } from './console.js';
+import { initContext } from './context_init.js';
 import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { setEnv } from './env.js';
@@ -90,5 +92,6 @@ export function install(bindings) {
   define('FormData', FormData);
   define('CompressionStream', CompressionStream);
   define('DecompressionStream', DecompressionStream);
-  return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv };
+  return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv,
+           initContext };
 }

@@ -1,5 +1,6 @@
 // crypto (https://w3c.github.io/webcrypto/#crypto-interface), performance (HR-Time) and
 // navigator: small namespace objects over native functions.
+import { onContextInit } from './context_init.js';
 import { native } from './native.js';
 import { makeSubtle } from './subtle.js';
 
@@ -17,10 +18,15 @@ export function makeCrypto() {
 }
 
 export function makePerformance() {
-  const timeOrigin = native.wallClockNow();
-  const monotonicOrigin = native.monotonicNow();
+  let timeOrigin = native.wallClockNow();
+  let monotonicOrigin = native.monotonicNow();
+  // The origins read above belong to the snapshot's build: each context takes its own.
+  onContextInit(() => {
+    timeOrigin = native.wallClockNow();
+    monotonicOrigin = native.monotonicNow();
+  });
   return Object.create(Object.prototype, {
-    timeOrigin: { value: timeOrigin, enumerable: true },
+    timeOrigin: { get() { return timeOrigin; }, enumerable: true },
     now: { value: function now() {
       return native.monotonicNow() - monotonicOrigin;
     }, enumerable: true },
