@@ -40,6 +40,7 @@
 namespace isolated::supervisor {
 
 class Supervisor : public RequestHandler,
+                   public BodyConsumer,
                    public WorkerEvents,
                    public ControlHandler,
                    public AdminHandler {
@@ -83,12 +84,17 @@ class Supervisor : public RequestHandler,
   bool ready() override;
 
   // RequestHandler
-  void onHttpRequest(evhttp_request* request) override;
+  void onHttpRequest(evhttp_request* request, bool streamedBody) override;
+  void onConnectionClosed(evhttp_connection* connection) override;
+  // BodyConsumer
+  void onBodyReadable(uint64_t requestId) override;
 
   // WorkerEvents
   void onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) override;
   void onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) override;
   void onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) override;
+  void onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader chunk) override;
+  void onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Reader credit) override;
   void onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) override;
   void onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) override;
   void onWorkerLost(WorkerProcess& worker, const std::string& reason) override;
@@ -103,6 +109,18 @@ class Supervisor : public RequestHandler,
     Clock::time_point arrived;
     std::string requestId;  // the id in --request-id-header, taken or generated
     uint32_t workerId = 0;  // 0 while queued in the supervisor
+    // Streamed request body (ipc/protocol.h rules 8-11): it arrives through the connection's
+    // BodyTap; the worker accepts `bodyCredit` more bytes of it.
+    bool streamedBody = false;
+    uint32_t bodyCredit = 0;
+    bool bodyEndSent = false;
+    // Streamed response: status and headers are out, chunks are being relayed; the worker has
+    // sent `responseUncredited` bytes not yet credited back.
+    bool responseStreaming = false;
+    int responseStatus = 0;
+    uint32_t responseUncredited = 0;
+    // Set while either body streams: the key in byConnection_.
+    evhttp_connection* connection = nullptr;
   };
   // What a worker slot has been through, carried from a worker to its replacement.
   struct SlotHistory {
@@ -129,15 +147,27 @@ class Supervisor : public RequestHandler,
 
   // Requests.
   // The only ways a request is answered: both record metrics and the access log.
-  void replyError(const PendingRequest& request, int status, std::string_view kind,
+  // A request whose streamed response has begun can no longer get an error status: its client
+  // connection is closed instead, so the client sees a truncated body.
+  void replyError(PendingRequest& request, int status, std::string_view kind,
                   std::string_view message, int retryAfterSec = 0);
-  void replyFromWorker(const PendingRequest& request, const WorkerProcess& worker,
+  void replyFromWorker(PendingRequest& request, const WorkerProcess& worker,
                        ipc::Response::Reader response);
   void recordAnswer(const PendingRequest& request, int status, uint32_t workerId);
   std::string newRequestId();
   uint32_t workerCapacity() const;
   bool tryAssign(PendingRequest& request);
   void sendToWorker(WorkerProcess& worker, PendingRequest& request);
+  WorkerProcess* findWorker(uint32_t id);
+  // Streams: forwarding the request body as credit allows, relaying the response body, and
+  // letting go of both when a request ends (before its evhttp_request may be freed).
+  void pumpRequestBody(PendingRequest& request);
+  void startStreamedResponse(PendingRequest& request, ipc::Response::Reader response);
+  void creditResponse(PendingRequest& request);
+  static void onClientDrained(evhttp_connection* connection, void* self);
+  void releaseStreams(PendingRequest& request);
+  // Ends a request the worker still holds: answered or abandoned by the supervisor.
+  void finishInFlight(uint64_t id, bool cancelWorker);
   void pumpQueue();
   void expireQueue(Clock::time_point now);
   void expireInFlight(Clock::time_point now);
@@ -200,6 +230,8 @@ class Supervisor : public RequestHandler,
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::vector<DispatchCandidate> candidates_;  // scratch space for dispatch, reused
   std::unordered_map<uint64_t, PendingRequest> inFlight_;
+  // Client connections of requests with a body streaming either way, to the request id.
+  std::unordered_map<evhttp_connection*, uint64_t> byConnection_;
   std::deque<PendingRequest> queue_;
 
   std::vector<EventPtr> signalEvents_;

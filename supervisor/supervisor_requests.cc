@@ -6,9 +6,13 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
+#include "ipc/protocol.h"
 #include "supervisor/http_reply.h"
 
 namespace isolated::supervisor {
@@ -43,8 +47,9 @@ const char* methodName(evhttp_cmd_type cmd) {
 
 // ---- requests ----
 
-void Supervisor::onHttpRequest(evhttp_request* request) {
+void Supervisor::onHttpRequest(evhttp_request* request, bool streamedBody) {
   PendingRequest pending{request, nextRequestId_++, Clock::now(), {}, 0};
+  pending.streamedBody = streamedBody;
   // The request id goes back on every answer, the supervisor's own errors included.
   const char* given = evhttp_find_header(evhttp_request_get_input_headers(request),
                                          config_.requestIdHeader.c_str());
@@ -72,15 +77,30 @@ std::string Supervisor::newRequestId() {
   return buf;
 }
 
-void Supervisor::replyError(const PendingRequest& request, int status, std::string_view kind,
+void Supervisor::replyError(PendingRequest& request, int status, std::string_view kind,
                             std::string_view message, int retryAfterSec) {
+  releaseStreams(request);
+  if (request.responseStreaming) {
+    // The status line is out: close the connection so the client sees a truncated body (the
+    // failed write frees the request).
+    if (evhttp_connection* connection = evhttp_request_get_connection(request.http)) {
+      ::shutdown(bufferevent_getfd(evhttp_connection_get_bufferevent(connection)), SHUT_RDWR);
+    }
+    evhttp_send_reply_end(request.http);
+    logger_.info("streamed response aborted",
+                 {{"request_id", request.requestId}, {"reason", std::string(kind)}});
+    if (status == 504) metrics_.recordLimit("wall-limit");
+    recordAnswer(request, request.responseStatus, request.workerId);
+    return;
+  }
   supervisor::replyError(request.http, status, kind, message, retryAfterSec);
   if (status == 504) metrics_.recordLimit("wall-limit");
   recordAnswer(request, status, request.workerId);
 }
 
-void Supervisor::replyFromWorker(const PendingRequest& request, const WorkerProcess& worker,
+void Supervisor::replyFromWorker(PendingRequest& request, const WorkerProcess& worker,
                                  ipc::Response::Reader response) {
+  releaseStreams(request);
   supervisor::replyFromWorker(request.http, response);
   if (response.hasRuntimeError()) {
     std::string kind = response.getRuntimeError().cStr();
@@ -130,6 +150,15 @@ bool Supervisor::tryAssign(PendingRequest& request) {
 
 void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   evhttp_request* http = request.http;
+  if (request.streamedBody && listener_.tapFor(http) == nullptr) {
+    // The client left while the request waited in the queue: evhttp detached the request.
+    if (evhttp_request_get_connection(http) == nullptr) {
+      evhttp_request_free(http);
+    } else {
+      replyError(request, 500, "internal", "Internal Server Error: the request body was lost");
+    }
+    return;
+  }
   capnp::MallocMessageBuilder message;
   auto start = message.initRoot<ipc::Envelope>().initRequestStart();
   start.setId(request.id);
@@ -162,17 +191,211 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
     if (address != nullptr) start.setClientAddress(address);
   }
 
-  evbuffer* body = evhttp_request_get_input_buffer(http);
-  size_t length = evbuffer_get_length(body);
-  if (length > 0) {
-    auto bytes = start.initBody(static_cast<unsigned>(length));
-    evbuffer_copyout(body, bytes.begin(), length);
+  if (request.streamedBody) {
+    start.setBodyFollows(true);
+  } else {
+    evbuffer* body = evhttp_request_get_input_buffer(http);
+    size_t length = evbuffer_get_length(body);
+    if (length > 0) {
+      auto bytes = start.initBody(static_cast<unsigned>(length));
+      evbuffer_copyout(body, bytes.begin(), length);
+    }
   }
 
   worker.send(message);
   request.workerId = worker.id();
   worker.outstanding().insert(request.id);
-  inFlight_.emplace(request.id, request);
+  PendingRequest& sent = inFlight_.emplace(request.id, request).first->second;
+  if (sent.streamedBody) {
+    BodyTap* tap = listener_.tapFor(http);
+    if (tap == nullptr) return;  // the connection is already gone; onConnectionClosed follows
+    sent.bodyCredit = ipc::kBodyWindowBytes;
+    sent.connection = evhttp_request_get_connection(http);
+    byConnection_[sent.connection] = sent.id;
+    tap->setConsumer(this, sent.id);
+    pumpRequestBody(sent);
+  }
+}
+
+WorkerProcess* Supervisor::findWorker(uint32_t id) {
+  for (auto& worker : workers_) {
+    if (worker->id() == id) return worker.get();
+  }
+  return nullptr;
+}
+
+void Supervisor::onBodyReadable(uint64_t requestId) {
+  auto it = inFlight_.find(requestId);
+  if (it != inFlight_.end()) pumpRequestBody(it->second);
+}
+
+void Supervisor::pumpRequestBody(PendingRequest& request) {
+  if (!request.streamedBody || request.bodyEndSent) return;
+  BodyTap* tap = listener_.tapFor(request.http);
+  WorkerProcess* worker = findWorker(request.workerId);
+  if (tap == nullptr || worker == nullptr) return;
+  for (;;) {
+    if (int status = tap->error()) {
+      uint64_t id = request.id;
+      replyError(request, status, status == 413 ? "body-too-large" : "bad-request",
+                 status == 413 ? "Payload Too Large: the body exceeds " +
+                                     std::to_string(config_.maxBodyBytes >> 20) + " MB"
+                               : "Bad Request: malformed chunked body");
+      finishInFlight(id, /*cancelWorker=*/true);
+      return;
+    }
+    size_t n = std::min<size_t>({tap->available(), request.bodyCredit, ipc::kBodyChunkBytes});
+    if (n == 0 && !tap->finished()) return;
+    capnp::MallocMessageBuilder message;
+    auto chunk = message.initRoot<ipc::Envelope>().initBodyChunk();
+    chunk.setId(request.id);
+    if (n > 0) {
+      auto data = chunk.initData(static_cast<unsigned>(n));
+      tap->take(data.begin(), n);
+      request.bodyCredit -= static_cast<uint32_t>(n);
+    }
+    bool end = tap->finished() && tap->error() == 0;
+    chunk.setEnd(end);
+    worker->send(message);
+    if (end) {
+      request.bodyEndSent = true;
+      // The connection is still watched (byConnection_) until the answer is complete.
+      return;
+    }
+  }
+}
+
+void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Reader credit) {
+  auto it = inFlight_.find(credit.getId());
+  if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
+  PendingRequest& request = it->second;
+  // Credit beyond one window is ignored (ipc/protocol.h rule 9).
+  request.bodyCredit = static_cast<uint32_t>(std::min<uint64_t>(
+      uint64_t{request.bodyCredit} + credit.getBytes(), ipc::kBodyWindowBytes));
+  pumpRequestBody(request);
+}
+
+void Supervisor::startStreamedResponse(PendingRequest& request, ipc::Response::Reader response) {
+  evhttp_request* http = request.http;
+  addWorkerHeaders(http, response, /*keepContentLength=*/true);
+  request.responseStreaming = true;
+  request.responseStatus = response.getStatus();
+  evhttp_send_reply_start(http, response.getStatus(), nullptr);
+  if (request.connection == nullptr) {
+    request.connection = evhttp_request_get_connection(http);
+    if (request.connection != nullptr) byConnection_[request.connection] = request.id;
+  }
+}
+
+void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader chunk) {
+  auto it = inFlight_.find(chunk.getId());
+  // Chunks for requests already answered or cancelled cross the cancel: ignore them.
+  if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
+  PendingRequest& request = it->second;
+  auto data = chunk.getData();
+  if (!request.responseStreaming) {
+    return worker.kill("protocol error: BodyChunk for a response that does not stream");
+  }
+  if (data.size() > ipc::kBodyChunkBytes ||
+      request.responseUncredited + data.size() > ipc::kBodyWindowBytes) {
+    return worker.kill("protocol error: response body beyond its credit window");
+  }
+  uint64_t id = request.id;
+  if (chunk.getAborted()) {
+    replyError(request, 500, "stream-aborted", "");
+    finishInFlight(id, /*cancelWorker=*/false);
+    return;
+  }
+  if (data.size() > 0) {
+    request.responseUncredited += static_cast<uint32_t>(data.size());
+    EvbufferPtr buffer(evbuffer_new());
+    evbuffer_add(buffer.get(), data.begin(), data.size());
+    evhttp_send_reply_chunk_with_cb(request.http, buffer.get(), &Supervisor::onClientDrained,
+                                    this);
+  }
+  if (chunk.getEnd()) {
+    releaseStreams(request);
+    evhttp_send_reply_end(request.http);
+    recordAnswer(request, request.responseStatus, worker.id());
+    finishInFlight(id, /*cancelWorker=*/false);
+    return;
+  }
+  // Credit at once while the client keeps up (little is queued for it); otherwise when its
+  // connection has drained (onClientDrained).
+  evhttp_connection* connection = evhttp_request_get_connection(request.http);
+  if (connection == nullptr ||
+      evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(
+          connection))) <= ipc::kBodyWindowBytes / 2) {
+    creditResponse(request);
+  }
+}
+
+void Supervisor::creditResponse(PendingRequest& request) {
+  if (request.responseUncredited == 0) return;
+  WorkerProcess* worker = findWorker(request.workerId);
+  if (worker == nullptr) return;
+  capnp::MallocMessageBuilder message;
+  auto credit = message.initRoot<ipc::Envelope>().initBodyCredit();
+  credit.setId(request.id);
+  credit.setBytes(request.responseUncredited);
+  worker->send(message);
+  request.responseUncredited = 0;
+}
+
+void Supervisor::onClientDrained(evhttp_connection* connection, void* self) {
+  auto* supervisor = static_cast<Supervisor*>(self);
+  auto found = supervisor->byConnection_.find(connection);
+  if (found == supervisor->byConnection_.end()) return;
+  auto it = supervisor->inFlight_.find(found->second);
+  if (it != supervisor->inFlight_.end()) supervisor->creditResponse(it->second);
+}
+
+void Supervisor::onConnectionClosed(evhttp_connection* connection) {
+  auto found = byConnection_.find(connection);
+  if (found == byConnection_.end()) return;
+  uint64_t id = found->second;
+  byConnection_.erase(found);
+  auto it = inFlight_.find(id);
+  if (it == inFlight_.end()) return;
+  PendingRequest& request = it->second;
+  request.connection = nullptr;
+  logger_.info("client went away mid-stream",
+               {{"request_id", request.requestId}, {"worker", request.workerId}});
+  // evhttp has detached the request from the connection it is freeing; it is ours to free.
+  if (evhttp_request_get_connection(request.http) == nullptr) evhttp_request_free(request.http);
+  finishInFlight(id, /*cancelWorker=*/true);
+}
+
+void Supervisor::releaseStreams(PendingRequest& request) {
+  if (request.streamedBody) {
+    if (BodyTap* tap = listener_.tapFor(request.http)) tap->setConsumer(nullptr, 0);
+  }
+  if (request.connection != nullptr) {
+    byConnection_.erase(request.connection);
+    request.connection = nullptr;
+  }
+}
+
+void Supervisor::finishInFlight(uint64_t id, bool cancelWorker) {
+  auto it = inFlight_.find(id);
+  if (it == inFlight_.end()) return;
+  uint32_t workerId = it->second.workerId;
+  inFlight_.erase(it);
+  if (WorkerProcess* worker = findWorker(workerId)) {
+    worker->outstanding().erase(id);
+    if (cancelWorker) {
+      capnp::MallocMessageBuilder message;
+      message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
+      worker->send(message);
+    } else {
+      ++worker->requestsServed;
+      if (worker->requestLimit > 0 && worker->requestsServed >= worker->requestLimit) {
+        retire(*worker, "max-requests");
+      }
+    }
+  }
+  pumpQueue();
+  checkDrained();
 }
 
 void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) {
@@ -180,15 +403,12 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
   auto it = inFlight_.find(id);
   // Unknown ids are answers to requests already answered by the supervisor: ignore them.
   if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
-  replyFromWorker(it->second, worker, response);
-  inFlight_.erase(it);
-  worker.outstanding().erase(id);
-  ++worker.requestsServed;
-  if (worker.requestLimit > 0 && worker.requestsServed >= worker.requestLimit) {
-    retire(worker, "max-requests");
+  if (it->second.responseStreaming) {
+    return worker.kill("protocol error: a second Response for one request");
   }
-  pumpQueue();
-  checkDrained();
+  if (response.getBodyFollows()) return startStreamedResponse(it->second, response);
+  replyFromWorker(it->second, worker, response);
+  finishInFlight(id, /*cancelWorker=*/false);
 }
 
 void Supervisor::pumpQueue() {
