@@ -30,6 +30,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The runtime's JavaScript is bundled at build time with esbuild from npm. Any node >= 18 with
+# npm will do; Debian's own is installed only where none is present (a nodejs from another
+# repository, such as NodeSource's, already brings npm and would conflict with Debian's).
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: node and npm are missing (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "deps.sh: installing nodejs npm" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
 # libnode-dev installs cleanly only when no foreign nodejs conflicts with it. Try it; where apt
 # refuses, FindV8.cmake downloads the .debs into the build tree instead.
 if ! dpkg-query -W -f='${Status}' libnode-dev 2>/dev/null | grep -q "install ok installed"; then

@@ -6,7 +6,7 @@
 
 namespace isolated::worker {
 
-// The text of worker/runtime.js, embedded at build time (cmake/EmbedFile.cmake).
+// The runtime bundle built from worker/js/ and embedded at build time (cmake/RuntimeBundle.cmake).
 extern const std::string_view kRuntimeJs;
 
 ScriptContext::ScriptContext(v8::Isolate* isolate)

@@ -1,0 +1,46 @@
+// The entry module of the worker runtime: the Workers API globals and the entry points the
+// native host keeps. esbuild bundles this module and its imports (ours and npm's) into one
+// function expression, `(function (native) { ... })`, embedded in the binary
+// (cmake/RuntimeBundle.cmake); ScriptContext calls it once per context with the native bindings.
+// Nothing here is reachable from user code except the globals installed on purpose.
+import { makeConsole, reportError } from './console.js';
+import { TextDecoder, TextEncoder } from './encoding.js';
+import { addEventListener, dispatch, FetchEvent, hasFetchListener,
+         setModuleHandler } from './handlers.js';
+import { Headers } from './headers.js';
+import { native, setNative } from './native.js';
+import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
+import { Request, Response } from './request_response.js';
+import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
+
+function define(name, value) {
+  Object.defineProperty(globalThis, name, {
+    value, writable: true, configurable: true, enumerable: false,
+  });
+}
+
+export function install(bindings) {
+  setNative(bindings);
+  define('Headers', Headers);
+  define('Request', Request);
+  define('Response', Response);
+  define('FetchEvent', FetchEvent);
+  define('addEventListener', addEventListener);
+  define('setTimeout', setTimeout);
+  define('setInterval', setInterval);
+  define('clearTimeout', clearTimer);
+  define('clearInterval', clearTimer);
+  define('queueMicrotask', queueMicrotask);
+  define('console', makeConsole());
+  define('self', globalThis);
+  define('TextEncoder', TextEncoder);
+  define('TextDecoder', TextDecoder);
+  define('atob', native.atob);
+  define('btoa', native.btoa);
+  define('crypto', makeCrypto());
+  define('structuredClone', native.structuredClone);
+  define('performance', makePerformance());
+  define('navigator', makeNavigator());
+  define('reportError', reportError);
+  return { dispatch, fireTimer, setModuleHandler, hasFetchListener };
+}
