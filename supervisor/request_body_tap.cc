@@ -19,7 +19,8 @@ constexpr size_t kMaxChunkLineBytes = 1024;
 constexpr size_t kMaxTrailerBytes = 8192;
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
     s.remove_suffix(1);
   }
@@ -128,8 +129,8 @@ bool BodyTap::takeHead(evbuffer* input) {
   size_t scan = std::min(length, maxHeadBytes_);
   const char* bytes = reinterpret_cast<const char*>(evbuffer_pullup(raw_.get(), scan));
   size_t end = 0;
-  for (const char* p = bytes; (p = static_cast<const char*>(
-                                   std::memchr(p, '\n', scan - static_cast<size_t>(p - bytes))));
+  for (const char* p = bytes;
+       (p = static_cast<const char*>(std::memchr(p, '\n', scan - static_cast<size_t>(p - bytes))));
        ++p) {
     size_t i = static_cast<size_t>(p - bytes);
     if (i + 1 < scan && bytes[i + 1] == '\n') {
@@ -234,8 +235,8 @@ bool BodyTap::takeHead(evbuffer* input) {
     // connection's output is evhttp's. A failed or short write only delays the client, which
     // sends the body anyway after its own timeout.
     static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    [[maybe_unused]] ssize_t sent = ::send(bufferevent_getfd(bev_), kContinue,
-                                           sizeof kContinue - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    [[maybe_unused]] ssize_t sent = ::send(bufferevent_getfd(bev_), kContinue, sizeof kContinue - 1,
+                                           MSG_NOSIGNAL | MSG_DONTWAIT);
   }
   return true;
 }
@@ -272,8 +273,7 @@ size_t BodyTap::take(uint8_t* out, size_t max) {
 }
 
 void BodyTap::decode() {
-  while (state_ == State::kBody &&
-         evbuffer_get_length(decoded_.get()) < kDecodedLimitBytes) {
+  while (state_ == State::kBody && evbuffer_get_length(decoded_.get()) < kDecodedLimitBytes) {
     size_t room = kDecodedLimitBytes - evbuffer_get_length(decoded_.get());
     if (chunked_) {
       if (!decodeChunked()) return;

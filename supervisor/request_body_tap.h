@@ -75,7 +75,9 @@ class BodyTap {
   // when the tap has room again.
   size_t take(uint8_t* out, size_t max);
   // The whole body has been taken.
-  bool finished() const { return state_ == State::kDone && evbuffer_get_length(decoded_.get()) == 0; }
+  bool finished() const {
+    return state_ == State::kDone && evbuffer_get_length(decoded_.get()) == 0;
+  }
   // 413 (over the body limit) or 400 (malformed chunked framing); 0 while the body is fine.
   int error() const { return error_; }
   // Body bytes de-framed so far.

@@ -270,8 +270,8 @@ void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Read
   if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
   PendingRequest& request = it->second;
   // Credit beyond one window is ignored (ipc/protocol.h rule 9).
-  request.bodyCredit = static_cast<uint32_t>(std::min<uint64_t>(
-      uint64_t{request.bodyCredit} + credit.getBytes(), ipc::kBodyWindowBytes));
+  request.bodyCredit = static_cast<uint32_t>(
+      std::min<uint64_t>(uint64_t{request.bodyCredit} + credit.getBytes(), ipc::kBodyWindowBytes));
   pumpRequestBody(request);
 }
 
@@ -310,8 +310,7 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
     request.responseUncredited += static_cast<uint32_t>(data.size());
     EvbufferPtr buffer(evbuffer_new());
     evbuffer_add(buffer.get(), data.begin(), data.size());
-    evhttp_send_reply_chunk_with_cb(request.http, buffer.get(), &Supervisor::onClientDrained,
-                                    this);
+    evhttp_send_reply_chunk_with_cb(request.http, buffer.get(), &Supervisor::onClientDrained, this);
   }
   if (chunk.getEnd()) {
     releaseStreams(request);
@@ -324,8 +323,8 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
   // connection has drained (onClientDrained).
   evhttp_connection* connection = evhttp_request_get_connection(request.http);
   if (connection == nullptr ||
-      evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(
-          connection))) <= ipc::kBodyWindowBytes / 2) {
+      evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(connection))) <=
+          ipc::kBodyWindowBytes / 2) {
     creditResponse(request);
   }
 }

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "worker/body_bindings.h"
 #include "worker/function_table.h"
 #include "worker/runtime_host.h"
 #include "worker/web_bindings.h"
@@ -49,6 +50,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
       {"decodeUtf8", &NativeBindings::decodeUtf8},
   };
   installFunctions(isolate, context, native, functions, data);
+  installFunctions(isolate, context, native, bodyFunctions(), data);
   WebBindings::install(isolate, context, native);
   return native;
 }

@@ -1,6 +1,7 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
 // `addEventListener('fetch')`), and dispatch: the host's entry point for each request.
-import { kBody } from './body.js';
+import { kBody, kBodyUsed } from './body.js';
+import { IncomingBody, isStream, sendStreamed } from './body_stream.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
 import { native } from './native.js';
@@ -38,7 +39,13 @@ function toResponse(id, value) {
   }
   const flat = [];
   for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
-  native.respond(id, value.status, flat, value[kBody]);
+  const body = value[kBody];
+  if (body instanceof IncomingBody || isStream(body)) {
+    value[kBodyUsed] = true;
+    sendStreamed(id, value.status, flat, body);
+    return;
+  }
+  native.respond(id, value.status, flat, body);
 }
 
 function reject(id, error) {
@@ -47,7 +54,8 @@ function reject(id, error) {
 }
 
 // Called by the host for each request. Never throws: every outcome becomes a native call.
-export function dispatch(id, method, url, flatHeaders, body) {
+// `body` is the whole body (an ArrayBuffer) or null; with `bodyFollows` it is still arriving.
+export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
   let result;
   try {
     const headers = new Headers();
@@ -55,7 +63,7 @@ export function dispatch(id, method, url, flatHeaders, body) {
       headers[kHeaderList].push([flatHeaders[i].toLowerCase(), flatHeaders[i + 1]]);
     }
     const request = new Request(url, { method, headers });
-    request[kBody] = body;
+    request[kBody] = bodyFollows ? new IncomingBody(id) : body;
     if (moduleHandler !== null) {
       result = moduleHandler.fetch(request, env, ctx);
     } else {
