@@ -83,14 +83,15 @@ void Supervisor::replyError(PendingRequest& request, int status, std::string_vie
   if (request.responseStreaming) {
     // The status line is out: close the connection so the client sees a truncated body (the
     // failed write frees the request).
+    logger_.info("streamed response aborted",
+                 {{"request_id", request.requestId}, {"reason", std::string(kind)}});
+    if (status == 504) metrics_.recordLimit("wall-limit");
+    // Recorded first: ending the reply may free the request at once.
+    recordAnswer(request, request.responseStatus, request.workerId);
     if (evhttp_connection* connection = evhttp_request_get_connection(request.http)) {
       ::shutdown(bufferevent_getfd(evhttp_connection_get_bufferevent(connection)), SHUT_RDWR);
     }
     evhttp_send_reply_end(request.http);
-    logger_.info("streamed response aborted",
-                 {{"request_id", request.requestId}, {"reason", std::string(kind)}});
-    if (status == 504) metrics_.recordLimit("wall-limit");
-    recordAnswer(request, request.responseStatus, request.workerId);
     return;
   }
   supervisor::replyError(request.http, status, kind, message, retryAfterSec);
@@ -314,8 +315,9 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
   }
   if (chunk.getEnd()) {
     releaseStreams(request);
-    evhttp_send_reply_end(request.http);
+    // Recorded first: ending the reply may free the request at once.
     recordAnswer(request, request.responseStatus, worker.id());
+    evhttp_send_reply_end(request.http);
     finishInFlight(id, /*cancelWorker=*/false);
     return;
   }
