@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -60,8 +61,12 @@ class StreamingClient {
     out_ = head;
   }
 
-  // Queues `size` pattern bytes of body (after those already queued).
-  void addBody(uint64_t size) { bodyToSend_ += size; }
+  // Queues `size` pattern bytes of body (after those already queued). With `chunked`, each
+  // piece is framed as one chunk, and the last chunk follows the body.
+  void addBody(uint64_t size, bool chunked = false) {
+    bodyToSend_ += size;
+    chunked_ = chunked;
+  }
 
   // Runs until `done()` (checked after each step) or `timeout` passes without progress. With
   // `read` false the response is not read (a slow client). Returns whether `done()` held.
@@ -115,11 +120,17 @@ class StreamingClient {
     // Keep at most 256 KiB generated ahead of the socket.
     while (out_.size() < (256u << 10) && bodyQueued_ < bodyToSend_) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(64u << 10, bodyToSend_ - bodyQueued_));
+      if (chunked_) {
+        char line[32];
+        std::snprintf(line, sizeof line, "%zx\r\n", n);
+        out_ += line;
+      }
       size_t offset = out_.size();
       out_.resize(offset + n);
       for (size_t i = 0; i < n; ++i)
         out_[offset + i] = static_cast<char>(patternByte(bodyQueued_ + i));
       bodyQueued_ += n;
+      if (chunked_) out_ += bodyQueued_ == bodyToSend_ ? "\r\n0\r\n\r\n" : "\r\n";
     }
   }
 
@@ -158,6 +169,7 @@ class StreamingClient {
   std::string out_;
   uint64_t bodyToSend_ = 0;
   uint64_t bodyQueued_ = 0;
+  bool chunked_ = false;
   uint64_t sent_ = 0;
   bool sendFailed_ = false;
   bool closed_ = false;
@@ -278,6 +290,24 @@ TEST_F(StreamingTest, ABodyOverTheLimitMidStreamGets413) {
       httpRequest("POST", server_->baseUrl() + "/length", std::string(1u << 20, 'y'));
   EXPECT_EQ(within.status, 200);
   EXPECT_EQ(within.body, R"({"length":1048576,"framing":"1048576"})");
+}
+
+TEST_F(StreamingTest, ABodyOverTheLimitWhileStreamingBackTruncatesTheAnswer) {
+  start({"--max-body-size", "4"});
+  constexpr uint64_t kSize = 16u << 20;
+  StreamingClient client(server_->port(),
+                         "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n");
+  client.addBody(kSize, /*chunked=*/true);
+  ASSERT_TRUE(client.pump([&] { return client.closed(); }));
+  // The echo had begun (200, chunked), so the limit can only cut it short: the connection
+  // closes before the last chunk and the client sees the truncation.
+  EXPECT_EQ(client.status(), 200);
+  EXPECT_LT(client.bodyReceived(), 5u << 20);
+  EXPECT_TRUE(server_->waitForLine([](const std::string& l) {
+    return l.find("streamed response aborted") != std::string::npos &&
+           l.find("body-too-large") != std::string::npos;
+  })) << server_->output();
+  EXPECT_EQ(httpRequest("POST", server_->baseUrl() + "/text", "next").body, "next");
 }
 
 TEST_F(StreamingTest, SmallBodiesTravelInline) {
