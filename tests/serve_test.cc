@@ -68,6 +68,16 @@ TEST(ServeTest, ServesModuleHandlerWithImports) {
   EXPECT_EQ(httpGet(server.baseUrl() + "/nowhere").status, 404);
 }
 
+TEST(ServeTest, AsyncWebAssemblyCompletesInsideRequests) {
+  ServerProcess server(script("wasm.js"), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  for (int i = 0; i < 5; ++i) {
+    auto r = httpGet(server.baseUrl() + "/");
+    EXPECT_EQ(r.status, 200) << r.error << r.body;
+    EXPECT_EQ(r.body, "42");
+  }
+}
+
 TEST(ServeTest, ServesServiceWorkerHandlerAndKeepsState) {
   ServerProcess server(script("listener.js"), {"--workers", "1"});
   ASSERT_NE(server.waitReady(), 0) << server.output();

@@ -182,7 +182,11 @@ TEST(SupervisionTest, WorkerOverHardThresholdIsKilledAndReplaced) {
                         "200", "--cpu-limit", "10000"});
   ASSERT_NE(server.waitReady(), 0) << server.output();
   auto pid = server.liveWorkerPids().at(0);
-  EXPECT_EQ(httpGet(server.baseUrl() + "/leak?mb=300").status, 200);
+  // 200 when the fill completes before the next memory check; 502 when a check (on a loaded
+  // machine) catches the worker over the threshold while it is still filling. Either way it is
+  // killed for it.
+  auto status = httpGet(server.baseUrl() + "/leak?mb=300").status;
+  EXPECT_TRUE(status == 200 || status == 502) << status;
   ASSERT_TRUE(server.waitForLine([](const std::string& l) {
     return l.find("over the hard memory threshold") != std::string::npos;
   })) << server.output();

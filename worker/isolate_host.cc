@@ -2,6 +2,8 @@
 // hit, and request dispatch into the runtime.
 #include "worker/isolate_host.h"
 
+#include <libplatform/libplatform.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -278,6 +280,15 @@ void IsolateHost::fireTimer(uint64_t timerId, uint64_t requestId) {
         !tryCatch.HasTerminated()) {
       ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
       writer_.log(3, "Uncaught exception in timer callback: " + error.message, requestId);
+    }
+  });
+}
+
+void IsolateHost::runPlatformTasks(v8::Platform& platform) {
+  if (!context_) return;
+  runTurn(0, [&](v8::Local<v8::Context> context, v8::TryCatch&) {
+    v8::Isolate* isolate = context->GetIsolate();
+    while (v8::platform::PumpMessageLoop(&platform, isolate)) {
     }
   });
 }

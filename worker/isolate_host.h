@@ -100,6 +100,9 @@ class IsolateHost final : public RuntimeHost {
   // Runs a tiny pre-compiled script under the CPU limit: true when the isolate still executes
   // JavaScript and gets the right answer.
   bool probe();
+  // Runs the foreground tasks V8 has posted for the isolate (see LoopNotifyingPlatform) as one
+  // turn; `platform` is V8's default platform, which owns the task queues.
+  void runPlatformTasks(v8::Platform& platform);
 
   size_t inFlight() const { return context_ ? context_->requestCount() : 0; }
   HeapStats heapStats();

@@ -1,6 +1,8 @@
 // The in-process test runner behind `isolated test`: see test_runner.h.
 #include "worker/test_runner.h"
 
+#include <libplatform/libplatform.h>
+
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -11,6 +13,7 @@
 #include "worker/js_scope.h"
 #include "worker/native_bindings.h"
 #include "worker/owned_isolate.h"
+#include "worker/platform_task_pump.h"
 #include "worker/runtime_host.h"
 #include "worker/script_context.h"
 #include "worker/script_loader.h"
@@ -40,12 +43,16 @@ struct Totals {
 // shared by every file. Destroyed before the isolate.
 class TestFile final : public RuntimeHost {
  public:
-  TestFile(event_base* base, OwnedIsolate& isolate, CpuWatchdog& watchdog, std::string path)
+  TestFile(event_base* base, LoopNotifyingPlatform& platform, OwnedIsolate& isolate,
+           CpuWatchdog& watchdog, std::string path)
       : base_(base),
+        platform_(platform),
         isolate_(isolate),
         watchdog_(watchdog),
         path_(std::move(path)),
-        timers_(base, [this](uint64_t id, uint64_t) { fireTimer(id); }) {}
+        timers_(base, [this](uint64_t id, uint64_t) { fireTimer(id); }),
+        platformTasks_(base, platform,
+                       [this, &platform] { runPlatformTasks(platform.defaultPlatform()); }) {}
   ~TestFile() {
     timers_.clear();
     context_.reset();
@@ -63,6 +70,7 @@ class TestFile final : public RuntimeHost {
   template <typename Body>
   bool turn(Body&& body);
   void fireTimer(uint64_t id);
+  void runPlatformTasks(v8::Platform& platform);
 
   void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {}
   void fail(uint64_t, const std::string&, const std::string&) override {}
@@ -75,11 +83,13 @@ class TestFile final : public RuntimeHost {
   void cancelTimer(uint64_t id) override { timers_.cancel(id); }
 
   event_base* base_;
+  LoopNotifyingPlatform& platform_;
   OwnedIsolate& isolate_;
   CpuWatchdog& watchdog_;
   std::string path_;
   SourceCache sources_;
   TimerQueue timers_;
+  PlatformTaskPump platformTasks_;
   std::unique_ptr<ScriptContext> context_;
   bool terminated_ = false;
 };
@@ -114,6 +124,17 @@ void TestFile::fireTimer(uint64_t id) {
   event_base_loopbreak(base_);
 }
 
+void TestFile::runPlatformTasks(v8::Platform& platform) {
+  if (!context_ || terminated_) return;
+  v8::Isolate* isolate = isolate_.get();
+  JsScope scope(isolate, context_->global());
+  turn([&](v8::TryCatch&) {
+    while (v8::platform::PumpMessageLoop(&platform, isolate)) {
+    }
+  });
+  event_base_loopbreak(base_);
+}
+
 TestFile::Outcome TestFile::runTest(v8::Local<v8::Context> context, v8::Local<v8::Function> harness,
                                     v8::Local<v8::Function> test) {
   v8::Isolate* isolate = isolate_.get();
@@ -139,7 +160,9 @@ TestFile::Outcome TestFile::runTest(v8::Local<v8::Context> context, v8::Local<v8
              static_cast<suseconds_t>(kTestTimeout.count() % 1000 * 1000)};
   event_add(deadline.get(), &tv);
   while (promise->State() == v8::Promise::kPending && !timedOut && !terminated_) {
-    if (timers_.size() == 0) {
+    // Background work (asynchronous WebAssembly compilation) ends in a foreground task.
+    if (timers_.size() == 0 && !isolate->HasPendingBackgroundTasks() &&
+        !platform_.wakeupPending()) {
       return "the test's promise never settled (no timer is left that could settle it)";
     }
     event_base_loop(base_, EVLOOP_ONCE);
@@ -242,7 +265,7 @@ int testMain(const char* argv0, const std::vector<std::string>& files) {
       if (isolate->heapLimitHit()) {
         isolate = std::make_unique<OwnedIsolate>(allocator.get(), kHeapLimitBytes);
       }
-      TestFile(base.get(), *isolate, watchdog, file).run(totals);
+      TestFile(base.get(), v8.platform(), *isolate, watchdog, file).run(totals);
     }
   }
   std::cout << totals.passed << " passed, " << totals.failed << " failed";

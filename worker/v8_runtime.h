@@ -2,10 +2,11 @@
 // isolate exists and destroyed after the last one is gone. The supervisor never creates one.
 #pragma once
 
-#include <libplatform/libplatform.h>
 #include <v8.h>
 
 #include <memory>
+
+#include "worker/loop_notifying_platform.h"
 
 namespace isolated::worker {
 
@@ -16,10 +17,10 @@ class V8Runtime {
   V8Runtime(const V8Runtime&) = delete;
   V8Runtime& operator=(const V8Runtime&) = delete;
 
-  v8::Platform& platform() { return *platform_; }
+  LoopNotifyingPlatform& platform() { return *platform_; }
 
  private:
-  std::unique_ptr<v8::Platform> platform_;
+  std::unique_ptr<LoopNotifyingPlatform> platform_;
 };
 
 }  // namespace isolated::worker

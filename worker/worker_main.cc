@@ -18,6 +18,7 @@
 #include "ipc/channel.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/isolate_host.h"
+#include "worker/platform_task_pump.h"
 #include "worker/v8_runtime.h"
 #include "worker/worker_loop.h"
 
@@ -127,6 +128,8 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   hostOptions.isolation = parsed->isolation;
   IsolateHost host(base.get(), loop, watchdog, std::move(hostOptions));
   loop.attach(channel, host);
+  PlatformTaskPump platformTasks(base.get(), v8.platform(),
+                                 [&] { host.runPlatformTasks(v8.platform().defaultPlatform()); });
 
   capnp::MallocMessageBuilder first;
   auto envelope = first.initRoot<ipc::Envelope>();
