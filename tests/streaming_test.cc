@@ -310,6 +310,41 @@ TEST_F(StreamingTest, ABodyOverTheLimitWhileStreamingBackTruncatesTheAnswer) {
   EXPECT_EQ(httpRequest("POST", server_->baseUrl() + "/text", "next").body, "next");
 }
 
+// Sends `request` whole on a fresh connection and returns everything the server sends until it
+// closes the connection (or 10 s pass).
+std::string exchange(uint16_t port, const std::string& request) {
+  StreamingClient client(port, request);
+  client.pump([&] { return client.closed(); }, true, std::chrono::seconds(10));
+  return client.head() + client.bodyText();
+}
+
+TEST_F(StreamingTest, MalformedChunkedBodiesGet400) {
+  start();
+  std::string reply = exchange(server_->port(),
+                               "POST /length HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                               "\r\nzz\r\nhello\r\n0\r\n\r\n");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 400", 0), 0u) << reply;
+  EXPECT_NE(reply.find("isolated-error: bad-request"), std::string::npos) << reply;
+}
+
+TEST_F(StreamingTest, PipelinedRequestsStillWork) {
+  start();
+  // Three requests in one write: a small body (inline), a bodyless GET, and the last one asks
+  // to close. The tap hands evhttp one whole head at a time, in order.
+  std::string reply = exchange(
+      server_->port(),
+      "POST /text HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nfirst"
+      "GET /ignore HTTP/1.1\r\nHost: t\r\n\r\n"
+      "POST /text HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nConnection: close\r\n\r\nlast");
+  size_t first = reply.find("first");
+  size_t ignored = reply.find("ignored");
+  size_t last = reply.find("last");
+  EXPECT_NE(first, std::string::npos) << reply;
+  EXPECT_NE(ignored, std::string::npos) << reply;
+  EXPECT_NE(last, std::string::npos) << reply;
+  EXPECT_TRUE(first < ignored && ignored < last) << reply;
+}
+
 TEST_F(StreamingTest, SmallBodiesTravelInline) {
   start();
   HttpResult text = httpRequest("POST", server_->baseUrl() + "/text", "hello");
