@@ -273,6 +273,12 @@ TEST_F(StreamingTest, ChunkedUploadsStream) {
       httpRequest("POST", server_->baseUrl() + "/length", body, {{"transfer-encoding", "chunked"}});
   EXPECT_EQ(result.status, 200) << result.body;
   EXPECT_EQ(result.body, R"({"length":3145728,"framing":"chunked"})");
+  // text() reads a streamed body whole.
+  std::string text(300000, 't');
+  HttpResult echoed = httpRequest("POST", server_->baseUrl() + "/text", text,
+                                  {{"transfer-encoding", "chunked"}});
+  EXPECT_EQ(echoed.status, 200);
+  EXPECT_EQ(echoed.body, text);
 }
 
 TEST_F(StreamingTest, ABodyOverTheLimitMidStreamGets413) {

@@ -1,6 +1,6 @@
 // The body half of Request and Response (https://fetch.spec.whatwg.org/#body-mixin): what a
 // body may be made from, and the one-shot readers.
-import { IncomingBody, isStream, readAll } from './body_stream.js';
+import { isStream, readAll } from './body_stream.js';
 import { native } from './native.js';
 
 export const kBody = Symbol('body');
@@ -34,13 +34,13 @@ const BodyMixin = {
   async arrayBuffer() {
     const b = consume(this);
     if (b == null) return new ArrayBuffer(0);
-    if (b instanceof IncomingBody || isStream(b)) return readAll(b);
+    if (isStream(b)) return readAll(b);
     return typeof b === 'string' ? native.encodeUtf8(b).buffer : b;
   },
   async text() {
     const b = consume(this);
     if (b == null) return '';
-    if (b instanceof IncomingBody || isStream(b)) return native.decodeUtf8(await readAll(b));
+    if (isStream(b)) return native.decodeUtf8(await readAll(b));
     return typeof b === 'string' ? b : native.decodeUtf8(b);
   },
   async json() {

@@ -88,12 +88,12 @@ function toBytes(chunk) {
   throw new TypeError('a response body stream must yield Uint8Array chunks');
 }
 
-// Reads a whole body (incoming or any stream) into one ArrayBuffer.
+// Reads a whole body stream into one ArrayBuffer.
 export async function readAll(body) {
   const chunks = [];
   let length = 0;
-  if (body instanceof IncomingBody || body[kSource] !== undefined) {
-    const incoming = body instanceof IncomingBody ? body : body[kSource];
+  if (body[kSource] !== undefined) {
+    const incoming = body[kSource];
     for (let chunk = await incoming.read(); chunk !== null; chunk = await incoming.read()) {
       chunks.push(chunk);
       length += chunk.byteLength;
@@ -123,7 +123,7 @@ export async function readAll(body) {
 export async function sendStreamed(id, status, flatHeaders, body) {
   if (!native.startResponse(id, status, flatHeaders)) return;
   try {
-    const incoming = body instanceof IncomingBody ? body : body[kSource];
+    const incoming = body[kSource];
     if (incoming !== undefined) {
       for (let chunk = await incoming.read(); chunk !== null; chunk = await incoming.read()) {
         await native.writeBody(id, chunk);

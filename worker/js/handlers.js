@@ -1,7 +1,7 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
 // `addEventListener('fetch')`), and dispatch: the host's entry point for each request.
 import { kBody, kBodyUsed } from './body.js';
-import { IncomingBody, isStream, sendStreamed } from './body_stream.js';
+import { IncomingBody, isStream, sendStreamed, streamOf } from './body_stream.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
 import { native } from './native.js';
@@ -40,7 +40,7 @@ function toResponse(id, value) {
   const flat = [];
   for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
   const body = value[kBody];
-  if (body instanceof IncomingBody || isStream(body)) {
+  if (isStream(body)) {
     value[kBodyUsed] = true;
     sendStreamed(id, value.status, flat, body);
     return;
@@ -63,7 +63,7 @@ export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
       headers[kHeaderList].push([flatHeaders[i].toLowerCase(), flatHeaders[i + 1]]);
     }
     const request = new Request(url, { method, headers });
-    request[kBody] = bodyFollows ? new IncomingBody(id) : body;
+    request[kBody] = bodyFollows ? streamOf(new IncomingBody(id)) : body;
     if (moduleHandler !== null) {
       result = moduleHandler.fetch(request, env, ctx);
     } else {

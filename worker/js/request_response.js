@@ -1,6 +1,5 @@
 // Fetch's Request and Response classes (https://fetch.spec.whatwg.org/#request-class).
 import { consume, extractBody, kBody, kBodyUsed, mixBody } from './body.js';
-import { IncomingBody, streamOf } from './body_stream.js';
 import { Headers } from './headers.js';
 
 const kMethods = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'];
@@ -27,8 +26,6 @@ export class Request {
     }
   }
   get body() {
-    // A body still arriving is handed out as a stream, made on first use.
-    if (this[kBody] instanceof IncomingBody) this[kBody] = streamOf(this[kBody]);
     return this[kBody] == null ? null : this[kBody];
   }
   clone() {
