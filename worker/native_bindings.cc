@@ -6,6 +6,7 @@
 #include "worker/body_bindings.h"
 #include "worker/function_table.h"
 #include "worker/runtime_host.h"
+#include "worker/subtle/subtle_bindings.h"
 #include "worker/web_bindings.h"
 
 namespace isolated::worker {
@@ -52,6 +53,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
   installFunctions(isolate, context, native, functions, data);
   installFunctions(isolate, context, native, bodyFunctions(), data);
   WebBindings::install(isolate, context, native);
+  subtle::installSubtle(isolate, context, native);
   return native;
 }
 

@@ -11,6 +11,8 @@ import { Headers } from './headers.js';
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
+import { CryptoKey, SubtleCrypto } from './subtle.js';
+import { DOMException } from './dom_exception.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
 
 function define(name, value) {
@@ -38,6 +40,9 @@ export function install(bindings) {
   define('atob', native.atob);
   define('btoa', native.btoa);
   define('crypto', makeCrypto());
+  define('CryptoKey', CryptoKey);
+  define('SubtleCrypto', SubtleCrypto);
+  define('DOMException', DOMException);
   define('structuredClone', native.structuredClone);
   define('performance', makePerformance());
   define('navigator', makeNavigator());

@@ -1,6 +1,7 @@
 // crypto (https://w3c.github.io/webcrypto/#crypto-interface), performance (HR-Time) and
 // navigator: small namespace objects over native functions.
 import { native } from './native.js';
+import { makeSubtle } from './subtle.js';
 
 export function makeCrypto() {
   return Object.create(Object.prototype, {
@@ -10,6 +11,7 @@ export function makeCrypto() {
     randomUUID: { value: function randomUUID() {
       return native.randomUUID();
     }, enumerable: true },
+    subtle: { value: makeSubtle(), enumerable: true },
     [Symbol.toStringTag]: { value: 'Crypto' },
   });
 }
