@@ -119,6 +119,11 @@ class Supervisor : public RequestHandler,
     bool responseStreaming = false;
     int responseStatus = 0;
     uint32_t responseUncredited = 0;
+    // The Content-Length the script declared (-1: none, the answer is chunked), and the body
+    // bytes relayed so far: a body that disagrees with it ends the connection, never the
+    // framing.
+    int64_t responseDeclared = -1;
+    uint64_t responseRelayed = 0;
     // Set while either body streams: the key in byConnection_.
     evhttp_connection* connection = nullptr;
   };

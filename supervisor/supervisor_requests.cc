@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "ipc/protocol.h"
@@ -279,6 +280,17 @@ void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Read
 void Supervisor::startStreamedResponse(PendingRequest& request, ipc::Response::Reader response) {
   evhttp_request* http = request.http;
   addWorkerHeaders(http, response, /*keepContentLength=*/true);
+  if (const char* length =
+          evhttp_find_header(evhttp_request_get_output_headers(http), "content-length")) {
+    char* end = nullptr;
+    long long declared = std::strtoll(length, &end, 10);
+    if (end != length && *end == '\0' && declared >= 0) {
+      request.responseDeclared = declared;
+    } else {
+      // Not a length evhttp could frame by: send the body chunked instead.
+      evhttp_remove_header(evhttp_request_get_output_headers(http), "content-length");
+    }
+  }
   request.responseStreaming = true;
   request.responseStatus = response.getStatus();
   evhttp_send_reply_start(http, response.getStatus(), nullptr);
@@ -305,6 +317,20 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
   if (chunk.getAborted()) {
     replyError(request, 500, "stream-aborted", "");
     finishInFlight(id, /*cancelWorker=*/false);
+    return;
+  }
+  request.responseRelayed += data.size();
+  bool lengthBroken = request.responseDeclared >= 0 &&
+                      (request.responseRelayed > static_cast<uint64_t>(request.responseDeclared) ||
+                       (chunk.getEnd() && request.responseRelayed !=
+                                              static_cast<uint64_t>(request.responseDeclared)));
+  if (lengthBroken) {
+    logger_.warn("streamed body disagrees with its Content-Length",
+                 {{"request_id", request.requestId},
+                  {"declared", request.responseDeclared},
+                  {"relayed", request.responseRelayed}});
+    replyError(request, 500, "bad-response", "");
+    finishInFlight(id, /*cancelWorker=*/!chunk.getEnd());
     return;
   }
   if (data.size() > 0) {

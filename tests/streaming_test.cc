@@ -275,8 +275,8 @@ TEST_F(StreamingTest, ChunkedUploadsStream) {
   EXPECT_EQ(result.body, R"({"length":3145728,"framing":"chunked"})");
   // text() reads a streamed body whole.
   std::string text(300000, 't');
-  HttpResult echoed = httpRequest("POST", server_->baseUrl() + "/text", text,
-                                  {{"transfer-encoding", "chunked"}});
+  HttpResult echoed =
+      httpRequest("POST", server_->baseUrl() + "/text", text, {{"transfer-encoding", "chunked"}});
   EXPECT_EQ(echoed.status, 200);
   EXPECT_EQ(echoed.body, text);
 }
@@ -322,6 +322,18 @@ std::string exchange(uint16_t port, const std::string& request) {
   StreamingClient client(port, request);
   client.pump([&] { return client.closed(); }, true, std::chrono::seconds(10));
   return client.head() + client.bodyText();
+}
+
+TEST_F(StreamingTest, AStreamedBodyShortOfItsContentLengthIsCutOff) {
+  start();
+  // 200000 bytes back under a declared 200001: the client must see a short body and a closed
+  // connection, never a complete answer.
+  HttpResult result =
+      httpRequest("POST", server_->baseUrl() + "/wrong-length", std::string(200000, 'w'));
+  EXPECT_NE(result.error, "") << result.status;
+  EXPECT_TRUE(server_->waitForLine([](const std::string& l) {
+    return l.find("disagrees with its Content-Length") != std::string::npos;
+  })) << server_->output();
 }
 
 TEST_F(StreamingTest, MalformedChunkedBodiesGet400) {

@@ -13,6 +13,11 @@ export default {
         const headers = { 'content-length': request.headers.get('content-length') };
         return new Response(request.body, { headers });
       }
+      case '/wrong-length':
+        // Declares one byte more than it streams back.
+        return new Response(request.body, {
+          headers: { 'content-length': String(Number(request.headers.get('content-length')) + 1) },
+        });
       case '/text':
         return new Response(await request.text());
       case '/length':
