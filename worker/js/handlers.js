@@ -37,6 +37,10 @@ function toResponse(id, value) {
                 `the handler returned ${value === null ? 'null' : typeof value}, not a Response`);
     return;
   }
+  if (value.type === 'error') {
+    native.fail(id, 'bad-response', 'the handler returned Response.error(), a network error');
+    return;
+  }
   const flat = [];
   for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
   const body = value[kBody];

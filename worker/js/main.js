@@ -3,17 +3,21 @@
 // function expression, `(function (native) { ... })`, embedded in the binary
 // (cmake/RuntimeBundle.cmake); ScriptContext calls it once per context with the native bindings.
 // Nothing here is reachable from user code except the globals installed on purpose.
+import { AbortController, AbortSignal } from './abort.js';
 import { makeConsole, reportError } from './console.js';
+import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
+import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
 import { addEventListener, dispatch, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
+import { MessageChannel, MessageEvent, MessagePort } from './message_channel.js';
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
 import { CryptoKey, SubtleCrypto } from './subtle.js';
-import { DOMException } from './dom_exception.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
+import { URL, URLPattern, URLSearchParams } from './url.js';
 
 function define(name, value) {
   Object.defineProperty(globalThis, name, {
@@ -37,15 +41,28 @@ export function install(bindings) {
   define('self', globalThis);
   define('TextEncoder', TextEncoder);
   define('TextDecoder', TextDecoder);
-  define('atob', native.atob);
-  define('btoa', native.btoa);
+  define('atob', throwingDOMExceptions(native.atob));
+  define('btoa', throwingDOMExceptions(native.btoa));
   define('crypto', makeCrypto());
   define('CryptoKey', CryptoKey);
   define('SubtleCrypto', SubtleCrypto);
-  define('DOMException', DOMException);
-  define('structuredClone', native.structuredClone);
-  define('performance', makePerformance());
+  define('structuredClone', throwingDOMExceptions(native.structuredClone));
+  const performance = makePerformance();
+  define('performance', performance);
+  setEventClock(() => performance.now());
   define('navigator', makeNavigator());
   define('reportError', reportError);
+  define('URL', URL);
+  define('URLSearchParams', URLSearchParams);
+  define('URLPattern', URLPattern);
+  define('DOMException', DOMException);
+  define('Event', Event);
+  define('EventTarget', EventTarget);
+  define('CustomEvent', CustomEvent);
+  define('AbortController', AbortController);
+  define('AbortSignal', AbortSignal);
+  define('MessageChannel', MessageChannel);
+  define('MessagePort', MessagePort);
+  define('MessageEvent', MessageEvent);
   return { dispatch, fireTimer, setModuleHandler, hasFetchListener };
 }
