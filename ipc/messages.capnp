@@ -106,6 +106,34 @@ struct Log {
   }
 }
 
+# One binding of the script's environment (a variable or a secret; the worker does not
+# distinguish them).
+struct EnvBinding {
+  name @0 :Text;
+  # The string itself, or with `json` set, JSON text to parse (a non-string variable).
+  value @1 :Text;
+  json @2 :Bool;
+}
+
+# Supervisor -> worker, exactly once and as the supervisor's first message: the script's
+# environment. The worker loads the script only once it has arrived, so that service-worker
+# scripts see the bindings as globals from their first line. At most 1 MB of names and values
+# (see common/bindings.h).
+struct Configure {
+  bindings @0 :List(EnvBinding);
+}
+
+# Supervisor -> worker: run the script's scheduled handler for a cron trigger. Like a
+# RequestStart (same id space, same limits), it is answered by exactly one Response with the
+# same id: 200 when the handler (and its returned promise) succeeded, otherwise a runtime error.
+struct Scheduled {
+  id @0 :UInt64;
+  # When the trigger was due, in milliseconds since the Unix epoch (event.scheduledTime).
+  scheduledTime @1 :Float64;
+  # The cron expression that fired (event.cron).
+  cron @2 :Text;
+}
+
 # Both directions: a piece of a streamed body. Supervisor -> worker: the request body of
 # RequestStart `id`; worker -> supervisor: the response body of Response `id`. At most
 # kBodyChunkBytes of data; `end` marks the last one (which may be empty).
@@ -136,7 +164,9 @@ struct Envelope {
     pong @6 :Pong;
     shutdown @7 :Shutdown;
     log @8 :Log;
-    bodyChunk @9 :BodyChunk;
-    bodyCredit @10 :BodyCredit;
+    configure @9 :Configure;
+    scheduled @10 :Scheduled;
+    bodyChunk @11 :BodyChunk;
+    bodyCredit @12 :BodyCredit;
   }
 }

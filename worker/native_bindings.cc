@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "worker/body_bindings.h"
+#include "worker/compression_bindings.h"
 #include "worker/function_table.h"
 #include "worker/runtime_host.h"
 #include "worker/subtle/subtle_bindings.h"
@@ -47,6 +48,8 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
       {"log", &NativeBindings::log},
       {"setTimer", &NativeBindings::setTimer},
       {"clearTimer", &NativeBindings::clearTimer},
+      {"waitUntilBegin", &NativeBindings::waitUntilBegin},
+      {"waitUntilEnd", &NativeBindings::waitUntilEnd},
       {"encodeUtf8", &NativeBindings::encodeUtf8},
       {"decodeUtf8", &NativeBindings::decodeUtf8},
   };
@@ -54,6 +57,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
   installFunctions(isolate, context, native, bodyFunctions(), data);
   WebBindings::install(isolate, context, native);
   subtle::installSubtle(isolate, context, native);
+  installFunctions(isolate, context, native, CompressionBindings::functions());
   return native;
 }
 
@@ -91,6 +95,15 @@ void NativeBindings::setTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
 // clearTimer(id)
 void NativeBindings::clearTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
   hostOf(info).cancelTimer(idArg(info, 0));
+}
+
+// waitUntilBegin(id), waitUntilEnd(id): one ctx.waitUntil() promise of request `id` is pending
+// or has settled.
+void NativeBindings::waitUntilBegin(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  hostOf(info).waitUntilBegin(idArg(info, 0));
+}
+void NativeBindings::waitUntilEnd(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  hostOf(info).waitUntilEnd(idArg(info, 0));
 }
 
 // encodeUtf8(string) -> Uint8Array

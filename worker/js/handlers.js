@@ -1,35 +1,47 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
-// `addEventListener('fetch')`), and dispatch: the host's entry point for each request.
-import { kBody, kBodyUsed } from './body.js';
-import { IncomingBody, isStream, sendStreamed, streamOf } from './body_stream.js';
+// `addEventListener('fetch' | 'scheduled')`), and dispatch: the host's entry points for each
+// request and each scheduled (cron) event.
+import { bodySource, kBody } from './body.js';
+import { IncomingBody, sendStreamed, streamOf } from './body_stream.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
+import { currentEnv } from './env.js';
+import { ExecutionContext } from './execution_context.js';
 import { native } from './native.js';
 import { Request, Response } from './request_response.js';
+import { dispatchScheduledTo } from './scheduled.js';
 
 const fetchListeners = [];
+const scheduledListeners = [];
 let moduleHandler = null;
 
 export function addEventListener(type, listener) {
-  if (type === 'fetch' && typeof listener === 'function') fetchListeners.push(listener);
+  if (typeof listener !== 'function') return;
+  if (type === 'fetch') fetchListeners.push(listener);
+  if (type === 'scheduled') scheduledListeners.push(listener);
 }
 
+const kContext = Symbol('context');
+
 export class FetchEvent {
-  constructor(request) {
+  constructor(request, context) {
     this.type = 'fetch';
     this.request = request;
     this.response = undefined;
+    this[kContext] = context;
   }
   respondWith(response) {
     if (this.response !== undefined) throw new Error('respondWith() was already called');
     this.response = Promise.resolve(response);
   }
-  waitUntil() {}
-  passThroughOnException() {}
+  waitUntil(promise) {
+    if (this[kContext] === undefined) throw new Error('waitUntil() outside of a request');
+    this[kContext].waitUntil(promise);
+  }
+  passThroughOnException() {
+    if (this[kContext] !== undefined) this[kContext].passThroughOnException();
+  }
 }
-
-const env = {};
-const ctx = { waitUntil() {}, passThroughOnException() {} };
 
 function toResponse(id, value) {
   if (!(value instanceof Response)) {
@@ -43,13 +55,20 @@ function toResponse(id, value) {
   }
   const flat = [];
   for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
-  const body = value[kBody];
-  if (isStream(body)) {
-    value[kBodyUsed] = true;
-    sendStreamed(id, value.status, flat, body);
+  let source;
+  try {
+    source = bodySource(value);
+  } catch (error) {
+    reject(id, error);
     return;
   }
-  native.respond(id, value.status, flat, body);
+  if (source.stream === undefined) {
+    // The fast path: a string or bytes body goes to the host as it is.
+    native.respond(id, value.status, flat, source.bytes);
+    return;
+  }
+  // A stream body goes out chunk by chunk, as the client takes it.
+  sendStreamed(id, value.status, flat, source.stream);
 }
 
 function reject(id, error) {
@@ -68,10 +87,15 @@ export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
     }
     const request = new Request(url, { method, headers });
     request[kBody] = bodyFollows ? streamOf(new IncomingBody(id)) : body;
+    const ctx = new ExecutionContext(id);
     if (moduleHandler !== null) {
-      result = moduleHandler.fetch(request, env, ctx);
+      if (typeof moduleHandler.fetch !== 'function') {
+        native.fail(id, 'no-response', 'the module\'s default export has no fetch() method');
+        return;
+      }
+      result = moduleHandler.fetch(request, currentEnv(), ctx);
     } else {
-      const event = new FetchEvent(request);
+      const event = new FetchEvent(request, ctx);
       for (const listener of fetchListeners) {
         listener(event);
         if (event.response !== undefined) break;
@@ -93,14 +117,23 @@ export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
   }
 }
 
+// Called by the host for each Scheduled message. Never throws, like dispatch.
+export function dispatchScheduled(id, scheduledTime, cron) {
+  dispatchScheduledTo({ module: moduleHandler, listeners: scheduledListeners }, id, scheduledTime,
+                      cron);
+}
+
 // Called once by the host after an ES module loads, with its default export.
 export function setModuleHandler(exported) {
-  if (exported == null || typeof exported.fetch !== 'function') {
-    throw new TypeError('the module\'s default export has no fetch(request, env, ctx) method');
+  if (exported == null ||
+      (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function')) {
+    throw new TypeError('the module\'s default export has no fetch(request, env, ctx) method ' +
+                        '(nor scheduled(event, env, ctx))');
   }
   moduleHandler = exported;
 }
 
+// Whether a service-worker script registered a handler: fetch or scheduled.
 export function hasFetchListener() {
-  return fetchListeners.length > 0;
+  return fetchListeners.length > 0 || scheduledListeners.length > 0;
 }

@@ -4,18 +4,25 @@
 // (cmake/RuntimeBundle.cmake); ScriptContext calls it once per context with the native bindings.
 // Nothing here is reachable from user code except the globals installed on purpose.
 import { AbortController, AbortSignal } from './abort.js';
+import { Blob, File } from './blob.js';
+import { CompressionStream, DecompressionStream } from './compression.js';
 import { makeConsole, reportError } from './console.js';
 import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
+import { setEnv } from './env.js';
 import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
-import { addEventListener, dispatch, FetchEvent, hasFetchListener,
+import { FormData } from './form_data.js';
+import { addEventListener, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
 import { MessageChannel, MessageEvent, MessagePort } from './message_channel.js';
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
+import { ScheduledEvent } from './scheduled.js';
+import * as streams from './streams.js';
 import { CryptoKey, SubtleCrypto } from './subtle.js';
+import { TextDecoderStream, TextEncoderStream } from './text_streams.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
 import { URL, URLPattern, URLSearchParams } from './url.js';
 
@@ -25,12 +32,21 @@ function define(name, value) {
   });
 }
 
+const kStreamClasses = [
+  'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader',
+  'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController', 'ReadableByteStreamController',
+  'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController',
+  'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy',
+  'CountQueuingStrategy',
+];
+
 export function install(bindings) {
   setNative(bindings);
   define('Headers', Headers);
   define('Request', Request);
   define('Response', Response);
   define('FetchEvent', FetchEvent);
+  define('ScheduledEvent', ScheduledEvent);
   define('addEventListener', addEventListener);
   define('setTimeout', setTimeout);
   define('setInterval', setInterval);
@@ -64,5 +80,13 @@ export function install(bindings) {
   define('MessageChannel', MessageChannel);
   define('MessagePort', MessagePort);
   define('MessageEvent', MessageEvent);
-  return { dispatch, fireTimer, setModuleHandler, hasFetchListener };
+  for (const name of kStreamClasses) define(name, streams[name]);
+  define('TextEncoderStream', TextEncoderStream);
+  define('TextDecoderStream', TextDecoderStream);
+  define('Blob', Blob);
+  define('File', File);
+  define('FormData', FormData);
+  define('CompressionStream', CompressionStream);
+  define('DecompressionStream', DecompressionStream);
+  return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv };
 }

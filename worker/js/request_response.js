@@ -1,5 +1,5 @@
 // Fetch's Request and Response classes (https://fetch.spec.whatwg.org/#request-class).
-import { consume, extractBody, kBody, kBodyUsed, mixBody } from './body.js';
+import { cloneBody, extractBody, kBody, kBodyUsed, mixBody, takeBody } from './body.js';
 import { Headers } from './headers.js';
 import { parseAbsoluteUrl } from './absolute_url.js';
 import { URL } from './url.js';
@@ -48,20 +48,19 @@ export class Request {
       if (method === 'GET' || method === 'HEAD') {
         throw new TypeError('Request with GET/HEAD method cannot have body.');
       }
-      const { bytes, type } = extractBody(init.body);
-      this[kBody] = bytes;
+      const { bytes, stream, type } = extractBody(init.body);
+      this[kBody] = stream ?? bytes;
       if (type && !this.headers.has('content-type')) this.headers.set('content-type', type);
+    } else if (from && from[kBody] != null) {
+      // The body moves to the new Request; the old one is left used.
+      this[kBody] = takeBody(from);
     } else {
-      this[kBody] = from ? consume(from) : null;
+      this[kBody] = null;
     }
   }
-  get body() {
-    return this[kBody] == null ? null : this[kBody];
-  }
   clone() {
-    if (this[kBodyUsed]) throw new TypeError('Cannot clone a Request whose body was used');
     const copy = new Request(this.url, { method: this.method, headers: this.headers });
-    copy[kBody] = this[kBody];
+    cloneBody(this, copy);
     return copy;
   }
   get [Symbol.toStringTag]() {
@@ -79,11 +78,11 @@ export class Response {
     this.status = status;
     this.statusText = init.statusText === undefined ? '' : String(init.statusText);
     this.headers = new Headers(init.headers);
-    const { bytes, type } = extractBody(body);
-    if (bytes != null && (status === 204 || status === 205 || status === 304)) {
+    const { bytes, stream, type } = extractBody(body);
+    if ((bytes != null || stream != null) && (status === 204 || status === 205 || status === 304)) {
       throw new TypeError(`Response with status ${status} cannot have a body`);
     }
-    this[kBody] = bytes;
+    this[kBody] = stream ?? bytes;
     this[kBodyUsed] = false;
     if (type && !this.headers.has('content-type')) this.headers.set('content-type', type);
     this[kResponseState] = { type: 'default', urlList: [] };
@@ -104,15 +103,11 @@ export class Response {
   get ok() {
     return this.status >= 200 && this.status < 300;
   }
-  get body() {
-    return this[kBody] == null ? null : this[kBody];
-  }
   clone() {
-    if (this[kBodyUsed]) throw new TypeError('Cannot clone a Response whose body was used');
     const copy = this[kResponseState].type === 'error' ? Response.error() :
       new Response(null, { status: this.status, statusText: this.statusText,
                            headers: this.headers });
-    copy[kBody] = this[kBody];
+    cloneBody(this, copy);
     const state = this[kResponseState];
     copy[kResponseState] = { type: state.type, urlList: state.urlList.slice() };
     return copy;

@@ -1,0 +1,77 @@
+// The WHATWG Streams classes (https://streams.spec.whatwg.org/): the web-streams-polyfill
+// ponyfill (npm, bundled by esbuild), which follows the spec's reference implementation, plus
+// the few questions about a stream that the body mixin asks and the spec answers with internal
+// slots.
+import './streams_preload.js';  // first: the ponyfill looks for DOMException as it loads
+import {
+  ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream,
+  ReadableStreamBYOBReader, ReadableStreamBYOBRequest, ReadableStreamDefaultController,
+  ReadableStreamDefaultReader, TransformStream, TransformStreamDefaultController, WritableStream,
+  WritableStreamDefaultController, WritableStreamDefaultWriter,
+} from 'web-streams-polyfill';
+
+export {
+  ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream,
+  ReadableStreamBYOBReader, ReadableStreamBYOBRequest, ReadableStreamDefaultController,
+  ReadableStreamDefaultReader, TransformStream, TransformStreamDefaultController, WritableStream,
+  WritableStreamDefaultController, WritableStreamDefaultWriter,
+};
+
+// The spec's [[disturbed]] slot: true once anything read from or cancelled the stream. The
+// ponyfill keeps its slots as underscore properties; this is the one place that relies on it.
+export function isDisturbed(stream) {
+  return stream._disturbed === true;
+}
+
+// A byte stream that yields `bytes` (a Uint8Array the stream may own) in chunks of at most
+// `chunkSize` bytes, then closes. Default and BYOB readers both work on it.
+export function streamOfBytes(bytes, chunkSize = 65536) {
+  let offset = 0;
+  return new ReadableStream({
+    type: 'bytes',
+    pull(controller) {
+      if (offset >= bytes.length) {
+        controller.close();
+        // A BYOB read pending at the end must be answered with zero bytes.
+        if (controller.byobRequest) controller.byobRequest.respond(0);
+        return;
+      }
+      const end = Math.min(bytes.length, offset + chunkSize);
+      // enqueue() transfers its chunk's buffer, so each chunk gets a buffer of its own.
+      controller.enqueue(bytes.slice(offset, end));
+      offset = end;
+    },
+  });
+}
+
+// Reads every chunk of `stream` (each must be a Uint8Array, as for a body) into one Uint8Array;
+// a stream longer than `maxBytes` is cancelled and the read fails with a RangeError.
+export async function readAllBytes(stream, maxBytes = Infinity) {
+  const reader = stream.getReader();
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!(value instanceof Uint8Array)) {
+      const error = new TypeError('a body stream chunk must be a Uint8Array');
+      reader.cancel(error).catch(() => {});
+      throw error;
+    }
+    chunks.push(value);
+    total += value.length;
+    if (total > maxBytes) {
+      const error = new RangeError(`the body stream is longer than ${maxBytes} bytes`);
+      reader.cancel(error).catch(() => {});
+      throw error;
+    }
+  }
+  // Always a fresh buffer: the chunks belong to whoever enqueued them.
+  const joined = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, at);
+    at += chunk.length;
+  }
+  return joined;
+}
