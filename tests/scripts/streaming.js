@@ -1,4 +1,7 @@
 // Streamed bodies (tests/streaming_test.cc): echo, whole-body reads and a body left unread.
+// Bytes the /counted-echo handlers have pulled from their request bodies, in all.
+let pulled = 0;
+
 function path(request) {
   return request.url.replace(/^https?:\/\/[^/]+/, '').split('?')[0];
 }
@@ -18,6 +21,25 @@ export default {
         return new Response(request.body, {
           headers: { 'content-length': String(Number(request.headers.get('content-length')) + 1) },
         });
+      case '/counted-echo': {
+        // An echo through a stream of the script's own that counts what it pulls.
+        const reader = request.body.getReader();
+        return new Response(new ReadableStream({
+          async pull(controller) {
+            const { value, done } = await reader.read();
+            if (done) {
+              controller.close();
+            } else {
+              pulled += value.byteLength;
+              controller.enqueue(value);
+            }
+          },
+        }, { highWaterMark: 0 }), {
+          headers: { 'content-length': request.headers.get('content-length') },
+        });
+      }
+      case '/pulled':
+        return Response.json({ pulled });
       case '/text':
         return new Response(await request.text());
       case '/length':

@@ -44,27 +44,33 @@ function toBytes(chunk) {
   throw new TypeError('a response body stream must yield Uint8Array chunks');
 }
 
-// Sends the answer to request `id` with `stream` as its body: status and headers at once, then
-// each chunk as the client takes it. A stream that fails midway truncates the answer (the
-// client's connection is closed) rather than completing it falsely.
+// Sends the answer to request `id` with `stream` as its body. Status and headers go out with
+// the first chunk, so a stream that fails before it yields anything rejects (the caller answers
+// 500) and an empty stream is an empty body; after that each chunk goes out as the client takes
+// it, and a stream that fails midway truncates the answer (the client's connection is closed)
+// rather than completing it falsely.
 export async function sendStreamed(id, status, flatHeaders, stream) {
+  let next;
+  const incoming = stream[kSource];
+  if (incoming !== undefined && !stream.locked) {
+    // A request body sent back untouched: chunk to chunk, without the stream machinery.
+    stream.getReader();  // locks it, as reading it would
+    next = () => incoming.read();
+  } else {
+    const reader = stream.getReader();
+    next = async () => {
+      const { value, done } = await reader.read();
+      return done ? null : toBytes(value);
+    };
+  }
+  let chunk = await next();
+  if (chunk === null) {
+    native.respond(id, status, flatHeaders, null);
+    return;
+  }
   if (!native.startResponse(id, status, flatHeaders)) return;
   try {
-    const incoming = stream[kSource];
-    if (incoming !== undefined && !stream.locked) {
-      // A request body sent back untouched: chunk to chunk, without the stream machinery.
-      stream.getReader();  // locks it, as reading it would
-      for (let chunk = await incoming.read(); chunk !== null; chunk = await incoming.read()) {
-        await native.writeBody(id, chunk);
-      }
-    } else {
-      const reader = stream.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        await native.writeBody(id, toBytes(value));
-      }
-    }
+    for (; chunk !== null; chunk = await next()) await native.writeBody(id, chunk);
     native.endBody(id, false);
   } catch (error) {
     native.log(3, 'the response body stream failed: ' +

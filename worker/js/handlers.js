@@ -68,7 +68,7 @@ function toResponse(id, value) {
     return;
   }
   // A stream body goes out chunk by chunk, as the client takes it.
-  sendStreamed(id, value.status, flat, source.stream);
+  sendStreamed(id, value.status, flat, source.stream).catch((error) => reject(id, error));
 }
 
 function reject(id, error) {
