@@ -367,8 +367,9 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       {"worker-queue-size", 1, 100000, 1, &config.workerQueueSize},
       {"queue-size", 0, 1000000, 1, &config.queueSize},
       {"queue-timeout", 1, 3600000, 1, &config.queueTimeoutMs},
-      // Bodies travel in one IPC frame for now, so they stay under its 64 MiB limit.
-      {"max-body-size", 1, 48, 1u << 20, &config.maxBodyBytes},
+      // Large bodies stream (supervisor/request_body_tap.h), so the limit is a policy, not a
+      // buffer size; it is held in 32 bits of bytes.
+      {"max-body-size", 1, 4095, 1u << 20, &config.maxBodyBytes},
       {"max-header-size", 1024, 1u << 20, 1, &config.maxHeaderBytes},
       {"max-url-size", 256, 1u << 20, 1, &config.maxUrlBytes},
       {"health-interval", 100, 3600000, 1, &config.healthIntervalMs},

@@ -34,9 +34,12 @@ struct RequestStart {
   url @3 :Text;
   headers @4 :List(Header);
   clientAddress @5 :Text;
+  # The whole body, when it fits in one chunk and had arrived (the fast path); empty otherwise.
   body @6 :Data;
   # The request id clients and logs see (from --request-id-header, or generated).
   requestId @7 :Text;
+  # The body follows as BodyChunk messages (`body` is then empty); see ipc/protocol.h.
+  bodyFollows @8 :Bool;
 }
 
 # Supervisor -> worker: the client went away; the worker may stop work on `id` and must not
@@ -55,6 +58,8 @@ struct Response {
   # no-response (500); cpu-limit, memory-limit, context-reset (503). Sent to the client in the
   # `isolated-error` header.
   runtimeError @4 :Text;
+  # The body follows as BodyChunk messages (`body` is then empty); see ipc/protocol.h.
+  bodyFollows @5 :Bool;
 }
 
 struct Ping {
@@ -190,6 +195,25 @@ struct FetchAbort {
   fetchId @0 :UInt64;
 }
 
+# Both directions: a piece of a streamed body. Supervisor -> worker: the request body of
+# RequestStart `id`; worker -> supervisor: the response body of Response `id`. At most
+# kBodyChunkBytes of data; `end` marks the last one (which may be empty).
+struct BodyChunk {
+  id @0 :UInt64;
+  data @1 :Data;
+  end @2 :Bool;
+  # Worker -> supervisor only, with `end`: the body failed midway (the script's stream threw or
+  # the request's state was discarded); the client connection is closed without completing it.
+  aborted @3 :Bool;
+}
+
+# Both directions: the receiver of a streamed body has consumed `bytes` more of it, so the
+# sender may send that many more (see the window in ipc/protocol.h).
+struct BodyCredit {
+  id @0 :UInt64;
+  bytes @1 :UInt32;
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -209,5 +233,7 @@ struct Envelope {
     fetchCredit @14 :FetchCredit;
     fetchFailed @15 :FetchFailed;
     fetchAbort @16 :FetchAbort;
+    bodyChunk @17 :BodyChunk;
+    bodyCredit @18 :BodyCredit;
   }
 }

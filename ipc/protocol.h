@@ -54,6 +54,24 @@
 // Limits (a worker message over them gets FetchFailed, never a crash): see the kFetch*
 // constants below. The supervisor also bounds concurrent fetches per worker and, per parent
 // request, the number of fetches (--max-subrequests).
+// Streamed bodies (both directions, per request id):
+// 13. A body that fits in one chunk and has arrived whole rides inside RequestStart.body (and a
+//     response body inside Response.body): the fast path, one message per request. Otherwise
+//     RequestStart (or Response) has bodyFollows set and the body follows as BodyChunk messages
+//     after it, in order, each with at most kBodyChunkBytes of data; exactly one has `end`, the
+//     last. Chunks for different ids interleave freely.
+// 14. Flow control is by credit. The sender starts with a window of kBodyWindowBytes for the
+//     body; every BodyCredit(id, n) from the receiver lets it send n more bytes. The receiver
+//     grants credit only for bytes it has passed on (the worker: handed to JavaScript; the
+//     supervisor: written to the client socket), so neither process ever holds more than one
+//     window per streamed body. A worker that sends more than its credit breaks the protocol
+//     (the supervisor kills it); credit beyond the window is ignored.
+// 15. RequestCancel(id) ends both streams of `id`: the worker drops chunks that cross it and
+//     sends nothing more for `id` (a streamed response in progress simply stops); the
+//     supervisor ignores chunks and credit for ids it no longer has.
+// 16. A streamed response that cannot complete (the script's stream failed, a limit discarded
+//     the context) ends with BodyChunk{end, aborted}; the supervisor closes the client
+//     connection so the client sees a truncated body, never a falsely complete one.
 //
 // File descriptors (for later use: passing an accepted client socket or a shared snapshot) travel
 // separately as SCM_RIGHTS with one byte of payload, see ipc/fd_passing.h.
@@ -64,9 +82,15 @@
 
 namespace isolated::ipc {
 
+// Streamed bodies (see rule 8): the largest data in one BodyChunk, and the credit window each
+// direction of each request starts with.
+inline constexpr uint32_t kBodyChunkBytes = 64u << 10;
+inline constexpr uint32_t kBodyWindowBytes = 256u << 10;
+
 struct FrameLimits {
-  // Largest whole frame, header included. Request and response bodies travel inside frames, so
-  // this also bounds a single-message body.
+  // Largest whole frame, header included. A body larger than kBodyChunkBytes is streamed in
+  // chunks, but a response built whole by the script may still ride in one Response, so this
+  // bounds such a body.
   size_t maxMessageBytes = 64u << 20;
   uint32_t maxSegments = 64;
   // Cap'n Proto reader limits: words visited while reading (amplification guard) and pointer

@@ -38,6 +38,7 @@ HttpListener::HttpListener(event_base* base, const ServeConfig& config, RequestH
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
   evhttp_set_gencb(http_.get(), &HttpListener::onRequest, this);
+  evhttp_set_bevcb(http_.get(), &HttpListener::makeBufferevent, this);
 
   bound_ =
       evhttp_bind_socket_with_handle(http_.get(), config.listenHost.c_str(), config.listenPort);
@@ -46,6 +47,46 @@ HttpListener::HttpListener(event_base* base, const ServeConfig& config, RequestH
                              std::to_string(config.listenPort) + ": " + errnoText(errno));
   }
   port_ = boundPort(evhttp_bound_socket_get_fd(bound_));
+}
+
+HttpListener::~HttpListener() {
+  // Freeing evhttp closes every connection; the handler may already be half destroyed.
+  closing_ = true;
+  http_.reset();
+}
+
+bufferevent* HttpListener::makeBufferevent(event_base* base, void* self) {
+  auto* listener = static_cast<HttpListener*>(self);
+  // What evhttp would make itself, plus the tap on its input.
+  bufferevent* bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+  if (bev == nullptr) return nullptr;
+  auto tap = std::make_unique<BodyTap>(bev, 2 * listener->config_.maxHeaderBytes,
+                                       listener->config_.maxBodyBytes);
+  // The tap empties the input buffer whenever it keeps the bytes; a read low-water mark of one
+  // byte keeps evhttp's read callback from running on nothing (in the middle of an answer it
+  // must not run at all).
+  bufferevent_setwatermark(bev, EV_READ, 1, 0);
+  evbuffer_add_cb(bufferevent_get_input(bev), &BodyTap::onInput, tap.get());
+  listener->taps_.insert_or_assign(bev, std::move(tap));
+  return bev;
+}
+
+void HttpListener::onConnectionClose(evhttp_connection* connection, void* self) {
+  auto* listener = static_cast<HttpListener*>(self);
+  bufferevent* bev = evhttp_connection_get_bufferevent(connection);
+  auto it = listener->taps_.find(bev);
+  if (it != listener->taps_.end()) {
+    evbuffer_remove_cb(bufferevent_get_input(bev), &BodyTap::onInput, it->second.get());
+    listener->taps_.erase(it);
+  }
+  if (!listener->closing_) listener->handler_.onConnectionClosed(connection);
+}
+
+BodyTap* HttpListener::tapFor(evhttp_request* request) {
+  evhttp_connection* connection = evhttp_request_get_connection(request);
+  if (connection == nullptr) return nullptr;
+  auto it = taps_.find(evhttp_connection_get_bufferevent(connection));
+  return it == taps_.end() ? nullptr : it->second.get();
 }
 
 std::string HttpListener::address() const {
@@ -66,6 +107,20 @@ bool HttpListener::resumeAccepting() {
 
 void HttpListener::onRequest(evhttp_request* request, void* self) {
   auto* listener = static_cast<HttpListener*>(self);
+  bool streamed = false;
+  if (evhttp_connection* connection = evhttp_request_get_connection(request)) {
+    evhttp_connection_set_closecb(connection, &HttpListener::onConnectionClose, listener);
+  }
+  if (BodyTap* tap = listener->tapFor(request)) {
+    std::string name, value;
+    streamed = tap->claimStreamedBody(name, value);
+    if (streamed) {
+      // The script sees the framing the client sent; the tap hid it from evhttp.
+      evhttp_add_header(evhttp_request_get_input_headers(request), name.c_str(), value.c_str());
+      // The tap holds whatever follows the body, so nothing more is read on this connection.
+      evhttp_add_header(evhttp_request_get_output_headers(request), "connection", "close");
+    }
+  }
   // evhttp itself answers 413 for a body over its limit and 400 for a head it cannot parse or
   // that exceeds twice our limit; heads between our limit and that get a precise 431 here.
   if (headSize(request) > listener->config_.maxHeaderBytes) {
@@ -80,7 +135,7 @@ void HttpListener::onRequest(evhttp_request* request, void* self) {
         "request target exceeds " + std::to_string(listener->config_.maxUrlBytes) + " bytes");
     return;
   }
-  listener->handler_.onHttpRequest(request);
+  listener->handler_.onHttpRequest(request, streamed);
 }
 
 }  // namespace isolated::supervisor

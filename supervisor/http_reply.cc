@@ -39,17 +39,24 @@ void replyError(evhttp_request* request, int status, std::string_view kind,
   evhttp_send_reply(request, status, nullptr, body.get());
 }
 
-void replyFromWorker(evhttp_request* request, ipc::Response::Reader response) {
+void addWorkerHeaders(evhttp_request* request, ipc::Response::Reader response,
+                      bool keepContentLength) {
   evkeyvalq* headers = evhttp_request_get_output_headers(request);
   for (auto header : response.getHeaders()) {
     const char* name = header.getName().cStr();
-    if (isHopByHop(name)) continue;
+    if (isHopByHop(name) && !(keepContentLength && strcasecmp(name, "content-length") == 0)) {
+      continue;
+    }
     // evhttp refuses values with CR/LF; such a header is dropped rather than failing the reply.
     evhttp_add_header(headers, name, header.getValue().cStr());
   }
   if (response.hasRuntimeError()) {
     evhttp_add_header(headers, "isolated-error", response.getRuntimeError().cStr());
   }
+}
+
+void replyFromWorker(evhttp_request* request, ipc::Response::Reader response) {
+  addWorkerHeaders(request, response, /*keepContentLength=*/false);
   EvbufferPtr body(evbuffer_new());
   auto bytes = response.getBody();
   evbuffer_add(body.get(), bytes.begin(), bytes.size());

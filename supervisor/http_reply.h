@@ -19,4 +19,10 @@ void replyError(evhttp_request* request, int status, std::string_view kind,
 // frames the body itself.
 void replyFromWorker(evhttp_request* request, ipc::Response::Reader response);
 
+// Adds a worker's response headers (and `isolated-error`) to the request's output headers,
+// dropping hop-by-hop ones. `keepContentLength`: a streamed body keeps the length the script
+// declared (evhttp then sends it unchunked); otherwise it is dropped, evhttp sets its own.
+void addWorkerHeaders(evhttp_request* request, ipc::Response::Reader response,
+                      bool keepContentLength);
+
 }  // namespace isolated::supervisor

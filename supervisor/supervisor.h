@@ -44,6 +44,7 @@
 namespace isolated::supervisor {
 
 class Supervisor : public RequestHandler,
+                   public BodyConsumer,
                    public WorkerEvents,
                    public ControlHandler,
                    public AdminHandler {
@@ -95,12 +96,17 @@ class Supervisor : public RequestHandler,
   bool ready() override;
 
   // RequestHandler
-  void onHttpRequest(evhttp_request* request) override;
+  void onHttpRequest(evhttp_request* request, bool streamedBody) override;
+  void onConnectionClosed(evhttp_connection* connection) override;
+  // BodyConsumer
+  void onBodyReadable(uint64_t requestId) override;
 
   // WorkerEvents
   void onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) override;
   void onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) override;
   void onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) override;
+  void onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader chunk) override;
+  void onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Reader credit) override;
   void onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) override;
   void onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) override;
   void onWorkerLost(WorkerProcess& worker, const std::string& reason) override;
@@ -122,6 +128,23 @@ class Supervisor : public RequestHandler,
     uint32_t workerId = 0;  // 0 while queued in the supervisor
     std::string cron;
     double scheduledTimeMs = 0;
+    // Streamed request body (ipc/protocol.h rules 8-11): it arrives through the connection's
+    // BodyTap; the worker accepts `bodyCredit` more bytes of it.
+    bool streamedBody = false;
+    uint32_t bodyCredit = 0;
+    bool bodyEndSent = false;
+    // Streamed response: status and headers are out, chunks are being relayed; the worker has
+    // sent `responseUncredited` bytes not yet credited back.
+    bool responseStreaming = false;
+    int responseStatus = 0;
+    uint32_t responseUncredited = 0;
+    // The Content-Length the script declared (-1: none, the answer is chunked), and the body
+    // bytes relayed so far: a body that disagrees with it ends the connection, never the
+    // framing.
+    int64_t responseDeclared = -1;
+    uint64_t responseRelayed = 0;
+    // Set while either body streams: the key in byConnection_.
+    evhttp_connection* connection = nullptr;
   };
   struct CronEntry {
     CronSchedule schedule;
@@ -154,15 +177,27 @@ class Supervisor : public RequestHandler,
 
   // Requests.
   // The only ways a request is answered: both record metrics and the access log.
-  void replyError(const PendingRequest& request, int status, std::string_view kind,
+  // A request whose streamed response has begun can no longer get an error status: its client
+  // connection is closed instead, so the client sees a truncated body.
+  void replyError(PendingRequest& request, int status, std::string_view kind,
                   std::string_view message, int retryAfterSec = 0);
-  void replyFromWorker(const PendingRequest& request, const WorkerProcess& worker,
+  void replyFromWorker(PendingRequest& request, const WorkerProcess& worker,
                        ipc::Response::Reader response);
   void recordAnswer(const PendingRequest& request, int status, uint32_t workerId);
   std::string newRequestId();
   uint32_t workerCapacity() const;
   bool tryAssign(PendingRequest& request);
   void sendToWorker(WorkerProcess& worker, PendingRequest& request);
+  WorkerProcess* findWorker(uint32_t id);
+  // Streams: forwarding the request body as credit allows, relaying the response body, and
+  // letting go of both when a request ends (before its evhttp_request may be freed).
+  void pumpRequestBody(PendingRequest& request);
+  void startStreamedResponse(PendingRequest& request, ipc::Response::Reader response);
+  void creditResponse(PendingRequest& request);
+  static void onClientDrained(evhttp_connection* connection, void* self);
+  void releaseStreams(PendingRequest& request);
+  // Ends a request the worker still holds: answered or abandoned by the supervisor.
+  void finishInFlight(uint64_t id, bool cancelWorker);
   void pumpQueue();
   void expireQueue(Clock::time_point now);
   void expireInFlight(Clock::time_point now);
@@ -248,6 +283,8 @@ class Supervisor : public RequestHandler,
   std::unique_ptr<FetchClient> fetch_;
   std::vector<DispatchCandidate> candidates_;  // scratch space for dispatch, reused
   std::unordered_map<uint64_t, PendingRequest> inFlight_;
+  // Client connections of requests with a body streaming either way, to the request id.
+  std::unordered_map<evhttp_connection*, uint64_t> byConnection_;
   // Request ids of the last kRecentAnswers answered requests, so that lines their waitUntil()
   // work logs after the answer still carry the client-visible id. Bounded FIFO.
   static constexpr size_t kRecentAnswers = 4096;

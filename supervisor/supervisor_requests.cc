@@ -6,9 +6,12 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include <sys/socket.h>
+
 #include <cstdio>
 #include <cstring>
 
+#include "ipc/protocol.h"
 #include "supervisor/http_reply.h"
 
 namespace isolated::supervisor {
@@ -43,8 +46,9 @@ const char* methodName(evhttp_cmd_type cmd) {
 
 // ---- requests ----
 
-void Supervisor::onHttpRequest(evhttp_request* request) {
+void Supervisor::onHttpRequest(evhttp_request* request, bool streamedBody) {
   PendingRequest pending{request, nextRequestId_++, Clock::now(), {}, 0, {}, 0};
+  pending.streamedBody = streamedBody;
   // The request id goes back on every answer, the supervisor's own errors included.
   const char* given = evhttp_find_header(evhttp_request_get_input_headers(request),
                                          config_.requestIdHeader.c_str());
@@ -72,8 +76,23 @@ std::string Supervisor::newRequestId() {
   return buf;
 }
 
-void Supervisor::replyError(const PendingRequest& request, int status, std::string_view kind,
+void Supervisor::replyError(PendingRequest& request, int status, std::string_view kind,
                             std::string_view message, int retryAfterSec) {
+  releaseStreams(request);
+  if (request.responseStreaming) {
+    // The status line is out: close the connection so the client sees a truncated body (the
+    // failed write frees the request).
+    logger_.info("streamed response aborted",
+                 {{"request_id", request.requestId}, {"reason", std::string(kind)}});
+    if (status == 504) metrics_.recordLimit("wall-limit");
+    // Recorded first: ending the reply may free the request at once.
+    recordAnswer(request, request.responseStatus, request.workerId);
+    if (evhttp_connection* connection = evhttp_request_get_connection(request.http)) {
+      ::shutdown(bufferevent_getfd(evhttp_connection_get_bufferevent(connection)), SHUT_RDWR);
+    }
+    evhttp_send_reply_end(request.http);
+    return;
+  }
   if (request.http != nullptr) {
     supervisor::replyError(request.http, status, kind, message, retryAfterSec);
   } else {
@@ -87,8 +106,9 @@ void Supervisor::replyError(const PendingRequest& request, int status, std::stri
   recordAnswer(request, status, request.workerId);
 }
 
-void Supervisor::replyFromWorker(const PendingRequest& request, const WorkerProcess& worker,
+void Supervisor::replyFromWorker(PendingRequest& request, const WorkerProcess& worker,
                                  ipc::Response::Reader response) {
+  releaseStreams(request);
   if (request.http != nullptr) {
     supervisor::replyFromWorker(request.http, response);
   } else if (response.getStatus() >= 400 || response.hasRuntimeError()) {
@@ -159,6 +179,15 @@ bool Supervisor::tryAssign(PendingRequest& request) {
 
 void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   evhttp_request* http = request.http;
+  if (request.streamedBody && listener_.tapFor(http) == nullptr) {
+    // The client left while the request waited in the queue: evhttp detached the request.
+    if (evhttp_request_get_connection(http) == nullptr) {
+      evhttp_request_free(http);
+    } else {
+      replyError(request, 500, "internal", "Internal Server Error: the request body was lost");
+    }
+    return;
+  }
   capnp::MallocMessageBuilder message;
   if (http == nullptr) {
     auto scheduled = message.initRoot<ipc::Envelope>().initScheduled();
@@ -202,17 +231,59 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
     if (address != nullptr) start.setClientAddress(address);
   }
 
-  evbuffer* body = evhttp_request_get_input_buffer(http);
-  size_t length = evbuffer_get_length(body);
-  if (length > 0) {
-    auto bytes = start.initBody(static_cast<unsigned>(length));
-    evbuffer_copyout(body, bytes.begin(), length);
+  if (request.streamedBody) {
+    start.setBodyFollows(true);
+  } else {
+    evbuffer* body = evhttp_request_get_input_buffer(http);
+    size_t length = evbuffer_get_length(body);
+    if (length > 0) {
+      auto bytes = start.initBody(static_cast<unsigned>(length));
+      evbuffer_copyout(body, bytes.begin(), length);
+    }
   }
 
   worker.send(message);
   request.workerId = worker.id();
   worker.outstanding().insert(request.id);
-  inFlight_.emplace(request.id, request);
+  PendingRequest& sent = inFlight_.emplace(request.id, request).first->second;
+  if (sent.streamedBody) {
+    BodyTap* tap = listener_.tapFor(http);
+    if (tap == nullptr) return;  // the connection is already gone; onConnectionClosed follows
+    sent.bodyCredit = ipc::kBodyWindowBytes;
+    sent.connection = evhttp_request_get_connection(http);
+    byConnection_[sent.connection] = sent.id;
+    tap->setConsumer(this, sent.id);
+    pumpRequestBody(sent);
+  }
+}
+
+WorkerProcess* Supervisor::findWorker(uint32_t id) {
+  for (auto& worker : workers_) {
+    if (worker->id() == id) return worker.get();
+  }
+  return nullptr;
+}
+
+void Supervisor::finishInFlight(uint64_t id, bool cancelWorker) {
+  auto it = inFlight_.find(id);
+  if (it == inFlight_.end()) return;
+  uint32_t workerId = it->second.workerId;
+  inFlight_.erase(it);
+  if (WorkerProcess* worker = findWorker(workerId)) {
+    worker->outstanding().erase(id);
+    if (cancelWorker) {
+      capnp::MallocMessageBuilder message;
+      message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
+      worker->send(message);
+    } else {
+      ++worker->requestsServed;
+      if (worker->requestLimit > 0 && worker->requestsServed >= worker->requestLimit) {
+        retire(*worker, "max-requests");
+      }
+    }
+  }
+  pumpQueue();
+  checkDrained();
 }
 
 void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) {
@@ -220,15 +291,17 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
   auto it = inFlight_.find(id);
   // Unknown ids are answers to requests already answered by the supervisor: ignore them.
   if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
-  replyFromWorker(it->second, worker, response);
-  inFlight_.erase(it);
-  worker.outstanding().erase(id);
-  ++worker.requestsServed;
-  if (worker.requestLimit > 0 && worker.requestsServed >= worker.requestLimit) {
-    retire(worker, "max-requests");
+  if (it->second.responseStreaming) {
+    return worker.kill("protocol error: a second Response for one request");
   }
-  pumpQueue();
-  checkDrained();
+  if (response.getBodyFollows()) {
+    if (it->second.http == nullptr) {
+      return worker.kill("protocol error: a streamed Response to a scheduled event");
+    }
+    return startStreamedResponse(it->second, response);
+  }
+  replyFromWorker(it->second, worker, response);
+  finishInFlight(id, /*cancelWorker=*/false);
 }
 
 void Supervisor::pumpQueue() {

@@ -81,6 +81,14 @@ void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
       if (!helloSeen) return protocolViolation("Response before Hello");
       events_.onWorkerResponse(*this, message.getResponse());
       return;
+    case E::BODY_CHUNK:
+      if (!helloSeen) return protocolViolation("BodyChunk before Hello");
+      events_.onWorkerBodyChunk(*this, message.getBodyChunk());
+      return;
+    case E::BODY_CREDIT:
+      if (!helloSeen) return protocolViolation("BodyCredit before Hello");
+      events_.onWorkerBodyCredit(*this, message.getBodyCredit());
+      return;
     case E::PONG:
       if (message.getPong().getSeq() != pingSeq_) return protocolViolation("Pong out of order");
       pingSentAt_.reset();

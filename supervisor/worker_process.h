@@ -38,6 +38,8 @@ class WorkerEvents {
   virtual void onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) = 0;
   virtual void onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) = 0;
   virtual void onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) = 0;
+  virtual void onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader chunk) = 0;
+  virtual void onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Reader credit) = 0;
   virtual void onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) = 0;
   virtual void onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) = 0;
   // Outbound fetch() messages (after Hello only).

@@ -4,9 +4,12 @@
 //   garbage-first       a frame header declaring 2^32 segments, before any Hello
 //   hello-then-garbage  a valid Hello, then a frame whose pointers are garbage
 //   hello-then-oversize a valid Hello, then a header declaring a 2 GiB frame
+//   window-overrun      a valid Hello; answers the first request with a streamed Response and
+//                       then 32 MiB of body at once, whatever credit it gets
 #include <unistd.h>
 
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <event2/buffer.h>
 
 #include <cstring>
@@ -28,15 +31,39 @@ void writeAll(const void* data, size_t size) {
   }
 }
 
+void send(capnp::MessageBuilder& message) {
+  isolated::EvbufferPtr out(evbuffer_new());
+  isolated::ipc::encodeFrame(message, out.get());
+  size_t size = evbuffer_get_length(out.get());
+  writeAll(evbuffer_pullup(out.get(), -1), size);
+}
+
 void sendHello() {
   capnp::MallocMessageBuilder message;
   auto hello = message.initRoot<isolated::ipc::Envelope>().initHello();
   hello.setPid(static_cast<uint32_t>(getpid()));
   hello.setVersion("fake");
-  isolated::EvbufferPtr out(evbuffer_new());
-  isolated::ipc::encodeFrame(message, out.get());
-  size_t size = evbuffer_get_length(out.get());
-  writeAll(evbuffer_pullup(out.get(), -1), size);
+  send(message);
+}
+
+// Reads frames from the supervisor until a RequestStart arrives; returns its id.
+uint64_t awaitRequest() {
+  isolated::EvbufferPtr in(evbuffer_new());
+  isolated::ipc::FrameLimits limits;
+  for (;;) {
+    auto frame = isolated::ipc::decodeFrame(in.get(), limits);
+    if (frame.status == isolated::ipc::DecodeStatus::kError) _exit(4);
+    if (frame.status == isolated::ipc::DecodeStatus::kFrame) {
+      capnp::FlatArrayMessageReader reader(frame.words);
+      auto envelope = reader.getRoot<isolated::ipc::Envelope>();
+      if (envelope.isRequestStart()) return envelope.getRequestStart().getId();
+      continue;
+    }
+    char buffer[4096];
+    ssize_t n = read(3, buffer, sizeof buffer);
+    if (n <= 0) _exit(0);
+    evbuffer_add(in.get(), buffer, static_cast<size_t>(n));
+  }
 }
 
 }  // namespace
@@ -58,6 +85,24 @@ int main(int argc, char** argv) {
     sendHello();
     uint32_t header[2] = {0, 1u << 28};
     writeAll(header, sizeof header);
+  } else if (mode == "window-overrun") {
+    sendHello();
+    uint64_t id = awaitRequest();
+    capnp::MallocMessageBuilder start;
+    auto response = start.initRoot<isolated::ipc::Envelope>().initResponse();
+    response.setId(id);
+    response.setStatus(200);
+    response.setBodyFollows(true);
+    send(start);
+    // Far more than a client that does not read can take, so it runs past the credit window.
+    std::string data(isolated::ipc::kBodyChunkBytes, 'x');
+    for (int i = 0; i < 512; ++i) {
+      capnp::MallocMessageBuilder message;
+      auto chunk = message.initRoot<isolated::ipc::Envelope>().initBodyChunk();
+      chunk.setId(id);
+      chunk.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(data.data()), data.size()));
+      send(message);
+    }
   } else {
     return 2;
   }

@@ -2,9 +2,12 @@
 // channel is closed, logged and the worker replaced; the supervisor itself never crashes.
 #include "supervisor/supervisor.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -130,6 +133,42 @@ TEST(SupervisorTest, MalformedMessageAfterHelloReplacesTheWorker) {
 
 TEST(SupervisorTest, OversizedFrameAfterHelloReplacesTheWorker) {
   expectReplacedAfterCorruption("hello-then-oversize", "exceeds the limit");
+}
+
+TEST(SupervisorTest, AWorkerSendingPastItsBodyWindowIsReplaced) {
+  // As in `isolated serve` (cli/main.cc): writing to the closed client must not kill us.
+  ::signal(SIGPIPE, SIG_IGN);
+  LogCapture log;
+  Logger logger(LogLevel::kDebug, LogFormat::kText, log.fd());
+  EventBasePtr base(event_base_new());
+  ServeConfig config = testConfig(1);
+  Supervisor supervisor(base.get(), config, {FAKE_WORKER, "window-overrun"}, logger);
+  std::thread client([&] {
+    // A client that asks and never reads: the supervisor stops crediting the worker once the
+    // answer backs up, so a worker that keeps sending overruns its window.
+    int fd = -1;
+    if (log.waitFor("msg=\"ready\"", 1, 20s)) {
+      fd = socket(AF_INET, SOCK_STREAM, 0);
+      int small = 16 << 10;
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(supervisor.port());
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+        static constexpr char kRequest[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+        EXPECT_EQ(write(fd, kRequest, sizeof kRequest - 1),
+                  static_cast<ssize_t>(sizeof kRequest - 1));
+      }
+      log.waitFor("beyond its credit window", 1, 20s);
+    }
+    kill(getpid(), SIGTERM);
+    if (fd >= 0) close(fd);
+  });
+  supervisor.run();
+  client.join();
+  EXPECT_GE(log.count("beyond its credit window"), 1u) << log.text();
+  EXPECT_GE(log.count("msg=\"worker lost\""), 1u) << log.text();
 }
 
 }  // namespace

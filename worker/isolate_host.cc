@@ -42,6 +42,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       options_(std::move(options)),
       timers_(base, [this](uint64_t id, uint64_t requestId) { fireTimer(id, requestId); }),
       fetches_(outbox),
+      streams_(outbox),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
       isolate_(makeIsolate()) {
   releaseEvent_.reset(event_new(
@@ -57,6 +58,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
 IsolateHost::~IsolateHost() {
   timers_.clear();
   fetches_.clear(isolate_->get());
+  streams_.clear();
   context_.reset();
   isolate_.reset();
 }
@@ -171,13 +173,14 @@ void IsolateHost::abandonRequests(uint64_t running, std::string_view kind, const
   }
   for (uint64_t id : ids) {
     if (id == running) {
-      writer_.runtimeError(id, kind, "the script exceeded " + limit + "; " + consequence);
+      answerError(id, kind, "the script exceeded " + limit + "; " + consequence);
     } else {
-      writer_.runtimeError(id, runtime_error::kContextReset,
-                           "request discarded: " + culprit + " exceeded " + limit +
-                               " while this one was pending; " + consequence);
+      answerError(id, runtime_error::kContextReset,
+                  "request discarded: " + culprit + " exceeded " + limit +
+                      " while this one was pending; " + consequence);
     }
   }
+  streams_.clear();
 }
 
 void IsolateHost::rebuild(bool newIsolate) {
@@ -185,10 +188,11 @@ void IsolateHost::rebuild(bool newIsolate) {
   if (size_t pending = backgroundTasks(); pending > 0) {
     writer_.log(2, std::to_string(pending) + " waitUntil() tasks were lost with the old state", 0);
   }
-  // The timers' callbacks, fetch promises and every queued promise job belong to the old
-  // context.
+  // The timers' callbacks, fetch and body promises and every queued promise job belong to the
+  // old context.
   timers_.clear();
   fetches_.clear(isolate_->get());
+  streams_.clear();
   context_.reset();
   if (newIsolate) {
     isolate_.reset();
@@ -224,10 +228,11 @@ void IsolateHost::refreshForRequest() {
   // gets its one answer before that state goes.
   if (context_) {
     for (uint64_t id : context_->takeRequests()) {
-      writer_.runtimeError(id, runtime_error::kContextReset,
-                           "request discarded: the next request needs fresh state");
+      answerError(id, runtime_error::kContextReset,
+                  "request discarded: the next request needs fresh state");
     }
   }
+  streams_.clear();
   context_.reset();
   if (options_.isolation == IsolationMode::kIsolate) {
     isolate_.reset();
@@ -340,6 +345,8 @@ void IsolateHost::dispatchScheduled(ipc::Scheduled::Reader event) {
 void IsolateHost::dispatch(ipc::RequestStart::Reader request) {
   uint64_t id = request.getId();
   if (!beginRequest(id)) return;
+  bool bodyFollows = request.getBodyFollows();
+  if (bodyFollows) streams_.openRequestBody(id);
   runTurn(id, [&](v8::Local<v8::Context> context, v8::TryCatch& tryCatch) {
     v8::Isolate* isolate = context->GetIsolate();
     auto headers = request.getHeaders();
@@ -364,8 +371,9 @@ void IsolateHost::dispatch(ipc::RequestStart::Reader request) {
         oneByteString(isolate, request.getUrl()),
         flat,
         body,
+        v8::Boolean::New(isolate, bodyFollows),
     };
-    auto result = context_->dispatchFunction()->Call(context, v8::Undefined(isolate), 5, args);
+    auto result = context_->dispatchFunction()->Call(context, v8::Undefined(isolate), 6, args);
     if (result.IsEmpty() && !tryCatch.HasTerminated() && context_->hasRequest(id)) {
       ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
       fail(id, std::string(runtime_error::kScriptThrew), error.message);
@@ -433,7 +441,7 @@ bool IsolateHost::probe() {
 }
 
 void IsolateHost::cancel(uint64_t id) {
-  if (context_) context_->finishRequest(id);
+  complete(id);
   // A request still held back behind waitUntil() work is dropped before it runs.
   std::erase_if(held_, [id](const std::unique_ptr<capnp::MallocMessageBuilder>& message) {
     auto envelope = message->getRoot<ipc::Envelope>().asReader();
@@ -442,15 +450,32 @@ void IsolateHost::cancel(uint64_t id) {
   });
 }
 
+void IsolateHost::complete(uint64_t id) {
+  if (context_) context_->finishRequest(id);
+  streams_.close(id);
+}
+
 void IsolateHost::respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
                           v8::Local<v8::Value> body) {
-  if (!context_ || !context_->finishRequest(id)) return;
+  if (!context_ || !context_->hasRequest(id) || streams_.responseStarted(id)) return;
+  complete(id);
   writer_.response(isolate_->get(), id, status, flatHeaders, body);
   armGraceIfBackground();
 }
 
 void IsolateHost::fail(uint64_t id, const std::string& kind, const std::string& detail) {
-  if (!context_ || !context_->finishRequest(id)) return;
+  if (!context_ || !context_->hasRequest(id)) return;
+  answerError(id, kind, detail);
+  complete(id);
+  armGraceIfBackground();
+}
+
+void IsolateHost::answerError(uint64_t id, std::string_view kind, const std::string& detail) {
+  if (streams_.responseStarted(id)) {
+    writer_.log(3, detail, id);
+    streams_.end(id, /*aborted=*/true);
+    return;
+  }
   writer_.runtimeError(id, kind, detail);
   armGraceIfBackground();
 }
@@ -461,6 +486,49 @@ void IsolateHost::armGraceIfBackground() {
   timeval tv = millisToTimeval(
       std::chrono::duration_cast<std::chrono::milliseconds>(kWaitUntilGrace).count());
   event_add(graceTimer_.get(), &tv);
+}
+
+bool IsolateHost::startResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders) {
+  if (!context_ || !context_->hasRequest(id) || streams_.responseStarted(id)) return false;
+  writer_.streamedResponse(isolate_->get(), id, status, flatHeaders);
+  streams_.startResponse(id);
+  return true;
+}
+
+void IsolateHost::readBody(uint64_t id, v8::Local<v8::Promise::Resolver> done) {
+  streams_.read(isolate_->get()->GetCurrentContext(), id, done);
+}
+
+void IsolateHost::writeBody(uint64_t id, v8::Local<v8::Value> bytes,
+                            v8::Local<v8::Promise::Resolver> done) {
+  streams_.write(isolate_->get()->GetCurrentContext(), id, bytes, done);
+}
+
+void IsolateHost::endBody(uint64_t id, bool aborted) {
+  if (!streams_.end(id, aborted)) return;
+  complete(id);
+  armGraceIfBackground();
+}
+
+bool IsolateHost::bodyChunk(ipc::BodyChunk::Reader chunk) {
+  uint64_t id = chunk.getId();
+  if (!streams_.onRequestChunk(id, chunk.getData(), chunk.getEnd())) return false;
+  settleBodies(id);
+  return true;
+}
+
+void IsolateHost::bodyCredit(ipc::BodyCredit::Reader credit) {
+  uint64_t id = credit.getId();
+  bool ended = streams_.onResponseCredit(id, credit.getBytes());
+  settleBodies(id);
+  if (!ended) return;
+  complete(id);
+  armGraceIfBackground();
+}
+
+void IsolateHost::settleBodies(uint64_t id) {
+  if (!context_ || !streams_.settleable(id)) return;
+  runTurn(id, [&](v8::Local<v8::Context> context, v8::TryCatch&) { streams_.settle(context, id); });
 }
 
 void IsolateHost::log(int level, const std::string& message, uint64_t requestId) {

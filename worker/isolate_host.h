@@ -47,6 +47,7 @@
 #include <string_view>
 
 #include "ipc/messages.capnp.h"
+#include "worker/body_streams.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/outbound_fetches.h"
 #include "worker/outbox.h"
@@ -130,6 +131,10 @@ class IsolateHost final : public RuntimeHost {
   // turn run in the name of the request that started it. Ignored for fetches the current
   // context does not hold.
   void onFetchMessage(ipc::Envelope::Reader message);
+  // Streamed bodies from the supervisor: a request-body chunk, response-body credit. False
+  // when the message breaks the protocol (more than the window).
+  bool bodyChunk(ipc::BodyChunk::Reader chunk);
+  void bodyCredit(ipc::BodyCredit::Reader credit);
   // Runs a tiny pre-compiled script under the CPU limit: true when the isolate still executes
   // JavaScript and gets the right answer.
   bool probe();
@@ -196,6 +201,18 @@ class IsolateHost final : public RuntimeHost {
   void waitUntilBegin(uint64_t id) override;
   void waitUntilEnd(uint64_t id) override;
   OutboundFetches* fetches() override { return &fetches_; }
+  bool startResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders) override;
+  void readBody(uint64_t id, v8::Local<v8::Promise::Resolver> done) override;
+  void writeBody(uint64_t id, v8::Local<v8::Value> bytes,
+                 v8::Local<v8::Promise::Resolver> done) override;
+  void endBody(uint64_t id, bool aborted) override;
+  // A runtime error for `id`: its Response, or, when its streamed response has begun, the
+  // aborted end of that body.
+  void answerError(uint64_t id, std::string_view kind, const std::string& detail);
+  // Runs a turn that settles the body promises of `id` that can now settle.
+  void settleBodies(uint64_t id);
+  // The request is complete: forget it and its streams.
+  void complete(uint64_t id);
 
   event_base* base_;
   ResponseWriter writer_;
@@ -205,6 +222,8 @@ class IsolateHost final : public RuntimeHost {
   TimerQueue timers_;
   // The current context's fetches; cleared (and aborted) whenever the context goes.
   OutboundFetches fetches_;
+  // Holds promise resolvers of context_: cleared before context_ is replaced.
+  BodyStreams streams_;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
   // Declared in this order so that the context goes before its isolate, and the isolate
   // before the allocator its array buffers use.

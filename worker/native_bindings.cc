@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "worker/body_bindings.h"
 #include "worker/compression_bindings.h"
 #include "worker/fetch_bindings.h"
 #include "worker/function_table.h"
@@ -53,6 +54,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
   v8::Local<v8::Object> native = v8::Object::New(isolate);
   installFunctions(isolate, context, native, functions());
   installFunctions(isolate, context, native, fetchFunctions());
+  installFunctions(isolate, context, native, bodyFunctions());
   WebBindings::install(isolate, context, native);
   subtle::installSubtle(isolate, context, native);
   installFunctions(isolate, context, native, CompressionBindings::functions());

@@ -1,6 +1,7 @@
 // The list of native function tables: see native_tables.h.
 #include "worker/native_tables.h"
 
+#include "worker/body_bindings.h"
 #include "worker/compression_bindings.h"
 #include "worker/fetch_bindings.h"
 #include "worker/native_bindings.h"
@@ -11,7 +12,7 @@ namespace isolated::worker {
 
 std::vector<std::span<const NativeFunction>> nativeTables() {
   return {NativeBindings::functions(), WebBindings::functions(), subtle::subtleFunctions(),
-          CompressionBindings::functions(), fetchFunctions()};
+          CompressionBindings::functions(), fetchFunctions(), bodyFunctions()};
 }
 
 std::vector<intptr_t> externalReferences() {

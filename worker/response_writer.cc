@@ -21,6 +21,22 @@ std::string latin1(v8::Isolate* isolate, v8::Local<v8::Value> value) {
   return out;
 }
 
+void setHeaders(v8::Isolate* isolate, ipc::Response::Builder response,
+                v8::Local<v8::Array> flatHeaders) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  uint32_t count = flatHeaders->Length() / 2;
+  auto headers = response.initHeaders(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    v8::Local<v8::Value> name, value;
+    if (!flatHeaders->Get(context, 2 * i).ToLocal(&name) ||
+        !flatHeaders->Get(context, 2 * i + 1).ToLocal(&value)) {
+      break;  // only when execution is being terminated
+    }
+    headers[i].setName(latin1(isolate, name));
+    headers[i].setValue(latin1(isolate, value));
+  }
+}
+
 struct RuntimeErrorReply {
   std::string_view kind;
   uint16_t status;
@@ -41,24 +57,24 @@ constexpr RuntimeErrorReply kRuntimeErrors[] = {
 
 }  // namespace
 
+void ResponseWriter::streamedResponse(v8::Isolate* isolate, uint64_t id, uint16_t status,
+                                      v8::Local<v8::Array> flatHeaders) {
+  capnp::MallocMessageBuilder message;
+  auto response = message.initRoot<ipc::Envelope>().initResponse();
+  response.setId(id);
+  response.setStatus(status);
+  response.setBodyFollows(true);
+  setHeaders(isolate, response, flatHeaders);
+  outbox_.send(message);
+}
+
 void ResponseWriter::response(v8::Isolate* isolate, uint64_t id, uint16_t status,
                               v8::Local<v8::Array> flatHeaders, v8::Local<v8::Value> body) {
   capnp::MallocMessageBuilder message;
   auto response = message.initRoot<ipc::Envelope>().initResponse();
   response.setId(id);
   response.setStatus(status);
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  uint32_t count = flatHeaders->Length() / 2;
-  auto headers = response.initHeaders(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    v8::Local<v8::Value> name, value;
-    if (!flatHeaders->Get(context, 2 * i).ToLocal(&name) ||
-        !flatHeaders->Get(context, 2 * i + 1).ToLocal(&value)) {
-      break;  // only when execution is being terminated
-    }
-    headers[i].setName(latin1(isolate, name));
-    headers[i].setValue(latin1(isolate, value));
-  }
+  setHeaders(isolate, response, flatHeaders);
   if (body->IsString()) {
     auto text = body.As<v8::String>();
     int length = text->Utf8Length(isolate);

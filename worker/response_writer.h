@@ -35,6 +35,9 @@ class ResponseWriter {
   // `flatHeaders` alternates names and values; `body` is a string, an ArrayBuffer or nothing.
   void response(v8::Isolate* isolate, uint64_t id, uint16_t status,
                 v8::Local<v8::Array> flatHeaders, v8::Local<v8::Value> body);
+  // Status and headers of a response whose body follows as BodyChunk messages.
+  void streamedResponse(v8::Isolate* isolate, uint64_t id, uint16_t status,
+                        v8::Local<v8::Array> flatHeaders);
   // The runtime's answer of kind `kind` (see above); `detail` is logged with the request id.
   void runtimeError(uint64_t id, std::string_view kind, const std::string& detail);
   // `level`: 0 debug, 1 info, 2 warn, 3 error (console.debug/log/warn/error).

@@ -40,6 +40,21 @@ class RuntimeHost {
   // The current context's outbound fetches; nullptr where fetch() is not available.
   virtual OutboundFetches* fetches() { return nullptr; }
 
+  // Streamed bodies (worker/body_streams.h, worker/body_bindings.h). The defaults are for hosts
+  // without requests (the test runner): no request has a streamed body.
+  // Sends status and headers of `id` with its body to follow; false when `id` is not in flight.
+  virtual bool startResponse(uint64_t /*id*/, uint16_t /*status*/,
+                             v8::Local<v8::Array> /*flatHeaders*/) {
+    return false;
+  }
+  // Resolves `done` with the next request-body chunk (Uint8Array) or null at its end.
+  virtual void readBody(uint64_t id, v8::Local<v8::Promise::Resolver> done);
+  // Resolves `done` once `bytes` (a Uint8Array) have gone out as response body.
+  virtual void writeBody(uint64_t id, v8::Local<v8::Value> bytes,
+                         v8::Local<v8::Promise::Resolver> done);
+  // Ends the response body (after what was written), or abandons it when `aborted`.
+  virtual void endBody(uint64_t /*id*/, bool /*aborted*/) {}
+
  protected:
   ~RuntimeHost() = default;
 };

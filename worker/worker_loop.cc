@@ -45,6 +45,18 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
     case ipc::Envelope::FETCH_FAILED:
       host_->onFetchMessage(message);
       break;
+    case ipc::Envelope::BODY_CHUNK:
+      if (!host_->bodyChunk(message.getBodyChunk())) {
+        logger_.error("the supervisor sent a request body beyond its window; closing",
+                      {{"request", message.getBodyChunk().getId()}});
+        channel_->close();
+        event_base_loopbreak(base_);
+        return;
+      }
+      break;
+    case ipc::Envelope::BODY_CREDIT:
+      host_->bodyCredit(message.getBodyCredit());
+      break;
     case ipc::Envelope::PING:
       answerPing(message.getPing().getSeq());
       break;

@@ -4,9 +4,9 @@
 //   /form          POST: parses request.formData() and answers its entries as JSON
 //   /form-out      a FormData body (multipart, the boundary in the content-type)
 //   /upper         POST: request.body through TextDecoderStream, upper-cased, TextEncoderStream
-//   /stream-error  a stream body that errors after one chunk
+//   /stream-error  a stream body that errors before its first chunk is read
 //   /rewrap        a string Response's body stream passed on to a new Response
-//   /stream-huge   a stream body past the 48 MiB that toResponse buffers
+//   /stream-huge   a stream body of 49 MiB, more than one IPC message could hold
 export default {
   async fetch(request) {
     const path = request.url.replace(/^[a-z]+:\/\/[^/]+/, '').split('?')[0];

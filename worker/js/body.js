@@ -191,12 +191,3 @@ export function bodySource(response) {
   if (response[kBodyUsed]) throw new TypeError('The Response body has already been used');
   return { bytes: body };
 }
-
-// Until the host takes bodies in chunks, a stream body is buffered whole into one IPC message,
-// which must stay under the protocol's 64 MiB message limit (ipc/protocol.h, FrameLimits).
-const kMaxBufferedResponseBytes = 48 << 20;
-
-// The stream of a { stream } source, read whole, as an ArrayBuffer for the host.
-export async function readStreamBody(stream) {
-  return bufferOf(await readAllBytes(stream, kMaxBufferedResponseBytes));
-}

@@ -1,7 +1,8 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
 // `addEventListener('fetch' | 'scheduled')`), and dispatch: the host's entry points for each
 // request and each scheduled (cron) event.
-import { bodySource, kBody, readStreamBody } from './body.js';
+import { bodySource, kBody } from './body.js';
+import { IncomingBody, sendStreamed, streamOf } from './body_stream.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
 import { currentEnv } from './env.js';
@@ -66,9 +67,8 @@ function toResponse(id, value) {
     native.respond(id, value.status, flat, source.bytes);
     return;
   }
-  // A stream body is read whole and sent as bytes until the host can take a body in chunks.
-  readStreamBody(source.stream).then((bytes) => native.respond(id, value.status, flat, bytes),
-                                     (error) => reject(id, error));
+  // A stream body goes out chunk by chunk, as the client takes it.
+  sendStreamed(id, value.status, flat, source.stream).catch((error) => reject(id, error));
 }
 
 function reject(id, error) {
@@ -77,7 +77,8 @@ function reject(id, error) {
 }
 
 // Called by the host for each request. Never throws: every outcome becomes a native call.
-export function dispatch(id, method, url, flatHeaders, body) {
+// `body` is the whole body (an ArrayBuffer) or null; with `bodyFollows` it is still arriving.
+export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
   let result;
   try {
     const headers = new Headers();
@@ -85,7 +86,7 @@ export function dispatch(id, method, url, flatHeaders, body) {
       headers[kHeaderList].push([flatHeaders[i].toLowerCase(), flatHeaders[i + 1]]);
     }
     const request = new Request(url, { method, headers });
-    request[kBody] = body;
+    request[kBody] = bodyFollows ? streamOf(new IncomingBody(id)) : body;
     const ctx = new ExecutionContext(id);
     if (moduleHandler !== null) {
       if (typeof moduleHandler.fetch !== 'function') {

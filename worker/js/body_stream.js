@@ -1,0 +1,80 @@
+// Streamed bodies: a request body that is still arriving from the supervisor, read chunk by
+// chunk (each read grants the supervisor credit for one more chunk), and response bodies made
+// from a stream, written chunk by chunk (each write resolves once the client has room).
+// The native side is worker/body_bindings.h; the wire rules are in ipc/protocol.h.
+//
+// The request's body is a ReadableStream that pulls only when read (high-water mark 0), so a
+// body nobody reads stays in the supervisor and, past one window, in the client's socket.
+import { native } from './native.js';
+import { ReadableStream } from './streams.js';
+
+// The body of request `id`, arriving in chunks.
+export class IncomingBody {
+  constructor(id) {
+    this.id = id;
+  }
+  // Resolves with the next chunk (a Uint8Array) or null at the end.
+  read() {
+    return native.readBody(this.id);
+  }
+}
+
+// The stream's incoming body, for a response that sends it straight back.
+const kSource = Symbol('incomingBody');
+
+// The ReadableStream a streamed request body is.
+export function streamOf(incoming) {
+  const stream = new ReadableStream({
+    async pull(controller) {
+      const chunk = await incoming.read();
+      if (chunk === null) controller.close();
+      else controller.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 });
+  Object.defineProperty(stream, kSource, { value: incoming });
+  return stream;
+}
+
+function toBytes(chunk) {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) {
+    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  throw new TypeError('a response body stream must yield Uint8Array chunks');
+}
+
+// Sends the answer to request `id` with `stream` as its body. Status and headers go out with
+// the first chunk, so a stream that fails before it yields anything rejects (the caller answers
+// 500) and an empty stream is an empty body; after that each chunk goes out as the client takes
+// it, and a stream that fails midway truncates the answer (the client's connection is closed)
+// rather than completing it falsely.
+export async function sendStreamed(id, status, flatHeaders, stream) {
+  let next;
+  const incoming = stream[kSource];
+  if (incoming !== undefined && !stream.locked) {
+    // A request body sent back untouched: chunk to chunk, without the stream machinery.
+    stream.getReader();  // locks it, as reading it would
+    next = () => incoming.read();
+  } else {
+    const reader = stream.getReader();
+    next = async () => {
+      const { value, done } = await reader.read();
+      return done ? null : toBytes(value);
+    };
+  }
+  let chunk = await next();
+  if (chunk === null) {
+    native.respond(id, status, flatHeaders, null);
+    return;
+  }
+  if (!native.startResponse(id, status, flatHeaders)) return;
+  try {
+    for (; chunk !== null; chunk = await next()) await native.writeBody(id, chunk);
+    native.endBody(id, false);
+  } catch (error) {
+    native.log(3, 'the response body stream failed: ' +
+                  (error instanceof Error ? error.stack || String(error) : String(error)));
+    native.endBody(id, true);
+  }
+}
