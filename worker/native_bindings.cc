@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "worker/compression_bindings.h"
 #include "worker/function_table.h"
 #include "worker/runtime_host.h"
 #include "worker/subtle/subtle_bindings.h"
@@ -52,6 +53,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
   installFunctions(isolate, context, native, functions, data);
   WebBindings::install(isolate, context, native);
   subtle::installSubtle(isolate, context, native);
+  installCompression(isolate, context, native);
   return native;
 }
 

@@ -4,6 +4,7 @@
 // (cmake/RuntimeBundle.cmake); ScriptContext calls it once per context with the native bindings.
 // Nothing here is reachable from user code except the globals installed on purpose.
 import { Blob, File } from './blob.js';
+import { CompressionStream, DecompressionStream } from './compression.js';
 import { makeConsole, reportError } from './console.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { FormData } from './form_data.js';
@@ -62,6 +63,8 @@ export function install(bindings) {
   for (const name of kStreamClasses) define(name, streams[name]);
   define('TextEncoderStream', TextEncoderStream);
   define('TextDecoderStream', TextDecoderStream);
+  define('CompressionStream', CompressionStream);
+  define('DecompressionStream', DecompressionStream);
   define('Blob', Blob);
   define('File', File);
   define('FormData', FormData);

@@ -74,3 +74,15 @@ export async function readAllBytes(stream, maxBytes = Infinity) {
   }
   return joined;
 }
+
+// Resolves when the readable side of the TransformStream that `controller` controls wants
+// another chunk (the spec's [[backpressureChangePromise]]), at once if it already does. A
+// transformer that enqueues many chunks for one input chunk awaits this between them, so its
+// output waits for the reader instead of piling up in the queue. The promise also resolves
+// when the readable side is cancelled (the spec unblocks the writer then). Relies on the
+// ponyfill's underscore slots, like isDisturbed().
+export function readableWantsMore(controller) {
+  const stream = controller._controlledTransformStream;
+  if (stream === undefined || stream._backpressure !== true) return Promise.resolve();
+  return stream._backpressureChangePromise;
+}

@@ -1,0 +1,185 @@
+// V8 glue for CompressionStream and DecompressionStream: see compression_bindings.h.
+#include "worker/compression_bindings.h"
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "worker/zlib_stream.h"
+
+namespace isolated::worker {
+
+namespace {
+
+using Info = v8::FunctionCallbackInfo<v8::Value>;
+
+v8::Local<v8::String> v8String(v8::Isolate* isolate, std::string_view text) {
+  return v8::String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(text.size()))
+      .ToLocalChecked();
+}
+
+void throwTypeError(v8::Isolate* isolate, std::string_view message) {
+  isolate->ThrowException(v8::Exception::TypeError(v8String(isolate, message)));
+}
+
+// What a handle's External points to. It lives until V8 collects the External (so a handle
+// never dangles); the zlib state inside it is freed earlier, by free() or a failed push.
+struct StreamRecord {
+  v8::Isolate* isolate;
+  std::unique_ptr<ZlibStream> stream;
+  int64_t accounted = 0;  // external memory reported to V8 for `stream`
+  v8::Global<v8::External> self;
+
+  void release() {
+    stream.reset();
+    if (accounted != 0) {
+      isolate->AdjustAmountOfExternalAllocatedMemory(-accounted);
+      accounted = 0;
+    }
+  }
+};
+
+// V8 allows only resetting handles in a first-pass weak callback; the rest waits for the
+// second pass.
+void collectSecondPass(const v8::WeakCallbackInfo<StreamRecord>& data) {
+  StreamRecord* record = data.GetParameter();
+  record->release();
+  delete record;
+}
+
+void collectFirstPass(const v8::WeakCallbackInfo<StreamRecord>& data) {
+  data.GetParameter()->self.Reset();
+  data.SetSecondPassCallback(&collectSecondPass);
+}
+
+StreamRecord* recordOf(const Info& info) {
+  if (!info[0]->IsExternal()) {
+    throwTypeError(info.GetIsolate(), "not a compression stream handle");
+    return nullptr;
+  }
+  return static_cast<StreamRecord*>(info[0].As<v8::External>()->Value());
+}
+
+// create(format, compress) -> handle
+void createCallback(const Info& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::String::Utf8Value name(isolate, info[0]);
+  std::optional<ZlibFormat> format =
+      *name ? parseZlibFormat(std::string_view(*name, name.length())) : std::nullopt;
+  if (!format) {
+    throwTypeError(isolate, "unsupported compression format");
+    return;
+  }
+  ZlibDirection direction =
+      info[1]->BooleanValue(isolate) ? ZlibDirection::kCompress : ZlibDirection::kDecompress;
+  std::unique_ptr<ZlibStream> stream = ZlibStream::create(*format, direction);
+  if (!stream) {
+    isolate->ThrowException(
+        v8::Exception::RangeError(v8String(isolate, "out of memory for a compression stream")));
+    return;
+  }
+  auto record = std::make_unique<StreamRecord>();
+  record->isolate = isolate;
+  record->accounted = static_cast<int64_t>(stream->approximateMemory());
+  record->stream = std::move(stream);
+  isolate->AdjustAmountOfExternalAllocatedMemory(record->accounted);
+  v8::Local<v8::External> handle = v8::External::New(isolate, record.get());
+  record->self.Reset(isolate, handle);
+  record->self.SetWeak(record.get(), &collectFirstPass, v8::WeakCallbackType::kParameter);
+  record.release();  // owned by the weak global's callback from here on
+  info.GetReturnValue().Set(handle);
+}
+
+// push(handle, chunk, offset, finish) -> [output | undefined, nextOffset, more]
+void pushCallback(const Info& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  StreamRecord* record = recordOf(info);
+  if (record == nullptr) return;
+  if (!record->stream) {
+    throwTypeError(isolate, "the compression stream is closed");
+    return;
+  }
+
+  // The chunk's bytes, read in place: no JavaScript runs during this call.
+  std::shared_ptr<v8::BackingStore> store;
+  const uint8_t* data = nullptr;
+  size_t length = 0;
+  if (info[1]->IsArrayBuffer()) {
+    store = info[1].As<v8::ArrayBuffer>()->GetBackingStore();
+    data = static_cast<const uint8_t*>(store->Data());
+    length = store->ByteLength();
+  } else if (info[1]->IsArrayBufferView()) {
+    auto view = info[1].As<v8::ArrayBufferView>();
+    store = view->Buffer()->GetBackingStore();
+    data = static_cast<const uint8_t*>(store->Data()) + view->ByteOffset();
+    length = view->ByteLength();
+  } else {
+    record->release();
+    throwTypeError(isolate, "a chunk must be an ArrayBuffer or an ArrayBufferView");
+    return;
+  }
+  double offsetArg = info[2]->NumberValue(context).FromMaybe(0);
+  // A buffer detached or a view shrunk since the previous step leaves nothing to read.
+  size_t offset = offsetArg > 0 ? static_cast<size_t>(offsetArg) : 0;
+  if (offset > length) offset = length;
+  bool finish = info[3]->BooleanValue(isolate);
+
+  std::unique_ptr<v8::BackingStore> output =
+      v8::ArrayBuffer::NewBackingStore(isolate, kMaxOutputChunk);
+  ZlibStep step =
+      record->stream->step({data == nullptr ? nullptr : data + offset, length - offset},
+                           {static_cast<uint8_t*>(output->Data()), kMaxOutputChunk}, finish);
+  if (!step.error.empty()) {
+    record->release();
+    throwTypeError(isolate, step.error);
+    return;
+  }
+  if (step.more == false && finish) record->release();
+
+  v8::Local<v8::Value> chunk = v8::Undefined(isolate);
+  if (step.produced == kMaxOutputChunk) {
+    auto buffer = v8::ArrayBuffer::New(isolate, std::move(output));
+    chunk = v8::Uint8Array::New(buffer, 0, step.produced);
+  } else if (step.produced > 0) {
+    // A short piece gets a buffer of its own size rather than pinning the whole 64 KiB.
+    auto buffer = v8::ArrayBuffer::New(isolate, step.produced);
+    std::memcpy(buffer->GetBackingStore()->Data(), output->Data(), step.produced);
+    chunk = v8::Uint8Array::New(buffer, 0, step.produced);
+  }
+  v8::Local<v8::Value> result[] = {
+      chunk,
+      v8::Number::New(isolate, static_cast<double>(offset + step.consumed)),
+      v8::Boolean::New(isolate, step.more),
+  };
+  info.GetReturnValue().Set(v8::Array::New(isolate, result, 3));
+}
+
+// free(handle): idempotent.
+void freeCallback(const Info& info) {
+  StreamRecord* record = recordOf(info);
+  if (record != nullptr) record->release();
+}
+
+constexpr NativeFunction kFunctions[] = {
+    {"create", &createCallback},
+    {"push", &pushCallback},
+    {"free", &freeCallback},
+};
+
+}  // namespace
+
+std::span<const NativeFunction> compressionFunctions() {
+  return kFunctions;
+}
+
+void installCompression(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                        v8::Local<v8::Object> native) {
+  v8::Local<v8::Object> compression = v8::Object::New(isolate);
+  installFunctions(isolate, context, compression, compressionFunctions());
+  native->Set(context, v8String(isolate, "compression"), compression).Check();
+}
+
+}  // namespace isolated::worker

@@ -1,0 +1,106 @@
+// CompressionStream and DecompressionStream (https://compression.spec.whatwg.org/): a
+// TransformStream around one zlib stream of native.compression (worker/compression_bindings.h).
+// Each native push does a bounded piece of work and yields at most 64 KiB of output; between
+// pieces the transformer waits for the reader, so neither a huge chunk nor a decompression bomb
+// makes output pile up in memory.
+import { native } from './native.js';
+import { readableWantsMore, TransformStream } from './streams.js';
+
+const kFormats = ['deflate', 'deflate-raw', 'gzip'];
+const kTransform = Symbol('transform');
+const kEmpty = new Uint8Array(0);
+
+// WebIDL's CompressionFormat enum conversion: ToString (TypeError for a Symbol), then the
+// value must be one of the enum's strings.
+function formatArgument(args, className) {
+  if (args.length < 1) {
+    throw new TypeError(`Failed to construct '${className}': 1 argument required, but only 0 present.`);
+  }
+  const format = `${args[0]}`;
+  if (!kFormats.includes(format)) {
+    throw new TypeError(`Failed to construct '${className}': '${format}' is not a valid ` +
+                        `CompressionFormat (one of ${kFormats.map((f) => `'${f}'`).join(', ')})`);
+  }
+  return format;
+}
+
+function zlibTransform(format, compress) {
+  let handle = native.compression.create(format, compress);
+  function release() {
+    if (handle !== null) {
+      native.compression.free(handle);
+      handle = null;
+    }
+  }
+  // Feeds `bytes` to zlib piece by piece, enqueueing each output piece as it comes.
+  async function feed(controller, bytes, finish) {
+    let offset = 0;
+    try {
+      for (;;) {
+        // Cancelled while waiting for the reader: the stream is errored, nothing is left to do.
+        if (handle === null) return;
+        // push() throws a TypeError for a chunk that is not a BufferSource and for corrupt,
+        // truncated or trailing data; that error errors both sides of the stream.
+        const [output, next, more] = native.compression.push(handle, bytes, offset, finish);
+        offset = next;
+        if (output !== undefined) {
+          controller.enqueue(output);
+          if (more) await readableWantsMore(controller);
+        }
+        if (!more) return;
+      }
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+  return new TransformStream({
+    transform(chunk, controller) {
+      return feed(controller, chunk, false);
+    },
+    async flush(controller) {
+      await feed(controller, kEmpty, true);
+      release();
+    },
+    cancel() {
+      release();
+    },
+  });
+}
+
+function transformOf(self, className) {
+  if (self == null || self[kTransform] === undefined) {
+    throw new TypeError(`Illegal invocation: not a ${className}`);
+  }
+  return self[kTransform];
+}
+
+export class CompressionStream {
+  constructor(...args) {
+    this[kTransform] = zlibTransform(formatArgument(args, 'CompressionStream'), true);
+  }
+  get readable() {
+    return transformOf(this, 'CompressionStream').readable;
+  }
+  get writable() {
+    return transformOf(this, 'CompressionStream').writable;
+  }
+  get [Symbol.toStringTag]() {
+    return 'CompressionStream';
+  }
+}
+
+export class DecompressionStream {
+  constructor(...args) {
+    this[kTransform] = zlibTransform(formatArgument(args, 'DecompressionStream'), false);
+  }
+  get readable() {
+    return transformOf(this, 'DecompressionStream').readable;
+  }
+  get writable() {
+    return transformOf(this, 'DecompressionStream').writable;
+  }
+  get [Symbol.toStringTag]() {
+    return 'DecompressionStream';
+  }
+}
