@@ -41,8 +41,9 @@ struct StreamRecord {
   }
 };
 
-// V8 allows only resetting handles in a first-pass weak callback; the rest waits for the
-// second pass.
+// A first-pass weak callback may only reset handles and free native memory: the zlib state
+// goes at once (a loop that drops many streams gets its memory back before the next task), and
+// the accounting call into V8 waits for the second pass.
 void collectSecondPass(const v8::WeakCallbackInfo<StreamRecord>& data) {
   StreamRecord* record = data.GetParameter();
   record->release();
@@ -50,7 +51,9 @@ void collectSecondPass(const v8::WeakCallbackInfo<StreamRecord>& data) {
 }
 
 void collectFirstPass(const v8::WeakCallbackInfo<StreamRecord>& data) {
-  data.GetParameter()->self.Reset();
+  StreamRecord* record = data.GetParameter();
+  record->self.Reset();
+  record->stream.reset();
   data.SetSecondPassCallback(&collectSecondPass);
 }
 

@@ -25,15 +25,18 @@ function formatArgument(args, className) {
 }
 
 function zlibTransform(format, compress) {
-  let handle = native.compression.create(format, compress);
+  // The zlib state (up to 384 KiB outside the V8 heap) is made at the first write or close,
+  // not here: a stream that is constructed and never used costs no native memory, and a script
+  // constructing streams in a loop cannot pile it up before its microtasks (which hold the
+  // streams until the turn ends) let any be collected.
+  let handle;  // undefined until made; null once released
   function release() {
-    if (handle !== null) {
-      native.compression.free(handle);
-      handle = null;
-    }
+    if (handle) native.compression.free(handle);
+    handle = null;
   }
   // Feeds `bytes` to zlib piece by piece, enqueueing each output piece as it comes.
   async function feed(controller, bytes, finish) {
+    if (handle === undefined) handle = native.compression.create(format, compress);
     let offset = 0;
     try {
       for (;;) {
