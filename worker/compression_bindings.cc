@@ -117,6 +117,11 @@ void pushCallback(const Info& info) {
   } else if (info[1]->IsArrayBufferView()) {
     auto view = info[1].As<v8::ArrayBufferView>();
     store = view->Buffer()->GetBackingStore();
+    if (store->IsShared()) {
+      record->release();
+      throwTypeError(isolate, "a chunk must not be a view on a SharedArrayBuffer");
+      return;
+    }
     data = static_cast<const uint8_t*>(store->Data()) + view->ByteOffset();
     length = view->ByteLength();
   } else {

@@ -24,6 +24,14 @@ function formatArgument(args, className) {
   return format;
 }
 
+// A copy of the bytes of the BufferSource `bytes` from `offset` on.
+function remainderCopy(bytes, offset) {
+  if (ArrayBuffer.isView(bytes)) {
+    return new Uint8Array(bytes.buffer, bytes.byteOffset + offset, bytes.byteLength - offset).slice();
+  }
+  return new Uint8Array(bytes, offset).slice();
+}
+
 function zlibTransform(format, compress) {
   // The zlib state (up to 384 KiB outside the V8 heap) is made at the first write or close,
   // not here: a stream that is constructed and never used costs no native memory, and a script
@@ -38,6 +46,7 @@ function zlibTransform(format, compress) {
   async function feed(controller, bytes, finish) {
     if (handle === undefined) handle = native.compression.create(format, compress);
     let offset = 0;
+    let owned = false;  // whether `bytes` is our own copy
     try {
       for (;;) {
         // Cancelled while waiting for the reader: the stream is errored, nothing is left to do.
@@ -48,7 +57,16 @@ function zlibTransform(format, compress) {
         offset = next;
         if (output !== undefined) {
           controller.enqueue(output);
-          if (more) await readableWantsMore(controller);
+          if (more) {
+            // The spec compresses a copy of the chunk's bytes as they are when the transform
+            // starts; until the reader comes back, the script could change or detach them.
+            if (!owned && offset < bytes.byteLength) {
+              bytes = remainderCopy(bytes, offset);
+              offset = 0;
+              owned = true;
+            }
+            await readableWantsMore(controller);
+          }
         }
         if (!more) return;
       }
