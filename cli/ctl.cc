@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <iostream>
@@ -40,12 +41,15 @@ constexpr const char* kCommandsHelp =
     "  resume      accept requests again after drain\n"
     "  scale N     set the pool size to N workers (1..256)\n"
     "  top         the workers table, refreshed every second until Ctrl-C\n"
+    "  trigger-cron [EXPR]\n"
+    "              run the scheduled handler now for EXPR (default: every --cron schedule);\n"
+    "              the outcome is in the server's log\n"
     "\n"
     "Exit status: 0 ok, 1 the server refused the command, 2 usage error, 3 the server could\n"
     "not be reached or did not answer within 10 s.\n";
 
 const std::set<std::string> kCommands = {"status", "workers", "metrics", "reload", "restart",
-                                         "drain",  "resume",  "scale",   "top"};
+                                         "drain",  "resume",  "scale",   "top",    "trigger-cron"};
 
 std::optional<uint64_t> parseCount(const std::string& text) {
   uint64_t value = 0;
@@ -269,6 +273,16 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
     }
     rest.erase(rest.begin());
   }
+  if (options.command == "trigger-cron") {
+    // The expression is the rest of the raw arguments: the parsed positionals were split on
+    // commas, which cron lists use.
+    auto at = std::find(args.begin(), args.end(), "trigger-cron");
+    for (auto it = at == args.end() ? at : at + 1; it != args.end(); ++it) {
+      if (it->starts_with("--")) break;
+      options.cron += (options.cron.empty() ? "" : " ") + *it;
+    }
+    rest.clear();
+  }
   if (!rest.empty()) {
     return CtlUsageError{options.command + ": unexpected argument '" + rest.front() + "'"};
   }
@@ -289,6 +303,7 @@ std::string ctlRequestLine(const CtlOptions& options) {
   json request = {{"cmd", options.command}};
   if (options.command == "restart") request["id"] = options.argument.value_or(0);
   if (options.command == "scale") request["workers"] = options.argument.value_or(0);
+  if (options.command == "trigger-cron" && !options.cron.empty()) request["cron"] = options.cron;
   return request.dump();
 }
 

@@ -30,6 +30,8 @@ struct CtlOptions {
   std::string command;
   // The worker id for `restart`, the pool size for `scale`.
   std::optional<uint64_t> argument;
+  // `trigger-cron` only: the cron expression (empty: every configured schedule).
+  std::string cron;
   // `top` only: refreshes before exiting; 0 means until SIGINT or SIGTERM.
   uint64_t iterations = 0;
 };

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -39,9 +40,41 @@ std::string selfExecutable() {
   return std::string(path, static_cast<size_t>(n));
 }
 
-int serve(const std::vector<std::string>& args) {
+// Overwrites secret values in this process's own argument and environment memory, which
+// /proc/PID/cmdline and /proc/PID/environ show, and removes ISOLATED_SECRET_* from the
+// environment the workers inherit. The parsed copies are all the server needs from here on.
+// (Until this runs, right after exec, the command line is visible: --secrets-file avoids that.)
+void scrubSecrets(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    char* value = nullptr;
+    if (std::strcmp(argv[i], "--secret") == 0 && i + 1 < argc) {
+      value = argv[++i];
+    } else if (std::strncmp(argv[i], "--secret=", 9) == 0) {
+      value = argv[i] + 9;
+    }
+    if (value == nullptr) continue;
+    char* eq = std::strchr(value, '=');
+    char* from = eq != nullptr ? eq + 1 : value;
+    std::memset(from, '*', std::strlen(from));
+  }
+  const size_t prefixLength = std::strlen(isolated::kSecretEnvPrefix);
+  std::vector<std::string> names;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, isolated::kSecretEnvPrefix, prefixLength) != 0) continue;
+    if (char* eq = std::strchr(*e, '='); eq != nullptr) {
+      names.emplace_back(*e, static_cast<size_t>(eq - *e));
+      std::memset(eq + 1, '*', std::strlen(eq + 1));
+    }
+  }
+  for (const auto& name : names)
+    unsetenv(name.c_str());
+}
+
+int serve(const std::vector<std::string>& args, int argc, char** argv) {
   unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
-  auto parsed = isolated::parseServeOptions(args, isolated::processEnv(), cpus);
+  auto parsed =
+      isolated::parseServeOptions(args, isolated::processEnv(), cpus, isolated::processEnvList());
+  scrubSecrets(argc, argv);
   if (auto* help = std::get_if<isolated::HelpRequested>(&parsed)) {
     std::cout << help->text;
     return 0;
@@ -94,7 +127,7 @@ int main(int argc, char** argv) {
   const std::string command = args.front();
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "__worker") return isolated::worker::workerMain(argv[0], rest);
-  if (command == "serve") return serve(rest);
+  if (command == "serve") return serve(rest, argc, argv);
   if (command == "ctl") return isolated::runCtl(rest);
   if (command == "test") return isolated::worker::testMain(argv[0], rest);
   if (command == "--version" || command == "version") {

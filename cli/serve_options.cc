@@ -10,7 +10,12 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+
+#include "common/cron_schedule.h"
+
+extern char** environ;
 
 namespace isolated {
 
@@ -102,6 +107,14 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "shared"},
       {"log-level", "ISOLATED_LOG_LEVEL", "LEVEL", "debug, info, warn or error", "info"},
       {"log-format", "ISOLATED_LOG_FORMAT", "FORMAT", "text (logfmt) or json", "text"},
+      {"max-concurrent-per-isolate", "ISOLATED_MAX_CONCURRENT_PER_ISOLATE", "N",
+       "Requests that may interleave in one isolate; the same knob as --worker-queue-size "
+       "(plain number, empty: that flag's value)",
+       ""},
+      {"vars-file", "ISOLATED_VARS_FILE", "FILE",
+       "JSON object of variables for the script's env (re-read on reload)", ""},
+      {"secrets-file", "ISOLATED_SECRETS_FILE", "FILE",
+       "JSON object of string secrets for the script's env (re-read on reload)", ""},
   };
 }
 
@@ -151,7 +164,60 @@ std::optional<Fail> parseHostPort(const Sourced& v, std::string& hostOut, uint16
   return std::nullopt;
 }
 
+// NAME=VALUE, NAME non-empty; the value may contain '='.
+std::optional<std::pair<std::string, std::string>> splitPair(const std::string& text) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) return std::nullopt;
+  return std::make_pair(text.substr(0, eq), text.substr(eq + 1));
+}
+
+// Collects --var/--secret (flags win, per name, over ISOLATED_VAR_/ISOLATED_SECRET_ variables)
+// and the two files. Messages never include a value: it may be a secret.
+std::optional<Fail> parseBindingSources(const cxxopts::ParseResult& result, const EnvList& envList,
+                                        const Sourced& varsFile, const Sourced& secretsFile,
+                                        BindingSources& out) {
+  std::vector<std::pair<std::string, std::string>> fromEnvVars;
+  std::vector<std::pair<std::string, std::string>> fromEnvSecrets;
+  if (envList) {
+    for (const auto& [name, value] : envList()) {
+      if (name.starts_with(kVarEnvPrefix)) {
+        fromEnvVars.emplace_back(name.substr(std::strlen(kVarEnvPrefix)), value);
+      } else if (name.starts_with(kSecretEnvPrefix)) {
+        fromEnvSecrets.emplace_back(name.substr(std::strlen(kSecretEnvPrefix)), value);
+      }
+    }
+  }
+  out.vars = std::move(fromEnvVars);
+  out.secrets = std::move(fromEnvSecrets);
+  for (const auto& kv : result.arguments()) {
+    if (kv.key() != "var" && kv.key() != "secret") continue;
+    auto pair = splitPair(kv.value());
+    if (!pair) {
+      // The text of a malformed --secret may be the secret itself: never echo it.
+      return Fail{"--" + kv.key() + ": expected NAME=VALUE" +
+                  (kv.key() == "var" ? ", got '" + kv.value() + "'" : std::string())};
+    }
+    auto& list = kv.key() == "var" ? out.vars : out.secrets;
+    list.push_back(std::move(*pair));
+  }
+  out.varsFile = varsFile.value;
+  out.secretsFile = secretsFile.value;
+  return std::nullopt;
+}
+
 }  // namespace
+
+EnvList processEnvList() {
+  return [] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string entry(*e);
+      size_t eq = entry.find('=');
+      if (eq != std::string::npos) out.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+    return out;
+  };
+}
 
 EnvLookup processEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -162,7 +228,7 @@ EnvLookup processEnv() {
 }
 
 ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const EnvLookup& env,
-                                     unsigned cpuCount) {
+                                     unsigned cpuCount, const EnvList& envList) {
   auto specs = flagSpecs(cpuCount);
   cxxopts::Options options("isolated serve",
                            "Serve a Workers-style JavaScript handler from a pool of persistent V8 "
@@ -176,6 +242,18 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
         std::string(spec.help) + " [env " + spec.env + ", default " + spec.defaultValue + "]";
     adder(spec.name, help, cxxopts::value<std::string>(), spec.argName);
   }
+  adder("var",
+        "A variable for the script's env, repeatable [env ISOLATED_VAR_<NAME>=VALUE, one "
+        "variable each]",
+        cxxopts::value<std::string>(), "NAME=VALUE");
+  adder("secret",
+        "A secret for the script's env, repeatable; prefer --secrets-file, a command line is "
+        "briefly visible to other users [env ISOLATED_SECRET_<NAME>=VALUE]",
+        cxxopts::value<std::string>(), "NAME=VALUE");
+  adder("cron",
+        "A cron schedule (5 fields, UTC) for the script's scheduled handler, repeatable [env "
+        "ISOLATED_CRON, expressions separated by ';']",
+        cxxopts::value<std::string>(), "EXPR");
   adder("h,help", "Show this help");
   adder("script", "The handler script", cxxopts::value<std::string>());
   options.parse_positional({"script"});
@@ -309,6 +387,59 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   if (config.restartBackoffBaseMs > config.restartBackoffMaxMs) {
     return OptionsError{"--restart-backoff-base must not exceed --restart-backoff-max"};
   }
+
+  // --max-concurrent-per-isolate sets --worker-queue-size (see ServeConfig::workerQueueSize);
+  // both given with different values is a contradiction, not a precedence question.
+  if (auto concurrent = resolve(find("max-concurrent-per-isolate")); !concurrent.value.empty()) {
+    auto n = parseNumber(concurrent, 1, 100000);
+    if (auto* f = std::get_if<Fail>(&n)) return OptionsError{f->message};
+    auto queue = resolve(find("worker-queue-size"));
+    uint32_t value = static_cast<uint32_t>(std::get<uint64_t>(n));
+    if (!queue.origin.starts_with("default") && value != config.workerQueueSize) {
+      return OptionsError{concurrent.origin + " (" + std::to_string(value) + ") contradicts " +
+                          queue.origin + " (" + std::to_string(config.workerQueueSize) +
+                          "): they are the same setting"};
+    }
+    config.workerQueueSize = value;
+  }
+
+  if (auto f = parseBindingSources(result, envList, resolve(find("vars-file")),
+                                   resolve(find("secrets-file")), config.bindings)) {
+    return OptionsError{f->message};
+  }
+  std::string bindingError;
+  if (!loadBindings(config.bindings, bindingError)) return OptionsError{bindingError};
+
+  std::vector<Sourced> crons;
+  for (const auto& kv : result.arguments()) {
+    if (kv.key() == "cron") crons.push_back({kv.value(), "--cron"});
+  }
+  if (crons.empty()) {
+    if (auto list = env("ISOLATED_CRON")) {
+      size_t start = 0;
+      while (start <= list->size()) {
+        size_t semi = list->find(';', start);
+        std::string item =
+            list->substr(start, semi == std::string::npos ? std::string::npos : semi - start);
+        if (item.find_first_not_of(" \t") != std::string::npos) {
+          crons.push_back({item, "ISOLATED_CRON (for --cron)"});
+        }
+        if (semi == std::string::npos) break;
+        start = semi + 1;
+      }
+    }
+  }
+  for (const auto& cron : crons) {
+    auto schedule = CronSchedule::parse(cron.value);
+    if (auto* error = std::get_if<std::string>(&schedule)) {
+      return OptionsError{cron.origin + ": " + *error};
+    }
+    const std::string& expression = std::get<CronSchedule>(schedule).expression();
+    if (std::find(config.crons.begin(), config.crons.end(), expression) == config.crons.end()) {
+      config.crons.push_back(expression);
+    }
+  }
+  if (config.crons.size() > 100) return OptionsError{"--cron: at most 100 schedules"};
 
   auto isolation = resolve(find("isolation"));
   if (auto mode = parseIsolationMode(isolation.value)) {

@@ -16,6 +16,10 @@ namespace isolated {
 // Looks up an environment variable; injectable so that tests need not touch the real one.
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 EnvLookup processEnv();
+// Every variable of the environment, for the prefixed forms (ISOLATED_VAR_<NAME>); injectable
+// like EnvLookup.
+using EnvList = std::function<std::vector<std::pair<std::string, std::string>>()>;
+EnvList processEnvList();
 
 struct OptionsError {
   std::string message;
@@ -27,7 +31,12 @@ struct HelpRequested {
 using ServeOptionsResult = std::variant<ServeConfig, OptionsError, HelpRequested>;
 
 // `args` are the arguments after `serve`. `cpuCount` sets the default pool size (cores x 2).
+// `envList` (may be empty) supplies ISOLATED_VAR_<NAME> and ISOLATED_SECRET_<NAME>.
 ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const EnvLookup& env,
-                                     unsigned cpuCount);
+                                     unsigned cpuCount, const EnvList& envList = {});
+
+// Prefixes of the per-binding environment variables.
+constexpr const char* kVarEnvPrefix = "ISOLATED_VAR_";
+constexpr const char* kSecretEnvPrefix = "ISOLATED_SECRET_";
 
 }  // namespace isolated

@@ -4,7 +4,11 @@
 # npm installs the build-time packages pinned by worker/js/package-lock.json into the build
 # tree (never the source tree); esbuild finds them through NODE_PATH. The bundle has the form
 #   (function (native) { <bundle>; return __isolatedRuntime.install(native); })
-# which is what worker/script_context.cc evaluates. Defines RUNTIME_JS_CC, the generated source.
+# which is what worker/script_context.cc evaluates. worker/js/bundle_globals.js supplies the
+# globals that npm packages use while the bundle is evaluated (esbuild --inject). --keep-names
+# keeps each class's `name` (esbuild would otherwise rename classes that refer to themselves,
+# making `Request.name` "_Request").
+# Defines RUNTIME_JS_CC, the generated source.
 
 find_program(NPM_EXECUTABLE npm)
 find_program(NODE_EXECUTABLE NAMES node nodejs)
@@ -36,7 +40,8 @@ add_custom_command(
   COMMAND ${CMAKE_COMMAND} -E env "NODE_PATH=${_js_build}/node_modules"
           "${_js_build}/node_modules/.bin/esbuild" "${_js_src}/main.js"
           --bundle --format=iife --global-name=__isolatedRuntime --target=chrome102
-          --platform=neutral --main-fields=module,main --log-level=warning
+          --platform=neutral --main-fields=module,main --keep-names --log-level=warning
+          "--inject:${_js_src}/bundle_globals.js"
           "--banner:js=(function (native) {"
           "--footer:js=return __isolatedRuntime.install(native); })"
           "--outfile=${_js_bundle}"

@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
+#include "common/bindings.h"
 #include "common/isolation_mode.h"
 #include "common/logger.h"
 
@@ -23,7 +26,9 @@ struct ServeConfig {
   // Seconds that SIGTERM waits for requests in flight before stopping the workers anyway.
   uint32_t drainTimeoutSec = 30;
 
-  // Outstanding requests one worker may hold (WORKER_TASK_QUEUE_SIZE).
+  // Outstanding requests one worker may hold (WORKER_TASK_QUEUE_SIZE). A worker runs one
+  // isolate and hands every request it holds to it at once, so this is also how many requests
+  // interleave in one isolate (--max-concurrent-per-isolate is the same knob).
   uint32_t workerQueueSize = 100;
   // Requests the supervisor holds when every worker is full or none is ready, and how long one
   // may wait there before the client gets 503.
@@ -79,6 +84,12 @@ struct ServeConfig {
   bool accessLog = false;
 
   IsolationMode isolation = IsolationMode::kShared;
+
+  // The script's variables and secrets. The supervisor loads them from here at start and on
+  // every reload (the files are re-read); parsing has already checked that they load.
+  BindingSources bindings;
+  // Cron expressions (--cron), each already validated by CronSchedule::parse.
+  std::vector<std::string> crons;
 
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;

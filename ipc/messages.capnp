@@ -101,6 +101,34 @@ struct Log {
   }
 }
 
+# One binding of the script's environment (a variable or a secret; the worker does not
+# distinguish them).
+struct EnvBinding {
+  name @0 :Text;
+  # The string itself, or with `json` set, JSON text to parse (a non-string variable).
+  value @1 :Text;
+  json @2 :Bool;
+}
+
+# Supervisor -> worker, exactly once and as the supervisor's first message: the script's
+# environment. The worker loads the script only once it has arrived, so that service-worker
+# scripts see the bindings as globals from their first line. At most 1 MB of names and values
+# (see common/bindings.h).
+struct Configure {
+  bindings @0 :List(EnvBinding);
+}
+
+# Supervisor -> worker: run the script's scheduled handler for a cron trigger. Like a
+# RequestStart (same id space, same limits), it is answered by exactly one Response with the
+# same id: 200 when the handler (and its returned promise) succeeded, otherwise a runtime error.
+struct Scheduled {
+  id @0 :UInt64;
+  # When the trigger was due, in milliseconds since the Unix epoch (event.scheduledTime).
+  scheduledTime @1 :Float64;
+  # The cron expression that fired (event.cron).
+  cron @2 :Text;
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -112,5 +140,7 @@ struct Envelope {
     pong @6 :Pong;
     shutdown @7 :Shutdown;
     log @8 :Log;
+    configure @9 :Configure;
+    scheduled @10 :Scheduled;
   }
 }

@@ -16,11 +16,18 @@
 // few writes as the socket allows; a reader decodes every complete frame on each read callback.
 //
 // Ordering (per channel; the stream preserves order):
+//  0. Supervisor -> worker: Configure (the script's variables and secrets, at most 1 MB, see
+//     common/bindings.h) is the supervisor's first message, sent right after the spawn, and is
+//     sent exactly once. The worker loads the script only after it has arrived. Bindings travel
+//     only this way, never in argv or the environment, so secrets stay out of /proc.
 //  1. Worker -> supervisor: exactly one Hello (ready to serve) or one LoadError (then exit) comes
 //     first. Log messages may precede it.
-//  2. Supervisor -> worker: RequestStart only after Hello. Each id is used once per channel.
-//  3. Worker -> supervisor: exactly one Response per RequestStart id, in any order relative to
-//     other ids. Log messages naming an id come before its Response.
+//  2. Supervisor -> worker: RequestStart and Scheduled only after Hello. They share one id
+//     space; each id is used once per channel.
+//  3. Worker -> supervisor: exactly one Response per RequestStart or Scheduled id, in any order
+//     relative to other ids. Log messages naming an id come before its Response. Work the
+//     script registered with waitUntil() may continue after the Response (and may still log
+//     with the id); the worker accounts for it and a Shutdown waits for it (up to the deadline).
 //  4. RequestCancel(id) may cross the Response for id; the supervisor ignores a Response whose
 //     request it has already answered or cancelled, and the worker ignores a cancel for an id it
 //     has already answered.

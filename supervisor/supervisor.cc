@@ -65,6 +65,19 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   timeval period = millisToTimeval(kHousekeepingPeriod.count());
   event_add(housekeepingTimer_.get(), &period);
 
+  // Parsing validated both already; a failure here means a file changed in between.
+  std::string bindingError;
+  auto bindings = loadBindings(config.bindings, bindingError);
+  if (!bindings) throw std::runtime_error(bindingError);
+  bindings_ = std::move(*bindings);
+  for (const auto& expression : config.crons) {
+    auto parsed = CronSchedule::parse(expression);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      throw std::runtime_error("--cron: " + *error);
+    }
+    crons_.push_back({std::get<CronSchedule>(parsed), 0});
+  }
+
   if (!config.controlSocketPath.empty()) {
     control_ = std::make_unique<ControlServer>(base_, config.controlSocketPath, *this, logger_);
   }
@@ -82,6 +95,13 @@ int Supervisor::run() {
                              {"workers", config_.workers}});
   if (control_) logger_.info("control socket", {{"path", control_->path()}});
   if (admin_) logger_.info("admin listening", {{"address", admin_->address()}});
+  if (!bindings_.empty()) {
+    size_t secrets = static_cast<size_t>(std::count_if(bindings_.begin(), bindings_.end(),
+                                                       [](const Binding& b) { return b.secret; }));
+    logger_.info("script environment",
+                 {{"variables", bindings_.size() - secrets}, {"secrets", secrets}});
+  }
+  armCronTimer();
   reconcilePool();
   if (phase_ != Phase::kStopped) event_base_dispatch(base_);
   return exitCode_;
@@ -167,6 +187,8 @@ void Supervisor::housekeeping() {
 void Supervisor::beginDrain() {
   if (phase_ == Phase::kBooting || phase_ == Phase::kServing || phase_ == Phase::kPaused) {
     phase_ = Phase::kDraining;
+    drainStartedAt_ = Clock::now();
+    cronTimer_.reset();
     notifier_.stopping();
     listener_.stopAccepting();
     logger_.info("listener closed, draining", {{"in_flight", inFlight_.size()},
@@ -191,9 +213,16 @@ void Supervisor::checkDrained() {
 void Supervisor::stopWorkers() {
   phase_ = Phase::kStopping;
   drainTimer_.reset();
+  // Workers may still finish waitUntil() work: they get what is left of the drain time, and
+  // at least the usual stop deadline.
+  auto drainLeft = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::seconds(config_.drainTimeoutSec) - (Clock::now() - drainStartedAt_));
+  uint32_t deadlineMs = static_cast<uint32_t>(
+      std::max<int64_t>(kWorkerStopDeadlineMs, static_cast<int64_t>(drainLeft.count())));
   logger_.info("stopping workers", {{"workers", countWorkers(isAlive)}});
+  cronTimer_.reset();
   for (auto& worker : workers_)
-    worker->shutdown(kWorkerStopDeadlineMs);
+    worker->shutdown(deadlineMs);
   stopTimer_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) {
@@ -202,7 +231,7 @@ void Supervisor::stopWorkers() {
           worker->process().signal(SIGKILL);
       },
       this));
-  timeval tv = millisToTimeval(kWorkerStopDeadlineMs);
+  timeval tv = millisToTimeval(deadlineMs);
   event_add(stopTimer_.get(), &tv);
   finishIfStopped();
 }

@@ -25,6 +25,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/bindings.h"
+#include "common/cron_schedule.h"
 #include "common/event_handles.h"
 #include "common/logger.h"
 #include "common/serve_config.h"
@@ -62,8 +64,10 @@ class Supervisor : public RequestHandler,
   // Operator actions (signals now, the control socket later).
   // Rolling reload: workers are replaced one at a time by workers that re-read the script. The
   // first replacement validates it; if it fails to load, the reload is refused and the old
-  // workers keep serving. Returns false when a reload is already running or not possible.
-  bool beginReload();
+  // workers keep serving. The --vars-file and --secrets-file are re-read first; if they no
+  // longer load, the reload is refused. Returns false (with `why`, when given) when a reload is
+  // already running or not possible.
+  bool beginReload(std::string* why = nullptr);
   // Graceful recycle of one worker by id; false when there is no such serving worker.
   bool recycleWorker(uint32_t id, const std::string& reason);
 
@@ -73,6 +77,10 @@ class Supervisor : public RequestHandler,
   std::optional<std::string> resume();
   // Sets the pool's target size (and moves the autoscaling bounds to include it).
   void scale(uint32_t workers);
+  // Runs the script's scheduled handler once for `cron` (any valid expression), as if the
+  // trigger had fired now: dispatched like a request (queue, limits, metrics). Returns an
+  // error for the operator, or nullopt when it was dispatched or queued.
+  std::optional<std::string> triggerScheduled(const std::string& cron);
 
   ServerStatus snapshot() const;
 
@@ -97,12 +105,20 @@ class Supervisor : public RequestHandler,
   // kPaused: drained by the operator (ctl drain) but running; kDraining ends in kStopping.
   enum class Phase { kBooting, kServing, kPaused, kDraining, kStopping, kStopped };
 
+  // An HTTP request, or (http == nullptr) a scheduled event for `cron`. Both travel the same
+  // path: queue, dispatch, wall limit, one answer; a scheduled event's answer is logged.
   struct PendingRequest {
     evhttp_request* http;
     uint64_t id;
     Clock::time_point arrived;
     std::string requestId;  // the id in --request-id-header, taken or generated
     uint32_t workerId = 0;  // 0 while queued in the supervisor
+    std::string cron;
+    double scheduledTimeMs = 0;
+  };
+  struct CronEntry {
+    CronSchedule schedule;
+    int64_t nextFireSec;  // Unix time of its next fire
   };
   // What a worker slot has been through, carried from a worker to its replacement.
   struct SlotHistory {
@@ -141,6 +157,13 @@ class Supervisor : public RequestHandler,
   void pumpQueue();
   void expireQueue(Clock::time_point now);
   void expireInFlight(Clock::time_point now);
+
+  // Cron triggers: one timer for the earliest next fire of any schedule (wall clock, UTC).
+  void armCronTimer();
+  void onCronTimer();
+  void dispatchScheduled(const std::string& cron, double scheduledTimeMs);
+  // The script's environment, the supervisor's first message to every worker.
+  void sendConfigure(WorkerProcess& worker);
 
   // Lifecycle.
   void onSignal(int signal);
@@ -200,7 +223,20 @@ class Supervisor : public RequestHandler,
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::vector<DispatchCandidate> candidates_;  // scratch space for dispatch, reused
   std::unordered_map<uint64_t, PendingRequest> inFlight_;
+  // Request ids of the last kRecentAnswers answered requests, so that lines their waitUntil()
+  // work logs after the answer still carry the client-visible id. Bounded FIFO.
+  static constexpr size_t kRecentAnswers = 4096;
+  std::unordered_map<uint64_t, std::string> recentRequestIds_;
+  std::deque<uint64_t> recentOrder_;
   std::deque<PendingRequest> queue_;
+
+  // The bindings workers get (re-read on reload; the previous set comes back when the reload
+  // is refused). Secret values are never logged or reported.
+  std::vector<Binding> bindings_;
+  std::vector<Binding> previousBindings_;
+  std::vector<CronEntry> crons_;
+  EventPtr cronTimer_;
+  Clock::time_point drainStartedAt_;
 
   std::vector<EventPtr> signalEvents_;
   EventPtr housekeepingTimer_;

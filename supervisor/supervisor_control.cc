@@ -168,9 +168,8 @@ nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
   if (cmd == "metrics") return {{"ok", true}, {"text", metricsText()}};
   if (cmd == "reload") {
     size_t workers = countWorkers(isActive);
-    if (!beginReload()) {
-      return fail("cannot reload now: a reload is running or the server is not serving");
-    }
+    std::string why;
+    if (!beginReload(&why)) return fail("cannot reload now: " + why);
     return done("reloading " + std::to_string(workers) + " workers one at a time");
   }
   if (cmd == "restart") {
@@ -197,8 +196,29 @@ nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
     scale(static_cast<uint32_t>(*n));
     return done("scaling to " + std::to_string(*n) + " workers");
   }
+  if (cmd == "trigger-cron") {
+    std::vector<std::string> expressions;
+    if (request.contains("cron") && request["cron"].is_string() &&
+        !request["cron"].get<std::string>().empty()) {
+      expressions.push_back(request["cron"].get<std::string>());
+    } else {
+      for (const auto& entry : crons_)
+        expressions.push_back(entry.schedule.expression());
+    }
+    if (expressions.empty()) {
+      return fail("trigger-cron needs \"cron\": no --cron schedule is configured");
+    }
+    for (const auto& expression : expressions) {
+      if (auto error = triggerScheduled(expression)) return fail("trigger-cron: " + *error);
+    }
+    return done("triggered the scheduled handler for " +
+                (expressions.size() == 1 ? "'" + expressions.front() + "'"
+                                         : std::to_string(expressions.size()) + " schedules") +
+                "; its outcome is logged");
+  }
   return fail("unknown command '" + cmd +
-              "': expected status, workers, metrics, reload, restart, drain, resume or scale");
+              "': expected status, workers, metrics, reload, restart, drain, resume, scale or "
+              "trigger-cron");
 }
 
 std::string Supervisor::metricsText() {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "common/read_file.h"
 #include "common/syscall.h"
@@ -74,6 +75,7 @@ void Supervisor::spawnWorker() {
       worker->requestLimit = config_.maxRequests + (jitter > 0 ? random_() % (jitter + 1) : 0);
     }
     logger_.debug("worker spawned", {{"worker", id}, {"pid", worker->pid()}});
+    sendConfigure(*worker);
     workers_.push_back(std::move(worker));
   } catch (const SyscallError& e) {
     logger_.error("cannot spawn a worker", {{"worker", id}, {"error", e.what()}});
@@ -219,6 +221,7 @@ void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader
     reloadQueue_.clear();
     reloadActive_ = false;
     --generation_;
+    bindings_ = previousBindings_;
     worker.lossCause = "reload-refused";
     for (auto& w : workers_) {
       if (w->retireReason() == "reload" && w->accepting()) w->clearRetiring();
@@ -272,12 +275,19 @@ void Supervisor::onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) {
   LogLevel level = toLogLevel(log.getLevel());
   if (!logger_.enabled(level)) return;
   if (log.getRequestId() != 0) {
-    auto it = inFlight_.find(log.getRequestId());
+    // After its answer, a request's waitUntil() work may still log.
+    std::string requestId;
+    if (auto it = inFlight_.find(log.getRequestId()); it != inFlight_.end()) {
+      requestId = it->second.requestId;
+    } else if (auto recent = recentRequestIds_.find(log.getRequestId());
+               recent != recentRequestIds_.end()) {
+      requestId = recent->second;
+    }
     logger_.log(level, log.getMessage().cStr(),
                 {{"worker", worker.id()},
                  {"pid", worker.pid()},
                  {"request", log.getRequestId()},
-                 {"request_id", it != inFlight_.end() ? it->second.requestId : std::string()}});
+                 {"request_id", requestId}});
   } else {
     logger_.log(level, log.getMessage().cStr(), {{"worker", worker.id()}, {"pid", worker.pid()}});
   }
@@ -305,14 +315,40 @@ void Supervisor::onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) {
   }
 }
 
+void Supervisor::sendConfigure(WorkerProcess& worker) {
+  capnp::MallocMessageBuilder message;
+  auto list = message.initRoot<ipc::Envelope>().initConfigure().initBindings(
+      static_cast<unsigned>(bindings_.size()));
+  for (size_t i = 0; i < bindings_.size(); ++i) {
+    list[static_cast<unsigned>(i)].setName(bindings_[i].name);
+    list[static_cast<unsigned>(i)].setValue(bindings_[i].value);
+    list[static_cast<unsigned>(i)].setJson(bindings_[i].json);
+  }
+  worker.send(message);
+}
+
 // ---- reload ----
 
-bool Supervisor::beginReload() {
+bool Supervisor::beginReload(std::string* why) {
   if (phase_ != Phase::kServing || reloadActive_) {
-    logger_.warn("reload ignored", {{"reason", reloadActive_ ? "a reload is already running"
-                                                             : "the server is not serving"}});
+    std::string reason =
+        reloadActive_ ? "a reload is already running" : "the server is not serving";
+    logger_.warn("reload ignored", {{"reason", reason}});
+    if (why != nullptr) *why = reason;
     return false;
   }
+  // The files are re-read; a bad one refuses the reload like a script that fails to load.
+  std::string bindingError;
+  auto bindings = loadBindings(config_.bindings, bindingError);
+  if (!bindings) {
+    logger_.error(
+        "reload refused: the script environment cannot be loaded; old workers keep "
+        "serving",
+        {{"error", bindingError}});
+    if (why != nullptr) *why = "the script environment cannot be loaded: " + bindingError;
+    return false;
+  }
+  previousBindings_ = std::exchange(bindings_, std::move(*bindings));
   ++generation_;
   reloadActive_ = true;
   for (auto& worker : workers_) {

@@ -44,7 +44,7 @@ const char* methodName(evhttp_cmd_type cmd) {
 // ---- requests ----
 
 void Supervisor::onHttpRequest(evhttp_request* request) {
-  PendingRequest pending{request, nextRequestId_++, Clock::now(), {}, 0};
+  PendingRequest pending{request, nextRequestId_++, Clock::now(), {}, 0, {}, 0};
   // The request id goes back on every answer, the supervisor's own errors included.
   const char* given = evhttp_find_header(evhttp_request_get_input_headers(request),
                                          config_.requestIdHeader.c_str());
@@ -74,14 +74,36 @@ std::string Supervisor::newRequestId() {
 
 void Supervisor::replyError(const PendingRequest& request, int status, std::string_view kind,
                             std::string_view message, int retryAfterSec) {
-  supervisor::replyError(request.http, status, kind, message, retryAfterSec);
+  if (request.http != nullptr) {
+    supervisor::replyError(request.http, status, kind, message, retryAfterSec);
+  } else {
+    logger_.error("scheduled event failed", {{"cron", request.cron},
+                                             {"status", status},
+                                             {"error", std::string(kind)},
+                                             {"detail", std::string(message)},
+                                             {"request_id", request.requestId}});
+  }
   if (status == 504) metrics_.recordLimit("wall-limit");
   recordAnswer(request, status, request.workerId);
 }
 
 void Supervisor::replyFromWorker(const PendingRequest& request, const WorkerProcess& worker,
                                  ipc::Response::Reader response) {
-  supervisor::replyFromWorker(request.http, response);
+  if (request.http != nullptr) {
+    supervisor::replyFromWorker(request.http, response);
+  } else if (response.getStatus() >= 400 || response.hasRuntimeError()) {
+    // The worker has logged the script's error with the request id; this names the trigger.
+    logger_.error("scheduled event failed",
+                  {{"cron", request.cron},
+                   {"status", response.getStatus()},
+                   {"error", response.hasRuntimeError() ? response.getRuntimeError().cStr() : ""},
+                   {"worker", worker.id()},
+                   {"request_id", request.requestId}});
+  } else {
+    logger_.info(
+        "scheduled event done",
+        {{"cron", request.cron}, {"worker", worker.id()}, {"request_id", request.requestId}});
+  }
   if (response.hasRuntimeError()) {
     std::string kind = response.getRuntimeError().cStr();
     if (kind == "cpu-limit" || kind == "memory-limit" || kind == "context-reset") {
@@ -92,9 +114,16 @@ void Supervisor::replyFromWorker(const PendingRequest& request, const WorkerProc
 }
 
 void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_t workerId) {
+  if (recentRequestIds_.emplace(request.id, request.requestId).second) {
+    recentOrder_.push_back(request.id);
+    if (recentOrder_.size() > kRecentAnswers) {
+      recentRequestIds_.erase(recentOrder_.front());
+      recentOrder_.pop_front();
+    }
+  }
   double seconds = std::chrono::duration<double>(Clock::now() - request.arrived).count();
   metrics_.recordResponse(status, seconds);
-  if (!config_.accessLog) return;
+  if (!config_.accessLog || request.http == nullptr) return;
   const char* uri = evhttp_request_get_uri(request.http);
   logger_.info("request", {{"method", methodName(evhttp_request_get_command(request.http))},
                            {"path", uri != nullptr ? uri : ""},
@@ -131,6 +160,17 @@ bool Supervisor::tryAssign(PendingRequest& request) {
 void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   evhttp_request* http = request.http;
   capnp::MallocMessageBuilder message;
+  if (http == nullptr) {
+    auto scheduled = message.initRoot<ipc::Envelope>().initScheduled();
+    scheduled.setId(request.id);
+    scheduled.setScheduledTime(request.scheduledTimeMs);
+    scheduled.setCron(request.cron);
+    worker.send(message);
+    request.workerId = worker.id();
+    worker.outstanding().insert(request.id);
+    inFlight_.emplace(request.id, request);
+    return;
+  }
   auto start = message.initRoot<ipc::Envelope>().initRequestStart();
   start.setId(request.id);
   start.setScript(config_.scriptName);

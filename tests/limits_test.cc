@@ -247,6 +247,10 @@ class WorkerUnderTest {
     }
     close(fds[1]);
     fd_ = fds[0];
+    // The supervisor's first message: an empty environment.
+    capnp::MallocMessageBuilder configure;
+    configure.initRoot<ipc::Envelope>().initConfigure();
+    send(configure);
   }
   ~WorkerUnderTest() {
     close(fd_);

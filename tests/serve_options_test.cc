@@ -1,6 +1,8 @@
 // `isolated serve` option parsing: defaults, environment fallbacks, precedence, validation, help.
 #include "cli/serve_options.h"
 
+#include "common/bindings.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -310,7 +312,9 @@ TEST(ServeOptionsTest, HelpListsEveryVariable) {
           "WORKER_TASK_QUEUE_SIZE", "ISOLATED_QUEUE_SIZE", "ISOLATED_QUEUE_TIMEOUT_MS",
           "ISOLATED_MAX_BODY_SIZE_MB", "ISOLATED_MAX_HEADER_SIZE", "ISOLATED_MAX_URL_SIZE",
           "WORKER_HEALTH_CHECK_INTERVAL_MS", "ISOLATED_HEALTH_TIMEOUT_MS", "ISOLATED_LOG_LEVEL",
-          "ISOLATED_LOG_FORMAT"}) {
+          "ISOLATED_LOG_FORMAT", "ISOLATED_VARS_FILE", "ISOLATED_SECRETS_FILE",
+          "ISOLATED_VAR_<NAME>", "ISOLATED_SECRET_<NAME>", "ISOLATED_CRON",
+          "ISOLATED_MAX_CONCURRENT_PER_ISOLATE"}) {
       EXPECT_TRUE(contains(help->text, name)) << name << " missing from:\n" << help->text;
     }
     for (const char* flag : {"--listen", "--workers", "--max-body-size", "--log-format"}) {
@@ -343,6 +347,65 @@ TEST(ServeOptionsTest, UnknownFlag) {
 TEST(ServeOptionsTest, FlagWithoutValue) {
   std::string e = parseError({"app.js", "--workers"});
   EXPECT_TRUE(contains(e, "workers")) << e;
+}
+
+}  // namespace
+}  // namespace isolated
+
+namespace isolated {
+namespace {
+
+EnvList listFrom(std::vector<std::pair<std::string, std::string>> vars) {
+  return [vars = std::move(vars)] { return vars; };
+}
+
+TEST(ServeOptionsTest, BindingsFromFlagsAndPrefixedVariables) {
+  auto result = parseServeOptions(
+      {"app.js", "--var", "A=1", "--var", "LIST=x,y", "--secret", "S=p=q"}, envFrom({}), kCpus,
+      listFrom({{"ISOLATED_VAR_A", "from-env"},
+                {"ISOLATED_VAR_B", "2"},
+                {"ISOLATED_SECRET_T", "t"},
+                {"OTHER", "o"}}));
+  ASSERT_TRUE(std::holds_alternative<ServeConfig>(result));
+  const BindingSources& b = std::get<ServeConfig>(result).bindings;
+  std::string error;
+  auto loaded = loadBindings(b, error);
+  ASSERT_TRUE(loaded) << error;
+  std::map<std::string, std::pair<std::string, bool>> byName;
+  for (const auto& binding : *loaded)
+    byName[binding.name] = {binding.value, binding.secret};
+  // The flag wins over ISOLATED_VAR_A; commas stay inside a value.
+  EXPECT_EQ(byName["A"], std::make_pair(std::string("1"), false));
+  EXPECT_EQ(byName["B"], std::make_pair(std::string("2"), false));
+  EXPECT_EQ(byName["LIST"], std::make_pair(std::string("x,y"), false));
+  EXPECT_EQ(byName["S"], std::make_pair(std::string("p=q"), true));
+  EXPECT_EQ(byName["T"], std::make_pair(std::string("t"), true));
+  EXPECT_EQ(byName.size(), 5u);
+}
+
+TEST(ServeOptionsTest, CronFromFlagsOrVariable) {
+  ServeConfig flags = parseOk({"app.js", "--cron", "*/5 * * * 1,3", "--cron", "@daily"},
+                              {{"ISOLATED_CRON", "0 0 * * *"}});
+  EXPECT_EQ(flags.crons, (std::vector<std::string>{"*/5 * * * 1,3", "@daily"}));
+  ServeConfig env = parseOk({"app.js"}, {{"ISOLATED_CRON", " 0 0 * * * ; 30 2 1 * * ;"}});
+  EXPECT_EQ(env.crons, (std::vector<std::string>{"0 0 * * *", "30 2 1 * *"}));
+  EXPECT_EQ(parseError({"app.js", "--cron", "* * * 13 *"}),
+            "--cron: month field '13': 13 is out of range 1-12");
+}
+
+TEST(ServeOptionsTest, MaxConcurrentPerIsolateIsTheWorkerQueueSize) {
+  EXPECT_EQ(parseOk({"app.js", "--max-concurrent-per-isolate", "2"}).workerQueueSize, 2u);
+  EXPECT_EQ(parseOk({"app.js"}, {{"ISOLATED_MAX_CONCURRENT_PER_ISOLATE", "7"}}).workerQueueSize,
+            7u);
+  EXPECT_EQ(parseOk({"app.js", "--max-concurrent-per-isolate", "5", "--worker-queue-size", "5"})
+                .workerQueueSize,
+            5u);
+  EXPECT_EQ(parseError({"app.js", "--max-concurrent-per-isolate", "2"},
+                       {{"WORKER_TASK_QUEUE_SIZE", "50"}}),
+            "--max-concurrent-per-isolate (2) contradicts WORKER_TASK_QUEUE_SIZE (for "
+            "--worker-queue-size) (50): they are the same setting");
+  EXPECT_TRUE(contains(parseError({"app.js", "--max-concurrent-per-isolate", "0"}),
+                       "--max-concurrent-per-isolate: expected a whole number from 1"));
 }
 
 }  // namespace

@@ -191,6 +191,10 @@ TEST(SupervisionTest, WorkerOverHardThresholdIsKilledAndReplaced) {
     return l.find("over the hard memory threshold") != std::string::npos;
   })) << server.output();
   ASSERT_TRUE(server.waitForCount("msg=\"worker ready\"", 2)) << server.output();
+  // Reaped, not merely signalled, before the process list is read.
+  ASSERT_TRUE(server.waitForLine([](const std::string& l) {
+    return l.find("worker exited") != std::string::npos;
+  })) << server.output();
   EXPECT_EQ(httpGet(server.baseUrl() + "/ok").status, 200);
   auto live = server.liveWorkerPids();
   ASSERT_EQ(live.size(), 1u);

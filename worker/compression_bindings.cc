@@ -24,45 +24,35 @@ void throwTypeError(v8::Isolate* isolate, std::string_view message) {
   isolate->ThrowException(v8::Exception::TypeError(v8String(isolate, message)));
 }
 
-// What a handle's External points to. It lives until V8 collects the External (so a handle
-// never dangles); the zlib state inside it is freed earlier, by free() or a failed push.
+// What a handle's backing store points to. The handle (a zero-length ArrayBuffer) owns it: V8
+// runs the deleter when the handle is collected or its isolate is disposed, possibly on a
+// background thread (the array buffer sweeper), when no JavaScript can reach the handle any
+// more, so nothing else touches the record then. free(), and a push that ends or fails, release
+// the zlib state earlier on the isolate's thread; that is the usual path.
 struct StreamRecord {
-  v8::Isolate* isolate;
+  static constexpr uint64_t kTag = 0x7a6c69622d726563;  // "zlib-rec": a handle of ours
+  uint64_t tag = kTag;
   std::unique_ptr<ZlibStream> stream;
-  int64_t accounted = 0;  // external memory reported to V8 for `stream`
-  v8::Global<v8::External> self;
 
-  void release() {
-    stream.reset();
-    if (accounted != 0) {
-      isolate->AdjustAmountOfExternalAllocatedMemory(-accounted);
-      accounted = 0;
-    }
-  }
+  void release() { stream.reset(); }
 };
 
-// A first-pass weak callback may only reset handles and free native memory: the zlib state
-// goes at once (a loop that drops many streams gets its memory back before the next task), and
-// the accounting call into V8 waits for the second pass.
-void collectSecondPass(const v8::WeakCallbackInfo<StreamRecord>& data) {
-  StreamRecord* record = data.GetParameter();
-  record->release();
-  delete record;
+void deleteRecord(void* data, size_t, void*) {
+  delete static_cast<StreamRecord*>(data);
 }
 
-void collectFirstPass(const v8::WeakCallbackInfo<StreamRecord>& data) {
-  StreamRecord* record = data.GetParameter();
-  record->self.Reset();
-  record->stream.reset();
-  data.SetSecondPassCallback(&collectSecondPass);
-}
-
+// Handles never reach user code (compression.js keeps them in closures), so a value here is
+// one of ours; the checks guard against a runtime bug, not against forgery.
 StreamRecord* recordOf(const Info& info) {
-  if (!info[0]->IsExternal()) {
-    throwTypeError(info.GetIsolate(), "not a compression stream handle");
-    return nullptr;
+  if (info[0]->IsArrayBuffer()) {
+    auto store = info[0].As<v8::ArrayBuffer>()->GetBackingStore();
+    auto* record = static_cast<StreamRecord*>(store->Data());
+    if (store->ByteLength() == 0 && record != nullptr && record->tag == StreamRecord::kTag) {
+      return record;
+    }
   }
-  return static_cast<StreamRecord*>(info[0].As<v8::External>()->Value());
+  throwTypeError(info.GetIsolate(), "not a compression stream handle");
+  return nullptr;
 }
 
 // create(format, compress) -> handle
@@ -84,14 +74,9 @@ void createCallback(const Info& info) {
     return;
   }
   auto record = std::make_unique<StreamRecord>();
-  record->isolate = isolate;
-  record->accounted = static_cast<int64_t>(stream->approximateMemory());
   record->stream = std::move(stream);
-  isolate->AdjustAmountOfExternalAllocatedMemory(record->accounted);
-  v8::Local<v8::External> handle = v8::External::New(isolate, record.get());
-  record->self.Reset(isolate, handle);
-  record->self.SetWeak(record.get(), &collectFirstPass, v8::WeakCallbackType::kParameter);
-  record.release();  // owned by the weak global's callback from here on
+  auto store = v8::ArrayBuffer::NewBackingStore(record.release(), 0, &deleteRecord, nullptr);
+  v8::Local<v8::ArrayBuffer> handle = v8::ArrayBuffer::New(isolate, std::move(store));
   info.GetReturnValue().Set(handle);
 }
 

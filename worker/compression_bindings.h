@@ -11,11 +11,12 @@
 // throws a TypeError for a chunk that is not a BufferSource and for corrupt, truncated or
 // trailing data; the zlib state is freed then. `more` says to call again from nextOffset.
 //
-// Ownership: a handle is a v8::External pointing to a heap record that owns the ZlibStream.
-// compression.js frees the stream explicitly when it finishes, fails or is cancelled; a weak
-// global on the External frees whatever is left when a stream object is dropped unfinished, so
-// GC is the fallback, never the usual path. zlib's memory is reported to V8 as external memory
-// while the stream lives, so abandoned streams also drive GC.
+// Ownership: a handle is a zero-length ArrayBuffer whose backing store points to a record that
+// owns the ZlibStream; the store's deleter frees the record when V8 collects the handle or
+// disposes the isolate, so nothing leaks across isolate rebuilds. compression.js frees the
+// zlib state (up to 384 KiB) explicitly when a stream finishes, fails or is cancelled, so GC is
+// the fallback, never the usual path; and it makes the state only at the first write, so a
+// stream that is constructed and dropped costs none.
 #pragma once
 
 #include <v8.h>

@@ -43,7 +43,16 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       options_(std::move(options)),
       timers_(base, [this](uint64_t id, uint64_t requestId) { fireTimer(id, requestId); }),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
-      isolate_(std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes)) {}
+      isolate_(std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes)) {
+  releaseEvent_.reset(event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* self) { static_cast<IsolateHost*>(self)->releaseHeld(); },
+      this));
+  graceTimer_.reset(event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* self) { static_cast<IsolateHost*>(self)->onGraceExpired(); },
+      this));
+}
 
 IsolateHost::~IsolateHost() {
   timers_.clear();
@@ -63,7 +72,7 @@ std::optional<ScriptError> IsolateHost::createContext() {
     JsScope scope(isolate, created->global());
     CpuSlice slice(watchdog_, isolate, options_.startupCpuLimit);
     error = created->load(NativeBindings::create(isolate, scope.context(), *this),
-                          options_.scriptPath, sources_);
+                          options_.scriptPath, sources_, bindings_);
     if (slice.finish()) {
       isolate->CancelTerminateExecution();
       if (error) {
@@ -163,6 +172,9 @@ void IsolateHost::abandonRequests(uint64_t running, std::string_view kind, const
 
 void IsolateHost::rebuild(bool newIsolate) {
   auto started = std::chrono::steady_clock::now();
+  if (size_t pending = backgroundTasks(); pending > 0) {
+    writer_.log(2, std::to_string(pending) + " waitUntil() tasks were lost with the old state", 0);
+  }
   // The timers' callbacks and every queued promise job belong to the old context.
   timers_.clear();
   context_.reset();
@@ -219,16 +231,102 @@ void IsolateHost::refreshForRequest() {
   }
 }
 
-void IsolateHost::dispatch(ipc::RequestStart::Reader request) {
-  uint64_t id = request.getId();
+bool IsolateHost::beginRequest(uint64_t id) {
   ++counters_.requestsServed;
   if (options_.isolation != IsolationMode::kShared && contextUsed_) refreshForRequest();
   contextUsed_ = true;
   if (!context_) {
     writer_.runtimeError(id, runtime_error::kContextReset, "the worker has no script context");
-    return;
+    return false;
   }
   context_->addRequest(id);
+  return true;
+}
+
+bool IsolateHost::holdIfBackground(ipc::Envelope::Reader envelope) {
+  if (options_.isolation == IsolationMode::kShared) return false;
+  if (held_.empty() && (!contextUsed_ || backgroundTasks() == 0)) return false;
+  auto copy = std::make_unique<capnp::MallocMessageBuilder>();
+  copy->setRoot(envelope);
+  held_.push_back(std::move(copy));
+  // Usually armed by the response already; this covers work registered after it.
+  armGraceIfBackground();
+  return true;
+}
+
+void IsolateHost::releaseHeld() {
+  while (!held_.empty() && backgroundTasks() == 0) {
+    std::unique_ptr<capnp::MallocMessageBuilder> next = std::move(held_.front());
+    held_.pop_front();
+    auto envelope = next->getRoot<ipc::Envelope>().asReader();
+    if (envelope.isRequestStart()) {
+      dispatch(envelope.getRequestStart());
+    } else if (envelope.isScheduled()) {
+      dispatchScheduled(envelope.getScheduled());
+    }
+  }
+  if (backgroundTasks() == 0 && backgroundIdle_) backgroundIdle_();
+}
+
+void IsolateHost::onGraceExpired() {
+  if (backgroundTasks() == 0) return;
+  abandonBackground("still pending " + std::to_string(kWaitUntilGrace.count()) +
+                    " s after the response; the state is refreshed for the next request");
+  releaseHeld();
+}
+
+void IsolateHost::abandonBackground(const std::string& why) {
+  size_t pending = backgroundTasks();
+  if (pending == 0) return;
+  writer_.log(2, "cancelled " + std::to_string(pending) + " waitUntil() tasks: " + why, 0);
+  // Dropping the state is the only way to stop JavaScript work; the next request (if any) gets
+  // a fresh one anyway in these modes.
+  if (options_.isolation != IsolationMode::kShared) {
+    refreshForRequest();
+    contextUsed_ = false;
+  }
+}
+
+void IsolateHost::waitUntilBegin(uint64_t id) {
+  if (context_) context_->beginWaitUntil(id);
+}
+
+void IsolateHost::waitUntilEnd(uint64_t id) {
+  if (!context_ || !context_->endWaitUntil(id)) return;
+  if (context_->waitUntilCount() == 0) {
+    event_del(graceTimer_.get());
+    event_active(releaseEvent_.get(), EV_TIMEOUT, 0);
+  }
+}
+
+void IsolateHost::dispatchScheduled(ipc::Scheduled::Reader event) {
+  uint64_t id = event.getId();
+  if (!beginRequest(id)) return;
+  runTurn(id, [&](v8::Local<v8::Context> context, v8::TryCatch& tryCatch) {
+    v8::Isolate* isolate = context->GetIsolate();
+    v8::Local<v8::String> cron;
+    if (!v8::String::NewFromUtf8(isolate, event.getCron().cStr(), v8::NewStringType::kNormal,
+                                 static_cast<int>(event.getCron().size()))
+             .ToLocal(&cron)) {
+      return;
+    }
+    v8::Local<v8::Value> args[] = {
+        v8::Number::New(isolate, static_cast<double>(id)),
+        v8::Number::New(isolate, event.getScheduledTime()),
+        cron,
+    };
+    auto result =
+        context_->dispatchScheduledFunction()->Call(context, v8::Undefined(isolate), 3, args);
+    if (result.IsEmpty() && !tryCatch.HasTerminated() && context_->hasRequest(id)) {
+      ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
+      fail(id, std::string(runtime_error::kScriptThrew), error.message);
+    }
+  });
+}
+
+void IsolateHost::dispatch(ipc::RequestStart::Reader request) {
+  uint64_t id = request.getId();
+  if (!beginRequest(id)) return;
   runTurn(id, [&](v8::Local<v8::Context> context, v8::TryCatch& tryCatch) {
     v8::Isolate* isolate = context->GetIsolate();
     auto headers = request.getHeaders();
@@ -294,17 +392,33 @@ bool IsolateHost::probe() {
 
 void IsolateHost::cancel(uint64_t id) {
   if (context_) context_->finishRequest(id);
+  // A request still held back behind waitUntil() work is dropped before it runs.
+  std::erase_if(held_, [id](const std::unique_ptr<capnp::MallocMessageBuilder>& message) {
+    auto envelope = message->getRoot<ipc::Envelope>().asReader();
+    return (envelope.isRequestStart() && envelope.getRequestStart().getId() == id) ||
+           (envelope.isScheduled() && envelope.getScheduled().getId() == id);
+  });
 }
 
 void IsolateHost::respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
                           v8::Local<v8::Value> body) {
   if (!context_ || !context_->finishRequest(id)) return;
   writer_.response(isolate_->get(), id, status, flatHeaders, body);
+  armGraceIfBackground();
 }
 
 void IsolateHost::fail(uint64_t id, const std::string& kind, const std::string& detail) {
   if (!context_ || !context_->finishRequest(id)) return;
   writer_.runtimeError(id, kind, detail);
+  armGraceIfBackground();
+}
+
+void IsolateHost::armGraceIfBackground() {
+  if (options_.isolation == IsolationMode::kShared || backgroundTasks() == 0) return;
+  if (event_pending(graceTimer_.get(), EV_TIMEOUT, nullptr)) return;
+  timeval tv = millisToTimeval(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kWaitUntilGrace).count());
+  event_add(graceTimer_.get(), &tv);
 }
 
 void IsolateHost::log(int level, const std::string& message, uint64_t requestId) {

@@ -20,15 +20,27 @@
 // only ever calls TerminateExecution.
 // Invariant: each dispatched request id gets at most one Response through the Outbox, and
 // exactly one unless it was cancelled: the handler's answer, a runtime error, or a limit reply.
+// Scheduled events (cron) are requests too: same ids, same limits, one Response each.
+//
+// waitUntil(): promises a handler registers stay alive after its Response. The host counts
+// them per context (backgroundTasks()); a shutting-down worker waits for them. With
+// --isolation context|isolate the state they need must survive: a request that arrives while
+// they are pending is held back until they settle, or until kWaitUntilGrace after the
+// Response, when the work is cancelled (the state is refreshed) and that is logged.
 #pragma once
 
 #include <event2/event.h>
 #include <v8.h>
 
+#include "common/event_handles.h"
 #include "common/isolation_mode.h"
+
+#include <capnp/message.h>
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +57,10 @@
 #include "worker/timer_queue.h"
 
 namespace isolated::worker {
+
+// How long waitUntil() work may delay a fresh context (--isolation context|isolate), counted
+// from the Response, as Cloudflare Workers allows after a response.
+constexpr std::chrono::seconds kWaitUntilGrace{30};
 
 struct HostOptions {
   std::string scriptPath;
@@ -84,12 +100,24 @@ class IsolateHost final : public RuntimeHost {
   IsolateHost(const IsolateHost&) = delete;
   IsolateHost& operator=(const IsolateHost&) = delete;
 
+  // Called (from the event loop) when the last pending waitUntil() promise has settled.
+  void setBackgroundIdleCallback(std::function<void()> callback) {
+    backgroundIdle_ = std::move(callback);
+  }
+  // The script's environment (from Configure); set before load(), kept for every rebuild.
+  void setBindings(std::vector<ScriptBinding> bindings) { bindings_ = std::move(bindings); }
   // Installs the runtime and evaluates the script. Returns the error when it cannot be loaded.
   std::optional<ScriptError> load();
 
   // Runs the script's fetch handler for one request. The response goes out through the Outbox,
   // now or when the handler's promise settles.
   void dispatch(ipc::RequestStart::Reader request);
+  // Runs the script's scheduled handler; answered through the Outbox like a request.
+  void dispatchScheduled(ipc::Scheduled::Reader event);
+  // Call before dispatch(): with --isolation context|isolate and waitUntil() work pending, the
+  // request (a RequestStart or Scheduled envelope) waits, a copy of it is kept, and true is
+  // returned; it is dispatched once the work settles or its grace time ends.
+  bool holdIfBackground(ipc::Envelope::Reader envelope);
   // Forgets `id`: no Response will be sent for it, whatever its handler does later.
   void cancel(uint64_t id);
   // Runs a tiny pre-compiled script under the CPU limit: true when the isolate still executes
@@ -99,7 +127,11 @@ class IsolateHost final : public RuntimeHost {
   // turn; `platform` is V8's default platform, which owns the task queues.
   void runPlatformTasks(v8::Platform& platform);
 
-  size_t inFlight() const { return context_ ? context_->requestCount() : 0; }
+  size_t inFlight() const { return (context_ ? context_->requestCount() : 0) + held_.size(); }
+  // Pending waitUntil() promises in the current context.
+  size_t backgroundTasks() const { return context_ ? context_->waitUntilCount() : 0; }
+  // Logs and abandons the pending waitUntil() work (a shutdown deadline has come).
+  void abandonBackground(const std::string& why);
   HeapStats heapStats();
   const HostCounters& counters() const { return counters_; }
   uint64_t droppedLogLines() const { return writer_.droppedLogLines(); }
@@ -132,6 +164,13 @@ class IsolateHost final : public RuntimeHost {
   void refreshForRequest();
   std::optional<ScriptError> createContext();
 
+  // Common start of a request or scheduled event: refreshes state if the isolation mode asks
+  // for it, and registers `id`. False when the request cannot run (it has been answered).
+  bool beginRequest(uint64_t id);
+  void releaseHeld();
+  void onGraceExpired();
+  void armGraceIfBackground();
+
   void fireTimer(uint64_t timerId, uint64_t requestId);
   // RuntimeHost, for NativeBindings: answers for ids no longer in flight are dropped.
   void respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
@@ -142,6 +181,8 @@ class IsolateHost final : public RuntimeHost {
     return timers_.add(delayMs, repeat, requestId);
   }
   void cancelTimer(uint64_t id) override { timers_.cancel(id); }
+  void waitUntilBegin(uint64_t id) override;
+  void waitUntilEnd(uint64_t id) override;
 
   event_base* base_;
   ResponseWriter writer_;
@@ -157,6 +198,16 @@ class IsolateHost final : public RuntimeHost {
   HostCounters counters_;
   // Whether the current context has served a request since it was loaded.
   bool contextUsed_ = false;
+  std::vector<ScriptBinding> bindings_;
+  // Requests held back while waitUntil() work keeps the used state alive (context/isolate
+  // modes; the supervisor sends those one at a time, so this holds at most a few).
+  std::deque<std::unique_ptr<capnp::MallocMessageBuilder>> held_;
+  // Releases held_ from the event loop: never from inside JavaScript, whose context a
+  // refresh would destroy.
+  EventPtr releaseEvent_;
+  std::function<void()> backgroundIdle_;
+  // kWaitUntilGrace after a Response with waitUntil() work pending (context/isolate modes).
+  EventPtr graceTimer_;
   bool failed_ = false;
 };
 

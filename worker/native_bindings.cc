@@ -47,6 +47,8 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
       {"log", &NativeBindings::log},
       {"setTimer", &NativeBindings::setTimer},
       {"clearTimer", &NativeBindings::clearTimer},
+      {"waitUntilBegin", &NativeBindings::waitUntilBegin},
+      {"waitUntilEnd", &NativeBindings::waitUntilEnd},
       {"encodeUtf8", &NativeBindings::encodeUtf8},
       {"decodeUtf8", &NativeBindings::decodeUtf8},
   };
@@ -91,6 +93,15 @@ void NativeBindings::setTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
 // clearTimer(id)
 void NativeBindings::clearTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
   hostOf(info).cancelTimer(idArg(info, 0));
+}
+
+// waitUntilBegin(id), waitUntilEnd(id): one ctx.waitUntil() promise of request `id` is pending
+// or has settled.
+void NativeBindings::waitUntilBegin(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  hostOf(info).waitUntilBegin(idArg(info, 0));
+}
+void NativeBindings::waitUntilEnd(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  hostOf(info).waitUntilEnd(idArg(info, 0));
 }
 
 // encodeUtf8(string) -> Uint8Array

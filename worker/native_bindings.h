@@ -21,6 +21,8 @@ class NativeBindings {
   static void log(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void setTimer(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void clearTimer(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void waitUntilBegin(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void waitUntilEnd(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void encodeUtf8(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void decodeUtf8(const v8::FunctionCallbackInfo<v8::Value>& info);
 };

@@ -24,6 +24,10 @@ class RuntimeHost {
   // Schedules a timer whose callback will run in the name of `requestId`; returns its id.
   virtual uint64_t addTimer(double delayMs, bool repeat, uint64_t requestId) = 0;
   virtual void cancelTimer(uint64_t id) = 0;
+  // waitUntil(): a promise of request `id` started or settled. Hosts that do not outlive their
+  // requests' work (the test runner) need not count them.
+  virtual void waitUntilBegin(uint64_t /*id*/) {}
+  virtual void waitUntilEnd(uint64_t /*id*/) {}
 
  protected:
   ~RuntimeHost() = default;

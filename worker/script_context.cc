@@ -29,6 +29,8 @@ ScriptContext::~ScriptContext() {
   probe_.Reset();
   hasFetchListener_.Reset();
   setModuleHandler_.Reset();
+  setEnv_.Reset();
+  dispatchScheduled_.Reset();
   fireTimer_.Reset();
   dispatch_.Reset();
   context_.Reset();
@@ -65,6 +67,8 @@ std::optional<ScriptError> ScriptContext::installRuntime(v8::Local<v8::Object> n
   };
   dispatch_.Reset(isolate_, get("dispatch"));
   fireTimer_.Reset(isolate_, get("fireTimer"));
+  dispatchScheduled_.Reset(isolate_, get("dispatchScheduled"));
+  setEnv_.Reset(isolate_, get("setEnv"));
   setModuleHandler_.Reset(isolate_, get("setModuleHandler"));
   hasFetchListener_.Reset(isolate_, get("hasFetchListener"));
 
@@ -78,12 +82,42 @@ std::optional<ScriptError> ScriptContext::installRuntime(v8::Local<v8::Object> n
 }
 
 std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
-                                               const std::string& path, SourceCache& sources) {
+                                               const std::string& path, SourceCache& sources,
+                                               const std::vector<ScriptBinding>& bindings) {
   if (auto error = installRuntime(native)) return error;
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::TryCatch tryCatch(isolate_);
   auto get = [&](const v8::Global<v8::Function>& fn) { return fn.Get(isolate_); };
-  LoadResult loaded = loadScript(isolate_, context, path, sources);
+
+  // The env object: data properties (CreateDataProperty, so a binding named __proto__ is just
+  // a property), strings as given, JSON values parsed.
+  v8::Local<v8::Object> env = v8::Object::New(isolate_);
+  for (const auto& binding : bindings) {
+    v8::Local<v8::String> name;
+    v8::Local<v8::String> text;
+    if (!v8::String::NewFromUtf8(isolate_, binding.name.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(binding.name.size()))
+             .ToLocal(&name) ||
+        !v8::String::NewFromUtf8(isolate_, binding.value.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(binding.value.size()))
+             .ToLocal(&text)) {
+      return ScriptError{"isolated:env", 0, "binding " + binding.name + " is too large"};
+    }
+    v8::Local<v8::Value> value = text;
+    if (binding.json && !v8::JSON::Parse(context, text).ToLocal(&value)) {
+      return ScriptError{"isolated:env", 0, "binding " + binding.name + " is not valid JSON"};
+    }
+    if (env->CreateDataProperty(context, name, value).IsNothing()) {
+      return describeException(isolate_, context, tryCatch, "isolated:env");
+    }
+  }
+  // setEnv(env, false) keeps it for handlers; setEnv(env, true) also installs the globals.
+  auto setEnv = [&](bool asGlobals) {
+    v8::Local<v8::Value> args[] = {env, v8::Boolean::New(isolate_, asGlobals)};
+    return !get(setEnv_)->Call(context, context->Global(), 2, args).IsEmpty();
+  };
+  if (!setEnv(false)) return describeException(isolate_, context, tryCatch, "isolated:env");
+  LoadResult loaded = loadScript(isolate_, context, path, sources, [&] { return setEnv(true); });
   if (auto* error = std::get_if<ScriptError>(&loaded)) return *error;
   if (auto* module = std::get_if<LoadedModule>(&loaded)) {
     v8::Local<v8::Value> exported = module->defaultExport;
@@ -97,8 +131,8 @@ std::optional<ScriptError> ScriptContext::load(v8::Local<v8::Object> native,
     }
     if (!has->IsTrue()) {
       return ScriptError{path, 0,
-                         "the script has no fetch handler: use `export default { fetch }` or "
-                         "addEventListener('fetch', ...)"};
+                         "the script has no fetch handler (nor a scheduled one): use "
+                         "`export default { fetch }` or addEventListener('fetch', ...)"};
     }
   }
   runMicrotasks();
@@ -110,6 +144,14 @@ bool ScriptContext::runProbe(v8::Local<v8::Context> context) {
   v8::Local<v8::Value> result;
   return probe_.Get(isolate_)->Run(context).ToLocal(&result) && result->IsInt32() &&
          result.As<v8::Int32>()->Value() == 2;
+}
+
+bool ScriptContext::endWaitUntil(uint64_t id) {
+  auto it = waitUntil_.find(id);
+  if (it == waitUntil_.end()) return false;
+  if (--it->second == 0) waitUntil_.erase(it);
+  --waitUntilCount_;
+  return true;
 }
 
 std::vector<uint64_t> ScriptContext::takeRequests() {

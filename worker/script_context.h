@@ -21,12 +21,20 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "worker/script_loader.h"
 
 namespace isolated::worker {
+
+// One binding of the script's environment, as received in Configure.
+struct ScriptBinding {
+  std::string name;
+  std::string value;
+  bool json = false;  // `value` is JSON text
+};
 
 class ScriptContext {
  public:
@@ -37,10 +45,11 @@ class ScriptContext {
   ScriptContext(const ScriptContext&) = delete;
   ScriptContext& operator=(const ScriptContext&) = delete;
 
-  // Installs the runtime with `native` as its bindings, then evaluates the script at `path`.
-  // Call once, inside a JsScope for global().
+  // Installs the runtime with `native` as its bindings, gives it `env`, then evaluates the
+  // script at `path` (a classic script sees every binding as a global). Call once, inside a
+  // JsScope for global().
   std::optional<ScriptError> load(v8::Local<v8::Object> native, const std::string& path,
-                                  SourceCache& sources);
+                                  SourceCache& sources, const std::vector<ScriptBinding>& env);
   // Only installs the runtime (the first half of load()), for hosts that load their own code,
   // such as `isolated test`. Call once, inside a JsScope for global().
   std::optional<ScriptError> installRuntime(v8::Local<v8::Object> native);
@@ -49,6 +58,9 @@ class ScriptContext {
   // The runtime's entry points; valid after a successful load(), inside a JsScope.
   v8::Local<v8::Function> dispatchFunction() const { return dispatch_.Get(isolate_); }
   v8::Local<v8::Function> fireTimerFunction() const { return fireTimer_.Get(isolate_); }
+  v8::Local<v8::Function> dispatchScheduledFunction() const {
+    return dispatchScheduled_.Get(isolate_);
+  }
   // Runs the queued microtasks (promise jobs). The single place they run after load.
   void runMicrotasks() { microtasks_->PerformCheckpoint(isolate_); }
   // Runs the pre-compiled probe (`1 + 1`); true when it evaluated to 2.
@@ -63,6 +75,16 @@ class ScriptContext {
   // Removes and returns every request in flight, in ascending order.
   std::vector<uint64_t> takeRequests();
 
+  // waitUntil() work: promises the script asked to keep alive, counted per request id. They
+  // live and die with this context.
+  void beginWaitUntil(uint64_t id) {
+    ++waitUntil_[id];
+    ++waitUntilCount_;
+  }
+  // False when `id` had no pending work (the context was reset in between).
+  bool endWaitUntil(uint64_t id);
+  size_t waitUntilCount() const { return waitUntilCount_; }
+
  private:
   v8::Isolate* isolate_;
   // First member, so it is destroyed last: the context must not outlive it while attached.
@@ -70,10 +92,14 @@ class ScriptContext {
   v8::Global<v8::Context> context_;
   v8::Global<v8::Function> dispatch_;
   v8::Global<v8::Function> fireTimer_;
+  v8::Global<v8::Function> dispatchScheduled_;
+  v8::Global<v8::Function> setEnv_;
   v8::Global<v8::Function> setModuleHandler_;
   v8::Global<v8::Function> hasFetchListener_;
   v8::Global<v8::Script> probe_;
   std::unordered_set<uint64_t> requests_;
+  std::unordered_map<uint64_t, uint32_t> waitUntil_;
+  size_t waitUntilCount_ = 0;
 };
 
 }  // namespace isolated::worker

@@ -153,7 +153,7 @@ ScriptError describeException(v8::Isolate* isolate, v8::Local<v8::Context> conte
 }
 
 LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
-                      SourceCache& sources) {
+                      SourceCache& sources, const std::function<bool()>& beforeClassicRun) {
   std::string readError;
   const std::string* source = sources.get(path, readError);
   if (source == nullptr) return ScriptError{path, 0, readError};
@@ -166,6 +166,9 @@ LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
     ScriptError classicError = describeException(isolate, context, tryCatch, path);
     if (!looksLikeModuleSyntaxError(classicError.message)) return classicError;
     return loadModule(isolate, context, path, *source, sources);
+  }
+  if (beforeClassicRun && !beforeClassicRun()) {
+    return describeException(isolate, context, tryCatch, path);
   }
   if (script->Run(context).IsEmpty()) return describeException(isolate, context, tryCatch, path);
   context->GetMicrotaskQueue()->PerformCheckpoint(isolate);

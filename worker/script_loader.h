@@ -7,6 +7,7 @@
 #include <v8.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,9 +41,12 @@ class SourceCache {
 };
 
 // Must be called inside a JsScope for `context`. Microtasks queued by the script's top level
-// run in the context's own microtask queue before this returns.
+// run in the context's own microtask queue before this returns. `beforeClassicRun`, when set,
+// runs once a classic script has compiled and before its top level runs (the point where
+// service-worker globals are installed); returning false (a JavaScript exception pending)
+// fails the load.
 LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
-                      SourceCache& sources);
+                      SourceCache& sources, const std::function<bool()>& beforeClassicRun = {});
 
 // Like loadScript, but always as an ES module, whatever the file's extension.
 LoadResult loadModuleScript(v8::Isolate* isolate, v8::Local<v8::Context> context,

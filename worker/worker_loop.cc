@@ -3,12 +3,37 @@
 
 #include <capnp/message.h>
 
+#include <algorithm>
+
 namespace isolated::worker {
 
 void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
+  if (!configured_ && !message.isConfigure()) {
+    logger_.error("worker: the supervisor's first message was not Configure",
+                  {{"kind", static_cast<int>(message.which())}});
+    channel_->close();
+    event_base_loopbreak(base_);
+    return;
+  }
   switch (message.which()) {
+    case ipc::Envelope::CONFIGURE:
+      if (configured_) {
+        logger_.error("worker: a second Configure");
+        channel_->close();
+        event_base_loopbreak(base_);
+        return;
+      }
+      onConfigure(message.getConfigure());
+      return;
     case ipc::Envelope::REQUEST_START:
-      if (!shutdown_) host_->dispatch(message.getRequestStart());
+      if (!shutdown_ && !host_->holdIfBackground(message)) {
+        host_->dispatch(message.getRequestStart());
+      }
+      break;
+    case ipc::Envelope::SCHEDULED:
+      if (!shutdown_ && !host_->holdIfBackground(message)) {
+        host_->dispatchScheduled(message.getScheduled());
+      }
       break;
     case ipc::Envelope::REQUEST_CANCEL:
       // The supervisor has answered the client already. The handler keeps running (it may
@@ -18,15 +43,43 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
     case ipc::Envelope::PING:
       answerPing(message.getPing().getSeq());
       break;
-    case ipc::Envelope::SHUTDOWN:
+    case ipc::Envelope::SHUTDOWN: {
       shutdown_ = true;
+      // Leave a margin before the supervisor's kill so the abandonment is logged and flushed.
+      uint32_t deadlineMs = message.getShutdown().getDeadlineMs();
+      long ms = static_cast<long>(deadlineMs) - std::min<long>(1000, deadlineMs / 10);
+      shutdownDeadline_.reset(event_new(
+          base_, -1, 0,
+          [](evutil_socket_t, short, void* self) {
+            static_cast<WorkerLoop*>(self)->onShutdownDeadline();
+          },
+          this));
+      timeval tv = millisToTimeval(std::max<long>(ms, 0));
+      event_add(shutdownDeadline_.get(), &tv);
       break;
+    }
     default:
       logger_.warn("worker ignored an unexpected message",
                    {{"kind", static_cast<int>(message.which())}});
       break;
   }
   exitIfDrained();
+}
+
+void WorkerLoop::onConfigure(ipc::Configure::Reader configure) {
+  configured_ = true;
+  for (auto binding : configure.getBindings()) {
+    bindings_.push_back({binding.getName().cStr(), binding.getValue().cStr(), binding.getJson()});
+  }
+  // workerMain runs the loop only until this arrives, then loads the script.
+  event_base_loopbreak(base_);
+}
+
+void WorkerLoop::onShutdownDeadline() {
+  if (host_->backgroundTasks() > 0) {
+    host_->abandonBackground("the shutdown deadline has come");
+  }
+  event_base_loopexit(base_, nullptr);
 }
 
 void WorkerLoop::answerPing(uint64_t seq) {
@@ -60,7 +113,9 @@ void WorkerLoop::onClosed(const std::string& reason) {
 }
 
 void WorkerLoop::exitIfDrained() {
-  if (shutdown_ && host_->inFlight() == 0) event_base_loopexit(base_, nullptr);
+  if (shutdown_ && host_->inFlight() == 0 && host_->backgroundTasks() == 0) {
+    event_base_loopexit(base_, nullptr);
+  }
 }
 
 }  // namespace isolated::worker

@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "common/event_handles.h"
 #include "common/logger.h"
 #include "ipc/channel.h"
 #include "worker/isolate_host.h"
@@ -41,12 +43,20 @@ class WorkerLoop : public ipc::ChannelHandler, public Outbox {
   void onMessage(ipc::Envelope::Reader message) override;
   void onClosed(const std::string& reason) override;
 
-  // Called after each message and timer; exits the loop once a drain has finished.
+  // Called after each message and timer; exits the loop once a drain has finished: no request
+  // in flight and no waitUntil() work pending.
   void exitIfDrained();
   bool shutdownRequested() const { return shutdown_; }
+  // Whether Configure has arrived (the worker loads its script only after it).
+  bool configured() const { return configured_; }
+  std::vector<ScriptBinding> takeBindings() { return std::move(bindings_); }
 
  private:
   void answerPing(uint64_t seq);
+  void onConfigure(ipc::Configure::Reader configure);
+  // Shutdown's deadline, shortly before the supervisor would kill the worker: waitUntil() work
+  // still pending is logged and abandoned.
+  void onShutdownDeadline();
 
   event_base* base_;
   Logger& logger_;
@@ -54,6 +64,9 @@ class WorkerLoop : public ipc::ChannelHandler, public Outbox {
   IsolateHost* host_ = nullptr;
   LoopLagMeter lag_;
   bool shutdown_ = false;
+  bool configured_ = false;
+  std::vector<ScriptBinding> bindings_;
+  EventPtr shutdownDeadline_;
 };
 
 }  // namespace isolated::worker

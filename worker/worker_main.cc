@@ -130,6 +130,15 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   loop.attach(channel, host);
   PlatformTaskPump platformTasks(base.get(), v8.platform(),
                                  [&] { host.runPlatformTasks(v8.platform().defaultPlatform()); });
+  host.setBackgroundIdleCallback([&loop] { loop.exitIfDrained(); });
+
+  // The supervisor's first message is Configure, the script's environment: it must be in place
+  // before the script's top level runs.
+  while (!loop.configured() && channel.open()) {
+    if (event_base_loop(base.get(), EVLOOP_ONCE) < 0) break;
+  }
+  if (!loop.configured()) return 1;
+  host.setBindings(loop.takeBindings());
 
   capnp::MallocMessageBuilder first;
   auto envelope = first.initRoot<ipc::Envelope>();

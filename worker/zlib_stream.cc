@@ -59,12 +59,6 @@ ZlibStream::~ZlibStream() {
   }
 }
 
-size_t ZlibStream::approximateMemory() const {
-  // zlib's documented footprints (zconf.h) for windowBits 15 and memLevel 8.
-  if (direction_ == ZlibDirection::kCompress) return (size_t{1} << 17) + (size_t{1} << 18);
-  return (size_t{1} << 15) + 7 * 1024;
-}
-
 ZlibStep ZlibStream::step(std::span<const uint8_t> input, std::span<uint8_t> output, bool finish) {
   ZlibStep result;
   if (failed_) {

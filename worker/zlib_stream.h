@@ -62,9 +62,6 @@ class ZlibStream {
   // with more == false) or read (decompression).
   bool ended() const { return ended_; }
 
-  // zlib's own allocation for this stream, roughly, for the embedder's memory accounting.
-  size_t approximateMemory() const;
-
  private:
   ZlibStream(ZlibFormat format, ZlibDirection direction);
 

@@ -323,3 +323,15 @@ export function queuingStrategies() {
   assertEquals(count.size('anything'), 1);
   assertThrows(() => new CountQueuingStrategy(), TypeError);
 }
+
+export async function pipeAbortIsADomException() {
+  // An already-aborted signal without a reason: the pipe makes its own AbortError.
+  const signal = {
+    aborted: true, reason: undefined, addEventListener() {}, removeEventListener() {},
+  };
+  let caught = null;
+  await ReadableStream.from([1]).pipeTo(new WritableStream(), { signal })
+      .catch((error) => { caught = error; });
+  assert(caught instanceof DOMException, `an AbortError DOMException, got ${caught}`);
+  assertEquals(caught.name, 'AbortError');
+}

@@ -12,6 +12,7 @@ import { FormData, mimeEssence, parseMultipartFormData, parseUrlencodedFormData,
          serializeMultipart } from './form_data.js';
 import { native } from './native.js';
 import { isDisturbed, ReadableStream, readAllBytes, streamOfBytes } from './streams.js';
+import { URLSearchParams } from './url.js';
 
 export const kBody = Symbol('body');
 export const kBodyUsed = Symbol('bodyUsed');
@@ -42,9 +43,7 @@ export function extractBody(body) {
     }
     return { bytes: null, stream: body, type: null };
   }
-  // URLSearchParams is looked up when used: another module installs it.
-  const SearchParams = globalThis.URLSearchParams;
-  if (typeof SearchParams === 'function' && body instanceof SearchParams) {
+  if (body instanceof URLSearchParams) {
     return { bytes: String(body), stream: null,
              type: 'application/x-www-form-urlencoded;charset=UTF-8' };
   }

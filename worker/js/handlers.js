@@ -1,39 +1,55 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
-// `addEventListener('fetch')`), and dispatch: the host's entry point for each request.
+// `addEventListener('fetch' | 'scheduled')`), and dispatch: the host's entry points for each
+// request and each scheduled (cron) event.
 import { bodySource, kBody, readStreamBody } from './body.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
+import { currentEnv } from './env.js';
+import { ExecutionContext } from './execution_context.js';
 import { native } from './native.js';
 import { Request, Response } from './request_response.js';
+import { dispatchScheduledTo } from './scheduled.js';
 
 const fetchListeners = [];
+const scheduledListeners = [];
 let moduleHandler = null;
 
 export function addEventListener(type, listener) {
-  if (type === 'fetch' && typeof listener === 'function') fetchListeners.push(listener);
+  if (typeof listener !== 'function') return;
+  if (type === 'fetch') fetchListeners.push(listener);
+  if (type === 'scheduled') scheduledListeners.push(listener);
 }
 
+const kContext = Symbol('context');
+
 export class FetchEvent {
-  constructor(request) {
+  constructor(request, context) {
     this.type = 'fetch';
     this.request = request;
     this.response = undefined;
+    this[kContext] = context;
   }
   respondWith(response) {
     if (this.response !== undefined) throw new Error('respondWith() was already called');
     this.response = Promise.resolve(response);
   }
-  waitUntil() {}
-  passThroughOnException() {}
+  waitUntil(promise) {
+    if (this[kContext] === undefined) throw new Error('waitUntil() outside of a request');
+    this[kContext].waitUntil(promise);
+  }
+  passThroughOnException() {
+    if (this[kContext] !== undefined) this[kContext].passThroughOnException();
+  }
 }
-
-const env = {};
-const ctx = { waitUntil() {}, passThroughOnException() {} };
 
 function toResponse(id, value) {
   if (!(value instanceof Response)) {
     native.fail(id, 'bad-response',
                 `the handler returned ${value === null ? 'null' : typeof value}, not a Response`);
+    return;
+  }
+  if (value.type === 'error') {
+    native.fail(id, 'bad-response', 'the handler returned Response.error(), a network error');
     return;
   }
   const flat = [];
@@ -70,10 +86,15 @@ export function dispatch(id, method, url, flatHeaders, body) {
     }
     const request = new Request(url, { method, headers });
     request[kBody] = body;
+    const ctx = new ExecutionContext(id);
     if (moduleHandler !== null) {
-      result = moduleHandler.fetch(request, env, ctx);
+      if (typeof moduleHandler.fetch !== 'function') {
+        native.fail(id, 'no-response', 'the module\'s default export has no fetch() method');
+        return;
+      }
+      result = moduleHandler.fetch(request, currentEnv(), ctx);
     } else {
-      const event = new FetchEvent(request);
+      const event = new FetchEvent(request, ctx);
       for (const listener of fetchListeners) {
         listener(event);
         if (event.response !== undefined) break;
@@ -95,14 +116,23 @@ export function dispatch(id, method, url, flatHeaders, body) {
   }
 }
 
+// Called by the host for each Scheduled message. Never throws, like dispatch.
+export function dispatchScheduled(id, scheduledTime, cron) {
+  dispatchScheduledTo({ module: moduleHandler, listeners: scheduledListeners }, id, scheduledTime,
+                      cron);
+}
+
 // Called once by the host after an ES module loads, with its default export.
 export function setModuleHandler(exported) {
-  if (exported == null || typeof exported.fetch !== 'function') {
-    throw new TypeError('the module\'s default export has no fetch(request, env, ctx) method');
+  if (exported == null ||
+      (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function')) {
+    throw new TypeError('the module\'s default export has no fetch(request, env, ctx) method ' +
+                        '(nor scheduled(event, env, ctx))');
   }
   moduleHandler = exported;
 }
 
+// Whether a service-worker script registered a handler: fetch or scheduled.
 export function hasFetchListener() {
-  return fetchListeners.length > 0;
+  return fetchListeners.length > 0 || scheduledListeners.length > 0;
 }

@@ -3,22 +3,28 @@
 // function expression, `(function (native) { ... })`, embedded in the binary
 // (cmake/RuntimeBundle.cmake); ScriptContext calls it once per context with the native bindings.
 // Nothing here is reachable from user code except the globals installed on purpose.
+import { AbortController, AbortSignal } from './abort.js';
 import { Blob, File } from './blob.js';
 import { CompressionStream, DecompressionStream } from './compression.js';
 import { makeConsole, reportError } from './console.js';
+import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
+import { setEnv } from './env.js';
+import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
 import { FormData } from './form_data.js';
-import { addEventListener, dispatch, FetchEvent, hasFetchListener,
+import { addEventListener, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
+import { MessageChannel, MessageEvent, MessagePort } from './message_channel.js';
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
+import { ScheduledEvent } from './scheduled.js';
 import * as streams from './streams.js';
 import { CryptoKey, SubtleCrypto } from './subtle.js';
-import { DOMException } from './dom_exception.js';
 import { TextDecoderStream, TextEncoderStream } from './text_streams.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
+import { URL, URLPattern, URLSearchParams } from './url.js';
 
 function define(name, value) {
   Object.defineProperty(globalThis, name, {
@@ -40,6 +46,7 @@ export function install(bindings) {
   define('Request', Request);
   define('Response', Response);
   define('FetchEvent', FetchEvent);
+  define('ScheduledEvent', ScheduledEvent);
   define('addEventListener', addEventListener);
   define('setTimeout', setTimeout);
   define('setInterval', setInterval);
@@ -50,16 +57,29 @@ export function install(bindings) {
   define('self', globalThis);
   define('TextEncoder', TextEncoder);
   define('TextDecoder', TextDecoder);
-  define('atob', native.atob);
-  define('btoa', native.btoa);
+  define('atob', throwingDOMExceptions(native.atob));
+  define('btoa', throwingDOMExceptions(native.btoa));
   define('crypto', makeCrypto());
   define('CryptoKey', CryptoKey);
   define('SubtleCrypto', SubtleCrypto);
-  define('DOMException', DOMException);
-  define('structuredClone', native.structuredClone);
-  define('performance', makePerformance());
+  define('structuredClone', throwingDOMExceptions(native.structuredClone));
+  const performance = makePerformance();
+  define('performance', performance);
+  setEventClock(() => performance.now());
   define('navigator', makeNavigator());
   define('reportError', reportError);
+  define('URL', URL);
+  define('URLSearchParams', URLSearchParams);
+  define('URLPattern', URLPattern);
+  define('DOMException', DOMException);
+  define('Event', Event);
+  define('EventTarget', EventTarget);
+  define('CustomEvent', CustomEvent);
+  define('AbortController', AbortController);
+  define('AbortSignal', AbortSignal);
+  define('MessageChannel', MessageChannel);
+  define('MessagePort', MessagePort);
+  define('MessageEvent', MessageEvent);
   for (const name of kStreamClasses) define(name, streams[name]);
   define('TextEncoderStream', TextEncoderStream);
   define('TextDecoderStream', TextDecoderStream);
@@ -68,5 +88,5 @@ export function install(bindings) {
   define('Blob', Blob);
   define('File', File);
   define('FormData', FormData);
-  return { dispatch, fireTimer, setModuleHandler, hasFetchListener };
+  return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv };
 }

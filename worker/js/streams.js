@@ -2,6 +2,7 @@
 // ponyfill (npm, bundled by esbuild), which follows the spec's reference implementation, plus
 // the few questions about a stream that the body mixin asks and the spec answers with internal
 // slots.
+import './streams_preload.js';  // first: the ponyfill looks for DOMException as it loads
 import {
   ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream,
   ReadableStreamBYOBReader, ReadableStreamBYOBRequest, ReadableStreamDefaultController,

@@ -1,0 +1,21 @@
+// The script's environment: variables and secrets (--var, --vars-file, --secret,
+// --secrets-file) that the supervisor sends each worker in its Configure message. Module
+// handlers get it as `env`; service-worker scripts see each binding as a global, as on
+// Cloudflare Workers.
+let env = {};
+
+export function currentEnv() {
+  return env;
+}
+
+// Called by the host once per context: with `asGlobals` false before the script loads, and,
+// for a classic (service-worker) script, again with true just before its top level runs.
+export function setEnv(bindings, asGlobals) {
+  env = bindings;
+  if (!asGlobals) return;
+  for (const name of Object.keys(bindings)) {
+    Object.defineProperty(globalThis, name, {
+      value: bindings[name], writable: true, configurable: true, enumerable: true,
+    });
+  }
+}
