@@ -303,6 +303,19 @@ export async function sharedMemoryIsNotABufferSource() {
   await assertCodecError(() => run(new CompressionStream('gzip'), [shared.buffer]), 'shared buffer');
 }
 
+export async function abortingTheWriterStopsDecompression() {
+  const compressed = await run(new CompressionStream('gzip'), [new Uint8Array(4 << 20)]);
+  const ds = new DecompressionStream('gzip');
+  const writer = ds.writable.getWriter();
+  const reader = ds.readable.getReader();
+  const written = writer.write(compressed);
+  assertEquals((await reader.read()).value.byteLength, 65536);
+  // Nobody reads any more; the abort must not wait for a reader to drain the output.
+  await writer.abort(new RangeError('stop'));
+  await written.then(() => {}, () => {});
+  await assertRejects(() => reader.read(), RangeError);
+}
+
 export async function pipesThroughBothAsIdentity() {
   const pieces = [kInputs.text(), binaryInput(), new Uint8Array(200000).fill(7), kInputs.text()];
   for (const format of kFormats) {

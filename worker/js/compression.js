@@ -65,7 +65,8 @@ function zlibTransform(format, compress) {
               offset = 0;
               owned = true;
             }
-            await readableWantsMore(controller);
+            // Aborted while waiting: stop here; the abort then frees the stream (cancel()).
+            if (!(await readableWantsMore(controller))) return;
           }
         }
         if (!more) return;
