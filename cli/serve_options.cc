@@ -105,6 +105,16 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "shared (one context per worker), context (fresh context per request) or isolate (fresh "
        "isolate per request)",
        "shared"},
+      {"fetch-deny", "ISOLATED_FETCH_DENY", "CIDR[,CIDR...]",
+       "Address ranges fetch() may not connect to, IPv4 or IPv6 (for example "
+       "127.0.0.0/8,10.0.0.0/8,::1/128)",
+       ""},
+      {"fetch-ca-file", "ISOLATED_FETCH_CA_FILE", "PATH",
+       "PEM file of CAs that fetch() trusts instead of the system store", ""},
+      {"fetch-connect-timeout", "ISOLATED_FETCH_CONNECT_TIMEOUT_MS", "MS",
+       "Milliseconds fetch() may take to connect", "10000"},
+      {"max-subrequests", "ISOLATED_MAX_SUBREQUESTS", "N",
+       "fetch() calls one incoming request may make (plain number)", "50"},
       {"log-level", "ISOLATED_LOG_LEVEL", "LEVEL", "debug, info, warn or error", "info"},
       {"log-format", "ISOLATED_LOG_FORMAT", "FORMAT", "text (logfmt) or json", "text"},
       {"max-concurrent-per-isolate", "ISOLATED_MAX_CONCURRENT_PER_ISOLATE", "N",
@@ -360,6 +370,8 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       {"max-workers", 0, kMaxWorkers, 1, &config.maxWorkers},
       {"scale-up-after", 1, 86400, 1, &config.scaleUpAfterSec},
       {"scale-down-after", 1, 86400, 1, &config.scaleDownAfterSec},
+      {"fetch-connect-timeout", 1, 3600000, 1, &config.fetchConnectTimeoutMs},
+      {"max-subrequests", 0, 1000000, 1, &config.maxSubrequests},
   };
   for (const auto& field : numbers) {
     auto n = parseNumber(resolve(find(field.flag)), field.min, field.max);
@@ -448,6 +460,18 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     return OptionsError{isolation.origin + ": expected shared, context or isolate, got '" +
                         isolation.value + "'"};
   }
+
+  auto deny = resolve(find("fetch-deny"));
+  auto ranges = CidrSet::parse(deny.value);
+  if (auto* error = std::get_if<std::string>(&ranges)) {
+    return OptionsError{deny.origin + ": " + *error};
+  }
+  config.fetchDeny = std::get<CidrSet>(std::move(ranges));
+  auto caFile = resolve(find("fetch-ca-file"));
+  if (!caFile.value.empty() && ::access(caFile.value.c_str(), R_OK) != 0) {
+    return OptionsError{caFile.origin + ": cannot read '" + caFile.value + "'"};
+  }
+  config.fetchCaFile = caFile.value;
 
   auto level = resolve(find("log-level"));
   if (auto l = parseLogLevel(level.value)) {

@@ -4,10 +4,10 @@
 
 #include <cstdint>
 #include <string>
-
 #include <vector>
 
 #include "common/bindings.h"
+#include "common/cidr_set.h"
 #include "common/isolation_mode.h"
 #include "common/logger.h"
 
@@ -90,6 +90,13 @@ struct ServeConfig {
   BindingSources bindings;
   // Cron expressions (--cron), each already validated by CronSchedule::parse.
   std::vector<std::string> crons;
+  // Outbound fetch(): address ranges refused (checked on the address actually connected to),
+  // a CA file that replaces the system store (empty: system store), the connect timeout, and
+  // the fetches one incoming request may make.
+  CidrSet fetchDeny;
+  std::string fetchCaFile;
+  uint32_t fetchConnectTimeoutMs = 10000;
+  uint32_t maxSubrequests = 50;
 
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;

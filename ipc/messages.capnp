@@ -129,6 +129,67 @@ struct Scheduled {
   cron @2 :Text;
 }
 
+# ---- Outbound fetch() (ordering and limits: ipc/protocol.h, "Outbound fetch") ----
+
+# Worker -> supervisor: start one outbound HTTP request. `fetchId` is chosen by the worker,
+# unique per channel and never reused; `parentId` is the RequestStart id the JavaScript was
+# running for (0: none, which the supervisor refuses).
+struct FetchStart {
+  fetchId @0 :UInt64;
+  parentId @1 :UInt64;
+  method @2 :Text;
+  url @3 :Text;
+  headers @4 :List(Header);
+  # The whole request body (bounded by kFetchMaxRequestBodyBytes); empty for none.
+  body @5 :Data;
+  redirect @6 :RedirectMode;
+  enum RedirectMode {
+    follow @0;
+    manual @1;
+    error @2;
+  }
+}
+
+# Supervisor -> worker: the final response's status line and headers. After it come
+# FetchBody messages, the last one with `end` set, or a FetchFailed.
+struct FetchHead {
+  fetchId @0 :UInt64;
+  status @1 :UInt16;
+  statusText @2 :Text;
+  headers @3 :List(Header);
+  # The URL of the response (after redirects).
+  url @4 :Text;
+  redirected @5 :Bool;
+}
+
+# Supervisor -> worker: response body bytes, at most kFetchMaxChunkBytes each; `end` marks the
+# last message of the fetch (its data may be empty).
+struct FetchBody {
+  fetchId @0 :UInt64;
+  data @1 :Data;
+  end @2 :Bool;
+}
+
+# Worker -> supervisor: the worker has handed `bytes` more body bytes of `fetchId` to
+# JavaScript; the supervisor may send that many more.
+struct FetchCredit {
+  fetchId @0 :UInt64;
+  bytes @1 :UInt32;
+}
+
+# Supervisor -> worker: the fetch failed (refused, network error, redirect error, limit). The
+# last message for `fetchId`; `message` becomes the TypeError's message.
+struct FetchFailed {
+  fetchId @0 :UInt64;
+  message @1 :Text;
+}
+
+# Worker -> supervisor: JavaScript aborted the fetch, or the context that made it is gone.
+# The supervisor stops the transfer and sends nothing more for `fetchId`.
+struct FetchAbort {
+  fetchId @0 :UInt64;
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -142,5 +203,11 @@ struct Envelope {
     log @8 :Log;
     configure @9 :Configure;
     scheduled @10 :Scheduled;
+    fetchStart @11 :FetchStart;
+    fetchHead @12 :FetchHead;
+    fetchBody @13 :FetchBody;
+    fetchCredit @14 :FetchCredit;
+    fetchFailed @15 :FetchFailed;
+    fetchAbort @16 :FetchAbort;
   }
 }

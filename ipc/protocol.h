@@ -36,6 +36,25 @@
 //     exits; the supervisor sends nothing more.
 //  7. EOF on the socket means the peer is gone. A worker exits at once on EOF.
 //
+// Outbound fetch (per fetchId; ids are chosen by the worker, unique per channel):
+//  8. Worker -> supervisor: FetchStart(fetchId, parentId) opens a fetch; parentId is the
+//     RequestStart id the JavaScript runs for, and may already be answered (waitUntil work).
+//  9. Supervisor -> worker: either one FetchFailed, or one FetchHead followed by FetchBody
+//     messages of which exactly the last has `end` set, optionally cut short by one
+//     FetchFailed. Nothing follows the `end` body or a FetchFailed.
+// 10. Flow control: the worker starts with a window of kFetchWindowBytes for each fetch. The
+//     supervisor never has more than that many body bytes of a fetch sent and not yet
+//     credited; the worker sends FetchCredit(bytes) as it hands chunks to JavaScript. (The
+//     supervisor pauses the transfer while the window is full.)
+// 11. FetchAbort(fetchId) from the worker may cross anything the supervisor sends for the id;
+//     the worker ignores messages for ids it no longer holds, and the supervisor ignores
+//     FetchAbort and FetchCredit for ids it has finished.
+// 12. When the supervisor cancels a request (RequestCancel), it fails that request's fetches
+//     (FetchFailed); when a worker is lost, its fetches are dropped.
+// Limits (a worker message over them gets FetchFailed, never a crash): see the kFetch*
+// constants below. The supervisor also bounds concurrent fetches per worker and, per parent
+// request, the number of fetches (--max-subrequests).
+//
 // File descriptors (for later use: passing an accepted client socket or a shared snapshot) travel
 // separately as SCM_RIGHTS with one byte of payload, see ipc/fd_passing.h.
 #pragma once
@@ -55,5 +74,20 @@ struct FrameLimits {
   uint64_t traversalLimitWords = (64u << 20) / 8 * 2;
   int nestingLimit = 32;
 };
+
+// Outbound fetch limits, checked by the worker (precise TypeErrors) and again by the
+// supervisor (which trusts no peer).
+inline constexpr size_t kFetchMaxUrlBytes = 16u << 10;
+inline constexpr size_t kFetchMaxHeaders = 256;
+// Names and values of all headers together, request or response.
+inline constexpr size_t kFetchMaxHeaderBytes = 256u << 10;
+// A request body travels whole inside FetchStart.
+inline constexpr size_t kFetchMaxRequestBodyBytes = 32u << 20;
+// Response body bytes per FetchBody message.
+inline constexpr size_t kFetchMaxChunkBytes = 64u << 10;
+// Body bytes in flight per fetch: sent by the supervisor and not yet credited by the worker.
+inline constexpr size_t kFetchWindowBytes = 256u << 10;
+// Concurrent fetches one worker may hold open in the supervisor.
+inline constexpr size_t kFetchMaxPerWorker = 256;
 
 }  // namespace isolated::ipc

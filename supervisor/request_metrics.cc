@@ -180,6 +180,15 @@ std::string RequestMetrics::render(const ServerStatus& status) const {
   header(out, "isolated_dropped_log_lines_total", "counter",
          "Log lines dropped because the log output was backed up.");
   sample(out, "isolated_dropped_log_lines_total", "", static_cast<double>(status.droppedLogLines));
+  header(out, "isolated_fetches_in_flight", "gauge", "Outbound fetch() calls in progress.");
+  sample(out, "isolated_fetches_in_flight", "", static_cast<double>(status.fetchesInFlight));
+  header(out, "isolated_fetches_total", "counter",
+         "Finished outbound fetch() calls, by outcome: completed, failed, denied (--fetch-deny), "
+         "refused, cancelled, aborted.");
+  for (const auto& [outcome, count] : status.fetches) {
+    sample(out, "isolated_fetches_total", "outcome=\"" + outcome + "\"",
+           static_cast<double>(count));
+  }
   return out;
 }
 

@@ -51,6 +51,9 @@ struct ServerStatus {
   std::map<std::string, uint64_t> restarts;           // reason -> count
   std::map<std::string, uint64_t> limitTerminations;  // kind -> count
   uint64_t droppedLogLines = 0;
+  // Outbound fetch(): in flight now, and finished ones by outcome (see FetchClient).
+  uint64_t fetchesInFlight = 0;
+  std::map<std::string, uint64_t> fetches;
   std::vector<WorkerStatus> workerList;
 };
 

@@ -45,6 +45,8 @@ nlohmann::json toJson(const ServerStatus& s) {
       {"restarts", s.restarts},
       {"limit_terminations", s.limitTerminations},
       {"dropped_log_lines", s.droppedLogLines},
+      {"fetches_in_flight", s.fetchesInFlight},
+      {"fetches", s.fetches},
   };
 }
 

@@ -26,6 +26,9 @@ constexpr auto kFailureMemory = std::chrono::seconds(30);
 // How long workers get to exit after Shutdown at the end of a drain before they are killed.
 constexpr uint32_t kWorkerStopDeadlineMs = 5000;
 
+// A fetch's total timeout is the wall limit plus this.
+constexpr auto kFetchTimeoutMargin = std::chrono::seconds(1);
+
 }  // namespace
 
 Supervisor::Supervisor(event_base* base, const ServeConfig& config,
@@ -85,6 +88,18 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
     admin_ = std::make_unique<AdminServer>(base_, config.adminHost,
                                            static_cast<uint16_t>(config.adminPort), *this);
   }
+  // A fetch made while its request runs ends with the request's wall limit (the supervisor
+  // cancels it, with a message that says so); the total timeout, a second later, bounds the
+  // rest: fetches still running after their response (waitUntil work).
+  FetchOptions fetchOptions{config.fetchDeny, config.fetchCaFile,
+                            std::chrono::milliseconds(config.fetchConnectTimeoutMs),
+                            std::chrono::milliseconds(config.wallLimitMs) + kFetchTimeoutMargin};
+  fetch_ = std::make_unique<FetchClient>(
+      base_, std::move(fetchOptions),
+      [this](uint32_t workerId, capnp::MessageBuilder& message) {
+        sendFetchMessage(workerId, message);
+      },
+      logger_);
 }
 
 Supervisor::~Supervisor() = default;
@@ -180,6 +195,7 @@ void Supervisor::housekeeping() {
     }
     checkMemory();
     autoscale();
+    pruneSubrequests(now);
   }
   checkDrained();
 }

@@ -33,6 +33,7 @@
 #include "supervisor/admin_server.h"
 #include "supervisor/control_server.h"
 #include "supervisor/dispatcher.h"
+#include "supervisor/fetch_client.h"
 #include "supervisor/http_listener.h"
 #include "supervisor/request_metrics.h"
 #include "supervisor/status.h"
@@ -100,6 +101,9 @@ class Supervisor : public RequestHandler,
   void onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) override;
   void onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) override;
   void onWorkerLost(WorkerProcess& worker, const std::string& reason) override;
+  void onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Reader start) override;
+  void onWorkerFetchCredit(WorkerProcess& worker, ipc::FetchCredit::Reader credit) override;
+  void onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Reader abort) override;
 
  private:
   // kPaused: drained by the operator (ctl drain) but running; kDraining ends in kStopping.
@@ -164,6 +168,17 @@ class Supervisor : public RequestHandler,
   void dispatchScheduled(const std::string& cron, double scheduledTimeMs);
   // The script's environment, the supervisor's first message to every worker.
   void sendConfigure(WorkerProcess& worker);
+  // Outbound fetch (supervisor_fetch.cc).
+  // Fetches started per parent request, for --max-subrequests. An entry outlives its request
+  // (waitUntil work may still fetch) until no fetch of it can still be running: the parent is
+  // answered and its last fetch started more than the fetch timeout ago.
+  struct SubrequestCount {
+    uint32_t workerId;
+    uint32_t started;
+    Clock::time_point lastStart;
+  };
+  void sendFetchMessage(uint32_t workerId, capnp::MessageBuilder& message);
+  void pruneSubrequests(Clock::time_point now);
 
   // Lifecycle.
   void onSignal(int signal);
@@ -221,6 +236,9 @@ class Supervisor : public RequestHandler,
   std::unique_ptr<AdminServer> admin_;
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
+  std::unordered_map<uint64_t, SubrequestCount> subrequests_;
+  // After workers_: declared later, destroyed first, it never sends to a destroyed worker.
+  std::unique_ptr<FetchClient> fetch_;
   std::vector<DispatchCandidate> candidates_;  // scratch space for dispatch, reused
   std::unordered_map<uint64_t, PendingRequest> inFlight_;
   // Request ids of the last kRecentAnswers answered requests, so that lines their waitUntil()

@@ -95,6 +95,11 @@ ServerStatus Supervisor::snapshot() const {
     status.restarts[reason] = count;
   status.limitTerminations = metrics_.limits();
   status.droppedLogLines = droppedLogLinesOfExited_ + logger_.droppedLines();
+  status.fetchesInFlight = fetch_->activeCount();
+  for (const char* outcome : {"completed", "failed", "denied", "refused", "cancelled", "aborted"})
+    status.fetches[outcome] = 0;
+  for (const auto& [outcome, count] : fetch_->outcomes())
+    status.fetches[outcome] = count;
   for (const auto& w : workers_) {
     status.droppedLogLines += w->droppedLogLines;
     WorkerStatus row;

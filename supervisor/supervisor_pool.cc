@@ -240,6 +240,9 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
     ++failed;
   }
   worker.outstanding().clear();
+  fetch_->dropWorker(worker.id());
+  std::erase_if(subrequests_,
+                [&](const auto& item) { return item.second.workerId == worker.id(); });
   // A worker told to shut down closes its channel as it exits; any other loss means the process
   // must go now. Either way it is reaped (and the object freed) on SIGCHLD.
   bool expected = worker.shutdownSent();

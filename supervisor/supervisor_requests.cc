@@ -264,6 +264,8 @@ void Supervisor::expireInFlight(Clock::time_point now) {
       capnp::MallocMessageBuilder message;
       message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
       worker->send(message);
+      fetch_->failParent(workerId, id,
+                         "fetch() cancelled: the request that made it exceeded its time limit");
     }
   }
   if (!expired.empty()) pumpQueue();

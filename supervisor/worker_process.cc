@@ -89,6 +89,18 @@ void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
     case E::LOG:
       events_.onWorkerLog(*this, message.getLog());
       return;
+    case E::FETCH_START:
+      if (!helloSeen) return protocolViolation("FetchStart before Hello");
+      events_.onWorkerFetchStart(*this, message.getFetchStart());
+      return;
+    case E::FETCH_CREDIT:
+      if (!helloSeen) return protocolViolation("FetchCredit before Hello");
+      events_.onWorkerFetchCredit(*this, message.getFetchCredit());
+      return;
+    case E::FETCH_ABORT:
+      if (!helloSeen) return protocolViolation("FetchAbort before Hello");
+      events_.onWorkerFetchAbort(*this, message.getFetchAbort());
+      return;
     default:
       return protocolViolation("message kind " + std::to_string(message.which()) +
                                " is not sent by workers");

@@ -40,6 +40,10 @@ class WorkerEvents {
   virtual void onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) = 0;
   virtual void onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) = 0;
   virtual void onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) = 0;
+  // Outbound fetch() messages (after Hello only).
+  virtual void onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Reader start) = 0;
+  virtual void onWorkerFetchCredit(WorkerProcess& worker, ipc::FetchCredit::Reader credit) = 0;
+  virtual void onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Reader abort) = 0;
   // The channel closed or broke; `state()` is kLost from here on.
   virtual void onWorkerLost(WorkerProcess& worker, const std::string& reason) = 0;
 };

@@ -965,6 +965,8 @@ TEST_F(CtlTest, MetricsEndpointParsesAsPrometheusText) {
       {"isolated_worker_restarts", "counter"},
       {"isolated_limit_terminations", "counter"},
       {"isolated_dropped_log_lines", "counter"},
+      {"isolated_fetches_in_flight", "gauge"},
+      {"isolated_fetches", "counter"},
   };
   for (const auto& [name, type] : expected) {
     ASSERT_TRUE(families.contains(name)) << name << " missing:\n" << metrics.body;

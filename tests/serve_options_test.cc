@@ -408,5 +408,36 @@ TEST(ServeOptionsTest, MaxConcurrentPerIsolateIsTheWorkerQueueSize) {
                        "--max-concurrent-per-isolate: expected a whole number from 1"));
 }
 
+TEST(ServeOptionsFetchTest, FetchFlagsAndVariables) {
+  ServeConfig defaults = parseOk({"app.js"});
+  EXPECT_TRUE(defaults.fetchDeny.empty());
+  EXPECT_EQ(defaults.maxSubrequests, 50u);
+  EXPECT_EQ(defaults.fetchConnectTimeoutMs, 10000u);
+  EXPECT_EQ(defaults.fetchCaFile, "");
+
+  ServeConfig c = parseOk({"app.js", "--fetch-deny", "127.0.0.0/8,::1", "--max-subrequests", "3"},
+                          {{"ISOLATED_FETCH_CONNECT_TIMEOUT_MS", "250"}});
+  ASSERT_EQ(c.fetchDeny.ranges().size(), 2u);
+  EXPECT_EQ(c.fetchDeny.ranges()[0].text, "127.0.0.0/8");
+  EXPECT_EQ(c.fetchDeny.ranges()[1].text, "::1");
+  EXPECT_EQ(c.maxSubrequests, 3u);
+  EXPECT_EQ(c.fetchConnectTimeoutMs, 250u);
+
+  ServeConfig fromEnv = parseOk({"app.js"}, {{"ISOLATED_FETCH_DENY", "10.0.0.0/8"}});
+  ASSERT_EQ(fromEnv.fetchDeny.ranges().size(), 1u);
+}
+
+TEST(ServeOptionsFetchTest, BadFetchValuesNameTheFlag) {
+  std::string deny = parseError({"app.js", "--fetch-deny", "10.0.0.0/40"});
+  EXPECT_TRUE(contains(deny, "--fetch-deny")) << deny;
+  EXPECT_TRUE(contains(deny, "'10.0.0.0/40'")) << deny;
+  std::string env = parseError({"app.js"}, {{"ISOLATED_FETCH_DENY", "nope"}});
+  EXPECT_TRUE(contains(env, "ISOLATED_FETCH_DENY")) << env;
+  std::string ca = parseError({"app.js", "--fetch-ca-file", "/nonexistent/ca.pem"});
+  EXPECT_TRUE(contains(ca, "--fetch-ca-file")) << ca;
+  std::string limit = parseError({"app.js", "--max-subrequests", "-1"});
+  EXPECT_TRUE(contains(limit, "--max-subrequests")) << limit;
+}
+
 }  // namespace
 }  // namespace isolated

@@ -42,6 +42,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       watchdog_(watchdog),
       options_(std::move(options)),
       timers_(base, [this](uint64_t id, uint64_t requestId) { fireTimer(id, requestId); }),
+      fetches_(outbox),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
       isolate_(std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes)) {
   releaseEvent_.reset(event_new(
@@ -56,6 +57,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
 
 IsolateHost::~IsolateHost() {
   timers_.clear();
+  fetches_.clear(isolate_->get());
   context_.reset();
   isolate_.reset();
 }
@@ -175,8 +177,10 @@ void IsolateHost::rebuild(bool newIsolate) {
   if (size_t pending = backgroundTasks(); pending > 0) {
     writer_.log(2, std::to_string(pending) + " waitUntil() tasks were lost with the old state", 0);
   }
-  // The timers' callbacks and every queued promise job belong to the old context.
+  // The timers' callbacks, fetch promises and every queued promise job belong to the old
+  // context.
   timers_.clear();
+  fetches_.clear(isolate_->get());
   context_.reset();
   if (newIsolate) {
     isolate_.reset();
@@ -207,6 +211,7 @@ void IsolateHost::rebuild(bool newIsolate) {
 
 void IsolateHost::refreshForRequest() {
   timers_.clear();
+  fetches_.clear(isolate_->get());
   // Requests the supervisor gave up on (wall limit) may still be parked in the old state: each
   // gets its one answer before that state goes.
   if (context_) {
@@ -369,6 +374,35 @@ void IsolateHost::fireTimer(uint64_t timerId, uint64_t requestId) {
         !tryCatch.HasTerminated()) {
       ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
       writer_.log(3, "Uncaught exception in timer callback: " + error.message, requestId);
+    }
+  });
+}
+
+void IsolateHost::onFetchMessage(ipc::Envelope::Reader message) {
+  uint64_t fetchId = 0;
+  switch (message.which()) {
+    case ipc::Envelope::FETCH_HEAD:
+      fetchId = message.getFetchHead().getFetchId();
+      break;
+    case ipc::Envelope::FETCH_BODY:
+      fetchId = message.getFetchBody().getFetchId();
+      break;
+    case ipc::Envelope::FETCH_FAILED:
+      fetchId = message.getFetchFailed().getFetchId();
+      break;
+    default:
+      return;
+  }
+  auto requestId = fetches_.requestOf(fetchId);
+  if (!context_ || !requestId) return;
+  runTurn(*requestId, [&](v8::Local<v8::Context> context, v8::TryCatch&) {
+    switch (message.which()) {
+      case ipc::Envelope::FETCH_HEAD:
+        return fetches_.onHead(context, message.getFetchHead());
+      case ipc::Envelope::FETCH_BODY:
+        return fetches_.onBody(context, message.getFetchBody());
+      default:
+        return fetches_.onFailed(context, message.getFetchFailed());
     }
   });
 }

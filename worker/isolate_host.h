@@ -48,6 +48,7 @@
 
 #include "ipc/messages.capnp.h"
 #include "worker/cpu_watchdog.h"
+#include "worker/outbound_fetches.h"
 #include "worker/outbox.h"
 #include "worker/owned_isolate.h"
 #include "worker/response_writer.h"
@@ -120,6 +121,10 @@ class IsolateHost final : public RuntimeHost {
   bool holdIfBackground(ipc::Envelope::Reader envelope);
   // Forgets `id`: no Response will be sent for it, whatever its handler does later.
   void cancel(uint64_t id);
+  // FetchHead, FetchBody or FetchFailed from the supervisor: settles the fetch's promises in a
+  // turn run in the name of the request that started it. Ignored for fetches the current
+  // context does not hold.
+  void onFetchMessage(ipc::Envelope::Reader message);
   // Runs a tiny pre-compiled script under the CPU limit: true when the isolate still executes
   // JavaScript and gets the right answer.
   bool probe();
@@ -183,6 +188,7 @@ class IsolateHost final : public RuntimeHost {
   void cancelTimer(uint64_t id) override { timers_.cancel(id); }
   void waitUntilBegin(uint64_t id) override;
   void waitUntilEnd(uint64_t id) override;
+  OutboundFetches* fetches() override { return &fetches_; }
 
   event_base* base_;
   ResponseWriter writer_;
@@ -190,6 +196,8 @@ class IsolateHost final : public RuntimeHost {
   HostOptions options_;
   SourceCache sources_;
   TimerQueue timers_;
+  // The current context's fetches; cleared (and aborted) whenever the context goes.
+  OutboundFetches fetches_;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
   // Declared in this order so that the context goes before its isolate, and the isolate
   // before the allocator its array buffers use.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "worker/compression_bindings.h"
+#include "worker/fetch_bindings.h"
 #include "worker/function_table.h"
 #include "worker/runtime_host.h"
 #include "worker/subtle/subtle_bindings.h"
@@ -53,6 +54,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
       {"decodeUtf8", &NativeBindings::decodeUtf8},
   };
   installFunctions(isolate, context, native, functions, data);
+  installFunctions(isolate, context, native, fetchFunctions(), data);
   WebBindings::install(isolate, context, native);
   subtle::installSubtle(isolate, context, native);
   installCompression(isolate, context, native);

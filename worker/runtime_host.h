@@ -1,4 +1,5 @@
-// What worker/runtime.js needs from whoever runs it: answering requests, logging and timers.
+// What worker/runtime.js needs from whoever runs it: answering requests, logging, timers and
+// (optionally) outbound fetch().
 // NativeBindings reaches its host only through this interface, carried in each binding's
 // FunctionTemplate data, so the same runtime serves both the worker (IsolateHost) and
 // `isolated test` (TestRunner).
@@ -12,6 +13,8 @@
 #include <string>
 
 namespace isolated::worker {
+
+class OutboundFetches;
 
 class RuntimeHost {
  public:
@@ -28,6 +31,8 @@ class RuntimeHost {
   // requests' work (the test runner) need not count them.
   virtual void waitUntilBegin(uint64_t /*id*/) {}
   virtual void waitUntilEnd(uint64_t /*id*/) {}
+  // The current context's outbound fetches; nullptr where fetch() is not available.
+  virtual OutboundFetches* fetches() { return nullptr; }
 
  protected:
   ~RuntimeHost() = default;

@@ -40,6 +40,11 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
       // share state with other requests), but nothing is ever sent for the id.
       host_->cancel(message.getRequestCancel().getId());
       break;
+    case ipc::Envelope::FETCH_HEAD:
+    case ipc::Envelope::FETCH_BODY:
+    case ipc::Envelope::FETCH_FAILED:
+      host_->onFetchMessage(message);
+      break;
     case ipc::Envelope::PING:
       answerPing(message.getPing().getSeq());
       break;

@@ -11,6 +11,7 @@ import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { setEnv } from './env.js';
 import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
+import { fetch } from './fetch.js';
 import { FormData } from './form_data.js';
 import { addEventListener, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
@@ -47,6 +48,7 @@ export function install(bindings) {
   define('Response', Response);
   define('FetchEvent', FetchEvent);
   define('ScheduledEvent', ScheduledEvent);
+  define('fetch', fetch);
   define('addEventListener', addEventListener);
   define('setTimeout', setTimeout);
   define('setInterval', setInterval);

@@ -1,0 +1,65 @@
+// Supervisor: outbound fetch() on behalf of the workers. The FetchClient does the HTTP; here
+// each FetchStart is checked against its parent request (--max-subrequests, which worker may
+// fetch for it) and the per-worker bound, and fetches end with their worker or their
+// cancelled parent request.
+#include "supervisor/supervisor.h"
+
+#include "ipc/protocol.h"
+
+namespace isolated::supervisor {
+
+void Supervisor::sendFetchMessage(uint32_t workerId, capnp::MessageBuilder& message) {
+  for (auto& worker : workers_) {
+    if (worker->id() == workerId) {
+      if (isAlive(*worker)) worker->send(message);
+      return;
+    }
+  }
+}
+
+void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Reader start) {
+  uint64_t fetchId = start.getFetchId();
+  uint64_t parentId = start.getParentId();
+  if (parentId == 0 || parentId >= nextRequestId_) {
+    return fetch_->refuse(worker.id(), fetchId,
+                          "fetch() refused: it can only be called while handling a request");
+  }
+  auto now = Clock::now();
+  auto [entry, created] = subrequests_.try_emplace(parentId, SubrequestCount{worker.id(), 0, now});
+  if (entry->second.workerId != worker.id()) {
+    return fetch_->refuse(
+        worker.id(), fetchId,
+        "fetch() refused: request " + std::to_string(parentId) + " does not belong to this worker");
+  }
+  if (entry->second.started >= config_.maxSubrequests) {
+    return fetch_->refuse(worker.id(), fetchId,
+                          "fetch() refused: too many subrequests; one request may make at most " +
+                              std::to_string(config_.maxSubrequests) + " (--max-subrequests)");
+  }
+  if (fetch_->activeCount(worker.id()) >= ipc::kFetchMaxPerWorker) {
+    return fetch_->refuse(worker.id(), fetchId,
+                          "fetch() refused: the worker already has " +
+                              std::to_string(ipc::kFetchMaxPerWorker) + " fetches in flight");
+  }
+  ++entry->second.started;
+  entry->second.lastStart = now;
+  fetch_->start(worker.id(), start);
+}
+
+void Supervisor::onWorkerFetchCredit(WorkerProcess& worker, ipc::FetchCredit::Reader credit) {
+  fetch_->credit(worker.id(), credit.getFetchId(), credit.getBytes());
+}
+
+void Supervisor::onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Reader abort) {
+  fetch_->abort(worker.id(), abort.getFetchId());
+}
+
+void Supervisor::pruneSubrequests(Clock::time_point now) {
+  // A fetch lives at most its total timeout (the wall limit and a second) from its start.
+  auto horizon = std::chrono::milliseconds(config_.wallLimitMs) + std::chrono::seconds(2);
+  std::erase_if(subrequests_, [&](const auto& item) {
+    return !inFlight_.contains(item.first) && now - item.second.lastStart > horizon;
+  });
+}
+
+}  // namespace isolated::supervisor

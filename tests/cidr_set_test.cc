@@ -1,0 +1,100 @@
+// CidrSet: parsing --fetch-deny and matching socket addresses, IPv4, IPv6 and IPv4-mapped.
+#include "common/cidr_set.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include <string>
+#include <variant>
+
+namespace isolated {
+namespace {
+
+CidrSet parseOk(const std::string& text) {
+  auto parsed = CidrSet::parse(text);
+  EXPECT_TRUE(std::holds_alternative<CidrSet>(parsed)) << std::get<std::string>(parsed);
+  return std::get<CidrSet>(std::move(parsed));
+}
+
+std::string parseError(const std::string& text) {
+  auto parsed = CidrSet::parse(text);
+  return std::holds_alternative<std::string>(parsed) ? std::get<std::string>(parsed) : "";
+}
+
+// The range text matching `address` ("" for none).
+std::string matchOf(const CidrSet& set, const std::string& address) {
+  sockaddr_storage storage{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+  } else {
+    ADD_FAILURE() << "bad test address " << address;
+    return "";
+  }
+  const Cidr* range = set.match(reinterpret_cast<const sockaddr*>(&storage));
+  return range != nullptr ? range->text : "";
+}
+
+TEST(CidrSetTest, MatchesIpv4Prefixes) {
+  CidrSet set = parseOk("127.0.0.0/8, 10.0.0.0/8,172.16.0.0/12,192.168.1.7");
+  EXPECT_EQ(matchOf(set, "127.0.0.1"), "127.0.0.0/8");
+  EXPECT_EQ(matchOf(set, "127.255.255.254"), "127.0.0.0/8");
+  EXPECT_EQ(matchOf(set, "128.0.0.1"), "");
+  EXPECT_EQ(matchOf(set, "172.31.255.255"), "172.16.0.0/12");
+  EXPECT_EQ(matchOf(set, "172.32.0.0"), "");
+  EXPECT_EQ(matchOf(set, "172.15.255.255"), "");
+  EXPECT_EQ(matchOf(set, "192.168.1.7"), "192.168.1.7");
+  EXPECT_EQ(matchOf(set, "192.168.1.8"), "");
+  EXPECT_EQ(matchOf(set, "8.8.8.8"), "");
+}
+
+TEST(CidrSetTest, Ipv4RangesMatchIpv4MappedIpv6) {
+  CidrSet set = parseOk("127.0.0.0/8");
+  EXPECT_EQ(matchOf(set, "::ffff:127.0.0.1"), "127.0.0.0/8");
+  EXPECT_EQ(matchOf(set, "::ffff:8.8.8.8"), "");
+  // ::1 is IPv6 loopback, not in an IPv4 range.
+  EXPECT_EQ(matchOf(set, "::1"), "");
+}
+
+TEST(CidrSetTest, MatchesIpv6Prefixes) {
+  CidrSet set = parseOk("::1/128,fc00::/7,fe80::/10");
+  EXPECT_EQ(matchOf(set, "::1"), "::1/128");
+  EXPECT_EQ(matchOf(set, "::2"), "");
+  EXPECT_EQ(matchOf(set, "fd12:3456::1"), "fc00::/7");
+  EXPECT_EQ(matchOf(set, "fe80::1"), "fe80::/10");
+  EXPECT_EQ(matchOf(set, "febf::1"), "fe80::/10");
+  EXPECT_EQ(matchOf(set, "fec0::1"), "");
+  EXPECT_EQ(matchOf(set, "2001:db8::1"), "");
+  EXPECT_EQ(matchOf(set, "127.0.0.1"), "");
+}
+
+TEST(CidrSetTest, ZeroPrefixMatchesItsWholeFamily) {
+  CidrSet v4 = parseOk("0.0.0.0/0");
+  EXPECT_EQ(matchOf(v4, "1.2.3.4"), "0.0.0.0/0");
+  EXPECT_EQ(matchOf(v4, "2001:db8::1"), "");
+  CidrSet v6 = parseOk("::/0");
+  EXPECT_EQ(matchOf(v6, "2001:db8::1"), "::/0");
+}
+
+TEST(CidrSetTest, EmptyListMatchesNothing) {
+  CidrSet set = parseOk("");
+  EXPECT_TRUE(set.empty());
+  EXPECT_EQ(matchOf(set, "127.0.0.1"), "");
+}
+
+TEST(CidrSetTest, RejectsMalformedEntriesByName) {
+  EXPECT_NE(parseError("127.0.0.0/33").find("'127.0.0.0/33'"), std::string::npos);
+  EXPECT_NE(parseError("127.0.0.0/33").find("0 to 32"), std::string::npos);
+  EXPECT_NE(parseError("::1/129").find("0 to 128"), std::string::npos);
+  EXPECT_NE(parseError("10.0.0.0/8,localhost").find("'localhost'"), std::string::npos);
+  EXPECT_NE(parseError("10.0.0.0/").find("prefix length"), std::string::npos);
+  EXPECT_NE(parseError("10.0.0.0/8x").find("prefix length"), std::string::npos);
+  EXPECT_NE(parseError("300.1.1.1/8").find("'300.1.1.1/8'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace isolated

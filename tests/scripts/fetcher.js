@@ -1,0 +1,211 @@
+// Integration-test handler for outbound fetch() (tests/fetch_test.cc). Each route takes the
+// URL to fetch in `?url=` (percent-encoded) and answers JSON describing what fetch() gave:
+//   /get          fetch(url); status, statusText, headers, body, url, redirected
+//   /post         POST JSON with headers to url (an /echo route); the parsed JSON answer
+//   /redirect     fetch(url, {redirect: ?mode}); status, location, body, redirected, url
+//   /count        streams the body through a reader and counts its bytes
+//   /many         ?n fetches of url one after another; how many succeeded, the first error
+//   /abort-head   aborts (AbortController) 100 ms after fetch() is called; the rejection
+//   /abort-body   aborts while a body read is pending; the rejection
+//   /abort-default  an already-aborted signal; /timeout AbortSignal.timeout(100)
+//   /bad-signal   a signal that is not an AbortSignal
+//   /hang         awaits the whole body of url (which never ends); logs how the fetch ended
+//   /scheme       fetch() of a non-HTTP URL; the rejection
+//   /proxy        returns fetch(url) itself as the handler's response
+//   /method       fetch(url, {method: ?method}) with a body unless GET/HEAD; status, body
+//   /request      fetch(new Request(url, {method: 'PUT', headers, body})); the answer
+//   /streams      the body is a ReadableStream; clone() tees it; a fetched body as the body of
+//                 another fetch (POST to url, an /echo route); waitUntil(fetch(...)) after
+//                 the response
+//   /spin         starts fetch(url), then spins past the CPU limit (the context is rebuilt)
+//   /ignore       fetch(url), the body left unread
+//   /garbage      allocates and drops ?mb megabytes of short-lived objects
+// A rejected fetch() answers 502 with {name, message}.
+function params(url) {
+  const out = {};
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) out[pair.slice(0, eq)] = decodeURIComponent(pair.slice(eq + 1));
+  }
+  return out;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function failure(error) {
+  return Response.json({ name: error && error.name, message: error && error.message },
+                       { status: 502 });
+}
+
+async function route(path, q, ctx) {
+  switch (path) {
+    case '/get': {
+      const r = await fetch(q.url);
+      const headers = {};
+      for (const [k, v] of r.headers) headers[k] = v;
+      return Response.json({ status: r.status, statusText: r.statusText, ok: r.ok, headers,
+                             body: await r.text(), url: r.url, redirected: r.redirected });
+    }
+    case '/post': {
+      const r = await fetch(q.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-test': 'fetch' },
+        body: JSON.stringify({ n: [1, 2, 3], s: 'h\u00e9llo' }),
+      });
+      return Response.json({ status: r.status, answer: await r.json() });
+    }
+    case '/redirect': {
+      const r = await fetch(q.url, { redirect: q.mode, method: q.method || 'GET',
+                                     body: q.method === 'POST' ? 'payload' : undefined });
+      return Response.json({ status: r.status, location: r.headers.get('location'),
+                             body: await r.text(), redirected: r.redirected, url: r.url });
+    }
+    case '/count': {
+      const r = await fetch(q.url);
+      const reader = r.body.getReader();
+      let bytes = 0;
+      let chunks = 0;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        bytes += value.byteLength;
+        chunks += 1;
+      }
+      return Response.json({ status: r.status, bytes, chunks });
+    }
+    case '/many': {
+      let ok = 0;
+      let error = null;
+      for (let i = 0; i < Number(q.n); i++) {
+        try {
+          await (await fetch(q.url)).text();
+          ok += 1;
+        } catch (e) {
+          if (error === null) error = { name: e.name, message: e.message };
+        }
+      }
+      return Response.json({ ok, error });
+    }
+    case '/abort-head': {
+      const controller = new AbortController();
+      const reason = new Error('stop waiting');
+      setTimeout(() => controller.abort(reason), 100);
+      try {
+        await fetch(q.url, { signal: controller.signal });
+        return Response.json({ aborted: false });
+      } catch (e) {
+        return Response.json({ aborted: true, same: e === reason, message: e.message });
+      }
+    }
+    case '/abort-body': {
+      const controller = new AbortController();
+      const r = await fetch(q.url, { signal: controller.signal });
+      const reader = r.body.getReader();
+      const first = await reader.read();
+      const pending = reader.read();
+      await sleep(50);
+      controller.abort(new Error('body aborted'));
+      try {
+        await pending;
+        return Response.json({ aborted: false });
+      } catch (e) {
+        return Response.json({ aborted: true, first: first.value.byteLength, message: e.message });
+      }
+    }
+    case '/hang': {
+      console.log('hang-start');
+      fetch(q.url).then((r) => r.text()).then(
+          () => console.log('hang-fetch ended: completed'),
+          (e) => console.log(`hang-fetch ended: ${e.name}: ${e.message}`));
+      await sleep(60000);
+      return new Response('late');
+    }
+    case '/spin': {
+      fetch(q.url).catch(() => {});
+      await sleep(50);
+      for (;;) {}
+    }
+    case '/ignore': {
+      const r = await fetch(q.url);
+      return Response.json({ status: r.status });
+    }
+    case '/garbage': {
+      let kept = [];
+      for (let i = 0; i < Number(q.mb); i++) {
+        kept.push(new Array(128 * 1024).fill(i));
+        if (kept.length > 16) kept = [];
+      }
+      return Response.json({ done: true });
+    }
+    case '/abort-default': {
+      // Already aborted, with no reason given: the AbortError DOMException.
+      try {
+        await fetch(q.url, { signal: AbortSignal.abort() });
+        return Response.json({ aborted: false });
+      } catch (e) {
+        return Response.json({ aborted: true, name: e.name, isDOMException: e instanceof DOMException });
+      }
+    }
+    case '/timeout': {
+      try {
+        await fetch(q.url, { signal: AbortSignal.timeout(100) });
+        return Response.json({ aborted: false });
+      } catch (e) {
+        return Response.json({ aborted: true, name: e.name });
+      }
+    }
+    case '/bad-signal':
+      await fetch(q.url, { signal: { aborted: false } });
+      return Response.json({ fetched: true });
+    case '/proxy':
+      return fetch(q.url);
+    case '/method': {
+      const hasBody = q.method !== 'GET' && q.method !== 'HEAD';
+      const r = await fetch(q.url, { method: q.method, body: hasBody ? `body of ${q.method}` : null });
+      return Response.json({ status: r.status, length: r.headers.get('content-length'),
+                             body: await r.text() });
+    }
+    case '/request': {
+      const request = new Request(q.url, { method: 'PUT', headers: { 'x-from': 'request' },
+                                           body: new Uint8Array([104, 105]) });
+      const r = await fetch(request);
+      return Response.json({ status: r.status, answer: await r.json() });
+    }
+    case '/streams': {
+      const first = await fetch(q.hello);
+      const isStream = first.body instanceof ReadableStream;
+      const copy = first.clone();
+      const [a, b] = [await first.text(), await copy.text()];
+      const relayed = await fetch(q.url, { method: 'POST', body: (await fetch(q.hello)).body,
+                                           duplex: 'half' });
+      const echoed = await relayed.json();
+      const utf8 = await (await fetch(q.hello)).body.pipeThrough(new TextDecoderStream())
+          .getReader().read();
+      return Response.json({ isStream, a, b, relayed: echoed.body, decoded: utf8.value });
+    }
+    case '/wait-until': {
+      ctx.waitUntil(fetch(q.url).then((r) => r.text()).then(
+          (text) => console.log(`waitUntil fetch got: ${text}`),
+          (e) => console.log(`waitUntil fetch failed: ${e.message}`)));
+      return new Response('answered first');
+    }
+    case '/scheme':
+      await fetch(q.url);
+      return Response.json({ fetched: true });
+    default:
+      return new Response('not found\n', { status: 404 });
+  }
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    const url = request.url;
+    const path = url.slice(url.indexOf('/', url.indexOf('//') + 2)).split('?')[0];
+    try {
+      return await route(path, params(url), ctx);
+    } catch (error) {
+      return failure(error);
+    }
+  },
+};

@@ -1,0 +1,163 @@
+// fetchStart, fetchRead and fetchAbort: argument checks and IPC encoding.
+#include "worker/fetch_bindings.h"
+
+#include <cstring>
+#include <string>
+
+#include "ipc/protocol.h"
+#include "worker/outbound_fetches.h"
+#include "worker/runtime_host.h"
+
+namespace isolated::worker {
+
+namespace {
+
+using Info = v8::FunctionCallbackInfo<v8::Value>;
+
+void throwTypeError(v8::Isolate* isolate, const std::string& message) {
+  isolate->ThrowException(v8::Exception::TypeError(
+      v8::String::NewFromUtf8(isolate, message.data(), v8::NewStringType::kNormal,
+                              static_cast<int>(message.size()))
+          .ToLocalChecked()));
+}
+
+OutboundFetches* fetchesOf(const Info& info) {
+  auto* host = static_cast<RuntimeHost*>(info.Data().As<v8::External>()->Value());
+  OutboundFetches* fetches = host->fetches();
+  if (fetches == nullptr) throwTypeError(info.GetIsolate(), "fetch() is not available here");
+  return fetches;
+}
+
+// The request the running JavaScript works for (the host's continuation-preserved embedder
+// data, carried into every promise job); 0 if none.
+uint64_t currentRequestId(v8::Local<v8::Context> context) {
+  v8::Local<v8::Value> current = context->GetContinuationPreservedEmbedderData();
+  return current->IsNumber() ? static_cast<uint64_t>(current.As<v8::Number>()->Value()) : 0;
+}
+
+std::string utf8(v8::Isolate* isolate, v8::Local<v8::Value> value) {
+  v8::String::Utf8Value text(isolate, value);
+  return *text ? std::string(*text, static_cast<size_t>(text.length())) : std::string();
+}
+
+// Copies a string (as UTF-8), an ArrayBuffer or a view into `out`; false if it is none of them.
+bool bodyBytes(v8::Isolate* isolate, v8::Local<v8::Value> body, std::string& out) {
+  if (body->IsString()) {
+    out = utf8(isolate, body);
+  } else if (body->IsArrayBuffer()) {
+    auto store = body.As<v8::ArrayBuffer>()->GetBackingStore();
+    out.assign(static_cast<const char*>(store->Data()), store->ByteLength());
+  } else if (body->IsArrayBufferView()) {
+    auto view = body.As<v8::ArrayBufferView>();
+    out.resize(view->ByteLength());
+    view->CopyContents(out.data(), out.size());
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void fetchStart(const Info& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  OutboundFetches* fetches = fetchesOf(info);
+  if (fetches == nullptr) return;
+
+  capnp::MallocMessageBuilder message;
+  auto start = message.initRoot<ipc::Envelope>().initFetchStart();
+  start.setMethod(utf8(isolate, info[0]));
+  std::string url = utf8(isolate, info[1]);
+  if (url.size() > ipc::kFetchMaxUrlBytes) {
+    return throwTypeError(isolate, "fetch(): the URL is longer than " +
+                                       std::to_string(ipc::kFetchMaxUrlBytes) + " bytes");
+  }
+  start.setUrl(url);
+
+  if (!info[2]->IsArray()) return throwTypeError(isolate, "fetch(): headers must be an array");
+  auto flat = info[2].As<v8::Array>();
+  uint32_t count = flat->Length() / 2;
+  if (count > ipc::kFetchMaxHeaders) {
+    return throwTypeError(isolate, "fetch(): more than " + std::to_string(ipc::kFetchMaxHeaders) +
+                                       " request headers");
+  }
+  auto headers = start.initHeaders(count);
+  size_t headerBytes = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    v8::Local<v8::Value> name;
+    v8::Local<v8::Value> value;
+    if (!flat->Get(context, 2 * i).ToLocal(&name) ||
+        !flat->Get(context, 2 * i + 1).ToLocal(&value)) {
+      return;
+    }
+    std::string n = utf8(isolate, name);
+    std::string v = utf8(isolate, value);
+    headerBytes += n.size() + v.size();
+    headers[i].setName(n);
+    headers[i].setValue(v);
+  }
+  if (headerBytes > ipc::kFetchMaxHeaderBytes) {
+    return throwTypeError(isolate, "fetch(): the request headers exceed " +
+                                       std::to_string(ipc::kFetchMaxHeaderBytes) + " bytes");
+  }
+
+  if (!info[3]->IsNullOrUndefined()) {
+    std::string body;
+    if (!bodyBytes(isolate, info[3], body)) {
+      return throwTypeError(isolate, "fetch(): unsupported body type");
+    }
+    if (body.size() > ipc::kFetchMaxRequestBodyBytes) {
+      return throwTypeError(isolate, "fetch(): the request body exceeds " +
+                                         std::to_string(ipc::kFetchMaxRequestBodyBytes >> 20) +
+                                         " MB");
+    }
+    start.setBody(kj::arrayPtr(reinterpret_cast<const kj::byte*>(body.data()), body.size()));
+  }
+
+  std::string redirect = utf8(isolate, info[4]);
+  using Mode = ipc::FetchStart::RedirectMode;
+  if (redirect == "follow") {
+    start.setRedirect(Mode::FOLLOW);
+  } else if (redirect == "manual") {
+    start.setRedirect(Mode::MANUAL);
+  } else if (redirect == "error") {
+    start.setRedirect(Mode::ERROR);
+  } else {
+    return throwTypeError(isolate, "fetch(): redirect must be 'follow', 'manual' or 'error'");
+  }
+
+  auto [id, head] = fetches->start(context, currentRequestId(context), message, start);
+  v8::Local<v8::Value> result[] = {v8::Number::New(isolate, static_cast<double>(id)), head};
+  info.GetReturnValue().Set(v8::Array::New(isolate, result, 2));
+}
+
+uint64_t fetchIdArg(const Info& info) {
+  return static_cast<uint64_t>(
+      info[0]->IntegerValue(info.GetIsolate()->GetCurrentContext()).FromMaybe(0));
+}
+
+void fetchRead(const Info& info) {
+  OutboundFetches* fetches = fetchesOf(info);
+  if (fetches == nullptr) return;
+  info.GetReturnValue().Set(
+      fetches->read(info.GetIsolate()->GetCurrentContext(), fetchIdArg(info)));
+}
+
+void fetchAbort(const Info& info) {
+  OutboundFetches* fetches = fetchesOf(info);
+  if (fetches == nullptr) return;
+  fetches->abort(info.GetIsolate()->GetCurrentContext(), fetchIdArg(info), info[1]);
+}
+
+constexpr NativeFunction kFetchFunctions[] = {
+    {"fetchStart", &fetchStart},
+    {"fetchRead", &fetchRead},
+    {"fetchAbort", &fetchAbort},
+};
+
+}  // namespace
+
+std::span<const NativeFunction> fetchFunctions() {
+  return kFetchFunctions;
+}
+
+}  // namespace isolated::worker

@@ -1,0 +1,20 @@
+// The native functions behind fetch() (worker/js/fetch.js): start a fetch, read its body,
+// abort it. They reach the host's OutboundFetches through the RuntimeHost in the table's data;
+// a host without one (such as `isolated test`) makes fetch() throw a TypeError.
+//
+//   fetchStart(method, url, flatHeaders, body, redirect) -> [id, Promise<head>]
+//       body: null, a string (sent as UTF-8), an ArrayBuffer or a view; redirect: 'follow',
+//       'manual' or 'error'. Throws a TypeError for input over the IPC limits.
+//   fetchRead(id) -> Promise<Uint8Array | null>
+//   fetchAbort(id, reason)  pending promises of the fetch reject with `reason`
+#pragma once
+
+#include <span>
+
+#include "worker/function_table.h"
+
+namespace isolated::worker {
+
+std::span<const NativeFunction> fetchFunctions();
+
+}  // namespace isolated::worker

@@ -1,0 +1,201 @@
+// OutboundFetches: fetch ids, promises and buffered body chunks of one context.
+#include "worker/outbound_fetches.h"
+
+#include <cstring>
+#include <vector>
+
+namespace isolated::worker {
+
+namespace {
+
+v8::Local<v8::String> text(v8::Isolate* isolate, kj::StringPtr value) {
+  return v8::String::NewFromUtf8(isolate, value.cStr(), v8::NewStringType::kNormal,
+                                 static_cast<int>(value.size()))
+      .ToLocalChecked();
+}
+
+v8::Local<v8::Value> typeError(v8::Isolate* isolate, const std::string& message) {
+  return v8::Exception::TypeError(v8::String::NewFromUtf8(isolate, message.data(),
+                                                          v8::NewStringType::kNormal,
+                                                          static_cast<int>(message.size()))
+                                      .ToLocalChecked());
+}
+
+v8::Local<v8::Uint8Array> bytes(v8::Isolate* isolate, const std::string& data) {
+  auto store = v8::ArrayBuffer::NewBackingStore(isolate, data.size());
+  if (!data.empty()) std::memcpy(store->Data(), data.data(), data.size());
+  auto buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  return v8::Uint8Array::New(buffer, 0, data.size());
+}
+
+}  // namespace
+
+std::pair<uint64_t, v8::Local<v8::Promise>> OutboundFetches::start(v8::Local<v8::Context> context,
+                                                                   uint64_t requestId,
+                                                                   capnp::MessageBuilder& message,
+                                                                   ipc::FetchStart::Builder start) {
+  v8::Isolate* isolate = context->GetIsolate();
+  uint64_t id = nextId_++;
+  start.setFetchId(id);
+  start.setParentId(requestId);
+  auto resolver = v8::Promise::Resolver::New(context).ToLocalChecked();
+  Fetch& fetch = fetches_[id];
+  fetch.requestId = requestId;
+  fetch.head.Reset(isolate, resolver);
+  outbox_.send(message);
+  return {id, resolver->GetPromise()};
+}
+
+v8::Local<v8::Promise> OutboundFetches::read(v8::Local<v8::Context> context, uint64_t id) {
+  v8::Isolate* isolate = context->GetIsolate();
+  auto resolver = v8::Promise::Resolver::New(context).ToLocalChecked();
+  auto it = fetches_.find(id);
+  if (it == fetches_.end()) {
+    // Finished (its end or error was read) or aborted: nothing more to read.
+    resolver->Resolve(context, v8::Null(isolate)).Check();
+    return resolver->GetPromise();
+  }
+  Fetch& fetch = it->second;
+  if (!fetch.read.IsEmpty()) {
+    resolver->Reject(context, typeError(isolate, "a read of this body is already pending")).Check();
+  } else if (!fetch.chunks.empty()) {
+    deliver(context, id, fetch, resolver);
+  } else if (fetch.ended) {
+    fetches_.erase(it);
+    resolver->Resolve(context, v8::Null(isolate)).Check();
+  } else if (fetch.error) {
+    resolver->Reject(context, typeError(isolate, *fetch.error)).Check();
+    fetches_.erase(it);
+  } else {
+    fetch.read.Reset(isolate, resolver);
+  }
+  return resolver->GetPromise();
+}
+
+void OutboundFetches::account(v8::Isolate* isolate, Fetch& fetch, int64_t delta) {
+  fetch.bufferedBytes = static_cast<size_t>(static_cast<int64_t>(fetch.bufferedBytes) + delta);
+  isolate->AdjustAmountOfExternalAllocatedMemory(delta);
+}
+
+void OutboundFetches::deliver(v8::Local<v8::Context> context, uint64_t id, Fetch& fetch,
+                              v8::Local<v8::Promise::Resolver> resolver) {
+  std::string chunk = std::move(fetch.chunks.front());
+  fetch.chunks.pop_front();
+  account(context->GetIsolate(), fetch, -static_cast<int64_t>(chunk.size()));
+  sendCredit(id, chunk.size());
+  resolver->Resolve(context, bytes(context->GetIsolate(), chunk)).Check();
+}
+
+void OutboundFetches::abort(v8::Local<v8::Context> context, uint64_t id,
+                            v8::Local<v8::Value> reason) {
+  auto it = fetches_.find(id);
+  if (it == fetches_.end()) return;
+  v8::Isolate* isolate = context->GetIsolate();
+  account(isolate, it->second, -static_cast<int64_t>(it->second.bufferedBytes));
+  for (auto* pending : {&it->second.head, &it->second.read}) {
+    if (!pending->IsEmpty()) pending->Get(isolate)->Reject(context, reason).Check();
+  }
+  fetches_.erase(it);
+  sendAbort(id);
+}
+
+std::optional<uint64_t> OutboundFetches::requestOf(uint64_t id) const {
+  auto it = fetches_.find(id);
+  if (it == fetches_.end()) return std::nullopt;
+  return it->second.requestId;
+}
+
+void OutboundFetches::onHead(v8::Local<v8::Context> context, ipc::FetchHead::Reader head) {
+  auto it = fetches_.find(head.getFetchId());
+  if (it == fetches_.end() || it->second.head.IsEmpty()) return;
+  v8::Isolate* isolate = context->GetIsolate();
+  auto headers = head.getHeaders();
+  v8::Local<v8::Array> flat = v8::Array::New(isolate, static_cast<int>(headers.size() * 2));
+  uint32_t index = 0;
+  for (auto header : headers) {
+    if (flat->Set(context, index++, text(isolate, header.getName())).IsNothing() ||
+        flat->Set(context, index++, text(isolate, header.getValue())).IsNothing()) {
+      return;  // terminating
+    }
+  }
+  v8::Local<v8::Value> parts[] = {
+      v8::Integer::NewFromUnsigned(isolate, head.getStatus()),
+      text(isolate, head.getStatusText()),
+      flat,
+      text(isolate, head.getUrl()),
+      v8::Boolean::New(isolate, head.getRedirected()),
+  };
+  auto resolver = it->second.head.Get(isolate);
+  it->second.head.Reset();
+  resolver->Resolve(context, v8::Array::New(isolate, parts, 5)).Check();
+}
+
+void OutboundFetches::onBody(v8::Local<v8::Context> context, ipc::FetchBody::Reader body) {
+  uint64_t id = body.getFetchId();
+  auto it = fetches_.find(id);
+  if (it == fetches_.end()) return;
+  Fetch& fetch = it->second;
+  auto data = body.getData();
+  if (data.size() > 0) {
+    fetch.chunks.emplace_back(reinterpret_cast<const char*>(data.begin()), data.size());
+    account(context->GetIsolate(), fetch, static_cast<int64_t>(data.size()));
+  }
+  if (body.getEnd()) fetch.ended = true;
+  if (fetch.read.IsEmpty()) return;
+  v8::Isolate* isolate = context->GetIsolate();
+  auto resolver = fetch.read.Get(isolate);
+  if (!fetch.chunks.empty()) {
+    fetch.read.Reset();
+    deliver(context, id, fetch, resolver);
+  } else if (fetch.ended) {
+    fetches_.erase(it);
+    resolver->Resolve(context, v8::Null(isolate)).Check();
+  }
+}
+
+void OutboundFetches::onFailed(v8::Local<v8::Context> context, ipc::FetchFailed::Reader failed) {
+  auto it = fetches_.find(failed.getFetchId());
+  if (it == fetches_.end()) return;
+  Fetch& fetch = it->second;
+  v8::Isolate* isolate = context->GetIsolate();
+  std::string message = failed.getMessage();
+  for (auto* pending : {&fetch.head, &fetch.read}) {
+    if (pending->IsEmpty()) continue;
+    auto resolver = pending->Get(isolate);
+    fetches_.erase(it);
+    resolver->Reject(context, typeError(isolate, message)).Check();
+    return;
+  }
+  // Bytes already received are still read first; the error comes after them.
+  fetch.error = std::move(message);
+}
+
+void OutboundFetches::clear(v8::Isolate* isolate) {
+  std::vector<uint64_t> ids;
+  ids.reserve(fetches_.size());
+  int64_t buffered = 0;
+  for (const auto& [id, fetch] : fetches_) {
+    ids.push_back(id);
+    buffered += static_cast<int64_t>(fetch.bufferedBytes);
+  }
+  if (buffered != 0) isolate->AdjustAmountOfExternalAllocatedMemory(-buffered);
+  fetches_.clear();
+  for (uint64_t id : ids)
+    sendAbort(id);
+}
+
+void OutboundFetches::sendCredit(uint64_t id, size_t bytes) {
+  capnp::MallocMessageBuilder message;
+  auto credit = message.initRoot<ipc::Envelope>().initFetchCredit();
+  credit.setFetchId(id);
+  credit.setBytes(static_cast<uint32_t>(bytes));
+  outbox_.send(message);
+}
+
+void OutboundFetches::sendAbort(uint64_t id) {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<ipc::Envelope>().initFetchAbort().setFetchId(id);
+  outbox_.send(message);
+}
+
+}  // namespace isolated::worker

@@ -1,0 +1,86 @@
+// The worker's half of outbound fetch(): the fetches JavaScript has started in the current
+// context, each with its pending promises and the body chunks the supervisor has sent ahead of
+// the script's reads. The supervisor performs the HTTP (ipc/protocol.h, "Outbound fetch");
+// this class turns its FetchHead/FetchBody/FetchFailed into settled promises and hands body
+// bytes to JavaScript one chunk per read, crediting each chunk back so that at most
+// kFetchWindowBytes per fetch are ever buffered here.
+//
+// Context binding: every promise belongs to the context that started the fetch. When that
+// context is discarded (limit rebuild, fresh state per request), clear() drops every fetch and
+// tells the supervisor to stop them; messages for forgotten ids are ignored.
+// Threading: loop thread only. The on*() methods must run inside a turn (a JsScope for the
+// current context, followed by a microtask checkpoint), as IsolateHost does.
+#pragma once
+
+#include <capnp/message.h>
+#include <v8.h>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "ipc/messages.capnp.h"
+#include "worker/outbox.h"
+
+namespace isolated::worker {
+
+class OutboundFetches {
+ public:
+  explicit OutboundFetches(Outbox& outbox) : outbox_(outbox) {}
+  // clear() must have run while the isolate was alive: the promises are V8 handles.
+  ~OutboundFetches() = default;
+  OutboundFetches(const OutboundFetches&) = delete;
+  OutboundFetches& operator=(const OutboundFetches&) = delete;
+
+  // Sends `message` (an Envelope whose FetchStart is `start`, filled in but for its ids) for
+  // request `requestId`. Returns the new fetch's id and its head promise, which resolves to
+  // [status, statusText, flatHeaders, url, redirected] or rejects with a TypeError.
+  std::pair<uint64_t, v8::Local<v8::Promise>> start(v8::Local<v8::Context> context,
+                                                    uint64_t requestId,
+                                                    capnp::MessageBuilder& message,
+                                                    ipc::FetchStart::Builder start);
+  // The next body chunk (a Uint8Array), or null at the end; rejects with a TypeError when the
+  // fetch failed. One read at a time per fetch.
+  v8::Local<v8::Promise> read(v8::Local<v8::Context> context, uint64_t id);
+  // Stops the fetch: pending promises reject with `reason` and the supervisor is told.
+  void abort(v8::Local<v8::Context> context, uint64_t id, v8::Local<v8::Value> reason);
+
+  // The request a fetch works for (its promise jobs run in that request's name); nullopt for
+  // an id no longer held, whose messages are to be ignored.
+  std::optional<uint64_t> requestOf(uint64_t id) const;
+  void onHead(v8::Local<v8::Context> context, ipc::FetchHead::Reader head);
+  void onBody(v8::Local<v8::Context> context, ipc::FetchBody::Reader body);
+  void onFailed(v8::Local<v8::Context> context, ipc::FetchFailed::Reader failed);
+
+  // Forgets every fetch (their context is gone) and sends FetchAbort for each. `isolate` is
+  // the one the fetches were made in, while it is still alive.
+  void clear(v8::Isolate* isolate);
+  size_t size() const { return fetches_.size(); }
+
+ private:
+  struct Fetch {
+    uint64_t requestId = 0;
+    v8::Global<v8::Promise::Resolver> head;  // until the head or a failure
+    v8::Global<v8::Promise::Resolver> read;  // a read waiting for a chunk
+    std::deque<std::string> chunks;          // received, not yet read
+    size_t bufferedBytes = 0;                // in `chunks`
+    bool ended = false;
+    std::optional<std::string> error;
+  };
+  // Buffered chunks are reported to V8 as external memory, so that many unread bodies prompt
+  // the garbage collection that lets fetch.js's FinalizationRegistry abort them.
+  void account(v8::Isolate* isolate, Fetch& fetch, int64_t delta);
+  // Hands the oldest queued chunk to `resolver` and credits it.
+  void deliver(v8::Local<v8::Context> context, uint64_t id, Fetch& fetch,
+               v8::Local<v8::Promise::Resolver> resolver);
+  void sendCredit(uint64_t id, size_t bytes);
+  void sendAbort(uint64_t id);
+
+  Outbox& outbox_;
+  uint64_t nextId_ = 1;
+  std::unordered_map<uint64_t, Fetch> fetches_;
+};
+
+}  // namespace isolated::worker
