@@ -57,7 +57,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
   installFunctions(isolate, context, native, bodyFunctions());
   WebBindings::install(isolate, context, native);
   subtle::installSubtle(isolate, context, native);
-  installFunctions(isolate, context, native, CompressionBindings::functions());
+  installCompression(isolate, context, native);
   return native;
 }
 

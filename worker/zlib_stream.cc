@@ -1,14 +1,14 @@
-// zlib streaming for CompressionStream / DecompressionStream.
+// A z_stream for one CompressionStream or DecompressionStream: see zlib_stream.h.
 #include "worker/zlib_stream.h"
 
+#include <algorithm>
 #include <climits>
 
 namespace isolated::worker {
 
 namespace {
 
-constexpr size_t kChunk = 16 * 1024;
-
+// zlib's windowBits: 15 (the largest window), +16 for the gzip wrapper, negative for none.
 int windowBits(ZlibFormat format) {
   switch (format) {
     case ZlibFormat::kGzip:
@@ -21,6 +21,8 @@ int windowBits(ZlibFormat format) {
   return 15;
 }
 
+constexpr int kMemLevel = 8;  // zlib's default
+
 }  // namespace
 
 std::optional<ZlibFormat> parseZlibFormat(std::string_view name) {
@@ -30,93 +32,99 @@ std::optional<ZlibFormat> parseZlibFormat(std::string_view name) {
   return std::nullopt;
 }
 
-std::unique_ptr<ZlibStream> ZlibStream::create(ZlibFormat format, Mode mode) {
-  std::unique_ptr<ZlibStream> stream(new ZlibStream(mode));
-  int rc = mode == Mode::kCompress ? deflateInit2(&stream->z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-                                                  windowBits(format), 8, Z_DEFAULT_STRATEGY)
-                                   : inflateInit2(&stream->z_, windowBits(format));
-  if (rc != Z_OK) return nullptr;
-  stream->open_ = true;
+ZlibStream::ZlibStream(ZlibFormat format, ZlibDirection direction)
+    : format_(format), direction_(direction) {}
+
+std::unique_ptr<ZlibStream> ZlibStream::create(ZlibFormat format, ZlibDirection direction) {
+  std::unique_ptr<ZlibStream> stream(new ZlibStream(format, direction));
+  int ret = direction == ZlibDirection::kCompress
+                ? deflateInit2(&stream->stream_, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+                               windowBits(format), kMemLevel, Z_DEFAULT_STRATEGY)
+                : inflateInit2(&stream->stream_, windowBits(format));
+  if (ret != Z_OK) {
+    // The destructor must not call deflateEnd/inflateEnd on a stream zlib did not initialise.
+    stream->failed_ = true;
+    stream->stream_.state = nullptr;
+    return nullptr;
+  }
   return stream;
 }
 
 ZlibStream::~ZlibStream() {
-  close();
-}
-
-void ZlibStream::close() {
-  if (!open_) return;
-  open_ = false;
-  if (mode_ == Mode::kCompress) {
-    deflateEnd(&z_);
+  if (stream_.state == nullptr) return;
+  if (direction_ == ZlibDirection::kCompress) {
+    deflateEnd(&stream_);
   } else {
-    inflateEnd(&z_);
+    inflateEnd(&stream_);
   }
 }
 
-std::optional<std::string> ZlibStream::write(std::span<const uint8_t> input, bool finish,
-                                             std::vector<uint8_t>& out) {
-  auto fail = [&](std::string message) -> std::optional<std::string> {
-    close();
-    return message;
-  };
-  if (!open_) return std::string("the stream is closed");
-  if (ended_ && !input.empty()) {
-    return fail("junk found after the end of the compressed data");
+ZlibStep ZlibStream::step(std::span<const uint8_t> input, std::span<uint8_t> output, bool finish) {
+  ZlibStep result;
+  if (failed_) {
+    result.error = "the stream has already failed";
+    return result;
   }
-  // zlib counts in uInt; feed larger inputs in pieces.
-  size_t offset = 0;
-  const size_t startSize = out.size();
-  for (;;) {
-    size_t piece = std::min<size_t>(input.size() - offset, UINT_MAX);
-    z_.next_in = const_cast<Bytef*>(input.data() + offset);
-    z_.avail_in = static_cast<uInt>(piece);
-    const bool lastPiece = offset + piece == input.size();
-    for (;;) {
-      size_t before = out.size();
-      if (before - startSize >= kMaxOutputPerWrite) {
-        return fail("the output of one chunk exceeds " + std::to_string(kMaxOutputPerWrite >> 20) +
-                    " MB");
-      }
-      out.resize(before + kChunk);
-      z_.next_out = out.data() + before;
-      z_.avail_out = static_cast<uInt>(kChunk);
-      int rc;
-      if (mode_ == Mode::kCompress) {
-        rc = deflate(&z_, finish && lastPiece ? Z_FINISH : Z_NO_FLUSH);
-      } else {
-        rc = ended_ ? Z_STREAM_END : inflate(&z_, Z_NO_FLUSH);
-      }
-      out.resize(before + (kChunk - z_.avail_out));
-      if (rc == Z_STREAM_END) {
-        if (mode_ == Mode::kCompress) {
-          close();
-          return std::nullopt;
-        }
-        ended_ = true;
-        if (z_.avail_in > 0 || !lastPiece) {
-          return fail("junk found after the end of the compressed data");
-        }
-        break;
-      }
-      if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT) {
-        return fail(std::string("the compressed data is invalid") +
-                    (z_.msg != nullptr ? std::string(": ") + z_.msg : std::string()));
-      }
-      if (rc == Z_MEM_ERROR) return fail("zlib ran out of memory");
-      if (rc == Z_STREAM_ERROR) return fail("zlib stream error");
-      // Z_OK or Z_BUF_ERROR: continue while zlib has input to eat or output to give.
-      if (z_.avail_in == 0 && z_.avail_out != 0) break;
-      if (rc == Z_BUF_ERROR && z_.avail_out != 0) break;
+  if (ended_) {
+    if (!input.empty() && direction_ == ZlibDirection::kDecompress) {
+      failed_ = true;
+      result.error = "data after the end of the compressed stream";
     }
-    offset += piece;
-    if (offset >= input.size()) break;
+    return result;
   }
-  if (finish && mode_ == Mode::kDecompress) {
-    if (!ended_) return fail("the compressed data ended before the end of its stream");
-    close();
+  const size_t pieceSize = std::min(input.size(), kMaxStepInput);
+  const size_t outputSize = std::min<size_t>(output.size(), UINT_MAX);
+  // zlib takes non-const input for historical reasons; it never writes through next_in.
+  stream_.next_in = const_cast<Bytef*>(input.data());
+  stream_.avail_in = static_cast<uInt>(pieceSize);
+  stream_.next_out = output.data();
+  stream_.avail_out = static_cast<uInt>(outputSize);
+  const bool lastPiece = finish && pieceSize == input.size();
+
+  int ret = direction_ == ZlibDirection::kCompress
+                ? deflate(&stream_, lastPiece ? Z_FINISH : Z_NO_FLUSH)
+                : inflate(&stream_, Z_NO_FLUSH);
+  result.consumed = pieceSize - stream_.avail_in;
+  result.produced = outputSize - stream_.avail_out;
+  const bool outputFull = stream_.avail_out == 0;
+  const bool inputLeft = result.consumed < input.size();
+  stream_.next_in = nullptr;
+  stream_.next_out = nullptr;
+
+  switch (ret) {
+    case Z_STREAM_END:
+      ended_ = true;
+      if (direction_ == ZlibDirection::kDecompress && inputLeft) {
+        failed_ = true;
+        result.error = "data after the end of the compressed stream";
+      }
+      return result;
+    case Z_OK:
+    case Z_BUF_ERROR:  // no progress was possible: the input piece is used up
+      if (direction_ == ZlibDirection::kCompress) {
+        result.more = lastPiece || outputFull || inputLeft;
+      } else {
+        result.more = outputFull || inputLeft;
+        if (!result.more && finish) {
+          failed_ = true;
+          result.error = "the compressed stream is truncated";
+        }
+      }
+      return result;
+    case Z_NEED_DICT:
+      failed_ = true;
+      result.error = "the compressed stream needs a preset dictionary";
+      return result;
+    case Z_MEM_ERROR:
+      failed_ = true;
+      result.error = "out of memory";
+      return result;
+    default:  // Z_DATA_ERROR, Z_STREAM_ERROR
+      failed_ = true;
+      result.error = std::string("the compressed data is corrupt") +
+                     (stream_.msg != nullptr ? std::string(": ") + stream_.msg : std::string());
+      return result;
   }
-  return std::nullopt;
 }
 
 }  // namespace isolated::worker

@@ -1,13 +1,12 @@
-// One zlib compression or decompression stream (gzip, deflate or deflate-raw), the native half
-// of CompressionStream and DecompressionStream. Owns its z_stream: the destructor (or close())
-// releases zlib's state. No V8 here, so it is unit-tested directly.
+// One zlib compression or decompression stream (a z_stream and its deflateEnd/inflateEnd), the
+// byte work behind CompressionStream and DecompressionStream. No V8 here: the bindings in
+// compression_bindings.cc drive it, and tests/zlib_stream_test.cc tests it alone.
 //
-// Errors follow the Compression Streams standard's cases (the runtime turns each message into a
-// TypeError): corrupt input, input that ends before the compressed stream does, and data after
-// its end. Output per write() is bounded (kMaxOutputPerWrite) so that a small hostile input
-// cannot inflate into gigabytes of memory outside the V8 heap limit.
+// The caller feeds input in pieces and bounds the output of each step, so neither a huge input
+// chunk nor a decompression bomb makes one step allocate or run unboundedly: a step consumes
+// at most kMaxStepInput bytes and writes at most the output span it is given.
 //
-// Threading: one thread at a time (the worker's loop thread).
+// Not thread-safe; one owner (a JavaScript stream object on one isolate's thread).
 #pragma once
 
 #include <zlib.h>
@@ -19,42 +18,58 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace isolated::worker {
 
+// The spec's CompressionFormat: "gzip" (RFC 1952), "deflate" (RFC 1950, the zlib wrapper) and
+// "deflate-raw" (RFC 1951).
 enum class ZlibFormat { kGzip, kDeflate, kDeflateRaw };
-// "gzip", "deflate" or "deflate-raw", as the standard names them.
+enum class ZlibDirection { kCompress, kDecompress };
+
+// The format named `name` exactly (the spec's enum has no aliases); nullopt otherwise.
 std::optional<ZlibFormat> parseZlibFormat(std::string_view name);
+
+struct ZlibStep {
+  size_t consumed = 0;  // bytes of the input this step used
+  size_t produced = 0;  // bytes written to the output span
+  // True when calling step() again (with the input after `consumed`) may produce more: the
+  // output span filled up, or input remained. False once this piece of input is fully handled
+  // (and, when finishing, the stream is complete).
+  bool more = false;
+  // Non-empty when the input is not a valid stream in the format (corrupt, truncated, or data
+  // after its end). The stream is then unusable.
+  std::string error;
+};
 
 class ZlibStream {
  public:
-  enum class Mode { kCompress, kDecompress };
-  static constexpr size_t kMaxOutputPerWrite = 64u << 20;
+  // The most input one step consumes, so that each step's CPU time is bounded too.
+  static constexpr size_t kMaxStepInput = size_t{1} << 20;
 
-  // nullptr only when zlib cannot allocate its state.
-  static std::unique_ptr<ZlibStream> create(ZlibFormat format, Mode mode);
+  // nullptr when zlib cannot allocate its state.
+  static std::unique_ptr<ZlibStream> create(ZlibFormat format, ZlibDirection direction);
   ~ZlibStream();
   ZlibStream(const ZlibStream&) = delete;
   ZlibStream& operator=(const ZlibStream&) = delete;
 
-  // Feeds `input` and appends what it produces to `out`. With `finish`, the stream ends:
-  // compression writes the trailer; decompression checks that the compressed stream was
-  // complete. Returns an error message, after which the stream is closed.
-  std::optional<std::string> write(std::span<const uint8_t> input, bool finish,
-                                   std::vector<uint8_t>& out);
-  // Releases zlib's state now (idempotent); later writes fail.
-  void close();
-  bool closed() const { return !open_; }
+  // Processes the start of `input` into `output`. `finish` says that `input` is the last of the
+  // stream: compression then writes the trailer; decompression reports a truncated stream if it
+  // has not ended when the input runs out. Decompression reports any input after the end of the
+  // compressed data as an error (the spec's "trailing data"), in this step or a later one.
+  ZlibStep step(std::span<const uint8_t> input, std::span<uint8_t> output, bool finish);
+
+  // True once the compressed stream's end has been written (compression, after a finishing step
+  // with more == false) or read (decompression).
+  bool ended() const { return ended_; }
 
  private:
-  explicit ZlibStream(Mode mode) : mode_(mode) {}
+  ZlibStream(ZlibFormat format, ZlibDirection direction);
 
-  Mode mode_;
-  z_stream z_{};
-  bool open_ = false;
-  // Decompression: the end of the compressed stream has been seen.
+  ZlibFormat format_;
+  ZlibDirection direction_;
+  z_stream stream_{};
   bool ended_ = false;
+  bool failed_ = false;
 };
 
 }  // namespace isolated::worker

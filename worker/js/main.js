@@ -87,11 +87,11 @@ export function install(bindings) {
   for (const name of kStreamClasses) define(name, streams[name]);
   define('TextEncoderStream', TextEncoderStream);
   define('TextDecoderStream', TextDecoderStream);
+  define('CompressionStream', CompressionStream);
+  define('DecompressionStream', DecompressionStream);
   define('Blob', Blob);
   define('File', File);
   define('FormData', FormData);
-  define('CompressionStream', CompressionStream);
-  define('DecompressionStream', DecompressionStream);
   return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv,
            initContext };
 }

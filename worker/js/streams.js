@@ -75,3 +75,27 @@ export async function readAllBytes(stream, maxBytes = Infinity) {
   }
   return joined;
 }
+
+// Resolves when the readable side of the TransformStream that `controller` controls wants
+// another chunk (the spec's [[backpressureChangePromise]]), at once if it already does: to
+// true then, or to false as soon as the writable side is being aborted (its controller's
+// signal fires at abort() even while a write is in flight; the abort itself waits for that
+// write). A transformer that enqueues many chunks for one input chunk awaits this between
+// them, so its output waits for the reader instead of piling up in the queue, and stops when
+// it resolves to false. It also resolves when the readable side is cancelled (the spec
+// unblocks the writer then). Relies on the ponyfill's underscore slots, like isDisturbed().
+export function readableWantsMore(controller) {
+  const stream = controller._controlledTransformStream;
+  if (stream === undefined) return Promise.resolve(true);
+  const signal = stream._writable._writableStreamController.signal;
+  if (signal.aborted) return Promise.resolve(false);
+  if (stream._backpressure !== true) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream._backpressureChangePromise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    });
+  });
+}
