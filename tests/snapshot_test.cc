@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct Variant {
   // Whether the helper is expected to report a script snapshot.
   bool scriptSnapshot;
 };
+
+// So that CTest's listing shows the variant's name rather than its bytes.
+void PrintTo(const Variant& variant, std::ostream* out) {
+  *out << variant.name;
+}
 
 // (script, mode, snapshot variant)
 using Params = std::tuple<std::string, std::string, Variant>;

@@ -1,4 +1,4 @@
-// Implementations of the `native` functions used by worker/runtime.js.
+// Implementations of the `native` functions used by the runtime (worker/js/).
 #include "worker/native_bindings.h"
 
 #include <cstring>

@@ -1,5 +1,5 @@
-// The `native` object handed to worker/runtime.js: the few operations JavaScript cannot do for
-// itself (answer a request, log, schedule a timer, convert UTF-8), plus the host-independent
+// The `native` object handed to the runtime (worker/js/): the few operations JavaScript cannot do
+// for itself (answer a request, log, schedule a timer, convert UTF-8), plus the host-independent
 // web-platform primitives of WebBindings. Each function reaches its RuntimeHost through hostOf()
 // (the isolate's data slot), never through a global: the object itself lives in the startup
 // snapshot, shared by every host.

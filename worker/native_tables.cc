@@ -12,7 +12,7 @@ namespace isolated::worker {
 
 std::vector<std::span<const NativeFunction>> nativeTables() {
   return {NativeBindings::functions(), WebBindings::functions(), subtle::subtleFunctions(),
-          compressionFunctions(), fetchFunctions(), bodyFunctions()};
+          compressionFunctions(),      fetchFunctions(),         bodyFunctions()};
 }
 
 std::vector<intptr_t> externalReferences() {

@@ -1,7 +1,7 @@
 // A V8 startup snapshot an isolate can be created from, with the external references its native
 // callbacks need. Two kinds:
 //  - the built-ins snapshot, made at compile time by isolated_mksnapshot (worker/mksnapshot.cc)
-//    and embedded in the binary: the runtime (worker/runtime.js with its native bindings)
+//    and embedded in the binary: the runtime (worker/js/ bundled, with its native bindings)
 //    evaluated in a context;
 //  - a script snapshot, made at pool start by `isolated __snapshot-script` on top of the
 //    built-ins: the user's script evaluated there too. Workers map the file read-only.

@@ -1,6 +1,6 @@
-// Native halves of the web-platform globals that runtime.js installs: text encoding, base64,
-// crypto randomness (OpenSSL), structuredClone (V8's ValueSerializer) and clocks. They hold no
-// state and need no host, so they are plain functions added to the `native` object.
+// Native halves of the web-platform globals that the runtime (worker/js/) installs: text encoding,
+// base64, crypto randomness (OpenSSL), structuredClone (V8's ValueSerializer) and clocks. They hold
+// no state and need no host, so they are plain functions added to the `native` object.
 //
 // Each is a short, bounded native call (linear in its input), so a CPU-limit termination can
 // only land before or after one, never inside; none calls back into JavaScript except
