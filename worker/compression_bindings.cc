@@ -170,9 +170,7 @@ std::span<const NativeFunction> compressionFunctions() {
 
 void installCompression(v8::Isolate* isolate, v8::Local<v8::Context> context,
                         v8::Local<v8::Object> native) {
-  v8::Local<v8::Object> compression = v8::Object::New(isolate);
-  installFunctions(isolate, context, compression, compressionFunctions());
-  native->Set(context, v8String(isolate, "compression"), compression).Check();
+  installNamespace(isolate, context, native, "compression", compressionFunctions());
 }
 
 }  // namespace isolated::worker

@@ -15,4 +15,12 @@ void installFunctions(v8::Isolate* isolate, v8::Local<v8::Context> context,
   }
 }
 
+void installNamespace(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                      v8::Local<v8::Object> target, const char* name,
+                      std::span<const NativeFunction> functions) {
+  v8::Local<v8::Object> space = v8::Object::New(isolate);
+  installFunctions(isolate, context, space, functions);
+  target->Set(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked(), space).Check();
+}
+
 }  // namespace isolated::worker

@@ -22,4 +22,10 @@ struct NativeFunction {
 void installFunctions(v8::Isolate* isolate, v8::Local<v8::Context> context,
                       v8::Local<v8::Object> target, std::span<const NativeFunction> functions);
 
+// Installs `functions` on a new object set as `target[name]`: a namespace of the native object,
+// such as `native.subtle`.
+void installNamespace(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                      v8::Local<v8::Object> target, const char* name,
+                      std::span<const NativeFunction> functions);
+
 }  // namespace isolated::worker

@@ -2,6 +2,7 @@
 // Uint8Array, flattened when it is made, so a body made from a Blob can hand its bytes over
 // synchronously (Fetch's "extract a body" reads them directly) and slice() can share them.
 // Every byte handed to user code is a copy.
+import { concatBytes } from './bytes.js';
 import { TextDecoder } from './encoding.js';
 import { native } from './native.js';
 import { streamOfBytes } from './streams.js';
@@ -55,13 +56,7 @@ function processParts(parts, endings) {
   }
   // A lone chunk is either fresh or another Blob's (immutable) bytes: no need to copy.
   if (chunks.length === 1) return chunks[0];
-  const joined = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, at);
-    at += chunk.length;
-  }
-  return joined;
+  return concatBytes(chunks, total);
 }
 
 function bagOptions(options, className) {

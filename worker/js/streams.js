@@ -9,6 +9,7 @@ import {
   ReadableStreamDefaultReader, TransformStream, TransformStreamDefaultController, WritableStream,
   WritableStreamDefaultController, WritableStreamDefaultWriter,
 } from 'web-streams-polyfill';
+import { concatBytes } from './bytes.js';
 
 export {
   ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream,
@@ -67,13 +68,7 @@ export async function readAllBytes(stream, maxBytes = Infinity) {
     }
   }
   // Always a fresh buffer: the chunks belong to whoever enqueued them.
-  const joined = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, at);
-    at += chunk.length;
-  }
-  return joined;
+  return concatBytes(chunks, total);
 }
 
 // Resolves when the readable side of the TransformStream that `controller` controls wants

@@ -486,9 +486,7 @@ std::span<const NativeFunction> subtleFunctions() {
 
 void installSubtle(v8::Isolate* isolate, v8::Local<v8::Context> context,
                    v8::Local<v8::Object> native) {
-  v8::Local<v8::Object> subtle = v8::Object::New(isolate);
-  installFunctions(isolate, context, subtle, subtleFunctions());
-  native->Set(context, v8String(isolate, "subtle"), subtle).Check();
+  installNamespace(isolate, context, native, "subtle", subtleFunctions());
 }
 
 }  // namespace isolated::worker::subtle
