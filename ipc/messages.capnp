@@ -145,7 +145,8 @@ struct FetchStart {
   method @2 :Text;
   url @3 :Text;
   headers @4 :List(Header);
-  # The whole request body (bounded by kFetchMaxRequestBodyBytes); empty for none.
+  # The whole request body (bounded by kFetchMaxRequestBodyBytes); empty for none, and empty
+  # when bodyFollows is set.
   body @5 :Data;
   redirect @6 :RedirectMode;
   enum RedirectMode {
@@ -153,6 +154,8 @@ struct FetchStart {
     manual @1;
     error @2;
   }
+  # The request body is streamed after this message as FetchUpload messages (ipc/protocol.h).
+  bodyFollows @7 :Bool;
 }
 
 # Supervisor -> worker: the final response's status line and headers. After it come
@@ -214,6 +217,22 @@ struct BodyCredit {
   bytes @1 :UInt32;
 }
 
+# Worker -> supervisor: a piece of the streamed request body of a FetchStart with bodyFollows.
+# At most kFetchMaxChunkBytes of data, and only within the credit window; `end` marks the last
+# one (its data may be empty).
+struct FetchUpload {
+  fetchId @0 :UInt64;
+  data @1 :Data;
+  end @2 :Bool;
+}
+
+# Supervisor -> worker: libcurl has taken `bytes` more bytes of the streamed request body of
+# `fetchId`, so the worker may send that many more.
+struct FetchUploadCredit {
+  fetchId @0 :UInt64;
+  bytes @1 :UInt32;
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -235,5 +254,7 @@ struct Envelope {
     fetchAbort @16 :FetchAbort;
     bodyChunk @17 :BodyChunk;
     bodyCredit @18 :BodyCredit;
+    fetchUpload @19 :FetchUpload;
+    fetchUploadCredit @20 :FetchUploadCredit;
   }
 }

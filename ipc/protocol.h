@@ -72,6 +72,25 @@
 // 16. A streamed response that cannot complete (the script's stream failed, a limit discarded
 //     the context) ends with BodyChunk{end, aborted}; the supervisor closes the client
 //     connection so the client sees a truncated body, never a falsely complete one.
+// Streamed fetch request bodies (per fetchId):
+// 17. A request body known in full and at most kFetchMaxChunkBytes rides inside
+//     FetchStart.body. Otherwise (a stream, or longer bytes) FetchStart has bodyFollows set and
+//     the body follows as FetchUpload messages after it, in order, each with at most
+//     kFetchMaxChunkBytes of data; the last has `end`. A FetchUpload for a fetch without
+//     bodyFollows, after the end, or beyond the window fails the fetch (FetchFailed).
+// 18. Flow control: the worker starts with a window of kFetchWindowBytes per upload and sends
+//     no more body bytes than have been credited; the supervisor sends FetchUploadCredit(n) as
+//     libcurl takes n bytes to the origin. So neither process holds more than one window of an
+//     upload, and the script's stream is read only as fast as the origin reads. The worker
+//     holds at most one piece waiting for credit.
+// 19. FetchHead, FetchBody and FetchFailed may come before the upload has ended (an origin may
+//     answer early). After a FetchFailed, a FetchBody with `end` or a FetchAbort the worker
+//     sends nothing more for the id; FetchUpload messages that cross them are ignored, as are
+//     those after a 303 (or a 301/302 of a POST) turned the fetch into a body-less GET.
+// 20. A redirect that would send a streamed body again (307, 308, or 301/302 of a method other
+//     than POST) fails the fetch with FetchFailed: a stream cannot be replayed (the Fetch
+//     spec's rule for bodies whose source is a stream). Without a Content-Length header from
+//     the script the body is sent with chunked transfer encoding.
 //
 // File descriptors (for later use: passing an accepted client socket or a shared snapshot) travel
 // separately as SCM_RIGHTS with one byte of payload, see ipc/fd_passing.h.
@@ -105,11 +124,14 @@ inline constexpr size_t kFetchMaxUrlBytes = 16u << 10;
 inline constexpr size_t kFetchMaxHeaders = 256;
 // Names and values of all headers together, request or response.
 inline constexpr size_t kFetchMaxHeaderBytes = 256u << 10;
-// A request body travels whole inside FetchStart.
+// A request body inside FetchStart (rule 17: the worker streams bodies over one chunk, so this
+// only bounds what a peer may send).
 inline constexpr size_t kFetchMaxRequestBodyBytes = 32u << 20;
-// Response body bytes per FetchBody message.
+// Body bytes per FetchBody (response) and FetchUpload (request) message.
 inline constexpr size_t kFetchMaxChunkBytes = 64u << 10;
-// Body bytes in flight per fetch: sent by the supervisor and not yet credited by the worker.
+// Body bytes in flight per fetch and direction: response bytes sent by the supervisor and not
+// yet credited by the worker, and request bytes sent by the worker and not yet taken by
+// libcurl.
 inline constexpr size_t kFetchWindowBytes = 256u << 10;
 // Concurrent fetches one worker may hold open in the supervisor.
 inline constexpr size_t kFetchMaxPerWorker = 256;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
+#include <deque>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -113,6 +115,18 @@ struct FetchClient::Transfer {
 
   size_t uncredited = 0;
   bool paused = false;
+
+  // A streamed request body (bodyFollows): chunks received from the worker and not yet taken
+  // by libcurl, at most kFetchWindowBytes in all.
+  bool streamed = false;
+  std::deque<std::string> upload;
+  size_t uploadOffset = 0;    // into upload.front()
+  size_t uploadBuffered = 0;  // bytes in `upload` not yet taken
+  bool uploadEnded = false;
+  bool uploadPaused = false;
+  std::optional<curl_off_t> uploadLength;  // the script's Content-Length, if any
+  curl_off_t uploadSent = 0;
+  bool uploadDropped = false;  // a 303 (or 301/302 of a POST) turned the fetch into a GET
   // Why a callback stopped the transfer; reported instead of libcurl's error.
   std::string refusal;
   std::string failure;
@@ -191,6 +205,22 @@ void FetchClient::start(uint32_t workerId, ipc::FetchStart::Reader request) {
                   "fetch headers exceed " + std::to_string(ipc::kFetchMaxHeaderBytes) + " bytes");
   }
   auto body = request.getBody();
+  if (request.getBodyFollows()) {
+    if (body.size() > 0 || method == "GET" || method == "HEAD") {
+      return refuse(workerId, fetchId,
+                    "fetch has a streamed body and also an inline one, or a GET/HEAD method");
+    }
+    transfer->streamed = true;
+    for (const auto& [name, value] : transfer->headers) {
+      if (name != "content-length") continue;
+      char* end = nullptr;
+      long long length = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || length < 0) {
+        return refuse(workerId, fetchId, "invalid fetch Content-Length '" + value + "'");
+      }
+      transfer->uploadLength = static_cast<curl_off_t>(length);
+    }
+  }
   if (body.size() > ipc::kFetchMaxRequestBodyBytes) {
     return refuse(
         workerId, fetchId,
@@ -258,7 +288,15 @@ void FetchClient::launch(Transfer& t) {
   // No Accept-Encoding of our own and no decoding: the body the script sees is the body its
   // headers describe, so a fetched response passed through unchanged stays consistent.
 
-  if (t.method == "HEAD") {
+  if (t.streamed) {
+    // A streamed body is sent once; a redirect that needs it again fails in onHeader.
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    if (t.method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t.method.c_str());
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, &FetchClient::onRead);
+    curl_easy_setopt(e, CURLOPT_READDATA, &t);
+    // Unknown length (-1): libcurl uses chunked transfer encoding (HTTP/1.1).
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, t.uploadLength.value_or(-1));
+  } else if (t.method == "HEAD") {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (t.method != "GET") {
     if (t.method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t.method.c_str());
@@ -311,6 +349,15 @@ size_t FetchClient::onHeader(char* data, size_t size, size_t count, void* self) 
     if (status < 200) return length;  // informational; the real head follows
     t.status = status;
     if (isRedirectStatus(status) && t.hasLocation && t.mode != Redirect::MANUAL) {
+      bool dropsBody = (status == 303 && t.method != "GET" && t.method != "HEAD") ||
+                       ((status == 301 || status == 302) && t.method == "POST");
+      if (t.streamed && !dropsBody && t.mode == Redirect::FOLLOW) {
+        // The Fetch spec's HTTP-redirect fetch: a body whose source is a stream cannot be
+        // sent again, so this is a network error. Stop at once rather than finish the upload.
+        t.failure = "fetch to " + t.url + " was redirected (status " + std::to_string(status) +
+                    ") but its body is a stream, which cannot be sent again";
+        return 0;
+      }
       t.redirectPending = true;
     } else {
       t.client->sendHead(t);
@@ -350,6 +397,78 @@ size_t FetchClient::onWrite(char* data, size_t size, size_t count, void* self) {
   }
   t.client->sendBody(t, data, length, false);
   return length;
+}
+
+size_t FetchClient::onRead(char* buffer, size_t size, size_t count, void* self) {
+  auto& t = *static_cast<Transfer*>(self);
+  size_t room = size * count;
+  size_t taken = 0;
+  while (taken < room && !t.upload.empty()) {
+    const std::string& chunk = t.upload.front();
+    size_t part = std::min(room - taken, chunk.size() - t.uploadOffset);
+    std::memcpy(buffer + taken, chunk.data() + t.uploadOffset, part);
+    taken += part;
+    t.uploadOffset += part;
+    if (t.uploadOffset == chunk.size()) {
+      t.upload.pop_front();
+      t.uploadOffset = 0;
+    }
+  }
+  if (taken > 0) {
+    t.uploadBuffered -= taken;
+    t.uploadSent += static_cast<curl_off_t>(taken);
+    if (!t.uploadEnded) t.client->sendUploadCredit(t, taken);
+    return taken;
+  }
+  if (t.uploadEnded) return 0;  // the end of the body
+  t.uploadPaused = true;        // upload() unpauses once the worker sends more
+  return CURL_READFUNC_PAUSE;
+}
+
+void FetchClient::sendUploadCredit(Transfer& t, size_t bytes) {
+  capnp::MallocMessageBuilder builder;
+  auto credit = builder.initRoot<ipc::Envelope>().initFetchUploadCredit();
+  credit.setFetchId(t.fetchId);
+  credit.setBytes(static_cast<uint32_t>(bytes));
+  send_(t.workerId, builder);
+}
+
+void FetchClient::updatePause(Transfer& t) {
+  if (!t.easy) return;
+  int mask = (t.paused ? CURLPAUSE_RECV : 0) | (t.uploadPaused ? CURLPAUSE_SEND : 0);
+  // May call onRead/onWrite at once (which may pause again).
+  curl_easy_pause(t.easy.get(), mask);
+}
+
+void FetchClient::upload(uint32_t workerId, uint64_t fetchId, capnp::Data::Reader data, bool end) {
+  auto it = transfers_.find({workerId, fetchId});
+  if (it == transfers_.end()) return;  // finished or aborted: the chunk crossed that
+  Transfer& t = *it->second;
+  if (t.uploadDropped) return;
+  if (!t.streamed || t.uploadEnded) {
+    return fail(t, "fetch protocol error: upload data for a fetch without a streamed body",
+                "failed");
+  }
+  if (data.size() > ipc::kFetchMaxChunkBytes ||
+      t.uploadBuffered + data.size() > ipc::kFetchWindowBytes) {
+    return fail(t, "fetch protocol error: the worker sent upload data beyond its window", "failed");
+  }
+  if (t.uploadLength &&
+      t.uploadSent + static_cast<curl_off_t>(t.uploadBuffered + data.size()) > *t.uploadLength) {
+    return fail(t,
+                "fetch to " + t.url + " failed: the body is longer than its Content-Length " +
+                    std::to_string(*t.uploadLength),
+                "failed");
+  }
+  if (data.size() > 0) {
+    t.upload.emplace_back(reinterpret_cast<const char*>(data.begin()), data.size());
+    t.uploadBuffered += data.size();
+  }
+  t.uploadEnded = end;
+  if (t.uploadPaused) {
+    t.uploadPaused = false;
+    updatePause(t);
+  }
 }
 
 void FetchClient::sendHead(Transfer& t) {
@@ -437,6 +556,13 @@ void FetchClient::followRedirect(Transfer& t) {
       ((t.status == 301 || t.status == 302) && t.method == "POST")) {
     t.method = "GET";
     t.body.clear();
+    if (t.streamed) {
+      // The rest of a streamed body is not wanted any more: its chunks are dropped.
+      t.streamed = false;
+      t.uploadDropped = true;
+      t.upload.clear();
+      t.uploadBuffered = 0;
+    }
     std::erase_if(t.headers, [](const auto& h) {
       return h.first == "content-type" || h.first == "content-encoding" ||
              h.first == "content-language" || h.first == "content-location";
@@ -476,7 +602,7 @@ void FetchClient::credit(uint32_t workerId, uint64_t fetchId, uint32_t bytes) {
   if (t.paused && t.uncredited <= ipc::kFetchWindowBytes / 2 && t.easy) {
     t.paused = false;
     // May deliver the held bytes at once, through onWrite (which may pause again).
-    curl_easy_pause(t.easy.get(), CURLPAUSE_CONT);
+    updatePause(t);
   }
 }
 

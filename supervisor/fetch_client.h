@@ -11,6 +11,13 @@
 //    callback), after DNS resolution and on every redirect hop and connection, so neither DNS
 //    tricks nor redirects bypass it. Proxies from the environment are never used.
 //  - Flow control: a transfer whose worker has kFetchWindowBytes uncredited is paused.
+//  - Streamed request bodies (FetchStart.bodyFollows): FetchUpload chunks are buffered here,
+//    at most kFetchWindowBytes per fetch, and handed to libcurl from its read callback; each
+//    byte libcurl takes is credited back (FetchUploadCredit). With nothing buffered the upload
+//    side is paused (CURL_READFUNC_PAUSE) until the next chunk. Without a Content-Length from
+//    the script the body goes out with chunked transfer encoding. A redirect that would send
+//    the body again (307, 308, or 301/302 of a non-POST) fails the fetch: a stream cannot be
+//    replayed.
 //  - Limits: URL, header and body sizes (ipc/protocol.h); a connect timeout and a total
 //    timeout per fetch.
 //
@@ -61,6 +68,9 @@ class FetchClient {
   // Answers FetchFailed for a fetch the supervisor refuses before starting it.
   void refuse(uint32_t workerId, uint64_t fetchId, const std::string& message);
   void credit(uint32_t workerId, uint64_t fetchId, uint32_t bytes);
+  // A piece of a streamed request body (FetchUpload). A worker that sends one for a fetch
+  // without bodyFollows, after the end, or beyond its window gets the fetch failed.
+  void upload(uint32_t workerId, uint64_t fetchId, capnp::Data::Reader data, bool end);
   // Stops the fetch without a word to the worker (it asked).
   void abort(uint32_t workerId, uint64_t fetchId);
   // Fails every fetch made for `parentId` with `message`.
@@ -88,11 +98,15 @@ class FetchClient {
   void sendBody(Transfer& transfer, const char* data, size_t size, bool end);
   void fail(Transfer& transfer, const std::string& message, const char* outcome);
   void sendFailed(uint32_t workerId, uint64_t fetchId, const std::string& message);
+  void sendUploadCredit(Transfer& transfer, size_t bytes);
+  // Lets libcurl run the directions of the transfer that have something to do.
+  void updatePause(Transfer& transfer);
   // Removes the transfer (and its easy handle) from everything.
   void finish(Transfer& transfer);
 
   static size_t onHeader(char* data, size_t size, size_t count, void* transfer);
   static size_t onWrite(char* data, size_t size, size_t count, void* transfer);
+  static size_t onRead(char* buffer, size_t size, size_t count, void* transfer);
   static curl_socket_t onOpenSocket(void* transfer, curlsocktype purpose, curl_sockaddr* address);
 
   FetchOptions options_;

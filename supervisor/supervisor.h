@@ -113,6 +113,7 @@ class Supervisor : public RequestHandler,
   void onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Reader start) override;
   void onWorkerFetchCredit(WorkerProcess& worker, ipc::FetchCredit::Reader credit) override;
   void onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Reader abort) override;
+  void onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Reader upload) override;
 
  private:
   // kPaused: drained by the operator (ctl drain) but running; kDraining ends in kStopping.

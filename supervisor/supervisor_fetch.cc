@@ -54,6 +54,10 @@ void Supervisor::onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Read
   fetch_->abort(worker.id(), abort.getFetchId());
 }
 
+void Supervisor::onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Reader upload) {
+  fetch_->upload(worker.id(), upload.getFetchId(), upload.getData(), upload.getEnd());
+}
+
 void Supervisor::pruneSubrequests(Clock::time_point now) {
   // A fetch lives at most its total timeout (the wall limit and a second) from its start.
   auto horizon = std::chrono::milliseconds(config_.wallLimitMs) + std::chrono::seconds(2);

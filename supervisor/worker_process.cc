@@ -109,6 +109,10 @@ void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
       if (!helloSeen) return protocolViolation("FetchAbort before Hello");
       events_.onWorkerFetchAbort(*this, message.getFetchAbort());
       return;
+    case E::FETCH_UPLOAD:
+      if (!helloSeen) return protocolViolation("FetchUpload before Hello");
+      events_.onWorkerFetchUpload(*this, message.getFetchUpload());
+      return;
     default:
       return protocolViolation("message kind " + std::to_string(message.which()) +
                                " is not sent by workers");

@@ -46,6 +46,7 @@ class WorkerEvents {
   virtual void onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Reader start) = 0;
   virtual void onWorkerFetchCredit(WorkerProcess& worker, ipc::FetchCredit::Reader credit) = 0;
   virtual void onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Reader abort) = 0;
+  virtual void onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Reader upload) = 0;
   // The channel closed or broke; `state()` is kLost from here on.
   virtual void onWorkerLost(WorkerProcess& worker, const std::string& reason) = 0;
 };

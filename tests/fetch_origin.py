@@ -14,6 +14,11 @@ Routes:
   /bytes/N              N bytes (b"x" * N) with Content-Length, written in 64 KiB pieces
   /stall                headers at once, then one body byte, then nothing until killed
   /stall-head           nothing at all until killed (the request is read)
+  /upload-check         reads the body (Content-Length or chunked) as it comes and answers JSON
+                        {length, ok (byte k is k % 251 throughout), chunked}
+  /hold-upload          reads nothing of the body until /release has been requested, then
+                        answers as /upload-check
+  /release              lets every waiting /hold-upload go on
 """
 import argparse
 import json
@@ -23,6 +28,11 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+# Byte k of an /upload-check body is k % 251: compared a block at a time.
+PATTERN = bytes(i % 251 for i in range(251)) * 1024
+RELEASE = threading.Event()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -44,8 +54,55 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _pieces(self):
+        """The request body as it arrives, Content-Length or chunked."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return
+                left = size
+                while left > 0:
+                    piece = self.rfile.read(min(left, 1 << 16))
+                    if not piece:
+                        return
+                    left -= len(piece)
+                    yield piece
+                self.rfile.readline()
+        else:
+            left = int(self.headers.get("Content-Length") or 0)
+            while left > 0:
+                piece = self.rfile.read(min(left, 1 << 16))
+                if not piece:
+                    return
+                left -= len(piece)
+                yield piece
+
+    def _check_upload(self):
+        length = 0
+        ok = True
+        for piece in self._pieces():
+            start = length % 251
+            if ok and piece != PATTERN[start:start + len(piece)]:
+                ok = False
+            length += len(piece)
+        chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        return self._send(200, json.dumps({"length": length, "ok": ok,
+                                           "chunked": chunked}).encode(),
+                          {"content-type": "application/json"})
+
     def _route(self):
         path, _, query = self.path.partition("?")
+        if path == "/upload-check":
+            return self._check_upload()
+        if path == "/hold-upload":
+            RELEASE.wait()
+            return self._check_upload()
+        if path == "/release":
+            RELEASE.set()
+            return self._send(200, b"released")
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         body = self._body()
         if path == "/hello":

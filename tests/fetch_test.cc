@@ -448,6 +448,92 @@ TEST_F(FetchTest, LargeBodyStreamsWithBoundedMemory) {
       << "supervisor peak RSS grew by " << supervisorGrowth << " kB";
 }
 
+// A request body from a ReadableStream goes out as it is produced (FetchUpload), chunked, and
+// arrives intact, while neither process holds it.
+TEST_F(FetchTest, StreamedUploadArrivesIntactWithBoundedMemory) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto pids = server.liveWorkerPids();
+  ASSERT_EQ(pids.size(), 1u);
+  auto [warmStatus, warm] = ask(server, "/upload", origin.url("/upload-check"), "&mb=1&reuse=1");
+  ASSERT_EQ(warmStatus, 200) << warm.dump();
+  EXPECT_EQ(warm["origin"]["length"], 1 << 20);
+  long workerBefore = procStatusKb(pids[0], "VmHWM");
+  long supervisorBefore = procStatusKb(server.pid(), "VmHWM");
+  ASSERT_GT(workerBefore, 0);
+
+  auto [status, sent] = ask(server, "/upload", origin.url("/upload-check"), "&mb=64&reuse=1");
+  ASSERT_EQ(status, 200) << sent.dump();
+  EXPECT_EQ(sent["status"], 200);
+  EXPECT_EQ(sent["origin"]["length"], 64L << 20);
+  EXPECT_EQ(sent["origin"]["ok"], true) << "the bytes arrived altered or out of order";
+  EXPECT_EQ(sent["origin"]["chunked"], true);
+  EXPECT_EQ(sent["pulls"], 1024);
+  long workerGrowth = procStatusKb(pids[0], "VmHWM") - workerBefore;
+  long supervisorGrowth = procStatusKb(server.pid(), "VmHWM") - supervisorBefore;
+  std::cout << "64 MiB uploaded: worker peak RSS +" << workerGrowth << " kB, supervisor +"
+            << supervisorGrowth << " kB\n";
+  EXPECT_LT(workerGrowth, 32 * 1024) << "worker peak RSS grew by " << workerGrowth << " kB";
+  EXPECT_LT(supervisorGrowth, 16 * 1024)
+      << "supervisor peak RSS grew by " << supervisorGrowth << " kB";
+
+  // A producer that makes a new buffer per chunk works as well (its garbage is V8's business).
+  auto [freshStatus, fresh] = ask(server, "/upload", origin.url("/upload-check"), "&mb=16");
+  ASSERT_EQ(freshStatus, 200) << fresh.dump();
+  EXPECT_EQ(fresh["origin"]["length"], 16 << 20);
+  EXPECT_EQ(fresh["origin"]["ok"], true);
+
+  // Known bytes longer than one chunk are streamed too, with the script's Content-Length.
+  auto [bigStatus, big] = ask(server, "/upload-big", origin.url("/upload-check"), "&kb=1000");
+  ASSERT_EQ(bigStatus, 200) << big.dump();
+  EXPECT_EQ(big["origin"]["length"], 1000 * 1024);
+  EXPECT_EQ(big["origin"]["ok"], true);
+}
+
+// An origin that reads nothing holds the producer back: the pulls stop at the buffers' size
+// (two credit windows, libcurl's and the kernel's socket buffers), far below the body's.
+TEST_F(FetchTest, StreamedUploadPausesTheProducerForASlowOrigin) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto [status, stall] = ask(server, "/upload-stall", origin.url("/hold-upload"),
+                             "&release=" + encode(origin.url("/release")));
+  ASSERT_EQ(status, 200) << stall.dump();
+  std::cout << "stalled after " << stall["stalled"] << " pulls of 64 KiB\n";
+  EXPECT_LT(stall["stalled"].get<long>(), 256) << "more than 16 of 48 MiB produced unread";
+  EXPECT_EQ(stall["pulls"], 768);
+  EXPECT_EQ(stall["origin"]["length"], 48L << 20);
+  EXPECT_EQ(stall["origin"]["ok"], true);
+}
+
+// A streamed body cannot be sent twice: a 307 rejects with a TypeError (a 303 drops the body).
+// An abort stops both directions: the fetch rejects and the source stream is cancelled.
+TEST_F(FetchTest, StreamedUploadRedirectsAndAborts) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto [keepStatus, keep] =
+      ask(server, "/upload", origin.url("/redirect?to=%2Fupload-check&code=307"), "&mb=1");
+  EXPECT_EQ(keepStatus, 502) << keep.dump();
+  EXPECT_EQ(keep["name"], "TypeError");
+  EXPECT_TRUE(has(contentOf(keep, "message"), "cannot be sent again")) << keep.dump();
+
+  auto [abortStatus, aborted] = ask(server, "/upload-abort", origin.url("/hold-upload"));
+  ASSERT_EQ(abortStatus, 200) << aborted.dump();
+  EXPECT_EQ(aborted["rejected"], true);
+  EXPECT_EQ(aborted["message"], "upload aborted");
+  EXPECT_EQ(aborted["cancelled"], true);
+  EXPECT_EQ(aborted["moreAfterAbort"], 0);
+
+  // The server still works.
+  auto [helloStatus, hello] = ask(server, "/get", origin.url("/hello"));
+  EXPECT_EQ(helloStatus, 200) << hello.dump();
+}
+
 // HTTPS against a CA created for this run: trusted through --fetch-ca-file, and refused
 // (certificate verification) without it.
 TEST_F(FetchTest, HttpsWithTestCa) {

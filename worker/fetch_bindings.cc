@@ -1,4 +1,4 @@
-// fetchStart, fetchRead and fetchAbort: argument checks and IPC encoding.
+// fetchStart, fetchRead, fetchWrite, fetchEnd and fetchAbort: argument checks and IPC encoding.
 #include "worker/fetch_bindings.h"
 
 #include <cstring>
@@ -112,6 +112,13 @@ void fetchStart(const Info& info) {
     start.setBody(kj::arrayPtr(reinterpret_cast<const kj::byte*>(body.data()), body.size()));
   }
 
+  if (info[5]->BooleanValue(isolate)) {
+    if (!info[3]->IsNullOrUndefined()) {
+      return throwTypeError(isolate, "fetch(): a streamed body cannot also be given whole");
+    }
+    start.setBodyFollows(true);
+  }
+
   std::string redirect = utf8(isolate, info[4]);
   using Mode = ipc::FetchStart::RedirectMode;
   if (redirect == "follow") {
@@ -141,6 +148,33 @@ void fetchRead(const Info& info) {
       fetches->read(info.GetIsolate()->GetCurrentContext(), fetchIdArg(info)));
 }
 
+// fetchWrite(id, bytes): the next piece (a Uint8Array of at most kFetchMaxChunkBytes) of a
+// streamed request body; a promise of whether it was sent (see OutboundFetches::write).
+void fetchWrite(const Info& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  OutboundFetches* fetches = fetchesOf(info);
+  if (fetches == nullptr) return;
+  if (!info[1]->IsArrayBufferView()) {
+    return throwTypeError(isolate, "fetch(): request body chunks must be Uint8Arrays");
+  }
+  auto view = info[1].As<v8::ArrayBufferView>();
+  if (view->ByteLength() > ipc::kFetchMaxChunkBytes) {
+    isolate->ThrowException(v8::Exception::RangeError(
+        v8::String::NewFromUtf8Literal(isolate, "fetchWrite(): the piece exceeds 64 KiB")));
+    return;
+  }
+  std::string data(view->ByteLength(), '\0');
+  view->CopyContents(data.data(), data.size());
+  info.GetReturnValue().Set(
+      fetches->write(isolate->GetCurrentContext(), fetchIdArg(info), std::move(data)));
+}
+
+void fetchEnd(const Info& info) {
+  OutboundFetches* fetches = fetchesOf(info);
+  if (fetches == nullptr) return;
+  fetches->end(fetchIdArg(info));
+}
+
 void fetchAbort(const Info& info) {
   OutboundFetches* fetches = fetchesOf(info);
   if (fetches == nullptr) return;
@@ -148,9 +182,8 @@ void fetchAbort(const Info& info) {
 }
 
 constexpr NativeFunction kFetchFunctions[] = {
-    {"fetchStart", &fetchStart},
-    {"fetchRead", &fetchRead},
-    {"fetchAbort", &fetchAbort},
+    {"fetchStart", &fetchStart}, {"fetchRead", &fetchRead},   {"fetchWrite", &fetchWrite},
+    {"fetchEnd", &fetchEnd},     {"fetchAbort", &fetchAbort},
 };
 
 }  // namespace

@@ -406,6 +406,9 @@ void IsolateHost::onFetchMessage(ipc::Envelope::Reader message) {
     case ipc::Envelope::FETCH_FAILED:
       fetchId = message.getFetchFailed().getFetchId();
       break;
+    case ipc::Envelope::FETCH_UPLOAD_CREDIT:
+      fetchId = message.getFetchUploadCredit().getFetchId();
+      break;
     default:
       return;
   }
@@ -417,6 +420,8 @@ void IsolateHost::onFetchMessage(ipc::Envelope::Reader message) {
         return fetches_.onHead(context, message.getFetchHead());
       case ipc::Envelope::FETCH_BODY:
         return fetches_.onBody(context, message.getFetchBody());
+      case ipc::Envelope::FETCH_UPLOAD_CREDIT:
+        return fetches_.onUploadCredit(context, message.getFetchUploadCredit());
       default:
         return fetches_.onFailed(context, message.getFetchFailed());
     }

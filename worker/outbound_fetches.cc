@@ -1,8 +1,11 @@
 // OutboundFetches: fetch ids, promises and buffered body chunks of one context.
 #include "worker/outbound_fetches.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
+
+#include "ipc/protocol.h"
 
 namespace isolated::worker {
 
@@ -42,6 +45,7 @@ std::pair<uint64_t, v8::Local<v8::Promise>> OutboundFetches::start(v8::Local<v8:
   Fetch& fetch = fetches_[id];
   fetch.requestId = requestId;
   fetch.head.Reset(isolate, resolver);
+  fetch.uploading = start.getBodyFollows();
   outbox_.send(message);
   return {id, resolver->GetPromise()};
 }
@@ -61,6 +65,7 @@ v8::Local<v8::Promise> OutboundFetches::read(v8::Local<v8::Context> context, uin
   } else if (!fetch.chunks.empty()) {
     deliver(context, id, fetch, resolver);
   } else if (fetch.ended) {
+    settleWrite(context, fetch, false);
     fetches_.erase(it);
     resolver->Resolve(context, v8::Null(isolate)).Check();
   } else if (fetch.error) {
@@ -92,7 +97,7 @@ void OutboundFetches::abort(v8::Local<v8::Context> context, uint64_t id,
   if (it == fetches_.end()) return;
   v8::Isolate* isolate = context->GetIsolate();
   account(isolate, it->second, -static_cast<int64_t>(it->second.bufferedBytes));
-  for (auto* pending : {&it->second.head, &it->second.read}) {
+  for (auto* pending : {&it->second.head, &it->second.read, &it->second.write}) {
     if (!pending->IsEmpty()) pending->Get(isolate)->Reject(context, reason).Check();
   }
   fetches_.erase(it);
@@ -140,7 +145,10 @@ void OutboundFetches::onBody(v8::Local<v8::Context> context, ipc::FetchBody::Rea
     fetch.chunks.emplace_back(reinterpret_cast<const char*>(data.begin()), data.size());
     account(context->GetIsolate(), fetch, static_cast<int64_t>(data.size()));
   }
-  if (body.getEnd()) fetch.ended = true;
+  if (body.getEnd()) {
+    fetch.ended = true;
+    settleWrite(context, fetch, false);  // the origin answered in full: no more body wanted
+  }
   if (fetch.read.IsEmpty()) return;
   v8::Isolate* isolate = context->GetIsolate();
   auto resolver = fetch.read.Get(isolate);
@@ -159,6 +167,13 @@ void OutboundFetches::onFailed(v8::Local<v8::Context> context, ipc::FetchFailed:
   Fetch& fetch = it->second;
   v8::Isolate* isolate = context->GetIsolate();
   std::string message = failed.getMessage();
+  if (!fetch.write.IsEmpty()) {
+    auto resolver = fetch.write.Get(isolate);
+    fetch.write.Reset();
+    fetch.uploadPending.clear();
+    resolver->Reject(context, typeError(isolate, message)).Check();
+  }
+  fetch.uploading = false;
   for (auto* pending : {&fetch.head, &fetch.read}) {
     if (pending->IsEmpty()) continue;
     auto resolver = pending->Get(isolate);
@@ -168,6 +183,75 @@ void OutboundFetches::onFailed(v8::Local<v8::Context> context, ipc::FetchFailed:
   }
   // Bytes already received are still read first; the error comes after them.
   fetch.error = std::move(message);
+}
+
+v8::Local<v8::Promise> OutboundFetches::write(v8::Local<v8::Context> context, uint64_t id,
+                                              std::string data) {
+  v8::Isolate* isolate = context->GetIsolate();
+  auto resolver = v8::Promise::Resolver::New(context).ToLocalChecked();
+  auto it = fetches_.find(id);
+  if (it == fetches_.end() || it->second.ended) {
+    resolver->Resolve(context, v8::False(isolate)).Check();
+    return resolver->GetPromise();
+  }
+  Fetch& fetch = it->second;
+  if (fetch.error) {
+    resolver->Reject(context, typeError(isolate, *fetch.error)).Check();
+  } else if (!fetch.uploading) {
+    resolver->Reject(context, typeError(isolate, "this fetch has no streamed body")).Check();
+  } else if (!fetch.write.IsEmpty()) {
+    resolver->Reject(context, typeError(isolate, "a write of this body is already pending"))
+        .Check();
+  } else if (fetch.uploadInFlight + data.size() <= ipc::kFetchWindowBytes) {
+    sendUpload(id, fetch, data, false);
+    resolver->Resolve(context, v8::True(isolate)).Check();
+  } else {
+    fetch.uploadPending = std::move(data);
+    fetch.write.Reset(isolate, resolver);
+  }
+  return resolver->GetPromise();
+}
+
+void OutboundFetches::end(uint64_t id) {
+  auto it = fetches_.find(id);
+  if (it == fetches_.end() || !it->second.uploading || !it->second.write.IsEmpty()) return;
+  sendUpload(id, it->second, std::string(), true);
+  it->second.uploading = false;
+}
+
+void OutboundFetches::onUploadCredit(v8::Local<v8::Context> context,
+                                     ipc::FetchUploadCredit::Reader credit) {
+  uint64_t id = credit.getFetchId();
+  auto it = fetches_.find(id);
+  if (it == fetches_.end()) return;
+  Fetch& fetch = it->second;
+  fetch.uploadInFlight -= std::min<size_t>(credit.getBytes(), fetch.uploadInFlight);
+  if (fetch.write.IsEmpty() ||
+      fetch.uploadInFlight + fetch.uploadPending.size() > ipc::kFetchWindowBytes) {
+    return;
+  }
+  sendUpload(id, fetch, fetch.uploadPending, false);
+  fetch.uploadPending.clear();
+  settleWrite(context, fetch, true);
+}
+
+void OutboundFetches::sendUpload(uint64_t id, Fetch& fetch, const std::string& data, bool end) {
+  capnp::MallocMessageBuilder message;
+  auto upload = message.initRoot<ipc::Envelope>().initFetchUpload();
+  upload.setFetchId(id);
+  upload.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(data.data()), data.size()));
+  upload.setEnd(end);
+  outbox_.send(message);
+  fetch.uploadInFlight += data.size();
+}
+
+void OutboundFetches::settleWrite(v8::Local<v8::Context> context, Fetch& fetch, bool sent) {
+  if (!sent) fetch.uploading = false;
+  if (fetch.write.IsEmpty()) return;
+  auto resolver = fetch.write.Get(context->GetIsolate());
+  fetch.write.Reset();
+  fetch.uploadPending.clear();
+  resolver->Resolve(context, v8::Boolean::New(context->GetIsolate(), sent)).Check();
 }
 
 void OutboundFetches::clear(v8::Isolate* isolate) {

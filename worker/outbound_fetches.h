@@ -5,6 +5,11 @@
 // bytes to JavaScript one chunk per read, crediting each chunk back so that at most
 // kFetchWindowBytes per fetch are ever buffered here.
 //
+// A streamed request body (FetchStart.bodyFollows) goes the other way: write() sends one piece
+// of at most kFetchMaxChunkBytes when the upload window (kFetchWindowBytes, refilled by
+// FetchUploadCredit) has room, or holds that one piece until it has; its promise resolves when
+// the piece is sent, so the script's producer runs only as fast as the origin reads.
+//
 // Context binding: every promise belongs to the context that started the fetch. When that
 // context is discarded (limit rebuild, fresh state per request), clear() drops every fetch and
 // tells the supervisor to stop them; messages for forgotten ids are ignored.
@@ -44,6 +49,14 @@ class OutboundFetches {
   // The next body chunk (a Uint8Array), or null at the end; rejects with a TypeError when the
   // fetch failed. One read at a time per fetch.
   v8::Local<v8::Promise> read(v8::Local<v8::Context> context, uint64_t id);
+  // Sends `data` (at most kFetchMaxChunkBytes) as the next piece of the fetch's streamed body.
+  // The promise resolves to true once it is sent, to false if the fetch no longer wants a body
+  // (it finished, or a redirect dropped the body), and rejects with a TypeError when the fetch
+  // failed or was aborted. One write at a time per fetch.
+  v8::Local<v8::Promise> write(v8::Local<v8::Context> context, uint64_t id, std::string data);
+  // Ends the fetch's streamed body.
+  void end(uint64_t id);
+  void onUploadCredit(v8::Local<v8::Context> context, ipc::FetchUploadCredit::Reader credit);
   // Stops the fetch: pending promises reject with `reason` and the supervisor is told.
   void abort(v8::Local<v8::Context> context, uint64_t id, v8::Local<v8::Value> reason);
 
@@ -68,7 +81,17 @@ class OutboundFetches {
     size_t bufferedBytes = 0;                // in `chunks`
     bool ended = false;
     std::optional<std::string> error;
+
+    // The streamed request body: bytes sent and not yet credited, and the one piece waiting
+    // for room in the window (with its write's promise).
+    bool uploading = false;
+    size_t uploadInFlight = 0;
+    std::string uploadPending;
+    v8::Global<v8::Promise::Resolver> write;
   };
+  void sendUpload(uint64_t id, Fetch& fetch, const std::string& data, bool end);
+  // Settles a pending write with `sent` (the fetch needs no more body: false).
+  void settleWrite(v8::Local<v8::Context> context, Fetch& fetch, bool sent);
   // Buffered chunks are reported to V8 as external memory, so that many unread bodies prompt
   // the garbage collection that lets fetch.js's FinalizationRegistry abort them.
   void account(v8::Isolate* isolate, Fetch& fetch, int64_t delta);

@@ -43,6 +43,7 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
     case ipc::Envelope::FETCH_HEAD:
     case ipc::Envelope::FETCH_BODY:
     case ipc::Envelope::FETCH_FAILED:
+    case ipc::Envelope::FETCH_UPLOAD_CREDIT:
       host_->onFetchMessage(message);
       break;
     case ipc::Envelope::BODY_CHUNK:

@@ -20,6 +20,17 @@
 //   /spin         starts fetch(url), then spins past the CPU limit (the context is rebuilt)
 //   /ignore       fetch(url), the body left unread
 //   /garbage      allocates and drops ?mb megabytes of short-lived objects
+//   /upload       POSTs a generated stream of ?mb MiB (byte k is k % 251, one 64 KiB chunk per
+//                 pull) to url (an /upload-check route); the origin's answer and the pull count.
+//                 With ?reuse=1 every pull refills one buffer (fetch() has copied the previous
+//                 chunk before it pulls again), so the producer's own garbage does not hide
+//                 what the upload path holds
+//   /upload-stall POSTs a generated 48 MiB stream to url (a /hold-upload route, which reads
+//                 nothing until ?release is fetched); the pull count once pulls have stopped,
+//                 then releases the origin and answers its reply too
+//   /upload-abort POSTs an endless stream to url and aborts after 8 pulls; the rejection,
+//                 whether the source was cancelled, and the pulls
+//   /upload-big   POSTs ?kb KiB of known bytes (streamed: longer than one chunk) to url
 // A rejected fetch() answers 502 with {name, message}.
 function params(url) {
   const out = {};
@@ -32,6 +43,28 @@ function params(url) {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A stream of `total` bytes where byte k is k % 251, one 64 KiB chunk per pull; `state.pulls`
+// counts the pulls and `state.cancelled` records a cancel.
+function patternStream(total, state, reuse = false) {
+  let offset = 0;
+  const shared = reuse ? new Uint8Array(65536) : null;
+  return new ReadableStream({
+    pull(controller) {
+      state.pulls += 1;
+      const size = Math.min(65536, total - offset);
+      const chunk = shared !== null && size === 65536 ? shared : new Uint8Array(size);
+      for (let i = 0; i < size; i++) chunk[i] = (offset + i) % 251;
+      offset += size;
+      controller.enqueue(chunk);
+      if (offset >= total) controller.close();
+    },
+    cancel(reason) {
+      state.cancelled = true;
+      state.reason = reason && reason.message;
+    },
+  }, { highWaterMark: 0 });
+}
 
 function failure(error) {
   return Response.json({ name: error && error.name, message: error && error.message },
@@ -97,6 +130,64 @@ async function route(path, q, ctx) {
       } catch (e) {
         return Response.json({ aborted: true, same: e === reason, message: e.message });
       }
+    }
+    case '/upload': {
+      const state = { pulls: 0 };
+      const r = await fetch(q.url, { method: 'POST',
+                                     body: patternStream(Number(q.mb) << 20, state,
+                                                         q.reuse === '1') });
+      return Response.json({ status: r.status, origin: await r.json(), pulls: state.pulls });
+    }
+    case '/upload-stall': {
+      const state = { pulls: 0 };
+      const pending = fetch(q.url, { method: 'POST', body: patternStream(48 << 20, state) });
+      // Wait until the producer has stopped: the origin reads nothing, so the buffers between
+      // (credit windows, socket buffers) fill and the pulls stop.
+      let last = -1;
+      while (state.pulls !== last) {
+        last = state.pulls;
+        await sleep(500);
+      }
+      const stalled = state.pulls;
+      await (await fetch(q.release)).text();
+      const r = await pending;
+      return Response.json({ stalled, pulls: state.pulls, origin: await r.json() });
+    }
+    case '/upload-abort': {
+      const state = { pulls: 0 };
+      const controller = new AbortController();
+      let abortAfter;
+      const reached = new Promise((resolve) => { abortAfter = resolve; });
+      const body = new ReadableStream({
+        pull(c) {
+          state.pulls += 1;
+          if (state.pulls === 8) abortAfter();
+          c.enqueue(new Uint8Array(65536));
+        },
+        cancel() { state.cancelled = true; },
+      }, { highWaterMark: 0 });
+      const pending = fetch(q.url, { method: 'POST', body, signal: controller.signal });
+      await reached;
+      controller.abort(new Error('upload aborted'));
+      let error = null;
+      try {
+        await pending;
+      } catch (e) {
+        error = e;
+      }
+      await sleep(100);  // a pull that was under way may still finish
+      const pullsAfterAbort = state.pulls;
+      await sleep(200);
+      return Response.json({ rejected: error !== null, message: error && error.message,
+                             cancelled: state.cancelled === true,
+                             moreAfterAbort: state.pulls - pullsAfterAbort });
+    }
+    case '/upload-big': {
+      const bytes = new Uint8Array(Number(q.kb) * 1024);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
+      const r = await fetch(q.url, { method: 'PUT', body: new Blob([bytes]),
+                                     headers: { 'content-length': String(bytes.length) } });
+      return Response.json({ status: r.status, origin: await r.json() });
     }
     case '/abort-body': {
       const controller = new AbortController();

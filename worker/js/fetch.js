@@ -2,18 +2,17 @@
 // here, then performed by the supervisor (worker/fetch_bindings.cc, ipc/protocol.h). The
 // response body is a byte ReadableStream with a high-water mark of 0: each read pulls one chunk
 // from the supervisor and credits it back, so the origin is only read as fast as the script
-// reads, and at most one window of bytes waits in the worker.
+// reads, and at most one window of bytes waits in the worker. A request body that is a stream
+// or longer than one chunk is streamed the other way (./fetch_upload.js).
 import { AbortSignal, addAbortAlgorithm } from './abort.js';
 import { kBody, takeBody } from './body.js';
 import { Headers, kHeaderList } from './headers.js';
+import { isStreamedBody, pumpUpload } from './fetch_upload.js';
 import { native } from './native.js';
 import { kResponseState, Request, Response } from './request_response.js';
-import { readAllBytes, ReadableStream } from './streams.js';
 import { URL } from './url.js';
 
 const kRedirectModes = ['follow', 'manual', 'error'];
-// A request body travels whole in one message (ipc/protocol.h, kFetchMaxRequestBodyBytes).
-const kMaxRequestBodyBytes = 32 << 20;
 
 // The absolute http(s) URL to fetch, or a TypeError that says why not.
 function targetUrl(text) {
@@ -90,22 +89,6 @@ function buildResponse(id, requestUrl, head) {
   return response;
 }
 
-// The request body as the native side takes it: null, a string or bytes. A stream is read
-// whole first (request bodies are not streamed to the supervisor).
-async function requestBody(request) {
-  const body = takeBody(request);
-  if (!(body instanceof ReadableStream)) return body;
-  try {
-    return await readAllBytes(body, kMaxRequestBodyBytes);
-  } catch (error) {
-    if (error instanceof RangeError) {
-      throw new TypeError(`fetch(): the request body is longer than ${kMaxRequestBodyBytes} ` +
-                          'bytes');
-    }
-    throw error;
-  }
-}
-
 export async function fetch(input, init = undefined) {
   if (arguments.length < 1) throw new TypeError('fetch: 1 argument required');
   const options = init == null ? {} : init;
@@ -123,10 +106,14 @@ export async function fetch(input, init = undefined) {
   if (signal !== null && signal.aborted) throw signal.reason;
   const flat = [];
   for (const [name, value] of request.headers[kHeaderList]) flat.push(name, value);
-  const body = await requestBody(request);
-  if (signal !== null && signal.aborted) throw signal.reason;
-  const [id, head] = native.fetchStart(request.method, url, flat, body, redirect);
-  // Pending reads of the fetch reject with the signal's reason; a finished fetch ignores it.
+  // null, a string, an ArrayBuffer or a ReadableStream; the small ones ride in the FetchStart.
+  const body = takeBody(request);
+  const streamed = isStreamedBody(body);
+  const [id, head] = native.fetchStart(request.method, url, flat, streamed ? null : body,
+                                       redirect, streamed);
+  // Pending reads and writes of the fetch reject with the signal's reason (so an abort stops
+  // both directions); a finished fetch ignores it.
   if (signal !== null) addAbortAlgorithm(signal, () => native.fetchAbort(id, signal.reason));
+  if (streamed) pumpUpload(native, id, body);
   return buildResponse(id, url, await head);
 }
