@@ -6,7 +6,8 @@ stdout once ready, and serves until killed. With --cert and --key it speaks HTTP
 
 Routes:
   /hello                200 "hello from origin", header x-origin: yes
-  /echo                 any method: JSON {method, headers, body} of the request
+  /echo                 any method: JSON {method, headers, body} of the request (a chunked
+                        body too)
   /json                 200 application/json {"answer": 42, "list": [1, 2, 3]}
   /status/N             status N, body "status N"
   /redirect?to=URL&code=N   N (default 302) with Location: URL
@@ -51,8 +52,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        return b"".join(self._pieces())
 
     def _pieces(self):
         """The request body as it arrives, Content-Length or chunked."""

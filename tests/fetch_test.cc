@@ -1,7 +1,7 @@
 // Outbound fetch() end to end: the real binary serving tests/scripts/fetcher.js, fetching from
 // a local origin (tests/fetch_origin.py) over HTTP and HTTPS (a CA made with the openssl CLI
-// for each run), with redirects, --fetch-deny, the subrequest limit, aborts, cancellation and
-// a large streamed body.
+// for each run), with redirects, --fetch-deny, the subrequest limit, aborts, cancellation,
+// a large streamed response body and streamed request bodies (uploads).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -521,6 +521,11 @@ TEST_F(FetchTest, StreamedUploadRedirectsAndAborts) {
   EXPECT_EQ(keepStatus, 502) << keep.dump();
   EXPECT_EQ(keep["name"], "TypeError");
   EXPECT_TRUE(has(contentOf(keep, "message"), "cannot be sent again")) << keep.dump();
+
+  auto [seeStatus, see] =
+      ask(server, "/upload", origin.url("/redirect?to=%2Fupload-check&code=303"), "&mb=1");
+  ASSERT_EQ(seeStatus, 200) << see.dump();
+  EXPECT_EQ(see["origin"]["length"], 0) << "a 303 drops the body: the GET has none";
 
   auto [abortStatus, aborted] = ask(server, "/upload-abort", origin.url("/hold-upload"));
   ASSERT_EQ(abortStatus, 200) << aborted.dump();
