@@ -1,6 +1,7 @@
 // The supervisor's FetchClient in-process on its own event loop, against tests/fetch_origin.py:
 // the credit window really holds a transfer back, and what a worker sends is checked before
-// anything reaches libcurl (header injection, methods, schemes, ids).
+// anything reaches libcurl (header injection, methods, schemes, ids), and a streamed upload
+// beyond its window or without bodyFollows fails its fetch.
 #include "supervisor/fetch_client.h"
 
 #include <gtest/gtest.h>
@@ -56,6 +57,9 @@ class FetchClientTest : public ::testing::Test {
         uncredited_ += message.getFetchBody().getData().size();
         maxUncredited_ = std::max(maxUncredited_, uncredited_);
         break;
+      case ipc::Envelope::FETCH_UPLOAD_CREDIT:
+        uploadCredited_ += message.getFetchUploadCredit().getBytes();
+        break;
       case ipc::Envelope::FETCH_FAILED:
         received_.failed = true;
         received_.failure = message.getFetchFailed().getMessage();
@@ -77,9 +81,11 @@ class FetchClientTest : public ::testing::Test {
   }
 
   void start(uint64_t id, const std::string& url, const std::string& method = "GET",
-             std::vector<std::pair<std::string, std::string>> headers = {}) {
+             std::vector<std::pair<std::string, std::string>> headers = {},
+             bool bodyFollows = false) {
     capnp::MallocMessageBuilder message;
     auto fetch = message.initRoot<ipc::FetchStart>();
+    fetch.setBodyFollows(bodyFollows);
     fetch.setFetchId(id);
     fetch.setParentId(1);
     fetch.setMethod(method);
@@ -98,7 +104,48 @@ class FetchClientTest : public ::testing::Test {
   Received received_;
   size_t uncredited_ = 0;
   size_t maxUncredited_ = 0;
+  size_t uploadCredited_ = 0;
 };
+
+TEST_F(FetchClientTest, UploadsBeyondTheWindowOrUnannouncedFailTheFetch) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  std::string chunk(ipc::kFetchMaxChunkBytes, 'x');
+  auto data = kj::arrayPtr(reinterpret_cast<const kj::byte*>(chunk.data()), chunk.size());
+  // The origin reads nothing, so libcurl takes at most its buffers' worth; a worker that keeps
+  // sending without credit overruns the window and its fetch fails.
+  start(1, origin.url("/hold-upload"), "POST", {}, true);
+  size_t sent = 0;
+  for (int i = 0; i < 1024 && !received_.failed; ++i) {
+    runUntil([] { return false; }, 1ms);
+    client_.upload(1, 1, data, false);
+    sent += chunk.size();
+  }
+  EXPECT_TRUE(received_.failed);
+  EXPECT_NE(received_.failure.find("beyond its window"), std::string::npos) << received_.failure;
+  EXPECT_GT(sent, ipc::kFetchWindowBytes);
+  EXPECT_LE(sent - uploadCredited_, ipc::kFetchWindowBytes + chunk.size());
+  EXPECT_EQ(client_.activeCount(), 0u);
+
+  // Upload data for a fetch that announced no streamed body.
+  received_ = {};
+  start(2, origin.url("/stall-head"), "POST");
+  client_.upload(1, 2, data, false);
+  EXPECT_TRUE(received_.failed);
+  EXPECT_NE(received_.failure.find("without a streamed body"), std::string::npos)
+      << received_.failure;
+  // A chunk larger than kFetchMaxChunkBytes.
+  received_ = {};
+  start(3, origin.url("/hold-upload"), "POST", {}, true);
+  std::string big(ipc::kFetchMaxChunkBytes + 1, 'x');
+  client_.upload(1, 3, kj::arrayPtr(reinterpret_cast<const kj::byte*>(big.data()), big.size()),
+                 false);
+  EXPECT_TRUE(received_.failed);
+  // Data for ids the client does not hold is ignored.
+  received_ = {};
+  client_.upload(1, 99, data, true);
+  EXPECT_FALSE(received_.failed);
+}
 
 TEST_F(FetchClientTest, CreditWindowHoldsTheTransferBack) {
   Origin origin;
