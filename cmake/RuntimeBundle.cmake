@@ -4,8 +4,8 @@
 # npm installs the build-time packages pinned by worker/js/package-lock.json into the build
 # tree (never the source tree); esbuild finds them through NODE_PATH. The bundle has the form
 #   (function (native) { <bundle>; return __isolatedRuntime.install(native); })
-# which is what worker/script_context.cc evaluates. worker/js/bundle_globals.js supplies the
-# globals that npm packages use while the bundle is evaluated (esbuild --inject). --keep-names
+# which is what worker/script_context.cc evaluates. worker/js/bundle_globals.js and
+# bundle_url_global.js supply the globals that npm packages use while the bundle is evaluated (esbuild --inject). --keep-names
 # keeps each class's `name` (esbuild would otherwise rename classes that refer to themselves,
 # making `Request.name` "_Request").
 # Defines RUNTIME_JS_CC, the generated source.
@@ -41,7 +41,7 @@ add_custom_command(
           "${_js_build}/node_modules/.bin/esbuild" "${_js_src}/main.js"
           --bundle --format=iife --global-name=__isolatedRuntime --target=chrome102
           --platform=neutral --main-fields=module,main --keep-names --log-level=warning
-          "--inject:${_js_src}/bundle_globals.js"
+          "--inject:${_js_src}/bundle_globals.js" "--inject:${_js_src}/bundle_url_global.js"
           "--banner:js=(function (native) {"
           "--footer:js=return __isolatedRuntime.install(native); })"
           "--outfile=${_js_bundle}"

@@ -9,7 +9,7 @@ import { Headers, kHeaderList } from './headers.js';
 import { native } from './native.js';
 import { kResponseState, Request, Response } from './request_response.js';
 import { readAllBytes, ReadableStream } from './streams.js';
-import { URL } from './url.js';
+import { urlClasses } from './url.js';
 
 const kRedirectModes = ['follow', 'manual', 'error'];
 // A request body travels whole in one message (ipc/protocol.h, kFetchMaxRequestBodyBytes).
@@ -19,7 +19,7 @@ const kMaxRequestBodyBytes = 32 << 20;
 function targetUrl(text) {
   let url;
   try {
-    url = new URL(text);
+    url = new (urlClasses().URL)(text);
   } catch {
     throw new TypeError(`fetch(): '${text}' is not a valid absolute URL`);
   }
