@@ -65,3 +65,25 @@ export function urlSearchParamsBodiesAreRecognised() {
   assertEquals(request.headers.get('content-type'),
                'application/x-www-form-urlencoded;charset=UTF-8');
 }
+
+// whatwg-url's domain-to-ASCII step lowercases ASCII hosts without "xn--" labels itself and
+// hands the rest to tr46 (worker/js/tr46_lazy.js).
+export function hostsAreMappedToAscii() {
+  const cases = [
+    ['http://EXAMPLE.com/', 'example.com'], ['http://a_b.com/', 'a_b.com'],
+    ['http://a%41.com/', 'aa.com'], ['http://B\u00fccher.example/', 'xn--bcher-kva.example'],
+    ['http://xn--bcher-kva.example/', 'xn--bcher-kva.example'],
+    ['http://XN--BCHER-KVA.example/', 'xn--bcher-kva.example'],
+    ['http://\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com/', 'example.com'],
+    ['http://xn--a.com/', 'TypeError'], ['http://a\u200db.com/', 'TypeError'],
+  ];
+  for (const [input, expected] of cases) {
+    let actual;
+    try {
+      actual = new URL(input).host;
+    } catch (error) {
+      actual = error.name;
+    }
+    assertEquals(actual, expected, JSON.stringify(input));
+  }
+}

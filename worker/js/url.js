@@ -9,7 +9,6 @@
 // heap, and every context made from the startup snapshot deserialises that heap; a handler that
 // never uses a URL (hello world; request.url itself needs no parse, see absolute_url.js) now
 // never pays for them. A context that does use them evaluates them once, on first use.
-/* eslint-disable global-require */
 
 let whatwgUrl = null;
 let urlPattern = null;
