@@ -4,10 +4,10 @@
 # npm installs the build-time packages pinned by worker/js/package-lock.json into the build
 # tree (never the source tree); esbuild finds them through NODE_PATH. The bundle has the form
 #   (function (native) { <bundle>; return __isolatedRuntime.install(native); })
-# which is what worker/script_context.cc evaluates. worker/js/bundle_globals.js supplies the
-# globals that npm packages use while the bundle is evaluated (esbuild --inject). --keep-names
+# which is what worker/script_context.cc evaluates. worker/js/bundle_globals.js and
+# bundle_url_global.js supply the globals that npm packages use while the bundle is evaluated (esbuild --inject). --keep-names
 # keeps each class's `name` (esbuild would otherwise rename classes that refer to themselves,
-# making `Request.name` "_Request").
+# making `Request.name` "_Request"). --alias gives whatwg-url worker/js/tr46_lazy.js for tr46.
 # Defines RUNTIME_JS_CC, the generated source.
 
 find_program(NPM_EXECUTABLE npm)
@@ -41,7 +41,8 @@ add_custom_command(
           "${_js_build}/node_modules/.bin/esbuild" "${_js_src}/main.js"
           --bundle --format=iife --global-name=__isolatedRuntime --target=chrome102
           --platform=neutral --main-fields=module,main --keep-names --log-level=warning
-          "--inject:${_js_src}/bundle_globals.js"
+          "--inject:${_js_src}/bundle_globals.js" "--inject:${_js_src}/bundle_url_global.js"
+          "--alias:tr46=${_js_src}/tr46_lazy.js"
           "--banner:js=(function (native) {"
           "--footer:js=return __isolatedRuntime.install(native); })"
           "--outfile=${_js_bundle}"

@@ -12,7 +12,7 @@ import { FormData, mimeEssence, parseMultipartFormData, parseUrlencodedFormData,
          serializeMultipart } from './form_data.js';
 import { native } from './native.js';
 import { isDisturbed, ReadableStream, readAllBytes, streamOfBytes } from './streams.js';
-import { URLSearchParams } from './url.js';
+import { isURLSearchParams } from './url.js';
 
 export const kBody = Symbol('body');
 export const kBodyUsed = Symbol('bodyUsed');
@@ -43,7 +43,7 @@ export function extractBody(body) {
     }
     return { bytes: null, stream: body, type: null };
   }
-  if (body instanceof URLSearchParams) {
+  if (isURLSearchParams(body)) {
     return { bytes: String(body), stream: null,
              type: 'application/x-www-form-urlencoded;charset=UTF-8' };
   }

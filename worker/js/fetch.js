@@ -10,7 +10,8 @@ import { Headers, kHeaderList } from './headers.js';
 import { isStreamedBody, pumpUpload } from './fetch_upload.js';
 import { native } from './native.js';
 import { kResponseState, Request, Response } from './request_response.js';
-import { URL } from './url.js';
+import { readAllBytes, ReadableStream } from './streams.js';
+import { urlClasses } from './url.js';
 
 const kRedirectModes = ['follow', 'manual', 'error'];
 
@@ -18,7 +19,7 @@ const kRedirectModes = ['follow', 'manual', 'error'];
 function targetUrl(text) {
   let url;
   try {
-    url = new URL(text);
+    url = new (urlClasses().URL)(text);
   } catch {
     throw new TypeError(`fetch(): '${text}' is not a valid absolute URL`);
   }

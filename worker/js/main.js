@@ -27,11 +27,29 @@ import * as streams from './streams.js';
 import { CryptoKey, SubtleCrypto } from './subtle.js';
 import { TextDecoderStream, TextEncoderStream } from './text_streams.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
-import { URL, URLPattern, URLSearchParams } from './url.js';
+import { urlClasses, urlPatternClass } from './url.js';
 
 function define(name, value) {
   Object.defineProperty(globalThis, name, {
     value, writable: true, configurable: true, enumerable: false,
+  });
+}
+
+// A global whose value is made on first access (url.js explains why). Until then it is an
+// accessor pair on globalThis; reading it (or assigning to it) replaces it with the ordinary
+// data property define() makes. The one observable difference from an eager global is
+// Object.getOwnPropertyDescriptor before the first access, which shows get/set, not a value.
+function defineLazy(name, load) {
+  Object.defineProperty(globalThis, name, {
+    get() {
+      const value = load();
+      define(name, value);
+      return value;
+    },
+    set(value) {
+      define(name, value);
+    },
+    configurable: true, enumerable: false,
   });
 }
 
@@ -72,9 +90,9 @@ export function install(bindings) {
   setEventClock(() => performance.now());
   define('navigator', makeNavigator());
   define('reportError', reportError);
-  define('URL', URL);
-  define('URLSearchParams', URLSearchParams);
-  define('URLPattern', URLPattern);
+  defineLazy('URL', () => urlClasses().URL);
+  defineLazy('URLSearchParams', () => urlClasses().URLSearchParams);
+  defineLazy('URLPattern', urlPatternClass);
   define('DOMException', DOMException);
   define('Event', Event);
   define('EventTarget', EventTarget);

@@ -2,7 +2,7 @@
 import { cloneBody, extractBody, kBody, kBodyUsed, mixBody, takeBody } from './body.js';
 import { Headers } from './headers.js';
 import { parseAbsoluteUrl } from './absolute_url.js';
-import { URL } from './url.js';
+import { urlClasses } from './url.js';
 
 const kMethods = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'];
 const kRedirectStatuses = [301, 302, 303, 307, 308];
@@ -93,7 +93,7 @@ export class Response {
   get url() {
     const list = this[kResponseState].urlList;
     if (list.length === 0) return '';
-    const url = new URL(String(list[list.length - 1]));
+    const url = new (urlClasses().URL)(String(list[list.length - 1]));
     url.hash = '';
     return url.href;
   }

@@ -2,5 +2,29 @@
 // reference implementation, and URLPattern (https://urlpattern.spec.whatwg.org/) from
 // urlpattern-polyfill. Both are bundled from npm (worker/js/package.json); nothing else of theirs
 // becomes a global.
-export { URL, URLSearchParams } from 'whatwg-url';
-export { URLPattern } from 'urlpattern-polyfill/urlpattern';
+//
+// Both are loaded on first use, not when the bundle is evaluated: `require` inside a function
+// runs esbuild's lazy module initialiser then, while an ESM import would run it with the bundle.
+// whatwg-url (with tr46's IDNA mapping table) and urlpattern-polyfill are most of the runtime's
+// heap, and every context made from the startup snapshot deserialises that heap; a handler that
+// never uses a URL (hello world; request.url itself needs no parse, see absolute_url.js) now
+// never pays for them. A context that does use them evaluates them once, on first use.
+
+let whatwgUrl = null;
+let urlPattern = null;
+
+// whatwg-url's module: { URL, URLSearchParams, ... }.
+export function urlClasses() {
+  if (whatwgUrl === null) whatwgUrl = require('whatwg-url');
+  return whatwgUrl;
+}
+
+export function urlPatternClass() {
+  if (urlPattern === null) urlPattern = require('urlpattern-polyfill/urlpattern').URLPattern;
+  return urlPattern;
+}
+
+// Whether `value` is a URLSearchParams, without loading whatwg-url: none can exist before it is.
+export function isURLSearchParams(value) {
+  return whatwgUrl !== null && value instanceof whatwgUrl.URLSearchParams;
+}
