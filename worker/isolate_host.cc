@@ -335,10 +335,7 @@ void IsolateHost::dispatchScheduled(ipc::Scheduled::Reader event) {
     };
     auto result =
         context_->dispatchScheduledFunction()->Call(context, v8::Undefined(isolate), 3, args);
-    if (result.IsEmpty() && !tryCatch.HasTerminated() && context_->hasRequest(id)) {
-      ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
-      fail(id, std::string(runtime_error::kScriptThrew), error.message);
-    }
+    failIfThrew(id, result, context, tryCatch);
   });
 }
 
@@ -374,11 +371,17 @@ void IsolateHost::dispatch(ipc::RequestStart::Reader request) {
         v8::Boolean::New(isolate, bodyFollows),
     };
     auto result = context_->dispatchFunction()->Call(context, v8::Undefined(isolate), 6, args);
-    if (result.IsEmpty() && !tryCatch.HasTerminated() && context_->hasRequest(id)) {
-      ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
-      fail(id, std::string(runtime_error::kScriptThrew), error.message);
-    }
+    failIfThrew(id, result, context, tryCatch);
   });
+}
+
+void IsolateHost::failIfThrew(uint64_t id, v8::MaybeLocal<v8::Value> result,
+                              v8::Local<v8::Context> context, v8::TryCatch& tryCatch) {
+  if (result.IsEmpty() && !tryCatch.HasTerminated() && context_->hasRequest(id)) {
+    ScriptError error =
+        describeException(context->GetIsolate(), context, tryCatch, options_.scriptPath);
+    fail(id, std::string(runtime_error::kScriptThrew), error.message);
+  }
 }
 
 void IsolateHost::fireTimer(uint64_t timerId, uint64_t requestId) {

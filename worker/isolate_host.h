@@ -179,6 +179,10 @@ class IsolateHost final : public RuntimeHost {
   // --isolation context|isolate: fresh state for the next request, with no GC and no log line
   // (it happens on every request).
   void refreshForRequest();
+  // After the runtime's dispatch entry point returned `result` for `id`: when it threw (not a
+  // termination) and `id` is still unanswered, answers it 500 `script-threw`.
+  void failIfThrew(uint64_t id, v8::MaybeLocal<v8::Value> result, v8::Local<v8::Context> context,
+                   v8::TryCatch& tryCatch);
   std::optional<ScriptError> createContext();
 
   // Common start of a request or scheduled event: refreshes state if the isolation mode asks
