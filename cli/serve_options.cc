@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "common/cron_schedule.h"
+#include "common/on_off.h"
 
 extern char** environ;
 
@@ -343,10 +344,8 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   };
   for (auto [flag, out] : switches) {
     auto value = resolve(find(flag));
-    if (value.value == "on" || value.value == "true" || value.value == "1") {
-      *out = true;
-    } else if (value.value == "off" || value.value == "false" || value.value == "0") {
-      *out = false;
+    if (auto on = parseOnOff(value.value)) {
+      *out = *on;
     } else {
       return OptionsError{value.origin + ": expected on or off, got '" + value.value + "'"};
     }

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/event_handles.h"
+#include "common/on_off.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/js_scope.h"
 #include "worker/owned_isolate.h"
@@ -265,7 +266,7 @@ int testMain(const char* argv0, const std::vector<std::string>& files) {
   // tests without it.
   std::unique_ptr<StartupSnapshot> snapshot;
   const char* setting = std::getenv("ISOLATED_BUILTINS_SNAPSHOT");
-  if (setting == nullptr || std::string_view(setting) != "off") {
+  if (setting == nullptr || parseOnOff(setting).value_or(true)) {
     std::string whyNot;
     snapshot = StartupSnapshot::builtIn(whyNot);
     if (!snapshot) std::cerr << "warning: " << whyNot << "; running without it" << std::endl;
