@@ -204,12 +204,14 @@ void Supervisor::housekeeping() {
   }
   for (WorkerProcess* worker : overdue)
     worker->kill("drain deadline passed");
+  // Memory every tick: a fast leak (a few GB/s) must meet the graceful threshold before the hard
+  // one, and reading /proc/PID/statm costs three syscalls per worker.
+  checkMemory();
   if (housekeepingTicks_ % kTicksPerSecond == 0) {
     if (earlyFailures_ > 0 && scheduledSpawns_ == 0 && now - lastEarlyFailureAt_ > kFailureMemory) {
       earlyFailures_ = 0;
       updateDegraded();
     }
-    checkMemory();
     autoscale();
     pruneSubrequests(now);
   }
