@@ -11,7 +11,7 @@ import { TextDecoder } from './encoding.js';
 import { FormData, mimeEssence, parseMultipartFormData, parseUrlencodedFormData,
          serializeMultipart } from './form_data.js';
 import { native } from './native.js';
-import { isDisturbed, ReadableStream, readAllBytes, streamOfBytes } from './streams.js';
+import { isDisturbed, isReadableStream, readAllBytes, streamOfBytes } from './streams.js';
 import { isURLSearchParams } from './url.js';
 
 export const kBody = Symbol('body');
@@ -37,7 +37,7 @@ export function extractBody(body) {
     const { bytes, type } = serializeMultipart(body);
     return { bytes: bytes.buffer, stream: null, type };
   }
-  if (body instanceof ReadableStream) {
+  if (isReadableStream(body)) {
     if (body.locked || isDisturbed(body)) {
       throw new TypeError('The body stream is locked or has already been read');
     }
@@ -54,7 +54,7 @@ export function extractBody(body) {
 function isUsed(obj) {
   const body = obj[kBody];
   if (body === null || body === undefined) return false;
-  return obj[kBodyUsed] || (body instanceof ReadableStream && isDisturbed(body));
+  return obj[kBodyUsed] || (isReadableStream(body) && isDisturbed(body));
 }
 
 // Takes the body for a one-shot read (or to move it into another Request): TypeError when it
@@ -62,7 +62,7 @@ function isUsed(obj) {
 export function takeBody(obj) {
   if (isUsed(obj)) throw new TypeError('Body has already been used');
   const body = obj[kBody];
-  if (body instanceof ReadableStream && body.locked) {
+  if (isReadableStream(body) && body.locked) {
     throw new TypeError('Body is locked: a reader holds its stream');
   }
   obj[kBodyUsed] = body !== null && body !== undefined;
@@ -112,7 +112,7 @@ function textOfString(text) {
 const BodyMixin = {
   get body() {
     const body = this[kBody];
-    if (body === null || body === undefined || body instanceof ReadableStream) return body ?? null;
+    if (body === null || body === undefined || isReadableStream(body)) return body ?? null;
     let stream;
     if (this[kBodyUsed]) {
       // Read whole already: the stream it would have been is closed, locked and disturbed.
@@ -168,7 +168,7 @@ export function mixBody(cls) {
 export function cloneBody(source, target) {
   if (isUsed(source)) throw new TypeError('Cannot clone: the body has already been used');
   const body = source[kBody];
-  if (body instanceof ReadableStream) {
+  if (isReadableStream(body)) {
     if (body.locked) throw new TypeError('Cannot clone: the body stream is locked');
     const [mine, theirs] = body.tee();
     source[kBody] = mine;
@@ -183,7 +183,7 @@ export function cloneBody(source, target) {
 // was already read. This is the one place that decides how a body leaves the isolate.
 export function bodySource(response) {
   const body = response[kBody];
-  if (body instanceof ReadableStream) {
+  if (isReadableStream(body)) {
     const stream = takeBody(response);
     const bytes = takeStreamBytes(stream);
     return bytes === null ? { stream } : { bytes: bytes.buffer };

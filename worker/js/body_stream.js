@@ -6,7 +6,7 @@
 // The request's body is a ReadableStream that pulls only when read (high-water mark 0), so a
 // body nobody reads stays in the supervisor and, past one window, in the client's socket.
 import { native } from './native.js';
-import { ReadableStream } from './streams.js';
+import { streamClasses } from './streams.js';
 
 // The body of request `id`, arriving in chunks.
 export class IncomingBody {
@@ -24,7 +24,7 @@ const kSource = Symbol('incomingBody');
 
 // The ReadableStream a streamed request body is.
 export function streamOf(incoming) {
-  const stream = new ReadableStream({
+  const stream = new (streamClasses().ReadableStream)({
     async pull(controller) {
       const chunk = await incoming.read();
       if (chunk === null) controller.close();

@@ -4,7 +4,7 @@
 // pieces the transformer waits for the reader, so neither a huge chunk nor a decompression bomb
 // makes output pile up in memory.
 import { native } from './native.js';
-import { readableWantsMore, TransformStream } from './streams.js';
+import { readableWantsMore, streamClasses } from './streams.js';
 
 const kFormats = ['deflate', 'deflate-raw', 'gzip'];
 const kTransform = Symbol('transform');
@@ -76,7 +76,7 @@ function zlibTransform(format, compress) {
       throw error;
     }
   }
-  return new TransformStream({
+  return new (streamClasses().TransformStream)({
     transform(chunk, controller) {
       return feed(controller, chunk, false);
     },

@@ -10,7 +10,7 @@ import { Headers, kHeaderList } from './headers.js';
 import { isStreamedBody, pumpUpload } from './fetch_upload.js';
 import { native } from './native.js';
 import { kResponseState, Request, Response } from './request_response.js';
-import { readAllBytes, ReadableStream } from './streams.js';
+import { streamClasses } from './streams.js';
 import { urlClasses } from './url.js';
 
 const kRedirectModes = ['follow', 'manual', 'error'];
@@ -47,7 +47,7 @@ function unreadBodies() {
 function bodyStream(id) {
   let stream = null;
   const finish = () => unreadBodies().unregister(stream);
-  stream = new ReadableStream({
+  stream = new (streamClasses().ReadableStream)({
     type: 'bytes',
     async pull(controller) {
       let chunk;

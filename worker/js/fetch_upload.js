@@ -4,7 +4,7 @@
 // upload window has room. The stream is read only as fast as the origin takes the bytes, so
 // neither the worker nor the supervisor ever holds more than one window of the body.
 import { TextEncoder } from './encoding.js';
-import { ReadableStream } from './streams.js';
+import { isReadableStream } from './streams.js';
 
 // ipc/protocol.h kFetchMaxChunkBytes: the largest piece one fetchWrite takes.
 export const kUploadChunkBytes = 64 << 10;
@@ -13,7 +13,7 @@ export const kUploadChunkBytes = 64 << 10;
 // after the FetchStart rather than inside it. A string may be up to 3 bytes per code unit.
 export function isStreamedBody(body) {
   if (body === null) return false;
-  if (body instanceof ReadableStream) return true;
+  if (isReadableStream(body)) return true;
   if (typeof body === 'string') return body.length * 3 > kUploadChunkBytes &&
                                        new TextEncoder().encode(body).byteLength >
                                          kUploadChunkBytes;
@@ -33,7 +33,7 @@ async function writeBytes(native, id, bytes) {
 // aborted fetch rejects the pending write, which cancels the source stream; a source stream
 // that errors aborts the fetch with its error (the response promise rejects with it).
 export async function pumpUpload(native, id, body) {
-  if (!(body instanceof ReadableStream)) {
+  if (!isReadableStream(body)) {
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : new Uint8Array(body);
     try {
       if (await writeBytes(native, id, bytes)) native.fetchEnd(id);

@@ -23,7 +23,7 @@ import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
 import { ScheduledEvent } from './scheduled.js';
-import * as streams from './streams.js';
+import { streamClasses } from './streams.js';
 import { CryptoKey, SubtleCrypto } from './subtle.js';
 import { TextDecoderStream, TextEncoderStream } from './text_streams.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
@@ -35,7 +35,7 @@ function define(name, value) {
   });
 }
 
-// A global whose value is made on first access (url.js explains why). Until then it is an
+// A global whose value is made on first access (url.js and streams.js explain why). Until then it is an
 // accessor pair on globalThis; reading it (or assigning to it) replaces it with the ordinary
 // data property define() makes. The one observable difference from an eager global is
 // Object.getOwnPropertyDescriptor before the first access, which shows get/set, not a value.
@@ -102,7 +102,7 @@ export function install(bindings) {
   define('MessageChannel', MessageChannel);
   define('MessagePort', MessagePort);
   define('MessageEvent', MessageEvent);
-  for (const name of kStreamClasses) define(name, streams[name]);
+  for (const name of kStreamClasses) defineLazy(name, () => streamClasses()[name]);
   define('TextEncoderStream', TextEncoderStream);
   define('TextDecoderStream', TextDecoderStream);
   define('CompressionStream', CompressionStream);

@@ -2,21 +2,54 @@
 // ponyfill (npm, bundled by esbuild), which follows the spec's reference implementation, plus
 // the few questions about a stream that the body mixin asks and the spec answers with internal
 // slots.
-import './streams_preload.js';  // first: the ponyfill looks for DOMException as it loads
-import {
-  ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream,
-  ReadableStreamBYOBReader, ReadableStreamBYOBRequest, ReadableStreamDefaultController,
-  ReadableStreamDefaultReader, TransformStream, TransformStreamDefaultController, WritableStream,
-  WritableStreamDefaultController, WritableStreamDefaultWriter,
-} from 'web-streams-polyfill';
+//
+// The ponyfill is loaded on first use, like whatwg-url (url.js explains the mechanism): its
+// classes, prototypes and methods were the largest part of the heap that every context made
+// from the startup snapshot deserialises, and a handler that answers with a string or bytes
+// never needs a stream. Nothing else in the runtime names a ponyfill class directly: it asks
+// streamClasses() when it must make a stream, and isReadableStream() when it must recognise one
+// (false, without loading anything, while no stream can exist yet).
 import { concatBytes } from './bytes.js';
+import { DOMException } from './dom_exception.js';
 
-export {
-  ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream,
-  ReadableStreamBYOBReader, ReadableStreamBYOBRequest, ReadableStreamDefaultController,
-  ReadableStreamDefaultReader, TransformStream, TransformStreamDefaultController, WritableStream,
-  WritableStreamDefaultController, WritableStreamDefaultWriter,
-};
+let ponyfill = null;
+
+// The ponyfill's module: { ReadableStream, WritableStream, TransformStream, ... }.
+export function streamClasses() {
+  if (ponyfill === null) ponyfill = loadPonyfill();
+  return ponyfill;
+}
+
+// The ponyfill reads globalThis.DOMException once, as its module is evaluated, to pick the class
+// of the AbortErrors it makes. A script may have replaced (or deleted) that global by the time a
+// stream is first used, so the runtime's class stands there while the module loads and the
+// script's value is put back afterwards. A global the script made non-configurable can't be
+// swapped; the ponyfill then takes what is there (its own DOMException if that is not one).
+function loadPonyfill() {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'DOMException');
+  let swapped = false;
+  try {
+    Object.defineProperty(globalThis, 'DOMException', {
+      value: DOMException, writable: true, configurable: true, enumerable: false,
+    });
+    swapped = true;
+  } catch {
+    // Non-configurable: left as the script made it.
+  }
+  try {
+    return require('web-streams-polyfill');
+  } finally {
+    if (swapped) {
+      if (saved === undefined) delete globalThis.DOMException;
+      else Object.defineProperty(globalThis, 'DOMException', saved);
+    }
+  }
+}
+
+// Whether `value` is a ReadableStream, without loading the ponyfill: none exists before it is.
+export function isReadableStream(value) {
+  return ponyfill !== null && value instanceof ponyfill.ReadableStream;
+}
 
 // The spec's [[disturbed]] slot: true once anything read from or cancelled the stream. The
 // ponyfill keeps its slots as underscore properties; this is the one place that relies on it.
@@ -28,7 +61,7 @@ export function isDisturbed(stream) {
 // `chunkSize` bytes, then closes. Default and BYOB readers both work on it.
 export function streamOfBytes(bytes, chunkSize = 65536) {
   let offset = 0;
-  return new ReadableStream({
+  return new (streamClasses().ReadableStream)({
     type: 'bytes',
     pull(controller) {
       if (offset >= bytes.length) {

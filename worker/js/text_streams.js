@@ -2,7 +2,7 @@
 // generictransformstream): a TransformStream around the TextEncoder/TextDecoder byte work.
 import { TextDecoder } from './encoding.js';
 import { native } from './native.js';
-import { TransformStream } from './streams.js';
+import { streamClasses } from './streams.js';
 
 const kTransform = Symbol('transform');
 const kDecoder = Symbol('decoder');
@@ -23,7 +23,7 @@ export class TextEncoderStream {
   constructor() {
     // A high surrogate that ended the previous chunk waits for its low half in the next.
     let pending = '';
-    this[kTransform] = new TransformStream({
+    this[kTransform] = new (streamClasses().TransformStream)({
       transform(chunk, controller) {
         let text = pending + String(chunk);
         pending = '';
@@ -58,7 +58,7 @@ export class TextDecoderStream {
   constructor(label = 'utf-8', options = {}) {
     const decoder = new TextDecoder(label, options);  // RangeError for an unknown label
     this[kDecoder] = decoder;
-    this[kTransform] = new TransformStream({
+    this[kTransform] = new (streamClasses().TransformStream)({
       transform(chunk, controller) {
         // decode() throws TypeError for a chunk that isn't a BufferSource, and for malformed
         // input when fatal; either error errors both sides of the stream.
