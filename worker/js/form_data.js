@@ -2,10 +2,18 @@
 // multipart/form-data (serialised per HTML's encoding algorithm, parsed with
 // @remix-run/multipart-parser per Fetch's multipart/form-data parser) and
 // application/x-www-form-urlencoded (parsed per the URL spec).
-import { MultipartParseError, parseMultipart } from '@remix-run/multipart-parser';
 import { Blob, blobBytes, File, fileFromBytes } from './blob.js';
 import { TextDecoder } from './encoding.js';
 import { native } from './native.js';
+
+// @remix-run/multipart-parser (with @remix-run/headers), loaded on the first multipart body
+// parsed: a context made from the startup snapshot then only pays for it when it needs it
+// (url.js explains the mechanism).
+let multipartParser = null;
+function multipart() {
+  multipartParser ??= require('@remix-run/multipart-parser');
+  return multipartParser;
+}
 
 const kEntries = Symbol('entries');
 
@@ -222,6 +230,7 @@ export function parseMultipartFormData(bytes, contentType) {
   }
   const form = new FormData();
   const decoder = new TextDecoder();
+  const { MultipartParseError, parseMultipart } = multipart();
   try {
     const limit = Math.max(bytes.length, 1);
     for (const part of parseMultipart(bytes, { boundary, maxFileSize: limit, maxTotalSize: limit,

@@ -24,7 +24,7 @@ import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.j
 import { Request, Response } from './request_response.js';
 import { ScheduledEvent } from './scheduled.js';
 import { streamClasses } from './streams.js';
-import { CryptoKey, SubtleCrypto } from './subtle.js';
+import { subtleModule } from './subtle_lazy.js';
 import { TextDecoderStream, TextEncoderStream } from './text_streams.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
 import { urlClasses, urlPatternClass } from './url.js';
@@ -35,7 +35,7 @@ function define(name, value) {
   });
 }
 
-// A global whose value is made on first access (url.js and streams.js explain why). Until then it is an
+// A global whose value is made on first access (url.js, streams.js and subtle_lazy.js explain why). Until then it is an
 // accessor pair on globalThis; reading it (or assigning to it) replaces it with the ordinary
 // data property define() makes. The one observable difference from an eager global is
 // Object.getOwnPropertyDescriptor before the first access, which shows get/set, not a value.
@@ -82,8 +82,8 @@ export function install(bindings) {
   define('atob', throwingDOMExceptions(native.atob));
   define('btoa', throwingDOMExceptions(native.btoa));
   define('crypto', makeCrypto());
-  define('CryptoKey', CryptoKey);
-  define('SubtleCrypto', SubtleCrypto);
+  defineLazy('CryptoKey', () => subtleModule().CryptoKey);
+  defineLazy('SubtleCrypto', () => subtleModule().SubtleCrypto);
   define('structuredClone', throwingDOMExceptions(native.structuredClone));
   const performance = makePerformance();
   define('performance', performance);

@@ -2,19 +2,29 @@
 // navigator: small namespace objects over native functions.
 import { onContextInit } from './context_init.js';
 import { native } from './native.js';
-import { makeSubtle } from './subtle.js';
+import { subtleModule } from './subtle_lazy.js';
 
+// crypto.subtle is made on first access (subtle_lazy.js says why): until then it is an accessor
+// pair, which the first read replaces with the data property it would otherwise have been.
 export function makeCrypto() {
-  return Object.create(Object.prototype, {
+  const crypto = Object.create(Object.prototype, {
     getRandomValues: { value: function getRandomValues(array) {
       return native.getRandomValues(array);
     }, enumerable: true },
     randomUUID: { value: function randomUUID() {
       return native.randomUUID();
     }, enumerable: true },
-    subtle: { value: makeSubtle(), enumerable: true },
+    subtle: {
+      get() {
+        const subtle = subtleModule().makeSubtle();
+        Object.defineProperty(crypto, 'subtle', { value: subtle, enumerable: true });
+        return subtle;
+      },
+      enumerable: true, configurable: true,
+    },
     [Symbol.toStringTag]: { value: 'Crypto' },
   });
+  return crypto;
 }
 
 export function makePerformance() {
