@@ -6,7 +6,6 @@
 // Nothing here is reachable from user code except the globals installed on purpose.
 import { AbortController, AbortSignal } from './abort.js';
 import { Blob, File } from './blob.js';
-import { CompressionStream, DecompressionStream } from './compression.js';
 import { makeConsole, reportError } from './console.js';
 import { initContext } from './context_init.js';
 import { DOMException, throwingDOMExceptions } from './dom_exception.js';
@@ -18,14 +17,12 @@ import { FormData } from './form_data.js';
 import { addEventListener, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
-import { MessageChannel, MessageEvent, MessagePort } from './message_channel.js';
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
 import { ScheduledEvent } from './scheduled.js';
 import { streamClasses } from './streams.js';
 import { subtleModule } from './subtle_lazy.js';
-import { TextDecoderStream, TextEncoderStream } from './text_streams.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
 import { urlClasses, urlPatternClass } from './url.js';
 
@@ -52,6 +49,16 @@ function defineLazy(name, load) {
     configurable: true, enumerable: false,
   });
 }
+
+// Modules that nothing but their globals uses, evaluated when one of those is first read:
+// require() of a module here makes esbuild defer its evaluation until the call.
+function lazyModule(load) {
+  let loaded = null;
+  return () => (loaded ??= load());
+}
+const messageChannel = lazyModule(() => require('./message_channel.js'));
+const textStreams = lazyModule(() => require('./text_streams.js'));
+const compression = lazyModule(() => require('./compression.js'));
 
 const kStreamClasses = [
   'ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader',
@@ -99,14 +106,14 @@ export function install(bindings) {
   define('CustomEvent', CustomEvent);
   define('AbortController', AbortController);
   define('AbortSignal', AbortSignal);
-  define('MessageChannel', MessageChannel);
-  define('MessagePort', MessagePort);
-  define('MessageEvent', MessageEvent);
+  for (const name of ['MessageChannel', 'MessagePort', 'MessageEvent']) {
+    defineLazy(name, () => messageChannel()[name]);
+  }
   for (const name of kStreamClasses) defineLazy(name, () => streamClasses()[name]);
-  define('TextEncoderStream', TextEncoderStream);
-  define('TextDecoderStream', TextDecoderStream);
-  define('CompressionStream', CompressionStream);
-  define('DecompressionStream', DecompressionStream);
+  defineLazy('TextEncoderStream', () => textStreams().TextEncoderStream);
+  defineLazy('TextDecoderStream', () => textStreams().TextDecoderStream);
+  defineLazy('CompressionStream', () => compression().CompressionStream);
+  defineLazy('DecompressionStream', () => compression().DecompressionStream);
   define('Blob', Blob);
   define('File', File);
   define('FormData', FormData);
