@@ -130,13 +130,6 @@ std::optional<ScriptError> ScriptContext::installRuntime() {
   fireTimer_.Reset(isolate_, entryPoint(isolate_, context, entries, "fireTimer"));
   dispatchScheduled_.Reset(isolate_, entryPoint(isolate_, context, entries, "dispatchScheduled"));
   setEnv_.Reset(isolate_, entryPoint(isolate_, context, entries, "setEnv"));
-
-  v8::Local<v8::Script> probe;
-  if (!v8::Script::Compile(context, v8::String::NewFromUtf8Literal(isolate_, "1 + 1"))
-           .ToLocal(&probe)) {
-    return describeException(isolate_, context, tryCatch, "isolated:probe");
-  }
-  probe_.Reset(isolate_, probe);
   return std::nullopt;
 }
 
@@ -188,6 +181,17 @@ std::optional<ScriptError> ScriptContext::load(const std::string& path, SourceCa
 }
 
 bool ScriptContext::runProbe(v8::Local<v8::Context> context) {
+  // Compiled on the first probe, not with the context: V8 compiles a script once per context
+  // (its compilation cache does not serve another context), and in `context` isolation most
+  // contexts serve one request and are never probed.
+  if (probe_.IsEmpty()) {
+    v8::Local<v8::Script> probe;
+    if (!v8::Script::Compile(context, v8::String::NewFromUtf8Literal(isolate_, "1 + 1"))
+             .ToLocal(&probe)) {
+      return false;
+    }
+    probe_.Reset(isolate_, probe);
+  }
   v8::Local<v8::Value> result;
   return probe_.Get(isolate_)->Run(context).ToLocal(&result) && result->IsInt32() &&
          result.As<v8::Int32>()->Value() == 2;

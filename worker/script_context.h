@@ -95,7 +95,7 @@ class ScriptContext {
   }
   // Runs the queued microtasks (promise jobs). The single place they run after load.
   void runMicrotasks() { microtasks_->PerformCheckpoint(isolate_); }
-  // Runs the pre-compiled probe (`1 + 1`); true when it evaluated to 2.
+  // Runs the probe (`1 + 1`, compiled on the first call); true when it evaluated to 2.
   bool runProbe(v8::Local<v8::Context> context);
 
   // The requests in flight in this context, each answered at most once.
