@@ -17,7 +17,9 @@ export function makeCrypto() {
     subtle: {
       get() {
         const subtle = subtleModule().makeSubtle();
-        Object.defineProperty(crypto, 'subtle', { value: subtle, enumerable: true });
+        Object.defineProperty(crypto, 'subtle', {
+          value: subtle, writable: false, enumerable: true, configurable: false,
+        });
         return subtle;
       },
       enumerable: true, configurable: true,
