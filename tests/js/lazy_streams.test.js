@@ -24,8 +24,8 @@ export async function streamsLoadOnFirstUseOnly() {
   const response = new Response('Hello World');
   assertEquals(response.bodyUsed, false);
   assertEquals(await response.text(), 'Hello World');
-  assertEquals(await new Request('https://h.test/', { method: 'POST', body: new Uint8Array([1, 2]) })
-    .arrayBuffer().then((b) => b.byteLength), 2);
+  const request = new Request('https://h.test/', { method: 'POST', body: new Uint8Array([1, 2]) });
+  assertEquals((await request.arrayBuffer()).byteLength, 2);
   assertEquals(await Response.json({ a: 1 }).json().then((v) => v.a), 1);
   assertEquals(await new Blob(['ab']).text(), 'ab');
   for (const name of kNames) assert(isStillLazy(name), `${name} is still lazy after whole reads`);
