@@ -97,6 +97,47 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+class LazyGlobalsTest : public ::testing::TestWithParam<Variant> {};
+
+// In `context` isolation every request gets a context in which no lazily loaded global has been
+// loaded yet (x-lazy lists them all), and the handler's first use of each works: streams made by
+// the script, by a body, by the text and compression streams, a request body streamed in and
+// straight back out, and crypto.subtle.
+TEST_P(LazyGlobalsTest, FirstUseInsideAHandlerInAFreshContext) {
+  std::vector<std::string> args{"--workers", "1", "--isolation", "context"};
+  args.insert(args.end(), GetParam().flags.begin(), GetParam().flags.end());
+  ServerProcess server(script("lazy_globals.js"), args);
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  const std::string kAllLazy = "ReadableStream,SubtleCrypto,TextEncoderStream,CompressionStream";
+  const std::string big(200 * 1024, 'b');  // more than one chunk: streamed in (bodyFollows)
+  struct Case {
+    std::string method, path, body, expected;
+  };
+  const Case cases[] = {
+      {"GET", "/stream", "", "function true"},
+      {"GET", "/", "", "Hello World"},
+      {"POST", "/echo", "small body", "small body"},
+      {"GET", "/subtle", "", "ba7816bf true"},
+      {"POST", "/echo", big, big},
+      {"GET", "/gzip", "", "zipped"},
+      {"GET", "/", "", "Hello World"},
+  };
+  for (const auto& c : cases) {
+    auto result = httpRequest(c.method, server.baseUrl() + c.path, c.body);
+    ASSERT_EQ(result.status, 200) << c.path << " " << result.body << server.output();
+    EXPECT_EQ(result.body.size(), c.expected.size()) << c.path;
+    EXPECT_TRUE(result.body == c.expected) << c.path << ": " << result.body.substr(0, 80);
+    EXPECT_EQ(result.headers["x-lazy"], kAllLazy) << c.path;
+  }
+  EXPECT_EQ(server.countLines("script snapshot ready"), GetParam().scriptSnapshot ? 1u : 0u)
+      << server.output();
+}
+
+INSTANTIATE_TEST_SUITE_P(Snapshots, LazyGlobalsTest, ::testing::ValuesIn(kVariants),
+                         [](const ::testing::TestParamInfo<Variant>& info) {
+                           return info.param.name;
+                         });
+
 // A top level that uses the host is not snapshotted: the helper says why once, and the workers
 // evaluate the script (its console line appears) and serve.
 TEST(ScriptSnapshotTest, UnsafeTopLevelFallsBackToEvaluation) {
