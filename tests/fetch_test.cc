@@ -391,6 +391,27 @@ TEST_F(FetchTest, ContextRebuildAbortsItsFetches) {
   EXPECT_EQ(metric(text, "isolated_fetches_total{outcome=\"completed\"}"), 1) << text;
 }
 
+// A fetched body read whole, or returned as the response, is taken chunk by chunk without a
+// stream: in `context` isolation (a fresh context per request) the streams ponyfill, loaded on
+// first use, is never loaded for it.
+TEST_F(FetchTest, BodiesReadWholeOrPassedOnLoadNoStreams) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1", "--isolation", "context"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  for (int i = 0; i < 2; ++i) {
+    auto [status, got] = ask(server, "/lazy", origin.url("/hello"));
+    ASSERT_EQ(status, 200) << got.dump();
+    EXPECT_EQ(got["before"], false) << got.dump();
+    EXPECT_EQ(got["after"], false) << got.dump();
+    EXPECT_EQ(got["body"], "hello from origin");
+    EXPECT_EQ(got["bodyUsed"], true);
+    auto proxied = httpGet(server.baseUrl() + "/proxy?url=" + encode(origin.url("/hello")));
+    EXPECT_EQ(proxied.status, 200);
+    EXPECT_EQ(proxied.body, "hello from origin");
+  }
+}
+
 TEST_F(FetchTest, UnreadBodiesAreAbortedOnceCollected) {
   Origin origin;
   ASSERT_NE(origin.port(), 0);

@@ -119,6 +119,7 @@ TEST_P(LazyGlobalsTest, FirstUseInsideAHandlerInAFreshContext) {
       {"POST", "/echo", "small body", "small body"},
       {"GET", "/subtle", "", "ba7816bf true"},
       {"POST", "/echo", big, big},
+      {"POST", "/length", big, std::to_string(big.size()) + " " + kAllLazy},
       {"GET", "/gzip", "", "zipped"},
       {"GET", "/", "", "Hello World"},
   };

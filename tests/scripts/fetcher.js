@@ -12,6 +12,8 @@
 //   /hang         awaits the whole body of url (which never ends); logs how the fetch ended
 //   /scheme       fetch() of a non-HTTP URL; the rejection
 //   /proxy        returns fetch(url) itself as the handler's response
+//   /lazy         reads fetch(url)'s body whole; whether the streams ponyfill (loaded on first
+//                 use) was loaded before and after, the body, bodyUsed
 //   /method       fetch(url, {method: ?method}) with a body unless GET/HEAD; status, body
 //   /request      fetch(new Request(url, {method: 'PUT', headers, body})); the answer
 //   /streams      the body is a ReadableStream; clone() tees it; a fetched body as the body of
@@ -249,6 +251,14 @@ async function route(path, q, ctx) {
     case '/bad-signal':
       await fetch(q.url, { signal: { aborted: false } });
       return Response.json({ fetched: true });
+    case '/lazy': {
+      const loaded = () =>
+        typeof Object.getOwnPropertyDescriptor(globalThis, 'ReadableStream').get !== 'function';
+      const before = loaded();
+      const r = await fetch(q.url);
+      const body = await r.text();
+      return Response.json({ before, after: loaded(), body, bodyUsed: r.bodyUsed });
+    }
     case '/proxy':
       return fetch(q.url);
     case '/method': {

@@ -19,6 +19,10 @@ export default {
     const headers = { 'x-lazy': stillLazy() };
     const path = request.url.slice(request.url.indexOf('/', 'http://'.length));
     if (path === '/echo') return new Response(request.body, { headers });
+    // A body read whole loads nothing, even one that arrives in chunks.
+    if (path === '/length') {
+      return new Response(`${(await request.text()).length} ${stillLazy()}`, { headers });
+    }
     if (path === '/stream') {
       const source = new ReadableStream({
         start(controller) {

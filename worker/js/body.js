@@ -2,11 +2,13 @@
 // body may be made from, the one-shot readers, clone's tee, and what the host is handed.
 //
 // A body is kept in the form it was made from until someone needs another: `this[kBody]` is
-// null, a string, an ArrayBuffer (owned by the body) or a ReadableStream. Reading a string or
-// bytes body never builds a stream; the `body` getter builds one on first use and keeps it, and
-// from then on the stream is the body. `kBodyUsed` records a one-shot read of a non-stream body; a
-// stream body is used once its stream is disturbed (the spec's definition).
+// null, a string, an ArrayBuffer (owned by the body), a ChunkedBody (still arriving: a request's
+// or a fetch response's, see body_stream.js) or a ReadableStream. Reading any but a stream never
+// builds one (nor loads the streams ponyfill); the `body` getter builds one on first use and
+// keeps it, and from then on the stream is the body. `kBodyUsed` records a one-shot read of a
+// non-stream body; a stream body is used once its stream is disturbed (the spec's definition).
 import { Blob, blobBytes, blobFromBytes } from './blob.js';
+import { ChunkedBody, readAllChunks } from './body_stream.js';
 import { TextDecoder } from './encoding.js';
 import { FormData, mimeEssence, parseMultipartFormData, parseUrlencodedFormData,
          serializeMultipart } from './form_data.js';
@@ -90,6 +92,7 @@ async function bytesOf(body) {
   if (body === null) return new Uint8Array(0);
   if (typeof body === 'string') return native.encodeUtf8(body);
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (body instanceof ChunkedBody) return readAllChunks(body);
   return takeStreamBytes(body) ?? readAllBytes(body);
 }
 
@@ -118,6 +121,8 @@ const BodyMixin = {
       // Read whole already: the stream it would have been is closed, locked and disturbed.
       stream = streamOfBytes(new Uint8Array(0));
       stream.getReader().read();
+    } else if (body instanceof ChunkedBody) {
+      stream = body.toStream();
     } else {
       const bytes = typeof body === 'string' ? native.encodeUtf8(body) : new Uint8Array(body);
       stream = streamOfBytes(bytes);
@@ -167,7 +172,11 @@ export function mixBody(cls) {
 // clone()'s body half: a stream body is teed (one branch each), bytes are shared or copied.
 export function cloneBody(source, target) {
   if (isUsed(source)) throw new TypeError('Cannot clone: the body has already been used');
-  const body = source[kBody];
+  let body = source[kBody];
+  if (body instanceof ChunkedBody) {
+    body = body.toStream();
+    source[kBody] = body;
+  }
   if (isReadableStream(body)) {
     if (body.locked) throw new TypeError('Cannot clone: the body stream is locked');
     const [mine, theirs] = body.tee();
@@ -179,10 +188,12 @@ export function cloneBody(source, target) {
 }
 
 // What the host is sent for a Response: { bytes } (null, a string or an ArrayBuffer, handed over
-// as they are) or { stream } (a ReadableStream of Uint8Array chunks). TypeError for a body that
-// was already read. This is the one place that decides how a body leaves the isolate.
+// as they are) or { stream } (a ReadableStream of Uint8Array chunks, or a ChunkedBody). TypeError
+// for a body that was already read. This is the one place that decides how a body leaves the
+// isolate.
 export function bodySource(response) {
   const body = response[kBody];
+  if (body instanceof ChunkedBody) return { stream: takeBody(response) };
   if (isReadableStream(body)) {
     const stream = takeBody(response);
     const bytes = takeStreamBytes(stream);

@@ -6,6 +6,7 @@
 // or longer than one chunk is streamed the other way (./fetch_upload.js).
 import { AbortSignal, addAbortAlgorithm } from './abort.js';
 import { kBody, takeBody } from './body.js';
+import { ChunkedBody } from './body_stream.js';
 import { Headers, kHeaderList } from './headers.js';
 import { isStreamedBody, pumpUpload } from './fetch_upload.js';
 import { native } from './native.js';
@@ -34,8 +35,8 @@ function targetUrl(text) {
 }
 
 // A body dropped unread would keep its chunks in the worker and its transfer paused in the
-// supervisor until the fetch times out: once the garbage collector finds its stream
-// unreachable, the fetch is aborted. (The native side reports buffered chunks to V8 as external
+// supervisor until the fetch times out: once the garbage collector finds its FetchBody (or,
+// once a script asked for it, its stream) unreachable, the fetch is aborted. (The native side reports buffered chunks to V8 as external
 // memory, so many unread bodies prompt that collection.) Made at the first fetch, so that a
 // start-up snapshot of the runtime holds no registry.
 let unreadBodiesRegistry = null;
@@ -75,6 +76,31 @@ function bodyStream(id) {
   return stream;
 }
 
+// A fetch response's body, read chunk by chunk (each read pulls one chunk from the supervisor)
+// until a script asks for its stream (body.js, body_stream.js).
+class FetchBody extends ChunkedBody {
+  constructor(id) {
+    super();
+    this.id = id;
+    unreadBodies().register(this, id, this);
+  }
+  async read() {
+    let chunk;
+    try {
+      chunk = await native.fetchRead(this.id);
+    } catch (error) {
+      unreadBodies().unregister(this);
+      throw error;  // the fetch's TypeError
+    }
+    if (chunk === null) unreadBodies().unregister(this);
+    return chunk;
+  }
+  toStream() {
+    unreadBodies().unregister(this);
+    return bodyStream(this.id);
+  }
+}
+
 function buildResponse(id, requestUrl, head) {
   const [status, statusText, flatHeaders, url, redirected] = head;
   const headers = new Headers();
@@ -84,7 +110,7 @@ function buildResponse(id, requestUrl, head) {
   const response = new Response(null, { headers, statusText });
   // The constructor only admits 200-599; a server's status is taken as it is.
   response.status = status;
-  response[kBody] = bodyStream(id);
+  response[kBody] = new FetchBody(id);
   // The supervisor reports the final URL and whether there were redirects, not every hop.
   response[kResponseState] = { type: 'basic', urlList: redirected ? [requestUrl, url] : [url] };
   return response;
@@ -108,7 +134,9 @@ export async function fetch(input, init = undefined) {
   const flat = [];
   for (const [name, value] of request.headers[kHeaderList]) flat.push(name, value);
   // null, a string, an ArrayBuffer or a ReadableStream; the small ones ride in the FetchStart.
-  const body = takeBody(request);
+  let body = takeBody(request);
+  // A body still arriving (an incoming request's, passed on) is uploaded through its stream.
+  if (body instanceof ChunkedBody) body = body.toStream();
   const streamed = isStreamedBody(body);
   const [id, head] = native.fetchStart(request.method, url, flat, streamed ? null : body,
                                        redirect, streamed);

@@ -2,7 +2,7 @@
 // `addEventListener('fetch' | 'scheduled')`), and dispatch: the host's entry points for each
 // request and each scheduled (cron) event.
 import { bodySource, kBody } from './body.js';
-import { IncomingBody, sendStreamed, streamOf } from './body_stream.js';
+import { IncomingBody, sendStreamed } from './body_stream.js';
 import { formatArg } from './console.js';
 import { Headers, kHeaderList } from './headers.js';
 import { currentEnv } from './env.js';
@@ -86,7 +86,7 @@ export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
       headers[kHeaderList].push([flatHeaders[i].toLowerCase(), flatHeaders[i + 1]]);
     }
     const request = new Request(url, { method, headers });
-    request[kBody] = bodyFollows ? streamOf(new IncomingBody(id)) : body;
+    request[kBody] = bodyFollows ? new IncomingBody(id) : body;
     const ctx = new ExecutionContext(id);
     if (moduleHandler !== null) {
       if (typeof moduleHandler.fetch !== 'function') {
