@@ -17,10 +17,6 @@
 #include "worker/script_context.h"
 #include "worker/snapshot_builder.h"
 #include "worker/v8_runtime.h"
-#include <v8-profiler.h>
-#include <map>
-#include <set>
-#include <vector>
 
 namespace isolated::worker {
 
@@ -58,54 +54,6 @@ void report(const char* label, const char* what, Clock::time_point start, double
               micros(Clock::now() - start) / count, (processCpuMicros() - cpuStart) / count);
 }
 
-
-// EXPERIMENT
-std::set<v8::SnapshotObjectId> snapIds(v8::Isolate* iso) {
-  std::set<v8::SnapshotObjectId> ids;
-  const v8::HeapSnapshot* snap = iso->GetHeapProfiler()->TakeHeapSnapshot();
-  for (int i = 0; i < snap->GetNodesCount(); ++i) ids.insert(snap->GetNode(i)->GetId());
-  const_cast<v8::HeapSnapshot*>(snap)->Delete();
-  return ids;
-}
-class FileOut : public v8::OutputStream {
- public:
-  explicit FileOut(const char* p) : f_(std::fopen(p, "w")) {}
-  ~FileOut() override { std::fclose(f_); }
-  void EndOfStream() override {}
-  WriteResult WriteAsciiChunk(char* d, int n) override { std::fwrite(d, 1, n, f_); return kContinue; }
-  FILE* f_;
-};
-void snapDiff(v8::Isolate* iso, const std::set<v8::SnapshotObjectId>& before) {
-  const v8::HeapSnapshot* snap = iso->GetHeapProfiler()->TakeHeapSnapshot();
-  if (const char* dir = getenv("HEAPDIFF_DIR")) {
-    static int n = 0;
-    std::string p = std::string(dir) + "/after" + std::to_string(n++) + ".heapsnapshot";
-    { FileOut out(p.c_str()); snap->Serialize(&out); }
-    FILE* f = std::fopen((p + ".before").c_str(), "w");
-    for (auto id : before) std::fprintf(f, "%u\n", id);
-    std::fclose(f);
-  }
-  static const char* types[] = {"hidden","array","string","object","code","closure","regexp","number","native","synthetic","concat","sliced","symbol","bigint","objshape"};
-  std::map<std::string, std::pair<size_t,size_t>> byName, byType;
-  size_t total = 0;
-  for (int i = 0; i < snap->GetNodesCount(); ++i) {
-    const v8::HeapGraphNode* n = snap->GetNode(i);
-    if (before.count(n->GetId())) continue;
-    v8::String::Utf8Value name(iso, n->GetName());
-    std::string t = types[n->GetType()];
-    std::string nm = t + " " + std::string(*name ? *name : "").substr(0, 60);
-    auto& a = byName[nm]; a.first++; a.second += n->GetShallowSize();
-    auto& b = byType[t]; b.first++; b.second += n->GetShallowSize();
-    total += n->GetShallowSize();
-  }
-  std::vector<std::pair<std::string, std::pair<size_t,size_t>>> v(byName.begin(), byName.end());
-  std::sort(v.begin(), v.end(), [](auto& x, auto& y){ return x.second.second > y.second.second; });
-  std::printf("new nodes total %zu bytes\n", total);
-  for (auto& [k, c] : byType) std::printf("  type %-12s %6zu %8zu\n", k.c_str(), c.first, c.second);
-  for (size_t i = 0; i < v.size() && i < 60; ++i) std::printf("  %-70s %6zu %8zu\n", v[i].first.c_str(), v[i].second.first, v[i].second.second);
-  const_cast<v8::HeapSnapshot*>(snap)->Delete();
-}
-
 // A context loaded as a worker loads it (runtime, script, initContext); false on a load error.
 bool loadContext(OwnedIsolate& isolate, const std::string& script, SourceCache& sources) {
   ScriptContext context(isolate.get(), isolate.snapshotContents());
@@ -134,8 +82,6 @@ bool measure(const char* label, StartupSnapshot* snapshot, const std::string& sc
       v8::Isolate* v8Isolate = isolate.get();
       v8::Isolate::Scope scope(v8Isolate);
       v8Isolate->LowMemoryNotification();
-      std::set<v8::SnapshotObjectId> ids;
-      if (getenv("HEAPDIFF")) { v8::HandleScope hs(v8Isolate); ids = snapIds(v8Isolate); }
       v8::HeapStatistics before;
       v8Isolate->GetHeapStatistics(&before);
       ScriptContext context(v8Isolate, isolate.snapshotContents());
@@ -145,7 +91,6 @@ bool measure(const char* label, StartupSnapshot* snapshot, const std::string& sc
       v8Isolate->GetHeapStatistics(&after);
       std::printf("%-18s heap     %9.0f KB per context\n", label,
                   static_cast<double>(after.used_heap_size() - before.used_heap_size()) / 1024);
-      if (getenv("HEAPDIFF")) { v8::HandleScope hs(v8Isolate); snapDiff(v8Isolate, ids); }
     }
     auto start = Clock::now();
     double cpuStart = processCpuMicros();
@@ -156,7 +101,6 @@ bool measure(const char* label, StartupSnapshot* snapshot, const std::string& sc
     }
     report(label, "context", start, cpuStart, iterations);
   }
-  if (getenv("BENCH_ONLY")) return true;
   int isolates = std::max(1, iterations / 10);
   auto start = Clock::now();
   double cpuStart = processCpuMicros();
@@ -178,23 +122,18 @@ int benchStartupMain(const char* argv0, const std::vector<std::string>& args) {
   }
   const std::string& script = args[0];
   int iterations = args.size() > 1 ? std::max(1, std::atoi(args[1].c_str())) : 500;
-  if (const char* f = getenv("V8FLAGS")) v8::V8::SetFlagsFromString(f);
   V8Runtime v8(argv0);
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(
       v8::ArrayBuffer::Allocator::NewDefaultAllocator());
   BenchHost host;
   std::printf("# %s, %d contexts and %d isolates per variant, V8 %s\n", script.c_str(), iterations,
               std::max(1, iterations / 10), v8::V8::GetVersion());
-  const char* only = getenv("BENCH_ONLY");
-  std::string onlyS = only ? only : "";
-  if (onlyS.empty() || onlyS == "1" || onlyS == "bare") {
+  {
     // The floor: V8's own empty context, with nothing of the runtime in it.
     OwnedIsolate isolate(allocator.get(), kHeapLimitBytes, nullptr);
     {
       v8::Isolate::Scope scope(isolate.get());
       isolate.get()->LowMemoryNotification();
-      std::set<v8::SnapshotObjectId> ids;
-      if (getenv("HEAPDIFF")) { v8::HandleScope hs(isolate.get()); ids = snapIds(isolate.get()); }
       v8::HeapStatistics before;
       isolate.get()->GetHeapStatistics(&before);
       ScriptContext context(isolate.get(), SnapshotContents::kNone);
@@ -202,7 +141,6 @@ int benchStartupMain(const char* argv0, const std::vector<std::string>& args) {
       isolate.get()->GetHeapStatistics(&after);
       std::printf("%-18s heap     %9.0f KB per context\n", "bare-v8",
                   static_cast<double>(after.used_heap_size() - before.used_heap_size()) / 1024);
-      if (getenv("HEAPDIFF")) { v8::HandleScope hs(isolate.get()); snapDiff(isolate.get(), ids); }
     }
     auto start = Clock::now();
     double cpuStart = processCpuMicros();
@@ -211,7 +149,7 @@ int benchStartupMain(const char* argv0, const std::vector<std::string>& args) {
     }
     report("bare-v8", "context", start, cpuStart, iterations);
   }
-  if (!getenv("BENCH_ONLY") && !measure("no-snapshot", nullptr, script, iterations, allocator.get(), host)) return 1;
+  if (!measure("no-snapshot", nullptr, script, iterations, allocator.get(), host)) return 1;
 
   std::string whyNot;
   auto builtins = StartupSnapshot::builtIn(whyNot);
@@ -219,12 +157,10 @@ int benchStartupMain(const char* argv0, const std::vector<std::string>& args) {
     std::printf("builtins-snapshot  n/a (%s)\n", whyNot.c_str());
     return 0;
   }
-  if (onlyS == "bare") return 0;
   if (!measure("builtins-snapshot", builtins.get(), script, iterations, allocator.get(), host)) {
     return 1;
   }
 
-  if (onlyS == "builtins") return 0;
   CpuWatchdog watchdog;
   ScriptSnapshot built =
       buildScriptSnapshot(*builtins, script, watchdog, std::chrono::milliseconds(2000));
