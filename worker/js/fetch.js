@@ -4,9 +4,9 @@
 // from the supervisor and credits it back, so the origin is only read as fast as the script
 // reads, and at most one window of bytes waits in the worker. A request body that is a stream
 // or longer than one chunk is streamed the other way (./fetch_upload.js).
-import { AbortSignal, addAbortAlgorithm } from './abort.js';
 import { kBody, takeBody } from './body.js';
 import { ChunkedBody } from './body_stream.js';
+import { abortModule, isAbortSignal } from './events_lazy.js';
 import { Headers, kHeaderList } from './headers.js';
 import { isStreamedBody, pumpUpload } from './fetch_upload.js';
 import { native } from './native.js';
@@ -126,7 +126,7 @@ export async function fetch(input, init = undefined) {
                         `got '${redirect}'`);
   }
   const signal = options.signal ?? request.signal ?? null;
-  if (signal !== null && !(signal instanceof AbortSignal)) {
+  if (signal !== null && !isAbortSignal(signal)) {
     throw new TypeError('fetch(): signal must be an AbortSignal');
   }
   const url = targetUrl(request.url);
@@ -142,7 +142,9 @@ export async function fetch(input, init = undefined) {
                                        redirect, streamed);
   // Pending reads and writes of the fetch reject with the signal's reason (so an abort stops
   // both directions); a finished fetch ignores it.
-  if (signal !== null) addAbortAlgorithm(signal, () => native.fetchAbort(id, signal.reason));
+  if (signal !== null) {
+    abortModule().addAbortAlgorithm(signal, () => native.fetchAbort(id, signal.reason));
+  }
   if (streamed) pumpUpload(native, id, body);
   return buildResponse(id, url, await head);
 }

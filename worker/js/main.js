@@ -4,14 +4,13 @@
 // (cmake/RuntimeBundle.cmake). It is evaluated once into the startup snapshot at build time
 // (worker/mksnapshot.cc), or, without the snapshot, once per context by ScriptContext.
 // Nothing here is reachable from user code except the globals installed on purpose.
-import { AbortController, AbortSignal } from './abort.js';
 import { Blob, File } from './blob.js';
 import { makeConsole, reportError } from './console.js';
 import { initContext } from './context_init.js';
 import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { setEnv } from './env.js';
-import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
+import { abortModule, eventsModule, setLazyEventClock } from './events_lazy.js';
 import { fetch } from './fetch.js';
 import { FormData } from './form_data.js';
 import { addEventListener, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
@@ -33,14 +32,14 @@ function define(name, value) {
 }
 
 // A global whose value is made on first access (url.js, streams.js and subtle_lazy.js explain
-// why). Until then it is an accessor pair on globalThis; reading it (or assigning to it) replaces
+// why): load(name) makes it. Until then it is an accessor pair on globalThis; reading it (or assigning to it) replaces
 // it with the ordinary data property define() makes. The one observable difference from an
 // eager global is Object.getOwnPropertyDescriptor before the first access, which shows get/set,
 // not a value.
 function defineLazy(name, load) {
   Object.defineProperty(globalThis, name, {
     get() {
-      const value = load();
+      const value = load(name);
       define(name, value);
       return value;
     },
@@ -90,31 +89,37 @@ export function install(bindings) {
   define('atob', throwingDOMExceptions(native.atob));
   define('btoa', throwingDOMExceptions(native.btoa));
   define('crypto', makeCrypto());
-  defineLazy('CryptoKey', () => subtleModule().CryptoKey);
-  defineLazy('SubtleCrypto', () => subtleModule().SubtleCrypto);
+  const subtleClass = (name) => subtleModule()[name];
+  defineLazy('CryptoKey', subtleClass);
+  defineLazy('SubtleCrypto', subtleClass);
   define('structuredClone', throwingDOMExceptions(native.structuredClone));
   const performance = makePerformance();
   define('performance', performance);
-  setEventClock(() => performance.now());
+  setLazyEventClock(() => performance.now());
   define('navigator', makeNavigator());
   define('reportError', reportError);
-  defineLazy('URL', () => urlClasses().URL);
-  defineLazy('URLSearchParams', () => urlClasses().URLSearchParams);
+  const urlClass = (name) => urlClasses()[name];
+  defineLazy('URL', urlClass);
+  defineLazy('URLSearchParams', urlClass);
   defineLazy('URLPattern', urlPatternClass);
   define('DOMException', DOMException);
-  define('Event', Event);
-  define('EventTarget', EventTarget);
-  define('CustomEvent', CustomEvent);
-  define('AbortController', AbortController);
-  define('AbortSignal', AbortSignal);
+  const eventClass = (name) => eventsModule()[name];
+  for (const name of ['Event', 'EventTarget', 'CustomEvent']) defineLazy(name, eventClass);
+  const abortClass = (name) => abortModule()[name];
+  defineLazy('AbortController', abortClass);
+  defineLazy('AbortSignal', abortClass);
+  const messageClass = (name) => messageChannel()[name];
   for (const name of ['MessageChannel', 'MessagePort', 'MessageEvent']) {
-    defineLazy(name, () => messageChannel()[name]);
+    defineLazy(name, messageClass);
   }
-  for (const name of kStreamClasses) defineLazy(name, () => streamClasses()[name]);
-  defineLazy('TextEncoderStream', () => textStreams().TextEncoderStream);
-  defineLazy('TextDecoderStream', () => textStreams().TextDecoderStream);
-  defineLazy('CompressionStream', () => compression().CompressionStream);
-  defineLazy('DecompressionStream', () => compression().DecompressionStream);
+  const streamClass = (name) => streamClasses()[name];
+  for (const name of kStreamClasses) defineLazy(name, streamClass);
+  const textStreamClass = (name) => textStreams()[name];
+  defineLazy('TextEncoderStream', textStreamClass);
+  defineLazy('TextDecoderStream', textStreamClass);
+  const compressionClass = (name) => compression()[name];
+  defineLazy('CompressionStream', compressionClass);
+  defineLazy('DecompressionStream', compressionClass);
   define('Blob', Blob);
   define('File', File);
   define('FormData', FormData);

@@ -4,9 +4,13 @@
 // runtime's timer queue, in posting order, once the receiving port has been started (start()
 // or assigning onmessage). MessagePorts in the transfer list arrive as event.ports.
 import { DOMException, toDOMException } from './dom_exception.js';
-import { defineEventHandler, Event, EventTarget, fireEvent } from './events.js';
+import { eventsModule } from './events_lazy.js';
 import { native } from './native.js';
 import { setTimeout } from './timers.js';
+
+// Through events_lazy.js, which gives events.js its clock as it loads it (this module is itself
+// loaded on first use).
+const { defineEventHandler, Event, EventTarget, fireEvent } = eventsModule();
 
 export class MessageEvent extends Event {
   #init;
