@@ -36,8 +36,9 @@ function targetUrl(text) {
 
 // A body dropped unread would keep its chunks in the worker and its transfer paused in the
 // supervisor until the fetch times out: once the garbage collector finds its FetchBody (or,
-// once a script asked for it, its stream) unreachable, the fetch is aborted. (The native side reports buffered chunks to V8 as external
-// memory, so many unread bodies prompt that collection.) Made at the first fetch, so that a
+// once a script asked for it, its stream) unreachable, the fetch is aborted. (The native side
+// reports buffered chunks to V8 as external memory, so many unread bodies prompt that
+// collection.) Made at the first fetch, so that a
 // start-up snapshot of the runtime holds no registry.
 let unreadBodiesRegistry = null;
 function unreadBodies() {

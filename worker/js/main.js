@@ -31,11 +31,11 @@ function define(name, value) {
   });
 }
 
-// A global whose value is made on first access (url.js, streams.js and subtle_lazy.js explain
-// why): load(name) makes it. Until then it is an accessor pair on globalThis; reading it (or assigning to it) replaces
-// it with the ordinary data property define() makes. The one observable difference from an
-// eager global is Object.getOwnPropertyDescriptor before the first access, which shows get/set,
-// not a value.
+// A global whose value is made on first access (url.js, streams.js, subtle_lazy.js and
+// events_lazy.js explain why): load(name) makes it. Until then it is an accessor pair on
+// globalThis; reading it (or assigning to it) replaces it with the ordinary data property
+// define() makes. The one observable difference from an eager global is
+// Object.getOwnPropertyDescriptor before the first access, which shows get/set, not a value.
 function defineLazy(name, load) {
   Object.defineProperty(globalThis, name, {
     get() {
