@@ -27,6 +27,24 @@ bool wouldBlock(int error) {
   return error == EAGAIN || error == EWOULDBLOCK;
 }
 
+// One sendmsg of the buffer's first chunks, drained by what was sent. MSG_NOSIGNAL: a peer that
+// has gone is an EPIPE for this channel, never a SIGPIPE for the process.
+ssize_t writeQueued(evbuffer* out, int fd) {
+  constexpr int kMaxChunks = 64;
+  evbuffer_iovec chunks[kMaxChunks];
+  int available = evbuffer_peek(out, -1, nullptr, chunks, kMaxChunks);
+  iovec iov[kMaxChunks];
+  int count = std::min(available, kMaxChunks);
+  for (int i = 0; i < count; ++i)
+    iov[i] = {chunks[i].iov_base, chunks[i].iov_len};
+  msghdr message{};
+  message.msg_iov = iov;
+  message.msg_iovlen = static_cast<size_t>(count);
+  ssize_t sent = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (sent > 0) evbuffer_drain(out, static_cast<size_t>(sent));
+  return sent;
+}
+
 }  // namespace
 
 Channel::Channel(event_base* base, UniqueFd socket, const FrameLimits& limits,
@@ -139,7 +157,7 @@ void Channel::flush() {
   while (!closed_) {
     size_t queued = evbuffer_get_length(output_.get());
     if (queued == 0) break;
-    int written = evbuffer_write(output_.get(), socket_.get());
+    ssize_t written = writeQueued(output_.get(), socket_.get());
     if (written < 0) {
       if (errno == EINTR) continue;
       if (wouldBlock(errno)) break;

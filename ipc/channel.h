@@ -8,7 +8,7 @@
 // I/O without a bufferevent, to keep system calls off the per-request path:
 // - send() appends to the output buffer and, when no flush is due yet, activates a flush event
 //   (event_active: no system call). It runs after the callbacks already active in this loop
-//   iteration, so every message queued in one iteration leaves in one writev, and the socket is
+//   iteration, so every message queued in one iteration leaves in one sendmsg, and the socket is
 //   only registered for EPOLLOUT when the peer is slower than we are (a short write).
 // - Reads go straight into the input buffer's free space (readv), without libevent's FIONREAD
 //   probe before each read.

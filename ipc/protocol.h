@@ -13,7 +13,7 @@
 // logs the reason and replaces the worker; neither side crashes.
 //
 // Batching: a writer appends the frames of one loop iteration to one output buffer and writes
-// them together at the end of that iteration (one writev while the socket has room); a reader
+// them together at the end of that iteration (one sendmsg while the socket has room); a reader
 // decodes every complete frame on each read callback.
 //
 // Ordering (per channel; the stream preserves order):
