@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "ipc/protocol.h"
+#include "ipc/small_message_builder.h"
 #include "supervisor/http_reply.h"
 
 namespace isolated::supervisor {
@@ -188,7 +189,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
     }
     return;
   }
-  capnp::MallocMessageBuilder message;
+  ipc::SmallMessageBuilder message;
   if (http == nullptr) {
     auto scheduled = message.initRoot<ipc::Envelope>().initScheduled();
     scheduled.setId(request.id);
