@@ -81,7 +81,8 @@ BodyTap::BodyTap(bufferevent* bev, size_t maxHeadBytes, uint64_t maxBodyBytes)
       maxHeadBytes_(maxHeadBytes),
       maxBodyBytes_(maxBodyBytes),
       raw_(evbuffer_new()),
-      decoded_(evbuffer_new()) {}
+      decoded_(evbuffer_new()),
+      held_(evbuffer_new()) {}
 
 void BodyTap::onInput(evbuffer* buffer, const evbuffer_cb_info* info, void* self) {
   auto* tap = static_cast<BodyTap*>(self);
@@ -95,6 +96,41 @@ void BodyTap::onInput(evbuffer* buffer, const evbuffer_cb_info* info, void* self
 void BodyTap::process(evbuffer* input) {
   // Everything new is the tap's first; evhttp sees only what is given back below.
   evbuffer_add_buffer(raw_.get(), input);
+  if (watching_) {
+    // Held until unwatch(); reading stops (no more close detection) past the limit.
+    if (evbuffer_get_length(raw_.get()) >= kRawLimitBytes) bufferevent_disable(bev_, EV_READ);
+    return;
+  }
+  parse(input);
+}
+
+bool BodyTap::watch() {
+  if (watching_ || (state_ != State::kHead && state_ != State::kSkip)) return false;
+  watching_ = true;
+  inCallback_ = true;
+  evbuffer_add_buffer(held_.get(), bufferevent_get_input(bev_));
+  inCallback_ = false;
+  // Folds into evhttp's own disable when called in the same loop iteration (epoll changelist):
+  // no system call.
+  bufferevent_enable(bev_, EV_READ);
+  return true;
+}
+
+void BodyTap::unwatch() {
+  if (!watching_) return;
+  watching_ = false;
+  evbuffer* input = bufferevent_get_input(bev_);
+  inCallback_ = true;
+  // The input is empty while watching: held_ goes first, then what parse() passes from raw_.
+  // The answer is about to be written: no 100 Continue for a pipelined request may precede it.
+  evbuffer_add_buffer(input, held_.get());
+  unwatching_ = true;
+  parse(input);
+  unwatching_ = false;
+  inCallback_ = false;
+}
+
+void BodyTap::parse(evbuffer* input) {
   for (;;) {
     switch (state_) {
       case State::kPassThrough:
@@ -230,7 +266,8 @@ bool BodyTap::takeHead(evbuffer* input) {
   streamedHead_ = ++headsPassed_;
   state_ = State::kBody;
   chunk_ = Chunk::kSize;
-  if (expectContinue && http11 && evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
+  if (expectContinue && http11 && !unwatching_ &&
+      evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
     // evhttp would send this itself had it seen the body. Written straight to the socket: the
     // connection's output is evhttp's. A failed or short write only delays the client, which
     // sends the body anyway after its own timeout.

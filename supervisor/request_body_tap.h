@@ -67,6 +67,19 @@ class BodyTap {
   // to restore it for the script.
   bool claimStreamedBody(std::string& framingName, std::string& framingValue);
 
+  // Watching the connection of a request that is not streamed, while the worker holds it:
+  // evhttp stops reading a connection once it has a request and reads again only after the
+  // answer, so on its own it never notices a client that leaves in between. watch() reads on,
+  // so that the client closing (EOF or an error) ends the connection at once (evhttp then
+  // detaches the request and calls the close callback). Whatever arrives meanwhile (a pipelined
+  // request) is held back, as are the bytes evhttp had not parsed yet: evhttp's read callback
+  // must not run while the request is unanswered. Past kRawLimitBytes held, reading stops.
+  // False (nothing changes) when the tap is not between requests: a streamed body follows.
+  bool watch();
+  // Stops watching and gives what was held to evhttp, in order. Call just before answering
+  // (evhttp parses it once the answer is written).
+  void unwatch();
+
   // Starts or stops delivering onBodyReadable to `consumer` (nullptr: nobody listens).
   void setConsumer(BodyConsumer* consumer, uint64_t requestId);
   // De-framed bytes ready now.
@@ -94,6 +107,8 @@ class BodyTap {
   enum class Chunk { kSize, kData, kDataEnd, kTrailer };
 
   void process(evbuffer* input);
+  // Gives evhttp what it should parse from raw_ (process() after the new bytes moved in).
+  void parse(evbuffer* input);
   // Handles the head at the front of raw_; false when it is still incomplete.
   bool takeHead(evbuffer* input);
   // De-frames from raw_ into decoded_ up to kDecodedLimitBytes.
@@ -127,6 +142,10 @@ class BodyTap {
   std::string framingValue_;
   bool readingPaused_ = false;
   bool inCallback_ = false;
+  // watch(): input evhttp had not parsed yet, held (before raw_ in stream order).
+  bool watching_ = false;
+  bool unwatching_ = false;
+  EvbufferPtr held_;
   BodyConsumer* consumer_ = nullptr;
   uint64_t requestId_ = 0;
 };

@@ -247,7 +247,16 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   request.workerId = worker.id();
   worker.outstanding().insert(request.id);
   PendingRequest& sent = inFlight_.emplace(request.id, request).first->second;
-  if (sent.streamedBody) {
+  if (!sent.streamedBody) {
+    // Watched until answered: a client that leaves cancels the request in the worker, and its
+    // Request's signal aborts. No system call (BodyTap::watch), one map insert.
+    BodyTap* tap = listener_.tapFor(http);
+    if (tap != nullptr && tap->watch()) {
+      sent.watched = true;
+      sent.connection = evhttp_request_get_connection(http);
+      byConnection_[sent.connection] = sent.id;
+    }
+  } else {
     BodyTap* tap = listener_.tapFor(http);
     if (tap == nullptr) return;  // the connection is already gone; onConnectionClosed follows
     sent.bodyCredit = ipc::kBodyWindowBytes;

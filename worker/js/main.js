@@ -15,7 +15,9 @@ import { setEnv } from './env.js';
 import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
 import { fetch } from './fetch.js';
 import { FormData } from './form_data.js';
-import { addEventListener, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
+import { addEventListener, dispatchEvent, makeGlobalEventTarget,
+         removeEventListener } from './global_events.js';
+import { abortRequest, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
 import { MessageChannel, MessageEvent, MessagePort } from './message_channel.js';
@@ -23,6 +25,7 @@ import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
 import { ScheduledEvent } from './scheduled.js';
+import { structuredClone } from './structured_clone.js';
 import * as streams from './streams.js';
 import { CryptoKey, SubtleCrypto } from './subtle.js';
 import { TextDecoderStream, TextEncoderStream } from './text_streams.js';
@@ -69,7 +72,10 @@ export function install(bindings) {
   define('FetchEvent', FetchEvent);
   define('ScheduledEvent', ScheduledEvent);
   define('fetch', fetch);
+  makeGlobalEventTarget();
   define('addEventListener', addEventListener);
+  define('removeEventListener', removeEventListener);
+  define('dispatchEvent', dispatchEvent);
   define('setTimeout', setTimeout);
   define('setInterval', setInterval);
   define('clearTimeout', clearTimer);
@@ -84,7 +90,7 @@ export function install(bindings) {
   define('crypto', makeCrypto());
   define('CryptoKey', CryptoKey);
   define('SubtleCrypto', SubtleCrypto);
-  define('structuredClone', throwingDOMExceptions(native.structuredClone));
+  define('structuredClone', structuredClone);
   const performance = makePerformance();
   define('performance', performance);
   setEventClock(() => performance.now());
@@ -111,5 +117,5 @@ export function install(bindings) {
   define('File', File);
   define('FormData', FormData);
   return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv,
-           initContext };
+           initContext, abortRequest };
 }
