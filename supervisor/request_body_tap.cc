@@ -81,8 +81,7 @@ BodyTap::BodyTap(bufferevent* bev, size_t maxHeadBytes, uint64_t maxBodyBytes)
       maxHeadBytes_(maxHeadBytes),
       maxBodyBytes_(maxBodyBytes),
       raw_(evbuffer_new()),
-      decoded_(evbuffer_new()),
-      held_(evbuffer_new()) {}
+      decoded_(evbuffer_new()) {}
 
 void BodyTap::onInput(evbuffer* buffer, const evbuffer_cb_info* info, void* self) {
   auto* tap = static_cast<BodyTap*>(self);
@@ -97,19 +96,20 @@ void BodyTap::process(evbuffer* input) {
   // Everything new is the tap's first; evhttp sees only what is given back below.
   evbuffer_add_buffer(raw_.get(), input);
   if (watching_) {
-    // Held until unwatch(); reading stops (no more close detection) past the limit.
-    if (evbuffer_get_length(raw_.get()) >= kRawLimitBytes) bufferevent_disable(bev_, EV_READ);
+    // A pipelined request: held until unwatch(), and reading stops (evhttp's state while it
+    // holds a request), so that a client that half-closes after pipelining is still answered.
+    bufferevent_disable(bev_, EV_READ);
     return;
   }
   parse(input);
 }
 
 bool BodyTap::watch() {
-  if (watching_ || (state_ != State::kHead && state_ != State::kSkip)) return false;
+  if (watching_ || (state_ != State::kHead && state_ != State::kSkip) ||
+      evbuffer_get_length(raw_.get()) > 0 || evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+    return false;
+  }
   watching_ = true;
-  inCallback_ = true;
-  evbuffer_add_buffer(held_.get(), bufferevent_get_input(bev_));
-  inCallback_ = false;
   // Folds into evhttp's own disable when called in the same loop iteration (epoll changelist):
   // no system call.
   bufferevent_enable(bev_, EV_READ);
@@ -119,13 +119,17 @@ bool BodyTap::watch() {
 void BodyTap::unwatch() {
   if (!watching_) return;
   watching_ = false;
+  // Back to evhttp's state: it reads again once the answer is written. The input is empty while
+  // watching; what arrived meanwhile goes to it now. The answer is about to be written: no
+  // 100 Continue for a pipelined request may precede it.
+  bufferevent_disable(bev_, EV_READ);
   evbuffer* input = bufferevent_get_input(bev_);
   inCallback_ = true;
-  // The input is empty while watching: held_ goes first, then what parse() passes from raw_.
-  // The answer is about to be written: no 100 Continue for a pipelined request may precede it.
-  evbuffer_add_buffer(input, held_.get());
   unwatching_ = true;
+  // A bufferevent keeps its input's end frozen outside its own reads.
+  evbuffer_unfreeze(input, 0);
   parse(input);
+  evbuffer_freeze(input, 0);
   unwatching_ = false;
   inCallback_ = false;
 }

@@ -71,13 +71,14 @@ class BodyTap {
   // evhttp stops reading a connection once it has a request and reads again only after the
   // answer, so on its own it never notices a client that leaves in between. watch() reads on,
   // so that the client closing (EOF or an error) ends the connection at once (evhttp then
-  // detaches the request and calls the close callback). Whatever arrives meanwhile (a pipelined
-  // request) is held back, as are the bytes evhttp had not parsed yet: evhttp's read callback
-  // must not run while the request is unanswered. Past kRawLimitBytes held, reading stops.
-  // False (nothing changes) when the tap is not between requests: a streamed body follows.
+  // detaches the request and calls the close callback). A client that pipelines is not watched:
+  // false (nothing changes) when bytes of a next request are already here, or when the tap is
+  // not between requests; a request that arrives while watching is held back (evhttp's read
+  // callback must not run while the request is unanswered) and reading stops, as evhttp's own
+  // would have, so that a client that half-closes after pipelining is still answered.
   bool watch();
-  // Stops watching and gives what was held to evhttp, in order. Call just before answering
-  // (evhttp parses it once the answer is written).
+  // Stops watching: reading is off again until evhttp has written the answer, and what arrived
+  // meanwhile goes to evhttp. Call just before answering.
   void unwatch();
 
   // Starts or stops delivering onBodyReadable to `consumer` (nullptr: nobody listens).
@@ -142,10 +143,8 @@ class BodyTap {
   std::string framingValue_;
   bool readingPaused_ = false;
   bool inCallback_ = false;
-  // watch(): input evhttp had not parsed yet, held (before raw_ in stream order).
   bool watching_ = false;
-  bool unwatching_ = false;
-  EvbufferPtr held_;
+  bool unwatching_ = false;  // unwatch() is parsing: no 100 Continue now
   BodyConsumer* consumer_ = nullptr;
   uint64_t requestId_ = 0;
 };
