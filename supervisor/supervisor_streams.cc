@@ -182,7 +182,11 @@ void Supervisor::onConnectionClosed(evhttp_connection* connection) {
                {{"request_id", request.requestId}, {"worker", request.workerId}});
   // evhttp has detached the request from the connection it is freeing; it is ours to free.
   if (evhttp_request_get_connection(request.http) == nullptr) evhttp_request_free(request.http);
+  uint32_t workerId = request.workerId;
   finishInFlight(id, /*cancelWorker=*/true);
+  // ipc/protocol.h rule 12: a cancelled request's fetches fail.
+  fetch_->failParent(workerId, id, "fetch() cancelled: the client of the request that made it "
+                                   "went away");
 }
 
 void Supervisor::unwatch(PendingRequest& request) {

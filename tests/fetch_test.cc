@@ -371,6 +371,24 @@ TEST_F(FetchTest, CancelledParentRequestEndsItsFetches) {
   EXPECT_EQ(status, 200) << got.dump();
 }
 
+TEST_F(FetchTest, AClientThatLeavesEndsItsRequestsFetches) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  // The client gives up (and closes its connection) while the handler awaits its fetch.
+  auto r = httpRequest("GET", server.baseUrl() + "/hang?url=" + encode(origin.url("/stall")), {},
+                       {}, std::chrono::milliseconds(500));
+  EXPECT_EQ(r.status, 0);
+  auto line = server.waitForLine(
+      [](const std::string& l) { return l.find("hang-fetch ended") != std::string::npos; });
+  ASSERT_TRUE(line) << server.output();
+  EXPECT_TRUE(has(*line, "TypeError")) << *line;
+  EXPECT_TRUE(has(*line, "went away")) << *line;
+  auto [status, got] = ask(server, "/get", origin.url("/hello"));
+  EXPECT_EQ(status, 200) << got.dump();
+}
+
 // The value of an unlabelled sample, or of one with `label`, in a Prometheus text body (-1 if
 // absent).
 double metric(const std::string& text, const std::string& series) {

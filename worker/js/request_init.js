@@ -24,11 +24,6 @@ const kEnums = {
   priority: ['high', 'low', 'auto'],
 };
 
-// The RequestInit members whose presence makes an init "not empty" (besides these: method,
-// headers, body and signal, which the Request constructor reads itself).
-const kInitMembers = ['referrer', 'referrerPolicy', 'mode', 'credentials', 'cache', 'redirect',
-                      'integrity', 'keepalive', 'duplex', 'priority', 'window'];
-
 // The options of `new Request(url)`. Shared (frozen) by every Request that keeps them all, so the
 // Request the runtime builds for each incoming request costs nothing here. `referrer` holds the
 // spec's internal value: 'client', 'no-referrer' or a URL's href.
@@ -56,20 +51,26 @@ function parseReferrer(value) {
   return url.href === 'about:client' ? 'client' : url.href;
 }
 
-// Whether `init` has any member of RequestInit (the spec's "init is not empty").
-export function initIsEmpty(init, hasCoreMember) {
-  if (hasCoreMember) return false;
-  for (const member of kInitMembers) {
-    if (init[member] !== undefined) return false;
-  }
-  return true;
-}
-
 // The options of a new Request: `base` (the input Request's options, or kDefaultRequestOptions
 // for a URL input) updated by `init`. `fromRequest` says whether the input was a Request (its
-// mode is then kept unless init has one); `initEmpty` is initIsEmpty(init).
-export function requestOptions(base, init, fromRequest, initEmpty) {
-  if (initEmpty) return base;
+// mode is then kept unless init has one); `hasCoreMember` whether init has method, headers, body
+// or signal (which the constructor reads itself). Returns `base` itself whenever nothing
+// changes, as for the Request the runtime builds for each incoming request.
+export function requestOptions(base, init, fromRequest, hasCoreMember) {
+  // Named loads, not a loop over the names: this runs for every Request.
+  const hasOptionMember = init.referrer !== undefined || init.referrerPolicy !== undefined ||
+    init.mode !== undefined || init.credentials !== undefined || init.cache !== undefined ||
+    init.redirect !== undefined || init.integrity !== undefined ||
+    init.keepalive !== undefined || init.duplex !== undefined || init.priority !== undefined ||
+    init.window !== undefined;
+  if (!hasOptionMember) {
+    // An empty init changes nothing; any other init only resets these (the spec's "if init is
+    // not empty" steps).
+    if (!hasCoreMember) return base;
+    if (base.referrer === 'client' && base.referrerPolicy === '' && base.mode !== 'navigate') {
+      return base;
+    }
+  }
   const options = { ...base };
   if (options.mode === 'navigate') options.mode = 'same-origin';
   options.referrer = 'client';

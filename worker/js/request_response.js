@@ -4,7 +4,7 @@ import { parseAbsoluteUrl } from './absolute_url.js';
 import { cloneBody, extractBody, kBody, kBodyUsed, mixBody, takeBody } from './body.js';
 import { DOMException } from './dom_exception.js';
 import { Headers } from './headers.js';
-import { checkNoCorsMethod, initIsEmpty, kDefaultRequestOptions, referrerOf,
+import { checkNoCorsMethod, kDefaultRequestOptions, referrerOf,
          requestOptions } from './request_init.js';
 import { urlClasses } from './url.js';
 
@@ -66,7 +66,7 @@ export class Request {
     const hasCore = init.method !== undefined || init.headers !== undefined ||
                     init.body !== undefined || initSignal !== undefined;
     const options = requestOptions(from ? from[kOptions] : kDefaultRequestOptions, init,
-                                   from !== null, initIsEmpty(init, hasCore));
+                                   from !== null, hasCore);
     let method = init.method !== undefined ? String(init.method) : from ? from.method : 'GET';
     const upper = method.toUpperCase();
     if (kMethods.includes(upper)) method = upper;
