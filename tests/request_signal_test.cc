@@ -83,8 +83,10 @@ std::string get(const std::string& path) {
   return "GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n";
 }
 
-TEST(RequestSignalTest, AClientThatLeavesAbortsTheSignal) {
-  ServerProcess server(kScript, {"--workers", "1"});
+class ClientLeavesTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ClientLeavesTest, AClientThatLeavesAbortsTheSignal) {
+  ServerProcess server(kScript, {"--workers", "1", "--isolation", GetParam()});
   ASSERT_NE(server.waitReady(), 0) << server.output();
   {
     RawClient client(server.port());
@@ -101,6 +103,9 @@ TEST(RequestSignalTest, AClientThatLeavesAbortsTheSignal) {
   EXPECT_EQ(next.body, "ok /after");
   EXPECT_EQ(server.countLines("worker lost"), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Isolation, ClientLeavesTest,
+                         ::testing::Values("shared", "context", "isolate"));
 
 TEST(RequestSignalTest, TheWallLimitAbortsTheSignal) {
   ServerProcess server(kScript, {"--workers", "1", "--wall-limit", "300"});

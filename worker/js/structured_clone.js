@@ -5,7 +5,6 @@
 // copy could not hold a port; naming one is a DataCloneError (MessagePort.postMessage transfers
 // ports itself).
 import { DOMException, toDOMException } from './dom_exception.js';
-import { MessagePort } from './message_channel.js';
 import { native } from './native.js';
 
 // StructuredSerializeOptions' `transfer`, as WebIDL converts a sequence<object>.
@@ -33,7 +32,9 @@ export function structuredClone(value, options = undefined) {
     throw new TypeError('structuredClone: 1 argument required, but only 0 present');
   }
   const transfer = transferOption(options, 'structuredClone');
-  if (transfer.some((item) => item instanceof MessagePort)) {
+  // Recognised by its tag so that this module does not load message_channel.js (main.js may
+  // load it lazily); anything but an ArrayBuffer is a DataCloneError either way.
+  if (transfer.some((item) => Object.prototype.toString.call(item) === '[object MessagePort]')) {
     throw new DOMException('structuredClone: MessagePorts cannot be transferred by ' +
                            'structuredClone here (use MessagePort.postMessage)', 'DataCloneError');
   }
