@@ -185,8 +185,9 @@ void Supervisor::onConnectionClosed(evhttp_connection* connection) {
   uint32_t workerId = request.workerId;
   finishInFlight(id, /*cancelWorker=*/true);
   // ipc/protocol.h rule 12: a cancelled request's fetches fail.
-  fetch_->failParent(workerId, id, "fetch() cancelled: the client of the request that made it "
-                                   "went away");
+  fetch_->failParent(workerId, id,
+                     "fetch() cancelled: the client of the request that made it "
+                     "went away");
 }
 
 void Supervisor::unwatch(PendingRequest& request) {
