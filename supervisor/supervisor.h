@@ -200,8 +200,13 @@ class Supervisor : public RequestHandler,
   void creditResponse(PendingRequest& request);
   static void onClientDrained(evhttp_connection* connection, void* self);
   void releaseStreams(PendingRequest& request);
+  // Watches the client's connection of an unstreamed request (BodyTap::watch), queued or sent
+  // to a worker, so that the client leaving reaches onConnectionClosed.
+  void watchConnection(PendingRequest& request);
   // Gives the connection back to evhttp (BodyTap::unwatch) just before the answer starts.
   void unwatch(PendingRequest& request);
+  // The client of queued request `id` left: the request leaves the queue unanswered.
+  void dropQueued(uint64_t id);
   // Ends a request the worker still holds: answered or abandoned by the supervisor.
   void finishInFlight(uint64_t id, bool cancelWorker);
   void pumpQueue();

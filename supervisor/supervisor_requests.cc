@@ -68,7 +68,18 @@ void Supervisor::onHttpRequest(evhttp_request* request, bool streamedBody) {
     return replyError(pending, 503, "overloaded",
                       "Service Unavailable: every worker is busy and the queue is full", 1);
   }
+  // A client that leaves while its request waits takes the request out of the queue.
+  watchConnection(pending);
   queue_.push_back(std::move(pending));
+}
+
+void Supervisor::watchConnection(PendingRequest& request) {
+  if (request.http == nullptr || request.streamedBody || request.watched) return;
+  BodyTap* tap = listener_.tapFor(request.http);
+  if (tap == nullptr || !tap->watch()) return;
+  request.watched = true;
+  request.connection = evhttp_request_get_connection(request.http);
+  byConnection_[request.connection] = request.id;
 }
 
 std::string Supervisor::newRequestId() {
@@ -248,14 +259,9 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   worker.outstanding().insert(request.id);
   PendingRequest& sent = inFlight_.emplace(request.id, request).first->second;
   if (!sent.streamedBody) {
-    // Watched until answered: a client that leaves cancels the request in the worker, and its
-    // Request's signal aborts. No system call (BodyTap::watch), one map insert.
-    BodyTap* tap = listener_.tapFor(http);
-    if (tap != nullptr && tap->watch()) {
-      sent.watched = true;
-      sent.connection = evhttp_request_get_connection(http);
-      byConnection_[sent.connection] = sent.id;
-    }
+    // Watched until answered (if not since it was queued): a client that leaves cancels the
+    // request in the worker, and its Request's signal aborts. No system call, one map insert.
+    watchConnection(sent);
   } else {
     BodyTap* tap = listener_.tapFor(http);
     if (tap == nullptr) return;  // the connection is already gone; onConnectionClosed follows

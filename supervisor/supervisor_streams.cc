@@ -174,7 +174,10 @@ void Supervisor::onConnectionClosed(evhttp_connection* connection) {
   uint64_t id = found->second;
   byConnection_.erase(found);
   auto it = inFlight_.find(id);
-  if (it == inFlight_.end()) return;
+  if (it == inFlight_.end()) {
+    dropQueued(id);
+    return;
+  }
   PendingRequest& request = it->second;
   request.connection = nullptr;
   logger_.info(request.streamedBody || request.responseStreaming ? "client went away mid-stream"
@@ -194,6 +197,17 @@ void Supervisor::unwatch(PendingRequest& request) {
   if (!request.watched) return;
   request.watched = false;
   if (BodyTap* tap = listener_.tapFor(request.http)) tap->unwatch();
+}
+
+void Supervisor::dropQueued(uint64_t id) {
+  auto it = std::find_if(queue_.begin(), queue_.end(),
+                         [id](const PendingRequest& request) { return request.id == id; });
+  if (it == queue_.end()) return;
+  logger_.info("client went away while queued", {{"request_id", it->requestId}});
+  // evhttp has detached the request from the connection it is freeing; it is ours to free.
+  if (evhttp_request_get_connection(it->http) == nullptr) evhttp_request_free(it->http);
+  queue_.erase(it);
+  checkDrained();
 }
 
 void Supervisor::releaseStreams(PendingRequest& request) {

@@ -1,7 +1,8 @@
 // An incoming request's signal against the real binary: it aborts when the client closes its
-// connection while the worker holds the request (the supervisor watches every connection whose
-// request a worker holds) and when the wall limit cancels the request. Watching must not
-// disturb keep-alive or pipelined requests on the same connection.
+// connection while the worker holds the request (the supervisor watches the connection of every
+// request it holds, queued or sent to a worker) and when the wall limit cancels the request. A
+// queued request whose client leaves never reaches a worker. Watching must not disturb
+// keep-alive or pipelined requests on the same connection.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -114,6 +115,27 @@ TEST(RequestSignalTest, TheWallLimitAbortsTheSignal) {
   EXPECT_EQ(timedOut.status, 504);
   ASSERT_TRUE(server.waitForCount("aborted late AbortError true", 1)) << server.output();
   EXPECT_EQ(httpGet(server.baseUrl() + "/again").body, "ok /again");
+}
+
+TEST(RequestSignalTest, AClientThatLeavesWhileQueuedIsDropped) {
+  // One request at a time on the only worker: the second waits in the supervisor's queue.
+  ServerProcess server(kScript, {"--workers", "1", "--worker-queue-size", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  RawClient holder(server.port());
+  ASSERT_TRUE(holder.send(get("/wait-abort?tag=holder")));
+  ASSERT_TRUE(server.waitForCount("waiting holder", 1)) << server.output();
+  {
+    RawClient queued(server.port());
+    ASSERT_TRUE(queued.send(get("/wait-abort?tag=queued")));
+    queued.close();
+  }
+  ASSERT_TRUE(server.waitForCount("client went away while queued", 1)) << server.output();
+  holder.close();
+  ASSERT_TRUE(server.waitForCount("aborted holder", 1)) << server.output();
+  // The queue is first in, first out: had the dropped request stayed, it would run first.
+  HttpResult next = httpGet(server.baseUrl() + "/next");
+  EXPECT_EQ(next.body, "ok /next");
+  EXPECT_EQ(server.countLines("waiting queued"), 0u) << server.output();
 }
 
 TEST(RequestSignalTest, KeepAliveAndPipelinedRequestsStillWork) {
