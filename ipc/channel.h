@@ -1,9 +1,17 @@
 // One end of a supervisor <-> worker socketpair: frames out, decoded Envelopes in.
 //
-// Lifetime: the Channel owns the socket (through its bufferevent). Its handler is called from the
-// event loop; the handler must not destroy the Channel from inside a callback (defer it to a
-// later loop iteration instead), because the Channel is still on the stack.
+// Lifetime: the Channel owns the socket. Its handler is called from the event loop; the handler
+// must not destroy the Channel from inside a callback (defer it to a later loop iteration
+// instead), because the Channel is still on the stack.
 // After onClosed the Channel is inert: send() drops messages.
+//
+// I/O without a bufferevent, to keep system calls off the per-request path:
+// - send() appends to the output buffer and, when no flush is due yet, activates a flush event
+//   (event_active: no system call). It runs after the callbacks already active in this loop
+//   iteration, so every message queued in one iteration leaves in one sendmsg, and the socket is
+//   only registered for EPOLLOUT when the peer is slower than we are (a short write).
+// - Reads go straight into the input buffer's free space (readv), without libevent's FIONREAD
+//   probe before each read.
 #pragma once
 
 #include <capnp/message.h>
@@ -35,24 +43,40 @@ class Channel {
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
-  // Queues one message. Writes are batched by the event loop.
+  // Queues one message. Everything queued in one loop iteration is written together at the end
+  // of that iteration.
   void send(capnp::MessageBuilder& message);
   // Bytes queued for the peer and not yet written; the basis for dropping optional traffic.
   size_t pendingOutputBytes() const;
   bool open() const { return !closed_; }
-  // Stops reading, shuts the socket down (the peer sees EOF at once) and drops it, without
-  // calling onClosed.
+  // Stops reading, shuts the socket down (the peer sees EOF at once) and drops it with any
+  // unwritten output, without calling onClosed.
   void close();
 
  private:
-  static void onRead(bufferevent* bev, void* self);
-  static void onEvent(bufferevent* bev, short what, void* self);
+  static void onReadable(evutil_socket_t fd, short what, void* self);
+  static void onWritable(evutil_socket_t fd, short what, void* self);
+  static void onFlushDue(evutil_socket_t fd, short what, void* self);
+  // Reads what the socket holds (bounded per call, so one busy peer cannot starve the loop).
+  void readAvailable();
+  // Writes queued output until it is gone or the socket is full; a full socket arms writeEvent_.
+  void flush();
   void readFrames();
   void fail(const std::string& reason);
 
   FrameLimits limits_;
   ChannelHandler& handler_;
-  BuffereventPtr bev_;
+  // Declared before the events, so that the events are freed before the fd closes.
+  UniqueFd socket_;
+  EvbufferPtr input_;
+  EvbufferPtr output_;
+  EventPtr readEvent_;
+  // Armed only while output is waiting for the socket to drain.
+  EventPtr writeEvent_;
+  // A plain (fd-less) event, activated by send() to flush at the end of the loop iteration.
+  EventPtr flushEvent_;
+  bool flushDue_ = false;
+  bool waitingForWritable_ = false;
   bool closed_ = false;
 };
 

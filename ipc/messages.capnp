@@ -42,8 +42,9 @@ struct RequestStart {
   bodyFollows @8 :Bool;
 }
 
-# Supervisor -> worker: the client went away; the worker may stop work on `id` and must not
-# answer it (an answer that crosses this message is ignored by the supervisor).
+# Supervisor -> worker: the client went away or the wall limit answered; the worker must not
+# answer `id` (an answer that crosses this message is ignored by the supervisor) and aborts the
+# signal of the request's Request.
 struct RequestCancel {
   id @0 :UInt64;
 }

@@ -12,8 +12,9 @@
 // a message that fails to decode, is a broken channel: the receiver closes it. The supervisor
 // logs the reason and replaces the worker; neither side crashes.
 //
-// Batching: a writer appends many frames to one output buffer and libevent flushes them in as
-// few writes as the socket allows; a reader decodes every complete frame on each read callback.
+// Batching: a writer appends the frames of one loop iteration to one output buffer and writes
+// them together at the end of that iteration (one sendmsg while the socket has room); a reader
+// decodes every complete frame on each read callback.
 //
 // Ordering (per channel; the stream preserves order):
 //  0. Supervisor -> worker: Configure (the script's variables and secrets, at most 1 MB, see

@@ -7,8 +7,6 @@
 
 #include <string>
 
-#include "common/event_handles.h"
-
 namespace isolated::supervisor {
 
 namespace {
@@ -33,10 +31,10 @@ void replyError(evhttp_request* request, int status, std::string_view kind,
   if (retryAfterSec > 0) {
     evhttp_add_header(headers, "retry-after", std::to_string(retryAfterSec).c_str());
   }
-  EvbufferPtr body(evbuffer_new());
-  evbuffer_add(body.get(), message.data(), message.size());
-  evbuffer_add(body.get(), "\n", 1);
-  evhttp_send_reply(request, status, nullptr, body.get());
+  evbuffer* body = evhttp_request_get_output_buffer(request);
+  evbuffer_add(body, message.data(), message.size());
+  evbuffer_add(body, "\n", 1);
+  evhttp_send_reply(request, status, nullptr, nullptr);
 }
 
 void addWorkerHeaders(evhttp_request* request, ipc::Response::Reader response,
@@ -57,10 +55,10 @@ void addWorkerHeaders(evhttp_request* request, ipc::Response::Reader response,
 
 void replyFromWorker(evhttp_request* request, ipc::Response::Reader response) {
   addWorkerHeaders(request, response, /*keepContentLength=*/false);
-  EvbufferPtr body(evbuffer_new());
+  // Straight into the request's own output buffer: no buffer of our own to allocate and move.
   auto bytes = response.getBody();
-  evbuffer_add(body.get(), bytes.begin(), bytes.size());
-  evhttp_send_reply(request, response.getStatus(), nullptr, body.get());
+  evbuffer_add(evhttp_request_get_output_buffer(request), bytes.begin(), bytes.size());
+  evhttp_send_reply(request, response.getStatus(), nullptr, nullptr);
 }
 
 }  // namespace isolated::supervisor

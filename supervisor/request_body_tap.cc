@@ -95,6 +95,46 @@ void BodyTap::onInput(evbuffer* buffer, const evbuffer_cb_info* info, void* self
 void BodyTap::process(evbuffer* input) {
   // Everything new is the tap's first; evhttp sees only what is given back below.
   evbuffer_add_buffer(raw_.get(), input);
+  if (watching_) {
+    // A pipelined request: held until unwatch(), and reading stops (evhttp's state while it
+    // holds a request), so that a client that half-closes after pipelining is still answered.
+    bufferevent_disable(bev_, EV_READ);
+    return;
+  }
+  parse(input);
+}
+
+bool BodyTap::watch() {
+  if (watching_ || (state_ != State::kHead && state_ != State::kSkip) ||
+      evbuffer_get_length(raw_.get()) > 0 || evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+    return false;
+  }
+  watching_ = true;
+  // Folds into evhttp's own disable when called in the same loop iteration (epoll changelist):
+  // no system call.
+  bufferevent_enable(bev_, EV_READ);
+  return true;
+}
+
+void BodyTap::unwatch() {
+  if (!watching_) return;
+  watching_ = false;
+  // Back to evhttp's state: it reads again once the answer is written. The input is empty while
+  // watching; what arrived meanwhile goes to it now. The answer is about to be written: no
+  // 100 Continue for a pipelined request may precede it.
+  bufferevent_disable(bev_, EV_READ);
+  evbuffer* input = bufferevent_get_input(bev_);
+  inCallback_ = true;
+  unwatching_ = true;
+  // A bufferevent keeps its input's end frozen outside its own reads.
+  evbuffer_unfreeze(input, 0);
+  parse(input);
+  evbuffer_freeze(input, 0);
+  unwatching_ = false;
+  inCallback_ = false;
+}
+
+void BodyTap::parse(evbuffer* input) {
   for (;;) {
     switch (state_) {
       case State::kPassThrough:
@@ -230,7 +270,8 @@ bool BodyTap::takeHead(evbuffer* input) {
   streamedHead_ = ++headsPassed_;
   state_ = State::kBody;
   chunk_ = Chunk::kSize;
-  if (expectContinue && http11 && evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
+  if (expectContinue && http11 && !unwatching_ &&
+      evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
     // evhttp would send this itself had it seen the body. Written straight to the socket: the
     // connection's output is evhttp's. A failed or short write only delays the client, which
     // sends the body anyway after its own timeout.

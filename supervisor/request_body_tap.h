@@ -67,6 +67,20 @@ class BodyTap {
   // to restore it for the script.
   bool claimStreamedBody(std::string& framingName, std::string& framingValue);
 
+  // Watching the connection of a request that is not streamed, while the worker holds it:
+  // evhttp stops reading a connection once it has a request and reads again only after the
+  // answer, so on its own it never notices a client that leaves in between. watch() reads on,
+  // so that the client closing (EOF or an error) ends the connection at once (evhttp then
+  // detaches the request and calls the close callback). A client that pipelines is not watched:
+  // false (nothing changes) when bytes of a next request are already here, or when the tap is
+  // not between requests; a request that arrives while watching is held back (evhttp's read
+  // callback must not run while the request is unanswered) and reading stops, as evhttp's own
+  // would have, so that a client that half-closes after pipelining is still answered.
+  bool watch();
+  // Stops watching: reading is off again until evhttp has written the answer, and what arrived
+  // meanwhile goes to evhttp. Call just before answering.
+  void unwatch();
+
   // Starts or stops delivering onBodyReadable to `consumer` (nullptr: nobody listens).
   void setConsumer(BodyConsumer* consumer, uint64_t requestId);
   // De-framed bytes ready now.
@@ -94,6 +108,8 @@ class BodyTap {
   enum class Chunk { kSize, kData, kDataEnd, kTrailer };
 
   void process(evbuffer* input);
+  // Gives evhttp what it should parse from raw_ (process() after the new bytes moved in).
+  void parse(evbuffer* input);
   // Handles the head at the front of raw_; false when it is still incomplete.
   bool takeHead(evbuffer* input);
   // De-frames from raw_ into decoded_ up to kDecodedLimitBytes.
@@ -127,6 +143,8 @@ class BodyTap {
   std::string framingValue_;
   bool readingPaused_ = false;
   bool inCallback_ = false;
+  bool watching_ = false;
+  bool unwatching_ = false;  // unwatch() is parsing: no 100 Continue now
   BodyConsumer* consumer_ = nullptr;
   uint64_t requestId_ = 0;
 };

@@ -144,8 +144,11 @@ class Supervisor : public RequestHandler,
     // framing.
     int64_t responseDeclared = -1;
     uint64_t responseRelayed = 0;
-    // Set while either body streams: the key in byConnection_.
+    // Set while the client's connection is watched, so that a client that leaves cancels the
+    // request in the worker: while either body streams, or (`watched`) while the worker holds
+    // an unstreamed request and its BodyTap reads on (BodyTap::watch). The key in byConnection_.
     evhttp_connection* connection = nullptr;
+    bool watched = false;
   };
   struct CronEntry {
     CronSchedule schedule;
@@ -197,6 +200,13 @@ class Supervisor : public RequestHandler,
   void creditResponse(PendingRequest& request);
   static void onClientDrained(evhttp_connection* connection, void* self);
   void releaseStreams(PendingRequest& request);
+  // Watches the client's connection of an unstreamed request (BodyTap::watch), queued or sent
+  // to a worker, so that the client leaving reaches onConnectionClosed.
+  void watchConnection(PendingRequest& request);
+  // Gives the connection back to evhttp (BodyTap::unwatch) just before the answer starts.
+  void unwatch(PendingRequest& request);
+  // The client of queued request `id` left: the request leaves the queue unanswered.
+  void dropQueued(uint64_t id);
   // Ends a request the worker still holds: answered or abandoned by the supervisor.
   void finishInFlight(uint64_t id, bool cancelWorker);
   void pumpQueue();
@@ -284,7 +294,7 @@ class Supervisor : public RequestHandler,
   std::unique_ptr<FetchClient> fetch_;
   std::vector<DispatchCandidate> candidates_;  // scratch space for dispatch, reused
   std::unordered_map<uint64_t, PendingRequest> inFlight_;
-  // Client connections of requests with a body streaming either way, to the request id.
+  // Watched client connections (PendingRequest::connection), to the request id.
   std::unordered_map<evhttp_connection*, uint64_t> byConnection_;
   // Request ids of the last kRecentAnswers answered requests, so that lines their waitUntil()
   // work logs after the answer still carry the client-visible id. Bounded FIFO.

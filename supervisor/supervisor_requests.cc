@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "ipc/protocol.h"
+#include "ipc/small_message_builder.h"
 #include "supervisor/http_reply.h"
 
 namespace isolated::supervisor {
@@ -67,7 +68,18 @@ void Supervisor::onHttpRequest(evhttp_request* request, bool streamedBody) {
     return replyError(pending, 503, "overloaded",
                       "Service Unavailable: every worker is busy and the queue is full", 1);
   }
+  // A client that leaves while its request waits takes the request out of the queue.
+  watchConnection(pending);
   queue_.push_back(std::move(pending));
+}
+
+void Supervisor::watchConnection(PendingRequest& request) {
+  if (request.http == nullptr || request.streamedBody || request.watched) return;
+  BodyTap* tap = listener_.tapFor(request.http);
+  if (tap == nullptr || !tap->watch()) return;
+  request.watched = true;
+  request.connection = evhttp_request_get_connection(request.http);
+  byConnection_[request.connection] = request.id;
 }
 
 std::string Supervisor::newRequestId() {
@@ -188,7 +200,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
     }
     return;
   }
-  capnp::MallocMessageBuilder message;
+  ipc::SmallMessageBuilder message;
   if (http == nullptr) {
     auto scheduled = message.initRoot<ipc::Envelope>().initScheduled();
     scheduled.setId(request.id);
@@ -246,7 +258,11 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   request.workerId = worker.id();
   worker.outstanding().insert(request.id);
   PendingRequest& sent = inFlight_.emplace(request.id, request).first->second;
-  if (sent.streamedBody) {
+  if (!sent.streamedBody) {
+    // Watched until answered (if not since it was queued): a client that leaves cancels the
+    // request in the worker, and its Request's signal aborts. No system call, one map insert.
+    watchConnection(sent);
+  } else {
     BodyTap* tap = listener_.tapFor(http);
     if (tap == nullptr) return;  // the connection is already gone; onConnectionClosed follows
     sent.bodyCredit = ipc::kBodyWindowBytes;

@@ -1,7 +1,7 @@
 // Supervisor: streamed bodies (ipc/protocol.h rules 8-11). The request body comes from the
 // connection's BodyTap and goes to the worker as credit allows; a streamed response goes to
 // the client chunk by chunk, credited back to the worker as the connection drains; a client
-// that leaves mid-stream cancels its request.
+// that leaves mid-stream, or while the worker holds its request, cancels that request.
 #include "supervisor/supervisor.h"
 
 #include <event2/buffer.h>
@@ -81,6 +81,9 @@ void Supervisor::startStreamedResponse(PendingRequest& request, ipc::Response::R
   }
   request.responseStreaming = true;
   request.responseStatus = response.getStatus();
+  // The connection stays watched (byConnection_) through the body, which evhttp writes with
+  // its read callback off: what the tap held may go to evhttp now.
+  unwatch(request);
   evhttp_send_reply_start(http, response.getStatus(), nullptr);
   if (request.connection == nullptr) {
     request.connection = evhttp_request_get_connection(http);
@@ -171,20 +174,47 @@ void Supervisor::onConnectionClosed(evhttp_connection* connection) {
   uint64_t id = found->second;
   byConnection_.erase(found);
   auto it = inFlight_.find(id);
-  if (it == inFlight_.end()) return;
+  if (it == inFlight_.end()) {
+    dropQueued(id);
+    return;
+  }
   PendingRequest& request = it->second;
   request.connection = nullptr;
-  logger_.info("client went away mid-stream",
+  logger_.info(request.streamedBody || request.responseStreaming ? "client went away mid-stream"
+                                                                 : "client went away",
                {{"request_id", request.requestId}, {"worker", request.workerId}});
   // evhttp has detached the request from the connection it is freeing; it is ours to free.
   if (evhttp_request_get_connection(request.http) == nullptr) evhttp_request_free(request.http);
+  uint32_t workerId = request.workerId;
   finishInFlight(id, /*cancelWorker=*/true);
+  // ipc/protocol.h rule 12: a cancelled request's fetches fail.
+  fetch_->failParent(workerId, id,
+                     "fetch() cancelled: the client of the request that made it "
+                     "went away");
+}
+
+void Supervisor::unwatch(PendingRequest& request) {
+  if (!request.watched) return;
+  request.watched = false;
+  if (BodyTap* tap = listener_.tapFor(request.http)) tap->unwatch();
+}
+
+void Supervisor::dropQueued(uint64_t id) {
+  auto it = std::find_if(queue_.begin(), queue_.end(),
+                         [id](const PendingRequest& request) { return request.id == id; });
+  if (it == queue_.end()) return;
+  logger_.info("client went away while queued", {{"request_id", it->requestId}});
+  // evhttp has detached the request from the connection it is freeing; it is ours to free.
+  if (evhttp_request_get_connection(it->http) == nullptr) evhttp_request_free(it->http);
+  queue_.erase(it);
+  checkDrained();
 }
 
 void Supervisor::releaseStreams(PendingRequest& request) {
   if (request.streamedBody) {
     if (BodyTap* tap = listener_.tapFor(request.http)) tap->setConsumer(nullptr, 0);
   }
+  unwatch(request);
   if (request.connection != nullptr) {
     byConnection_.erase(request.connection);
     request.connection = nullptr;

@@ -172,6 +172,28 @@ TEST_F(FetchTest, BodiesAreStreamsAndWaitUntilKeepsFetching) {
   EXPECT_TRUE(has(*line, "waitUntil fetch got: hello from origin")) << *line;
 }
 
+TEST_F(FetchTest, RedirectModeAndSignalOfARequestObject) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  std::string hop = origin.url("/redirect?to=" + encode(origin.url("/hello")) + "&code=302");
+
+  auto [manualStatus, manual] = ask(server, "/redirect", hop, "&mode=manual&via=request");
+  ASSERT_EQ(manualStatus, 200) << manual.dump();
+  EXPECT_EQ(manual["status"], 302);
+  EXPECT_EQ(manual["location"], origin.url("/hello"));
+
+  auto [errorStatus, error] = ask(server, "/redirect", hop, "&mode=error&via=request");
+  EXPECT_EQ(errorStatus, 502);
+  EXPECT_TRUE(has(contentOf(error, "message"), "redirect mode is 'error'")) << error.dump();
+
+  auto [headStatus, head] = ask(server, "/abort-head", origin.url("/stall-head"), "&via=request");
+  ASSERT_EQ(headStatus, 200) << head.dump();
+  EXPECT_EQ(head["aborted"], true);
+  EXPECT_EQ(head["same"], true);
+}
+
 TEST_F(FetchTest, RedirectModes) {
   Origin origin;
   ASSERT_NE(origin.port(), 0);
@@ -345,6 +367,24 @@ TEST_F(FetchTest, CancelledParentRequestEndsItsFetches) {
   EXPECT_TRUE(has(*line, "TypeError")) << *line;
   EXPECT_TRUE(has(*line, "exceeded its time limit")) << *line;
   // The worker keeps serving.
+  auto [status, got] = ask(server, "/get", origin.url("/hello"));
+  EXPECT_EQ(status, 200) << got.dump();
+}
+
+TEST_F(FetchTest, AClientThatLeavesEndsItsRequestsFetches) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  // The client gives up (and closes its connection) while the handler awaits its fetch.
+  auto r = httpRequest("GET", server.baseUrl() + "/hang?url=" + encode(origin.url("/stall")), {},
+                       {}, std::chrono::milliseconds(500));
+  EXPECT_EQ(r.status, 0);
+  auto line = server.waitForLine(
+      [](const std::string& l) { return l.find("hang-fetch ended") != std::string::npos; });
+  ASSERT_TRUE(line) << server.output();
+  EXPECT_TRUE(has(*line, "TypeError")) << *line;
+  EXPECT_TRUE(has(*line, "went away")) << *line;
   auto [status, got] = ask(server, "/get", origin.url("/hello"));
   EXPECT_EQ(status, 200) << got.dump();
 }

@@ -492,6 +492,25 @@ TEST_F(ChannelTest, PeerCloseIsReported) {
   EXPECT_FALSE(channel.open());
 }
 
+TEST_F(ChannelTest, PeerThatStopsReadingAndLeavesIsReportedOnce) {
+  RecordingHandler handler;
+  Channel channel(base_.get(), std::move(right_), FrameLimits{}, handler);
+  // More than the socket buffer holds: the channel waits for the peer to drain it.
+  std::string body(8u << 20, 'x');
+  capnp::MallocMessageBuilder builder;
+  fillRequestStart(builder, 1, body);
+  channel.send(builder);
+  ASSERT_TRUE(runUntil([&] { return channel.pendingOutputBytes() < body.size(); }));
+  EXPECT_GT(channel.pendingOutputBytes(), 0u);
+  left_.reset();
+  ASSERT_TRUE(runUntil([&] { return handler.closedCalls > 0; }));
+  EXPECT_EQ(handler.closedCalls, 1);
+  EXPECT_FALSE(channel.open());
+  EXPECT_EQ(channel.pendingOutputBytes(), 0u);
+  event_base_loop(base_.get(), EVLOOP_NONBLOCK);
+  EXPECT_EQ(handler.closedCalls, 1);
+}
+
 TEST_F(ChannelTest, SendAfterCloseIsDropped) {
   RecordingHandler handler;
   Channel channel(base_.get(), std::move(right_), FrameLimits{}, handler);
@@ -511,8 +530,7 @@ TEST_F(ChannelTest, LocalCloseDoesNotCallOnClosed) {
   Channel channel(base_.get(), std::move(right_), FrameLimits{}, handler);
   channel.close();
   EXPECT_FALSE(channel.open());
-  // The socket is dropped (libevent closes it from the loop, when it finalizes the bufferevent):
-  // the peer sees EOF.
+  // The socket is shut down and closed at once: the peer sees EOF.
   char byte;
   EXPECT_TRUE(runUntil([&] { return ::recv(left_.get(), &byte, 1, MSG_DONTWAIT) == 0; }));
   EXPECT_EQ(handler.closedCalls, 0);

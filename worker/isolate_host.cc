@@ -449,12 +449,27 @@ bool IsolateHost::probe() {
 }
 
 void IsolateHost::cancel(uint64_t id) {
+  bool inFlight = context_ && context_->hasRequest(id);
   complete(id);
   // A request still held back behind waitUntil() work is dropped before it runs.
   std::erase_if(held_, [id](const std::unique_ptr<capnp::MallocMessageBuilder>& message) {
     auto envelope = message->getRoot<ipc::Envelope>().asReader();
     return (envelope.isRequestStart() && envelope.getRequestStart().getId() == id) ||
            (envelope.isScheduled() && envelope.getScheduled().getId() == id);
+  });
+  if (!inFlight) return;
+  // After complete(): whatever the script does once its request's signal aborts, no Response
+  // goes out for it. Its abort listeners run as a turn of the request (CPU-limited like any).
+  runTurn(id, [&](v8::Local<v8::Context> context, v8::TryCatch& tryCatch) {
+    v8::Isolate* isolate = context->GetIsolate();
+    v8::Local<v8::Value> arg = v8::Number::New(isolate, static_cast<double>(id));
+    if (context_->abortRequestFunction()
+            ->Call(context, v8::Undefined(isolate), 1, &arg)
+            .IsEmpty() &&
+        !tryCatch.HasTerminated()) {
+      ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
+      writer_.log(3, "Uncaught exception in an abort listener: " + error.message, id);
+    }
   });
 }
 

@@ -125,7 +125,8 @@ class IsolateHost final : public RuntimeHost {
   // request (a RequestStart or Scheduled envelope) waits, a copy of it is kept, and true is
   // returned; it is dispatched once the work settles or its grace time ends.
   bool holdIfBackground(ipc::Envelope::Reader envelope);
-  // Forgets `id`: no Response will be sent for it, whatever its handler does later.
+  // Forgets `id`: no Response will be sent for it, whatever its handler does later. A request
+  // still in flight then has its Request's signal aborted (an AbortError), in a turn of its own.
   void cancel(uint64_t id);
   // FetchHead, FetchBody or FetchFailed from the supervisor: settles the fetch's promises in a
   // turn run in the name of the request that started it. Ignored for fetches the current

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "ipc/messages.capnp.h"
+#include "ipc/small_message_builder.h"
 
 namespace isolated::worker {
 
@@ -59,7 +60,7 @@ constexpr RuntimeErrorReply kRuntimeErrors[] = {
 
 void ResponseWriter::streamedResponse(v8::Isolate* isolate, uint64_t id, uint16_t status,
                                       v8::Local<v8::Array> flatHeaders) {
-  capnp::MallocMessageBuilder message;
+  ipc::SmallMessageBuilder message;
   auto response = message.initRoot<ipc::Envelope>().initResponse();
   response.setId(id);
   response.setStatus(status);
@@ -70,7 +71,7 @@ void ResponseWriter::streamedResponse(v8::Isolate* isolate, uint64_t id, uint16_
 
 void ResponseWriter::response(v8::Isolate* isolate, uint64_t id, uint16_t status,
                               v8::Local<v8::Array> flatHeaders, v8::Local<v8::Value> body) {
-  capnp::MallocMessageBuilder message;
+  ipc::SmallMessageBuilder message;
   auto response = message.initRoot<ipc::Envelope>().initResponse();
   response.setId(id);
   response.setStatus(status);
@@ -95,7 +96,7 @@ void ResponseWriter::runtimeError(uint64_t id, std::string_view kind, const std:
   for (const auto& entry : kRuntimeErrors) {
     if (entry.kind == kind) reply = entry;
   }
-  capnp::MallocMessageBuilder message;
+  ipc::SmallMessageBuilder message;
   auto response = message.initRoot<ipc::Envelope>().initResponse();
   response.setId(id);
   response.setStatus(reply.status);
@@ -113,7 +114,7 @@ void ResponseWriter::log(int level, const std::string& text, uint64_t requestId)
     ++droppedLogLines_;
     return;
   }
-  capnp::MallocMessageBuilder message;
+  ipc::SmallMessageBuilder message;
   auto log = message.initRoot<ipc::Envelope>().initLog();
   static constexpr ipc::Log::Level kLevels[] = {ipc::Log::Level::DEBUG, ipc::Log::Level::INFO,
                                                 ipc::Log::Level::WARN, ipc::Log::Level::ERROR};

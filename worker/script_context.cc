@@ -101,6 +101,7 @@ ScriptContext::~ScriptContext() {
   }
   probe_.Reset();
   setEnv_.Reset();
+  abortRequest_.Reset();
   dispatchScheduled_.Reset();
   fireTimer_.Reset();
   dispatch_.Reset();
@@ -129,6 +130,7 @@ std::optional<ScriptError> ScriptContext::installRuntime() {
   dispatch_.Reset(isolate_, entryPoint(isolate_, context, entries, "dispatch"));
   fireTimer_.Reset(isolate_, entryPoint(isolate_, context, entries, "fireTimer"));
   dispatchScheduled_.Reset(isolate_, entryPoint(isolate_, context, entries, "dispatchScheduled"));
+  abortRequest_.Reset(isolate_, entryPoint(isolate_, context, entries, "abortRequest"));
   setEnv_.Reset(isolate_, entryPoint(isolate_, context, entries, "setEnv"));
   return std::nullopt;
 }

@@ -93,6 +93,8 @@ class ScriptContext {
   v8::Local<v8::Function> dispatchScheduledFunction() const {
     return dispatchScheduled_.Get(isolate_);
   }
+  // abortRequest(id): aborts the signal of an incoming request the host cancelled.
+  v8::Local<v8::Function> abortRequestFunction() const { return abortRequest_.Get(isolate_); }
   // Runs the queued microtasks (promise jobs). The single place they run after load.
   void runMicrotasks() { microtasks_->PerformCheckpoint(isolate_); }
   // Runs the probe (`1 + 1`, compiled on the first call); true when it evaluated to 2.
@@ -128,6 +130,7 @@ class ScriptContext {
   v8::Global<v8::Function> dispatch_;
   v8::Global<v8::Function> fireTimer_;
   v8::Global<v8::Function> dispatchScheduled_;
+  v8::Global<v8::Function> abortRequest_;
   v8::Global<v8::Function> setEnv_;
   v8::Global<v8::Script> probe_;
   std::unordered_set<uint64_t> requests_;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "worker/function_table.h"
 #include "worker/text_codec.h"
@@ -235,6 +236,56 @@ void WebBindings::randomUUID(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(v8String(isolate, uuid));
 }
 
+namespace {
+
+// The ArrayBuffers of structuredClone's transfer list, checked as HTML's
+// StructuredSerializeWithTransfer checks them (all before anything is detached, so a refused
+// transfer leaves every buffer as it was). False with a DataCloneError (or a TypeError for a
+// buffer that cannot be detached, such as a WebAssembly.Memory's) pending.
+bool transferBuffers(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                     v8::Local<v8::Value> list, std::vector<v8::Local<v8::ArrayBuffer>>& out) {
+  if (list->IsUndefined()) return true;
+  if (!list->IsArray()) {
+    throwTypeError(isolate, "structuredClone: the transfer list must be an array");
+    return false;
+  }
+  auto array = list.As<v8::Array>();
+  for (uint32_t i = 0; i < array->Length(); ++i) {
+    v8::Local<v8::Value> item;
+    if (!array->Get(context, i).ToLocal(&item)) return false;
+    if (!item->IsArrayBuffer()) {
+      throwNamedError(isolate, "DataCloneError",
+                      item->IsSharedArrayBuffer()
+                          ? "structuredClone: a SharedArrayBuffer cannot be transferred"
+                          : "structuredClone: only ArrayBuffers can be transferred");
+      return false;
+    }
+    auto buffer = item.As<v8::ArrayBuffer>();
+    for (auto& seen : out) {
+      if (seen->StrictEquals(buffer)) {
+        throwNamedError(isolate, "DataCloneError",
+                        "structuredClone: the transfer list names an ArrayBuffer twice");
+        return false;
+      }
+    }
+    if (buffer->WasDetached()) {
+      throwNamedError(isolate, "DataCloneError",
+                      "structuredClone: an ArrayBuffer in the transfer list is detached");
+      return false;
+    }
+    if (!buffer->IsDetachable()) {
+      throwTypeError(isolate,
+                     "structuredClone: an ArrayBuffer in the transfer list cannot be "
+                     "detached (it belongs to a WebAssembly.Memory)");
+      return false;
+    }
+    out.push_back(buffer);
+  }
+  return true;
+}
+
+}  // namespace
+
 void WebBindings::structuredClone(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
@@ -242,14 +293,29 @@ void WebBindings::structuredClone(const v8::FunctionCallbackInfo<v8::Value>& inf
     throwTypeError(isolate, "structuredClone: 1 argument required, but only 0 present");
     return;
   }
+  std::vector<v8::Local<v8::ArrayBuffer>> transfer;
+  if (!transferBuffers(isolate, context, info[1], transfer)) return;
   CloneDelegate delegate(isolate);
   v8::ValueSerializer serializer(isolate, &delegate);
   serializer.WriteHeader();
+  for (size_t i = 0; i < transfer.size(); ++i) {
+    serializer.TransferArrayBuffer(static_cast<uint32_t>(i), transfer[i]);
+  }
   if (serializer.WriteValue(context, info[0]).IsNothing()) return;  // exception pending
   std::pair<uint8_t*, size_t> buffer = serializer.Release();
+  // Transferred: the copy gets each buffer's memory, the original is left detached.
+  std::vector<v8::Local<v8::ArrayBuffer>> moved;
+  moved.reserve(transfer.size());
+  for (auto& original : transfer) {
+    moved.push_back(v8::ArrayBuffer::New(isolate, original->GetBackingStore()));
+    original->Detach();
+  }
   v8::Local<v8::Value> copy;
   {
     v8::ValueDeserializer deserializer(isolate, buffer.first, buffer.second);
+    for (size_t i = 0; i < moved.size(); ++i) {
+      deserializer.TransferArrayBuffer(static_cast<uint32_t>(i), moved[i]);
+    }
     if (deserializer.ReadHeader(context).FromMaybe(false)) {
       if (!deserializer.ReadValue(context).ToLocal(&copy)) copy.Clear();
     }

@@ -32,6 +32,8 @@ class WebBindings {
   static void atob(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void getRandomValues(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void randomUUID(const v8::FunctionCallbackInfo<v8::Value>& info);
+  // structuredClone(value, transfer?) -> the copy; `transfer` is an array of ArrayBuffers, which
+  // the copy takes over and the original loses (detached).
   static void structuredClone(const v8::FunctionCallbackInfo<v8::Value>& info);
   // Milliseconds (fractional) on the monotonic clock, and since the Unix epoch.
   static void monotonicNow(const v8::FunctionCallbackInfo<v8::Value>& info);

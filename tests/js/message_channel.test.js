@@ -112,8 +112,20 @@ export async function transferredPortsArriveInEventPorts() {
   const echoed = new Promise((resolve) => { port.onmessage = (e) => resolve(e.data); });
   inner.port1.postMessage('through the transferred port');
   assertEquals(await echoed, 'through the transferred port');
-  assertThrows(() => outer.port1.postMessage('x', [new ArrayBuffer(1)]), 'DataCloneError',
-               'only ports can be transferred');
+  assertThrows(() => outer.port1.postMessage('x', [{}]), 'DataCloneError',
+               'only ports and ArrayBuffers can be transferred');
+}
+
+export async function transferredArrayBuffersMoveIntoTheMessage() {
+  const { port1, port2 } = new MessageChannel();
+  port2.start();
+  const received = nextMessage(port2);
+  const buffer = new Uint8Array([7, 8, 9]).buffer;
+  port1.postMessage({ buffer }, [buffer]);
+  assertEquals(buffer.byteLength, 0, 'the sender\'s buffer is detached');
+  const event = await received;
+  assertArrayEquals(new Uint8Array(event.data.buffer), [7, 8, 9]);
+  assertThrows(() => port1.postMessage('x', [buffer]), 'DataCloneError', 'a detached buffer');
 }
 
 export async function messageEventShape() {

@@ -103,3 +103,66 @@ export function propagatesGetterExceptions() {
   const value = { get boom() { throw new URIError('from getter'); } };
   assertThrows(() => structuredClone(value), URIError);
 }
+
+export function transfersArrayBuffers() {
+  const buffer = new Uint8Array([1, 2, 3]).buffer;
+  const view = new Uint8Array(buffer, 1);
+  const copy = structuredClone({ buffer, view }, { transfer: [buffer] });
+  assertEquals(buffer.byteLength, 0, 'the original is detached');
+  assertEquals(view.byteLength, 0, 'views of the original see no bytes');
+  assertArrayEquals(new Uint8Array(copy.buffer), [1, 2, 3]);
+  assertEquals(copy.view.buffer, copy.buffer, 'views follow their buffer');
+  assertArrayEquals(copy.view, [2, 3]);
+
+  // A buffer transferred but not referenced by the value is still detached.
+  const unused = new ArrayBuffer(4);
+  assertEquals(structuredClone('x', { transfer: [unused] }), 'x');
+  assertEquals(unused.byteLength, 0);
+
+  // The transferred buffer is the same memory, not a copy: the result is the moved buffer.
+  const direct = new ArrayBuffer(8);
+  const moved = structuredClone(direct, { transfer: [direct] });
+  assertEquals(moved.byteLength, 8);
+  assertEquals(direct.byteLength, 0);
+}
+
+export function transferOptionsAreChecked() {
+  assertEquals(structuredClone(1, undefined), 1);
+  assertEquals(structuredClone(1, null), 1);
+  assertEquals(structuredClone(1, {}), 1);
+  assertEquals(structuredClone(1, { transfer: [] }), 1);
+  assertThrows(() => structuredClone(1, { transfer: 5 }), TypeError, 'not a sequence');
+  assertThrows(() => structuredClone(1, { transfer: [1] }), TypeError, 'not an object');
+  assertThrows(() => structuredClone(1, 'options'), TypeError, 'options not an object');
+}
+
+export function untransferableThingsAreDataCloneErrors() {
+  const buffer = new ArrayBuffer(4);
+  assertThrows(() => structuredClone(buffer, { transfer: [buffer, buffer] }), 'DataCloneError',
+               'a buffer named twice');
+  assertEquals(buffer.byteLength, 4, 'a refused transfer detaches nothing');
+  assertThrows(() => structuredClone(1, { transfer: [{}] }), 'DataCloneError', 'a plain object');
+  assertThrows(() => structuredClone(1, { transfer: [new Uint8Array(2)] }), 'DataCloneError',
+               'a view, not a buffer');
+  const { port1 } = new MessageChannel();
+  assertThrows(() => structuredClone(1, { transfer: [port1] }), 'DataCloneError', 'a port');
+  // A value that cannot be cloned leaves the transfer list untouched.
+  const kept = new ArrayBuffer(2);
+  assertThrows(() => structuredClone({ f() {} }, { transfer: [kept] }), 'DataCloneError');
+  assertEquals(kept.byteLength, 2);
+  // A detached buffer cannot be transferred again.
+  const once = new ArrayBuffer(1);
+  structuredClone(once, { transfer: [once] });
+  assertThrows(() => structuredClone(1, { transfer: [once] }), 'DataCloneError', 'detached');
+  try {
+    structuredClone(1, { transfer: [{}] });
+  } catch (error) {
+    assert(error instanceof DOMException, 'a DOMException');
+  }
+}
+
+export function wasmMemoryBuffersCannotBeTransferred() {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  assertThrows(() => structuredClone(1, { transfer: [memory.buffer] }), TypeError);
+  assertEquals(memory.buffer.byteLength, 65536);
+}

@@ -3,9 +3,11 @@
 //   /get          fetch(url); status, statusText, headers, body, url, redirected
 //   /post         POST JSON with headers to url (an /echo route); the parsed JSON answer
 //   /redirect     fetch(url, {redirect: ?mode}); status, location, body, redirected, url
+//                 (&via=request: fetch(new Request(url, {redirect: ?mode})))
 //   /count        streams the body through a reader and counts its bytes
 //   /many         ?n fetches of url one after another; how many succeeded, the first error
 //   /abort-head   aborts (AbortController) 100 ms after fetch() is called; the rejection
+//                 (&via=request: the signal is given to a Request, not to fetch())
 //   /abort-body   aborts while a body read is pending; the rejection
 //   /abort-default  an already-aborted signal; /timeout AbortSignal.timeout(100)
 //   /bad-signal   a signal that is not an AbortSignal
@@ -91,8 +93,11 @@ async function route(path, q, ctx) {
       return Response.json({ status: r.status, answer: await r.json() });
     }
     case '/redirect': {
-      const r = await fetch(q.url, { redirect: q.mode, method: q.method || 'GET',
-                                     body: q.method === 'POST' ? 'payload' : undefined });
+      const init = { redirect: q.mode, method: q.method || 'GET',
+                     body: q.method === 'POST' ? 'payload' : undefined };
+      // via=request: the mode travels in a Request object, not in fetch()'s init.
+      const r = q.via === 'request' ? await fetch(new Request(q.url, init)) :
+                                      await fetch(q.url, init);
       return Response.json({ status: r.status, location: r.headers.get('location'),
                              body: await r.text(), redirected: r.redirected, url: r.url });
     }
@@ -127,7 +132,9 @@ async function route(path, q, ctx) {
       const reason = new Error('stop waiting');
       setTimeout(() => controller.abort(reason), 100);
       try {
-        await fetch(q.url, { signal: controller.signal });
+        // via=request: the signal travels in a Request object, not in fetch()'s init.
+        if (q.via === 'request') await fetch(new Request(q.url, { signal: controller.signal }));
+        else await fetch(q.url, { signal: controller.signal });
         return Response.json({ aborted: false });
       } catch (e) {
         return Response.json({ aborted: true, same: e === reason, message: e.message });

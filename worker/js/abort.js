@@ -135,6 +135,16 @@ function enforceRange(value) {
   return ms;
 }
 
+// A new signal that only the runtime can abort (with abortSignal), such as a Request's.
+export function newAbortSignal() {
+  return new AbortSignal(kConstructing);
+}
+
+// DOM's "signal abort", for the runtime's own signals (a default reason when undefined).
+export function abortSignal(signal, reason) {
+  signalAbort(signal, reason);
+}
+
 // Runs `algorithm` when `signal` aborts (never if it already has: check signal.aborted first).
 export function addAbortAlgorithm(signal, algorithm) {
   const s = signalState(signal);

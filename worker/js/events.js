@@ -211,16 +211,25 @@ function removeListener(map, type, listener) {
   if (list.length === 0) map.delete(type);
 }
 
+let globalListeners = null;  // the global object's listener map, made on first use
+
 export class EventTarget {
   // type -> listeners [{ callback, capture, once, passive, removed }], in insertion order.
   #listeners = new Map();
   static {
     targetState = (target, method) => {
-      if (target == null || !(#listeners in target)) {
-        throw new TypeError(`Illegal invocation: ${method} called on an object that is not an ` +
-                            'EventTarget');
+      if (target != null && typeof target === 'object' && #listeners in target) {
+        return target.#listeners;
       }
-      return target.#listeners;
+      // The global object is an EventTarget too (global_events.js), but it was not made by this
+      // constructor and cannot be given a private field: its listeners live in this module,
+      // which every context has its own instance of, as it has its own global.
+      if (target === globalThis) {
+        globalListeners ??= new Map();
+        return globalListeners;
+      }
+      throw new TypeError(`Illegal invocation: ${method} called on an object that is not an ` +
+                          'EventTarget');
     };
   }
 

@@ -4,17 +4,15 @@
 // from the supervisor and credits it back, so the origin is only read as fast as the script
 // reads, and at most one window of bytes waits in the worker. A request body that is a stream
 // or longer than one chunk is streamed the other way (./fetch_upload.js).
+import { addAbortAlgorithm } from './abort.js';
 import { kBody, takeBody } from './body.js';
 import { ChunkedBody } from './body_stream.js';
-import { abortModule, isAbortSignal } from './events_lazy.js';
 import { Headers, kHeaderList } from './headers.js';
 import { isStreamedBody, pumpUpload } from './fetch_upload.js';
 import { native } from './native.js';
-import { kResponseState, Request, Response } from './request_response.js';
+import { followedSignal, kResponseState, Request, Response } from './request_response.js';
 import { streamClasses } from './streams.js';
 import { urlClasses } from './url.js';
-
-const kRedirectModes = ['follow', 'manual', 'error'];
 
 // The absolute http(s) URL to fetch, or a TypeError that says why not.
 function targetUrl(text) {
@@ -119,19 +117,13 @@ function buildResponse(id, requestUrl, head) {
 
 export async function fetch(input, init = undefined) {
   if (arguments.length < 1) throw new TypeError('fetch: 1 argument required');
-  const options = init == null ? {} : init;
-  const request = new Request(input, options);
-  const redirect = String(options.redirect ?? request.redirect ?? 'follow');
-  if (!kRedirectModes.includes(redirect)) {
-    throw new TypeError(`fetch(): redirect must be one of ${kRedirectModes.join(', ')}, ` +
-                        `got '${redirect}'`);
-  }
-  const signal = options.signal ?? request.signal ?? null;
-  if (signal !== null && !isAbortSignal(signal)) {
-    throw new TypeError('fetch(): signal must be an AbortSignal');
-  }
-  const url = targetUrl(request.url);
+  // The Request checks init (redirect, signal and the rest) and takes over input's redirect mode
+  // and signal when input is a Request.
+  const request = new Request(input, init == null ? {} : init);
+  const redirect = request.redirect;
+  const signal = followedSignal(request);
   if (signal !== null && signal.aborted) throw signal.reason;
+  const url = targetUrl(request.url);
   const flat = [];
   for (const [name, value] of request.headers[kHeaderList]) flat.push(name, value);
   // null, a string, an ArrayBuffer or a ReadableStream; the small ones ride in the FetchStart.
@@ -143,9 +135,7 @@ export async function fetch(input, init = undefined) {
                                        redirect, streamed);
   // Pending reads and writes of the fetch reject with the signal's reason (so an abort stops
   // both directions); a finished fetch ignores it.
-  if (signal !== null) {
-    abortModule().addAbortAlgorithm(signal, () => native.fetchAbort(id, signal.reason));
-  }
+  if (signal !== null) addAbortAlgorithm(signal, () => native.fetchAbort(id, signal.reason));
   if (streamed) pumpUpload(native, id, body);
   return buildResponse(id, url, await head);
 }

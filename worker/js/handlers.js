@@ -8,17 +8,42 @@ import { Headers, kHeaderList } from './headers.js';
 import { currentEnv } from './env.js';
 import { ExecutionContext } from './execution_context.js';
 import { native } from './native.js';
-import { Request, Response } from './request_response.js';
+import { abortIncomingRequest, markIncomingRequest, Request,
+         Response } from './request_response.js';
 import { dispatchScheduledTo } from './scheduled.js';
 
 const fetchListeners = [];
 const scheduledListeners = [];
 let moduleHandler = null;
+// The Requests of incoming requests not yet answered, by id, for abortRequest. An entry leaves
+// when the answer is handed to the host (for a streamed body, once it has all been written) or
+// when the host cancels the request; a context the host discards takes its map with it.
+const unanswered = new Map();
 
-export function addEventListener(type, listener) {
-  if (typeof listener !== 'function') return;
-  if (type === 'fetch') fetchListeners.push(listener);
-  if (type === 'scheduled') scheduledListeners.push(listener);
+// The handler lists of service-worker syntax, by event type. Their listeners are functions; the
+// global addEventListener (global_events.js) puts them here, not on the global EventTarget.
+function handlerList(type) {
+  if (type === 'fetch') return fetchListeners;
+  if (type === 'scheduled') return scheduledListeners;
+  return null;
+}
+
+// Handles addEventListener(type, listener) when `type` is a handler type ('fetch' or
+// 'scheduled'): the listener (if it is a function) joins the list. False for other types.
+export function addHandlerListener(type, listener) {
+  const list = handlerList(type);
+  if (list === null) return false;
+  if (typeof listener === 'function') list.push(listener);
+  return true;
+}
+
+// removeEventListener's counterpart: the listener's first registration leaves the list.
+export function removeHandlerListener(type, listener) {
+  const list = handlerList(type);
+  if (list === null) return false;
+  const index = list.indexOf(listener);
+  if (index >= 0) list.splice(index, 1);
+  return true;
 }
 
 const kContext = Symbol('context');
@@ -45,11 +70,13 @@ export class FetchEvent {
 
 function toResponse(id, value) {
   if (!(value instanceof Response)) {
+    unanswered.delete(id);
     native.fail(id, 'bad-response',
                 `the handler returned ${value === null ? 'null' : typeof value}, not a Response`);
     return;
   }
   if (value.type === 'error') {
+    unanswered.delete(id);
     native.fail(id, 'bad-response', 'the handler returned Response.error(), a network error');
     return;
   }
@@ -64,14 +91,17 @@ function toResponse(id, value) {
   }
   if (source.stream === undefined) {
     // The fast path: a string or bytes body goes to the host as it is.
+    unanswered.delete(id);
     native.respond(id, value.status, flat, source.bytes);
     return;
   }
   // A stream body goes out chunk by chunk, as the client takes it.
-  sendStreamed(id, value.status, flat, source.stream).catch((error) => reject(id, error));
+  sendStreamed(id, value.status, flat, source.stream)
+      .then(() => unanswered.delete(id), (error) => reject(id, error));
 }
 
 function reject(id, error) {
+  unanswered.delete(id);
   native.fail(id, 'script-threw', error instanceof Error ? (error.stack || String(error)) :
                                                        'Uncaught ' + formatArg(error));
 }
@@ -87,9 +117,12 @@ export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
     }
     const request = new Request(url, { method, headers });
     request[kBody] = bodyFollows ? new IncomingBody(id) : body;
+    markIncomingRequest(request);
+    unanswered.set(id, request);
     const ctx = new ExecutionContext(id);
     if (moduleHandler !== null) {
       if (typeof moduleHandler.fetch !== 'function') {
+        unanswered.delete(id);
         native.fail(id, 'no-response', 'the module\'s default export has no fetch() method');
         return;
       }
@@ -101,6 +134,7 @@ export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
         if (event.response !== undefined) break;
       }
       if (event.response === undefined) {
+        unanswered.delete(id);
         native.fail(id, 'no-response', 'no fetch listener called respondWith()');
         return;
       }
@@ -115,6 +149,16 @@ export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
   } else {
     Promise.resolve(result).then((value) => toResponse(id, value), (error) => reject(id, error));
   }
+}
+
+// Called by the host when it cancels request `id` (RequestCancel: its client went away, or it
+// ran out of time), after it has forgotten the request: its Request's signal aborts.
+export function abortRequest(id) {
+  const request = unanswered.get(id);
+  if (request === undefined) return;
+  unanswered.delete(id);
+  abortIncomingRequest(request, 'The request was cancelled: its client disconnected or it ' +
+                                'exceeded its time limit');
 }
 
 // Called by the host for each Scheduled message. Never throws, like dispatch.

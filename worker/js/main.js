@@ -4,22 +4,26 @@
 // (cmake/RuntimeBundle.cmake). It is evaluated once into the startup snapshot at build time
 // (worker/mksnapshot.cc), or, without the snapshot, once per context by ScriptContext.
 // Nothing here is reachable from user code except the globals installed on purpose.
+import { AbortController, AbortSignal } from './abort.js';
 import { Blob, File } from './blob.js';
 import { makeConsole, reportError } from './console.js';
 import { initContext } from './context_init.js';
 import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { setEnv } from './env.js';
-import { abortModule, eventsModule, setLazyEventClock } from './events_lazy.js';
+import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
 import { fetch } from './fetch.js';
 import { FormData } from './form_data.js';
-import { addEventListener, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
+import { addEventListener, dispatchEvent, makeGlobalEventTarget,
+         removeEventListener } from './global_events.js';
+import { abortRequest, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
 import { ScheduledEvent } from './scheduled.js';
+import { structuredClone } from './structured_clone.js';
 import { streamClasses } from './streams.js';
 import { subtleModule } from './subtle_lazy.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
@@ -31,11 +35,11 @@ function define(name, value) {
   });
 }
 
-// A global whose value is made on first access (url.js, streams.js, subtle_lazy.js and
-// events_lazy.js explain why): load(name) makes it. Until then it is an accessor pair on
-// globalThis; reading it (or assigning to it) replaces it with the ordinary data property
-// define() makes. The one observable difference from an eager global is
-// Object.getOwnPropertyDescriptor before the first access, which shows get/set, not a value.
+// A global whose value is made on first access (url.js, streams.js and subtle_lazy.js explain
+// why): load(name) makes it. Until then it is an accessor pair on globalThis; reading it (or
+// assigning to it) replaces it with the ordinary data property define() makes. The one
+// observable difference from an eager global is Object.getOwnPropertyDescriptor before the
+// first access, which shows get/set, not a value.
 function defineLazy(name, load) {
   Object.defineProperty(globalThis, name, {
     get() {
@@ -76,7 +80,10 @@ export function install(bindings) {
   define('FetchEvent', FetchEvent);
   define('ScheduledEvent', ScheduledEvent);
   define('fetch', fetch);
+  makeGlobalEventTarget();
   define('addEventListener', addEventListener);
+  define('removeEventListener', removeEventListener);
+  define('dispatchEvent', dispatchEvent);
   define('setTimeout', setTimeout);
   define('setInterval', setInterval);
   define('clearTimeout', clearTimer);
@@ -92,10 +99,10 @@ export function install(bindings) {
   const subtleClass = (name) => subtleModule()[name];
   defineLazy('CryptoKey', subtleClass);
   defineLazy('SubtleCrypto', subtleClass);
-  define('structuredClone', throwingDOMExceptions(native.structuredClone));
+  define('structuredClone', structuredClone);
   const performance = makePerformance();
   define('performance', performance);
-  setLazyEventClock(() => performance.now());
+  setEventClock(() => performance.now());
   define('navigator', makeNavigator());
   define('reportError', reportError);
   const urlClass = (name) => urlClasses()[name];
@@ -103,11 +110,11 @@ export function install(bindings) {
   defineLazy('URLSearchParams', urlClass);
   defineLazy('URLPattern', urlPatternClass);
   define('DOMException', DOMException);
-  const eventClass = (name) => eventsModule()[name];
-  for (const name of ['Event', 'EventTarget', 'CustomEvent']) defineLazy(name, eventClass);
-  const abortClass = (name) => abortModule()[name];
-  defineLazy('AbortController', abortClass);
-  defineLazy('AbortSignal', abortClass);
+  define('Event', Event);
+  define('EventTarget', EventTarget);
+  define('CustomEvent', CustomEvent);
+  define('AbortController', AbortController);
+  define('AbortSignal', AbortSignal);
   const messageClass = (name) => messageChannel()[name];
   for (const name of ['MessageChannel', 'MessagePort', 'MessageEvent']) {
     defineLazy(name, messageClass);
@@ -124,5 +131,5 @@ export function install(bindings) {
   define('File', File);
   define('FormData', FormData);
   return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv,
-           initContext };
+           initContext, abortRequest };
 }

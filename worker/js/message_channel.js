@@ -2,15 +2,12 @@
 // within one isolate. postMessage clones the message at once (structuredClone), so later
 // mutation of the original is not observed; each message is delivered as its own task on the
 // runtime's timer queue, in posting order, once the receiving port has been started (start()
-// or assigning onmessage). MessagePorts in the transfer list arrive as event.ports.
+// or assigning onmessage). MessagePorts in the transfer list arrive as event.ports; ArrayBuffers
+// in it move into the message and are left detached.
 import { DOMException, toDOMException } from './dom_exception.js';
-import { eventsModule } from './events_lazy.js';
+import { defineEventHandler, Event, EventTarget, fireEvent } from './events.js';
 import { native } from './native.js';
 import { setTimeout } from './timers.js';
-
-// Through events_lazy.js, which gives events.js its clock as it loads it (this module is itself
-// loaded on first use).
-const { defineEventHandler, Event, EventTarget, fireEvent } = eventsModule();
 
 export class MessageEvent extends Event {
   #init;
@@ -82,6 +79,7 @@ export class MessagePort extends EventTarget {
     }
     const list = transferList(transfer);
     const ports = [];
+    const buffers = [];
     for (const item of list) {
       if (item === this) {
         throw new DOMException('postMessage: a port cannot transfer itself', 'DataCloneError');
@@ -92,14 +90,16 @@ export class MessagePort extends EventTarget {
                                  'DataCloneError');
         }
         ports.push(item);
+      } else if (item instanceof ArrayBuffer) {
+        buffers.push(item);  // the native clone checks for duplicates and detached buffers
       } else {
-        throw new DOMException('postMessage: only MessagePorts can be transferred here',
-                               'DataCloneError');
+        throw new DOMException('postMessage: only MessagePorts and ArrayBuffers can be ' +
+                               'transferred', 'DataCloneError');
       }
     }
     let data;
     try {
-      data = native.structuredClone(message);
+      data = native.structuredClone(message, buffers);
     } catch (error) {
       throw toDOMException(error);  // a DataCloneError, before anything is sent
     }

@@ -1,7 +1,11 @@
 // Fetch's Request and Response classes (https://fetch.spec.whatwg.org/#request-class).
-import { cloneBody, extractBody, kBody, kBodyUsed, mixBody, takeBody } from './body.js';
-import { Headers } from './headers.js';
+import { AbortSignal, abortSignal, newAbortSignal } from './abort.js';
 import { parseAbsoluteUrl } from './absolute_url.js';
+import { cloneBody, extractBody, kBody, kBodyUsed, mixBody, takeBody } from './body.js';
+import { DOMException } from './dom_exception.js';
+import { Headers } from './headers.js';
+import { checkNoCorsMethod, kDefaultRequestOptions, referrerOf,
+         requestOptions } from './request_init.js';
 import { urlClasses } from './url.js';
 
 const kMethods = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'];
@@ -25,8 +29,28 @@ function parseUrl(input, what) {
 // has more than one.
 export const kResponseState = Symbol('responseState');
 
+// A Request's signal is made on first use: most Requests (every incoming one, each fetch()'s)
+// never have theirs read. Until then the Request records what it follows: null (nothing; it
+// never aborts), an AbortSignal (its init's, or its input Request's), or kFromHost (an incoming
+// request, aborted by the host through abortIncomingRequest).
+const kOptions = Symbol('options');
+const kSignal = Symbol('signal');
+const kSignalSource = Symbol('signalSource');
+const kFromHost = Symbol('fromHost');
+
+// The signal a Request derived from `request` must follow: following it is the same as
+// following a signal made to follow it (the spec's dependent signals follow the sources of a
+// dependent signal, not the signal itself), so none is made unless it has to be.
+export function followedSignal(request) {
+  const made = request[kSignal];
+  if (made !== undefined) return made;
+  const source = request[kSignalSource];
+  return source === kFromHost ? request.signal : source;
+}
+
 export class Request {
   constructor(input, init = {}) {
+    if (init === null) init = {};
     const from = input instanceof Request ? input : null;
     if (from) {
       this.url = from.url;
@@ -38,10 +62,28 @@ export class Request {
       }
       this.url = url.href;
     }
+    const initSignal = init.signal;
+    const hasCore = init.method !== undefined || init.headers !== undefined ||
+                    init.body !== undefined || initSignal !== undefined;
+    const options = requestOptions(from ? from[kOptions] : kDefaultRequestOptions, init,
+                                   from !== null, hasCore);
     let method = init.method !== undefined ? String(init.method) : from ? from.method : 'GET';
     const upper = method.toUpperCase();
     if (kMethods.includes(upper)) method = upper;
+    checkNoCorsMethod(options, method);
+    let source;
+    if (initSignal !== undefined) {
+      if (initSignal !== null && !(initSignal instanceof AbortSignal)) {
+        throw new TypeError('Request: signal must be an AbortSignal or null');
+      }
+      source = initSignal;
+    } else {
+      source = from ? followedSignal(from) : null;
+    }
     this.method = method;
+    this[kOptions] = options;
+    this[kSignal] = undefined;
+    this[kSignalSource] = source;
     this.headers = new Headers(init.headers !== undefined ? init.headers : from && from.headers);
     this[kBodyUsed] = false;
     if (init.body !== undefined && init.body !== null) {
@@ -49,18 +91,71 @@ export class Request {
         throw new TypeError('Request with GET/HEAD method cannot have body.');
       }
       const { bytes, stream, type } = extractBody(init.body);
+      if (stream !== null && options.keepalive) {
+        throw new TypeError('Request: a keepalive request cannot have a ReadableStream body');
+      }
       this[kBody] = stream ?? bytes;
       if (type && !this.headers.has('content-type')) this.headers.set('content-type', type);
     } else if (from && from[kBody] != null) {
+      if (method === 'GET' || method === 'HEAD') {
+        throw new TypeError('Request with GET/HEAD method cannot have body.');
+      }
       // The body moves to the new Request; the old one is left used.
       this[kBody] = takeBody(from);
     } else {
       this[kBody] = null;
     }
   }
+  get signal() {
+    let signal = this[kSignal];
+    if (signal === undefined) {
+      const source = this[kSignalSource];
+      signal = source instanceof AbortSignal ? AbortSignal.any([source]) : newAbortSignal();
+      this[kSignal] = signal;
+    }
+    return signal;
+  }
+  get redirect() {
+    return this[kOptions].redirect;
+  }
+  get mode() {
+    return this[kOptions].mode;
+  }
+  get credentials() {
+    return this[kOptions].credentials;
+  }
+  get cache() {
+    return this[kOptions].cache;
+  }
+  get integrity() {
+    return this[kOptions].integrity;
+  }
+  get keepalive() {
+    return this[kOptions].keepalive;
+  }
+  get referrer() {
+    return referrerOf(this[kOptions]);
+  }
+  get referrerPolicy() {
+    return this[kOptions].referrerPolicy;
+  }
+  get destination() {
+    return '';
+  }
+  get duplex() {
+    return 'half';
+  }
+  get isReloadNavigation() {
+    return false;
+  }
+  get isHistoryNavigation() {
+    return false;
+  }
   clone() {
     const copy = new Request(this.url, { method: this.method, headers: this.headers });
     cloneBody(this, copy);
+    copy[kOptions] = this[kOptions];
+    copy[kSignalSource] = followedSignal(this);
     return copy;
   }
   get [Symbol.toStringTag]() {
@@ -68,6 +163,17 @@ export class Request {
   }
 }
 mixBody(Request);
+
+// Marks `request` (built by the runtime for an incoming request) as one the host may abort.
+export function markIncomingRequest(request) {
+  request[kSignalSource] = kFromHost;
+}
+
+// The host cancelled the incoming `request` (its client went away, or it ran out of time): its
+// signal aborts with an AbortError.
+export function abortIncomingRequest(request, message) {
+  abortSignal(request.signal, new DOMException(message, 'AbortError'));
+}
 
 export class Response {
   constructor(body = null, init = {}) {
