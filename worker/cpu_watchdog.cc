@@ -35,8 +35,13 @@ CpuWatchdog::~CpuWatchdog() {
 }
 
 bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget) {
-  std::chrono::nanoseconds cpuNow = readClock(loopClock_);
-  auto earliestEnd = std::chrono::steady_clock::now() + budget;
+  auto wallNow = std::chrono::steady_clock::now();
+  if (wallNow - lastCpuReadingAt_ > kCpuReadReuse) {
+    lastCpuReading_ = readClock(loopClock_);
+    lastCpuReadingAt_ = wallNow;
+  }
+  std::chrono::nanoseconds cpuNow = lastCpuReading_;
+  auto earliestEnd = wallNow + budget;
   bool wake;
   {
     std::lock_guard lock(mutex_);

@@ -9,7 +9,11 @@
 // the loop thread does inside a slice is charged whatever it is: JavaScript, the native code
 // it calls (request and response marshalling) and garbage collection on that thread.
 //
-// How: arming records the loop thread's CPU clock (pthread_getcpuclockid). The watchdog thread
+// How: arming records the loop thread's CPU clock (pthread_getcpuclockid). Reading that clock is
+// a system call (the vDSO serves only wall clocks), so a slice armed within kCpuReadReuse of wall
+// time after the last reading starts from that reading instead: it is charged for at most
+// kCpuReadReuse of CPU spent before it began (CPU time never outruns wall time), and a batch of
+// short requests costs one reading, not one each. The watchdog thread
 // sleeps on a condition variable until the earliest wall-clock instant at which the budget could
 // be spent (CPU time of one thread never advances faster than wall time), then reads the loop
 // thread's actual CPU time. Over budget: it calls v8::Isolate::TerminateExecution, the one V8
@@ -53,7 +57,13 @@ class CpuWatchdog {
   bool disarm();
   void run();
 
+  // How long a reading of the loop thread's CPU clock stands for the start of a new slice.
+  static constexpr std::chrono::microseconds kCpuReadReuse{100};
+
   clockid_t loopClock_;
+  // Loop thread only: the last reading of loopClock_ and the wall time at which it was taken.
+  std::chrono::nanoseconds lastCpuReading_{0};
+  std::chrono::steady_clock::time_point lastCpuReadingAt_;
   std::mutex mutex_;
   std::condition_variable wake_;
   // Guarded by mutex_. `isolate_` is non-null exactly while a slice is armed.

@@ -18,7 +18,11 @@ let moduleHandler = null;
 // The Requests of incoming requests not yet answered, by id, for abortRequest. An entry leaves
 // when the answer is handed to the host (for a streamed body, once it has all been written) or
 // when the host cancels the request; a context the host discards takes its map with it.
-const unanswered = new Map();
+// The permanent entry under id 0 (ids start at 1) keeps the map from ever emptying: V8 shrinks,
+// which means reallocates, a Map's table each time its last entry is deleted, and with one
+// request at a time that would be once per request.
+const kKeepAlive = 0;
+const unanswered = new Map([[kKeepAlive, undefined]]);
 
 // The handler lists of service-worker syntax, by event type. Their listeners are functions; the
 // global addEventListener (global_events.js) puts them here, not on the global EventTarget.
