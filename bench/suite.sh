@@ -470,9 +470,16 @@ bench_memory() {
   kill -0 "${worker}" 2>/dev/null || still=0
   ((still)) || note "memory: ${label}: the worker was replaced during the run; figures are void"
   ((HAVE_ADMIN)) || note "memory: no admin listener in this build; in-flight count assumed to be ${MEM_CONNS}"
-  local per
-  per="$(awk -v l="${best_rss}" -v i="${idle}" -v n="${best_in}" \
-    'BEGIN { if (n > 0) printf "%.1f", (l - i) / 1024 * 1000 / n }')"
+  local per=""
+  # Scaling a handful of requests up to 1000 would only magnify noise. `context` and `isolate`
+  # run one request at a time per worker (the rest wait in the supervisor's queue), so they have
+  # no such figure.
+  if ((best_in >= 10)); then
+    per="$(awk -v l="${best_rss}" -v i="${idle}" -v n="${best_in}" \
+      'BEGIN { printf "%.1f", (l - i) / 1024 * 1000 / n }')"
+  else
+    note "memory: ${label}: at most ${best_in} request(s) in flight in the worker (this mode runs one at a time; the rest queue in the supervisor): no per-1000 figure"
+  fi
   record memory "server=${label}" "idle_rss_kb=${idle}" "loaded_rss_kb=${best_rss}" \
     "peak_rss_kb=${peak}" "in_flight=${best_in}" "mb_per_1000_in_flight=${per}" \
     "requests=$(suite_field "${out}" requests || echo 0)" \
