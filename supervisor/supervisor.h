@@ -207,8 +207,10 @@ class Supervisor : public RequestHandler,
   void unwatch(PendingRequest& request);
   // The client of queued request `id` left: the request leaves the queue unanswered.
   void dropQueued(uint64_t id);
-  // Ends a request the worker still holds: answered or abandoned by the supervisor.
-  void finishInFlight(uint64_t id, bool cancelWorker);
+  // Ends a request the worker still holds. Answered (`cancelReason` null): it counts toward
+  // --max-requests. Abandoned by the supervisor: the worker gets RequestCancel and the request's
+  // fetches fail with "fetch() cancelled: " + cancelReason (ipc/protocol.h rule 12).
+  void finishInFlight(uint64_t id, const char* cancelReason = nullptr);
   void pumpQueue();
   void expireQueue(Clock::time_point now);
   void expireInFlight(Clock::time_point now);

@@ -280,17 +280,18 @@ WorkerProcess* Supervisor::findWorker(uint32_t id) {
   return nullptr;
 }
 
-void Supervisor::finishInFlight(uint64_t id, bool cancelWorker) {
+void Supervisor::finishInFlight(uint64_t id, const char* cancelReason) {
   auto it = inFlight_.find(id);
   if (it == inFlight_.end()) return;
   uint32_t workerId = it->second.workerId;
   inFlight_.erase(it);
   if (WorkerProcess* worker = findWorker(workerId)) {
     worker->outstanding().erase(id);
-    if (cancelWorker) {
+    if (cancelReason != nullptr) {
       capnp::MallocMessageBuilder message;
       message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
       worker->send(message);
+      fetch_->failParent(workerId, id, std::string("fetch() cancelled: ") + cancelReason);
     } else {
       ++worker->requestsServed;
       if (worker->requestLimit > 0 && worker->requestsServed >= worker->requestLimit) {
@@ -317,7 +318,7 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
     return startStreamedResponse(it->second, response);
   }
   replyFromWorker(it->second, worker, response);
-  finishInFlight(id, /*cancelWorker=*/false);
+  finishInFlight(id);
 }
 
 void Supervisor::pumpQueue() {
@@ -341,23 +342,11 @@ void Supervisor::expireInFlight(Clock::time_point now) {
     if (now - request.arrived >= limit) expired.push_back(id);
   }
   for (uint64_t id : expired) {
-    auto it = inFlight_.find(id);
-    uint32_t workerId = it->second.workerId;
-    replyError(it->second, 504, "wall-limit",
+    replyError(inFlight_.at(id), 504, "wall-limit",
                "Gateway Timeout: the request exceeded its time limit of " +
                    std::to_string(config_.wallLimitMs) + " ms");
-    inFlight_.erase(it);
-    for (auto& worker : workers_) {
-      if (worker->id() != workerId) continue;
-      worker->outstanding().erase(id);
-      capnp::MallocMessageBuilder message;
-      message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
-      worker->send(message);
-      fetch_->failParent(workerId, id,
-                         "fetch() cancelled: the request that made it exceeded its time limit");
-    }
+    finishInFlight(id, "the request that made it exceeded its time limit");
   }
-  if (!expired.empty()) pumpQueue();
 }
 
 }  // namespace isolated::supervisor

@@ -31,7 +31,8 @@ void Supervisor::pumpRequestBody(PendingRequest& request) {
                  status == 413 ? "Payload Too Large: the body exceeds " +
                                      std::to_string(config_.maxBodyBytes >> 20) + " MB"
                                : "Bad Request: malformed chunked body");
-      finishInFlight(id, /*cancelWorker=*/true);
+      finishInFlight(id, status == 413 ? "the body of the request that made it is too large"
+                                       : "the body of the request that made it is malformed");
       return;
     }
     size_t n = std::min<size_t>({tap->available(), request.bodyCredit, ipc::kBodyChunkBytes});
@@ -107,7 +108,7 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
   uint64_t id = request.id;
   if (chunk.getAborted()) {
     replyError(request, 500, "stream-aborted", "");
-    finishInFlight(id, /*cancelWorker=*/false);
+    finishInFlight(id);
     return;
   }
   request.responseRelayed += data.size();
@@ -121,7 +122,9 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
                   {"declared", request.responseDeclared},
                   {"relayed", request.responseRelayed}});
     replyError(request, 500, "bad-response", "");
-    finishInFlight(id, /*cancelWorker=*/!chunk.getEnd());
+    finishInFlight(id, chunk.getEnd() ? nullptr
+                                      : "the response of the request that made it broke its "
+                                        "Content-Length");
     return;
   }
   if (data.size() > 0) {
@@ -135,7 +138,7 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
     // Recorded first: ending the reply may free the request at once.
     recordAnswer(request, request.responseStatus, worker.id());
     evhttp_send_reply_end(request.http);
-    finishInFlight(id, /*cancelWorker=*/false);
+    finishInFlight(id);
     return;
   }
   // Credit at once while the client keeps up (little is queued for it); otherwise when its
@@ -185,12 +188,7 @@ void Supervisor::onConnectionClosed(evhttp_connection* connection) {
                {{"request_id", request.requestId}, {"worker", request.workerId}});
   // evhttp has detached the request from the connection it is freeing; it is ours to free.
   if (evhttp_request_get_connection(request.http) == nullptr) evhttp_request_free(request.http);
-  uint32_t workerId = request.workerId;
-  finishInFlight(id, /*cancelWorker=*/true);
-  // ipc/protocol.h rule 12: a cancelled request's fetches fail.
-  fetch_->failParent(workerId, id,
-                     "fetch() cancelled: the client of the request that made it "
-                     "went away");
+  finishInFlight(id, "the client of the request that made it went away");
 }
 
 void Supervisor::unwatch(PendingRequest& request) {
