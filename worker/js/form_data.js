@@ -4,16 +4,13 @@
 // application/x-www-form-urlencoded (parsed per the URL spec).
 import { Blob, blobBytes, File, fileFromBytes } from './blob.js';
 import { TextDecoder } from './encoding.js';
+import { lazyModule } from './lazy_module.js';
 import { native } from './native.js';
 
 // @remix-run/multipart-parser (with @remix-run/headers), loaded on the first multipart body
 // parsed: a context made from the startup snapshot then only pays for it when it needs it
 // (url.js explains the mechanism).
-let multipartParser = null;
-function multipart() {
-  multipartParser ??= require('@remix-run/multipart-parser');
-  return multipartParser;
-}
+const multipart = lazyModule(() => require('@remix-run/multipart-parser'));
 
 const kEntries = Symbol('entries');
 

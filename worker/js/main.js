@@ -19,6 +19,7 @@ import { addEventListener, dispatchEvent, makeGlobalEventTarget,
 import { abortRequest, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
          setModuleHandler } from './handlers.js';
 import { Headers } from './headers.js';
+import { lazyModule } from './lazy_module.js';
 import { native, setNative } from './native.js';
 import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
@@ -54,12 +55,7 @@ function defineLazy(name, load) {
   });
 }
 
-// Modules that nothing but their globals uses, evaluated when one of those is first read:
-// require() of a module here makes esbuild defer its evaluation until the call.
-function lazyModule(load) {
-  let loaded = null;
-  return () => (loaded ??= load());
-}
+// Modules that nothing but their globals uses, evaluated when one of those is first read.
 const messageChannel = lazyModule(() => require('./message_channel.js'));
 const textStreams = lazyModule(() => require('./text_streams.js'));
 const compression = lazyModule(() => require('./compression.js'));

@@ -11,14 +11,7 @@
 // (false, without loading anything, while no stream can exist yet).
 import { concatBytes } from './bytes.js';
 import { DOMException } from './dom_exception.js';
-
-let ponyfill = null;
-
-// The ponyfill's module: { ReadableStream, WritableStream, TransformStream, ... }.
-export function streamClasses() {
-  if (ponyfill === null) ponyfill = loadPonyfill();
-  return ponyfill;
-}
+import { lazyModule } from './lazy_module.js';
 
 // The ponyfill reads globalThis.DOMException once, as its module is evaluated, to pick the class
 // of the AbortErrors it makes. A script may have replaced (or deleted) that global by the time a
@@ -46,9 +39,12 @@ function loadPonyfill() {
   }
 }
 
+// The ponyfill's module: { ReadableStream, WritableStream, TransformStream, ... }.
+export const streamClasses = lazyModule(loadPonyfill);
+
 // Whether `value` is a ReadableStream, without loading the ponyfill: none exists before it is.
 export function isReadableStream(value) {
-  return ponyfill !== null && value instanceof ponyfill.ReadableStream;
+  return streamClasses.loaded() && value instanceof streamClasses().ReadableStream;
 }
 
 // The spec's [[disturbed]] slot: true once anything read from or cancelled the stream. The

@@ -2,10 +2,7 @@
 // use: SubtleCrypto, CryptoKey and crypto.subtle are lazy (main.js, platform_objects.js), so a
 // context made from the startup snapshot that never uses Web Crypto never deserialises their
 // classes and functions (url.js explains the mechanism).
-let subtle = null;
+import { lazyModule } from './lazy_module.js';
 
 // subtle.js's module: { SubtleCrypto, CryptoKey, makeSubtle }.
-export function subtleModule() {
-  subtle ??= require('./subtle.js');
-  return subtle;
-}
+export const subtleModule = lazyModule(() => require('./subtle.js'));

@@ -7,12 +7,9 @@
 // any other input, or beStrict (whatwg-url passes it as the STD3, DNS-length and hyphen options),
 // loads the real tr46 on first use. package.json installs it a second time as `tr46-full` so that
 // this module can name it past the alias.
-let real = null;
+import { lazyModule } from './lazy_module.js';
 
-function tr46() {
-  if (real === null) real = require('tr46-full');
-  return real;
-}
+const tr46 = lazyModule(() => require('tr46-full'));
 
 const kAscii = /^[\x00-\x7f]*$/;
 const kPunycodeLabel = /(?:^|\.)xn--/i;

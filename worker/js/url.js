@@ -10,21 +10,15 @@
 // never uses a URL (hello world; request.url itself needs no parse, see absolute_url.js) now
 // never pays for them. A context that does use them evaluates them once, on first use.
 
-let whatwgUrl = null;
-let urlPattern = null;
+import { lazyModule } from './lazy_module.js';
 
 // whatwg-url's module: { URL, URLSearchParams, ... }.
-export function urlClasses() {
-  if (whatwgUrl === null) whatwgUrl = require('whatwg-url');
-  return whatwgUrl;
-}
+export const urlClasses = lazyModule(() => require('whatwg-url'));
 
-export function urlPatternClass() {
-  if (urlPattern === null) urlPattern = require('urlpattern-polyfill/urlpattern').URLPattern;
-  return urlPattern;
-}
+export const urlPatternClass =
+    lazyModule(() => require('urlpattern-polyfill/urlpattern').URLPattern);
 
 // Whether `value` is a URLSearchParams, without loading whatwg-url: none can exist before it is.
 export function isURLSearchParams(value) {
-  return whatwgUrl !== null && value instanceof whatwgUrl.URLSearchParams;
+  return urlClasses.loaded() && value instanceof urlClasses().URLSearchParams;
 }
