@@ -24,6 +24,17 @@ let moduleHandler = null;
 const kKeepAlive = 0;
 const unanswered = new Map([[kKeepAlive, undefined]]);
 
+// Request `id` has its answer (or its failure) handed to the host: it leaves `unanswered`.
+function answered(id) {
+  unanswered.delete(id);
+}
+
+// The host's fail() for an incoming request: it is answered, with an error.
+function fail(id, kind, message) {
+  answered(id);
+  native.fail(id, kind, message);
+}
+
 // The handler lists of service-worker syntax, by event type. Their listeners are functions; the
 // global addEventListener (global_events.js) puts them here, not on the global EventTarget.
 function handlerList(type) {
@@ -74,14 +85,12 @@ export class FetchEvent {
 
 function toResponse(id, value) {
   if (!(value instanceof Response)) {
-    unanswered.delete(id);
-    native.fail(id, 'bad-response',
-                `the handler returned ${value === null ? 'null' : typeof value}, not a Response`);
+    fail(id, 'bad-response',
+         `the handler returned ${value === null ? 'null' : typeof value}, not a Response`);
     return;
   }
   if (value.type === 'error') {
-    unanswered.delete(id);
-    native.fail(id, 'bad-response', 'the handler returned Response.error(), a network error');
+    fail(id, 'bad-response', 'the handler returned Response.error(), a network error');
     return;
   }
   const flat = [];
@@ -95,19 +104,18 @@ function toResponse(id, value) {
   }
   if (source.stream === undefined) {
     // The fast path: a string or bytes body goes to the host as it is.
-    unanswered.delete(id);
+    answered(id);
     native.respond(id, value.status, flat, source.bytes);
     return;
   }
   // A stream body goes out chunk by chunk, as the client takes it.
   sendStreamed(id, value.status, flat, source.stream)
-      .then(() => unanswered.delete(id), (error) => reject(id, error));
+      .then(() => answered(id), (error) => reject(id, error));
 }
 
 function reject(id, error) {
-  unanswered.delete(id);
-  native.fail(id, 'script-threw', error instanceof Error ? (error.stack || String(error)) :
-                                                       'Uncaught ' + formatArg(error));
+  fail(id, 'script-threw', error instanceof Error ? (error.stack || String(error)) :
+                                                'Uncaught ' + formatArg(error));
 }
 
 // Called by the host for each request. Never throws: every outcome becomes a native call.
@@ -126,8 +134,7 @@ export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
     const ctx = new ExecutionContext(id);
     if (moduleHandler !== null) {
       if (typeof moduleHandler.fetch !== 'function') {
-        unanswered.delete(id);
-        native.fail(id, 'no-response', 'the module\'s default export has no fetch() method');
+        fail(id, 'no-response', 'the module\'s default export has no fetch() method');
         return;
       }
       result = moduleHandler.fetch(request, currentEnv(), ctx);
@@ -138,8 +145,7 @@ export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
         if (event.response !== undefined) break;
       }
       if (event.response === undefined) {
-        unanswered.delete(id);
-        native.fail(id, 'no-response', 'no fetch listener called respondWith()');
+        fail(id, 'no-response', 'no fetch listener called respondWith()');
         return;
       }
       result = event.response;
