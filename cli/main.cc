@@ -113,10 +113,7 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
   // sent, which is one call instead of two. libevent's caveat for the flag is fds shared through
   // dup(); the supervisor never dups a watched fd, and every fd it opens is close-on-exec, so its
   // children cannot hold one either once they have exec'd.
-  std::unique_ptr<event_config, decltype(&event_config_free)> eventConfig(event_config_new(),
-                                                                          event_config_free);
-  event_config_set_flag(eventConfig.get(), EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-  isolated::EventBasePtr base(event_base_new_with_config(eventConfig.get()));
+  isolated::EventBasePtr base = isolated::makeEventBase(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
   if (!base) {
     logger.error("cannot start", {{"error", "cannot create the event loop"}});
     return 1;

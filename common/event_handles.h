@@ -35,6 +35,14 @@ using BuffereventPtr = std::unique_ptr<bufferevent, BuffereventDeleter>;
 using EvhttpPtr = std::unique_ptr<evhttp, EvhttpDeleter>;
 using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferDeleter>;
 
+// A new event base with `flags` (EVENT_BASE_FLAG_*) set; null when libevent cannot make one.
+inline EventBasePtr makeEventBase(int flags) {
+  std::unique_ptr<event_config, decltype(&event_config_free)> config(event_config_new(),
+                                                                     event_config_free);
+  if (!config || event_config_set_flag(config.get(), flags) != 0) return nullptr;
+  return EventBasePtr(event_base_new_with_config(config.get()));
+}
+
 // A timeval from milliseconds.
 inline timeval millisToTimeval(long ms) {
   return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};

@@ -157,10 +157,7 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   }
   // Precise timers (timerfd) so that setTimeout(fn, 5) fires after 5 ms, not after epoll's
   // millisecond rounding on top of it.
-  std::unique_ptr<event_config, decltype(&event_config_free)> eventConfig(event_config_new(),
-                                                                          event_config_free);
-  event_config_set_flag(eventConfig.get(), EVENT_BASE_FLAG_PRECISE_TIMER);
-  EventBasePtr base(event_base_new_with_config(eventConfig.get()));
+  EventBasePtr base = makeEventBase(EVENT_BASE_FLAG_PRECISE_TIMER);
   WorkerLoop loop(base.get(), logger);
   ipc::Channel channel(base.get(), UniqueFd(kChannelFd), ipc::FrameLimits{}, loop);
   // Constructed here, on the thread that runs JavaScript: it measures this thread's CPU time.
