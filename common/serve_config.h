@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/app_config.h"
 #include "common/bindings.h"
 #include "common/cidr_set.h"
 #include "common/isolation_mode.h"
@@ -14,9 +15,24 @@
 namespace isolated {
 
 struct ServeConfig {
-  // Absolute path of the script to serve.
+  // The apps served, at least one. `isolated serve SCRIPT` makes exactly one, named after the
+  // script's file (without extension), with the route "*/*" and the top-level bindings, crons
+  // and limits; `--config FILE` makes one per [[app]] table.
+  std::vector<AppConfig> apps;
+  // The config file (--config), absolute; SIGHUP re-reads it and applies the difference. Empty
+  // for a single-script server, whose SIGHUP re-reads the script and its binding files.
+  std::string configPath;
+  // Isolates one worker keeps (--max-isolates): beyond it the least recently used idle one is
+  // evicted. An isolate idle for isolateIdleTimeoutSec is evicted too (0: never).
+  uint32_t maxIsolates = 1000;
+  uint32_t isolateIdleTimeoutSec = 300;
+  // Metrics labelled by app (--metrics-per-app); off keeps one series per metric for servers
+  // with very many apps (see docs/multi-tenancy.md on cardinality).
+  bool metricsPerApp = true;
+
+  // Single-script servers only (kept for status output): the script's absolute path and the
+  // name it is known by (its file name). Empty with --config.
   std::string scriptPath;
-  // Name the script is known by in requests and logs (its file name).
   std::string scriptName;
 
   std::string listenHost = "127.0.0.1";
@@ -90,10 +106,9 @@ struct ServeConfig {
   bool builtinsSnapshot = true;
   bool snapshotScript = true;
 
-  // The script's variables and secrets. The supervisor loads them from here at start and on
-  // every reload (the files are re-read); parsing has already checked that they load.
+  // Single-script servers: the flags' variables, secrets and crons, as parsed; the parser copies
+  // them into apps[0], which is what the supervisor reads. Unused with --config.
   BindingSources bindings;
-  // Cron expressions (--cron), each already validated by CronSchedule::parse.
   std::vector<std::string> crons;
   // Outbound fetch(): address ranges refused (checked on the address actually connected to),
   // a CA file that replaces the system store (empty: system store), the connect timeout, and

@@ -9,27 +9,32 @@ struct Header {
   value @1 :Text;
 }
 
-# Worker -> supervisor, exactly once, after the script has loaded and the worker can serve.
+# Worker -> supervisor, exactly once, after Configure, once V8 is up and the worker can take
+# apps and requests. A worker whose protocolVersion differs from the supervisor's is refused
+# (ipc/protocol.h kProtocolVersion; rule 0).
 struct Hello {
   pid @0 :UInt32;
   version @1 :Text;
-  scriptName @2 :Text;
-  # Milliseconds from the worker's exec to the end of script loading.
+  protocolVersion @2 :UInt32;
+  # Milliseconds from the worker's exec to Hello.
   startupMs @3 :Float64;
 }
 
-# Worker -> supervisor, instead of Hello, when the script cannot be loaded. The worker then exits.
+# Worker -> supervisor: an app could not be loaded (LoadApp with preload, or a cold start).
+# Requests of that app already sent to the worker are answered 503 `app-failed`.
 struct LoadError {
   file @0 :Text;
   line @1 :UInt32;
   message @2 :Text;
+  app @3 :UInt32;
 }
 
 # Supervisor -> worker: one HTTP request. Ids are chosen by the supervisor, unique per channel.
 struct RequestStart {
   id @0 :UInt64;
-  # The script that handles the request; a worker may later host several, one isolate each.
-  script @1 :Text;
+  # The app deployment (LoadApp.app) that handles the request; LoadApp for it came earlier on
+  # this channel.
+  app @1 :UInt32;
   method @2 :Text;
   url @3 :Text;
   headers @4 :List(Header);
@@ -85,6 +90,20 @@ struct Pong {
   rebuilds @11 :UInt64;
   # console lines dropped because the channel to the supervisor was backed up.
   droppedLogLines @12 :UInt64;
+  # Isolates alive now, and per app deployment what has happened since the previous Pong.
+  isolatesLoaded @13 :UInt32;
+  apps @14 :List(AppUsage);
+}
+
+# In Pong: one app deployment's use of the worker since the previous Pong (only apps with
+# anything to report).
+struct AppUsage {
+  app @0 :UInt32;
+  # CPU time its JavaScript turns used, in microseconds.
+  cpuMicros @1 :UInt64;
+  heapUsedBytes @2 :UInt64;
+  cpuLimitTerminations @3 :UInt32;
+  memoryLimitTerminations @4 :UInt32;
 }
 
 # Supervisor -> worker: finish the requests in flight, then exit. No RequestStart follows it.
@@ -99,6 +118,8 @@ struct Log {
   message @1 :Text;
   # 0 when the line does not belong to a request.
   requestId @2 :UInt64;
+  # The app deployment whose script logged the line; 0 for the worker's own diagnostics.
+  app @3 :UInt32;
   enum Level {
     debug @0;
     info @1;
@@ -116,12 +137,73 @@ struct EnvBinding {
   json @2 :Bool;
 }
 
-# Supervisor -> worker, exactly once and as the supervisor's first message: the script's
-# environment. The worker loads the script only once it has arrived, so that service-worker
-# scripts see the bindings as globals from their first line. At most 1 MB of names and values
-# (see common/bindings.h).
+# Supervisor -> worker, exactly once and as the supervisor's first message: the worker-wide
+# settings. A worker of another protocol version logs both versions and exits.
 struct Configure {
-  bindings @0 :List(EnvBinding);
+  protocolVersion @0 :UInt32;
+  # Isolates the worker keeps; beyond it the least recently used idle one is evicted.
+  maxIsolates @1 :UInt32;
+  # An isolate with no request for this long is evicted (0: never).
+  isolateIdleTimeoutMs @2 :UInt32;
+}
+
+enum Isolation {
+  shared @0;
+  context @1;
+  isolate @2;
+}
+
+# Supervisor -> worker: defines app deployment `app` in this worker, before the first
+# RequestStart or Scheduled for it (rule 21). The worker keeps the definition until UnloadApp
+# and creates the app's isolate on its first request (a cold start), or at once with
+# `preload`, answering AppLoaded or LoadError. An evicted isolate is created again from the
+# definition on the app's next request.
+struct LoadApp {
+  # A deployment id: one app at one version. Chosen by the supervisor, never 0, never reused
+  # within a supervisor's life; a new version of an app is a new id.
+  app @0 :UInt32;
+  name @1 :Text;
+  version @2 :UInt64;
+  scriptPath @3 :Text;
+  # A script snapshot made by `isolated __snapshot-script` for this version (empty: none).
+  scriptSnapshot @4 :Text;
+  # The app's environment (vars and secrets; the worker does not distinguish them). The
+  # worker creates no isolate until it has it, so that service-worker scripts see the
+  # bindings as globals from their first line. At most 1 MB (common/bindings.h).
+  bindings @5 :List(EnvBinding);
+  heapLimitMb @6 :UInt32;
+  cpuLimitMs @7 :UInt32;
+  isolation @8 :Isolation;
+  preload @9 :Bool;
+}
+
+# Worker -> supervisor: app `app`'s isolate was created (a preload or a cold start).
+struct AppLoaded {
+  app @0 :UInt32;
+  # Wall milliseconds to create the isolate and load the script.
+  loadMs @1 :Float64;
+  # Created because a request came (not a preload).
+  coldStart @2 :Bool;
+}
+
+# Worker -> supervisor: app `app`'s isolate was discarded. The definition stays; the next
+# request for the app cold-starts it again.
+struct AppEvicted {
+  app @0 :UInt32;
+  # idle, lru, memory, unload
+  reason @1 :Text;
+}
+
+# Supervisor -> worker: forget app deployment `app` once the requests and waitUntil() work it
+# holds for it have ended. No RequestStart or Scheduled for it follows.
+struct UnloadApp {
+  app @0 :UInt32;
+}
+
+# Supervisor -> worker: the worker is over its memory threshold; evict every isolate that holds
+# no request, least recently used first, then release free memory to the system.
+struct EvictIdle {
+  reserved @0 :UInt32;
 }
 
 # Supervisor -> worker: run the script's scheduled handler for a cron trigger. Like a
@@ -133,6 +215,8 @@ struct Scheduled {
   scheduledTime @1 :Float64;
   # The cron expression that fired (event.cron).
   cron @2 :Text;
+  # The app deployment whose scheduled handler runs.
+  app @3 :UInt32;
 }
 
 # ---- Outbound fetch() (ordering and limits: ipc/protocol.h, "Outbound fetch") ----
@@ -157,6 +241,9 @@ struct FetchStart {
   }
   # The request body is streamed after this message as FetchUpload messages (ipc/protocol.h).
   bodyFollows @7 :Bool;
+  # The app deployment whose script fetches; the supervisor checks that parentId belongs to it
+  # and to this worker, and applies that app's policy.
+  app @8 :UInt32;
 }
 
 # Supervisor -> worker: the final response's status line and headers. After it come
@@ -257,5 +344,10 @@ struct Envelope {
     bodyCredit @18 :BodyCredit;
     fetchUpload @19 :FetchUpload;
     fetchUploadCredit @20 :FetchUploadCredit;
+    loadApp @21 :LoadApp;
+    appLoaded @22 :AppLoaded;
+    appEvicted @23 :AppEvicted;
+    unloadApp @24 :UnloadApp;
+    evictIdle @25 :EvictIdle;
   }
 }

@@ -17,14 +17,27 @@
 // decodes every complete frame on each read callback.
 //
 // Ordering (per channel; the stream preserves order):
-//  0. Supervisor -> worker: Configure (the script's variables and secrets, at most 1 MB, see
-//     common/bindings.h) is the supervisor's first message, sent right after the spawn, and is
-//     sent exactly once. The worker loads the script only after it has arrived. Bindings travel
-//     only this way, never in argv or the environment, so secrets stay out of /proc.
-//  1. Worker -> supervisor: exactly one Hello (ready to serve) or one LoadError (then exit) comes
-//     first. Log messages may precede it.
-//  2. Supervisor -> worker: RequestStart and Scheduled only after Hello. They share one id
-//     space; each id is used once per channel.
+//  0. Supervisor -> worker: Configure (worker-wide settings and the supervisor's protocol
+//     version) is the supervisor's first message, sent right after the spawn, exactly once.
+//     Worker -> supervisor: Hello carries the worker's protocol version. Either side that sees
+//     a version other than its own kProtocolVersion logs both and closes the channel (the
+//     supervisor treats the worker as failed at start and replaces it with backoff).
+//  1. Worker -> supervisor: exactly one Hello comes first, once V8 is up; Log messages may
+//     precede it. Hello says nothing about any app.
+//  2. Supervisor -> worker: LoadApp, RequestStart and Scheduled only after Hello. RequestStart
+//     and Scheduled share one id space; each id is used once per channel.
+// 21. Apps (per app deployment id): LoadApp(app) precedes every RequestStart or Scheduled
+//     naming `app` on the channel, and is sent at most once per id. The worker answers a
+//     LoadApp with `preload` by AppLoaded(app) or LoadError(app); a cold start (the first
+//     request, or the first after an eviction) is reported by AppLoaded with coldStart, or by
+//     LoadError, after which the requests the worker holds for the app are answered 503
+//     `app-failed`. AppEvicted(app) reports an isolate discarded (idle, lru, memory, unload);
+//     the definition stays until UnloadApp(app), after which the supervisor sends nothing more
+//     for `app` and the worker drops the definition once the app's requests and waitUntil()
+//     work have ended (reported by AppEvicted with reason `unload` if an isolate was alive).
+//     A RequestStart, Scheduled or FetchStart naming an app the worker or supervisor does not
+//     hold, or a FetchStart whose parentId belongs to another app, breaks the protocol.
+//     Log messages carry the app of the script that wrote them (0: the worker itself).
 //  3. Worker -> supervisor: exactly one Response per RequestStart or Scheduled id, in any order
 //     relative to other ids. Log messages naming an id come before its Response. Work the
 //     script registered with waitUntil() may continue after the Response (and may still log
@@ -101,6 +114,9 @@
 #include <cstdint>
 
 namespace isolated::ipc {
+
+// Bumped whenever a message or rule changes meaning; see rule 0.
+inline constexpr uint32_t kProtocolVersion = 2;
 
 // Streamed bodies (see rule 8): the largest data in one BodyChunk, and the credit window each
 // direction of each request starts with.
