@@ -33,29 +33,54 @@ constexpr auto kTopInterval = 1s;
 constexpr const char* kCommandsHelp =
     "Commands:\n"
     "  status      server state, uptime, requests and responses, restarts by reason\n"
-    "  workers     one row per worker: memory, event-loop lag, health, restarts, last exit\n"
+    "  workers     one row per worker: memory, event-loop lag, health, restarts, last exit,\n"
+    "              isolates\n"
+    "  apps        one row per app: version, routes, workers, isolates, requests, 5xx, cold\n"
+    "              starts, evictions, p50/p99 latency, CPU\n"
+    "  deploy NAME SCRIPT [--route P]... [--var K=V]... [--secrets-file F]\n"
+    "              add app NAME or a new version of it; the script loads in one worker before\n"
+    "              it serves, a script that fails to load is refused (exit 1) and the old\n"
+    "              version keeps serving. A new version keeps the routes, environment and\n"
+    "              limits it does not change\n"
+    "  undeploy NAME\n"
+    "              take app NAME out of service; its requests in flight finish\n"
     "  metrics     the Prometheus text exposition\n"
-    "  reload      rolling reload of the script, one worker at a time (like SIGHUP)\n"
+    "  reload      like SIGHUP: with one script, a rolling reload, one worker at a time; with\n"
+    "              --config, re-read the file and redeploy only the apps that changed\n"
     "  restart ID  gracefully recycle worker ID (its replacement is ready first)\n"
     "  drain       stop accepting requests and finish those in flight; keep running\n"
     "  resume      accept requests again after drain\n"
     "  scale N     set the pool size to N workers (1..256)\n"
     "  top         the workers table, refreshed every second until Ctrl-C\n"
-    "  trigger-cron [EXPR]\n"
+    "  trigger-cron [EXPR] [--app NAME]\n"
     "              run the scheduled handler now for EXPR (default: every --cron schedule);\n"
-    "              the outcome is in the server's log\n"
+    "              the outcome is in the server's log. --app names the app on a server with\n"
+    "              several\n"
     "\n"
     "Exit status: 0 ok, 1 the server refused the command, 2 usage error, 3 the server could\n"
     "not be reached or did not answer within 10 s.\n";
 
-const std::set<std::string> kCommands = {"status", "workers", "metrics", "reload", "restart",
-                                         "drain",  "resume",  "scale",   "top",    "trigger-cron"};
+const std::set<std::string> kCommands = {"status", "workers", "apps",  "metrics",
+                                         "reload", "restart", "drain", "resume",
+                                         "scale",  "top",     "deploy", "undeploy",
+                                         "trigger-cron"};
+
+// A deploy replies when the new version has loaded in a worker.
+constexpr auto kDeployReplyTimeout = 120s;
 
 std::optional<uint64_t> parseCount(const std::string& text) {
   uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
   return value;
+}
+
+// The server resolves nothing relative to ctl's directory: paths go absolute.
+std::string absolutePath(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  char cwd[4096];
+  if (::getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return std::string(cwd) + "/" + path;
 }
 
 int usageError(const std::string& message) {
@@ -97,7 +122,7 @@ int runOnce(const CtlOptions& options) {
   std::string error;
   auto client = ControlClient::tryConnect(options.socketPath, kReplyTimeout, error);
   if (!client) return failure(error, kCtlExitUnreachable);
-  auto line = client->tryExchange(ctlRequestLine(options), kReplyTimeout, error);
+  auto line = client->tryExchange(ctlRequestLine(options), ctlReplyTimeout(options), error);
   if (!line) return failure(error, kCtlExitUnreachable);
   auto reply = parseReply(*line, options.socketPath, error);
   if (!reply) return failure(error, kCtlExitUnreachable);
@@ -119,6 +144,8 @@ int runOnce(const CtlOptions& options) {
     emit(renderStatus(*reply));
   } else if (options.command == "workers") {
     emit(renderWorkers(*reply));
+  } else if (options.command == "apps") {
+    emit(renderApps(*reply));
   } else {
     auto message = reply->find("message");
     emit((message != reply->end() && message->is_string() ? message->get<std::string>() : "ok") +
@@ -227,8 +254,13 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
                      cxxopts::value<std::string>(), "PATH")(
       "json", "Print the server's reply as JSON (metrics stays Prometheus text)")(
       "iterations", "top: refresh N times, then exit (default: until Ctrl-C)",
-      cxxopts::value<std::string>(),
-      "N")("h,help", "Show this help")("command", "", cxxopts::value<std::string>())(
+      cxxopts::value<std::string>(), "N")("app", "trigger-cron: the app", cxxopts::value<std::string>(),
+                                          "NAME")(
+      "route", "deploy: a route pattern (repeatable)", cxxopts::value<std::vector<std::string>>(),
+      "PATTERN")("var", "deploy: a variable NAME=VALUE (repeatable)",
+                 cxxopts::value<std::vector<std::string>>(), "NAME=VALUE")(
+      "secrets-file", "deploy: a JSON file of secrets", cxxopts::value<std::string>(), "FILE")(
+      "h,help", "Show this help")("command", "", cxxopts::value<std::string>())(
       "arguments", "", cxxopts::value<std::vector<std::string>>());
   spec.parse_positional({"command", "arguments"});
 
@@ -283,6 +315,31 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
     }
     rest.clear();
   }
+  if (result.count("app")) {
+    if (options.command != "trigger-cron") return CtlUsageError{"--app applies to trigger-cron only"};
+    options.app = result["app"].as<std::string>();
+  }
+  const bool deploying = options.command == "deploy";
+  if (!deploying && (result.count("route") || result.count("var") || result.count("secrets-file"))) {
+    return CtlUsageError{"--route, --var and --secrets-file apply to deploy only"};
+  }
+  if (deploying || options.command == "undeploy") {
+    size_t wanted = deploying ? 2 : 1;
+    if (rest.size() < wanted) {
+      return CtlUsageError{options.command + ": expected " +
+                           (deploying ? "NAME SCRIPT" : std::string("NAME"))};
+    }
+    options.app = rest[0];
+    if (deploying) {
+      options.script = absolutePath(rest[1]);
+      if (result.count("route")) options.routes = result["route"].as<std::vector<std::string>>();
+      if (result.count("var")) options.vars = result["var"].as<std::vector<std::string>>();
+      if (result.count("secrets-file")) {
+        options.secretsFile = absolutePath(result["secrets-file"].as<std::string>());
+      }
+    }
+    rest.erase(rest.begin(), rest.begin() + static_cast<long>(wanted));
+  }
   if (!rest.empty()) {
     return CtlUsageError{options.command + ": unexpected argument '" + rest.front() + "'"};
   }
@@ -304,7 +361,20 @@ std::string ctlRequestLine(const CtlOptions& options) {
   if (options.command == "restart") request["id"] = options.argument.value_or(0);
   if (options.command == "scale") request["workers"] = options.argument.value_or(0);
   if (options.command == "trigger-cron" && !options.cron.empty()) request["cron"] = options.cron;
+  if (!options.app.empty()) {
+    request[options.command == "trigger-cron" ? "app" : "name"] = options.app;
+  }
+  if (options.command == "deploy") {
+    request["script"] = options.script;
+    if (!options.routes.empty()) request["routes"] = options.routes;
+    if (!options.vars.empty()) request["vars"] = options.vars;
+    if (!options.secretsFile.empty()) request["secrets_file"] = options.secretsFile;
+  }
   return request.dump();
+}
+
+std::chrono::seconds ctlReplyTimeout(const CtlOptions& options) {
+  return options.command == "deploy" ? kDeployReplyTimeout : kReplyTimeout;
 }
 
 int runCtl(const std::vector<std::string>& args) {

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +33,13 @@ struct CtlOptions {
   std::optional<uint64_t> argument;
   // `trigger-cron` only: the cron expression (empty: every configured schedule).
   std::string cron;
+  // `trigger-cron` (on a server with several apps), `deploy` and `undeploy`: the app.
+  std::string app;
+  // `deploy` only: the script (made absolute), routes, NAME=VALUE variables, a secrets file.
+  std::string script;
+  std::vector<std::string> routes;
+  std::vector<std::string> vars;
+  std::string secretsFile;
   // `top` only: refreshes before exiting; 0 means until SIGINT or SIGTERM.
   uint64_t iterations = 0;
 };
@@ -51,6 +59,9 @@ std::string defaultControlSocketPath(const EnvLookup& env, uid_t uid);
 // `args` are the arguments after `ctl`.
 std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
     const std::vector<std::string>& args, const EnvLookup& env, uid_t uid);
+
+// How long runCtl waits for the reply: a deploy waits for the new version to load.
+std::chrono::seconds ctlReplyTimeout(const CtlOptions& options);
 
 // The request line for a command other than `top` (which sends status and workers).
 std::string ctlRequestLine(const CtlOptions& options);

@@ -238,7 +238,8 @@ std::string renderWorkers(const json& reply) {
                    {"RESTARTS", Align::kRight},
                    {"LAST-EXIT", Align::kLeft},
                    {"CPU-KILLS", Align::kRight},
-                   {"MEM-KILLS", Align::kRight}});
+                   {"MEM-KILLS", Align::kRight},
+                   {"ISOLATES", Align::kRight}});
 
   std::vector<const json*> workers;
   if (const json* list = field(reply, "workers"); list != nullptr && list->is_array()) {
@@ -275,7 +276,7 @@ std::string renderWorkers(const json& reply) {
                   countText(*w, "in_flight"), mibText(*w, "rss_bytes"), heap, text(*w, "health"),
                   lagMs >= 0 ? oneDecimal(lagMs) : kMissing, countText(*w, "restarts"),
                   text(*w, "last_exit_reason"), countText(*w, "cpu_limit_terminations"),
-                  countText(*w, "memory_limit_terminations")});
+                  countText(*w, "memory_limit_terminations"), countText(*w, "isolates")});
 
     if (count(*w, "rss_bytes").value_or(0) > 0 &&
         (largest == nullptr || *count(*w, "rss_bytes") > *count(*largest, "rss_bytes"))) {
@@ -325,6 +326,60 @@ std::string renderWorkers(const json& reply) {
     width = std::max(width, label.size());
   for (const auto& [label, value] : notes)
     out += label + ":" + std::string(width - label.size() + 1, ' ') + value + "\n";
+  return out;
+}
+
+std::string renderApps(const json& reply) {
+  using Align = TextTable::Align;
+  TextTable table({{"APP", Align::kLeft},
+                   {"STATE", Align::kLeft},
+                   {"VERSION", Align::kRight},
+                   {"ROUTES", Align::kLeft},
+                   {"WORKERS", Align::kLeft},
+                   {"ISOLATES", Align::kRight},
+                   {"REQUESTS", Align::kRight},
+                   {"5XX", Align::kRight},
+                   {"INFLIGHT", Align::kRight},
+                   {"COLD", Align::kRight},
+                   {"EVICTED", Align::kRight},
+                   {"P50", Align::kRight},
+                   {"P99", Align::kRight},
+                   {"CPU", Align::kRight}});
+  const json* list = field(reply, "apps");
+  size_t rows = 0;
+  std::vector<std::string> errors;
+  if (list != nullptr && list->is_array()) {
+    for (const auto& app : *list) {
+      auto join = [&](const char* key) {
+        std::string out;
+        if (const json* items = field(app, key); items != nullptr && items->is_array()) {
+          for (const auto& item : *items) {
+            if (!out.empty()) out += ",";
+            out += item.is_string() ? item.get<std::string>() : item.dump();
+          }
+        }
+        return out.empty() ? std::string(kMissing) : out;
+      };
+      auto ms = [&](const char* key) {
+        auto value = number(app, key);
+        return value ? oneDecimal(*value) : std::string(kMissing);
+      };
+      table.addRow({text(app, "name"), text(app, "state"), countText(app, "version"),
+                    join("routes"), join("workers"), countText(app, "isolates"),
+                    countText(app, "requests"), countText(app, "errors_5xx"),
+                    countText(app, "in_flight"), countText(app, "cold_starts"),
+                    countText(app, "evictions"), ms("p50_ms"), ms("p99_ms"), ms("cpu_ms")});
+      if (std::string error = text(app, "last_error"); error != kMissing) {
+        errors.push_back(text(app, "name") + ": " + error);
+      }
+      ++rows;
+    }
+  }
+  std::string out = table.render();
+  if (rows == 0) return out + "(no apps)\n";
+  out += "\nP50, P99 (latency) and CPU in ms; WORKERS hold an isolate of the live version.\n";
+  for (const auto& error : errors)
+    out += "last load error of " + error + "\n";
   return out;
 }
 

@@ -16,6 +16,9 @@ std::string renderStatus(const nlohmann::json& reply);
 // `{"ok":true,"workers":[...]}` as a table, one row per worker ordered by slot then id, followed
 // by a legend and a line naming the largest, the slowest and the most-restarted worker.
 std::string renderWorkers(const nlohmann::json& reply);
+// The `apps` reply as a table, one row per app, and the last load error of each app that has
+// one.
+std::string renderApps(const nlohmann::json& reply);
 
 // One summary line for `ctl top` from a status reply.
 std::string renderTopSummary(const nlohmann::json& statusReply);

@@ -95,10 +95,12 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
   isolated::Logger logger(config.logLevel, config.logFormat);
 
   // Fail fast on an unreadable script, before any worker is spawned.
-  std::string readError;
-  if (!isolated::readFile(config.scriptPath, readError)) {
-    logger.error("cannot start", {{"error", readError}});
-    return 1;
+  for (const auto& app : config.apps) {
+    std::string readError;
+    if (!isolated::readFile(app.scriptPath, readError)) {
+      logger.error("cannot start", {{"app", app.name}, {"error", readError}});
+      return 1;
+    }
   }
   std::string self = selfExecutable();
   if (self.empty()) {
@@ -119,8 +121,16 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
     return 1;
   }
   try {
+    // SIGHUP with --config reads the file again with the same flags and environment.
+    auto readConfig = [args, cpus]() -> std::variant<isolated::ServeConfig, std::string> {
+      auto again = isolated::parseServeOptions(args, isolated::processEnv(), cpus,
+                                               isolated::processEnvList());
+      if (auto* error = std::get_if<isolated::OptionsError>(&again)) return error->message;
+      if (auto* next = std::get_if<isolated::ServeConfig>(&again)) return std::move(*next);
+      return std::string("unexpected help request");
+    };
     isolated::supervisor::Supervisor supervisor(base.get(), config, {self, "__worker"}, logger,
-                                                {self, "__snapshot-script"});
+                                                {self, "__snapshot-script"}, readConfig);
     return supervisor.run();
   } catch (const std::exception& e) {
     logger.error("cannot start", {{"error", e.what()}});

@@ -30,10 +30,19 @@ struct Binding {
 // kind; a name may not be both a variable and a secret.
 struct BindingSources {
   std::vector<std::pair<std::string, std::string>> vars;
+  // Inline variables whose value is JSON text (a config file's non-string `vars` entries).
+  std::vector<std::pair<std::string, std::string>> jsonVars;
   std::vector<std::pair<std::string, std::string>> secrets;
   std::string varsFile;
   std::string secretsFile;
+  bool operator==(const BindingSources&) const = default;
 };
+
+// Whether any binding may come from `sources` (the files are not read).
+inline bool hasBindings(const BindingSources& sources) {
+  return !sources.vars.empty() || !sources.jsonVars.empty() || !sources.secrets.empty() ||
+         !sources.varsFile.empty() || !sources.secretsFile.empty();
+}
 
 // Bounds, so that a worker's Configure message stays small and every worker's copy is cheap.
 constexpr size_t kMaxBindings = 1000;

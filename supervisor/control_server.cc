@@ -179,7 +179,15 @@ void ControlServer::handleLine(Connection& connection, const std::string& line) 
   if (!request.contains("cmd") || !request["cmd"].is_string()) {
     return reply(connection, {{"ok", false}, {"error", "missing \"cmd\" string"}});
   }
-  reply(connection, handler_.handleControl(request));
+  std::weak_ptr<ControlServer*> server = self_;
+  uint64_t id = connection.id;
+  ControlResponder respond = [server, id](const nlohmann::json& message) {
+    auto alive = server.lock();
+    if (!alive) return;
+    auto it = (*alive)->connections_.find(id);
+    if (it != (*alive)->connections_.end()) (*alive)->reply(*it->second, message);
+  };
+  if (auto answer = handler_.handleControl(request, respond)) reply(connection, *answer);
 }
 
 void ControlServer::reply(Connection& connection, const nlohmann::json& message) {

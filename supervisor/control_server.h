@@ -7,7 +7,9 @@
 #include <event2/listener.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -16,11 +18,18 @@
 
 namespace isolated::supervisor {
 
+// Sends the reply to one request. Safe to call after the connection (or the server) has gone:
+// the reply is then dropped. Call it exactly once.
+using ControlResponder = std::function<void(const nlohmann::json& reply)>;
+
 class ControlHandler {
  public:
   virtual ~ControlHandler() = default;
-  // One request object; returns the reply object (with "ok").
-  virtual nlohmann::json handleControl(const nlohmann::json& request) = 0;
+  // One request object; returns the reply object (with "ok"), or nullopt when the reply comes
+  // later through `respond` (a deploy waits for its script to load). A connection answers its
+  // requests in the order their replies are ready.
+  virtual std::optional<nlohmann::json> handleControl(const nlohmann::json& request,
+                                                      const ControlResponder& respond) = 0;
 };
 
 class ControlServer {
@@ -64,6 +73,8 @@ class ControlServer {
   std::unique_ptr<evconnlistener, ListenerDeleter> listener_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   uint64_t nextConnectionId_ = 1;
+  // Deferred responders hold a weak reference: a reply after the server is gone is dropped.
+  std::shared_ptr<ControlServer*> self_ = std::make_shared<ControlServer*>(this);
 };
 
 }  // namespace isolated::supervisor

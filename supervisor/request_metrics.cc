@@ -50,6 +50,56 @@ void sample(std::string& out, const std::string& name, const std::string& labels
   out += '\n';
 }
 
+// Per-app series: one label value per app, so the series count grows with the apps (about 25
+// per app); --metrics-per-app off leaves only the server-wide ones.
+void renderApps(std::string& out, const ServerStatus& status) {
+  auto label = [](const AppStatus& app) { return "app=\"" + escape(app.name) + "\""; };
+  header(out, "isolated_app_requests_total", "counter", "Requests answered per app, by class.");
+  for (const auto& app : status.apps) {
+    for (const auto& [cls, count] : app.responses) {
+      sample(out, "isolated_app_requests_total", label(app) + ",code=\"" + cls + "\"",
+             static_cast<double>(count));
+    }
+  }
+  header(out, "isolated_app_request_duration_seconds", "histogram",
+         "Time from a request's arrival to its answer, per app.");
+  for (const auto& app : status.apps) {
+    if (app.latency != nullptr) {
+      app.latency->render(out, "isolated_app_request_duration_seconds", label(app));
+    }
+  }
+  struct Counter {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const AppStatus&);
+  };
+  const Counter counters[] = {
+      {"isolated_app_cpu_seconds_total", "counter",
+       "CPU time of an app's JavaScript, as workers report it at each health check.",
+       [](const AppStatus& a) { return a.cpuSeconds; }},
+      {"isolated_app_isolates", "gauge", "Workers holding an isolate of the app.",
+       [](const AppStatus& a) { return static_cast<double>(a.workers.size()); }},
+      {"isolated_app_cold_starts_total", "counter", "Isolates created for a request.",
+       [](const AppStatus& a) { return static_cast<double>(a.coldStarts); }},
+      {"isolated_app_evictions_total", "counter", "Isolates evicted (idle, lru, memory).",
+       [](const AppStatus& a) { return static_cast<double>(a.evictions); }},
+      {"isolated_app_load_failures_total", "counter", "Versions or cold starts that failed.",
+       [](const AppStatus& a) { return static_cast<double>(a.loadFailures); }},
+      {"isolated_app_in_flight_requests", "gauge", "Requests of the app in workers.",
+       [](const AppStatus& a) { return static_cast<double>(a.inFlight); }},
+      {"isolated_app_queue_depth", "gauge", "Requests of the app in the supervisor's queue.",
+       [](const AppStatus& a) { return static_cast<double>(a.queued); }},
+      {"isolated_app_version", "gauge", "The app's live version.",
+       [](const AppStatus& a) { return static_cast<double>(a.version); }},
+  };
+  for (const auto& counter : counters) {
+    header(out, counter.name, counter.type, counter.help);
+    for (const auto& app : status.apps)
+      sample(out, counter.name, label(app), counter.value(app));
+  }
+}
+
 std::string workerLabels(const WorkerStatus& w) {
   return "worker=\"" + std::to_string(w.id) + "\",slot=\"" + std::to_string(w.slot) + "\"";
 }
@@ -68,16 +118,35 @@ void Histogram::observe(double value) {
   ++count_;
 }
 
-void Histogram::render(std::string& out, const std::string& name) const {
+void Histogram::render(std::string& out, const std::string& name,
+                       const std::string& labels) const {
+  std::string prefix = labels.empty() ? "" : labels + ",";
   uint64_t cumulative = 0;
   for (size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += counts_[i];
-    sample(out, name + "_bucket", "le=\"" + number(bounds_[i]) + "\"",
+    sample(out, name + "_bucket", prefix + "le=\"" + number(bounds_[i]) + "\"",
            static_cast<double>(cumulative));
   }
-  sample(out, name + "_bucket", "le=\"+Inf\"", static_cast<double>(count_));
-  sample(out, name + "_sum", "", sum_);
-  sample(out, name + "_count", "", static_cast<double>(count_));
+  sample(out, name + "_bucket", prefix + "le=\"+Inf\"", static_cast<double>(count_));
+  sample(out, name + "_sum", labels, sum_);
+  sample(out, name + "_count", labels, static_cast<double>(count_));
+}
+
+double Histogram::quantile(double q) const {
+  if (count_ == 0) return 0;
+  double rank = q * static_cast<double>(count_);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    uint64_t before = cumulative;
+    cumulative += counts_[i];
+    if (static_cast<double>(cumulative) < rank || counts_[i] == 0) continue;
+    // The +Inf bucket has no upper bound: report the largest finite one.
+    if (i == bounds_.size()) return bounds_.back();
+    double lower = i == 0 ? 0 : bounds_[i - 1];
+    double within = (rank - static_cast<double>(before)) / static_cast<double>(counts_[i]);
+    return lower + (bounds_[i] - lower) * within;
+  }
+  return bounds_.back();
 }
 
 RequestMetrics::RequestMetrics() : duration_(kLatencyBounds), queueWait_(kLatencyBounds) {}
@@ -189,6 +258,13 @@ std::string RequestMetrics::render(const ServerStatus& status) const {
     sample(out, "isolated_fetches_total", "outcome=\"" + outcome + "\"",
            static_cast<double>(count));
   }
+  header(out, "isolated_worker_isolates", "gauge", "App isolates alive in a worker.");
+  for (const auto& w : status.workerList) {
+    sample(out, "isolated_worker_isolates", workerLabels(w), w.isolates);
+  }
+  header(out, "isolated_apps", "gauge", "Apps the server serves.");
+  sample(out, "isolated_apps", "", static_cast<double>(status.apps.size()));
+  if (status.metricsPerApp) renderApps(out, status);
   return out;
 }
 

@@ -17,8 +17,13 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
   void observe(double value);
-  // Appends `name_bucket`, `name_sum` and `name_count` lines.
-  void render(std::string& out, const std::string& name) const;
+  // Appends `name_bucket`, `name_sum` and `name_count` lines, each with `labels` (may be empty)
+  // besides `le`.
+  void render(std::string& out, const std::string& name, const std::string& labels = "") const;
+  // The q-quantile (0..1) estimated as Prometheus's histogram_quantile does: linear within the
+  // bucket that holds it. 0 with no observations.
+  double quantile(double q) const;
+  uint64_t count() const { return count_; }
 
  private:
   std::vector<double> bounds_;

@@ -30,6 +30,34 @@ struct WorkerStatus {
   uint64_t cpuLimitTerminations = 0;
   uint64_t memoryLimitTerminations = 0;
   std::string retiring;  // why it is being recycled, or empty
+  uint32_t isolates = 0;  // app isolates alive in it, as it last reported
+  uint32_t apps = 0;      // app deployments it has been given (LoadApp)
+};
+
+struct AppStatus {
+  std::string name;
+  std::string state;  // serving, loading (first version), failed, deploying (a new version)
+  uint64_t version = 0;
+  std::string script;
+  std::string isolation;
+  std::vector<std::string> routes;
+  std::vector<uint32_t> workers;  // workers with an isolate of the live version
+  uint64_t requests = 0;
+  std::map<std::string, uint64_t> responses;  // "2xx" -> count
+  uint64_t errors5xx = 0;
+  uint64_t inFlight = 0;
+  uint64_t queued = 0;
+  uint64_t coldStarts = 0;
+  uint64_t evictions = 0;
+  uint64_t loadFailures = 0;
+  uint64_t limitTerminations = 0;
+  double cpuSeconds = 0;
+  double p50Ms = 0;
+  double p99Ms = 0;
+  uint32_t maxConcurrent = 0;
+  std::string lastError;
+  // The app's latency histogram, rendered as metrics (request_metrics.cc).
+  const class Histogram* latency = nullptr;
 };
 
 struct ServerStatus {
@@ -55,6 +83,10 @@ struct ServerStatus {
   uint64_t fetchesInFlight = 0;
   std::map<std::string, uint64_t> fetches;
   std::vector<WorkerStatus> workerList;
+  std::vector<AppStatus> apps;
+  // Single-script servers: "" with --config.
+  std::string config;
+  bool metricsPerApp = true;
 };
 
 }  // namespace isolated::supervisor

@@ -22,6 +22,35 @@ nlohmann::json toJson(const WorkerStatus& w) {
       {"cpu_limit_terminations", w.cpuLimitTerminations},
       {"memory_limit_terminations", w.memoryLimitTerminations},
       {"retiring", w.retiring},
+      {"isolates", w.isolates},
+      {"apps", w.apps},
+  };
+}
+
+nlohmann::json toJson(const AppStatus& a) {
+  return {
+      {"name", a.name},
+      {"state", a.state},
+      {"version", a.version},
+      {"script", a.script},
+      {"isolation", a.isolation},
+      {"routes", a.routes},
+      {"workers", a.workers},
+      {"isolates", a.workers.size()},
+      {"requests", a.requests},
+      {"responses", a.responses},
+      {"errors_5xx", a.errors5xx},
+      {"in_flight", a.inFlight},
+      {"queued", a.queued},
+      {"cold_starts", a.coldStarts},
+      {"evictions", a.evictions},
+      {"load_failures", a.loadFailures},
+      {"limit_terminations", a.limitTerminations},
+      {"cpu_ms", a.cpuSeconds * 1000},
+      {"p50_ms", a.p50Ms},
+      {"p99_ms", a.p99Ms},
+      {"max_concurrent", a.maxConcurrent},
+      {"last_error", a.lastError},
   };
 }
 
@@ -47,6 +76,8 @@ nlohmann::json toJson(const ServerStatus& s) {
       {"dropped_log_lines", s.droppedLogLines},
       {"fetches_in_flight", s.fetchesInFlight},
       {"fetches", s.fetches},
+      {"config", s.config},
+      {"apps", s.apps.size()},
   };
 }
 

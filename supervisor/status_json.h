@@ -9,6 +9,7 @@
 namespace isolated::supervisor {
 
 nlohmann::json toJson(const WorkerStatus& worker);
+nlohmann::json toJson(const AppStatus& app);
 // The `status` object; workers are left out (the `workers` command lists them).
 nlohmann::json toJson(const ServerStatus& status);
 

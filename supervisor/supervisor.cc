@@ -33,30 +33,31 @@ constexpr auto kFetchTimeoutMargin = std::chrono::seconds(1);
 
 Supervisor::Supervisor(event_base* base, const ServeConfig& config,
                        std::vector<std::string> workerCommand, Logger& logger,
-                       std::vector<std::string> snapshotCommand)
+                       std::vector<std::string> snapshotCommand, ConfigReader readConfig)
     : base_(base),
       config_(config),
       workerCommand_(std::move(workerCommand)),
       logger_(logger),
       listener_(base, config, *this),
+      readConfig_(std::move(readConfig)),
       random_(std::random_device{}()),
       startedAt_(Clock::now()),
       targetWorkers_(config.workers),
       minWorkers_(std::min(config.minWorkers, config.workers)),
       maxWorkers_(std::max(config.maxWorkers, config.workers)) {
-  workerCommand_.insert(
-      workerCommand_.end(),
-      {"--script", config.scriptPath, "--script-name", config.scriptName, "--cpu-limit-ms",
-       std::to_string(config.cpuLimitMs), "--heap-limit-mb", std::to_string(config.heapLimitMb),
-       "--isolation", isolationModeName(config.isolation), "--log-level",
-       std::string(logLevelName(config.logLevel)), "--log-format",
-       config.logFormat == LogFormat::kJson ? "json" : "text"});
+  if (config.apps.empty()) throw std::runtime_error("no app to serve");
+  workerCommand_.insert(workerCommand_.end(),
+                        {"--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
+                         config.logFormat == LogFormat::kJson ? "json" : "text"});
   if (!config.builtinsSnapshot) workerCommand_.push_back("--no-builtins-snapshot");
-  if (config.snapshotScript && !snapshotCommand.empty()) {
-    snapshotCommand.insert(
-        snapshotCommand.end(),
-        {"--script", config.scriptPath, "--log-level", std::string(logLevelName(config.logLevel)),
-         "--log-format", config.logFormat == LogFormat::kJson ? "json" : "text"});
+  // A script snapshot is made for a single-script server (with many apps, each app's isolate
+  // starts from the built-ins snapshot and the worker's code cache).
+  if (config.snapshotScript && !snapshotCommand.empty() && config.configPath.empty() &&
+      config.apps.size() == 1) {
+    snapshotCommand.insert(snapshotCommand.end(),
+                           {"--script", config.apps.front().scriptPath, "--log-level",
+                            std::string(logLevelName(config.logLevel)), "--log-format",
+                            config.logFormat == LogFormat::kJson ? "json" : "text"});
     try {
       snapshotter_ = std::make_unique<ScriptSnapshotter>(base_, std::move(snapshotCommand), logger_,
                                                          [this] { onScriptSnapshotDone(); });
@@ -82,18 +83,11 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   timeval period = millisToTimeval(kHousekeepingPeriod.count());
   event_add(housekeepingTimer_.get(), &period);
 
-  // Parsing validated both already; a failure here means a file changed in between.
-  std::string bindingError;
-  auto bindings = loadBindings(config.bindings, bindingError);
-  if (!bindings) throw std::runtime_error(bindingError);
-  bindings_ = std::move(*bindings);
-  for (const auto& expression : config.crons) {
-    auto parsed = CronSchedule::parse(expression);
-    if (auto* error = std::get_if<std::string>(&parsed)) {
-      throw std::runtime_error("--cron: " + *error);
-    }
-    crons_.push_back({std::get<CronSchedule>(parsed), 0});
-  }
+  // Parsing validated every app already (routes, bindings, crons). Config apps are routed from
+  // the start: their requests wait while the first version loads.
+  for (const auto& appConfig : config.apps)
+    apps_.add(appConfig).routed = true;
+  if (auto error = apps_.rebuildRoutes()) throw std::runtime_error(*error);
 
   if (!config.controlSocketPath.empty()) {
     control_ = std::make_unique<ControlServer>(base_, config.controlSocketPath, *this, logger_);
@@ -119,20 +113,36 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
 Supervisor::~Supervisor() = default;
 
 int Supervisor::run() {
-  logger_.info("listening", {{"address", listener_.address()},
-                             {"script", config_.scriptPath},
-                             {"workers", config_.workers}});
+  if (App* app = singleApp()) {
+    logger_.info("listening", {{"address", listener_.address()},
+                               {"script", app->config.scriptPath},
+                               {"workers", config_.workers}});
+  } else {
+    logger_.info("listening", {{"address", listener_.address()},
+                               {"config", config_.configPath},
+                               {"apps", apps_.apps().size()},
+                               {"workers", config_.workers}});
+  }
   if (control_) logger_.info("control socket", {{"path", control_->path()}});
   if (admin_) logger_.info("admin listening", {{"address", admin_->address()}});
-  if (!bindings_.empty()) {
-    size_t secrets = static_cast<size_t>(std::count_if(bindings_.begin(), bindings_.end(),
-                                                       [](const Binding& b) { return b.secret; }));
-    logger_.info("script environment",
-                 {{"variables", bindings_.size() - secrets}, {"secrets", secrets}});
+  for (const auto& [name, app] : apps_.apps()) {
+    std::string error;
+    auto bindings = loadBindings(app->config.bindings, error);
+    if (!bindings || bindings->empty()) continue;
+    size_t secrets = static_cast<size_t>(std::count_if(
+        bindings->begin(), bindings->end(), [](const Binding& b) { return b.secret; }));
+    logger_.info("script environment", {{"app", name},
+                                        {"variables", bindings->size() - secrets},
+                                        {"secrets", secrets}});
   }
   armCronTimer();
   // With a script snapshot, the pool starts once the helper has made it (or given up).
-  if (!snapshotter_ || !snapshotter_->start(generation_, !bindings_.empty())) reconcilePool();
+  App* single = singleApp();
+  if (!snapshotter_ || single == nullptr ||
+      !snapshotter_->start(single->lastVersion + 1, hasBindings(single->config.bindings))) {
+    createBootDeployments();
+    reconcilePool();
+  }
   if (phase_ != Phase::kStopped) event_base_dispatch(base_);
   return exitCode_;
 }
@@ -214,6 +224,7 @@ void Supervisor::housekeeping() {
     }
     autoscale();
     pruneSubrequests(now);
+    apps_.collect();
   }
   checkDrained();
 }
@@ -226,7 +237,7 @@ void Supervisor::beginDrain() {
     notifier_.stopping();
     listener_.stopAccepting();
     logger_.info("listener closed, draining", {{"in_flight", inFlight_.size()},
-                                               {"queued", queue_.size()},
+                                               {"queued", queued_},
                                                {"timeout_s", config_.drainTimeoutSec}});
     drainTimer_.reset(event_new(
         base_, -1, 0,
@@ -241,7 +252,7 @@ void Supervisor::beginDrain() {
 }
 
 void Supervisor::checkDrained() {
-  if (phase_ == Phase::kDraining && inFlight_.empty() && queue_.empty()) stopWorkers();
+  if (phase_ == Phase::kDraining && inFlight_.empty() && queued_ == 0) stopWorkers();
 }
 
 void Supervisor::stopWorkers() {
@@ -272,18 +283,19 @@ void Supervisor::stopWorkers() {
 
 void Supervisor::forceStop(const std::string& why) {
   logger_.warn("stopping now",
-               {{"reason", why}, {"abandoned_requests", inFlight_.size() + queue_.size()}});
+               {{"reason", why}, {"abandoned_requests", inFlight_.size() + queued_}});
   listener_.stopAccepting();
-  for (auto& request : queue_) {
-    replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
-  }
-  queue_.clear();
+  for (const auto& [name, app] : apps_.apps())
+    failQueue(*app, 503, "shutting-down", "Service Unavailable: shutting down");
   for (auto& [id, request] : inFlight_) {
     replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
+    --request.app->inFlight;
   }
   inFlight_.clear();
-  for (auto& worker : workers_)
+  for (auto& worker : workers_) {
     worker->outstanding().clear();
+    worker->appOutstanding.clear();
+  }
   if (phase_ != Phase::kStopping) stopWorkers();
   for (auto& worker : workers_)
     worker->process().signal(SIGKILL);
@@ -304,10 +316,8 @@ void Supervisor::failBoot(const std::string& reason) {
   phase_ = Phase::kStopping;
   for (auto& worker : workers_)
     worker->process().signal(SIGKILL);
-  for (auto& request : queue_) {
-    replyError(request, 503, "shutting-down", "Service Unavailable: failed to start", 1);
-  }
-  queue_.clear();
+  for (const auto& [name, app] : apps_.apps())
+    failQueue(*app, 503, "shutting-down", "Service Unavailable: failed to start");
   finishIfStopped();
 }
 

@@ -1,8 +1,10 @@
-// The supervisor: owns the HTTP listener, the worker pool, the request queue and the signal
-// handling of one `isolated serve` run. It never runs JavaScript; it moves requests to workers
-// and answers back, keeps the pool at its target size, recycles workers (memory, request count,
-// reload, scale-down) with the replacement ready before the old worker drains, replaces workers
-// that die or fail health checks, and drains on SIGTERM.
+// The supervisor: owns the HTTP listener, the worker pool, the apps (AppRegistry: routes,
+// deployments, per-app queues) and the signal handling of one `isolated serve` run. It never
+// runs JavaScript; it routes each request to its app, places it on one of the app's workers
+// (Placement) and answers back, keeps the pool at its target size, recycles workers (memory,
+// request count, reload, scale-down) with the replacement ready before the old worker drains,
+// replaces workers that die or fail health checks, deploys apps at runtime (the new version is
+// loaded by one worker before anything switches) and drains on SIGTERM.
 //
 // Construction takes every dependency (event loop, config, logger, the worker command line), so
 // tests can build one in-process. Single-threaded: everything runs on `base`'s loop.
@@ -17,12 +19,14 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "common/bindings.h"
@@ -31,8 +35,10 @@
 #include "common/logger.h"
 #include "common/serve_config.h"
 #include "supervisor/admin_server.h"
+#include "supervisor/apps/app_registry.h"
 #include "supervisor/control_server.h"
-#include "supervisor/dispatcher.h"
+#include "supervisor/pending_request.h"
+#include "supervisor/pool/placement.h"
 #include "supervisor/fetch_client.h"
 #include "supervisor/http_listener.h"
 #include "supervisor/request_metrics.h"
@@ -56,8 +62,12 @@ class Supervisor : public RequestHandler,
   // empty, is the prefix that starts the script snapshot helper (the binary and
   // `__snapshot-script`; see ScriptSnapshotter), used when config.snapshotScript is on. Binds
   // the listener at once and throws std::runtime_error when it cannot.
+  // Re-reads the config file for SIGHUP (with --config): the new config, or an error message.
+  using ConfigReader = std::function<std::variant<ServeConfig, std::string>()>;
+
   Supervisor(event_base* base, const ServeConfig& config, std::vector<std::string> workerCommand,
-             Logger& logger, std::vector<std::string> snapshotCommand = {});
+             Logger& logger, std::vector<std::string> snapshotCommand = {},
+             ConfigReader readConfig = {});
   ~Supervisor() override;
 
   // Spawns the pool and runs the loop until the server has stopped. Returns the exit code:
@@ -66,13 +76,22 @@ class Supervisor : public RequestHandler,
 
   uint16_t port() const { return listener_.port(); }
 
-  // Operator actions (signals now, the control socket later).
-  // Rolling reload: workers are replaced one at a time by workers that re-read the script. The
-  // first replacement validates it; if it fails to load, the reload is refused and the old
-  // workers keep serving. The --vars-file and --secrets-file are re-read first; if they no
-  // longer load, the reload is refused. Returns false (with `why`, when given) when a reload is
-  // already running or not possible.
+  // Operator actions (signals and the control socket).
+  // Reload. With one script: a rolling reload, workers replaced one at a time by workers that
+  // load the script again; the first replacement validates it; if it fails to load, the reload
+  // is refused and the old workers keep serving. The --vars-file and --secrets-file are re-read
+  // first; if they no longer load, the reload is refused. With --config: the file is read again
+  // and only the difference applies (changed apps redeploy, new ones deploy, removed ones
+  // undeploy); workers stay. Returns false (with `why`, when given) when a reload is already
+  // running or not possible.
   bool beginReload(std::string* why = nullptr);
+  // Deploys `app` (new, or a new version of an existing one): the version is loaded by one
+  // worker first, and only then serves; `done` is told the outcome. Returns an error at once
+  // when the deploy cannot start (bad routes, another deploy of the app running, bindings that
+  // do not load).
+  std::optional<std::string> deploy(AppConfig app, DeployDone done);
+  // Takes an app out of service: queued requests get 503, in-flight ones finish.
+  std::optional<std::string> undeploy(const std::string& name);
   // Graceful recycle of one worker by id; false when there is no such serving worker.
   bool recycleWorker(uint32_t id, const std::string& reason);
 
@@ -85,12 +104,14 @@ class Supervisor : public RequestHandler,
   // Runs the script's scheduled handler once for `cron` (any valid expression), as if the
   // trigger had fired now: dispatched like a request (queue, limits, metrics). Returns an
   // error for the operator, or nullopt when it was dispatched or queued.
-  std::optional<std::string> triggerScheduled(const std::string& cron);
+  // `app` may be empty on a single-script server.
+  std::optional<std::string> triggerScheduled(const std::string& app, const std::string& cron);
 
   ServerStatus snapshot() const;
 
   // ControlHandler
-  nlohmann::json handleControl(const nlohmann::json& request) override;
+  std::optional<nlohmann::json> handleControl(const nlohmann::json& request,
+                                              const ControlResponder& respond) override;
   // AdminHandler
   std::string metricsText() override;
   bool ready() override;
@@ -104,6 +125,8 @@ class Supervisor : public RequestHandler,
   // WorkerEvents
   void onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) override;
   void onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) override;
+  void onWorkerAppLoaded(WorkerProcess& worker, ipc::AppLoaded::Reader loaded) override;
+  void onWorkerAppEvicted(WorkerProcess& worker, ipc::AppEvicted::Reader evicted) override;
   void onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) override;
   void onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader chunk) override;
   void onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Reader credit) override;
@@ -119,41 +142,6 @@ class Supervisor : public RequestHandler,
   // kPaused: drained by the operator (ctl drain) but running; kDraining ends in kStopping.
   enum class Phase { kBooting, kServing, kPaused, kDraining, kStopping, kStopped };
 
-  // An HTTP request, or (http == nullptr) a scheduled event for `cron`. Both travel the same
-  // path: queue, dispatch, wall limit, one answer; a scheduled event's answer is logged.
-  struct PendingRequest {
-    evhttp_request* http;
-    uint64_t id;
-    Clock::time_point arrived;
-    std::string requestId;  // the id in --request-id-header, taken or generated
-    uint32_t workerId = 0;  // 0 while queued in the supervisor
-    std::string cron;
-    double scheduledTimeMs = 0;
-    // Streamed request body (ipc/protocol.h rules 8-11): it arrives through the connection's
-    // BodyTap; the worker accepts `bodyCredit` more bytes of it.
-    bool streamedBody = false;
-    uint32_t bodyCredit = 0;
-    bool bodyEndSent = false;
-    // Streamed response: status and headers are out, chunks are being relayed; the worker has
-    // sent `responseUncredited` bytes not yet credited back.
-    bool responseStreaming = false;
-    int responseStatus = 0;
-    uint32_t responseUncredited = 0;
-    // The Content-Length the script declared (-1: none, the answer is chunked), and the body
-    // bytes relayed so far: a body that disagrees with it ends the connection, never the
-    // framing.
-    int64_t responseDeclared = -1;
-    uint64_t responseRelayed = 0;
-    // Set while the client's connection is watched, so that a client that leaves cancels the
-    // request in the worker: while either body streams, or (`watched`) while the worker holds
-    // an unstreamed request and its BodyTap reads on (BodyTap::watch). The key in byConnection_.
-    evhttp_connection* connection = nullptr;
-    bool watched = false;
-  };
-  struct CronEntry {
-    CronSchedule schedule;
-    int64_t nextFireSec;  // Unix time of its next fire
-  };
   // What a worker slot has been through, carried from a worker to its replacement.
   struct SlotHistory {
     uint32_t restarts = 0;
@@ -189,9 +177,20 @@ class Supervisor : public RequestHandler,
                        ipc::Response::Reader response);
   void recordAnswer(const PendingRequest& request, int status, uint32_t workerId);
   std::string newRequestId();
-  uint32_t workerCapacity() const;
+  // Admission of a request routed to `app` (HTTP or scheduled): dispatched now, queued in the
+  // app's queue, or answered 503 (the app's or the server's bound is reached).
+  void admit(PendingRequest&& request);
+  // Requests one worker holds at once, and requests of one app deployment on one worker:
+  // context/isolate isolation holds one at a time per app, since a fresh state per request
+  // would be shared otherwise.
+  uint32_t workerCapacity() const { return config_.workerQueueSize; }
+  static uint32_t appCapacity(const Deployment& deployment, uint32_t workerCapacity);
   bool tryAssign(PendingRequest& request);
   void sendToWorker(WorkerProcess& worker, PendingRequest& request);
+  // Sends LoadApp for `deployment` unless the worker has it already.
+  void defineApp(WorkerProcess& worker, const Deployment& deployment, bool preload);
+  // Sends UnloadApp for `deployment` to every worker that has it.
+  void unloadEverywhere(uint32_t deployment);
   WorkerProcess* findWorker(uint32_t id);
   // Streams: forwarding the request body as credit allows, relaying the response body, and
   // letting go of both when a request ends (before its evhttp_request may be freed).
@@ -211,22 +210,54 @@ class Supervisor : public RequestHandler,
   // --max-requests. Abandoned by the supervisor: the worker gets RequestCancel and the request's
   // fetches fail with "fetch() cancelled: " + cancelReason (ipc/protocol.h rule 12).
   void finishInFlight(uint64_t id, const char* cancelReason = nullptr);
+  // Dispatches queued requests, taking apps in turn so that one app's full queue never holds
+  // another's back.
   void pumpQueue();
   void expireQueue(Clock::time_point now);
+  // Answers every queued request of `app` with `status` and `kind`.
+  void failQueue(App& app, int status, std::string_view kind, const std::string& message);
   void expireInFlight(Clock::time_point now);
 
   // Cron triggers: one timer for the earliest next fire of any schedule (wall clock, UTC).
   void armCronTimer();
   void onCronTimer();
-  void dispatchScheduled(const std::string& cron, double scheduledTimeMs);
-  // The script's environment, the supervisor's first message to every worker.
+  void dispatchScheduled(App& app, const std::string& cron, double scheduledTimeMs);
+  // Worker-wide settings, the supervisor's first message to every worker.
   void sendConfigure(WorkerProcess& worker);
+
+  // Apps (supervisor_apps.cc).
+  // Makes a deployment of `app` from its config, loading its bindings; nullopt (and `error`)
+  // when they do not load.
+  std::shared_ptr<const Deployment> makeDeployment(App& app, std::string& error);
+  // Starts validating `deployment` as `app`'s candidate on one serving worker (the first in
+  // the app's placement order), or waits for one.
+  void startValidation(App& app);
+  // The candidate loaded (or failed): it replaces the live version (or is dropped).
+  void promoteCandidate(App& app);
+  void rejectCandidate(App& app, const std::string& error);
+  // A worker became ready: it validates waiting candidates and preloads the apps it is home to.
+  void onWorkerHello(WorkerProcess& worker);
+  // `ctl deploy`: answered once the new version has loaded or failed.
+  std::optional<nlohmann::json> deployCommand(const nlohmann::json& request,
+                                              const ControlResponder& respond);
+  // Applies a re-read config file (SIGHUP with --config).
+  bool applyConfig(const ServeConfig& next, std::string* why);
+  // Whether any deploy is waiting to be validated (boot waits for them).
+  bool validationsPending() const;
+  // The single-script server's app (only with one app and no --config).
+  App* singleApp();
+  // A single-script reload: the script's next version, validated, then the workers replaced.
+  bool startSingleReload(std::string* why);
+  // The first version of every app, made once the pool may start (after the script snapshot).
+  void createBootDeployments();
+  void maybeFinishBoot();
   // Outbound fetch (supervisor_fetch.cc).
   // Fetches started per parent request, for --max-subrequests. An entry outlives its request
   // (waitUntil work may still fetch) until no fetch of it can still be running: the parent is
   // answered and its last fetch started more than the fetch timeout ago.
   struct SubrequestCount {
     uint32_t workerId;
+    uint32_t deployment;
     uint32_t started;
     Clock::time_point lastStart;
   };
@@ -249,7 +280,9 @@ class Supervisor : public RequestHandler,
   std::vector<std::string> workerCommand_;
   Logger& logger_;
   HttpListener listener_;
-  Dispatcher dispatcher_;
+  ConfigReader readConfig_;
+  AppRegistry apps_;
+  Placement placement_;
   std::mt19937_64 random_;
 
   Phase phase_ = Phase::kBooting;
@@ -266,13 +299,14 @@ class Supervisor : public RequestHandler,
   // Spawns waiting out a backoff delay; they count toward the pool's size.
   uint32_t scheduledSpawns_ = 0;
   bool degraded_ = false;
-  std::optional<std::string> bootLoadError_;
   uint64_t housekeepingTicks_ = 0;
 
   // Rolling reload: the generation new workers belong to, and the old workers still to replace.
   uint64_t generation_ = 1;
   std::deque<uint32_t> reloadQueue_;
   bool reloadActive_ = false;
+  // A single-script reload waits for the new version's script snapshot.
+  bool reloadWaitsForSnapshot_ = false;
   // Autoscaling: consecutive seconds of high or low load.
   uint32_t busySeconds_ = 0;
   uint32_t idleSeconds_ = 0;
@@ -294,22 +328,31 @@ class Supervisor : public RequestHandler,
   std::unordered_map<uint64_t, SubrequestCount> subrequests_;
   // After workers_: declared later, destroyed first, it never sends to a destroyed worker.
   std::unique_ptr<FetchClient> fetch_;
-  std::vector<DispatchCandidate> candidates_;  // scratch space for dispatch, reused
+  // Scratch space for placement, reused.
+  std::vector<PlacementCandidate> candidates_;
+  std::vector<PlacementRank> ranks_;
   std::unordered_map<uint64_t, PendingRequest> inFlight_;
   // Watched client connections (PendingRequest::connection), to the request id.
   std::unordered_map<evhttp_connection*, uint64_t> byConnection_;
-  // Request ids of the last kRecentAnswers answered requests, so that lines their waitUntil()
-  // work logs after the answer still carry the client-visible id. Bounded FIFO.
+  // The last kRecentAnswers answered requests, so that lines their waitUntil() work logs after
+  // the answer still carry the client-visible id, and fetches it starts are checked against
+  // the worker and deployment that held the request. Bounded FIFO.
   static constexpr size_t kRecentAnswers = 4096;
-  std::unordered_map<uint64_t, std::string> recentRequestIds_;
+  struct RecentAnswer {
+    std::string requestId;
+    uint32_t workerId;
+    uint32_t deployment;
+  };
+  std::unordered_map<uint64_t, RecentAnswer> recentRequestIds_;
   std::deque<uint64_t> recentOrder_;
-  std::deque<PendingRequest> queue_;
+  // Requests waiting in every app's queue together (bounded by --queue-size), and where the
+  // next pumpQueue() starts so that apps take turns.
+  size_t queued_ = 0;
+  // Apps whose queue is not empty (App::waiting), in the order they take turns.
+  std::deque<App*> waiting_;
+  // Takes `app` off waiting_ once its queue is empty (in pumpQueue and expireQueue).
+  void enqueue(App& app, PendingRequest&& request);
 
-  // The bindings workers get (re-read on reload; the previous set comes back when the reload
-  // is refused). Secret values are never logged or reported.
-  std::vector<Binding> bindings_;
-  std::vector<Binding> previousBindings_;
-  std::vector<CronEntry> crons_;
   EventPtr cronTimer_;
   Clock::time_point drainStartedAt_;
 

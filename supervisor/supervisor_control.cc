@@ -4,6 +4,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 
 #include "common/version.h"
@@ -26,8 +29,8 @@ std::optional<std::string> Supervisor::pause() {
   phase_ = Phase::kPaused;
   listener_.stopAccepting();
   logger_.info("paused: listener closed, finishing requests in flight",
-               {{"in_flight", inFlight_.size()}, {"queued", queue_.size()}});
-  return "draining: the listener is closed; " + std::to_string(inFlight_.size() + queue_.size()) +
+               {{"in_flight", inFlight_.size()}, {"queued", queued_}});
+  return "draining: the listener is closed; " + std::to_string(inFlight_.size() + queued_) +
          " requests still in flight";
 }
 
@@ -63,6 +66,8 @@ ServerStatus Supervisor::snapshot() const {
   status.pid = getpid();
   status.uptimeSec = std::chrono::duration<double>(now - startedAt_).count();
   status.script = config_.scriptPath;
+  status.config = config_.configPath;
+  status.metricsPerApp = config_.metricsPerApp;
   status.listen = listener_.address();
   status.isolation = isolationModeName(config_.isolation);
   switch (phase_) {
@@ -88,7 +93,7 @@ ServerStatus Supervisor::snapshot() const {
   status.requestsTotal = metrics_.total();
   status.responses = metrics_.byClass();
   status.inFlight = inFlight_.size();
-  status.queued = queue_.size();
+  status.queued = queued_;
   for (const char* reason : kRestartReasons)
     status.restarts[reason] = 0;
   for (const auto& [reason, count] : restarts_)
@@ -117,6 +122,8 @@ ServerStatus Supervisor::snapshot() const {
     row.cpuLimitTerminations = w->cpuLimitTerminations;
     row.memoryLimitTerminations = w->memoryLimitTerminations;
     row.retiring = w->retireReason();
+    row.isolates = static_cast<uint32_t>(w->isolates.size());
+    row.apps = static_cast<uint32_t>(w->defined.size());
     if (auto it = slots_.find(w->slot); it != slots_.end()) {
       row.restarts = it->second.restarts;
       row.lastExitReason = it->second.lastExitReason;
@@ -148,10 +155,47 @@ ServerStatus Supervisor::snapshot() const {
     }
     status.workerList.push_back(std::move(row));
   }
+  for (const auto& [name, app] : apps_.apps()) {
+    AppStatus row;
+    row.name = name;
+    const Deployment* shown = app->live ? app->live.get() : app->candidate.get();
+    row.state = app->live ? (app->candidate ? "deploying" : "serving")
+                          : (app->candidate ? "loading" : "failed");
+    if (shown != nullptr) {
+      row.version = shown->version;
+      row.script = shown->scriptPath;
+      row.isolation = isolationModeName(shown->isolation);
+    }
+    row.routes = app->config.routes;
+    if (app->live) {
+      for (const auto& w : workers_) {
+        if (w->isolates.contains(app->live->id)) row.workers.push_back(w->id());
+      }
+    }
+    const AppCounters& c = app->counters;
+    row.requests = c.requests;
+    for (size_t cls = 1; cls <= 5; ++cls)
+      row.responses[std::to_string(cls) + "xx"] = c.classes[cls];
+    row.errors5xx = c.classes[5];
+    row.inFlight = app->inFlight;
+    row.queued = app->queue.size();
+    row.coldStarts = c.coldStarts;
+    row.evictions = c.evictions;
+    row.loadFailures = c.loadFailures;
+    row.limitTerminations = c.limitTerminations;
+    row.cpuSeconds = static_cast<double>(c.cpuMicros) / 1e6;
+    row.p50Ms = c.latency.quantile(0.5) * 1000;
+    row.p99Ms = c.latency.quantile(0.99) * 1000;
+    row.maxConcurrent = app->config.maxConcurrent;
+    row.lastError = app->lastError;
+    row.latency = &c.latency;
+    status.apps.push_back(std::move(row));
+  }
   return status;
 }
 
-nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
+std::optional<nlohmann::json> Supervisor::handleControl(const nlohmann::json& request,
+                                                        const ControlResponder& respond) {
   const std::string cmd = request["cmd"].get<std::string>();
   auto fail = [](const std::string& error) {
     return nlohmann::json{{"ok", false}, {"error", error}};
@@ -163,19 +207,43 @@ nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
     if (!request.contains(key) || !request[key].is_number_unsigned()) return std::nullopt;
     return request[key].get<uint64_t>();
   };
-  if (cmd == "status") return {{"ok", true}, {"status", toJson(snapshot())}};
+  auto text = [&](const char* key) -> std::string {
+    return request.contains(key) && request[key].is_string() ? request[key].get<std::string>()
+                                                             : std::string();
+  };
+  if (cmd == "status") return nlohmann::json{{"ok", true}, {"status", toJson(snapshot())}};
   if (cmd == "workers") {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& w : snapshot().workerList)
       rows.push_back(toJson(w));
-    return {{"ok", true}, {"workers", rows}};
+    return nlohmann::json{{"ok", true}, {"workers", rows}};
   }
-  if (cmd == "metrics") return {{"ok", true}, {"text", metricsText()}};
+  if (cmd == "apps") {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& app : snapshot().apps)
+      rows.push_back(toJson(app));
+    return nlohmann::json{{"ok", true}, {"apps", rows}};
+  }
+  if (cmd == "metrics") return nlohmann::json{{"ok", true}, {"text", metricsText()}};
   if (cmd == "reload") {
     size_t workers = countWorkers(isActive);
     std::string why;
     if (!beginReload(&why)) return fail("cannot reload now: " + why);
+    if (!config_.configPath.empty()) {
+      return done("re-read " + config_.configPath + "; changed apps are deploying" +
+                  (why.empty() ? "" : " (" + why + ", see the log)"));
+    }
     return done("reloading " + std::to_string(workers) + " workers one at a time");
+  }
+  if (cmd == "deploy") return deployCommand(request, respond);
+  if (cmd == "undeploy") {
+    std::string name = text("name");
+    if (name.empty()) return fail("undeploy needs \"name\": an app name (see `isolated ctl apps`)");
+    if (auto error = undeploy(name)) return fail(*error);
+    return done("undeployed '" + name + "'; its requests in flight finish" +
+                (config_.configPath.empty() ? ""
+                                            : "; runtime only: " + config_.configPath +
+                                                  " still lists it and a reload brings it back"));
   }
   if (cmd == "restart") {
     auto id = number("id");
@@ -202,19 +270,26 @@ nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
     return done("scaling to " + std::to_string(*n) + " workers");
   }
   if (cmd == "trigger-cron") {
+    std::string appName = text("app");
+    App* app = appName.empty() ? singleApp() : apps_.find(appName);
+    if (app == nullptr) {
+      return fail(appName.empty() ? "trigger-cron needs \"app\": the server has several apps"
+                                  : "trigger-cron: no app named '" + appName + "'");
+    }
     std::vector<std::string> expressions;
-    if (request.contains("cron") && request["cron"].is_string() &&
-        !request["cron"].get<std::string>().empty()) {
-      expressions.push_back(request["cron"].get<std::string>());
+    if (std::string cron = text("cron"); !cron.empty()) {
+      expressions.push_back(cron);
     } else {
-      for (const auto& entry : crons_)
+      for (const auto& entry : app->crons)
         expressions.push_back(entry.schedule.expression());
     }
     if (expressions.empty()) {
       return fail("trigger-cron needs \"cron\": no --cron schedule is configured");
     }
     for (const auto& expression : expressions) {
-      if (auto error = triggerScheduled(expression)) return fail("trigger-cron: " + *error);
+      if (auto error = triggerScheduled(app->config.name, expression)) {
+        return fail("trigger-cron: " + *error);
+      }
     }
     return done("triggered the scheduled handler for " +
                 (expressions.size() == 1 ? "'" + expressions.front() + "'"
@@ -222,8 +297,80 @@ nlohmann::json Supervisor::handleControl(const nlohmann::json& request) {
                 "; its outcome is logged");
   }
   return fail("unknown command '" + cmd +
-              "': expected status, workers, metrics, reload, restart, drain, resume, scale or "
-              "trigger-cron");
+              "': expected status, workers, apps, metrics, reload, deploy, undeploy, restart, "
+              "drain, resume, scale or trigger-cron");
+}
+
+std::optional<nlohmann::json> Supervisor::deployCommand(const nlohmann::json& request,
+                                                        const ControlResponder& respond) {
+  auto fail = [](const std::string& error) {
+    return nlohmann::json{{"ok", false}, {"error", error}};
+  };
+  auto strings = [&](const char* key, std::vector<std::string>& out) -> bool {
+    if (!request.contains(key)) return true;
+    if (!request[key].is_array()) return false;
+    for (const auto& item : request[key]) {
+      if (!item.is_string()) return false;
+      out.push_back(item.get<std::string>());
+    }
+    return true;
+  };
+  if (!request.contains("name") || !request["name"].is_string() || !request.contains("script") ||
+      !request["script"].is_string()) {
+    return fail("deploy needs \"name\" and \"script\" (an absolute path) strings");
+  }
+  AppConfig app;
+  app.name = request["name"].get<std::string>();
+  app.scriptPath = request["script"].get<std::string>();
+  if (!app.scriptPath.starts_with('/')) return fail("deploy: \"script\" must be an absolute path");
+  if (::access(app.scriptPath.c_str(), R_OK) != 0) {
+    return fail("deploy: cannot read " + app.scriptPath + ": " + std::strerror(errno));
+  }
+  std::vector<std::string> vars;
+  if (!strings("routes", app.routes) || !strings("vars", vars)) {
+    return fail("deploy: \"routes\" and \"vars\" must be arrays of strings");
+  }
+  // A new version keeps what it does not change: routes, environment, crons and limits.
+  const App* existing = apps_.find(app.name);
+  if (existing != nullptr) {
+    const AppConfig& current = existing->config;
+    if (app.routes.empty()) app.routes = current.routes;
+    app.bindings = current.bindings;
+    app.crons = current.crons;
+    app.cpuLimitMs = current.cpuLimitMs;
+    app.heapLimitMb = current.heapLimitMb;
+    app.wallLimitMs = current.wallLimitMs;
+    app.isolation = current.isolation;
+    app.maxConcurrent = current.maxConcurrent;
+    app.dedicatedWorkers = current.dedicatedWorkers;
+  } else if (app.routes.empty()) {
+    return fail("deploy: a new app needs at least one --route");
+  }
+  for (const auto& pair : vars) {
+    auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) return fail("deploy: --var takes NAME=VALUE");
+    std::string name = pair.substr(0, eq);
+    std::erase_if(app.bindings.vars, [&](const auto& v) { return v.first == name; });
+    app.bindings.vars.emplace_back(name, pair.substr(eq + 1));
+  }
+  if (request.contains("secrets_file") && request["secrets_file"].is_string()) {
+    app.bindings.secretsFile = request["secrets_file"].get<std::string>();
+  }
+  std::string name = app.name;
+  bool runtimeOnly = !config_.configPath.empty();
+  auto error = deploy(std::move(app), [respond, name, runtimeOnly,
+                                       path = config_.configPath](
+                                          const std::optional<std::string>& failure) {
+    if (failure) {
+      respond({{"ok", false}, {"error", "deploy of '" + name + "' refused: " + *failure}});
+      return;
+    }
+    std::string message = "deployed '" + name + "'";
+    if (runtimeOnly) message += "; runtime only: " + path + " is unchanged";
+    respond({{"ok", true}, {"message", message}});
+  });
+  if (error) return fail("deploy: " + *error);
+  return std::nullopt;
 }
 
 std::string Supervisor::metricsText() {

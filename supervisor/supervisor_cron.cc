@@ -19,17 +19,22 @@ int64_t wallNowMs() {
 }  // namespace
 
 void Supervisor::armCronTimer() {
-  if (crons_.empty()) return;
   int64_t nowSec = wallNowMs() / 1000;
   int64_t earliest = INT64_MAX;
-  for (auto& entry : crons_) {
+  for (const auto& [name, app] : apps_.apps()) {
+    for (auto& entry : app->crons) {
     // The earlier of the fire already due (kept so a late timer still fires it) and the next
     // one from now (sooner than the stored one only when the wall clock moved back).
     int64_t fromNow = entry.schedule.next(nowSec).value_or(INT64_MAX);
-    entry.nextFireSec = entry.nextFireSec == 0 ? fromNow : std::min(entry.nextFireSec, fromNow);
-    earliest = std::min(earliest, entry.nextFireSec);
+      entry.nextFireSec =
+          entry.nextFireSec == 0 ? fromNow : std::min(entry.nextFireSec, fromNow);
+      earliest = std::min(earliest, entry.nextFireSec);
+    }
   }
-  if (earliest == INT64_MAX) return;
+  if (earliest == INT64_MAX) {
+    cronTimer_.reset();
+    return;
+  }
   if (!cronTimer_) {
     cronTimer_.reset(event_new(
         base_, -1, 0,
@@ -44,42 +49,56 @@ void Supervisor::armCronTimer() {
 
 void Supervisor::onCronTimer() {
   int64_t nowSec = wallNowMs() / 1000;
-  for (auto& entry : crons_) {
-    if (entry.nextFireSec > nowSec) continue;
-    // A fire missed by more than a minute (suspend, clock jump) is skipped, not replayed.
-    if (nowSec - entry.nextFireSec < 60) {
-      dispatchScheduled(entry.schedule.expression(), static_cast<double>(entry.nextFireSec) * 1000);
-    } else {
-      logger_.warn("cron trigger missed", {{"cron", entry.schedule.expression()},
-                                           {"due_s_ago", nowSec - entry.nextFireSec}});
+  for (const auto& [name, app] : apps_.apps()) {
+    for (auto& entry : app->crons) {
+      if (entry.nextFireSec > nowSec) continue;
+      // A fire missed by more than a minute (suspend, clock jump) is skipped, not replayed.
+      if (nowSec - entry.nextFireSec < 60) {
+        dispatchScheduled(*app, entry.schedule.expression(),
+                          static_cast<double>(entry.nextFireSec) * 1000);
+      } else {
+        logger_.warn("cron trigger missed", {{"app", name},
+                                             {"cron", entry.schedule.expression()},
+                                             {"due_s_ago", nowSec - entry.nextFireSec}});
+      }
+      entry.nextFireSec = entry.schedule.next(nowSec).value_or(INT64_MAX);
     }
-    entry.nextFireSec = entry.schedule.next(nowSec).value_or(INT64_MAX);
   }
   armCronTimer();
 }
 
-std::optional<std::string> Supervisor::triggerScheduled(const std::string& cron) {
+std::optional<std::string> Supervisor::triggerScheduled(const std::string& appName,
+                                                        const std::string& cron) {
   if (phase_ != Phase::kServing) return "the server is not serving";
+  App* app = appName.empty() ? singleApp() : apps_.find(appName);
+  if (app == nullptr) {
+    return appName.empty() ? "name the app (--app NAME): the server has several"
+                           : "no app named '" + appName + "'";
+  }
   auto parsed = CronSchedule::parse(cron);
   if (auto* error = std::get_if<std::string>(&parsed)) return *error;
   // Like Cloudflare's test trigger: the scheduled time is now, not the expression's next fire.
-  dispatchScheduled(std::get<CronSchedule>(parsed).expression(), static_cast<double>(wallNowMs()));
+  dispatchScheduled(*app, std::get<CronSchedule>(parsed).expression(),
+                    static_cast<double>(wallNowMs()));
   return std::nullopt;
 }
 
-void Supervisor::dispatchScheduled(const std::string& cron, double scheduledTimeMs) {
+void Supervisor::dispatchScheduled(App& app, const std::string& cron, double scheduledTimeMs) {
   if (phase_ != Phase::kServing) {
-    logger_.warn("cron trigger skipped: the server is not serving", {{"cron", cron}});
+    logger_.warn("cron trigger skipped: the server is not serving",
+                 {{"app", app.config.name}, {"cron", cron}});
     return;
   }
-  PendingRequest pending{nullptr, nextRequestId_++, Clock::now(), newRequestId(), 0,
-                         cron,    scheduledTimeMs};
-  logger_.debug("cron trigger", {{"cron", cron}, {"request_id", pending.requestId}});
-  if (queue_.empty() && tryAssign(pending)) return;
-  if (queue_.size() >= config_.queueSize) {
-    return replyError(pending, 503, "overloaded", "every worker is busy and the queue is full");
-  }
-  queue_.push_back(std::move(pending));
+  PendingRequest pending;
+  pending.id = nextRequestId_++;
+  pending.arrived = Clock::now();
+  pending.requestId = newRequestId();
+  pending.cron = cron;
+  pending.scheduledTimeMs = scheduledTimeMs;
+  pending.app = &app;
+  logger_.debug("cron trigger",
+                {{"app", app.config.name}, {"cron", cron}, {"request_id", pending.requestId}});
+  admit(std::move(pending));
 }
 
 }  // namespace isolated::supervisor

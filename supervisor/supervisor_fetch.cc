@@ -4,6 +4,8 @@
 // cancelled parent request.
 #include "supervisor/supervisor.h"
 
+#include <algorithm>
+
 #include "ipc/protocol.h"
 
 namespace isolated::supervisor {
@@ -25,12 +27,26 @@ void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Read
                           "fetch() refused: it can only be called while handling a request");
   }
   auto now = Clock::now();
-  auto [entry, created] = subrequests_.try_emplace(parentId, SubrequestCount{worker.id(), 0, now});
-  if (entry->second.workerId != worker.id()) {
-    return fetch_->refuse(
-        worker.id(), fetchId,
-        "fetch() refused: request " + std::to_string(parentId) + " does not belong to this worker");
+  // The parent must be a request this worker holds (or held: waitUntil() work) for this app.
+  uint32_t holder = 0;
+  uint32_t deployment = 0;
+  if (auto it = inFlight_.find(parentId); it != inFlight_.end()) {
+    holder = it->second.workerId;
+    deployment = it->second.deployment;
+  } else if (auto recent = recentRequestIds_.find(parentId); recent != recentRequestIds_.end()) {
+    holder = recent->second.workerId;
+    deployment = recent->second.deployment;
+  } else if (auto known = subrequests_.find(parentId); known != subrequests_.end()) {
+    holder = known->second.workerId;
+    deployment = known->second.deployment;
   }
+  if (holder != worker.id() || deployment != start.getApp()) {
+    return fetch_->refuse(worker.id(), fetchId,
+                          "fetch() refused: request " + std::to_string(parentId) +
+                              " does not belong to this worker and app");
+  }
+  auto [entry, created] =
+      subrequests_.try_emplace(parentId, SubrequestCount{worker.id(), deployment, 0, now});
   if (entry->second.started >= config_.maxSubrequests) {
     return fetch_->refuse(worker.id(), fetchId,
                           "fetch() refused: too many subrequests; one request may make at most " +
@@ -60,7 +76,10 @@ void Supervisor::onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Re
 
 void Supervisor::pruneSubrequests(Clock::time_point now) {
   // A fetch lives at most its total timeout (the wall limit and a second) from its start.
-  auto horizon = std::chrono::milliseconds(config_.wallLimitMs) + std::chrono::seconds(2);
+  uint32_t wallLimitMs = config_.wallLimitMs;
+  for (const auto& [name, app] : apps_.apps())
+    wallLimitMs = std::max(wallLimitMs, app->config.wallLimitMs.value_or(0));
+  auto horizon = std::chrono::milliseconds(wallLimitMs) + std::chrono::seconds(2);
   std::erase_if(subrequests_, [&](const auto& item) {
     return !inFlight_.contains(item.first) && now - item.second.lastStart > horizon;
   });

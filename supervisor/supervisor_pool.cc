@@ -13,6 +13,7 @@
 
 #include "common/read_file.h"
 #include "common/syscall.h"
+#include "ipc/protocol.h"
 
 namespace isolated::supervisor {
 
@@ -21,6 +22,12 @@ namespace {
 // A worker that dies younger than this is an early failure (like PM2's min_uptime): repeated
 // early failures back off. One that lived longer is replaced at once.
 constexpr auto kStableAfter = std::chrono::seconds(1);
+
+// A worker over its soft memory threshold that holds several isolates is first told to evict
+// its idle ones; it is recycled if it is still over the threshold kEvictGrace later. Evicting
+// is tried again at most every kEvictRetryAfter.
+constexpr auto kEvictGrace = std::chrono::seconds(2);
+constexpr auto kEvictRetryAfter = std::chrono::seconds(30);
 
 // Autoscaling thresholds, in requests outstanding or queued per ready worker. The gap between
 // them, and the time each must hold, is the hysteresis.
@@ -66,13 +73,8 @@ size_t Supervisor::countWorkers(bool (*predicate)(const WorkerProcess&)) const {
 void Supervisor::spawnWorker() {
   uint32_t id = nextWorkerId_++;
   try {
-    std::vector<std::string> argv = workerCommand_;
-    if (snapshotter_) {
-      if (std::string path = snapshotter_->pathFor(generation_); !path.empty()) {
-        argv.insert(argv.end(), {"--script-snapshot", path});
-      }
-    }
-    auto worker = std::make_unique<WorkerProcess>(id, base_, argv, ipc::FrameLimits{}, *this);
+    auto worker =
+        std::make_unique<WorkerProcess>(id, base_, workerCommand_, ipc::FrameLimits{}, *this);
     worker->generation = generation_;
     worker->slot = freeSlot();
     if (config_.maxRequests > 0) {
@@ -193,12 +195,9 @@ void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) 
                                 {"pid", worker.pid()},
                                 {"load_ms", hello.getStartupMs()},
                                 {"spawn_to_ready_ms", millisSince(worker.spawnedAt())}});
-  if (phase_ == Phase::kBooting && countWorkers(isServing) >= targetWorkers_) {
-    phase_ = Phase::kServing;
-    logger_.info("ready",
-                 {{"workers", countWorkers(isServing)}, {"startup_ms", millisSince(startedAt_)}});
-    notifier_.ready("serving with " + std::to_string(countWorkers(isServing)) + " workers");
-  }
+  // Validations and preloads first: requests sent after them wait behind them in the worker.
+  onWorkerHello(worker);
+  maybeFinishBoot();
   // Drain the worker this one replaces before marking the next one of a reload, so that a
   // rolling reload holds at most one extra worker.
   reconcilePool();
@@ -207,31 +206,16 @@ void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) 
   updateDegraded();
 }
 
-void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) {
-  std::string where = std::string(error.getFile().cStr());
-  if (error.getLine() > 0) where += ":" + std::to_string(error.getLine());
-  std::string text = where + ": " + error.getMessage().cStr();
-  logger_.error("script failed to load", {{"worker", worker.id()},
-                                          {"file", error.getFile().cStr()},
-                                          {"line", error.getLine()},
-                                          {"error", error.getMessage().cStr()}});
-  if (phase_ == Phase::kBooting) {
-    bootLoadError_ = text;
+void Supervisor::maybeFinishBoot() {
+  if (phase_ != Phase::kBooting || countWorkers(isServing) < targetWorkers_ ||
+      validationsPending()) {
     return;
   }
-  if (worker.generation == generation_ && (!reloadQueue_.empty() || reloadActive_)) {
-    // The new script does not load: keep the old workers serving.
-    logger_.error("reload refused: the new script failed to load; old workers keep serving",
-                  {{"error", text}});
-    reloadQueue_.clear();
-    reloadActive_ = false;
-    --generation_;
-    bindings_ = previousBindings_;
-    worker.lossCause = "reload-refused";
-    for (auto& w : workers_) {
-      if (w->retireReason() == "reload" && w->accepting()) w->clearRetiring();
-    }
-  }
+  phase_ = Phase::kServing;
+  logger_.info("ready", {{"workers", countWorkers(isServing)},
+                         {"apps", apps_.apps().size()},
+                         {"startup_ms", millisSince(startedAt_)}});
+  notifier_.ready("serving with " + std::to_string(countWorkers(isServing)) + " workers");
 }
 
 void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) {
@@ -241,10 +225,20 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
     if (it == inFlight_.end()) continue;
     replyError(it->second, 502, "worker-lost",
                "Bad Gateway: the worker handling this request exited");
+    --it->second.app->inFlight;
     inFlight_.erase(it);
     ++failed;
   }
   worker.outstanding().clear();
+  worker.appOutstanding.clear();
+  worker.isolates.clear();
+  // A deploy being validated on this worker starts again on another.
+  for (const auto& [name, app] : apps_.apps()) {
+    if (app->candidate && app->validatingWorker == worker.id()) {
+      app->validatingWorker = 0;
+      if (phase_ != Phase::kStopping && phase_ != Phase::kStopped) startValidation(*app);
+    }
+  }
   fetch_->dropWorker(worker.id());
   std::erase_if(subrequests_,
                 [&](const auto& item) { return item.second.workerId == worker.id(); });
@@ -258,9 +252,9 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
                {"reason", reason},
                {"failed_requests", failed}});
 
-  if (phase_ == Phase::kBooting) {
-    return failBoot(bootLoadError_.value_or("worker " + std::to_string(worker.id()) +
-                                            " exited before it was ready: " + reason));
+  if (phase_ == Phase::kBooting && !worker.shutdownSent() && worker.lossCause.empty()) {
+    return failBoot("worker " + std::to_string(worker.id()) + " exited before it was ready: " +
+                    reason);
   }
   if (!expected) {
     std::string cause = worker.lossCause.empty() ? "crash" : worker.lossCause;
@@ -282,6 +276,8 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
 void Supervisor::onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) {
   LogLevel level = toLogLevel(log.getLevel());
   if (!logger_.enabled(level)) return;
+  const App* app = log.getApp() != 0 ? apps_.appOf(log.getApp()) : nullptr;
+  std::string appName = app != nullptr ? app->config.name : std::string();
   if (log.getRequestId() != 0) {
     // After its answer, a request's waitUntil() work may still log.
     std::string requestId;
@@ -289,13 +285,17 @@ void Supervisor::onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) {
       requestId = it->second.requestId;
     } else if (auto recent = recentRequestIds_.find(log.getRequestId());
                recent != recentRequestIds_.end()) {
-      requestId = recent->second;
+      requestId = recent->second.requestId;
     }
     logger_.log(level, log.getMessage().cStr(),
                 {{"worker", worker.id()},
                  {"pid", worker.pid()},
+                 {"app", appName},
                  {"request", log.getRequestId()},
                  {"request_id", requestId}});
+  } else if (app != nullptr) {
+    logger_.log(level, log.getMessage().cStr(),
+                {{"worker", worker.id()}, {"pid", worker.pid()}, {"app", appName}});
   } else {
     logger_.log(level, log.getMessage().cStr(), {{"worker", worker.id()}, {"pid", worker.pid()}});
   }
@@ -309,6 +309,14 @@ void Supervisor::onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) {
   worker.cpuLimitTerminations = pong.getCpuLimitTerminations();
   worker.memoryLimitTerminations = pong.getMemoryLimitTerminations();
   worker.droppedLogLines = pong.getDroppedLogLines();
+  worker.isolatesLoaded = pong.getIsolatesLoaded();
+  for (auto usage : pong.getApps()) {
+    if (App* app = apps_.appOf(usage.getApp())) {
+      app->counters.cpuMicros += usage.getCpuMicros();
+      app->counters.limitTerminations +=
+          usage.getCpuLimitTerminations() + usage.getMemoryLimitTerminations();
+    }
+  }
   if (worker.probeOk) {
     worker.healthMisses = 0;
     return;
@@ -325,56 +333,14 @@ void Supervisor::onWorkerPong(WorkerProcess& worker, ipc::Pong::Reader pong) {
 
 void Supervisor::sendConfigure(WorkerProcess& worker) {
   capnp::MallocMessageBuilder message;
-  auto list = message.initRoot<ipc::Envelope>().initConfigure().initBindings(
-      static_cast<unsigned>(bindings_.size()));
-  for (size_t i = 0; i < bindings_.size(); ++i) {
-    list[static_cast<unsigned>(i)].setName(bindings_[i].name);
-    list[static_cast<unsigned>(i)].setValue(bindings_[i].value);
-    list[static_cast<unsigned>(i)].setJson(bindings_[i].json);
-  }
+  auto configure = message.initRoot<ipc::Envelope>().initConfigure();
+  configure.setProtocolVersion(ipc::kProtocolVersion);
+  configure.setMaxIsolates(config_.maxIsolates);
+  configure.setIsolateIdleTimeoutMs(config_.isolateIdleTimeoutSec * 1000);
   worker.send(message);
 }
 
 // ---- reload ----
-
-bool Supervisor::beginReload(std::string* why) {
-  if (phase_ != Phase::kServing || reloadActive_) {
-    std::string reason =
-        reloadActive_ ? "a reload is already running" : "the server is not serving";
-    logger_.warn("reload ignored", {{"reason", reason}});
-    if (why != nullptr) *why = reason;
-    return false;
-  }
-  // The files are re-read; a bad one refuses the reload like a script that fails to load.
-  std::string bindingError;
-  auto bindings = loadBindings(config_.bindings, bindingError);
-  if (!bindings) {
-    logger_.error(
-        "reload refused: the script environment cannot be loaded; old workers keep "
-        "serving",
-        {{"error", bindingError}});
-    if (why != nullptr) *why = "the script environment cannot be loaded: " + bindingError;
-    return false;
-  }
-  previousBindings_ = std::exchange(bindings_, std::move(*bindings));
-  ++generation_;
-  reloadActive_ = true;
-  for (auto& worker : workers_) {
-    if (isActive(*worker)) reloadQueue_.push_back(worker->id());
-  }
-  logger_.info("reloading", {{"script", config_.scriptPath}, {"workers", reloadQueue_.size()}});
-  // With a script snapshot, the first replacement waits for the new script's snapshot.
-  if (!snapshotter_ || !snapshotter_->start(generation_, !bindings_.empty())) continueReload();
-  return true;
-}
-
-void Supervisor::onScriptSnapshotDone() {
-  if (phase_ == Phase::kBooting) {
-    reconcilePool();
-  } else if (reloadActive_) {
-    continueReload();
-  }
-}
 
 void Supervisor::continueReload() {
   if (!reloadActive_ || (snapshotter_ && snapshotter_->busy())) return;
@@ -456,18 +422,35 @@ void Supervisor::checkMemory() {
     worker->lossCause = "memory-hard";
     worker->kill("memory over the hard threshold");
   }
-  for (WorkerProcess* worker : overSoft)
-    retire(*worker, "memory");
+  auto now = Clock::now();
+  for (WorkerProcess* worker : overSoft) {
+    // A worker holding several apps first drops its idle isolates; it is recycled only if that
+    // was not enough by the next check after kEvictGrace.
+    bool evictedLately = worker->evictSentAt && now - *worker->evictSentAt < kEvictGrace;
+    bool triedLately = worker->evictSentAt && now - *worker->evictSentAt < kEvictRetryAfter;
+    if (worker->isolates.size() > 1 && !triedLately) {
+      worker->evictSentAt = now;
+      logger_.info("worker over its memory threshold, evicting idle isolates",
+                   {{"worker", worker->id()},
+                    {"rss_mb", worker->rssBytes >> 20},
+                    {"isolates", worker->isolates.size()}});
+      capnp::MallocMessageBuilder message;
+      message.initRoot<ipc::Envelope>().initEvictIdle();
+      worker->send(message);
+    } else if (!evictedLately) {
+      retire(*worker, "memory");
+    }
+  }
 }
 
 void Supervisor::autoscale() {
   if (phase_ != Phase::kServing || reloadActive_ || minWorkers_ == maxWorkers_) return;
   size_t serving = countWorkers(isServing);
-  size_t demand = queue_.size();
+  size_t demand = queued_;
   for (const auto& worker : workers_)
     demand += worker->outstandingCount();
   double load = static_cast<double>(demand) / static_cast<double>(std::max<size_t>(1, serving));
-  busySeconds_ = (load >= kScaleUpLoad || !queue_.empty()) ? busySeconds_ + 1 : 0;
+  busySeconds_ = (load >= kScaleUpLoad || queued_ > 0) ? busySeconds_ + 1 : 0;
   idleSeconds_ = load < kScaleDownLoad ? idleSeconds_ + 1 : 0;
   if (busySeconds_ >= config_.scaleUpAfterSec && targetWorkers_ < maxWorkers_) {
     busySeconds_ = 0;

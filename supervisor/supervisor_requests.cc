@@ -48,11 +48,14 @@ const char* methodName(evhttp_cmd_type cmd) {
 // ---- requests ----
 
 void Supervisor::onHttpRequest(evhttp_request* request, bool streamedBody) {
-  PendingRequest pending{request, nextRequestId_++, Clock::now(), {}, 0, {}, 0};
+  PendingRequest pending;
+  pending.http = request;
+  pending.id = nextRequestId_++;
+  pending.arrived = Clock::now();
   pending.streamedBody = streamedBody;
   // The request id goes back on every answer, the supervisor's own errors included.
-  const char* given = evhttp_find_header(evhttp_request_get_input_headers(request),
-                                         config_.requestIdHeader.c_str());
+  evkeyvalq* in = evhttp_request_get_input_headers(request);
+  const char* given = evhttp_find_header(in, config_.requestIdHeader.c_str());
   pending.requestId = given != nullptr && *given != '\0' && std::strlen(given) <= 128
                           ? std::string(given)
                           : newRequestId();
@@ -63,14 +66,60 @@ void Supervisor::onHttpRequest(evhttp_request* request, bool streamedBody) {
     evhttp_add_header(out, "connection", "close");
     return replyError(pending, 503, "shutting-down", "Service Unavailable: draining", 1);
   }
-  if (queue_.empty() && tryAssign(pending)) return;
-  if (queue_.size() >= config_.queueSize) {
+  // Route on the Host header and the target's path (origin-form; an absolute-form target
+  // carries its own host and path).
+  const char* host = evhttp_find_header(in, "host");
+  const char* target = evhttp_request_get_uri(request);
+  std::string_view path = target != nullptr ? target : "/";
+  if (!path.starts_with('/')) {
+    const evhttp_uri* parsed = evhttp_request_get_evhttp_uri(request);
+    const char* uriHost = parsed != nullptr ? evhttp_uri_get_host(parsed) : nullptr;
+    const char* uriPath = parsed != nullptr ? evhttp_uri_get_path(parsed) : nullptr;
+    if (uriHost != nullptr) host = uriHost;
+    path = uriPath != nullptr && *uriPath != '\0' ? uriPath : "/";
+  }
+  path = path.substr(0, path.find_first_of("?#"));
+  App* app = apps_.route(host != nullptr ? host : "", path);
+  if (app == nullptr) {
+    return replyError(pending, 404, "no-route", "Not Found: no app is routed for this host and path");
+  }
+  pending.app = app;
+  admit(std::move(pending));
+}
+
+void Supervisor::admit(PendingRequest&& pending) {
+  App& app = *pending.app;
+  const Deployment* deployment = app.live ? app.live.get() : app.candidate.get();
+  if (deployment == nullptr) {
+    return replyError(pending, 503, "app-failed",
+                      "Service Unavailable: the app '" + app.config.name +
+                          "' failed to load: " + app.lastError,
+                      5);
+  }
+  if (app.config.maxConcurrent > 0 && app.outstanding() >= app.config.maxConcurrent) {
+    return replyError(pending, 503, "app-overloaded",
+                      "Service Unavailable: the app '" + app.config.name + "' has " +
+                          std::to_string(app.config.maxConcurrent) + " requests in flight",
+                      1);
+  }
+  pending.wallLimit = std::chrono::milliseconds(deployment->wallLimitMs);
+  if (app.queue.empty() && tryAssign(pending)) return;
+  if (queued_ >= config_.queueSize) {
     return replyError(pending, 503, "overloaded",
                       "Service Unavailable: every worker is busy and the queue is full", 1);
   }
   // A client that leaves while its request waits takes the request out of the queue.
   watchConnection(pending);
-  queue_.push_back(std::move(pending));
+  enqueue(app, std::move(pending));
+}
+
+void Supervisor::enqueue(App& app, PendingRequest&& request) {
+  app.queue.push_back(std::move(request));
+  ++queued_;
+  if (!app.waiting) {
+    app.waiting = true;
+    waiting_.push_back(&app);
+  }
 }
 
 void Supervisor::watchConnection(PendingRequest& request) {
@@ -146,7 +195,9 @@ void Supervisor::replyFromWorker(PendingRequest& request, const WorkerProcess& w
 }
 
 void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_t workerId) {
-  if (recentRequestIds_.emplace(request.id, request.requestId).second) {
+  if (recentRequestIds_
+          .emplace(request.id, RecentAnswer{request.requestId, workerId, request.deployment})
+          .second) {
     recentOrder_.push_back(request.id);
     if (recentOrder_.size() > kRecentAnswers) {
       recentRequestIds_.erase(recentOrder_.front());
@@ -155,6 +206,12 @@ void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_
   }
   double seconds = std::chrono::duration<double>(Clock::now() - request.arrived).count();
   metrics_.recordResponse(status, seconds);
+  if (request.app != nullptr) {
+    AppCounters& counters = request.app->counters;
+    ++counters.requests;
+    if (status >= 100 && status < 600) ++counters.classes[static_cast<size_t>(status / 100)];
+    counters.latency.observe(seconds);
+  }
   if (!config_.accessLog || request.http == nullptr) return;
   const char* uri = evhttp_request_get_uri(request.http);
   logger_.info("request", {{"method", methodName(evhttp_request_get_command(request.http))},
@@ -162,31 +219,81 @@ void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_
                            {"status", status},
                            {"duration_ms", seconds * 1000},
                            {"worker", workerId},
+                           {"app", request.app != nullptr ? request.app->config.name : ""},
                            {"request_id", request.requestId}});
 }
 
-uint32_t Supervisor::workerCapacity() const {
-  // Fresh state per request means one request at a time per worker: two requests sharing the
-  // fresh context would share state.
-  return config_.isolation == IsolationMode::kShared ? config_.workerQueueSize : 1;
+uint32_t Supervisor::appCapacity(const Deployment& deployment, uint32_t workerCapacity) {
+  return deployment.isolation == IsolationMode::kShared ? workerCapacity : 1;
 }
 
 bool Supervisor::tryAssign(PendingRequest& request) {
-  // Retiring workers still serve while their replacements start, but only when no other
-  // worker has room: that way they drain sooner.
+  App& app = *request.app;
+  // Requests wait while the app's first version is still being validated.
+  if (!app.live) return false;
+  const Deployment& deployment = *app.live;
+  uint32_t capacity = workerCapacity();
+  uint32_t perApp = appCapacity(deployment, capacity);
   candidates_.resize(workers_.size());
   for (size_t i = 0; i < workers_.size(); ++i) {
-    candidates_[i] = {isServing(*workers_[i]), workers_[i]->outstandingCount(), workerCapacity()};
+    const WorkerProcess& worker = *workers_[i];
+    auto it = worker.appOutstanding.find(deployment.id);
+    candidates_[i] = {worker.slot, isServing(worker), worker.outstandingCount(), capacity,
+                      it == worker.appOutstanding.end() ? 0u : it->second};
   }
-  auto index = dispatcher_.pick(candidates_);
+  ranks_.resize(workers_.size());
+  // Retiring workers still serve while their replacements start, but only when no other
+  // worker has room: that way they drain sooner.
+  auto index = placement_.pick(app.hash, app.inFlight, candidates_, ranks_, perApp);
   if (!index) {
     for (size_t i = 0; i < workers_.size(); ++i)
       candidates_[i].accepting = workers_[i]->accepting();
-    index = dispatcher_.pick(candidates_);
+    index = placement_.pick(app.hash, app.inFlight, candidates_, ranks_, perApp);
   }
   if (!index) return false;
   sendToWorker(*workers_[*index], request);
   return true;
+}
+
+void Supervisor::defineApp(WorkerProcess& worker, const Deployment& deployment, bool preload) {
+  if (!worker.defined.insert(deployment.id).second) return;
+  capnp::MallocMessageBuilder message;
+  auto load = message.initRoot<ipc::Envelope>().initLoadApp();
+  load.setApp(deployment.id);
+  load.setName(deployment.app);
+  load.setVersion(deployment.version);
+  load.setScriptPath(deployment.scriptPath);
+  load.setScriptSnapshot(deployment.snapshotPath);
+  auto list = load.initBindings(static_cast<unsigned>(deployment.bindings.size()));
+  for (size_t i = 0; i < deployment.bindings.size(); ++i) {
+    list[static_cast<unsigned>(i)].setName(deployment.bindings[i].name);
+    list[static_cast<unsigned>(i)].setValue(deployment.bindings[i].value);
+    list[static_cast<unsigned>(i)].setJson(deployment.bindings[i].json);
+  }
+  load.setHeapLimitMb(deployment.heapLimitMb);
+  load.setCpuLimitMs(deployment.cpuLimitMs);
+  switch (deployment.isolation) {
+    case IsolationMode::kShared:
+      load.setIsolation(ipc::Isolation::SHARED);
+      break;
+    case IsolationMode::kContext:
+      load.setIsolation(ipc::Isolation::CONTEXT);
+      break;
+    case IsolationMode::kIsolate:
+      load.setIsolation(ipc::Isolation::ISOLATE);
+      break;
+  }
+  load.setPreload(preload);
+  worker.send(message);
+}
+
+void Supervisor::unloadEverywhere(uint32_t deployment) {
+  for (auto& worker : workers_) {
+    if (!isAlive(*worker) || worker->defined.erase(deployment) == 0) continue;
+    capnp::MallocMessageBuilder message;
+    message.initRoot<ipc::Envelope>().initUnloadApp().setApp(deployment);
+    worker->send(message);
+  }
 }
 
 void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
@@ -200,21 +307,27 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
     }
     return;
   }
+  const Deployment& deployment = *request.app->live;
+  defineApp(worker, deployment, false);
+  request.deployment = deployment.id;
+  request.workerId = worker.id();
+  worker.outstanding().insert(request.id);
+  ++worker.appOutstanding[deployment.id];
+  ++request.app->inFlight;
   ipc::SmallMessageBuilder message;
   if (http == nullptr) {
     auto scheduled = message.initRoot<ipc::Envelope>().initScheduled();
     scheduled.setId(request.id);
+    scheduled.setApp(deployment.id);
     scheduled.setScheduledTime(request.scheduledTimeMs);
     scheduled.setCron(request.cron);
     worker.send(message);
-    request.workerId = worker.id();
-    worker.outstanding().insert(request.id);
     inFlight_.emplace(request.id, request);
     return;
   }
   auto start = message.initRoot<ipc::Envelope>().initRequestStart();
   start.setId(request.id);
-  start.setScript(config_.scriptName);
+  start.setApp(deployment.id);
   start.setMethod(methodName(evhttp_request_get_command(http)));
 
   evkeyvalq* in = evhttp_request_get_input_headers(http);
@@ -255,8 +368,6 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   }
 
   worker.send(message);
-  request.workerId = worker.id();
-  worker.outstanding().insert(request.id);
   PendingRequest& sent = inFlight_.emplace(request.id, request).first->second;
   if (!sent.streamedBody) {
     // Watched until answered (if not since it was queued): a client that leaves cancels the
@@ -284,9 +395,15 @@ void Supervisor::finishInFlight(uint64_t id, const char* cancelReason) {
   auto it = inFlight_.find(id);
   if (it == inFlight_.end()) return;
   uint32_t workerId = it->second.workerId;
+  uint32_t deployment = it->second.deployment;
+  --it->second.app->inFlight;
   inFlight_.erase(it);
   if (WorkerProcess* worker = findWorker(workerId)) {
     worker->outstanding().erase(id);
+    if (auto slot = worker->appOutstanding.find(deployment);
+        slot != worker->appOutstanding.end() && --slot->second == 0) {
+      worker->appOutstanding.erase(slot);
+    }
     if (cancelReason != nullptr) {
       capnp::MallocMessageBuilder message;
       message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
@@ -322,29 +439,69 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
 }
 
 void Supervisor::pumpQueue() {
-  while (!queue_.empty() && tryAssign(queue_.front()))
-    queue_.pop_front();
+  // Apps take turns: each dispatches at most one request per round, and a round that
+  // dispatches nothing ends the pump (every app left waits for room).
+  size_t idle = 0;
+  while (!waiting_.empty() && idle < waiting_.size()) {
+    App* app = waiting_.front();
+    waiting_.pop_front();
+    if (!app->queue.empty() && tryAssign(app->queue.front())) {
+      app->queue.pop_front();
+      --queued_;
+      idle = 0;
+    } else {
+      ++idle;
+    }
+    if (app->queue.empty()) {
+      app->waiting = false;
+    } else {
+      waiting_.push_back(app);
+    }
+  }
 }
 
 void Supervisor::expireQueue(Clock::time_point now) {
   auto timeout = std::chrono::milliseconds(config_.queueTimeoutMs);
-  while (!queue_.empty() && now - queue_.front().arrived >= timeout) {
-    replyError(queue_.front(), 503, "queue-timeout",
-               "Service Unavailable: no worker could take the request in time", 1);
-    queue_.pop_front();
+  for (App* app : waiting_) {
+    while (!app->queue.empty() && now - app->queue.front().arrived >= timeout) {
+      PendingRequest request = std::move(app->queue.front());
+      app->queue.pop_front();
+      --queued_;
+      replyError(request, 503, "queue-timeout",
+                 "Service Unavailable: no worker could take the request in time", 1);
+    }
+  }
+  std::erase_if(waiting_, [](App* app) {
+    if (!app->queue.empty()) return false;
+    app->waiting = false;
+    return true;
+  });
+}
+
+void Supervisor::failQueue(App& app, int status, std::string_view kind,
+                           const std::string& message) {
+  while (!app.queue.empty()) {
+    PendingRequest request = std::move(app.queue.front());
+    app.queue.pop_front();
+    --queued_;
+    replyError(request, status, kind, message, 1);
+  }
+  if (app.waiting) {
+    app.waiting = false;
+    std::erase(waiting_, &app);
   }
 }
 
 void Supervisor::expireInFlight(Clock::time_point now) {
-  auto limit = std::chrono::milliseconds(config_.wallLimitMs);
   std::vector<uint64_t> expired;
   for (const auto& [id, request] : inFlight_) {
-    if (now - request.arrived >= limit) expired.push_back(id);
+    if (now - request.arrived >= request.wallLimit) expired.push_back(id);
   }
   for (uint64_t id : expired) {
-    replyError(inFlight_.at(id), 504, "wall-limit",
+    PendingRequest& request = inFlight_.at(id);
+    replyError(request, 504, "wall-limit",
                "Gateway Timeout: the request exceeded its time limit of " +
-                   std::to_string(config_.wallLimitMs) + " ms");
+                   std::to_string(request.wallLimit.count()) + " ms");
     finishInFlight(id, "the request that made it exceeded its time limit");
   }
 }

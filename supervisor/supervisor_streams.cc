@@ -185,7 +185,9 @@ void Supervisor::onConnectionClosed(evhttp_connection* connection) {
   request.connection = nullptr;
   logger_.info(request.streamedBody || request.responseStreaming ? "client went away mid-stream"
                                                                  : "client went away",
-               {{"request_id", request.requestId}, {"worker", request.workerId}});
+               {{"request_id", request.requestId},
+                {"worker", request.workerId},
+                {"app", request.app->config.name}});
   // evhttp has detached the request from the connection it is freeing; it is ours to free.
   if (evhttp_request_get_connection(request.http) == nullptr) evhttp_request_free(request.http);
   finishInFlight(id, "the client of the request that made it went away");
@@ -198,13 +200,19 @@ void Supervisor::unwatch(PendingRequest& request) {
 }
 
 void Supervisor::dropQueued(uint64_t id) {
-  auto it = std::find_if(queue_.begin(), queue_.end(),
-                         [id](const PendingRequest& request) { return request.id == id; });
-  if (it == queue_.end()) return;
-  logger_.info("client went away while queued", {{"request_id", it->requestId}});
-  // evhttp has detached the request from the connection it is freeing; it is ours to free.
-  if (evhttp_request_get_connection(it->http) == nullptr) evhttp_request_free(it->http);
-  queue_.erase(it);
+  for (App* app : waiting_) {
+    auto it = std::find_if(app->queue.begin(), app->queue.end(),
+                           [id](const PendingRequest& request) { return request.id == id; });
+    if (it == app->queue.end()) continue;
+    logger_.info("client went away while queued",
+                 {{"request_id", it->requestId}, {"app", app->config.name}});
+    // evhttp has detached the request from the connection it is freeing; it is ours to free.
+    if (evhttp_request_get_connection(it->http) == nullptr) evhttp_request_free(it->http);
+    app->queue.erase(it);
+    --queued_;
+    // An emptied queue leaves waiting_ at the next pump or expiry.
+    break;
+  }
   checkDrained();
 }
 

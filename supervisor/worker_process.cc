@@ -1,6 +1,8 @@
 // Spawning a worker and checking the order of what it says.
 #include "supervisor/worker_process.h"
 
+#include "ipc/protocol.h"
+
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -70,13 +72,39 @@ void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
   switch (message.which()) {
     case E::HELLO:
       if (helloSeen) return protocolViolation("second Hello");
+      if (message.getHello().getProtocolVersion() != ipc::kProtocolVersion) {
+        return protocolViolation(
+            "protocol version " + std::to_string(message.getHello().getProtocolVersion()) +
+            " (this supervisor speaks " + std::to_string(ipc::kProtocolVersion) +
+            "): a worker binary from another build");
+      }
       state_ = WorkerState::kReady;
       events_.onWorkerReady(*this, message.getHello());
       return;
-    case E::LOAD_ERROR:
-      if (helloSeen) return protocolViolation("LoadError after Hello");
+    case E::LOAD_ERROR: {
+      if (!helloSeen) return protocolViolation("LoadError before Hello");
+      uint32_t app = message.getLoadError().getApp();
+      if (!defined.contains(app)) return protocolViolation("LoadError for an app never loaded");
+      isolates.erase(app);
       events_.onWorkerLoadError(*this, message.getLoadError());
       return;
+    }
+    case E::APP_LOADED: {
+      if (!helloSeen) return protocolViolation("AppLoaded before Hello");
+      uint32_t app = message.getAppLoaded().getApp();
+      if (!defined.contains(app)) return protocolViolation("AppLoaded for an app never loaded");
+      isolates.insert(app);
+      events_.onWorkerAppLoaded(*this, message.getAppLoaded());
+      return;
+    }
+    case E::APP_EVICTED: {
+      if (!helloSeen) return protocolViolation("AppEvicted before Hello");
+      uint32_t app = message.getAppEvicted().getApp();
+      // An eviction may cross an UnloadApp (the definition is gone here already).
+      isolates.erase(app);
+      events_.onWorkerAppEvicted(*this, message.getAppEvicted());
+      return;
+    }
     case E::RESPONSE:
       if (!helloSeen) return protocolViolation("Response before Hello");
       events_.onWorkerResponse(*this, message.getResponse());

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -36,7 +37,11 @@ class WorkerEvents {
  public:
   virtual ~WorkerEvents() = default;
   virtual void onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) = 0;
+  // An app deployment failed to load (a preload or a cold start); `defined` holds its id.
   virtual void onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) = 0;
+  // An app deployment's isolate was created, or discarded; `isolates` is already updated.
+  virtual void onWorkerAppLoaded(WorkerProcess& worker, ipc::AppLoaded::Reader loaded) = 0;
+  virtual void onWorkerAppEvicted(WorkerProcess& worker, ipc::AppEvicted::Reader evicted) = 0;
   virtual void onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) = 0;
   virtual void onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader chunk) = 0;
   virtual void onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Reader credit) = 0;
@@ -108,7 +113,16 @@ class WorkerProcess : public ipc::ChannelHandler {
   // Why the supervisor killed it (health, memory-hard), for restart accounting; empty for a
   // crash.
   std::string lossCause;
+  // Apps (deployment ids): those sent LoadApp and not UnloadApp (the supervisor sends LoadApp
+  // before a deployment's first request on this channel), those with an isolate alive as the
+  // worker last reported, and requests outstanding per deployment.
+  std::unordered_set<uint32_t> defined;
+  std::unordered_set<uint32_t> isolates;
+  std::unordered_map<uint32_t, uint32_t> appOutstanding;
+  // When EvictIdle was last sent (memory pressure).
+  std::optional<Clock::time_point> evictSentAt;
   // From the last Pong.
+  uint32_t isolatesLoaded = 0;
   uint64_t heapUsedBytes = 0;
   uint64_t heapLimitBytes = 0;
   double eventLoopLagMs = 0;

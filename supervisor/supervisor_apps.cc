@@ -1,0 +1,360 @@
+// Supervisor: the life of an app. A version (deployment) is loaded by one worker before it
+// serves (validation); when it loads it replaces the live version, whose workers are told to
+// unload it once its requests end; when it fails the live version keeps serving. Boot, runtime
+// deploys (`ctl deploy`), undeploys, the single-script reload and the config file's SIGHUP
+// diff all go through here.
+#include <algorithm>
+
+#include "config/app_diff.h"
+
+#include "supervisor/supervisor.h"
+
+namespace isolated::supervisor {
+
+App* Supervisor::singleApp() {
+  if (!config_.configPath.empty() || apps_.apps().size() != 1) return nullptr;
+  return apps_.apps().begin()->second.get();
+}
+
+bool Supervisor::validationsPending() const {
+  return std::any_of(apps_.apps().begin(), apps_.apps().end(),
+                     [](const auto& entry) { return entry.second->candidate != nullptr; });
+}
+
+std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::string& error) {
+  const AppConfig& config = app.candidateConfig ? *app.candidateConfig : app.config;
+  auto bindings = loadBindings(config.bindings, error);
+  if (!bindings) return nullptr;
+  std::string snapshot;
+  // The single-script server's snapshot is made per version (the helper's generation).
+  if (snapshotter_ && config_.configPath.empty()) {
+    snapshot = snapshotter_->pathFor(app.lastVersion + 1);
+  }
+  return apps_.makeDeployment(app, config.scriptPath, std::move(*bindings),
+                              config.cpuLimitMs.value_or(config_.cpuLimitMs),
+                              config.heapLimitMb.value_or(config_.heapLimitMb),
+                              config.wallLimitMs.value_or(config_.wallLimitMs),
+                              config.isolation.value_or(config_.isolation), std::move(snapshot));
+}
+
+void Supervisor::startValidation(App& app) {
+  if (!app.candidate || app.validatingWorker != 0) return;
+  // The app's first home worker loads it: where its requests will go.
+  candidates_.resize(workers_.size());
+  ranks_.resize(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    candidates_[i] = {workers_[i]->slot, isServing(*workers_[i]), 0, 1, 0};
+  }
+  auto index = placement_.pick(app.hash, 0, candidates_, ranks_);
+  if (!index) return;  // no worker serves yet: onWorkerHello starts it
+  WorkerProcess& worker = *workers_[*index];
+  app.validatingWorker = worker.id();
+  logger_.debug("loading app", {{"app", app.config.name},
+                                {"version", app.candidate->version},
+                                {"worker", worker.id()}});
+  defineApp(worker, *app.candidate, true);
+}
+
+void Supervisor::onWorkerHello(WorkerProcess& worker) {
+  for (const auto& [name, app] : apps_.apps()) {
+    if (app->candidate && app->validatingWorker == 0) startValidation(*app);
+  }
+  // A single-script server keeps its script loaded in every worker, as a warm pool.
+  if (App* app = singleApp(); app != nullptr && app->live) defineApp(worker, *app->live, true);
+}
+
+void Supervisor::promoteCandidate(App& app) {
+  std::shared_ptr<const Deployment> previous = std::move(app.live);
+  app.live = std::move(app.candidate);
+  app.candidate.reset();
+  app.validatingWorker = 0;
+  app.lastError.clear();
+  bool routesChanged = !app.routed;
+  if (app.candidateConfig) {
+    routesChanged = routesChanged || app.candidateConfig->routes != app.config.routes;
+    bool cronsChanged = app.candidateConfig->crons != app.config.crons;
+    app.config = std::move(*app.candidateConfig);
+    app.candidateConfig.reset();
+    if (cronsChanged) {
+      app.crons.clear();
+      for (const auto& expression : app.config.crons) {
+        auto parsed = CronSchedule::parse(expression);
+        if (auto* schedule = std::get_if<CronSchedule>(&parsed)) {
+          app.crons.push_back({*schedule, 0});
+        }
+      }
+      armCronTimer();
+    }
+  }
+  app.routed = true;
+  if (routesChanged) {
+    if (auto error = apps_.rebuildRoutes()) {
+      logger_.error("routes not updated", {{"app", app.config.name}, {"error", *error}});
+    }
+  }
+  // The old version's workers drop it once its requests and waitUntil() work end.
+  if (previous) unloadEverywhere(previous->id);
+  logger_.info(previous ? "app deployed" : "app loaded", {{"app", app.config.name},
+                                                          {"version", app.live->version},
+                                                          {"deployment", app.live->id}});
+  auto waiters = std::move(app.waiters);
+  app.waiters.clear();
+  for (auto& waiter : waiters)
+    waiter(std::nullopt);
+  if (singleApp() == &app) {
+    for (auto& worker : workers_) {
+      if (isServing(*worker)) defineApp(*worker, *app.live, true);
+    }
+  }
+  if (app.restartWorkersAfter) {
+    app.restartWorkersAfter = false;
+    ++generation_;
+    reloadActive_ = true;
+    for (auto& worker : workers_) {
+      if (isActive(*worker)) reloadQueue_.push_back(worker->id());
+    }
+    continueReload();
+  }
+  maybeFinishBoot();
+  pumpQueue();
+}
+
+void Supervisor::rejectCandidate(App& app, const std::string& error) {
+  std::shared_ptr<const Deployment> failed = std::move(app.candidate);
+  app.candidate.reset();
+  app.candidateConfig.reset();
+  app.validatingWorker = 0;
+  app.lastError = error;
+  ++app.counters.loadFailures;
+  unloadEverywhere(failed->id);
+  auto waiters = std::move(app.waiters);
+  app.waiters.clear();
+  for (auto& waiter : waiters)
+    waiter(error);
+  if (app.restartWorkersAfter) {
+    app.restartWorkersAfter = false;
+    logger_.error("reload refused: the new script failed to load; old workers keep serving",
+                  {{"error", error}});
+  } else if (app.live) {
+    logger_.error("deploy refused: the new version failed to load; the old version keeps serving",
+                  {{"app", app.config.name}, {"version", failed->version}, {"error", error}});
+  } else {
+    logger_.error("app failed to load", {{"app", app.config.name}, {"error", error}});
+  }
+  if (!app.live) {
+    if (phase_ == Phase::kBooting && singleApp() == &app) return failBoot(error);
+    failQueue(app, 503, "app-failed",
+              "Service Unavailable: the app '" + app.config.name + "' failed to load: " + error);
+    // An app deployed at runtime that never served leaves no trace; one from the config file
+    // stays routed and answers 503 until a deploy or reload fixes it.
+    if (!app.routed) apps_.remove(app);
+  }
+  maybeFinishBoot();
+}
+
+void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) {
+  std::string text = error.getFile().cStr();
+  if (error.getLine() > 0) text += ":" + std::to_string(error.getLine());
+  text += std::string(": ") + error.getMessage().cStr();
+  App* app = apps_.appOf(error.getApp());
+  if (app == nullptr) return;
+  if (app->candidate && app->candidate->id == error.getApp() &&
+      app->validatingWorker == worker.id()) {
+    return rejectCandidate(*app, text);
+  }
+  // A cold start of a version that loaded elsewhere failed here (a file changed, a limit at
+  // start-up): the worker answers the requests it held for it with 503.
+  ++app->counters.loadFailures;
+  app->lastError = text;
+  logger_.error("app failed to load in a worker", {{"app", app->config.name},
+                                                    {"worker", worker.id()},
+                                                    {"deployment", error.getApp()},
+                                                    {"error", text}});
+}
+
+void Supervisor::onWorkerAppLoaded(WorkerProcess& worker, ipc::AppLoaded::Reader loaded) {
+  App* app = apps_.appOf(loaded.getApp());
+  if (app == nullptr) return;
+  if (loaded.getColdStart()) ++app->counters.coldStarts;
+  logger_.debug("app isolate created", {{"app", app->config.name},
+                                        {"worker", worker.id()},
+                                        {"load_ms", loaded.getLoadMs()},
+                                        {"cold_start", loaded.getColdStart()}});
+  if (app->candidate && app->candidate->id == loaded.getApp() &&
+      app->validatingWorker == worker.id()) {
+    promoteCandidate(*app);
+  }
+}
+
+void Supervisor::onWorkerAppEvicted(WorkerProcess& worker, ipc::AppEvicted::Reader evicted) {
+  App* app = apps_.appOf(evicted.getApp());
+  if (app == nullptr) return;
+  std::string reason = evicted.getReason().cStr();
+  if (reason != "unload") ++app->counters.evictions;
+  logger_.debug("app isolate evicted",
+                {{"app", app->config.name}, {"worker", worker.id()}, {"reason", reason}});
+}
+
+std::optional<std::string> Supervisor::deploy(AppConfig config, DeployDone done) {
+  if (phase_ != Phase::kServing) return "the server is not serving";
+  if (!isAppName(config.name)) {
+    return "invalid app name '" + config.name +
+           "': letters, digits, '-' and '_', starting with a letter or digit, at most 63";
+  }
+  App* app = apps_.find(config.name);
+  if (app != nullptr && app->candidate) {
+    return "a deploy of '" + config.name + "' is already loading";
+  }
+  if (auto error = apps_.checkRoutes(config.name, config.routes)) return *error;
+  for (const auto& expression : config.crons) {
+    auto parsed = CronSchedule::parse(expression);
+    if (auto* error = std::get_if<std::string>(&parsed)) return "cron '" + expression + "': " + *error;
+  }
+  bool created = app == nullptr;
+  if (created) {
+    AppConfig initial = config;
+    app = &apps_.add(std::move(initial));
+  } else {
+    app->candidateConfig = std::move(config);
+  }
+  std::string error;
+  app->candidate = makeDeployment(*app, error);
+  if (!app->candidate) {
+    app->candidateConfig.reset();
+    if (created) apps_.remove(*app);
+    return error;
+  }
+  if (done) app->waiters.push_back(std::move(done));
+  logger_.info("deploying", {{"app", app->config.name},
+                             {"version", app->candidate->version},
+                             {"script", app->candidate->scriptPath}});
+  startValidation(*app);
+  return std::nullopt;
+}
+
+std::optional<std::string> Supervisor::undeploy(const std::string& name) {
+  App* app = apps_.find(name);
+  if (app == nullptr) return "no app named '" + name + "'";
+  failQueue(*app, 503, "app-undeployed",
+            "Service Unavailable: the app '" + name + "' has been undeployed");
+  if (app->candidate) rejectCandidate(*app, "undeployed while loading");
+  if (app->live) unloadEverywhere(app->live->id);
+  apps_.remove(*app);
+  armCronTimer();
+  logger_.info("app undeployed", {{"app", name}, {"in_flight", app->inFlight}});
+  return std::nullopt;
+}
+
+bool Supervisor::applyConfig(const ServeConfig& next, std::string* why) {
+  // Server-wide settings need a restart; the apps are what a reload changes.
+  std::vector<std::string> removed;
+  for (const auto& [name, app] : apps_.apps()) {
+    bool kept = std::any_of(next.apps.begin(), next.apps.end(),
+                            [&](const AppConfig& a) { return a.name == name; });
+    if (!kept && !app->removed) removed.push_back(name);
+  }
+  for (const auto& name : removed)
+    undeploy(name);
+  size_t changed = 0;
+  size_t failed = 0;
+  for (const auto& config : next.apps) {
+    App* app = apps_.find(config.name);
+    if (app != nullptr && !app->candidate && sameApp(app->config, config) && app->live) continue;
+    // A new or changed app deploys like `ctl deploy`: the old version serves until the new one
+    // has loaded.
+    if (auto error = deploy(config, {})) {
+      ++failed;
+      logger_.error("reload: app not deployed", {{"app", config.name}, {"error", *error}});
+    } else {
+      ++changed;
+    }
+  }
+  // A config app that failed to deploy at runtime keeps its routes from the file.
+  for (const auto& config : next.apps) {
+    if (App* app = apps_.find(config.name); app != nullptr && app->candidate) app->routed = true;
+  }
+  logger_.info("config reloaded", {{"config", config_.configPath},
+                                   {"deploying", changed},
+                                   {"undeployed", removed.size()},
+                                   {"refused", failed}});
+  if (why != nullptr && failed > 0) *why = std::to_string(failed) + " apps were refused";
+  return true;
+}
+
+bool Supervisor::beginReload(std::string* why) {
+  auto refuse = [&](const std::string& reason) {
+    logger_.warn("reload ignored", {{"reason", reason}});
+    if (why != nullptr) *why = reason;
+    return false;
+  };
+  if (phase_ != Phase::kServing) return refuse("the server is not serving");
+  if (reloadActive_) return refuse("a reload is already running");
+  if (!config_.configPath.empty()) {
+    if (!readConfig_) return refuse("the config file cannot be re-read");
+    auto next = readConfig_();
+    if (auto* error = std::get_if<std::string>(&next)) {
+      logger_.error("reload refused: the config file does not load; the apps keep serving",
+                    {{"error", *error}});
+      if (why != nullptr) *why = "the config file does not load: " + *error;
+      return false;
+    }
+    return applyConfig(std::get<ServeConfig>(next), why);
+  }
+  App* app = singleApp();
+  if (app == nullptr) return refuse("the server has no app");
+  if (app->candidate) return refuse("a reload is already running");
+  // The files are re-read; a bad one refuses the reload like a script that fails to load.
+  std::string bindingError;
+  if (!loadBindings(app->config.bindings, bindingError)) {
+    logger_.error(
+        "reload refused: the script environment cannot be loaded; old workers keep "
+        "serving",
+        {{"error", bindingError}});
+    if (why != nullptr) *why = "the script environment cannot be loaded: " + bindingError;
+    return false;
+  }
+  logger_.info("reloading", {{"script", app->config.scriptPath}, {"workers", countWorkers(isActive)}});
+  app->restartWorkersAfter = true;
+  // With a script snapshot, the new version waits for its snapshot (onScriptSnapshotDone).
+  if (snapshotter_ && snapshotter_->start(app->lastVersion + 1, hasBindings(app->config.bindings))) {
+    reloadWaitsForSnapshot_ = true;
+    return true;
+  }
+  return startSingleReload(why);
+}
+
+bool Supervisor::startSingleReload(std::string* why) {
+  App* app = singleApp();
+  std::string error;
+  app->candidate = makeDeployment(*app, error);
+  if (!app->candidate) {
+    app->restartWorkersAfter = false;
+    logger_.error("reload refused: the script environment cannot be loaded; old workers keep "
+                  "serving",
+                  {{"error", error}});
+    if (why != nullptr) *why = "the script environment cannot be loaded: " + error;
+    return false;
+  }
+  startValidation(*app);
+  return true;
+}
+
+void Supervisor::createBootDeployments() {
+  for (const auto& [name, app] : apps_.apps()) {
+    std::string error;
+    app->candidate = makeDeployment(*app, error);
+    if (!app->candidate) return failBoot(name + ": " + error);
+  }
+}
+
+void Supervisor::onScriptSnapshotDone() {
+  if (phase_ == Phase::kBooting) {
+    createBootDeployments();
+    reconcilePool();
+  } else if (reloadWaitsForSnapshot_) {
+    reloadWaitsForSnapshot_ = false;
+    startSingleReload(nullptr);
+  }
+}
+
+}  // namespace isolated::supervisor
