@@ -18,6 +18,7 @@
 #include "common/event_handles.h"
 #include "ipc/framing.h"
 #include "ipc/messages.capnp.h"
+#include "ipc/protocol.h"
 
 namespace {
 
@@ -38,43 +39,54 @@ void send(capnp::MessageBuilder& message) {
   writeAll(evbuffer_pullup(out.get(), -1), size);
 }
 
-void sendHello() {
-  capnp::MallocMessageBuilder message;
-  auto hello = message.initRoot<isolated::ipc::Envelope>().initHello();
-  hello.setPid(static_cast<uint32_t>(getpid()));
-  hello.setVersion("fake");
-  send(message);
-}
-
-// Reads frames from the supervisor until a RequestStart arrives; returns its id.
-uint64_t awaitRequest() {
-  isolated::EvbufferPtr in(evbuffer_new());
+// Reads frames from the supervisor into `input` until `wanted` arrives; answers a preloading
+// LoadApp on the way, as a worker does. Returns the id of the wanted RequestStart (0 for a
+// LoadApp).
+uint64_t await(evbuffer* input, isolated::ipc::Envelope::Which wanted) {
   isolated::ipc::FrameLimits limits;
   for (;;) {
-    auto frame = isolated::ipc::decodeFrame(in.get(), limits);
+    auto frame = isolated::ipc::decodeFrame(input, limits);
     if (frame.status == isolated::ipc::DecodeStatus::kError) _exit(4);
     if (frame.status == isolated::ipc::DecodeStatus::kFrame) {
       capnp::FlatArrayMessageReader reader(frame.words);
       auto envelope = reader.getRoot<isolated::ipc::Envelope>();
-      if (envelope.isRequestStart()) return envelope.getRequestStart().getId();
-      continue;
+      if (envelope.isLoadApp() && envelope.getLoadApp().getPreload()) {
+        capnp::MallocMessageBuilder message;
+        auto loaded = message.initRoot<isolated::ipc::Envelope>().initAppLoaded();
+        loaded.setApp(envelope.getLoadApp().getApp());
+        send(message);
+      }
+      if (envelope.which() != wanted) continue;
+      return envelope.isRequestStart() ? envelope.getRequestStart().getId() : 0;
     }
     char buffer[4096];
     ssize_t n = read(3, buffer, sizeof buffer);
     if (n <= 0) _exit(0);
-    evbuffer_add(in.get(), buffer, static_cast<size_t>(n));
+    evbuffer_add(input, buffer, static_cast<size_t>(n));
   }
+}
+
+// Hello, then the app the supervisor loads into every worker of a single-script server.
+void sendHello(evbuffer* input) {
+  capnp::MallocMessageBuilder message;
+  auto hello = message.initRoot<isolated::ipc::Envelope>().initHello();
+  hello.setPid(static_cast<uint32_t>(getpid()));
+  hello.setVersion("fake");
+  hello.setProtocolVersion(isolated::ipc::kProtocolVersion);
+  send(message);
+  await(input, isolated::ipc::Envelope::LOAD_APP);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
+  isolated::EvbufferPtr input(evbuffer_new());
   if (mode == "garbage-first") {
     uint32_t header[2] = {0xFFFFFFFFu, 0};
     writeAll(header, sizeof header);
   } else if (mode == "hello-then-garbage") {
-    sendHello();
+    sendHello(input.get());
     // One segment of 4 words, all 0xFF: a far pointer to a segment that does not exist.
     uint32_t header[2] = {0, 4};
     unsigned char words[32];
@@ -82,12 +94,12 @@ int main(int argc, char** argv) {
     writeAll(header, sizeof header);
     writeAll(words, sizeof words);
   } else if (mode == "hello-then-oversize") {
-    sendHello();
+    sendHello(input.get());
     uint32_t header[2] = {0, 1u << 28};
     writeAll(header, sizeof header);
   } else if (mode == "window-overrun") {
-    sendHello();
-    uint64_t id = awaitRequest();
+    sendHello(input.get());
+    uint64_t id = await(input.get(), isolated::ipc::Envelope::REQUEST_START);
     capnp::MallocMessageBuilder start;
     auto response = start.initRoot<isolated::ipc::Envelope>().initResponse();
     response.setId(id);

@@ -18,7 +18,10 @@ namespace isolated::test {
 
 ServerProcess::ServerProcess(const std::string& script, std::vector<std::string> args,
                              std::map<std::string, std::string> env) {
-  std::vector<std::string> argv = {ISOLATED_BINARY, "serve", script, "--listen", "127.0.0.1:0"};
+  // An empty script: the arguments name the apps (--config FILE).
+  std::vector<std::string> argv = {ISOLATED_BINARY, "serve"};
+  if (!script.empty()) argv.push_back(script);
+  argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   auto given = std::find(args.begin(), args.end(), "--control-socket");
   if (given != args.end() && given + 1 != args.end()) {
     controlSocket_ = *(given + 1);

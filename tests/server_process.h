@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 class ServerProcess {
  public:
   // Starts `isolated serve SCRIPT --listen 127.0.0.1:0 ARGS...` with `env` added to the
-  // environment.
+  // environment; with an empty SCRIPT, ARGS name the apps (`--config FILE`).
   ServerProcess(const std::string& script, std::vector<std::string> args = {},
                 std::map<std::string, std::string> env = {});
   ~ServerProcess();

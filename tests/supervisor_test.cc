@@ -83,8 +83,11 @@ class LogCapture {
 
 ServeConfig testConfig(uint32_t workers) {
   ServeConfig config;
-  config.scriptPath = "/dev/null";
-  config.scriptName = "fake.js";
+  AppConfig app;
+  app.name = "fake";
+  app.scriptPath = "/dev/null";
+  app.routes = {"*/*"};
+  config.apps.push_back(app);
   config.listenPort = 0;
   config.workers = workers;
   config.drainTimeoutSec = 5;

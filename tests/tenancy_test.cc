@@ -1,0 +1,486 @@
+// Integration tests of many apps on one server (`isolated serve --config FILE`), with the real
+// binary: routing by host and path, per-app state and environment, deploys and undeploys at
+// runtime (and a refused deploy), a version switch under load, the SIGHUP config diff,
+// eviction and re-creation, per-app limits (max_concurrent, a noisy neighbour) and per-app
+// metrics. Each test writes its apps into a fresh temporary directory and waits on log lines,
+// replies or exits, never on fixed sleeps.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "http_client.h"
+#include "server_process.h"
+
+namespace isolated::test {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/isolated-apps-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& content) const {
+    std::string p = path_ + "/" + name;
+    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+    // Written beside and renamed, so a reader never sees half a file.
+    std::ofstream(p + ".tmp") << content;
+    std::filesystem::rename(p + ".tmp", p);
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+// An app that answers "<name> <counter> <GREETING>": the counter is a global of its isolate.
+std::string counterApp(const std::string& name) {
+  return "let n = 0;\n"
+         "export default { fetch(request, env) {\n"
+         "  n++;\n"
+         "  return new Response('" +
+         name + " ' + n + ' ' + (env.GREETING ?? '-') + ' ' + new URL(request.url).pathname);\n"
+         "} };\n";
+}
+
+struct CommandResult {
+  int exitCode = -1;
+  std::string out;
+};
+
+CommandResult ctl(const ServerProcess& server, const std::string& args) {
+  std::string command = std::string(ISOLATED_BINARY) + " ctl --socket '" + server.controlSocket() +
+                        "' " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  CommandResult result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0)
+    result.out.append(buffer, n);
+  int status = pclose(pipe);
+  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+json appsOf(const ServerProcess& server) {
+  auto r = ctl(server, "--json apps");
+  json reply = json::parse(r.out, nullptr, false);
+  return reply.is_object() ? reply.value("apps", json::array()) : json::array();
+}
+
+json appNamed(const ServerProcess& server, const std::string& name) {
+  for (const auto& app : appsOf(server)) {
+    if (app.value("name", "") == name) return app;
+  }
+  return json::object();
+}
+
+HttpResult getHost(const ServerProcess& server, const std::string& host, const std::string& path) {
+  return httpRequest("GET", server.baseUrl() + path, {}, {{"Host", host}});
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+// Requests in a loop on `threads` threads until stopped, counting statuses and bodies.
+class Load {
+ public:
+  Load(std::function<HttpResult()> request, int threads) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this, request] {
+        while (!stop_) {
+          auto r = request();
+          std::lock_guard lock(mutex_);
+          ++byStatus_[r.status];
+        }
+      });
+    }
+  }
+  ~Load() { stop(); }
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+  int total() {
+    std::lock_guard lock(mutex_);
+    int n = 0;
+    for (auto [status, count] : byStatus_)
+      n += count;
+    return n;
+  }
+  bool waitForMore(int n) {
+    int target = total() + n;
+    return eventually([&] { return total() >= target; }, 30s);
+  }
+  std::map<long, int> counts() {
+    std::lock_guard lock(mutex_);
+    return byStatus_;
+  }
+  int failures() {
+    int n = 0;
+    for (auto [status, count] : counts())
+      if (status != 200) n += count;
+    return n;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::map<long, int> byStatus_;
+};
+
+std::string describe(const std::map<long, int>& counts) {
+  std::string out;
+  for (auto [status, count] : counts)
+    out += std::to_string(status) + ":" + std::to_string(count) + " ";
+  return out;
+}
+
+class TenancyTest : public ::testing::Test {
+ protected:
+  // Writes `toml` (with [server] workers = 2 unless given) and starts the server.
+  void start(const std::string& toml, std::vector<std::string> extra = {}) {
+    configPath_ = dir_.write("isolated.toml", toml);
+    std::vector<std::string> args = {"--config", configPath_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<ServerProcess>("", args);
+    ASSERT_NE(server_->waitReady(), 0) << server_->output();
+  }
+  TempDir dir_;
+  std::string configPath_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+constexpr const char* kServer = "[server]\nworkers = 2\n";
+
+TEST_F(TenancyTest, RoutesByHostAndPathMostSpecificFirst) {
+  for (const char* name : {"shop", "blog", "api", "wild", "fallback"})
+    dir_.write(std::string(name) + ".js", counterApp(name));
+  start(std::string(kServer) +
+        "[[app]]\nname = \"shop\"\nscript = \"shop.js\"\nroutes = [\"shop.example.com/*\"]\n"
+        "[[app]]\nname = \"blog\"\nscript = \"blog.js\"\nroutes = [\"example.com/blog/*\"]\n"
+        "[[app]]\nname = \"api\"\nscript = \"api.js\"\n"
+        "routes = [\"example.com/blog/api/*\", \"example.com/exact\"]\n"
+        "[[app]]\nname = \"wild\"\nscript = \"wild.js\"\nroutes = [\"*.example.com/*\"]\n"
+        "[[app]]\nname = \"fallback\"\nscript = \"fallback.js\"\nroutes = [\"*/static/*\"]\n");
+  auto appOf = [&](const std::string& host, const std::string& path) {
+    auto r = getHost(*server_, host, path);
+    return r.status == 200 ? r.body.substr(0, r.body.find(' ')) : std::to_string(r.status);
+  };
+  EXPECT_EQ(appOf("shop.example.com", "/"), "shop");
+  EXPECT_EQ(appOf("SHOP.example.com:8080", "/cart?x=1"), "shop");  // case, port, query
+  EXPECT_EQ(appOf("example.com", "/blog/post"), "blog");
+  EXPECT_EQ(appOf("example.com", "/blog/api/v1"), "api");  // a longer path wins
+  EXPECT_EQ(appOf("example.com", "/exact"), "api");
+  EXPECT_EQ(appOf("a.example.com", "/x"), "wild");    // wildcard host
+  EXPECT_EQ(appOf("a.b.example.com", "/x"), "wild");  // deeper wildcard host
+  EXPECT_EQ(appOf("other.org", "/static/a.css"), "fallback");
+  auto none = getHost(*server_, "other.org", "/nothing");
+  EXPECT_EQ(none.status, 404);
+  EXPECT_EQ(none.headers["isolated-error"], "no-route");
+  auto bare = getHost(*server_, "example.com", "/");  // wildcard never matches the bare domain
+  EXPECT_EQ(bare.status, 404);
+}
+
+TEST_F(TenancyTest, AppsKeepTheirOwnStateAndEnvironment) {
+  dir_.write("a.js", counterApp("a"));
+  dir_.write("b.js", counterApp("b"));
+  dir_.write("b-secrets.json", R"({"TOKEN": "s3cret"})");
+  start(std::string(kServer) +
+        "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n"
+        "vars = { GREETING = \"hello-a\" }\n"
+        "[[app]]\nname = \"b\"\nscript = \"b.js\"\nroutes = [\"b.test/*\"]\n"
+        "vars = { GREETING = \"hello-b\" }\nsecrets_file = \"b-secrets.json\"\n");
+  // Each app's global counts its own requests only (an app keeps one isolate while its load is
+  // low), and sees its own vars.
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a 1 hello-a /");
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a 2 hello-a /");
+  EXPECT_EQ(getHost(*server_, "b.test", "/").body, "b 1 hello-b /");
+  EXPECT_EQ(getHost(*server_, "a.test", "/x").body, "a 3 hello-a /x");
+  auto apps = appsOf(*server_);
+  ASSERT_EQ(apps.size(), 2u) << apps.dump();
+  auto a = appNamed(*server_, "a");
+  EXPECT_EQ(a.value("requests", 0), 3) << a.dump();
+  EXPECT_EQ(a.value("state", ""), "serving");
+  // Secrets reach the app and nothing the operator sees.
+  EXPECT_EQ(ctl(*server_, "--json apps").out.find("s3cret"), std::string::npos);
+}
+
+TEST_F(TenancyTest, DeployUndeployAndARefusedDeploy) {
+  dir_.write("a.js", counterApp("a"));
+  start(std::string(kServer) + "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n");
+  EXPECT_EQ(getHost(*server_, "n.test", "/").status, 404);
+
+  // A new app.
+  std::string v1 = dir_.write("n1.js", counterApp("new1"));
+  auto r = ctl(*server_, "deploy n " + v1 + " --route 'n.test/*' --var GREETING=yo");
+  ASSERT_EQ(r.exitCode, 0) << r.out << server_->output();
+  EXPECT_NE(r.out.find("runtime only"), std::string::npos) << r.out;
+  EXPECT_EQ(getHost(*server_, "n.test", "/").body, "new1 1 yo /");
+
+  // A new version keeps its routes and environment.
+  std::string v2 = dir_.write("n2.js", counterApp("new2"));
+  r = ctl(*server_, "deploy n " + v2);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_EQ(getHost(*server_, "n.test", "/").body, "new2 1 yo /");
+  EXPECT_EQ(appNamed(*server_, "n").value("version", 0), 2);
+
+  // A version that does not load is refused with file:line, and the old one keeps serving.
+  std::string broken = dir_.write("broken.js", "export default {\n  fetch() { return x +; }\n};\n");
+  r = ctl(*server_, "deploy n " + broken);
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.out.find("broken.js:2"), std::string::npos) << r.out;
+  EXPECT_EQ(getHost(*server_, "n.test", "/").body, "new2 2 yo /");
+  EXPECT_EQ(appNamed(*server_, "n").value("version", 0), 2);
+
+  // A new app whose script does not load leaves no trace.
+  r = ctl(*server_, "deploy m " + broken + " --route 'm.test/*'");
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_TRUE(appNamed(*server_, "m").empty());
+  EXPECT_EQ(getHost(*server_, "m.test", "/").status, 404);
+
+  // Route conflicts and missing scripts are refused before anything loads.
+  r = ctl(*server_, "deploy z " + v1 + " --route 'a.test/*'");
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  r = ctl(*server_, "deploy z /nonexistent/app.js --route 'z.test/*'");
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+
+  r = ctl(*server_, "undeploy n");
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_EQ(getHost(*server_, "n.test", "/").status, 404);
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a 1 - /");
+  EXPECT_EQ(ctl(*server_, "undeploy n").exitCode, 1);
+}
+
+TEST_F(TenancyTest, VersionSwitchUnderLoadLosesNothing) {
+  dir_.write("a.js", counterApp("v1"));
+  dir_.write("b.js", counterApp("other"));
+  start(std::string(kServer) +
+        "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n"
+        "[[app]]\nname = \"b\"\nscript = \"b.js\"\nroutes = [\"b.test/*\"]\n");
+  Load load([&] { return getHost(*server_, "a.test", "/"); }, 3);
+  Load other([&] { return getHost(*server_, "b.test", "/"); }, 1);
+  ASSERT_TRUE(load.waitForMore(50));
+  std::string v2 = dir_.write("a2.js", counterApp("v2"));
+  auto r = ctl(*server_, "deploy a " + v2);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  ASSERT_TRUE(load.waitForMore(50));
+  load.stop();
+  other.stop();
+  EXPECT_EQ(load.failures(), 0) << describe(load.counts()) << server_->output();
+  EXPECT_EQ(other.failures(), 0) << describe(other.counts());
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body.substr(0, 2), "v2");
+}
+
+TEST_F(TenancyTest, SighupAppliesOnlyTheDifference) {
+  dir_.write("keep.js", counterApp("keep"));
+  dir_.write("change.js", counterApp("change1"));
+  dir_.write("gone.js", counterApp("gone"));
+  dir_.write("added.js", counterApp("added"));
+  start(std::string(kServer) +
+        "[[app]]\nname = \"keep\"\nscript = \"keep.js\"\nroutes = [\"keep.test/*\"]\n"
+        "[[app]]\nname = \"change\"\nscript = \"change.js\"\nroutes = [\"change.test/*\"]\n"
+        "[[app]]\nname = \"gone\"\nscript = \"gone.js\"\nroutes = [\"gone.test/*\"]\n");
+  EXPECT_EQ(getHost(*server_, "keep.test", "/").body, "keep 1 - /");
+  EXPECT_EQ(getHost(*server_, "change.test", "/").body, "change1 1 - /");
+
+  dir_.write("change2.js", counterApp("change2"));
+  dir_.write("isolated.toml",
+             std::string(kServer) +
+                 "[[app]]\nname = \"keep\"\nscript = \"keep.js\"\nroutes = [\"keep.test/*\"]\n"
+                 "[[app]]\nname = \"change\"\nscript = \"change2.js\"\nroutes = [\"change.test/*\"]\n"
+                 "[[app]]\nname = \"added\"\nscript = \"added.js\"\nroutes = [\"added.test/*\"]\n");
+  server_->signal(SIGHUP);
+  ASSERT_TRUE(server_->waitForLine([](const std::string& l) {
+    return l.find("msg=\"config reloaded\"") != std::string::npos;
+  })) << server_->output();
+  ASSERT_TRUE(eventually([&] { return getHost(*server_, "change.test", "/").status == 200 &&
+                                      getHost(*server_, "added.test", "/").status == 200; }));
+  // The unchanged app kept its isolate: its counter went on.
+  EXPECT_EQ(getHost(*server_, "keep.test", "/").body, "keep 2 - /");
+  EXPECT_EQ(getHost(*server_, "change.test", "/").body.substr(0, 7), "change2");
+  EXPECT_EQ(getHost(*server_, "gone.test", "/").status, 404);
+  EXPECT_EQ(appNamed(*server_, "keep").value("version", 0), 1);
+  EXPECT_EQ(appNamed(*server_, "change").value("version", 0), 2);
+
+  // A config file that no longer parses is refused; everything keeps serving.
+  dir_.write("isolated.toml", std::string(kServer) + "[[app]]\nname = 12\n");
+  server_->signal(SIGHUP);
+  ASSERT_TRUE(server_->waitForLine([](const std::string& l) {
+    return l.find("reload refused") != std::string::npos;
+  })) << server_->output();
+  EXPECT_EQ(getHost(*server_, "keep.test", "/").body, "keep 3 - /");
+}
+
+TEST_F(TenancyTest, EvictedAppsComeBackOnTheirNextRequest) {
+  dir_.write("a.js", counterApp("a"));
+  dir_.write("b.js", counterApp("b"));
+  start(std::string("[server]\nworkers = 1\nmax_isolates = 1\n") +
+        "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n"
+        "[[app]]\nname = \"b\"\nscript = \"b.js\"\nroutes = [\"b.test/*\"]\n");
+  // One isolate at a time: each switch evicts the other app, whose state starts over.
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body.substr(0, 1), "a");
+  EXPECT_EQ(getHost(*server_, "b.test", "/").body, "b 1 - /");
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a 1 - /");
+  EXPECT_EQ(getHost(*server_, "b.test", "/").body, "b 1 - /");
+  ASSERT_TRUE(eventually([&] {
+    auto a = appNamed(*server_, "a");
+    return a.value("evictions", 0) >= 1 && a.value("cold_starts", 0) >= 1;
+  })) << appsOf(*server_).dump();
+  auto r = ctl(*server_, "--json workers");
+  json workers = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(workers.is_object()) << r.out;
+  EXPECT_EQ(workers["workers"][0].value("isolates", 0), 1) << r.out;
+}
+
+TEST_F(TenancyTest, IdleIsolatesAreEvicted) {
+  dir_.write("a.js", counterApp("a"));
+  start(std::string("[server]\nworkers = 1\nisolate_idle_timeout = 1\n") +
+        "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n");
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a 1 - /");
+  ASSERT_TRUE(eventually([&] { return appNamed(*server_, "a").value("evictions", 0) >= 1; }))
+      << appsOf(*server_).dump();
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a 1 - /");
+}
+
+TEST_F(TenancyTest, MaxConcurrentBoundsOneAppOnly) {
+  dir_.write("slow.js",
+             "export default { async fetch() {\n"
+             "  await new Promise((r) => setTimeout(r, 1500));\n"
+             "  return new Response('slow');\n} };\n");
+  dir_.write("fast.js", counterApp("fast"));
+  start(std::string(kServer) +
+        "[[app]]\nname = \"slow\"\nscript = \"slow.js\"\nroutes = [\"slow.test/*\"]\n"
+        "max_concurrent = 2\n"
+        "[[app]]\nname = \"fast\"\nscript = \"fast.js\"\nroutes = [\"fast.test/*\"]\n");
+  std::vector<std::thread> holders;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 2; ++i) {
+    holders.emplace_back([&] {
+      if (getHost(*server_, "slow.test", "/").status == 200) ++ok;
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return appNamed(*server_, "slow").value("in_flight", 0) == 2; }));
+  auto refused = getHost(*server_, "slow.test", "/");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.headers["isolated-error"], "app-overloaded");
+  EXPECT_FALSE(refused.headers["retry-after"].empty());
+  EXPECT_EQ(getHost(*server_, "fast.test", "/").status, 200);
+  for (auto& t : holders)
+    t.join();
+  EXPECT_EQ(ok, 2);
+}
+
+TEST_F(TenancyTest, NoisyNeighbourCostsOtherAppsNothing) {
+  dir_.write("spin.js", "export default { fetch() { for (;;) {} } };\n");
+  dir_.write("calm.js", counterApp("calm"));
+  start(std::string("[server]\nworkers = 2\ncpu_limit = 20\n") +
+        "[[app]]\nname = \"spin\"\nscript = \"spin.js\"\nroutes = [\"spin.test/*\"]\n"
+        "[[app]]\nname = \"calm\"\nscript = \"calm.js\"\nroutes = [\"calm.test/*\"]\n");
+  Load noisy([&] { return getHost(*server_, "spin.test", "/"); }, 2);
+  Load calm([&] { return getHost(*server_, "calm.test", "/"); }, 1);
+  ASSERT_TRUE(noisy.waitForMore(20));
+  ASSERT_TRUE(calm.waitForMore(100));
+  noisy.stop();
+  calm.stop();
+  EXPECT_EQ(calm.failures(), 0) << describe(calm.counts()) << server_->output();
+  auto counts = noisy.counts();
+  EXPECT_GT(counts[503], 0) << describe(counts);
+  EXPECT_EQ(counts[200], 0) << describe(counts);
+}
+
+TEST_F(TenancyTest, MetricsAndLogsCarryTheApp) {
+  dir_.write("a.js",
+             "export default { fetch() { console.log('from-a'); return new Response('a'); } };\n");
+  start(std::string(kServer) + "admin_listen = \"127.0.0.1:0\"\n" +
+            "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n",
+        {"--access-log"});
+  EXPECT_EQ(getHost(*server_, "a.test", "/").status, 200);
+  auto line = server_->waitForLine(
+      [](const std::string& l) { return l.find("from-a") != std::string::npos; });
+  ASSERT_TRUE(line) << server_->output();
+  EXPECT_EQ(logField(*line, "app"), "a") << *line;
+  auto metrics = ctl(*server_, "metrics").out;
+  EXPECT_NE(metrics.find("isolated_app_requests_total{app=\"a\",code=\"2xx\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("isolated_app_request_duration_seconds_count{app=\"a\"} 1"),
+            std::string::npos);
+  auto table = ctl(*server_, "apps").out;
+  EXPECT_NE(table.find("a.test/*"), std::string::npos) << table;
+}
+
+TEST_F(TenancyTest, MetricsPerAppCanBeTurnedOff) {
+  dir_.write("a.js", counterApp("a"));
+  start(std::string(kServer) + "metrics_per_app = \"off\"\n" +
+        "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n");
+  EXPECT_EQ(getHost(*server_, "a.test", "/").status, 200);
+  auto metrics = ctl(*server_, "metrics").out;
+  EXPECT_EQ(metrics.find("isolated_app_requests_total"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("isolated_requests_total"), std::string::npos);
+}
+
+TEST_F(TenancyTest, AnAppThatFailsAtBootAnswers503AndOthersServe) {
+  dir_.write("good.js", counterApp("good"));
+  dir_.write("bad.js", "export default { fetch() { return x +; } };\n");
+  start(std::string(kServer) +
+        "[[app]]\nname = \"good\"\nscript = \"good.js\"\nroutes = [\"good.test/*\"]\n"
+        "[[app]]\nname = \"bad\"\nscript = \"bad.js\"\nroutes = [\"bad.test/*\"]\n");
+  EXPECT_EQ(getHost(*server_, "good.test", "/").status, 200);
+  auto r = getHost(*server_, "bad.test", "/");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["isolated-error"], "app-failed");
+  auto bad = appNamed(*server_, "bad");
+  EXPECT_EQ(bad.value("state", ""), "failed") << bad.dump();
+  EXPECT_NE(bad.value("last_error", "").find("bad.js:1"), std::string::npos) << bad.dump();
+  // A deploy of a fixed version brings it back.
+  std::string fixed = dir_.write("fixed.js", counterApp("fixed"));
+  ASSERT_EQ(ctl(*server_, "deploy bad " + fixed).exitCode, 0);
+  EXPECT_EQ(getHost(*server_, "bad.test", "/").body, "fixed 1 - /");
+}
+
+TEST(TenancyConfigTest, ABadConfigFileStopsStartUpNamingTheLine) {
+  TempDir dir;
+  dir.write("a.js", counterApp("a"));
+  std::string path =
+      dir.write("isolated.toml", "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n"
+                                 "cpu_limt = 5\n");
+  ServerProcess server("", {"--config", path});
+  auto status = server.waitExit();
+  ASSERT_TRUE(status);
+  EXPECT_EQ(WEXITSTATUS(*status), 2);
+  EXPECT_NE(server.output().find("isolated.toml:5"), std::string::npos) << server.output();
+  EXPECT_NE(server.output().find("cpu_limt"), std::string::npos) << server.output();
+}
+
+}  // namespace
+}  // namespace isolated::test
