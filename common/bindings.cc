@@ -111,6 +111,9 @@ std::optional<std::vector<Binding>> loadBindings(const BindingSources& sources,
   for (const auto& [name, value] : sources.vars) {
     if (!add(merged, Binding{name, value, false, false}, "--var", error)) return std::nullopt;
   }
+  for (const auto& [name, value] : sources.jsonVars) {
+    if (!add(merged, Binding{name, value, true, false}, "vars", error)) return std::nullopt;
+  }
   for (const auto& [name, value] : sources.secrets) {
     if (!add(merged, Binding{name, value, false, true}, "--secret", error)) return std::nullopt;
   }

@@ -30,9 +30,12 @@ struct Binding {
 // kind; a name may not be both a variable and a secret.
 struct BindingSources {
   std::vector<std::pair<std::string, std::string>> vars;
+  // Inline variables whose value is JSON text (a config file's non-string `vars` entries).
+  std::vector<std::pair<std::string, std::string>> jsonVars;
   std::vector<std::pair<std::string, std::string>> secrets;
   std::string varsFile;
   std::string secretsFile;
+  bool operator==(const BindingSources&) const = default;
 };
 
 // Bounds, so that a worker's Configure message stays small and every worker's copy is cheap.
