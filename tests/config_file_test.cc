@@ -1,6 +1,8 @@
 // The TOML config file: what it fills in, and the precise error for each kind of mistake.
 #include "config/config_file.h"
 
+#include "temp_dir.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,33 +17,6 @@ namespace isolated {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A temporary directory, removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "isolated-config-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-  // Writes `text` to `relative` (creating directories) and returns the absolute path.
-  std::string write(const std::string& relative, const std::string& text) const {
-    fs::path p = path_ / relative;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
- private:
-  fs::path path_;
-};
 
 const ServerKey kKeys[] = {
     {"workers", SettingKind::kNumber},      {"listen", SettingKind::kText},
