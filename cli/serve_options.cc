@@ -15,6 +15,7 @@
 
 #include "common/cron_schedule.h"
 #include "common/on_off.h"
+#include "config/limit_ranges.h"
 
 extern char** environ;
 
@@ -39,10 +40,63 @@ struct FlagSpec {
   const char* argName;
   const char* help;
   std::string defaultValue;
+  // How the flag is written as a [server] key of a config file.
+  SettingKind kind = SettingKind::kText;
 };
 
+constexpr std::string_view kNumberFlags[] = {"workers",
+                                             "drain-timeout",
+                                             "worker-queue-size",
+                                             "queue-size",
+                                             "queue-timeout",
+                                             "max-body-size",
+                                             "max-header-size",
+                                             "max-url-size",
+                                             "health-interval",
+                                             "health-timeout",
+                                             "health-failures",
+                                             "cpu-limit",
+                                             "wall-limit",
+                                             "heap-limit",
+                                             "memory-threshold",
+                                             "memory-hard-threshold",
+                                             "max-requests",
+                                             "max-requests-jitter",
+                                             "restart-backoff-base",
+                                             "restart-backoff-max",
+                                             "min-workers",
+                                             "max-workers",
+                                             "scale-up-after",
+                                             "scale-down-after",
+                                             "fetch-connect-timeout",
+                                             "max-subrequests",
+                                             "max-concurrent-per-isolate",
+                                             "max-isolates",
+                                             "isolate-idle-timeout"};
+constexpr std::string_view kSwitchFlags[] = {"access-log", "snapshot-script", "builtins-snapshot",
+                                             "metrics-per-app"};
+constexpr std::string_view kPathFlags[] = {"control-socket", "fetch-ca-file", "vars-file",
+                                           "secrets-file"};
+// Flags that describe the one app of `isolated serve SCRIPT`; with --config, each [[app]] table
+// says these for itself.
+constexpr std::string_view kSingleScriptFlags[] = {"var", "secret", "cron", "vars-file",
+                                                   "secrets-file"};
+
+template <size_t N>
+bool among(const std::string_view (&list)[N], std::string_view name) {
+  return std::find(std::begin(list), std::end(list), name) != std::end(list);
+}
+
+SettingKind kindOf(std::string_view flag) {
+  if (among(kNumberFlags, flag)) return SettingKind::kNumber;
+  if (among(kSwitchFlags, flag)) return SettingKind::kSwitch;
+  if (among(kPathFlags, flag)) return SettingKind::kPath;
+  if (flag == "fetch-deny") return SettingKind::kTextList;
+  return SettingKind::kText;
+}
+
 std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
-  return {
+  std::vector<FlagSpec> specs{
       {"listen", "ISOLATED_LISTEN", "HOST:PORT", "Address for the HTTP listener (port 0 picks one)",
        "127.0.0.1:8080"},
       {"workers", "PERSISTENT_WORKER_POOL_SIZE", "N", "Worker processes (plain number)",
@@ -134,7 +188,40 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "JSON object of variables for the script's env (re-read on reload)", ""},
       {"secrets-file", "ISOLATED_SECRETS_FILE", "FILE",
        "JSON object of string secrets for the script's env (re-read on reload)", ""},
+      {"max-isolates", "ISOLATED_MAX_ISOLATES", "N",
+       "Isolates one worker keeps; beyond it the least recently used idle one is evicted (plain "
+       "number)",
+       "1000"},
+      {"isolate-idle-timeout", "ISOLATED_ISOLATE_IDLE_TIMEOUT_S", "S",
+       "Seconds an isolate may stay idle before it is evicted (0: never)", "300"},
+      {"metrics-per-app", "ISOLATED_METRICS_PER_APP", "on|off",
+       "Label metrics by app (off: one series per metric, for servers with very many apps)", "on"},
   };
+  for (auto& spec : specs)
+    spec.kind = kindOf(spec.name);
+  return specs;
+}
+
+// A name for the app of `isolated serve SCRIPT`: the file name without its extension, with
+// characters an app name may not hold replaced by '-' (see isAppName).
+std::string appNameFor(const std::filesystem::path& script) {
+  std::string name;
+  for (char c : script.stem().string()) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (name.empty() && !alnum) continue;
+    name += alnum || c == '_' || c == '-' ? c : '-';
+  }
+  if (name.size() > 63) name.resize(63);
+  if (name.empty()) name = "app";
+  return name;
+}
+
+std::vector<ServerKey> serverKeysOf(const std::vector<FlagSpec>& specs) {
+  std::vector<ServerKey> keys;
+  for (const auto& spec : specs) {
+    if (!among(kSingleScriptFlags, spec.name)) keys.push_back(ServerKey{spec.name, spec.kind});
+  }
+  return keys;
 }
 
 // Where a value came from, for error messages.
@@ -253,7 +340,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
                            "Serve a Workers-style JavaScript handler from a pool of persistent V8 "
                            "isolates.\nEvery flag may also be set by the environment variable "
                            "named in its help; a flag wins over its variable.");
-  options.custom_help("SCRIPT [OPTIONS]");
+  options.custom_help("SCRIPT [OPTIONS] | --config FILE [OPTIONS]");
   options.positional_help("");
   auto adder = options.add_options();
   for (const auto& spec : specs) {
@@ -273,6 +360,10 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
         "A cron schedule (5 fields, UTC) for the script's scheduled handler, repeatable [env "
         "ISOLATED_CRON, expressions separated by ';']",
         cxxopts::value<std::string>(), "EXPR");
+  adder("config",
+        "A TOML file describing the server ([server]: these flags, with '_' for '-') and its "
+        "apps ([[app]] tables); instead of SCRIPT. Flags and variables win over the file",
+        cxxopts::value<std::string>(), "FILE");
   adder("h,help", "Show this help");
   adder("script", "The handler script", cxxopts::value<std::string>());
   options.parse_positional({"script"});
@@ -293,12 +384,63 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
                         "' (one SCRIPT only)"};
   }
 
+  bool hasScript = result.count("script") > 0;
+  bool hasConfig = result.count("config") > 0;
+  if (hasScript && hasConfig) {
+    return OptionsError{
+        "SCRIPT and --config are mutually exclusive: a config file names its "
+        "apps' scripts"};
+  }
+  if (!hasScript && !hasConfig) {
+    return OptionsError{"missing SCRIPT: isolated serve SCRIPT, or isolated serve --config FILE"};
+  }
+
+  std::optional<ConfigFile> file;
+  if (hasConfig) {
+    for (std::string_view flag : kSingleScriptFlags) {
+      std::string name(flag);
+      if (result.count(name)) {
+        return OptionsError{"--" + name +
+                            " describes the app of a single SCRIPT; with --config, set it in "
+                            "the app's [[app]] table"};
+      }
+    }
+    // Environment variables for the single script's app would be ignored: refuse them too, so
+    // that nothing set is silently dropped.
+    for (const char* variable : {"ISOLATED_VARS_FILE", "ISOLATED_SECRETS_FILE", "ISOLATED_CRON"}) {
+      if (env(variable)) {
+        return OptionsError{std::string(variable) +
+                            " describes the app of a single SCRIPT; with --config, set it in "
+                            "the app's [[app]] table"};
+      }
+    }
+    if (envList) {
+      for (const auto& [name, value] : envList()) {
+        if (name.starts_with(kVarEnvPrefix) || name.starts_with(kSecretEnvPrefix)) {
+          return OptionsError{name +
+                              " describes the app of a single SCRIPT; with --config, set it in "
+                              "the app's [[app]] table"};
+        }
+      }
+    }
+    auto keys = serverKeysOf(specs);
+    auto read = readConfigFile(result["config"].as<std::string>(), keys);
+    if (auto* error = std::get_if<std::string>(&read)) return OptionsError{*error};
+    file = std::get<ConfigFile>(std::move(read));
+  }
+
+  // Precedence: a flag, then its environment variable, then the config file, then the default.
   auto resolve = [&](const FlagSpec& spec) -> Sourced {
     if (result.count(spec.name)) {
       return {result[spec.name].as<std::string>(), std::string("--") + spec.name};
     }
     if (auto v = env(spec.env)) {
       return {*v, std::string(spec.env) + " (for --" + spec.name + ")"};
+    }
+    if (file) {
+      if (auto it = file->server.find(spec.name); it != file->server.end()) {
+        return {it->second.value, it->second.origin};
+      }
     }
     return {spec.defaultValue, std::string("default of --") + spec.name};
   };
@@ -310,12 +452,16 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   };
 
   ServeConfig config;
-  if (!result.count("script")) return OptionsError{"missing SCRIPT: isolated serve SCRIPT"};
-  std::filesystem::path script = result["script"].as<std::string>();
-  std::error_code ec;
-  auto absolute = std::filesystem::absolute(script, ec);
-  config.scriptPath = ec ? script.string() : absolute.lexically_normal().string();
-  config.scriptName = script.filename().string();
+  if (hasScript) {
+    std::filesystem::path script = result["script"].as<std::string>();
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(script, ec);
+    config.scriptPath = ec ? script.string() : absolute.lexically_normal().string();
+    config.scriptName = script.filename().string();
+  } else {
+    config.configPath = file->path;
+    config.apps = std::move(file->apps);
+  }
 
   if (auto f = parseHostPort(resolve(find("listen")), config.listenHost, config.listenPort)) {
     return OptionsError{f->message};
@@ -341,6 +487,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       {"access-log", &config.accessLog},
       {"snapshot-script", &config.snapshotScript},
       {"builtins-snapshot", &config.builtinsSnapshot},
+      {"metrics-per-app", &config.metricsPerApp},
   };
   for (auto [flag, out] : switches) {
     auto value = resolve(find(flag));
@@ -374,9 +521,9 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       {"health-interval", 100, 3600000, 1, &config.healthIntervalMs},
       {"health-timeout", 10, 3600000, 1, &config.healthTimeoutMs},
       {"health-failures", 1, 1000, 1, &config.healthFailures},
-      {"cpu-limit", 1, 3600000, 1, &config.cpuLimitMs},
-      {"wall-limit", 1, 86400000, 1, &config.wallLimitMs},
-      {"heap-limit", 16, 16384, 1, &config.heapLimitMb},
+      {"cpu-limit", kCpuLimitMsRange.min, kCpuLimitMsRange.max, 1, &config.cpuLimitMs},
+      {"wall-limit", kWallLimitMsRange.min, kWallLimitMsRange.max, 1, &config.wallLimitMs},
+      {"heap-limit", kHeapLimitMbRange.min, kHeapLimitMbRange.max, 1, &config.heapLimitMb},
       {"memory-threshold", 16, 1048576, 1, &config.memoryThresholdMb},
       {"memory-hard-threshold", 0, 1048576, 1, &config.memoryHardThresholdMb},
       {"max-requests", 0, 1000000000, 1, &config.maxRequests},
@@ -389,6 +536,8 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       {"scale-down-after", 1, 86400, 1, &config.scaleDownAfterSec},
       {"fetch-connect-timeout", 1, 3600000, 1, &config.fetchConnectTimeoutMs},
       {"max-subrequests", 0, 1000000, 1, &config.maxSubrequests},
+      {"max-isolates", 1, 1000000, 1, &config.maxIsolates},
+      {"isolate-idle-timeout", 0, 31536000, 1, &config.isolateIdleTimeoutSec},
   };
   for (const auto& field : numbers) {
     auto n = parseNumber(resolve(find(field.flag)), field.min, field.max);
@@ -468,7 +617,9 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       config.crons.push_back(expression);
     }
   }
-  if (config.crons.size() > 100) return OptionsError{"--cron: at most 100 schedules"};
+  if (config.crons.size() > kMaxCronsPerApp) {
+    return OptionsError{"--cron: at most " + std::to_string(kMaxCronsPerApp) + " schedules"};
+  }
 
   auto isolation = resolve(find("isolation"));
   if (auto mode = parseIsolationMode(isolation.value)) {
@@ -503,7 +654,26 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   } else {
     return OptionsError{format.origin + ": expected text or json, got '" + format.value + "'"};
   }
+
+  if (hasScript) {
+    // The single script is a server of one app that matches every route; the server's limits
+    // apply to it, so it overrides none.
+    AppConfig app;
+    app.name = appNameFor(config.scriptName);
+    app.scriptPath = config.scriptPath;
+    app.routes = {"*/*"};
+    app.bindings = config.bindings;
+    app.crons = config.crons;
+    config.apps.push_back(std::move(app));
+  }
   return config;
+}
+
+std::variant<ConfigFile, OptionsError> readServeConfigFile(const std::string& path) {
+  auto keys = serverKeysOf(flagSpecs(1));
+  auto read = readConfigFile(path, keys);
+  if (auto* error = std::get_if<std::string>(&read)) return OptionsError{*error};
+  return std::get<ConfigFile>(std::move(read));
 }
 
 }  // namespace isolated

@@ -1,6 +1,8 @@
-// Parsing `isolated serve` flags (cxxopts) with environment-variable fallbacks. Precedence: a
-// flag, then its variable, then the default. A bad value is an error that names the flag (and
-// the variable, when that is where the value came from); nothing falls back silently.
+// Parsing `isolated serve` flags (cxxopts) with environment-variable fallbacks and an optional
+// TOML config file (--config, config/config_file.h). Precedence: a flag, then its variable,
+// then the file's [server] key, then the default. A bad value is an error that names the flag
+// (or the variable, or the file, line and key, when that is where the value came from);
+// nothing falls back silently.
 #pragma once
 
 #include <functional>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "common/serve_config.h"
+#include "config/config_file.h"
 
 namespace isolated {
 
@@ -34,6 +37,10 @@ using ServeOptionsResult = std::variant<ServeConfig, OptionsError, HelpRequested
 // `envList` (may be empty) supplies ISOLATED_VAR_<NAME> and ISOLATED_SECRET_<NAME>.
 ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const EnvLookup& env,
                                      unsigned cpuCount, const EnvList& envList = {});
+
+// Reads a config file as `--config` does (its [server] keys checked against the serve flags),
+// for a reload that re-reads the apps. Server settings in it take effect only at start-up.
+std::variant<ConfigFile, OptionsError> readServeConfigFile(const std::string& path);
 
 // Prefixes of the per-binding environment variables.
 constexpr const char* kVarEnvPrefix = "ISOLATED_VAR_";

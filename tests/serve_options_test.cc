@@ -2,6 +2,7 @@
 #include "cli/serve_options.h"
 
 #include "common/bindings.h"
+#include "temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -438,6 +439,215 @@ TEST(ServeOptionsFetchTest, BadFetchValuesNameTheFlag) {
   EXPECT_TRUE(contains(ca, "--fetch-ca-file")) << ca;
   std::string limit = parseError({"app.js", "--max-subrequests", "-1"});
   EXPECT_TRUE(contains(limit, "--max-subrequests")) << limit;
+}
+
+TEST(ServeOptionsTest, TenancyDefaults) {
+  ServeConfig c = parseOk({"app.js"});
+  EXPECT_EQ(c.maxIsolates, 1000u);
+  EXPECT_EQ(c.isolateIdleTimeoutSec, 300u);
+  EXPECT_TRUE(c.metricsPerApp);
+  EXPECT_TRUE(c.configPath.empty());
+}
+
+TEST(ServeOptionsTest, TenancyFlagsAndVariables) {
+  ServeConfig c = parseOk({"app.js", "--max-isolates", "50", "--isolate-idle-timeout", "0",
+                           "--metrics-per-app", "off"});
+  EXPECT_EQ(c.maxIsolates, 50u);
+  EXPECT_EQ(c.isolateIdleTimeoutSec, 0u);
+  EXPECT_FALSE(c.metricsPerApp);
+  c = parseOk({"app.js"}, {{"ISOLATED_MAX_ISOLATES", "7"},
+                           {"ISOLATED_ISOLATE_IDLE_TIMEOUT_S", "60"},
+                           {"ISOLATED_METRICS_PER_APP", "off"}});
+  EXPECT_EQ(c.maxIsolates, 7u);
+  EXPECT_EQ(c.isolateIdleTimeoutSec, 60u);
+  EXPECT_FALSE(c.metricsPerApp);
+  EXPECT_TRUE(contains(parseError({"app.js", "--max-isolates", "0"}), "--max-isolates"));
+  EXPECT_TRUE(contains(parseError({"app.js"}, {{"ISOLATED_ISOLATE_IDLE_TIMEOUT_S", "-1"}}),
+                       "ISOLATED_ISOLATE_IDLE_TIMEOUT_S"));
+  EXPECT_TRUE(contains(parseError({"app.js", "--metrics-per-app", "maybe"}),
+                       "--metrics-per-app: expected on or off"));
+  auto result = parseServeOptions({"--help"}, envFrom({}), kCpus);
+  auto* help = std::get_if<HelpRequested>(&result);
+  ASSERT_NE(help, nullptr);
+  for (const char* text :
+       {"--config", "--max-isolates", "ISOLATED_MAX_ISOLATES", "--isolate-idle-timeout",
+        "ISOLATED_ISOLATE_IDLE_TIMEOUT_S", "--metrics-per-app", "ISOLATED_METRICS_PER_APP"}) {
+    EXPECT_TRUE(contains(help->text, text)) << text;
+  }
+}
+
+TEST(ServeOptionsTest, SingleScriptIsOneAppOnEveryRoute) {
+  ServeConfig c = parseOk({"/srv/site/worker.js", "--var", "A=1", "--secret", "S=x", "--cron",
+                           "@hourly", "--cpu-limit", "20"});
+  ASSERT_EQ(c.apps.size(), 1u);
+  const AppConfig& app = c.apps[0];
+  EXPECT_EQ(app.name, "worker");
+  EXPECT_EQ(app.scriptPath, "/srv/site/worker.js");
+  EXPECT_EQ(app.routes, std::vector<std::string>{"*/*"});
+  EXPECT_EQ(app.bindings, c.bindings);
+  EXPECT_EQ(app.bindings.vars.size(), 1u);
+  EXPECT_EQ(app.bindings.secrets.size(), 1u);
+  EXPECT_EQ(app.crons, std::vector<std::string>{"@hourly"});
+  // The server's limits apply: the app overrides none.
+  EXPECT_EQ(c.cpuLimitMs, 20u);
+  EXPECT_FALSE(app.cpuLimitMs.has_value());
+  EXPECT_FALSE(app.heapLimitMb.has_value());
+  EXPECT_FALSE(app.wallLimitMs.has_value());
+  EXPECT_FALSE(app.isolation.has_value());
+  EXPECT_EQ(app.maxConcurrent, 0u);
+  EXPECT_FALSE(app.dedicatedWorkers);
+  EXPECT_TRUE(isAppName(app.name));
+}
+
+TEST(ServeOptionsTest, SingleScriptAppNameIsSanitized) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"app.js", "app"},          {"my.worker.mjs", "my-worker"},
+      {"_private.js", "private"}, {"héllo wörld.js", "h--llo-w--rld"},
+      {"....js", "app"},          {"Service_Worker-2.js", "Service_Worker-2"},
+  };
+  for (auto [script, name] : cases) {
+    ServeConfig c = parseOk({script});
+    ASSERT_EQ(c.apps.size(), 1u) << script;
+    EXPECT_EQ(c.apps[0].name, name) << script;
+    EXPECT_TRUE(isAppName(c.apps[0].name)) << script;
+  }
+  ServeConfig longName = parseOk({std::string(100, 'x') + ".js"});
+  EXPECT_EQ(longName.apps[0].name, std::string(63, 'x'));
+}
+
+// --config: the file's [server] keys sit below flags and variables, above the defaults.
+class ServeConfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_.write("apps/hello/index.js", "export default { fetch() { return new Response('hi') } }");
+  }
+  std::string write(const std::string& server) {
+    return dir_.write("isolated.toml", server + R"(
+[[app]]
+name = "hello"
+script = "apps/hello/index.js"
+routes = ["*/*"]
+)");
+  }
+  TempDir dir_;
+};
+
+TEST_F(ServeConfigFileTest, AppsAndServerKeys) {
+  std::string path = write(R"([server]
+listen = "127.0.0.1:0"
+workers = 3
+max_isolates = 500
+isolate_idle_timeout = 30
+metrics_per_app = false
+access_log = true
+admin_listen = "127.0.0.1:9090"
+fetch_deny = ["10.0.0.0/8"]
+control_socket = "ctl.sock"
+cpu_limit = 25
+isolation = "context"
+)");
+  ServeConfig c = parseOk({"--config", path});
+  EXPECT_EQ(c.configPath, path);
+  EXPECT_TRUE(c.scriptPath.empty());
+  EXPECT_TRUE(c.scriptName.empty());
+  ASSERT_EQ(c.apps.size(), 1u);
+  EXPECT_EQ(c.apps[0].name, "hello");
+  EXPECT_EQ(c.apps[0].scriptPath, (dir_.path() / "apps/hello/index.js").string());
+  EXPECT_EQ(c.listenPort, 0);
+  EXPECT_EQ(c.workers, 3u);
+  EXPECT_EQ(c.maxIsolates, 500u);
+  EXPECT_EQ(c.isolateIdleTimeoutSec, 30u);
+  EXPECT_FALSE(c.metricsPerApp);
+  EXPECT_TRUE(c.accessLog);
+  EXPECT_EQ(c.adminPort, 9090);
+  EXPECT_EQ(c.controlSocketPath, (dir_.path() / "ctl.sock").string());
+  EXPECT_EQ(c.cpuLimitMs, 25u);
+  EXPECT_EQ(c.isolation, IsolationMode::kContext);
+}
+
+TEST_F(ServeConfigFileTest, FlagThenVariableThenFileThenDefault) {
+  std::string path = write("[server]\nworkers = 3\nqueue_size = 5\n");
+  EXPECT_EQ(parseOk({"--config", path}).workers, 3u);
+  EXPECT_EQ(parseOk({"--config", path}, {{"PERSISTENT_WORKER_POOL_SIZE", "5"}}).workers, 5u);
+  EXPECT_EQ(
+      parseOk({"--config", path, "--workers", "7"}, {{"PERSISTENT_WORKER_POOL_SIZE", "5"}}).workers,
+      7u);
+  // Keys the file does not set keep their defaults.
+  EXPECT_EQ(parseOk({"--config", path}).drainTimeoutSec, 30u);
+  // A flag wins over a bad file value.
+  std::string bad = write("[server]\nworkers = 0\n");
+  EXPECT_EQ(parseOk({"--config", bad, "--workers", "2"}).workers, 2u);
+}
+
+TEST_F(ServeConfigFileTest, BadFileValueNamesFileLineAndKey) {
+  std::string path = write("# comment\n[server]\nworkers = 0\n");
+  EXPECT_EQ(parseError({"--config", path}),
+            path + ":3: [server]: key \"workers\": expected a whole number from 1 to 256, got '0'");
+  path = write("[server]\nlisten = \"nowhere\"\n");
+  EXPECT_TRUE(contains(parseError({"--config", path}), path + ":2: [server]: key \"listen\""));
+  path = write("[server]\nmemory_threshold = 100\nmemory_hard_threshold = 50\n");
+  EXPECT_TRUE(contains(parseError({"--config", path}), "must exceed"));
+  path = write("[server]\nscript = \"x.js\"\n");
+  EXPECT_EQ(parseError({"--config", path}),
+            path + ":2: [server]: key \"script\" is unknown here: it belongs in an [[app]] table");
+  path = write("[server]\nwrkers = 2\n");
+  EXPECT_EQ(parseError({"--config", path}), path + ":2: [server]: key \"wrkers\" is unknown");
+  path = write("[server]\nvar = \"A=1\"\n");
+  EXPECT_TRUE(contains(parseError({"--config", path}), "belongs in an [[app]] table"));
+  EXPECT_TRUE(
+      contains(parseError({"--config", (dir_.path() / "none.toml").string()}), "cannot read"));
+}
+
+TEST_F(ServeConfigFileTest, ScriptAndConfigAreExclusive) {
+  std::string path = write("");
+  EXPECT_TRUE(contains(parseError({"app.js", "--config", path}), "mutually exclusive"));
+  EXPECT_TRUE(contains(parseError({}), "missing SCRIPT"));
+  EXPECT_TRUE(contains(parseError({}), "--config FILE"));
+}
+
+TEST_F(ServeConfigFileTest, SingleScriptSettingsAreRefusedWithAConfig) {
+  std::string path = write("");
+  for (const auto& flag : {std::vector<std::string>{"--var", "A=1"},
+                           {"--secret", "S=x"},
+                           {"--cron", "@daily"},
+                           {"--vars-file", "v.json"},
+                           {"--secrets-file", "s.json"}}) {
+    std::vector<std::string> args{"--config", path};
+    args.insert(args.end(), flag.begin(), flag.end());
+    std::string e = parseError(args);
+    EXPECT_TRUE(contains(e, flag[0] + " describes the app of a single SCRIPT")) << e;
+  }
+  EXPECT_TRUE(contains(parseError({"--config", path}, {{"ISOLATED_CRON", "@daily"}}),
+                       "ISOLATED_CRON describes"));
+  EXPECT_TRUE(contains(parseError({"--config", path}, {{"ISOLATED_VARS_FILE", "v.json"}}),
+                       "ISOLATED_VARS_FILE describes"));
+  auto result = parseServeOptions({"--config", path}, envFrom({}), kCpus, [] {
+    return std::vector<std::pair<std::string, std::string>>{{"ISOLATED_VAR_X", "1"}};
+  });
+  auto* error = std::get_if<OptionsError>(&result);
+  ASSERT_NE(error, nullptr);
+  EXPECT_TRUE(contains(error->message, "ISOLATED_VAR_X describes")) << error->message;
+}
+
+TEST_F(ServeConfigFileTest, RelativeConfigPathBecomesAbsolute) {
+  write("");
+  auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir_.path());
+  auto result = parseServeOptions({"--config", "isolated.toml"}, envFrom({}), kCpus);
+  std::filesystem::current_path(cwd);
+  ASSERT_TRUE(std::holds_alternative<ServeConfig>(result));
+  EXPECT_EQ(std::get<ServeConfig>(result).configPath, (dir_.path() / "isolated.toml").string());
+}
+
+TEST_F(ServeConfigFileTest, ReloadReadsTheSameWay) {
+  std::string path = write("[server]\nworkers = 2\n");
+  auto read = readServeConfigFile(path);
+  ASSERT_TRUE(std::holds_alternative<ConfigFile>(read));
+  EXPECT_EQ(std::get<ConfigFile>(read).apps.size(), 1u);
+  path = write("[server]\nwrkers = 2\n");
+  read = readServeConfigFile(path);
+  ASSERT_TRUE(std::holds_alternative<OptionsError>(read));
+  EXPECT_TRUE(contains(std::get<OptionsError>(read).message, "key \"wrkers\" is unknown"));
 }
 
 }  // namespace

@@ -1,0 +1,61 @@
+// The TOML config file of `isolated serve --config FILE`: a [server] table whose keys are the
+// `serve` flags with underscores for dashes, and one [[app]] table per app. See
+// docs/multi-tenancy.md for the keys.
+//
+// Reading checks everything an app's invariants need (common/app_config.h): names, scripts,
+// routes (parsed, no two apps sharing one), crons, vars and secrets (files read), limits. Every
+// error names the file, the line and the key: `isolated.toml:14: [[app]] "shop": key
+// "cpu_limt" is unknown`. [server] values are only type-checked here and returned as text,
+// because their meaning (ranges, cross-flag rules, precedence below flags and environment
+// variables) belongs to cli/serve_options, which validates them like flag values.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/app_config.h"
+
+namespace isolated {
+
+// How a [server] key is written in TOML, and so how its value becomes flag text.
+enum class SettingKind {
+  kNumber,    // an integer
+  kSwitch,    // true/false (or "on"/"off")
+  kText,      // a string
+  kTextList,  // a string or an array of strings (joined with ',')
+  kPath,      // a string; relative paths resolve against the file's directory
+};
+
+// A [server] key the caller accepts, named by its flag (`max-isolates` is key `max_isolates`).
+struct ServerKey {
+  std::string_view flag;
+  SettingKind kind;
+};
+
+// A [server] value: the text the flag would have been given, and where it was written
+// (`isolated.toml:3: [server]: key "workers"`), for the caller's error messages.
+struct FileSetting {
+  std::string value;
+  std::string origin;
+};
+
+struct ConfigFile {
+  // The file, absolute (ServeConfig::configPath).
+  std::string path;
+  // [server] settings by flag name.
+  std::map<std::string, FileSetting, std::less<>> server;
+  // At least one; names unique; invariants of AppConfig hold.
+  std::vector<AppConfig> apps;
+};
+
+// Reads and checks the file. `path` is shown in errors as given; relative paths inside the file
+// resolve against the file's directory. Returns the error message on failure.
+std::variant<ConfigFile, std::string> readConfigFile(const std::string& path,
+                                                     std::span<const ServerKey> serverKeys);
+
+}  // namespace isolated

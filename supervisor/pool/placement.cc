@@ -1,0 +1,84 @@
+// Rendezvous hashing of apps over worker slots, and the least-outstanding pick among homes.
+#include "supervisor/pool/placement.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace isolated {
+
+namespace {
+
+// The splitmix64 finalizer: every input bit affects every output bit, so weights of nearby
+// slots and keys are independent.
+uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+bool hasRoom(const PlacementCandidate& c, uint32_t appCapacity) {
+  return c.outstanding < c.capacity && c.appOutstanding < appCapacity;
+}
+
+}  // namespace
+
+Placement::Placement(uint32_t spreadThreshold) : spreadThreshold_(std::max(1u, spreadThreshold)) {}
+
+uint64_t Placement::appKey(std::string_view appName) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a offset basis
+  for (unsigned char c : appName) {
+    h ^= c;
+    h *= 0x100000001b3ULL;  // FNV-1a prime
+  }
+  return mix(h);
+}
+
+uint64_t Placement::weight(uint64_t appKey, uint32_t slot) {
+  // The slot is mixed on its own first so that key ^ slot does not cancel structure in the key.
+  return mix(appKey ^ mix(0x9e3779b97f4a7c15ULL + slot));
+}
+
+size_t Placement::rank(uint64_t appKey, std::span<const PlacementCandidate> candidates,
+                       std::span<PlacementRank> scratch) {
+  assert(scratch.size() >= candidates.size());
+  size_t n = 0;
+  for (size_t i = 0; i < candidates.size() && n < scratch.size(); ++i) {
+    if (!candidates[i].accepting) continue;
+    scratch[n++] = PlacementRank{weight(appKey, candidates[i].slot), static_cast<uint32_t>(i)};
+  }
+  std::sort(scratch.begin(), scratch.begin() + static_cast<ptrdiff_t>(n),
+            [&](const PlacementRank& a, const PlacementRank& b) {
+              if (a.weight != b.weight) return a.weight > b.weight;
+              return candidates[a.index].slot < candidates[b.index].slot;
+            });
+  return n;
+}
+
+uint32_t Placement::homeCount(uint32_t appOutstanding, size_t accepting) const {
+  uint64_t wanted =
+      (static_cast<uint64_t>(appOutstanding) + spreadThreshold_ - 1) / spreadThreshold_;
+  wanted = std::max<uint64_t>(1, wanted);
+  return static_cast<uint32_t>(std::min<uint64_t>(wanted, accepting));
+}
+
+std::optional<size_t> Placement::pick(uint64_t appKey, uint32_t appOutstanding,
+                                      std::span<const PlacementCandidate> candidates,
+                                      std::span<PlacementRank> scratch,
+                                      uint32_t appCapacity) const {
+  size_t n = rank(appKey, candidates, scratch);
+  if (n == 0) return std::nullopt;
+  size_t homes = homeCount(appOutstanding, n);
+  std::optional<size_t> best;
+  for (size_t r = 0; r < homes; ++r) {
+    const PlacementCandidate& c = candidates[scratch[r].index];
+    if (!hasRoom(c, appCapacity)) continue;
+    if (!best || c.outstanding < candidates[*best].outstanding) best = scratch[r].index;
+  }
+  if (best) return best;
+  for (size_t r = homes; r < n; ++r) {
+    if (hasRoom(candidates[scratch[r].index], appCapacity)) return scratch[r].index;
+  }
+  return std::nullopt;
+}
+
+}  // namespace isolated
