@@ -336,10 +336,13 @@ EnvLookup processEnv() {
 ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const EnvLookup& env,
                                      unsigned cpuCount, const EnvList& envList) {
   auto specs = flagSpecs(cpuCount);
-  cxxopts::Options options("isolated serve",
-                           "Serve a Workers-style JavaScript handler from a pool of persistent V8 "
-                           "isolates.\nEvery flag may also be set by the environment variable "
-                           "named in its help; a flag wins over its variable.");
+  cxxopts::Options options(
+      "isolated serve",
+      "Serve a Workers-style JavaScript handler from a pool of persistent V8 "
+      "isolates.\nEvery flag may also be set by the environment variable "
+      "named in its help, or by a --config file's [server] key (the flag's name with "
+      "'_' for '-'); a flag wins over its variable, and both over the "
+      "file.");
   options.custom_help("SCRIPT [OPTIONS] | --config FILE [OPTIONS]");
   options.positional_help("");
   auto adder = options.add_options();

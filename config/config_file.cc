@@ -10,7 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
-#include <set>
+#include <tuple>
 
 #include "common/bindings.h"
 #include "common/cron_schedule.h"
@@ -60,12 +60,9 @@ const char* typeName(const toml::node& node) {
   return "nothing";
 }
 
-// Thrown inside this file only, caught by readConfigFile: a message already carrying the file,
-// line and key. Keeps every check a single line at its call site.
-struct ConfigError {
-  std::string message;
-};
-
+// Walks the parsed document. Each check that fails records the first error (file, line, where,
+// key) and returns nullopt/nullptr/false, which every caller passes straight up; the message is
+// taken once at the end.
 class Reader {
  public:
   Reader(std::string display, fs::path dir) : display_(std::move(display)), dir_(std::move(dir)) {}
@@ -74,103 +71,130 @@ class Reader {
     return display_ + ":" + std::to_string(source.begin.line);
   }
 
-  [[noreturn]] void fail(const toml::source_region& source, const std::string& where,
-                         const std::string& message) const {
-    throw ConfigError{at(source) + ": " + where + ": " + message};
+  // Records an error; converts to any empty optional so that `return fail(...)` reads naturally.
+  std::nullopt_t fail(const toml::source_region& source, const std::string& where,
+                      const std::string& message) {
+    if (error_.empty()) error_ = at(source) + ": " + where + ": " + message;
+    return std::nullopt;
+  }
+  std::nullopt_t failFile(const std::string& message) {
+    if (error_.empty()) error_ = display_ + ": " + message;
+    return std::nullopt;
   }
 
-  [[noreturn]] void wrongType(const toml::node& node, const std::string& where,
-                              std::string_view key, const char* expected) const {
-    fail(node.source(), where,
-         "key \"" + std::string(key) + "\": expected " + expected + ", got " + typeName(node));
+  std::nullopt_t wrongType(const toml::node& node, const std::string& where, std::string_view key,
+                           const char* expected) {
+    return fail(
+        node.source(), where,
+        "key \"" + std::string(key) + "\": expected " + expected + ", got " + typeName(node));
   }
 
-  const std::string& text(const toml::node& node, const std::string& where,
-                          std::string_view key) const {
-    if (auto* s = node.as_string()) return s->get();
+  const std::string* text(const toml::node& node, const std::string& where, std::string_view key) {
+    if (auto* s = node.as_string()) return &s->get();
     wrongType(node, where, key, "a string");
+    return nullptr;
   }
 
-  uint32_t number(const toml::node& node, const std::string& where, std::string_view key,
-                  LimitRange range) const {
+  std::optional<uint32_t> number(const toml::node& node, const std::string& where,
+                                 std::string_view key, LimitRange range) {
     auto* i = node.as_integer();
-    if (i == nullptr) wrongType(node, where, key, "an integer");
+    if (i == nullptr) return wrongType(node, where, key, "an integer");
     int64_t value = i->get();
     if (value < 0 || static_cast<uint64_t>(value) < range.min ||
         static_cast<uint64_t>(value) > range.max) {
-      fail(node.source(), where,
-           "key \"" + std::string(key) + "\": expected a whole number from " +
-               std::to_string(range.min) + " to " + std::to_string(range.max) + ", got " +
-               std::to_string(value));
+      return fail(node.source(), where,
+                  "key \"" + std::string(key) + "\": expected a whole number from " +
+                      std::to_string(range.min) + " to " + std::to_string(range.max) + ", got " +
+                      std::to_string(value));
     }
     return static_cast<uint32_t>(value);
   }
 
+  std::optional<bool> boolean(const toml::node& node, const std::string& where,
+                              std::string_view key) {
+    if (auto* b = node.as_boolean()) return b->get();
+    return wrongType(node, where, key, "a boolean");
+  }
+
   // A path from the file, made absolute against the file's directory.
-  std::string path(const toml::node& node, const std::string& where, std::string_view key) const {
-    const std::string& value = text(node, where, key);
-    if (value.empty()) fail(node.source(), where, "key \"" + std::string(key) + "\": empty path");
-    fs::path p(value);
+  std::optional<std::string> path(const toml::node& node, const std::string& where,
+                                  std::string_view key) {
+    const std::string* value = text(node, where, key);
+    if (value == nullptr) return std::nullopt;
+    if (value->empty()) {
+      return fail(node.source(), where, "key \"" + std::string(key) + "\": empty path");
+    }
+    fs::path p(*value);
     if (p.is_relative()) p = dir_ / p;
     return p.lexically_normal().string();
   }
 
-  std::vector<const toml::node*> textList(const toml::node& node, const std::string& where,
-                                          std::string_view key) const {
+  // A string or an array of strings, as the string nodes (for their positions).
+  std::optional<std::vector<const toml::node*>> textList(const toml::node& node,
+                                                         const std::string& where,
+                                                         std::string_view key) {
     std::vector<const toml::node*> out;
     if (node.is_string()) {
       out.push_back(&node);
     } else if (auto* array = node.as_array()) {
       for (const auto& element : *array) {
-        if (!element.is_string()) wrongType(element, where, key, "an array of strings");
+        if (!element.is_string()) return wrongType(element, where, key, "an array of strings");
         out.push_back(&element);
       }
     } else {
-      wrongType(node, where, key, "an array of strings");
+      return wrongType(node, where, key, "an array of strings");
     }
     return out;
   }
 
-  nlohmann::json json(const toml::node& node, const std::string& where,
-                      std::string_view key) const {
+  std::optional<nlohmann::json> json(const toml::node& node, const std::string& where,
+                                     std::string_view key) {
     switch (node.type()) {
       case toml::node_type::string:
-        return node.as_string()->get();
+        return nlohmann::json(node.as_string()->get());
       case toml::node_type::integer:
-        return node.as_integer()->get();
+        return nlohmann::json(node.as_integer()->get());
       case toml::node_type::boolean:
-        return node.as_boolean()->get();
+        return nlohmann::json(node.as_boolean()->get());
       case toml::node_type::floating_point: {
         double d = node.as_floating_point()->get();
         if (!std::isfinite(d)) {
-          fail(node.source(), where, "key \"" + std::string(key) + "\": JSON has no inf or nan");
+          return fail(node.source(), where,
+                      "key \"" + std::string(key) + "\": JSON has no inf or nan");
         }
-        return d;
+        return nlohmann::json(d);
       }
       case toml::node_type::array: {
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& element : *node.as_array())
-          out.push_back(json(element, where, key));
+        for (const auto& element : *node.as_array()) {
+          auto value = json(element, where, key);
+          if (!value) return std::nullopt;
+          out.push_back(std::move(*value));
+        }
         return out;
       }
       case toml::node_type::table: {
         nlohmann::json out = nlohmann::json::object();
-        for (const auto& [k, v] : *node.as_table())
-          out[std::string(k.str())] = json(v, where, key);
+        for (const auto& [k, v] : *node.as_table()) {
+          auto value = json(v, where, key);
+          if (!value) return std::nullopt;
+          out[std::string(k.str())] = std::move(*value);
+        }
         return out;
       }
       default:
-        fail(node.source(), where,
-             "key \"" + std::string(key) + "\": " + typeName(node) +
-                 " has no JSON form (write it as a string)");
+        return fail(node.source(), where,
+                    "key \"" + std::string(key) + "\": " + typeName(node) +
+                        " has no JSON form (write it as a string)");
     }
   }
 
-  const std::string& display() const { return display_; }
+  const std::string& error() const { return error_; }
 
  private:
   std::string display_;
   fs::path dir_;
+  std::string error_;
 };
 
 // Where an app was described, for the checks made once every app is read.
@@ -187,24 +211,57 @@ std::string appWhere(const std::string& name, size_t index) {
   return name.empty() ? "[[app]] #" + std::to_string(index + 1) : "[[app]] \"" + name + "\"";
 }
 
-AppConfig readApp(const Reader& reader, const toml::table& table, size_t index, AppSource& src) {
+// `vars` or `secrets`: a table of bindings; secrets must be strings, vars may be any value.
+bool readBindingTable(Reader& reader, const toml::node& node, const std::string& where,
+                      std::string_view key, bool secret, BindingSources& out) {
+  auto* table = node.as_table();
+  if (table == nullptr) {
+    reader.wrongType(node, where, key, "a table");
+    return false;
+  }
+  for (const auto& [name, value] : *table) {
+    std::string n(name.str());
+    if (!isBindingName(n)) {
+      reader.fail(name.source(), where,
+                  "key \"" + std::string(key) + "\": '" + n +
+                      "' is not a valid binding name (a JavaScript identifier, not a reserved "
+                      "word)");
+      return false;
+    }
+    if (auto* s = value.as_string()) {
+      (secret ? out.secrets : out.vars).emplace_back(n, s->get());
+    } else if (secret) {
+      // Never quote the value: it is a secret.
+      reader.fail(value.source(), where,
+                  "key \"secrets\": secret '" + n + "' must be a string, got " + typeName(value));
+      return false;
+    } else {
+      auto json = reader.json(value, where, key);
+      if (!json) return false;
+      out.jsonVars.emplace_back(n, json->dump());
+    }
+  }
+  return true;
+}
+
+std::optional<AppConfig> readApp(Reader& reader, const toml::table& table, size_t index,
+                                 AppSource& src) {
   AppConfig app;
   src.table = &table;
   src.where = appWhere("", index);
-  if (const toml::node* name = table.get("name")) {
-    src.nameNode = name;
-    const std::string& value = reader.text(*name, src.where, "name");
-    if (!isAppName(value)) {
-      reader.fail(name->source(), src.where,
-                  "key \"name\": '" + value +
-                      "' is not a valid app name (1 to 63 letters, digits, '_' or '-', starting "
-                      "with a letter or digit)");
-    }
-    app.name = value;
-    src.where = appWhere(app.name, index);
-  } else {
-    reader.fail(table.source(), src.where, "key \"name\" is missing");
+  const toml::node* nameNode = table.get("name");
+  if (nameNode == nullptr) return reader.fail(table.source(), src.where, "key \"name\" is missing");
+  src.nameNode = nameNode;
+  const std::string* name = reader.text(*nameNode, src.where, "name");
+  if (name == nullptr) return std::nullopt;
+  if (!isAppName(*name)) {
+    return reader.fail(nameNode->source(), src.where,
+                       "key \"name\": '" + *name +
+                           "' is not a valid app name (1 to 63 letters, digits, '_' or '-', "
+                           "starting with a letter or digit)");
   }
+  app.name = *name;
+  src.where = appWhere(app.name, index);
   const std::string& where = src.where;
   app.origin = reader.at(table.source());
 
@@ -214,76 +271,47 @@ AppConfig readApp(const Reader& reader, const toml::table& table, size_t index, 
     if (k == "name") {
       continue;
     } else if (k == "script") {
-      app.scriptPath = reader.path(node, where, k);
+      auto path = reader.path(node, where, k);
+      if (!path) return std::nullopt;
+      app.scriptPath = std::move(*path);
       std::error_code ec;
       if (!fs::is_regular_file(app.scriptPath, ec) || ::access(app.scriptPath.c_str(), R_OK) != 0) {
-        std::string reason =
-            fs::exists(app.scriptPath, ec)
-                ? (fs::is_directory(app.scriptPath, ec) ? "it is a directory" : "permission denied")
-                : "no such file";
-        reader.fail(node.source(), where,
-                    "key \"script\": cannot read '" + app.scriptPath + "': " + reason);
+        const char* reason = !fs::exists(app.scriptPath, ec)        ? "no such file"
+                             : fs::is_directory(app.scriptPath, ec) ? "it is a directory"
+                                                                    : "permission denied";
+        return reader.fail(node.source(), where,
+                           "key \"script\": cannot read '" + app.scriptPath + "': " + reason);
       }
     } else if (k == "routes") {
       hasRoutes = true;
       auto* array = node.as_array();
-      if (array == nullptr) reader.wrongType(node, where, k, "an array of strings");
+      if (array == nullptr) return reader.wrongType(node, where, k, "an array of strings");
       for (const auto& element : *array) {
-        const std::string& pattern = reader.text(element, where, k);
-        auto parsed = parseRoutePattern(pattern);
+        const std::string* pattern = reader.text(element, where, k);
+        if (pattern == nullptr) return std::nullopt;
+        auto parsed = parseRoutePattern(*pattern);
         if (auto* error = std::get_if<std::string>(&parsed)) {
-          reader.fail(element.source(), where, "key \"routes\": " + *error);
+          return reader.fail(element.source(), where, "key \"routes\": " + *error);
         }
-        app.routes.push_back(pattern);
+        app.routes.push_back(*pattern);
         src.routeNodes.push_back(&element);
       }
-    } else if (k == "vars") {
-      auto* vars = node.as_table();
-      if (vars == nullptr) reader.wrongType(node, where, k, "a table");
-      for (const auto& [name, value] : *vars) {
-        std::string n(name.str());
-        if (!isBindingName(n)) {
-          reader.fail(name.source(), where,
-                      "key \"vars\": '" + n +
-                          "' is not a valid binding name (a JavaScript identifier, not a "
-                          "reserved word)");
-        }
-        if (auto* s = value.as_string()) {
-          app.bindings.vars.emplace_back(n, s->get());
-        } else {
-          app.bindings.jsonVars.emplace_back(n, reader.json(value, where, k).dump());
-        }
+    } else if (k == "vars" || k == "secrets") {
+      if (!readBindingTable(reader, node, where, k, k == "secrets", app.bindings)) {
+        return std::nullopt;
       }
-    } else if (k == "secrets") {
-      auto* secrets = node.as_table();
-      if (secrets == nullptr) reader.wrongType(node, where, k, "a table");
-      for (const auto& [name, value] : *secrets) {
-        std::string n(name.str());
-        if (!isBindingName(n)) {
-          reader.fail(name.source(), where,
-                      "key \"secrets\": '" + n +
-                          "' is not a valid binding name (a JavaScript identifier, not a "
-                          "reserved word)");
-        }
-        // Never quote the value: it is a secret.
-        if (!value.is_string()) {
-          reader.fail(
-              value.source(), where,
-              "key \"secrets\": secret '" + n + "' must be a string, got " + typeName(value));
-        }
-        app.bindings.secrets.emplace_back(n, value.as_string()->get());
-      }
-    } else if (k == "vars_file") {
-      app.bindings.varsFile = reader.path(node, where, k);
-      src.varsFileNode = &node;
-    } else if (k == "secrets_file") {
-      app.bindings.secretsFile = reader.path(node, where, k);
-      src.secretsFileNode = &node;
+    } else if (k == "vars_file" || k == "secrets_file") {
+      auto path = reader.path(node, where, k);
+      if (!path) return std::nullopt;
+      (k == "vars_file" ? app.bindings.varsFile : app.bindings.secretsFile) = std::move(*path);
+      (k == "vars_file" ? src.varsFileNode : src.secretsFileNode) = &node;
     } else if (k == "cron") {
-      for (const toml::node* element : reader.textList(node, where, k)) {
+      auto list = reader.textList(node, where, k);
+      if (!list) return std::nullopt;
+      for (const toml::node* element : *list) {
         auto schedule = CronSchedule::parse(element->as_string()->get());
         if (auto* error = std::get_if<std::string>(&schedule)) {
-          reader.fail(element->source(), where, "key \"cron\": " + *error);
+          return reader.fail(element->source(), where, "key \"cron\": " + *error);
         }
         const std::string& expression = std::get<CronSchedule>(schedule).expression();
         if (std::find(app.crons.begin(), app.crons.end(), expression) == app.crons.end()) {
@@ -291,150 +319,183 @@ AppConfig readApp(const Reader& reader, const toml::table& table, size_t index, 
         }
       }
       if (app.crons.size() > kMaxCronsPerApp) {
-        reader.fail(node.source(), where,
-                    "key \"cron\": at most " + std::to_string(kMaxCronsPerApp) + " schedules");
+        return reader.fail(
+            node.source(), where,
+            "key \"cron\": at most " + std::to_string(kMaxCronsPerApp) + " schedules");
       }
-    } else if (k == "cpu_limit") {
-      app.cpuLimitMs = reader.number(node, where, k, kCpuLimitMsRange);
-    } else if (k == "heap_limit") {
-      app.heapLimitMb = reader.number(node, where, k, kHeapLimitMbRange);
-    } else if (k == "wall_limit") {
-      app.wallLimitMs = reader.number(node, where, k, kWallLimitMsRange);
+    } else if (k == "cpu_limit" || k == "heap_limit" || k == "wall_limit") {
+      LimitRange range = k == "cpu_limit"    ? kCpuLimitMsRange
+                         : k == "heap_limit" ? kHeapLimitMbRange
+                                             : kWallLimitMsRange;
+      auto value = reader.number(node, where, k, range);
+      if (!value) return std::nullopt;
+      (k == "cpu_limit"    ? app.cpuLimitMs
+       : k == "heap_limit" ? app.heapLimitMb
+                           : app.wallLimitMs) = *value;
     } else if (k == "max_concurrent") {
-      app.maxConcurrent = reader.number(node, where, k, kAppMaxConcurrentRange);
+      auto value = reader.number(node, where, k, kAppMaxConcurrentRange);
+      if (!value) return std::nullopt;
+      app.maxConcurrent = *value;
     } else if (k == "isolation") {
-      const std::string& value = reader.text(node, where, k);
-      auto mode = parseIsolationMode(value);
+      const std::string* value = reader.text(node, where, k);
+      if (value == nullptr) return std::nullopt;
+      auto mode = parseIsolationMode(*value);
       if (!mode) {
-        reader.fail(node.source(), where,
-                    "key \"isolation\": expected shared, context or isolate, got '" + value + "'");
+        return reader.fail(
+            node.source(), where,
+            "key \"isolation\": expected shared, context or isolate, got '" + *value + "'");
       }
       app.isolation = *mode;
     } else if (k == "dedicated_workers") {
-      auto* b = node.as_boolean();
-      if (b == nullptr) reader.wrongType(node, where, k, "a boolean");
-      app.dedicatedWorkers = b->get();
+      auto value = reader.boolean(node, where, k);
+      if (!value) return std::nullopt;
+      app.dedicatedWorkers = *value;
     } else {
-      reader.fail(key.source(), where, "key \"" + std::string(k) + "\" is unknown");
+      return reader.fail(key.source(), where, "key \"" + std::string(k) + "\" is unknown");
     }
   }
-  if (app.scriptPath.empty()) reader.fail(table.source(), where, "key \"script\" is missing");
+  if (app.scriptPath.empty()) {
+    return reader.fail(table.source(), where, "key \"script\" is missing");
+  }
   if (!hasRoutes && app.crons.empty()) {
-    reader.fail(table.source(), where,
-                "key \"routes\" is missing (an app without routes must have a cron)");
+    return reader.fail(table.source(), where,
+                       "key \"routes\" is missing (an app without routes must have a cron)");
   }
   return app;
 }
 
 // Loads each app's bindings (reading its files) so that a bad file is a start-up error here.
-void checkBindings(const Reader& reader, const AppConfig& app, const AppSource& src) {
+bool checkBindings(Reader& reader, const AppConfig& app, const AppSource& src) {
   std::string error;
-  if (loadBindings(app.bindings, error)) return;
+  if (loadBindings(app.bindings, error)) return true;
   // loadBindings speaks in flags; point at the key instead.
-  const std::pair<std::string_view, const toml::node*> files[] = {
-      {"--vars-file ", src.varsFileNode}, {"--secrets-file ", src.secretsFileNode}};
-  for (auto [prefix, node] : files) {
+  const std::tuple<std::string_view, const char*, const toml::node*> files[] = {
+      {"--vars-file ", "vars_file", src.varsFileNode},
+      {"--secrets-file ", "secrets_file", src.secretsFileNode}};
+  for (auto [prefix, key, node] : files) {
     if (node != nullptr && error.starts_with(prefix)) {
-      std::string key = prefix == files[0].first ? "vars_file" : "secrets_file";
-      reader.fail(node->source(), src.where, "key \"" + key + "\": " + error.substr(prefix.size()));
+      reader.fail(node->source(), src.where,
+                  "key \"" + std::string(key) + "\": " + error.substr(prefix.size()));
+      return false;
     }
   }
   reader.fail(src.table->source(), src.where, error);
+  return false;
 }
 
-ConfigFile read(const Reader& reader, const toml::table& root,
-                std::span<const ServerKey> serverKeys) {
+// One [server] key: its flag, checked against `serverKeys`, and its value as flag text.
+bool readServerKey(Reader& reader, const toml::key& key, const toml::node& value,
+                   std::span<const ServerKey> serverKeys, ConfigFile& out) {
+  std::string name(key.str());
+  std::string flag = name;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  auto spec = std::find_if(serverKeys.begin(), serverKeys.end(),
+                           [&](const ServerKey& s) { return s.flag == flag; });
+  if (name.find('-') != std::string::npos || spec == serverKeys.end()) {
+    std::string underscored = name;
+    std::replace(underscored.begin(), underscored.end(), '-', '_');
+    bool appKey = std::find(std::begin(kAppKeys), std::end(kAppKeys), name) != std::end(kAppKeys) ||
+                  std::find(std::begin(kScriptOnlyKeys), std::end(kScriptOnlyKeys), name) !=
+                      std::end(kScriptOnlyKeys);
+    std::string hint = underscored != name ? " (keys use underscores: '" + underscored + "')"
+                       : appKey            ? " here: it belongs in an [[app]] table"
+                                           : "";
+    reader.fail(key.source(), "[server]", "key \"" + name + "\" is unknown" + hint);
+    return false;
+  }
+  FileSetting setting;
+  setting.origin = reader.at(key.source()) + ": [server]: key \"" + name + "\"";
+  switch (spec->kind) {
+    case SettingKind::kNumber:
+      if (auto* i = value.as_integer()) {
+        setting.value = std::to_string(i->get());
+      } else {
+        reader.wrongType(value, "[server]", name, "an integer");
+        return false;
+      }
+      break;
+    case SettingKind::kSwitch:
+      if (auto* b = value.as_boolean()) {
+        setting.value = b->get() ? "on" : "off";
+      } else if (auto* s = value.as_string()) {
+        setting.value = s->get();
+      } else {
+        reader.wrongType(value, "[server]", name, "a boolean");
+        return false;
+      }
+      break;
+    case SettingKind::kText: {
+      const std::string* text = reader.text(value, "[server]", name);
+      if (text == nullptr) return false;
+      setting.value = *text;
+      break;
+    }
+    case SettingKind::kTextList: {
+      auto list = reader.textList(value, "[server]", name);
+      if (!list) return false;
+      for (const toml::node* element : *list) {
+        if (!setting.value.empty()) setting.value += ',';
+        setting.value += element->as_string()->get();
+      }
+      break;
+    }
+    case SettingKind::kPath: {
+      auto path = reader.path(value, "[server]", name);
+      if (!path) return false;
+      setting.value = std::move(*path);
+      break;
+    }
+  }
+  out.server.emplace(flag, std::move(setting));
+  return true;
+}
+
+std::optional<ConfigFile> read(Reader& reader, const toml::table& root,
+                               std::span<const ServerKey> serverKeys) {
   ConfigFile out;
   std::vector<AppSource> sources;
   for (const auto& [key, node] : root) {
     std::string_view k = key.str();
     if (k == "server") {
       auto* server = node.as_table();
-      if (server == nullptr) reader.wrongType(node, "[server]", k, "a table");
-      for (const auto& [sk, value] : *server) {
-        std::string name(sk.str());
-        std::string flag = name;
-        std::replace(flag.begin(), flag.end(), '_', '-');
-        auto spec = std::find_if(serverKeys.begin(), serverKeys.end(),
-                                 [&](const ServerKey& s) { return s.flag == flag; });
-        if (name.find('-') != std::string::npos || spec == serverKeys.end()) {
-          bool appKey =
-              std::find(std::begin(kAppKeys), std::end(kAppKeys), name) != std::end(kAppKeys) ||
-              std::find(std::begin(kScriptOnlyKeys), std::end(kScriptOnlyKeys), name) !=
-                  std::end(kScriptOnlyKeys);
-          std::string underscored = name;
-          std::replace(underscored.begin(), underscored.end(), '-', '_');
-          std::string hint = underscored != name ? " (keys use underscores: '" + underscored + "')"
-                             : appKey            ? " here: it belongs in an [[app]] table"
-                                                 : "";
-          reader.fail(sk.source(), "[server]", "key \"" + name + "\" is unknown" + hint);
-        }
-        FileSetting setting;
-        setting.origin = reader.at(sk.source()) + ": [server]: key \"" + name + "\"";
-        switch (spec->kind) {
-          case SettingKind::kNumber:
-            if (auto* i = value.as_integer()) {
-              setting.value = std::to_string(i->get());
-            } else {
-              reader.wrongType(value, "[server]", name, "an integer");
-            }
-            break;
-          case SettingKind::kSwitch:
-            if (auto* b = value.as_boolean()) {
-              setting.value = b->get() ? "on" : "off";
-            } else if (auto* s = value.as_string()) {
-              setting.value = s->get();
-            } else {
-              reader.wrongType(value, "[server]", name, "a boolean");
-            }
-            break;
-          case SettingKind::kText:
-            setting.value = reader.text(value, "[server]", name);
-            break;
-          case SettingKind::kPath:
-            setting.value = reader.path(value, "[server]", name);
-            break;
-          case SettingKind::kTextList:
-            for (const toml::node* element : reader.textList(value, "[server]", name)) {
-              if (!setting.value.empty()) setting.value += ',';
-              setting.value += element->as_string()->get();
-            }
-            break;
-        }
-        out.server.emplace(flag, std::move(setting));
+      if (server == nullptr) return reader.wrongType(node, "[server]", k, "a table");
+      for (const auto& [serverKey, value] : *server) {
+        if (!readServerKey(reader, serverKey, value, serverKeys, out)) return std::nullopt;
       }
     } else if (k == "app") {
       auto* apps = node.as_array();
-      if (apps == nullptr) reader.wrongType(node, "[[app]]", k, "[[app]] tables");
+      if (apps == nullptr) return reader.wrongType(node, "[[app]]", k, "[[app]] tables");
       for (const auto& element : *apps) {
         auto* table = element.as_table();
-        if (table == nullptr) reader.wrongType(element, "[[app]]", k, "[[app]] tables");
+        if (table == nullptr) return reader.wrongType(element, "[[app]]", k, "[[app]] tables");
         sources.emplace_back();
-        out.apps.push_back(readApp(reader, *table, out.apps.size(), sources.back()));
+        auto app = readApp(reader, *table, out.apps.size(), sources.back());
+        if (!app) return std::nullopt;
+        out.apps.push_back(std::move(*app));
       }
     } else {
-      reader.fail(key.source(), "top level",
-                  "key \"" + std::string(k) + "\" is unknown (expected [server] and [[app]])");
+      return reader.fail(
+          key.source(), "top level",
+          "key \"" + std::string(k) + "\" is unknown (expected [server] and [[app]])");
     }
   }
   if (out.apps.empty()) {
-    throw ConfigError{reader.display() +
-                      ": no [[app]] table: a config file describes at least "
-                      "one app"};
+    return reader.failFile("no [[app]] table: a config file describes at least one app");
   }
 
   std::map<std::string, size_t> names;
   for (size_t i = 0; i < out.apps.size(); ++i) {
     auto [it, inserted] = names.emplace(out.apps[i].name, i);
     if (!inserted) {
-      reader.fail(sources[i].nameNode->source(), sources[i].where,
-                  "key \"name\": the app at line " +
-                      std::to_string(sources[it->second].table->source().begin.line) +
-                      " has the same name");
+      return reader.fail(sources[i].nameNode->source(), sources[i].where,
+                         "key \"name\": the app at line " +
+                             std::to_string(sources[it->second].table->source().begin.line) +
+                             " has the same name");
     }
   }
-  for (size_t i = 0; i < out.apps.size(); ++i)
-    checkBindings(reader, out.apps[i], sources[i]);
+  for (size_t i = 0; i < out.apps.size(); ++i) {
+    if (!checkBindings(reader, out.apps[i], sources[i])) return std::nullopt;
+  }
 
   std::vector<AppRoutes> routes;
   for (size_t i = 0; i < out.apps.size(); ++i) {
@@ -443,8 +504,8 @@ ConfigFile read(const Reader& reader, const toml::table& root,
   auto table = RouteTable::build(routes);
   if (auto* error = std::get_if<RouteError>(&table)) {
     const AppSource& src = sources[error->entry];
-    reader.fail(src.routeNodes[error->pattern]->source(), src.where,
-                "key \"routes\": " + error->message);
+    return reader.fail(src.routeNodes[error->pattern]->source(), src.where,
+                       "key \"routes\": " + error->message);
   }
   return out;
 }
@@ -461,18 +522,20 @@ std::variant<ConfigFile, std::string> readConfigFile(const std::string& path,
   auto text = readFile(absolute.string(), readError);
   if (!text) return "--config: " + readError;
 
-  Reader reader(path, absolute.parent_path());
+  // toml++ reports syntax errors by exception (the packaged library is built with them); that
+  // is the one exception this file handles, at the library's edge.
+  toml::table root;
   try {
-    toml::table root = toml::parse(*text, path);
-    ConfigFile out = read(reader, root, serverKeys);
-    out.path = absolute.string();
-    return out;
+    root = toml::parse(*text, path);
   } catch (const toml::parse_error& e) {
     return path + ":" + std::to_string(e.source().begin.line) + ":" +
            std::to_string(e.source().begin.column) + ": " + std::string(e.description());
-  } catch (const ConfigError& e) {
-    return e.message;
   }
+  Reader reader(path, absolute.parent_path());
+  auto out = read(reader, root, serverKeys);
+  if (!out) return reader.error();
+  out->path = absolute.string();
+  return std::move(*out);
 }
 
 }  // namespace isolated

@@ -1,6 +1,8 @@
 // The TOML config file: what it fills in, and the precise error for each kind of mistake.
 #include "config/config_file.h"
 
+#include "common/bindings.h"
+
 #include "temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <variant>
 #include <vector>
@@ -320,6 +323,30 @@ TEST_F(ConfigFileTest, RelativeConfigPathIsShownAsGivenAndMadeAbsolute) {
   ASSERT_TRUE(std::holds_alternative<std::string>(bad));
   EXPECT_EQ(std::get<std::string>(bad),
             "isolated.toml:5: [[app]] \"shop\": key \"oops\" is unknown");
+}
+
+TEST_F(ConfigFileTest, InlineVarsLoadAsStringAndJsonBindings) {
+  dir_.write("vars.json", R"({"FROM_FILE": "f", "GREETING": "from the file"})");
+  ConfigFile c = readOk(std::string(kShop) +
+                        "vars_file = \"vars.json\"\n"
+                        "vars = { GREETING = \"hi\", COUNT = 3, FLAGS = { beta = true } }\n"
+                        "secrets = { TOKEN = \"t\" }\n");
+  ASSERT_EQ(c.apps.size(), 1u);
+  std::string error;
+  auto bindings = loadBindings(c.apps[0].bindings, error);
+  ASSERT_TRUE(bindings.has_value()) << error;
+  std::map<std::string, Binding> byName;
+  for (const auto& b : *bindings)
+    byName[b.name] = b;
+  ASSERT_EQ(byName.size(), 5u);
+  EXPECT_EQ(byName["GREETING"].value, "hi");  // inline wins over the file
+  EXPECT_FALSE(byName["GREETING"].json);
+  EXPECT_EQ(byName["FROM_FILE"].value, "f");
+  EXPECT_EQ(byName["COUNT"].value, "3");
+  EXPECT_TRUE(byName["COUNT"].json);
+  EXPECT_EQ(byName["FLAGS"].value, R"({"beta":true})");
+  EXPECT_TRUE(byName["FLAGS"].json);
+  EXPECT_TRUE(byName["TOKEN"].secret);
 }
 
 }  // namespace

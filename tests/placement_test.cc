@@ -1,6 +1,8 @@
 // Placement: rendezvous order, home sets, spreading, overflow and capacity.
 #include "supervisor/pool/placement.h"
 
+#include "allocation_counter.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -250,6 +252,24 @@ TEST(PlacementTest, CapacityNeverExceededUnderSimulatedLoad) {
   EXPECT_EQ(admitted, 100);
   for (const auto& c : w)
     EXPECT_EQ(c.outstanding, c.capacity);
+}
+
+TEST(PlacementTest, PickAllocatesNothing) {
+  Placement placement(2);
+  auto w = workers(16, 4);
+  std::vector<PlacementRank> scratch(w.size());
+  uint64_t key = Placement::appKey("shop");
+  size_t before = allocationCount();
+  size_t picked = 0;
+  for (uint32_t outstanding = 0; outstanding < 64; ++outstanding) {
+    auto index = placement.pick(key, outstanding, w, scratch, 2);
+    if (index) {
+      ++picked;
+      w[*index].outstanding++;
+    }
+  }
+  EXPECT_EQ(allocationCount(), before);
+  EXPECT_EQ(picked, 64u);  // homes, then overflow through the hash order
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 // The route table: pattern validation and every precedence rule of match().
 #include "supervisor/routing/route_table.h"
 
+#include "allocation_counter.h"
+
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -269,6 +272,27 @@ TEST(RouteTableTest, ManyHostsStayFast) {
     EXPECT_EQ(appFor(table, "app" + std::to_string(i) + ".example.com", "/x"), i);
   }
   EXPECT_EQ(appFor(table, "nobody.example.com", "/x"), 10000u);
+}
+
+TEST(RouteTableTest, MatchAllocatesNothing) {
+  auto table = tableOf({{1, "exact", {"shop.example.com/*", "shop.example.com/cart"}},
+                        {2, "wild", {"*.example.com/*"}},
+                        {3, "any", {"*/static/*"}}});
+  // Long enough that a std::string copy of the host or path would not fit the small buffer.
+  const std::string host = "A-Rather-Long-Subdomain.Deeper.Example.COM:8443";
+  const std::string path = "/static/some/long/path/to/an/asset.js?version=1234567890";
+  size_t before = allocationCount();
+  uint32_t sum = 0;
+  for (int i = 0; i < 100; ++i) {
+    sum += appFor(table, host, path);
+    sum += appFor(table, "shop.example.com", "/cart?x=1");
+    sum += appFor(table, "nowhere.org", path);
+  }
+  EXPECT_EQ(allocationCount(), before);
+  EXPECT_EQ(sum, 100u * (2 + 1 + 3));
+  // The counter does see allocations (the check above can fail).
+  auto copy = std::make_unique<std::string>(host);
+  EXPECT_GT(allocationCount(), before);
 }
 
 }  // namespace

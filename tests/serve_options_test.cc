@@ -650,5 +650,18 @@ TEST_F(ServeConfigFileTest, ReloadReadsTheSameWay) {
   EXPECT_TRUE(contains(std::get<OptionsError>(read).message, "key \"wrkers\" is unknown"));
 }
 
+TEST(ServeOptionsExampleTest, PlatformExampleReads) {
+  ServeConfig c = parseOk({"--config", ISOLATED_EXAMPLES "/platform.toml"});
+  ASSERT_EQ(c.apps.size(), 3u);
+  EXPECT_EQ(c.apps[0].name, "hello");
+  EXPECT_EQ(c.apps[1].name, "api");
+  EXPECT_EQ(c.apps[2].name, "ticker");
+  EXPECT_EQ(c.apps[1].bindings.jsonVars.size(), 2u);
+  EXPECT_EQ(c.apps[2].crons, std::vector<std::string>{"* * * * *"});
+  EXPECT_EQ(c.maxIsolates, 100u);
+  for (const auto& app : c.apps)
+    EXPECT_TRUE(std::filesystem::exists(app.scriptPath)) << app.scriptPath;
+}
+
 }  // namespace
 }  // namespace isolated

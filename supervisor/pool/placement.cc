@@ -38,19 +38,36 @@ uint64_t Placement::weight(uint64_t appKey, uint32_t slot) {
   return mix(appKey ^ mix(0x9e3779b97f4a7c15ULL + slot));
 }
 
-size_t Placement::rank(uint64_t appKey, std::span<const PlacementCandidate> candidates,
-                       std::span<PlacementRank> scratch) {
+namespace {
+
+// Highest weight first; equal weights (a 2^-64 event) by slot, so the order is total.
+struct ByRank {
+  std::span<const PlacementCandidate> candidates;
+  bool operator()(const PlacementRank& a, const PlacementRank& b) const {
+    if (a.weight != b.weight) return a.weight > b.weight;
+    return candidates[a.index].slot < candidates[b.index].slot;
+  }
+};
+
+// Weighs the accepting candidates into `scratch`, unordered; returns how many.
+size_t weigh(uint64_t appKey, std::span<const PlacementCandidate> candidates,
+             std::span<PlacementRank> scratch) {
   assert(scratch.size() >= candidates.size());
   size_t n = 0;
   for (size_t i = 0; i < candidates.size() && n < scratch.size(); ++i) {
     if (!candidates[i].accepting) continue;
-    scratch[n++] = PlacementRank{weight(appKey, candidates[i].slot), static_cast<uint32_t>(i)};
+    scratch[n++] =
+        PlacementRank{Placement::weight(appKey, candidates[i].slot), static_cast<uint32_t>(i)};
   }
-  std::sort(scratch.begin(), scratch.begin() + static_cast<ptrdiff_t>(n),
-            [&](const PlacementRank& a, const PlacementRank& b) {
-              if (a.weight != b.weight) return a.weight > b.weight;
-              return candidates[a.index].slot < candidates[b.index].slot;
-            });
+  return n;
+}
+
+}  // namespace
+
+size_t Placement::rank(uint64_t appKey, std::span<const PlacementCandidate> candidates,
+                       std::span<PlacementRank> scratch) {
+  size_t n = weigh(appKey, candidates, scratch);
+  std::sort(scratch.begin(), scratch.begin() + static_cast<ptrdiff_t>(n), ByRank{candidates});
   return n;
 }
 
@@ -65,9 +82,14 @@ std::optional<size_t> Placement::pick(uint64_t appKey, uint32_t appOutstanding,
                                       std::span<const PlacementCandidate> candidates,
                                       std::span<PlacementRank> scratch,
                                       uint32_t appCapacity) const {
-  size_t n = rank(appKey, candidates, scratch);
+  size_t n = weigh(appKey, candidates, scratch);
   if (n == 0) return std::nullopt;
   size_t homes = homeCount(appOutstanding, n);
+  // Only the homes need ordering in the common case (usually one: a linear scan); the rest is
+  // sorted when the request overflows.
+  auto begin = scratch.begin();
+  auto end = begin + static_cast<ptrdiff_t>(n);
+  std::partial_sort(begin, begin + static_cast<ptrdiff_t>(homes), end, ByRank{candidates});
   std::optional<size_t> best;
   for (size_t r = 0; r < homes; ++r) {
     const PlacementCandidate& c = candidates[scratch[r].index];
@@ -75,6 +97,7 @@ std::optional<size_t> Placement::pick(uint64_t appKey, uint32_t appOutstanding,
     if (!best || c.outstanding < candidates[*best].outstanding) best = scratch[r].index;
   }
   if (best) return best;
+  std::sort(begin + static_cast<ptrdiff_t>(homes), end, ByRank{candidates});
   for (size_t r = homes; r < n; ++r) {
     if (hasRoom(candidates[scratch[r].index], appCapacity)) return scratch[r].index;
   }
