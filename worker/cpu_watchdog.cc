@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <system_error>
 
 namespace isolated::worker {
@@ -41,6 +42,8 @@ bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget) {
     lastCpuReadingAt_ = wallNow;
   }
   std::chrono::nanoseconds cpuNow = lastCpuReading_;
+  armedCpu_ = cpuNow;
+  armedAt_ = wallNow;
   auto earliestEnd = wallNow + budget;
   bool wake;
   {
@@ -56,10 +59,23 @@ bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget) {
   return true;
 }
 
-bool CpuWatchdog::disarm() {
-  std::lock_guard lock(mutex_);
-  isolate_ = nullptr;
-  return fired_;
+bool CpuWatchdog::disarm(std::chrono::nanoseconds& used) {
+  bool fired;
+  {
+    std::lock_guard lock(mutex_);
+    isolate_ = nullptr;
+    fired = fired_;
+  }
+  auto wallNow = std::chrono::steady_clock::now();
+  auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(wallNow - armedAt_);
+  if (wall <= kCpuReadReuse) {
+    used = wall;
+  } else {
+    lastCpuReading_ = readClock(loopClock_);
+    lastCpuReadingAt_ = wallNow;
+    used = std::max(std::chrono::nanoseconds(0), lastCpuReading_ - armedCpu_);
+  }
+  return fired;
 }
 
 void CpuWatchdog::run() {
@@ -88,7 +104,7 @@ CpuSlice::CpuSlice(CpuWatchdog& watchdog, v8::Isolate* isolate, std::chrono::nan
 
 bool CpuSlice::finish() {
   if (armed_) {
-    fired_ = watchdog_.disarm();
+    fired_ = watchdog_.disarm(used_);
     armed_ = false;
   }
   return fired_;

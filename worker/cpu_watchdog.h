@@ -22,6 +22,12 @@
 // watchdog sleeps without a deadline, and a busy one wakes about once per budget, not once per
 // slice.
 //
+// CPU accounting (per app, for Pong): a slice reports the CPU time it used. Reading the clock is a
+// system call, so a slice shorter than kCpuReadReuse of wall time is charged its wall time
+// (CPU time never exceeds it) and only longer slices read the clock when they end; that
+// reading then serves the next slice's start. A charge may include up to kCpuReadReuse spent
+// just before the slice (the reused start reading), never JavaScript of another slice.
+//
 // Threading: CpuSlice (arming and disarming) is used only on the loop thread that constructed
 // the watchdog. All shared state is guarded by one mutex; TerminateExecution is called with it
 // held, so once a slice is disarmed the watchdog can no longer terminate on its behalf.
@@ -53,8 +59,9 @@ class CpuWatchdog {
 
   // False (and nothing changes) when a slice is already armed.
   bool arm(v8::Isolate* isolate, std::chrono::nanoseconds budget);
-  // Returns whether the watchdog called TerminateExecution during the slice.
-  bool disarm();
+  // Returns whether the watchdog called TerminateExecution during the slice, and sets `used` to
+  // the CPU time the slice is charged (see "CPU accounting").
+  bool disarm(std::chrono::nanoseconds& used);
   void run();
 
   // How long a reading of the loop thread's CPU clock stands for the start of a new slice.
@@ -64,6 +71,9 @@ class CpuWatchdog {
   // Loop thread only: the last reading of loopClock_ and the wall time at which it was taken.
   std::chrono::nanoseconds lastCpuReading_{0};
   std::chrono::steady_clock::time_point lastCpuReadingAt_;
+  // Loop thread only: the armed slice's start, as CPU reading and wall time.
+  std::chrono::nanoseconds armedCpu_{0};
+  std::chrono::steady_clock::time_point armedAt_;
   std::mutex mutex_;
   std::condition_variable wake_;
   // Guarded by mutex_. `isolate_` is non-null exactly while a slice is armed.
@@ -94,11 +104,14 @@ class CpuSlice {
   // must then either handle the termination or, if JavaScript had already returned, cancel it
   // (v8::Isolate::CancelTerminateExecution) before the isolate runs JavaScript again.
   bool finish();
+  // The CPU time charged to this slice; valid after finish() (zero for an inert slice).
+  std::chrono::nanoseconds used() const { return used_; }
 
  private:
   CpuWatchdog& watchdog_;
   bool armed_;
   bool fired_ = false;
+  std::chrono::nanoseconds used_{0};
 };
 
 }  // namespace isolated::worker

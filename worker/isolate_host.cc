@@ -37,11 +37,12 @@ std::string millis(std::chrono::milliseconds ms) {
 IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog,
                          HostOptions options)
     : base_(base),
-      writer_(outbox, options.logBacklogBytes),
+      writer_(outbox, options.logBacklogBytes, options.app),
       watchdog_(watchdog),
       options_(std::move(options)),
+      sources_(*options_.sources),
       timers_(base, [this](uint64_t id, uint64_t requestId) { fireTimer(id, requestId); }),
-      fetches_(outbox),
+      fetches_(outbox, *options_.fetchIds),
       streams_(outbox),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
       isolate_(makeIsolate()) {
@@ -64,8 +65,8 @@ IsolateHost::~IsolateHost() {
 }
 
 std::unique_ptr<OwnedIsolate> IsolateHost::makeIsolate() {
-  auto isolate =
-      std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes, options_.snapshot);
+  auto isolate = std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes,
+                                                options_.snapshot, options_.platform);
   attachHost(isolate->get(), this);
   return isolate;
 }
@@ -85,7 +86,9 @@ std::optional<ScriptError> IsolateHost::createContext() {
     JsScope scope(isolate, created->global());
     CpuSlice slice(watchdog_, isolate, options_.startupCpuLimit);
     error = created->load(options_.scriptPath, sources_, bindings_);
-    if (slice.finish()) {
+    bool fired = slice.finish();
+    usage_.cpu += slice.used();
+    if (fired) {
       isolate->CancelTerminateExecution();
       if (error) {
         error->message = "the script's top level exceeded the start-up CPU time limit of " +
@@ -132,6 +135,7 @@ void IsolateHost::runTurn(uint64_t requestId, Body&& body) {
     }
     context->SetContinuationPreservedEmbedderData(v8::Undefined(isolate));
     end.watchdogFired = slice.finish();
+    usage_.cpu += slice.used();
   }
   endTurn(end);
 }
@@ -141,6 +145,7 @@ void IsolateHost::endTurn(const TurnEnd& end) {
     // Whether or not the termination took effect before the turn ended, the heap is at its
     // limit: only a new isolate gives it back.
     ++counters_.memoryLimitTerminations;
+    ++usage_.memoryLimitTerminations;
     abandonRequests(end.runningRequest, runtime_error::kMemoryLimit,
                     "the heap limit of " + std::to_string(options_.heapLimitBytes >> 20) + " MB",
                     "the isolate was replaced");
@@ -148,6 +153,7 @@ void IsolateHost::endTurn(const TurnEnd& end) {
   } else if (end.terminated) {
     // The watchdog is the only other source of termination.
     ++counters_.cpuLimitTerminations;
+    ++usage_.cpuLimitTerminations;
     isolate_->get()->CancelTerminateExecution();
     abandonRequests(end.runningRequest, runtime_error::kCpuLimit,
                     "the CPU time limit of " + millis(options_.cpuLimit),
@@ -208,9 +214,9 @@ void IsolateHost::rebuild(bool newIsolate) {
   }
   ++counters_.rebuilds;
   if (auto error = createContext()) {
-    failed_ = true;
-    writer_.log(3, "cannot rebuild the script's context, the worker stops: " + error->message, 0);
-    event_base_loopbreak(base_);
+    writer_.log(3, "cannot rebuild the script's context, the app is unloaded: " + error->message,
+                0);
+    markFailed(*error);
     return;
   }
   double ms =
@@ -242,11 +248,41 @@ void IsolateHost::refreshForRequest() {
     isolate_->get()->ContextDisposedNotification();
   }
   if (auto error = createContext()) {
-    failed_ = true;
     writer_.log(
-        3, "cannot load the script for the next request, the worker stops: " + error->message, 0);
-    event_base_loopbreak(base_);
+        3, "cannot load the script for the next request, the app is unloaded: " + error->message,
+        0);
+    markFailed(*error);
   }
+}
+
+void IsolateHost::markFailed(const ScriptError& error) {
+  if (failed_) return;
+  failed_ = true;
+  if (onFailed_) onFailed_(error);
+}
+
+void IsolateHost::failAll(std::string_view kind, const std::string& detail) {
+  if (context_) {
+    for (uint64_t id : context_->takeRequests()) {
+      answerError(id, kind, detail);
+    }
+  }
+  streams_.clear();
+  auto held = std::move(held_);
+  held_.clear();
+  for (auto& message : held) {
+    auto envelope = message->getRoot<ipc::Envelope>().asReader();
+    uint64_t id = envelope.isRequestStart() ? envelope.getRequestStart().getId()
+                                            : envelope.getScheduled().getId();
+    writer_.runtimeError(id, kind, detail);
+  }
+}
+
+void IsolateHost::idleNotification() {
+  if (!isolate_) return;
+  v8::Isolate* isolate = isolate_->get();
+  v8::Isolate::Scope scope(isolate);
+  isolate->IsolateInBackgroundNotification();
 }
 
 bool IsolateHost::beginRequest(uint64_t id) {
@@ -254,7 +290,7 @@ bool IsolateHost::beginRequest(uint64_t id) {
   if (options_.isolation != IsolationMode::kShared && contextUsed_) refreshForRequest();
   contextUsed_ = true;
   if (!context_) {
-    writer_.runtimeError(id, runtime_error::kContextReset, "the worker has no script context");
+    writer_.runtimeError(id, runtime_error::kAppFailed, "the app's script could not be loaded");
     return false;
   }
   context_->addRequest(id);
@@ -443,8 +479,11 @@ void IsolateHost::runPlatformTasks(v8::Platform& platform) {
 bool IsolateHost::probe() {
   if (!context_) return false;
   bool ok = false;
+  // The worker's own turn: not charged to the app.
+  auto charged = usage_.cpu;
   runTurn(0,
           [&](v8::Local<v8::Context> context, v8::TryCatch&) { ok = context_->runProbe(context); });
+  usage_.cpu = charged;
   return ok;
 }
 

@@ -1,5 +1,7 @@
-// The worker's JavaScript host: one persistent isolate with one script context, serving every
-// request the worker receives and interleaving those that await timers. It enforces the
+// The JavaScript host of one app deployment in a worker: one persistent isolate with one script
+// context, serving every request of that app and interleaving those that await timers. The
+// IsolateRegistry owns one per live app; apps share nothing here but the worker's CPU watchdog
+// and its channel. It enforces the
 // per-request limits and replaces what a limit breach leaves behind:
 //
 //  - CPU: every entry into JavaScript (a dispatch, a timer, a probe) is one *turn*: the call
@@ -45,6 +47,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ipc/messages.capnp.h"
 #include "worker/body_streams.h"
@@ -66,7 +69,13 @@ namespace isolated::worker {
 constexpr std::chrono::seconds kWaitUntilGrace{30};
 
 struct HostOptions {
+  // The app deployment (LoadApp.app) whose script this host runs; named in its Log messages.
+  uint32_t app = 0;
   std::string scriptPath;
+  // The app's script files and V8 code caches, and its fetch id sequence: owned by the app's
+  // definition so they outlive the host (evictions, rebuilds). Not owned; must outlive it.
+  SourceCache* sources = nullptr;
+  FetchIdSequence* fetchIds = nullptr;
   size_t heapLimitBytes = 128u << 20;
   // CPU time one turn of JavaScript may use.
   std::chrono::milliseconds cpuLimit{50};
@@ -82,6 +91,8 @@ struct HostOptions {
   // this snapshot, and every context from its runtime context. Null: no snapshot, the runtime
   // and the script are evaluated into each new context. Not owned; must outlive the host.
   StartupSnapshot* snapshot = nullptr;
+  // V8's default platform, told of every isolate the host disposes (see OwnedIsolate).
+  v8::Platform* platform = nullptr;
 };
 
 struct HeapStats {
@@ -89,6 +100,13 @@ struct HeapStats {
   uint64_t totalBytes = 0;
   uint64_t limitBytes = 0;
   uint64_t externalBytes = 0;
+};
+
+// Reported in Pong's AppUsage, per app; reset by takeUsage().
+struct HostUsage {
+  std::chrono::nanoseconds cpu{0};  // charged to the app's turns (CpuSlice::used)
+  uint32_t cpuLimitTerminations = 0;
+  uint32_t memoryLimitTerminations = 0;
 };
 
 // Reported in Pong.
@@ -111,7 +129,12 @@ class IsolateHost final : public RuntimeHost {
   void setBackgroundIdleCallback(std::function<void()> callback) {
     backgroundIdle_ = std::move(callback);
   }
-  // The script's environment (from Configure); set before load(), kept for every rebuild.
+  // Called (from the event loop or from inside a turn) when the host can no longer load its
+  // script (a rebuild failed); the owner must then destroy it, but not from inside the call.
+  void setFailureCallback(std::function<void(const ScriptError&)> callback) {
+    onFailed_ = std::move(callback);
+  }
+  // The script's environment (from LoadApp); set before load(), kept for every rebuild.
   void setBindings(std::vector<ScriptBinding> bindings) { bindings_ = std::move(bindings); }
   // Installs the runtime and evaluates the script. Returns the error when it cannot be loaded.
   std::optional<ScriptError> load();
@@ -148,11 +171,22 @@ class IsolateHost final : public RuntimeHost {
   size_t backgroundTasks() const { return context_ ? context_->waitUntilCount() : 0; }
   // Logs and abandons the pending waitUntil() work (a shutdown deadline has come).
   void abandonBackground(const std::string& why);
+  // Answers every request the host holds (in flight or held back) with runtime error `kind`;
+  // before the host is destroyed with requests still in it.
+  void failAll(std::string_view kind, const std::string& detail);
   HeapStats heapStats();
   const HostCounters& counters() const { return counters_; }
+  // What the app used since the last call.
+  HostUsage takeUsage() { return std::exchange(usage_, HostUsage{}); }
   uint64_t droppedLogLines() const { return writer_.droppedLogLines(); }
+  // The isolate (it changes when a heap-limit breach replaces it, and per request in `isolate`
+  // isolation).
+  v8::Isolate* isolate() const { return isolate_ ? isolate_->get() : nullptr; }
+  // Tells V8 the isolate is idle: background-priority GC, a smaller heap (see
+  // docs/multi-tenancy.md for what it saves).
+  void idleNotification();
   // True once a rebuild failed to load the script again. The host then answers every request
-  // 503 `context-reset` and has asked the event loop to stop; the worker should exit non-zero.
+  // 503 `app-failed` and has called the failure callback.
   bool failed() const { return failed_; }
 
  private:
@@ -185,6 +219,7 @@ class IsolateHost final : public RuntimeHost {
   void failIfThrew(uint64_t id, v8::MaybeLocal<v8::Value> result, v8::Local<v8::Context> context,
                    v8::TryCatch& tryCatch);
   std::optional<ScriptError> createContext();
+  void markFailed(const ScriptError& error);
 
   // Common start of a request or scheduled event: refreshes state if the isolation mode asks
   // for it, and registers `id`. False when the request cannot run (it has been answered).
@@ -223,7 +258,7 @@ class IsolateHost final : public RuntimeHost {
   ResponseWriter writer_;
   CpuWatchdog& watchdog_;
   HostOptions options_;
-  SourceCache sources_;
+  SourceCache& sources_;
   TimerQueue timers_;
   // The current context's fetches; cleared (and aborted) whenever the context goes.
   OutboundFetches fetches_;
@@ -235,6 +270,7 @@ class IsolateHost final : public RuntimeHost {
   std::unique_ptr<OwnedIsolate> isolate_;
   std::unique_ptr<ScriptContext> context_;
   HostCounters counters_;
+  HostUsage usage_;
   // Whether the current context has served a request since it was loaded.
   bool contextUsed_ = false;
   std::vector<ScriptBinding> bindings_;
@@ -248,6 +284,7 @@ class IsolateHost final : public RuntimeHost {
   // kWaitUntilGrace after a Response with waitUntil() work pending (context/isolate modes).
   EventPtr graceTimer_;
   bool failed_ = false;
+  std::function<void(const ScriptError&)> onFailed_;
 };
 
 }  // namespace isolated::worker

@@ -15,6 +15,7 @@
 #include <libplatform/libplatform.h>
 #include <v8-platform.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -40,10 +41,14 @@ class LoopNotifyingPlatform final : public v8::Platform {
   // forgetting those due by `pumpedAt` (the start of the last pump, which ran them); nullopt
   // when none is pending.
   std::optional<double> nextDeadline(double pumpedAt);
+  // The isolates that may have a foreground task to run at `now`: those a task was posted for
+  // since the last call, and those whose delayed task is due. A worker with many isolates
+  // pumps only these. May name an isolate that is gone (the caller ignores it).
+  std::set<v8::Isolate*> takeReady(double now);
 
   // Called by the task runners handed to V8.
-  void notifyPosted();
-  void notifyPostedDelayed(double delaySeconds);
+  void notifyPosted(v8::Isolate* isolate);
+  void notifyPostedDelayed(v8::Isolate* isolate, double delaySeconds);
 
   // v8::Platform, forwarded to the default platform.
   v8::PageAllocator* GetPageAllocator() override { return inner_->GetPageAllocator(); }
@@ -73,7 +78,9 @@ class LoopNotifyingPlatform final : public v8::Platform {
   std::unique_ptr<v8::Platform> inner_;
   UniqueFd wakeup_;
   std::mutex mutex_;
-  std::multiset<double> deadlines_;  // guarded by mutex_
+  // Guarded by mutex_: delayed tasks' deadlines, and isolates with tasks posted.
+  std::multimap<double, v8::Isolate*> deadlines_;
+  std::set<v8::Isolate*> ready_;
 };
 
 }  // namespace isolated::worker

@@ -38,8 +38,9 @@ std::pair<uint64_t, v8::Local<v8::Promise>> OutboundFetches::start(v8::Local<v8:
                                                                    capnp::MessageBuilder& message,
                                                                    ipc::FetchStart::Builder start) {
   v8::Isolate* isolate = context->GetIsolate();
-  uint64_t id = nextId_++;
+  uint64_t id = ids_.next();
   start.setFetchId(id);
+  start.setApp(ids_.app());
   start.setParentId(requestId);
   auto resolver = v8::Promise::Resolver::New(context).ToLocalChecked();
   Fetch& fetch = fetches_[id];

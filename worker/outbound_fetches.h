@@ -31,9 +31,26 @@
 
 namespace isolated::worker {
 
+// Fetch ids of one app deployment: `app` in the high 32 bits and a per-app count in the low
+// ones, so ids are unique across the worker (ipc/protocol.h rule 8) and a supervisor message
+// for a fetch is routed to its app by the id alone. Kept by the app's definition, so that ids
+// stay unique across the app's evictions and rebuilds.
+class FetchIdSequence {
+ public:
+  explicit FetchIdSequence(uint32_t app) : app_(app) {}
+  uint32_t app() const { return app_; }
+  uint64_t next() { return (static_cast<uint64_t>(app_) << 32) | ++count_; }
+  static uint32_t appOf(uint64_t fetchId) { return static_cast<uint32_t>(fetchId >> 32); }
+
+ private:
+  uint32_t app_;
+  uint32_t count_ = 0;
+};
+
 class OutboundFetches {
  public:
-  explicit OutboundFetches(Outbox& outbox) : outbox_(outbox) {}
+  // `ids` must outlive this object; FetchStart messages name ids.app().
+  OutboundFetches(Outbox& outbox, FetchIdSequence& ids) : outbox_(outbox), ids_(ids) {}
   // clear() must have run while the isolate was alive: the promises are V8 handles.
   ~OutboundFetches() = default;
   OutboundFetches(const OutboundFetches&) = delete;
@@ -102,7 +119,7 @@ class OutboundFetches {
   void sendAbort(uint64_t id);
 
   Outbox& outbox_;
-  uint64_t nextId_ = 1;
+  FetchIdSequence& ids_;
   std::unordered_map<uint64_t, Fetch> fetches_;
 };
 

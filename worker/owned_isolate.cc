@@ -1,12 +1,15 @@
 // Isolate creation with resource constraints, the near-heap-limit callback, and disposal.
 #include "worker/owned_isolate.h"
 
+#include <libplatform/libplatform.h>
+
 #include <algorithm>
 
 namespace isolated::worker {
 
 OwnedIsolate::OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLimitBytes,
-                           StartupSnapshot* snapshot) {
+                           StartupSnapshot* snapshot, v8::Platform* platform)
+    : platform_(platform) {
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = allocator;
   if (snapshot != nullptr) {
@@ -27,6 +30,7 @@ OwnedIsolate::OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLim
 OwnedIsolate::~OwnedIsolate() {
   isolate_->RemoveNearHeapLimitCallback(&OwnedIsolate::onNearHeapLimit, 0);
   isolate_->Dispose();
+  if (platform_ != nullptr) v8::platform::NotifyIsolateShutdown(platform_, isolate_);
 }
 
 size_t OwnedIsolate::onNearHeapLimit(void* self, size_t currentLimit, size_t /*initialLimit*/) {

@@ -25,8 +25,11 @@ namespace isolated::worker {
 class OwnedIsolate {
  public:
   // `snapshot` may be null: the isolate then starts from V8's own snapshot, without the runtime.
+  // `platform`, when given, is V8's default platform: it is told when the isolate is disposed,
+  // so that its per-isolate task queue is freed (a worker that creates and evicts isolates all
+  // its life would otherwise keep one queue per isolate it ever had).
   OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLimitBytes,
-               StartupSnapshot* snapshot);
+               StartupSnapshot* snapshot, v8::Platform* platform = nullptr);
   ~OwnedIsolate();
   OwnedIsolate(const OwnedIsolate&) = delete;
   OwnedIsolate& operator=(const OwnedIsolate&) = delete;
@@ -41,6 +44,7 @@ class OwnedIsolate {
   static size_t onNearHeapLimit(void* self, size_t currentLimit, size_t initialLimit);
 
   v8::Isolate* isolate_ = nullptr;
+  v8::Platform* platform_ = nullptr;
   SnapshotContents snapshotContents_ = SnapshotContents::kNone;
   // Written from inside GC; atomic so that no assumption about the GC's thread is needed.
   std::atomic<bool> heapLimitHit_{false};

@@ -54,6 +54,7 @@ constexpr RuntimeErrorReply kRuntimeErrors[] = {
      "Service Unavailable: the script exceeded its memory limit\n"},
     {runtime_error::kContextReset, 503,
      "Service Unavailable: the request was lost when the script's state was reset\n"},
+    {runtime_error::kAppFailed, 503, "Service Unavailable: the app's script could not be loaded\n"},
 };
 
 }  // namespace
@@ -121,6 +122,7 @@ void ResponseWriter::log(int level, const std::string& text, uint64_t requestId)
   log.setLevel(kLevels[std::clamp(level, 0, 3)]);
   log.setMessage(text);
   log.setRequestId(requestId);
+  log.setApp(app_);
   outbox_.send(message);
 }
 

@@ -5,6 +5,7 @@
 // a plain-text body:
 //   script-threw, bad-response, no-response   500
 //   cpu-limit, memory-limit, context-reset    503
+//   app-failed                                 503
 // The kind travels as Response.runtimeError; the supervisor sends it as `isolated-error`.
 #pragma once
 
@@ -23,13 +24,16 @@ inline constexpr std::string_view kScriptThrew = "script-threw";
 inline constexpr std::string_view kCpuLimit = "cpu-limit";
 inline constexpr std::string_view kMemoryLimit = "memory-limit";
 inline constexpr std::string_view kContextReset = "context-reset";
+// The app's isolate could not be created or its script not loaded (LoadError was sent).
+inline constexpr std::string_view kAppFailed = "app-failed";
 }  // namespace runtime_error
 
 class ResponseWriter {
  public:
-  // Console lines are dropped (and counted) while more than `logBacklogBytes` are queued.
-  ResponseWriter(Outbox& outbox, size_t logBacklogBytes)
-      : outbox_(outbox), logBacklogBytes_(logBacklogBytes) {}
+  // Console lines are dropped (and counted) while more than `logBacklogBytes` are queued. Log
+  // messages name `app` (the app deployment whose script runs; 0 for the worker itself).
+  ResponseWriter(Outbox& outbox, size_t logBacklogBytes, uint32_t app = 0)
+      : outbox_(outbox), logBacklogBytes_(logBacklogBytes), app_(app) {}
 
   // The script's answer. Must be called inside a scope for the isolate's current context.
   // `flatHeaders` alternates names and values; `body` is a string, an ArrayBuffer or nothing.
@@ -48,6 +52,7 @@ class ResponseWriter {
  private:
   Outbox& outbox_;
   size_t logBacklogBytes_;
+  uint32_t app_;
   uint64_t droppedLogLines_ = 0;
 };
 

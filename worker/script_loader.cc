@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 
 #include "common/read_file.h"
 
@@ -72,14 +73,52 @@ v8::MaybeLocal<v8::Module> resolveModule(v8::Local<v8::Context> context,
   return compileModule(*graph, resolved, *source);
 }
 
+// The cached data for `path` to hand to a ScriptCompiler::Source (which owns the wrapper, not
+// the bytes), or nullptr.
+v8::ScriptCompiler::CachedData* cachedDataFor(const SourceCache& sources, const std::string& path) {
+  const std::string* bytes = sources.keepsCodeCache() ? sources.codeCache(path) : nullptr;
+  if (bytes == nullptr) return nullptr;
+  return new v8::ScriptCompiler::CachedData(reinterpret_cast<const uint8_t*>(bytes->data()),
+                                            static_cast<int>(bytes->size()));
+}
+
+// After a compilation that was offered a cache: counts it, and drops a rejected one.
+void noteCacheUse(SourceCache& sources, const std::string& path,
+                  const v8::ScriptCompiler::Source& source) {
+  const v8::ScriptCompiler::CachedData* offered = source.GetCachedData();
+  if (offered == nullptr) return;
+  sources.countCodeCache(offered->rejected);
+  if (offered->rejected) sources.dropCodeCache(path);
+}
+
+void keepCodeCache(SourceCache& sources, const std::string& path,
+                   v8::ScriptCompiler::CachedData* created) {
+  std::unique_ptr<v8::ScriptCompiler::CachedData> data(created);
+  if (!data || data->length <= 0) return;
+  sources.setCodeCache(path, std::string(reinterpret_cast<const char*>(data->data),
+                                         static_cast<size_t>(data->length)));
+}
+
+// Module code caches are kept apart from a classic script's: the same file may be tried as
+// both, and a cache must never be offered to the other kind of compilation.
+std::string moduleCacheKey(const std::string& path) {
+  return path + "\n(module)";
+}
+
 v8::MaybeLocal<v8::Module> compileModule(ModuleGraph& graph, const std::string& path,
                                          const std::string& source) {
   v8::Isolate* isolate = graph.isolate;
   v8::ScriptOrigin origin(isolate, v8String(isolate, path), 0, 0, false, -1, v8::Local<v8::Value>(),
                           false, false, /*is_module=*/true);
-  v8::ScriptCompiler::Source compileSource(v8String(isolate, source), origin);
+  v8::ScriptCompiler::Source compileSource(v8String(isolate, source), origin,
+                                           cachedDataFor(graph.sources, moduleCacheKey(path)));
+  auto options = compileSource.GetCachedData() != nullptr ? v8::ScriptCompiler::kConsumeCodeCache
+                                                          : v8::ScriptCompiler::kNoCompileOptions;
   v8::Local<v8::Module> module;
-  if (!v8::ScriptCompiler::CompileModule(isolate, &compileSource).ToLocal(&module)) return {};
+  bool compiled =
+      v8::ScriptCompiler::CompileModule(isolate, &compileSource, options).ToLocal(&module);
+  noteCacheUse(graph.sources, moduleCacheKey(path), compileSource);
+  if (!compiled) return {};
   graph.byPath[path].Reset(isolate, module);
   graph.pathByHash.emplace(module->GetIdentityHash(), path);
   return module;
@@ -124,6 +163,15 @@ LoadResult loadModule(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
     isolate->ThrowException(module->GetException());
     return describeException(isolate, context, tryCatch, path);
   }
+  if (sources.keepsCodeCache()) {
+    // After evaluation, so the functions the top level ran are in the cache too.
+    for (auto& [modulePath, compiled] : graph.byPath) {
+      if (sources.codeCache(moduleCacheKey(modulePath)) != nullptr) continue;
+      keepCodeCache(
+          sources, moduleCacheKey(modulePath),
+          v8::ScriptCompiler::CreateCodeCache(compiled.Get(isolate)->GetUnboundModuleScript()));
+    }
+  }
   if (exports == ModuleExports::kDefaultOnly) {
     v8::Local<v8::String> key = v8String(isolate, kDefaultExportGlobal);
     v8::Local<v8::Value> defaultExport;
@@ -148,6 +196,15 @@ bool looksLikeModuleSyntaxError(const std::string& message) {
 }
 
 }  // namespace
+
+const std::string* SourceCache::codeCache(const std::string& path) const {
+  auto it = codeCaches_.find(path);
+  return it == codeCaches_.end() ? nullptr : &it->second;
+}
+
+void SourceCache::setCodeCache(const std::string& path, std::string bytes) {
+  codeCaches_[path] = std::move(bytes);
+}
 
 const std::string* SourceCache::get(const std::string& path, std::string& error) {
   if (auto it = sources_.find(path); it != sources_.end()) return &it->second;
@@ -188,8 +245,14 @@ LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
 
   v8::TryCatch tryCatch(isolate);
   v8::ScriptOrigin origin(isolate, v8String(isolate, path));
+  v8::ScriptCompiler::Source compileSource(v8String(isolate, *source), origin,
+                                           cachedDataFor(sources, path));
+  auto options = compileSource.GetCachedData() != nullptr ? v8::ScriptCompiler::kConsumeCodeCache
+                                                          : v8::ScriptCompiler::kNoCompileOptions;
   v8::Local<v8::Script> script;
-  if (!v8::Script::Compile(context, v8String(isolate, *source), &origin).ToLocal(&script)) {
+  bool compiled = v8::ScriptCompiler::Compile(context, &compileSource, options).ToLocal(&script);
+  noteCacheUse(sources, path, compileSource);
+  if (!compiled) {
     ScriptError classicError = describeException(isolate, context, tryCatch, path);
     if (!looksLikeModuleSyntaxError(classicError.message)) return classicError;
     return loadModule(isolate, context, path, *source, sources, exports);
@@ -199,6 +262,9 @@ LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
   }
   if (script->Run(context).IsEmpty()) return describeException(isolate, context, tryCatch, path);
   context->GetMicrotaskQueue()->PerformCheckpoint(isolate);
+  if (sources.keepsCodeCache() && sources.codeCache(path) == nullptr) {
+    keepCodeCache(sources, path, v8::ScriptCompiler::CreateCodeCache(script->GetUnboundScript()));
+  }
   return LoadedClassic{};
 }
 

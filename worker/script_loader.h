@@ -31,15 +31,36 @@ using LoadResult = std::variant<LoadedClassic, LoadedModule, ScriptError>;
 // The text of every file a script loads, each read from disk once. A rebuilt context is loaded
 // from here, so it runs exactly the code the worker started with even if the files have changed
 // since (a new version reaches the pool through new workers, never half-way through one).
+//
+// With `keepCodeCache`, it also keeps V8's code cache for each file (ScriptCompiler::
+// CreateCodeCache after the file's first evaluation): later compilations of the file, in new
+// contexts or new isolates, consume it instead of parsing and compiling again. A cache V8
+// rejects (another V8, other flags) is dropped and made again.
 class SourceCache {
  public:
+  explicit SourceCache(bool keepCodeCache = false) : keepCodeCache_(keepCodeCache) {}
+
   // The file's text, read on first use; nullptr with `error` set when it cannot be read.
   const std::string* get(const std::string& path, std::string& error);
   // Every file read so far: path -> text.
   const std::map<std::string, std::string>& files() const { return sources_; }
 
+  bool keepsCodeCache() const { return keepCodeCache_; }
+  // The code cache for `path`, or nullptr.
+  const std::string* codeCache(const std::string& path) const;
+  void setCodeCache(const std::string& path, std::string bytes);
+  void dropCodeCache(const std::string& path) { codeCaches_.erase(path); }
+  // Compilations that consumed a cache, and caches V8 rejected.
+  uint64_t codeCacheHits() const { return codeCacheHits_; }
+  uint64_t codeCacheRejects() const { return codeCacheRejects_; }
+  void countCodeCache(bool rejected) { ++(rejected ? codeCacheRejects_ : codeCacheHits_); }
+
  private:
+  bool keepCodeCache_;
   std::map<std::string, std::string> sources_;
+  std::map<std::string, std::string> codeCaches_;
+  uint64_t codeCacheHits_ = 0;
+  uint64_t codeCacheRejects_ = 0;
 };
 
 // How an ES module's exports are read. kDefaultOnly makes no module namespace object (V8 10.2

@@ -1,62 +1,77 @@
 // Message handling for the worker side of the channel.
 #include "worker/worker_loop.h"
 
+#include <unistd.h>
+
 #include <capnp/message.h>
 
 #include <algorithm>
 
+#include "common/version.h"
+#include "ipc/protocol.h"
+
 namespace isolated::worker {
+
+void WorkerLoop::breakProtocol(const std::string& why) {
+  logger_.error("worker: the supervisor broke the protocol; closing the channel", {{"error", why}});
+  channel_->close();
+  event_base_loopbreak(base_);
+}
 
 void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
   if (!configured_ && !message.isConfigure()) {
-    logger_.error("worker: the supervisor's first message was not Configure",
-                  {{"kind", static_cast<int>(message.which())}});
-    channel_->close();
-    event_base_loopbreak(base_);
+    breakProtocol("the first message was not Configure (kind " +
+                  std::to_string(static_cast<int>(message.which())) + ")");
     return;
   }
+  std::string error;
   switch (message.which()) {
     case ipc::Envelope::CONFIGURE:
       if (configured_) {
-        logger_.error("worker: a second Configure");
-        channel_->close();
-        event_base_loopbreak(base_);
+        breakProtocol("a second Configure");
         return;
       }
       onConfigure(message.getConfigure());
       return;
-    case ipc::Envelope::REQUEST_START:
-      if (!shutdown_ && !host_->holdIfBackground(message)) {
-        host_->dispatch(message.getRequestStart());
+    case ipc::Envelope::LOAD_APP:
+      if (!registry_->loadApp(message.getLoadApp(), error)) {
+        breakProtocol(error);
+        return;
       }
       break;
+    case ipc::Envelope::UNLOAD_APP:
+      registry_->unloadApp(message.getUnloadApp().getApp());
+      break;
+    case ipc::Envelope::EVICT_IDLE:
+      registry_->evictIdle();
+      break;
+    case ipc::Envelope::REQUEST_START:
     case ipc::Envelope::SCHEDULED:
-      if (!shutdown_ && !host_->holdIfBackground(message)) {
-        host_->dispatchScheduled(message.getScheduled());
+      if (!shutdown_ && !registry_->dispatch(message, error)) {
+        breakProtocol(error);
+        return;
       }
       break;
     case ipc::Envelope::REQUEST_CANCEL:
       // The supervisor has answered the client already. The handler keeps running (it may
       // share state with other requests), but nothing is ever sent for the id.
-      host_->cancel(message.getRequestCancel().getId());
+      registry_->cancel(message.getRequestCancel().getId());
       break;
     case ipc::Envelope::FETCH_HEAD:
     case ipc::Envelope::FETCH_BODY:
     case ipc::Envelope::FETCH_FAILED:
     case ipc::Envelope::FETCH_UPLOAD_CREDIT:
-      host_->onFetchMessage(message);
+      registry_->onFetchMessage(message);
       break;
     case ipc::Envelope::BODY_CHUNK:
-      if (!host_->bodyChunk(message.getBodyChunk())) {
-        logger_.error("the supervisor sent a request body beyond its window; closing",
-                      {{"request", message.getBodyChunk().getId()}});
-        channel_->close();
-        event_base_loopbreak(base_);
+      if (!registry_->bodyChunk(message.getBodyChunk())) {
+        breakProtocol("a request body beyond its window (request " +
+                      std::to_string(message.getBodyChunk().getId()) + ")");
         return;
       }
       break;
     case ipc::Envelope::BODY_CREDIT:
-      host_->bodyCredit(message.getBodyCredit());
+      registry_->bodyCredit(message.getBodyCredit());
       break;
     case ipc::Envelope::PING:
       answerPing(message.getPing().getSeq());
@@ -85,42 +100,69 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
 }
 
 void WorkerLoop::onConfigure(ipc::Configure::Reader configure) {
-  configured_ = true;
-  for (auto binding : configure.getBindings()) {
-    bindings_.push_back({binding.getName().cStr(), binding.getValue().cStr(), binding.getJson()});
+  uint32_t theirs = configure.getProtocolVersion();
+  if (theirs != ipc::kProtocolVersion) {
+    // Rule 0: refuse, naming both versions; the supervisor replaces the worker.
+    logger_.error("worker: protocol version mismatch; this worker speaks version " +
+                      std::to_string(ipc::kProtocolVersion) + ", the supervisor version " +
+                      std::to_string(theirs),
+                  {{"worker_protocol", ipc::kProtocolVersion}, {"supervisor_protocol", theirs}});
+    channel_->close();
+    event_base_loopbreak(base_);
+    return;
   }
-  // workerMain runs the loop only until this arrives, then loads the script.
-  event_base_loopbreak(base_);
+  configured_ = true;
+  registry_->configure(configure.getMaxIsolates(),
+                       std::chrono::milliseconds(configure.getIsolateIdleTimeoutMs()));
+  capnp::MallocMessageBuilder message;
+  auto hello = message.initRoot<ipc::Envelope>().initHello();
+  hello.setPid(static_cast<uint32_t>(getpid()));
+  hello.setVersion(kVersion);
+  hello.setProtocolVersion(ipc::kProtocolVersion);
+  hello.setStartupMs(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+          .count());
+  send(message);
 }
 
 void WorkerLoop::onShutdownDeadline() {
-  if (host_->backgroundTasks() > 0) {
-    host_->abandonBackground("the shutdown deadline has come");
+  if (registry_->backgroundTasks() > 0) {
+    registry_->abandonBackground("the shutdown deadline has come");
   }
   event_base_loopexit(base_, nullptr);
 }
 
 void WorkerLoop::answerPing(uint64_t seq) {
-  // The probe runs first: it may rebuild the isolate, and the statistics describe what serves
+  // The probe runs first: it may rebuild an isolate, and the statistics describe what serves
   // from now on.
-  bool probeOk = host_->probe();
+  bool probeOk = registry_->probe();
   capnp::MallocMessageBuilder reply;
   auto pong = reply.initRoot<ipc::Envelope>().initPong();
   pong.setSeq(seq);
-  HeapStats heap = host_->heapStats();
+  HeapStats heap = registry_->heapStats();
   pong.setHeapUsedBytes(heap.usedBytes);
   pong.setHeapTotalBytes(heap.totalBytes);
   pong.setHeapLimitBytes(heap.limitBytes);
   pong.setExternalBytes(heap.externalBytes);
-  pong.setRequestsInFlight(static_cast<uint32_t>(host_->inFlight()));
+  pong.setRequestsInFlight(static_cast<uint32_t>(registry_->inFlight()));
   pong.setEventLoopLagMs(lag_.takeWorstMs());
   pong.setProbeOk(probeOk);
-  const HostCounters& counters = host_->counters();
+  HostCounters counters = registry_->counters();
   pong.setRequestsServed(counters.requestsServed);
   pong.setCpuLimitTerminations(counters.cpuLimitTerminations);
   pong.setMemoryLimitTerminations(counters.memoryLimitTerminations);
   pong.setRebuilds(counters.rebuilds);
-  pong.setDroppedLogLines(host_->droppedLogLines());
+  pong.setDroppedLogLines(registry_->droppedLogLines());
+  pong.setIsolatesLoaded(registry_->isolatesLoaded());
+  auto usage = registry_->takeUsage();
+  auto apps = pong.initApps(static_cast<unsigned>(usage.size()));
+  for (unsigned i = 0; i < usage.size(); ++i) {
+    apps[i].setApp(usage[i].app);
+    apps[i].setCpuMicros(usage[i].cpuMicros);
+    apps[i].setHeapUsedBytes(usage[i].heapUsedBytes);
+    apps[i].setCpuLimitTerminations(usage[i].cpuLimitTerminations);
+    apps[i].setMemoryLimitTerminations(usage[i].memoryLimitTerminations);
+  }
   send(reply);
 }
 
@@ -131,7 +173,7 @@ void WorkerLoop::onClosed(const std::string& reason) {
 }
 
 void WorkerLoop::exitIfDrained() {
-  if (shutdown_ && host_->inFlight() == 0 && host_->backgroundTasks() == 0) {
+  if (shutdown_ && registry_->inFlight() == 0 && registry_->backgroundTasks() == 0) {
     event_base_loopexit(base_, nullptr);
   }
 }

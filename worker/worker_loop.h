@@ -1,6 +1,7 @@
-// The worker's side of its channel: turns supervisor messages into IsolateHost calls and the
-// host's output into messages, and answers health pings. Owns the event-loop lag meter; the
-// channel and the host are references, owned by workerMain.
+// The worker's side of its channel: checks Configure's protocol version and says Hello, turns
+// supervisor messages into IsolateRegistry calls and the hosts' output into messages, and
+// answers health pings. Owns the event-loop lag meter; the channel and the registry are
+// references, owned by workerMain.
 #pragma once
 
 #include <event2/event.h>
@@ -13,7 +14,7 @@
 #include "common/event_handles.h"
 #include "common/logger.h"
 #include "ipc/channel.h"
-#include "worker/isolate_host.h"
+#include "worker/isolate_registry.h"
 #include "worker/loop_lag_meter.h"
 #include "worker/outbox.h"
 
@@ -21,14 +22,18 @@ namespace isolated::worker {
 
 class WorkerLoop : public ipc::ChannelHandler, public Outbox {
  public:
-  WorkerLoop(event_base* base, Logger& logger)
-      : base_(base), logger_(logger), lag_(base, std::chrono::milliseconds(100)) {}
+  // `started`: the process's start, for Hello.startupMs.
+  WorkerLoop(event_base* base, Logger& logger, std::chrono::steady_clock::time_point started)
+      : base_(base),
+        logger_(logger),
+        started_(started),
+        lag_(base, std::chrono::milliseconds(100)) {}
 
   // Both must be set before the loop runs; they are created after the WorkerLoop because each
   // needs it as its handler or outbox.
-  void attach(ipc::Channel& channel, IsolateHost& host) {
+  void attach(ipc::Channel& channel, IsolateRegistry& registry) {
     channel_ = &channel;
-    host_ = &host;
+    registry_ = &registry;
   }
 
   // Outbox
@@ -47,25 +52,26 @@ class WorkerLoop : public ipc::ChannelHandler, public Outbox {
   // in flight and no waitUntil() work pending.
   void exitIfDrained();
   bool shutdownRequested() const { return shutdown_; }
-  // Whether Configure has arrived (the worker loads its script only after it).
+  // Whether Configure (of this protocol version) has arrived and Hello has been sent.
   bool configured() const { return configured_; }
-  std::vector<ScriptBinding> takeBindings() { return std::move(bindings_); }
 
  private:
   void answerPing(uint64_t seq);
   void onConfigure(ipc::Configure::Reader configure);
+  // The channel is unusable (protocol broken): log, close, stop the loop.
+  void breakProtocol(const std::string& why);
   // Shutdown's deadline, shortly before the supervisor would kill the worker: waitUntil() work
   // still pending is logged and abandoned.
   void onShutdownDeadline();
 
   event_base* base_;
   Logger& logger_;
+  std::chrono::steady_clock::time_point started_;
   ipc::Channel* channel_ = nullptr;
-  IsolateHost* host_ = nullptr;
+  IsolateRegistry* registry_ = nullptr;
   LoopLagMeter lag_;
   bool shutdown_ = false;
   bool configured_ = false;
-  std::vector<ScriptBinding> bindings_;
   EventPtr shutdownDeadline_;
 };
 

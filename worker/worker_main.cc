@@ -1,5 +1,5 @@
-// Worker process entry: parse the hidden-mode arguments, bring up V8 once, load the script,
-// announce readiness and run the event loop.
+// Worker process entry: parse the hidden-mode arguments, bring up V8 once, wait for Configure,
+// say Hello and serve the apps the supervisor loads until Shutdown.
 #include "worker/worker_main.h"
 
 #include <fcntl.h>
@@ -12,13 +12,12 @@
 #include <csignal>
 
 #include "common/event_handles.h"
-#include "common/isolation_mode.h"
 #include "common/logger.h"
 #include "common/read_file.h"
 #include "common/version.h"
 #include "ipc/channel.h"
 #include "worker/cpu_watchdog.h"
-#include "worker/isolate_host.h"
+#include "worker/isolate_registry.h"
 #include "worker/platform_task_pump.h"
 #include "worker/snapshot_sources.h"
 #include "worker/startup_snapshot.h"
@@ -30,59 +29,35 @@ namespace isolated::worker {
 namespace {
 
 struct WorkerArgs {
-  std::string scriptPath;
-  std::string scriptName;
-  size_t heapLimitBytes = 128u << 20;
-  uint32_t cpuLimitMs = 50;
-  IsolationMode isolation = IsolationMode::kShared;
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;
   // Off: no startup snapshot at all (measurements, or a V8 that rejects the blob).
   bool builtinsSnapshot = true;
-  // A snapshot of the script on top of the built-ins, made by `isolated __snapshot-script`.
-  std::string scriptSnapshotPath;
 };
 
+// Apps, their scripts and limits arrive over the channel (LoadApp); the command line only sets
+// up logging and the snapshot.
 std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
                                           std::string& error) {
   cxxopts::Options options("isolated __worker", "internal worker mode");
-  options.add_options()("script", "", cxxopts::value<std::string>())("script-name", "",
-                                                                     cxxopts::value<std::string>())(
-      "heap-limit-mb", "", cxxopts::value<size_t>()->default_value("128"))(
-      "cpu-limit-ms", "", cxxopts::value<uint32_t>()->default_value("50"))(
-      "isolation", "", cxxopts::value<std::string>()->default_value("shared"))(
-      "log-level", "", cxxopts::value<std::string>()->default_value("info"))(
+  options.add_options()("log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"))(
-      "no-builtins-snapshot", "")("script-snapshot", "", cxxopts::value<std::string>());
+      "no-builtins-snapshot", "");
   std::vector<const char*> argv{"isolated __worker"};
   for (const auto& a : args)
     argv.push_back(a.c_str());
   try {
     auto result = options.parse(static_cast<int>(argv.size()), argv.data());
+    if (!result.unmatched().empty()) {
+      error = "unexpected argument " + result.unmatched().front();
+      return std::nullopt;
+    }
     WorkerArgs parsed;
-    parsed.scriptPath = result["script"].as<std::string>();
-    parsed.scriptName =
-        result.count("script-name") ? result["script-name"].as<std::string>() : parsed.scriptPath;
-    parsed.heapLimitBytes = result["heap-limit-mb"].as<size_t>() << 20;
-    parsed.cpuLimitMs = result["cpu-limit-ms"].as<uint32_t>();
-    auto isolation = parseIsolationMode(result["isolation"].as<std::string>());
-    if (!isolation) {
-      error = "--isolation must be shared, context or isolate";
-      return std::nullopt;
-    }
-    parsed.isolation = *isolation;
-    if (parsed.cpuLimitMs == 0 || parsed.heapLimitBytes == 0) {
-      error = "--cpu-limit-ms and --heap-limit-mb must be positive";
-      return std::nullopt;
-    }
     parsed.logLevel =
         parseLogLevel(result["log-level"].as<std::string>()).value_or(LogLevel::kInfo);
     parsed.logFormat =
         parseLogFormat(result["log-format"].as<std::string>()).value_or(LogFormat::kText);
     parsed.builtinsSnapshot = result.count("no-builtins-snapshot") == 0;
-    if (result.count("script-snapshot")) {
-      parsed.scriptSnapshotPath = result["script-snapshot"].as<std::string>();
-    }
     return parsed;
   } catch (const std::exception& e) {
     error = e.what();
@@ -152,60 +127,28 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
 
   V8Runtime v8(argv0);
   std::unique_ptr<StartupSnapshot> snapshot;
-  if (parsed->builtinsSnapshot) {
-    snapshot = loadStartupSnapshot(parsed->scriptSnapshotPath, logger);
-  }
+  if (parsed->builtinsSnapshot) snapshot = loadStartupSnapshot("", logger);
   // Precise timers (timerfd) so that setTimeout(fn, 5) fires after 5 ms, not after epoll's
   // millisecond rounding on top of it.
   EventBasePtr base = makeEventBase(EVENT_BASE_FLAG_PRECISE_TIMER);
-  WorkerLoop loop(base.get(), logger);
+  WorkerLoop loop(base.get(), logger, started);
   ipc::Channel channel(base.get(), UniqueFd(kChannelFd), ipc::FrameLimits{}, loop);
   // Constructed here, on the thread that runs JavaScript: it measures this thread's CPU time.
   CpuWatchdog watchdog;
-  HostOptions hostOptions;
-  hostOptions.scriptPath = parsed->scriptPath;
-  hostOptions.heapLimitBytes = parsed->heapLimitBytes;
-  hostOptions.cpuLimit = std::chrono::milliseconds(parsed->cpuLimitMs);
-  hostOptions.isolation = parsed->isolation;
-  hostOptions.snapshot = snapshot.get();
-  IsolateHost host(base.get(), loop, watchdog, std::move(hostOptions));
-  loop.attach(channel, host);
+  RegistryOptions registryOptions;
+  registryOptions.builtins = snapshot.get();
+  registryOptions.platform = &v8.platform().defaultPlatform();
+  IsolateRegistry registry(base.get(), loop, watchdog, logger, registryOptions);
+  loop.attach(channel, registry);
   PlatformTaskPump platformTasks(base.get(), v8.platform(),
-                                 [&] { host.runPlatformTasks(v8.platform().defaultPlatform()); });
-  host.setBackgroundIdleCallback([&loop] { loop.exitIfDrained(); });
+                                 [&] { registry.runPlatformTasks(v8.platform()); });
+  registry.setWorkEndedCallback([&loop] { loop.exitIfDrained(); });
 
-  // The supervisor's first message is Configure, the script's environment: it must be in place
-  // before the script's top level runs.
-  while (!loop.configured() && channel.open()) {
-    if (event_base_loop(base.get(), EVLOOP_ONCE) < 0) break;
-  }
-  if (!loop.configured()) return 1;
-  host.setBindings(loop.takeBindings());
-
-  capnp::MallocMessageBuilder first;
-  auto envelope = first.initRoot<ipc::Envelope>();
-  if (auto loadError = host.load()) {
-    auto message = envelope.initLoadError();
-    message.setFile(loadError->file);
-    message.setLine(loadError->line);
-    message.setMessage(loadError->message);
-    channel.send(first);
-    flush(base.get(), channel);
-    return 1;
-  }
-  auto hello = envelope.initHello();
-  hello.setPid(static_cast<uint32_t>(getpid()));
-  hello.setVersion(kVersion);
-  hello.setScriptName(parsed->scriptName);
-  hello.setStartupMs(
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-          .count());
-  channel.send(first);
-
+  // Configure comes first; the loop answers it with Hello (or refuses another protocol
+  // version), then serves apps until Shutdown or until the channel closes.
   event_base_dispatch(base.get());
   flush(base.get(), channel);
-  // A host that could not rebuild its script after a limit breach stopped the loop.
-  return host.failed() ? 1 : 0;
+  return loop.configured() ? 0 : 1;
 }
 
 }  // namespace isolated::worker

@@ -1,6 +1,8 @@
-// The hidden worker mode: `isolated __worker ...`, exec'd by the supervisor with its end of the
-// socketpair as fd 3. Loads the script into one persistent isolate, says Hello (or LoadError),
-// then serves requests until Shutdown or until the channel closes.
+// The hidden worker mode: `isolated __worker [--log-level L] [--log-format F]
+// [--no-builtins-snapshot]`, exec'd by the supervisor with its end of the socketpair as fd 3.
+// Waits for Configure, says Hello, then holds the apps the supervisor defines (LoadApp), an
+// isolate per loaded app (worker/isolate_registry.h), and serves their requests until Shutdown
+// or until the channel closes.
 #pragma once
 
 #include <memory>
