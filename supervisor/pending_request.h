@@ -27,6 +27,8 @@ struct PendingRequest {
   // AppRegistry), and the deployment the request was sent to (0 while queued).
   App* app = nullptr;
   uint32_t deployment = 0;
+  // Sent while its app was noisy (App::noisyUntil); counted in its worker's noisyOutstanding.
+  bool noisy = false;
   // The app's wall limit, fixed at admission.
   std::chrono::milliseconds wallLimit{0};
   // Streamed request body (ipc/protocol.h rules 13-15): it arrives through the connection's

@@ -295,6 +295,7 @@ void Supervisor::forceStop(const std::string& why) {
   for (auto& worker : workers_) {
     worker->outstanding().clear();
     worker->appOutstanding.clear();
+    worker->noisyOutstanding = 0;
   }
   if (phase_ != Phase::kStopping) stopWorkers();
   for (auto& worker : workers_)

@@ -231,6 +231,7 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
   }
   worker.outstanding().clear();
   worker.appOutstanding.clear();
+  worker.noisyOutstanding = 0;
   worker.isolates.clear();
   // A deploy being validated on this worker starts again on another.
   for (const auto& [name, app] : apps_.apps()) {

@@ -19,6 +19,9 @@ namespace isolated::supervisor {
 
 namespace {
 
+// How long an app that ran into its CPU limit counts as noisy (see App::noisyUntil).
+constexpr auto kNoisyFor = std::chrono::seconds(10);
+
 const char* methodName(evhttp_cmd_type cmd) {
   switch (cmd) {
     case EVHTTP_REQ_GET:
@@ -190,6 +193,9 @@ void Supervisor::replyFromWorker(PendingRequest& request, const WorkerProcess& w
     if (kind == "cpu-limit" || kind == "memory-limit" || kind == "context-reset") {
       metrics_.recordLimit(kind);
     }
+    // An app that runs into its CPU limit blocks its worker's thread for that long: for a while
+    // it is kept on its home worker and other apps are placed away from it (tryAssign).
+    if (kind == "cpu-limit") request.app->noisyUntil = Clock::now() + kNoisyFor;
   }
   recordAnswer(request, response.getStatus(), worker.id());
 }
@@ -234,23 +240,40 @@ bool Supervisor::tryAssign(PendingRequest& request) {
   const Deployment& deployment = *app.live;
   uint32_t capacity = workerCapacity();
   uint32_t perApp = appCapacity(deployment, capacity);
+  const bool noisy = app.noisy(Clock::now());
+  // A noisy app does not spread: its load stays on its home worker.
+  const uint32_t spreadLoad = noisy ? 0 : app.inFlight;
+  bool avoidNoisy = false;
   candidates_.resize(workers_.size());
   for (size_t i = 0; i < workers_.size(); ++i) {
     const WorkerProcess& worker = *workers_[i];
     auto it = worker.appOutstanding.find(deployment.id);
     candidates_[i] = {worker.slot, isServing(worker), worker.outstandingCount(), capacity,
                       it == worker.appOutstanding.end() ? 0u : it->second};
+    avoidNoisy = avoidNoisy || (!noisy && worker.noisyOutstanding > 0);
   }
   ranks_.resize(workers_.size());
+  std::optional<size_t> index;
+  if (avoidNoisy) {
+    // First choice for a well-behaved app: a worker where no noisy app's request is running.
+    for (size_t i = 0; i < workers_.size(); ++i)
+      candidates_[i].accepting = isServing(*workers_[i]) && workers_[i]->noisyOutstanding == 0;
+    index = placement_.pick(app.hash, spreadLoad, candidates_, ranks_, perApp);
+  }
+  if (!index) {
+    for (size_t i = 0; i < workers_.size(); ++i)
+      candidates_[i].accepting = isServing(*workers_[i]);
+    index = placement_.pick(app.hash, spreadLoad, candidates_, ranks_, perApp);
+  }
   // Retiring workers still serve while their replacements start, but only when no other
   // worker has room: that way they drain sooner.
-  auto index = placement_.pick(app.hash, app.inFlight, candidates_, ranks_, perApp);
   if (!index) {
     for (size_t i = 0; i < workers_.size(); ++i)
       candidates_[i].accepting = workers_[i]->accepting();
-    index = placement_.pick(app.hash, app.inFlight, candidates_, ranks_, perApp);
+    index = placement_.pick(app.hash, spreadLoad, candidates_, ranks_, perApp);
   }
   if (!index) return false;
+  request.noisy = noisy;
   sendToWorker(*workers_[*index], request);
   return true;
 }
@@ -313,6 +336,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   request.workerId = worker.id();
   worker.outstanding().insert(request.id);
   ++worker.appOutstanding[deployment.id];
+  if (request.noisy) ++worker.noisyOutstanding;
   ++request.app->inFlight;
   ipc::SmallMessageBuilder message;
   if (http == nullptr) {
@@ -396,10 +420,12 @@ void Supervisor::finishInFlight(uint64_t id, const char* cancelReason) {
   if (it == inFlight_.end()) return;
   uint32_t workerId = it->second.workerId;
   uint32_t deployment = it->second.deployment;
+  bool noisy = it->second.noisy;
   --it->second.app->inFlight;
   inFlight_.erase(it);
   if (WorkerProcess* worker = findWorker(workerId)) {
     worker->outstanding().erase(id);
+    if (noisy) --worker->noisyOutstanding;
     if (auto slot = worker->appOutstanding.find(deployment);
         slot != worker->appOutstanding.end() && --slot->second == 0) {
       worker->appOutstanding.erase(slot);

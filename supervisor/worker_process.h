@@ -119,6 +119,8 @@ class WorkerProcess : public ipc::ChannelHandler {
   std::unordered_set<uint32_t> defined;
   std::unordered_set<uint32_t> isolates;
   std::unordered_map<uint32_t, uint32_t> appOutstanding;
+  // Outstanding requests of apps that were noisy when sent (App::noisyUntil).
+  uint32_t noisyOutstanding = 0;
   // When EvictIdle was last sent (memory pressure).
   std::optional<Clock::time_point> evictSentAt;
   // From the last Pong.

@@ -91,6 +91,11 @@ struct App {
   std::vector<CronEntry> crons;
   AppCounters counters;
   bool removed = false;
+  // Until when the app counts as noisy: it recently ran into its CPU limit, which blocks its
+  // worker's JavaScript thread for the whole limit. A noisy app's requests stay on its home
+  // worker, and other apps are placed on workers not running one of them where possible.
+  std::chrono::steady_clock::time_point noisyUntil;
+  bool noisy(std::chrono::steady_clock::time_point now) const { return now < noisyUntil; }
   // In the route table: apps from the config from the start (their requests wait while the
   // first version loads), apps deployed at runtime once their first version serves.
   bool routed = false;
