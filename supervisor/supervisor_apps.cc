@@ -69,9 +69,7 @@ void Supervisor::promoteCandidate(App& app) {
   app.candidate.reset();
   app.validatingWorker = 0;
   app.lastError.clear();
-  bool routesChanged = !app.routed;
   if (app.candidateConfig) {
-    routesChanged = routesChanged || app.candidateConfig->routes != app.config.routes;
     bool cronsChanged = app.candidateConfig->crons != app.config.crons;
     app.config = std::move(*app.candidateConfig);
     app.candidateConfig.reset();
@@ -86,11 +84,10 @@ void Supervisor::promoteCandidate(App& app) {
       armCronTimer();
     }
   }
+  // New routes, or a new app, take effect now (deploy() checked them against the others).
   app.routed = true;
-  if (routesChanged) {
-    if (auto error = apps_.rebuildRoutes()) {
-      logger_.error("routes not updated", {{"app", app.config.name}, {"error", *error}});
-    }
+  if (auto error = apps_.rebuildRoutes()) {
+    logger_.error("routes not updated", {{"app", app.config.name}, {"error", *error}});
   }
   // The old version's workers drop it once its requests and waitUntil() work end.
   if (previous) unloadEverywhere(previous->id);
@@ -269,9 +266,13 @@ bool Supervisor::applyConfig(const ServeConfig& next, std::string* why) {
       ++changed;
     }
   }
-  // A config app that failed to deploy at runtime keeps its routes from the file.
+  // Apps new in the file are routed at once, as at start-up: their requests wait while they
+  // load, and if they fail to load they answer 503 until the file is fixed.
   for (const auto& config : next.apps) {
     if (App* app = apps_.find(config.name); app != nullptr && app->candidate) app->routed = true;
+  }
+  if (auto error = apps_.rebuildRoutes()) {
+    logger_.error("routes not updated", {{"config", config_.configPath}, {"error", *error}});
   }
   logger_.info("config reloaded", {{"config", config_.configPath},
                                    {"deploying", changed},

@@ -324,7 +324,8 @@ TEST_F(TenancyTest, SighupAppliesOnlyTheDifference) {
     return l.find("msg=\"config reloaded\"") != std::string::npos;
   })) << server_->output();
   ASSERT_TRUE(eventually([&] { return getHost(*server_, "change.test", "/").status == 200 &&
-                                      getHost(*server_, "added.test", "/").status == 200; }));
+                                      getHost(*server_, "added.test", "/").status == 200; }))
+      << server_->output();
   // The unchanged app kept its isolate: its counter went on.
   EXPECT_EQ(getHost(*server_, "keep.test", "/").body, "keep 2 - /");
   EXPECT_EQ(getHost(*server_, "change.test", "/").body.substr(0, 7), "change2");
@@ -423,7 +424,7 @@ TEST_F(TenancyTest, MetricsAndLogsCarryTheApp) {
              "export default { fetch() { console.log('from-a'); return new Response('a'); } };\n");
   start(std::string(kServer) + "admin_listen = \"127.0.0.1:0\"\n" +
             "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n",
-        {"--access-log"});
+        {"--access-log", "on"});
   EXPECT_EQ(getHost(*server_, "a.test", "/").status, 200);
   auto line = server_->waitForLine(
       [](const std::string& l) { return l.find("from-a") != std::string::npos; });
