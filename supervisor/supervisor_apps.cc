@@ -56,7 +56,11 @@ void Supervisor::startValidation(App& app) {
 }
 
 void Supervisor::onWorkerHello(WorkerProcess& worker) {
+  // At boot every app loads on its own home worker, so validation waits for the whole pool
+  // (otherwise the first worker to say Hello would load every app).
+  bool poolUp = phase_ != Phase::kBooting || countWorkers(isServing) >= targetWorkers_;
   for (const auto& [name, app] : apps_.apps()) {
+    if (!poolUp) break;
     if (app->candidate && app->validatingWorker == 0) startValidation(*app);
   }
   // A single-script server keeps its script loaded in every worker, as a warm pool.
