@@ -60,10 +60,9 @@ constexpr const char* kCommandsHelp =
     "Exit status: 0 ok, 1 the server refused the command, 2 usage error, 3 the server could\n"
     "not be reached or did not answer within 10 s.\n";
 
-const std::set<std::string> kCommands = {"status", "workers", "apps",  "metrics",
-                                         "reload", "restart", "drain", "resume",
-                                         "scale",  "top",     "deploy", "undeploy",
-                                         "trigger-cron"};
+const std::set<std::string> kCommands = {"status",  "workers",  "apps",        "metrics", "reload",
+                                         "restart", "drain",    "resume",      "scale",   "top",
+                                         "deploy",  "undeploy", "trigger-cron"};
 
 // A deploy replies when the new version has loaded in a worker.
 constexpr auto kDeployReplyTimeout = 120s;
@@ -254,8 +253,8 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
                      cxxopts::value<std::string>(), "PATH")(
       "json", "Print the server's reply as JSON (metrics stays Prometheus text)")(
       "iterations", "top: refresh N times, then exit (default: until Ctrl-C)",
-      cxxopts::value<std::string>(), "N")("app", "trigger-cron: the app", cxxopts::value<std::string>(),
-                                          "NAME")(
+      cxxopts::value<std::string>(),
+      "N")("app", "trigger-cron: the app", cxxopts::value<std::string>(), "NAME")(
       "route", "deploy: a route pattern (repeatable)", cxxopts::value<std::vector<std::string>>(),
       "PATTERN")("var", "deploy: a variable NAME=VALUE (repeatable)",
                  cxxopts::value<std::vector<std::string>>(), "NAME=VALUE")(
@@ -316,11 +315,13 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
     rest.clear();
   }
   if (result.count("app")) {
-    if (options.command != "trigger-cron") return CtlUsageError{"--app applies to trigger-cron only"};
+    if (options.command != "trigger-cron")
+      return CtlUsageError{"--app applies to trigger-cron only"};
     options.app = result["app"].as<std::string>();
   }
   const bool deploying = options.command == "deploy";
-  if (!deploying && (result.count("route") || result.count("var") || result.count("secrets-file"))) {
+  if (!deploying &&
+      (result.count("route") || result.count("var") || result.count("secrets-file"))) {
     return CtlUsageError{"--route, --var and --secrets-file apply to deploy only"};
   }
   if (deploying || options.command == "undeploy") {

@@ -50,7 +50,7 @@ void sample(std::string& out, const std::string& name, const std::string& labels
   out += '\n';
 }
 
-// Per-app series: one label value per app, so the series count grows with the apps (about 25
+// Per-app series: one label value per app, so the series count grows with the apps (about 30
 // per app); --metrics-per-app off leaves only the server-wide ones.
 void renderApps(std::string& out, const ServerStatus& status) {
   auto label = [](const AppStatus& app) { return "app=\"" + escape(app.name) + "\""; };
@@ -118,8 +118,7 @@ void Histogram::observe(double value) {
   ++count_;
 }
 
-void Histogram::render(std::string& out, const std::string& name,
-                       const std::string& labels) const {
+void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
   std::string prefix = labels.empty() ? "" : labels + ",";
   uint64_t cumulative = 0;
   for (size_t i = 0; i < bounds_.size(); ++i) {

@@ -29,7 +29,7 @@ struct WorkerStatus {
   std::string lastExitReason;
   uint64_t cpuLimitTerminations = 0;
   uint64_t memoryLimitTerminations = 0;
-  std::string retiring;  // why it is being recycled, or empty
+  std::string retiring;   // why it is being recycled, or empty
   uint32_t isolates = 0;  // app isolates alive in it, as it last reported
   uint32_t apps = 0;      // app deployments it has been given (LoadApp)
 };

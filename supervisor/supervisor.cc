@@ -129,11 +129,10 @@ int Supervisor::run() {
     std::string error;
     auto bindings = loadBindings(app->config.bindings, error);
     if (!bindings || bindings->empty()) continue;
-    size_t secrets = static_cast<size_t>(std::count_if(
-        bindings->begin(), bindings->end(), [](const Binding& b) { return b.secret; }));
-    logger_.info("script environment", {{"app", name},
-                                        {"variables", bindings->size() - secrets},
-                                        {"secrets", secrets}});
+    size_t secrets = static_cast<size_t>(std::count_if(bindings->begin(), bindings->end(),
+                                                       [](const Binding& b) { return b.secret; }));
+    logger_.info("script environment",
+                 {{"app", name}, {"variables", bindings->size() - secrets}, {"secrets", secrets}});
   }
   armCronTimer();
   // With a script snapshot, the pool starts once the helper has made it (or given up).

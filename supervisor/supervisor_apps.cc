@@ -49,9 +49,9 @@ void Supervisor::startValidation(App& app) {
   if (!index) return;  // no worker serves yet: onWorkerHello starts it
   WorkerProcess& worker = *workers_[*index];
   app.validatingWorker = worker.id();
-  logger_.debug("loading app", {{"app", app.config.name},
-                                {"version", app.candidate->version},
-                                {"worker", worker.id()}});
+  logger_.debug(
+      "loading app",
+      {{"app", app.config.name}, {"version", app.candidate->version}, {"worker", worker.id()}});
   defineApp(worker, *app.candidate, true);
 }
 
@@ -95,9 +95,9 @@ void Supervisor::promoteCandidate(App& app) {
   }
   // The old version's workers drop it once its requests and waitUntil() work end.
   if (previous) unloadEverywhere(previous->id);
-  logger_.info(previous ? "app deployed" : "app loaded", {{"app", app.config.name},
-                                                          {"version", app.live->version},
-                                                          {"deployment", app.live->id}});
+  logger_.info(
+      previous ? "app deployed" : "app loaded",
+      {{"app", app.config.name}, {"version", app.live->version}, {"deployment", app.live->id}});
   auto waiters = std::move(app.waiters);
   app.waiters.clear();
   for (auto& waiter : waiters)
@@ -168,9 +168,9 @@ void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader
   ++app->counters.loadFailures;
   app->lastError = text;
   logger_.error("app failed to load in a worker", {{"app", app->config.name},
-                                                    {"worker", worker.id()},
-                                                    {"deployment", error.getApp()},
-                                                    {"error", text}});
+                                                   {"worker", worker.id()},
+                                                   {"deployment", error.getApp()},
+                                                   {"error", text}});
 }
 
 void Supervisor::onWorkerAppLoaded(WorkerProcess& worker, ipc::AppLoaded::Reader loaded) {
@@ -209,7 +209,8 @@ std::optional<std::string> Supervisor::deploy(AppConfig config, DeployDone done)
   if (auto error = apps_.checkRoutes(config.name, config.routes)) return *error;
   for (const auto& expression : config.crons) {
     auto parsed = CronSchedule::parse(expression);
-    if (auto* error = std::get_if<std::string>(&parsed)) return "cron '" + expression + "': " + *error;
+    if (auto* error = std::get_if<std::string>(&parsed))
+      return "cron '" + expression + "': " + *error;
   }
   bool created = app == nullptr;
   if (created) {
@@ -318,10 +319,12 @@ bool Supervisor::beginReload(std::string* why) {
     if (why != nullptr) *why = "the script environment cannot be loaded: " + bindingError;
     return false;
   }
-  logger_.info("reloading", {{"script", app->config.scriptPath}, {"workers", countWorkers(isActive)}});
+  logger_.info("reloading",
+               {{"script", app->config.scriptPath}, {"workers", countWorkers(isActive)}});
   app->restartWorkersAfter = true;
   // With a script snapshot, the new version waits for its snapshot (onScriptSnapshotDone).
-  if (snapshotter_ && snapshotter_->start(app->lastVersion + 1, hasBindings(app->config.bindings))) {
+  if (snapshotter_ &&
+      snapshotter_->start(app->lastVersion + 1, hasBindings(app->config.bindings))) {
     reloadWaitsForSnapshot_ = true;
     return true;
   }
@@ -334,9 +337,10 @@ bool Supervisor::startSingleReload(std::string* why) {
   app->candidate = makeDeployment(*app, error);
   if (!app->candidate) {
     app->restartWorkersAfter = false;
-    logger_.error("reload refused: the script environment cannot be loaded; old workers keep "
-                  "serving",
-                  {{"error", error}});
+    logger_.error(
+        "reload refused: the script environment cannot be loaded; old workers keep "
+        "serving",
+        {{"error", error}});
     if (why != nullptr) *why = "the script environment cannot be loaded: " + error;
     return false;
   }

@@ -242,8 +242,8 @@ std::optional<nlohmann::json> Supervisor::handleControl(const nlohmann::json& re
     if (auto error = undeploy(name)) return fail(*error);
     return done("undeployed '" + name + "'; its requests in flight finish" +
                 (config_.configPath.empty() ? ""
-                                            : "; runtime only: " + config_.configPath +
-                                                  " still lists it and a reload brings it back"));
+                                            : "; runtime only: a reload or restart applies " +
+                                                  config_.configPath + " again"));
   }
   if (cmd == "restart") {
     auto id = number("id");
@@ -358,8 +358,7 @@ std::optional<nlohmann::json> Supervisor::deployCommand(const nlohmann::json& re
   }
   std::string name = app.name;
   bool runtimeOnly = !config_.configPath.empty();
-  auto error = deploy(std::move(app), [respond, name, runtimeOnly,
-                                       path = config_.configPath](
+  auto error = deploy(std::move(app), [respond, name, runtimeOnly, path = config_.configPath](
                                           const std::optional<std::string>& failure) {
     if (failure) {
       respond({{"ok", false}, {"error", "deploy of '" + name + "' refused: " + *failure}});

@@ -23,11 +23,10 @@ void Supervisor::armCronTimer() {
   int64_t earliest = INT64_MAX;
   for (const auto& [name, app] : apps_.apps()) {
     for (auto& entry : app->crons) {
-    // The earlier of the fire already due (kept so a late timer still fires it) and the next
-    // one from now (sooner than the stored one only when the wall clock moved back).
-    int64_t fromNow = entry.schedule.next(nowSec).value_or(INT64_MAX);
-      entry.nextFireSec =
-          entry.nextFireSec == 0 ? fromNow : std::min(entry.nextFireSec, fromNow);
+      // The earlier of the fire already due (kept so a late timer still fires it) and the next
+      // one from now (sooner than the stored one only when the wall clock moved back).
+      int64_t fromNow = entry.schedule.next(nowSec).value_or(INT64_MAX);
+      entry.nextFireSec = entry.nextFireSec == 0 ? fromNow : std::min(entry.nextFireSec, fromNow);
       earliest = std::min(earliest, entry.nextFireSec);
     }
   }

@@ -254,8 +254,8 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
                {"failed_requests", failed}});
 
   if (phase_ == Phase::kBooting && !worker.shutdownSent() && worker.lossCause.empty()) {
-    return failBoot("worker " + std::to_string(worker.id()) + " exited before it was ready: " +
-                    reason);
+    return failBoot("worker " + std::to_string(worker.id()) +
+                    " exited before it was ready: " + reason);
   }
   if (!expected) {
     std::string cause = worker.lossCause.empty() ? "crash" : worker.lossCause;

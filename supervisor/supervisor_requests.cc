@@ -84,7 +84,8 @@ void Supervisor::onHttpRequest(evhttp_request* request, bool streamedBody) {
   path = path.substr(0, path.find_first_of("?#"));
   App* app = apps_.route(host != nullptr ? host : "", path);
   if (app == nullptr) {
-    return replyError(pending, 404, "no-route", "Not Found: no app is routed for this host and path");
+    return replyError(pending, 404, "no-route",
+                      "Not Found: no app is routed for this host and path");
   }
   pending.app = app;
   admit(std::move(pending));
@@ -94,10 +95,10 @@ void Supervisor::admit(PendingRequest&& pending) {
   App& app = *pending.app;
   const Deployment* deployment = app.live ? app.live.get() : app.candidate.get();
   if (deployment == nullptr) {
-    return replyError(pending, 503, "app-failed",
-                      "Service Unavailable: the app '" + app.config.name +
-                          "' failed to load: " + app.lastError,
-                      5);
+    return replyError(
+        pending, 503, "app-failed",
+        "Service Unavailable: the app '" + app.config.name + "' failed to load: " + app.lastError,
+        5);
   }
   if (app.config.maxConcurrent > 0 && app.outstanding() >= app.config.maxConcurrent) {
     return replyError(pending, 503, "app-overloaded",

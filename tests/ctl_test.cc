@@ -435,7 +435,8 @@ const std::vector<std::string> kWorkerHeader = {"ID",        "SLOT",      "PID",
                                                 "STATE",     "UPTIME",    "SERVED",
                                                 "INFLIGHT",  "RSS",       "HEAP(used/limit)",
                                                 "HEALTH",    "LAG",       "RESTARTS",
-                                                "LAST-EXIT", "CPU-KILLS", "MEM-KILLS"};
+                                                "LAST-EXIT", "CPU-KILLS", "MEM-KILLS",
+                                                "ISOLATES"};
 
 // ---- every command, table and JSON ---------------------------------------------------------
 

@@ -178,7 +178,8 @@ TEST(CtlRender, WorkersTableHasHeaderAndOneRowPerWorkerBySlot) {
                                             "STATE",     "UPTIME",    "SERVED",
                                             "INFLIGHT",  "RSS",       "HEAP(used/limit)",
                                             "HEALTH",    "LAG",       "RESTARTS",
-                                            "LAST-EXIT", "CPU-KILLS", "MEM-KILLS"};
+                                            "LAST-EXIT", "CPU-KILLS", "MEM-KILLS",
+                                            "ISOLATES"};
   std::istringstream header(lines[0]);
   std::vector<std::string> seen;
   for (std::string word; header >> word;)

@@ -60,7 +60,8 @@ std::string counterApp(const std::string& name) {
          "export default { fetch(request, env) {\n"
          "  n++;\n"
          "  return new Response('" +
-         name + " ' + n + ' ' + (env.GREETING ?? '-') + ' ' + new URL(request.url).pathname);\n"
+         name +
+         " ' + n + ' ' + (env.GREETING ?? '-') + ' ' + new URL(request.url).pathname);\n"
          "} };\n";
 }
 
@@ -237,7 +238,8 @@ TEST_F(TenancyTest, AppsKeepTheirOwnStateAndEnvironment) {
 
 TEST_F(TenancyTest, DeployUndeployAndARefusedDeploy) {
   dir_.write("a.js", counterApp("a"));
-  start(std::string(kServer) + "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n");
+  start(std::string(kServer) +
+        "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n");
   EXPECT_EQ(getHost(*server_, "n.test", "/").status, 404);
 
   // A new app.
@@ -314,18 +316,20 @@ TEST_F(TenancyTest, SighupAppliesOnlyTheDifference) {
   EXPECT_EQ(getHost(*server_, "change.test", "/").body, "change1 1 - /");
 
   dir_.write("change2.js", counterApp("change2"));
-  dir_.write("isolated.toml",
-             std::string(kServer) +
-                 "[[app]]\nname = \"keep\"\nscript = \"keep.js\"\nroutes = [\"keep.test/*\"]\n"
-                 "[[app]]\nname = \"change\"\nscript = \"change2.js\"\nroutes = [\"change.test/*\"]\n"
-                 "[[app]]\nname = \"added\"\nscript = \"added.js\"\nroutes = [\"added.test/*\"]\n");
+  dir_.write(
+      "isolated.toml",
+      std::string(kServer) +
+          "[[app]]\nname = \"keep\"\nscript = \"keep.js\"\nroutes = [\"keep.test/*\"]\n"
+          "[[app]]\nname = \"change\"\nscript = \"change2.js\"\nroutes = [\"change.test/*\"]\n"
+          "[[app]]\nname = \"added\"\nscript = \"added.js\"\nroutes = [\"added.test/*\"]\n");
   server_->signal(SIGHUP);
   ASSERT_TRUE(server_->waitForLine([](const std::string& l) {
     return l.find("msg=\"config reloaded\"") != std::string::npos;
   })) << server_->output();
-  ASSERT_TRUE(eventually([&] { return getHost(*server_, "change.test", "/").status == 200 &&
-                                      getHost(*server_, "added.test", "/").status == 200; }))
-      << server_->output();
+  ASSERT_TRUE(eventually([&] {
+    return getHost(*server_, "change.test", "/").status == 200 &&
+           getHost(*server_, "added.test", "/").status == 200;
+  })) << server_->output();
   // The unchanged app kept its isolate: its counter went on.
   EXPECT_EQ(getHost(*server_, "keep.test", "/").body, "keep 2 - /");
   EXPECT_EQ(getHost(*server_, "change.test", "/").body.substr(0, 7), "change2");
@@ -472,9 +476,9 @@ TEST_F(TenancyTest, AnAppThatFailsAtBootAnswers503AndOthersServe) {
 TEST(TenancyConfigTest, ABadConfigFileStopsStartUpNamingTheLine) {
   TempDir dir;
   dir.write("a.js", counterApp("a"));
-  std::string path =
-      dir.write("isolated.toml", "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n"
-                                 "cpu_limt = 5\n");
+  std::string path = dir.write("isolated.toml",
+                               "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n"
+                               "cpu_limt = 5\n");
   ServerProcess server("", {"--config", path});
   auto status = server.waitExit();
   ASSERT_TRUE(status);

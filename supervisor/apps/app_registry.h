@@ -81,9 +81,9 @@ struct App {
   // After the candidate serves, the workers are replaced one at a time (a single-script
   // reload: new workers, the same app).
   bool restartWorkersAfter = false;
-  uint32_t validatingWorker = 0;                // the worker loading `candidate`
-  std::vector<DeployDone> waiters;              // told when `candidate` settles
-  std::string lastError;  // the last load failure, "file:line: message"
+  uint32_t validatingWorker = 0;    // the worker loading `candidate`
+  std::vector<DeployDone> waiters;  // told when `candidate` settles
+  std::string lastError;            // the last load failure, "file:line: message"
   uint64_t lastVersion = 0;
   uint32_t inFlight = 0;  // sent to a worker and not finished
   std::deque<PendingRequest> queue;
