@@ -175,6 +175,15 @@ struct LoadApp {
   cpuLimitMs @7 :UInt32;
   isolation @8 :Isolation;
   preload @9 :Bool;
+  # The exact text of every file the version loads, as the worker that validated it read them
+  # (AppLoaded.modules): a worker loads these instead of reading the files, so every worker
+  # runs the validated version even after the files have changed. Empty: read the files.
+  modules @10 :List(ModuleSource);
+}
+
+struct ModuleSource {
+  path @0 :Text;
+  text @1 :Text;
 }
 
 # Worker -> supervisor: app `app`'s isolate was created (a preload or a cold start).
@@ -184,6 +193,9 @@ struct AppLoaded {
   loadMs @1 :Float64;
   # Created because a request came (not a preload).
   coldStart @2 :Bool;
+  # With a preload of a LoadApp that had no modules: the files the app loaded, as read (at most
+  # kMaxModuleBytes in all; none when larger, and the version is then not pinned).
+  modules @3 :List(ModuleSource);
 }
 
 # Worker -> supervisor: app `app`'s isolate was discarded. The definition stays; the next

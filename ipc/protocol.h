@@ -38,6 +38,11 @@
 //     A RequestStart, Scheduled or FetchStart naming an app the worker or supervisor does not
 //     hold, or a FetchStart whose parentId belongs to another app, breaks the protocol.
 //     Log messages carry the app of the script that wrote them (0: the worker itself).
+// 22. Pinning: the AppLoaded that answers a preload of a LoadApp without modules carries the
+//     text of the files the app loaded (at most kMaxModuleBytes); the supervisor sends them in
+//     every later LoadApp of that deployment, and a worker given modules reads no file for
+//     them. A deployment therefore runs the same code in every worker, whatever happens to
+//     the files after it was validated.
 //  3. Worker -> supervisor: exactly one Response per RequestStart or Scheduled id, in any order
 //     relative to other ids. Log messages naming an id come before its Response. Work the
 //     script registered with waitUntil() may continue after the Response (and may still log
@@ -114,6 +119,9 @@
 #include <cstdint>
 
 namespace isolated::ipc {
+
+// Rule 22: the most source text one deployment pins (larger apps load from their files).
+inline constexpr size_t kMaxModuleBytes = 16u << 20;
 
 // Bumped whenever a message or rule changes meaning; see rule 0.
 inline constexpr uint32_t kProtocolVersion = 2;

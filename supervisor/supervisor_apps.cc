@@ -183,6 +183,13 @@ void Supervisor::onWorkerAppLoaded(WorkerProcess& worker, ipc::AppLoaded::Reader
                                         {"cold_start", loaded.getColdStart()}});
   if (app->candidate && app->candidate->id == loaded.getApp() &&
       app->validatingWorker == worker.id()) {
+    if (loaded.hasModules() && loaded.getModules().size() > 0) {
+      // The version is pinned to what the worker loaded (ipc/protocol.h rule 22).
+      auto pinned = std::make_shared<Deployment>(*app->candidate);
+      for (auto module : loaded.getModules())
+        pinned->modules.emplace_back(module.getPath().cStr(), module.getText().cStr());
+      app->candidate = std::move(pinned);
+    }
     promoteCandidate(*app);
   }
 }

@@ -308,6 +308,11 @@ void Supervisor::defineApp(WorkerProcess& worker, const Deployment& deployment, 
       break;
   }
   load.setPreload(preload);
+  auto modules = load.initModules(static_cast<unsigned>(deployment.modules.size()));
+  for (size_t i = 0; i < deployment.modules.size(); ++i) {
+    modules[static_cast<unsigned>(i)].setPath(deployment.modules[i].first);
+    modules[static_cast<unsigned>(i)].setText(deployment.modules[i].second);
+  }
   worker.send(message);
 }
 

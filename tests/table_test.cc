@@ -242,7 +242,7 @@ TEST(CtlRender, WorkerWithoutPongShowsUnknownHeapAndLag) {
   std::vector<std::string> cells;
   for (std::string cell; row >> cell;)
     cells.push_back(cell);
-  ASSERT_EQ(cells.size(), 15u) << lines[1];
+  ASSERT_EQ(cells.size(), 16u) << lines[1];
   EXPECT_EQ(cells[8], "-");
   EXPECT_EQ(cells[9], "pending");
   EXPECT_EQ(cells[10], "-");

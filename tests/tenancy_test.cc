@@ -367,6 +367,21 @@ TEST_F(TenancyTest, EvictedAppsComeBackOnTheirNextRequest) {
   EXPECT_EQ(workers["workers"][0].value("isolates", 0), 1) << r.out;
 }
 
+TEST_F(TenancyTest, AVersionRunsTheTextItWasValidatedWith) {
+  dir_.write("a.js", counterApp("a-v1"));
+  dir_.write("b.js", counterApp("b"));
+  start(std::string("[server]\nworkers = 1\nmax_isolates = 1\n") +
+        "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n"
+        "[[app]]\nname = \"b\"\nscript = \"b.js\"\nroutes = [\"b.test/*\"]\n");
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a-v1 1 - /");
+  // The file changes under the running version (an editor, a checkout): an isolate created
+  // again for the same version still runs what was validated, until a deploy or reload.
+  dir_.write("a.js", "export default { fetch() { return new Response('edited'); } };\n");
+  EXPECT_EQ(getHost(*server_, "b.test", "/").body, "b 1 - /");  // evicts a
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a-v1 1 - /");
+  ASSERT_GE(appNamed(*server_, "a").value("cold_starts", 0), 1);
+}
+
 TEST_F(TenancyTest, IdleIsolatesAreEvicted) {
   dir_.write("a.js", counterApp("a"));
   start(std::string("[server]\nworkers = 1\nisolate_idle_timeout = 1\n") +

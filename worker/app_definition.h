@@ -38,6 +38,8 @@ struct AppDefinition {
 
   // Kept across the app's isolates.
   SourceCache sources{/*keepCodeCache=*/true};
+  // LoadApp gave the sources (rule 22): they are not sent back in AppLoaded.
+  bool sourcesPinned = false;
   FetchIdSequence fetchIds;
   // The script snapshot, mapped on the first isolate's creation when usable (null otherwise;
   // `snapshotResolved` says the attempt was made).

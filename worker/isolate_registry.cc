@@ -6,8 +6,10 @@
 
 #include <capnp/message.h>
 #include <algorithm>
+#include <sstream>
 
 #include "common/read_file.h"
+#include "ipc/protocol.h"
 #include "ipc/small_message_builder.h"
 #include "worker/response_writer.h"
 #include "worker/snapshot_sources.h"
@@ -15,6 +17,23 @@
 namespace isolated::worker {
 
 namespace {
+
+// The files an app loaded, when they fit in kMaxModuleBytes (else none: the version is not
+// pinned and other workers read the files).
+void attachModules(ipc::AppLoaded::Builder loaded,
+                   const std::map<std::string, std::string>& files) {
+  size_t total = 0;
+  for (const auto& [path, text] : files)
+    total += path.size() + text.size();
+  if (total > ipc::kMaxModuleBytes) return;
+  auto list = loaded.initModules(static_cast<unsigned>(files.size()));
+  unsigned i = 0;
+  for (const auto& [path, text] : files) {
+    list[i].setPath(path);
+    list[i].setText(text);
+    ++i;
+  }
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -111,6 +130,10 @@ bool IsolateRegistry::loadApp(ipc::LoadApp::Reader load, std::string& error) {
   if (load.getCpuLimitMs() > 0)
     definition.cpuLimit = std::chrono::milliseconds(load.getCpuLimitMs());
   definition.isolation = isolationOf(load.getIsolation());
+  for (auto module : load.getModules()) {
+    definition.sources.preset(module.getPath(), module.getText());
+    definition.sourcesPinned = true;
+  }
   App& stored = *apps_.emplace(id, std::move(app)).first->second;
   logger_.debug("app defined", {{"app", id}, {"name", definition.name}});
   if (load.getPreload()) ensureHost(stored, /*coldStart=*/false);
@@ -144,22 +167,46 @@ void IsolateRegistry::evictIdle() {
 
 StartupSnapshot* IsolateRegistry::snapshotFor(AppDefinition& definition) {
   if (options_.builtins == nullptr) return nullptr;
-  if (!definition.snapshotResolved && !definition.scriptSnapshotPath.empty()) {
+  if (!definition.snapshotResolved && !definition.scriptSnapshotPath.empty() &&
+      scriptSnapshotPath_.empty()) {
+    // One script snapshot per worker process: an isolate made from a second, different script
+    // snapshot in a process already using one fails in V8 10.2 ("undefined is not a function"
+    // in the runtime), so a later version evaluates its script on the built-ins instead. A
+    // single-script reload replaces the workers, whose first snapshot is then the new one.
     definition.snapshotResolved = true;
     std::string whyNot;
     std::string readError;
     const std::string& path = definition.scriptSnapshotPath;
     auto manifest = readFile(path + ".sources", readError);
+    // A pinned version (rule 22) matches the snapshot when its own text does; a version being
+    // validated when the files on disk still do.
+    bool stale = false;
+    if (manifest && definition.sourcesPinned) {
+      stale = describeSources(definition.sources.files()) != *manifest;
+      if (stale) whyNot = "the deployed version's files differ from the snapshot's";
+    } else if (manifest) {
+      stale = !sourcesUnchanged(*manifest, whyNot);
+    }
     if (!manifest) {
       logger_.warn("script snapshot unusable, evaluating the script instead",
                    {{"app", definition.id}, {"error", readError}});
-    } else if (!sourcesUnchanged(*manifest, whyNot)) {
+    } else if (stale) {
       logger_.info("script snapshot is stale, evaluating the script",
                    {{"app", definition.id}, {"reason", whyNot}});
     } else if (!(definition.scriptSnapshot = StartupSnapshot::mapFile(path, whyNot))) {
       logger_.warn("script snapshot unusable, evaluating the script instead",
                    {{"app", definition.id}, {"error", whyNot}});
+    } else if (!definition.sourcesPinned) {
+      // The files the snapshot was made from (just checked against their hashes) are what
+      // this version pins (rule 22): read them now, since the snapshot's isolate never will.
+      std::istringstream lines(*manifest);
+      for (std::string line; std::getline(lines, line);) {
+        auto space = line.find(' ');
+        std::string error;
+        if (space != std::string::npos) definition.sources.get(line.substr(space + 1), error);
+      }
     }
+    if (definition.scriptSnapshot) scriptSnapshotPath_ = definition.scriptSnapshotPath;
   }
   return definition.scriptSnapshot ? definition.scriptSnapshot.get() : options_.builtins;
 }
@@ -207,11 +254,14 @@ IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
   app.host = std::move(host);
   ++liveCount_;
   touch(app);
-  ipc::SmallMessageBuilder message;
+  capnp::MallocMessageBuilder message;
   auto loaded = message.initRoot<ipc::Envelope>().initAppLoaded();
   loaded.setApp(definition.id);
   loaded.setLoadMs(loadMs);
   loaded.setColdStart(coldStart);
+  // A validating preload tells the supervisor what it loaded, so that every other worker runs
+  // the same text (rule 22).
+  if (!coldStart && !definition.sourcesPinned) attachModules(loaded, definition.sources.files());
   outbox_.send(message);
   return app.host.get();
 }

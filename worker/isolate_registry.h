@@ -167,6 +167,8 @@ class IsolateRegistry {
   Logger& logger_;
   RegistryOptions options_;
   std::map<uint32_t, std::unique_ptr<App>> apps_;
+  // The script snapshot this worker uses (only one per process, see snapshotFor).
+  std::string scriptSnapshotPath_;
   // Request id -> app, from dispatch to the answer (rule 3's one Response) or the cancel.
   std::unordered_map<uint64_t, uint32_t> requestApp_;
   uint32_t liveCount_ = 0;

@@ -48,6 +48,10 @@ struct Deployment {
   IsolationMode isolation = IsolationMode::kShared;
   std::string snapshotPath;  // empty: none
   std::chrono::system_clock::time_point createdAt;
+  // The files the validating worker loaded (path, text), sent with every later LoadApp so that
+  // every worker runs exactly the validated text (ipc/protocol.h rule 22). Empty until the
+  // version has loaded, or when it was too large to pin.
+  std::vector<std::pair<std::string, std::string>> modules;
 };
 
 struct AppCounters {
