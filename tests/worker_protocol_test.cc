@@ -79,12 +79,14 @@ struct AppSpec {
 // kills and reaps it.
 class Worker {
  public:
-  explicit Worker(const std::filesystem::path& dir) : stderrPath_(dir / "worker.stderr") {
+  explicit Worker(const std::filesystem::path& dir, const std::vector<std::string>& extraArgs = {})
+      : stderrPath_(dir / "worker.stderr") {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
       throw std::runtime_error("socketpair");
     }
     std::vector<std::string> args = {ISOLATED_BINARY, "__worker", "--log-level", "info"};
+    args.insert(args.end(), extraArgs.begin(), extraArgs.end());
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(a.data());
@@ -251,8 +253,9 @@ class WorkerProtocolTest : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // A configured worker whose Hello has been read.
-  std::unique_ptr<Worker> start(uint32_t maxIsolates = 0, uint32_t idleTimeoutMs = 0) {
-    auto worker = std::make_unique<Worker>(dir_);
+  std::unique_ptr<Worker> start(uint32_t maxIsolates = 0, uint32_t idleTimeoutMs = 0,
+                                const std::vector<std::string>& extraArgs = {}) {
+    auto worker = std::make_unique<Worker>(dir_, extraArgs);
     worker->configure(ipc::kProtocolVersion, maxIsolates, idleTimeoutMs);
     auto hello = worker->next();
     if (!hello || !hello->envelope().isHello()) return nullptr;
@@ -560,6 +563,36 @@ TEST_F(WorkerProtocolTest, FetchIdsNameTheirAppAndRouteBack) {
     failed.setMessage("refused by the test");
   });
   EXPECT_EQ(expectResponse(*worker, 1), "fetch failed: refused by the test");
+}
+
+// --shared-isolate: apps are contexts of one isolate, still with their own globals, env and
+// CPU limit; eviction drops the context.
+TEST_F(WorkerProtocolTest, SharedIsolateKeepsAppsApart) {
+  auto worker =
+      start(/*maxIsolates=*/2, 0, {"--shared-isolate", "--shared-isolate-heap-mb", "256"});
+  ASSERT_NE(worker, nullptr);
+  defineAB(*worker, /*cpuLimitMs=*/100);
+  worker->loadApp({3, path("a.mjs"), "gamma", 100, false});
+  worker->request(1, 1, "/");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 1), "A alpha count=1 marks=A");
+  worker->request(2, 2, "/wait");
+  expectLoaded(*worker, 2, true);
+  worker->request(3, 1, "/loop");
+  expectResponse(*worker, 3, 503, "cpu-limit");
+  EXPECT_EQ(expectResponse(*worker, 2), "B beta count=1 marks=B");
+  worker->request(4, 1, "/");
+  EXPECT_EQ(expectResponse(*worker, 4), "A alpha count=1 marks=A");
+  worker->request(5, 3, "/");
+  expectEvicted(*worker, 2, "lru");
+  expectLoaded(*worker, 3, true);
+  EXPECT_EQ(expectResponse(*worker, 5), "A gamma count=1 marks=A");
+  worker->ping(1);
+  auto pong = worker->next();
+  ASSERT_TRUE(pong && pong->envelope().isPong());
+  EXPECT_EQ(pong->envelope().getPong().getIsolatesLoaded(), 2u);
+  EXPECT_TRUE(pong->envelope().getPong().getProbeOk());
+  EXPECT_EQ(pong->envelope().getPong().getHeapLimitBytes() >> 20, 256u);
 }
 
 TEST_F(WorkerProtocolTest, RequestForAnUndefinedAppBreaksTheProtocol) {
