@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -593,6 +594,38 @@ TEST_F(WorkerProtocolTest, SharedIsolateKeepsAppsApart) {
   EXPECT_EQ(pong->envelope().getPong().getIsolatesLoaded(), 2u);
   EXPECT_TRUE(pong->envelope().getPong().getProbeOk());
   EXPECT_EQ(pong->envelope().getPong().getHeapLimitBytes() >> 20, 256u);
+}
+
+// A heap-limit breach in the shared isolate replaces it, with every app in it: each is evicted
+// (reason memory) and cold-starts again on its next request.
+TEST_F(WorkerProtocolTest, SharedIsolateHeapLimitReplacesTheIsolate) {
+  write("bomb.mjs", R"(const hoard = [];
+export default { fetch() { for (;;) hoard.push(new Array(100000).fill(Math.random())); } };
+)");
+  auto worker = start(0, 0, {"--shared-isolate", "--shared-isolate-heap-mb", "64"});
+  ASSERT_NE(worker, nullptr);
+  worker->loadApp({1, path("a.mjs"), "alpha", 20000, /*preload=*/true});
+  expectLoaded(*worker, 1, false);
+  worker->loadApp({2, path("bomb.mjs"), "x", 20000, /*preload=*/true});
+  expectLoaded(*worker, 2, false);
+  worker->request(1, 2, "/");
+  expectResponse(*worker, 1, 503, "memory-limit");
+  std::set<uint32_t> evicted;
+  for (int i = 0; i < 2; ++i) {
+    auto frame = worker->next();
+    ASSERT_TRUE(frame && frame->envelope().isAppEvicted());
+    EXPECT_EQ(frame->envelope().getAppEvicted().getReason().cStr(), std::string("memory"));
+    evicted.insert(frame->envelope().getAppEvicted().getApp());
+  }
+  EXPECT_EQ(evicted, (std::set<uint32_t>{1, 2}));
+  worker->request(2, 1, "/");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 2), "A alpha count=1 marks=A");
+  worker->ping(1);
+  auto pong = worker->next();
+  ASSERT_TRUE(pong && pong->envelope().isPong());
+  EXPECT_EQ(pong->envelope().getPong().getMemoryLimitTerminations(), 1u);
+  EXPECT_LT(pong->envelope().getPong().getHeapUsedBytes(), 32u << 20);
 }
 
 TEST_F(WorkerProtocolTest, RequestForAnUndefinedAppBreaksTheProtocol) {

@@ -184,6 +184,20 @@ int benchTenantsMain(const char* argv0, const std::vector<std::string>& args) {
       addHeap(app->isolate->get());
   }
 
+  // Where one isolate's heap goes (the first app's, or the shared one).
+  {
+    v8::Isolate* isolate = shared ? shared->get() : apps.front()->isolate->get();
+    std::printf("  heap spaces of %s (used / committed KB):",
+                shared ? "the shared isolate" : "one isolate");
+    for (size_t i = 0; i < isolate->NumberOfHeapSpaces(); ++i) {
+      v8::HeapSpaceStatistics space;
+      isolate->GetHeapSpaceStatistics(&space, i);
+      std::printf(" %s %zu/%zu", space.space_name(), space.space_used_size() >> 10,
+                  space.physical_space_size() >> 10);
+    }
+    std::printf("\n");
+  }
+
   // Evict every app and cold-start it again from its definition (sources and code cache kept).
   for (auto& app : apps) {
     app->context.reset();
