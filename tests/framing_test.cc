@@ -46,7 +46,7 @@ std::vector<uint8_t> drain(evbuffer* buffer) {
 void fillRequestStart(capnp::MessageBuilder& builder, uint64_t id, const std::string& body) {
   auto request = builder.initRoot<Envelope>().initRequestStart();
   request.setId(id);
-  request.setScript("app.js");
+  request.setApp(7);
   request.setMethod("POST");
   request.setUrl("http://localhost/path?q=1");
   auto headers = request.initHeaders(2);
@@ -62,7 +62,7 @@ void expectRequestStart(Envelope::Reader envelope, uint64_t id, const std::strin
   ASSERT_EQ(envelope.which(), Envelope::REQUEST_START);
   auto request = envelope.getRequestStart();
   EXPECT_EQ(request.getId(), id);
-  EXPECT_EQ(std::string(request.getScript().cStr()), "app.js");
+  EXPECT_EQ(request.getApp(), 7u);
   EXPECT_EQ(std::string(request.getMethod().cStr()), "POST");
   EXPECT_EQ(std::string(request.getUrl().cStr()), "http://localhost/path?q=1");
   auto headers = request.getHeaders();
