@@ -118,6 +118,12 @@ std::optional<Options> parse(const std::vector<std::string>& args) {
     }
   }
   if (options.script.empty()) return std::nullopt;
+  // V8 10.2 crashes creating an isolate whose young generation is under 1 MB (measured with
+  // 128, 256 and 512 KB): refuse rather than crash.
+  if (options.youngBytes > 0 && options.youngBytes < (1u << 20)) {
+    std::cerr << "--young-kb must be 0 or at least 1024\n";
+    return std::nullopt;
+  }
   return options;
 }
 
