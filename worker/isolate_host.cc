@@ -293,13 +293,6 @@ void IsolateHost::failAll(std::string_view kind, const std::string& detail) {
   }
 }
 
-void IsolateHost::idleNotification() {
-  if (!isolate_) return;
-  v8::Isolate* isolate = isolate_->get();
-  v8::Isolate::Scope scope(isolate);
-  isolate->IsolateInBackgroundNotification();
-}
-
 bool IsolateHost::beginRequest(uint64_t id) {
   ++counters_.requestsServed;
   if (options_.isolation != IsolationMode::kShared && contextUsed_) refreshForRequest();

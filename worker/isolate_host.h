@@ -187,9 +187,6 @@ class IsolateHost final : public RuntimeHost {
   // The isolate (it changes when a heap-limit breach replaces it, and per request in `isolate`
   // isolation).
   v8::Isolate* isolate() const { return isolate_ ? isolate_->get() : nullptr; }
-  // Tells V8 the isolate is idle: background-priority GC, a smaller heap (see
-  // docs/multi-tenancy.md for what it saves).
-  void idleNotification();
   // Whether the host's context lives in the worker's shared isolate.
   bool sharesIsolate() const { return options_.sharedIsolate != nullptr; }
   // True once a rebuild failed to load the script again. The host then answers every request
