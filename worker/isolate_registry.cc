@@ -293,6 +293,9 @@ bool IsolateRegistry::dispatch(ipc::Envelope::Reader message, std::string& error
             (app == nullptr ? "does not hold" : "was told to unload");
     return false;
   }
+  // A host that failed (or a shared isolate at its heap limit) is replaced before it is given
+  // another request, rather than handing the request to state that is being discarded.
+  if (app->failure || (sharedIsolate_ && sharedIsolate_->heapLimitHit())) reap();
   IsolateHost* host = ensureHost(*app, /*coldStart=*/true);
   if (host == nullptr) {
     ResponseWriter(outbox_, options_.logBacklogBytes, appId)
