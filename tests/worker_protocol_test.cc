@@ -22,6 +22,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/event_handles.h"
@@ -406,6 +407,39 @@ TEST_F(WorkerProtocolTest, BrokenAppFailsAloneAndIsTriedAgain) {
   worker->request(4, 4, "/");
   expectLoaded(*worker, 4, true);
   EXPECT_EQ(expectResponse(*worker, 4), "late");
+}
+
+// A script that can no longer load when its context is rebuilt after a CPU-limit breach: the
+// app is failed (LoadError, later requests 503 app-failed until a load succeeds), never the
+// worker. The script's top level throws once a wall-clock instant has passed.
+TEST_F(WorkerProtocolTest, FailedRebuildFailsOnlyThatApp) {
+  auto until = std::chrono::system_clock::now() + 1500ms;
+  auto untilMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(until.time_since_epoch()).count();
+  write("expiring.mjs", "if (Date.now() > " + std::to_string(untilMs) +
+                            ") throw new Error('expired');\n" +
+                            "export default { fetch() { for (;;) {} } };\n");
+  auto worker = start();
+  ASSERT_NE(worker, nullptr);
+  worker->loadApp({1, path("expiring.mjs"), "x", 100, /*preload=*/true});
+  expectLoaded(*worker, 1, false);
+  worker->loadApp({2, path("b.mjs"), "beta", 100, /*preload=*/true});
+  expectLoaded(*worker, 2, false);
+  // The condition is the wall clock itself: wait for the instant the script checks.
+  std::this_thread::sleep_until(until + 50ms);
+  worker->request(1, 1, "/");
+  expectResponse(*worker, 1, 503, "cpu-limit");
+  auto failed = worker->next();
+  ASSERT_TRUE(failed && failed->envelope().isLoadError());
+  EXPECT_EQ(failed->envelope().getLoadError().getApp(), 1u);
+  EXPECT_NE(std::string(failed->envelope().getLoadError().getMessage().cStr()).find("expired"),
+            std::string::npos);
+  worker->request(2, 1, "/");
+  failed = worker->next();
+  ASSERT_TRUE(failed && failed->envelope().isLoadError());
+  expectResponse(*worker, 2, 503, "app-failed");
+  worker->request(3, 2, "/");
+  EXPECT_EQ(expectResponse(*worker, 3), "B beta count=1 marks=B");
 }
 
 TEST_F(WorkerProtocolTest, CpuLimitInOneAppDoesNotFailAnother) {
