@@ -37,7 +37,8 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // A module app: counts its requests in a module variable and marks a global, so that state
-// shared between apps would show; /loop spins into the CPU limit; /wait answers after 300 ms;
+// shared between apps would show; /loop spins into the CPU limit; /wait answers after 300 ms
+// (or ?ms=N);
 // /fetch starts an outbound fetch and answers with how it ended.
 std::string appScript(const std::string& name) {
   return R"(let count = 0;
@@ -47,7 +48,9 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname === '/loop') for (;;) {}
-    if (url.pathname === '/wait') await new Promise((r) => setTimeout(r, 300));
+    if (url.pathname === '/wait') {
+      await new Promise((r) => setTimeout(r, Number(url.searchParams.get('ms') ?? 300)));
+    }
     if (url.pathname === '/fetch') {
       try { await fetch('http://127.0.0.1:9/x'); return new Response('fetched'); }
       catch (e) { return new Response('fetch failed: ' + e.message); }
@@ -510,7 +513,8 @@ TEST_F(WorkerProtocolTest, BusyIsolatesAreNotEvictedTheBoundIsExceeded) {
   auto worker = start(/*maxIsolates=*/1);
   ASSERT_NE(worker, nullptr);
   defineAB(*worker);
-  worker->request(1, 1, "/wait");
+  // Long enough that app 1 is still busy when app 2 needs an isolate, even on a loaded machine.
+  worker->request(1, 1, "/wait?ms=2000");
   expectLoaded(*worker, 1, true);
   worker->request(2, 2, "/");
   expectLoaded(*worker, 2, true);
@@ -544,7 +548,7 @@ TEST_F(WorkerProtocolTest, EvictIdleDropsEveryIdleIsolate) {
   worker->request(1, 1, "/");
   expectLoaded(*worker, 1, true);
   expectResponse(*worker, 1);
-  worker->request(2, 2, "/wait");
+  worker->request(2, 2, "/wait?ms=2000");
   expectLoaded(*worker, 2, true);
   worker->message([](ipc::Envelope::Builder e) { e.initEvictIdle(); });
   expectEvicted(*worker, 1, "memory");
