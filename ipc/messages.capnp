@@ -141,7 +141,8 @@ struct EnvBinding {
 # settings. A worker of another protocol version logs both versions and exits.
 struct Configure {
   protocolVersion @0 :UInt32;
-  # Isolates the worker keeps; beyond it the least recently used idle one is evicted.
+  # Isolates the worker keeps (0: no bound); beyond it the least recently used idle one is
+  # evicted. In a --shared-isolate worker it bounds loaded apps (contexts).
   maxIsolates @1 :UInt32;
   # An isolate with no request for this long is evicted (0: never).
   isolateIdleTimeoutMs @2 :UInt32;

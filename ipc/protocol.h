@@ -38,6 +38,22 @@
 //     A RequestStart, Scheduled or FetchStart naming an app the worker or supervisor does not
 //     hold, or a FetchStart whose parentId belongs to another app, breaks the protocol.
 //     Log messages carry the app of the script that wrote them (0: the worker itself).
+//     Refinements (the worker, worker/isolate_registry.h):
+//     - A LoadApp with app 0 or an id already defined breaks the protocol. Limits of 0 in
+//       LoadApp stand for the serve defaults. UnloadApp for an app the worker does not hold is
+//       logged and ignored. After UnloadApp, a RequestStart or Scheduled naming the app breaks
+//       the protocol.
+//     - A failed load leaves the definition: the next request for the app tries again.
+//     - An isolate that can no longer load its script after a limit breach is dropped and
+//       reported by LoadError(app) (no AppEvicted); the requests it held are answered 503
+//       `app-failed`; the next request cold-starts the app again.
+//     - AppLoaded for a cold start precedes the Response of the request that caused it.
+//     - Eviction reasons: idle (Configure.isolateIdleTimeoutMs without a request or any
+//       traffic), lru (Configure.maxIsolates; when no isolate is idle the bound is exceeded,
+//       never a request failed), memory (EvictIdle, or the worker's shared isolate, in
+//       `--shared-isolate` mode, hit its heap limit: every app in it is evicted), unload.
+//     - Pong.apps lists the apps that ran JavaScript or hit a limit since the previous Pong;
+//       the health probe runs in the most recently active isolate and is not charged to it.
 // 22. Pinning: the AppLoaded that answers a preload of a LoadApp without modules carries the
 //     text of the files the app loaded (at most kMaxModuleBytes); the supervisor sends them in
 //     every later LoadApp of that deployment, and a worker given modules reads no file for
@@ -58,6 +74,8 @@
 // Outbound fetch (per fetchId; ids are chosen by the worker, unique per channel):
 //  8. Worker -> supervisor: FetchStart(fetchId, parentId) opens a fetch; parentId is the
 //     RequestStart id the JavaScript runs for, and may already be answered (waitUntil work).
+//     The worker makes fetch ids as (app << 32) | n, n counting per app deployment, so that
+//     they are unique per channel and route to their app; the supervisor needs only uniqueness.
 //  9. Supervisor -> worker: either one FetchFailed, or one FetchHead followed by FetchBody
 //     messages of which exactly the last has `end` set, optionally cut short by one
 //     FetchFailed. Nothing follows the `end` body or a FetchFailed.

@@ -26,6 +26,7 @@
 #include "http_client.h"
 #include "ipc/framing.h"
 #include "ipc/messages.capnp.h"
+#include "ipc/protocol.h"
 #include "server_process.h"
 #include "worker/lag_tracker.h"
 
@@ -222,14 +223,12 @@ struct Frame {
 // `isolated __worker` with a socketpair as its fd 3. The destructor kills and reaps it.
 class WorkerUnderTest {
  public:
-  WorkerUnderTest(const std::string& script, const std::vector<std::string>& extraArgs) {
+  WorkerUnderTest() {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
       throw std::runtime_error("socketpair");
     }
-    std::vector<std::string> args = {ISOLATED_BINARY, "__worker", "--script", script};
-    args.insert(args.end(), {"--log-level", "warn"});
-    args.insert(args.end(), extraArgs.begin(), extraArgs.end());
+    std::vector<std::string> args = {ISOLATED_BINARY, "__worker", "--log-level", "warn"};
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(a.data());
@@ -247,9 +246,9 @@ class WorkerUnderTest {
     }
     close(fds[1]);
     fd_ = fds[0];
-    // The supervisor's first message: an empty environment.
+    // The supervisor's first message.
     capnp::MallocMessageBuilder configure;
-    configure.initRoot<ipc::Envelope>().initConfigure();
+    configure.initRoot<ipc::Envelope>().initConfigure().setProtocolVersion(ipc::kProtocolVersion);
     send(configure);
   }
   ~WorkerUnderTest() {
@@ -296,10 +295,25 @@ class WorkerUnderTest {
     capnp::MallocMessageBuilder message;
     auto start = message.initRoot<ipc::Envelope>().initRequestStart();
     start.setId(id);
+    start.setApp(kApp);
     start.setMethod("GET");
     start.setUrl("http://test" + path);
     send(message);
   }
+  // Defines the one app these tests use, loaded at once (ipc/protocol.h rule 21).
+  void loadApp(const std::string& script, uint32_t cpuLimitMs, uint32_t heapLimitMb) {
+    capnp::MallocMessageBuilder message;
+    auto load = message.initRoot<ipc::Envelope>().initLoadApp();
+    load.setApp(kApp);
+    load.setName("hostile");
+    load.setScriptPath(script);
+    load.setCpuLimitMs(cpuLimitMs);
+    load.setHeapLimitMb(heapLimitMb);
+    load.setPreload(true);
+    send(message);
+  }
+  static constexpr uint32_t kApp = 1;
+
   void cancel(uint64_t id) {
     capnp::MallocMessageBuilder message;
     message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
@@ -317,16 +331,19 @@ class WorkerUnderTest {
   EvbufferPtr in_{evbuffer_new()};
 };
 
-// Starts a worker and consumes its Hello.
-std::unique_ptr<WorkerUnderTest> startWorker(const std::vector<std::string>& args) {
-  auto worker = std::make_unique<WorkerUnderTest>(kHostile, args);
+// Starts a worker, consumes its Hello, and loads hostile.js as its one app.
+std::unique_ptr<WorkerUnderTest> startWorker(uint32_t cpuLimitMs = 50, uint32_t heapLimitMb = 128) {
+  auto worker = std::make_unique<WorkerUnderTest>();
   auto hello = worker->next();
   if (!hello || !hello->envelope().isHello()) return nullptr;
+  worker->loadApp(kHostile, cpuLimitMs, heapLimitMb);
+  auto loaded = worker->next();
+  if (!loaded || !loaded->envelope().isAppLoaded()) return nullptr;
   return worker;
 }
 
 TEST(WorkerLimitsTest, PongReportsProbeLagAndCpuLimitCounters) {
-  auto worker = startWorker({"--cpu-limit-ms", "400"});
+  auto worker = startWorker(/*cpuLimitMs=*/400);
   ASSERT_NE(worker, nullptr);
 
   worker->ping(1);
@@ -367,7 +384,7 @@ TEST(WorkerLimitsTest, PongReportsProbeLagAndCpuLimitCounters) {
 }
 
 TEST(WorkerLimitsTest, HeapLimitRebuildRestoresTheOriginalLimit) {
-  auto worker = startWorker({"--cpu-limit-ms", "20000", "--heap-limit-mb", "64"});
+  auto worker = startWorker(/*cpuLimitMs=*/20000, /*heapLimitMb=*/64);
   ASSERT_NE(worker, nullptr);
   worker->ping(1);
   auto before = worker->next();
@@ -395,7 +412,7 @@ TEST(WorkerLimitsTest, HeapLimitRebuildRestoresTheOriginalLimit) {
 }
 
 TEST(WorkerLimitsTest, CancelledRequestIsNeverAnswered) {
-  auto worker = startWorker({});
+  auto worker = startWorker();
   ASSERT_NE(worker, nullptr);
   worker->request(1, "/hold");
   worker->cancel(1);

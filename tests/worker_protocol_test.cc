@@ -19,8 +19,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/event_handles.h"
@@ -35,7 +37,8 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // A module app: counts its requests in a module variable and marks a global, so that state
-// shared between apps would show; /loop spins into the CPU limit; /wait answers after 300 ms;
+// shared between apps would show; /loop spins into the CPU limit; /wait answers after 300 ms
+// (or ?ms=N);
 // /fetch starts an outbound fetch and answers with how it ended.
 std::string appScript(const std::string& name) {
   return R"(let count = 0;
@@ -45,7 +48,9 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname === '/loop') for (;;) {}
-    if (url.pathname === '/wait') await new Promise((r) => setTimeout(r, 300));
+    if (url.pathname === '/wait') {
+      await new Promise((r) => setTimeout(r, Number(url.searchParams.get('ms') ?? 300)));
+    }
     if (url.pathname === '/fetch') {
       try { await fetch('http://127.0.0.1:9/x'); return new Response('fetched'); }
       catch (e) { return new Response('fetch failed: ' + e.message); }
@@ -79,12 +84,14 @@ struct AppSpec {
 // kills and reaps it.
 class Worker {
  public:
-  explicit Worker(const std::filesystem::path& dir) : stderrPath_(dir / "worker.stderr") {
+  explicit Worker(const std::filesystem::path& dir, const std::vector<std::string>& extraArgs = {})
+      : stderrPath_(dir / "worker.stderr") {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
       throw std::runtime_error("socketpair");
     }
     std::vector<std::string> args = {ISOLATED_BINARY, "__worker", "--log-level", "info"};
+    args.insert(args.end(), extraArgs.begin(), extraArgs.end());
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(a.data());
@@ -251,8 +258,9 @@ class WorkerProtocolTest : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // A configured worker whose Hello has been read.
-  std::unique_ptr<Worker> start(uint32_t maxIsolates = 0, uint32_t idleTimeoutMs = 0) {
-    auto worker = std::make_unique<Worker>(dir_);
+  std::unique_ptr<Worker> start(uint32_t maxIsolates = 0, uint32_t idleTimeoutMs = 0,
+                                const std::vector<std::string>& extraArgs = {}) {
+    auto worker = std::make_unique<Worker>(dir_, extraArgs);
     worker->configure(ipc::kProtocolVersion, maxIsolates, idleTimeoutMs);
     auto hello = worker->next();
     if (!hello || !hello->envelope().isHello()) return nullptr;
@@ -404,6 +412,39 @@ TEST_F(WorkerProtocolTest, BrokenAppFailsAloneAndIsTriedAgain) {
   EXPECT_EQ(expectResponse(*worker, 4), "late");
 }
 
+// A script that can no longer load when its context is rebuilt after a CPU-limit breach: the
+// app is failed (LoadError, later requests 503 app-failed until a load succeeds), never the
+// worker. The script's top level throws once a wall-clock instant has passed.
+TEST_F(WorkerProtocolTest, FailedRebuildFailsOnlyThatApp) {
+  auto until = std::chrono::system_clock::now() + 1500ms;
+  auto untilMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(until.time_since_epoch()).count();
+  write("expiring.mjs", "if (Date.now() > " + std::to_string(untilMs) +
+                            ") throw new Error('expired');\n" +
+                            "export default { fetch() { for (;;) {} } };\n");
+  auto worker = start();
+  ASSERT_NE(worker, nullptr);
+  worker->loadApp({1, path("expiring.mjs"), "x", 100, /*preload=*/true});
+  expectLoaded(*worker, 1, false);
+  worker->loadApp({2, path("b.mjs"), "beta", 100, /*preload=*/true});
+  expectLoaded(*worker, 2, false);
+  // The condition is the wall clock itself: wait for the instant the script checks.
+  std::this_thread::sleep_until(until + 50ms);
+  worker->request(1, 1, "/");
+  expectResponse(*worker, 1, 503, "cpu-limit");
+  auto failed = worker->next();
+  ASSERT_TRUE(failed && failed->envelope().isLoadError());
+  EXPECT_EQ(failed->envelope().getLoadError().getApp(), 1u);
+  EXPECT_NE(std::string(failed->envelope().getLoadError().getMessage().cStr()).find("expired"),
+            std::string::npos);
+  worker->request(2, 1, "/");
+  failed = worker->next();
+  ASSERT_TRUE(failed && failed->envelope().isLoadError());
+  expectResponse(*worker, 2, 503, "app-failed");
+  worker->request(3, 2, "/");
+  EXPECT_EQ(expectResponse(*worker, 3), "B beta count=1 marks=B");
+}
+
 TEST_F(WorkerProtocolTest, CpuLimitInOneAppDoesNotFailAnother) {
   auto worker = start();
   ASSERT_NE(worker, nullptr);
@@ -472,7 +513,8 @@ TEST_F(WorkerProtocolTest, BusyIsolatesAreNotEvictedTheBoundIsExceeded) {
   auto worker = start(/*maxIsolates=*/1);
   ASSERT_NE(worker, nullptr);
   defineAB(*worker);
-  worker->request(1, 1, "/wait");
+  // Long enough that app 1 is still busy when app 2 needs an isolate, even on a loaded machine.
+  worker->request(1, 1, "/wait?ms=2000");
   expectLoaded(*worker, 1, true);
   worker->request(2, 2, "/");
   expectLoaded(*worker, 2, true);
@@ -506,7 +548,7 @@ TEST_F(WorkerProtocolTest, EvictIdleDropsEveryIdleIsolate) {
   worker->request(1, 1, "/");
   expectLoaded(*worker, 1, true);
   expectResponse(*worker, 1);
-  worker->request(2, 2, "/wait");
+  worker->request(2, 2, "/wait?ms=2000");
   expectLoaded(*worker, 2, true);
   worker->message([](ipc::Envelope::Builder e) { e.initEvictIdle(); });
   expectEvicted(*worker, 1, "memory");
@@ -560,6 +602,68 @@ TEST_F(WorkerProtocolTest, FetchIdsNameTheirAppAndRouteBack) {
     failed.setMessage("refused by the test");
   });
   EXPECT_EQ(expectResponse(*worker, 1), "fetch failed: refused by the test");
+}
+
+// --shared-isolate: apps are contexts of one isolate, still with their own globals, env and
+// CPU limit; eviction drops the context.
+TEST_F(WorkerProtocolTest, SharedIsolateKeepsAppsApart) {
+  auto worker =
+      start(/*maxIsolates=*/2, 0, {"--shared-isolate", "--shared-isolate-heap-mb", "256"});
+  ASSERT_NE(worker, nullptr);
+  defineAB(*worker, /*cpuLimitMs=*/100);
+  worker->loadApp({3, path("a.mjs"), "gamma", 100, false});
+  worker->request(1, 1, "/");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 1), "A alpha count=1 marks=A");
+  worker->request(2, 2, "/wait");
+  expectLoaded(*worker, 2, true);
+  worker->request(3, 1, "/loop");
+  expectResponse(*worker, 3, 503, "cpu-limit");
+  EXPECT_EQ(expectResponse(*worker, 2), "B beta count=1 marks=B");
+  worker->request(4, 1, "/");
+  EXPECT_EQ(expectResponse(*worker, 4), "A alpha count=1 marks=A");
+  worker->request(5, 3, "/");
+  expectEvicted(*worker, 2, "lru");
+  expectLoaded(*worker, 3, true);
+  EXPECT_EQ(expectResponse(*worker, 5), "A gamma count=1 marks=A");
+  worker->ping(1);
+  auto pong = worker->next();
+  ASSERT_TRUE(pong && pong->envelope().isPong());
+  EXPECT_EQ(pong->envelope().getPong().getIsolatesLoaded(), 2u);
+  EXPECT_TRUE(pong->envelope().getPong().getProbeOk());
+  EXPECT_EQ(pong->envelope().getPong().getHeapLimitBytes() >> 20, 256u);
+}
+
+// A heap-limit breach in the shared isolate replaces it, with every app in it: each is evicted
+// (reason memory) and cold-starts again on its next request.
+TEST_F(WorkerProtocolTest, SharedIsolateHeapLimitReplacesTheIsolate) {
+  write("bomb.mjs", R"(const hoard = [];
+export default { fetch() { for (;;) hoard.push(new Array(100000).fill(Math.random())); } };
+)");
+  auto worker = start(0, 0, {"--shared-isolate", "--shared-isolate-heap-mb", "64"});
+  ASSERT_NE(worker, nullptr);
+  worker->loadApp({1, path("a.mjs"), "alpha", 20000, /*preload=*/true});
+  expectLoaded(*worker, 1, false);
+  worker->loadApp({2, path("bomb.mjs"), "x", 20000, /*preload=*/true});
+  expectLoaded(*worker, 2, false);
+  worker->request(1, 2, "/");
+  expectResponse(*worker, 1, 503, "memory-limit");
+  std::set<uint32_t> evicted;
+  for (int i = 0; i < 2; ++i) {
+    auto frame = worker->next();
+    ASSERT_TRUE(frame && frame->envelope().isAppEvicted());
+    EXPECT_EQ(frame->envelope().getAppEvicted().getReason().cStr(), std::string("memory"));
+    evicted.insert(frame->envelope().getAppEvicted().getApp());
+  }
+  EXPECT_EQ(evicted, (std::set<uint32_t>{1, 2}));
+  worker->request(2, 1, "/");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 2), "A alpha count=1 marks=A");
+  worker->ping(1);
+  auto pong = worker->next();
+  ASSERT_TRUE(pong && pong->envelope().isPong());
+  EXPECT_EQ(pong->envelope().getPong().getMemoryLimitTerminations(), 1u);
+  EXPECT_LT(pong->envelope().getPong().getHeapUsedBytes(), 32u << 20);
 }
 
 TEST_F(WorkerProtocolTest, RequestForAnUndefinedAppBreaksTheProtocol) {

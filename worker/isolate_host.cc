@@ -64,8 +64,9 @@ IsolateHost::~IsolateHost() {
   isolate_.reset();
 }
 
-std::unique_ptr<OwnedIsolate> IsolateHost::makeIsolate() {
-  auto isolate = std::make_unique<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes,
+std::shared_ptr<OwnedIsolate> IsolateHost::makeIsolate() {
+  if (options_.sharedIsolate) return options_.sharedIsolate;
+  auto isolate = std::make_shared<OwnedIsolate>(allocator_.get(), options_.heapLimitBytes,
                                                 options_.snapshot, options_.platform);
   attachHost(isolate->get(), this);
   return isolate;
@@ -77,6 +78,9 @@ std::optional<ScriptError> IsolateHost::load() {
 
 std::optional<ScriptError> IsolateHost::createContext() {
   v8::Isolate* isolate = isolate_->get();
+  // A shared isolate runs the JavaScript of many hosts, one turn at a time: the native
+  // bindings find the host of the turn through the isolate's slot.
+  attachHost(isolate, this);
   auto created = std::make_unique<ScriptContext>(isolate, isolate_->snapshotContents());
   if (!created->created()) {
     return ScriptError{options_.scriptPath, 0, "V8 cannot create a context from the snapshot"};
@@ -110,6 +114,7 @@ std::optional<ScriptError> IsolateHost::createContext() {
 template <typename Body>
 void IsolateHost::runTurn(uint64_t requestId, Body&& body) {
   v8::Isolate* isolate = isolate_->get();
+  attachHost(isolate, this);
   TurnEnd end;
   end.runningRequest = requestId;
   {
@@ -146,6 +151,16 @@ void IsolateHost::endTurn(const TurnEnd& end) {
     // limit: only a new isolate gives it back.
     ++counters_.memoryLimitTerminations;
     ++usage_.memoryLimitTerminations;
+    if (sharesIsolate()) {
+      // The owner replaces the shared isolate, with every app in it.
+      abandonRequests(end.runningRequest, runtime_error::kMemoryLimit,
+                      "the shared isolate's heap limit of " +
+                          std::to_string(options_.heapLimitBytes >> 20) + " MB",
+                      "the shared isolate is replaced");
+      timers_.clear();
+      markFailed(ScriptError{options_.scriptPath, 0, "the shared isolate reached its heap limit"});
+      return;
+    }
     abandonRequests(end.runningRequest, runtime_error::kMemoryLimit,
                     "the heap limit of " + std::to_string(options_.heapLimitBytes >> 20) + " MB",
                     "the isolate was replaced");
@@ -240,7 +255,7 @@ void IsolateHost::refreshForRequest() {
   }
   streams_.clear();
   context_.reset();
-  if (options_.isolation == IsolationMode::kIsolate) {
+  if (options_.isolation == IsolationMode::kIsolate && !sharesIsolate()) {
     isolate_.reset();
     isolate_ = makeIsolate();
   } else {
@@ -276,13 +291,6 @@ void IsolateHost::failAll(std::string_view kind, const std::string& detail) {
                                             : envelope.getScheduled().getId();
     writer_.runtimeError(id, kind, detail);
   }
-}
-
-void IsolateHost::idleNotification() {
-  if (!isolate_) return;
-  v8::Isolate* isolate = isolate_->get();
-  v8::Isolate::Scope scope(isolate);
-  isolate->IsolateInBackgroundNotification();
 }
 
 bool IsolateHost::beginRequest(uint64_t id) {

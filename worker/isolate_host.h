@@ -93,6 +93,11 @@ struct HostOptions {
   StartupSnapshot* snapshot = nullptr;
   // V8's default platform, told of every isolate the host disposes (see OwnedIsolate).
   v8::Platform* platform = nullptr;
+  // The worker's shared isolate (--shared-isolate): the host then makes only its context in it,
+  // never an isolate of its own; `snapshot` and `heapLimitBytes` are the shared isolate's. A
+  // heap-limit breach there fails the host (the failure callback), and its owner replaces the
+  // shared isolate with every app in it. `isolate` isolation acts as `context`.
+  std::shared_ptr<OwnedIsolate> sharedIsolate;
 };
 
 struct HeapStats {
@@ -182,9 +187,8 @@ class IsolateHost final : public RuntimeHost {
   // The isolate (it changes when a heap-limit breach replaces it, and per request in `isolate`
   // isolation).
   v8::Isolate* isolate() const { return isolate_ ? isolate_->get() : nullptr; }
-  // Tells V8 the isolate is idle: background-priority GC, a smaller heap (see
-  // docs/multi-tenancy.md for what it saves).
-  void idleNotification();
+  // Whether the host's context lives in the worker's shared isolate.
+  bool sharesIsolate() const { return options_.sharedIsolate != nullptr; }
   // True once a rebuild failed to load the script again. The host then answers every request
   // 503 `app-failed` and has called the failure callback.
   bool failed() const { return failed_; }
@@ -210,7 +214,7 @@ class IsolateHost final : public RuntimeHost {
   // Replaces the context (and, with `newIsolate`, the isolate) with a freshly loaded one.
   void rebuild(bool newIsolate);
   // A new isolate from the snapshot (if any), with this host attached.
-  std::unique_ptr<OwnedIsolate> makeIsolate();
+  std::shared_ptr<OwnedIsolate> makeIsolate();
   // --isolation context|isolate: fresh state for the next request, with no GC and no log line
   // (it happens on every request).
   void refreshForRequest();
@@ -267,7 +271,8 @@ class IsolateHost final : public RuntimeHost {
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
   // Declared in this order so that the context goes before its isolate, and the isolate
   // before the allocator its array buffers use.
-  std::unique_ptr<OwnedIsolate> isolate_;
+  // Owned alone, or shared with the other hosts of a --shared-isolate worker.
+  std::shared_ptr<OwnedIsolate> isolate_;
   std::unique_ptr<ScriptContext> context_;
   HostCounters counters_;
   HostUsage usage_;

@@ -211,6 +211,17 @@ StartupSnapshot* IsolateRegistry::snapshotFor(AppDefinition& definition) {
   return definition.scriptSnapshot ? definition.scriptSnapshot.get() : options_.builtins;
 }
 
+std::shared_ptr<OwnedIsolate> IsolateRegistry::sharedIsolate() {
+  if (!sharedIsolate_) {
+    if (!sharedAllocator_)
+      sharedAllocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+    sharedIsolate_ =
+        std::make_shared<OwnedIsolate>(sharedAllocator_.get(), options_.sharedHeapLimitBytes,
+                                       options_.builtins, options_.platform);
+  }
+  return sharedIsolate_;
+}
+
 IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
   if (app.host) return app.host.get();
   if (options_.maxIsolates > 0 && liveCount_ >= options_.maxIsolates) evictLeastRecentlyUsed(app);
@@ -225,8 +236,15 @@ IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
   hostOptions.cpuLimit = definition.cpuLimit;
   hostOptions.isolation = definition.isolation;
   hostOptions.logBacklogBytes = options_.logBacklogBytes;
-  hostOptions.snapshot = snapshotFor(definition);
   hostOptions.platform = options_.platform;
+  if (options_.sharedIsolate) {
+    // Contexts of the shared isolate start from its snapshot: the built-ins only.
+    hostOptions.sharedIsolate = sharedIsolate();
+    hostOptions.snapshot = options_.builtins;
+    hostOptions.heapLimitBytes = options_.sharedHeapLimitBytes;
+  } else {
+    hostOptions.snapshot = snapshotFor(definition);
+  }
   auto host = std::make_unique<IsolateHost>(base_, app.outbox, watchdog_, std::move(hostOptions));
   host->setBindings(definition.bindings);
   App* self = &app;
@@ -325,6 +343,9 @@ bool IsolateRegistry::dispatch(ipc::Envelope::Reader message, std::string& error
             (app == nullptr ? "does not hold" : "was told to unload");
     return false;
   }
+  // A host that failed (or a shared isolate at its heap limit) is replaced before it is given
+  // another request, rather than handing the request to state that is being discarded.
+  if (app->failure || (sharedIsolate_ && sharedIsolate_->heapLimitHit())) reap();
   IsolateHost* host = ensureHost(*app, /*coldStart=*/true);
   if (host == nullptr) {
     ResponseWriter(outbox_, options_.logBacklogBytes, appId)
@@ -450,6 +471,22 @@ void IsolateRegistry::scheduleReap() {
 }
 
 void IsolateRegistry::reap() {
+  if (sharedIsolate_ && sharedIsolate_->heapLimitHit()) {
+    // Only a new isolate gives the heap back: every app in the shared one goes with it.
+    size_t evicted = 0;
+    for (auto& [id, app] : apps_) {
+      if (!app->host || !app->host->sharesIsolate()) continue;
+      app->host->failAll(runtime_error::kContextReset,
+                         "request discarded: the shared isolate reached its heap limit and was "
+                         "replaced");
+      app->failure.reset();
+      evict(*app, "memory");
+      ++evicted;
+    }
+    sharedIsolate_.reset();
+    logger_.warn("the shared isolate reached its heap limit; it was replaced",
+                 {{"apps_evicted", evicted}});
+  }
   for (auto it = apps_.begin(); it != apps_.end();) {
     App& app = *it->second;
     if (app.failure && app.host) {
@@ -474,10 +511,15 @@ void IsolateRegistry::reap() {
 void IsolateRegistry::runPlatformTasks(LoopNotifyingPlatform& platform) {
   auto ready = platform.takeReady(platform.MonotonicallyIncreasingTime());
   if (ready.empty()) return;
+  bool sharedPumped = false;
   for (auto& [id, app] : apps_) {
-    if (app->host && ready.contains(app->host->isolate())) {
-      app->host->runPlatformTasks(platform.defaultPlatform());
+    if (!app->host || !ready.contains(app->host->isolate())) continue;
+    // One pump runs every task of the isolate, whichever context it belongs to.
+    if (app->host->sharesIsolate()) {
+      if (sharedPumped) continue;
+      sharedPumped = true;
     }
+    app->host->runPlatformTasks(platform.defaultPlatform());
   }
 }
 
@@ -514,8 +556,13 @@ void IsolateRegistry::abandonBackground(const std::string& why) {
 
 HeapStats IsolateRegistry::heapStats() {
   HeapStats total;
+  bool sharedCounted = false;
   for (auto& [id, app] : apps_) {
     if (!app->host) continue;
+    if (app->host->sharesIsolate()) {
+      if (sharedCounted) continue;
+      sharedCounted = true;
+    }
     HeapStats stats = app->host->heapStats();
     total.usedBytes += stats.usedBytes;
     total.totalBytes += stats.totalBytes;
@@ -554,7 +601,9 @@ std::vector<AppUsageReport> IsolateRegistry::takeUsage() {
     report.app = id;
     report.cpuMicros = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(usage.cpu).count());
-    report.heapUsedBytes = app->host ? app->host->heapStats().usedBytes : 0;
+    // A context's share of a shared isolate's heap is not measured: 0 there.
+    report.heapUsedBytes =
+        app->host && !app->host->sharesIsolate() ? app->host->heapStats().usedBytes : 0;
     report.cpuLimitTerminations = usage.cpuLimitTerminations;
     report.memoryLimitTerminations = usage.memoryLimitTerminations;
     reports.push_back(report);

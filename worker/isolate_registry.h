@@ -62,6 +62,14 @@ struct RegistryOptions {
   // V8's default platform (task pumping, isolate shutdown notices). Not owned.
   v8::Platform* platform = nullptr;
   size_t logBacklogBytes = 1u << 20;
+  // Opt-in density mode (`__worker --shared-isolate`): every app is a context of one isolate
+  // with this heap limit, instead of an isolate of its own. Apps keep separate globals, env,
+  // timers, microtask queues and CPU limits, but share one heap and its limit (a breach
+  // replaces the shared isolate and evicts every app in it, reason `memory`), one GC, and V8's
+  // process-wide isolation boundary (no separate isolate heaps between tenants). maxIsolates
+  // then bounds loaded apps (contexts).
+  bool sharedIsolate = false;
+  size_t sharedHeapLimitBytes = 1024u << 20;
 };
 
 // One app's use of the worker since the previous takeUsage(), for Pong.
@@ -148,6 +156,8 @@ class IsolateRegistry {
   // The app's host, created if need be (AppLoaded / LoadError sent). Null when the load failed.
   IsolateHost* ensureHost(App& app, bool coldStart);
   StartupSnapshot* snapshotFor(AppDefinition& definition);
+  // The shared isolate, created on first use (after a heap-limit replacement, anew).
+  std::shared_ptr<OwnedIsolate> sharedIsolate();
   bool idle(const App& app) const;
   // Destroys the app's (idle or failed) host, keeping its counters, and reports it.
   void retireHost(App& app);
@@ -162,6 +172,10 @@ class IsolateRegistry {
   void sendLoadError(uint32_t app, const ScriptError& error);
 
   event_base* base_;
+  // The shared isolate's array buffer allocator, declared before everything that may hold the
+  // isolate so that it is destroyed after it.
+  std::unique_ptr<v8::ArrayBuffer::Allocator> sharedAllocator_;
+  std::shared_ptr<OwnedIsolate> sharedIsolate_;
   Outbox& outbox_;
   CpuWatchdog& watchdog_;
   Logger& logger_;

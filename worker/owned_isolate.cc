@@ -8,7 +8,7 @@
 namespace isolated::worker {
 
 OwnedIsolate::OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLimitBytes,
-                           StartupSnapshot* snapshot, v8::Platform* platform)
+                           StartupSnapshot* snapshot, v8::Platform* platform, YoungGeneration young)
     : platform_(platform) {
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = allocator;
@@ -18,6 +18,10 @@ OwnedIsolate::OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLim
     snapshotContents_ = snapshot->contents();
   }
   params.constraints.ConfigureDefaultsFromHeapSize(0, heapLimitBytes);
+  if (young.maxBytes > 0) params.constraints.set_max_young_generation_size_in_bytes(young.maxBytes);
+  if (young.initialBytes > 0) {
+    params.constraints.set_initial_young_generation_size_in_bytes(young.initialBytes);
+  }
   isolate_ = v8::Isolate::New(params);
   // Microtasks run only where the host runs them (see ScriptContext), never implicitly.
   isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);

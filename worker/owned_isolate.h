@@ -22,6 +22,14 @@
 
 namespace isolated::worker {
 
+// The young generation's sizes (V8's ResourceConstraints); 0 leaves V8's default, which it
+// derives from the heap limit. A small initial young generation is what an idle app's isolate
+// needs: V8 grows it as the app allocates (see docs/multi-tenancy.md for the figures).
+struct YoungGeneration {
+  size_t initialBytes = 0;
+  size_t maxBytes = 0;
+};
+
 class OwnedIsolate {
  public:
   // `snapshot` may be null: the isolate then starts from V8's own snapshot, without the runtime.
@@ -29,7 +37,8 @@ class OwnedIsolate {
   // so that its per-isolate task queue is freed (a worker that creates and evicts isolates all
   // its life would otherwise keep one queue per isolate it ever had).
   OwnedIsolate(v8::ArrayBuffer::Allocator* allocator, size_t heapLimitBytes,
-               StartupSnapshot* snapshot, v8::Platform* platform = nullptr);
+               StartupSnapshot* snapshot, v8::Platform* platform = nullptr,
+               YoungGeneration young = {});
   ~OwnedIsolate();
   OwnedIsolate(const OwnedIsolate&) = delete;
   OwnedIsolate& operator=(const OwnedIsolate&) = delete;

@@ -16,6 +16,7 @@
 #include "worker/runtime_host.h"
 #include "worker/script_context.h"
 #include "worker/snapshot_builder.h"
+#include "worker/tenant_bench.h"
 #include "worker/v8_runtime.h"
 
 namespace isolated::worker {
@@ -116,6 +117,7 @@ bool measure(const char* label, StartupSnapshot* snapshot, const std::string& sc
 }  // namespace
 
 int benchStartupMain(const char* argv0, const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "--apps") return benchTenantsMain(argv0, args);
   if (args.empty() || args.size() > 2) {
     std::cerr << "usage: isolated __bench-startup SCRIPT [ITERATIONS]\n";
     return 2;

@@ -33,16 +33,20 @@ struct WorkerArgs {
   LogFormat logFormat = LogFormat::kText;
   // Off: no startup snapshot at all (measurements, or a V8 that rejects the blob).
   bool builtinsSnapshot = true;
+  // Apps as contexts of one isolate (worker/isolate_registry.h, RegistryOptions).
+  bool sharedIsolate = false;
+  size_t sharedHeapLimitBytes = 1024u << 20;
 };
 
 // Apps, their scripts and limits arrive over the channel (LoadApp); the command line only sets
-// up logging and the snapshot.
+// up logging, the snapshot and the opt-in shared isolate.
 std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
                                           std::string& error) {
   cxxopts::Options options("isolated __worker", "internal worker mode");
   options.add_options()("log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"))(
-      "no-builtins-snapshot", "");
+      "no-builtins-snapshot", "")("shared-isolate", "")(
+      "shared-isolate-heap-mb", "", cxxopts::value<size_t>()->default_value("1024"));
   std::vector<const char*> argv{"isolated __worker"};
   for (const auto& a : args)
     argv.push_back(a.c_str());
@@ -58,6 +62,12 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
     parsed.logFormat =
         parseLogFormat(result["log-format"].as<std::string>()).value_or(LogFormat::kText);
     parsed.builtinsSnapshot = result.count("no-builtins-snapshot") == 0;
+    parsed.sharedIsolate = result.count("shared-isolate") != 0;
+    parsed.sharedHeapLimitBytes = result["shared-isolate-heap-mb"].as<size_t>() << 20;
+    if (parsed.sharedHeapLimitBytes == 0) {
+      error = "--shared-isolate-heap-mb must be positive";
+      return std::nullopt;
+    }
     return parsed;
   } catch (const std::exception& e) {
     error = e.what();
@@ -138,6 +148,8 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   RegistryOptions registryOptions;
   registryOptions.builtins = snapshot.get();
   registryOptions.platform = &v8.platform().defaultPlatform();
+  registryOptions.sharedIsolate = parsed->sharedIsolate;
+  registryOptions.sharedHeapLimitBytes = parsed->sharedHeapLimitBytes;
   IsolateRegistry registry(base.get(), loop, watchdog, logger, registryOptions);
   loop.attach(channel, registry);
   PlatformTaskPump platformTasks(base.get(), v8.platform(),

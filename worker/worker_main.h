@@ -1,8 +1,8 @@
 // The hidden worker mode: `isolated __worker [--log-level L] [--log-format F]
-// [--no-builtins-snapshot]`, exec'd by the supervisor with its end of the socketpair as fd 3.
-// Waits for Configure, says Hello, then holds the apps the supervisor defines (LoadApp), an
-// isolate per loaded app (worker/isolate_registry.h), and serves their requests until Shutdown
-// or until the channel closes.
+// [--no-builtins-snapshot] [--shared-isolate [--shared-isolate-heap-mb N]]`, exec'd by the
+// supervisor with its end of the socketpair as fd 3. Waits for Configure, says Hello, then holds
+// the apps the supervisor defines (LoadApp), an isolate per loaded app (worker/isolate_registry.h),
+// and serves their requests until Shutdown or until the channel closes.
 #pragma once
 
 #include <memory>
