@@ -111,6 +111,7 @@ void Supervisor::promoteCandidate(App& app) {
     app.restartWorkersAfter = false;
     ++generation_;
     reloadActive_ = true;
+    reloadQueue_.clear();
     for (auto& worker : workers_) {
       if (isActive(*worker)) reloadQueue_.push_back(worker->id());
     }
@@ -301,7 +302,6 @@ bool Supervisor::beginReload(std::string* why) {
     return false;
   };
   if (phase_ != Phase::kServing) return refuse("the server is not serving");
-  if (reloadActive_) return refuse("a reload is already running");
   if (!config_.configPath.empty()) {
     if (!readConfig_) return refuse("the config file cannot be re-read");
     auto next = readConfig_();
@@ -315,7 +315,9 @@ bool Supervisor::beginReload(std::string* why) {
   }
   App* app = singleApp();
   if (app == nullptr) return refuse("the server has no app");
-  if (app->candidate) return refuse("a reload is already running");
+  // A version still loading (or waiting for its snapshot) refuses another; a rolling restart
+  // of the workers does not: the newer version restarts it.
+  if (app->candidate || reloadWaitsForSnapshot_) return refuse("a reload is already running");
   // The files are re-read; a bad one refuses the reload like a script that fails to load.
   std::string bindingError;
   if (!loadBindings(app->config.bindings, bindingError)) {
