@@ -5,6 +5,7 @@
 // reads, and at most one window of bytes waits in the worker. A request body that is a stream
 // or longer than one chunk is streamed the other way (./fetch_upload.js).
 import { addAbortAlgorithm } from './abort.js';
+import { fetchBlobUrl } from './blob_urls.js';
 import { kBody, takeBody } from './body.js';
 import { ChunkedBody } from './body_stream.js';
 import { Headers, kHeaderList } from './headers.js';
@@ -123,6 +124,7 @@ export async function fetch(input, init = undefined) {
   const redirect = request.redirect;
   const signal = followedSignal(request);
   if (signal !== null && signal.aborted) throw signal.reason;
+  if (request.url.startsWith('blob:')) return fetchBlobUrl(request);
   const url = targetUrl(request.url);
   const flat = [];
   for (const [name, value] of request.headers[kHeaderList]) flat.push(name, value);

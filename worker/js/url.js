@@ -10,10 +10,16 @@
 // never uses a URL (hello world; request.url itself needs no parse, see absolute_url.js) now
 // never pays for them. A context that does use them evaluates them once, on first use.
 
+import { addObjectURLMethods } from './blob_urls.js';
 import { lazyModule } from './lazy_module.js';
 
-// whatwg-url's module: { URL, URLSearchParams, ... }.
-export const urlClasses = lazyModule(() => require('whatwg-url'));
+// whatwg-url's module: { URL, URLSearchParams, ... }, URL with createObjectURL and
+// revokeObjectURL (blob_urls.js) added.
+export const urlClasses = lazyModule(() => {
+  const classes = require('whatwg-url');
+  addObjectURLMethods(classes.URL);
+  return classes;
+});
 
 export const urlPatternClass =
     lazyModule(() => require('urlpattern-polyfill/urlpattern').URLPattern);
