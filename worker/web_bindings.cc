@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "worker/function_table.h"
+#include "worker/legacy_codec.h"
 #include "worker/text_codec.h"
 
 namespace isolated::worker {
@@ -87,6 +88,7 @@ std::span<const NativeFunction> WebBindings::functions() {
   static constexpr NativeFunction kFunctions[] = {
       {"encodeUtf8Into", &WebBindings::encodeUtf8Into},
       {"decodeUtf8Chunk", &WebBindings::decodeUtf8Chunk},
+      {"decodeLegacyChunk", &WebBindings::decodeLegacyChunk},
       {"btoa", &WebBindings::btoa},
       {"atob", &WebBindings::atob},
       {"getRandomValues", &WebBindings::getRandomValues},
@@ -140,6 +142,35 @@ void WebBindings::decodeUtf8Chunk(const v8::FunctionCallbackInfo<v8::Value>& inf
   }
   v8::Local<v8::Value> parts[] = {fromUtf16(isolate, text),
                                   v8::Number::New(isolate, static_cast<double>(decoded.pending))};
+  info.GetReturnValue().Set(v8::Array::New(isolate, parts, 2));
+}
+
+void WebBindings::decodeLegacyChunk(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::String::Utf8Value name(isolate, info[0]);
+  std::shared_ptr<v8::BackingStore> store;
+  std::basic_string_view<uint8_t> bytes;
+  if (*name == nullptr || !bytesOf(info[1], store, bytes)) {
+    throwTypeError(isolate, "TextDecoder.decode: the input must be an ArrayBuffer or a view");
+    return;
+  }
+  std::u16string text;
+  LegacyDecodeResult decoded = decodeLegacy(std::string(*name, name.length()), bytes,
+                                            info[2]->BooleanValue(isolate),
+                                            !info[3]->BooleanValue(isolate), text);
+  switch (decoded.status) {
+    case LegacyDecodeResult::Status::kUnknownEncoding:
+      throwTypeError(isolate, std::string("TextDecoder: ICU has no converter for ") + *name);
+      return;
+    case LegacyDecodeResult::Status::kInvalid:
+      throwTypeError(isolate, std::string("TextDecoder.decode: the encoded data was not valid ") +
+                                  *name);
+      return;
+    case LegacyDecodeResult::Status::kOk:
+      break;
+  }
+  v8::Local<v8::Value> parts[] = {
+      fromUtf16(isolate, text), v8::Number::New(isolate, static_cast<double>(decoded.pendingBytes))};
   info.GetReturnValue().Set(v8::Array::New(isolate, parts, 2));
 }
 

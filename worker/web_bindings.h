@@ -28,6 +28,9 @@ class WebBindings {
   static void encodeUtf8Into(const v8::FunctionCallbackInfo<v8::Value>& info);
   // decodeUtf8Chunk(bytes, fatal, stream) -> [text, pendingByteCount]; TypeError when fatal
   static void decodeUtf8Chunk(const v8::FunctionCallbackInfo<v8::Value>& info);
+  // decodeLegacyChunk(icuName, bytes, fatal, stream) -> [text, pendingByteCount]: a legacy
+  // encoding through ICU (worker/legacy_codec.h); TypeError when fatal and invalid.
+  static void decodeLegacyChunk(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void btoa(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void atob(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void getRandomValues(const v8::FunctionCallbackInfo<v8::Value>& info);
