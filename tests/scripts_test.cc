@@ -106,8 +106,8 @@ TEST(ScriptsTest, TypeScriptGetsAScriptSnapshot) {
 }
 
 TEST(ScriptsTest, WithoutSnapshotsTypeScriptLoadsInEveryContext) {
-  ServerProcess server(tsScript("app.ts"), {"--workers", "1", "--isolation", "context",
-                                            "--snapshot-script", "off"});
+  ServerProcess server(tsScript("app.ts"),
+                       {"--workers", "1", "--isolation", "context", "--snapshot-script", "off"});
   ASSERT_NE(server.waitReady(), 0) << server.output();
   for (int i = 0; i < 3; ++i) {
     auto r = httpGet(server.baseUrl() + "/util");

@@ -190,7 +190,9 @@ const std::string* SourceCache::get(const std::string& path, std::string& error,
   return &stripped_.emplace(path, std::move(*javaScript)).first->second;
 }
 
-void SourceCache::releaseTypeStripper() { stripper_.reset(); }
+void SourceCache::releaseTypeStripper() {
+  stripper_.reset();
+}
 
 ScriptError describeException(v8::Isolate* isolate, v8::Local<v8::Context> context,
                               const v8::TryCatch& tryCatch, const std::string& fallbackFile) {
@@ -259,10 +261,9 @@ LoadResult loadModuleScript(v8::Isolate* isolate, v8::Local<v8::Context> context
   std::string readError;
   uint32_t errorLine = 0;
   const std::string* source = sources.get(path, readError, &errorLine);
-  LoadResult result =
-      source == nullptr
-          ? LoadResult(ScriptError{path, errorLine, readError})
-          : loadModule(isolate, context, path, *source, sources, ModuleExports::kNamespace);
+  LoadResult result = source == nullptr ? LoadResult(ScriptError{path, errorLine, readError})
+                                        : loadModule(isolate, context, path, *source, sources,
+                                                     ModuleExports::kNamespace);
   sources.releaseTypeStripper();
   return result;
 }

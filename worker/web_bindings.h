@@ -35,8 +35,11 @@ class WebBindings {
   static void atob(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void getRandomValues(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void randomUUID(const v8::FunctionCallbackInfo<v8::Value>& info);
-  // structuredClone(value, transfer?) -> the copy; `transfer` is an array of ArrayBuffers, which
-  // the copy takes over and the original loses (detached).
+  // structuredClone(value, transfer?, toCloneable?, fromCloneable?) -> the copy; `transfer`
+  // is an array of ArrayBuffers, which the copy takes over and the original loses (detached).
+  // Host objects (instances of native.HostObject's subclasses) are written as
+  // toCloneable(object) and remade with fromCloneable(data); without the two functions they
+  // are a DataCloneError.
   static void structuredClone(const v8::FunctionCallbackInfo<v8::Value>& info);
   // Milliseconds (fractional) on the monotonic clock, and since the Unix epoch.
   static void monotonicNow(const v8::FunctionCallbackInfo<v8::Value>& info);
