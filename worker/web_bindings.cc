@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "worker/function_table.h"
@@ -110,36 +111,51 @@ class CloneDelegate final : public v8::ValueSerializer::Delegate {
   v8::ValueSerializer* serializer_ = nullptr;
 };
 
-// The other half: a host object's data is read back and `fromCloneable(data)` remakes it.
+// The other half. V8 runs no JavaScript while it deserialises, so a host object is read back
+// as a placeholder (a new object with one internal field) and its data; once the whole copy is
+// read, finish() calls `fromCloneable(placeholder, data)` for each, which makes the placeholder
+// the object it stands for (worker/js/host_object.js adopts it).
 class RestoreDelegate final : public v8::ValueDeserializer::Delegate {
  public:
-  explicit RestoreDelegate(v8::Local<v8::Value> fromCloneable) : fromCloneable_(fromCloneable) {}
+  RestoreDelegate(v8::Isolate* isolate, v8::Local<v8::Value> fromCloneable)
+      : isolate_(isolate), fromCloneable_(fromCloneable) {}
   void setDeserializer(v8::ValueDeserializer* deserializer) { deserializer_ = deserializer; }
 
   v8::MaybeLocal<v8::Object> ReadHostObject(v8::Isolate* isolate) override {
     v8::Local<v8::Context> context = isolate->GetCurrentContext();
     v8::Local<v8::Value> data;
-    v8::Local<v8::Value> object;
     if (deserializer_ == nullptr || !fromCloneable_->IsFunction()) {
       throwNamedError(isolate, "DataCloneError", "the object cannot be cloned");
       return {};
     }
-    if (!deserializer_->ReadValue(context).ToLocal(&data) ||
-        !fromCloneable_.As<v8::Function>()
-             ->Call(context, v8::Undefined(isolate), 1, &data)
-             .ToLocal(&object)) {
-      return {};
+    if (!deserializer_->ReadValue(context).ToLocal(&data)) return {};
+    v8::Local<v8::ObjectTemplate> shape = v8::ObjectTemplate::New(isolate);
+    shape->SetInternalFieldCount(1);
+    v8::Local<v8::Object> placeholder;
+    if (!shape->NewInstance(context).ToLocal(&placeholder)) return {};
+    pending_.emplace_back(v8::Global<v8::Object>(isolate, placeholder),
+                          v8::Global<v8::Value>(isolate, data));
+    return placeholder;
+  }
+
+  // Turns every placeholder into its object; false with an exception pending if one fails.
+  bool finish(v8::Local<v8::Context> context) {
+    for (auto& [placeholder, data] : pending_) {
+      v8::Local<v8::Value> args[] = {placeholder.Get(isolate_), data.Get(isolate_)};
+      if (fromCloneable_.As<v8::Function>()
+              ->Call(context, v8::Undefined(isolate_), 2, args)
+              .IsEmpty()) {
+        return false;
+      }
     }
-    if (!object->IsObject()) {
-      throwNamedError(isolate, "DataCloneError", "the object cannot be cloned");
-      return {};
-    }
-    return object.As<v8::Object>();
+    return true;
   }
 
  private:
+  v8::Isolate* isolate_;
   v8::Local<v8::Value> fromCloneable_;
   v8::ValueDeserializer* deserializer_ = nullptr;
+  std::vector<std::pair<v8::Global<v8::Object>, v8::Global<v8::Value>>> pending_;
 };
 
 }  // namespace
@@ -414,14 +430,16 @@ void WebBindings::structuredClone(const v8::FunctionCallbackInfo<v8::Value>& inf
   }
   v8::Local<v8::Value> copy;
   {
-    RestoreDelegate restore(info[3]);
+    RestoreDelegate restore(isolate, info[3]);
     v8::ValueDeserializer deserializer(isolate, buffer.first, buffer.second, &restore);
     restore.setDeserializer(&deserializer);
     for (size_t i = 0; i < moved.size(); ++i) {
       deserializer.TransferArrayBuffer(static_cast<uint32_t>(i), moved[i]);
     }
     if (deserializer.ReadHeader(context).FromMaybe(false)) {
-      if (!deserializer.ReadValue(context).ToLocal(&copy)) copy.Clear();
+      if (!deserializer.ReadValue(context).ToLocal(&copy) || !restore.finish(context)) {
+        copy.Clear();
+      }
     }
   }
   // The default delegate allocates with realloc.

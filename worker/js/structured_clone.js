@@ -10,6 +10,7 @@
 // and back. A CryptoKey keeps its internal slots (the key material included), as WebCrypto's
 // serialization steps say.
 import { DOMException, isDOMException, toDOMException } from './dom_exception.js';
+import { adopt } from './host_object.js';
 import { lazyModule } from './lazy_module.js';
 import { native } from './native.js';
 import { subtleModule } from './subtle_lazy.js';
@@ -28,10 +29,14 @@ function toCloneable(object) {
   return undefined;
 }
 
-function fromCloneable(data) {
-  if (data.kind === 'DOMException') return new DOMException(data.message, data.name);
+// Makes `placeholder` (made by the native deserialiser) the object `data` describes.
+function fromCloneable(placeholder, data) {
+  if (data.kind === 'DOMException') {
+    adopt(placeholder, () => new DOMException(data.message, data.name));
+    return;
+  }
   const { type, extractable, algorithm, usages, material } = data;
-  return cryptoKeys().createKey(type, extractable, algorithm, usages, material);
+  adopt(placeholder, () => cryptoKeys().createKey(type, extractable, algorithm, usages, material));
 }
 
 // native.structuredClone with the host-object hooks: structuredClone and postMessage.

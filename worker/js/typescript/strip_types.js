@@ -42,8 +42,12 @@ export function stripTypes(source, path) {
     }).code;
   } catch (error) {
     const loc = error && error.loc;
-    const message = String(error && error.message !== undefined ? error.message : error)
+    // Sucrase says "Error transforming PATH: MESSAGE (LINE:COLUMN)"; the host adds the path
+    // and line itself.
+    let message = String(error && error.message !== undefined ? error.message : error)
       .replace(/ \(\d+:\d+\)$/, '');
+    const prefix = `Error transforming ${path}: `;
+    if (message.startsWith(prefix)) message = message.slice(prefix.length);
     return { line: loc ? loc.line : 0, message: `TypeScript: ${message}` };
   }
 }
