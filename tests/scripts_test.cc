@@ -116,5 +116,22 @@ TEST(ScriptsTest, WithoutSnapshotsTypeScriptLoadsInEveryContext) {
   }
 }
 
+// The global error events reach a served script: what no listener cancels is logged.
+TEST(ScriptsTest, UnhandledRejectionsAndTimerErrorsAreLogged) {
+  ServerProcess server(kScripts + "/unhandled.js", {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  EXPECT_EQ(httpGet(server.baseUrl() + "/quiet").body, "ok");
+  EXPECT_EQ(httpGet(server.baseUrl() + "/lost").body, "ok");
+  EXPECT_TRUE(server.waitForLine([](const std::string& l) {
+    return l.find("Uncaught (in promise) Error: lost rejection") != std::string::npos;
+  })) << server.output();
+  EXPECT_EQ(httpGet(server.baseUrl() + "/timer").body, "ok");
+  EXPECT_TRUE(server.waitForLine([](const std::string& l) {
+    return l.find("Uncaught Error: timer threw") != std::string::npos;
+  })) << server.output();
+  // The cancelled one came first and was never logged.
+  EXPECT_EQ(server.countLines("Uncaught (in promise) quiet"), 0u) << server.output();
+}
+
 }  // namespace
 }  // namespace isolated::test
