@@ -8,80 +8,13 @@
 // Either event's preventDefault() (or `return true` from onerror, `return false` from
 // onunhandledrejection) suppresses the "Uncaught ..." log line the runtime writes otherwise.
 import { formatArg } from './console.js';
-import { defineEventHandler, Event, fireEvent, setExceptionReporter } from './events.js';
+import { defineEventHandler, fireEvent, setExceptionReporter } from './events.js';
+import { lazyModule } from './lazy_module.js';
 import { native } from './native.js';
 
-export class ErrorEvent extends Event {
-  #message;
-  #filename;
-  #lineno;
-  #colno;
-  #error;
-  constructor(type, eventInitDict = undefined) {
-    if (arguments.length < 1) {
-      throw new TypeError('Failed to construct \'ErrorEvent\': 1 argument required, but only 0 ' +
-                          'present.');
-    }
-    super(type, eventInitDict);
-    const init = eventInitDict == null ? {} : eventInitDict;
-    this.#message = init.message === undefined ? '' : String(init.message);
-    this.#filename = init.filename === undefined ? '' : String(init.filename);
-    this.#lineno = init.lineno === undefined ? 0 : Number(init.lineno) >>> 0;
-    this.#colno = init.colno === undefined ? 0 : Number(init.colno) >>> 0;
-    this.#error = init.error;
-  }
-  get message() {
-    return this.#message;
-  }
-  get filename() {
-    return this.#filename;
-  }
-  get lineno() {
-    return this.#lineno;
-  }
-  get colno() {
-    return this.#colno;
-  }
-  get error() {
-    return this.#error;
-  }
-}
-Object.defineProperty(ErrorEvent.prototype, Symbol.toStringTag, {
-  value: 'ErrorEvent', configurable: true,
-});
-
-export class PromiseRejectionEvent extends Event {
-  #promise;
-  #reason;
-  constructor(type, eventInitDict) {
-    if (arguments.length < 2) {
-      throw new TypeError('Failed to construct \'PromiseRejectionEvent\': 2 arguments required, ' +
-                          `but only ${arguments.length} present.`);
-    }
-    if (eventInitDict == null || typeof eventInitDict !== 'object' ||
-        !('promise' in eventInitDict)) {
-      throw new TypeError('Failed to construct \'PromiseRejectionEvent\': required member ' +
-                          'promise is undefined.');
-    }
-    const promise = eventInitDict.promise;
-    if (promise === null || (typeof promise !== 'object' && typeof promise !== 'function')) {
-      throw new TypeError('Failed to construct \'PromiseRejectionEvent\': member promise is ' +
-                          'not an object.');
-    }
-    super(type, eventInitDict);
-    this.#promise = promise;
-    this.#reason = eventInitDict.reason;
-  }
-  get promise() {
-    return this.#promise;
-  }
-  get reason() {
-    return this.#reason;
-  }
-}
-Object.defineProperty(PromiseRejectionEvent.prototype, Symbol.toStringTag, {
-  value: 'PromiseRejectionEvent', configurable: true,
-});
+// The two classes are loaded on first use (a context that never reports an error never
+// deserialises them; url.js explains the mechanism).
+export const errorEventClasses = lazyModule(() => require('./error_event_classes.js'));
 
 // The script position of an error, from the first frame of its V8 stack that has one.
 function positionOf(error) {
@@ -101,6 +34,7 @@ export function reportException(error) {
     try {
       const message = error instanceof Error ? `Uncaught ${error.name}: ${error.message}` :
                                                `Uncaught ${formatArg(error)}`;
+      const { ErrorEvent } = errorEventClasses();
       const event = new ErrorEvent('error', { cancelable: true, message, error,
                                               ...positionOf(error) });
       if (!fireEvent(globalThis, event)) return;
@@ -119,6 +53,7 @@ export function reportError(error) {
 
 // Called by the host once per promise still rejected without a handler after a turn.
 export function notifyRejection(promise, reason) {
+  const { PromiseRejectionEvent } = errorEventClasses();
   const event = new PromiseRejectionEvent('unhandledrejection', { cancelable: true, promise,
                                                                    reason });
   if (fireEvent(globalThis, event)) native.log(3, 'Uncaught (in promise) ' + formatArg(reason));
@@ -131,7 +66,10 @@ function defineOnError() {
   let listening = false;
   const listener = (event) => {
     if (typeof handler !== 'function') return;
-    const result = event instanceof ErrorEvent ?
+    // No ErrorEvent can exist before its class is loaded.
+    const isErrorEvent = errorEventClasses.loaded() &&
+                         event instanceof errorEventClasses().ErrorEvent;
+    const result = isErrorEvent ?
       handler.call(globalThis, event.message, event.filename, event.lineno, event.colno,
                    event.error) :
       handler.call(globalThis, event);

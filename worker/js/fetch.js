@@ -5,7 +5,6 @@
 // reads, and at most one window of bytes waits in the worker. A request body that is a stream
 // or longer than one chunk is streamed the other way (./fetch_upload.js).
 import { addAbortAlgorithm } from './abort.js';
-import { fetchBlobUrl } from './blob_urls.js';
 import { kBody, takeBody } from './body.js';
 import { ChunkedBody } from './body_stream.js';
 import { Headers, kHeaderList } from './headers.js';
@@ -13,7 +12,7 @@ import { isStreamedBody, pumpUpload } from './fetch_upload.js';
 import { native } from './native.js';
 import { followedSignal, kResponseState, Request, Response } from './request_response.js';
 import { streamClasses } from './streams.js';
-import { urlClasses } from './url.js';
+import { blobUrls, urlClasses } from './url.js';
 
 // The absolute http(s) URL to fetch, or a TypeError that says why not.
 function targetUrl(text) {
@@ -124,7 +123,7 @@ export async function fetch(input, init = undefined) {
   const redirect = request.redirect;
   const signal = followedSignal(request);
   if (signal !== null && signal.aborted) throw signal.reason;
-  if (request.url.startsWith('blob:')) return fetchBlobUrl(request);
+  if (request.url.startsWith('blob:')) return blobUrls().fetchBlobUrl(request);
   const url = targetUrl(request.url);
   const flat = [];
   for (const [name, value] of request.headers[kHeaderList]) flat.push(name, value);

@@ -11,7 +11,7 @@ import { initContext } from './context_init.js';
 import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { setEnv } from './env.js';
-import { ErrorEvent, installErrorEvents, notifyRejection, PromiseRejectionEvent,
+import { errorEventClasses, installErrorEvents, notifyRejection,
          reportError } from './error_events.js';
 import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
 import { fetch } from './fetch.js';
@@ -115,8 +115,9 @@ export function install(bindings) {
   define('Event', Event);
   define('EventTarget', EventTarget);
   define('CustomEvent', CustomEvent);
-  define('ErrorEvent', ErrorEvent);
-  define('PromiseRejectionEvent', PromiseRejectionEvent);
+  const errorEventClass = (name) => errorEventClasses()[name];
+  defineLazy('ErrorEvent', errorEventClass);
+  defineLazy('PromiseRejectionEvent', errorEventClass);
   installErrorEvents();
   define('AbortController', AbortController);
   define('AbortSignal', AbortSignal);

@@ -10,14 +10,17 @@
 // never uses a URL (hello world; request.url itself needs no parse, see absolute_url.js) now
 // never pays for them. A context that does use them evaluates them once, on first use.
 
-import { addObjectURLMethods } from './blob_urls.js';
 import { lazyModule } from './lazy_module.js';
+
+// blob_urls.js: the blob URL store, loaded with URL (createObjectURL is a static method of
+// URL) or by fetch() of a blob: URL.
+export const blobUrls = lazyModule(() => require('./blob_urls.js'));
 
 // whatwg-url's module: { URL, URLSearchParams, ... }, URL with createObjectURL and
 // revokeObjectURL (blob_urls.js) added.
 export const urlClasses = lazyModule(() => {
   const classes = require('whatwg-url');
-  addObjectURLMethods(classes.URL);
+  blobUrls().addObjectURLMethods(classes.URL);
   return classes;
 });
 
