@@ -3,6 +3,7 @@
 import { assert, assertEquals } from './lib/assert.js';
 import type { Shape } from './lib/shapes.ts';
 import { failHere, Kind, largest, Square } from './lib/shapes.ts';
+import { kilobytes } from './lib/units.mts';
 
 type Pair<A, B> = readonly [A, B];
 
@@ -53,4 +54,8 @@ export function abstractClassesAndThisParameters(): void {
   }
   assertEquals(new Impl().greet(), 'hello impl');
   assertEquals('extra' in new Impl(), false, 'a declared field makes no property');
+}
+
+export function mtsModulesLoad(): void {
+  assertEquals(kilobytes(2048), 2);
 }
