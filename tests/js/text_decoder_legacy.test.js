@@ -67,7 +67,9 @@ export function invalidBytesAreReplacedOrFatal() {
 export function streamingKeepsSplitSequences() {
   const decoder = new TextDecoder('shift_jis');
   let text = '';
-  for (const b of [0x93, 0xFA, 0x96, 0x7B, 0x41]) text += decoder.decode(bytes(b), { stream: true });
+  for (const b of [0x93, 0xFA, 0x96, 0x7B, 0x41]) {
+    text += decoder.decode(bytes(b), { stream: true });
+  }
   text += decoder.decode();
   assertEquals(text, '日本A');
   const utf16 = new TextDecoder('utf-16be');

@@ -59,3 +59,24 @@ export function abstractClassesAndThisParameters(): void {
 export function mtsModulesLoad(): void {
   assertEquals(kilobytes(2048), 2);
 }
+
+// Ambient declarations, nested namespaces in them included, are types only.
+declare namespace Ambient {
+  namespace Inner {
+    interface Shape {
+      size: number;
+    }
+  }
+  const version: string;
+}
+declare global {
+  interface Thing {
+    name: string;
+  }
+}
+
+export function ambientDeclarationsAreTypesOnly(): void {
+  const value: Ambient.Inner.Shape = { size: 1 };
+  assertEquals(value.size, 1);
+  assertEquals(typeof (globalThis as { Ambient?: unknown }).Ambient, 'undefined');
+}

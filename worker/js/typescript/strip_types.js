@@ -11,9 +11,11 @@
 // are refused here), decorators, `import x = require()`, JSX.
 import { transform } from 'sucrase';
 
-// A namespace or an old-style internal module with a body, at the start of a line and not
-// `declare`d: sucrase removes it, which would leave the script with undefined names.
-const kValueNamespace = /^[ \t]*(?:export[ \t]+)?(?:namespace|module)[ \t]+[A-Za-z_$][\w$.]*[ \t]*\{/m;
+// A namespace or an old-style internal module with a body, not `declare`d, at the very start of
+// a line (a top-level declaration): sucrase removes it, which would leave the script with
+// undefined names. Indented ones are left alone: those are nested, inside a `declare namespace`
+// (types only) or inside a namespace already refused.
+const kValueNamespace = /^(?:export[ \t]+)?(?:namespace|module)[ \t]+[A-Za-z_$][\w$.]*[ \t]*\{/m;
 
 function lineOf(source, index) {
   let line = 1;
