@@ -78,6 +78,18 @@ export function streamingKeepsSplitSequences() {
                utf16.decode(bytes(0x3D, 0xDE, 0x00)), 'A\u{1F600}');
 }
 
+export function edgesTheStandardSpellsOut() {
+  // windows-1252's undefined bytes are C1 controls, not errors.
+  assertEquals(new TextDecoder('windows-1252').decode(bytes(0x81, 0x8D, 0x80)),
+               '\u0081\u008D\u20AC');
+  // A lone surrogate in UTF-16 is an error: U+FFFD.
+  assertEquals(new TextDecoder('utf-16le').decode(bytes(0x00, 0xD8, 0x41, 0x00)), '\uFFFDA');
+  // A large input in one call.
+  const text = new TextDecoder('latin1').decode(new Uint8Array(1 << 20).fill(0xE9));
+  assertEquals(text.length, 1 << 20);
+  assertEquals(text[12345], '\u00E9');
+}
+
 export function userDefined() {
   assertEquals(new TextDecoder('x-user-defined').decode(bytes(0x41, 0x80, 0xFF)),
                'A\uF780\uF7FF');
