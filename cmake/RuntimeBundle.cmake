@@ -8,7 +8,11 @@
 # bundle_url_global.js supply the globals that npm packages use while the bundle is evaluated (esbuild --inject). --keep-names
 # keeps each class's `name` (esbuild would otherwise rename classes that refer to themselves,
 # making `Request.name` "_Request"). --alias gives whatwg-url worker/js/tr46_lazy.js for tr46.
-# Defines RUNTIME_JS_CC, the generated source.
+#
+# worker/js/typescript/strip_types.js (sucrase's TypeScript transform) is bundled apart, minified,
+# and embedded as kStripTypesJs: worker/type_stripper.cc evaluates it in an isolate of its own
+# only when a script loads a .ts file, so the runtime bundle and its snapshot do not carry it.
+# Defines RUNTIME_JS_CC and STRIP_TYPES_JS_CC, the generated sources.
 
 find_program(NPM_EXECUTABLE npm)
 find_program(NODE_EXECUTABLE NAMES node nodejs)
@@ -56,4 +60,25 @@ add_custom_command(
           -DNAMESPACE=isolated::worker -P ${CMAKE_CURRENT_SOURCE_DIR}/cmake/EmbedFile.cmake
   DEPENDS "${_js_bundle}" ${CMAKE_CURRENT_SOURCE_DIR}/cmake/EmbedFile.cmake
   COMMENT "Embedding the runtime bundle"
+  VERBATIM)
+
+set(_ts_bundle "${_js_build}/strip_types.bundle.js")
+set(STRIP_TYPES_JS_CC "${CMAKE_CURRENT_BINARY_DIR}/strip_types_js.cc")
+add_custom_command(
+  OUTPUT "${_ts_bundle}"
+  COMMAND ${CMAKE_COMMAND} -E env "NODE_PATH=${_js_build}/node_modules"
+          "${_js_build}/node_modules/.bin/esbuild" "${_js_src}/typescript/strip_types.js"
+          --bundle --format=iife --global-name=__isolatedStripTypes --target=chrome102
+          --platform=neutral --main-fields=module,main --minify --log-level=warning
+          "--outfile=${_ts_bundle}"
+  DEPENDS "${_js_src}/typescript/strip_types.js" "${_js_stamp}"
+  COMMENT "Bundling the TypeScript type stripper (esbuild)"
+  VERBATIM)
+
+add_custom_command(
+  OUTPUT "${STRIP_TYPES_JS_CC}"
+  COMMAND ${CMAKE_COMMAND} -DINPUT=${_ts_bundle} -DOUTPUT=${STRIP_TYPES_JS_CC} -DNAME=kStripTypesJs
+          -DNAMESPACE=isolated::worker -P ${CMAKE_CURRENT_SOURCE_DIR}/cmake/EmbedFile.cmake
+  DEPENDS "${_ts_bundle}" ${CMAKE_CURRENT_SOURCE_DIR}/cmake/EmbedFile.cmake
+  COMMENT "Embedding the TypeScript type stripper"
   VERBATIM)

@@ -35,6 +35,12 @@ class TempDir {
     char pattern[] = "/tmp/isolated-apps-XXXXXX";
     if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
+    // Sandboxed workers run as another user (`nobody`) and read the apps' scripts.
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all |
+                                            std::filesystem::perms::group_read |
+                                            std::filesystem::perms::group_exec |
+                                            std::filesystem::perms::others_read |
+                                            std::filesystem::perms::others_exec);
   }
   ~TempDir() {
     std::error_code ec;

@@ -199,11 +199,15 @@ StartupSnapshot* IsolateRegistry::snapshotFor(AppDefinition& definition) {
     } else if (!definition.sourcesPinned) {
       // The files the snapshot was made from (just checked against their hashes) are what
       // this version pins (rule 22): read them now, since the snapshot's isolate never will.
+      // Read as text only: a TypeScript file is stripped when it is compiled, which an isolate
+      // made from the snapshot never does.
       std::istringstream lines(*manifest);
       for (std::string line; std::getline(lines, line);) {
         auto space = line.find(' ');
+        if (space == std::string::npos) continue;
+        std::string file = line.substr(space + 1);
         std::string error;
-        if (space != std::string::npos) definition.sources.get(line.substr(space + 1), error);
+        if (auto text = readFile(file, error)) definition.sources.preset(file, std::move(*text));
       }
     }
     if (definition.scriptSnapshot) scriptSnapshotPath_ = definition.scriptSnapshotPath;

@@ -14,6 +14,12 @@ extern const std::string_view kRuntimeJs;
 
 namespace {
 
+// The context's embedder data slot holding its ScriptContext (worker/script_loader.cc uses 2).
+constexpr int kScriptContextSlot = 3;
+// Rounds of "notify, then run what the listeners queued" per checkpoint: a listener that keeps
+// rejecting new promises cannot hold the turn forever.
+constexpr int kMaxRejectionRounds = 8;
+
 v8::Local<v8::Function> entryPoint(v8::Isolate* isolate, v8::Local<v8::Context> context,
                                    v8::Local<v8::Object> entryPoints, const char* name) {
   return entryPoints->Get(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked())
@@ -89,17 +95,71 @@ ScriptContext::ScriptContext(v8::Isolate* isolate, SnapshotContents snapshot)
     // created() reports it; the context is left empty so that the destructor has nothing to do.
     return;
   }
+  context->SetAlignedPointerInEmbedderData(kScriptContextSlot, this);
+  isolate_->SetPromiseRejectCallback(&ScriptContext::onPromiseReject);
   context_.Reset(isolate_, context);
 }
 
+void ScriptContext::onPromiseReject(v8::PromiseRejectMessage message) {
+  v8::Local<v8::Promise> promise = message.GetPromise();
+  v8::Isolate* isolate = promise->GetIsolate();
+  v8::Local<v8::Context> context;
+  if (!promise->GetCreationContext().ToLocal(&context) ||
+      context->GetNumberOfEmbedderDataFields() <= static_cast<uint32_t>(kScriptContextSlot)) {
+    return;
+  }
+  auto* self =
+      static_cast<ScriptContext*>(context->GetAlignedPointerFromEmbedderData(kScriptContextSlot));
+  if (self == nullptr) return;
+  switch (message.GetEvent()) {
+    case v8::kPromiseRejectWithNoHandler:
+      self->rejections_.emplace_back(v8::Global<v8::Promise>(isolate, promise),
+                                     v8::Global<v8::Value>(isolate, message.GetValue()));
+      break;
+    case v8::kPromiseHandlerAddedAfterReject:
+      std::erase_if(self->rejections_,
+                    [&](const auto& entry) { return entry.first.Get(isolate) == promise; });
+      break;
+    default:
+      break;
+  }
+}
+
+void ScriptContext::runMicrotasks() {
+  microtasks_->PerformCheckpoint(isolate_);
+  for (int round = 0; round < kMaxRejectionRounds && !rejections_.empty(); ++round) {
+    if (notifyRejection_.IsEmpty() || isolate_->IsExecutionTerminating()) break;
+    auto rejections = std::move(rejections_);
+    rejections_.clear();
+    v8::HandleScope handleScope(isolate_);
+    v8::Local<v8::Context> context = context_.Get(isolate_);
+    for (auto& [promise, reason] : rejections) {
+      // notifyRejection() catches what listeners throw; only a termination gets out, and the
+      // caller's TryCatch sees it.
+      v8::Local<v8::Value> args[] = {promise.Get(isolate_), reason.Get(isolate_)};
+      if (notifyRejection_.Get(isolate_)->Call(context, context->Global(), 2, args).IsEmpty() &&
+          isolate_->IsExecutionTerminating()) {
+        rejections_.clear();
+        return;
+      }
+    }
+    microtasks_->PerformCheckpoint(isolate_);
+  }
+  // Whatever is left after the last round is dropped: each promise is reported at most once.
+  rejections_.clear();
+}
+
 ScriptContext::~ScriptContext() {
+  rejections_.clear();
   if (!context_.IsEmpty()) {
     v8::Isolate::Scope isolateScope(isolate_);
     v8::HandleScope handleScope(isolate_);
+    context_.Get(isolate_)->SetAlignedPointerInEmbedderData(kScriptContextSlot, nullptr);
     // Also detaches the microtask queue, which V8 requires before the queue is freed.
     context_.Get(isolate_)->DetachGlobal();
   }
   probe_.Reset();
+  notifyRejection_.Reset();
   setEnv_.Reset();
   abortRequest_.Reset();
   dispatchScheduled_.Reset();
@@ -132,6 +192,7 @@ std::optional<ScriptError> ScriptContext::installRuntime() {
   dispatchScheduled_.Reset(isolate_, entryPoint(isolate_, context, entries, "dispatchScheduled"));
   abortRequest_.Reset(isolate_, entryPoint(isolate_, context, entries, "abortRequest"));
   setEnv_.Reset(isolate_, entryPoint(isolate_, context, entries, "setEnv"));
+  notifyRejection_.Reset(isolate_, entryPoint(isolate_, context, entries, "notifyRejection"));
   return std::nullopt;
 }
 

@@ -17,6 +17,11 @@
 // the queue is freed. Nothing a terminated script queued can run afterwards, in the old
 // context or the new one.
 //
+// Unhandled rejections: V8's promise reject callback (set on the isolate by every ScriptContext)
+// finds the promise's ScriptContext through the context's embedder data and keeps the promise
+// while it has no handler; runMicrotasks() hands those still unhandled after the checkpoint
+// to the runtime's notifyRejection() (the global `unhandledrejection` event, then a log line).
+//
 // Lifetime: owned by IsolateHost and destroyed before its isolate. Threading: loop thread only.
 #pragma once
 
@@ -28,6 +33,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "worker/script_loader.h"
@@ -95,8 +101,10 @@ class ScriptContext {
   }
   // abortRequest(id): aborts the signal of an incoming request the host cancelled.
   v8::Local<v8::Function> abortRequestFunction() const { return abortRequest_.Get(isolate_); }
-  // Runs the queued microtasks (promise jobs). The single place they run after load.
-  void runMicrotasks() { microtasks_->PerformCheckpoint(isolate_); }
+  // Runs the queued microtasks (promise jobs), then reports the promises they left rejected
+  // with no handler (and runs what that queued). The single place they run after load.
+  // Inside a JsScope for global().
+  void runMicrotasks();
   // Runs the probe (`1 + 1`, compiled on the first call); true when it evaluated to 2.
   bool runProbe(v8::Local<v8::Context> context);
 
@@ -120,6 +128,8 @@ class ScriptContext {
   size_t waitUntilCount() const { return waitUntilCount_; }
 
  private:
+  static void onPromiseReject(v8::PromiseRejectMessage message);
+
   v8::Isolate* isolate_;
   SnapshotContents snapshot_;
   // First member after the plain ones, so it is destroyed last: the context must not outlive it
@@ -132,7 +142,10 @@ class ScriptContext {
   v8::Global<v8::Function> dispatchScheduled_;
   v8::Global<v8::Function> abortRequest_;
   v8::Global<v8::Function> setEnv_;
+  v8::Global<v8::Function> notifyRejection_;
   v8::Global<v8::Script> probe_;
+  // Promises rejected with no handler yet, with their reasons, in rejection order.
+  std::vector<std::pair<v8::Global<v8::Promise>, v8::Global<v8::Value>>> rejections_;
   std::unordered_set<uint64_t> requests_;
   std::unordered_map<uint64_t, uint32_t> waitUntil_;
   size_t waitUntilCount_ = 0;

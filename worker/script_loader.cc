@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common/read_file.h"
+#include "worker/type_stripper.h"
 
 namespace isolated::worker {
 
@@ -66,9 +67,20 @@ v8::MaybeLocal<v8::Module> resolveModule(v8::Local<v8::Context> context,
     return it->second.Get(isolate);
   }
   std::string readError;
-  const std::string* source = graph->sources.get(resolved, readError);
+  uint32_t errorLine = 0;
+  const std::string* source = graph->sources.get(resolved, readError, &errorLine);
   if (source == nullptr) {
-    return throwError("cannot import '" + spec + "' from " + from + ": " + readError);
+    std::string where = errorLine > 0 ? resolved + ":" + std::to_string(errorLine) + ": " : "";
+    std::error_code ignored;
+    if (fs::path(spec).extension().empty()) {
+      for (const char* extension : {".ts", ".js", ".mjs"}) {
+        if (fs::is_regular_file(resolved + extension, ignored)) {
+          readError += " (imports name the file with its extension: '" + spec + extension + "')";
+          break;
+        }
+      }
+    }
+    return throwError("cannot import '" + spec + "' from " + from + ": " + where + readError);
   }
   return compileModule(*graph, resolved, *source);
 }
@@ -197,6 +209,9 @@ bool looksLikeModuleSyntaxError(const std::string& message) {
 
 }  // namespace
 
+SourceCache::SourceCache(bool keepCodeCache) : keepCodeCache_(keepCodeCache) {}
+SourceCache::~SourceCache() = default;
+
 const std::string* SourceCache::codeCache(const std::string& path) const {
   auto it = codeCaches_.find(path);
   return it == codeCaches_.end() ? nullptr : &it->second;
@@ -206,11 +221,34 @@ void SourceCache::setCodeCache(const std::string& path, std::string bytes) {
   codeCaches_[path] = std::move(bytes);
 }
 
-const std::string* SourceCache::get(const std::string& path, std::string& error) {
-  if (auto it = sources_.find(path); it != sources_.end()) return &it->second;
-  auto source = readFile(path, error);
-  if (!source) return nullptr;
-  return &sources_.emplace(path, std::move(*source)).first->second;
+const std::string* SourceCache::get(const std::string& path, std::string& error,
+                                    uint32_t* errorLine) {
+  if (errorLine != nullptr) *errorLine = 0;
+  bool typeScript = isTypeScriptPath(path);
+  if (typeScript) {
+    if (auto it = stripped_.find(path); it != stripped_.end()) return &it->second;
+  }
+  const std::string* text = nullptr;
+  if (auto it = sources_.find(path); it != sources_.end()) {
+    text = &it->second;
+  } else {
+    auto source = readFile(path, error);
+    if (!source) return nullptr;
+    text = &sources_.emplace(path, std::move(*source)).first->second;
+  }
+  if (!typeScript) return text;
+  if (!stripper_) stripper_ = std::make_unique<TypeStripper>();
+  uint32_t line = 0;
+  auto javaScript = stripper_->strip(path, *text, line, error);
+  if (!javaScript) {
+    if (errorLine != nullptr) *errorLine = line;
+    return nullptr;
+  }
+  return &stripped_.emplace(path, std::move(*javaScript)).first->second;
+}
+
+void SourceCache::releaseTypeStripper() {
+  stripper_.reset();
 }
 
 ScriptError describeException(v8::Isolate* isolate, v8::Local<v8::Context> context,
@@ -235,13 +273,18 @@ ScriptError describeException(v8::Isolate* isolate, v8::Local<v8::Context> conte
   return error;
 }
 
-LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
-                      SourceCache& sources, const std::function<bool()>& beforeClassicRun,
-                      ModuleExports exports) {
+namespace {
+
+LoadResult loadScriptOnce(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                          const std::string& path, SourceCache& sources,
+                          const std::function<bool()>& beforeClassicRun, ModuleExports exports) {
   std::string readError;
-  const std::string* source = sources.get(path, readError);
-  if (source == nullptr) return ScriptError{path, 0, readError};
-  if (path.ends_with(".mjs")) return loadModule(isolate, context, path, *source, sources, exports);
+  uint32_t errorLine = 0;
+  const std::string* source = sources.get(path, readError, &errorLine);
+  if (source == nullptr) return ScriptError{path, errorLine, readError};
+  if (path.ends_with(".mjs") || path.ends_with(".mts")) {
+    return loadModule(isolate, context, path, *source, sources, exports);
+  }
 
   v8::TryCatch tryCatch(isolate);
   v8::ScriptOrigin origin(isolate, v8String(isolate, path));
@@ -268,12 +311,27 @@ LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, cons
   return LoadedClassic{};
 }
 
+}  // namespace
+
+LoadResult loadScript(v8::Isolate* isolate, v8::Local<v8::Context> context, const std::string& path,
+                      SourceCache& sources, const std::function<bool()>& beforeClassicRun,
+                      ModuleExports exports) {
+  LoadResult result = loadScriptOnce(isolate, context, path, sources, beforeClassicRun, exports);
+  // Every file of the graph has been read and stripped: the transform is not needed again.
+  sources.releaseTypeStripper();
+  return result;
+}
+
 LoadResult loadModuleScript(v8::Isolate* isolate, v8::Local<v8::Context> context,
                             const std::string& path, SourceCache& sources) {
   std::string readError;
-  const std::string* source = sources.get(path, readError);
-  if (source == nullptr) return ScriptError{path, 0, readError};
-  return loadModule(isolate, context, path, *source, sources, ModuleExports::kNamespace);
+  uint32_t errorLine = 0;
+  const std::string* source = sources.get(path, readError, &errorLine);
+  LoadResult result = source == nullptr ? LoadResult(ScriptError{path, errorLine, readError})
+                                        : loadModule(isolate, context, path, *source, sources,
+                                                     ModuleExports::kNamespace);
+  sources.releaseTypeStripper();
+  return result;
 }
 
 }  // namespace isolated::worker

@@ -213,12 +213,17 @@ void TestFile::run(Totals& totals) {
   if (exports.IsEmpty()) return;
 
   // An async wrapper turns a synchronous throw into a rejection, so every test is a promise.
+  // The promise is marked handled: the runner reads its outcome, so a failing test is not
+  // also an unhandled rejection (the global `unhandledrejection` event and its log line).
   v8::Local<v8::Function> harness;
   {
     v8::Local<v8::Script> script;
     v8::Local<v8::Value> value;
-    if (!v8::Script::Compile(context, v8::String::NewFromUtf8Literal(
-                                          isolate, "(async function (test) { await test(); })"))
+    if (!v8::Script::Compile(context,
+                             v8::String::NewFromUtf8Literal(
+                                 isolate,
+                                 "(function (test) { const outcome = (async () => { await test(); "
+                                 "})(); outcome.catch(() => {}); return outcome; })"))
              .ToLocal(&script) ||
         !script->Run(context).ToLocal(&value)) {
       return loadError({"isolated:test-harness", 0, "cannot compile the test harness"});

@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "worker/function_table.h"
+#include "worker/legacy_codec.h"
 #include "worker/text_codec.h"
 
 namespace isolated::worker {
@@ -68,17 +70,92 @@ v8::Local<v8::String> fromUtf16(v8::Isolate* isolate, const std::u16string& text
       .ToLocalChecked();
 }
 
-// structuredClone's serializer: V8 asks its delegate to throw when a value cannot be cloned.
+// structuredClone's serializer: V8 asks its delegate to throw when a value cannot be cloned,
+// and to write a host object (an API object: the runtime's DOMException and CryptoKey are made
+// through native.HostObject, see worker/js/host_object.js). `toCloneable(object)` turns one
+// into plain data, written in its place; undefined means it cannot be cloned.
 class CloneDelegate final : public v8::ValueSerializer::Delegate {
  public:
-  explicit CloneDelegate(v8::Isolate* isolate) : isolate_(isolate) {}
+  CloneDelegate(v8::Isolate* isolate, v8::Local<v8::Value> toCloneable)
+      : isolate_(isolate), toCloneable_(toCloneable) {}
+  void setSerializer(v8::ValueSerializer* serializer) { serializer_ = serializer; }
+
   void ThrowDataCloneError(v8::Local<v8::String> message) override {
     v8::String::Utf8Value utf8(isolate_, message);
     throwNamedError(isolate_, "DataCloneError", *utf8 ? *utf8 : "the value cannot be cloned");
   }
 
+  v8::Maybe<bool> WriteHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Value> arg = object;
+    v8::Local<v8::Value> data;
+    if (serializer_ == nullptr || !toCloneable_->IsFunction()) {
+      throwNamedError(isolate, "DataCloneError", "the object cannot be cloned");
+      return v8::Nothing<bool>();
+    }
+    if (!toCloneable_.As<v8::Function>()
+             ->Call(context, v8::Undefined(isolate), 1, &arg)
+             .ToLocal(&data)) {
+      return v8::Nothing<bool>();
+    }
+    if (data->IsUndefined()) {
+      throwNamedError(isolate, "DataCloneError", "the object cannot be cloned");
+      return v8::Nothing<bool>();
+    }
+    return serializer_->WriteValue(context, data);
+  }
+
  private:
   v8::Isolate* isolate_;
+  v8::Local<v8::Value> toCloneable_;
+  v8::ValueSerializer* serializer_ = nullptr;
+};
+
+// The other half. V8 runs no JavaScript while it deserialises, so a host object is read back
+// as a placeholder (a new object with one internal field) and its data; once the whole copy is
+// read, finish() calls `fromCloneable(placeholder, data)` for each, which makes the placeholder
+// the object it stands for (worker/js/host_object.js adopts it).
+class RestoreDelegate final : public v8::ValueDeserializer::Delegate {
+ public:
+  RestoreDelegate(v8::Isolate* isolate, v8::Local<v8::Value> fromCloneable)
+      : isolate_(isolate), fromCloneable_(fromCloneable) {}
+  void setDeserializer(v8::ValueDeserializer* deserializer) { deserializer_ = deserializer; }
+
+  v8::MaybeLocal<v8::Object> ReadHostObject(v8::Isolate* isolate) override {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Value> data;
+    if (deserializer_ == nullptr || !fromCloneable_->IsFunction()) {
+      throwNamedError(isolate, "DataCloneError", "the object cannot be cloned");
+      return {};
+    }
+    if (!deserializer_->ReadValue(context).ToLocal(&data)) return {};
+    v8::Local<v8::ObjectTemplate> shape = v8::ObjectTemplate::New(isolate);
+    shape->SetInternalFieldCount(1);
+    v8::Local<v8::Object> placeholder;
+    if (!shape->NewInstance(context).ToLocal(&placeholder)) return {};
+    pending_.emplace_back(v8::Global<v8::Object>(isolate, placeholder),
+                          v8::Global<v8::Value>(isolate, data));
+    return placeholder;
+  }
+
+  // Turns every placeholder into its object; false with an exception pending if one fails.
+  bool finish(v8::Local<v8::Context> context) {
+    for (auto& [placeholder, data] : pending_) {
+      v8::Local<v8::Value> args[] = {placeholder.Get(isolate_), data.Get(isolate_)};
+      if (fromCloneable_.As<v8::Function>()
+              ->Call(context, v8::Undefined(isolate_), 2, args)
+              .IsEmpty()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  v8::Isolate* isolate_;
+  v8::Local<v8::Value> fromCloneable_;
+  v8::ValueDeserializer* deserializer_ = nullptr;
+  std::vector<std::pair<v8::Global<v8::Object>, v8::Global<v8::Value>>> pending_;
 };
 
 }  // namespace
@@ -87,6 +164,7 @@ std::span<const NativeFunction> WebBindings::functions() {
   static constexpr NativeFunction kFunctions[] = {
       {"encodeUtf8Into", &WebBindings::encodeUtf8Into},
       {"decodeUtf8Chunk", &WebBindings::decodeUtf8Chunk},
+      {"decodeLegacyChunk", &WebBindings::decodeLegacyChunk},
       {"btoa", &WebBindings::btoa},
       {"atob", &WebBindings::atob},
       {"getRandomValues", &WebBindings::getRandomValues},
@@ -101,6 +179,15 @@ std::span<const NativeFunction> WebBindings::functions() {
 void WebBindings::install(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Object> native) {
   installFunctions(isolate, context, native, functions());
+  // HostObject: a constructor without a callback whose instances have one internal field, so
+  // that V8's serializer hands them to CloneDelegate::WriteHostObject. It is never called for
+  // its own sake; worker/js/host_object.js constructs it with a subclass as new.target.
+  v8::Local<v8::FunctionTemplate> hostObject = v8::FunctionTemplate::New(isolate);
+  hostObject->InstanceTemplate()->SetInternalFieldCount(1);
+  native
+      ->Set(context, v8String(isolate, "HostObject"),
+            hostObject->GetFunction(context).ToLocalChecked())
+      .Check();
 }
 
 void WebBindings::encodeUtf8Into(const v8::FunctionCallbackInfo<v8::Value>& info) {
@@ -140,6 +227,36 @@ void WebBindings::decodeUtf8Chunk(const v8::FunctionCallbackInfo<v8::Value>& inf
   }
   v8::Local<v8::Value> parts[] = {fromUtf16(isolate, text),
                                   v8::Number::New(isolate, static_cast<double>(decoded.pending))};
+  info.GetReturnValue().Set(v8::Array::New(isolate, parts, 2));
+}
+
+void WebBindings::decodeLegacyChunk(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::String::Utf8Value name(isolate, info[0]);
+  std::shared_ptr<v8::BackingStore> store;
+  std::basic_string_view<uint8_t> bytes;
+  if (*name == nullptr || !bytesOf(info[1], store, bytes)) {
+    throwTypeError(isolate, "TextDecoder.decode: the input must be an ArrayBuffer or a view");
+    return;
+  }
+  std::u16string text;
+  LegacyDecodeResult decoded =
+      decodeLegacy(std::string(*name, name.length()), bytes, info[2]->BooleanValue(isolate),
+                   !info[3]->BooleanValue(isolate), text);
+  switch (decoded.status) {
+    case LegacyDecodeResult::Status::kUnknownEncoding:
+      throwTypeError(isolate, std::string("TextDecoder: ICU has no converter for ") + *name);
+      return;
+    case LegacyDecodeResult::Status::kInvalid:
+      throwTypeError(isolate,
+                     std::string("TextDecoder.decode: the encoded data was not valid ") + *name);
+      return;
+    case LegacyDecodeResult::Status::kOk:
+      break;
+  }
+  v8::Local<v8::Value> parts[] = {
+      fromUtf16(isolate, text),
+      v8::Number::New(isolate, static_cast<double>(decoded.pendingBytes))};
   info.GetReturnValue().Set(v8::Array::New(isolate, parts, 2));
 }
 
@@ -295,8 +412,9 @@ void WebBindings::structuredClone(const v8::FunctionCallbackInfo<v8::Value>& inf
   }
   std::vector<v8::Local<v8::ArrayBuffer>> transfer;
   if (!transferBuffers(isolate, context, info[1], transfer)) return;
-  CloneDelegate delegate(isolate);
+  CloneDelegate delegate(isolate, info[2]);
   v8::ValueSerializer serializer(isolate, &delegate);
+  delegate.setSerializer(&serializer);
   serializer.WriteHeader();
   for (size_t i = 0; i < transfer.size(); ++i) {
     serializer.TransferArrayBuffer(static_cast<uint32_t>(i), transfer[i]);
@@ -312,12 +430,16 @@ void WebBindings::structuredClone(const v8::FunctionCallbackInfo<v8::Value>& inf
   }
   v8::Local<v8::Value> copy;
   {
-    v8::ValueDeserializer deserializer(isolate, buffer.first, buffer.second);
+    RestoreDelegate restore(isolate, info[3]);
+    v8::ValueDeserializer deserializer(isolate, buffer.first, buffer.second, &restore);
+    restore.setDeserializer(&deserializer);
     for (size_t i = 0; i < moved.size(); ++i) {
       deserializer.TransferArrayBuffer(static_cast<uint32_t>(i), moved[i]);
     }
     if (deserializer.ReadHeader(context).FromMaybe(false)) {
-      if (!deserializer.ReadValue(context).ToLocal(&copy)) copy.Clear();
+      if (!deserializer.ReadValue(context).ToLocal(&copy) || !restore.finish(context)) {
+        copy.Clear();
+      }
     }
   }
   // The default delegate allocates with realloc.

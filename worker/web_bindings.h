@@ -28,12 +28,18 @@ class WebBindings {
   static void encodeUtf8Into(const v8::FunctionCallbackInfo<v8::Value>& info);
   // decodeUtf8Chunk(bytes, fatal, stream) -> [text, pendingByteCount]; TypeError when fatal
   static void decodeUtf8Chunk(const v8::FunctionCallbackInfo<v8::Value>& info);
+  // decodeLegacyChunk(icuName, bytes, fatal, stream) -> [text, pendingByteCount]: a legacy
+  // encoding through ICU (worker/legacy_codec.h); TypeError when fatal and invalid.
+  static void decodeLegacyChunk(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void btoa(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void atob(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void getRandomValues(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void randomUUID(const v8::FunctionCallbackInfo<v8::Value>& info);
-  // structuredClone(value, transfer?) -> the copy; `transfer` is an array of ArrayBuffers, which
-  // the copy takes over and the original loses (detached).
+  // structuredClone(value, transfer?, toCloneable?, fromCloneable?) -> the copy; `transfer`
+  // is an array of ArrayBuffers, which the copy takes over and the original loses (detached).
+  // Host objects (instances of native.HostObject's subclasses) are written as
+  // toCloneable(object) and remade with fromCloneable(data); without the two functions they
+  // are a DataCloneError.
   static void structuredClone(const v8::FunctionCallbackInfo<v8::Value>& info);
   // Milliseconds (fractional) on the monotonic clock, and since the Unix epoch.
   static void monotonicNow(const v8::FunctionCallbackInfo<v8::Value>& info);

@@ -29,7 +29,8 @@ export function shapes() {
   assertEquals(dec.fatal, true);
   assertEquals(dec.ignoreBOM, false);
   assertEquals(Object.prototype.toString.call(dec), '[object TextDecoderStream]');
-  assertThrows(() => new TextDecoderStream('latin2'), RangeError);
+  assertThrows(() => new TextDecoderStream('nonsense'), RangeError);
+  assertEquals(new TextDecoderStream('latin2').encoding, 'iso-8859-2');
   assertThrows(() => Object.getOwnPropertyDescriptor(TextEncoderStream.prototype, 'readable')
       .get.call({}), TypeError);
 }

@@ -51,8 +51,8 @@ export function makeConsole() {
   };
 }
 
-// HTML's "report an exception": there is no error event on the global yet, so the error is
-// logged as uncaught.
+// The log line of an uncaught exception, before error_events.js takes over (it dispatches the
+// global `error` event first).
 export function reportError(error) {
   if (arguments.length < 1) throw new TypeError('reportError: 1 argument required');
   native.log(3, 'Uncaught ' + formatArg(error));

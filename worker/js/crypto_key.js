@@ -5,11 +5,16 @@
 // [[usages_cached]]): mutating them changes nothing the operations check. The material is raw
 // bytes for secret keys, PKCS #8 DER for private keys and SPKI DER for public keys (see
 // worker/subtle/subtle_bindings.h), and is never shared with the caller.
+//
+// A HostObject (host_object.js), so that structuredClone can copy a key (WebCrypto: CryptoKey is
+// serializable, slots and all; worker/js/structured_clone.js).
+import { HostObject } from './host_object.js';
+
 const kConstruct = Symbol('CryptoKey construction');
 let readSlots;
 let hasBrand;
 
-export class CryptoKey {
+export class CryptoKey extends HostObject {
   // Frozen {type, extractable, algorithm, usages, material}: the internal slots.
   #slots;
   #algorithm;
@@ -17,6 +22,7 @@ export class CryptoKey {
 
   constructor(token, slots) {
     if (token !== kConstruct) throw new TypeError('Illegal constructor');
+    super();
     this.#slots = slots;
     this.#algorithm = copyAlgorithm(slots.algorithm);
     this.#usages = [...slots.usages];
@@ -44,6 +50,9 @@ export class CryptoKey {
     return 'CryptoKey';
   }
 }
+
+// As a WebIDL interface's prototype would be: HostObject is an implementation detail.
+Object.setPrototypeOf(CryptoKey.prototype, Object.prototype);
 
 // A deep copy of a KeyAlgorithm dictionary (its members are strings, numbers, Uint8Arrays and
 // nested {name} dictionaries).

@@ -2,6 +2,7 @@
 // legacy code of the names that have one. Instances are Errors (the prototype chain reaches
 // Error.prototype and they carry a stack) so that `instanceof Error`, console output and
 // uncaught-error reports treat them like any other error.
+import { HostObject } from './host_object.js';
 
 // The error names table of WebIDL §2.8.1; names not listed have code 0.
 const kLegacyCodes = {
@@ -26,6 +27,12 @@ const kConstants = {
 
 const kState = Symbol('DOMException');
 
+// Whether `value` is a DOMException (its state, not its prototype chain).
+export function isDOMException(value) {
+  return typeof value === 'object' && value !== null &&
+         Object.prototype.hasOwnProperty.call(value, kState);
+}
+
 function state(self, member) {
   const s = self != null ? self[kState] : undefined;
   if (s === undefined) {
@@ -35,8 +42,11 @@ function state(self, member) {
   return s;
 }
 
-export class DOMException {
+// A HostObject (host_object.js) so that structuredClone can copy it (WebIDL: DOMException is
+// serializable, as its name and message).
+export class DOMException extends HostObject {
   constructor(message = '', name = 'Error') {
+    super();
     Object.defineProperty(this, kState, {
       value: { message: String(message), name: String(name) },
     });

@@ -1,7 +1,8 @@
 // The script's environment: variables and secrets (--var, --vars-file, --secret,
 // --secrets-file) that the supervisor sends each worker in its Configure message. Module
 // handlers get it as `env`; service-worker scripts see each binding as a global, as on
-// Cloudflare Workers.
+// Cloudflare Workers, and the whole object as the global `env`, as on OpenWorkers (a binding
+// itself named `env` wins over it).
 let env = {};
 
 export function currentEnv() {
@@ -13,6 +14,9 @@ export function currentEnv() {
 export function setEnv(bindings, asGlobals) {
   env = bindings;
   if (!asGlobals) return;
+  Object.defineProperty(globalThis, 'env', {
+    value: bindings, writable: true, configurable: true, enumerable: false,
+  });
   for (const name of Object.keys(bindings)) {
     Object.defineProperty(globalThis, name, {
       value: bindings[name], writable: true, configurable: true, enumerable: true,

@@ -213,6 +213,13 @@ function removeListener(map, type, listener) {
 
 let globalListeners = null;  // the global object's listener map, made on first use
 
+// What an exception thrown by a listener goes to: reportError's log line until
+// error_events.js (which needs this module's Event) gives its `error` event dispatch.
+let reportListenerException = reportError;
+export function setExceptionReporter(report) {
+  reportListenerException = report;
+}
+
 export class EventTarget {
   // type -> listeners [{ callback, capture, once, passive, removed }], in insertion order.
   #listeners = new Map();
@@ -326,7 +333,7 @@ function invoke(target, map, event, s, capturePass) {
         handleEvent.call(callback, event);
       }
     } catch (error) {
-      reportError(error);
+      reportListenerException(error);
     }
     s.inPassiveListener = false;
     if (s.stopImmediatePropagation) return;

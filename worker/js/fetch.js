@@ -12,7 +12,7 @@ import { isStreamedBody, pumpUpload } from './fetch_upload.js';
 import { native } from './native.js';
 import { followedSignal, kResponseState, Request, Response } from './request_response.js';
 import { streamClasses } from './streams.js';
-import { urlClasses } from './url.js';
+import { blobUrls, urlClasses } from './url.js';
 
 // The absolute http(s) URL to fetch, or a TypeError that says why not.
 function targetUrl(text) {
@@ -123,6 +123,7 @@ export async function fetch(input, init = undefined) {
   const redirect = request.redirect;
   const signal = followedSignal(request);
   if (signal !== null && signal.aborted) throw signal.reason;
+  if (request.url.startsWith('blob:')) return blobUrls().fetchBlobUrl(request);
   const url = targetUrl(request.url);
   const flat = [];
   for (const [name, value] of request.headers[kHeaderList]) flat.push(name, value);

@@ -6,11 +6,13 @@
 // Nothing here is reachable from user code except the globals installed on purpose.
 import { AbortController, AbortSignal } from './abort.js';
 import { Blob, File } from './blob.js';
-import { makeConsole, reportError } from './console.js';
+import { makeConsole } from './console.js';
 import { initContext } from './context_init.js';
 import { DOMException, throwingDOMExceptions } from './dom_exception.js';
 import { TextDecoder, TextEncoder } from './encoding.js';
 import { setEnv } from './env.js';
+import { errorEventClasses, installErrorEvents, notifyRejection,
+         reportError } from './error_events.js';
 import { CustomEvent, Event, EventTarget, setEventClock } from './events.js';
 import { fetch } from './fetch.js';
 import { FormData } from './form_data.js';
@@ -21,7 +23,8 @@ import { abortRequest, dispatch, dispatchScheduled, FetchEvent, hasFetchListener
 import { Headers } from './headers.js';
 import { lazyModule } from './lazy_module.js';
 import { native, setNative } from './native.js';
-import { makeCrypto, makeNavigator, makePerformance } from './platform_objects.js';
+import { Crypto, makeCrypto, makeNavigator, makePerformance,
+         Performance } from './platform_objects.js';
 import { Request, Response } from './request_response.js';
 import { ScheduledEvent } from './scheduled.js';
 import { structuredClone } from './structured_clone.js';
@@ -29,6 +32,7 @@ import { streamClasses } from './streams.js';
 import { subtleModule } from './subtle_lazy.js';
 import { clearTimer, fireTimer, queueMicrotask, setInterval, setTimeout } from './timers.js';
 import { urlClasses, urlPatternClass } from './url.js';
+import { installWasmStreaming } from './wasm_streaming.js';
 
 function define(name, value) {
   Object.defineProperty(globalThis, name, {
@@ -91,12 +95,14 @@ export function install(bindings) {
   define('TextDecoder', TextDecoder);
   define('atob', throwingDOMExceptions(native.atob));
   define('btoa', throwingDOMExceptions(native.btoa));
+  define('Crypto', Crypto);
   define('crypto', makeCrypto());
   const subtleClass = (name) => subtleModule()[name];
   defineLazy('CryptoKey', subtleClass);
   defineLazy('SubtleCrypto', subtleClass);
   define('structuredClone', structuredClone);
   const performance = makePerformance();
+  define('Performance', Performance);
   define('performance', performance);
   setEventClock(() => performance.now());
   define('navigator', makeNavigator());
@@ -109,6 +115,10 @@ export function install(bindings) {
   define('Event', Event);
   define('EventTarget', EventTarget);
   define('CustomEvent', CustomEvent);
+  const errorEventClass = (name) => errorEventClasses()[name];
+  defineLazy('ErrorEvent', errorEventClass);
+  defineLazy('PromiseRejectionEvent', errorEventClass);
+  installErrorEvents();
   define('AbortController', AbortController);
   define('AbortSignal', AbortSignal);
   const messageClass = (name) => messageChannel()[name];
@@ -126,6 +136,7 @@ export function install(bindings) {
   define('Blob', Blob);
   define('File', File);
   define('FormData', FormData);
+  installWasmStreaming();
   return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv,
-           initContext, abortRequest };
+           initContext, abortRequest, notifyRejection };
 }

@@ -7,6 +7,7 @@
 import { DOMException, toDOMException } from './dom_exception.js';
 import { defineEventHandler, Event, EventTarget, fireEvent } from './events.js';
 import { native } from './native.js';
+import { cloneValue } from './structured_clone.js';
 import { setTimeout } from './timers.js';
 
 export class MessageEvent extends Event {
@@ -99,7 +100,7 @@ export class MessagePort extends EventTarget {
     }
     let data;
     try {
-      data = native.structuredClone(message, buffers);
+      data = cloneValue(message, buffers);
     } catch (error) {
       throw toDOMException(error);  // a DataCloneError, before anything is sent
     }

@@ -1,5 +1,6 @@
 // setTimeout and friends (https://html.spec.whatwg.org/#timers). Timers run on the worker's
 // libevent loop; ids are the native timer ids, and fireTimer is the host's entry point.
+import { reportException } from './error_events.js';
 import { native } from './native.js';
 
 const timerCallbacks = new Map();
@@ -22,7 +23,11 @@ export function fireTimer(id) {
   const timer = timerCallbacks.get(id);
   if (!timer) return;
   if (!timer.repeat) timerCallbacks.delete(id);
-  timer.callback(...timer.args);
+  try {
+    timer.callback(...timer.args);
+  } catch (error) {
+    reportException(error);
+  }
 }
 
 export const setTimeout = (cb, ms, ...args) => addTimer(cb, ms, args, false);
@@ -30,5 +35,11 @@ export const setInterval = (cb, ms, ...args) => addTimer(cb, ms, args, true);
 
 export function queueMicrotask(cb) {
   if (typeof cb !== 'function') throw new TypeError('The callback must be a function');
-  Promise.resolve().then(cb);
+  Promise.resolve().then(() => {
+    try {
+      cb();
+    } catch (error) {
+      reportException(error);
+    }
+  });
 }

@@ -12,8 +12,17 @@
 
 import { lazyModule } from './lazy_module.js';
 
-// whatwg-url's module: { URL, URLSearchParams, ... }.
-export const urlClasses = lazyModule(() => require('whatwg-url'));
+// blob_urls.js: the blob URL store, loaded with URL (createObjectURL is a static method of
+// URL) or by fetch() of a blob: URL.
+export const blobUrls = lazyModule(() => require('./blob_urls.js'));
+
+// whatwg-url's module: { URL, URLSearchParams, ... }, URL with createObjectURL and
+// revokeObjectURL (blob_urls.js) added.
+export const urlClasses = lazyModule(() => {
+  const classes = require('whatwg-url');
+  blobUrls().addObjectURLMethods(classes.URL);
+  return classes;
+});
 
 export const urlPatternClass =
     lazyModule(() => require('urlpattern-polyfill/urlpattern').URLPattern);
