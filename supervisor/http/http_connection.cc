@@ -249,6 +249,10 @@ bool HttpConnection::feed(size_t length) {
 void HttpConnection::headersComplete() {
   HttpRequest& r = *current_;
   std::string_view raw(in_.get() + headStart_, inPos_ - headStart_);
+  if (raw.size() > context_.limits.maxHeaderBytes) {
+    fail(431, GoneReason::kBadBody);
+    return;
+  }
   if (parser_.http_major != 1) {
     fail(parser_.http_major == 0 ? 400 : 505, GoneReason::kBadBody);
     return;
@@ -527,7 +531,7 @@ void HttpConnection::end(HttpRequest& r) {
   r.released_ = true;
   r.observer_ = nullptr;
   if (r.closeDelimited_) closeAfterQueue_ = true;
-  if (&r == current_) {
+  if (&r == current_ && r.bodyState_ == HttpRequest::BodyState::kReceiving) {
     // Answered before its body ended (the head said Connection: close): the rest of the body
     // is not parsed; the lingering close discards it.
     current_ = nullptr;
