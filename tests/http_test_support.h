@@ -117,6 +117,8 @@ struct Seen {
   bool bodyEnded = false;
   bool gone = false;
   GoneReason goneReason{};
+  // Bytes 8..15 of the peer address: adopt() callers that serve many sockets tag them there.
+  uint64_t peerTag = 0;
 };
 
 // A handler that records requests. By default it echoes: grants a large credit and, at the end
@@ -148,6 +150,8 @@ class RecordingHandler : public HttpRequestHandler {
     seen->method = request.method();
     seen->target = request.target();
     seen->versionMinor = request.versionMinor();
+    std::memcpy(&seen->peerTag, reinterpret_cast<const char*>(&request.peer()) + 8,
+                sizeof seen->peerTag);
     for (const HttpHeader& h : request.headers())
       seen->headers.emplace_back(h.name, h.value);
     auto observer = std::make_unique<Observer>();

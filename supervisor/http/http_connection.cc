@@ -253,7 +253,7 @@ void HttpConnection::headersComplete() {
     fail(431, GoneReason::kBadBody);
     return;
   }
-  if (parser_.http_major != 1) {
+  if (parser_.http_major != 1 || parser_.http_minor > 1) {
     fail(parser_.http_major == 0 ? 400 : 505, GoneReason::kBadBody);
     return;
   }
@@ -278,6 +278,10 @@ void HttpConnection::headersComplete() {
     // http-parser keeps trailing whitespace of a value; RFC 9110 excludes it from the value.
     while (!h.value.empty() && (h.value.back() == ' ' || h.value.back() == '\t')) {
       h.value.remove_suffix(1);
+    }
+    if (!isFieldValue(h.value)) {
+      fail(400, GoneReason::kBadBody);
+      return;
     }
     if (h.name.size() == 4 && equalsIgnoreCase(h.name, "host")) {
       ++hosts;

@@ -47,6 +47,13 @@ bool isToken(std::string_view s) {
   return true;
 }
 
+bool isFieldValue(std::string_view value) {
+  for (unsigned char c : value) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
 bool isValidHost(std::string_view host) {
   size_t i = 0;
   if (!host.empty() && host[0] == '[') {
@@ -96,14 +103,18 @@ bool isValidTarget(std::string_view target, bool isOptions) {
 
 bool headLinesValid(std::string_view head) {
   head = skipLeadingEmptyLines(head);
-  size_t lineEnd = head.find('\n');
-  if (lineEnd == std::string_view::npos) return true;
   if (isHttp09RequestLine(head)) return false;
-  // Every later line: none may start with whitespace.
-  for (size_t at = lineEnd + 1; at < head.size(); at = lineEnd + 1) {
-    if (head[at] == ' ' || head[at] == '\t') return false;
-    lineEnd = head.find('\n', at);
-    if (lineEnd == std::string_view::npos) break;
+  for (size_t i = 0; i < head.size(); ++i) {
+    char c = head[i];
+    if (c == '\r') {
+      // A CR ends a line only with its LF (a bare CR is refused, RFC 9112 §2.2).
+      if (i + 1 < head.size() && head[i + 1] != '\n') return false;
+    } else if (c == '\n') {
+      // A bare LF is refused too (§2.2 allows either; llhttp refuses, so they agree).
+      if (i == 0 || head[i - 1] != '\r') return false;
+      // A line that starts with whitespace: obs-fold, or whitespace before the first field.
+      if (i + 1 < head.size() && (head[i + 1] == ' ' || head[i + 1] == '\t')) return false;
+    }
   }
   return true;
 }
