@@ -58,7 +58,6 @@ class HttpServer {
   void connectionClosed(HttpConnection* connection);
   void reap();
 
-  event::Dispatcher& dispatcher_;
   HttpLimits limits_;
   ConnectionContext context_;
   UniqueFd listener_;
