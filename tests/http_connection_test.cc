@@ -2,6 +2,7 @@
 // RFC 9112 rejections, pipelining, limits, flow control, timeouts, half-close and drain.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 
 #include "supervisor/http/http_date.h"
 #include "supervisor/http/request_checks.h"
@@ -363,6 +364,28 @@ TEST(HttpConnectionTest, TimesOutASlowBody) {
   EXPECT_EQ(h.reader.responses[0].status, 408);
 }
 
+TEST(HttpConnectionTest, ClosesOnAClientThatStopsReading) {
+  HttpLimits limits;
+  limits.bodyTimeoutMs = 100;
+  PairHarness h(limits);
+  h.handler.autoAnswer = false;
+  h.send("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(h.pumpUntil([&] { return h.handler.seen().size() == 1; }));
+  HttpRequest* r = h.handler.seen()[0]->request;
+  r->startResponse(200, {}, std::nullopt);
+  std::string piece(64u << 10, 'y');
+  while (r->write(piece)) {
+  }
+  // The client reads nothing: the stalled write times out and the owner is told.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!h.handler.seen()[0]->gone && std::chrono::steady_clock::now() < deadline) {
+    h.dispatcher.runReady();
+    ::poll(nullptr, 0, 2);
+  }
+  EXPECT_TRUE(h.handler.seen()[0]->gone);
+  EXPECT_EQ(h.handler.seen()[0]->goneReason, GoneReason::kTimeout);
+}
+
 TEST(HttpConnectionTest, DrainClosesIdleConnectionsAndClosesBusyOnesAfterTheirAnswer) {
   PairHarness h;
   UniqueFd idleClient = std::move(h.client);
@@ -425,6 +448,58 @@ TEST(HttpServerTest, PausesAcceptingAtTheConnectionCap) {
   ASSERT_EQ(::send(clients[2].get(), request.data(), request.size(), 0),
             static_cast<ssize_t>(request.size()));
   EXPECT_TRUE(pump([&] { return handler.seen().size() == 1; }));
+}
+
+// Out of descriptors, accepting pauses (no spin on the level-triggered listener) and resumes
+// when a connection frees one. Runs in a child process: it exhausts the descriptor table.
+// The child's side of PausesAcceptingWhenOutOfDescriptors; exits 0 when all went as expected.
+void acceptWithoutDescriptors() {
+  event::Dispatcher dispatcher;
+  testing::RecordingHandler handler;
+  HttpServer server(dispatcher, handler, {}, HttpServer::listenTcp("127.0.0.1", 0, false));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(server.port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  rlimit limit{256, 256};
+  setrlimit(RLIMIT_NOFILE, &limit);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::dup(0)) >= 0;)
+    fillers.push_back(fd);
+  auto connectOne = [&] {
+    ::close(fillers.back());
+    fillers.pop_back();
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0 || ::connect(c, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) _exit(3);
+    return c;
+  };
+  auto pump = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 300 && !done(); ++i) {
+      dispatcher.runReady();
+      ::poll(nullptr, 0, 1);
+    }
+    return done();
+  };
+  // One descriptor left after the client socket: the server takes it.
+  ::close(fillers.back());
+  fillers.pop_back();
+  int first = connectOne();
+  if (!pump([&] { return server.connectionCount() == 1; })) _exit(4);
+  // None left: the second connection waits in the backlog, accepting is paused.
+  int second = connectOne();
+  if (!pump([&] { return server.acceptPaused(); })) _exit(5);
+  if (server.connectionCount() != 1) _exit(6);
+  // The first client leaves; its descriptor frees and the second is accepted.
+  ::close(first);
+  if (!pump([&] { return server.connectionCount() == 1 && !server.acceptPaused(); })) _exit(7);
+  std::string request = "GET /second HTTP/1.1\r\nHost: a\r\n\r\n";
+  if (::send(second, request.data(), request.size(), 0) < 0) _exit(8);
+  if (!pump([&] { return handler.seen().size() == 1; })) _exit(9);
+  _exit(handler.seen()[0]->target == "/second" ? 0 : 10);
+}
+
+TEST(HttpServerTest, PausesAcceptingWhenOutOfDescriptors) {
+  EXPECT_EXIT(acceptWithoutDescriptors(), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(HttpDateTest, FormatsImfFixdate) {

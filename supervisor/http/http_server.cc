@@ -97,7 +97,11 @@ uint16_t HttpServer::port() const {
 
 void HttpServer::adopt(UniqueFd connection, const sockaddr_storage& peer) {
   int flags = ::fcntl(connection.get(), F_GETFL);
-  ::fcntl(connection.get(), F_SETFL, flags | O_NONBLOCK);
+  if (!(flags & O_NONBLOCK)) ::fcntl(connection.get(), F_SETFL, flags | O_NONBLOCK);
+  addConnection(std::move(connection), peer);
+}
+
+void HttpServer::addConnection(UniqueFd connection, const sockaddr_storage& peer) {
   auto c = std::make_unique<HttpConnection>(context_, std::move(connection), peer);
   HttpConnection* raw = c.get();
   connections_.emplace(raw, std::move(c));
@@ -125,7 +129,7 @@ void HttpServer::onAcceptable() {
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    adopt(UniqueFd(fd), peer);
+    addConnection(UniqueFd(fd), peer);
   }
 }
 

@@ -52,6 +52,8 @@ class HttpServer {
   void drain(std::function<void()> onDrained = {});
 
  private:
+  // A non-blocking connected socket (accept4 made it so).
+  void addConnection(UniqueFd connection, const sockaddr_storage& peer);
   void onAcceptable();
   void pauseAccepting(bool retryLater);
   void resumeAccepting();
