@@ -1,7 +1,9 @@
 // Measures the HTTP/1.1 request parsers packaged in Debian 12 on the same inputs, to choose the
 // one the supervisor's connection layer (supervisor/http/) uses. Figures go to docs/http-layer.md.
-// Build and run (needs libhttp-parser-dev and libhtp-dev, which only this measurement uses):
-//   cc -O2 bench/http_parser_candidates.c -lhttp_parser $(pkg-config --cflags --libs htp) -o /tmp/hpc
+// Build and run (needs libhttp-parser-dev, libhtp-dev and node-llhttp, which ships llhttp's
+// generated C sources; only this measurement uses the last two):
+//   L=/usr/share/llhttp; cc -O2 -I/usr/share/include/llhttp bench/http_parser_candidates*.c
+//     $L/llhttp.c $L/api.c $L/http.c -lhttp_parser $(pkg-config --cflags --libs htp) -o /tmp/hpc
 //   /tmp/hpc
 #include <htp/htp.h>
 #include <http_parser.h>
@@ -27,13 +29,18 @@ static const char kBrowser[] =
     "Cache-Control: max-age=0\r\n"
     "\r\n";
 
-static double now(void) {
+// In http_parser_candidates_llhttp.c: llhttp's header clashes with http_parser.h.
+double benchLlhttp(const char* req, int iterations);
+const char* llhttpVersion(void);
+
+double now(void);
+double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static int count;
+int count;
 static int onComplete(http_parser* p) {
   (void)p;
   count++;
@@ -96,10 +103,11 @@ static double benchHtp(const char* req, int iterations) {
 
 int main(void) {
   const int n = 1000000;
-  printf("request             http-parser 2.9.4   libhtp %s\n", htp_get_version());
-  printf("wrk (%3zu bytes)      %8.0f ns         %8.0f ns\n", strlen(kSmall),
-         benchHttpParser(kSmall, n), benchHtp(kSmall, n / 10));
-  printf("browser (%3zu bytes)  %8.0f ns         %8.0f ns\n", strlen(kBrowser),
-         benchHttpParser(kBrowser, n), benchHtp(kBrowser, n / 10));
+  printf("request             http-parser 2.9.4   llhttp %s   %s\n", llhttpVersion(),
+         htp_get_version());
+  printf("wrk (%3zu bytes)      %8.0f ns      %8.0f ns     %8.0f ns\n", strlen(kSmall),
+         benchHttpParser(kSmall, n), benchLlhttp(kSmall, n), benchHtp(kSmall, n / 10));
+  printf("browser (%3zu bytes)  %8.0f ns      %8.0f ns     %8.0f ns\n", strlen(kBrowser),
+         benchHttpParser(kBrowser, n), benchLlhttp(kBrowser, n), benchHtp(kBrowser, n / 10));
   return 0;
 }

@@ -8,8 +8,9 @@ packages=(
   build-essential cmake pkg-config ca-certificates curl
   capnproto libcapnp-dev libevent-dev libcxxopts-dev libgtest-dev libcurl4-openssl-dev
   libssl-dev zlib1g-dev nlohmann-json3-dev libsystemd-dev
-  # The HTTP/1.1 layer (supervisor/http/) parses with http-parser; its benchmark drives wrk.
-  libhttp-parser-dev wrk
+  # The HTTP/1.1 layer (supervisor/http/) parses with llhttp, whose C sources node-llhttp ships;
+  # its benchmark drives wrk.
+  node-llhttp wrk
   # Tests parse /metrics with the Prometheus client library's own text parser.
   python3 python3-prometheus-client
   # Runtime dependencies of libnode108, needed when V8 comes from a private prefix.

@@ -1,9 +1,9 @@
 // Test support for the HTTP/1.1 layer: a server on one end of a socketpair (or on loopback), a
-// recording request handler, and a client that parses the answers with http-parser in response
-// mode. Loops are pumped until a condition holds or a deadline passes, never for a fixed sleep.
+// recording request handler, and a client that parses the answers with llhttp in response mode.
+// Loops are pumped until a condition holds or a deadline passes, never for a fixed sleep.
 #pragma once
 
-#include <http_parser.h>
+#include <llhttp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,16 +34,17 @@ struct Response {
   }
 };
 
-// Splits a byte stream of responses with http-parser (HTTP_RESPONSE mode).
+// Splits a byte stream of responses with llhttp (HTTP_RESPONSE mode).
 class ResponseReader {
  public:
   ResponseReader() {
+    llhttp_settings_init(&settings_);
     reset();
-    settings_.on_message_begin = [](http_parser* p) {
+    settings_.on_message_begin = [](llhttp_t* p) {
       static_cast<ResponseReader*>(p->data)->responses.emplace_back();
       return 0;
     };
-    settings_.on_header_field = [](http_parser* p, const char* at, size_t n) {
+    settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
       auto* self = static_cast<ResponseReader*>(p->data);
       auto& r = self->responses.back();
       if (!self->inField_) r.headers.emplace_back();
@@ -51,23 +52,23 @@ class ResponseReader {
       r.headers.back().first.append(at, n);
       return 0;
     };
-    settings_.on_header_value = [](http_parser* p, const char* at, size_t n) {
+    settings_.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
       auto* self = static_cast<ResponseReader*>(p->data);
       self->inField_ = false;
       self->responses.back().headers.back().second.append(at, n);
       return 0;
     };
-    settings_.on_headers_complete = [](http_parser* p) {
+    settings_.on_headers_complete = [](llhttp_t* p) {
       auto* self = static_cast<ResponseReader*>(p->data);
       self->inField_ = false;
       self->responses.back().status = static_cast<int>(p->status_code);
       return self->responses.size() - 1 == self->headResponse_ ? 1 : 0;
     };
-    settings_.on_body = [](http_parser* p, const char* at, size_t n) {
+    settings_.on_body = [](llhttp_t* p, const char* at, size_t n) {
       static_cast<ResponseReader*>(p->data)->responses.back().body.append(at, n);
       return 0;
     };
-    settings_.on_message_complete = [](http_parser* p) {
+    settings_.on_message_complete = [](llhttp_t* p) {
       auto* self = static_cast<ResponseReader*>(p->data);
       // A 100 Continue is an interim answer: kept, but counted as complete on its own.
       self->responses.back().complete = true;
@@ -77,7 +78,7 @@ class ResponseReader {
   ResponseReader(const ResponseReader&) = delete;
   ResponseReader& operator=(const ResponseReader&) = delete;
   void reset() {
-    http_parser_init(&parser_, HTTP_RESPONSE);
+    llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
     parser_.data = this;
     responses.clear();
     error = false;
@@ -85,10 +86,9 @@ class ResponseReader {
     headResponse_ = SIZE_MAX;
   }
   void feed(const char* data, size_t n) {
-    size_t used = http_parser_execute(&parser_, &settings_, data, n);
-    if (used != n || HTTP_PARSER_ERRNO(&parser_) != HPE_OK) error = true;
+    if (llhttp_execute(&parser_, data, n) != HPE_OK) error = true;
   }
-  void eof() { http_parser_execute(&parser_, &settings_, nullptr, 0); }
+  void eof() { llhttp_finish(&parser_); }
   // Response number `index` (from 0) answers HEAD: no body whatever its headers say.
   void expectHeadResponse(size_t index) { headResponse_ = index; }
   size_t completeCount() const {
@@ -101,8 +101,8 @@ class ResponseReader {
   bool error = false;
 
  private:
-  http_parser parser_{};
-  http_parser_settings settings_{};
+  llhttp_t parser_{};
+  llhttp_settings_t settings_{};
   bool inField_ = false;
   size_t headResponse_ = SIZE_MAX;
 };

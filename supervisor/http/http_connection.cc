@@ -67,8 +67,9 @@ bool statusHasNoBody(int status) {
 
 }  // namespace
 
-const http_parser_settings HttpConnection::kSettings = [] {
-  http_parser_settings s{};
+const llhttp_settings_t HttpConnection::kSettings = [] {
+  llhttp_settings_t s;
+  llhttp_settings_init(&s);
   s.on_url = &HttpConnection::onUrl;
   s.on_header_field = &HttpConnection::onHeaderField;
   s.on_header_value = &HttpConnection::onHeaderValue;
@@ -89,7 +90,7 @@ HttpConnection::HttpConnection(ConnectionContext& context, UniqueFd fd,
       readEvent_(context.dispatcher, fd_.get(), EV_READ, false, [this](short) { onReadable(); }),
       writeEvent_(
           context.dispatcher, fd_.get(), EV_WRITE, false, [this](short) { flush(); }, false) {
-  http_parser_init(&parser_, HTTP_REQUEST);
+  llhttp_init(&parser_, HTTP_REQUEST, &kSettings);
   parser_.data = this;
   updateTimer();
 }
@@ -210,29 +211,29 @@ void HttpConnection::parse() {
 }
 
 bool HttpConnection::feed(size_t length) {
-  size_t used = http_parser_execute(&parser_, &kSettings, in_.get() + inPos_, length);
+  const char* start = in_.get() + inPos_;
+  llhttp_errno_t err = llhttp_execute(&parser_, start, length);
+  size_t used =
+      err == HPE_OK ? length : static_cast<size_t>(llhttp_get_error_pos(&parser_) - start);
   inPos_ += used;
-  enum http_errno err = HTTP_PARSER_ERRNO(&parser_);
-  if (err == HPE_PAUSED) {
-    http_parser_pause(&parser_, 0);
+  if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+    // An Upgrade request is served as plain HTTP (the upgrade is the owner's to refuse): the
+    // parser goes on with the next request.
+    err == HPE_PAUSED ? llhttp_resume(&parser_) : llhttp_resume_after_upgrade(&parser_);
     Transition t = std::exchange(transition_, Transition::kNone);
     if (t == Transition::kHeadersComplete) {
-      // http-parser stops before the head's final LF: give it that byte alone, which cannot
-      // hold body bytes, so the body is fed only under the owner's credit.
-      size_t end = http_parser_execute(&parser_, &kSettings, in_.get() + inPos_, 1);
-      inPos_ += end;
-      err = HTTP_PARSER_ERRNO(&parser_);
-      bool completeToo = false;
-      if (err == HPE_PAUSED) {
-        http_parser_pause(&parser_, 0);
-        completeToo = std::exchange(transition_, Transition::kNone) == Transition::kMessageComplete;
-      } else if (err != HPE_OK) {
-        fail(400, GoneReason::kBadBody);
-        return false;
-      }
       headersComplete();
       if (closed() || phase_ == Phase::kStopped) return false;
-      if (completeToo) messageComplete();
+      if (current_ && !current_->hasBody_) {
+        // A bodyless message completes on the parser's next step, which needs no input.
+        err = llhttp_execute(&parser_, in_.get() + inPos_, 0);
+        if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+          err == HPE_PAUSED ? llhttp_resume(&parser_) : llhttp_resume_after_upgrade(&parser_);
+          if (std::exchange(transition_, Transition::kNone) == Transition::kMessageComplete) {
+            messageComplete();
+          }
+        }
+      }
     } else if (t == Transition::kMessageComplete) {
       messageComplete();
     }
@@ -257,12 +258,13 @@ void HttpConnection::headersComplete() {
     fail(parser_.http_major == 0 ? 400 : 505, GoneReason::kBadBody);
     return;
   }
-  if (!headLinesValid(raw)) {
+  // llhttp ends a head at "\r\n\r" without its LF; a complete head ends with one.
+  if (!raw.ends_with('\n') || !headLinesValid(raw)) {
     fail(400, GoneReason::kBadBody);
     return;
   }
   r.versionMinor_ = parser_.http_minor >= 1 ? 1 : 0;
-  r.method_ = http_method_str(static_cast<http_method>(parser_.method));
+  r.method_ = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
   r.isHead_ = parser_.method == HTTP_HEAD;
   r.target_ = std::string_view(r.head_.data(), r.targetLength_);
   r.headers_.clear();
@@ -315,18 +317,15 @@ void HttpConnection::headersComplete() {
     return;
   }
   bool chunked = (parser_.flags & F_CHUNKED) != 0;
-  if (!chunked && parser_.content_length != ULLONG_MAX && parser_.content_length > 0) {
+  if (!chunked && (parser_.flags & F_CONTENT_LENGTH) != 0)
     r.contentLength_ = parser_.content_length;
-  } else if (!chunked && parser_.content_length != ULLONG_MAX) {
-    r.contentLength_ = 0;
-  }
   r.hasBody_ = chunked || (r.contentLength_ && *r.contentLength_ > 0);
   if (r.contentLength_ && context_.limits.maxBodyBytes &&
       *r.contentLength_ > context_.limits.maxBodyBytes) {
     fail(413, GoneReason::kBodyTooLarge);
     return;
   }
-  r.keepAlive_ = http_should_keep_alive(&parser_) != 0;
+  r.keepAlive_ = llhttp_should_keep_alive(&parser_) != 0;
   r.bodyState_ = r.hasBody_ ? HttpRequest::BodyState::kReceiving : HttpRequest::BodyState::kDone;
   if (!r.keepAlive_) closeAfterQueue_ = true;
   phase_ = Phase::kBody;
@@ -761,25 +760,26 @@ void HttpConnection::onTimer() {
 
 // ---- http-parser callbacks ------------------------------------------------------------------
 
-int HttpConnection::onUrl(http_parser* parser, const char* at, size_t length) {
+int HttpConnection::onUrl(llhttp_t* parser, const char* at, size_t length) {
   auto* self = static_cast<HttpConnection*>(parser->data);
   HttpRequest& r = *self->current_;
   r.targetLength_ += static_cast<uint32_t>(length);
   if (r.targetLength_ > self->context_.limits.maxTargetBytes) {
     self->errorStatus_ = 414;
-    return 1;
+    return -1;
   }
   r.head_.append(at, length);
   return 0;
 }
 
-int HttpConnection::onHeaderField(http_parser* parser, const char* at, size_t length) {
+int HttpConnection::onHeaderField(llhttp_t* parser, const char* at, size_t length) {
   auto* self = static_cast<HttpConnection*>(parser->data);
+  if (self->phase_ == Phase::kBody) return self->onTrailer(std::string_view(at, length), false);
   HttpRequest& r = *self->current_;
   if (r.fields_.empty() || self->lastWasValue_) {
     if (r.fields_.size() >= self->context_.limits.maxHeaderCount) {
       self->errorStatus_ = 431;
-      return 1;
+      return -1;
     }
     auto offset = static_cast<uint32_t>(r.head_.size());
     r.fields_.push_back({offset, 0, offset, 0});
@@ -790,8 +790,9 @@ int HttpConnection::onHeaderField(http_parser* parser, const char* at, size_t le
   return 0;
 }
 
-int HttpConnection::onHeaderValue(http_parser* parser, const char* at, size_t length) {
+int HttpConnection::onHeaderValue(llhttp_t* parser, const char* at, size_t length) {
   auto* self = static_cast<HttpConnection*>(parser->data);
+  if (self->phase_ == Phase::kBody) return self->onTrailer(std::string_view(at, length), true);
   HttpRequest& r = *self->current_;
   HttpRequest::FieldSpan& f = r.fields_.back();
   if (!self->lastWasValue_) {
@@ -803,33 +804,55 @@ int HttpConnection::onHeaderValue(http_parser* parser, const char* at, size_t le
   return 0;
 }
 
-int HttpConnection::onHeadersComplete(http_parser* parser) {
-  auto* self = static_cast<HttpConnection*>(parser->data);
-  self->lastWasValue_ = false;
-  self->transition_ = Transition::kHeadersComplete;
-  http_parser_pause(parser, 1);
-  return 0;
+int HttpConnection::onTrailer(std::string_view bytes, bool isValue) {
+  // Trailer fields of a chunked body are checked like header fields and then dropped: the head
+  // the owner holds views into must not grow. (A span cut at the end of the input arrives in
+  // pieces, some of them empty.)
+  if (bytes.empty()) return 0;
+  trailerBytes_ += bytes.size();
+  if (trailerBytes_ > context_.limits.maxHeaderBytes) {
+    errorStatus_ = 431;
+    return -1;
+  }
+  if (!isValue) {
+    if (lastWasValue_) trailerNameBytes_ = 0;
+    lastWasValue_ = false;
+    trailerNameBytes_ += bytes.size();
+    if (!isToken(bytes)) errorStatus_ = 400;
+  } else {
+    if (!lastWasValue_ && trailerNameBytes_ == 0) errorStatus_ = 400;  // ": value"
+    lastWasValue_ = true;
+    if (!isFieldValue(bytes)) errorStatus_ = 400;
+  }
+  return errorStatus_ ? -1 : 0;
 }
 
-int HttpConnection::onBody(http_parser* parser, const char* at, size_t length) {
+int HttpConnection::onHeadersComplete(llhttp_t* parser) {
+  auto* self = static_cast<HttpConnection*>(parser->data);
+  self->lastWasValue_ = false;
+  self->trailerBytes_ = self->trailerNameBytes_ = 0;
+  self->transition_ = Transition::kHeadersComplete;
+  return HPE_PAUSED;
+}
+
+int HttpConnection::onBody(llhttp_t* parser, const char* at, size_t length) {
   auto* self = static_cast<HttpConnection*>(parser->data);
   HttpRequest& r = *self->current_;
   r.bodyReceived_ += length;
   uint64_t limit = self->context_.limits.maxBodyBytes;
   if (limit && r.bodyReceived_ > limit) {
     self->errorStatus_ = 413;
-    return 1;
+    return -1;
   }
   r.credit_ -= std::min<uint64_t>(r.credit_, length);
   if (r.observer_) r.observer_->onBodyData(std::string_view(at, length));
   return 0;
 }
 
-int HttpConnection::onMessageComplete(http_parser* parser) {
+int HttpConnection::onMessageComplete(llhttp_t* parser) {
   auto* self = static_cast<HttpConnection*>(parser->data);
   self->transition_ = Transition::kMessageComplete;
-  http_parser_pause(parser, 1);
-  return 0;
+  return HPE_PAUSED;
 }
 
 }  // namespace isolated::http

@@ -1,7 +1,7 @@
-// One client connection of the HTTP/1.1 layer: reads requests with http-parser (Debian's
-// libhttp-parser, see docs/http-layer.md) plus the RFC 9112 checks it lacks, hands each to the
-// HttpRequestHandler, streams bodies under the owner's credit, and writes answers in request
-// order.
+// One client connection of the HTTP/1.1 layer: reads requests with llhttp (Node's parser, as
+// Debian's node-llhttp ships it; see docs/http-layer.md) plus the RFC 9112 checks it lacks, hands
+// each to the HttpRequestHandler, streams bodies under the owner's credit, and writes answers in
+// request order.
 //
 // I/O: the socket is registered with epoll once (a persistent read event) and stays registered
 // while requests are in flight, so a client that leaves is noticed without a system call per
@@ -20,7 +20,7 @@
 // Threading: the event loop's thread only.
 #pragma once
 
-#include <http_parser.h>
+#include <llhttp.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -115,18 +115,19 @@ class HttpConnection {
   void updateTimer();
   void onTimer();
 
-  static int onUrl(http_parser* parser, const char* at, size_t length);
-  static int onHeaderField(http_parser* parser, const char* at, size_t length);
-  static int onHeaderValue(http_parser* parser, const char* at, size_t length);
-  static int onHeadersComplete(http_parser* parser);
-  static int onBody(http_parser* parser, const char* at, size_t length);
-  static int onMessageComplete(http_parser* parser);
-  static const http_parser_settings kSettings;
+  static int onUrl(llhttp_t* parser, const char* at, size_t length);
+  static int onHeaderField(llhttp_t* parser, const char* at, size_t length);
+  static int onHeaderValue(llhttp_t* parser, const char* at, size_t length);
+  static int onHeadersComplete(llhttp_t* parser);
+  int onTrailer(std::string_view bytes, bool isValue);
+  static int onBody(llhttp_t* parser, const char* at, size_t length);
+  static int onMessageComplete(llhttp_t* parser);
+  static const llhttp_settings_t kSettings;
 
   ConnectionContext& context_;
   UniqueFd fd_;
   sockaddr_storage peer_;
-  http_parser parser_{};
+  llhttp_t parser_{};
   // Input: [inPos_, inEnd_) is unparsed; during a head, [headStart_, inPos_) is its raw bytes.
   std::unique_ptr<char[]> in_;
   size_t inCapacity_;
@@ -137,6 +138,8 @@ class HttpConnection {
   Transition transition_ = Transition::kNone;
   int errorStatus_ = 0;  // set by a parser callback that refused the input
   bool lastWasValue_ = false;
+  size_t trailerBytes_ = 0;      // of the current chunked body's trailer section
+  size_t trailerNameBytes_ = 0;  // of the trailer field being read
   bool parsing_ = false;
   bool inputClosed_ = false;      // EOF read
   bool closeAfterQueue_ = false;  // close once every queued answer is written
