@@ -345,6 +345,26 @@ TEST(HttpConnectionTest, TimesOutASlowHead) {
   EXPECT_EQ(h.reader.responses[0].status, 408);
 }
 
+TEST(HttpConnectionTest, ClosesAConnectionThatSendsNothing) {
+  HttpLimits limits;
+  limits.headerTimeoutMs = 50;
+  PairHarness h(limits);
+  ASSERT_TRUE(h.waitClosed());
+  EXPECT_EQ(h.reader.responses.size(), 0u);
+}
+
+TEST(HttpConnectionTest, GrowsItsReadBufferForALargeHeadAndPipelinedRequests) {
+  HttpLimits limits;
+  limits.maxHeaderBytes = 32u << 10;
+  limits.readBufferBytes = 64u << 10;
+  PairHarness h(limits);
+  std::string big = "GET /big HTTP/1.1\r\nHost: a\r\nX: " + std::string(20000, 'v') + "\r\n\r\n";
+  h.send(big + big + "GET /small HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(h.waitResponses(3));
+  EXPECT_EQ(h.handler.seen()[1]->headers[1].second.size(), 20000u);
+  EXPECT_EQ(h.reader.responses[2].header("X-Target"), "/small");
+}
+
 TEST(HttpConnectionTest, TimesOutAnIdleConnection) {
   HttpLimits limits;
   limits.idleTimeoutMs = 50;

@@ -19,6 +19,12 @@ namespace {
 // Whole bodies at least this large are written with writev from the owner's memory instead of
 // being copied into the output buffer first (when nothing else waits to be written).
 constexpr size_t kDirectWriteBytes = 16u << 10;
+// A connection's read buffer starts this small and grows, by doubling, to the configured size
+// only while a large head, pipelined requests or body bytes need the room; it shrinks back when
+// the connection is idle, so idle keep-alive connections cost little memory.
+constexpr size_t kInitialReadBytes = 4096;
+// An output buffer that grew past this for a large answer is released once it is written.
+constexpr size_t kKeptOutputBytes = 64u << 10;
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -84,15 +90,19 @@ HttpConnection::HttpConnection(ConnectionContext& context, UniqueFd fd,
     : context_(context),
       fd_(std::move(fd)),
       peer_(peer),
-      in_(new char[std::max(context.limits.readBufferBytes, context.limits.maxHeaderBytes + 1)]),
-      inCapacity_(std::max(context.limits.readBufferBytes, context.limits.maxHeaderBytes + 1)),
+      inLimit_(std::max(context.limits.readBufferBytes, context.limits.maxHeaderBytes + 1)),
+      in_(new char[std::min(kInitialReadBytes, inLimit_)]),
+      inCapacity_(std::min(kInitialReadBytes, inLimit_)),
       timer_(context.dispatcher, [this] { onTimer(); }),
       readEvent_(context.dispatcher, fd_.get(), EV_READ, false, [this](short) { onReadable(); }),
       writeEvent_(
           context.dispatcher, fd_.get(), EV_WRITE, false, [this](short) { flush(); }, false) {
   llhttp_init(&parser_, HTTP_REQUEST, &kSettings);
   parser_.data = this;
-  updateTimer();
+  // From accept to the end of the first head counts as header time (a client that connects and
+  // sends nothing is a slow client too); later waits between requests are idle time.
+  timerPurpose_ = TimerPurpose::kHeader;
+  timer_.arm(context_.limits.headerTimeoutMs);
 }
 
 HttpConnection::~HttpConnection() {
@@ -133,6 +143,10 @@ HttpRequest* HttpConnection::acquireRequest() {
 }
 
 void HttpConnection::recycle(HttpRequest* request) {
+  if (request->pendingOutput_.capacity() > kKeptOutputBytes) {
+    request->pendingOutput_.clear();
+    request->pendingOutput_.shrink_to_fit();
+  }
   request->connection_ = nullptr;
   request->observer_ = nullptr;
   free_.push_back(request);
@@ -154,6 +168,14 @@ void HttpConnection::onReadable() {
     inEnd_ -= keepFrom;
     inPos_ -= keepFrom;
     headStart_ -= std::min(headStart_, keepFrom);
+  }
+  if (inEnd_ == inCapacity_ && inCapacity_ < inLimit_) {
+    // The parser keeps no pointer into the buffer between calls, so it may move.
+    size_t grown = std::min(inCapacity_ * 2, inLimit_);
+    std::unique_ptr<char[]> bigger(new char[grown]);
+    std::memcpy(bigger.get(), in_.get(), inEnd_);
+    in_ = std::move(bigger);
+    inCapacity_ = grown;
   }
   if (inEnd_ == inCapacity_) {
     updateReading();
@@ -205,7 +227,13 @@ void HttpConnection::parse() {
   parsing_ = false;
   if (closed() || lingering_) return;
   stopIfInputDone();
-  if (phase_ == Phase::kIdle && inPos_ == inEnd_) inPos_ = inEnd_ = headStart_ = 0;
+  if (phase_ == Phase::kIdle && inPos_ == inEnd_) {
+    inPos_ = inEnd_ = headStart_ = 0;
+    if (inCapacity_ > kInitialReadBytes) {
+      in_.reset(new char[kInitialReadBytes]);
+      inCapacity_ = kInitialReadBytes;
+    }
+  }
   updateReading();
   updateTimer();
 }
@@ -597,6 +625,7 @@ void HttpConnection::flush() {
   }
   if (outSent_ == out_.size()) {
     out_.clear();
+    if (out_.capacity() > kKeptOutputBytes) out_.shrink_to_fit();
     outSent_ = 0;
     if (writeBlocked_) {
       writeBlocked_ = false;
@@ -690,7 +719,7 @@ void HttpConnection::finishClose() {
 void HttpConnection::updateReading() {
   if (closed() || lingering_ || inputClosed_) return;
   size_t keepFrom = phase_ == Phase::kHead ? headStart_ : inPos_;
-  bool full = inEnd_ == inCapacity_ && keepFrom == 0;
+  bool full = inEnd_ == inCapacity_ && inCapacity_ == inLimit_ && keepFrom == 0;
   if (full && !readPaused_) {
     readPaused_ = true;
     readEvent_.disable();

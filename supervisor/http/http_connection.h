@@ -5,11 +5,12 @@
 //
 // I/O: the socket is registered with epoll once (a persistent read event) and stays registered
 // while requests are in flight, so a client that leaves is noticed without a system call per
-// request. One read() per readable event into the connection's fixed buffer; reading stops only
-// when that buffer is full (pipelined requests or body bytes the owner has no credit for) and
-// resumes when there is room. Answers are gathered into one output buffer and written with one
-// send per loop turn (a deferred event), or at once with writev for large whole bodies; a write
-// event is registered only while the kernel's send buffer is full.
+// request. One read() per readable event into the connection's buffer (4 KiB, growing to
+// HttpLimits::readBufferBytes while needed); reading stops only when that buffer is full (pipelined
+// requests or body bytes the owner has no credit for) and resumes when there is room. Answers are
+// gathered into one output buffer and written with one send per loop turn (a deferred event), or at
+// once with writev for large whole bodies; a write event is registered only while the kernel's send
+// buffer is full.
 //
 // Closing: an answer with `Connection: close`, a protocol error (answered 400/413/414/431/...),
 // or EOF ends with a lingering close (shutdown, then discard input until EOF or lingerMs) so the
@@ -129,6 +130,7 @@ class HttpConnection {
   sockaddr_storage peer_;
   llhttp_t parser_{};
   // Input: [inPos_, inEnd_) is unparsed; during a head, [headStart_, inPos_) is its raw bytes.
+  size_t inLimit_;  // the most the buffer grows to
   std::unique_ptr<char[]> in_;
   size_t inCapacity_;
   size_t inPos_ = 0;
