@@ -146,6 +146,36 @@ TEST(HttpConnectionTest, StreamsAResponseChunkedAndReportsBackpressure) {
   EXPECT_EQ(h.reader.responses[0].body.size(), expected);
 }
 
+TEST(HttpConnectionTest, AbortsAResponseThatBreaksItsContentLength) {
+  PairHarness h;
+  h.handler.autoAnswer = false;
+  h.send("GET /long HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(h.pumpUntil([&] { return h.handler.seen().size() == 2; }));
+  HttpRequest* r = h.handler.seen()[0]->request;
+  r->startResponse(200, {}, 5);
+  EXPECT_TRUE(r->write("abc"));
+  EXPECT_FALSE(r->write("defgh"));  // two bytes too many: the answer is cut off, not reframed
+  ASSERT_TRUE(h.waitClosed());
+  EXPECT_EQ(h.reader.completeCount(), 1u);
+  EXPECT_EQ(h.reader.responses[0].body, "abcde");
+  EXPECT_TRUE(h.handler.seen()[1]->gone);
+}
+
+TEST(HttpConnectionTest, AbortTruncatesTheAnswerAndCloses) {
+  PairHarness h;
+  h.handler.autoAnswer = false;
+  h.send("GET /short HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(h.pumpUntil([&] { return h.handler.seen().size() == 1; }));
+  HttpRequest* r = h.handler.seen()[0]->request;
+  r->startResponse(200, {}, std::nullopt);
+  r->write("partial");
+  r->abort();
+  ASSERT_TRUE(h.waitClosed());
+  ASSERT_EQ(h.reader.responses.size(), 1u);
+  EXPECT_FALSE(h.reader.responses[0].complete);  // no last chunk: the client sees it cut off
+  EXPECT_EQ(h.reader.responses[0].body, "partial");
+}
+
 TEST(HttpConnectionTest, SendsALargeWholeBody) {
   PairHarness h;
   h.handler.autoAnswer = false;

@@ -36,6 +36,11 @@ class FuzzHandler : public HttpRequestHandler {
       HttpHeader h[] = {{"X-Style", "fuzz"}};
       if (style == 0) {
         r->respond(200, h, "ok");
+      } else if (style == 4) {
+        // A script that declares a shorter length than it writes: aborted.
+        r->startResponse(200, h, 3);
+        r->write("chunk");
+        r->end();
       } else {
         r->startResponse(style == 1 ? 200 : 204, h, std::nullopt);
         r->write("chunk");
@@ -47,7 +52,7 @@ class FuzzHandler : public HttpRequestHandler {
   void onRequest(HttpRequest& request) override {
     auto held = std::make_unique<Held>();
     held->request = &request;
-    held->style = static_cast<int>(count_++ % 4);
+    held->style = static_cast<int>(count_++ % 5);
     request.setObserver(held.get());
     // Style 3 answers before reading any body; the others read it under small credit.
     if (held->style == 3 || !request.hasBody()) {

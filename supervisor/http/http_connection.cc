@@ -498,6 +498,7 @@ void HttpConnection::startResponse(HttpRequest& r, int status, std::span<const H
   }
   r.noResponseBody_ = noBody || r.isHead_;
   r.chunkedResponse_ = chunked && !r.noResponseBody_;
+  if (!wholeBody) r.declaredLength_ = contentLength;
   r.responseState_ = HttpRequest::ResponseState::kStreaming;
   std::string& out = outputFor(r);
   appendHead(out, r, status, headers, r.isHead_ && chunked ? std::nullopt : contentLength,
@@ -536,6 +537,13 @@ bool HttpConnection::write(HttpRequest& r, std::string_view data) {
     return false;
   }
   std::string& out = outputFor(r);
+  bool tooLong = false;
+  if (!r.noResponseBody_ && r.declaredLength_ &&
+      r.bodyWritten_ + data.size() > *r.declaredLength_) {
+    data = data.substr(0, *r.declaredLength_ - r.bodyWritten_);
+    tooLong = true;
+  }
+  r.bodyWritten_ += data.size();
   if (!r.noResponseBody_ && !data.empty()) {
     if (r.chunkedResponse_) {
       appendHex(out, data.size());
@@ -545,6 +553,10 @@ bool HttpConnection::write(HttpRequest& r, std::string_view data) {
     } else {
       out.append(data);
     }
+  }
+  if (tooLong) {
+    abort(r);
+    return false;
   }
   scheduleFlush();
   size_t buffered = &out == &out_ ? out_.size() - outSent_ : out.size();
@@ -557,6 +569,10 @@ bool HttpConnection::write(HttpRequest& r, std::string_view data) {
 
 void HttpConnection::end(HttpRequest& r) {
   if (r.released_ || r.responseState_ != HttpRequest::ResponseState::kStreaming || closed()) return;
+  if (!r.noResponseBody_ && r.declaredLength_ && r.bodyWritten_ != *r.declaredLength_) {
+    abort(r);
+    return;
+  }
   if (r.chunkedResponse_) outputFor(r).append("0\r\n\r\n");
   r.responseState_ = HttpRequest::ResponseState::kEnded;
   r.released_ = true;
@@ -569,6 +585,19 @@ void HttpConnection::end(HttpRequest& r) {
     phase_ = Phase::kStopped;
     closeAfterQueue_ = true;
   }
+  advanceQueue();
+  scheduleFlush();
+}
+
+void HttpConnection::abort(HttpRequest& r) {
+  if (r.released_ || r.responseState_ != HttpRequest::ResponseState::kStreaming || closed()) return;
+  r.aborted_ = true;
+  r.responseState_ = HttpRequest::ResponseState::kEnded;
+  r.released_ = true;
+  r.observer_ = nullptr;
+  if (&r == current_) current_ = nullptr;
+  phase_ = Phase::kStopped;
+  closeAfterQueue_ = true;
   advanceQueue();
   scheduleFlush();
 }
@@ -594,6 +623,11 @@ void HttpConnection::advanceQueue() {
     if (front->responseState_ != HttpRequest::ResponseState::kEnded) break;
     queue_.erase(queue_.begin());
     if (front != current_) recycle(front);
+    if (front->aborted_) {
+      // Nothing after a truncated answer can be framed: close once it is written.
+      closeAfterFlush_ = true;
+      break;
+    }
     if (!queue_.empty()) {
       HttpRequest* next = queue_.front();
       out_.append(next->pendingOutput_);
@@ -634,6 +668,10 @@ void HttpConnection::flush() {
   } else if (!writeBlocked_) {
     writeBlocked_ = true;
     writeEvent_.enable();
+  }
+  if (closeAfterFlush_ && outSent_ == out_.size()) {
+    closeNow(GoneReason::kServerClosing);
+    return;
   }
   notifyWritable();
   maybeFinish();

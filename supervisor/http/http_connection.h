@@ -79,6 +79,7 @@ class HttpConnection {
                      std::optional<uint64_t> contentLength, const std::string_view* wholeBody);
   bool write(HttpRequest& request, std::string_view data);
   void end(HttpRequest& request);
+  void abort(HttpRequest& request);
 
   void onReadable();
   void parse();
@@ -150,6 +151,8 @@ class HttpConnection {
   bool writeBlocked_ = false;
   bool readPaused_ = false;
   bool aboveHighWater_ = false;
+  // An aborted answer reached the front: close as soon as what precedes it is written.
+  bool closeAfterFlush_ = false;
   // The request whose head or body the parser is in (also after its owner let go of it).
   HttpRequest* current_ = nullptr;
   // Requests in order, answered or not; the front's output goes to out_.

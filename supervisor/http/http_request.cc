@@ -53,6 +53,10 @@ void HttpRequest::end() {
   if (connection_) connection_->end(*this);
 }
 
+void HttpRequest::abort() {
+  if (connection_) connection_->abort(*this);
+}
+
 void HttpRequest::reset() {
   observer_ = nullptr;
   method_ = {};
@@ -72,7 +76,9 @@ void HttpRequest::reset() {
   bodyReceived_ = 0;
   bodyEndPending_ = false;
   responseState_ = ResponseState::kNone;
-  chunkedResponse_ = closeDelimited_ = noResponseBody_ = false;
+  chunkedResponse_ = closeDelimited_ = noResponseBody_ = aborted_ = false;
+  declaredLength_.reset();
+  bodyWritten_ = 0;
   pendingOutput_.clear();
 }
 

@@ -101,10 +101,18 @@ class HttpRequest {
   void startResponse(int status, std::span<const HttpHeader> headers,
                      std::optional<uint64_t> contentLength);
   // Appends body bytes; false when the connection's output is above the high-water mark (the
-  // bytes are kept; wait for onWritable before writing more).
+  // bytes are kept; wait for onWritable before writing more). Bytes beyond a declared
+  // Content-Length are not sent: the response is aborted instead (a wrong length ends the
+  // connection, never the framing).
   bool write(std::string_view data);
-  // Ends a streamed response. The request stops being the owner's.
+  // Ends a streamed response. The request stops being the owner's. A response shorter than its
+  // declared Content-Length is aborted.
   void end();
+  // Gives up on a response that has started: what is buffered is written, then the connection
+  // closes, so the client sees a truncated answer (and later requests on the connection are
+  // told kServerClosing). Before the response starts, respond() with an error status instead.
+  // The request stops being the owner's.
+  void abort();
   bool responseStarted() const { return responseState_ != ResponseState::kNone; }
 
  private:
@@ -149,6 +157,9 @@ class HttpRequest {
   bool chunkedResponse_ = false;
   bool closeDelimited_ = false;
   bool noResponseBody_ = false;
+  bool aborted_ = false;
+  std::optional<uint64_t> declaredLength_;
+  uint64_t bodyWritten_ = 0;
   // Output produced before this request reached the front of the connection's queue.
   std::string pendingOutput_;
 };
