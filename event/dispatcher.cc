@@ -30,6 +30,15 @@ void Timer::trampoline(evutil_socket_t, short, void* self) {
   static_cast<Timer*>(self)->onFire_();
 }
 
+Deferred::Deferred(Dispatcher& dispatcher, std::function<void()> run)
+    : run_(std::move(run)), event_(event_new(dispatcher.base(), -1, 0, trampoline, this)) {
+  if (!event_) throw std::runtime_error("event_new failed");
+}
+
+void Deferred::trampoline(evutil_socket_t, short, void* self) {
+  static_cast<Deferred*>(self)->run_();
+}
+
 FileEvent::FileEvent(Dispatcher& dispatcher, int fd, short events, bool edgeTriggered,
                      std::function<void(short)> onReady, bool enabled)
     : onReady_(std::move(onReady)),

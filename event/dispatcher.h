@@ -62,6 +62,26 @@ class Timer {
   EventPtr event_;
 };
 
+// A callback to run later in the current loop turn (after the callbacks already ready), without a
+// system call: for work that must not run inside the caller's stack.
+class Deferred {
+ public:
+  Deferred(Dispatcher& dispatcher, std::function<void()> run);
+  Deferred(const Deferred&) = delete;
+  Deferred& operator=(const Deferred&) = delete;
+
+  // Idempotent until the callback runs.
+  void schedule() {
+    if (!event_pending(event_.get(), EV_TIMEOUT, nullptr))
+      event_active(event_.get(), EV_TIMEOUT, 0);
+  }
+
+ private:
+  static void trampoline(evutil_socket_t, short, void* self);
+  std::function<void()> run_;
+  EventPtr event_;
+};
+
 // A descriptor watched for as long as the object lives: registered with the kernel once
 // (EV_PERSIST), so readiness costs no system call per use. With `edgeTriggered` the owner must
 // drain the descriptor (read until EAGAIN) or remember that it did not; libevent then reports

@@ -96,7 +96,8 @@ HttpConnection::HttpConnection(ConnectionContext& context, UniqueFd fd,
       timer_(context.dispatcher, [this] { onTimer(); }),
       readEvent_(context.dispatcher, fd_.get(), EV_READ, false, [this](short) { onReadable(); }),
       writeEvent_(
-          context.dispatcher, fd_.get(), EV_WRITE, false, [this](short) { flush(); }, false) {
+          context.dispatcher, fd_.get(), EV_WRITE, false, [this](short) { flush(); }, false),
+      resumeParsing_(context.dispatcher, [this] { parse(); }) {
   llhttp_init(&parser_, HTTP_REQUEST, &kSettings);
   parser_.data = this;
   // From accept to the end of the first head counts as header time (a client that connects and
@@ -603,7 +604,6 @@ void HttpConnection::abort(HttpRequest& r) {
 }
 
 void HttpConnection::answerInternally(HttpRequest& r, int status) {
-  r.internalError_ = true;
   r.released_ = true;
   r.observer_ = nullptr;
   r.bodyState_ = HttpRequest::BodyState::kDone;
@@ -704,7 +704,7 @@ void HttpConnection::grant(HttpRequest& r, size_t bytes) {
     outputFor(r).append("HTTP/1.1 100 Continue\r\n\r\n");
     scheduleFlush();
   }
-  if (&r == current_ && phase_ == Phase::kBody) parse();
+  if (&r == current_ && phase_ == Phase::kBody) resumeParsing_.schedule();
 }
 
 // ---- closing --------------------------------------------------------------------------------

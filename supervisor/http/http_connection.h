@@ -166,6 +166,8 @@ class HttpConnection {
   event::Timer timer_;
   event::FileEvent readEvent_;
   event::FileEvent writeEvent_;
+  // Parsing resumed after grantBody(), outside the owner's call.
+  event::Deferred resumeParsing_;
 };
 
 }  // namespace isolated::http

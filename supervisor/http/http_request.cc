@@ -65,7 +65,7 @@ void HttpRequest::reset() {
   hasBody_ = isHead_ = false;
   keepAlive_ = true;
   expectContinue_ = continueSent_ = false;
-  delivered_ = released_ = internalError_ = false;
+  delivered_ = released_ = false;
   contentLength_.reset();
   headers_.clear();
   head_.clear();
@@ -74,7 +74,6 @@ void HttpRequest::reset() {
   bodyState_ = BodyState::kNone;
   credit_ = 0;
   bodyReceived_ = 0;
-  bodyEndPending_ = false;
   responseState_ = ResponseState::kNone;
   chunkedResponse_ = closeDelimited_ = noResponseBody_ = aborted_ = false;
   declaredLength_.reset();

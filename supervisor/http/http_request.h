@@ -4,12 +4,16 @@
 //
 // Lifetime: the connection owns every HttpRequest (they are pooled per connection and reused).
 // A request is the owner's from onRequest() until the first of:
-//   - the owner ends the response (respond(), or end() after startResponse());
+//   - the owner ends the response (respond(), end() after startResponse(), or abort());
 //   - onClientGone() returns (the connection is failing; the request must not be touched).
 // Views it returns (method, target, headers) stay valid for as long as the request is the
 // owner's. Body data passed to onBodyData() is valid only during that call.
-// After the owner ends the response, body bytes still arriving are discarded by the layer and
-// the connection is closed after the response when the body was not complete.
+// An answer that starts before the request's body is complete carries Connection: close; once it
+// ends, the rest of the body is not read and the connection closes after the answer.
+//
+// Re-entrancy: the owner may call any method from inside any callback (answering in onRequest is
+// the fast path). No method calls back into the owner before it returns: output is written, and
+// parsing resumed after grantBody(), from later callbacks of the same loop turn.
 //
 // Threading: the connection's event-loop thread only, like everything in supervisor/http/.
 #pragma once
@@ -48,8 +52,8 @@ class HttpRequestObserver {
   virtual ~HttpRequestObserver() = default;
   // Body bytes, never more in total than the credit granted with grantBody().
   virtual void onBodyData(std::string_view data) = 0;
-  // The body is complete (called once, after the last onBodyData; also for an empty body once
-  // the owner has granted any credit).
+  // The body is complete: once, after the last onBodyData. Never called for a request without a
+  // body (hasBody() false); a chunked body may end without any data.
   virtual void onBodyEnd() = 0;
   // Response bytes buffered by write() fell below the high-water mark again.
   virtual void onWritable() {}
@@ -134,9 +138,8 @@ class HttpRequest {
   bool keepAlive_ = true;
   bool expectContinue_ = false;
   bool continueSent_ = false;
-  bool delivered_ = false;      // onRequest ran: the owner holds it
-  bool released_ = false;       // the owner let go (ended the response or was told it is gone)
-  bool internalError_ = false;  // an answer the layer made itself (400 and the like)
+  bool delivered_ = false;  // onRequest ran: the owner holds it
+  bool released_ = false;   // the owner let go (ended the response or was told it is gone)
   std::optional<uint64_t> contentLength_;
   std::vector<HttpHeader> headers_;
   // Every byte the views above point into: target, then names and values, copied from the
@@ -151,7 +154,6 @@ class HttpRequest {
   BodyState bodyState_ = BodyState::kNone;
   uint64_t credit_ = 0;
   uint64_t bodyReceived_ = 0;
-  bool bodyEndPending_ = false;  // the parser finished the body; onBodyEnd waits for credit
   // Response.
   ResponseState responseState_ = ResponseState::kNone;
   bool chunkedResponse_ = false;
