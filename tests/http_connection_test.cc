@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 
+#include <set>
+
 #include "supervisor/http/http_date.h"
 #include "supervisor/http/request_checks.h"
 #include "tests/http_test_support.h"
@@ -33,6 +35,18 @@ TEST(HttpConnectionTest, AnswersAGetAndKeepsTheConnection) {
   ASSERT_TRUE(h.waitResponses(2));
   EXPECT_EQ(h.reader.responses[1].header("X-Target"), "/again");
   EXPECT_FALSE(h.clientEof);
+}
+
+TEST(HttpConnectionTest, ReusesRequestObjectsAcrossKeepAliveRequests) {
+  PairHarness h;
+  std::set<const void*> addresses;
+  for (size_t i = 1; i <= 20; ++i) {
+    h.send(i % 2 ? "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+                 : "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx");
+    ASSERT_TRUE(h.waitResponses(i));
+    addresses.insert(h.handler.seen().back()->address);
+  }
+  EXPECT_LE(addresses.size(), 2u);  // pooled, not one object per request
 }
 
 TEST(HttpConnectionTest, AnswersFiftyPipelinedRequestsInOrder) {

@@ -110,6 +110,7 @@ class ResponseReader {
 // One request as the handler saw it, copied out.
 struct Seen {
   HttpRequest* request = nullptr;  // null once released or gone
+  const void* address = nullptr;   // the request object's address, kept
   std::string method, target;
   int versionMinor = 1;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -147,6 +148,7 @@ class RecordingHandler : public HttpRequestHandler {
   void onRequest(HttpRequest& request) override {
     auto seen = std::make_unique<Seen>();
     seen->request = &request;
+    seen->address = &request;
     seen->method = request.method();
     seen->target = request.target();
     seen->versionMinor = request.versionMinor();

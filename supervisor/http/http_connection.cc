@@ -370,6 +370,9 @@ void HttpConnection::messageComplete() {
   bool wasReceiving = r->bodyState_ == HttpRequest::BodyState::kReceiving;
   r->bodyState_ = HttpRequest::BodyState::kDone;
   if (wasReceiving && !r->released_ && r->observer_) r->observer_->onBodyEnd();
+  // Answered before its message ended (the fast path: answered inside onRequest), it left the
+  // queue while still the parser's: back to the pool now.
+  if (std::find(queue_.begin(), queue_.end(), r) == queue_.end()) recycle(r);
   advanceQueue();
   maybeFinish();
 }
