@@ -49,6 +49,19 @@ TEST(HttpConnectionTest, ReusesRequestObjectsAcrossKeepAliveRequests) {
   EXPECT_LE(addresses.size(), 2u);  // pooled, not one object per request
 }
 
+TEST(HttpConnectionTest, ServesAnUpgradeRequestAsPlainHttp) {
+  PairHarness h;
+  h.send(
+      "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+      "POST /after HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade\r\n"
+      "Content-Length: 2\r\n\r\nokGET /last HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(h.waitResponses(3));
+  EXPECT_EQ(h.reader.responses[0].header("X-Target"), "/ws");
+  EXPECT_EQ(h.reader.responses[1].body, "ok");
+  EXPECT_EQ(h.reader.responses[2].header("X-Target"), "/last");
+  EXPECT_EQ(h.handler.seen()[0]->headers.size(), 3u);  // the owner sees Upgrade and may refuse
+}
+
 TEST(HttpConnectionTest, AnswersFiftyPipelinedRequestsInOrder) {
   PairHarness h;
   std::string all;
