@@ -83,7 +83,7 @@ class HttpRequest {
   // 0 for HTTP/1.0, 1 for HTTP/1.1.
   int versionMinor() const { return versionMinor_; }
   std::span<const HttpHeader> headers() const { return headers_; }
-  // The first header named `name` (ASCII case-insensitive); empty when absent.
+  // The value of the first header named `name` (ASCII case-insensitive); nullopt when absent.
   std::optional<std::string_view> header(std::string_view name) const;
   const sockaddr_storage& peer() const { return *peer_; }
   // Whether a body follows the head; its length when framed by Content-Length.
