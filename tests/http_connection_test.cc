@@ -49,6 +49,16 @@ TEST(HttpConnectionTest, ReusesRequestObjectsAcrossKeepAliveRequests) {
   EXPECT_LE(addresses.size(), 2u);  // pooled, not one object per request
 }
 
+TEST(HttpConnectionTest, ClosesAfterAnsweringConnectionClose) {
+  PairHarness h;
+  h.send(
+      "GET /1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(h.waitClosed());
+  ASSERT_EQ(h.reader.completeCount(), 1u);
+  EXPECT_EQ(h.reader.responses[0].header("Connection"), "close");
+  EXPECT_EQ(h.handler.seen().size(), 1u);  // nothing after it is parsed
+}
+
 TEST(HttpConnectionTest, ServesAnUpgradeRequestAsPlainHttp) {
   PairHarness h;
   h.send(
