@@ -11,7 +11,7 @@ import net from 'node:net';
 
 const corpus = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean)
     .map((line) => Buffer.from(line, 'hex'));
-const waitMs = Number(process.argv[3] || 300);
+const waitMs = Number(process.argv[3] || 1000);
 const results = new Array(corpus.length);
 const byPort = new Map();  // client local port -> index
 const requests = new Map();  // index -> the first request (IncomingMessage)
@@ -47,7 +47,7 @@ server.on('clientError', (err, socket) => {
   socket.destroy();
 });
 
-function run(i) {
+function run(i, wait) {
   return new Promise((resolve) => {
     const socket = net.connect(server.address().port, '127.0.0.1');
     socket.on('connect', () => {
@@ -63,9 +63,11 @@ function run(i) {
     socket.on('error', () => {});
     const started = Date.now();
     const timer = setInterval(() => {
-      if (results[i] || Date.now() - started > waitMs) {
+      if (results[i] || Date.now() - started > wait) {
         clearInterval(timer);
         if (!results[i]) results[i] = { i, r: 'I' };
+        // What the server sees of this connection from now on (the reset) is not a result.
+        byPort.delete(socket.localPort);
         socket.destroy();
         resolve();
       }
@@ -74,12 +76,22 @@ function run(i) {
 }
 
 server.listen(0, '127.0.0.1', async () => {
+  // All requests in batches with a short wait; then those still without a result, all at once
+  // with a long one, so that a loaded machine does not turn a slow answer into "incomplete".
   const batch = 64;
   for (let start = 0; start < corpus.length; start += batch) {
     const running = [];
-    for (let i = start; i < Math.min(corpus.length, start + batch); i++) running.push(run(i));
+    for (let i = start; i < Math.min(corpus.length, start + batch); i++) running.push(run(i, waitMs));
     await Promise.all(running);
   }
+  const retry = [];
+  for (let i = 0; i < corpus.length; i++) {
+    if (results[i].r === 'I' && !requests.has(i)) {
+      results[i] = undefined;
+      retry.push(run(i, waitMs * 5));
+    }
+  }
+  await Promise.all(retry);
   for (const r of results) process.stdout.write(JSON.stringify(r) + '\n');
   server.close();
   process.exit(0);

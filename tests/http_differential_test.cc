@@ -63,7 +63,7 @@ std::vector<Outcome> runNode(const std::vector<std::string>& corpus) {
     for (const std::string& r : corpus)
       file << toHex(r) << '\n';
   }
-  std::string command = std::string("node ") + HTTP_DIFFERENTIAL_SCRIPT + " " + path + " 2000";
+  std::string command = std::string("node ") + HTTP_DIFFERENTIAL_SCRIPT + " " + path + " 1000";
   std::unique_ptr<FILE, decltype(&pclose)> pipe(popen(command.c_str(), "r"), pclose);
   std::vector<Outcome> out(corpus.size());
   if (!pipe) return out;
@@ -115,8 +115,9 @@ std::vector<Outcome> runLayer(const std::vector<std::string>& corpus) {
   std::vector<bool> eof(corpus.size());
   auto quietSince = std::chrono::steady_clock::now();
   auto deadline = quietSince + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() - quietSince < std::chrono::milliseconds(300) &&
-         std::chrono::steady_clock::now() < deadline) {
+  // Done after a whole pass makes no progress and none has for 300 ms (checked after the pass,
+  // so a process descheduled for a while still looks at what arrived meanwhile).
+  while (std::chrono::steady_clock::now() < deadline) {
     dispatcher.runReady();
     bool progress = false;
     for (size_t i = 0; i < clients.size(); ++i) {
@@ -132,6 +133,8 @@ std::vector<Outcome> runLayer(const std::vector<std::string>& corpus) {
     }
     if (progress) {
       quietSince = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - quietSince > std::chrono::milliseconds(300)) {
+      break;
     } else {
       ::poll(nullptr, 0, 2);
     }
