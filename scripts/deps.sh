@@ -10,6 +10,9 @@ packages=(
   libssl-dev zlib1g-dev nlohmann-json3-dev libsystemd-dev libtomlplusplus-dev
   # ICU's converters for TextDecoder's legacy encodings (the same ICU libnode links).
   libicu-dev
+  # The HTTP/1.1 layer (supervisor/http/) parses with llhttp, whose C sources node-llhttp ships;
+  # its benchmark drives wrk.
+  node-llhttp wrk
   # Tests parse /metrics with the Prometheus client library's own text parser.
   python3 python3-prometheus-client
   # Runtime dependencies of libnode108, needed when V8 comes from a private prefix.

@@ -1,0 +1,78 @@
+// The HTTP/1.1 server of one event loop: accepts on a listening socket and owns the
+// HttpConnections it makes (supervisor/http/http_connection.h).
+//
+// Accepting pauses without spinning: at the --max-connections cap, and on EMFILE/ENFILE (then a
+// 1 s retry as well, for descriptors freed elsewhere); it resumes when a connection closes.
+// listenTcp() can set SO_REUSEPORT so that several loops (I/O threads) each accept on their own
+// socket bound to one address.
+//
+// Lifetime: the Dispatcher and the handler outlive the server. Destroying the server closes
+// every connection; owners of requests in flight are told (GoneReason::kServerClosing).
+// Threading: the dispatcher's thread only; one server per loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "event/dispatcher.h"
+#include "supervisor/http/http_connection.h"
+#include "supervisor/http/http_limits.h"
+#include "supervisor/http/http_request.h"
+
+namespace isolated::http {
+
+class HttpServer {
+ public:
+  // A non-blocking listening TCP socket on host:port (port 0: the kernel picks); throws
+  // std::runtime_error naming the address when it cannot be bound.
+  static UniqueFd listenTcp(const std::string& host, uint16_t port, bool reusePort,
+                            int backlog = 1024);
+
+  // Serves `listener` (a listening socket, made non-blocking here).
+  HttpServer(event::Dispatcher& dispatcher, HttpRequestHandler& handler, const HttpLimits& limits,
+             UniqueFd listener);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Serves an already connected socket (tests use socketpairs; an accept thread could hand
+  // sockets over). Counts toward the connection cap.
+  void adopt(UniqueFd connection, const sockaddr_storage& peer);
+
+  uint16_t port() const;
+  size_t connectionCount() const { return connections_.size(); }
+  bool acceptPaused() const { return acceptPaused_; }
+  // Stops accepting; idle connections close at once, busy ones after their last answer (which
+  // carries Connection: close). `onDrained` runs when the last connection has closed.
+  void drain(std::function<void()> onDrained = {});
+
+ private:
+  // A non-blocking connected socket (accept4 made it so).
+  void addConnection(UniqueFd connection, const sockaddr_storage& peer);
+  void onAcceptable();
+  void pauseAccepting(bool retryLater);
+  void resumeAccepting();
+  void connectionClosed(HttpConnection* connection);
+  void reap();
+
+  HttpLimits limits_;
+  ConnectionContext context_;
+  UniqueFd listener_;
+  bool acceptPaused_ = false;
+  bool draining_ = false;
+  std::function<void()> onDrained_;
+  std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;
+  // Closed connections, freed from the next loop turn (a connection closes inside its own
+  // callbacks, so it can not be freed there).
+  std::vector<std::unique_ptr<HttpConnection>> closed_;
+  event::Timer reaper_;
+  event::Timer acceptRetry_;
+  std::unique_ptr<event::FileEvent> acceptEvent_;
+};
+
+}  // namespace isolated::http
