@@ -134,6 +134,15 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "JSON object of variables for the script's env (re-read on reload)", ""},
       {"secrets-file", "ISOLATED_SECRETS_FILE", "FILE",
        "JSON object of string secrets for the script's env (re-read on reload)", ""},
+      // The worker sandbox (docs/sandbox.md).
+      {"sandbox", "ISOLATED_SANDBOX", "on|off",
+       "Run workers without privileges, capabilities, network or namespaces of their own, under "
+       "a seccomp allow-list (off: for debugging only)",
+       "on"},
+      {"user", "ISOLATED_USER", "NAME",
+       "User the workers run as when the server starts as root (empty: nobody)", ""},
+      {"group", "ISOLATED_GROUP", "NAME",
+       "Group the workers run as when the server starts as root (empty: the user's group)", ""},
   };
 }
 
@@ -489,6 +498,15 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     return OptionsError{caFile.origin + ": cannot read '" + caFile.value + "'"};
   }
   config.fetchCaFile = caFile.value;
+
+  auto sandbox = resolve(find("sandbox"));
+  if (auto on = parseOnOff(sandbox.value)) {
+    config.sandbox = *on;
+  } else {
+    return OptionsError{sandbox.origin + ": expected on or off, got '" + sandbox.value + "'"};
+  }
+  config.sandboxUser = resolve(find("user")).value;
+  config.sandboxGroup = resolve(find("group")).value;
 
   auto level = resolve(find("log-level"));
   if (auto l = parseLogLevel(level.value)) {

@@ -8,6 +8,8 @@ packages=(
   build-essential cmake pkg-config ca-certificates curl
   capnproto libcapnp-dev libevent-dev libcxxopts-dev libgtest-dev libcurl4-openssl-dev
   libssl-dev zlib1g-dev nlohmann-json3-dev libsystemd-dev
+  # The worker sandbox's seccomp filter; clang (with libFuzzer) for -DISOLATED_FUZZ=ON.
+  libseccomp-dev clang libclang-rt-14-dev
   # Tests parse /metrics with the Prometheus client library's own text parser.
   python3 python3-prometheus-client
   # Runtime dependencies of libnode108, needed when V8 comes from a private prefix.

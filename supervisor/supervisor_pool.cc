@@ -72,7 +72,8 @@ void Supervisor::spawnWorker() {
         argv.insert(argv.end(), {"--script-snapshot", path});
       }
     }
-    auto worker = std::make_unique<WorkerProcess>(id, base_, argv, ipc::FrameLimits{}, *this);
+    auto worker = std::make_unique<WorkerProcess>(id, base_, argv, ipc::FrameLimits{}, *this,
+                                                  &config_.workerSandbox);
     worker->generation = generation_;
     worker->slot = freeSlot();
     if (config_.maxRequests > 0) {

@@ -17,6 +17,7 @@
 #include "common/read_file.h"
 #include "common/version.h"
 #include "ipc/channel.h"
+#include "sandbox/seccomp_filter.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/isolate_host.h"
 #include "worker/platform_task_pump.h"
@@ -41,6 +42,8 @@ struct WorkerArgs {
   bool builtinsSnapshot = true;
   // A snapshot of the script on top of the built-ins, made by `isolated __snapshot-script`.
   std::string scriptSnapshotPath;
+  // The seccomp allow-list once V8 is up (sandbox/seccomp_filter.h).
+  bool seccomp = false;
 };
 
 std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
@@ -53,7 +56,8 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
       "isolation", "", cxxopts::value<std::string>()->default_value("shared"))(
       "log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"))(
-      "no-builtins-snapshot", "")("script-snapshot", "", cxxopts::value<std::string>());
+      "no-builtins-snapshot", "")("script-snapshot", "", cxxopts::value<std::string>())("seccomp",
+                                                                                        "");
   std::vector<const char*> argv{"isolated __worker"};
   for (const auto& a : args)
     argv.push_back(a.c_str());
@@ -80,6 +84,7 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
     parsed.logFormat =
         parseLogFormat(result["log-format"].as<std::string>()).value_or(LogFormat::kText);
     parsed.builtinsSnapshot = result.count("no-builtins-snapshot") == 0;
+    parsed.seccomp = result.count("seccomp") != 0;
     if (result.count("script-snapshot")) {
       parsed.scriptSnapshotPath = result["script-snapshot"].as<std::string>();
     }
@@ -173,6 +178,14 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   PlatformTaskPump platformTasks(base.get(), v8.platform(),
                                  [&] { host.runPlatformTasks(v8.platform().defaultPlatform()); });
   host.setBackgroundIdleCallback([&loop] { loop.exitIfDrained(); });
+  // V8, its threads and the first isolate are up: from here on the worker needs only its
+  // channel, memory, clocks and read-only files.
+  if (parsed->seccomp) {
+    if (auto sandboxError = sandbox::installWorkerSeccomp(parsed->logFormat)) {
+      logger.error("worker: cannot install the sandbox", {{"error", *sandboxError}});
+      return 1;
+    }
+  }
 
   // The supervisor's first message is Configure, the script's environment: it must be in place
   // before the script's top level runs.
