@@ -107,8 +107,8 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "isolate per request)",
        "shared"},
       {"fetch-deny", "ISOLATED_FETCH_DENY", "CIDR[,CIDR...]",
-       "Address ranges fetch() may not connect to, IPv4 or IPv6 (for example "
-       "127.0.0.0/8,10.0.0.0/8,::1/128)",
+       "Address ranges fetch() may not connect to, IPv4 or IPv6, or `private` for every "
+       "non-public range (for example private,203.0.113.0/24)",
        ""},
       {"fetch-ca-file", "ISOLATED_FETCH_CA_FILE", "PATH",
        "PEM file of CAs that fetch() trusts instead of the system store", ""},
