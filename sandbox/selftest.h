@@ -2,8 +2,8 @@
 // what it must and allows what a worker needs. Each case runs in a child that installs the
 // same filter a worker installs and then makes one call; a denied call must kill the child
 // with SIGSYS and make the SIGSYS reporter log its name (or fail with the designed errno); an
-// allowed call must succeed. Prints one line
-// per case and exits 0 when every case behaved, 1 otherwise. CTest runs it.
+// allowed call must succeed. Prints one line per case and exits 0 when every case behaved, 1
+// otherwise. CTest runs it (sandbox_selftest).
 #pragma once
 
 #include <string>
