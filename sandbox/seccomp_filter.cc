@@ -21,6 +21,10 @@ namespace isolated::sandbox {
 
 namespace {
 
+// siginfo's si_code for a SIGSYS raised by a seccomp filter (asm-generic/siginfo.h; glibc's
+// headers do not define it for user space).
+constexpr int kSigsysFromSeccomp = 1;
+
 // Syscall numbers below this get a name in the report; larger ones are reported by number.
 constexpr int kNamedSyscalls = 512;
 
@@ -55,6 +59,9 @@ size_t appendNumber(char* out, size_t at, size_t cap, long value) {
 }
 
 void onSigsys(int, siginfo_t* info, void* context) {
+  // A SIGSYS sent with kill() is not the filter's: nothing to report (SA_RESETHAND has made
+  // the next one fatal, as SIGSYS is by default).
+  if (info->si_code != kSigsysFromSeccomp) return;
   const int nr = info->si_syscall;
   const char* name = "unknown";
   if (gReporter != nullptr && nr >= 0 && nr < kNamedSyscalls && gReporter->names[nr][0] != '\0') {

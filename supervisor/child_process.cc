@@ -82,7 +82,11 @@ std::string describeExitStatus(int status) {
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     const char* name = sigdescr_np(sig);
-    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+    std::string text =
+        "killed by signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+    // The sandbox's seccomp filter: the worker's own line just before names the system call.
+    if (sig == SIGSYS) text += ", a system call the sandbox denies";
+    return text;
   }
   return "status " + std::to_string(status);
 }
