@@ -40,6 +40,19 @@ std::map<std::string, std::string> procStatus(pid_t pid) {
   return fields;
 }
 
+// "soft hard" of one row of /proc/PID/limits ("Max open files", ...).
+std::string procLimit(pid_t pid, const std::string& name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name, 0) != 0) continue;
+    std::istringstream fields(line.substr(name.size()));
+    std::string soft, hard;
+    fields >> soft >> hard;
+    return soft + " " + hard;
+  }
+  return "";
+}
+
 std::string link(const std::string& path) {
   std::error_code ec;
   auto target = std::filesystem::read_symlink(path, ec);
@@ -84,6 +97,11 @@ TEST(SandboxTest, WorkersRunWithoutPrivilegesUnderSeccomp) {
     }
     EXPECT_EQ(status["NoNewPrivs"], "1") << pid;
     EXPECT_EQ(status["Seccomp"], "2") << pid;  // SECCOMP_MODE_FILTER
+    EXPECT_EQ(procLimit(pid, "Max core file size"), "0 0") << pid;
+    EXPECT_EQ(procLimit(pid, "Max open files"), "64 64") << pid;
+    if (ownUserNamespace) {
+      EXPECT_EQ(procLimit(pid, "Max processes"), "64 64") << pid;
+    }
     if (geteuid() == 0) {
       passwd* nobody = getpwnam("nobody");
       ASSERT_NE(nobody, nullptr);
