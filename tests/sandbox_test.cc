@@ -124,8 +124,9 @@ TEST(SandboxTest, WorkersHaveTheirOwnNamespacesWhereTheKernelAllows) {
       [](const std::string& l) { return l.find("msg=\"worker sandbox\"") != std::string::npos; });
   ASSERT_TRUE(line);
   std::string granted = logField(*line, "namespaces");
-  if (geteuid() == 0) {
-    // Any kernel this project targets grants root these.
+  if (server.countLines("the kernel refused part of it") == 0) {
+    // Nothing refused (a container's seccomp profile may refuse some): all five, as root or
+    // with unprivileged user namespaces.
     EXPECT_EQ(granted, "user,pid,net,ipc,mount") << *line;
   }
   const std::pair<const char*, const char*> kinds[] = {
