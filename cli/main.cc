@@ -19,6 +19,8 @@
 #include "common/read_file.h"
 #include "common/syscall.h"
 #include "common/version.h"
+#include "sandbox/prepare.h"
+#include "sandbox/selftest.h"
 #include "supervisor/supervisor.h"
 #include "worker/script_snapshot_main.h"
 #include "worker/startup_bench.h"
@@ -85,7 +87,7 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
     std::cerr << "isolated serve: " << error->message << "\nTry 'isolated serve --help'.\n";
     return 2;
   }
-  const auto& config = std::get<isolated::ServeConfig>(parsed);
+  auto& config = std::get<isolated::ServeConfig>(parsed);
   // Logging must never stall the event loop: when stderr is a pipe or socket (journald, a log
   // shipper), make it non-blocking so a backed-up reader costs dropped, counted lines instead.
   struct stat st {};
@@ -107,6 +109,12 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
     logger.error("cannot start", {{"error", "cannot resolve /proc/self/exe"}});
     return 1;
   }
+  if (auto sandboxError = isolated::sandbox::prepareWorkerSandbox(config, logger)) {
+    logger.error("cannot start", {{"error", *sandboxError}});
+    return 1;
+  }
+  std::vector<std::string> workerCommand{self, "__worker"};
+  if (config.sandbox) workerCommand.push_back("--seccomp");
 
   // A client that disconnects must never kill the supervisor through SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
@@ -129,7 +137,7 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
       if (auto* next = std::get_if<isolated::ServeConfig>(&again)) return std::move(*next);
       return std::string("unexpected help request");
     };
-    isolated::supervisor::Supervisor supervisor(base.get(), config, {self, "__worker"}, logger,
+    isolated::supervisor::Supervisor supervisor(base.get(), config, workerCommand, logger,
                                                 {self, "__snapshot-script"}, readConfig);
     return supervisor.run();
   } catch (const std::exception& e) {
@@ -150,6 +158,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "__worker") return isolated::worker::workerMain(argv[0], rest);
   if (command == "__snapshot-script") return isolated::worker::scriptSnapshotMain(argv[0], rest);
+  if (command == "__sandbox-selftest") return isolated::sandbox::selftestMain(rest);
   if (command == "__bench-startup") return isolated::worker::benchStartupMain(argv[0], rest);
   if (command == "serve") return serve(rest, argc, argv);
   if (command == "ctl") return isolated::runCtl(rest);

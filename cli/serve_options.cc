@@ -161,8 +161,8 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "isolate per request)",
        "shared"},
       {"fetch-deny", "ISOLATED_FETCH_DENY", "CIDR[,CIDR...]",
-       "Address ranges fetch() may not connect to, IPv4 or IPv6 (for example "
-       "127.0.0.0/8,10.0.0.0/8,::1/128)",
+       "Address ranges fetch() may not connect to, IPv4 or IPv6, or `private` for every "
+       "non-public range (for example private,203.0.113.0/24)",
        ""},
       {"fetch-ca-file", "ISOLATED_FETCH_CA_FILE", "PATH",
        "PEM file of CAs that fetch() trusts instead of the system store", ""},
@@ -196,6 +196,15 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "Seconds an isolate may stay idle before it is evicted (0: never)", "300"},
       {"metrics-per-app", "ISOLATED_METRICS_PER_APP", "on|off",
        "Label metrics by app (off: one series per metric, for servers with very many apps)", "on"},
+      // The worker sandbox (docs/sandbox.md).
+      {"sandbox", "ISOLATED_SANDBOX", "on|off",
+       "Run workers without privileges, capabilities, network or namespaces of their own, under "
+       "a seccomp allow-list (off: for debugging only)",
+       "on"},
+      {"user", "ISOLATED_USER", "NAME",
+       "User the workers run as when the server starts as root (empty: nobody)", ""},
+      {"group", "ISOLATED_GROUP", "NAME",
+       "Group the workers run as when the server starts as root (empty: the user's group)", ""},
   };
   for (auto& spec : specs)
     spec.kind = kindOf(spec.name);
@@ -643,6 +652,15 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     return OptionsError{caFile.origin + ": cannot read '" + caFile.value + "'"};
   }
   config.fetchCaFile = caFile.value;
+
+  auto sandbox = resolve(find("sandbox"));
+  if (auto on = parseOnOff(sandbox.value)) {
+    config.sandbox = *on;
+  } else {
+    return OptionsError{sandbox.origin + ": expected on or off, got '" + sandbox.value + "'"};
+  }
+  config.sandboxUser = resolve(find("user")).value;
+  config.sandboxGroup = resolve(find("group")).value;
 
   auto level = resolve(find("log-level"));
   if (auto l = parseLogLevel(level.value)) {

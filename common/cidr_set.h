@@ -1,7 +1,14 @@
 // A set of IPv4 and IPv6 address ranges in CIDR notation, for --fetch-deny: parsing with
 // precise errors, and matching the socket address an outbound fetch is about to connect to.
-// IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) match as the IPv4 address they carry, so a
-// deny-list of IPv4 ranges cannot be bypassed through a dual-stack socket.
+// Every form of an address is checked: IPv4-mapped IPv6 (::ffff:a.b.c.d) and NAT64
+// (64:ff9b::a.b.c.d, RFC 6052's well-known prefix) also match as the IPv4 address they carry,
+// and the unspecified addresses 0.0.0.0 and ::, which a connect() on Linux sends to the local
+// host, also match as 127.0.0.1 and ::1. So a deny-list of IPv4 loopback cannot be bypassed
+// through a dual-stack socket, a NAT64 gateway or 0.0.0.0.
+//
+// The entry `private` stands for every range that is not the public internet (see
+// kPrivatePreset in cidr_set.cc: loopback, RFC 1918, link-local, CGNAT, unique-local,
+// 0.0.0.0/8, multicast, reserved) and mixes with CIDRs: "private,203.0.113.0/24".
 #pragma once
 
 #include <sys/socket.h>
@@ -28,11 +35,12 @@ struct Cidr {
 
 class CidrSet {
  public:
-  // Parses "RANGE[,RANGE...]" where RANGE is ADDRESS/BITS or a bare ADDRESS (one host), IPv4
-  // or IPv6. Returns the error, naming the bad entry, as a string.
+  // Parses "RANGE[,RANGE...]" where RANGE is ADDRESS/BITS, a bare ADDRESS (one host), IPv4
+  // or IPv6, or the preset `private`. Returns the error, naming the bad entry, as a string.
   static std::variant<CidrSet, std::string> parse(std::string_view list);
 
-  // The range (as written) that contains `address`, if any. Non-IP families never match.
+  // The range (as written; a preset's as "private (RANGE)") that contains `address` or another
+  // form of it, if any. Non-IP families never match.
   const Cidr* match(const sockaddr* address) const;
   bool empty() const { return ranges_.empty(); }
   const std::vector<Cidr>& ranges() const { return ranges_; }

@@ -11,6 +11,7 @@
 #include "common/cidr_set.h"
 #include "common/isolation_mode.h"
 #include "common/logger.h"
+#include "common/sandbox_plan.h"
 
 namespace isolated {
 
@@ -120,6 +121,14 @@ struct ServeConfig {
 
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;
+
+  // The worker sandbox (docs/sandbox.md): on by default. As root, workers become `sandboxUser`
+  // (empty: nobody) and `sandboxGroup` (empty: that user's group); as non-root both stay empty.
+  bool sandbox = true;
+  std::string sandboxUser;
+  std::string sandboxGroup;
+  // Not a flag: resolved from the three above at start-up by sandbox::prepareWorkerSandbox.
+  SandboxPlan workerSandbox;
 };
 
 }  // namespace isolated

@@ -13,6 +13,9 @@ packages=(
   # The HTTP/1.1 layer (supervisor/http/) parses with llhttp, whose C sources node-llhttp ships;
   # its benchmark drives wrk.
   node-llhttp wrk
+  # The worker sandbox's seccomp filter (clang and libclang-rt-14-dev for -DISOLATED_FUZZ=ON
+  # are installed by hand: docs/fuzzing.md).
+  libseccomp-dev
   # Tests parse /metrics with the Prometheus client library's own text parser.
   python3 python3-prometheus-client
   # Runtime dependencies of libnode108, needed when V8 comes from a private prefix.

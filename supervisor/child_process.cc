@@ -2,6 +2,7 @@
 #include "supervisor/child_process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "common/syscall.h"
+#include "sandbox/child_setup.h"
 
 namespace isolated::supervisor {
 
@@ -36,7 +38,8 @@ void ChildProcess::signal(int sig) const {
   if (running()) ::kill(pid_, sig);
 }
 
-ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const UniqueFd& channel) {
+ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const UniqueFd& channel,
+                                 const SandboxPlan* plan) {
   std::vector<char*> cargv;
   cargv.reserve(argv.size() + 1);
   for (const auto& a : argv)
@@ -45,8 +48,8 @@ ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const Uni
   const int channelFd = channel.get();
   pid_t parent = getpid();
 
-  pid_t pid =
-      static_cast<pid_t>(checkedSyscall("fork", "spawning a worker", [] { return fork(); }));
+  pid_t pid = static_cast<pid_t>(
+      checkedSyscall("fork", "spawning a worker", [&] { return sandbox::cloneChild(plan); }));
   if (pid == 0) {
     // Child: async-signal-safe calls only.
     if (channelFd == 3) {
@@ -54,9 +57,20 @@ ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const Uni
     } else if (dup2(channelFd, 3) < 0) {
       _exit(127);
     }
-    // Backstop for the EOF rule: should the supervisor vanish, so does the worker.
+    sandbox::closeDescriptorsAbove(3);
+    if (plan != nullptr) {
+      const char* step = "";
+      if (int err = sandbox::applyInChild(*plan, &step); err != 0) {
+        sandbox::reportChildFailure(step, err);
+        _exit(126);
+      }
+    }
+    // Backstop for the EOF rule: should the supervisor vanish, so does the worker. Set after
+    // the identity change, which clears it. In a new pid namespace the parent shows as pid 0.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
+    pid_t expectedParent =
+        plan != nullptr && plan->enabled && (plan->cloneFlags & CLONE_NEWPID) ? 0 : parent;
+    if (getppid() != expectedParent) _exit(127);
     execv(cargv[0], cargv.data());
     _exit(127);
   }
@@ -68,7 +82,11 @@ std::string describeExitStatus(int status) {
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     const char* name = sigdescr_np(sig);
-    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+    std::string text =
+        "killed by signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+    // The sandbox's seccomp filter: the worker's own line just before names the system call.
+    if (sig == SIGSYS) text += ", a system call the sandbox denies";
+    return text;
   }
   return "status " + std::to_string(status);
 }

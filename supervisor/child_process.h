@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sandbox_plan.h"
 #include "common/unique_fd.h"
 
 namespace isolated::supervisor {
@@ -19,10 +20,13 @@ class ChildProcess {
   ChildProcess& operator=(ChildProcess&& other) noexcept;
   ~ChildProcess();
 
-  // fork + exec of `argv` (argv[0] is the executable path) with `channel` as the child's fd 3.
-  // Everything the child needs is prepared before fork: between fork and exec it only calls
-  // async-signal-safe functions.
-  static ChildProcess spawn(const std::vector<std::string>& argv, const UniqueFd& channel);
+  // fork + exec of `argv` (argv[0] is the executable path) with `channel` as the child's fd 3
+  // and no other descriptor beyond stdio. With a sandbox `plan` (sandbox/child_setup.h) the
+  // child starts in its namespaces and drops its privileges before exec. Everything the child
+  // needs is prepared before fork: between fork and exec it only calls async-signal-safe
+  // functions.
+  static ChildProcess spawn(const std::vector<std::string>& argv, const UniqueFd& channel,
+                            const SandboxPlan* plan = nullptr);
 
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0 && !reaped_; }

@@ -19,11 +19,19 @@ namespace {
 // worker/script_snapshot_main.h.
 constexpr int kNoScriptSnapshot = 3;
 
-std::string makePrivateDirectory() {
+std::string makePrivateDirectory(const SandboxPlan* sandbox) {
   const char* tmp = std::getenv("TMPDIR");
   std::string templ = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/isolated-XXXXXX";
   // mkdtemp creates the directory with mode 0700.
   checkedSyscall("mkdtemp", templ, [&] { return ::mkdtemp(templ.data()) == nullptr ? -1 : 0; });
+  // The sandboxed helper writes here, and sandboxed workers read, as the worker user.
+  if (sandbox != nullptr && sandbox->enabled && sandbox->setIdentity) {
+    if (::chown(templ.c_str(), sandbox->uid, sandbox->gid) != 0) {
+      int err = errno;
+      ::rmdir(templ.c_str());
+      throw SyscallError("chown", err, templ);
+    }
+  }
   return templ;
 }
 
@@ -37,12 +45,14 @@ void removeSnapshot(const std::string& path) {
 }  // namespace
 
 ScriptSnapshotter::ScriptSnapshotter(event_base* base, std::vector<std::string> helperCommand,
-                                     Logger& logger, std::function<void()> done)
+                                     Logger& logger, std::function<void()> done,
+                                     const SandboxPlan* sandbox)
     : base_(base),
       helperCommand_(std::move(helperCommand)),
       logger_(logger),
       done_(std::move(done)),
-      dir_(makePrivateDirectory()) {}
+      sandbox_(sandbox),
+      dir_(makePrivateDirectory(sandbox)) {}
 
 ScriptSnapshotter::~ScriptSnapshotter() {
   helper_.reset();  // SIGKILL and reap
@@ -68,7 +78,7 @@ bool ScriptSnapshotter::start(uint64_t generation, bool withBindings) {
     // The helper gets /dev/null as its fd 3: it has no channel, only its exit status.
     UniqueFd devNull(checkedSyscall("open", "/dev/null",
                                     [] { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }));
-    helper_ = ChildProcess::spawn(argv, devNull);
+    helper_ = ChildProcess::spawn(argv, devNull, sandbox_);
   } catch (const SyscallError& e) {
     logger_.warn("script snapshot off: cannot start the helper", {{"error", e.what()}});
     helperOut_.clear();

@@ -35,8 +35,10 @@ class ScriptSnapshotter {
   // `helperCommand`: the binary, `__snapshot-script` and its arguments except --out. `done` runs
   // on the loop when a helper started by start() has ended, whatever the outcome. Throws
   // SyscallError when the private directory cannot be made.
+  // `sandbox`: the workers' plan, which the helper runs under too (it runs the user's script),
+  // so that its files belong to the worker user who maps them; it must outlive this object.
   ScriptSnapshotter(event_base* base, std::vector<std::string> helperCommand, Logger& logger,
-                    std::function<void()> done);
+                    std::function<void()> done, const SandboxPlan* sandbox = nullptr);
   ~ScriptSnapshotter();
   ScriptSnapshotter(const ScriptSnapshotter&) = delete;
   ScriptSnapshotter& operator=(const ScriptSnapshotter&) = delete;
@@ -62,6 +64,7 @@ class ScriptSnapshotter {
   std::vector<std::string> helperCommand_;
   Logger& logger_;
   std::function<void()> done_;
+  const SandboxPlan* sandbox_;
   std::string dir_;
   std::optional<ChildProcess> helper_;
   uint64_t helperGeneration_ = 0;

@@ -59,8 +59,9 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
                             std::string(logLevelName(config.logLevel)), "--log-format",
                             config.logFormat == LogFormat::kJson ? "json" : "text"});
     try {
-      snapshotter_ = std::make_unique<ScriptSnapshotter>(base_, std::move(snapshotCommand), logger_,
-                                                         [this] { onScriptSnapshotDone(); });
+      snapshotter_ = std::make_unique<ScriptSnapshotter>(
+          base_, std::move(snapshotCommand), logger_, [this] { onScriptSnapshotDone(); },
+          &config_.workerSandbox);
     } catch (const SyscallError& e) {
       logger_.warn("script snapshot off: no private directory for it", {{"error", e.what()}});
     }

@@ -73,8 +73,8 @@ size_t Supervisor::countWorkers(bool (*predicate)(const WorkerProcess&)) const {
 void Supervisor::spawnWorker() {
   uint32_t id = nextWorkerId_++;
   try {
-    auto worker =
-        std::make_unique<WorkerProcess>(id, base_, workerCommand_, ipc::FrameLimits{}, *this);
+    auto worker = std::make_unique<WorkerProcess>(id, base_, workerCommand_, ipc::FrameLimits{},
+                                                  *this, &config_.workerSandbox);
     worker->generation = generation_;
     worker->slot = freeSlot();
     if (config_.maxRequests > 0) {

@@ -25,14 +25,15 @@ const char* workerStateName(WorkerState state) {
 }
 
 WorkerProcess::WorkerProcess(uint32_t id, event_base* base, const std::vector<std::string>& argv,
-                             const ipc::FrameLimits& limits, WorkerEvents& events)
+                             const ipc::FrameLimits& limits, WorkerEvents& events,
+                             const SandboxPlan* sandbox)
     : id_(id), events_(events), spawnedAt_(Clock::now()), lastPingAt_(spawnedAt_) {
   int fds[2];
   checkedSyscall("socketpair", "worker channel",
                  [&] { return ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds); });
   UniqueFd ours(fds[0]);
   UniqueFd theirs(fds[1]);
-  process_ = ChildProcess::spawn(argv, theirs);
+  process_ = ChildProcess::spawn(argv, theirs, sandbox);
   theirs.reset();  // Only the child holds its end, so its exit is seen as EOF here.
   channel_ = std::make_unique<ipc::Channel>(base, std::move(ours), limits, *this);
 }

@@ -61,8 +61,10 @@ class WorkerProcess : public ipc::ChannelHandler {
   using Clock = std::chrono::steady_clock;
 
   // Spawns `argv` with a fresh socketpair. Throws SyscallError when the OS refuses.
+  // `sandbox`, if given, must outlive the spawn only (ChildProcess::spawn).
   WorkerProcess(uint32_t id, event_base* base, const std::vector<std::string>& argv,
-                const ipc::FrameLimits& limits, WorkerEvents& events);
+                const ipc::FrameLimits& limits, WorkerEvents& events,
+                const SandboxPlan* sandbox = nullptr);
 
   uint32_t id() const { return id_; }
   pid_t pid() const { return process_.pid(); }

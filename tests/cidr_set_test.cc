@@ -96,5 +96,74 @@ TEST(CidrSetTest, RejectsMalformedEntriesByName) {
   EXPECT_NE(parseError("300.1.1.1/8").find("'300.1.1.1/8'"), std::string::npos);
 }
 
+TEST(CidrSetTest, UnspecifiedAddressesMatchAsLoopback) {
+  // connect() to 0.0.0.0 or :: reaches the local host on Linux.
+  CidrSet v4 = parseOk("127.0.0.0/8");
+  EXPECT_EQ(matchOf(v4, "0.0.0.0"), "127.0.0.0/8");
+  EXPECT_EQ(matchOf(v4, "::ffff:0.0.0.0"), "127.0.0.0/8");
+  EXPECT_EQ(matchOf(v4, "::"), "127.0.0.0/8");
+  EXPECT_EQ(matchOf(v4, "0.0.0.1"), "");
+  CidrSet v6 = parseOk("::1");
+  EXPECT_EQ(matchOf(v6, "::"), "::1");
+  EXPECT_EQ(matchOf(v6, "0.0.0.0"), "::1");
+}
+
+TEST(CidrSetTest, Nat64AddressesMatchAsTheIpv4TheyCarry) {
+  CidrSet set = parseOk("10.0.0.0/8,169.254.169.254");
+  EXPECT_EQ(matchOf(set, "64:ff9b::10.1.2.3"), "10.0.0.0/8");
+  EXPECT_EQ(matchOf(set, "64:ff9b::a9fe:a9fe"), "169.254.169.254");
+  EXPECT_EQ(matchOf(set, "64:ff9b::8.8.8.8"), "");
+  // Only the well-known /96 carries an address in its last 32 bits.
+  EXPECT_EQ(matchOf(set, "64:ff9b:0:0:0:1:a00:1"), "");
+}
+
+TEST(CidrSetTest, PrivatePresetCoversEveryNonPublicForm) {
+  CidrSet set = parseOk("private");
+  for (const char* address : {"127.0.0.1",
+                              "127.1.2.3",
+                              "10.0.0.1",
+                              "172.16.5.4",
+                              "172.31.255.255",
+                              "192.168.0.1",
+                              "169.254.169.254",
+                              "100.64.0.1",
+                              "100.127.255.255",
+                              "0.0.0.0",
+                              "0.1.2.3",
+                              "224.0.0.1",
+                              "239.255.255.250",
+                              "255.255.255.255",
+                              "::1",
+                              "::",
+                              "fc00::1",
+                              "fd12:3456::1",
+                              "fe80::1",
+                              "ff02::1",
+                              "::ffff:127.0.0.1",
+                              "::ffff:10.1.1.1",
+                              "::ffff:169.254.169.254",
+                              "::ffff:0.0.0.0",
+                              "64:ff9b::127.0.0.1",
+                              "64:ff9b::192.168.1.1",
+                              "64:ff9b:1::1"}) {
+    EXPECT_NE(matchOf(set, address), "") << address;
+  }
+  for (const char* address :
+       {"8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.0", "172.32.0.1", "2606:4700::1111",
+        "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "11.0.0.1"}) {
+    EXPECT_EQ(matchOf(set, address), "") << address;
+  }
+  EXPECT_EQ(matchOf(set, "10.9.8.7"), "private (10.0.0.0/8)");
+}
+
+TEST(CidrSetTest, PresetMixesWithRangesInAnyCase) {
+  CidrSet set = parseOk("8.8.8.0/24, Private");
+  EXPECT_EQ(matchOf(set, "8.8.8.8"), "8.8.8.0/24");
+  EXPECT_EQ(matchOf(set, "127.0.0.1"), "private (127.0.0.0/8)");
+  EXPECT_EQ(matchOf(set, "1.1.1.1"), "");
+  EXPECT_NE(parseError("privat").find("'privat'"), std::string::npos);
+  EXPECT_NE(parseError("private/8").find("'private/8'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace isolated

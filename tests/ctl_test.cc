@@ -46,6 +46,8 @@ class TempDir {
     char pattern[] = "/tmp/isolated-ctl-XXXXXX";
     if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
+    // Sandboxed workers run as nobody and must be able to read scripts written here.
+    std::filesystem::permissions(path_, std::filesystem::perms(0755));
   }
   ~TempDir() {
     std::error_code ec;

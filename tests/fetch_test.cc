@@ -289,6 +289,31 @@ TEST_F(FetchTest, DenyListRefusesAddressesAfterResolutionAndRedirects) {
   EXPECT_TRUE(has(contentOf(via, "message"), "--fetch-deny range 127.0.0.2/32")) << via.dump();
 }
 
+TEST_F(FetchTest, DenyListCannotBeBypassedThroughTheUnspecifiedAddress) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  // 0.0.0.0 reaches a loopback listener on Linux: denying 127.0.0.0/8 must refuse it too.
+  ServerProcess server(script(), {"--workers", "1", "--fetch-deny", "127.0.0.0/8"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  auto [status, denied] = ask(server, "/get", origin.url("/hello", "0.0.0.0"));
+  EXPECT_EQ(status, 502) << denied.dump();
+  EXPECT_TRUE(has(contentOf(denied, "message"), "refused: 0.0.0.0 is in the --fetch-deny range"))
+      << denied.dump();
+}
+
+TEST_F(FetchTest, PrivatePresetRefusesLoopbackInEveryForm) {
+  Origin origin;
+  ASSERT_NE(origin.port(), 0);
+  ServerProcess server(script(), {"--workers", "1", "--fetch-deny", "private"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  for (const char* host : {"127.0.0.1", "0.0.0.0", "localhost"}) {
+    auto [status, denied] = ask(server, "/get", origin.url("/hello", host));
+    EXPECT_EQ(status, 502) << host << ": " << denied.dump();
+    EXPECT_TRUE(has(contentOf(denied, "message"), "--fetch-deny range private ("))
+        << host << ": " << denied.dump();
+  }
+}
+
 TEST_F(FetchTest, DenyListAppliesToResolvedNames) {
   Origin origin;
   ASSERT_NE(origin.port(), 0);

@@ -36,6 +36,8 @@ class TempDir {
   TempDir() {
     char pattern[] = "/tmp/isolated-lifecycle-XXXXXX";
     path_ = mkdtemp(pattern);
+    // Sandboxed workers run as nobody and must be able to read scripts written here.
+    std::filesystem::permissions(path_, std::filesystem::perms(0755));
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
   std::string write(const std::string& name, const std::string& text) const {

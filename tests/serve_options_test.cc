@@ -79,6 +79,24 @@ TEST(ServeOptionsTest, Defaults) {
   EXPECT_EQ(c.logFormat, LogFormat::kText);
 }
 
+TEST(ServeOptionsTest, SandboxFlagsAndVariables) {
+  auto defaults = parseOk({"w.js"});
+  EXPECT_TRUE(defaults.sandbox);
+  EXPECT_EQ(defaults.sandboxUser, "");
+  EXPECT_EQ(defaults.sandboxGroup, "");
+  auto flags = parseOk({"w.js", "--sandbox", "off", "--user", "isolated", "--group", "daemon"});
+  EXPECT_FALSE(flags.sandbox);
+  EXPECT_EQ(flags.sandboxUser, "isolated");
+  EXPECT_EQ(flags.sandboxGroup, "daemon");
+  auto env = parseOk({"w.js"}, {{"ISOLATED_SANDBOX", "off"}, {"ISOLATED_USER", "www-data"}});
+  EXPECT_FALSE(env.sandbox);
+  EXPECT_EQ(env.sandboxUser, "www-data");
+  EXPECT_NE(parseError({"w.js", "--sandbox", "maybe"}).find("--sandbox: expected on or off"),
+            std::string::npos);
+  auto deny = parseOk({"w.js", "--fetch-deny", "private,8.8.8.8"});
+  EXPECT_GT(deny.fetchDeny.ranges().size(), 10u);
+}
+
 TEST(ServeOptionsTest, ZeroCpusStillGivesWorkers) {
   EXPECT_EQ(parseOk({"app.js"}, {}, 0).workers, 2u);
 }

@@ -31,6 +31,8 @@ class TempScript {
   explicit TempScript(const std::string& source) {
     char pattern[] = "/tmp/isolated-test-XXXXXX";
     dir_ = mkdtemp(pattern);
+    // Sandboxed workers run as nobody and must be able to read the script.
+    std::filesystem::permissions(dir_, std::filesystem::perms(0755));
     path_ = dir_ + "/worker.js";
     write(source);
   }

@@ -16,6 +16,7 @@
 #include "common/read_file.h"
 #include "common/version.h"
 #include "ipc/channel.h"
+#include "sandbox/seccomp_filter.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/isolate_registry.h"
 #include "worker/platform_task_pump.h"
@@ -36,6 +37,8 @@ struct WorkerArgs {
   // Apps as contexts of one isolate (worker/isolate_registry.h, RegistryOptions).
   bool sharedIsolate = false;
   size_t sharedHeapLimitBytes = 1024u << 20;
+  // The seccomp allow-list once V8 is up (sandbox/seccomp_filter.h).
+  bool seccomp = false;
 };
 
 // Apps, their scripts and limits arrive over the channel (LoadApp); the command line only sets
@@ -46,7 +49,8 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
   options.add_options()("log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"))(
       "no-builtins-snapshot", "")("shared-isolate", "")(
-      "shared-isolate-heap-mb", "", cxxopts::value<size_t>()->default_value("1024"));
+      "shared-isolate-heap-mb", "", cxxopts::value<size_t>()->default_value("1024"))("seccomp",
+                                                                                      "");
   std::vector<const char*> argv{"isolated __worker"};
   for (const auto& a : args)
     argv.push_back(a.c_str());
@@ -62,6 +66,7 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
     parsed.logFormat =
         parseLogFormat(result["log-format"].as<std::string>()).value_or(LogFormat::kText);
     parsed.builtinsSnapshot = result.count("no-builtins-snapshot") == 0;
+    parsed.seccomp = result.count("seccomp") != 0;
     parsed.sharedIsolate = result.count("shared-isolate") != 0;
     parsed.sharedHeapLimitBytes = result["shared-isolate-heap-mb"].as<size_t>() << 20;
     if (parsed.sharedHeapLimitBytes == 0) {
@@ -155,6 +160,14 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   PlatformTaskPump platformTasks(base.get(), v8.platform(),
                                  [&] { registry.runPlatformTasks(v8.platform()); });
   registry.setWorkEndedCallback([&loop] { loop.exitIfDrained(); });
+  // V8, its threads and the first isolate are up: from here on the worker needs only its
+  // channel, memory, clocks and read-only files.
+  if (parsed->seccomp) {
+    if (auto sandboxError = sandbox::installWorkerSeccomp(parsed->logFormat)) {
+      logger.error("worker: cannot install the sandbox", {{"error", *sandboxError}});
+      return 1;
+    }
+  }
 
   // Configure comes first; the loop answers it with Hello (or refuses another protocol
   // version), then serves apps until Shutdown or until the channel closes.
