@@ -16,6 +16,9 @@ packages=(
   # The worker sandbox's seccomp filter (clang and libclang-rt-14-dev for -DISOLATED_FUZZ=ON
   # are installed by hand: docs/fuzzing.md).
   libseccomp-dev
+  # Storage backends: SQLite, and PostgreSQL's client library; the tests start a real
+  # PostgreSQL server of their own.
+  libsqlite3-dev libpq-dev postgresql
   # Tests parse /metrics with the Prometheus client library's own text parser.
   python3 python3-prometheus-client
   # Runtime dependencies of libnode108, needed when V8 comes from a private prefix.

@@ -1,0 +1,86 @@
+// Parsing of --kv / --database / --storage NAME=URL.
+#include "common/storage_bindings.h"
+
+#include <filesystem>
+
+#include "common/bindings.h"
+
+namespace isolated {
+
+const char* storageKindName(StorageKind kind) {
+  switch (kind) {
+    case StorageKind::kKv:
+      return "kv";
+    case StorageKind::kDatabase:
+      return "database";
+    case StorageKind::kStorage:
+      return "storage";
+  }
+  return "?";
+}
+
+std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const std::string& text,
+                                                      std::string& error) {
+  std::string flag = std::string("--") + storageKindName(kind);
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    error = flag + " expects NAME=URL, got \"" + text + "\"";
+    return std::nullopt;
+  }
+  StorageBindingSpec spec;
+  spec.kind = kind;
+  spec.name = text.substr(0, eq);
+  std::string url = text.substr(eq + 1);
+  if (!isBindingName(spec.name)) {
+    error = flag + ": \"" + spec.name + "\" is not a JavaScript identifier";
+    return std::nullopt;
+  }
+  auto starts = [&](const char* prefix) { return url.rfind(prefix, 0) == 0; };
+  if (starts("postgres://") || starts("postgresql://")) {
+    spec.backend = StorageBackend::kPostgres;
+    spec.location = url;
+  } else if (starts("file:")) {
+    spec.backend = StorageBackend::kDirectory;
+    spec.location = url.substr(5);
+  } else if (starts("sqlite:")) {
+    spec.backend = StorageBackend::kSqlite;
+    spec.location = url.substr(7);
+  } else if (url.find("://") != std::string::npos) {
+    error = flag + " " + spec.name + ": unknown URL scheme in \"" + redactStorageUrl(url) +
+            "\" (sqlite:PATH, file:DIR or postgres://...)";
+    return std::nullopt;
+  } else {
+    spec.backend = StorageBackend::kSqlite;
+    spec.location = url;
+  }
+  if (spec.backend != StorageBackend::kPostgres) {
+    if (spec.location.empty()) {
+      error = flag + " " + spec.name + ": the path is empty";
+      return std::nullopt;
+    }
+    std::error_code ignored;
+    spec.location = std::filesystem::absolute(spec.location, ignored).lexically_normal().string();
+  }
+  if (kind == StorageKind::kStorage && spec.backend != StorageBackend::kDirectory) {
+    error = flag + " " + spec.name + ": object storage needs a directory (file:DIR)";
+    return std::nullopt;
+  }
+  if (kind != StorageKind::kStorage && spec.backend == StorageBackend::kDirectory) {
+    error = flag + " " + spec.name +
+            ": a directory (file:) serves only --storage; use sqlite:" + "PATH or postgres://...";
+    return std::nullopt;
+  }
+  return spec;
+}
+
+std::string redactStorageUrl(const std::string& location) {
+  size_t scheme = location.find("://");
+  if (scheme == std::string::npos) return location;
+  size_t at = location.find('@', scheme + 3);
+  if (at == std::string::npos) return location;
+  size_t colon = location.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return location;
+  return location.substr(0, colon + 1) + "***" + location.substr(at);
+}
+
+}  // namespace isolated

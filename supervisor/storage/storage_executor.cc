@@ -1,0 +1,85 @@
+// Storage threads with an eventfd back to the loop.
+#include "supervisor/storage/storage_executor.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+namespace isolated::storage {
+
+StorageExecutor::StorageExecutor(event_base* base, unsigned threads)
+    : eventFd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!eventFd_) throw std::runtime_error("storage: cannot create an eventfd");
+  event_.reset(event_new(
+      base, eventFd_.get(), EV_READ | EV_PERSIST,
+      [](evutil_socket_t, short, void* self) { static_cast<StorageExecutor*>(self)->drain(); },
+      this));
+  if (!event_ || event_add(event_.get(), nullptr) != 0) {
+    throw std::runtime_error("storage: cannot watch the eventfd");
+  }
+  for (unsigned i = 0; i < std::max(threads, 1u); ++i)
+    threads_.emplace_back([this] { work(); });
+}
+
+StorageExecutor::~StorageExecutor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    jobs_.clear();
+  }
+  wake_.notify_all();
+  for (auto& thread : threads_)
+    thread.join();
+}
+
+void StorageExecutor::submit(Job job) {
+  ++pending_;
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void StorageExecutor::work() {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    std::function<void()> completion = job();
+    bool first;
+    {
+      std::lock_guard lock(mutex_);
+      first = done_.empty();
+      done_.push_back(std::move(completion));
+    }
+    // One wake-up per batch of completions: the loop drains them all at once.
+    if (first) {
+      uint64_t one = 1;
+      [[maybe_unused]] ssize_t written = ::write(eventFd_.get(), &one, sizeof one);
+    }
+  }
+}
+
+void StorageExecutor::drain() {
+  uint64_t count = 0;
+  [[maybe_unused]] ssize_t got = ::read(eventFd_.get(), &count, sizeof count);
+  std::deque<std::function<void()>> ready;
+  {
+    std::lock_guard lock(mutex_);
+    ready.swap(done_);
+  }
+  for (auto& completion : ready) {
+    --pending_;
+    if (completion) completion();
+  }
+}
+
+}  // namespace isolated::storage
