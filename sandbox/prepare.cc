@@ -84,8 +84,8 @@ ProbeResult probe(const SandboxPlan& plan, const std::vector<std::string>& scrip
       }
     }
     char line[200];
-    int n = snprintf(line, sizeof line, "%s %d %d %zu", err == 0 ? "-" : step, err, scriptErr,
-                     failed);
+    int n =
+        snprintf(line, sizeof line, "%s %d %d %zu", err == 0 ? "-" : step, err, scriptErr, failed);
     ssize_t ignored = ::write(fds[1], line, static_cast<size_t>(n));
     (void)ignored;
     _exit(0);
@@ -219,8 +219,7 @@ std::optional<std::string> prepareWorkerSandbox(ServeConfig& config, Logger& log
   }
   if (result.scriptError != 0) {
     return "worker sandbox: the worker user " + userName + " cannot read " +
-           scripts[result.script] +
-           " (" + errnoText(result.scriptError) +
+           scripts[result.script] + " (" + errnoText(result.scriptError) +
            "): make the script and its directories readable by that user or group, choose "
            "another --user, or --sandbox off";
   }

@@ -261,11 +261,10 @@ TEST(ScriptSnapshotTest, AReplacementWorkerRunsTheDeployedVersionNotTheEditedFil
   auto dir =
       std::filesystem::temp_directory_path() / ("isolated-stale-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all |
-                                        std::filesystem::perms::group_read |
-                                        std::filesystem::perms::group_exec |
-                                        std::filesystem::perms::others_read |
-                                        std::filesystem::perms::others_exec);
+  std::filesystem::permissions(
+      dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+               std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+               std::filesystem::perms::others_exec);
   std::string path = (dir / "version.js").string();
   std::ofstream(path) << "export default { fetch() { return new Response('v1'); } };\n";
   {

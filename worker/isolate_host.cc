@@ -442,23 +442,9 @@ void IsolateHost::fireTimer(uint64_t timerId, uint64_t requestId) {
 }
 
 void IsolateHost::onFetchMessage(ipc::Envelope::Reader message) {
-  uint64_t fetchId = 0;
-  switch (message.which()) {
-    case ipc::Envelope::FETCH_HEAD:
-      fetchId = message.getFetchHead().getFetchId();
-      break;
-    case ipc::Envelope::FETCH_BODY:
-      fetchId = message.getFetchBody().getFetchId();
-      break;
-    case ipc::Envelope::FETCH_FAILED:
-      fetchId = message.getFetchFailed().getFetchId();
-      break;
-    case ipc::Envelope::FETCH_UPLOAD_CREDIT:
-      fetchId = message.getFetchUploadCredit().getFetchId();
-      break;
-    default:
-      return;
-  }
+  std::optional<uint64_t> id = fetchIdOf(message);
+  if (!id) return;
+  uint64_t fetchId = *id;
   auto requestId = fetches_.requestOf(fetchId);
   if (!context_ || !requestId) return;
   runTurn(*requestId, [&](v8::Local<v8::Context> context, v8::TryCatch&) {

@@ -398,23 +398,9 @@ void IsolateRegistry::bodyCredit(ipc::BodyCredit::Reader credit) {
 }
 
 void IsolateRegistry::onFetchMessage(ipc::Envelope::Reader message) {
-  uint64_t fetchId = 0;
-  switch (message.which()) {
-    case ipc::Envelope::FETCH_HEAD:
-      fetchId = message.getFetchHead().getFetchId();
-      break;
-    case ipc::Envelope::FETCH_BODY:
-      fetchId = message.getFetchBody().getFetchId();
-      break;
-    case ipc::Envelope::FETCH_FAILED:
-      fetchId = message.getFetchFailed().getFetchId();
-      break;
-    case ipc::Envelope::FETCH_UPLOAD_CREDIT:
-      fetchId = message.getFetchUploadCredit().getFetchId();
-      break;
-    default:
-      return;
-  }
+  std::optional<uint64_t> id = fetchIdOf(message);
+  if (!id) return;
+  uint64_t fetchId = *id;
   // A fetch of an isolate since evicted or rebuilt is unknown to the new one, which ignores it.
   App* app = find(FetchIdSequence::appOf(fetchId));
   if (app == nullptr || !app->host) return;

@@ -9,6 +9,21 @@
 
 namespace isolated::worker {
 
+std::optional<uint64_t> fetchIdOf(ipc::Envelope::Reader message) {
+  switch (message.which()) {
+    case ipc::Envelope::FETCH_HEAD:
+      return message.getFetchHead().getFetchId();
+    case ipc::Envelope::FETCH_BODY:
+      return message.getFetchBody().getFetchId();
+    case ipc::Envelope::FETCH_FAILED:
+      return message.getFetchFailed().getFetchId();
+    case ipc::Envelope::FETCH_UPLOAD_CREDIT:
+      return message.getFetchUploadCredit().getFetchId();
+    default:
+      return std::nullopt;
+  }
+}
+
 namespace {
 
 v8::Local<v8::String> text(v8::Isolate* isolate, kj::StringPtr value) {

@@ -35,6 +35,10 @@ namespace isolated::worker {
 // ones, so ids are unique across the worker (ipc/protocol.h rule 8) and a supervisor message
 // for a fetch is routed to its app by the id alone. Kept by the app's definition, so that ids
 // stay unique across the app's evictions and rebuilds.
+// The fetch a supervisor message about a fetch (FetchHead, FetchBody, FetchFailed,
+// FetchUploadCredit) is for; nullopt for any other message.
+std::optional<uint64_t> fetchIdOf(ipc::Envelope::Reader message);
+
 class FetchIdSequence {
  public:
   explicit FetchIdSequence(uint32_t app) : app_(app) {}

@@ -49,8 +49,7 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
   options.add_options()("log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"))(
       "no-builtins-snapshot", "")("shared-isolate", "")(
-      "shared-isolate-heap-mb", "", cxxopts::value<size_t>()->default_value("1024"))("seccomp",
-                                                                                      "");
+      "shared-isolate-heap-mb", "", cxxopts::value<size_t>()->default_value("1024"))("seccomp", "");
   std::vector<const char*> argv{"isolated __worker"};
   for (const auto& a : args)
     argv.push_back(a.c_str());
