@@ -22,8 +22,8 @@
 #                 its worker, then 3 more (their median is "warm"). Client-side times
 #                 (bench/tenants.py cold). p50 and p99 of cold - warm. Base: the same for app0.
 #   evict    $APPS apps, max_isolates = $SMALL_MAX_ISOLATES.
-#     4 cycle     wrk -c$CYCLE_CONNS requesting app0, app1, ... in turn for $DURATION s: every
-#                 request needs an isolate that was evicted. Failed requests, and the workers'
+#     4 cycle     wrk -c$CYCLE_CONNS requesting app0, app1, ... in turn for $CYCLE_SECONDS s: every
+#                 request needs an isolate that was evicted (cycles = requests / $APPS). Failed requests, and the workers'
 #                 peak total RSS (sampled every 0.2 s) against the bound that max_isolates
 #                 implies: base RSS + workers x max_isolates x the per-app figure of row 1.
 #   noisy    app0 (B) and app `noisy` (A: `for (;;) {}` in fetch, cpu_limit $NOISY_CPU_LIMIT ms).
@@ -37,10 +37,10 @@
 # the row says "not met", and the server's log is kept under $OUT_DIR/tenants/.
 #
 # Usage (from anywhere in the repository):  bash bench/tenants.sh
-#                                           QUICK=1 bash bench/tenants.sh   # about a minute
+#                                           QUICK=1 bash bench/tenants.sh   # 300 apps, shorter runs
 # Environment (defaults in brackets):
 #   ISOLATED_BIN        binary to test                              [build/isolated]
-#   APPS                generated apps                              [1000]
+#   APPS                generated apps                              [1000; QUICK 300]
 #   WORKERS             isolated --workers                          [2]
 #   CONNS               wrk connections for the Zipf rows           [32]
 #   DURATION            measured seconds per wrk run                [8; QUICK 3]
@@ -48,6 +48,7 @@
 #   COLD_APPS           apps measured in the cold-start row         [200; QUICK 100]
 #   SMALL_MAX_ISOLATES  max_isolates of the eviction row            [100]
 #   CYCLE_CONNS         wrk connections of the eviction row         [4]
+#   CYCLE_SECONDS       seconds of the eviction row's wrk run       [15; QUICK 4]
 #   PACED_RATE          B's approximate rate, req/s                 [200]
 #   PACED_CONNS         B's connections                             [4]
 #   NOISY_CONNS         A's connections (each always busy)          [2]
@@ -63,12 +64,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 QUICK="${QUICK:-0}"
 if [[ "${QUICK}" == 1 ]]; then
-  q_duration=3 q_warmup=1 q_cold=100
+  q_apps=300 q_duration=3 q_warmup=1 q_cold=100 q_cycle=4
 else
-  q_duration=8 q_warmup=2 q_cold=200
+  q_apps=1000 q_duration=8 q_warmup=2 q_cold=200 q_cycle=15
 fi
 ISOLATED_BIN="${ISOLATED_BIN:-build/isolated}"
-APPS="${APPS:-1000}"
+APPS="${APPS:-${q_apps}}"
 WORKERS="${WORKERS:-2}"
 CONNS="${CONNS:-32}"
 DURATION="${DURATION:-${q_duration}}"
@@ -76,6 +77,7 @@ WARMUP="${WARMUP:-${q_warmup}}"
 COLD_APPS="${COLD_APPS:-${q_cold}}"
 SMALL_MAX_ISOLATES="${SMALL_MAX_ISOLATES:-100}"
 CYCLE_CONNS="${CYCLE_CONNS:-4}"
+CYCLE_SECONDS="${CYCLE_SECONDS:-${q_cycle}}"
 PACED_RATE="${PACED_RATE:-200}"
 PACED_CONNS="${PACED_CONNS:-4}"
 NOISY_CONNS="${NOISY_CONNS:-2}"
@@ -337,10 +339,10 @@ run_evict() {
   local evictions_before
   evictions_before="$(apps_total evictions)"
   spawn_helper "${RAW_DIR}/evict.cycle.wrk.txt" env TENANTS_MODE=cycle TENANTS_APPS="${APPS}" \
-    wrk -t1 -c"${CYCLE_CONNS}" -d"${DURATION}s" --timeout 10s --latency -s "${WRK_LUA}" \
+    wrk -t1 -c"${CYCLE_CONNS}" -d"${CYCLE_SECONDS}s" --timeout 10s --latency -s "${WRK_LUA}" \
     "http://127.0.0.1:${PORT}/"
   wrk_pid="${HELPER_PID}"
-  for ((i = 0; i < DURATION * 5 + 50; i++)); do
+  for ((i = 0; i < CYCLE_SECONDS * 5 + 50; i++)); do
     kill -0 "${wrk_pid}" 2>/dev/null || break
     rss="$(total_rss_kb "${pids[@]}")"
     ((rss > peak)) && peak="${rss}"
@@ -359,6 +361,8 @@ run_evict() {
   FIG[evict_rps]="$(parse_rps "$(cat "${out}")" || true)"
   FIG[evict_p99_ms]="$(parse_p99 "$(cat "${out}")" || true)"
   FIG[evict_evictions]="$(($(apps_total evictions) - evictions_before))"
+  FIG[evict_cycles]="$(awk -v n="${FIG[evict_requests]}" -v a="${APPS}" 'BEGIN { printf "%.2f", n / a }')"
+  le 1 "${FIG[evict_cycles]}" || note "evict: ${FIG[evict_requests]} requests in ${CYCLE_SECONDS}s did not go once through the ${APPS} apps; raise CYCLE_SECONDS"
   FIG[evict_isolates_end]="$(workers_json "w['isolates']" | paste -sd '+' -)"
   local now_pids
   mapfile -t now_pids < <(workers_json "w['pid']")
@@ -465,7 +469,7 @@ report() {
     "${FIG[zipf_rps]:-?} req/s = ${FIG[zipf_ratio]:-?}×, ${FIG[zipf_failed]:-?} failed" \
     "$(verdict 'r >= 0.8 && f == 0' r="${FIG[zipf_ratio]:-}" f="${FIG[zipf_failed]:-}")"
   row "max_isolates ${SMALL_MAX_ISOLATES}, cycling ${APPS} apps: no failed request" "-" \
-    "${FIG[evict_failed]:-?} failed of ${FIG[evict_requests]:-?} (${FIG[evict_evictions]:-?} evictions)" \
+    "${FIG[evict_failed]:-?} failed of ${FIG[evict_requests]:-?} (${FIG[evict_cycles]:-?} cycles, ${FIG[evict_evictions]:-?} evictions)" \
     "$(verdict 'f == 0 && n > 0' f="${FIG[evict_failed]:-}" n="${FIG[evict_requests]:-}")"
   row "max_isolates ${SMALL_MAX_ISOLATES}: workers' RSS within the bound" \
     "$(mb "${FIG[base_rss_kb]:-0}") MB + ${WORKERS}×${SMALL_MAX_ISOLATES}×${FIG[mb_per_app]:-?} MB = $(mb "${FIG[evict_bound_kb]:-0}") MB" \
