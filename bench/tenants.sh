@@ -174,6 +174,39 @@ total_rss_kb() {
   echo "${sum}"
 }
 
+# cpu_ticks PID...: utime + stime summed over the pids, in clock ticks (from /proc).
+cpu_ticks() {
+  local pid sum=0 line rest
+  local -a f
+  for pid in "$@"; do
+    read -r line 2>/dev/null <"/proc/${pid}/stat" || continue
+    rest="${line##*) }"
+    read -r -a f <<<"${rest}"
+    sum=$((sum + f[11] + f[12]))
+  done
+  echo "${sum}"
+}
+
+# measure_zipf PREFIX APP_COUNT: the measured Zipf run (after a warm-up) on the current server.
+# Sets FIG[PREFIX_rps], FIG[PREFIX_failed], FIG[PREFIX_p99_ms] and FIG[PREFIX_cpu_us] (CPU of
+# the supervisor and its workers per request, from /proc: steadier than req/s on a shared
+# machine, since time spent waiting for a core is not in it).
+measure_zipf() {
+  local prefix="$1" count="$2" out="${RAW_DIR}/$1.zipf.wrk.txt" pids before after requests
+  run_wrk "${TMP_DIR}/warm.txt" "${WARMUP}" "${CONNS}" TENANTS_MODE=zipf TENANTS_APPS="${count}"
+  mapfile -t pids < <(workers_json "w['pid']")
+  pids+=("${SERVER_PID}")
+  before="$(cpu_ticks "${pids[@]}")"
+  run_wrk "${out}" "${DURATION}" "${CONNS}" TENANTS_MODE=zipf TENANTS_APPS="${count}"
+  after="$(cpu_ticks "${pids[@]}")"
+  FIG[${prefix}_rps]="$(parse_rps "$(cat "${out}")" || true)"
+  FIG[${prefix}_failed]="$(wrk_failed "${out}")"
+  FIG[${prefix}_p99_ms]="$(parse_p99 "$(cat "${out}")" || true)"
+  requests="$(parse_requests "$(cat "${out}")" || echo 0)"
+  FIG[${prefix}_cpu_us]="$(awk -v t="$((after - before))" -v n="${requests}" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n }')"
+}
+
 # isolates_total: isolates held by all workers, from `ctl workers --json`.
 isolates_total() { workers_json "w['isolates']" | awk '{ s += $1 } END { print s + 0 }'; }
 
@@ -257,11 +290,8 @@ run_base() {
   FIG[base_isolates]="$(isolates_total)"
   log "base: workers' RSS $(mb "${FIG[base_rss_kb]}") MB with ${FIG[base_isolates]} isolate(s)"
 
-  run_wrk "${TMP_DIR}/warm.txt" "${WARMUP}" "${CONNS}" TENANTS_MODE=zipf TENANTS_APPS=1
-  run_wrk "${RAW_DIR}/base.zipf.wrk.txt" "${DURATION}" "${CONNS}" TENANTS_MODE=zipf TENANTS_APPS=1
-  FIG[base_rps]="$(parse_rps "$(cat "${RAW_DIR}/base.zipf.wrk.txt")" || true)"
-  FIG[base_zipf_failed]="$(wrk_failed "${RAW_DIR}/base.zipf.wrk.txt")"
-  log "base: ${FIG[base_rps]} req/s (wrk -c${CONNS}, 1 app)"
+  measure_zipf base 1
+  log "base: ${FIG[base_rps]} req/s (wrk -c${CONNS}, 1 app), ${FIG[base_cpu_us]} µs CPU per request"
 
   if restart_all_workers; then
     python3 "${CLIENT}" cold "${PORT}" 0 1 3 >"${RAW_DIR}/base.cold.txt" || true
@@ -299,12 +329,10 @@ run_tenants() {
   fi
   log "tenants: ${FIG[tenants_ok]}/${APPS} answered; workers' RSS $(mb "${FIG[tenants_rss_kb]}") MB with ${FIG[tenants_isolates]} isolates (${FIG[tenants_per_worker]}) -> ${FIG[mb_per_app]:-?} MB per app"
 
-  run_wrk "${TMP_DIR}/warm.txt" "${WARMUP}" "${CONNS}" TENANTS_MODE=zipf TENANTS_APPS="${APPS}"
-  run_wrk "${RAW_DIR}/tenants.zipf.wrk.txt" "${DURATION}" "${CONNS}" TENANTS_MODE=zipf TENANTS_APPS="${APPS}"
-  FIG[zipf_rps]="$(parse_rps "$(cat "${RAW_DIR}/tenants.zipf.wrk.txt")" || true)"
-  FIG[zipf_failed]="$(wrk_failed "${RAW_DIR}/tenants.zipf.wrk.txt")"
+  measure_zipf zipf "${APPS}"
   FIG[zipf_ratio]="$(ratio "${FIG[zipf_rps]}" "${FIG[base_rps]:-}")"
-  log "tenants: Zipf(1.0) over ${APPS} apps: ${FIG[zipf_rps]} req/s, ${FIG[zipf_failed]} failed (x${FIG[zipf_ratio]:-?} of one app)"
+  FIG[zipf_cpu_ratio]="$(ratio "${FIG[zipf_cpu_us]}" "${FIG[base_cpu_us]:-}")"
+  log "tenants: Zipf(1.0) over ${APPS} apps: ${FIG[zipf_rps]} req/s, ${FIG[zipf_failed]} failed (x${FIG[zipf_ratio]:-?} of one app), ${FIG[zipf_cpu_us]} µs CPU per request (x${FIG[zipf_cpu_ratio]:-?})"
 
   if restart_all_workers; then
     FIG[cold_isolates_before]="$(isolates_total)"
@@ -465,8 +493,9 @@ report() {
   row "cold start adds ≤ 10 ms at p99" "warm p99 ${FIG[cold_warm_p99_ms]:-?} ms" \
     "+${FIG[cold_delta_p99_ms]:-?} ms (cold p99 ${FIG[cold_cold_p99_ms]:-?} ms)" \
     "$(verdict 'd <= 10 && f == 0' d="${FIG[cold_delta_p99_ms]:-}" f="${FIG[cold_failed]:-}")"
-  row "Zipf(1.0) over ${APPS} apps ≥ 0.8× one app's req/s" "${FIG[base_rps]:-?} req/s" \
-    "${FIG[zipf_rps]:-?} req/s = ${FIG[zipf_ratio]:-?}×, ${FIG[zipf_failed]:-?} failed" \
+  row "Zipf(1.0) over ${APPS} apps ≥ 0.8× one app's req/s" \
+    "${FIG[base_rps]:-?} req/s, ${FIG[base_cpu_us]:-?} µs CPU/req" \
+    "${FIG[zipf_rps]:-?} req/s = ${FIG[zipf_ratio]:-?}×, ${FIG[zipf_failed]:-?} failed; ${FIG[zipf_cpu_us]:-?} µs CPU/req = ${FIG[zipf_cpu_ratio]:-?}×" \
     "$(verdict 'r >= 0.8 && f == 0' r="${FIG[zipf_ratio]:-}" f="${FIG[zipf_failed]:-}")"
   row "max_isolates ${SMALL_MAX_ISOLATES}, cycling ${APPS} apps: no failed request" "-" \
     "${FIG[evict_failed]:-?} failed of ${FIG[evict_requests]:-?} (${FIG[evict_cycles]:-?} cycles, ${FIG[evict_evictions]:-?} evictions)" \
