@@ -15,6 +15,10 @@ Standard library only. Subcommands:
                        first request (a cold start when the app has no isolate yet), then WARM
                        more requests to it; prints one line per app (cold ms, median warm ms)
                        and a summary line of cold - warm percentiles.
+  cycle PORT N CONNS MAX_REQUESTS MAX_SECONDS
+                       CONNS keep-alive connections (threads) requesting app0, app1, ...,
+                       app{N-1}, app0, ... in turn until MAX_REQUESTS requests or MAX_SECONDS
+                       have passed; counts the answers that are not 200 with the app's name.
 
 Every loop is bounded by its count and every request by a timeout (TIMEOUT_S), so a stuck
 server fails the benchmark instead of hanging it. Output lines are `key=value` words so the
@@ -22,9 +26,11 @@ shell script can read them with awk.
 """
 
 import http.client
+import itertools
 import random
 import statistics
 import sys
+import threading
 import time
 
 TIMEOUT_S = 10.0
@@ -268,11 +274,49 @@ def cold(port, first, count, warm):
     )
 
 
+def cycle(port, count, conns, max_requests, max_seconds):
+    deadline = time.perf_counter() + max_seconds
+    tickets = itertools.count()  # next() on it is atomic under the GIL
+    lock = threading.Lock()
+    times, failures = [], []
+
+    def run():
+        client = Client(port)
+        while time.perf_counter() < deadline:
+            n = next(tickets)
+            if n >= max_requests:
+                return
+            app = f"app{n % count}"
+            status, body, ms, _ = client.get(f"{app}.test")
+            with lock:
+                times.append(ms)
+                if not answers(app, status, body):
+                    failures.append(f"{app}: {status} {body.strip()[:120]!r}")
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=run) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - start
+    for f in failures[:10]:
+        print(f"failure {f}")
+    if not times:
+        print("requests=0 failed=0")
+        return
+    print(f"requests={len(times)} failed={len(failures)} seconds={seconds:.2f} "
+          f"rps={len(times) / seconds:.1f} p50_ms={percentile(times, 50):.3f} "
+          f"p99_ms={percentile(times, 99):.3f} cycles={len(times) / count:.2f}")
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "gen":
         gen(argv[2], int(argv[3]))
     elif len(argv) == 4 and argv[1] == "check":
         check(int(argv[2]), int(argv[3]))
+    elif len(argv) == 7 and argv[1] == "cycle":
+        cycle(int(argv[2]), int(argv[3]), int(argv[4]), int(argv[5]), float(argv[6]))
     elif len(argv) == 6 and argv[1] == "cold":
         cold(int(argv[2]), int(argv[3]), int(argv[4]), int(argv[5]))
     else:

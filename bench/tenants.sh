@@ -11,8 +11,9 @@
 #   tenants  $APPS apps, max_isolates large enough for all of them.
 #     1 density   every app answers GET / with its own name (one keep-alive connection, in
 #                 order); workers' total VmRSS (from /proc) once all are loaded, against the
-#                 base server's. Per app = (RSS tenants - RSS base) / (isolates tenants -
-#                 isolates base), the isolates counted by `ctl workers --json`. (The server
+#                 base server's. Per app = (RSS tenants - RSS base) / (apps loaded tenants -
+#                 apps loaded base), apps with an isolate by `ctl apps --json`; per isolate
+#                 the same over the isolates (`ctl workers --json`). (The server
 #                 loads every app on its home worker before it logs "ready", so "before any
 #                 app" is the base server: the same binary and pool with one app.)
 #     3 zipf      wrk -c$CONNS with bench/wrk/tenants.lua choosing the Host header by Zipf(1.0)
@@ -22,10 +23,11 @@
 #                 its worker, then 3 more (their median is "warm"). Client-side times
 #                 (bench/tenants.py cold). p50 and p99 of cold - warm. Base: the same for app0.
 #   evict    $APPS apps, max_isolates = $SMALL_MAX_ISOLATES.
-#     4 cycle     wrk -c$CYCLE_CONNS requesting app0, app1, ... in turn for $CYCLE_SECONDS s: every
-#                 request needs an isolate that was evicted (cycles = requests / $APPS). Failed requests, and the workers'
+#     4 cycle     $CYCLE_CONNS connections (bench/tenants.py cycle) requesting app0, app1, ... in
+#                 turn, $CYCLES times through the apps or until $CYCLE_SECONDS s: every request
+#                 needs an isolate that was evicted. Failed requests, and the workers'
 #                 peak total RSS (sampled every 0.2 s) against the bound that max_isolates
-#                 implies: base RSS + workers x max_isolates x the per-app figure of row 1.
+#                 implies: base RSS + workers x max_isolates x the per-isolate figure of row 1.
 #   noisy    app0 (B) and app `noisy` (A: `for (;;) {}` in fetch, cpu_limit $NOISY_CPU_LIMIT ms).
 #     5 noisy     B paced (wrk -c$PACED_CONNS, each connection waiting so that the total is about
 #                 $PACED_RATE req/s) alone, then again while wrk -c$NOISY_CONNS keeps A spinning
@@ -47,8 +49,9 @@
 #   WARMUP              warm-up seconds before a measured wrk run   [2; QUICK 1]
 #   COLD_APPS           apps measured in the cold-start row         [200; QUICK 100]
 #   SMALL_MAX_ISOLATES  max_isolates of the eviction row            [100]
-#   CYCLE_CONNS         wrk connections of the eviction row         [4]
-#   CYCLE_SECONDS       seconds of the eviction row's wrk run       [15; QUICK 4]
+#   CYCLE_CONNS         connections of the eviction row             [4]
+#   CYCLES              times the eviction row goes through the apps [2; QUICK 1]
+#   CYCLE_SECONDS       time limit of the eviction row              [90; QUICK 15]
 #   PACED_RATE          B's approximate rate, req/s                 [200]
 #   PACED_CONNS         B's connections                             [4]
 #   NOISY_CONNS         A's connections (each always busy)          [2]
@@ -64,9 +67,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 QUICK="${QUICK:-0}"
 if [[ "${QUICK}" == 1 ]]; then
-  q_apps=300 q_duration=3 q_warmup=1 q_cold=100 q_cycle=4
+  q_apps=300 q_duration=3 q_warmup=1 q_cold=100 q_cycles=1 q_cycle=15
 else
-  q_apps=1000 q_duration=8 q_warmup=2 q_cold=200 q_cycle=15
+  q_apps=1000 q_duration=8 q_warmup=2 q_cold=200 q_cycles=2 q_cycle=90
 fi
 ISOLATED_BIN="${ISOLATED_BIN:-build/isolated}"
 APPS="${APPS:-${q_apps}}"
@@ -77,6 +80,7 @@ WARMUP="${WARMUP:-${q_warmup}}"
 COLD_APPS="${COLD_APPS:-${q_cold}}"
 SMALL_MAX_ISOLATES="${SMALL_MAX_ISOLATES:-100}"
 CYCLE_CONNS="${CYCLE_CONNS:-4}"
+CYCLES="${CYCLES:-${q_cycles}}"
 CYCLE_SECONDS="${CYCLE_SECONDS:-${q_cycle}}"
 PACED_RATE="${PACED_RATE:-200}"
 PACED_CONNS="${PACED_CONNS:-4}"
@@ -210,6 +214,12 @@ measure_zipf() {
 # isolates_total: isolates held by all workers, from `ctl workers --json`.
 isolates_total() { workers_json "w['isolates']" | awk '{ s += $1 } END { print s + 0 }'; }
 
+# apps_loaded: apps with at least one isolate, from `ctl apps --json`.
+apps_loaded() {
+  ctl apps --json | python3 -c "import json, sys
+print(sum(1 for a in json.load(sys.stdin)['apps'] if a['isolates'] > 0))"
+}
+
 # apps_total FIELD: the sum of FIELD over `ctl apps --json`.
 apps_total() {
   ctl apps --json | python3 -c "import json, sys
@@ -288,6 +298,7 @@ run_base() {
   mapfile -t pids < <(workers_json "w['pid']")
   FIG[base_rss_kb]="$(total_rss_kb "${pids[@]}")"
   FIG[base_isolates]="$(isolates_total)"
+  FIG[base_apps_loaded]="$(apps_loaded)"
   log "base: workers' RSS $(mb "${FIG[base_rss_kb]}") MB with ${FIG[base_isolates]} isolate(s)"
 
   measure_zipf base 1
@@ -322,12 +333,19 @@ run_tenants() {
   mapfile -t pids < <(workers_json "w['pid']")
   FIG[tenants_rss_kb]="$(total_rss_kb "${pids[@]}")"
   FIG[tenants_isolates]="$(isolates_total)"
+  FIG[tenants_apps_loaded]="$(apps_loaded)"
   FIG[tenants_per_worker]="$(workers_json "'%d isolates, %.0f MB' % (w['isolates'], w['rss_bytes'] / 1048576)" | paste -sd ';' -)"
+  # The target is per app (an app may hold an isolate in more than one worker); the eviction
+  # row's bound needs the figure per isolate.
   if [[ -n "${FIG[base_rss_kb]:-}" ]] && ((FIG[tenants_isolates] > ${FIG[base_isolates]:-0})); then
-    FIG[mb_per_app]="$(awk -v a="${FIG[tenants_rss_kb]}" -v b="${FIG[base_rss_kb]}" \
+    FIG[mb_per_isolate]="$(awk -v a="${FIG[tenants_rss_kb]}" -v b="${FIG[base_rss_kb]}" \
       -v n="$((FIG[tenants_isolates] - FIG[base_isolates]))" 'BEGIN { printf "%.3f", (a - b) / 1024 / n }')"
   fi
-  log "tenants: ${FIG[tenants_ok]}/${APPS} answered; workers' RSS $(mb "${FIG[tenants_rss_kb]}") MB with ${FIG[tenants_isolates]} isolates (${FIG[tenants_per_worker]}) -> ${FIG[mb_per_app]:-?} MB per app"
+  if [[ -n "${FIG[base_rss_kb]:-}" ]] && ((FIG[tenants_apps_loaded] > ${FIG[base_apps_loaded]:-0})); then
+    FIG[mb_per_app]="$(awk -v a="${FIG[tenants_rss_kb]}" -v b="${FIG[base_rss_kb]}" \
+      -v n="$((FIG[tenants_apps_loaded] - FIG[base_apps_loaded]))" 'BEGIN { printf "%.3f", (a - b) / 1024 / n }')"
+  fi
+  log "tenants: ${FIG[tenants_ok]}/${APPS} answered; workers' RSS $(mb "${FIG[tenants_rss_kb]}") MB with ${FIG[tenants_apps_loaded]} apps in ${FIG[tenants_isolates]} isolates (${FIG[tenants_per_worker]}) -> ${FIG[mb_per_app]:-?} MB per app, ${FIG[mb_per_isolate]:-?} MB per isolate"
 
   measure_zipf zipf "${APPS}"
   FIG[zipf_ratio]="$(ratio "${FIG[zipf_rps]}" "${FIG[base_rps]:-}")"
@@ -361,47 +379,48 @@ run_evict() {
     note "evict: the server did not start"
     return 0
   }
-  local pids peak=0 rss samples=0 i wrk_pid
+  local pids peak=0 rss samples=0 i
   mapfile -t pids < <(workers_json "w['pid']")
   FIG[evict_ready_rss_kb]="$(total_rss_kb "${pids[@]}")"
   local evictions_before
   evictions_before="$(apps_total evictions)"
-  spawn_helper "${RAW_DIR}/evict.cycle.wrk.txt" env TENANTS_MODE=cycle TENANTS_APPS="${APPS}" \
-    wrk -t1 -c"${CYCLE_CONNS}" -d"${CYCLE_SECONDS}s" --timeout 10s --latency -s "${WRK_LUA}" \
-    "http://127.0.0.1:${PORT}/"
-  wrk_pid="${HELPER_PID}"
+  local out="${RAW_DIR}/evict.cycle.txt"
+  spawn_helper "${out}" python3 "${CLIENT}" cycle "${PORT}" "${APPS}" "${CYCLE_CONNS}" \
+    "$((APPS * CYCLES))" "${CYCLE_SECONDS}"
+  local client_pid="${HELPER_PID}"
   for ((i = 0; i < CYCLE_SECONDS * 5 + 50; i++)); do
-    kill -0 "${wrk_pid}" 2>/dev/null || break
+    kill -0 "${client_pid}" 2>/dev/null || break
     rss="$(total_rss_kb "${pids[@]}")"
     ((rss > peak)) && peak="${rss}"
     samples=$((samples + 1))
     sleep 0.2
   done
-  wait_helper "${wrk_pid}" || true
+  wait_helper "${client_pid}" || note "evict: the cycling client failed: $(tail -n 3 "${out}" | tr '\n' ' ')"
   rss="$(total_rss_kb "${pids[@]}")"
   ((rss > peak)) && peak="${rss}"
   FIG[evict_peak_rss_kb]="${peak}"
   FIG[evict_end_rss_kb]="${rss}"
   FIG[evict_samples]="${samples}"
-  local out="${RAW_DIR}/evict.cycle.wrk.txt"
-  FIG[evict_requests]="$(parse_requests "$(cat "${out}")" || echo 0)"
-  FIG[evict_failed]="$(wrk_failed "${out}")"
-  FIG[evict_rps]="$(parse_rps "$(cat "${out}")" || true)"
-  FIG[evict_p99_ms]="$(parse_p99 "$(cat "${out}")" || true)"
-  FIG[evict_evictions]="$(($(apps_total evictions) - evictions_before))"
-  FIG[evict_cycles]="$(awk -v n="${FIG[evict_requests]}" -v a="${APPS}" 'BEGIN { printf "%.2f", n / a }')"
+  FIG[evict_requests]="$(client_field "${out}" requests || echo 0)"
+  FIG[evict_failed]="$(client_field "${out}" failed || true)"
+  FIG[evict_rps]="$(client_field "${out}" rps || true)"
+  FIG[evict_p50_ms]="$(client_field "${out}" p50_ms || true)"
+  FIG[evict_p99_ms]="$(client_field "${out}" p99_ms || true)"
+  FIG[evict_cycles]="$(client_field "${out}" cycles || echo 0)"
+  ((${FIG[evict_failed]:-0} == 0)) || note "evict: failed requests: $(grep '^failure' "${out}" | head -n 3 | tr '\n' ' ')"
   le 1 "${FIG[evict_cycles]}" || note "evict: ${FIG[evict_requests]} requests in ${CYCLE_SECONDS}s did not go once through the ${APPS} apps; raise CYCLE_SECONDS"
+  FIG[evict_evictions]="$(($(apps_total evictions) - evictions_before))"
   FIG[evict_isolates_end]="$(workers_json "w['isolates']" | paste -sd '+' -)"
   local now_pids
   mapfile -t now_pids < <(workers_json "w['pid']")
   [[ "${now_pids[*]}" == "${pids[*]}" ]] || note "evict: the workers changed during the run (${pids[*]} -> ${now_pids[*]}); RSS covers the first ones only"
-  if [[ -n "${FIG[mb_per_app]:-}" && -n "${FIG[base_rss_kb]:-}" ]]; then
+  if [[ -n "${FIG[mb_per_isolate]:-}" && -n "${FIG[base_rss_kb]:-}" ]]; then
     FIG[evict_bound_kb]="$(awk -v b="${FIG[base_rss_kb]}" -v w="${WORKERS}" -v m="${SMALL_MAX_ISOLATES}" \
-      -v p="${FIG[mb_per_app]}" 'BEGIN { printf "%.0f", b + w * m * p * 1024 }')"
+      -v p="${FIG[mb_per_isolate]}" 'BEGIN { printf "%.0f", b + w * m * p * 1024 }')"
   fi
   FIG[evict_target_bound_kb]="$(awk -v b="${FIG[base_rss_kb]:-0}" -v w="${WORKERS}" \
     -v m="${SMALL_MAX_ISOLATES}" 'BEGIN { printf "%.0f", b + w * m * 1024 }')"
-  log "evict: ${FIG[evict_requests]} requests (${FIG[evict_rps]} req/s, p99 ${FIG[evict_p99_ms]} ms), ${FIG[evict_failed]} failed, ${FIG[evict_evictions]} evictions; RSS peak $(mb "${peak}") MB (bound $(mb "${FIG[evict_bound_kb]:-0}") MB), isolates now ${FIG[evict_isolates_end]}"
+  log "evict: ${FIG[evict_requests]} requests (${FIG[evict_rps]} req/s, p50 ${FIG[evict_p50_ms]} ms, p99 ${FIG[evict_p99_ms]} ms), ${FIG[evict_failed]} failed, ${FIG[evict_evictions]} evictions; RSS peak $(mb "${peak}") MB (bound $(mb "${FIG[evict_bound_kb]:-0}") MB), isolates now ${FIG[evict_isolates_end]}"
   finish_tenants
 }
 
@@ -483,8 +502,8 @@ report() {
   row "${APPS} apps on ${WORKERS} workers all answer their own name" "${FIG[base_ok]:-?}/1" \
     "${FIG[tenants_ok]:-?}/${APPS}" "$(verdict 'ok == n' ok="${FIG[tenants_ok]:-}" n="${APPS}")"
   row "memory per loaded app ≤ 1.0 MB" \
-    "$(mb "${FIG[base_rss_kb]:-0}") MB, ${FIG[base_isolates]:-?} isolate" \
-    "${FIG[mb_per_app]:-?} MB/app ($(mb "${FIG[tenants_rss_kb]:-0}") MB, ${FIG[tenants_isolates]:-?} isolates)" \
+    "$(mb "${FIG[base_rss_kb]:-0}") MB, 1 app in ${FIG[base_isolates]:-?} isolate(s)" \
+    "${FIG[mb_per_app]:-?} MB/app, ${FIG[mb_per_isolate]:-?} MB/isolate ($(mb "${FIG[tenants_rss_kb]:-0}") MB, ${FIG[tenants_apps_loaded]:-?} apps in ${FIG[tenants_isolates]:-?} isolates)" \
     "$(verdict 'm <= 1.0' m="${FIG[mb_per_app]:-}")"
   row "cold start adds ≤ 3 ms at p50 (same connection)" \
     "warm p50 ${FIG[cold_warm_p50_ms]:-?} ms; 1 app: cold ${FIG[base_cold_ms]:-?} / warm ${FIG[base_warm_ms]:-?} ms" \
@@ -501,7 +520,7 @@ report() {
     "${FIG[evict_failed]:-?} failed of ${FIG[evict_requests]:-?} (${FIG[evict_cycles]:-?} cycles, ${FIG[evict_evictions]:-?} evictions)" \
     "$(verdict 'f == 0 && n > 0' f="${FIG[evict_failed]:-}" n="${FIG[evict_requests]:-}")"
   row "max_isolates ${SMALL_MAX_ISOLATES}: workers' RSS within the bound" \
-    "$(mb "${FIG[base_rss_kb]:-0}") MB + ${WORKERS}×${SMALL_MAX_ISOLATES}×${FIG[mb_per_app]:-?} MB = $(mb "${FIG[evict_bound_kb]:-0}") MB" \
+    "$(mb "${FIG[base_rss_kb]:-0}") MB + ${WORKERS}×${SMALL_MAX_ISOLATES}×${FIG[mb_per_isolate]:-?} MB = $(mb "${FIG[evict_bound_kb]:-0}") MB" \
     "peak $(mb "${FIG[evict_peak_rss_kb]:-0}") MB, end $(mb "${FIG[evict_end_rss_kb]:-0}") MB" \
     "$(verdict 'p <= b' p="${FIG[evict_peak_rss_kb]:-}" b="${FIG[evict_bound_kb]:-}")"
   row "noisy neighbour: B has 0 failed requests" "alone: ${FIG[b_alone_failed]:-?} of ${FIG[b_alone_requests]:-?}" \
@@ -523,10 +542,10 @@ report() {
       printf '\nNotes:\n'
       printf -- '- %s\n' "${NOTES[@]}"
     fi
-    printf '\nDetails: per worker after loading: %s. Noisy run placement: %s. A: %s requests, %s non-2xx, %s CPU-limit terminations. B p50: %s ms alone, %s ms beside A. Eviction run: %s req/s, p99 %s ms, isolates per worker at the end %s; bound at the 1.0 MB target: %s MB. Server ready with %s apps after %s ms.\n' \
+    printf '\nDetails: per worker after loading: %s. Noisy run placement: %s. A: %s requests, %s non-2xx, %s CPU-limit terminations. B p50: %s ms alone, %s ms beside A. Eviction run: %s req/s, p50 %s ms, p99 %s ms, isolates per worker at the end %s; bound at the 1.0 MB target: %s MB. Server ready with %s apps after %s ms.\n' \
       "${FIG[tenants_per_worker]:-?}" "${FIG[noisy_placement]:-?}" "${FIG[a_requests]:-?}" \
       "${FIG[a_non2xx]:-?}" "${FIG[a_terminations]:-?}" "${FIG[b_alone_p50_ms]:-?}" \
-      "${FIG[b_noisy_p50_ms]:-?}" "${FIG[evict_rps]:-?}" "${FIG[evict_p99_ms]:-?}" \
+      "${FIG[b_noisy_p50_ms]:-?}" "${FIG[evict_rps]:-?}" "${FIG[evict_p50_ms]:-?}" "${FIG[evict_p99_ms]:-?}" \
       "${FIG[evict_isolates_end]:-?}" "$(mb "${FIG[evict_target_bound_kb]:-0}")" "${APPS}" \
       "${FIG[tenants_ready_ms]:-?}"
   } >"${md}"
