@@ -357,7 +357,14 @@ run_tenants() {
     local starts_before
     starts_before="$(apps_total cold_starts)"
     out="${RAW_DIR}/tenants.cold.txt"
+    local cpu_pids cpu_before
+    mapfile -t cpu_pids < <(workers_json "w['pid']")
+    cpu_pids+=("${SERVER_PID}")
+    cpu_before="$(cpu_ticks "${cpu_pids[@]}")"
     python3 "${CLIENT}" cold "${PORT}" 0 "${COLD_APPS}" 3 >"${out}" || true
+    # Server CPU per app measured: its cold start and its 3 warm requests.
+    FIG[cold_cpu_ms_per_app]="$(awk -v t="$(($(cpu_ticks "${cpu_pids[@]}") - cpu_before))" \
+      -v n="${COLD_APPS}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1000 / hz / n }')"
     FIG[cold_server_counted]="$(($(apps_total cold_starts) - starts_before))"
     for key in delta_p50_ms delta_p99_ms cold_p50_ms cold_p99_ms warm_p50_ms warm_p99_ms failed measured new_connections; do
       FIG[cold_${key}]="$(client_field "${out}" "${key}" || true)"
@@ -384,7 +391,9 @@ run_evict() {
   FIG[evict_ready_rss_kb]="$(total_rss_kb "${pids[@]}")"
   local evictions_before
   evictions_before="$(apps_total evictions)"
-  local out="${RAW_DIR}/evict.cycle.txt"
+  local out="${RAW_DIR}/evict.cycle.txt" cpu_pids cpu_before
+  cpu_pids=("${pids[@]}" "${SERVER_PID}")
+  cpu_before="$(cpu_ticks "${cpu_pids[@]}")"
   spawn_helper "${out}" python3 "${CLIENT}" cycle "${PORT}" "${APPS}" "${CYCLE_CONNS}" \
     "$((APPS * CYCLES))" "${CYCLE_SECONDS}"
   local client_pid="${HELPER_PID}"
@@ -396,6 +405,7 @@ run_evict() {
     sleep 0.2
   done
   wait_helper "${client_pid}" || note "evict: the cycling client failed: $(tail -n 3 "${out}" | tr '\n' ' ')"
+  local cpu_ticks_used=$(($(cpu_ticks "${cpu_pids[@]}") - cpu_before))
   rss="$(total_rss_kb "${pids[@]}")"
   ((rss > peak)) && peak="${rss}"
   FIG[evict_peak_rss_kb]="${peak}"
@@ -407,6 +417,8 @@ run_evict() {
   FIG[evict_p50_ms]="$(client_field "${out}" p50_ms || true)"
   FIG[evict_p99_ms]="$(client_field "${out}" p99_ms || true)"
   FIG[evict_cycles]="$(client_field "${out}" cycles || echo 0)"
+  FIG[evict_cpu_ms]="$(awk -v t="${cpu_ticks_used}" -v n="${FIG[evict_requests]}" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.1f", t * 1000 / hz / n }')"
   ((${FIG[evict_failed]:-0} == 0)) || note "evict: failed requests: $(grep '^failure' "${out}" | head -n 3 | tr '\n' ' ')"
   le 1 "${FIG[evict_cycles]}" || note "evict: ${FIG[evict_requests]} requests in ${CYCLE_SECONDS}s did not go once through the ${APPS} apps; raise CYCLE_SECONDS"
   FIG[evict_evictions]="$(($(apps_total evictions) - evictions_before))"
@@ -507,7 +519,7 @@ report() {
     "$(verdict 'm <= 1.0' m="${FIG[mb_per_app]:-}")"
   row "cold start adds ≤ 3 ms at p50 (same connection)" \
     "warm p50 ${FIG[cold_warm_p50_ms]:-?} ms; 1 app: cold ${FIG[base_cold_ms]:-?} / warm ${FIG[base_warm_ms]:-?} ms" \
-    "+${FIG[cold_delta_p50_ms]:-?} ms (cold p50 ${FIG[cold_cold_p50_ms]:-?} ms, ${FIG[cold_measured]:-0} apps)" \
+    "+${FIG[cold_delta_p50_ms]:-?} ms (cold p50 ${FIG[cold_cold_p50_ms]:-?} ms, ${FIG[cold_measured]:-0} apps; server CPU ${FIG[cold_cpu_ms_per_app]:-?} ms per app for its cold + 3 warm requests)" \
     "$(verdict 'd <= 3 && f == 0' d="${FIG[cold_delta_p50_ms]:-}" f="${FIG[cold_failed]:-}")"
   row "cold start adds ≤ 10 ms at p99" "warm p99 ${FIG[cold_warm_p99_ms]:-?} ms" \
     "+${FIG[cold_delta_p99_ms]:-?} ms (cold p99 ${FIG[cold_cold_p99_ms]:-?} ms)" \
@@ -517,7 +529,7 @@ report() {
     "${FIG[zipf_rps]:-?} req/s = ${FIG[zipf_ratio]:-?}×, ${FIG[zipf_failed]:-?} failed; ${FIG[zipf_cpu_us]:-?} µs CPU/req = ${FIG[zipf_cpu_ratio]:-?}×" \
     "$(verdict 'r >= 0.8 && f == 0' r="${FIG[zipf_ratio]:-}" f="${FIG[zipf_failed]:-}")"
   row "max_isolates ${SMALL_MAX_ISOLATES}, cycling ${APPS} apps: no failed request" "-" \
-    "${FIG[evict_failed]:-?} failed of ${FIG[evict_requests]:-?} (${FIG[evict_cycles]:-?} cycles, ${FIG[evict_evictions]:-?} evictions)" \
+    "${FIG[evict_failed]:-?} failed of ${FIG[evict_requests]:-?} (${FIG[evict_cycles]:-?} cycles, ${FIG[evict_evictions]:-?} evictions, server CPU ${FIG[evict_cpu_ms]:-?} ms per request)" \
     "$(verdict 'f == 0 && n > 0' f="${FIG[evict_failed]:-}" n="${FIG[evict_requests]:-}")"
   row "max_isolates ${SMALL_MAX_ISOLATES}: workers' RSS within the bound" \
     "$(mb "${FIG[base_rss_kb]:-0}") MB + ${WORKERS}×${SMALL_MAX_ISOLATES}×${FIG[mb_per_isolate]:-?} MB = $(mb "${FIG[evict_bound_kb]:-0}") MB" \
