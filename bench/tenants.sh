@@ -45,13 +45,13 @@
 #   APPS                generated apps                              [1000; QUICK 300]
 #   WORKERS             isolated --workers                          [2]
 #   CONNS               wrk connections for the Zipf rows           [32]
-#   DURATION            measured seconds per wrk run                [8; QUICK 3]
+#   DURATION            measured seconds per wrk run                [8; QUICK 2]
 #   WARMUP              warm-up seconds before a measured wrk run   [2; QUICK 1]
-#   COLD_APPS           apps measured in the cold-start row         [200; QUICK 100]
+#   COLD_APPS           apps measured in the cold-start row         [200; QUICK 60]
 #   SMALL_MAX_ISOLATES  max_isolates of the eviction row            [100]
 #   CYCLE_CONNS         connections of the eviction row             [4]
 #   CYCLES              times the eviction row goes through the apps [2; QUICK 1]
-#   CYCLE_SECONDS       time limit of the eviction row              [90; QUICK 15]
+#   CYCLE_SECONDS       time limit of the eviction row              [90; QUICK 12]
 #   PACED_RATE          B's approximate rate, req/s                 [200]
 #   PACED_CONNS         B's connections                             [4]
 #   NOISY_CONNS         A's connections (each always busy)          [2]
@@ -67,7 +67,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 QUICK="${QUICK:-0}"
 if [[ "${QUICK}" == 1 ]]; then
-  q_apps=300 q_duration=3 q_warmup=1 q_cold=100 q_cycles=1 q_cycle=15
+  q_apps=300 q_duration=2 q_warmup=1 q_cold=60 q_cycles=1 q_cycle=12
 else
   q_apps=1000 q_duration=8 q_warmup=2 q_cold=200 q_cycles=2 q_cycle=90
 fi
@@ -396,14 +396,20 @@ run_evict() {
   cpu_before="$(cpu_ticks "${cpu_pids[@]}")"
   spawn_helper "${out}" python3 "${CLIENT}" cycle "${PORT}" "${APPS}" "${CYCLE_CONNS}" \
     "$((APPS * CYCLES))" "${CYCLE_SECONDS}"
-  local client_pid="${HELPER_PID}"
+  local client_pid="${HELPER_PID}" rss_log="${RAW_DIR}/evict.rss.tsv"
+  printf 'ms\trss_kb\n' >"${rss_log}"
+  local t0
+  t0="$(date +%s%N)"
   for ((i = 0; i < CYCLE_SECONDS * 5 + 50; i++)); do
     kill -0 "${client_pid}" 2>/dev/null || break
     rss="$(total_rss_kb "${pids[@]}")"
     ((rss > peak)) && peak="${rss}"
+    printf '%d\t%d\n' "$((($(date +%s%N) - t0) / 1000000))" "${rss}" >>"${rss_log}"
     samples=$((samples + 1))
     sleep 0.2
   done
+  # RSS halfway through: if the end is well above it, memory still grows with evictions.
+  FIG[evict_mid_rss_kb]="$(awk -v n="${samples}" 'NR == int(n / 2) + 2 { print $2 }' "${rss_log}")"
   wait_helper "${client_pid}" || note "evict: the cycling client failed: $(tail -n 3 "${out}" | tr '\n' ' ')"
   local cpu_ticks_used=$(($(cpu_ticks "${cpu_pids[@]}") - cpu_before))
   rss="$(total_rss_kb "${pids[@]}")"
@@ -533,7 +539,7 @@ report() {
     "$(verdict 'f == 0 && n > 0' f="${FIG[evict_failed]:-}" n="${FIG[evict_requests]:-}")"
   row "max_isolates ${SMALL_MAX_ISOLATES}: workers' RSS within the bound" \
     "$(mb "${FIG[base_rss_kb]:-0}") MB + ${WORKERS}×${SMALL_MAX_ISOLATES}×${FIG[mb_per_isolate]:-?} MB = $(mb "${FIG[evict_bound_kb]:-0}") MB" \
-    "peak $(mb "${FIG[evict_peak_rss_kb]:-0}") MB, end $(mb "${FIG[evict_end_rss_kb]:-0}") MB" \
+    "peak $(mb "${FIG[evict_peak_rss_kb]:-0}") MB; halfway $(mb "${FIG[evict_mid_rss_kb]:-0}") MB, end $(mb "${FIG[evict_end_rss_kb]:-0}") MB" \
     "$(verdict 'p <= b' p="${FIG[evict_peak_rss_kb]:-}" b="${FIG[evict_bound_kb]:-}")"
   row "noisy neighbour: B has 0 failed requests" "alone: ${FIG[b_alone_failed]:-?} of ${FIG[b_alone_requests]:-?}" \
     "${FIG[b_noisy_failed]:-?} of ${FIG[b_noisy_requests]:-?}" \
