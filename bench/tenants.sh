@@ -24,8 +24,9 @@
 #                 (bench/tenants.py cold). p50 and p99 of cold - warm. Base: the same for app0.
 #   evict    $APPS apps, max_isolates = $SMALL_MAX_ISOLATES.
 #     4 cycle     $CYCLE_CONNS connections (bench/tenants.py cycle) requesting app0, app1, ... in
-#                 turn, $CYCLES times through the apps or until $CYCLE_SECONDS s: every request
-#                 needs an isolate that was evicted. Failed requests, and the workers'
+#                 turn, $CYCLES times through the apps or until $CYCLE_SECONDS s: once the
+#                 isolates loaded at boot are used, every request needs an isolate that was
+#                 evicted. Failed requests, and the workers'
 #                 peak total RSS (sampled every 0.2 s) against the bound that max_isolates
 #                 implies: base RSS + workers x max_isolates x the per-isolate figure of row 1.
 #   noisy    app0 (B) and app `noisy` (A: `for (;;) {}` in fetch, cpu_limit $NOISY_CPU_LIMIT ms).
