@@ -390,6 +390,7 @@ run_evict() {
   local pids peak=0 rss samples=0 i
   mapfile -t pids < <(workers_json "w['pid']")
   FIG[evict_ready_rss_kb]="$(total_rss_kb "${pids[@]}")"
+  FIG[evict_ready_isolates]="$(workers_json "w['isolates']" | paste -sd '+' -)"
   local evictions_before
   evictions_before="$(apps_total evictions)"
   local out="${RAW_DIR}/evict.cycle.txt" cpu_pids cpu_before
@@ -561,11 +562,11 @@ report() {
       printf '\nNotes:\n'
       printf -- '- %s\n' "${NOTES[@]}"
     fi
-    printf '\nDetails: per worker after loading: %s. Noisy run placement: %s. A: %s requests, %s non-2xx, %s CPU-limit terminations. B p50: %s ms alone, %s ms beside A. Eviction run: %s req/s, p50 %s ms, p99 %s ms, isolates per worker at the end %s; bound at the 1.0 MB target: %s MB. Server ready with %s apps after %s ms.\n' \
+    printf '\nDetails: per worker after loading: %s. Noisy run placement: %s. A: %s requests, %s non-2xx, %s CPU-limit terminations. B p50: %s ms alone, %s ms beside A. Eviction run: %s req/s, p50 %s ms, p99 %s ms, isolates per worker at ready %s (RSS %s MB) and at the end %s; bound at 1.0 MB per isolate: %s MB. Server ready with %s apps after %s ms.\n' \
       "${FIG[tenants_per_worker]:-?}" "${FIG[noisy_placement]:-?}" "${FIG[a_requests]:-?}" \
       "${FIG[a_non2xx]:-?}" "${FIG[a_terminations]:-?}" "${FIG[b_alone_p50_ms]:-?}" \
       "${FIG[b_noisy_p50_ms]:-?}" "${FIG[evict_rps]:-?}" "${FIG[evict_p50_ms]:-?}" "${FIG[evict_p99_ms]:-?}" \
-      "${FIG[evict_isolates_end]:-?}" "$(mb "${FIG[evict_target_bound_kb]:-0}")" "${APPS}" \
+      "${FIG[evict_ready_isolates]:-?}" "$(mb "${FIG[evict_ready_rss_kb]:-0}")" "${FIG[evict_isolates_end]:-?}" "$(mb "${FIG[evict_target_bound_kb]:-0}")" "${APPS}" \
       "${FIG[tenants_ready_ms]:-?}"
   } >"${md}"
   cat "${md}"
