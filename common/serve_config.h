@@ -30,6 +30,9 @@ struct ServeConfig {
   // Metrics labelled by app (--metrics-per-app); off keeps one series per metric for servers
   // with very many apps (see docs/multi-tenancy.md on cardinality).
   bool metricsPerApp = true;
+  // Apps as contexts of one isolate per worker (--shared-isolate): density over isolation
+  // between tenants (docs/multi-tenancy.md, "Inside a worker").
+  bool sharedIsolate = false;
 
   // Single-script servers only (kept for status output): the script's absolute path and the
   // name it is known by (its file name). Empty with --config.

@@ -50,6 +50,7 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
                         {"--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
                          config.logFormat == LogFormat::kJson ? "json" : "text"});
   if (!config.builtinsSnapshot) workerCommand_.push_back("--no-builtins-snapshot");
+  if (config.sharedIsolate) workerCommand_.push_back("--shared-isolate");
   // A script snapshot is made for a single-script server (with many apps, each app's isolate
   // starts from the built-ins snapshot and the worker's code cache).
   if (config.snapshotScript && !snapshotCommand.empty() && config.configPath.empty() &&

@@ -241,6 +241,19 @@ TEST_F(TenancyTest, AppsKeepTheirOwnStateAndEnvironment) {
   EXPECT_EQ(ctl(*server_, "--json apps").out.find("s3cret"), std::string::npos);
 }
 
+TEST_F(TenancyTest, SharedIsolateModeKeepsAppsApart) {
+  dir_.write("a.js", counterApp("a"));
+  dir_.write("b.js", counterApp("b"));
+  start(std::string("[server]\nworkers = 1\nshared_isolate = \"on\"\n") +
+        "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n"
+        "vars = { GREETING = \"from-a\" }\n"
+        "[[app]]\nname = \"b\"\nscript = \"b.js\"\nroutes = [\"b.test/*\"]\n");
+  // One isolate, a context per app: globals and env still belong to each app.
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a 1 from-a /");
+  EXPECT_EQ(getHost(*server_, "b.test", "/").body, "b 1 - /");
+  EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a 2 from-a /");
+}
+
 TEST_F(TenancyTest, DeployUndeployAndARefusedDeploy) {
   dir_.write("a.js", counterApp("a"));
   start(std::string(kServer) +
