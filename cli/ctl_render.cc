@@ -166,7 +166,13 @@ std::string renderStatus(const json& reply) {
     uptimeText += " (" + std::to_string(static_cast<uint64_t>(*uptime)) + " s)";
   }
   lines.emplace_back("uptime", uptimeText);
-  lines.emplace_back("script", text(status, "script"));
+  // A single-script server names its script; a --config server its file and how many apps.
+  if (std::string config = text(status, "config"); config != kMissing) {
+    lines.emplace_back("config", config);
+    lines.emplace_back("apps", countText(status, "apps"));
+  } else {
+    lines.emplace_back("script", text(status, "script"));
+  }
   lines.emplace_back("isolation", text(status, "isolation"));
   lines.emplace_back("listen", text(status, "listen"));
   lines.emplace_back("workers", countText(status, "workers") + " serving, target " +
@@ -189,6 +195,8 @@ std::string renderStatus(const json& reply) {
                                                "pid",
                                                "uptime_s",
                                                "script",
+                                               "config",
+                                               "apps",
                                                "isolation",
                                                "listen",
                                                "workers",
