@@ -349,6 +349,12 @@ std::optional<AppConfig> readApp(Reader& reader, const toml::table& table, size_
     } else if (k == "dedicated_workers") {
       auto value = reader.boolean(node, where, k);
       if (!value) return std::nullopt;
+      // Accepted in the format, refused rather than ignored until the pool can pin apps.
+      if (*value) {
+        return reader.fail(node.source(), where,
+                           "key \"dedicated_workers\": dedicated workers are not supported yet "
+                           "(every app shares the pool; use a server of its own)");
+      }
       app.dedicatedWorkers = *value;
     } else {
       return reader.fail(key.source(), where, "key \"" + std::string(k) + "\" is unknown");

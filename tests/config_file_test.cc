@@ -93,7 +93,7 @@ wall_limit = 2000
 max_concurrent = 200
 cron = ["*/5 * * * *", "*/5 * * * *", "@hourly"]
 isolation = "context"
-dedicated_workers = true
+dedicated_workers = false
 
 [[app]]
 name = "blog"
@@ -131,7 +131,7 @@ vars_file = "vars/blog.json"
   EXPECT_EQ(shop.maxConcurrent, 200u);
   EXPECT_EQ(shop.crons, (std::vector<std::string>{"*/5 * * * *", "@hourly"}));
   EXPECT_EQ(shop.isolation, IsolationMode::kContext);
-  EXPECT_TRUE(shop.dedicatedWorkers);
+  EXPECT_FALSE(shop.dedicatedWorkers);
   EXPECT_EQ(shop.origin, file() + ":10");
 
   const AppConfig& blog = c.apps[1];
@@ -278,6 +278,13 @@ TEST_F(ConfigFileTest, TwoAppsWithOneRoute) {
 TEST_F(ConfigFileTest, BadCron) {
   std::string error = readError(std::string(kShop) + "cron = [\"@daily\", \"61 * * * *\"]\n");
   EXPECT_TRUE(contains(error, file() + ":5: [[app]] \"shop\": key \"cron\": minute field"))
+      << error;
+}
+
+TEST_F(ConfigFileTest, DedicatedWorkersAreRefusedUntilTheyExist) {
+  std::string error = readError(std::string(kShop) + "dedicated_workers = true\n");
+  EXPECT_TRUE(contains(error, file() + ":5: [[app]] \"shop\": key \"dedicated_workers\": "
+                                       "dedicated workers are not supported yet"))
       << error;
 }
 
