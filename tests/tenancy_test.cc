@@ -22,42 +22,13 @@
 
 #include "http_client.h"
 #include "server_process.h"
+#include "temp_dir.h"
 
 namespace isolated::test {
 namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/isolated-apps-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    // Sandboxed workers run as another user (`nobody`) and read the apps' scripts.
-    std::filesystem::permissions(
-        path_, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
-                   std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
-                   std::filesystem::perms::others_exec);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string write(const std::string& name, const std::string& content) const {
-    std::string p = path_ + "/" + name;
-    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
-    // Written beside and renamed, so a reader never sees half a file.
-    std::ofstream(p + ".tmp") << content;
-    std::filesystem::rename(p + ".tmp", p);
-    return p;
-  }
-
- private:
-  std::string path_;
-};
 
 // An app that answers "<name> <counter> <GREETING>": the counter is a global of its isolate.
 std::string counterApp(const std::string& name) {
