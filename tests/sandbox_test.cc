@@ -18,12 +18,30 @@
 #include "common/unique_fd.h"
 #include "http_client.h"
 #include "server_process.h"
+#include "temp_dir.h"
 
 namespace isolated::test {
 namespace {
 
 const std::string kScripts = ISOLATED_TEST_SCRIPTS;
 const std::string kExamples = ISOLATED_EXAMPLES;
+
+// The example script copied into a directory every user can read, so that workers run as the
+// default user (nobody) whatever the permissions of the checkout.
+class ReadableHello {
+ public:
+  ReadableHello() {
+    std::ifstream in(kExamples + "/hello.js");
+    std::stringstream text;
+    text << in.rdbuf();
+    path_ = dir_.write("hello.js", text.str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  TempDir dir_;
+  std::string path_;
+};
 
 // The fields of /proc/PID/status.
 std::map<std::string, std::string> procStatus(pid_t pid) {
@@ -79,7 +97,8 @@ std::vector<pid_t> readyWorkers(ServerProcess& server, size_t count) {
 }
 
 TEST(SandboxTest, WorkersRunWithoutPrivilegesUnderSeccomp) {
-  ServerProcess server(kExamples + "/hello.js", {"--workers", "2"});
+  ReadableHello hello;
+  ServerProcess server(hello.path(), {"--workers", "2"});
   auto pids = readyWorkers(server, 2);
   ASSERT_EQ(httpGet(server.baseUrl() + "/").status, 200);
   auto line = server.waitForLine(
@@ -117,7 +136,8 @@ TEST(SandboxTest, WorkersRunWithoutPrivilegesUnderSeccomp) {
 }
 
 TEST(SandboxTest, WorkersHaveTheirOwnNamespacesWhereTheKernelAllows) {
-  ServerProcess server(kExamples + "/hello.js", {"--workers", "1"});
+  ReadableHello hello;
+  ServerProcess server(hello.path(), {"--workers", "1"});
   auto pids = readyWorkers(server, 1);
   ASSERT_EQ(pids.size(), 1u);
   auto line = server.waitForLine(
@@ -156,7 +176,8 @@ TEST(SandboxTest, WorkersInheritOnlyStdioAndTheirChannel) {
   ASSERT_TRUE(marker.valid());
   ::unlink(path);
   std::string markerTarget = link("/proc/self/fd/" + std::to_string(marker.get()));
-  ServerProcess server(kExamples + "/hello.js", {"--workers", "2"});
+  ReadableHello hello;
+  ServerProcess server(hello.path(), {"--workers", "2"});
   auto pids = readyWorkers(server, 2);
   marker.reset();
 
