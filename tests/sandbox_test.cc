@@ -227,7 +227,9 @@ TEST(SandboxTest, ScriptTheWorkerUserCannotReadFailsAtStart) {
   ASSERT_NE(mkdtemp(dir), nullptr);  // mode 0700, owned by root
   std::string script = std::string(dir) + "/app.js";
   std::filesystem::copy_file(kExamples + "/hello.js", script);
-  ServerProcess server(script, {"--workers", "1"});
+  // The sandbox is asked for explicitly: the harness would otherwise turn it off for a script
+  // its user cannot read.
+  ServerProcess server(script, {"--workers", "1", "--sandbox", "on"});
   auto exit = server.waitExit();
   std::filesystem::remove_all(dir);
   ASSERT_TRUE(exit);
