@@ -20,15 +20,16 @@ namespace isolated::test {
 
 namespace {
 
-// Whether a user other than the owner can read `path`: every directory on the way lets others
-// through and the file lets others read. Sandboxed workers run as `nobody` when the server is
-// root, and must read the script.
-bool readableByOthers(const std::filesystem::path& path) {
+// Whether a user other than the owner can reach `path` and read (and, with `execute`, run)
+// it: every directory on the way lets others through. Sandboxed workers run as `nobody` when
+// the server is root: they exec the binary and read the scripts as that user.
+bool reachableByOthers(const std::filesystem::path& path, bool execute) {
   std::error_code ec;
   std::filesystem::path absolute = std::filesystem::absolute(path, ec);
   if (ec) return false;
   struct stat st {};
-  if (::stat(absolute.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) return false;
+  mode_t wanted = execute ? (S_IROTH | S_IXOTH) : S_IROTH;
+  if (::stat(absolute.c_str(), &st) != 0 || (st.st_mode & wanted) != wanted) return false;
   for (auto dir = absolute.parent_path(); !dir.empty(); dir = dir.parent_path()) {
     if (::stat(dir.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return false;
     if (dir == dir.root_path()) break;
@@ -37,6 +38,10 @@ bool readableByOthers(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+bool sandboxUsable() {
+  return ::geteuid() != 0 || reachableByOthers(ISOLATED_BINARY, true);
+}
 
 ServerProcess::ServerProcess(const std::string& script, std::vector<std::string> args,
                              std::map<std::string, std::string> env) {
@@ -60,13 +65,15 @@ ServerProcess::ServerProcess(const std::string& script, std::vector<std::string>
     envStrings.emplace_back(*e);
   for (const auto& [k, v] : env)
     envStrings.push_back(k + "=" + v);
-  // A checkout the sandbox's user cannot read (under /root, say) cannot be served by sandboxed
-  // workers, which the server refuses at start. Such a test runs its server without the
-  // sandbox; the sandbox's own tests copy their scripts to a readable directory and keep it.
+  // A checkout the sandbox's user cannot reach (under /root, say) cannot run sandboxed workers:
+  // they exec the binary and read the script as that user. Such a test runs its server without
+  // the sandbox; the sandbox's own tests copy their scripts to a readable directory, and skip
+  // when the binary itself is out of reach (sandboxUsable()).
   bool sandboxChosen = env.contains("ISOLATED_SANDBOX") || env.contains("ISOLATED_USER") ||
                        std::find(args.begin(), args.end(), "--sandbox") != args.end() ||
                        std::find(args.begin(), args.end(), "--user") != args.end();
-  if (!script.empty() && ::geteuid() == 0 && !sandboxChosen && !readableByOthers(script)) {
+  if (::geteuid() == 0 && !sandboxChosen &&
+      (!sandboxUsable() || (!script.empty() && !reachableByOthers(script, false)))) {
     envStrings.push_back("ISOLATED_SANDBOX=off");
   }
 

@@ -70,6 +70,10 @@ class ServerProcess {
   bool eof_ = false;
 };
 
+// Whether sandboxed workers can run from this checkout: as root, the sandbox's user (`nobody`)
+// must be able to reach and run the binary. False for a checkout under a private directory.
+bool sandboxUsable();
+
 // The value of `key=VALUE` in a logfmt line ("" when absent).
 std::string logField(const std::string& line, const std::string& key);
 
