@@ -78,13 +78,7 @@ void Supervisor::promoteCandidate(App& app) {
     app.config = std::move(*app.candidateConfig);
     app.candidateConfig.reset();
     if (cronsChanged) {
-      app.crons.clear();
-      for (const auto& expression : app.config.crons) {
-        auto parsed = CronSchedule::parse(expression);
-        if (auto* schedule = std::get_if<CronSchedule>(&parsed)) {
-          app.crons.push_back({*schedule, 0});
-        }
-      }
+      app.crons = parseCrons(app.config.crons);
       armCronTimer();
     }
   }

@@ -17,14 +17,19 @@ const std::vector<double> kAppLatencyBounds = {0.0005, 0.001, 0.0025, 0.005, 0.0
 
 AppCounters::AppCounters() : latency(kAppLatencyBounds) {}
 
+std::vector<CronEntry> parseCrons(const std::vector<std::string>& expressions) {
+  std::vector<CronEntry> entries;
+  for (const auto& expression : expressions) {
+    auto parsed = CronSchedule::parse(expression);
+    if (auto* schedule = std::get_if<CronSchedule>(&parsed)) entries.push_back({*schedule, 0});
+  }
+  return entries;
+}
+
 App& AppRegistry::add(AppConfig config) {
   auto app = std::make_unique<App>();
   app->hash = Placement::appKey(config.name);
-  for (const auto& expression : config.crons) {
-    auto parsed = CronSchedule::parse(expression);
-    // The config parser validated every expression; a bad one here is skipped, not fatal.
-    if (auto* schedule = std::get_if<CronSchedule>(&parsed)) app->crons.push_back({*schedule, 0});
-  }
+  app->crons = parseCrons(config.crons);
   app->config = std::move(config);
   App& ref = *app;
   apps_[ref.config.name] = std::move(app);

@@ -71,6 +71,10 @@ struct CronEntry {
   int64_t nextFireSec = 0;  // Unix time of its next fire
 };
 
+// The schedules of `expressions`, each due from now. Every expression was validated where the
+// config was read (or by deploy()); one that no longer parses is skipped, not fatal.
+std::vector<CronEntry> parseCrons(const std::vector<std::string>& expressions);
+
 // Called once when a deploy settles: nullopt when the new version serves, else the error.
 using DeployDone = std::function<void(const std::optional<std::string>& error)>;
 
