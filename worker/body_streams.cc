@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "ipc/messages.capnp.h"
 #include "ipc/protocol.h"
@@ -48,7 +49,11 @@ bool BodyStreams::onRequestChunk(uint64_t id, kj::ArrayPtr<const kj::byte> data,
   if (data.size() > 0) {
     if (stream.collecting) {
       // Taken for the whole body: the supervisor may send as much again at once.
-      stream.collected.append(data.begin(), data.size());
+      if (stream.collectText) {
+        stream.text.append(data.begin(), data.size());
+      } else {
+        stream.collected.append(data.begin(), data.size());
+      }
       sendCredit(id, data.size());
     } else {
       stream.chunks.emplace_back(data.begin(), data.end());
@@ -102,11 +107,20 @@ void BodyStreams::readAll(v8::Local<v8::Context> context, uint64_t id, bool asTe
   // One allocation of the final size when it is known (a hint beyond the largest body a
   // request may have is not believed: the buffer then grows as the bytes come).
   if (stream.sizeHint > 0 && stream.sizeHint <= kMaxHintBytes) {
-    stream.collected.reserve(stream.sizeHint);
+    if (asText) {
+      stream.text.reserve(stream.sizeHint);
+    } else {
+      stream.collected.reserve(stream.sizeHint);
+    }
   }
   // What was queued for chunk-by-chunk reads is collected too, and credited now.
-  for (const auto& chunk : stream.chunks)
-    stream.collected.append(chunk.data(), chunk.size());
+  for (const auto& chunk : stream.chunks) {
+    if (asText) {
+      stream.text.append(chunk.data(), chunk.size());
+    } else {
+      stream.collected.append(chunk.data(), chunk.size());
+    }
+  }
   stream.chunks.clear();
   if (stream.queuedBytes > 0) sendCredit(id, stream.queuedBytes);
   stream.queuedBytes = 0;
@@ -117,15 +131,13 @@ void BodyStreams::readAll(v8::Local<v8::Context> context, uint64_t id, bool asTe
 void BodyStreams::resolveAll(v8::Local<v8::Context> context, Stream& stream,
                              v8::Local<v8::Promise::Resolver> done) {
   v8::Isolate* isolate = context->GetIsolate();
-  ByteBuffer bytes = std::move(stream.collected);
-  stream.collected = ByteBuffer();
   v8::Local<v8::Value> value;
   if (!stream.collectText) {
-    value = adoptAsUint8Array(isolate, std::move(bytes));
+    value = adoptAsUint8Array(isolate, std::exchange(stream.collected, ByteBuffer()));
   } else {
     v8::TryCatch tryCatch(isolate);
     v8::Local<v8::String> text;
-    if (!utf8Text(isolate, std::move(bytes)).ToLocal(&text)) {
+    if (!stream.text.finish(isolate).ToLocal(&text)) {
       if (tryCatch.HasCaught() && !tryCatch.HasTerminated()) {
         ignoreOutcome(done->Reject(context, tryCatch.Exception()));
       } else {

@@ -79,6 +79,7 @@ class BodyStreams {
     bool collecting = false;
     bool collectText = false;
     ByteBuffer collected;
+    TextCollector text;
     v8::Global<v8::Promise::Resolver> reader;
     // Response body.
     bool responding = false;

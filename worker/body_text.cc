@@ -1,9 +1,12 @@
 // Whole bodies as one ArrayBuffer or one string, built natively (see body_text.h).
 #include "worker/body_text.h"
 
+#include "worker/text_codec.h"
+
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace isolated::worker {
 
@@ -44,6 +47,20 @@ class AsciiResource final : public v8::String::ExternalOneByteStringResource {
   uint8_t* data_;
   size_t offset_;
   size_t size_;
+};
+
+// UTF-16 text the string owns.
+class TwoByteResource final : public v8::String::ExternalStringResource {
+ public:
+  TwoByteResource(std::u16string text, size_t offset) : text_(std::move(text)), offset_(offset) {}
+  const uint16_t* data() const override {
+    return reinterpret_cast<const uint16_t*>(text_.data() + offset_);
+  }
+  size_t length() const override { return text_.size() - offset_; }
+
+ private:
+  std::u16string text_;
+  size_t offset_;
 };
 
 size_t bomLength(std::span<const uint8_t> bytes) {
@@ -88,6 +105,57 @@ uint8_t* ByteBuffer::release() {
   capacity_ = size_ = 0;
   ascii_ = true;
   return data_.release();
+}
+
+void TextCollector::reserve(size_t bytes) {
+  hint_ = bytes;
+  if (!decoding_) ascii_.reserve(bytes);
+}
+
+void TextCollector::append(const uint8_t* data, size_t size) {
+  if (size == 0) return;
+  if (!decoding_) {
+    if (isAscii(data, size)) {
+      ascii_.append(data, size);
+      return;
+    }
+    decoding_ = true;
+    text_.reserve(std::max(hint_, ascii_.size() + size));
+    text_.append(ascii_.data(), ascii_.data() + ascii_.size());
+    ascii_ = ByteBuffer();
+  }
+  // Geometric growth here, so that the decoder's own reserve never reallocates per chunk.
+  if (text_.capacity() < text_.size() + size + pending_.size()) {
+    text_.reserve(std::max(text_.capacity() * 2, text_.size() + size + pending_.size()));
+  }
+  std::basic_string_view<uint8_t> view(data, size);
+  std::basic_string<uint8_t> joined;
+  if (!pending_.empty()) {
+    joined = pending_;
+    joined.append(view);
+    view = joined;
+  }
+  Utf8DecodeResult decoded = decodeUtf8(view, /*fatal=*/false, /*stream=*/true, text_);
+  pending_.assign(view.substr(view.size() - decoded.pending));
+}
+
+v8::MaybeLocal<v8::String> TextCollector::finish(v8::Isolate* isolate) {
+  if (!decoding_) return utf8Text(isolate, std::exchange(ascii_, ByteBuffer()));
+  if (!pending_.empty()) {
+    decodeUtf8(pending_, /*fatal=*/false, /*stream=*/false, text_);
+    pending_.clear();
+  }
+  std::u16string text = std::exchange(text_, std::u16string());
+  decoding_ = false;
+  size_t offset = !text.empty() && text[0] == 0xFEFF ? 1 : 0;
+  size_t length = text.size() - offset;
+  if (tooLong(isolate, length)) return {};
+  if (length * 2 < kExternalMinBytes) {
+    return v8::String::NewFromTwoByte(isolate,
+                                      reinterpret_cast<const uint16_t*>(text.data() + offset),
+                                      v8::NewStringType::kNormal, static_cast<int>(length));
+  }
+  return v8::String::NewExternalTwoByte(isolate, new TwoByteResource(std::move(text), offset));
 }
 
 v8::Local<v8::Uint8Array> adoptAsUint8Array(v8::Isolate* isolate, ByteBuffer bytes) {

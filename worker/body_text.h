@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <memory>
 #include <span>
+#include <string>
 
 namespace isolated::worker {
 
@@ -42,6 +43,28 @@ class ByteBuffer {
   size_t size_ = 0;
   size_t capacity_ = 0;
   bool ascii_ = true;
+};
+
+// A body's text gathered as its bytes arrive: the bytes themselves while they are all ASCII
+// (handed over as an external one-byte string), then, from the first other byte on, decoded
+// chunk by chunk into UTF-16 (the WHATWG decoder of worker/text_codec.h, an incomplete sequence
+// carried to the next chunk) and handed over as an external two-byte string. So the turn that
+// takes the text does no decoding at all, whatever the body holds.
+class TextCollector {
+ public:
+  // The body's declared length: sizes the buffers at once.
+  void reserve(size_t bytes);
+  void append(const uint8_t* data, size_t size);
+  // The text (BOM dropped, invalid sequences as U+FFFD); leaves the collector empty. Empty,
+  // with a RangeError thrown, when it would exceed V8's longest string.
+  v8::MaybeLocal<v8::String> finish(v8::Isolate* isolate);
+
+ private:
+  ByteBuffer ascii_;
+  bool decoding_ = false;
+  std::u16string text_;
+  std::basic_string<uint8_t> pending_;
+  size_t hint_ = 0;
 };
 
 // A Uint8Array over a fresh ArrayBuffer that adopts the buffer's bytes (no copy).
