@@ -39,7 +39,7 @@
 // waitUntil(): promises a handler registers stay alive after its Response. The host counts
 // them per context (backgroundTasks()); a shutting-down worker waits for them. With
 // --isolation context|isolate the state they need must survive: a request that arrives while
-// they are pending is held back until they settle, or until kWaitUntilGrace after the
+// they are pending is held back until they settle, or until waitUntilTimeout after the
 // Response, when the work is cancelled (the state is refreshed) and that is logged.
 #pragma once
 
@@ -79,8 +79,9 @@
 
 namespace isolated::worker {
 
-// How long waitUntil() work may delay a fresh context (--isolation context|isolate), counted
-// from the Response, as Cloudflare Workers allows after a response.
+// The default of --wait-until-timeout: how long a request's waitUntil() work may run after its
+// Response (and, with --isolation context|isolate, delay a fresh context), as Cloudflare
+// Workers allows after a response.
 constexpr std::chrono::seconds kWaitUntilGrace{30};
 
 struct HostOptions {
@@ -340,7 +341,7 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   // refresh would destroy.
   EventPtr releaseEvent_;
   std::function<void()> backgroundIdle_;
-  // kWaitUntilGrace after a Response with waitUntil() work pending (context/isolate modes).
+  // waitUntilTimeout after a Response with waitUntil() work pending (context/isolate modes).
   EventPtr graceTimer_;
   bool failed_ = false;
   std::function<void(const ScriptError&)> onFailed_;
