@@ -326,6 +326,15 @@ class WorkerUnderTest {
     message.initRoot<ipc::Envelope>().initPing().setSeq(seq);
     send(message);
   }
+  void scheduled(uint64_t id) {
+    capnp::MallocMessageBuilder message;
+    auto event = message.initRoot<ipc::Envelope>().initScheduled();
+    event.setId(id);
+    event.setApp(kApp);
+    event.setScheduledTime(0);
+    event.setCron("* * * * *");
+    send(message);
+  }
   void shutdown(uint32_t deadlineMs) {
     capnp::MallocMessageBuilder message;
     message.initRoot<ipc::Envelope>().initShutdown().setDeadlineMs(deadlineMs);
@@ -542,6 +551,16 @@ TEST(WorkerLifetimeTest, PendingTimersAreCountedAndWaitUntilIsBounded) {
   worker->shutdown(60000);
   EXPECT_TRUE(worker->waitExit(std::chrono::seconds(10)));
   EXPECT_LT(Clock::now() - started, std::chrono::seconds(10));
+}
+
+TEST(WorkerLifetimeTest, AScheduledEventsTimersEndWithIt) {
+  auto worker = startWorker(/*cpuLimitMs=*/2000, 128, kContain);
+  ASSERT_NE(worker, nullptr);
+  worker->scheduled(1);
+  auto done = worker->next();
+  ASSERT_TRUE(done && done->envelope().isResponse());
+  EXPECT_EQ(done->envelope().getResponse().getStatus(), 200);
+  EXPECT_TRUE(worker->pongUntil([](ipc::Pong::Reader p) { return p.getTimersPending() == 0; }));
 }
 
 TEST(WorkerLifetimeTest, AnAnsweredRequestSetsNoMoreTimers) {

@@ -10,6 +10,7 @@
 //   /timers?n=N    sets N timers of 600 s, then answers
 //   /wait-until?ms=N   answers at once; waitUntil() work that sets a timer of N ms
 //   /late-timer    answers, then (in a later job, no waitUntil) tries to set a timer
+// scheduled(): sets 100 timers of 600 s and returns (a cron event ends like a request).
 let counter = 0;
 const parked = [];
 
@@ -71,5 +72,8 @@ export default {
       default:
         return new Response('not found\n', { status: 404 });
     }
+  },
+  scheduled() {
+    for (let i = 0; i < 100; ++i) setTimeout(() => console.log('cron timer fired'), 600000);
   },
 };
