@@ -298,7 +298,7 @@ void IsolateHost::replay(std::vector<std::unique_ptr<capnp::MallocMessageBuilder
       continue;
     }
     // Once only: a request caught by a second rebuild gets `context-reset`.
-    dispatchRequest(request, /*replayable=*/false);
+    dispatchRequest(request, /*firstRun=*/false);
   }
 }
 
@@ -393,8 +393,8 @@ void IsolateHost::failAll(std::string_view kind, const std::string& detail) {
   }
 }
 
-bool IsolateHost::beginRequest(uint64_t id) {
-  ++counters_.requestsServed;
+bool IsolateHost::beginRequest(uint64_t id, bool counted) {
+  if (counted) ++counters_.requestsServed;
   if (options_.isolation != IsolationMode::kShared && contextUsed_) refreshForRequest();
   contextUsed_ = true;
   if (!context_) {
@@ -490,16 +490,16 @@ void IsolateHost::dispatchScheduled(ipc::Scheduled::Reader event) {
 }
 
 void IsolateHost::dispatch(ipc::RequestStart::Reader request) {
-  dispatchRequest(request, options_.isolation == IsolationMode::kShared);
+  dispatchRequest(request, /*firstRun=*/true);
 }
 
-void IsolateHost::dispatchRequest(ipc::RequestStart::Reader request, bool replayable) {
+void IsolateHost::dispatchRequest(ipc::RequestStart::Reader request, bool firstRun) {
   uint64_t id = request.getId();
-  if (!beginRequest(id)) return;
+  if (!beginRequest(id, /*counted=*/firstRun)) return;
   bool bodyFollows = request.getBodyFollows();
   if (bodyFollows) {
     streams_.openRequestBody(id, contentLength(request.getHeaders()));
-  } else if (replayable) {
+  } else if (firstRun && options_.isolation == IsolationMode::kShared) {
     // Kept so that a rebuild caused by another request can run this one again (see the header).
     auto copy = std::make_unique<capnp::MallocMessageBuilder>(
         static_cast<unsigned>(request.totalSize().wordCount + 8));

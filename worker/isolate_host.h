@@ -252,7 +252,9 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   void armWaitUntilDeadline();
   // Runs the requests a rebuild took from the old context again, in the new one.
   void replay(std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> requests);
-  void dispatchRequest(ipc::RequestStart::Reader request, bool replayable);
+  // `firstRun`: false when a rebuild runs the request again (it is then neither counted again
+  // nor kept for another run).
+  void dispatchRequest(ipc::RequestStart::Reader request, bool firstRun);
 
   // Runs `body(context, tryCatch)` and then the microtask checkpoint as one turn in the current
   // context, with `requestId` (0: none) as the embedder data that names the request, and
@@ -282,7 +284,8 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
 
   // Common start of a request or scheduled event: refreshes state if the isolation mode asks
   // for it, and registers `id`. False when the request cannot run (it has been answered).
-  bool beginRequest(uint64_t id);
+  // `counted`: false for a request run again after a rebuild (it was counted the first time).
+  bool beginRequest(uint64_t id, bool counted = true);
   void releaseHeld();
   void onGraceExpired();
   void armGraceIfBackground();
