@@ -72,7 +72,8 @@ constexpr std::string_view kNumberFlags[] = {"workers",
                                              "max-subrequests",
                                              "max-concurrent-per-isolate",
                                              "max-isolates",
-                                             "isolate-idle-timeout"};
+                                             "isolate-idle-timeout",
+                                             "wait-until-timeout"};
 constexpr std::string_view kSwitchFlags[] = {"access-log", "snapshot-script", "builtins-snapshot",
                                              "metrics-per-app", "shared-isolate"};
 constexpr std::string_view kPathFlags[] = {"control-socket", "fetch-ca-file", "vars-file",
@@ -194,6 +195,10 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "1000"},
       {"isolate-idle-timeout", "ISOLATED_ISOLATE_IDLE_TIMEOUT_S", "S",
        "Seconds an isolate may stay idle before it is evicted (0: never)", "300"},
+      {"wait-until-timeout", "ISOLATED_WAIT_UNTIL_TIMEOUT_S", "S",
+       "Seconds a request's ctx.waitUntil() work may run after its response before it is "
+       "cancelled with the request's timers and fetches (a draining worker waits no longer)",
+       "30"},
       {"metrics-per-app", "ISOLATED_METRICS_PER_APP", "on|off",
        "Label metrics by app (off: one series per metric, for servers with very many apps)", "on"},
       {"shared-isolate", "ISOLATED_SHARED_ISOLATE", "on|off",
@@ -555,6 +560,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       {"max-subrequests", 0, 1000000, 1, &config.maxSubrequests},
       {"max-isolates", 1, 1000000, 1, &config.maxIsolates},
       {"isolate-idle-timeout", 0, 31536000, 1, &config.isolateIdleTimeoutSec},
+      {"wait-until-timeout", 1, 86400, 1, &config.waitUntilTimeoutSec},
   };
   for (const auto& field : numbers) {
     auto n = parseNumber(resolve(find(field.flag)), field.min, field.max);

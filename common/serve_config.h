@@ -27,6 +27,9 @@ struct ServeConfig {
   // evicted. An isolate idle for isolateIdleTimeoutSec is evicted too (0: never).
   uint32_t maxIsolates = 1000;
   uint32_t isolateIdleTimeoutSec = 300;
+  // How long a request's waitUntil() work may run after its response before the worker
+  // cancels it (--wait-until-timeout); a draining worker never waits longer for it.
+  uint32_t waitUntilTimeoutSec = 30;
   // Metrics labelled by app (--metrics-per-app); off keeps one series per metric for servers
   // with very many apps (see docs/multi-tenancy.md on cardinality).
   bool metricsPerApp = true;

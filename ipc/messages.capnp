@@ -93,6 +93,9 @@ struct Pong {
   # Isolates alive now, and per app deployment what has happened since the previous Pong.
   isolatesLoaded @13 :UInt32;
   apps @14 :List(AppUsage);
+  # setTimeout/setInterval timers pending in every live context now. A request's timers end
+  # with its work (docs/limits.md), so on an idle worker this counts only top-level timers.
+  timersPending @15 :UInt32;
 }
 
 # In Pong: one app deployment's use of the worker since the previous Pong (only apps with
@@ -146,6 +149,9 @@ struct Configure {
   maxIsolates @1 :UInt32;
   # An isolate with no request for this long is evicted (0: never).
   isolateIdleTimeoutMs @2 :UInt32;
+  # How long a request's waitUntil() work may run after its Response before the worker
+  # abandons it (--wait-until-timeout; 0: the worker's default, 30 s).
+  waitUntilTimeoutMs @3 :UInt32;
 }
 
 enum Isolation {

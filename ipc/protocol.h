@@ -62,7 +62,11 @@
 //  3. Worker -> supervisor: exactly one Response per RequestStart or Scheduled id, in any order
 //     relative to other ids. Log messages naming an id come before its Response. Work the
 //     script registered with waitUntil() may continue after the Response (and may still log
-//     with the id); the worker accounts for it and a Shutdown waits for it (up to the deadline).
+//     with the id) for at most Configure.waitUntilTimeoutMs; the worker accounts for it and a
+//     Shutdown waits for it (up to the deadline). A request's timers and fetches end with the
+//     request and that work (docs/limits.md). After a context rebuild the worker may run a
+//     request it still holds again (its body arrived whole, no answer begun, no fetch made):
+//     the supervisor sees nothing of it but, still, exactly one Response for the id.
 //  4. RequestCancel(id) may cross the Response for id; the supervisor ignores a Response whose
 //     request it has already answered or cancelled, and the worker ignores a cancel for an id it
 //     has already answered.

@@ -338,6 +338,7 @@ void Supervisor::sendConfigure(WorkerProcess& worker) {
   configure.setProtocolVersion(ipc::kProtocolVersion);
   configure.setMaxIsolates(config_.maxIsolates);
   configure.setIsolateIdleTimeoutMs(config_.isolateIdleTimeoutSec * 1000);
+  configure.setWaitUntilTimeoutMs(config_.waitUntilTimeoutSec * 1000);
   worker.send(message);
 }
 

@@ -494,6 +494,21 @@ TEST(ServeOptionsTest, TenancyFlagsAndVariables) {
   }
 }
 
+TEST(ServeOptionsTest, WaitUntilTimeoutFlagAndVariable) {
+  EXPECT_EQ(parseOk({"app.js"}).waitUntilTimeoutSec, 30u);
+  EXPECT_EQ(parseOk({"app.js", "--wait-until-timeout", "5"}).waitUntilTimeoutSec, 5u);
+  EXPECT_EQ(parseOk({"app.js"}, {{"ISOLATED_WAIT_UNTIL_TIMEOUT_S", "120"}}).waitUntilTimeoutSec,
+            120u);
+  EXPECT_TRUE(
+      contains(parseError({"app.js", "--wait-until-timeout", "0"}), "--wait-until-timeout"));
+  EXPECT_TRUE(
+      contains(parseError({"app.js", "--wait-until-timeout", "86401"}), "--wait-until-timeout"));
+  auto result = parseServeOptions({"--help"}, envFrom({}), kCpus);
+  auto* help = std::get_if<HelpRequested>(&result);
+  ASSERT_NE(help, nullptr);
+  EXPECT_TRUE(contains(help->text, "ISOLATED_WAIT_UNTIL_TIMEOUT_S"));
+}
+
 TEST(ServeOptionsTest, SingleScriptIsOneAppOnEveryRoute) {
   ServeConfig c = parseOk({"/srv/site/worker.js", "--var", "A=1", "--secret", "S=x", "--cron",
                            "@hourly", "--cpu-limit", "20"});

@@ -1,6 +1,7 @@
 // Native functions for streamed bodies, and the RuntimeHost defaults for hosts without them.
 #include "worker/body_bindings.h"
 
+#include "worker/body_text.h"
 #include "worker/runtime_host.h"
 
 namespace isolated::worker {
@@ -46,6 +47,29 @@ void readBody(const v8::FunctionCallbackInfo<v8::Value>& info) {
   });
 }
 
+void readBodyAll(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  bool asText = info[1]->BooleanValue(info.GetIsolate());
+  withPromise(info, [&](v8::Local<v8::Promise::Resolver> done) {
+    hostOf(info).readBodyAll(idArg(info), asText, done);
+  });
+}
+
+void utf8TextOf(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (!info[0]->IsArrayBufferView()) {
+    isolate->ThrowException(v8::Exception::TypeError(
+        v8::String::NewFromUtf8Literal(isolate, "utf8Text: the argument must be a view")));
+    return;
+  }
+  auto view = info[0].As<v8::ArrayBufferView>();
+  auto store = view->Buffer()->GetBackingStore();
+  const auto* data = static_cast<const uint8_t*>(store->Data());
+  std::span<const uint8_t> bytes(data == nullptr ? nullptr : data + view->ByteOffset(),
+                                 view->ByteLength());
+  v8::Local<v8::String> text;
+  if (utf8Text(isolate, bytes).ToLocal(&text)) info.GetReturnValue().Set(text);
+}
+
 void writeBody(const v8::FunctionCallbackInfo<v8::Value>& info) {
   withPromise(info, [&](v8::Local<v8::Promise::Resolver> done) {
     hostOf(info).writeBody(idArg(info), info[1], done);
@@ -57,10 +81,8 @@ void endBody(const v8::FunctionCallbackInfo<v8::Value>& info) {
 }
 
 constexpr NativeFunction kBodyFunctions[] = {
-    {"startResponse", &startResponse},
-    {"readBody", &readBody},
-    {"writeBody", &writeBody},
-    {"endBody", &endBody},
+    {"startResponse", &startResponse}, {"readBody", &readBody},   {"readBodyAll", &readBodyAll},
+    {"utf8Text", &utf8TextOf},         {"writeBody", &writeBody}, {"endBody", &endBody},
 };
 
 }  // namespace
@@ -70,6 +92,10 @@ std::span<const NativeFunction> bodyFunctions() {
 }
 
 void RuntimeHost::readBody(uint64_t, v8::Local<v8::Promise::Resolver> done) {
+  rejectNoStream(done);
+}
+
+void RuntimeHost::readBodyAll(uint64_t, bool, v8::Local<v8::Promise::Resolver> done) {
   rejectNoStream(done);
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "ipc/messages.capnp.h"
 #include "ipc/protocol.h"
@@ -12,6 +13,9 @@
 namespace isolated::worker {
 
 namespace {
+
+// The largest size hint believed: --max-body-size's ceiling.
+constexpr size_t kMaxHintBytes = size_t{4095} << 20;
 
 // Settling a promise yields Nothing only while execution is being terminated; the turn's end
 // deals with that, so the outcome is not needed here.
@@ -28,8 +32,10 @@ void rejectWithTypeError(v8::Local<v8::Context> context, v8::Local<v8::Promise::
 
 }  // namespace
 
-void BodyStreams::openRequestBody(uint64_t id) {
-  streams_[id].requestBody = true;
+void BodyStreams::openRequestBody(uint64_t id, size_t sizeHint) {
+  Stream& stream = streams_[id];
+  stream.requestBody = true;
+  stream.sizeHint = sizeHint;
 }
 
 bool BodyStreams::onRequestChunk(uint64_t id, kj::ArrayPtr<const kj::byte> data, bool end) {
@@ -41,8 +47,18 @@ bool BodyStreams::onRequestChunk(uint64_t id, kj::ArrayPtr<const kj::byte> data,
     return false;
   }
   if (data.size() > 0) {
-    stream.chunks.emplace_back(data.begin(), data.end());
-    stream.queuedBytes += static_cast<uint32_t>(data.size());
+    if (stream.collecting) {
+      // Taken for the whole body: the supervisor may send as much again at once.
+      if (stream.collectText) {
+        stream.text.append(data.begin(), data.size());
+      } else {
+        stream.collected.append(data.begin(), data.size());
+      }
+      sendCredit(id, data.size());
+    } else {
+      stream.chunks.emplace_back(data.begin(), data.end());
+      stream.queuedBytes += static_cast<uint32_t>(data.size());
+    }
   }
   stream.requestEnded = end;
   return true;
@@ -66,13 +82,80 @@ void BodyStreams::read(v8::Local<v8::Context> context, uint64_t id,
                                "the request body is no longer available (request finished)");
   }
   Stream& stream = it->second;
-  if (!stream.reader.IsEmpty()) {
+  if (!stream.reader.IsEmpty() || stream.collecting) {
     return rejectWithTypeError(context, done, "a read of the request body is already pending");
   }
   if (!stream.chunks.empty() || stream.requestEnded) {
     return resolveRead(context, id, stream, done);
   }
   stream.reader.Reset(context->GetIsolate(), done);
+}
+
+void BodyStreams::readAll(v8::Local<v8::Context> context, uint64_t id, bool asText,
+                          v8::Local<v8::Promise::Resolver> done) {
+  auto it = streams_.find(id);
+  if (it == streams_.end() || !it->second.requestBody) {
+    return rejectWithTypeError(context, done,
+                               "the request body is no longer available (request finished)");
+  }
+  Stream& stream = it->second;
+  if (!stream.reader.IsEmpty() || stream.collecting) {
+    return rejectWithTypeError(context, done, "a read of the request body is already pending");
+  }
+  stream.collecting = true;
+  stream.collectText = asText;
+  // One allocation of the final size when it is known (a hint beyond the largest body a
+  // request may have is not believed: the buffer then grows as the bytes come).
+  if (stream.sizeHint > 0 && stream.sizeHint <= kMaxHintBytes) {
+    if (asText) {
+      stream.text.reserve(stream.sizeHint);
+    } else {
+      stream.collected.reserve(stream.sizeHint);
+    }
+  }
+  // What was queued for chunk-by-chunk reads is collected too, and credited now.
+  for (const auto& chunk : stream.chunks) {
+    if (asText) {
+      stream.text.append(chunk.data(), chunk.size());
+    } else {
+      stream.collected.append(chunk.data(), chunk.size());
+    }
+  }
+  stream.chunks.clear();
+  if (stream.queuedBytes > 0) sendCredit(id, stream.queuedBytes);
+  stream.queuedBytes = 0;
+  if (stream.requestEnded) return resolveAll(context, stream, done);
+  stream.reader.Reset(context->GetIsolate(), done);
+}
+
+void BodyStreams::resolveAll(v8::Local<v8::Context> context, Stream& stream,
+                             v8::Local<v8::Promise::Resolver> done) {
+  v8::Isolate* isolate = context->GetIsolate();
+  v8::Local<v8::Value> value;
+  if (!stream.collectText) {
+    value = adoptAsUint8Array(isolate, std::exchange(stream.collected, ByteBuffer()));
+  } else {
+    v8::TryCatch tryCatch(isolate);
+    v8::Local<v8::String> text;
+    if (!stream.text.finish(isolate).ToLocal(&text)) {
+      if (tryCatch.HasCaught() && !tryCatch.HasTerminated()) {
+        ignoreOutcome(done->Reject(context, tryCatch.Exception()));
+      } else {
+        tryCatch.ReThrow();
+      }
+      return;
+    }
+    value = text;
+  }
+  ignoreOutcome(done->Resolve(context, value));
+}
+
+void BodyStreams::sendCredit(uint64_t id, size_t bytes) {
+  capnp::MallocMessageBuilder message;
+  auto credit = message.initRoot<ipc::Envelope>().initBodyCredit();
+  credit.setId(id);
+  credit.setBytes(static_cast<uint32_t>(bytes));
+  outbox_.send(message);
 }
 
 void BodyStreams::resolveRead(v8::Local<v8::Context> context, uint64_t id, Stream& stream,
@@ -90,11 +173,7 @@ void BodyStreams::resolveRead(v8::Local<v8::Context> context, uint64_t id, Strea
   std::memcpy(store->Data(), chunk.data(), size);
   auto buffer = v8::ArrayBuffer::New(isolate, std::move(store));
   // The chunk has left the queue: the supervisor may send as much again.
-  capnp::MallocMessageBuilder message;
-  auto credit = message.initRoot<ipc::Envelope>().initBodyCredit();
-  credit.setId(id);
-  credit.setBytes(static_cast<uint32_t>(size));
-  outbox_.send(message);
+  sendCredit(id, size);
   ignoreOutcome(done->Resolve(context, v8::Uint8Array::New(buffer, 0, size)));
 }
 
@@ -186,6 +265,7 @@ bool BodyStreams::settleable(uint64_t id) const {
   auto it = streams_.find(id);
   if (it == streams_.end()) return false;
   const Stream& stream = it->second;
+  if (stream.collecting) return !stream.reader.IsEmpty() && stream.requestEnded;
   return (!stream.reader.IsEmpty() && (!stream.chunks.empty() || stream.requestEnded)) ||
          (!stream.writer.IsEmpty() && stream.pending.empty());
 }
@@ -195,7 +275,13 @@ void BodyStreams::settle(v8::Local<v8::Context> context, uint64_t id) {
   if (it == streams_.end()) return;
   Stream& stream = it->second;
   v8::Isolate* isolate = context->GetIsolate();
-  if (!stream.reader.IsEmpty() && (!stream.chunks.empty() || stream.requestEnded)) {
+  if (stream.collecting) {
+    if (!stream.reader.IsEmpty() && stream.requestEnded) {
+      v8::Local<v8::Promise::Resolver> reader = stream.reader.Get(isolate);
+      stream.reader.Reset();
+      resolveAll(context, stream, reader);
+    }
+  } else if (!stream.reader.IsEmpty() && (!stream.chunks.empty() || stream.requestEnded)) {
     v8::Local<v8::Promise::Resolver> reader = stream.reader.Get(isolate);
     stream.reader.Reset();
     resolveRead(context, id, stream, reader);

@@ -22,6 +22,7 @@
 
 #include <kj/common.h>
 
+#include "worker/body_text.h"
 #include "worker/outbox.h"
 
 namespace isolated::worker {
@@ -32,7 +33,8 @@ class BodyStreams {
 
   // From the supervisor. Each returns false when the message breaks the protocol (a chunk
   // beyond the window); chunks and credit for unknown ids are dropped (they crossed a cancel).
-  void openRequestBody(uint64_t id);
+  // `sizeHint`: the body's declared length (Content-Length), 0 when unknown.
+  void openRequestBody(uint64_t id, size_t sizeHint = 0);
   bool onRequestChunk(uint64_t id, kj::ArrayPtr<const kj::byte> data, bool end);
   // Returns true when the credit let the end of the response go out (the request is complete).
   bool onResponseCredit(uint64_t id, uint32_t bytes);
@@ -40,6 +42,12 @@ class BodyStreams {
   // From JavaScript, inside a turn. read resolves with a Uint8Array, or null at the end.
   // Rejects with a TypeError when `id` has no streamed body (never had one, or was cancelled).
   void read(v8::Local<v8::Context> context, uint64_t id, v8::Local<v8::Promise::Resolver> done);
+  // Reads the rest of the body whole: resolves once it has all arrived with one Uint8Array, or
+  // with its text (`asText`, UTF-8 decoded). Chunks that arrive meanwhile are appended to one
+  // buffer here, natively, and credited at once: no JavaScript runs until the end, and then
+  // only to take the result; the body's declared length, if any, sizes the buffer at once.
+  void readAll(v8::Local<v8::Context> context, uint64_t id, bool asText,
+               v8::Local<v8::Promise::Resolver> done);
   // A response for `id` is now streaming (the host sent Response{bodyFollows}).
   void startResponse(uint64_t id);
   bool responseStarted(uint64_t id) const;
@@ -66,6 +74,12 @@ class BodyStreams {
     std::deque<std::vector<uint8_t>> chunks;
     uint32_t queuedBytes = 0;
     bool requestEnded = false;
+    size_t sizeHint = 0;
+    // readAll(): every chunk goes into `collected` (credited at once) until the end.
+    bool collecting = false;
+    bool collectText = false;
+    ByteBuffer collected;
+    TextCollector text;
     v8::Global<v8::Promise::Resolver> reader;
     // Response body.
     bool responding = false;
@@ -79,6 +93,9 @@ class BodyStreams {
 
   void resolveRead(v8::Local<v8::Context> context, uint64_t id, Stream& stream,
                    v8::Local<v8::Promise::Resolver> done);
+  void resolveAll(v8::Local<v8::Context> context, Stream& stream,
+                  v8::Local<v8::Promise::Resolver> done);
+  void sendCredit(uint64_t id, size_t bytes);
   // Sends what credit allows; returns true when the end went out.
   bool flush(uint64_t id, Stream& stream);
   void sendChunk(uint64_t id, const char* data, size_t size, bool end, bool aborted);

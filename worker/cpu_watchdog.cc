@@ -35,7 +35,8 @@ CpuWatchdog::~CpuWatchdog() {
   thread_.join();
 }
 
-bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget) {
+bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget,
+                      TerminationGate* gate) {
   auto wallNow = std::chrono::steady_clock::now();
   if (wallNow - lastCpuReadingAt_ > kCpuReadReuse) {
     lastCpuReading_ = readClock(loopClock_);
@@ -53,6 +54,10 @@ bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget) {
     sliceStart_ = cpuNow;
     budget_ = budget;
     fired_ = false;
+    gate_ = gate;
+    gateAsked_ = 0;
+    interruptRequested_ = false;
+    ++generation_;
     wake = earliestEnd < wakeAt_;
   }
   if (wake) wake_.notify_one();
@@ -64,6 +69,7 @@ bool CpuWatchdog::disarm(std::chrono::nanoseconds& used) {
   {
     std::lock_guard lock(mutex_);
     isolate_ = nullptr;
+    gate_ = nullptr;
     fired = fired_;
   }
   auto wallNow = std::chrono::steady_clock::now();
@@ -81,15 +87,23 @@ bool CpuWatchdog::disarm(std::chrono::nanoseconds& used) {
 void CpuWatchdog::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    if (isolate_ == nullptr || fired_) {
+    if (isolate_ == nullptr || fired_ || interruptRequested_) {
       wakeAt_ = std::chrono::steady_clock::time_point::max();
       wake_.wait(lock);
       continue;
     }
     std::chrono::nanoseconds used = readClock(loopClock_) - sliceStart_;
     if (used >= budget_) {
-      isolate_->TerminateExecution();
-      fired_ = true;
+      if (gate_ == nullptr) {
+        isolate_->TerminateExecution();
+        fired_ = true;
+      } else {
+        // Over budget; where (and whether, if the JavaScript returns first) it stops is up to
+        // the gate, asked from the interrupt.
+        interruptFor_ = generation_;
+        interruptRequested_ = true;
+        isolate_->RequestInterrupt(&CpuWatchdog::onInterrupt, this);
+      }
       continue;
     }
     // The slice cannot reach its budget before this instant; it may take longer if the loop
@@ -99,8 +113,23 @@ void CpuWatchdog::run() {
   }
 }
 
-CpuSlice::CpuSlice(CpuWatchdog& watchdog, v8::Isolate* isolate, std::chrono::nanoseconds budget)
-    : watchdog_(watchdog), armed_(watchdog.arm(isolate, budget)) {}
+void CpuWatchdog::onInterrupt(v8::Isolate* isolate, void* data) {
+  auto* self = static_cast<CpuWatchdog*>(data);
+  std::lock_guard lock(self->mutex_);
+  if (self->isolate_ != isolate || self->interruptFor_ != self->generation_ || self->fired_) {
+    return;  // delivered after its slice ended
+  }
+  if (self->gate_->readyToTerminate(isolate, self->gateAsked_++)) {
+    isolate->TerminateExecution();
+    self->fired_ = true;
+  } else {
+    isolate->RequestInterrupt(&CpuWatchdog::onInterrupt, self);
+  }
+}
+
+CpuSlice::CpuSlice(CpuWatchdog& watchdog, v8::Isolate* isolate, std::chrono::nanoseconds budget,
+                   TerminationGate* gate)
+    : watchdog_(watchdog), armed_(watchdog.arm(isolate, budget, gate)) {}
 
 bool CpuSlice::finish() {
   if (armed_) {

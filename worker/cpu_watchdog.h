@@ -17,10 +17,12 @@
 // sleeps on a condition variable until the earliest wall-clock instant at which the budget could
 // be spent (CPU time of one thread never advances faster than wall time), then reads the loop
 // thread's actual CPU time. Over budget: it calls v8::Isolate::TerminateExecution, the one V8
-// call documented as safe from another thread. Under budget (the loop thread was descheduled or
-// blocked): it sleeps again for the remaining budget. There is no polling: an idle worker's
-// watchdog sleeps without a deadline, and a busy one wakes about once per budget, not once per
-// slice.
+// call documented as safe from another thread, or, for a slice with a TerminationGate, asks V8
+// to interrupt the JavaScript (RequestInterrupt, also thread-safe) and terminates from the
+// interrupt, on the loop thread, once the gate agrees (see TerminationGate). Under budget (the loop
+// thread was descheduled or blocked): it sleeps again for the remaining budget. There is no
+// polling: an idle worker's watchdog sleeps without a deadline, and a busy one wakes about once per
+// budget, not once per slice.
 //
 // CPU accounting (per app, for Pong): a slice reports the CPU time it used. Reading the clock is a
 // system call, so a slice shorter than kCpuReadReuse of wall time is charged its wall time
@@ -44,6 +46,19 @@
 
 namespace isolated::worker {
 
+// Chooses where a slice that has spent its budget is stopped. V8 calls it on the loop thread at
+// an interrupt point (a function entry or a loop's back edge) with the JavaScript paused; the
+// watchdog terminates the JavaScript at once when it returns true, and asks again at the next
+// interrupt point when it returns false. `asked` counts the calls for this slice (from 0), so
+// a gate can stop deferring after a bound. It must not run JavaScript.
+class TerminationGate {
+ public:
+  virtual bool readyToTerminate(v8::Isolate* isolate, int asked) = 0;
+
+ protected:
+  ~TerminationGate() = default;
+};
+
 class CpuWatchdog {
  public:
   // Starts the watchdog thread. Measures the CPU time of the calling thread: construct it on
@@ -58,11 +73,13 @@ class CpuWatchdog {
   friend class CpuSlice;
 
   // False (and nothing changes) when a slice is already armed.
-  bool arm(v8::Isolate* isolate, std::chrono::nanoseconds budget);
+  bool arm(v8::Isolate* isolate, std::chrono::nanoseconds budget, TerminationGate* gate);
   // Returns whether the watchdog called TerminateExecution during the slice, and sets `used` to
   // the CPU time the slice is charged (see "CPU accounting").
   bool disarm(std::chrono::nanoseconds& used);
   void run();
+  // V8's interrupt callback (loop thread): `data` is the watchdog.
+  static void onInterrupt(v8::Isolate* isolate, void* data);
 
   // How long a reading of the loop thread's CPU clock stands for the start of a new slice.
   static constexpr std::chrono::microseconds kCpuReadReuse{100};
@@ -81,6 +98,15 @@ class CpuWatchdog {
   std::chrono::nanoseconds sliceStart_{0};
   std::chrono::nanoseconds budget_{0};
   bool fired_ = false;
+  // The armed slice's gate (null: terminate at once), how often it was asked, and the slice
+  // generation an interrupt was requested for: an interrupt V8 delivers after its slice ended
+  // (the JavaScript returned before reaching an interrupt point) finds another generation and
+  // does nothing.
+  TerminationGate* gate_ = nullptr;
+  int gateAsked_ = 0;
+  bool interruptRequested_ = false;
+  uint64_t generation_ = 0;
+  uint64_t interruptFor_ = 0;
   // When the thread will next look at the slice on its own (max() while it waits without a
   // deadline). Arming wakes it only if the new slice could run out before then; otherwise
   // the thread re-reads the slice at that instant, so a busy loop costs no wake-up per slice.
@@ -93,14 +119,18 @@ class CpuWatchdog {
 // Slices do not nest: a CpuSlice created while another is armed is inert.
 class CpuSlice {
  public:
-  CpuSlice(CpuWatchdog& watchdog, v8::Isolate* isolate, std::chrono::nanoseconds budget);
+  // With a `gate`, the slice's JavaScript is stopped where the gate agrees (see TerminationGate).
+  CpuSlice(CpuWatchdog& watchdog, v8::Isolate* isolate, std::chrono::nanoseconds budget,
+           TerminationGate* gate = nullptr);
   ~CpuSlice() { finish(); }
   CpuSlice(const CpuSlice&) = delete;
   CpuSlice& operator=(const CpuSlice&) = delete;
   static void* operator new(size_t) = delete;
   static void operator delete(void*) = delete;
 
-  // Disarms now. True when the watchdog terminated execution during this slice; the caller
+  // Disarms now. True when the watchdog terminated execution during this slice (with a gate:
+  // once the gate agreed; a budget spent while the gate deferred, or before any interrupt
+  // point, is not a termination); the caller
   // must then either handle the termination or, if JavaScript had already returned, cancel it
   // (v8::Isolate::CancelTerminateExecution) before the isolate runs JavaScript again.
   bool finish();

@@ -4,7 +4,9 @@
 
 #include <libplatform/libplatform.h>
 
+#include <strings.h>
 #include <algorithm>
+
 #include <cstring>
 
 #include "worker/js_scope.h"
@@ -28,6 +30,21 @@ uint64_t requestIdOf(v8::Local<v8::Value> value) {
   return value->IsNumber() ? static_cast<uint64_t>(value.As<v8::Number>()->Value()) : 0;
 }
 
+// The request's Content-Length, 0 when absent or not a plain number (only a size hint).
+size_t contentLength(capnp::List<ipc::Header>::Reader headers) {
+  for (auto header : headers) {
+    std::string_view name(header.getName().cStr(), header.getName().size());
+    if (name.size() != 14 || strncasecmp(name.data(), "content-length", 14) != 0) continue;
+    size_t value = 0;
+    for (char c : std::string_view(header.getValue().cStr(), header.getValue().size())) {
+      if (c < '0' || c > '9' || value > (size_t{1} << 40)) return 0;
+      value = value * 10 + static_cast<size_t>(c - '0');
+    }
+    return value;
+  }
+  return 0;
+}
+
 std::string millis(std::chrono::milliseconds ms) {
   return std::to_string(ms.count()) + " ms";
 }
@@ -41,7 +58,10 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       watchdog_(watchdog),
       options_(std::move(options)),
       sources_(*options_.sources),
-      timers_(base, [this](uint64_t id, uint64_t requestId) { fireTimer(id, requestId); }),
+      timers_(base,
+              [this](uint64_t id, uint64_t requestId, const v8::Global<v8::Value>& record) {
+                fireTimer(id, requestId, record);
+              }),
       fetches_(outbox, *options_.fetchIds),
       streams_(outbox),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
@@ -54,9 +74,23 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateHost*>(self)->onGraceExpired(); },
       this));
+  endEvent_.reset(event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* self) {
+        static_cast<IsolateHost*>(self)->processEndedRequests();
+      },
+      this));
+  waitUntilTimer_.reset(event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* self) {
+        static_cast<IsolateHost*>(self)->onWaitUntilDeadline();
+      },
+      this));
+  fetches_.setAlive([this](uint64_t id) { return requestAlive(id); });
 }
 
 IsolateHost::~IsolateHost() {
+  forgetContextWork();
   timers_.clear();
   fetches_.clear(isolate_->get());
   streams_.clear();
@@ -121,7 +155,8 @@ void IsolateHost::runTurn(uint64_t requestId, Body&& body) {
     JsScope scope(isolate, context_->global());
     v8::Local<v8::Context> context = scope.context();
     v8::TryCatch tryCatch(isolate);
-    CpuSlice slice(watchdog_, isolate, options_.cpuLimit);
+    stopSite_ = StopSite::kNone;
+    CpuSlice slice(watchdog_, isolate, options_.cpuLimit, this);
     // The request id travels with every promise job the JavaScript creates from here, so that
     // console lines after an await still name their request, and so that a termination inside
     // a job can be charged to the right request.
@@ -140,9 +175,38 @@ void IsolateHost::runTurn(uint64_t requestId, Body&& body) {
     }
     context->SetContinuationPreservedEmbedderData(v8::Undefined(isolate));
     end.watchdogFired = slice.finish();
+    end.site = stopSite_;
     usage_.cpu += slice.used();
   }
   endTurn(end);
+}
+
+bool IsolateHost::readyToTerminate(v8::Isolate* isolate, int asked) {
+  auto now = std::chrono::steady_clock::now();
+  if (asked == 0) firstAsked_ = now;
+  StopSite site = stopSiteNow(isolate);
+  if (site != StopSite::kScript && now - firstAsked_ < kStopDeferral) return false;
+  stopSite_ = site;
+  return true;
+}
+
+IsolateHost::StopSite IsolateHost::stopSiteNow(v8::Isolate* isolate) const {
+  if (context_ && context_->microtasksRunning()) return StopSite::kMicrotasks;
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::StackTrace> trace =
+      v8::StackTrace::CurrentStackTrace(isolate, 1, v8::StackTrace::kScriptName);
+  if (trace->GetFrameCount() == 0) return StopSite::kRuntime;
+  v8::Local<v8::String> name = trace->GetFrame(isolate, 0)->GetScriptName();
+  if (name.IsEmpty()) return StopSite::kRuntime;
+  // Every part of the runtime is compiled as one script of this name (script_context.cc).
+  constexpr std::string_view kRuntime = "isolated:runtime";
+  if (name->Length() == static_cast<int>(kRuntime.size())) {
+    char buffer[kRuntime.size()];
+    name->WriteOneByte(isolate, reinterpret_cast<uint8_t*>(buffer), 0,
+                       static_cast<int>(kRuntime.size()), v8::String::NO_NULL_TERMINATION);
+    if (std::string_view(buffer, kRuntime.size()) == kRuntime) return StopSite::kRuntime;
+  }
+  return StopSite::kScript;
 }
 
 void IsolateHost::endTurn(const TurnEnd& end) {
@@ -156,24 +220,33 @@ void IsolateHost::endTurn(const TurnEnd& end) {
       abandonRequests(end.runningRequest, runtime_error::kMemoryLimit,
                       "the shared isolate's heap limit of " +
                           std::to_string(options_.heapLimitBytes >> 20) + " MB",
-                      "the shared isolate is replaced");
+                      "the shared isolate is replaced", /*allowReplay=*/false);
       timers_.clear();
       markFailed(ScriptError{options_.scriptPath, 0, "the shared isolate reached its heap limit"});
       return;
     }
-    abandonRequests(end.runningRequest, runtime_error::kMemoryLimit,
-                    "the heap limit of " + std::to_string(options_.heapLimitBytes >> 20) + " MB",
-                    "the isolate was replaced");
+    auto again = abandonRequests(
+        end.runningRequest, runtime_error::kMemoryLimit,
+        "the heap limit of " + std::to_string(options_.heapLimitBytes >> 20) + " MB",
+        "the isolate was replaced");
     rebuild(/*newIsolate=*/true);
+    replay(std::move(again));
   } else if (end.terminated) {
     // The watchdog is the only other source of termination.
     ++counters_.cpuLimitTerminations;
     ++usage_.cpuLimitTerminations;
     isolate_->get()->CancelTerminateExecution();
-    abandonRequests(end.runningRequest, runtime_error::kCpuLimit,
-                    "the CPU time limit of " + millis(options_.cpuLimit),
-                    "the script's context was rebuilt");
+    if (options_.isolation == IsolationMode::kShared && end.site == StopSite::kScript) {
+      containTermination(end.runningRequest);
+      return;
+    }
+    auto again = abandonRequests(
+        end.runningRequest, runtime_error::kCpuLimit,
+        "the CPU time limit of " + millis(options_.cpuLimit),
+        std::string("the script's context was rebuilt (stopped inside ") +
+            (end.site == StopSite::kMicrotasks ? "a promise job" : "the runtime") + ")");
     rebuild(/*newIsolate=*/false);
+    replay(std::move(again));
   } else if (end.watchdogFired) {
     // The budget ran out just as the JavaScript returned: the turn completed, but the pending
     // termination would hit the next one.
@@ -181,8 +254,10 @@ void IsolateHost::endTurn(const TurnEnd& end) {
   }
 }
 
-void IsolateHost::abandonRequests(uint64_t running, std::string_view kind, const std::string& limit,
-                                  const std::string& consequence) {
+std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> IsolateHost::abandonRequests(
+    uint64_t running, std::string_view kind, const std::string& limit,
+    const std::string& consequence, bool allowReplay) {
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> again;
   std::vector<uint64_t> ids = context_->takeRequests();
   bool runningInFlight = std::find(ids.begin(), ids.end(), running) != ids.end();
   std::string culprit = running == 0 ? "JavaScript not run for any request"
@@ -193,15 +268,38 @@ void IsolateHost::abandonRequests(uint64_t running, std::string_view kind, const
     writer_.log(2, culprit + " exceeded " + limit + "; " + consequence, running);
   }
   for (uint64_t id : ids) {
+    auto copy = replayable_.find(id);
     if (id == running) {
       answerError(id, kind, "the script exceeded " + limit + "; " + consequence);
+    } else if (allowReplay && copy != replayable_.end() && !streams_.responseStarted(id) &&
+               !fetches_.hasFetched(id)) {
+      writer_.log(2,
+                  "request runs again: " + culprit + " exceeded " + limit +
+                      " while this one was pending; " + consequence,
+                  id);
+      again.push_back(std::move(copy->second));
     } else {
       answerError(id, runtime_error::kContextReset,
                   "request discarded: " + culprit + " exceeded " + limit +
                       " while this one was pending; " + consequence);
     }
   }
+  replayable_.clear();
   streams_.clear();
+  return again;
+}
+
+void IsolateHost::replay(std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> requests) {
+  for (auto& message : requests) {
+    auto request = message->getRoot<ipc::Envelope>().asReader().getRequestStart();
+    if (failed_ || !context_) {
+      writer_.runtimeError(request.getId(), runtime_error::kAppFailed,
+                           "the app's script could not be loaded again");
+      continue;
+    }
+    // Once only: a request caught by a second rebuild gets `context-reset`.
+    dispatchRequest(request, /*firstRun=*/false);
+  }
 }
 
 void IsolateHost::rebuild(bool newIsolate) {
@@ -211,6 +309,7 @@ void IsolateHost::rebuild(bool newIsolate) {
   }
   // The timers' callbacks, fetch and body promises and every queued promise job belong to the
   // old context.
+  forgetContextWork();
   timers_.clear();
   fetches_.clear(isolate_->get());
   streams_.clear();
@@ -243,6 +342,7 @@ void IsolateHost::rebuild(bool newIsolate) {
 }
 
 void IsolateHost::refreshForRequest() {
+  forgetContextWork();
   timers_.clear();
   fetches_.clear(isolate_->get());
   // Requests the supervisor gave up on (wall limit) may still be parked in the old state: each
@@ -293,8 +393,8 @@ void IsolateHost::failAll(std::string_view kind, const std::string& detail) {
   }
 }
 
-bool IsolateHost::beginRequest(uint64_t id) {
-  ++counters_.requestsServed;
+bool IsolateHost::beginRequest(uint64_t id, bool counted) {
+  if (counted) ++counters_.requestsServed;
   if (options_.isolation != IsolationMode::kShared && contextUsed_) refreshForRequest();
   contextUsed_ = true;
   if (!context_) {
@@ -332,8 +432,8 @@ void IsolateHost::releaseHeld() {
 
 void IsolateHost::onGraceExpired() {
   if (backgroundTasks() == 0) return;
-  abandonBackground("still pending " + std::to_string(kWaitUntilGrace.count()) +
-                    " s after the response; the state is refreshed for the next request");
+  abandonBackground("still pending " + millis(options_.waitUntilTimeout) +
+                    " after the response; the state is refreshed for the next request");
   releaseHeld();
 }
 
@@ -350,11 +450,17 @@ void IsolateHost::abandonBackground(const std::string& why) {
 }
 
 void IsolateHost::waitUntilBegin(uint64_t id) {
-  if (context_) context_->beginWaitUntil(id);
+  // A request whose work has ended cannot start more (the runtime's promise still settles,
+  // and waitUntilEnd then finds nothing to end).
+  if (context_ && (id == 0 || requestAlive(id))) context_->beginWaitUntil(id);
 }
 
 void IsolateHost::waitUntilEnd(uint64_t id) {
   if (!context_ || !context_->endWaitUntil(id)) return;
+  if (id != 0 && !context_->hasRequest(id) && context_->waitUntilFor(id) == 0) {
+    endedRequests_.push_back(id);
+    event_active(endEvent_.get(), EV_TIMEOUT, 0);
+  }
   if (context_->waitUntilCount() == 0) {
     event_del(graceTimer_.get());
     event_active(releaseEvent_.get(), EV_TIMEOUT, 0);
@@ -384,10 +490,22 @@ void IsolateHost::dispatchScheduled(ipc::Scheduled::Reader event) {
 }
 
 void IsolateHost::dispatch(ipc::RequestStart::Reader request) {
+  dispatchRequest(request, /*firstRun=*/true);
+}
+
+void IsolateHost::dispatchRequest(ipc::RequestStart::Reader request, bool firstRun) {
   uint64_t id = request.getId();
-  if (!beginRequest(id)) return;
+  if (!beginRequest(id, /*counted=*/firstRun)) return;
   bool bodyFollows = request.getBodyFollows();
-  if (bodyFollows) streams_.openRequestBody(id);
+  if (bodyFollows) {
+    streams_.openRequestBody(id, contentLength(request.getHeaders()));
+  } else if (firstRun && options_.isolation == IsolationMode::kShared) {
+    // Kept so that a rebuild caused by another request can run this one again (see the header).
+    auto copy = std::make_unique<capnp::MallocMessageBuilder>(
+        static_cast<unsigned>(request.totalSize().wordCount + 8));
+    copy->initRoot<ipc::Envelope>().setRequestStart(request);
+    replayable_.emplace(id, std::move(copy));
+  }
   runTurn(id, [&](v8::Local<v8::Context> context, v8::TryCatch& tryCatch) {
     v8::Isolate* isolate = context->GetIsolate();
     auto headers = request.getHeaders();
@@ -428,17 +546,22 @@ void IsolateHost::failIfThrew(uint64_t id, v8::MaybeLocal<v8::Value> result,
   }
 }
 
-void IsolateHost::fireTimer(uint64_t timerId, uint64_t requestId) {
-  if (!context_) return;
+void IsolateHost::fireTimer(uint64_t timerId, uint64_t requestId,
+                            const v8::Global<v8::Value>& record) {
+  if (!context_ || record.IsEmpty()) return;
+  firingTimer_ = timerId;
   runTurn(requestId, [&](v8::Local<v8::Context> context, v8::TryCatch& tryCatch) {
     v8::Isolate* isolate = context->GetIsolate();
-    v8::Local<v8::Value> arg = v8::Number::New(isolate, static_cast<double>(timerId));
-    if (context_->fireTimerFunction()->Call(context, v8::Undefined(isolate), 1, &arg).IsEmpty() &&
+    // Before any JavaScript runs: the callback may clear its own interval, and the record.
+    v8::Local<v8::Value> args[] = {v8::Number::New(isolate, static_cast<double>(timerId)),
+                                   record.Get(isolate)};
+    if (context_->fireTimerFunction()->Call(context, v8::Undefined(isolate), 2, args).IsEmpty() &&
         !tryCatch.HasTerminated()) {
       ScriptError error = describeException(isolate, context, tryCatch, options_.scriptPath);
       writer_.log(3, "Uncaught exception in timer callback: " + error.message, requestId);
     }
   });
+  firingTimer_ = 0;
 }
 
 void IsolateHost::onFetchMessage(ipc::Envelope::Reader message) {
@@ -507,8 +630,131 @@ void IsolateHost::cancel(uint64_t id) {
 }
 
 void IsolateHost::complete(uint64_t id) {
-  if (context_) context_->finishRequest(id);
+  bool wasInFlight = context_ && context_->finishRequest(id);
   streams_.close(id);
+  replayable_.erase(id);
+  if (wasInFlight) requestAnswered(id);
+}
+
+bool IsolateHost::requestAlive(uint64_t id) const {
+  if (!context_ || killed_.contains(id)) return false;
+  return context_->hasRequest(id) || context_->waitUntilFor(id) > 0 ||
+         std::find(endedRequests_.begin(), endedRequests_.end(), id) != endedRequests_.end();
+}
+
+void IsolateHost::requestAnswered(uint64_t id) {
+  if (context_->waitUntilFor(id) > 0 && options_.isolation == IsolationMode::kShared) {
+    waitUntilDeadlines_.emplace_back(std::chrono::steady_clock::now() + options_.waitUntilTimeout,
+                                     id);
+    armWaitUntilDeadline();
+  }
+  // Its work ends at the next loop iteration, or, with waitUntil() work, when that does.
+  endedRequests_.push_back(id);
+  event_active(endEvent_.get(), EV_TIMEOUT, 0);
+}
+
+void IsolateHost::processEndedRequests() {
+  auto ended = std::move(endedRequests_);
+  endedRequests_.clear();
+  for (uint64_t id : ended) {
+    if (context_ && (context_->hasRequest(id) || context_->waitUntilFor(id) > 0)) continue;
+    endRequestWork(id);
+  }
+}
+
+void IsolateHost::endRequestWork(uint64_t id) {
+  timers_.cancelRequest(id);
+  if (isolate_) fetches_.dropRequest(isolate_->get(), id);
+}
+
+void IsolateHost::armWaitUntilDeadline() {
+  if (waitUntilDeadlines_.empty() || event_pending(waitUntilTimer_.get(), EV_TIMEOUT, nullptr)) {
+    return;
+  }
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+      waitUntilDeadlines_.front().first - std::chrono::steady_clock::now());
+  timeval tv = millisToTimeval(std::max<int64_t>(0, wait.count()));
+  event_add(waitUntilTimer_.get(), &tv);
+}
+
+void IsolateHost::onWaitUntilDeadline() {
+  auto now = std::chrono::steady_clock::now();
+  bool abandoned = false;
+  while (!waitUntilDeadlines_.empty() && waitUntilDeadlines_.front().first <= now) {
+    uint64_t id = waitUntilDeadlines_.front().second;
+    waitUntilDeadlines_.pop_front();
+    if (!context_ || context_->hasRequest(id)) continue;
+    if (uint32_t pending = context_->dropWaitUntil(id); pending > 0) {
+      writer_.log(2,
+                  "cancelled " + std::to_string(pending) + " waitUntil() tasks: still pending " +
+                      millis(options_.waitUntilTimeout) +
+                      " after the response (--wait-until-timeout)",
+                  id);
+      endRequestWork(id);
+      abandoned = true;
+    }
+  }
+  armWaitUntilDeadline();
+  if (abandoned && context_ && context_->waitUntilCount() == 0) {
+    event_active(releaseEvent_.get(), EV_TIMEOUT, 0);
+  }
+}
+
+void IsolateHost::forgetContextWork() {
+  killed_.clear();
+  replayable_.clear();
+  endedRequests_.clear();
+  waitUntilDeadlines_.clear();
+  if (waitUntilTimer_) event_del(waitUntilTimer_.get());
+}
+
+void IsolateHost::containTermination(uint64_t running) {
+  std::string limit = "the CPU time limit of " + millis(options_.cpuLimit);
+  if (running != 0 && context_->hasRequest(running)) {
+    answerError(
+        running, runtime_error::kCpuLimit,
+        "the script exceeded " + limit + "; only this request was stopped, the context is kept");
+    context_->finishRequest(running);
+    streams_.close(running);
+    replayable_.erase(running);
+  } else {
+    writer_.log(2,
+                (running == 0 ? std::string("JavaScript not run for any request")
+                              : "request " + std::to_string(running) + " (no longer in flight)") +
+                    " exceeded " + limit + "; it was stopped, the context is kept",
+                running);
+  }
+  if (running == 0) {
+    // A timer of the script's top level: an interval that ran out of time would do it again.
+    if (firingTimer_ != 0) timers_.cancel(firingTimer_);
+    return;
+  }
+  // Everything the request still had going ends with it, and whatever the promise jobs it
+  // queued before the stop do is ignored (they run with the next checkpoint).
+  killed_.insert(running);
+  context_->dropWaitUntil(running);
+  endRequestWork(running);
+  if (context_->waitUntilCount() == 0) event_active(releaseEvent_.get(), EV_TIMEOUT, 0);
+  // Its Request's signal aborts and the runtime forgets it, in a turn charged to it; that
+  // turn's checkpoint runs (and so drops) the jobs it had queued.
+  runTurn(running, [&](v8::Local<v8::Context> context, v8::TryCatch&) {
+    v8::Isolate* isolate = context->GetIsolate();
+    v8::Local<v8::Value> arg = v8::Number::New(isolate, static_cast<double>(running));
+    // abortRequest() catches what listeners throw; only a termination gets out (endTurn).
+    v8::Local<v8::Value> ignored;
+    if (!context_->abortRequestFunction()
+             ->Call(context, v8::Undefined(isolate), 1, &arg)
+             .ToLocal(&ignored)) {
+      return;
+    }
+  });
+}
+
+uint64_t IsolateHost::addTimer(double delayMs, bool repeat, uint64_t requestId,
+                               v8::Local<v8::Value> record) {
+  // A request whose work has ended sets no more timers (docs/limits.md).
+  if (requestId != 0 && !requestAlive(requestId)) return timers_.reserveId();
+  return timers_.add(delayMs, repeat, requestId, isolate_->get(), record);
 }
 
 void IsolateHost::respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
@@ -539,13 +785,13 @@ void IsolateHost::answerError(uint64_t id, std::string_view kind, const std::str
 void IsolateHost::armGraceIfBackground() {
   if (options_.isolation == IsolationMode::kShared || backgroundTasks() == 0) return;
   if (event_pending(graceTimer_.get(), EV_TIMEOUT, nullptr)) return;
-  timeval tv = millisToTimeval(
-      std::chrono::duration_cast<std::chrono::milliseconds>(kWaitUntilGrace).count());
+  timeval tv = millisToTimeval(options_.waitUntilTimeout.count());
   event_add(graceTimer_.get(), &tv);
 }
 
 bool IsolateHost::startResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders) {
   if (!context_ || !context_->hasRequest(id) || streams_.responseStarted(id)) return false;
+  replayable_.erase(id);  // its answer has begun: it can no longer run again
   writer_.streamedResponse(isolate_->get(), id, status, flatHeaders);
   streams_.startResponse(id);
   return true;
@@ -553,6 +799,10 @@ bool IsolateHost::startResponse(uint64_t id, uint16_t status, v8::Local<v8::Arra
 
 void IsolateHost::readBody(uint64_t id, v8::Local<v8::Promise::Resolver> done) {
   streams_.read(isolate_->get()->GetCurrentContext(), id, done);
+}
+
+void IsolateHost::readBodyAll(uint64_t id, bool asText, v8::Local<v8::Promise::Resolver> done) {
+  streams_.readAll(isolate_->get()->GetCurrentContext(), id, asText, done);
 }
 
 void IsolateHost::writeBody(uint64_t id, v8::Local<v8::Value> bytes,
@@ -588,6 +838,7 @@ void IsolateHost::settleBodies(uint64_t id) {
 }
 
 void IsolateHost::log(int level, const std::string& message, uint64_t requestId) {
+  if (requestId != 0 && killed_.contains(requestId)) return;
   writer_.log(level, message, requestId);
 }
 

@@ -6,12 +6,24 @@
 //
 //  - CPU: every entry into JavaScript (a dispatch, a timer, a probe) is one *turn*: the call
 //    plus the microtask checkpoint after it, under one CpuSlice of --cpu-limit-ms. A turn the
-//    watchdog terminates answers the request that was running 503 `cpu-limit`, and the context
-//    is rebuilt (runtime and script loaded again) so no half-updated global state survives.
+//    watchdog terminates answers the request that was running 503 `cpu-limit`. In `shared`
+//    isolation that is all, when the watchdog could stop the JavaScript inside the script's
+//    own code, outside a microtask checkpoint (the host is the slice's TerminationGate and
+//    defers the stop up to kStopDeferral to find such a point): the request's work ends
+//    (timers, fetches, waitUntil), the context and the other requests in it carry on.
+//    Otherwise (the stop landed in the runtime's code, or in a checkpoint, where V8 drops every
+//    queued promise job, other requests' too; and always in context/isolate isolation) the
+//    context is rebuilt (runtime and script loaded again).
 //  - Heap: when the isolate nears its heap limit its JavaScript is terminated; the running
 //    request gets 503 `memory-limit` and the whole isolate is replaced with a fresh one.
-//  - In both cases every other request in flight in the discarded context can never complete
-//    (its promises and timers are gone): each gets 503 `context-reset` at once.
+//  - A rebuild discards every other request in flight in the context: one that has not begun
+//    its response, started a fetch or streamed its request body is run again in the new
+//    context (once); the others get 503 `context-reset` at once.
+//
+// A request's lifetime (docs/limits.md): it ends when it is answered and its waitUntil() work
+// has settled, or --wait-until-timeout after its answer (the work is then abandoned). Its
+// timers, intervals and outbound fetches end with it; a timer or fetch it starts later is
+// refused. Timers set by the script's top level (request 0) live as long as the context.
 //
 // The running request is the turn's own (dispatch), the one a timer was set for, or, for a
 // promise job, the request whose id V8 carried into it as continuation-preserved embedder data.
@@ -27,7 +39,7 @@
 // waitUntil(): promises a handler registers stay alive after its Response. The host counts
 // them per context (backgroundTasks()); a shutting-down worker waits for them. With
 // --isolation context|isolate the state they need must survive: a request that arrives while
-// they are pending is held back until they settle, or until kWaitUntilGrace after the
+// they are pending is held back until they settle, or until waitUntilTimeout after the
 // Response, when the work is cancelled (the state is refreshed) and that is logged.
 #pragma once
 
@@ -47,7 +59,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "ipc/messages.capnp.h"
 #include "worker/body_streams.h"
@@ -64,8 +79,9 @@
 
 namespace isolated::worker {
 
-// How long waitUntil() work may delay a fresh context (--isolation context|isolate), counted
-// from the Response, as Cloudflare Workers allows after a response.
+// The default of --wait-until-timeout: how long a request's waitUntil() work may run after its
+// Response (and, with --isolation context|isolate, delay a fresh context), as Cloudflare
+// Workers allows after a response.
 constexpr std::chrono::seconds kWaitUntilGrace{30};
 
 struct HostOptions {
@@ -79,6 +95,8 @@ struct HostOptions {
   size_t heapLimitBytes = 128u << 20;
   // CPU time one turn of JavaScript may use.
   std::chrono::milliseconds cpuLimit{50};
+  // How long a request's waitUntil() work may run after its answer (--wait-until-timeout).
+  std::chrono::milliseconds waitUntilTimeout{kWaitUntilGrace};
   // CPU time for loading the runtime and evaluating the script's top level, at start-up and
   // on every rebuild. Compilation is charged too, hence the larger budget.
   std::chrono::milliseconds startupCpuLimit{2000};
@@ -122,7 +140,7 @@ struct HostCounters {
   uint64_t rebuilds = 0;  // contexts and isolates rebuilt
 };
 
-class IsolateHost final : public RuntimeHost {
+class IsolateHost final : public RuntimeHost, private TerminationGate {
  public:
   // `watchdog` must outlive the host; it measures the thread this host runs on.
   IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog, HostOptions options);
@@ -174,6 +192,8 @@ class IsolateHost final : public RuntimeHost {
   size_t inFlight() const { return (context_ ? context_->requestCount() : 0) + held_.size(); }
   // Pending waitUntil() promises in the current context.
   size_t backgroundTasks() const { return context_ ? context_->waitUntilCount() : 0; }
+  // Timers (and intervals) pending in the current context.
+  size_t timersPending() const { return timers_.size(); }
   // Logs and abandons the pending waitUntil() work (a shutdown deadline has come).
   void abandonBackground(const std::string& why);
   // Answers every request the host holds (in flight or held back) with runtime error `kind`;
@@ -194,12 +214,47 @@ class IsolateHost final : public RuntimeHost {
   bool failed() const { return failed_; }
 
  private:
+  // Where the watchdog stopped a turn's JavaScript (see readyToTerminate).
+  enum class StopSite {
+    kNone,
+    kScript,      // the app's own code, outside a microtask checkpoint: the context is kept
+    kRuntime,     // the runtime's code (worker/js), whose state may be half-updated
+    kMicrotasks,  // a promise job: V8 drops the rest of the queue, other requests' jobs too
+  };
   // How a turn ended, read before its scopes close.
   struct TurnEnd {
     bool terminated = false;
     bool watchdogFired = false;
     uint64_t runningRequest = 0;
+    StopSite site = StopSite::kNone;
   };
+  // How long the host defers a CPU stop while the JavaScript is somewhere it cannot be stopped
+  // safely (the runtime's code, a checkpoint) before it stops it anyway and rebuilds.
+  static constexpr std::chrono::milliseconds kStopDeferral{5};
+
+  // TerminationGate, on the loop thread at a V8 interrupt point of a turn over its budget.
+  bool readyToTerminate(v8::Isolate* isolate, int asked) override;
+  StopSite stopSiteNow(v8::Isolate* isolate) const;
+  // A CPU stop in the script's own code (shared isolation): only the running request fails.
+  void containTermination(uint64_t running);
+  // Whether request `id` still lives: in flight, waitUntil() work pending, or answered so
+  // recently that the end of its work has not been processed yet.
+  bool requestAlive(uint64_t id) const;
+  // The request was answered (or cancelled): its work ends now, or once its waitUntil() work
+  // settles or times out.
+  void requestAnswered(uint64_t id);
+  // Ends what request `id` still has going: timers, intervals, outbound fetches.
+  void endRequestWork(uint64_t id);
+  void processEndedRequests();
+  // Forgets the request bookkeeping of the context about to be discarded.
+  void forgetContextWork();
+  void onWaitUntilDeadline();
+  void armWaitUntilDeadline();
+  // Runs the requests a rebuild took from the old context again, in the new one.
+  void replay(std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> requests);
+  // `firstRun`: false when a rebuild runs the request again (it is then neither counted again
+  // nor kept for another run).
+  void dispatchRequest(ipc::RequestStart::Reader request, bool firstRun);
 
   // Runs `body(context, tryCatch)` and then the microtask checkpoint as one turn in the current
   // context, with `requestId` (0: none) as the embedder data that names the request, and
@@ -209,8 +264,10 @@ class IsolateHost final : public RuntimeHost {
   void endTurn(const TurnEnd& end);
   // Answers every request in flight in the current context: `running` with `kind`, the rest
   // with `context-reset`, and logs why: `limit` was exceeded, with `consequence`.
-  void abandonRequests(uint64_t running, std::string_view kind, const std::string& limit,
-                       const std::string& consequence);
+  // Requests that can run again (see above) are not answered but returned.
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> abandonRequests(
+      uint64_t running, std::string_view kind, const std::string& limit,
+      const std::string& consequence, bool allowReplay = true);
   // Replaces the context (and, with `newIsolate`, the isolate) with a freshly loaded one.
   void rebuild(bool newIsolate);
   // A new isolate from the snapshot (if any), with this host attached.
@@ -227,26 +284,27 @@ class IsolateHost final : public RuntimeHost {
 
   // Common start of a request or scheduled event: refreshes state if the isolation mode asks
   // for it, and registers `id`. False when the request cannot run (it has been answered).
-  bool beginRequest(uint64_t id);
+  // `counted`: false for a request run again after a rebuild (it was counted the first time).
+  bool beginRequest(uint64_t id, bool counted = true);
   void releaseHeld();
   void onGraceExpired();
   void armGraceIfBackground();
 
-  void fireTimer(uint64_t timerId, uint64_t requestId);
+  void fireTimer(uint64_t timerId, uint64_t requestId, const v8::Global<v8::Value>& record);
   // RuntimeHost, for NativeBindings: answers for ids no longer in flight are dropped.
   void respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
                v8::Local<v8::Value> body) override;
   void fail(uint64_t id, const std::string& kind, const std::string& detail) override;
   void log(int level, const std::string& message, uint64_t requestId) override;
-  uint64_t addTimer(double delayMs, bool repeat, uint64_t requestId) override {
-    return timers_.add(delayMs, repeat, requestId);
-  }
+  uint64_t addTimer(double delayMs, bool repeat, uint64_t requestId,
+                    v8::Local<v8::Value> record) override;
   void cancelTimer(uint64_t id) override { timers_.cancel(id); }
   void waitUntilBegin(uint64_t id) override;
   void waitUntilEnd(uint64_t id) override;
   OutboundFetches* fetches() override { return &fetches_; }
   bool startResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders) override;
   void readBody(uint64_t id, v8::Local<v8::Promise::Resolver> done) override;
+  void readBodyAll(uint64_t id, bool asText, v8::Local<v8::Promise::Resolver> done) override;
   void writeBody(uint64_t id, v8::Local<v8::Value> bytes,
                  v8::Local<v8::Promise::Resolver> done) override;
   void endBody(uint64_t id, bool aborted) override;
@@ -286,10 +344,31 @@ class IsolateHost final : public RuntimeHost {
   // refresh would destroy.
   EventPtr releaseEvent_;
   std::function<void()> backgroundIdle_;
-  // kWaitUntilGrace after a Response with waitUntil() work pending (context/isolate modes).
+  // waitUntilTimeout after a Response with waitUntil() work pending (context/isolate modes).
   EventPtr graceTimer_;
   bool failed_ = false;
   std::function<void(const ScriptError&)> onFailed_;
+
+  // The CPU stop of the running turn: where it was decided, and when the gate was first asked.
+  StopSite stopSite_ = StopSite::kNone;
+  std::chrono::steady_clock::time_point firstAsked_;
+  // The timer whose callback the current turn runs (0: none).
+  uint64_t firingTimer_ = 0;
+  // Requests stopped for their CPU time in the current context: promise jobs they queued before
+  // the stop still run (V8 cannot drop them alone), but nothing they do is seen: no log line,
+  // timer, fetch or answer. Cleared with the context.
+  std::unordered_set<uint64_t> killed_;
+  // shared isolation: a copy of each request in flight that could run again after a rebuild
+  // (its body arrived whole), until it begins its response or starts a fetch.
+  std::unordered_map<uint64_t, std::unique_ptr<capnp::MallocMessageBuilder>> replayable_;
+  // Answered requests whose work is to end at the next loop iteration (never from inside
+  // JavaScript: a fetch or stream may be on the stack).
+  std::vector<uint64_t> endedRequests_;
+  EventPtr endEvent_;
+  // shared isolation: answered requests with waitUntil() work, by deadline (in answer order,
+  // so the deadlines are sorted), and the timer for the first.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> waitUntilDeadlines_;
+  EventPtr waitUntilTimer_;
 };
 
 }  // namespace isolated::worker

@@ -238,6 +238,7 @@ IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
   hostOptions.fetchIds = &definition.fetchIds;
   hostOptions.heapLimitBytes = definition.heapLimitBytes;
   hostOptions.cpuLimit = definition.cpuLimit;
+  hostOptions.waitUntilTimeout = options_.waitUntilTimeout;
   hostOptions.isolation = definition.isolation;
   hostOptions.logBacklogBytes = options_.logBacklogBytes;
   hostOptions.platform = options_.platform;
@@ -526,6 +527,14 @@ size_t IsolateRegistry::inFlight() const {
   size_t total = 0;
   for (const auto& [id, app] : apps_) {
     if (app->host) total += app->host->inFlight();
+  }
+  return total;
+}
+
+size_t IsolateRegistry::timersPending() const {
+  size_t total = 0;
+  for (const auto& [id, app] : apps_) {
+    if (app->host) total += app->host->timersPending();
   }
   return total;
 }

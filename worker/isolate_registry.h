@@ -70,6 +70,8 @@ struct RegistryOptions {
   // then bounds loaded apps (contexts).
   bool sharedIsolate = false;
   size_t sharedHeapLimitBytes = 1024u << 20;
+  // How long a request's waitUntil() work may run after its answer (Configure).
+  std::chrono::milliseconds waitUntilTimeout{30000};
 };
 
 // One app's use of the worker since the previous takeUsage(), for Pong.
@@ -123,6 +125,12 @@ class IsolateRegistry {
   size_t appsDefined() const { return apps_.size(); }
   // Apps that ran JavaScript or hit a limit since the previous call.
   std::vector<AppUsageReport> takeUsage();
+  // Timers pending in every live context (Pong.timersPending).
+  size_t timersPending() const;
+  // Configure.waitUntilTimeoutMs; applies to isolates created from now on.
+  void setWaitUntilTimeout(std::chrono::milliseconds timeout) {
+    options_.waitUntilTimeout = timeout;
+  }
 
  private:
   struct App;

@@ -83,12 +83,13 @@ void NativeBindings::log(const v8::FunctionCallbackInfo<v8::Value>& info) {
   hostOf(info).log(level, stringArg(info, 1), currentRequestId(info));
 }
 
-// setTimer(delayMs, repeat) -> id. The callback will run in the name of the current request.
+// setTimer(delayMs, repeat, record) -> id. The callback will run in the name of the current
+// request; `record` comes back to the runtime's fireTimer(id, record).
 void NativeBindings::setTimer(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto context = info.GetIsolate()->GetCurrentContext();
   double delay = info[0]->NumberValue(context).FromMaybe(0);
   bool repeat = info[1]->BooleanValue(info.GetIsolate());
-  uint64_t id = hostOf(info).addTimer(delay, repeat, currentRequestId(info));
+  uint64_t id = hostOf(info).addTimer(delay, repeat, currentRequestId(info), info[2]);
   info.GetReturnValue().Set(static_cast<double>(id));
 }
 

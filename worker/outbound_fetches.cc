@@ -53,6 +53,16 @@ std::pair<uint64_t, v8::Local<v8::Promise>> OutboundFetches::start(v8::Local<v8:
                                                                    capnp::MessageBuilder& message,
                                                                    ipc::FetchStart::Builder start) {
   v8::Isolate* isolate = context->GetIsolate();
+  if (requestId != 0 && alive_ && !alive_(requestId)) {
+    auto refused = v8::Promise::Resolver::New(context).ToLocalChecked();
+    refused
+        ->Reject(context, typeError(isolate,
+                                    "fetch() after the request ended (its response was "
+                                    "sent and its waitUntil() work is over)"))
+        .Check();
+    return {0, refused->GetPromise()};
+  }
+  if (requestId != 0) fetchedBy_.insert(requestId);
   uint64_t id = ids_.next();
   start.setFetchId(id);
   start.setApp(ids_.app());
@@ -270,6 +280,24 @@ void OutboundFetches::settleWrite(v8::Local<v8::Context> context, Fetch& fetch, 
   resolver->Resolve(context, v8::Boolean::New(context->GetIsolate(), sent)).Check();
 }
 
+size_t OutboundFetches::dropRequest(v8::Isolate* isolate, uint64_t requestId) {
+  fetchedBy_.erase(requestId);
+  std::vector<uint64_t> ids;
+  for (const auto& [id, fetch] : fetches_) {
+    if (fetch.requestId == requestId) ids.push_back(id);
+  }
+  for (uint64_t id : ids) {
+    auto it = fetches_.find(id);
+    if (it->second.bufferedBytes != 0) {
+      isolate->AdjustAmountOfExternalAllocatedMemory(
+          -static_cast<int64_t>(it->second.bufferedBytes));
+    }
+    fetches_.erase(it);
+    sendAbort(id);
+  }
+  return ids.size();
+}
+
 void OutboundFetches::clear(v8::Isolate* isolate) {
   std::vector<uint64_t> ids;
   ids.reserve(fetches_.size());
@@ -280,6 +308,7 @@ void OutboundFetches::clear(v8::Isolate* isolate) {
   }
   if (buffered != 0) isolate->AdjustAmountOfExternalAllocatedMemory(-buffered);
   fetches_.clear();
+  fetchedBy_.clear();
   for (uint64_t id : ids)
     sendAbort(id);
 }

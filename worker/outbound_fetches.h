@@ -22,9 +22,11 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "ipc/messages.capnp.h"
 #include "worker/outbox.h"
@@ -88,6 +90,16 @@ class OutboundFetches {
   void onBody(v8::Local<v8::Context> context, ipc::FetchBody::Reader body);
   void onFailed(v8::Local<v8::Context> context, ipc::FetchFailed::Reader failed);
 
+  // Forgets the fetches of request `requestId` (its work has ended) and sends FetchAbort for
+  // each; their pending promises never settle. Returns how many there were.
+  size_t dropRequest(v8::Isolate* isolate, uint64_t requestId);
+  // Whether request `requestId` has started a fetch since it last ended its work (a request
+  // that has may not be run a second time: its fetches had effects).
+  bool hasFetched(uint64_t requestId) const { return fetchedBy_.contains(requestId); }
+  // Refuses fetches whose parent request has ended (`alive` returns false for it): their
+  // promise rejects with a TypeError. Unset: every fetch is allowed.
+  void setAlive(std::function<bool(uint64_t requestId)> alive) { alive_ = std::move(alive); }
+
   // Forgets every fetch (their context is gone) and sends FetchAbort for each. `isolate` is
   // the one the fetches were made in, while it is still alive.
   void clear(v8::Isolate* isolate);
@@ -125,6 +137,8 @@ class OutboundFetches {
   Outbox& outbox_;
   FetchIdSequence& ids_;
   std::unordered_map<uint64_t, Fetch> fetches_;
+  std::unordered_set<uint64_t> fetchedBy_;
+  std::function<bool(uint64_t)> alive_;
 };
 
 }  // namespace isolated::worker

@@ -31,7 +31,9 @@ class RuntimeHost {
   // One console line; `requestId` is 0 when no request is running.
   virtual void log(int level, const std::string& message, uint64_t requestId) = 0;
   // Schedules a timer whose callback will run in the name of `requestId`; returns its id.
-  virtual uint64_t addTimer(double delayMs, bool repeat, uint64_t requestId) = 0;
+  // `record` (the runtime's {callback, args}) is handed back to the runtime's fireTimer().
+  virtual uint64_t addTimer(double delayMs, bool repeat, uint64_t requestId,
+                            v8::Local<v8::Value> record) = 0;
   virtual void cancelTimer(uint64_t id) = 0;
   // waitUntil(): a promise of request `id` started or settled. Hosts that do not outlive their
   // requests' work (the test runner) need not count them.
@@ -49,6 +51,8 @@ class RuntimeHost {
   }
   // Resolves `done` with the next request-body chunk (Uint8Array) or null at its end.
   virtual void readBody(uint64_t id, v8::Local<v8::Promise::Resolver> done);
+  // Resolves `done` with the rest of the request body, whole: a Uint8Array, or its UTF-8 text.
+  virtual void readBodyAll(uint64_t id, bool asText, v8::Local<v8::Promise::Resolver> done);
   // Resolves `done` once `bytes` (a Uint8Array) have gone out as response body.
   virtual void writeBody(uint64_t id, v8::Local<v8::Value> bytes,
                          v8::Local<v8::Promise::Resolver> done);

@@ -268,6 +268,15 @@ bool ScriptContext::endWaitUntil(uint64_t id) {
   return true;
 }
 
+uint32_t ScriptContext::dropWaitUntil(uint64_t id) {
+  auto it = waitUntil_.find(id);
+  if (it == waitUntil_.end()) return 0;
+  uint32_t dropped = it->second;
+  waitUntilCount_ -= dropped;
+  waitUntil_.erase(it);
+  return dropped;
+}
+
 std::vector<uint64_t> ScriptContext::takeRequests() {
   std::vector<uint64_t> ids(requests_.begin(), requests_.end());
   requests_.clear();

@@ -126,6 +126,16 @@ class ScriptContext {
   // False when `id` had no pending work (the context was reset in between).
   bool endWaitUntil(uint64_t id);
   size_t waitUntilCount() const { return waitUntilCount_; }
+  // Pending waitUntil() promises of request `id`.
+  uint32_t waitUntilFor(uint64_t id) const {
+    auto it = waitUntil_.find(id);
+    return it == waitUntil_.end() ? 0 : it->second;
+  }
+  // Stops counting the pending work of `id` (abandoned); returns how much there was. Its
+  // promises' later settlements are ignored (endWaitUntil returns false).
+  uint32_t dropWaitUntil(uint64_t id);
+  // Whether the context's microtask checkpoint is running (a promise job is on the stack).
+  bool microtasksRunning() const { return microtasks_->IsRunningMicrotasks(); }
 
  private:
   static void onPromiseReject(v8::PromiseRejectMessage message);

@@ -37,7 +37,7 @@ class SnapshotBuildHost final : public RuntimeHost {
     note("answered a request");
   }
   void log(int, const std::string&, uint64_t) override { note("writes to the console"); }
-  uint64_t addTimer(double, bool, uint64_t) override {
+  uint64_t addTimer(double, bool, uint64_t, v8::Local<v8::Value>) override {
     note("sets a timer");
     return ++timers_;
   }

@@ -53,7 +53,8 @@ class TestFile final : public RuntimeHost {
         isolate_(isolate),
         watchdog_(watchdog),
         path_(std::move(path)),
-        timers_(base, [this](uint64_t id, uint64_t) { fireTimer(id); }),
+        timers_(base, [this](uint64_t id, uint64_t,
+                             const v8::Global<v8::Value>& record) { fireTimer(id, record); }),
         platformTasks_(base, platform,
                        [this, &platform] { runPlatformTasks(platform.defaultPlatform()); }) {}
   ~TestFile() {
@@ -72,7 +73,7 @@ class TestFile final : public RuntimeHost {
   // Runs `body` and a microtask checkpoint under the CPU budget. False when terminated.
   template <typename Body>
   bool turn(Body&& body);
-  void fireTimer(uint64_t id);
+  void fireTimer(uint64_t id, const v8::Global<v8::Value>& record);
   void runPlatformTasks(v8::Platform& platform);
 
   void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {}
@@ -80,8 +81,9 @@ class TestFile final : public RuntimeHost {
   void log(int level, const std::string& message, uint64_t) override {
     (level >= 2 ? std::cerr : std::cout) << message << std::endl;
   }
-  uint64_t addTimer(double delayMs, bool repeat, uint64_t requestId) override {
-    return timers_.add(delayMs, repeat, requestId);
+  uint64_t addTimer(double delayMs, bool repeat, uint64_t requestId,
+                    v8::Local<v8::Value> record) override {
+    return timers_.add(delayMs, repeat, requestId, isolate_.get(), record);
   }
   void cancelTimer(uint64_t id) override { timers_.cancel(id); }
 
@@ -110,14 +112,15 @@ bool TestFile::turn(Body&& body) {
   return !terminated;
 }
 
-void TestFile::fireTimer(uint64_t id) {
-  if (!context_ || terminated_) return;
+void TestFile::fireTimer(uint64_t id, const v8::Global<v8::Value>& record) {
+  if (!context_ || terminated_ || record.IsEmpty()) return;
   v8::Isolate* isolate = isolate_.get();
   JsScope scope(isolate, context_->global());
   v8::Local<v8::Context> context = scope.context();
+  v8::Local<v8::Value> args[] = {v8::Number::New(isolate, static_cast<double>(id)),
+                                 record.Get(isolate)};
   turn([&](v8::TryCatch& tryCatch) {
-    v8::Local<v8::Value> arg = v8::Number::New(isolate, static_cast<double>(id));
-    if (context_->fireTimerFunction()->Call(context, v8::Undefined(isolate), 1, &arg).IsEmpty() &&
+    if (context_->fireTimerFunction()->Call(context, v8::Undefined(isolate), 2, args).IsEmpty() &&
         !tryCatch.HasTerminated()) {
       ScriptError error = describeException(isolate, context, tryCatch, path_);
       std::cerr << "Uncaught exception in timer callback: " << error.message << std::endl;

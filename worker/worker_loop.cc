@@ -114,6 +114,10 @@ void WorkerLoop::onConfigure(ipc::Configure::Reader configure) {
   configured_ = true;
   registry_->configure(configure.getMaxIsolates(),
                        std::chrono::milliseconds(configure.getIsolateIdleTimeoutMs()));
+  // 0 (an older supervisor): the default.
+  if (uint32_t ms = configure.getWaitUntilTimeoutMs(); ms > 0) {
+    registry_->setWaitUntilTimeout(std::chrono::milliseconds(ms));
+  }
   capnp::MallocMessageBuilder message;
   auto hello = message.initRoot<ipc::Envelope>().initHello();
   hello.setPid(static_cast<uint32_t>(getpid()));
@@ -154,6 +158,7 @@ void WorkerLoop::answerPing(uint64_t seq) {
   pong.setRebuilds(counters.rebuilds);
   pong.setDroppedLogLines(registry_->droppedLogLines());
   pong.setIsolatesLoaded(registry_->isolatesLoaded());
+  pong.setTimersPending(static_cast<uint32_t>(registry_->timersPending()));
   auto usage = registry_->takeUsage();
   auto apps = pong.initApps(static_cast<unsigned>(usage.size()));
   for (unsigned i = 0; i < usage.size(); ++i) {

@@ -5,7 +5,8 @@
 //                    when the context is rebuilt
 //   /loop            spins forever in the handler itself (cpu-limit)
 //   /loop-with-job   queues a promise job that logs "zombie job ran", then spins forever: the
-//                    job must never run, in the old context or the new one
+//                    job's effects must never be seen (in shared isolation the context is
+//                    kept and the job runs, but nothing a stopped request does is logged)
 //   /loop-later      awaits a timer, then spins forever in the continuation (cpu-limit after
 //                    an await: the request is found through V8's continuation data)
 //   /loop-in-timer   answers 200 at once, then spins forever in a setTimeout callback

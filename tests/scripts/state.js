@@ -1,6 +1,6 @@
 // Global state for the isolation-mode tests. /count increments and returns a counter that lives
 // as long as the context; /half sets a marker, then loops until the CPU limit ends it; /marker
-// returns the marker (undefined unless half-updated state leaked).
+// returns the marker (undefined unless the context that saw it was kept).
 let count = 0;
 let marker;
 

@@ -8,8 +8,7 @@
 // keeps it, and from then on the stream is the body. `kBodyUsed` records a one-shot read of a
 // non-stream body; a stream body is used once its stream is disturbed (the spec's definition).
 import { Blob, blobBytes, blobFromBytes } from './blob.js';
-import { ChunkedBody, readAllChunks } from './body_stream.js';
-import { TextDecoder } from './encoding.js';
+import { ChunkedBody } from './body_stream.js';
 import { FormData, mimeEssence, parseMultipartFormData, parseUrlencodedFormData,
          serializeMultipart } from './form_data.js';
 import { native } from './native.js';
@@ -92,7 +91,7 @@ async function bytesOf(body) {
   if (body === null) return new Uint8Array(0);
   if (typeof body === 'string') return native.encodeUtf8(body);
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
-  if (body instanceof ChunkedBody) return readAllChunks(body);
+  if (body instanceof ChunkedBody) return body.readAll();
   return takeStreamBytes(body) ?? readAllBytes(body);
 }
 
@@ -108,7 +107,7 @@ function contentTypeOf(obj) {
 // A string body reads back as itself unless UTF-8 encoding and decoding would change it: a
 // leading BOM is dropped and lone surrogates become U+FFFD.
 function textOfString(text) {
-  if (/[\uD800-\uDFFF]/.test(text)) return new TextDecoder().decode(native.encodeUtf8(text));
+  if (/[\uD800-\uDFFF]/.test(text)) return native.utf8Text(native.encodeUtf8(text));
   return text.charCodeAt(0) === 0xFEFF ? text.slice(1) : text;
 }
 
@@ -143,7 +142,8 @@ const BodyMixin = {
   async text() {
     const body = takeBody(this);
     if (typeof body === 'string') return textOfString(body);
-    return new TextDecoder().decode(await bytesOf(body));
+    if (body instanceof ChunkedBody) return body.readText();
+    return native.utf8Text(await bytesOf(body));
   },
   async json() {
     return JSON.parse(await this.text());

@@ -25,6 +25,14 @@ export class ChunkedBody {
   toStream() {
     throw new TypeError('ChunkedBody.toStream is abstract');
   }
+  // Every remaining chunk in one fresh Uint8Array.
+  readAll() {
+    return readAllChunks(this);
+  }
+  // The rest of the body as text (UTF-8, BOM dropped, invalid sequences as U+FFFD).
+  async readText() {
+    return native.utf8Text(await this.readAll());
+  }
 }
 
 // The body of request `id`, arriving in chunks.
@@ -38,6 +46,14 @@ export class IncomingBody extends ChunkedBody {
   }
   toStream() {
     return streamOf(this);
+  }
+  // Whole-body reads happen natively: the chunks are collected and joined (or decoded) in the
+  // host as they arrive, with no JavaScript per chunk.
+  readAll() {
+    return native.readBodyAll(this.id, false);
+  }
+  readText() {
+    return native.readBodyAll(this.id, true);
   }
 }
 

@@ -1,28 +1,24 @@
 // setTimeout and friends (https://html.spec.whatwg.org/#timers). Timers run on the worker's
-// libevent loop; ids are the native timer ids, and fireTimer is the host's entry point.
+// libevent loop; ids are the native timer ids, and fireTimer is the host's entry point. The
+// host keeps each timer's record ({ callback, args }) with the timer itself, so a timer that
+// ends natively (its request ended, see docs/limits.md) leaves nothing behind here.
 import { reportException } from './error_events.js';
 import { native } from './native.js';
-
-const timerCallbacks = new Map();
 
 function addTimer(callback, delay, args, repeat) {
   if (typeof callback !== 'function') {
     throw new TypeError('The callback must be a function');
   }
   const ms = Math.max(0, Number(delay) || 0);
-  const id = native.setTimer(ms, repeat);
-  timerCallbacks.set(id, { callback, args, repeat });
-  return id;
+  return native.setTimer(ms, repeat, { callback, args });
 }
 
 export function clearTimer(id) {
-  if (timerCallbacks.delete(id)) native.clearTimer(id);
+  const n = Number(id);
+  if (Number.isInteger(n) && n > 0) native.clearTimer(n);
 }
 
-export function fireTimer(id) {
-  const timer = timerCallbacks.get(id);
-  if (!timer) return;
-  if (!timer.repeat) timerCallbacks.delete(id);
+export function fireTimer(id, timer) {
   try {
     timer.callback(...timer.args);
   } catch (error) {
