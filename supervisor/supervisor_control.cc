@@ -239,6 +239,7 @@ std::optional<nlohmann::json> Supervisor::handleControl(const nlohmann::json& re
   if (cmd == "undeploy") {
     std::string name = text("name");
     if (name.empty()) return fail("undeploy needs \"name\": an app name (see `isolated ctl apps`)");
+    if (registry_ && registry_->holds(name)) return registryUndeploy(name, respond);
     if (auto error = undeploy(name)) return fail(*error);
     return done("undeployed '" + name + "'; its requests in flight finish" +
                 (config_.configPath.empty() ? ""
@@ -357,18 +358,26 @@ std::optional<nlohmann::json> Supervisor::deployCommand(const nlohmann::json& re
     app.bindings.secretsFile = request["secrets_file"].get<std::string>();
   }
   std::string name = app.name;
-  bool runtimeOnly = !config_.configPath.empty();
-  auto error = deploy(std::move(app), [respond, name, runtimeOnly, path = config_.configPath](
-                                          const std::optional<std::string>& failure) {
-    if (failure) {
-      respond({{"ok", false}, {"error", "deploy of '" + name + "' refused: " + *failure}});
-      return;
-    }
-    std::string message = "deployed '" + name + "'";
-    if (runtimeOnly) message += "; runtime only: " + path + " is unchanged";
-    respond({{"ok", true}, {"message", message}});
-  });
+  bool runtimeOnly = !config_.configPath.empty() && !registry_;
+  std::string registryWhere = registry_ ? registry_->where() : std::string();
+  auto error =
+      deploy(std::move(app), [respond, name, runtimeOnly, registryWhere, path = config_.configPath](
+                                 const std::optional<std::string>& failure) {
+        if (failure) {
+          respond({{"ok", false}, {"error", "deploy of '" + name + "' refused: " + *failure}});
+          return;
+        }
+        std::string message = "deployed '" + name + "'";
+        if (runtimeOnly) message += "; runtime only: " + path + " is unchanged";
+        if (!registryWhere.empty()) {
+          message += "; written to the registry at " + registryWhere +
+                     ": every server sharing it applies it";
+        }
+        respond({{"ok", true}, {"message", message}});
+      });
   if (error) return fail("deploy: " + *error);
+  // With a registry, the version is written there once it has loaded, before it serves.
+  if (registry_) markForRegistry(name);
   return std::nullopt;
 }
 
