@@ -11,12 +11,16 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "http_client.h"
 #include "postgres_server.h"
@@ -270,6 +274,70 @@ TEST_F(RegistryTest, PostgresDownAtADeployIsAClearErrorAndTheOldVersionServes) {
   ASSERT_TRUE(eventually([&] { return ctl(*one, "deploy shop " + v2).exitCode == 0; }, 20s))
       << one->output();
   EXPECT_EQ(bodyOf(*one, "shop.test"), "v2 - -");
+}
+
+TEST_F(RegistryTest, AVersionFromAnotherServerSwitchesWithoutAFailedRequest) {
+  auto one = startServer();
+  auto two = startServer({"--workers", "2"});
+  std::string v1 = dir_.write("v1.js", app("v1"));
+  ASSERT_EQ(ctl(*one, "deploy shop " + v1 + " --route 'shop.test/*'").exitCode, 0);
+  ASSERT_TRUE(eventually([&] { return bodyOf(*two, "shop.test") == "v1 - -"; }, 8s));
+
+  // Load on the second server while the first deploys a new version.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> sawV2{0};
+  std::mutex mutex;
+  std::map<std::string, int> failures;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&] {
+      while (!stop) {
+        auto r = get(*two, "shop.test");
+        if (r.status == 200 && (r.body == "v1 - -" || r.body == "v2 - -")) {
+          ++ok;
+          if (r.body == "v2 - -") ++sawV2;
+        } else {
+          std::lock_guard lock(mutex);
+          ++failures[std::to_string(r.status) + " " + r.body];
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return ok > 50; }));
+  std::string v2 = dir_.write("v2.js", app("v2"));
+  ASSERT_EQ(ctl(*one, "deploy shop " + v2).exitCode, 0);
+  bool switched = eventually([&] { return sawV2 > 50; });
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  EXPECT_TRUE(switched) << two->output();
+  std::string described;
+  for (const auto& [what, count] : failures)
+    described += what + " x" + std::to_string(count) + "; ";
+  EXPECT_TRUE(failures.empty()) << described << two->output();
+}
+
+TEST_F(RegistryTest, TheCurrentVersionIsFollowedWithOrWithoutANotification) {
+  auto one = startServer();
+  std::string v1 = dir_.write("v1.js", app("v1"));
+  std::string v2 = dir_.write("v2.js", app("v2"));
+  ASSERT_EQ(ctl(*one, "deploy shop " + v1 + " --route 'shop.test/*'").exitCode, 0);
+  ASSERT_EQ(ctl(*one, "deploy shop " + v2).exitCode, 0);
+  std::string first = query(postgres_.url(), "SELECT min(id) FROM isolated_app_versions");
+  first = first.substr(0, first.find('|'));
+
+  // An operator's rollback by hand with a NOTIFY is applied at once...
+  query(postgres_.url(), "UPDATE isolated_apps SET version_id = " + first +
+                             "; NOTIFY isolated_registry, 'rollback'");
+  ASSERT_TRUE(eventually([&] { return bodyOf(*one, "shop.test") == "v1 - -"; }, 5s))
+      << one->output();
+  // ...and one without (a lost notification) by the periodic re-read, within its 10 s.
+  auto changed = Clock::now();
+  query(postgres_.url(), "UPDATE isolated_apps SET version_id = " + first + " + 1");
+  ASSERT_TRUE(eventually([&] { return bodyOf(*one, "shop.test") == "v2 - -"; }, 25s))
+      << one->output();
+  EXPECT_LT(Clock::now() - changed, 15s);
 }
 
 TEST_F(RegistryTest, AKeyFileOthersCanReadIsRefused) {
