@@ -218,6 +218,7 @@ TEST_F(RegistryTest, ARestartedServerReloadsItsAppsFromTheRegistry) {
   {
     auto one = startServer();
     ASSERT_EQ(ctl(*one, "deploy shop " + script + " --route 'shop.test/*'").exitCode, 0);
+    ASSERT_EQ(ctl(*one, "deploy clash " + script + " --route 'clash.test/*'").exitCode, 0);
   }
   std::filesystem::remove(script);  // the registry holds the text: the file is not needed
 
@@ -228,12 +229,16 @@ TEST_F(RegistryTest, ARestartedServerReloadsItsAppsFromTheRegistry) {
   std::string config =
       dir_.write("isolated.toml",
                  "[[app]]\nname = \"mine\"\nscript = \"local.js\"\nroutes = [\"mine.test/*\"]\n"
-                 "[[app]]\nname = \"shop\"\nscript = \"shadow.js\"\nroutes = [\"x.test/*\"]\n");
+                 "[[app]]\nname = \"shop\"\nscript = \"shadow.js\"\nroutes = [\"x.test/*\"]\n"
+                 "[[app]]\nname = \"own\"\nscript = \"local.js\"\nroutes = [\"clash.test/*\"]\n");
   auto two = startServer({"--config", config});
   EXPECT_EQ(bodyOf(*two, "shop.test"), "reg - -");
   EXPECT_EQ(bodyOf(*two, "mine.test"), "local - -");
   EXPECT_EQ(get(*two, "x.test").status, 404);
   EXPECT_NE(two->output().find("replaces the config file's"), std::string::npos);
+  // A registry app whose routes a local app holds is not served here; the local app is.
+  EXPECT_EQ(bodyOf(*two, "clash.test"), "local - -");
+  EXPECT_NE(two->output().find("registry app not served here"), std::string::npos) << two->output();
   // SIGHUP re-reads the file but leaves the registry's apps alone.
   two->signal(SIGHUP);
   ASSERT_TRUE(two->waitForLine([](const std::string& l) {
@@ -243,7 +248,8 @@ TEST_F(RegistryTest, ARestartedServerReloadsItsAppsFromTheRegistry) {
   // The local app is not the registry's: an undeploy of it touches only this server.
   auto r = ctl(*two, "undeploy mine");
   ASSERT_EQ(r.exitCode, 0) << r.out;
-  EXPECT_EQ(query(postgres_.url(), "SELECT name FROM isolated_apps"), "shop|\n");
+  EXPECT_EQ(query(postgres_.url(), "SELECT name FROM isolated_apps ORDER BY name"),
+            "clash|\nshop|\n");
 }
 
 TEST_F(RegistryTest, PostgresDownAtADeployIsAClearErrorAndTheOldVersionServes) {

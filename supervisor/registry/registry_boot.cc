@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "supervisor/registry/registry_store.h"
+#include "supervisor/routing/route_table.h"
 
 namespace isolated::registry {
 
@@ -34,10 +35,45 @@ std::variant<std::map<std::string, uint64_t>, std::string> mergeRegistryApps(Ser
   } catch (const std::exception& e) {
     return "registry " + where + ": " + e.what();
   }
+  // A registry app whose routes collide with a local app's is not served here (as at run time:
+  // the first read logs it); the local apps and the other registry apps are.
+  std::vector<AppConfig> kept;
+  for (const auto& app : config.apps) {
+    bool shadowed = std::any_of(records.begin(), records.end(),
+                                [&](const AppRecord& r) { return r.name == app.name; });
+    if (!shadowed) kept.push_back(app);
+  }
+  auto collision = [](const std::vector<AppConfig>& apps) -> std::optional<std::string> {
+    std::vector<AppRoutes> routes;
+    for (size_t i = 0; i < apps.size(); ++i)
+      routes.push_back(AppRoutes{static_cast<uint32_t>(i), apps[i].name, apps[i].routes});
+    auto table = RouteTable::build(routes);
+    if (auto* error = std::get_if<RouteError>(&table)) return error->message;
+    return std::nullopt;
+  };
+  // Usually every app fits at once; only when not is each registry app tried in turn.
+  std::vector<AppConfig> all = kept;
+  for (const auto& record : records)
+    all.push_back(configOf(record));
+  const bool allFit = !collision(all);
   std::map<std::string, uint64_t> applied;
   for (auto& record : records) {
-    applied[record.name] = record.versionId;
     AppConfig app = configOf(record);
+    if (!allFit) {
+      kept.push_back(app);
+      if (auto error = collision(kept)) {
+        kept.pop_back();
+        // A config app of that name keeps serving here in its place.
+        for (const auto& local : config.apps) {
+          if (local.name == app.name) kept.push_back(local);
+        }
+        logger.error(
+            "registry app not served here: its routes collide with another app's",
+            {{"app", app.name}, {"registry_version", record.versionId}, {"error", *error}});
+        continue;
+      }
+    }
+    applied[record.name] = record.versionId;
     auto local = std::find_if(config.apps.begin(), config.apps.end(),
                               [&](const AppConfig& a) { return a.name == app.name; });
     if (local != config.apps.end()) {
