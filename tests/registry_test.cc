@@ -186,13 +186,29 @@ TEST_F(RegistryTest, ARefusedDeployWritesNothing) {
 TEST_F(RegistryTest, SecretsAreCiphertextInTheDatabaseYetReachTheApp) {
   auto one = startServer();
   auto two = startServer();
+  // A server without a key may share a registry that holds no secrets...
+  ServerProcess keyless("", {"--registry", postgres_.url(), "--workers", "1"});
+  ASSERT_NE(keyless.waitReady(), 0) << keyless.output();
   std::string script = dir_.write("s.js", app("sec"));
   std::string secrets = dir_.write("secrets.json", R"({"TOKEN": "tok-9f8e7d"})");
-  auto r = ctl(*one, "deploy sec " + script + " --route 'sec.test/*' --secrets-file " + secrets);
+  // ...but cannot deploy an app with secrets: nothing is written.
+  auto r = ctl(keyless, "deploy sec " + script + " --route 'sec.test/*' --secrets-file " + secrets);
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.out.find("no --registry-key"), std::string::npos) << r.out;
+  EXPECT_EQ(query(postgres_.url(), "SELECT count(*) FROM isolated_app_versions"), "0|\n");
+
+  r = ctl(*one, "deploy sec " + script + " --route 'sec.test/*' --secrets-file " + secrets);
   ASSERT_EQ(r.exitCode, 0) << r.out << one->output();
   EXPECT_EQ(bodyOf(*one, "sec.test"), "sec - tok-9f8e7d");
   ASSERT_TRUE(eventually([&] { return bodyOf(*two, "sec.test") == "sec - tok-9f8e7d"; }, 8s))
       << two->output();
+  // The keyless server cannot open the version: it says so once and does not serve it.
+  ASSERT_TRUE(keyless.waitForLine([](const std::string& l) {
+    return l.find("registry app not applied") != std::string::npos &&
+           l.find("no --registry-key") != std::string::npos;
+  })) << keyless.output();
+  EXPECT_EQ(get(keyless, "sec.test").status, 404);
+  EXPECT_EQ(keyless.output().find("tok-9f8e7d"), std::string::npos);
 
   // Every column of every table, as a dump would show them: no plaintext secret.
   std::string rows;
@@ -205,12 +221,12 @@ TEST_F(RegistryTest, SecretsAreCiphertextInTheDatabaseYetReachTheApp) {
             "t|\n");
   EXPECT_EQ(one->output().find("tok-9f8e7d"), std::string::npos);
 
-  // A server without the key refuses to start on this registry, saying why.
-  ServerProcess keyless("", {"--registry", postgres_.url(), "--workers", "1"});
-  auto status = keyless.waitExit();
-  ASSERT_TRUE(status) << keyless.output();
+  // A server without the key now refuses to start on this registry, saying why.
+  ServerProcess refused("", {"--registry", postgres_.url(), "--workers", "1"});
+  auto status = refused.waitExit();
+  ASSERT_TRUE(status) << refused.output();
   EXPECT_EQ(WEXITSTATUS(*status), 1);
-  EXPECT_NE(keyless.output().find("no --registry-key"), std::string::npos) << keyless.output();
+  EXPECT_NE(refused.output().find("no --registry-key"), std::string::npos) << refused.output();
 }
 
 TEST_F(RegistryTest, ARestartedServerReloadsItsAppsFromTheRegistry) {

@@ -183,8 +183,14 @@ void RegistrySync::onRead(ReadResult result, uint64_t readEpoch) {
     return it != touched_.end() && it->second > readEpoch;
   };
   bool retry = false;
+  // A read older than one of this server's writes is read again at once (now newer than the
+  // write), so a version another server wrote meanwhile is not left to the periodic re-read.
+  bool stale = false;
   for (const auto& [name, id] : result.heads) {
-    if (writtenSince(name)) continue;
+    if (writtenSince(name)) {
+      stale = true;
+      continue;
+    }
     auto applied = applied_.find(name);
     if (applied != applied_.end() && applied->second == id) continue;
     if (auto refused = result.refused.find(id); refused != result.refused.end()) {
@@ -224,13 +230,19 @@ void RegistrySync::onRead(ReadResult result, uint64_t readEpoch) {
   }
   std::vector<std::string> gone;
   for (const auto& [name, id] : applied_) {
-    if (!result.heads.contains(name) && !writtenSince(name)) gone.push_back(name);
+    if (result.heads.contains(name)) continue;
+    if (writtenSince(name)) {
+      stale = true;
+    } else {
+      gone.push_back(name);
+    }
   }
   for (const auto& name : gone) {
     applied_.erase(name);
     logger_.info("registry app removed", {{"app", name}});
     applier_.removeRegistryApp(name);
   }
+  if (stale) readAgain_ = true;
   if (retry) {
     timeval delay = millisToTimeval(kBusyRetry.count());
     event_add(retryTimer_.get(), &delay);
