@@ -67,6 +67,11 @@ ServerStatus Supervisor::snapshot() const {
   status.uptimeSec = std::chrono::duration<double>(now - startedAt_).count();
   status.script = config_.scriptPath;
   status.config = config_.configPath;
+  if (registry_) {
+    status.registry = registry_->where();
+    status.registryReachable = registry_->reachable();
+    status.registryListening = registry_->listening();
+  }
   status.metricsPerApp = config_.metricsPerApp;
   status.listen = listener_.address();
   status.isolation = isolationModeName(config_.isolation);

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "http_client.h"
 #include "postgres_server.h"
 #include "server_process.h"
@@ -286,6 +288,11 @@ TEST_F(RegistryTest, PostgresDownAtADeployIsAClearErrorAndTheOldVersionServes) {
   EXPECT_TRUE(one->waitForLine([](const std::string& l) {
     return l.find("registry unreachable") != std::string::npos;
   })) << one->output();
+  auto status = [&] {
+    return nlohmann::json::parse(ctl(*one, "--json status").out, nullptr, false)
+        .value("status", nlohmann::json::object());
+  };
+  EXPECT_EQ(status().value("registry_reachable", true), false) << status().dump();
 
   // Back up: the listener reconnects and deploys are written again.
   ASSERT_TRUE(postgres_.start());
@@ -296,6 +303,9 @@ TEST_F(RegistryTest, PostgresDownAtADeployIsAClearErrorAndTheOldVersionServes) {
   ASSERT_TRUE(eventually([&] { return ctl(*one, "deploy shop " + v2).exitCode == 0; }, 20s))
       << one->output();
   EXPECT_EQ(bodyOf(*one, "shop.test"), "v2 - -");
+  EXPECT_EQ(status().value("registry_reachable", false), true) << status().dump();
+  EXPECT_EQ(status().value("registry_listening", false), true) << status().dump();
+  EXPECT_NE(status().value("registry", "").find("/postgres"), std::string::npos);
 }
 
 TEST_F(RegistryTest, AVersionFromAnotherServerSwitchesWithoutAFailedRequest) {

@@ -81,6 +81,9 @@ class RegistrySync {
   bool holds(const std::string& name) const { return applied_.contains(name); }
   bool hasKey() const { return store_->key().has_value(); }
   const std::string& where() const { return where_; }
+  // Whether the last registry operation succeeded, and whether notifications are heard.
+  bool reachable() const { return reachable_; }
+  bool listening() const { return listener_ != nullptr; }
 
   // Writes `record` as the app's new current version (one transaction, with the NOTIFY).
   // `done` runs on the loop: nullopt once written (the app is then held at that version), or
