@@ -320,6 +320,9 @@ bool Supervisor::beginReload(std::string* why) {
     }
     return applyConfig(std::get<ServeConfig>(next), why);
   }
+  if (!config_.registryUrl.empty()) {
+    return refuse("the apps come from the registry (docs/registry.md): no config file to re-read");
+  }
   App* app = singleApp();
   if (app == nullptr) return refuse("the server has no app");
   // A version still loading (or waiting for its snapshot) refuses another; a rolling restart

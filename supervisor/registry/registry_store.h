@@ -6,7 +6,8 @@
 // or before the event loop starts, never on the loop. Errors are storage::StorageError (the
 // registry refused or holds something unreadable) or its subclass StorageUnavailable (PostgreSQL
 // is down or did not answer in time); messages never carry a secret or the URL's password.
-// Threading: one thread at a time.
+// Threading: one thread at a time, except listen(), which touches no shared state and may run
+// on another thread meanwhile.
 #pragma once
 
 #include <chrono>

@@ -28,6 +28,7 @@ RegistrySync::RegistrySync(event_base* base, RegistryOptions options, Logger& lo
       where_(registryWhere(options_.url)),
       store_(std::make_unique<RegistryStore>(options_.url, options_.timeout, options_.key)),
       applied_(std::move(applied)),
+      listenExecutor_(std::make_unique<storage::StorageExecutor>(base, 1)),
       executor_(std::make_unique<storage::StorageExecutor>(base, 1)) {
   auto read = [](evutil_socket_t, short, void* self) {
     static_cast<RegistrySync*>(self)->requestRead();
@@ -46,6 +47,7 @@ RegistrySync::~RegistrySync() {
   // The executor goes first: a call in progress finishes and its completion is dropped, so no
   // completion runs against a half-destroyed object.
   executor_.reset();
+  listenExecutor_.reset();
 }
 
 void RegistrySync::start() {
@@ -77,7 +79,7 @@ void RegistrySync::connectListener() {
   if (connecting_ || listener_) return;
   connecting_ = true;
   RegistryStore* store = store_.get();
-  executor_->submit([this, store]() -> std::function<void()> {
+  listenExecutor_->submit([this, store]() -> std::function<void()> {
     try {
       std::shared_ptr<storage::PgConnection> conn = store->listen();
       return [this, conn] {

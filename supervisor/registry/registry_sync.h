@@ -1,7 +1,7 @@
 // Keeps one server's apps in step with the registry, on the supervisor's event loop, without
 // ever blocking it: every SQL call runs on a storage thread (RegistryStore through a
 // StorageExecutor of one thread, so calls run in the order they were made) and its result comes
-// back to the loop; the LISTEN connection, once made on that thread, is watched on the loop
+// back to the loop; the LISTEN connection, once made on a thread of its own, is watched on the loop
 // with a libevent read event and read with the non-blocking PQconsumeInput/PQnotifies.
 //
 // A NOTIFY, a (re)connected listener, and a timer every `pollInterval` (the safety net for a
@@ -132,7 +132,10 @@ class RegistrySync {
   EventPtr pollTimer_;
   EventPtr reconnectTimer_;
   EventPtr retryTimer_;
-  // Last: destroyed first, so no job or completion outlives what it uses.
+  // Last: destroyed first, so no job or completion outlives what it uses. Reads and writes
+  // share one thread (their order matters); the listener connects on its own, so that a
+  // connect attempt to a hung server never delays a deploy's write.
+  std::unique_ptr<storage::StorageExecutor> listenExecutor_;
   std::unique_ptr<storage::StorageExecutor> executor_;
 };
 
