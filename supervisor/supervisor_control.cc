@@ -360,6 +360,8 @@ std::optional<nlohmann::json> Supervisor::deployCommand(const nlohmann::json& re
     app.bindings.vars.emplace_back(name, pair.substr(eq + 1));
   }
   if (request.contains("secrets_file") && request["secrets_file"].is_string()) {
+    // A registry app's secrets are inline (opened from the registry): the new file replaces them.
+    if (existing != nullptr && existing->config.registryVersion != 0) app.bindings.secrets.clear();
     app.bindings.secretsFile = request["secrets_file"].get<std::string>();
   }
   std::string name = app.name;

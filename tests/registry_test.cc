@@ -212,15 +212,24 @@ TEST_F(RegistryTest, SecretsAreCiphertextInTheDatabaseYetReachTheApp) {
   EXPECT_EQ(get(keyless, "sec.test").status, 404);
   EXPECT_EQ(keyless.output().find("tok-9f8e7d"), std::string::npos);
 
+  // New secrets deployed from the server that got the app from the registry replace the old.
+  std::string rotated = dir_.write("rotated.json", R"({"TOKEN": "tok-rotated"})");
+  r = ctl(*two, "deploy sec " + script + " --secrets-file " + rotated);
+  ASSERT_EQ(r.exitCode, 0) << r.out << two->output();
+  EXPECT_EQ(bodyOf(*two, "sec.test"), "sec - tok-rotated");
+  ASSERT_TRUE(eventually([&] { return bodyOf(*one, "sec.test") == "sec - tok-rotated"; }, 8s))
+      << one->output();
+
   // Every column of every table, as a dump would show them: no plaintext secret.
   std::string rows;
   for (const char* table : {"isolated_apps", "isolated_app_versions", "isolated_app_modules"}) {
     rows += query(postgres_.url(), std::string("SELECT t::text FROM ") + table + " t");
   }
   EXPECT_EQ(rows.find("tok-9f8e7d"), std::string::npos) << rows;
+  EXPECT_EQ(rows.find("tok-rotated"), std::string::npos) << rows;
   EXPECT_NE(rows.find("sec.test"), std::string::npos) << "the table was read: " << rows;
   EXPECT_EQ(query(postgres_.url(), "SELECT secrets IS NOT NULL FROM isolated_app_versions"),
-            "t|\n");
+            "t|\nt|\n");
   EXPECT_EQ(one->output().find("tok-9f8e7d"), std::string::npos);
 
   // A server without the key now refuses to start on this registry, saying why.
