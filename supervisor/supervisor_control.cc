@@ -244,7 +244,15 @@ std::optional<nlohmann::json> Supervisor::handleControl(const nlohmann::json& re
   if (cmd == "undeploy") {
     std::string name = text("name");
     if (name.empty()) return fail("undeploy needs \"name\": an app name (see `isolated ctl apps`)");
-    if (registry_ && registry_->holds(name)) return registryUndeploy(name, respond);
+    if (registry_) {
+      // Undeploying while a version is being written would leave the registry holding it.
+      const App* app = apps_.find(name);
+      if (app != nullptr && app->candidate && publishing_.contains(app->candidate->id)) {
+        return fail("undeploy: a version of '" + name +
+                    "' is being written to the registry; try again once its deploy has answered");
+      }
+      if (registry_->holds(name)) return registryUndeploy(name, respond);
+    }
     if (auto error = undeploy(name)) return fail(*error);
     return done("undeployed '" + name + "'; its requests in flight finish" +
                 (config_.configPath.empty() ? ""
