@@ -375,7 +375,9 @@ std::string ctlRequestLine(const CtlOptions& options) {
 }
 
 std::chrono::seconds ctlReplyTimeout(const CtlOptions& options) {
-  return options.command == "deploy" ? kDeployReplyTimeout : kReplyTimeout;
+  // With a registry (docs/registry.md), an undeploy is written to PostgreSQL first.
+  return options.command == "deploy" || options.command == "undeploy" ? kDeployReplyTimeout
+                                                                      : kReplyTimeout;
 }
 
 int runCtl(const std::vector<std::string>& args) {

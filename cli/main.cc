@@ -21,6 +21,7 @@
 #include "common/version.h"
 #include "sandbox/prepare.h"
 #include "sandbox/selftest.h"
+#include "supervisor/registry/registry_boot.h"
 #include "supervisor/supervisor.h"
 #include "worker/script_snapshot_main.h"
 #include "worker/startup_bench.h"
@@ -96,8 +97,18 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
   }
   isolated::Logger logger(config.logLevel, config.logFormat);
 
-  // Fail fast on an unreadable script, before any worker is spawned.
+  // The registry's apps join the config's (docs/registry.md): read once, before the loop runs.
+  if (!config.registryUrl.empty()) {
+    auto merged = isolated::registry::mergeRegistryApps(config, logger);
+    if (auto* error = std::get_if<std::string>(&merged)) {
+      logger.error("cannot start", {{"error", *error}});
+      return 1;
+    }
+  }
+  // Fail fast on an unreadable script, before any worker is spawned. A registry app's files
+  // came with it.
   for (const auto& app : config.apps) {
+    if (!app.modules.empty()) continue;
     std::string readError;
     if (!isolated::readFile(app.scriptPath, readError)) {
       logger.error("cannot start", {{"app", app.name}, {"error", readError}});

@@ -77,7 +77,7 @@ constexpr std::string_view kNumberFlags[] = {"workers",
 constexpr std::string_view kSwitchFlags[] = {"access-log", "snapshot-script", "builtins-snapshot",
                                              "metrics-per-app", "shared-isolate"};
 constexpr std::string_view kPathFlags[] = {"control-socket", "fetch-ca-file", "vars-file",
-                                           "secrets-file"};
+                                           "secrets-file", "registry-key"};
 // Flags that describe the one app of `isolated serve SCRIPT`; with --config, each [[app]] table
 // says these for itself.
 constexpr std::string_view kSingleScriptFlags[] = {"var", "secret", "cron", "vars-file",
@@ -205,6 +205,15 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "Host each worker's apps as contexts of one isolate: about 0.3 MB and 1 ms per app instead "
        "of 2 MB and 10 ms, but one heap and heap limit for them all (docs/multi-tenancy.md)",
        "off"},
+      // The app registry (docs/registry.md).
+      {"registry", "ISOLATED_REGISTRY", "URL",
+       "A postgres:// URL whose tables hold apps shared by every server given it: `ctl deploy` "
+       "writes there and every server applies it (empty: none)",
+       ""},
+      {"registry-key", "ISOLATED_REGISTRY_KEY", "FILE",
+       "32-byte key file (or 64 hex digits), not readable by other users, that seals the "
+       "registry's secrets",
+       ""},
       // The worker sandbox (docs/sandbox.md).
       {"sandbox", "ISOLATED_SANDBOX", "on|off",
        "Run workers without privileges, capabilities, network or namespaces of their own, under "
@@ -361,7 +370,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       "named in its help, or by a --config file's [server] key (the flag's name with "
       "'_' for '-'); a flag wins over its variable, and both over the "
       "file.");
-  options.custom_help("SCRIPT [OPTIONS] | --config FILE [OPTIONS]");
+  options.custom_help("SCRIPT [OPTIONS] | --config FILE [OPTIONS] | --registry URL [OPTIONS]");
   options.positional_help("");
   auto adder = options.add_options();
   for (const auto& spec : specs) {
@@ -412,38 +421,42 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
         "SCRIPT and --config are mutually exclusive: a config file names its "
         "apps' scripts"};
   }
-  if (!hasScript && !hasConfig) {
-    return OptionsError{"missing SCRIPT: isolated serve SCRIPT, or isolated serve --config FILE"};
+  // A registry alone is a server of the registry's apps (its URL may come from a variable).
+  bool registryOnly =
+      !hasScript && !hasConfig && (result.count("registry") > 0 || env("ISOLATED_REGISTRY"));
+  if (!hasScript && !hasConfig && !registryOnly) {
+    return OptionsError{
+        "missing SCRIPT: isolated serve SCRIPT, isolated serve --config FILE, or isolated serve "
+        "--registry URL"};
   }
 
   std::optional<ConfigFile> file;
-  if (hasConfig) {
+  if (!hasScript) {
+    const std::string where = hasConfig ? "with --config, set it in the app's [[app]] table"
+                                        : "a registry's apps carry their own (ctl deploy)";
     for (std::string_view flag : kSingleScriptFlags) {
       std::string name(flag);
       if (result.count(name)) {
-        return OptionsError{"--" + name +
-                            " describes the app of a single SCRIPT; with --config, set it in "
-                            "the app's [[app]] table"};
+        return OptionsError{"--" + name + " describes the app of a single SCRIPT; " + where};
       }
     }
     // Environment variables for the single script's app would be ignored: refuse them too, so
     // that nothing set is silently dropped.
     for (const char* variable : {"ISOLATED_VARS_FILE", "ISOLATED_SECRETS_FILE", "ISOLATED_CRON"}) {
       if (env(variable)) {
-        return OptionsError{std::string(variable) +
-                            " describes the app of a single SCRIPT; with --config, set it in "
-                            "the app's [[app]] table"};
+        return OptionsError{std::string(variable) + " describes the app of a single SCRIPT; " +
+                            where};
       }
     }
     if (envList) {
       for (const auto& [name, value] : envList()) {
         if (name.starts_with(kVarEnvPrefix) || name.starts_with(kSecretEnvPrefix)) {
-          return OptionsError{name +
-                              " describes the app of a single SCRIPT; with --config, set it in "
-                              "the app's [[app]] table"};
+          return OptionsError{name + " describes the app of a single SCRIPT; " + where};
         }
       }
     }
+  }
+  if (hasConfig) {
     auto keys = serverKeysOf(specs);
     auto read = readConfigFile(result["config"].as<std::string>(), keys);
     if (auto* error = std::get_if<std::string>(&read)) return OptionsError{*error};
@@ -479,7 +492,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     auto absolute = std::filesystem::absolute(script, ec);
     config.scriptPath = ec ? script.string() : absolute.lexically_normal().string();
     config.scriptName = script.filename().string();
-  } else {
+  } else if (file) {
     config.configPath = file->path;
     config.apps = std::move(file->apps);
   }
@@ -663,6 +676,26 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     return OptionsError{caFile.origin + ": cannot read '" + caFile.value + "'"};
   }
   config.fetchCaFile = caFile.value;
+
+  auto registry = resolve(find("registry"));
+  if (!registry.value.empty()) {
+    if (hasScript) {
+      return OptionsError{registry.origin +
+                          ": a registry serves many apps; use it with --config FILE or alone, "
+                          "not with SCRIPT"};
+    }
+    if (!registry.value.starts_with("postgres://") &&
+        !registry.value.starts_with("postgresql://")) {
+      // Never echoed: the URL may hold a password.
+      return OptionsError{registry.origin + ": expected a postgres:// or postgresql:// URL"};
+    }
+  }
+  config.registryUrl = registry.value;
+  auto registryKey = resolve(find("registry-key"));
+  if (!registryKey.value.empty() && registry.value.empty()) {
+    return OptionsError{registryKey.origin + ": a registry key needs --registry"};
+  }
+  config.registryKeyFile = registryKey.value;
 
   auto sandbox = resolve(find("sandbox"));
   if (auto on = parseOnOff(sandbox.value)) {

@@ -5,12 +5,14 @@
 //
 // Invariant (checked where the config is parsed, never later): `name` is unique in a server
 // and matches [A-Za-z0-9][A-Za-z0-9_-]{0,62}; `scriptPath` is absolute and was readable when the
-// config was read; every route pattern parses (supervisor/routing) and no two apps share one.
+// config was read (unless `modules` holds its files: an app from the registry); every route
+// pattern parses (supervisor/routing) and no two apps share one.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/bindings.h"
@@ -40,6 +42,11 @@ struct AppConfig {
   bool dedicatedWorkers = false;
   // Where this app was described, for error messages ("isolated.toml:12"); empty for flags.
   std::string origin;
+  // An app from the registry (--registry, docs/registry.md): the version it is (0: not from the
+  // registry) and the exact text of every file it loads, path -> text. A worker given these
+  // reads no file, so `scriptPath` (the deploying server's path) need not exist here.
+  uint64_t registryVersion = 0;
+  std::vector<std::pair<std::string, std::string>> modules;
 };
 
 // Whether `name` is a valid app name (see the invariant above).

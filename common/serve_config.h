@@ -37,6 +37,13 @@ struct ServeConfig {
   // between tenants (docs/multi-tenancy.md, "Inside a worker").
   bool sharedIsolate = false;
 
+  // The app registry (--registry, docs/registry.md): a postgres:// URL whose tables hold apps
+  // that every server sharing it serves; empty: none. The key file (--registry-key) seals and
+  // opens the apps' secrets. With a registry, `apps` also holds the registry's apps (merged at
+  // start-up by supervisor/registry/registry_boot.h; AppConfig::registryVersion is not 0).
+  std::string registryUrl;
+  std::string registryKeyFile;
+
   // Single-script servers only (kept for status output): the script's absolute path and the
   // name it is known by (its file name). Empty with --config.
   std::string scriptPath;

@@ -485,7 +485,8 @@ std::optional<ConfigFile> read(Reader& reader, const toml::table& root,
           "key \"" + std::string(k) + "\" is unknown (expected [server] and [[app]])");
     }
   }
-  if (out.apps.empty()) {
+  // A server of a registry (docs/registry.md) may get every app from it.
+  if (out.apps.empty() && !out.server.contains("registry")) {
     return reader.failFile("no [[app]] table: a config file describes at least one app");
   }
 

@@ -49,7 +49,8 @@ struct ConfigFile {
   std::string path;
   // [server] settings by flag name.
   std::map<std::string, FileSetting, std::less<>> server;
-  // At least one; names unique; invariants of AppConfig hold.
+  // At least one (none only when [server] names a registry); names unique; invariants of
+  // AppConfig hold.
   std::vector<AppConfig> apps;
 };
 

@@ -177,8 +177,10 @@ std::optional<std::string> prepareWorkerSandbox(ServeConfig& config, Logger& log
   };
 
   std::vector<std::string> scripts;
-  for (const auto& app : config.apps)
-    scripts.push_back(app.scriptPath);
+  for (const auto& app : config.apps) {
+    // A registry app's files come with it (AppConfig::modules): the worker opens none.
+    if (app.modules.empty()) scripts.push_back(app.scriptPath);
+  }
   ProbeResult result = probe(plan, scripts);
   if (result.cloneError != 0) {
     // Keep each namespace the kernel grants on its own (non-root: only with a user namespace).

@@ -86,6 +86,11 @@ struct ServerStatus {
   std::vector<AppStatus> apps;
   // Single-script servers: "" with --config.
   std::string config;
+  // The app registry (docs/registry.md): "host/database", "" without one; whether its last
+  // operation succeeded, and whether this server is listening for its notifications.
+  std::string registry;
+  bool registryReachable = false;
+  bool registryListening = false;
   bool metricsPerApp = true;
 };
 

@@ -55,7 +55,7 @@ nlohmann::json toJson(const AppStatus& a) {
 }
 
 nlohmann::json toJson(const ServerStatus& s) {
-  return {
+  nlohmann::json out = {
       {"version", s.version},
       {"pid", s.pid},
       {"uptime_s", s.uptimeSec},
@@ -79,6 +79,12 @@ nlohmann::json toJson(const ServerStatus& s) {
       {"config", s.config},
       {"apps", s.apps.size()},
   };
+  if (!s.registry.empty()) {
+    out["registry"] = s.registry;
+    out["registry_reachable"] = s.registryReachable;
+    out["registry_listening"] = s.registryListening;
+  }
+  return out;
 }
 
 }  // namespace isolated::supervisor

@@ -45,7 +45,9 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       targetWorkers_(config.workers),
       minWorkers_(std::min(config.minWorkers, config.workers)),
       maxWorkers_(std::max(config.maxWorkers, config.workers)) {
-  if (config.apps.empty()) throw std::runtime_error("no app to serve");
+  if (config.apps.empty() && config.registryUrl.empty()) {
+    throw std::runtime_error("no app to serve");
+  }
   workerCommand_.insert(workerCommand_.end(),
                         {"--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
                          config.logFormat == LogFormat::kJson ? "json" : "text"});
@@ -54,7 +56,7 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   // A script snapshot is made for a single-script server (with many apps, each app's isolate
   // starts from the built-ins snapshot and the worker's code cache).
   if (config.snapshotScript && !snapshotCommand.empty() && config.configPath.empty() &&
-      config.apps.size() == 1) {
+      config.registryUrl.empty() && config.apps.size() == 1) {
     snapshotCommand.insert(snapshotCommand.end(),
                            {"--script", config.apps.front().scriptPath, "--log-level",
                             std::string(logLevelName(config.logLevel)), "--log-format",
@@ -90,6 +92,7 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   for (const auto& appConfig : config.apps)
     apps_.add(appConfig).routed = true;
   if (auto error = apps_.rebuildRoutes()) throw std::runtime_error(*error);
+  startRegistry();
 
   if (!config.controlSocketPath.empty()) {
     control_ = std::make_unique<ControlServer>(base_, config.controlSocketPath, *this, logger_);
@@ -137,6 +140,7 @@ int Supervisor::run() {
                  {{"app", name}, {"variables", bindings->size() - secrets}, {"secrets", secrets}});
   }
   armCronTimer();
+  if (registry_) registry_->start();
   // With a script snapshot, the pool starts once the helper has made it (or given up).
   App* single = singleApp();
   if (!snapshotter_ || single == nullptr ||

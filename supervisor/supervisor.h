@@ -26,6 +26,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -41,6 +42,7 @@
 #include "supervisor/http_listener.h"
 #include "supervisor/pending_request.h"
 #include "supervisor/pool/placement.h"
+#include "supervisor/registry/registry_sync.h"
 #include "supervisor/request_metrics.h"
 #include "supervisor/script_snapshotter.h"
 #include "supervisor/status.h"
@@ -53,7 +55,8 @@ class Supervisor : public RequestHandler,
                    public BodyConsumer,
                    public WorkerEvents,
                    public ControlHandler,
-                   public AdminHandler {
+                   public AdminHandler,
+                   public registry::RegistryApplier {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -115,6 +118,12 @@ class Supervisor : public RequestHandler,
   // AdminHandler
   std::string metricsText() override;
   bool ready() override;
+
+  // RegistryApplier (supervisor_registry.cc)
+  std::optional<std::string> applyRegistryVersion(AppConfig config,
+                                                  registry::SettleCallback settled,
+                                                  bool& busy) override;
+  void removeRegistryApp(const std::string& name) override;
 
   // RequestHandler
   void onHttpRequest(evhttp_request* request, bool streamedBody) override;
@@ -251,6 +260,15 @@ class Supervisor : public RequestHandler,
   // The first version of every app, made once the pool may start (after the script snapshot).
   void createBootDeployments();
   void maybeFinishBoot();
+  // The app registry (supervisor_registry.cc; docs/registry.md). With --registry, a `ctl
+  // deploy` is written to the registry after its version has loaded and before it serves:
+  // markForRegistry() names the candidate, holdForRegistry() (when it loads) writes it and
+  // promotes or rejects it once the write has settled.
+  void startRegistry();
+  void markForRegistry(const std::string& name);
+  bool holdForRegistry(App& app);
+  std::optional<nlohmann::json> registryUndeploy(const std::string& name,
+                                                 const ControlResponder& respond);
   // Outbound fetch (supervisor_fetch.cc).
   // Fetches started per parent request, for --max-subrequests. An entry outlives its request
   // (waitUntil work may still fetch) until no fetch of it can still be running: the parent is
@@ -323,6 +341,12 @@ class Supervisor : public RequestHandler,
   std::unique_ptr<AdminServer> admin_;
   // Null when --snapshot-script is off.
   std::unique_ptr<ScriptSnapshotter> snapshotter_;
+  // Null without --registry.
+  std::unique_ptr<registry::RegistrySync> registry_;
+  // Candidates (deployment ids) of `ctl deploy` to write to the registry once loaded, and those
+  // being written.
+  std::unordered_set<uint32_t> toPublish_;
+  std::unordered_set<uint32_t> publishing_;
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::unordered_map<uint64_t, SubrequestCount> subrequests_;

@@ -12,7 +12,9 @@
 namespace isolated::supervisor {
 
 App* Supervisor::singleApp() {
-  if (!config_.configPath.empty() || apps_.apps().size() != 1) return nullptr;
+  if (!config_.configPath.empty() || !config_.registryUrl.empty() || apps_.apps().size() != 1) {
+    return nullptr;
+  }
   return apps_.apps().begin()->second.get();
 }
 
@@ -30,11 +32,18 @@ std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::stri
   if (snapshotter_ && config_.configPath.empty()) {
     snapshot = snapshotter_->pathFor(app.lastVersion + 1);
   }
-  return apps_.makeDeployment(app, config.scriptPath, std::move(*bindings),
-                              config.cpuLimitMs.value_or(config_.cpuLimitMs),
-                              config.heapLimitMb.value_or(config_.heapLimitMb),
-                              config.wallLimitMs.value_or(config_.wallLimitMs),
-                              config.isolation.value_or(config_.isolation), std::move(snapshot));
+  auto deployment = apps_.makeDeployment(
+      app, config.scriptPath, std::move(*bindings), config.cpuLimitMs.value_or(config_.cpuLimitMs),
+      config.heapLimitMb.value_or(config_.heapLimitMb),
+      config.wallLimitMs.value_or(config_.wallLimitMs),
+      config.isolation.value_or(config_.isolation), std::move(snapshot));
+  if (!config.modules.empty()) {
+    // A registry app's files come with it (ipc/protocol.h rule 22): no worker reads a file.
+    auto pinned = std::make_shared<Deployment>(*deployment);
+    pinned->modules = config.modules;
+    deployment = std::move(pinned);
+  }
+  return deployment;
 }
 
 void Supervisor::startValidation(App& app) {
@@ -185,6 +194,7 @@ void Supervisor::onWorkerAppLoaded(WorkerProcess& worker, ipc::AppLoaded::Reader
         pinned->modules.emplace_back(module.getPath().cStr(), module.getText().cStr());
       app->candidate = std::move(pinned);
     }
+    if (holdForRegistry(*app)) return;  // a `ctl deploy` is written to the registry first
     promoteCandidate(*app);
   }
 }
@@ -251,17 +261,20 @@ std::optional<std::string> Supervisor::undeploy(const std::string& name) {
 
 bool Supervisor::applyConfig(const ServeConfig& next, std::string* why) {
   // Server-wide settings need a restart; the apps are what a reload changes.
+  // The registry's apps are not the file's to change (docs/registry.md, precedence).
+  auto held = [&](const std::string& name) { return registry_ && registry_->holds(name); };
   std::vector<std::string> removed;
   for (const auto& [name, app] : apps_.apps()) {
     bool kept = std::any_of(next.apps.begin(), next.apps.end(),
                             [&](const AppConfig& a) { return a.name == name; });
-    if (!kept && !app->removed) removed.push_back(name);
+    if (!kept && !app->removed && !held(name)) removed.push_back(name);
   }
   for (const auto& name : removed)
     undeploy(name);
   size_t changed = 0;
   size_t failed = 0;
   for (const auto& config : next.apps) {
+    if (held(config.name)) continue;
     App* app = apps_.find(config.name);
     if (app != nullptr && !app->candidate && sameApp(app->config, config) && app->live) continue;
     // A new or changed app deploys like `ctl deploy`: the old version serves until the new one
@@ -306,6 +319,9 @@ bool Supervisor::beginReload(std::string* why) {
       return false;
     }
     return applyConfig(std::get<ServeConfig>(next), why);
+  }
+  if (!config_.registryUrl.empty()) {
+    return refuse("the apps come from the registry (docs/registry.md): no config file to re-read");
   }
   App* app = singleApp();
   if (app == nullptr) return refuse("the server has no app");

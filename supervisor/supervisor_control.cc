@@ -67,6 +67,11 @@ ServerStatus Supervisor::snapshot() const {
   status.uptimeSec = std::chrono::duration<double>(now - startedAt_).count();
   status.script = config_.scriptPath;
   status.config = config_.configPath;
+  if (registry_) {
+    status.registry = registry_->where();
+    status.registryReachable = registry_->reachable();
+    status.registryListening = registry_->listening();
+  }
   status.metricsPerApp = config_.metricsPerApp;
   status.listen = listener_.address();
   status.isolation = isolationModeName(config_.isolation);
@@ -239,6 +244,15 @@ std::optional<nlohmann::json> Supervisor::handleControl(const nlohmann::json& re
   if (cmd == "undeploy") {
     std::string name = text("name");
     if (name.empty()) return fail("undeploy needs \"name\": an app name (see `isolated ctl apps`)");
+    if (registry_) {
+      // Undeploying while a version is being written would leave the registry holding it.
+      const App* app = apps_.find(name);
+      if (app != nullptr && app->candidate && publishing_.contains(app->candidate->id)) {
+        return fail("undeploy: a version of '" + name +
+                    "' is being written to the registry; try again once its deploy has answered");
+      }
+      if (registry_->holds(name)) return registryUndeploy(name, respond);
+    }
     if (auto error = undeploy(name)) return fail(*error);
     return done("undeployed '" + name + "'; its requests in flight finish" +
                 (config_.configPath.empty() ? ""
@@ -354,21 +368,31 @@ std::optional<nlohmann::json> Supervisor::deployCommand(const nlohmann::json& re
     app.bindings.vars.emplace_back(name, pair.substr(eq + 1));
   }
   if (request.contains("secrets_file") && request["secrets_file"].is_string()) {
+    // A registry app's secrets are inline (opened from the registry): the new file replaces them.
+    if (existing != nullptr && existing->config.registryVersion != 0) app.bindings.secrets.clear();
     app.bindings.secretsFile = request["secrets_file"].get<std::string>();
   }
   std::string name = app.name;
-  bool runtimeOnly = !config_.configPath.empty();
-  auto error = deploy(std::move(app), [respond, name, runtimeOnly, path = config_.configPath](
-                                          const std::optional<std::string>& failure) {
-    if (failure) {
-      respond({{"ok", false}, {"error", "deploy of '" + name + "' refused: " + *failure}});
-      return;
-    }
-    std::string message = "deployed '" + name + "'";
-    if (runtimeOnly) message += "; runtime only: " + path + " is unchanged";
-    respond({{"ok", true}, {"message", message}});
-  });
+  bool runtimeOnly = !config_.configPath.empty() && !registry_;
+  std::string registryWhere = registry_ ? registry_->where() : std::string();
+  auto error =
+      deploy(std::move(app), [respond, name, runtimeOnly, registryWhere, path = config_.configPath](
+                                 const std::optional<std::string>& failure) {
+        if (failure) {
+          respond({{"ok", false}, {"error", "deploy of '" + name + "' refused: " + *failure}});
+          return;
+        }
+        std::string message = "deployed '" + name + "'";
+        if (runtimeOnly) message += "; runtime only: " + path + " is unchanged";
+        if (!registryWhere.empty()) {
+          message += "; written to the registry at " + registryWhere +
+                     ": every server sharing it applies it";
+        }
+        respond({{"ok", true}, {"message", message}});
+      });
   if (error) return fail("deploy: " + *error);
+  // With a registry, the version is written there once it has loaded, before it serves.
+  if (registry_) markForRegistry(name);
   return std::nullopt;
 }
 

@@ -683,6 +683,53 @@ TEST_F(ServeConfigFileTest, ReloadReadsTheSameWay) {
   EXPECT_TRUE(contains(std::get<OptionsError>(read).message, "key \"wrkers\" is unknown"));
 }
 
+// ---- the app registry (docs/registry.md) ----
+
+constexpr const char* kRegistryUrl = "postgresql://isolated@/postgres?host=/tmp/pg";
+
+TEST(ServeRegistryOptionsTest, ARegistryAloneIsAServer) {
+  ServeConfig c = parseOk({"--registry", kRegistryUrl});
+  EXPECT_EQ(c.registryUrl, kRegistryUrl);
+  EXPECT_TRUE(c.apps.empty());
+  EXPECT_TRUE(c.configPath.empty());
+  ServeConfig fromEnv = parseOk({}, {{"ISOLATED_REGISTRY", "postgres://db/apps"},
+                                     {"ISOLATED_REGISTRY_KEY", "/etc/isolated/registry.key"}});
+  EXPECT_EQ(fromEnv.registryUrl, "postgres://db/apps");
+  EXPECT_EQ(fromEnv.registryKeyFile, "/etc/isolated/registry.key");
+}
+
+TEST(ServeRegistryOptionsTest, BadCombinationsAreRefused) {
+  TempDir dir;
+  std::string script = dir.write("app.js", "export default {}");
+  EXPECT_TRUE(contains(parseError({script, "--registry", kRegistryUrl}), "not with SCRIPT"));
+  std::string error = parseError({"--registry", "mysql://user:hunter2@db/x"});
+  EXPECT_TRUE(contains(error, "expected a postgres:// or postgresql:// URL")) << error;
+  EXPECT_FALSE(contains(error, "hunter2")) << "a URL may hold a password: " << error;
+  EXPECT_TRUE(contains(parseError({"--config",
+                                   dir.write("c.toml",
+                                             "[[app]]\nname = \"a\"\n"
+                                             "script = \"app.js\"\n"
+                                             "routes = [\"*/*\"]\n"),
+                                   "--registry-key", "/k"}),
+                       "a registry key needs --registry"));
+  EXPECT_TRUE(contains(parseError({"--registry", kRegistryUrl, "--var", "A=1"}),
+                       "--var describes the app of a single SCRIPT"));
+  EXPECT_TRUE(contains(parseError({}), "--registry URL"));
+}
+
+TEST_F(ServeConfigFileTest, AConfigNamingARegistryMayHaveNoApps) {
+  std::string path =
+      dir_.write("server.toml", std::string("[server]\nregistry = \"") + kRegistryUrl +
+                                    "\"\nregistry_key = \"keys/registry.key\"\n");
+  ServeConfig c = parseOk({"--config", path});
+  EXPECT_TRUE(c.apps.empty());
+  EXPECT_EQ(c.registryUrl, kRegistryUrl);
+  EXPECT_EQ(c.registryKeyFile, (dir_.path() / "keys/registry.key").string());
+  // Without a registry, a file still needs an app.
+  path = dir_.write("empty.toml", "[server]\nworkers = 2\n");
+  EXPECT_TRUE(contains(parseError({"--config", path}), "no [[app]] table"));
+}
+
 TEST(ServeOptionsExampleTest, PlatformExampleReads) {
   ServeConfig c = parseOk({"--config", ISOLATED_EXAMPLES "/platform.toml"});
   ASSERT_EQ(c.apps.size(), 3u);

@@ -50,6 +50,9 @@ class PgConnection {
   uint32_t execAll(const std::string& sql, Clock::time_point deadline);
   // Checks an idle connection without blocking: false once the server has closed it.
   bool stillOpen();
+  // The libpq handle, for a caller that watches the socket itself (the registry's LISTEN
+  // connection, read with PQconsumeInput/PQnotifies on the event loop; non-blocking mode).
+  PGconn* native() const { return conn_; }
   // Reusable: connected, not broken by a timeout, and outside any transaction.
   bool healthy() const {
     return PQstatus(conn_) == CONNECTION_OK && !broken_ &&
