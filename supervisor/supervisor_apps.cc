@@ -30,11 +30,19 @@ std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::stri
   if (snapshotter_ && config_.configPath.empty()) {
     snapshot = snapshotter_->pathFor(app.lastVersion + 1);
   }
-  return apps_.makeDeployment(app, config.scriptPath, std::move(*bindings),
-                              config.cpuLimitMs.value_or(config_.cpuLimitMs),
-                              config.heapLimitMb.value_or(config_.heapLimitMb),
-                              config.wallLimitMs.value_or(config_.wallLimitMs),
-                              config.isolation.value_or(config_.isolation), std::move(snapshot));
+  auto deployment = apps_.makeDeployment(app, config.scriptPath, std::move(*bindings),
+                                         config.cpuLimitMs.value_or(config_.cpuLimitMs),
+                                         config.heapLimitMb.value_or(config_.heapLimitMb),
+                                         config.wallLimitMs.value_or(config_.wallLimitMs),
+                                         config.isolation.value_or(config_.isolation),
+                                         std::move(snapshot));
+  deployment->storage = config.storage;
+  deployment->services = config.services;
+  if (auto failed = registerBindings(*deployment)) {
+    error = *failed;
+    return nullptr;
+  }
+  return deployment;
 }
 
 void Supervisor::startValidation(App& app) {
@@ -327,7 +335,7 @@ bool Supervisor::beginReload(std::string* why) {
   app->restartWorkersAfter = true;
   // With a script snapshot, the new version waits for its snapshot (onScriptSnapshotDone).
   if (snapshotter_ &&
-      snapshotter_->start(app->lastVersion + 1, hasBindings(app->config.bindings))) {
+      snapshotter_->start(app->lastVersion + 1, hasEnv(app->config))) {
     reloadWaitsForSnapshot_ = true;
     return true;
   }

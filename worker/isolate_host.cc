@@ -43,6 +43,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       sources_(*options_.sources),
       timers_(base, [this](uint64_t id, uint64_t requestId) { fireTimer(id, requestId); }),
       fetches_(outbox, *options_.fetchIds),
+      bindingCalls_(outbox, *options_.callIds),
       streams_(outbox),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
       isolate_(makeIsolate()) {
@@ -59,6 +60,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
 IsolateHost::~IsolateHost() {
   timers_.clear();
   fetches_.clear(isolate_->get());
+  bindingCalls_.clear();
   streams_.clear();
   context_.reset();
   isolate_.reset();
@@ -213,6 +215,7 @@ void IsolateHost::rebuild(bool newIsolate) {
   // old context.
   timers_.clear();
   fetches_.clear(isolate_->get());
+  bindingCalls_.clear();
   streams_.clear();
   context_.reset();
   if (newIsolate) {
@@ -245,6 +248,7 @@ void IsolateHost::rebuild(bool newIsolate) {
 void IsolateHost::refreshForRequest() {
   timers_.clear();
   fetches_.clear(isolate_->get());
+  bindingCalls_.clear();
   // Requests the supervisor gave up on (wall limit) may still be parked in the old state: each
   // gets its one answer before that state goes.
   if (context_) {
@@ -458,6 +462,14 @@ void IsolateHost::onFetchMessage(ipc::Envelope::Reader message) {
       default:
         return fetches_.onFailed(context, message.getFetchFailed());
     }
+  });
+}
+
+void IsolateHost::onBindingResult(ipc::BindingResult::Reader result) {
+  auto requestId = bindingCalls_.requestOf(result.getCallId());
+  if (!context_ || !requestId) return;
+  runTurn(*requestId, [&](v8::Local<v8::Context> context, v8::TryCatch&) {
+    bindingCalls_.onResult(context, result);
   });
 }
 

@@ -1,0 +1,2 @@
+// Service bindings between apps (filled in below).
+#include <gtest/gtest.h>
