@@ -78,8 +78,9 @@ void Supervisor::onWorkerBindingCall(WorkerProcess& worker, ipc::BindingCall::Re
     worker.send(reply);
   };
   if (!holdsRequest(worker.id(), call.getApp(), call.getParentId())) {
-    logger_.warn("a worker called a storage binding for a request it does not hold",
-                 {{"worker", worker.id()}, {"request", call.getParentId()}, {"app", call.getApp()}});
+    logger_.warn(
+        "a worker called a storage binding for a request it does not hold",
+        {{"worker", worker.id()}, {"request", call.getParentId()}, {"app", call.getApp()}});
     return refuse("request " + std::to_string(call.getParentId()) +
                   " does not belong to this worker and app");
   }

@@ -65,17 +65,16 @@ void Supervisor::startServiceCall(WorkerProcess& worker, uint32_t deployment,
     if (it != services->end()) spec = &*it;
   }
   if (spec == nullptr) {
-    return fetch_->refuse(worker.id(), fetchId,
-                          "fetch() refused: this app has no service binding named \"" + name +
-                              "\"");
+    return fetch_->refuse(
+        worker.id(), fetchId,
+        "fetch() refused: this app has no service binding named \"" + name + "\"");
   }
   auto known = serviceDepths_.find(parentId);
   uint32_t depth = (known == serviceDepths_.end() ? 0 : known->second) + 1;
   if (depth > ipc::kServiceMaxDepth) {
-    logger_.warn("service binding depth limit", {{"binding", name},
-                                                 {"target", spec->app},
-                                                 {"depth", depth},
-                                                 {"worker", worker.id()}});
+    logger_.warn(
+        "service binding depth limit",
+        {{"binding", name}, {"target", spec->app}, {"depth", depth}, {"worker", worker.id()}});
     return fetch_->refuse(worker.id(), fetchId,
                           "fetch() refused: service binding " + name + ": more than " +
                               std::to_string(ipc::kServiceMaxDepth) +
@@ -216,7 +215,8 @@ void Supervisor::answerService(PendingRequest& request, ipc::Response::Reader re
   HeaderList headers;
   for (auto header : response.getHeaders())
     headers.emplace_back(header.getName(), header.getValue());
-  if (response.hasRuntimeError()) headers.emplace_back("isolated-error", response.getRuntimeError());
+  if (response.hasRuntimeError())
+    headers.emplace_back("isolated-error", response.getRuntimeError());
   sendServiceHead(call, response.getStatus(), headers);
   auto body = response.getBody();
   call.pendingBody.assign(reinterpret_cast<const char*>(body.begin()), body.size());
@@ -228,8 +228,8 @@ void Supervisor::answerService(PendingRequest& request, ipc::Response::Reader re
 void Supervisor::pumpServiceBody(ServiceCall& call) {
   while (call.active && call.pendingWhole) {
     size_t left = call.pendingBody.size() - call.pendingOffset;
-    size_t room = ipc::kFetchWindowBytes - std::min<uint64_t>(call.callerUncredited,
-                                                              ipc::kFetchWindowBytes);
+    size_t room =
+        ipc::kFetchWindowBytes - std::min<uint64_t>(call.callerUncredited, ipc::kFetchWindowBytes);
     size_t n = std::min({left, room, ipc::kFetchMaxChunkBytes});
     bool end = n == left;
     if (n == 0 && !end) return;  // the caller's window is full: its FetchCredit resumes
@@ -259,7 +259,8 @@ void Supervisor::startServiceStream(PendingRequest& request, ipc::Response::Read
   HeaderList headers;
   for (auto header : response.getHeaders())
     headers.emplace_back(header.getName(), header.getValue());
-  if (response.hasRuntimeError()) headers.emplace_back("isolated-error", response.getRuntimeError());
+  if (response.hasRuntimeError())
+    headers.emplace_back("isolated-error", response.getRuntimeError());
   sendServiceHead(call, response.getStatus(), headers);
 }
 

@@ -61,9 +61,9 @@ TEST(StorageOptions, MistakesAreNamed) {
             std::string::npos);
   EXPECT_NE(errorOf(parse({"app.js", "--kv", "KV=/a", "--database", "KV=/b"})).find("twice"),
             std::string::npos);
-  EXPECT_NE(
-      errorOf(parse({"app.js", "--kv", "NAME=/a", "--var", "NAME=x"})).find("name of a variable"),
-      std::string::npos);
+  EXPECT_NE(errorOf(parse({"app.js", "--kv", "NAME=/a", "--var", "NAME=x"}))
+                .find("already used in the app's env"),
+            std::string::npos);
   // A password never appears in an error.
   EXPECT_EQ(errorOf(parse({"app.js", "--kv", "KV=mysql://u:hunter2@h/x"})).find("hunter2"),
             std::string::npos);

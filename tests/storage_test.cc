@@ -353,6 +353,126 @@ TEST(StorageObjects, OperationsOnADirectory) {
   EXPECT_NE(absolute.body.find("absolute path"), std::string::npos) << absolute.body;
 }
 
+// ---- Per app: [[app]] tables with kv, databases and storage keys ----
+
+// A server of two apps running storage.js, "one" (host one.test) and "two" (host two.test),
+// whose [[app]] tables add `one` and `two` (TOML lines).
+class TwoApps {
+ public:
+  TwoApps(const std::string& one, const std::string& two, std::vector<std::string> flags = {})
+      : config_(write(dir_.path() + "/isolated.toml",
+                      "[[app]]\nname = \"one\"\nscript = \"" + kScripts +
+                          "/storage.js\"\nroutes = [\"one.test/*\"]\n" + one +
+                          "\n\n[[app]]\nname = \"two\"\nscript = \"" + kScripts +
+                          "/storage.js\"\nroutes = [\"two.test/*\"]\n" + two + "\n")),
+        server_("", withConfig(std::move(flags), config_)) {
+    port_ = server_.waitReady();
+  }
+  bool ready() const { return port_ != 0; }
+  const std::string& dir() const { return dir_.path(); }
+  ServerProcess& process() { return server_; }
+  HttpResult request(const std::string& app, const std::string& method, const std::string& path,
+                     const std::string& body = "") {
+    return httpRequest(method, server_.baseUrl() + path, body, {{"Host", app + ".test"}});
+  }
+  json getJson(const std::string& app, const std::string& path) {
+    auto result = request(app, "GET", path);
+    auto parsed = json::parse(result.body, nullptr, false);
+    if (parsed.is_discarded()) return json{{"status", result.status}, {"raw", result.body}};
+    if (result.status != 200) parsed["status"] = result.status;
+    return parsed;
+  }
+
+ private:
+  static std::string write(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+    return path;
+  }
+  static std::vector<std::string> withConfig(std::vector<std::string> flags,
+                                             const std::string& config) {
+    flags.insert(flags.end(), {"--config", config, "--workers", "2"});
+    return flags;
+  }
+  TempDir dir_;
+  std::string config_;
+  ServerProcess server_;
+  uint16_t port_ = 0;
+};
+
+TEST(StoragePerApp, EachAppHasItsOwnBindingsWithPathsRelativeToTheFile) {
+  TwoApps server(
+      "kv = { KV = \"sqlite:one-kv.db\" }\ndatabases = { DB = \"one.sqlite\" }\n"
+      "storage = { BUCKET = \"file:one-bucket\" }",
+      "kv = { KV = \"sqlite:two-kv.db\" }\nstorage = { BUCKET = \"file:two-bucket\" }");
+  ASSERT_TRUE(server.ready()) << server.process().output();
+  ASSERT_EQ(server.request("one", "POST", "/kv/put?k=who", "app one").status, 200);
+  ASSERT_EQ(server.request("two", "POST", "/kv/put?k=who", "app two").status, 200);
+  ASSERT_EQ(server.request("one", "POST", "/kv/put?k=only-one", "1").status, 200);
+  EXPECT_EQ(server.getJson("one", "/kv/get?k=who")["value"], "app one");
+  EXPECT_EQ(server.getJson("two", "/kv/get?k=who")["value"], "app two");
+  // Two KV namespaces: neither app sees the other's keys.
+  EXPECT_TRUE(server.getJson("two", "/kv/get?k=only-one")["value"].is_null());
+  auto keys = server.getJson("two", "/kv/list")["keys"];
+  ASSERT_EQ(keys.size(), 1u) << keys;
+  EXPECT_EQ(keys[0]["name"], "who");
+  // The files are where the config file says, relative to its directory.
+  EXPECT_TRUE(std::filesystem::exists(server.dir() + "/one-kv.db"));
+  EXPECT_TRUE(std::filesystem::exists(server.dir() + "/two-kv.db"));
+  ASSERT_EQ(server.request("one", "POST", "/r2/put?k=f.txt", "in one").status, 200);
+  EXPECT_TRUE(std::filesystem::exists(server.dir() + "/one-bucket/f.txt"));
+  EXPECT_FALSE(std::filesystem::exists(server.dir() + "/two-bucket/f.txt"));
+  EXPECT_EQ(server.request("two", "GET", "/r2/get?k=f.txt").status, 404);
+  // App two has no DB: env.DB is undefined there, a TypeError in the script.
+  auto created = server.request("one", "POST", "/db/exec",
+                                json({{"sql", "CREATE TABLE t (x INTEGER)"}}).dump());
+  EXPECT_EQ(created.status, 200) << created.body;
+  auto missing = server.request("two", "POST", "/db/exec",
+                                json({{"sql", "CREATE TABLE t (x INTEGER)"}}).dump());
+  EXPECT_EQ(missing.status, 500) << missing.body;
+}
+
+TEST(StoragePerApp, ACallForABindingTheAppDoesNotHaveIsRefused) {
+  // App two has a binding named SECRET on its own file; app one forges a KV object by that
+  // name. The supervisor checks bindings per app: the call is refused, nothing is read.
+  TwoApps server("kv = { KV = \"sqlite:one.db\" }",
+                 "kv = { KV = \"sqlite:two.db\", SECRET = \"sqlite:secret.db\" }");
+  ASSERT_TRUE(server.ready()) << server.process().output();
+  ASSERT_EQ(server.request("two", "GET", "/kv/forge?name=SECRET&k=x").status, 200)
+      << "the owner may use its binding";
+  auto forged = server.getJson("one", "/kv/forge?name=SECRET&k=x");
+  EXPECT_EQ(forged["status"], 500) << forged;
+  EXPECT_NE(forged["error"].get<std::string>().find("no storage binding named \"SECRET\""),
+            std::string::npos)
+      << forged;
+  // The app goes on serving.
+  EXPECT_EQ(server.request("one", "GET", "/").body, "hello");
+}
+
+TEST(StoragePerApp, TheSameUrlAndNameIsSharedBetweenApps) {
+  TwoApps server("kv = { KV = \"sqlite:shared.db\" }", "kv = { KV = \"sqlite:shared.db\" }");
+  ASSERT_TRUE(server.ready()) << server.process().output();
+  ASSERT_EQ(server.request("one", "POST", "/kv/put?k=common", "from one").status, 200);
+  EXPECT_EQ(server.getJson("two", "/kv/get?k=common")["value"], "from one");
+}
+
+TEST(StoragePerApp, BadBindingKeysAreStartupErrorsNamingTheLine) {
+  for (const auto& [table, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"kv = { KV = \"file:x\" }", "a directory (file:) serves only --storage"},
+           {"storage = { B = \"sqlite:x.db\" }", "object storage needs a directory"},
+           {"kv = { \"not valid\" = \"x.db\" }", "is not a valid binding name"},
+           {"kv = { GREETING = \"x.db\" }\nvars = { GREETING = \"hi\" }",
+            "already used in the app's env"},
+           {"services = { OTHER = \"nobody\" }", "which this file does not describe"},
+           {"databases = \"x.db\"", "expected a table"}}) {
+    TwoApps server(table, "");
+    EXPECT_FALSE(server.ready()) << table;
+    EXPECT_NE(server.process().output().find(expected), std::string::npos)
+        << table << "\n"
+        << server.process().output();
+    EXPECT_NE(server.process().output().find("isolated.toml:"), std::string::npos);
+  }
+}
+
 // ---- PostgreSQL ----
 
 class StoragePostgres : public ::testing::Test {
@@ -403,6 +523,27 @@ TEST_F(StoragePostgres, TwoServersSeeEachOthersWrites) {
   auto error = one.postJson("/db/all", {{"sql", "SELECT 1 FROM pg_people LIMIT 'x'"}});
   EXPECT_NE(error["error"].get<std::string>().find("invalid input syntax"), std::string::npos)
       << error;
+}
+
+TEST_F(StoragePostgres, AppsOfTwoServersShareByUrlAndName) {
+  // Per app, in config files: app one of both servers names the same PostgreSQL and binding
+  // name (shared); app two uses another binding name on it (a namespace of its own).
+  std::string url = server_->url();
+  TwoApps first("kv = { KV = \"" + url + "\" }\ndatabases = { DB = \"" + url + "\" }",
+                "kv = { OTHER = \"" + url + "\", KV = \"sqlite:two.db\" }");
+  TwoApps second("kv = { KV = \"" + url + "\" }", "kv = { KV = \"sqlite:two.db\" }");
+  ASSERT_TRUE(first.ready()) << first.process().output();
+  ASSERT_TRUE(second.ready()) << second.process().output();
+  ASSERT_EQ(first.request("one", "POST", "/kv/put?k=per-app", "shared by url").status, 200);
+  EXPECT_EQ(second.getJson("one", "/kv/get?k=per-app")["value"], "shared by url");
+  EXPECT_TRUE(first.getJson("two", "/kv/get?k=per-app")["value"].is_null());
+  EXPECT_TRUE(second.getJson("two", "/kv/get?k=per-app")["value"].is_null());
+  auto other = first.getJson("two", "/kv/forge?name=OTHER&k=per-app");
+  EXPECT_TRUE(other["value"].is_null()) << other;
+  first.request("one", "POST", "/db/exec", json({{"sql", "DROP TABLE IF EXISTS per_app"}}).dump());
+  auto created = first.request("one", "POST", "/db/exec",
+                               json({{"sql", "CREATE TABLE per_app (x INTEGER)"}}).dump());
+  EXPECT_EQ(created.status, 200) << created.body;
 }
 
 TEST_F(StoragePostgres, ManyWorkersWritingOneKey) {

@@ -48,8 +48,8 @@ std::shared_ptr<BindingService::Bound> BindingService::open(const StorageBinding
   bool remote = spec.backend == StorageBackend::kPostgres;
   auto& executor = remote ? remote_ : local_;
   if (!executor) {
-    executor =
-        std::make_unique<StorageExecutor>(base_, remote ? options_.remoteThreads : options_.threads);
+    executor = std::make_unique<StorageExecutor>(
+        base_, remote ? options_.remoteThreads : options_.threads);
   }
   bound->executor = executor.get();
   shared_[key] = bound;
@@ -65,8 +65,8 @@ void BindingService::addDeployment(uint32_t deployment, const std::string& app,
     try {
       bindings.byName[spec.name] = open(spec);
     } catch (const StorageError& error) {
-      throw StorageError(std::string(storageKindName(spec.kind)) + " binding " + spec.name +
-                         ": " + error.what());
+      throw StorageError(std::string(storageKindName(spec.kind)) + " binding " + spec.name + ": " +
+                         error.what());
     }
   }
   deployments_[deployment] = std::move(bindings);
@@ -148,9 +148,9 @@ void BindingService::call(uint32_t workerId, ipc::BindingCall::Reader call) {
   auto value = call.getValue();
   std::string bytes(reinterpret_cast<const char*>(value.begin()), value.size());
   auto maxWait = options_.maxQueueWait;
-  bound->executor->submit([this, bound, app = std::move(app), workerId, callId,
-                           op = std::move(op), args = std::move(args), bytes = std::move(bytes),
-                           submitted = now, maxWait]() mutable -> std::function<void()> {
+  bound->executor->submit([this, bound, app = std::move(app), workerId, callId, op = std::move(op),
+                           args = std::move(args), bytes = std::move(bytes), submitted = now,
+                           maxWait]() mutable -> std::function<void()> {
     auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - submitted);
     auto reply = std::make_shared<BindingReply>(
         waited > maxWait

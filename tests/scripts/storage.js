@@ -40,6 +40,12 @@ async function kv(env, url, request, ctx) {
       if (options.limit) options.limit = Number(options.limit);
       return json(await env.KV.list(options));
     }
+    case '/kv/forge': {
+      // A KV object for a binding this app does not have (another app's name): the supervisor
+      // must refuse its calls.
+      const forged = new env.KV.constructor(url.searchParams.get('name'));
+      return json({ value: await forged.get(key) });
+    }
     case '/kv/later':
       // A write from waitUntil() work, after the response has gone.
       ctx.waitUntil(env.KV.put(key, 'written later'));
