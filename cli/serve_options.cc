@@ -80,9 +80,8 @@ constexpr std::string_view kPathFlags[] = {"control-socket", "fetch-ca-file", "v
                                            "secrets-file"};
 // Flags that describe the one app of `isolated serve SCRIPT`; with --config, each [[app]] table
 // says these for itself.
-constexpr std::string_view kSingleScriptFlags[] = {"var",       "secret",       "cron",
-                                                   "vars-file", "secrets-file", "kv",
-                                                   "database",  "storage"};
+constexpr std::string_view kSingleScriptFlags[] = {
+    "var", "secret", "cron", "vars-file", "secrets-file", "kv", "database", "storage"};
 
 template <size_t N>
 bool among(const std::string_view (&list)[N], std::string_view name) {
@@ -435,9 +434,8 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     }
     if (envList) {
       for (const auto& [name, value] : envList()) {
-        bool storage = std::any_of(
-            std::begin(kStorageEnvPrefixes), std::end(kStorageEnvPrefixes),
-            [&](const char* prefix) { return name.starts_with(prefix); });
+        bool storage = std::any_of(std::begin(kStorageEnvPrefixes), std::end(kStorageEnvPrefixes),
+                                   [&](const char* prefix) { return name.starts_with(prefix); });
         if (name.starts_with(kVarEnvPrefix) || name.starts_with(kSecretEnvPrefix) || storage) {
           return OptionsError{name +
                               " describes the app of a single SCRIPT; with --config, set it in "

@@ -26,12 +26,24 @@ namespace {
 namespace fs = std::filesystem;
 
 // The keys of an [[app]] table; a [server] key by one of these names is misplaced, not unknown.
-constexpr std::string_view kAppKeys[] = {
-    "name",           "script",           "routes",       "vars",
-    "vars_file",      "secrets",          "secrets_file", "cron",
-    "cpu_limit",      "heap_limit",       "wall_limit",   "isolation",
-    "max_concurrent", "dedicated_workers", "kv",          "databases",  "storage",
-    "services"};
+constexpr std::string_view kAppKeys[] = {"name",
+                                         "script",
+                                         "routes",
+                                         "vars",
+                                         "vars_file",
+                                         "secrets",
+                                         "secrets_file",
+                                         "cron",
+                                         "cpu_limit",
+                                         "heap_limit",
+                                         "wall_limit",
+                                         "isolation",
+                                         "max_concurrent",
+                                         "dedicated_workers",
+                                         "kv",
+                                         "databases",
+                                         "storage",
+                                         "services"};
 // Flags that describe a single script's app: with a config file they belong in [[app]] tables.
 constexpr std::string_view kScriptOnlyKeys[] = {"var", "secret", "database"};
 
@@ -286,7 +298,8 @@ bool readResourceTable(Reader& reader, const toml::node& node, const std::string
         // The parser speaks in flags ("--kv NAME: ..."); the key is named instead.
         std::string flag = std::string("--") + storageKindName(kind);
         if (error.starts_with(flag)) error = error.substr(flag.size());
-        while (!error.empty() && (error.front() == ' ' || error.front() == ':')) error.erase(0, 1);
+        while (!error.empty() && (error.front() == ' ' || error.front() == ':'))
+          error.erase(0, 1);
         reader.fail(value.source(), where, "key \"" + std::string(key) + "\": " + error);
         return false;
       }
@@ -572,8 +585,8 @@ std::optional<ConfigFile> read(Reader& reader, const toml::table& root,
     for (const auto& service : out.apps[i].services) {
       if (!names.contains(service.app)) {
         return reader.fail(sources[i].servicesNode->source(), sources[i].where,
-                           "key \"services\": " + service.name + " names the app '" +
-                               service.app + "', which this file does not describe");
+                           "key \"services\": " + service.name + " names the app '" + service.app +
+                               "', which this file does not describe");
       }
     }
   }

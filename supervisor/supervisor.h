@@ -294,8 +294,8 @@ class Supervisor : public RequestHandler,
                    std::string_view message, int retryAfterSec);
   void creditService(ServiceCall& call, uint32_t bytes);
   void pumpServiceBody(ServiceCall& call);
-  void sendServiceHead(ServiceCall& call, int status, const std::vector<std::pair<std::string,
-                       std::string>>& headers);
+  void sendServiceHead(ServiceCall& call, int status,
+                       const std::vector<std::pair<std::string, std::string>>& headers);
   void sendServiceFailed(ServiceCall& call, const std::string& message);
   // Ends the call on the caller's side; the request of the target goes on (or is cancelled
   // with `cancelReason` when given and it is still held).

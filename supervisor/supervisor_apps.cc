@@ -30,12 +30,11 @@ std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::stri
   if (snapshotter_ && config_.configPath.empty()) {
     snapshot = snapshotter_->pathFor(app.lastVersion + 1);
   }
-  auto deployment = apps_.makeDeployment(app, config.scriptPath, std::move(*bindings),
-                                         config.cpuLimitMs.value_or(config_.cpuLimitMs),
-                                         config.heapLimitMb.value_or(config_.heapLimitMb),
-                                         config.wallLimitMs.value_or(config_.wallLimitMs),
-                                         config.isolation.value_or(config_.isolation),
-                                         std::move(snapshot));
+  auto deployment = apps_.makeDeployment(
+      app, config.scriptPath, std::move(*bindings), config.cpuLimitMs.value_or(config_.cpuLimitMs),
+      config.heapLimitMb.value_or(config_.heapLimitMb),
+      config.wallLimitMs.value_or(config_.wallLimitMs),
+      config.isolation.value_or(config_.isolation), std::move(snapshot));
   deployment->storage = config.storage;
   deployment->services = config.services;
   if (auto failed = registerBindings(*deployment)) {
@@ -334,8 +333,7 @@ bool Supervisor::beginReload(std::string* why) {
                {{"script", app->config.scriptPath}, {"workers", countWorkers(isActive)}});
   app->restartWorkersAfter = true;
   // With a script snapshot, the new version waits for its snapshot (onScriptSnapshotDone).
-  if (snapshotter_ &&
-      snapshotter_->start(app->lastVersion + 1, hasEnv(app->config))) {
+  if (snapshotter_ && snapshotter_->start(app->lastVersion + 1, hasEnv(app->config))) {
     reloadWaitsForSnapshot_ = true;
     return true;
   }

@@ -94,9 +94,8 @@ void Supervisor::onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Re
       return endServiceCall(*call, "the service binding's caller broke its upload");
     }
     call->uploadHeld += data.size();
-    call->uploadQueue.emplace_back(std::string(reinterpret_cast<const char*>(data.begin()),
-                                               data.size()),
-                                   upload.getEnd());
+    call->uploadQueue.emplace_back(
+        std::string(reinterpret_cast<const char*>(data.begin()), data.size()), upload.getEnd());
     call->uploadEnded = upload.getEnd();
     return pumpServiceUpload(*call);
   }

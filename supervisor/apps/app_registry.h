@@ -129,10 +129,9 @@ class AppRegistry {
   // A new deployment (the next version) of `app` running `scriptPath`, with `bindings` loaded
   // and limits resolved by the caller.
   std::shared_ptr<Deployment> makeDeployment(App& app, std::string scriptPath,
-                                                   std::vector<Binding> bindings,
-                                                   uint32_t cpuLimitMs, uint32_t heapLimitMb,
-                                                   uint32_t wallLimitMs, IsolationMode isolation,
-                                                   std::string snapshotPath);
+                                             std::vector<Binding> bindings, uint32_t cpuLimitMs,
+                                             uint32_t heapLimitMb, uint32_t wallLimitMs,
+                                             IsolationMode isolation, std::string snapshotPath);
   // Takes the app out of routing at once; it is freed by collect() once idle.
   void remove(App& app);
   // Frees removed apps with nothing queued or in flight.
