@@ -111,6 +111,21 @@ void Supervisor::pruneSubrequests(Clock::time_point now) {
   std::erase_if(subrequests_, [&](const auto& item) {
     return !inFlight_.contains(item.first) && now - item.second.lastStart > horizon;
   });
+  // A service call whose callee has answered lives no longer than a network fetch would: a
+  // caller that never reads (nor aborts) the body does not keep it here.
+  std::vector<ServiceKey> stale;
+  for (const auto& [key, call] : serviceCalls_) {
+    if (!inFlight_.contains(call->requestId) && now - call->started > horizon) {
+      stale.push_back(key);
+    }
+  }
+  for (const ServiceKey& key : stale) {
+    if (ServiceCall* call = findServiceCall(key.first, key.second)) {
+      sendServiceFailed(*call, "fetch() failed: service binding " + call->binding +
+                                   ": the response was not read in time");
+      endServiceCall(*call, nullptr);
+    }
+  }
 }
 
 }  // namespace isolated::supervisor

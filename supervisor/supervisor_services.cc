@@ -98,6 +98,7 @@ void Supervisor::startServiceCall(WorkerProcess& worker, uint32_t deployment,
   call->callerRequest = parentId;
   call->binding = name;
   call->depth = depth;
+  call->started = Clock::now();
   call->method = start.getMethod();
   call->url = start.getUrl();
   for (auto header : start.getHeaders())

@@ -53,9 +53,10 @@ class ServiceServer {
   bool ready() const { return port_ != 0; }
   ServerProcess& process() { return *server_; }
   HttpResult front(const std::string& method, const std::string& path, const std::string& body = "",
-                   std::map<std::string, std::string> headers = {}) {
+                   std::map<std::string, std::string> headers = {},
+                   std::chrono::milliseconds timeout = 30s) {
     headers["Host"] = "front.test";
-    return httpRequest(method, server_->baseUrl() + path, body, headers);
+    return httpRequest(method, server_->baseUrl() + path, body, headers, timeout);
   }
 
  private:
@@ -129,6 +130,21 @@ TEST(ServiceBindings, TheCalleesErrorsArriveAsResponses) {
   EXPECT_NE(overloaded.body.find("'busy'"), std::string::npos) << overloaded.body;
   // And the app serves again once the held request is done.
   EXPECT_EQ(server.front("GET", "/busy/hello").status, 201);
+}
+
+TEST(ServiceBindings, ACallerThatGoesAwayCancelsTheCalleesRequest) {
+  ServiceServer server;
+  ASSERT_TRUE(server.ready()) << server.process().output();
+  // busy (max_concurrent = 1, a 30 s wall limit) would be held for 20 s by this call; its
+  // client gives up after half a second, which cancels front's request and so busy's.
+  auto gaveUp = server.front("GET", "/busy/hold?ms=20000", "", {}, 500ms);
+  EXPECT_EQ(gaveUp.status, 0) << "the client was meant to time out";
+  auto deadline = std::chrono::steady_clock::now() + 8s;
+  HttpResult next;
+  do {
+    next = server.front("GET", "/busy/hello");
+  } while (next.status != 201 && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(next.status, 201) << "busy is still held: " << next.body;
 }
 
 TEST(ServiceBindings, ALoopBetweenAppsEndsAtTheDepthBound) {

@@ -13,6 +13,7 @@
 // Threading: the supervisor's loop only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -31,6 +32,7 @@ struct ServiceCall {
   // The binding name (for errors) and the nesting depth (A -> B is 1).
   std::string binding;
   uint32_t depth = 1;
+  std::chrono::steady_clock::time_point started;
   // The request B gets.
   std::string method;
   std::string url;
