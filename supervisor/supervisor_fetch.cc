@@ -123,7 +123,7 @@ void Supervisor::pruneSubrequests(Clock::time_point now) {
     if (ServiceCall* call = findServiceCall(key.first, key.second)) {
       sendServiceFailed(*call, "fetch() failed: service binding " + call->binding +
                                    ": the response was not read in time");
-      endServiceCall(*call, nullptr);
+      endServiceCall(*call, "its caller's fetch timed out");
     }
   }
 }
