@@ -69,5 +69,17 @@ TEST(StorageOptions, MistakesAreNamed) {
             std::string::npos);
 }
 
+TEST(StorageOptions, WithAConfigFileTheyBelongInAppTables) {
+  // Refused before the file is read: the bindings of each app are its [[app]] table's keys.
+  for (const char* flag : {"--kv", "--database", "--storage"}) {
+    auto error = errorOf(parse({"--config", "/nonexistent.toml", flag, "X=file:/x"}));
+    EXPECT_NE(error.find("[[app]] table"), std::string::npos) << flag << ": " << error;
+  }
+  auto error =
+      errorOf(parse({"--config", "/nonexistent.toml"}, {{"ISOLATED_KV_SESSIONS", "/tmp/kv.db"}}));
+  EXPECT_NE(error.find("ISOLATED_KV_SESSIONS"), std::string::npos) << error;
+  EXPECT_NE(error.find("[[app]] table"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace isolated
