@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "cli/storage_options.h"
 #include "common/cron_schedule.h"
 #include "common/on_off.h"
 #include "config/limit_ranges.h"
@@ -80,8 +81,8 @@ constexpr std::string_view kPathFlags[] = {"control-socket", "fetch-ca-file", "v
                                            "secrets-file", "registry-key"};
 // Flags that describe the one app of `isolated serve SCRIPT`; with --config, each [[app]] table
 // says these for itself.
-constexpr std::string_view kSingleScriptFlags[] = {"var", "secret", "cron", "vars-file",
-                                                   "secrets-file"};
+constexpr std::string_view kSingleScriptFlags[] = {
+    "var", "secret", "cron", "vars-file", "secrets-file", "kv", "database", "storage"};
 
 template <size_t N>
 bool among(const std::string_view (&list)[N], std::string_view name) {
@@ -390,6 +391,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
         "A cron schedule (5 fields, UTC) for the script's scheduled handler, repeatable [env "
         "ISOLATED_CRON, expressions separated by ';']",
         cxxopts::value<std::string>(), "EXPR");
+  addStorageOptions(adder);
   adder("config",
         "A TOML file describing the server ([server]: these flags, with '_' for '-') and its "
         "apps ([[app]] tables); instead of SCRIPT. Flags and variables win over the file",
@@ -450,7 +452,9 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     }
     if (envList) {
       for (const auto& [name, value] : envList()) {
-        if (name.starts_with(kVarEnvPrefix) || name.starts_with(kSecretEnvPrefix)) {
+        bool storage = std::any_of(std::begin(kStorageEnvPrefixes), std::end(kStorageEnvPrefixes),
+                                   [&](const char* prefix) { return name.starts_with(prefix); });
+        if (name.starts_with(kVarEnvPrefix) || name.starts_with(kSecretEnvPrefix) || storage) {
           return OptionsError{name + " describes the app of a single SCRIPT; " + where};
         }
       }
@@ -622,7 +626,14 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     return OptionsError{f->message};
   }
   std::string bindingError;
-  if (!loadBindings(config.bindings, bindingError)) return OptionsError{bindingError};
+  auto loaded = loadBindings(config.bindings, bindingError);
+  if (!loaded) return OptionsError{bindingError};
+  std::vector<StorageBindingSpec> storage;
+  if (hasScript) {
+    if (auto error = parseStorageOptions(result, envList, *loaded, storage)) {
+      return OptionsError{*error};
+    }
+  }
 
   std::vector<Sourced> crons;
   for (const auto& kv : result.arguments()) {
@@ -729,6 +740,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
     app.routes = {"*/*"};
     app.bindings = config.bindings;
     app.crons = config.crons;
+    app.storage = std::move(storage);
     config.apps.push_back(std::move(app));
   }
   return config;

@@ -17,6 +17,7 @@
 
 #include "common/bindings.h"
 #include "common/isolation_mode.h"
+#include "common/storage_bindings.h"
 
 namespace isolated {
 
@@ -28,6 +29,11 @@ struct AppConfig {
   // with `*`. A single-script server's app has the one route "*/*".
   std::vector<std::string> routes;
   BindingSources bindings;
+  // Storage bindings (KV, SQL databases, object storage; performed by the supervisor) and
+  // service bindings (another app of the server), by name; no name is used twice in one app's
+  // env, variables and secrets included.
+  std::vector<StorageBindingSpec> storage;
+  std::vector<ServiceBindingSpec> services;
   // Cron expressions, each already validated by CronSchedule::parse.
   std::vector<std::string> crons;
   // Per-app overrides of the server's limits; unset means the server's value.
@@ -48,6 +54,12 @@ struct AppConfig {
   uint64_t registryVersion = 0;
   std::vector<std::pair<std::string, std::string>> modules;
 };
+
+// Whether the app's env holds anything (variables, secrets, storage or service bindings): a
+// classic script's top level could see it, so no script snapshot is made of it.
+inline bool hasEnv(const AppConfig& app) {
+  return hasBindings(app.bindings) || !app.storage.empty() || !app.services.empty();
+}
 
 // Whether `name` is a valid app name (see the invariant above).
 inline bool isAppName(const std::string& name) {

@@ -2,6 +2,7 @@
 #include "common/storage_bindings.h"
 
 #include <filesystem>
+#include <set>
 
 #include "common/bindings.h"
 
@@ -20,7 +21,8 @@ const char* storageKindName(StorageKind kind) {
 }
 
 std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const std::string& text,
-                                                      std::string& error) {
+                                                      std::string& error,
+                                                      const std::string& baseDir) {
   std::string flag = std::string("--") + storageKindName(kind);
   size_t eq = text.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
@@ -59,7 +61,9 @@ std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const st
       return std::nullopt;
     }
     std::error_code ignored;
-    spec.location = std::filesystem::absolute(spec.location, ignored).lexically_normal().string();
+    std::filesystem::path path(spec.location);
+    if (path.is_relative() && !baseDir.empty()) path = std::filesystem::path(baseDir) / path;
+    spec.location = std::filesystem::absolute(path, ignored).lexically_normal().string();
   }
   if (kind == StorageKind::kStorage && spec.backend != StorageBackend::kDirectory) {
     error = flag + " " + spec.name + ": object storage needs a directory (file:DIR)";
@@ -71,6 +75,26 @@ std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const st
     return std::nullopt;
   }
   return spec;
+}
+
+std::optional<std::string> bindingNameClash(const std::vector<StorageBindingSpec>& storage,
+                                            const std::vector<ServiceBindingSpec>& services,
+                                            const std::vector<Binding>& env) {
+  std::set<std::string> names;
+  for (const auto& binding : env)
+    names.insert(binding.name);
+  for (const auto& spec : storage) {
+    if (!names.insert(spec.name).second) {
+      return std::string(storageKindName(spec.kind)) + " binding " + spec.name +
+             ": the name is already used in the app's env";
+    }
+  }
+  for (const auto& spec : services) {
+    if (!names.insert(spec.name).second) {
+      return "service binding " + spec.name + ": the name is already used in the app's env";
+    }
+  }
+  return std::nullopt;
 }
 
 std::string redactStorageUrl(const std::string& location) {

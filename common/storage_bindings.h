@@ -21,13 +21,35 @@ struct StorageBindingSpec {
   StorageBackend backend = StorageBackend::kSqlite;
   // The path (SQLite, directory; made absolute) or the whole PostgreSQL URL.
   std::string location;
+  bool operator==(const StorageBindingSpec&) const = default;
 };
+
+// A service binding: `name` in the app's env, whose fetch() calls the app named `app` of the
+// same server (docs/bindings.md, "Service bindings").
+struct ServiceBindingSpec {
+  std::string name;
+  std::string app;
+  bool operator==(const ServiceBindingSpec&) const = default;
+};
+
+// Storage and service bindings one app may have, together.
+constexpr size_t kMaxAppResourceBindings = 100;
 
 const char* storageKindName(StorageKind kind);
 
-// Parses "NAME=URL" for `kind`; nullopt with `error` naming the flag and the problem.
+// Parses "NAME=URL" for `kind`; nullopt with `error` naming the flag and the problem. Relative
+// paths resolve against `baseDir` (a config file's directory), or the working directory when
+// it is empty.
 std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const std::string& text,
-                                                      std::string& error);
+                                                      std::string& error,
+                                                      const std::string& baseDir = "");
+
+// A storage or service binding whose name is taken (by another of them, or by a variable or
+// secret of `env`): the error message; nullopt when every name is used once.
+struct Binding;
+std::optional<std::string> bindingNameClash(const std::vector<StorageBindingSpec>& storage,
+                                            const std::vector<ServiceBindingSpec>& services,
+                                            const std::vector<Binding>& env);
 
 // The URL with any password replaced by "***", for logs and status.
 std::string redactStorageUrl(const std::string& location);

@@ -17,10 +17,11 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 
 bool sameApp(const AppConfig& a, const AppConfig& b) {
   return a.name == b.name && a.scriptPath == b.scriptPath && sorted(a.routes) == sorted(b.routes) &&
-         a.bindings == b.bindings && sorted(a.crons) == sorted(b.crons) &&
-         a.cpuLimitMs == b.cpuLimitMs && a.heapLimitMb == b.heapLimitMb &&
-         a.wallLimitMs == b.wallLimitMs && a.isolation == b.isolation &&
-         a.maxConcurrent == b.maxConcurrent && a.dedicatedWorkers == b.dedicatedWorkers;
+         a.bindings == b.bindings && a.storage == b.storage && a.services == b.services &&
+         sorted(a.crons) == sorted(b.crons) && a.cpuLimitMs == b.cpuLimitMs &&
+         a.heapLimitMb == b.heapLimitMb && a.wallLimitMs == b.wallLimitMs &&
+         a.isolation == b.isolation && a.maxConcurrent == b.maxConcurrent &&
+         a.dedicatedWorkers == b.dedicatedWorkers;
 }
 
 AppDiff diffApps(const std::vector<AppConfig>& before, const std::vector<AppConfig>& after) {

@@ -26,13 +26,26 @@ namespace {
 namespace fs = std::filesystem;
 
 // The keys of an [[app]] table; a [server] key by one of these names is misplaced, not unknown.
-constexpr std::string_view kAppKeys[] = {
-    "name",           "script",           "routes",       "vars",
-    "vars_file",      "secrets",          "secrets_file", "cron",
-    "cpu_limit",      "heap_limit",       "wall_limit",   "isolation",
-    "max_concurrent", "dedicated_workers"};
+constexpr std::string_view kAppKeys[] = {"name",
+                                         "script",
+                                         "routes",
+                                         "vars",
+                                         "vars_file",
+                                         "secrets",
+                                         "secrets_file",
+                                         "cron",
+                                         "cpu_limit",
+                                         "heap_limit",
+                                         "wall_limit",
+                                         "isolation",
+                                         "max_concurrent",
+                                         "dedicated_workers",
+                                         "kv",
+                                         "databases",
+                                         "storage",
+                                         "services"};
 // Flags that describe a single script's app: with a config file they belong in [[app]] tables.
-constexpr std::string_view kScriptOnlyKeys[] = {"var", "secret"};
+constexpr std::string_view kScriptOnlyKeys[] = {"var", "secret", "database"};
 
 const char* typeName(const toml::node& node) {
   switch (node.type()) {
@@ -66,6 +79,8 @@ const char* typeName(const toml::node& node) {
 class Reader {
  public:
   Reader(std::string display, fs::path dir) : display_(std::move(display)), dir_(std::move(dir)) {}
+
+  const fs::path& dir() const { return dir_; }
 
   std::string at(const toml::source_region& source) const {
     return display_ + ":" + std::to_string(source.begin.line);
@@ -205,6 +220,8 @@ struct AppSource {
   std::vector<const toml::node*> routeNodes;
   const toml::node* varsFileNode = nullptr;
   const toml::node* secretsFileNode = nullptr;
+  const toml::node* resourcesNode = nullptr;  // the first of kv, databases, storage, services
+  const toml::node* servicesNode = nullptr;
 };
 
 std::string appWhere(const std::string& name, size_t index) {
@@ -239,6 +256,60 @@ bool readBindingTable(Reader& reader, const toml::node& node, const std::string&
       auto json = reader.json(value, where, key);
       if (!json) return false;
       out.jsonVars.emplace_back(n, json->dump());
+    }
+  }
+  return true;
+}
+
+// `kv`, `databases` or `storage`: a table of NAME = "URL" (paths relative to the file), or
+// `services`: a table of NAME = "app name".
+bool readResourceTable(Reader& reader, const toml::node& node, const std::string& where,
+                       std::string_view key, AppConfig& app) {
+  auto* table = node.as_table();
+  if (table == nullptr) {
+    reader.wrongType(node, where, key, "a table");
+    return false;
+  }
+  for (const auto& [name, value] : *table) {
+    std::string n(name.str());
+    const std::string* text = reader.text(value, where, key);
+    if (text == nullptr) return false;
+    if (!isBindingName(n)) {
+      reader.fail(name.source(), where,
+                  "key \"" + std::string(key) + "\": '" + n +
+                      "' is not a valid binding name (a JavaScript identifier, not a reserved "
+                      "word)");
+      return false;
+    }
+    if (key == "services") {
+      if (!isAppName(*text)) {
+        reader.fail(value.source(), where,
+                    "key \"services\": '" + *text + "' is not a valid app name");
+        return false;
+      }
+      app.services.push_back({n, *text});
+    } else {
+      StorageKind kind = key == "kv"          ? StorageKind::kKv
+                         : key == "databases" ? StorageKind::kDatabase
+                                              : StorageKind::kStorage;
+      std::string error;
+      auto spec = parseStorageBinding(kind, n + "=" + *text, error, reader.dir().string());
+      if (!spec) {
+        // The parser speaks in flags ("--kv NAME: ..."); the key is named instead.
+        std::string flag = std::string("--") + storageKindName(kind);
+        if (error.starts_with(flag)) error = error.substr(flag.size());
+        while (!error.empty() && (error.front() == ' ' || error.front() == ':'))
+          error.erase(0, 1);
+        reader.fail(value.source(), where, "key \"" + std::string(key) + "\": " + error);
+        return false;
+      }
+      app.storage.push_back(std::move(*spec));
+    }
+    if (app.storage.size() + app.services.size() > kMaxAppResourceBindings) {
+      reader.fail(node.source(), where,
+                  "at most " + std::to_string(kMaxAppResourceBindings) +
+                      " storage and service bindings per app");
+      return false;
     }
   }
   return true;
@@ -305,6 +376,10 @@ std::optional<AppConfig> readApp(Reader& reader, const toml::table& table, size_
       if (!path) return std::nullopt;
       (k == "vars_file" ? app.bindings.varsFile : app.bindings.secretsFile) = std::move(*path);
       (k == "vars_file" ? src.varsFileNode : src.secretsFileNode) = &node;
+    } else if (k == "kv" || k == "databases" || k == "storage" || k == "services") {
+      if (!readResourceTable(reader, node, where, k, app)) return std::nullopt;
+      if (src.resourcesNode == nullptr) src.resourcesNode = &node;
+      if (k == "services") src.servicesNode = &node;
     } else if (k == "cron") {
       auto list = reader.textList(node, where, k);
       if (!list) return std::nullopt;
@@ -373,7 +448,13 @@ std::optional<AppConfig> readApp(Reader& reader, const toml::table& table, size_
 // Loads each app's bindings (reading its files) so that a bad file is a start-up error here.
 bool checkBindings(Reader& reader, const AppConfig& app, const AppSource& src) {
   std::string error;
-  if (loadBindings(app.bindings, error)) return true;
+  if (auto env = loadBindings(app.bindings, error)) {
+    auto clash = bindingNameClash(app.storage, app.services, *env);
+    if (!clash) return true;
+    reader.fail(src.resourcesNode != nullptr ? src.resourcesNode->source() : src.table->source(),
+                src.where, *clash);
+    return false;
+  }
   // loadBindings speaks in flags; point at the key instead.
   const std::tuple<std::string_view, const char*, const toml::node*> files[] = {
       {"--vars-file ", "vars_file", src.varsFileNode},
@@ -502,6 +583,13 @@ std::optional<ConfigFile> read(Reader& reader, const toml::table& root,
   }
   for (size_t i = 0; i < out.apps.size(); ++i) {
     if (!checkBindings(reader, out.apps[i], sources[i])) return std::nullopt;
+    for (const auto& service : out.apps[i].services) {
+      if (!names.contains(service.app)) {
+        return reader.fail(sources[i].servicesNode->source(), sources[i].where,
+                           "key \"services\": " + service.name + " names the app '" + service.app +
+                               "', which this file does not describe");
+      }
+    }
   }
 
   std::vector<AppRoutes> routes;

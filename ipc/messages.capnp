@@ -186,6 +186,24 @@ struct LoadApp {
   # (AppLoaded.modules): a worker loads these instead of reading the files, so every worker
   # runs the validated version even after the files have changed. Empty: read the files.
   modules @10 :List(ModuleSource);
+  # The app's storage bindings (KV, SQL database, object storage): their names in `env` and
+  # their kinds. The backend (and its URL, which may hold a password) stays in the supervisor,
+  # which performs every BindingCall (rules 23-25).
+  storage @11 :List(StorageBinding);
+  # The app's service bindings: names in `env` whose fetch() calls another app of the server
+  # (a FetchStart with `service` set, rule 26). The target app stays in the supervisor.
+  services @12 :List(Text);
+}
+
+# One storage binding of an app.
+struct StorageBinding {
+  name @0 :Text;
+  kind @1 :Kind;
+  enum Kind {
+    kv @0;
+    database @1;
+    storage @2;
+  }
 }
 
 struct ModuleSource {
@@ -263,6 +281,9 @@ struct FetchStart {
   # The app deployment whose script fetches; the supervisor checks that parentId belongs to it
   # and to this worker, and applies that app's policy.
   app @8 :UInt32;
+  # Not empty: the fetch goes through the app's service binding of this name to another app of
+  # the server, without the network (rule 26). `url` is then the URL that app's Request sees.
+  service @9 :Text;
 }
 
 # Supervisor -> worker: the final response's status line and headers. After it come
@@ -340,6 +361,34 @@ struct FetchUploadCredit {
   bytes @1 :UInt32;
 }
 
+# ---- Storage bindings (ordering and limits: ipc/protocol.h, "Storage bindings") ----
+
+# Worker -> supervisor: one operation on a storage binding of app deployment `app`. `callId`
+# is chosen by the worker, unique per channel ((app << 32) | n, like fetch ids); `parentId` is
+# the RequestStart id the JavaScript runs for. `op` names the operation of the binding's kind
+# (docs/bindings.md), `args` its arguments as JSON text, and `value` the bytes written (a KV
+# value or an object body), at most kBindingMaxValueBytes.
+struct BindingCall {
+  callId @0 :UInt64;
+  parentId @1 :UInt64;
+  binding @2 :Text;
+  op @3 :Text;
+  args @4 :Text;
+  value @5 :Data;
+  app @6 :UInt32;
+}
+
+# Supervisor -> worker: the one answer to BindingCall `callId`. On success `payload` is the
+# result as JSON text and `value` the bytes read (a KV value or an object body), if any; on
+# failure `error` is the message the script's promise rejects with.
+struct BindingResult {
+  callId @0 :UInt64;
+  ok @1 :Bool;
+  error @2 :Text;
+  payload @3 :Text;
+  value @4 :Data;
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -368,5 +417,7 @@ struct Envelope {
     appEvicted @23 :AppEvicted;
     unloadApp @24 :UnloadApp;
     evictIdle @25 :EvictIdle;
+    bindingCall @26 :BindingCall;
+    bindingResult @27 :BindingResult;
   }
 }

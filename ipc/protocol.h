@@ -132,6 +132,30 @@
 //     than POST) fails the fetch with FetchFailed: a stream cannot be replayed (the Fetch
 //     spec's rule for bodies whose source is a stream). Without a Content-Length header from
 //     the script the body is sent with chunked transfer encoding.
+// Storage bindings (per callId; ids are chosen by the worker, unique per channel):
+// 23. Worker -> supervisor: BindingCall(callId, parentId, app, binding, op, args, value).
+//     parentId is the RequestStart id the JavaScript runs for (answered or not: waitUntil()
+//     work). The supervisor refuses, with a BindingResult error and never by breaking the
+//     channel, a call whose parent this worker does not hold (or held) for `app`, a binding
+//     `app`'s deployment does not have, more than kBindingMaxCallsPerRequest calls for one
+//     request, and more than kBindingMaxInFlightPerWorker calls in flight for one worker.
+//     Call ids are (app << 32) | n like fetch ids, so that results route to their app.
+// 24. Supervisor -> worker: exactly one BindingResult per BindingCall, in any order relative to
+//     other calls (storage threads finish in any order). Results for a worker that is gone are
+//     dropped; the worker ignores results for calls no isolate of it holds any more.
+// 25. Sizes: a written or read value (KV value, object body) is at most kBindingMaxValueBytes
+//     and rides whole in its message (25 MiB plus bounded arguments fits the 64 MiB frame);
+//     args are at most kBindingMaxArgsBytes of JSON; a SQL result at most
+//     kBindingMaxPayloadBytes of JSON. Larger input is refused before it is sent (worker) and
+//     again on arrival (supervisor).
+// Service bindings:
+// 26. A FetchStart with `service` set names a service binding of its app (LoadApp.services);
+//     the supervisor checks it like any fetch (parent, subrequests) and that the app has the
+//     binding, and answers it exactly like a network fetch (rules 9-11, 17-19): the target
+//     app's Response becomes FetchHead and FetchBody messages, its errors (503, 504, ...) a
+//     response too; only a refusal (no such binding, the depth bound kServiceMaxDepth) is a
+//     FetchFailed. To the target's worker it is an ordinary RequestStart. Redirects are not
+//     followed (the target's 3xx is the response).
 //
 // File descriptors (for later use: passing an accepted client socket or a shared snapshot) travel
 // separately as SCM_RIGHTS with one byte of payload, see ipc/fd_passing.h.
@@ -182,5 +206,17 @@ inline constexpr size_t kFetchMaxChunkBytes = 64u << 10;
 inline constexpr size_t kFetchWindowBytes = 256u << 10;
 // Concurrent fetches one worker may hold open in the supervisor.
 inline constexpr size_t kFetchMaxPerWorker = 256;
+
+// Storage bindings (rules 23-25).
+inline constexpr size_t kBindingMaxValueBytes = 25u << 20;
+inline constexpr size_t kBindingMaxArgsBytes = 1u << 20;
+inline constexpr size_t kBindingMaxPayloadBytes = 32u << 20;
+inline constexpr size_t kBindingMaxNameBytes = 256;
+inline constexpr uint32_t kBindingMaxCallsPerRequest = 1000;
+inline constexpr size_t kBindingMaxInFlightPerWorker = 1000;
+
+// Service bindings (rule 26): the most nested calls one client request may cause (A -> B is
+// depth 1); a call beyond it fails, so a loop A -> B -> A ends.
+inline constexpr uint32_t kServiceMaxDepth = 16;
 
 }  // namespace isolated::ipc

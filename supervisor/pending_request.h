@@ -1,5 +1,6 @@
-// One request the supervisor has admitted and not yet finished: an HTTP request, or
-// (http == nullptr) a scheduled event for `cron`. Both travel the same path: the app's queue,
+// One request the supervisor has admitted and not yet finished: an HTTP request, a call
+// through a service binding (`service` set, http == nullptr), or (http == nullptr) a scheduled
+// event for `cron`. Both travel the same path: the app's queue,
 // dispatch, wall limit, one answer; a scheduled event's answer is logged.
 #pragma once
 
@@ -7,7 +8,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "supervisor/bindings/service_call.h"
 
 namespace isolated::supervisor {
 
@@ -51,6 +55,9 @@ struct PendingRequest {
   // an unstreamed request and its BodyTap reads on (BodyTap::watch). The key in byConnection_.
   evhttp_connection* connection = nullptr;
   bool watched = false;
+  // Set for a request made by another app's service binding: its answer goes to that app's
+  // fetch (supervisor_services.cc) instead of an HTTP client.
+  std::shared_ptr<ServiceCall> service;
 };
 
 }  // namespace isolated::supervisor

@@ -144,7 +144,7 @@ int Supervisor::run() {
   // With a script snapshot, the pool starts once the helper has made it (or given up).
   App* single = singleApp();
   if (!snapshotter_ || single == nullptr ||
-      !snapshotter_->start(single->lastVersion + 1, hasBindings(single->config.bindings))) {
+      !snapshotter_->start(single->lastVersion + 1, hasEnv(single->config))) {
     createBootDeployments();
     reconcilePool();
   }

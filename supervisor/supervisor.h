@@ -46,6 +46,7 @@
 #include "supervisor/request_metrics.h"
 #include "supervisor/script_snapshotter.h"
 #include "supervisor/status.h"
+#include "supervisor/storage/binding_service.h"
 #include "supervisor/systemd_notifier.h"
 #include "supervisor/worker_process.h"
 
@@ -146,6 +147,8 @@ class Supervisor : public RequestHandler,
   void onWorkerFetchCredit(WorkerProcess& worker, ipc::FetchCredit::Reader credit) override;
   void onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Reader abort) override;
   void onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Reader upload) override;
+  // Storage bindings (supervisor_bindings.cc).
+  void onWorkerBindingCall(WorkerProcess& worker, ipc::BindingCall::Reader call) override;
 
  private:
   // kPaused: drained by the operator (ctl drain) but running; kDraining ends in kStopping.
@@ -281,6 +284,43 @@ class Supervisor : public RequestHandler,
   };
   void sendFetchMessage(uint32_t workerId, capnp::MessageBuilder& message);
   void pruneSubrequests(Clock::time_point now);
+  // Whether request `parentId` is (or was: waitUntil() work) held by worker `workerId` for
+  // deployment `deployment`: the check every fetch and binding call of a worker passes.
+  bool holdsRequest(uint32_t workerId, uint32_t deployment, uint64_t parentId) const;
+
+  // Storage bindings (supervisor_bindings.cc).
+  // Registers the deployment's storage bindings (opening their backends); an error message
+  // when one cannot be opened.
+  std::optional<std::string> registerBindings(const Deployment& deployment);
+  // The names and kinds of the deployment's storage and service bindings, into its LoadApp.
+  static void describeBindings(const Deployment& deployment, ipc::LoadApp::Builder load);
+
+  // Service bindings (supervisor_services.cc).
+  // A FetchStart through a service binding, its parent already checked: becomes a request of
+  // the target app, or fails.
+  void startServiceCall(WorkerProcess& worker, uint32_t deployment, ipc::FetchStart::Reader start);
+  using ServiceKey = std::pair<uint32_t, uint64_t>;  // caller worker id, fetch id
+  ServiceCall* findServiceCall(uint32_t workerId, uint64_t fetchId);
+  // The request side of a service call: RequestStart to the target's worker, then any upload.
+  void sendServiceRequest(WorkerProcess& worker, PendingRequest& request);
+  void pumpServiceUpload(ServiceCall& call);
+  // Answers to the caller: a whole Response, a streamed one's head and chunks, an error.
+  void answerService(PendingRequest& request, ipc::Response::Reader response);
+  void startServiceStream(PendingRequest& request, ipc::Response::Reader response);
+  void relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Reader chunk);
+  void failService(PendingRequest& request, int status, std::string_view kind,
+                   std::string_view message, int retryAfterSec);
+  void creditService(ServiceCall& call, uint32_t bytes);
+  void pumpServiceBody(ServiceCall& call);
+  void sendServiceHead(ServiceCall& call, int status,
+                       const std::vector<std::pair<std::string, std::string>>& headers);
+  void sendServiceFailed(ServiceCall& call, const std::string& message);
+  // Ends the call on the caller's side; the request of the target goes on (or is cancelled
+  // with `cancelReason` when given and it is still held).
+  void endServiceCall(ServiceCall& call, const char* cancelReason);
+  // The caller's request (or worker, with parentId 0) went away: its calls end.
+  void dropServiceCalls(uint32_t workerId, uint64_t parentId, const char* reason);
+  size_t serviceCallsOf(uint32_t workerId) const;
 
   // Lifecycle.
   void onSignal(int signal);
@@ -352,6 +392,14 @@ class Supervisor : public RequestHandler,
   std::unordered_map<uint64_t, SubrequestCount> subrequests_;
   // After workers_: declared later, destroyed first, it never sends to a destroyed worker.
   std::unique_ptr<FetchClient> fetch_;
+  // Storage bindings of every app; made with the first deployment that has one (no threads
+  // otherwise). After workers_ for the same reason as fetch_.
+  std::unique_ptr<storage::BindingService> storage_;
+  // Calls through service bindings, by caller, and the depth of the recent service requests
+  // (bounded FIFO, so that waitUntil() work of a callee is still counted toward the depth).
+  std::map<ServiceKey, std::shared_ptr<ServiceCall>> serviceCalls_;
+  std::unordered_map<uint64_t, uint32_t> serviceDepths_;
+  std::deque<uint64_t> serviceDepthOrder_;
   // Scratch space for placement, reused.
   std::vector<PlacementCandidate> candidates_;
   std::vector<PlacementRank> ranks_;

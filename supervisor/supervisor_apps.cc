@@ -37,12 +37,14 @@ std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::stri
       config.heapLimitMb.value_or(config_.heapLimitMb),
       config.wallLimitMs.value_or(config_.wallLimitMs),
       config.isolation.value_or(config_.isolation), std::move(snapshot));
-  if (!config.modules.empty()) {
-    // A registry app's files come with it (ipc/protocol.h rule 22): no worker reads a file.
-    auto pinned = std::make_shared<Deployment>(*deployment);
-    pinned->modules = config.modules;
-    deployment = std::move(pinned);
+  deployment->storage = config.storage;
+  deployment->services = config.services;
+  if (auto failed = registerBindings(*deployment)) {
+    error = *failed;
+    return nullptr;
   }
+  // A registry app's files come with it (ipc/protocol.h rule 22): no worker reads a file.
+  if (!config.modules.empty()) deployment->modules = config.modules;
   return deployment;
 }
 
@@ -342,8 +344,7 @@ bool Supervisor::beginReload(std::string* why) {
                {{"script", app->config.scriptPath}, {"workers", countWorkers(isActive)}});
   app->restartWorkersAfter = true;
   // With a script snapshot, the new version waits for its snapshot (onScriptSnapshotDone).
-  if (snapshotter_ &&
-      snapshotter_->start(app->lastVersion + 1, hasBindings(app->config.bindings))) {
+  if (snapshotter_ && snapshotter_->start(app->lastVersion + 1, hasEnv(app->config))) {
     reloadWaitsForSnapshot_ = true;
     return true;
   }

@@ -350,6 +350,8 @@ std::optional<nlohmann::json> Supervisor::deployCommand(const nlohmann::json& re
     const AppConfig& current = existing->config;
     if (app.routes.empty()) app.routes = current.routes;
     app.bindings = current.bindings;
+    app.storage = current.storage;
+    app.services = current.services;
     app.crons = current.crons;
     app.cpuLimitMs = current.cpuLimitMs;
     app.heapLimitMb = current.heapLimitMb;

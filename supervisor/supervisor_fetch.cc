@@ -19,6 +19,23 @@ void Supervisor::sendFetchMessage(uint32_t workerId, capnp::MessageBuilder& mess
   }
 }
 
+bool Supervisor::holdsRequest(uint32_t workerId, uint32_t deployment, uint64_t parentId) const {
+  if (parentId == 0 || parentId >= nextRequestId_) return false;
+  uint32_t holder = 0;
+  uint32_t held = 0;
+  if (auto it = inFlight_.find(parentId); it != inFlight_.end()) {
+    holder = it->second.workerId;
+    held = it->second.deployment;
+  } else if (auto recent = recentRequestIds_.find(parentId); recent != recentRequestIds_.end()) {
+    holder = recent->second.workerId;
+    held = recent->second.deployment;
+  } else if (auto known = subrequests_.find(parentId); known != subrequests_.end()) {
+    holder = known->second.workerId;
+    held = known->second.deployment;
+  }
+  return holder == workerId && held == deployment;
+}
+
 void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Reader start) {
   uint64_t fetchId = start.getFetchId();
   uint64_t parentId = start.getParentId();
@@ -28,19 +45,8 @@ void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Read
   }
   auto now = Clock::now();
   // The parent must be a request this worker holds (or held: waitUntil() work) for this app.
-  uint32_t holder = 0;
-  uint32_t deployment = 0;
-  if (auto it = inFlight_.find(parentId); it != inFlight_.end()) {
-    holder = it->second.workerId;
-    deployment = it->second.deployment;
-  } else if (auto recent = recentRequestIds_.find(parentId); recent != recentRequestIds_.end()) {
-    holder = recent->second.workerId;
-    deployment = recent->second.deployment;
-  } else if (auto known = subrequests_.find(parentId); known != subrequests_.end()) {
-    holder = known->second.workerId;
-    deployment = known->second.deployment;
-  }
-  if (holder != worker.id() || deployment != start.getApp()) {
+  uint32_t deployment = start.getApp();
+  if (!holdsRequest(worker.id(), deployment, parentId)) {
     return fetch_->refuse(worker.id(), fetchId,
                           "fetch() refused: request " + std::to_string(parentId) +
                               " does not belong to this worker and app");
@@ -52,25 +58,47 @@ void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Read
                           "fetch() refused: too many subrequests; one request may make at most " +
                               std::to_string(config_.maxSubrequests) + " (--max-subrequests)");
   }
-  if (fetch_->activeCount(worker.id()) >= ipc::kFetchMaxPerWorker) {
+  if (fetch_->activeCount(worker.id()) + serviceCallsOf(worker.id()) >= ipc::kFetchMaxPerWorker) {
     return fetch_->refuse(worker.id(), fetchId,
                           "fetch() refused: the worker already has " +
                               std::to_string(ipc::kFetchMaxPerWorker) + " fetches in flight");
   }
   ++entry->second.started;
   entry->second.lastStart = now;
+  if (start.hasService() && start.getService().size() > 0) {
+    return startServiceCall(worker, deployment, start);
+  }
   fetch_->start(worker.id(), start);
 }
 
 void Supervisor::onWorkerFetchCredit(WorkerProcess& worker, ipc::FetchCredit::Reader credit) {
+  if (ServiceCall* call = findServiceCall(worker.id(), credit.getFetchId())) {
+    return creditService(*call, credit.getBytes());
+  }
   fetch_->credit(worker.id(), credit.getFetchId(), credit.getBytes());
 }
 
 void Supervisor::onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Reader abort) {
+  if (ServiceCall* call = findServiceCall(worker.id(), abort.getFetchId())) {
+    return endServiceCall(*call, "the service binding's caller aborted its fetch");
+  }
   fetch_->abort(worker.id(), abort.getFetchId());
 }
 
 void Supervisor::onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Reader upload) {
+  if (ServiceCall* call = findServiceCall(worker.id(), upload.getFetchId())) {
+    auto data = upload.getData();
+    if (!call->bodyFollows || call->uploadEnded || data.size() > ipc::kFetchMaxChunkBytes ||
+        call->uploadHeld + data.size() > ipc::kFetchWindowBytes) {
+      sendServiceFailed(*call, "fetch() failed: the request body broke the upload window");
+      return endServiceCall(*call, "the service binding's caller broke its upload");
+    }
+    call->uploadHeld += data.size();
+    call->uploadQueue.emplace_back(
+        std::string(reinterpret_cast<const char*>(data.begin()), data.size()), upload.getEnd());
+    call->uploadEnded = upload.getEnd();
+    return pumpServiceUpload(*call);
+  }
   fetch_->upload(worker.id(), upload.getFetchId(), upload.getData(), upload.getEnd());
 }
 
@@ -83,6 +111,21 @@ void Supervisor::pruneSubrequests(Clock::time_point now) {
   std::erase_if(subrequests_, [&](const auto& item) {
     return !inFlight_.contains(item.first) && now - item.second.lastStart > horizon;
   });
+  // A service call whose callee has answered lives no longer than a network fetch would: a
+  // caller that never reads (nor aborts) the body does not keep it here.
+  std::vector<ServiceKey> stale;
+  for (const auto& [key, call] : serviceCalls_) {
+    if (!inFlight_.contains(call->requestId) && now - call->started > horizon) {
+      stale.push_back(key);
+    }
+  }
+  for (const ServiceKey& key : stale) {
+    if (ServiceCall* call = findServiceCall(key.first, key.second)) {
+      sendServiceFailed(*call, "fetch() failed: service binding " + call->binding +
+                                   ": the response was not read in time");
+      endServiceCall(*call, "its caller's fetch timed out");
+    }
+  }
 }
 
 }  // namespace isolated::supervisor

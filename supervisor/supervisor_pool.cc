@@ -241,6 +241,7 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
     }
   }
   fetch_->dropWorker(worker.id());
+  dropServiceCalls(worker.id(), 0, "the worker that made it is gone");
   std::erase_if(subrequests_,
                 [&](const auto& item) { return item.second.workerId == worker.id(); });
   // A worker told to shut down closes its channel as it exits; any other loss means the process

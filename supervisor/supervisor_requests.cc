@@ -144,6 +144,13 @@ std::string Supervisor::newRequestId() {
 void Supervisor::replyError(PendingRequest& request, int status, std::string_view kind,
                             std::string_view message, int retryAfterSec) {
   releaseStreams(request);
+  if (request.service) {
+    failService(request, status, kind, message, retryAfterSec);
+    if (status == 504) metrics_.recordLimit("wall-limit");
+    recordAnswer(request, request.responseStreaming ? request.responseStatus : status,
+                 request.workerId);
+    return;
+  }
   if (request.responseStreaming) {
     // The status line is out: close the connection so the client sees a truncated body (the
     // failed write frees the request).
@@ -176,6 +183,8 @@ void Supervisor::replyFromWorker(PendingRequest& request, const WorkerProcess& w
   releaseStreams(request);
   if (request.http != nullptr) {
     supervisor::replyFromWorker(request.http, response);
+  } else if (request.service) {
+    answerService(request, response);
   } else if (response.getStatus() >= 400 || response.hasRuntimeError()) {
     // The worker has logged the script's error with the request id; this names the trigger.
     logger_.error("scheduled event failed",
@@ -308,6 +317,7 @@ void Supervisor::defineApp(WorkerProcess& worker, const Deployment& deployment, 
       break;
   }
   load.setPreload(preload);
+  describeBindings(deployment, load);
   auto modules = load.initModules(static_cast<unsigned>(deployment.modules.size()));
   for (size_t i = 0; i < deployment.modules.size(); ++i) {
     modules[static_cast<unsigned>(i)].setPath(deployment.modules[i].first);
@@ -344,6 +354,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   ++worker.appOutstanding[deployment.id];
   if (request.noisy) ++worker.noisyOutstanding;
   ++request.app->inFlight;
+  if (request.service) return sendServiceRequest(worker, request);
   ipc::SmallMessageBuilder message;
   if (http == nullptr) {
     auto scheduled = message.initRoot<ipc::Envelope>().initScheduled();
@@ -441,6 +452,7 @@ void Supervisor::finishInFlight(uint64_t id, const char* cancelReason) {
       message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
       worker->send(message);
       fetch_->failParent(workerId, id, std::string("fetch() cancelled: ") + cancelReason);
+      dropServiceCalls(workerId, id, cancelReason);
     } else {
       ++worker->requestsServed;
       if (worker->requestLimit > 0 && worker->requestsServed >= worker->requestLimit) {
@@ -461,7 +473,7 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
     return worker.kill("protocol error: a second Response for one request");
   }
   if (response.getBodyFollows()) {
-    if (it->second.http == nullptr) {
+    if (it->second.http == nullptr && !it->second.service) {
       return worker.kill("protocol error: a streamed Response to a scheduled event");
     }
     return startStreamedResponse(it->second, response);

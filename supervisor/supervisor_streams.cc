@@ -60,6 +60,20 @@ void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Read
   auto it = inFlight_.find(credit.getId());
   if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
   PendingRequest& request = it->second;
+  if (request.service) {
+    // The callee has taken upload bytes: the caller may send as many more.
+    ServiceCall& call = *request.service;
+    uint32_t bytes = static_cast<uint32_t>(std::min<uint64_t>(credit.getBytes(), call.uploadHeld));
+    call.uploadHeld -= bytes;
+    if (bytes > 0 && call.active) {
+      capnp::MallocMessageBuilder message;
+      auto grant = message.initRoot<ipc::Envelope>().initFetchUploadCredit();
+      grant.setFetchId(call.fetchId);
+      grant.setBytes(bytes);
+      sendFetchMessage(call.callerWorker, message);
+    }
+    return;
+  }
   // Credit beyond one window is ignored (ipc/protocol.h rule 9).
   request.bodyCredit = static_cast<uint32_t>(
       std::min<uint64_t>(uint64_t{request.bodyCredit} + credit.getBytes(), ipc::kBodyWindowBytes));
@@ -67,6 +81,7 @@ void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Read
 }
 
 void Supervisor::startStreamedResponse(PendingRequest& request, ipc::Response::Reader response) {
+  if (request.service) return startServiceStream(request, response);
   evhttp_request* http = request.http;
   addWorkerHeaders(http, response, /*keepContentLength=*/true);
   if (const char* length =
@@ -105,6 +120,7 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
       request.responseUncredited + data.size() > ipc::kBodyWindowBytes) {
     return worker.kill("protocol error: response body beyond its credit window");
   }
+  if (request.service) return relayServiceChunk(request, chunk);
   uint64_t id = request.id;
   if (chunk.getAborted()) {
     replyError(request, 500, "stream-aborted", "");

@@ -142,6 +142,10 @@ void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
       if (!helloSeen) return protocolViolation("FetchUpload before Hello");
       events_.onWorkerFetchUpload(*this, message.getFetchUpload());
       return;
+    case E::BINDING_CALL:
+      if (!helloSeen) return protocolViolation("BindingCall before Hello");
+      events_.onWorkerBindingCall(*this, message.getBindingCall());
+      return;
     default:
       return protocolViolation("message kind " + std::to_string(message.which()) +
                                " is not sent by workers");

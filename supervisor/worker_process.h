@@ -52,6 +52,8 @@ class WorkerEvents {
   virtual void onWorkerFetchCredit(WorkerProcess& worker, ipc::FetchCredit::Reader credit) = 0;
   virtual void onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Reader abort) = 0;
   virtual void onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Reader upload) = 0;
+  // A storage binding call (after Hello only). Hosts without storage answer nothing.
+  virtual void onWorkerBindingCall(WorkerProcess& /*worker*/, ipc::BindingCall::Reader /*call*/) {}
   // The channel closed or broke; `state()` is kLost from here on.
   virtual void onWorkerLost(WorkerProcess& worker, const std::string& reason) = 0;
 };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sys/stat.h>
+#include <algorithm>
 
 #include <chrono>
 #include <filesystem>
@@ -155,6 +156,31 @@ TEST(AppRecord, DefinitionRoundTripsWithoutSecrets) {
   EXPECT_EQ(config.bindings.jsonVars[0].second, R"({"n":3})");
   ASSERT_EQ(config.bindings.secrets.size(), 1u);
   EXPECT_EQ(config.bindings.secrets[0].second, "s3cret");
+}
+
+TEST(AppRecord, StorageAndServiceBindingsRoundTrip) {
+  AppConfig config;
+  config.name = "shop";
+  config.scriptPath = "/srv/shop/index.js";
+  config.routes = {"shop.test/*"};
+  config.storage = {
+      {"SESSIONS", StorageKind::kKv, StorageBackend::kSqlite, "/var/lib/isolated/kv.db"},
+      {"DB", StorageKind::kDatabase, StorageBackend::kPostgres, "postgres://db.test/shop"},
+      {"FILES", StorageKind::kStorage, StorageBackend::kDirectory, "/var/lib/isolated/files"}};
+  config.services = {{"AUTH", "auth"}};
+  AppRecord record = recordOf(config, {}, {{"/srv/shop/index.js", "//"}});
+  AppRecord back;
+  ASSERT_FALSE(readDefinition(definitionOf(record), back));
+  AppConfig again = configOf(back);
+  EXPECT_EQ(again.services, config.services);
+  ASSERT_EQ(again.storage.size(), 3u);
+  for (const auto& binding : config.storage) {
+    EXPECT_NE(std::find(again.storage.begin(), again.storage.end(), binding), again.storage.end())
+        << binding.name;
+  }
+  auto error = readDefinition(nlohmann::json{{"storage", {{"kv", {{"X", "ftp://x"}}}}}}, back);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->find("--kv"), std::string::npos) << *error;
 }
 
 TEST(AppRecord, ABadDefinitionNamesTheKey) {

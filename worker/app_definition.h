@@ -23,7 +23,7 @@
 namespace isolated::worker {
 
 struct AppDefinition {
-  explicit AppDefinition(uint32_t appId) : id(appId), fetchIds(appId) {}
+  explicit AppDefinition(uint32_t appId) : id(appId), fetchIds(appId), callIds(appId) {}
 
   uint32_t id;
   std::string name;
@@ -41,6 +41,8 @@ struct AppDefinition {
   // LoadApp gave the sources (rule 22): they are not sent back in AppLoaded.
   bool sourcesPinned = false;
   FetchIdSequence fetchIds;
+  // Storage binding call ids, (app << 32) | n like fetch ids (ipc/protocol.h rule 23).
+  FetchIdSequence callIds;
   // The script snapshot, mapped on the first isolate's creation when usable (null otherwise;
   // `snapshotResolved` says the attempt was made).
   std::unique_ptr<StartupSnapshot> scriptSnapshot;

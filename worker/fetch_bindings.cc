@@ -131,6 +131,14 @@ void fetchStart(const Info& info) {
     return throwTypeError(isolate, "fetch(): redirect must be 'follow', 'manual' or 'error'");
   }
 
+  if (!info[6]->IsUndefined()) {
+    std::string service = utf8(isolate, info[6]);
+    if (service.empty() || service.size() > ipc::kBindingMaxNameBytes) {
+      return throwTypeError(isolate, "fetch(): bad service binding name");
+    }
+    start.setService(service);
+  }
+
   auto [id, head] = fetches->start(context, currentRequestId(context), message, start);
   v8::Local<v8::Value> result[] = {v8::Number::New(isolate, static_cast<double>(id)), head};
   info.GetReturnValue().Set(v8::Array::New(isolate, result, 2));

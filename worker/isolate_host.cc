@@ -63,6 +63,7 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
                 fireTimer(id, requestId, record);
               }),
       fetches_(outbox, *options_.fetchIds),
+      bindingCalls_(outbox, *options_.callIds),
       streams_(outbox),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
       isolate_(makeIsolate()) {
@@ -93,6 +94,7 @@ IsolateHost::~IsolateHost() {
   forgetContextWork();
   timers_.clear();
   fetches_.clear(isolate_->get());
+  bindingCalls_.clear();
   streams_.clear();
   context_.reset();
   isolate_.reset();
@@ -312,6 +314,7 @@ void IsolateHost::rebuild(bool newIsolate) {
   forgetContextWork();
   timers_.clear();
   fetches_.clear(isolate_->get());
+  bindingCalls_.clear();
   streams_.clear();
   context_.reset();
   if (newIsolate) {
@@ -345,6 +348,7 @@ void IsolateHost::refreshForRequest() {
   forgetContextWork();
   timers_.clear();
   fetches_.clear(isolate_->get());
+  bindingCalls_.clear();
   // Requests the supervisor gave up on (wall limit) may still be parked in the old state: each
   // gets its one answer before that state goes.
   if (context_) {
@@ -581,6 +585,14 @@ void IsolateHost::onFetchMessage(ipc::Envelope::Reader message) {
       default:
         return fetches_.onFailed(context, message.getFetchFailed());
     }
+  });
+}
+
+void IsolateHost::onBindingResult(ipc::BindingResult::Reader result) {
+  auto requestId = bindingCalls_.requestOf(result.getCallId());
+  if (!context_ || !requestId) return;
+  runTurn(*requestId, [&](v8::Local<v8::Context> context, v8::TryCatch&) {
+    bindingCalls_.onResult(context, result);
   });
 }
 

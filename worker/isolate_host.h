@@ -65,6 +65,7 @@
 #include <vector>
 
 #include "ipc/messages.capnp.h"
+#include "worker/binding_calls.h"
 #include "worker/body_streams.h"
 #include "worker/cpu_watchdog.h"
 #include "worker/outbound_fetches.h"
@@ -92,6 +93,8 @@ struct HostOptions {
   // definition so they outlive the host (evictions, rebuilds). Not owned; must outlive it.
   SourceCache* sources = nullptr;
   FetchIdSequence* fetchIds = nullptr;
+  // The app's storage binding call ids (BindingCall.callId), kept like fetchIds.
+  FetchIdSequence* callIds = nullptr;
   size_t heapLimitBytes = 128u << 20;
   // CPU time one turn of JavaScript may use.
   std::chrono::milliseconds cpuLimit{50};
@@ -178,6 +181,9 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   // turn run in the name of the request that started it. Ignored for fetches the current
   // context does not hold.
   void onFetchMessage(ipc::Envelope::Reader message);
+  // BindingResult from the supervisor: settles the call's promise in a turn run in the name of
+  // the request that made it; ignored for calls the current context does not hold.
+  void onBindingResult(ipc::BindingResult::Reader result);
   // Streamed bodies from the supervisor: a request-body chunk, response-body credit. False
   // when the message breaks the protocol (more than the window).
   bool bodyChunk(ipc::BodyChunk::Reader chunk);
@@ -302,6 +308,7 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   void waitUntilBegin(uint64_t id) override;
   void waitUntilEnd(uint64_t id) override;
   OutboundFetches* fetches() override { return &fetches_; }
+  BindingCalls* bindingCalls() override { return &bindingCalls_; }
   bool startResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders) override;
   void readBody(uint64_t id, v8::Local<v8::Promise::Resolver> done) override;
   void readBodyAll(uint64_t id, bool asText, v8::Local<v8::Promise::Resolver> done) override;
@@ -324,6 +331,8 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   TimerQueue timers_;
   // The current context's fetches; cleared (and aborted) whenever the context goes.
   OutboundFetches fetches_;
+  // The current context's storage binding calls; cleared with fetches_.
+  BindingCalls bindingCalls_;
   // Holds promise resolvers of context_: cleared before context_ is replaced.
   BodyStreams streams_;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;

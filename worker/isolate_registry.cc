@@ -123,7 +123,14 @@ bool IsolateRegistry::loadApp(ipc::LoadApp::Reader load, std::string& error) {
   definition.scriptSnapshotPath = load.getScriptSnapshot();
   for (auto binding : load.getBindings()) {
     definition.bindings.push_back(
-        {binding.getName().cStr(), binding.getValue().cStr(), binding.getJson()});
+        {binding.getName().cStr(), binding.getValue().cStr(), binding.getJson(), ""});
+  }
+  for (auto binding : load.getStorage()) {
+    definition.bindings.push_back(
+        {binding.getName().cStr(), "", false, storageKind(binding.getKind())});
+  }
+  for (auto name : load.getServices()) {
+    definition.bindings.push_back({name.cStr(), "", false, "service"});
   }
   // 0 stands for the serve defaults (the supervisor normally sends both).
   if (load.getHeapLimitMb() > 0) definition.heapLimitBytes = size_t{load.getHeapLimitMb()} << 20;
@@ -236,6 +243,7 @@ IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
   hostOptions.scriptPath = definition.scriptPath;
   hostOptions.sources = &definition.sources;
   hostOptions.fetchIds = &definition.fetchIds;
+  hostOptions.callIds = &definition.callIds;
   hostOptions.heapLimitBytes = definition.heapLimitBytes;
   hostOptions.cpuLimit = definition.cpuLimit;
   hostOptions.waitUntilTimeout = options_.waitUntilTimeout;
@@ -407,6 +415,14 @@ void IsolateRegistry::onFetchMessage(ipc::Envelope::Reader message) {
   if (app == nullptr || !app->host) return;
   touch(*app);
   app->host->onFetchMessage(message);
+}
+
+void IsolateRegistry::onBindingResult(ipc::BindingResult::Reader result) {
+  // A call of an isolate since evicted or rebuilt is unknown to the new one, which ignores it.
+  App* app = find(FetchIdSequence::appOf(result.getCallId()));
+  if (app == nullptr || !app->host) return;
+  touch(*app);
+  app->host->onBindingResult(result);
 }
 
 void IsolateRegistry::noteSent(App& app, capnp::MessageBuilder& message) {

@@ -107,6 +107,8 @@ class IsolateRegistry {
   bool bodyChunk(ipc::BodyChunk::Reader chunk);
   void bodyCredit(ipc::BodyCredit::Reader credit);
   void onFetchMessage(ipc::Envelope::Reader message);
+  // Routed by the call id's app, like fetch messages.
+  void onBindingResult(ipc::BindingResult::Reader result);
 
   // Runs the foreground tasks V8 posted for live isolates (PlatformTaskPump's callback).
   void runPlatformTasks(LoopNotifyingPlatform& platform);

@@ -8,6 +8,7 @@
 #include "worker/fetch_bindings.h"
 #include "worker/function_table.h"
 #include "worker/runtime_host.h"
+#include "worker/storage_native.h"
 #include "worker/subtle/subtle_bindings.h"
 #include "worker/web_bindings.h"
 
@@ -55,6 +56,7 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
   installFunctions(isolate, context, native, functions());
   installFunctions(isolate, context, native, fetchFunctions());
   installFunctions(isolate, context, native, bodyFunctions());
+  installFunctions(isolate, context, native, storageFunctions());
   WebBindings::install(isolate, context, native);
   subtle::installSubtle(isolate, context, native);
   installCompression(isolate, context, native);

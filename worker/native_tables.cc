@@ -5,6 +5,7 @@
 #include "worker/compression_bindings.h"
 #include "worker/fetch_bindings.h"
 #include "worker/native_bindings.h"
+#include "worker/storage_native.h"
 #include "worker/subtle/subtle_bindings.h"
 #include "worker/web_bindings.h"
 
@@ -12,7 +13,8 @@ namespace isolated::worker {
 
 std::vector<std::span<const NativeFunction>> nativeTables() {
   return {NativeBindings::functions(), WebBindings::functions(), subtle::subtleFunctions(),
-          compressionFunctions(),      fetchFunctions(),         bodyFunctions()};
+          compressionFunctions(),      fetchFunctions(),         bodyFunctions(),
+          storageFunctions()};
 }
 
 std::vector<intptr_t> externalReferences() {

@@ -20,6 +20,7 @@
 
 namespace isolated::worker {
 
+class BindingCalls;
 class OutboundFetches;
 
 class RuntimeHost {
@@ -41,6 +42,8 @@ class RuntimeHost {
   virtual void waitUntilEnd(uint64_t /*id*/) {}
   // The current context's outbound fetches; nullptr where fetch() is not available.
   virtual OutboundFetches* fetches() { return nullptr; }
+  // The current context's storage binding calls; nullptr where bindings are not available.
+  virtual BindingCalls* bindingCalls() { return nullptr; }
 
   // Streamed bodies (worker/body_streams.h, worker/body_bindings.h). The defaults are for hosts
   // without requests (the test runner): no request has a streamed body.

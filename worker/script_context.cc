@@ -206,7 +206,19 @@ std::optional<ScriptError> ScriptContext::load(const std::string& path, SourceCa
   // The env object: data properties (CreateDataProperty, so a binding named __proto__ is just
   // a property), strings as given, JSON values parsed.
   v8::Local<v8::Object> env = v8::Object::New(isolate_);
+  // Resource bindings go to the runtime as [name, kind] pairs; it builds their objects.
+  v8::Local<v8::Array> resources = v8::Array::New(isolate_);
   for (const auto& binding : bindings) {
+    if (!binding.resource.empty()) {
+      v8::Local<v8::Value> pair[] = {
+          v8::String::NewFromUtf8(isolate_, binding.name.c_str()).ToLocalChecked(),
+          v8::String::NewFromUtf8(isolate_, binding.resource.c_str()).ToLocalChecked()};
+      if (resources->Set(context, resources->Length(), v8::Array::New(isolate_, pair, 2))
+              .IsNothing()) {
+        return describeException(isolate_, context, tryCatch, "isolated:env");
+      }
+      continue;
+    }
     v8::Local<v8::String> name;
     v8::Local<v8::String> text;
     if (!v8::String::NewFromUtf8(isolate_, binding.name.data(), v8::NewStringType::kNormal,
@@ -227,8 +239,8 @@ std::optional<ScriptError> ScriptContext::load(const std::string& path, SourceCa
   }
   // setEnv(env, false) keeps it for handlers; setEnv(env, true) also installs the globals.
   auto setEnv = [&](bool asGlobals) {
-    v8::Local<v8::Value> args[] = {env, v8::Boolean::New(isolate_, asGlobals)};
-    return !get(setEnv_)->Call(context, context->Global(), 2, args).IsEmpty();
+    v8::Local<v8::Value> args[] = {env, v8::Boolean::New(isolate_, asGlobals), resources};
+    return !get(setEnv_)->Call(context, context->Global(), 3, args).IsEmpty();
   };
   if (!setEnv(false)) return describeException(isolate_, context, tryCatch, "isolated:env");
   // A script snapshot is only made for scripts whose top level cannot see the bindings (see

@@ -68,6 +68,10 @@ struct ScriptBinding {
   std::string name;
   std::string value;
   bool json = false;  // `value` is JSON text
+  // A resource binding's kind: "kv", "database", "storage" (storage bindings) or "service"
+  // (a service binding); empty for a variable or secret. The runtime builds the binding's
+  // object (worker/js/storage_bindings.js); `value` is unused.
+  std::string resource;
 };
 
 class ScriptContext {

@@ -63,6 +63,9 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
     case ipc::Envelope::FETCH_UPLOAD_CREDIT:
       registry_->onFetchMessage(message);
       break;
+    case ipc::Envelope::BINDING_RESULT:
+      registry_->onBindingResult(message.getBindingResult());
+      break;
     case ipc::Envelope::BODY_CHUNK:
       if (!registry_->bodyChunk(message.getBodyChunk())) {
         breakProtocol("a request body beyond its window (request " +

@@ -46,7 +46,7 @@ App* AppRegistry::appOf(uint32_t deployment) {
   return it == byDeployment_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<const Deployment> AppRegistry::makeDeployment(
+std::shared_ptr<Deployment> AppRegistry::makeDeployment(
     App& app, std::string scriptPath, std::vector<Binding> bindings, uint32_t cpuLimitMs,
     uint32_t heapLimitMb, uint32_t wallLimitMs, IsolationMode isolation, std::string snapshotPath) {
   auto d = std::make_shared<Deployment>();

@@ -52,6 +52,10 @@ struct Deployment {
   // every worker runs exactly the validated text (ipc/protocol.h rule 22). Empty until the
   // version has loaded, or when it was too large to pin.
   std::vector<std::pair<std::string, std::string>> modules;
+  // The app's storage and service bindings at this version (names travel in LoadApp; the
+  // supervisor performs them, supervisor_bindings.cc and supervisor_services.cc).
+  std::vector<StorageBindingSpec> storage;
+  std::vector<ServiceBindingSpec> services;
 };
 
 struct AppCounters {
@@ -124,11 +128,10 @@ class AppRegistry {
   App* appOf(uint32_t deployment);
   // A new deployment (the next version) of `app` running `scriptPath`, with `bindings` loaded
   // and limits resolved by the caller.
-  std::shared_ptr<const Deployment> makeDeployment(App& app, std::string scriptPath,
-                                                   std::vector<Binding> bindings,
-                                                   uint32_t cpuLimitMs, uint32_t heapLimitMb,
-                                                   uint32_t wallLimitMs, IsolationMode isolation,
-                                                   std::string snapshotPath);
+  std::shared_ptr<Deployment> makeDeployment(App& app, std::string scriptPath,
+                                             std::vector<Binding> bindings, uint32_t cpuLimitMs,
+                                             uint32_t heapLimitMb, uint32_t wallLimitMs,
+                                             IsolationMode isolation, std::string snapshotPath);
   // Takes the app out of routing at once; it is freed by collect() once idle.
   void remove(App& app);
   // Frees removed apps with nothing queued or in flight.

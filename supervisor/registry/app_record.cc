@@ -27,6 +27,8 @@ AppRecord recordOf(const AppConfig& config, std::vector<Binding> bindings,
   record.isolation = config.isolation;
   record.maxConcurrent = config.maxConcurrent;
   record.dedicatedWorkers = config.dedicatedWorkers;
+  record.storage = config.storage;
+  record.services = config.services;
   record.modules = std::move(modules);
   return record;
 }
@@ -49,11 +51,29 @@ AppConfig configOf(const AppRecord& record) {
   config.isolation = record.isolation;
   config.maxConcurrent = record.maxConcurrent;
   config.dedicatedWorkers = record.dedicatedWorkers;
+  config.storage = record.storage;
+  config.services = record.services;
   config.origin = "registry version " + std::to_string(record.versionId);
   config.registryVersion = record.versionId;
   config.modules = record.modules;
   return config;
 }
+
+namespace {
+
+std::string storageUrlOf(const StorageBindingSpec& binding) {
+  switch (binding.backend) {
+    case StorageBackend::kSqlite:
+      return "sqlite:" + binding.location;
+    case StorageBackend::kDirectory:
+      return "file:" + binding.location;
+    case StorageBackend::kPostgres:
+      return binding.location;
+  }
+  return binding.location;
+}
+
+}  // namespace
 
 json definitionOf(const AppRecord& record) {
   json vars = json::object();
@@ -70,10 +90,47 @@ json definitionOf(const AppRecord& record) {
   if (record.isolation) out["isolation"] = isolationModeName(*record.isolation);
   if (record.maxConcurrent != 0) out["max_concurrent"] = record.maxConcurrent;
   if (record.dedicatedWorkers) out["dedicated_workers"] = true;
+  // Storage bindings as the `NAME=URL` text their flag takes, so that reading them back goes
+  // through the same parser (and its checks) as a flag or a config key.
+  for (const auto& binding : record.storage) {
+    out["storage"][storageKindName(binding.kind)][binding.name] = storageUrlOf(binding);
+  }
+  for (const auto& service : record.services)
+    out["services"][service.name] = service.app;
   return out;
 }
 
 namespace {
+
+std::optional<std::string> readStorage(const json& definition, AppRecord& record) {
+  if (!definition.contains("storage")) return std::nullopt;
+  const json& kinds = definition["storage"];
+  if (!kinds.is_object()) return "\"storage\" is not an object";
+  for (StorageKind kind : {StorageKind::kKv, StorageKind::kDatabase, StorageKind::kStorage}) {
+    if (!kinds.contains(storageKindName(kind))) continue;
+    const json& named = kinds[storageKindName(kind)];
+    if (!named.is_object()) return std::string("\"storage\" holds a non-object");
+    for (const auto& [name, url] : named.items()) {
+      if (!url.is_string()) return "storage binding " + name + " is not a string";
+      std::string error;
+      auto spec = parseStorageBinding(kind, name + "=" + url.get<std::string>(), error);
+      if (!spec) return error;
+      record.storage.push_back(std::move(*spec));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> readServices(const json& definition, AppRecord& record) {
+  if (!definition.contains("services")) return std::nullopt;
+  const json& services = definition["services"];
+  if (!services.is_object()) return "\"services\" is not an object";
+  for (const auto& [name, app] : services.items()) {
+    if (!app.is_string()) return "service binding " + name + " is not a string";
+    record.services.push_back(ServiceBindingSpec{name, app.get<std::string>()});
+  }
+  return std::nullopt;
+}
 
 std::optional<std::string> readStrings(const json& definition, const char* key,
                                        std::vector<std::string>& out) {
@@ -136,6 +193,8 @@ std::optional<std::string> readDefinition(const json& definition, AppRecord& rec
       return "\"dedicated_workers\" is not a boolean";
     record.dedicatedWorkers = definition["dedicated_workers"].get<bool>();
   }
+  if (auto error = readStorage(definition, record)) return error;
+  if (auto error = readServices(definition, record)) return error;
   return std::nullopt;
 }
 

@@ -32,6 +32,10 @@ struct AppRecord {
   std::optional<IsolationMode> isolation;
   uint32_t maxConcurrent = 0;
   bool dedicatedWorkers = false;
+  // Storage bindings (a PostgreSQL URL is stored as written: give its password through
+  // PGPASSFILE, not the URL) and service bindings, as the deploying server resolved them.
+  std::vector<StorageBindingSpec> storage;
+  std::vector<ServiceBindingSpec> services;
   // Every file the version loads, path -> text, as its validating worker read them.
   std::vector<std::pair<std::string, std::string>> modules;
 

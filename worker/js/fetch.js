@@ -117,13 +117,21 @@ function buildResponse(id, requestUrl, head) {
 
 export async function fetch(input, init = undefined) {
   if (arguments.length < 1) throw new TypeError('fetch: 1 argument required');
+  return fetchThrough(undefined, input, init);
+}
+
+// fetch() through the service binding named `service` (another app of the server, reached
+// without the network; ipc/protocol.h rule 26), or over the network when it is undefined.
+export async function fetchThrough(service, input, init) {
   // The Request checks init (redirect, signal and the rest) and takes over input's redirect mode
   // and signal when input is a Request.
   const request = new Request(input, init == null ? {} : init);
   const redirect = request.redirect;
   const signal = followedSignal(request);
   if (signal !== null && signal.aborted) throw signal.reason;
-  if (request.url.startsWith('blob:')) return blobUrls().fetchBlobUrl(request);
+  if (service === undefined && request.url.startsWith('blob:')) {
+    return blobUrls().fetchBlobUrl(request);
+  }
   const url = targetUrl(request.url);
   const flat = [];
   for (const [name, value] of request.headers[kHeaderList]) flat.push(name, value);
@@ -133,7 +141,7 @@ export async function fetch(input, init = undefined) {
   if (body instanceof ChunkedBody) body = body.toStream();
   const streamed = isStreamedBody(body);
   const [id, head] = native.fetchStart(request.method, url, flat, streamed ? null : body,
-                                       redirect, streamed);
+                                       redirect, streamed, service);
   // Pending reads and writes of the fetch reject with the signal's reason (so an abort stops
   // both directions); a finished fetch ignores it.
   if (signal !== null) addAbortAlgorithm(signal, () => native.fetchAbort(id, signal.reason));

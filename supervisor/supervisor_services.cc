@@ -1,0 +1,376 @@
+// Supervisor: service bindings (ipc/protocol.h rule 26). App A's fetch() through a binding
+// becomes a request of app B, admitted like any other (B's queue, placement, max_concurrent,
+// wall limit), and B's answer, or the supervisor's error for it, goes back to A as the fetch's
+// response. The depth of nested calls is bounded so that a loop between apps ends.
+#include <algorithm>
+
+#include "ipc/protocol.h"
+#include "supervisor/supervisor.h"
+
+namespace isolated::supervisor {
+
+namespace {
+
+// Service requests whose depth is remembered (for calls from their waitUntil() work too).
+constexpr size_t kServiceDepthMemory = 4096;
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+kj::ArrayPtr<const kj::byte> bytesOf(const std::string& text, size_t offset, size_t size) {
+  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(text.data()) + offset, size);
+}
+
+// Whether a response's headers fit the limits a network fetch's response has.
+bool headersFit(capnp::List<ipc::Header>::Reader headers) {
+  if (headers.size() > ipc::kFetchMaxHeaders) return false;
+  size_t bytes = 0;
+  for (auto header : headers)
+    bytes += header.getName().size() + header.getValue().size();
+  return bytes <= ipc::kFetchMaxHeaderBytes;
+}
+
+}  // namespace
+
+size_t Supervisor::serviceCallsOf(uint32_t workerId) const {
+  auto begin = serviceCalls_.lower_bound({workerId, 0});
+  auto end = serviceCalls_.lower_bound({workerId + 1, 0});
+  return static_cast<size_t>(std::distance(begin, end));
+}
+
+ServiceCall* Supervisor::findServiceCall(uint32_t workerId, uint64_t fetchId) {
+  auto it = serviceCalls_.find({workerId, fetchId});
+  return it == serviceCalls_.end() ? nullptr : it->second.get();
+}
+
+void Supervisor::startServiceCall(WorkerProcess& worker, uint32_t deployment,
+                                  ipc::FetchStart::Reader start) {
+  uint64_t fetchId = start.getFetchId();
+  uint64_t parentId = start.getParentId();
+  std::string name = start.getService();
+  // The bindings of the caller's version (an older version still finishing uses its own).
+  const std::vector<ServiceBindingSpec>* services = nullptr;
+  if (App* caller = apps_.appOf(deployment)) {
+    if (caller->live && caller->live->id == deployment) {
+      services = &caller->live->services;
+    } else if (caller->candidate && caller->candidate->id == deployment) {
+      services = &caller->candidate->services;
+    } else {
+      services = &caller->config.services;
+    }
+  }
+  const ServiceBindingSpec* spec = nullptr;
+  if (services != nullptr) {
+    auto it = std::find_if(services->begin(), services->end(),
+                           [&](const ServiceBindingSpec& s) { return s.name == name; });
+    if (it != services->end()) spec = &*it;
+  }
+  if (spec == nullptr) {
+    return fetch_->refuse(
+        worker.id(), fetchId,
+        "fetch() refused: this app has no service binding named \"" + name + "\"");
+  }
+  auto known = serviceDepths_.find(parentId);
+  uint32_t depth = (known == serviceDepths_.end() ? 0 : known->second) + 1;
+  if (depth > ipc::kServiceMaxDepth) {
+    logger_.warn(
+        "service binding depth limit",
+        {{"binding", name}, {"target", spec->app}, {"depth", depth}, {"worker", worker.id()}});
+    return fetch_->refuse(worker.id(), fetchId,
+                          "fetch() refused: service binding " + name + ": more than " +
+                              std::to_string(ipc::kServiceMaxDepth) +
+                              " nested service calls (a loop between apps?)");
+  }
+  // The bounds of a network fetch (the worker checks them too; no peer is trusted).
+  size_t headerBytes = 0;
+  for (auto header : start.getHeaders())
+    headerBytes += header.getName().size() + header.getValue().size();
+  if (start.getUrl().size() > ipc::kFetchMaxUrlBytes ||
+      start.getHeaders().size() > ipc::kFetchMaxHeaders ||
+      headerBytes > ipc::kFetchMaxHeaderBytes ||
+      start.getBody().size() > ipc::kFetchMaxRequestBodyBytes) {
+    return fetch_->refuse(worker.id(), fetchId,
+                          "fetch() refused: the request is over the fetch limits");
+  }
+
+  auto call = std::make_shared<ServiceCall>();
+  call->callerWorker = worker.id();
+  call->fetchId = fetchId;
+  call->callerRequest = parentId;
+  call->binding = name;
+  call->depth = depth;
+  call->started = Clock::now();
+  call->method = start.getMethod();
+  call->url = start.getUrl();
+  for (auto header : start.getHeaders())
+    call->headers.emplace_back(header.getName(), header.getValue());
+  auto body = start.getBody();
+  call->body.assign(reinterpret_cast<const char*>(body.begin()), body.size());
+  call->bodyFollows = start.getBodyFollows();
+
+  PendingRequest pending;
+  pending.id = nextRequestId_++;
+  pending.arrived = Clock::now();
+  pending.requestId = newRequestId();
+  pending.service = call;
+  call->requestId = pending.id;
+  serviceDepths_[pending.id] = depth;
+  serviceDepthOrder_.push_back(pending.id);
+  if (serviceDepthOrder_.size() > kServiceDepthMemory) {
+    serviceDepths_.erase(serviceDepthOrder_.front());
+    serviceDepthOrder_.pop_front();
+  }
+  serviceCalls_[{worker.id(), fetchId}] = call;
+
+  App* target = apps_.find(spec->app);
+  if (target == nullptr || target->removed) {
+    return replyError(pending, 503, "no-app",
+                      "Service Unavailable: service binding " + name + ": no app named '" +
+                          spec->app + "' serves on this server");
+  }
+  pending.app = target;
+  call->target = target;
+  admit(std::move(pending));
+}
+
+void Supervisor::sendServiceRequest(WorkerProcess& worker, PendingRequest& request) {
+  ServiceCall& call = *request.service;
+  capnp::MallocMessageBuilder message;
+  auto start = message.initRoot<ipc::Envelope>().initRequestStart();
+  start.setId(request.id);
+  start.setApp(request.deployment);
+  start.setMethod(call.method);
+  start.setUrl(call.url);
+  start.setRequestId(request.requestId);
+  auto headers = start.initHeaders(static_cast<unsigned>(call.headers.size()));
+  for (size_t i = 0; i < call.headers.size(); ++i) {
+    headers[static_cast<unsigned>(i)].setName(call.headers[i].first);
+    headers[static_cast<unsigned>(i)].setValue(call.headers[i].second);
+  }
+  if (call.bodyFollows) {
+    start.setBodyFollows(true);
+  } else if (!call.body.empty()) {
+    start.setBody(bytesOf(call.body, 0, call.body.size()));
+  }
+  metrics_.recordQueueWait(std::chrono::duration<double>(Clock::now() - request.arrived).count());
+  worker.send(message);
+  call.body.clear();
+  call.body.shrink_to_fit();
+  call.dispatched = true;
+  inFlight_.emplace(request.id, request);
+  pumpServiceUpload(call);
+}
+
+void Supervisor::pumpServiceUpload(ServiceCall& call) {
+  if (!call.dispatched) return;
+  auto it = inFlight_.find(call.requestId);
+  WorkerProcess* worker = it == inFlight_.end() ? nullptr : findWorker(it->second.workerId);
+  if (worker == nullptr) {
+    call.uploadQueue.clear();
+    return;
+  }
+  // The caller never has more than one window unacknowledged, and the callee's window is as
+  // large (both are credited 1:1), so everything held fits the callee's window.
+  while (!call.uploadQueue.empty()) {
+    auto& [data, end] = call.uploadQueue.front();
+    capnp::MallocMessageBuilder message;
+    auto chunk = message.initRoot<ipc::Envelope>().initBodyChunk();
+    chunk.setId(call.requestId);
+    if (!data.empty()) chunk.setData(bytesOf(data, 0, data.size()));
+    chunk.setEnd(end);
+    worker->send(message);
+    call.uploadQueue.pop_front();
+  }
+}
+
+void Supervisor::sendServiceHead(ServiceCall& call, int status, const HeaderList& headers) {
+  capnp::MallocMessageBuilder message;
+  auto head = message.initRoot<ipc::Envelope>().initFetchHead();
+  head.setFetchId(call.fetchId);
+  head.setStatus(static_cast<uint16_t>(status));
+  auto list = head.initHeaders(static_cast<unsigned>(headers.size()));
+  for (size_t i = 0; i < headers.size(); ++i) {
+    list[static_cast<unsigned>(i)].setName(headers[i].first);
+    list[static_cast<unsigned>(i)].setValue(headers[i].second);
+  }
+  head.setUrl(call.url);
+  sendFetchMessage(call.callerWorker, message);
+  call.headSent = true;
+}
+
+void Supervisor::sendServiceFailed(ServiceCall& call, const std::string& text) {
+  capnp::MallocMessageBuilder message;
+  auto failed = message.initRoot<ipc::Envelope>().initFetchFailed();
+  failed.setFetchId(call.fetchId);
+  failed.setMessage(text);
+  sendFetchMessage(call.callerWorker, message);
+}
+
+void Supervisor::answerService(PendingRequest& request, ipc::Response::Reader response) {
+  ServiceCall& call = *request.service;
+  if (!call.active) return;
+  if (!headersFit(response.getHeaders())) {
+    sendServiceFailed(call, "fetch() failed: service binding " + call.binding +
+                                ": the response headers are over the fetch limits");
+    return endServiceCall(call, nullptr);
+  }
+  HeaderList headers;
+  for (auto header : response.getHeaders())
+    headers.emplace_back(header.getName(), header.getValue());
+  if (response.hasRuntimeError())
+    headers.emplace_back("isolated-error", response.getRuntimeError());
+  sendServiceHead(call, response.getStatus(), headers);
+  auto body = response.getBody();
+  call.pendingBody.assign(reinterpret_cast<const char*>(body.begin()), body.size());
+  call.pendingOffset = 0;
+  call.pendingWhole = true;
+  pumpServiceBody(call);
+}
+
+void Supervisor::pumpServiceBody(ServiceCall& call) {
+  while (call.active && call.pendingWhole) {
+    size_t left = call.pendingBody.size() - call.pendingOffset;
+    size_t room =
+        ipc::kFetchWindowBytes - std::min<uint64_t>(call.callerUncredited, ipc::kFetchWindowBytes);
+    size_t n = std::min({left, room, ipc::kFetchMaxChunkBytes});
+    bool end = n == left;
+    if (n == 0 && !end) return;  // the caller's window is full: its FetchCredit resumes
+    capnp::MallocMessageBuilder message;
+    auto piece = message.initRoot<ipc::Envelope>().initFetchBody();
+    piece.setFetchId(call.fetchId);
+    if (n > 0) piece.setData(bytesOf(call.pendingBody, call.pendingOffset, n));
+    piece.setEnd(end);
+    sendFetchMessage(call.callerWorker, message);
+    call.callerUncredited += n;
+    call.pendingOffset += n;
+    if (end) return endServiceCall(call, nullptr);
+  }
+}
+
+void Supervisor::startServiceStream(PendingRequest& request, ipc::Response::Reader response) {
+  request.responseStreaming = true;
+  request.responseStatus = response.getStatus();
+  ServiceCall& call = *request.service;
+  call.streaming = true;
+  if (!call.active) return;
+  if (!headersFit(response.getHeaders())) {
+    sendServiceFailed(call, "fetch() failed: service binding " + call.binding +
+                                ": the response headers are over the fetch limits");
+    return endServiceCall(call, "its caller refused the response");
+  }
+  HeaderList headers;
+  for (auto header : response.getHeaders())
+    headers.emplace_back(header.getName(), header.getValue());
+  if (response.hasRuntimeError())
+    headers.emplace_back("isolated-error", response.getRuntimeError());
+  sendServiceHead(call, response.getStatus(), headers);
+}
+
+void Supervisor::relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Reader chunk) {
+  std::shared_ptr<ServiceCall> call = request.service;
+  uint64_t id = request.id;
+  if (chunk.getAborted()) {
+    replyError(request, 500, "stream-aborted", "the response stream failed");
+    finishInFlight(id);
+    return;
+  }
+  auto data = chunk.getData();
+  request.responseUncredited += static_cast<uint32_t>(data.size());
+  if (call->active) {
+    capnp::MallocMessageBuilder message;
+    auto piece = message.initRoot<ipc::Envelope>().initFetchBody();
+    piece.setFetchId(call->fetchId);
+    if (data.size() > 0) piece.setData(data);
+    piece.setEnd(chunk.getEnd());
+    sendFetchMessage(call->callerWorker, message);
+    call->callerUncredited += data.size();
+  }
+  if (chunk.getEnd()) {
+    recordAnswer(request, request.responseStatus, request.workerId);
+    finishInFlight(id);
+    if (call->active) endServiceCall(*call, nullptr);
+  }
+}
+
+void Supervisor::creditService(ServiceCall& call, uint32_t bytes) {
+  call.callerUncredited -= std::min<uint64_t>(bytes, call.callerUncredited);
+  if (call.pendingWhole) return pumpServiceBody(call);
+  if (!call.streaming) return;
+  // The caller has taken streamed bytes: the callee may send as many more.
+  auto it = inFlight_.find(call.requestId);
+  if (it == inFlight_.end()) return;
+  PendingRequest& request = it->second;
+  uint32_t grant = std::min(bytes, request.responseUncredited);
+  WorkerProcess* worker = findWorker(request.workerId);
+  if (grant == 0 || worker == nullptr) return;
+  request.responseUncredited -= grant;
+  capnp::MallocMessageBuilder message;
+  auto credit = message.initRoot<ipc::Envelope>().initBodyCredit();
+  credit.setId(request.id);
+  credit.setBytes(grant);
+  worker->send(message);
+}
+
+void Supervisor::failService(PendingRequest& request, int status, std::string_view kind,
+                             std::string_view message, int retryAfterSec) {
+  ServiceCall& call = *request.service;
+  if (!call.active) return;
+  if (call.headSent) {
+    // The head is out: the caller's body read fails, as a network response cut short would.
+    sendServiceFailed(call, "fetch() failed: service binding " + call.binding +
+                                ": the response broke off (" + std::string(kind) + ")");
+    return endServiceCall(call, nullptr);
+  }
+  HeaderList headers{{"content-type", "text/plain; charset=utf-8"},
+                     {"isolated-error", std::string(kind)}};
+  if (retryAfterSec > 0) headers.emplace_back("retry-after", std::to_string(retryAfterSec));
+  sendServiceHead(call, status, headers);
+  call.pendingBody = std::string(message) + "\n";
+  call.pendingOffset = 0;
+  call.pendingWhole = true;
+  pumpServiceBody(call);
+}
+
+void Supervisor::endServiceCall(ServiceCall& ending, const char* cancelReason) {
+  auto it = serviceCalls_.find({ending.callerWorker, ending.fetchId});
+  if (it == serviceCalls_.end() || it->second.get() != &ending) return;
+  std::shared_ptr<ServiceCall> call = std::move(it->second);
+  serviceCalls_.erase(it);
+  call->active = false;
+  call->uploadQueue.clear();
+  call->pendingBody.clear();
+  if (cancelReason == nullptr) return;
+  // The callee's request, if it is still waiting or running, is abandoned.
+  if (inFlight_.contains(call->requestId)) {
+    finishInFlight(call->requestId, cancelReason);
+    return;
+  }
+  if (call->target == nullptr) return;
+  auto& queue = call->target->queue;
+  auto queued = std::find_if(queue.begin(), queue.end(), [&](const PendingRequest& request) {
+    return request.id == call->requestId;
+  });
+  if (queued != queue.end()) {
+    queue.erase(queued);
+    --queued_;
+    // An emptied queue leaves waiting_ at the next pump or expiry.
+    checkDrained();
+  }
+}
+
+void Supervisor::dropServiceCalls(uint32_t workerId, uint64_t parentId, const char* reason) {
+  std::vector<ServiceKey> ending;
+  for (auto it = serviceCalls_.lower_bound({workerId, 0});
+       it != serviceCalls_.end() && it->first.first == workerId; ++it) {
+    if (parentId == 0 || it->second->callerRequest == parentId) ending.push_back(it->first);
+  }
+  // Ending one call may end others (a callee on the same worker cancels its own calls), so
+  // each is looked up again.
+  for (const ServiceKey& key : ending) {
+    ServiceCall* call = findServiceCall(key.first, key.second);
+    if (call == nullptr) continue;
+    if (parentId != 0) sendServiceFailed(*call, std::string("fetch() cancelled: ") + reason);
+    endServiceCall(*call, reason);
+  }
+}
+
+}  // namespace isolated::supervisor
