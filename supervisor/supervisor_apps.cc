@@ -112,6 +112,7 @@ void Supervisor::promoteCandidate(App& app) {
     continueReload();
   }
   maybeFinishBoot();
+  refreshWatch();
   pumpQueue();
 }
 
@@ -146,6 +147,7 @@ void Supervisor::rejectCandidate(App& app, const std::string& error) {
     if (!app.routed) apps_.remove(app);
   }
   maybeFinishBoot();
+  refreshWatch();
 }
 
 void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) {
