@@ -5,6 +5,7 @@
 // redeploy of each app whose script, imports or binding files changed.
 #include <filesystem>
 
+#include "common/syscall.h"
 #include "supervisor/supervisor.h"
 
 namespace isolated::supervisor {
