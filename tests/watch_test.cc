@@ -126,18 +126,19 @@ TEST(WatchTest, WithAConfigFileOnlyWhatChangedIsReloaded) {
   dir.replace("a.js", app("a", "2"));
   EXPECT_EQ(awaitBody(a, "a 2 -\n"), "a 2 -\n") << server.output();
   EXPECT_EQ(httpGet(b).body, "b 1 hello\n");
-  auto deployingB = [&] {
+  auto deploying = [&](const std::string& name) {
     size_t n = 0;
     std::istringstream lines(server.output());
     for (std::string line; std::getline(lines, line);) {
       if (line.find("msg=deploying") != std::string::npos ||
           line.find("msg=\"deploying\"") != std::string::npos) {
-        if (logField(line, "app") == "b") ++n;
+        if (logField(line, "app") == name) ++n;
       }
     }
     return n;
   };
-  EXPECT_EQ(deployingB(), 0u) << server.output();
+  EXPECT_EQ(deploying("a"), 1u) << server.output();
+  EXPECT_EQ(deploying("b"), 0u) << server.output();
 
   // The config file: its difference applies (b's variable), as SIGHUP would.
   dir.replace("isolated.toml", config("bonjour"));
