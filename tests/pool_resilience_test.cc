@@ -208,11 +208,14 @@ TEST(PoolResilienceTest, OutsideKillsAreReplacedAtOnceAndThePoolNeverEmpties) {
   stop = true;
   for (auto& t : clients)
     t.join();
-  ASSERT_GE(kills.load(), 8) << server.output();
+  // Enough kills that the measurement (from the third) covers several replacements.
+  ASSERT_GE(kills.load(), 5) << server.output();
   EXPECT_LT(longestEmpty, std::chrono::seconds(1))
       << "the pool had no worker for "
       << std::chrono::duration_cast<std::chrono::milliseconds>(longestEmpty).count() << " ms\n"
       << server.output();
+  // Every victim had answered requests: none of them counts toward the crash-loop backoff.
+  EXPECT_EQ(server.countLines("worker restart backed off"), 0u) << server.output();
   // Full again promptly once the kills stop.
   EXPECT_TRUE(eventually([&] { return readyWorkers(server) == 2; }, std::chrono::seconds(5)))
       << workers(server).dump() << "\n"
