@@ -120,7 +120,7 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
     logger.error("cannot start", {{"error", "cannot resolve /proc/self/exe"}});
     return 1;
   }
-  if (auto sandboxError = isolated::sandbox::prepareWorkerSandbox(config, logger)) {
+  if (auto sandboxError = isolated::sandbox::prepareWorkerSandbox(config, self, logger)) {
     logger.error("cannot start", {{"error", *sandboxError}});
     return 1;
   }

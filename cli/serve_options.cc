@@ -65,6 +65,7 @@ constexpr std::string_view kNumberFlags[] = {"workers",
                                              "max-requests-jitter",
                                              "restart-backoff-base",
                                              "restart-backoff-max",
+                                             "worker-start-timeout",
                                              "min-workers",
                                              "max-workers",
                                              "scale-up-after",
@@ -75,8 +76,9 @@ constexpr std::string_view kNumberFlags[] = {"workers",
                                              "max-isolates",
                                              "isolate-idle-timeout",
                                              "wait-until-timeout"};
-constexpr std::string_view kSwitchFlags[] = {"access-log", "snapshot-script", "builtins-snapshot",
-                                             "metrics-per-app", "shared-isolate"};
+constexpr std::string_view kSwitchFlags[] = {"access-log",        "snapshot-script",
+                                             "builtins-snapshot", "metrics-per-app",
+                                             "shared-isolate",    "watch"};
 constexpr std::string_view kPathFlags[] = {"control-socket", "fetch-ca-file", "vars-file",
                                            "secrets-file", "registry-key"};
 // Flags that describe the one app of `isolated serve SCRIPT`; with --config, each [[app]] table
@@ -142,6 +144,12 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "First delay before restarting a worker that failed right after start", "100"},
       {"restart-backoff-max", "ISOLATED_RESTART_BACKOFF_MAX_MS", "MS",
        "Longest delay between restarts of failing workers", "10000"},
+      {"worker-start-timeout", "ISOLATED_WORKER_START_TIMEOUT_MS", "MS",
+       "Milliseconds a new worker may take to say Hello before it is killed and replaced", "30000"},
+      {"watch", "ISOLATED_WATCH", "on|off",
+       "Reload when the script, one of its imports, a vars or secrets file or the --config file "
+       "changes (a rolling reload, as SIGHUP)",
+       "off"},
       {"min-workers", "ISOLATED_MIN_WORKERS", "N",
        "Fewest workers when autoscaling (plain number, 0: same as --workers)", "0"},
       {"max-workers", "ISOLATED_MAX_WORKERS", "N",
@@ -527,6 +535,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       {"builtins-snapshot", &config.builtinsSnapshot},
       {"metrics-per-app", &config.metricsPerApp},
       {"shared-isolate", &config.sharedIsolate},
+      {"watch", &config.watch},
   };
   for (auto [flag, out] : switches) {
     auto value = resolve(find(flag));
@@ -569,6 +578,7 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       {"max-requests-jitter", 0, 1000000000, 1, &config.maxRequestsJitter},
       {"restart-backoff-base", 1, 3600000, 1, &config.restartBackoffBaseMs},
       {"restart-backoff-max", 1, 3600000, 1, &config.restartBackoffMaxMs},
+      {"worker-start-timeout", 100, 3600000, 1, &config.workerStartTimeoutMs},
       {"min-workers", 0, kMaxWorkers, 1, &config.minWorkers},
       {"max-workers", 0, kMaxWorkers, 1, &config.maxWorkers},
       {"scale-up-after", 1, 86400, 1, &config.scaleUpAfterSec},

@@ -96,6 +96,12 @@ struct ServeConfig {
   // Restart backoff for workers that fail right after start: base doubling up to max.
   uint32_t restartBackoffBaseMs = 100;
   uint32_t restartBackoffMaxMs = 10000;
+  // A worker that has not said Hello this long after its spawn is killed, logged and replaced
+  // (with backoff): it is neither pinged nor sent requests before Hello.
+  uint32_t workerStartTimeoutMs = 30000;
+  // `--watch`: reload when a served script, one of its imports, a vars or secrets file or the
+  // config file changes (as SIGHUP does; supervisor/watch/).
+  bool watch = false;
 
   // Pool bounds for autoscaling; both equal to `workers` when scaling is off. The pool grows by
   // one after `scaleUpAfterSec` seconds of high load and shrinks by one after

@@ -54,10 +54,15 @@ struct ProbeResult {
   int stepError = 0;
   int scriptError = 0;  // errno of opening a script as the worker
   size_t script = 0;    // which script (an index into the probe's list)
+  int execError = 0;    // errno of checking the worker binary as executable by the worker
 };
 
-// `scripts`: every app's script, each opened as the worker user would.
-ProbeResult probe(const SandboxPlan& plan, const std::vector<std::string>& scripts) {
+// `scripts`: every app's script, each opened as the worker user would. `executable`: the
+// binary workers exec, checked for execute permission (its directories searchable) as that
+// user: without it every worker would die at exec, and the pool would report only that its
+// workers exited before they were ready.
+ProbeResult probe(const SandboxPlan& plan, const std::string& executable,
+                  const std::vector<std::string>& scripts) {
   ProbeResult result;
   int fds[2];
   checkedSyscall("pipe2", "sandbox probe", [&] { return ::pipe2(fds, O_CLOEXEC); });
@@ -73,7 +78,11 @@ ProbeResult probe(const SandboxPlan& plan, const std::vector<std::string>& scrip
     const char* step = "-";
     int err = applyInChild(plan, &step);
     int scriptErr = 0;
+    int execErr = 0;
     size_t failed = 0;
+    if (err == 0 && ::faccessat(AT_FDCWD, executable.c_str(), X_OK, AT_EACCESS) != 0) {
+      execErr = errno;
+    }
     for (size_t i = 0; err == 0 && scriptErr == 0 && i < scripts.size(); ++i) {
       int fd = ::open(scripts[i].c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
@@ -84,8 +93,8 @@ ProbeResult probe(const SandboxPlan& plan, const std::vector<std::string>& scrip
       }
     }
     char line[200];
-    int n =
-        snprintf(line, sizeof line, "%s %d %d %zu", err == 0 ? "-" : step, err, scriptErr, failed);
+    int n = snprintf(line, sizeof line, "%s %d %d %zu %d", err == 0 ? "-" : step, err, scriptErr,
+                     failed, execErr);
     ssize_t ignored = ::write(fds[1], line, static_cast<size_t>(n));
     (void)ignored;
     _exit(0);
@@ -101,8 +110,8 @@ ProbeResult probe(const SandboxPlan& plan, const std::vector<std::string>& scrip
   int status = 0;
   trySyscall([&] { return ::waitpid(pid, &status, 0); });
   char step[160] = {};
-  if (sscanf(buf, "%159s %d %d %zu", step, &result.stepError, &result.scriptError,
-             &result.script) != 4) {
+  if (sscanf(buf, "%159s %d %d %zu %d", step, &result.stepError, &result.scriptError,
+             &result.script, &result.execError) != 5) {
     result.failedStep = "probe";
     result.stepError = EIO;
     return result;
@@ -152,7 +161,8 @@ std::optional<std::string> resolveIdentity(const ServeConfig& config, SandboxPla
 
 }  // namespace
 
-std::optional<std::string> prepareWorkerSandbox(ServeConfig& config, Logger& logger) {
+std::optional<std::string> prepareWorkerSandbox(ServeConfig& config, const std::string& executable,
+                                                Logger& logger) {
   SandboxPlan plan;
   config.workerSandbox = plan;
   if (!config.sandbox) {
@@ -181,7 +191,7 @@ std::optional<std::string> prepareWorkerSandbox(ServeConfig& config, Logger& log
     // A registry app's files come with it (AppConfig::modules): the worker opens none.
     if (app.modules.empty()) scripts.push_back(app.scriptPath);
   }
-  ProbeResult result = probe(plan, scripts);
+  ProbeResult result = probe(plan, executable, scripts);
   if (result.cloneError != 0) {
     // Keep each namespace the kernel grants on its own (non-root: only with a user namespace).
     int granted = 0;
@@ -191,7 +201,7 @@ std::optional<std::string> prepareWorkerSandbox(ServeConfig& config, Logger& log
       SandboxPlan one = plan;
       one.cloneFlags = ns.flag | (root ? 0 : (plan.cloneFlags & CLONE_NEWUSER));
       if (!root && ns.flag != CLONE_NEWUSER && (granted & CLONE_NEWUSER) == 0) continue;
-      ProbeResult r = probe(one, scripts);
+      ProbeResult r = probe(one, executable, scripts);
       if (r.cloneError == 0) {
         granted |= ns.flag;
       } else {
@@ -200,17 +210,17 @@ std::optional<std::string> prepareWorkerSandbox(ServeConfig& config, Logger& log
     }
     note("namespaces " + namespaceNames(plan.cloneFlags & ~granted), lastError);
     plan.cloneFlags = granted;
-    result = probe(plan, scripts);
+    result = probe(plan, executable, scripts);
   }
   if (result.failedStep == "unshare(CLONE_NEWUSER)") {
     note("user namespace", result.stepError);
     plan.userNamespaceAfterIdentity = false;
-    result = probe(plan, scripts);
+    result = probe(plan, executable, scripts);
   }
   if (result.cloneError != 0) {
     note("namespaces " + namespaceNames(plan.cloneFlags), result.cloneError);
     plan.cloneFlags = 0;
-    result = probe(plan, scripts);
+    result = probe(plan, executable, scripts);
   }
   if (result.cloneError != 0) {
     return "worker sandbox: cannot start a probe process: " + errnoText(result.cloneError);
@@ -218,6 +228,13 @@ std::optional<std::string> prepareWorkerSandbox(ServeConfig& config, Logger& log
   if (!result.failedStep.empty()) {
     return "worker sandbox: " + result.failedStep + " failed: " + errnoText(result.stepError) +
            " (--sandbox off runs workers without it)";
+  }
+  if (result.execError != 0) {
+    return "worker sandbox: the worker user " + userName + " cannot execute " + executable + " (" +
+           errnoText(result.execError) +
+           "): workers are started from this binary as that user, so it and every directory "
+           "above it must be executable by that user (install it under /usr/local/bin, say), "
+           "or choose another --user, or --sandbox off";
   }
   if (result.scriptError != 0) {
     return "worker sandbox: the worker user " + userName + " cannot read " +

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 #include "common/syscall.h"
 #include "common/unique_fd.h"
@@ -94,9 +95,20 @@ ControlServer::ControlServer(event_base* base, std::string path, ControlHandler&
                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
                                      fd.release()));
   if (!listener_) throw std::runtime_error("cannot listen on control socket " + path_);
+  // The first-line deadlines are checked twice a second: a silent connection lasts at most
+  // kSilentTimeout + 0.5 s.
+  sweep_.reset(event_new(
+      base, -1, EV_PERSIST,
+      [](evutil_socket_t, short, void* self) { static_cast<ControlServer*>(self)->sweepSilent(); },
+      this));
+  timeval period = millisToTimeval(500);
+  if (!sweep_ || event_add(sweep_.get(), &period) != 0) {
+    throw std::runtime_error("cannot arm the control socket's timer");
+  }
 }
 
 ControlServer::~ControlServer() {
+  sweep_.reset();
   connections_.clear();
   listener_.reset();
   ::unlink(path_.c_str());
@@ -104,7 +116,7 @@ ControlServer::~ControlServer() {
 
 void ControlServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* self) {
   auto* server = static_cast<ControlServer*>(self);
-  if (server->connections_.size() >= kMaxConnections) {
+  if (server->connections_.size() >= kMaxConnections && !server->evictOldestSilent()) {
     ::close(fd);
     return;
   }
@@ -112,6 +124,7 @@ void ControlServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int
   auto connection = std::make_unique<Connection>();
   connection->server = server;
   connection->id = server->nextConnectionId_++;
+  connection->acceptedAt = Clock::now();
   connection->bev.reset(bufferevent_socket_new(evconnlistener_get_base(server->listener_.get()), fd,
                                                BEV_OPT_CLOSE_ON_FREE));
   if (!connection->bev) {
@@ -169,6 +182,7 @@ void ControlServer::onEvent(bufferevent*, short, void* arg) {
 
 void ControlServer::handleLine(Connection& connection, const std::string& line) {
   if (line.find_first_not_of(" \t\r") == std::string::npos) return;  // blank lines are ignored
+  connection.spoke = true;
   nlohmann::json request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (request.is_discarded()) {
     return reply(connection, {{"ok", false}, {"error", "malformed JSON"}});
@@ -195,6 +209,34 @@ void ControlServer::reply(Connection& connection, const nlohmann::json& message)
   std::string text = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text += '\n';
   evbuffer_add(bufferevent_get_output(connection.bev.get()), text.data(), text.size());
+}
+
+void ControlServer::sweepSilent() {
+  auto now = Clock::now();
+  std::vector<uint64_t> expired;
+  for (const auto& [id, connection] : connections_) {
+    if (connection->spoke || connection->closing) continue;
+    auto age = now - connection->acceptedAt;
+    bool sentNothing = evbuffer_get_length(bufferevent_get_input(connection->bev.get())) == 0;
+    if ((sentNothing && age >= kSilentTimeout) || age >= kFirstLineTimeout) expired.push_back(id);
+  }
+  for (uint64_t id : expired) {
+    logger_.debug("control connection closed: no request in time", {{"connection", id}});
+    connections_.erase(id);
+  }
+}
+
+bool ControlServer::evictOldestSilent() {
+  Connection* oldest = nullptr;
+  for (const auto& [id, connection] : connections_) {
+    if (connection->spoke) continue;
+    if (oldest == nullptr || id < oldest->id) oldest = connection.get();
+  }
+  if (oldest == nullptr) return false;
+  logger_.debug("control connection evicted: every slot taken, this one never sent a request",
+                {{"connection", oldest->id}});
+  connections_.erase(oldest->id);
+  return true;
 }
 
 void ControlServer::close(Connection& connection) {

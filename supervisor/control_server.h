@@ -2,11 +2,18 @@
 // docs/control-protocol.md. It runs on the supervisor's loop but never waits on a worker, so it
 // answers even when every worker is busy or hung. Bounded: request lines of 64 KiB, 64
 // connections, 30 s of idleness; a slow or silent client holds only its own connection.
+//
+// The operator's `ctl` always gets through (issue 12, defect 9): a connection must complete its
+// first request line within 2 s when it sends nothing at all, and within 10 s when it has sent
+// part of one; and when all 64 connections are taken, the oldest that has not yet completed a
+// request is closed to make room for the new one. Only connections that have spoken are held
+// to the 30 s idle timeout.
 #pragma once
 
 #include <event2/listener.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -47,16 +54,23 @@ class ControlServer {
   static constexpr size_t kMaxLineBytes = 64 * 1024;
   static constexpr size_t kMaxConnections = 64;
   static constexpr int kIdleTimeoutSec = 30;
+  static constexpr auto kSilentTimeout = std::chrono::seconds(2);
+  static constexpr auto kFirstLineTimeout = std::chrono::seconds(10);
 
  private:
   struct ListenerDeleter {
     void operator()(evconnlistener* l) const { evconnlistener_free(l); }
   };
+  using Clock = std::chrono::steady_clock;
   struct Connection {
     ControlServer* server;
-    uint64_t id;
+    uint64_t id;  // increasing: a lower id is an older connection
     BuffereventPtr bev;
     bool closing = false;
+    // Whether a complete, non-blank request line has arrived; until then the connection is
+    // held to the first-line deadlines and may be evicted.
+    bool spoke = false;
+    Clock::time_point acceptedAt;
   };
 
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* self);
@@ -66,12 +80,17 @@ class ControlServer {
   void handleLine(Connection& connection, const std::string& line);
   void reply(Connection& connection, const nlohmann::json& message);
   void close(Connection& connection);
+  // Closes connections past their first-line deadline (a periodic timer).
+  void sweepSilent();
+  // Closes the oldest connection that has not spoken; false when every one has.
+  bool evictOldestSilent();
 
   std::string path_;
   ControlHandler& handler_;
   Logger& logger_;
   std::unique_ptr<evconnlistener, ListenerDeleter> listener_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  EventPtr sweep_;
   uint64_t nextConnectionId_ = 1;
   // Deferred responders hold a weak reference: a reply after the server is gone is dropped.
   std::shared_ptr<ControlServer*> self_ = std::make_shared<ControlServer*>(this);

@@ -232,8 +232,8 @@ std::string RequestMetrics::render(const ServerStatus& status) const {
   }
 
   header(out, "isolated_worker_restarts_total", "counter", "Workers replaced, by reason.");
-  for (const char* reason : {"crash", "memory", "memory-hard", "health", "max-requests", "reload",
-                             "scale-down", "manual"}) {
+  for (const char* reason : {"crash", "memory", "memory-hard", "health", "start-timeout",
+                             "max-requests", "reload", "scale-down", "manual"}) {
     auto it = status.restarts.find(reason);
     sample(out, "isolated_worker_restarts_total", std::string("reason=\"") + reason + "\"",
            it == status.restarts.end() ? 0 : static_cast<double>(it->second));

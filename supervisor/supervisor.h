@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -48,6 +49,7 @@
 #include "supervisor/status.h"
 #include "supervisor/storage/binding_service.h"
 #include "supervisor/systemd_notifier.h"
+#include "supervisor/watch/file_watcher.h"
 #include "supervisor/worker_process.h"
 
 namespace isolated::supervisor {
@@ -161,7 +163,12 @@ class Supervisor : public RequestHandler,
   };
 
   // Worker pool.
+  // A failed spawn (EMFILE, EAGAIN) counts as an early failure and schedules its own retry.
   void spawnWorker();
+  // One spawn after the backoff delay for the current count of early failures.
+  void scheduleSpawn();
+  // Drops the spawns waiting out a backoff (the caller then spawns at once).
+  void cancelBackoff();
   // Spawns (or schedules, when backing off) workers until the pool is at its target, and shuts
   // down retiring workers whose replacements are ready.
   void reconcilePool();
@@ -272,6 +279,11 @@ class Supervisor : public RequestHandler,
   bool holdForRegistry(App& app);
   std::optional<nlohmann::json> registryUndeploy(const std::string& name,
                                                  const ControlResponder& respond);
+  // --watch (supervisor_watch.cc): the files the apps are made of (scripts, their imports as
+  // last loaded, vars and secrets files, the config file) are watched while serving; a change
+  // reloads what it concerns, as SIGHUP would. Refreshed whenever a version settles.
+  void refreshWatch();
+  void onWatchedChange(const std::set<std::string>& changed);
   // Outbound fetch (supervisor_fetch.cc).
   // Fetches started per parent request, for --max-subrequests. An entry outlives its request
   // (waitUntil work may still fetch) until no fetch of it can still be running: the parent is
@@ -433,6 +445,11 @@ class Supervisor : public RequestHandler,
   EventPtr drainTimer_;
   EventPtr stopTimer_;
   std::vector<EventPtr> spawnTimers_;
+  // --watch: null until the server serves (or when off); changes that came while a reload of
+  // what they concern was still running, tried again by watchRetry_.
+  std::unique_ptr<watch::FileWatcher> watcher_;
+  std::set<std::string> watchPending_;
+  EventPtr watchRetry_;
 };
 
 }  // namespace isolated::supervisor

@@ -123,6 +123,7 @@ void Supervisor::promoteCandidate(App& app) {
     continueReload();
   }
   maybeFinishBoot();
+  refreshWatch();
   pumpQueue();
 }
 
@@ -157,6 +158,7 @@ void Supervisor::rejectCandidate(App& app, const std::string& error) {
     if (!app.routed) apps_.remove(app);
   }
   maybeFinishBoot();
+  refreshWatch();
 }
 
 void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) {

@@ -19,9 +19,19 @@ namespace isolated::supervisor {
 
 namespace {
 
-// A worker that dies younger than this is an early failure (like PM2's min_uptime): repeated
-// early failures back off. One that lived longer is replaced at once.
-constexpr auto kStableAfter = std::chrono::seconds(1);
+// Restart backoff is for workers that cannot get going: one that dies before its Hello, or
+// after it without having answered a single request and younger than kStableAfter (like PM2's
+// min_uptime), is an early failure, and repeated early failures back off. A worker that has
+// answered requests is replaced at once however it died: the OOM killer or an operator's
+// `kill -9` says nothing about the next worker, and backing off would leave the pool empty
+// (issue 12, defect 5).
+constexpr auto kStableAfter = std::chrono::seconds(5);
+
+bool diedEarly(const WorkerProcess& worker) {
+  if (!worker.readyAt()) return true;
+  return worker.requestsServed == 0 &&
+         std::chrono::steady_clock::now() - worker.spawnedAt() < kStableAfter;
+}
 
 // A worker over its soft memory threshold that holds several isolates is first told to evict
 // its idle ones; it is recycled if it is still over the threshold kEvictGrace later. Evicting
@@ -87,9 +97,47 @@ void Supervisor::spawnWorker() {
   } catch (const SyscallError& e) {
     logger_.error("cannot spawn a worker", {{"worker", id}, {"error", e.what()}});
     if (phase_ == Phase::kBooting) return failBoot(e.what());
+    // Out of descriptors or processes for now (EMFILE, EAGAIN): a failed spawn is an early
+    // failure, and the worker is tried again after the backoff delay, so the pool refills once
+    // the resource frees (issue 12, defect 1).
     ++earlyFailures_;
     lastEarlyFailureAt_ = Clock::now();
+    scheduleSpawn();
   }
+}
+
+void Supervisor::scheduleSpawn() {
+  // Workers keep failing right after start: wait, doubling the delay up to the cap, so that a
+  // crash loop costs no CPU.
+  double backoff = config_.restartBackoffBaseMs *
+                   std::pow(2.0, std::min<uint32_t>(std::max<uint32_t>(earlyFailures_, 1) - 1, 30));
+  long delayMs = static_cast<long>(std::min<double>(backoff, config_.restartBackoffMaxMs));
+  logger_.warn("worker restart backed off",
+               {{"delay_ms", delayMs}, {"consecutive_failures", earlyFailures_}});
+  EventPtr timer(event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* self) {
+        auto* supervisor = static_cast<Supervisor*>(self);
+        --supervisor->scheduledSpawns_;
+        if (supervisor->phase_ == Phase::kStopping || supervisor->phase_ == Phase::kStopped) {
+          return;
+        }
+        if (supervisor->countWorkers(isActive) + supervisor->scheduledSpawns_ <
+            supervisor->targetWorkers_) {
+          supervisor->spawnWorker();
+        }
+      },
+      this));
+  timeval tv = millisToTimeval(delayMs);
+  event_add(timer.get(), &tv);
+  spawnTimers_.push_back(std::move(timer));
+  ++scheduledSpawns_;
+}
+
+void Supervisor::cancelBackoff() {
+  // Freeing a pending timer removes it from the loop.
+  spawnTimers_.clear();
+  scheduledSpawns_ = 0;
 }
 
 void Supervisor::reconcilePool() {
@@ -107,6 +155,9 @@ void Supervisor::reconcilePool() {
     }
   }
 
+  // Timers that have fired are freed here, never from their own callback.
+  std::erase_if(spawnTimers_,
+                [](const EventPtr& e) { return !event_pending(e.get(), EV_TIMEOUT, nullptr); });
   size_t active = countWorkers(isActive) + scheduledSpawns_;
   for (; active < targetWorkers_; ++active) {
     if (earlyFailures_ == 0) {
@@ -116,33 +167,7 @@ void Supervisor::reconcilePool() {
       }
       continue;
     }
-    // Workers keep failing right after start: wait, doubling the delay up to the cap, so that a
-    // crash loop costs no CPU.
-    double backoff =
-        config_.restartBackoffBaseMs * std::pow(2.0, std::min<uint32_t>(earlyFailures_ - 1, 30));
-    long delayMs = static_cast<long>(std::min<double>(backoff, config_.restartBackoffMaxMs));
-    logger_.warn("worker restart backed off",
-                 {{"delay_ms", delayMs}, {"consecutive_failures", earlyFailures_}});
-    std::erase_if(spawnTimers_,
-                  [](const EventPtr& e) { return !event_pending(e.get(), EV_TIMEOUT, nullptr); });
-    EventPtr timer(event_new(
-        base_, -1, 0,
-        [](evutil_socket_t, short, void* self) {
-          auto* supervisor = static_cast<Supervisor*>(self);
-          --supervisor->scheduledSpawns_;
-          if (supervisor->phase_ == Phase::kStopping || supervisor->phase_ == Phase::kStopped) {
-            return;
-          }
-          if (supervisor->countWorkers(isActive) + supervisor->scheduledSpawns_ <
-              supervisor->targetWorkers_) {
-            supervisor->spawnWorker();
-          }
-        },
-        this));
-    timeval tv = millisToTimeval(delayMs);
-    event_add(timer.get(), &tv);
-    spawnTimers_.push_back(std::move(timer));
-    ++scheduledSpawns_;
+    scheduleSpawn();
   }
 }
 
@@ -216,6 +241,7 @@ void Supervisor::maybeFinishBoot() {
                          {"apps", apps_.apps().size()},
                          {"startup_ms", millisSince(startedAt_)}});
   notifier_.ready("serving with " + std::to_string(countWorkers(isServing)) + " workers");
+  refreshWatch();
 }
 
 void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) {
@@ -262,10 +288,15 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
     std::string cause = worker.lossCause.empty() ? "crash" : worker.lossCause;
     if (cause != "reload-refused") {
       ++restarts_[cause];
-      bool early = Clock::now() - worker.spawnedAt() < kStableAfter;
-      // A crash of a worker that had been serving for a while starts a fresh failure count.
-      earlyFailures_ = early ? earlyFailures_ + 1 : 0;
-      if (early) lastEarlyFailureAt_ = Clock::now();
+      if (diedEarly(worker)) {
+        ++earlyFailures_;
+        lastEarlyFailureAt_ = Clock::now();
+      } else if (earlyFailures_ > 0 || scheduledSpawns_ > 0) {
+        // A worker that had served was lost: a fresh failure count, and the spawns still
+        // waiting out a backoff go now, so that the pool is never left empty by the delay.
+        earlyFailures_ = 0;
+        cancelBackoff();
+      }
     }
   }
   reconcilePool();
@@ -375,7 +406,15 @@ void Supervisor::checkHealth(Clock::time_point now) {
   // Killing a worker spawns its replacement, which would invalidate an iterator over workers_:
   // collect first, kill after.
   std::vector<WorkerProcess*> unhealthy;
+  // A worker is pinged only once it has said Hello; until then its start-up has a deadline
+  // (issue 12, defect 10): one stopped or hung before Hello would otherwise hold its place in
+  // the pool forever.
+  std::vector<WorkerProcess*> stalled;
+  auto startDeadline = std::chrono::milliseconds(config_.workerStartTimeoutMs);
   for (auto& worker : workers_) {
+    if (worker->state() == WorkerState::kStarting && now - worker->spawnedAt() > startDeadline) {
+      stalled.push_back(worker.get());
+    }
     if (worker->state() != WorkerState::kReady) continue;
     auto since = worker->pingOutstandingSince();
     if (since && now - *since > timeout) {
@@ -391,6 +430,14 @@ void Supervisor::checkHealth(Clock::time_point now) {
     } else if (!since && now - worker->lastPingAt() >= interval) {
       worker->ping();
     }
+  }
+  for (WorkerProcess* worker : stalled) {
+    logger_.warn("worker did not start in time, replacing it",
+                 {{"worker", worker->id()},
+                  {"pid", worker->pid()},
+                  {"timeout_ms", config_.workerStartTimeoutMs}});
+    worker->lossCause = "start-timeout";
+    worker->kill("no Hello within " + std::to_string(config_.workerStartTimeoutMs) + " ms");
   }
   for (WorkerProcess* worker : unhealthy) {
     logger_.warn(

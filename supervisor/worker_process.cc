@@ -80,6 +80,7 @@ void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
             "): a worker binary from another build");
       }
       state_ = WorkerState::kReady;
+      readyAt_ = Clock::now();
       events_.onWorkerReady(*this, message.getHello());
       return;
     case E::LOAD_ERROR: {

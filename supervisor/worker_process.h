@@ -73,6 +73,8 @@ class WorkerProcess : public ipc::ChannelHandler {
   WorkerState state() const { return state_; }
   bool accepting() const { return state_ == WorkerState::kReady; }
   Clock::time_point spawnedAt() const { return spawnedAt_; }
+  // When its Hello arrived; empty while it is starting, and for a worker lost before Hello.
+  std::optional<Clock::time_point> readyAt() const { return readyAt_; }
 
   // Requests sent and not yet answered.
   std::unordered_set<uint64_t>& outstanding() { return outstanding_; }
@@ -114,8 +116,8 @@ class WorkerProcess : public ipc::ChannelHandler {
   // Its place in the pool, inherited by its replacement (see docs/control-protocol.md).
   uint32_t slot = 0;
   uint64_t droppedLogLines = 0;
-  // Why the supervisor killed it (health, memory-hard), for restart accounting; empty for a
-  // crash.
+  // Why the supervisor killed it (health, memory-hard, start-timeout), for restart accounting;
+  // empty for a crash.
   std::string lossCause;
   // Apps (deployment ids): those sent LoadApp and not UnloadApp (the supervisor sends LoadApp
   // before a deployment's first request on this channel), those with an isolate alive as the
@@ -150,6 +152,7 @@ class WorkerProcess : public ipc::ChannelHandler {
   WorkerState state_ = WorkerState::kStarting;
   bool shutdownSent_ = false;
   Clock::time_point spawnedAt_;
+  std::optional<Clock::time_point> readyAt_;
   std::unordered_set<uint64_t> outstanding_;
   uint64_t pingSeq_ = 0;
   std::optional<Clock::time_point> pingSentAt_;

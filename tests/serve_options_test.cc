@@ -97,6 +97,24 @@ TEST(ServeOptionsTest, SandboxFlagsAndVariables) {
   EXPECT_GT(deny.fetchDeny.ranges().size(), 10u);
 }
 
+TEST(ServeOptionsTest, WorkerStartTimeoutAndWatch) {
+  auto defaults = parseOk({"w.js"});
+  EXPECT_EQ(defaults.workerStartTimeoutMs, 30000u);
+  EXPECT_FALSE(defaults.watch);
+  auto flags = parseOk({"w.js", "--worker-start-timeout", "1500", "--watch", "on"});
+  EXPECT_EQ(flags.workerStartTimeoutMs, 1500u);
+  EXPECT_TRUE(flags.watch);
+  auto env =
+      parseOk({"w.js"}, {{"ISOLATED_WORKER_START_TIMEOUT_MS", "900"}, {"ISOLATED_WATCH", "on"}});
+  EXPECT_EQ(env.workerStartTimeoutMs, 900u);
+  EXPECT_TRUE(env.watch);
+  EXPECT_NE(parseError({"w.js", "--worker-start-timeout", "50"})
+                .find("--worker-start-timeout: expected a whole number from 100"),
+            std::string::npos);
+  EXPECT_NE(parseError({"w.js", "--watch", "yes please"}).find("--watch: expected on or off"),
+            std::string::npos);
+}
+
 TEST(ServeOptionsTest, ZeroCpusStillGivesWorkers) {
   EXPECT_EQ(parseOk({"app.js"}, {}, 0).workers, 2u);
 }
