@@ -87,3 +87,74 @@ export function hostsAreMappedToAscii() {
     assertEquals(actual, expected, JSON.stringify(input));
   }
 }
+
+// URLs in serialised form skip whatwg-url's parser (worker/js/url_fast_path.js, wired in by
+// url.js); the URL objects made that way must be whatwg-url's in every respect: components,
+// the live searchParams, setters, and no state shared between two URLs of the same text.
+export function serialisedUrlsMakeOrdinaryUrlObjects() {
+  const text = 'https://h.test:8443/a/b?x=1&y=a+b&z#frag';
+  const url = new URL(text);
+  assertEquals(url.href, text);
+  assertEquals(url.origin, 'https://h.test:8443');
+  assertEquals(url.protocol, 'https:');
+  assertEquals(url.host, 'h.test:8443');
+  assertEquals(url.hostname, 'h.test');
+  assertEquals(url.port, '8443');
+  assertEquals(url.pathname, '/a/b');
+  assertEquals(url.search, '?x=1&y=a+b&z');
+  assertEquals(url.hash, '#frag');
+  assertEquals(url.searchParams.get('y'), 'a b');
+  assertEquals(url.searchParams.get('z'), '');
+  assertEquals([...url.searchParams.keys()].join(), 'x,y,z');
+
+  const other = new URL(text);
+  url.pathname = '/c';
+  url.searchParams.append('w', '2');
+  url.hostname = 'g.test';
+  assertEquals(url.href, 'https://g.test:8443/c?x=1&y=a+b&z=&w=2#frag');
+  assertEquals(other.href, text, 'a second URL of the same text is unchanged');
+  assertEquals(other.searchParams.get('w'), null);
+
+  const ipv4 = new URL('http://127.0.0.1:8787/');
+  assertEquals(ipv4.hostname, '127.0.0.1');
+  assertEquals(ipv4.host, '127.0.0.1:8787');
+  ipv4.port = '80';
+  assertEquals(ipv4.href, 'http://127.0.0.1/');
+}
+
+export function serialisedUrlsWorkAsBasesAndWithBases() {
+  assertEquals(new URL('../x?q', 'http://h.test/a/b/c').href, 'http://h.test/a/x?q');
+  assertEquals(new URL('http://h.test/p', 'https://other.test/').href, 'http://h.test/p');
+  assertEquals(new URL('http://h.test/p', 'http://other.test/').href, 'http://h.test/p');
+  assertEquals(new URL('http:p', 'http://h.test/a/').href, 'http://h.test/a/p',
+               'a same-scheme base resolves a URL without "//" (not a serialised URL)');
+  const url = new URL('http://h.test/a');
+  url.href = 'https://g.test/b?c#d';
+  assertEquals(url.host, 'g.test');
+  assertEquals(url.searchParams.get('c'), '');
+  url.search = '?e=%41';
+  assertEquals(url.searchParams.get('e'), 'A', 'percent-decoding still happens');
+  assertEquals(URL.canParse('https://h.test/'), true);
+  assertEquals(URL.canParse('https://h.test:99999/'), false);
+}
+
+export function requestUrlsRoundTrip() {
+  for (const text of ['http://127.0.0.1:8787/api/items?id=7', 'https://h.test/a%20b/?q=%zz',
+                      'http://h.test/it\'s?x=\'', 'http://H.test/./a/../b']) {
+    const request = new Request(text);
+    const url = new URL(request.url);
+    assertEquals(url.href, request.url, text);
+    assertEquals(new URL(url.href).pathname, url.pathname, text);
+  }
+}
+
+export function urlSearchParamsStillDecode() {
+  const cases = [['a=1&b=+x', 'b', ' x'], ['a=%41', 'a', 'A'], ['%C3%A9=1', '\u00e9', '1'],
+                 ['\u00e9=\ud800', '\u00e9', '\ufffd'], ['&&a&', 'a', ''], ['=x', '', 'x']];
+  for (const [init, name, value] of cases) {
+    assertEquals(new URLSearchParams(init).get(name), value, JSON.stringify(init));
+  }
+  assertEquals(new URLSearchParams('?a=b').get('a'), 'b', 'the constructor strips one "?"');
+  assertEquals(new URL('http://h.test/\ud800').pathname, '/%EF%BF%BD',
+               'lone surrogates still become U+FFFD');
+}
