@@ -121,7 +121,8 @@ for (const input of inputs) {
   ++accepted;
   const full = usm.basicURLParse(input);
   check(full !== null && isDeepStrictEqual(fast, full),
-        `${JSON.stringify(input)}: fast path ${JSON.stringify(fast)}, parser ${JSON.stringify(full)}`);
+        `${JSON.stringify(input)}: fast path ${JSON.stringify(fast)}, ` +
+        `parser ${JSON.stringify(full)}`);
   check(full !== null && usm.serializeURL(full) === input,
         `${JSON.stringify(input)} is not its own serialisation`);
   // Two parses give separate records (URL setters change them in place).

@@ -2,7 +2,7 @@
 // absolute_url.js) and URL, URLSearchParams and URLPattern are loaded on first access
 // (worker/js/url.js, main.js). The shortcut must give exactly what the URL parser gives, so each
 // input near its edges is checked against whatwg-url's URL.
-import { assertEquals } from './lib/assert.js';
+import { assertEquals, assertThrows } from './lib/assert.js';
 
 const kInputs = [
   'http://example.com/', 'https://example.com/a/b?c=d&e=f', 'http://EXAMPLE.com/',
@@ -157,4 +157,46 @@ export function urlSearchParamsStillDecode() {
   assertEquals(new URLSearchParams('?a=b').get('a'), 'b', 'the constructor strips one "?"');
   assertEquals(new URL('http://h.test/\ud800').pathname, '/%EF%BF%BD',
                'lone surrogates still become U+FFFD');
+}
+
+// A URL made from a serialised URL builds its URLSearchParams on first use, from the query it
+// has then; the href and search setters replace the list, so setting them first is the same.
+export function searchParamsFollowTheUrlWhenMadeLate() {
+  const a = new URL('http://h.test/p?x=1');
+  a.search = '?y=2&y=3';
+  assertEquals(a.searchParams.getAll('y').join(), '2,3');
+  assertEquals(a.searchParams.has('x'), false);
+  const b = new URL('http://h.test/p?x=1');
+  b.href = 'http://h.test/q?z=%41';
+  assertEquals(b.searchParams.get('z'), 'A');
+  const c = new URL('http://h.test/p?x=1');
+  c.pathname = '/other';
+  c.hash = '#h';
+  assertEquals(c.searchParams.get('x'), '1');
+  assertEquals(c.searchParams, c.searchParams, 'searchParams is the same object each time');
+  c.searchParams.set('x', 'a b');
+  assertEquals(c.href, 'http://h.test/other?x=a+b#h');
+  c.search = '';
+  assertEquals(c.searchParams.size, 0);
+  const d = new URL('http://h.test/p');
+  assertEquals(d.searchParams.size, 0);
+  d.searchParams.append('k', 'v');
+  assertEquals(d.href, 'http://h.test/p?k=v');
+}
+
+export function urlSubclassesAndStaticsKeepWorking() {
+  class RouteURL extends URL {
+    get route() {
+      return this.pathname.split('/')[1];
+    }
+  }
+  const url = new RouteURL('http://h.test/items/7');
+  assertEquals(url instanceof RouteURL && url instanceof URL, true);
+  assertEquals(url.route, 'items');
+  assertEquals(url.href, 'http://h.test/items/7');
+  assertEquals(Object.prototype.toString.call(url), '[object URL]');
+  assertEquals(JSON.stringify(url), '"http://h.test/items/7"');
+  assertEquals(URL.parse('http://h.test/a?b').search, '?b');
+  assertEquals(URL.parse('http://h.test:0x/'), null);
+  assertThrows(() => new URL('http://h.test:99999/'), TypeError);
 }

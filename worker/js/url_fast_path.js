@@ -14,85 +14,109 @@
 // Node, outside the bundle.
 
 // A dotted-decimal IPv4 octet without leading zeros: the IPv4 serializer's form.
-const kOctet = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
-
+const kOctet = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+// A domain label that domain-to-ASCII would not decode as Punycode ("xn--").
+const kLabel = '(?!xn--)[a-z0-9-]+';
+// A port number from 1 to 65535 without a leading zero.
+const kPort =
+    '(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
 // Each part accepts a subset of the parser's fixed points, so that parse(text).href === text:
 // - scheme: lowercase "http" or "https", then "//" (no backslashes, which special schemes read as
 //   "/"). Every character is printable ASCII (no C0, space, tab, newline or non-ASCII anywhere),
 //   so the parser strips and removes nothing.
 // - host: no "@" (so no credentials), no "[" (no IPv6) and no "%" (nothing to percent-decode).
 //   Either a canonical dotted-decimal IPv4 address (four octets, as serialised), or a domain of
-//   lowercase ASCII letters, digits and "-" in non-empty labels whose last label starts with a
-//   letter; labels starting with "xn--" are refused below. For an ASCII domain with no "xn--"
-//   label, domain-to-ASCII is ASCII lowercasing, which changes nothing here; none of these code
-//   points is a forbidden domain code point; a last label starting with a letter is neither all
-//   digits nor a "0x" number, so the host does not "end in a number" and is not IPv4.
-// - port: optional; digits without a leading zero, at most 65535 and not the scheme's default
-//   (both checked below), which the serializer would omit.
-// - path: "/" and then printable ASCII outside the path percent-encode set and not "\" (a path
-//   separator for special schemes): no '"', "#", "<", ">", "?", "^", "`", "{", "}". "%" is kept as
-//   the parser keeps it. Single- and double-dot segments are refused below.
+//   lowercase ASCII letters, digits and "-" in non-empty labels, none starting with "xn--", whose
+//   last label starts with a letter. For an ASCII domain with no "xn--" label, domain-to-ASCII
+//   is ASCII lowercasing, which changes nothing here; none of these code points is a forbidden
+//   domain code point; a last label starting with a letter is neither all digits nor a "0x"
+//   number, so the host does not "end in a number" and is not IPv4.
+// - port: optional; 1 to 65535 without a leading zero, and not the scheme's default, which the
+//   serializer would omit.
+// - path: "/"-separated segments of printable ASCII outside the path percent-encode set and not
+//   "\" (a path separator for special schemes): no '"', "#", "<", ">", "?", "^", "`", "{", "}".
+//   "%" is kept as the parser keeps it. No segment is a single-dot ("." or "%2e", any case) or
+//   double-dot segment, which the parser would remove.
 // - query: optional; "?" and then printable ASCII outside the special-query percent-encode set
 //   (no '"', "#", "'", "<", ">").
 // - fragment: optional; "#" and then printable ASCII outside the fragment percent-encode set
 //   (no '"', "<", ">", "`").
+// One test() of this expression is the whole check; parseSerialisedUrl() then cuts the text at
+// its delimiters, which the expression guarantees to be where indexOf() finds them.
+const kHost = `(?:${kOctet}\\.${kOctet}\\.${kOctet}\\.${kOctet}|` +
+    `(?:${kLabel}\\.)*(?!xn--)[a-z][a-z0-9-]*)`;
+const kSegmentChar = '[\\x21\\x24-\\x2e\\x30-\\x3b\\x3d\\x40-\\x5b\\x5d\\x5f\\x61-\\x7a\\x7c\\x7e]';
+const kDotSegment = '(?:\\.|%2[eE]){1,2}(?:[/?#]|$)';
 const kSerialisedUrl = new RegExp(
-    `^(https?)://(?:${kOctet}\\.${kOctet}\\.${kOctet}\\.${kOctet}|` +
-    '((?:[a-z0-9-]+\\.)*[a-z][a-z0-9-]*))' +
-    '(?::([1-9][0-9]{0,4}))?' +
-    '(/[\\x21\\x24-\\x3b\\x3d\\x40-\\x5b\\x5d\\x5f\\x61-\\x7a\\x7c\\x7e]*)' +
-    '(?:\\?([\\x21\\x24-\\x26\\x28-\\x3b\\x3d\\x3f-\\x7e]*))?' +
-    '(?:#([\\x21\\x23-\\x3b\\x3d\\x3f-\\x5f\\x61-\\x7e]*))?$');
-
-// A single-dot ("." or "%2e") or double-dot segment, which the parser would remove.
-const kDotSegment = /\/(?:\.|%2e){1,2}(?=\/|$)/i;
-// A label that domain-to-ASCII would decode as Punycode (and may refuse).
-const kPunycodeLabel = /(?:^|\.)xn--/;
-
-// The match of kSerialisedUrl for `text` when it is a serialised URL this module handles, else
-// null. Groups: 1 scheme, 2-5 IPv4 octets, 6 domain, 7 port, 8 path, 9 query, 10 fragment.
-function match(text) {
-  if (typeof text !== 'string') return null;
-  const found = kSerialisedUrl.exec(text);
-  if (found === null) return null;
-  const port = found[7];
-  if (port !== undefined) {
-    const number = +port;
-    if (number > 65535 || number === (found[1] === 'https' ? 443 : 80)) return null;
-  }
-  if (kDotSegment.test(found[8])) return null;
-  const domain = found[6];
-  if (domain !== undefined && kPunycodeLabel.test(domain)) return null;
-  return found;
-}
+    `^(?:http://${kHost}(?::(?!80/)${kPort})?|https://${kHost}(?::(?!443/)${kPort})?)` +
+    `(?:/(?!${kDotSegment})${kSegmentChar}*)+` +
+    '(?:\\?[\\x21\\x24-\\x26\\x28-\\x3b\\x3d\\x3f-\\x7e]*)?' +
+    '(?:#[\\x21\\x23-\\x3b\\x3d\\x3f-\\x5f\\x61-\\x7e]*)?$');
 
 // Whether `text` is a serialised http(s) URL without credentials that this module handles: then
 // the full parser's href for it is `text` itself.
 export function isSerialisedUrl(text) {
-  return match(text) !== null;
+  return typeof text === 'string' && kSerialisedUrl.test(text);
+}
+
+// The IPv4 address `text` holds from `start` to `end` (four decimal octets, checked already) as
+// the parser's number.
+function ipv4Number(text, start, end) {
+  let address = 0;
+  let octet = 0;
+  for (let i = start; i < end; ++i) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      address = address * 256 + octet;
+      octet = 0;
+    } else {
+      octet = octet * 10 + (c - 0x30);
+    }
+  }
+  return address * 256 + octet;
 }
 
 // A new URL record (whatwg-url's shape: scheme, username, password, host, port, path, query,
 // fragment) for `text`, or null when `text` is not a serialised URL this module handles. Each
 // call returns fresh objects: URL setters change records in place.
 export function parseSerialisedUrl(text) {
-  const found = match(text);
-  if (found === null) return null;
-  const domain = found[6];
-  const host = domain !== undefined ? domain :
-    ((+found[2] * 256 + +found[3]) * 256 + +found[4]) * 256 + +found[5];
-  const port = found[7];
-  const query = found[9];
-  const fragment = found[10];
+  if (!isSerialisedUrl(text)) return null;
+  const https = text.charCodeAt(4) === 0x73;  // "s"
+  const hostStart = https ? 8 : 7;
+  // "/" cannot occur in the host, "#" only once and only at the fragment, "?" first at the query
+  // (later ones are part of the query or fragment).
+  const pathStart = text.indexOf('/', hostStart);
+  const hash = text.indexOf('#', pathStart);
+  const end = hash < 0 ? text.length : hash;
+  let question = text.indexOf('?', pathStart);
+  if (question > end) question = -1;
+  const pathEnd = question < 0 ? end : question;
+  const colon = text.indexOf(':', hostStart);
+  const hostEnd = colon >= 0 && colon < pathStart ? colon : pathStart;
+  // An IPv4 address's last label starts with a digit, a domain's with a letter.
+  // (The scheme has no ".", so a one-label domain finds none, and its first letter.)
+  const last = text.charCodeAt(text.lastIndexOf('.', hostEnd - 1) + 1);
+  const host = last >= 0x30 && last <= 0x39 ? ipv4Number(text, hostStart, hostEnd) :
+    text.slice(hostStart, hostEnd);
+  const path = [];
+  for (let start = pathStart + 1; ;) {
+    const slash = text.indexOf('/', start);
+    if (slash < 0 || slash >= pathEnd) {
+      path.push(text.slice(start, pathEnd));
+      break;
+    }
+    path.push(text.slice(start, slash));
+    start = slash + 1;
+  }
   return {
-    scheme: found[1],
+    scheme: https ? 'https' : 'http',
     username: '',
     password: '',
     host,
-    port: port === undefined ? null : +port,
-    path: found[8].slice(1).split('/'),
-    query: query === undefined ? null : query,
-    fragment: fragment === undefined ? null : fragment,
+    port: hostEnd === pathStart ? null : +text.slice(colon + 1, pathStart),
+    path,
+    query: question < 0 ? null : text.slice(question + 1, end),
+    fragment: hash < 0 ? null : text.slice(hash + 1),
   };
 }
 
