@@ -1,15 +1,14 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
 // `addEventListener('fetch' | 'scheduled')`), and dispatch: the host's entry points for each
 // request and each scheduled (cron) event.
-import { bodySource, kBody } from './body.js';
+import { bodySource } from './body.js';
 import { IncomingBody, sendStreamed } from './body_stream.js';
 import { formatArg } from './console.js';
-import { Headers, kHeaderList } from './headers.js';
+import { kHeaderList } from './headers.js';
 import { currentEnv } from './env.js';
 import { ExecutionContext } from './execution_context.js';
 import { native } from './native.js';
-import { abortIncomingRequest, markIncomingRequest, Request,
-         Response } from './request_response.js';
+import { abortIncomingRequest, incomingRequest, Response } from './request_response.js';
 import { dispatchScheduledTo } from './scheduled.js';
 
 const fetchListeners = [];
@@ -123,13 +122,8 @@ function reject(id, error) {
 export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
   let result;
   try {
-    const headers = new Headers();
-    for (let i = 0; i < flatHeaders.length; i += 2) {
-      headers[kHeaderList].push([flatHeaders[i].toLowerCase(), flatHeaders[i + 1]]);
-    }
-    const request = new Request(url, { method, headers });
-    request[kBody] = bodyFollows ? new IncomingBody(id) : body;
-    markIncomingRequest(request);
+    const request =
+      incomingRequest(url, method, flatHeaders, bodyFollows ? new IncomingBody(id) : body);
     unanswered.set(id, request);
     const ctx = new ExecutionContext(id);
     if (moduleHandler !== null) {
