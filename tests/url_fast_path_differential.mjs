@@ -33,6 +33,13 @@ function check(ok, what) {
   }
 }
 
+// Nothing but a string is a URL, before any URL is remembered (isSerialisedUrl() remembers the
+// last one it accepted) and after.
+for (const value of ['', null, undefined, 0, {}, Symbol('x')]) {
+  check(!fastPath.isSerialisedUrl(value), `isSerialisedUrl(${String(value)}) accepted it`);
+  check(fastPath.parseSerialisedUrl(value) === null, `parseSerialisedUrl(${String(value)})`);
+}
+
 // A small deterministic PRNG (mulberry32), so that a failure can be reproduced.
 let seed = 0x5eed1234;
 function random() {
@@ -151,6 +158,10 @@ const kSlow = [
 ];
 for (const input of kFast) {
   check(fastPath.parseSerialisedUrl(input) !== null, `${JSON.stringify(input)} took the slow path`);
+}
+for (const value of ['', null, undefined, 0, {}, Symbol('x')]) {
+  check(!fastPath.isSerialisedUrl(value), `isSerialisedUrl(${String(value)}) accepted it`);
+  check(fastPath.parseSerialisedUrl(value) === null, `parseSerialisedUrl(${String(value)})`);
 }
 for (const input of kSlow) {
   check(fastPath.parseSerialisedUrl(input) === null, `${JSON.stringify(input)} took the fast path`);

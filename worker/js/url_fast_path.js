@@ -53,10 +53,18 @@ const kSerialisedUrl = new RegExp(
     '(?:\\?[\\x21\\x24-\\x26\\x28-\\x3b\\x3d\\x3f-\\x7e]*)?' +
     '(?:#[\\x21\\x23-\\x3b\\x3d\\x3f-\\x5f\\x61-\\x7e]*)?$');
 
+// The last string isSerialisedUrl() accepted. A request's URL is checked when its Request is made
+// and again when the handler makes `new URL(request.url)`; comparing with the last one (the same
+// string, so a pointer comparison) answers the second check without running the expression.
+let lastSerialisedUrl = Symbol('none yet');
+
 // Whether `text` is a serialised http(s) URL without credentials that this module handles: then
 // the full parser's href for it is `text` itself.
 export function isSerialisedUrl(text) {
-  return typeof text === 'string' && kSerialisedUrl.test(text);
+  if (text === lastSerialisedUrl) return true;
+  if (typeof text !== 'string' || !kSerialisedUrl.test(text)) return false;
+  lastSerialisedUrl = text;
+  return true;
 }
 
 // The IPv4 address `text` holds from `start` to `end` (four decimal octets, checked already) as
@@ -94,9 +102,10 @@ export function parseSerialisedUrl(text) {
   const colon = text.indexOf(':', hostStart);
   const hostEnd = colon >= 0 && colon < pathStart ? colon : pathStart;
   // An IPv4 address's last label starts with a digit, a domain's with a letter.
-  // (The scheme has no ".", so a one-label domain finds none, and its first letter.)
-  const last = text.charCodeAt(text.lastIndexOf('.', hostEnd - 1) + 1);
-  const host = last >= 0x30 && last <= 0x39 ? ipv4Number(text, hostStart, hostEnd) :
+  let lastLabel = hostEnd - 1;
+  while (lastLabel > hostStart && text.charCodeAt(lastLabel - 1) !== 0x2e) --lastLabel;
+  const first = text.charCodeAt(lastLabel);
+  const host = first >= 0x30 && first <= 0x39 ? ipv4Number(text, hostStart, hostEnd) :
     text.slice(hostStart, hostEnd);
   const path = [];
   for (let start = pathStart + 1; ;) {
@@ -156,5 +165,7 @@ const kSurrogate = /[\ud800-\udfff]/;
 // (https://webidl.spec.whatwg.org/#es-USVString, which replaces lone surrogates) gives it back
 // unchanged.
 export function hasNoSurrogates(value) {
+  // A serialised URL is ASCII.
+  if (value === lastSerialisedUrl) return true;
   return typeof value === 'string' && !kSurrogate.test(value);
 }
