@@ -76,8 +76,9 @@ measure() {
   log="${TMP_DIR}/${index}.${handler}.log"
   out="${TMP_DIR}/${index}.${handler}.wrk"
   : >"${log}"
+  # A control socket of its own: the default path may be taken by another server.
   spawn "${log}" "${bin}" serve "bench/handlers/${handler}.js" --listen "127.0.0.1:${port}" \
-    --workers "${WORKERS}"
+    --workers "${WORKERS}" --control-socket "${TMP_DIR}/ctl.${port}.sock"
   local pid="${SPAWN_PID}" url="http://127.0.0.1:${port}${TARGET}"
   wait_http_ready "${handler}" "${pid}" "${log}" "${url}"
   wrk -t1 -c"${CONNS}" -d"${WARMUP}s" "${url}" >/dev/null 2>&1 || true

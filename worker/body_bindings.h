@@ -1,5 +1,5 @@
 // The `native` functions for streamed bodies, used by worker/js/body_stream.js:
-//   startResponse(id, status, flatHeaders) -> bool   status and headers out, body to follow
+//   startResponse(id, status, headerText) -> bool   status and headers out, body to follow
 //   readBody(id)          -> Promise<Uint8Array | null>   next request-body chunk, null at the end
 //   writeBody(id, bytes)  -> Promise<undefined>           resolves when the bytes are out
 //   endBody(id, aborted)                                   ends (or abandons) the response body

@@ -525,11 +525,11 @@ void IsolateHost::complete(uint64_t id) {
   streams_.close(id);
 }
 
-void IsolateHost::respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
+void IsolateHost::respond(uint64_t id, uint16_t status, v8::Local<v8::String> headerText,
                           v8::Local<v8::Value> body) {
   if (!context_ || !context_->hasRequest(id) || streams_.responseStarted(id)) return;
   complete(id);
-  writer_.response(isolate_->get(), id, status, flatHeaders, body);
+  writer_.response(isolate_->get(), id, status, headerText, body);
   armGraceIfBackground();
 }
 
@@ -558,9 +558,9 @@ void IsolateHost::armGraceIfBackground() {
   event_add(graceTimer_.get(), &tv);
 }
 
-bool IsolateHost::startResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders) {
+bool IsolateHost::startResponse(uint64_t id, uint16_t status, v8::Local<v8::String> headerText) {
   if (!context_ || !context_->hasRequest(id) || streams_.responseStarted(id)) return false;
-  writer_.streamedResponse(isolate_->get(), id, status, flatHeaders);
+  writer_.streamedResponse(isolate_->get(), id, status, headerText);
   streams_.startResponse(id);
   return true;
 }

@@ -234,7 +234,7 @@ class IsolateHost final : public RuntimeHost {
 
   void fireTimer(uint64_t timerId, uint64_t requestId);
   // RuntimeHost, for NativeBindings: answers for ids no longer in flight are dropped.
-  void respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
+  void respond(uint64_t id, uint16_t status, v8::Local<v8::String> headerText,
                v8::Local<v8::Value> body) override;
   void fail(uint64_t id, const std::string& kind, const std::string& detail) override;
   void log(int level, const std::string& message, uint64_t requestId) override;
@@ -245,7 +245,7 @@ class IsolateHost final : public RuntimeHost {
   void waitUntilBegin(uint64_t id) override;
   void waitUntilEnd(uint64_t id) override;
   OutboundFetches* fetches() override { return &fetches_; }
-  bool startResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders) override;
+  bool startResponse(uint64_t id, uint16_t status, v8::Local<v8::String> headerText) override;
   void readBody(uint64_t id, v8::Local<v8::Promise::Resolver> done) override;
   void writeBody(uint64_t id, v8::Local<v8::Value> bytes,
                  v8::Local<v8::Promise::Resolver> done) override;

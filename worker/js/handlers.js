@@ -82,6 +82,14 @@ export class FetchEvent {
   }
 }
 
+// The headers as the host takes them: each name and value followed by a NUL, which neither can
+// contain (worker/response_writer.h).
+function headerText(headers) {
+  let text = '';
+  for (const [name, value] of headers[kHeaderList]) text += name + '\0' + value + '\0';
+  return text;
+}
+
 function toResponse(id, value) {
   if (!(value instanceof Response)) {
     fail(id, 'bad-response',
@@ -92,8 +100,7 @@ function toResponse(id, value) {
     fail(id, 'bad-response', 'the handler returned Response.error(), a network error');
     return;
   }
-  const flat = [];
-  for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
+  const head = headerText(value.headers);
   let source;
   try {
     source = bodySource(value);
@@ -104,11 +111,11 @@ function toResponse(id, value) {
   if (source.stream === undefined) {
     // The fast path: a string or bytes body goes to the host as it is.
     answered(id);
-    native.respond(id, value.status, flat, source.bytes);
+    native.respond(id, value.status, head, source.bytes);
     return;
   }
   // A stream body goes out chunk by chunk, as the client takes it.
-  sendStreamed(id, value.status, flat, source.stream)
+  sendStreamed(id, value.status, head, source.stream)
       .then(() => answered(id), (error) => reject(id, error));
 }
 
