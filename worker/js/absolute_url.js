@@ -6,12 +6,12 @@
 // give. Bounded: at most kEntries inputs of at most kMaxLength characters, dropped wholesale
 // when full.
 //
-// An input not remembered is first checked by isSerialisedUrl() (url_fast_path.js), which
-// recognises URLs that are already in the form the URL serializer gives, as the supervisor's
-// http://host/target usually is: such a URL is its own href, so a context that only dispatches
-// such requests never loads whatwg-url (url.js). The remembered results come first because a Map
-// lookup is cheaper than that check, which matters to a persistent context serving the same URLs
-// over and over.
+// An input is first checked by isSerialisedUrl() (url_fast_path.js), which recognises URLs that
+// are already in the form the URL serializer gives, as the supervisor's http://host/target
+// usually is: such a URL is its own href, so a context that only dispatches such requests never
+// loads whatwg-url (url.js). That check comes before the remembered results: a request's URL is
+// a new string each time, so a Map lookup would hash it first, and `new URL(request.url)` gets the
+// check's answer again for nothing (isSerialisedUrl remembers its last URL).
 import { urlClasses } from './url.js';
 import { isSerialisedUrl } from './url_fast_path.js';
 
@@ -21,7 +21,6 @@ const kMaxLength = 512;
 const recent = new Map();  // input -> { href, hasCredentials }, or null when it is invalid
 
 function parse(text) {
-  if (isSerialisedUrl(text)) return { href: text, hasCredentials: false };
   try {
     const url = new (urlClasses().URL)(text);
     return { href: url.href, hasCredentials: url.username !== '' || url.password !== '' };
@@ -33,6 +32,7 @@ function parse(text) {
 // { href, hasCredentials } for an absolute URL, null when `text` is not one (a Worker has no
 // base URL, so relative URLs are invalid).
 export function parseAbsoluteUrl(text) {
+  if (isSerialisedUrl(text)) return { href: text, hasCredentials: false };
   const known = recent.get(text);
   if (known !== undefined) return known;
   const result = parse(text);

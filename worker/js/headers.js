@@ -20,6 +20,11 @@ function normalizeValue(value) {
   return v;
 }
 
+// Values the runtime sets itself that are valid as they are (the body types of fetch's "extract
+// a body").
+const kNormalisedValues = new Set(['text/plain;charset=UTF-8',
+                                   'application/x-www-form-urlencoded;charset=UTF-8']);
+
 // `if (!headers.has(name)) headers.set(name, value)` for the runtime's own defaults (such as a
 // body's Content-Type), whose `name` is a lower-case header name already.
 export function setDefaultHeader(headers, name, value) {
@@ -27,7 +32,7 @@ export function setDefaultHeader(headers, name, value) {
   for (let i = 0; i < list.length; ++i) {
     if (list[i][0] === name) return;
   }
-  list.push([name, normalizeValue(value)]);
+  list.push([name, kNormalisedValues.has(value) ? value : normalizeValue(value)]);
 }
 
 export class Headers {
