@@ -36,8 +36,8 @@ void withPromise(const v8::FunctionCallbackInfo<v8::Value>& info, Use&& use) {
 void startResponse(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto context = info.GetIsolate()->GetCurrentContext();
   auto status = static_cast<uint16_t>(info[1]->Uint32Value(context).FromMaybe(500));
-  v8::Local<v8::Array> headers =
-      info[2]->IsArray() ? info[2].As<v8::Array>() : v8::Array::New(info.GetIsolate());
+  v8::Local<v8::String> headers =
+      info[2]->IsString() ? info[2].As<v8::String>() : v8::String::Empty(info.GetIsolate());
   info.GetReturnValue().Set(hostOf(info).startResponse(idArg(info), status, headers));
 }
 

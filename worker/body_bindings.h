@@ -1,5 +1,5 @@
 // The `native` functions for streamed bodies, used by worker/js/body_stream.js:
-//   startResponse(id, status, flatHeaders) -> bool   status and headers out, body to follow
+//   startResponse(id, status, headerText) -> bool   status and headers out, body to follow
 //   readBody(id)          -> Promise<Uint8Array | null>   next request-body chunk, null at the end
 //   readBodyAll(id, asText) -> Promise<Uint8Array | string>  the rest of the body, whole
 //   utf8Text(view)        -> string                      the bytes decoded as UTF-8 (BOM dropped)

@@ -298,7 +298,7 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
 
   void fireTimer(uint64_t timerId, uint64_t requestId, const v8::Global<v8::Value>& record);
   // RuntimeHost, for NativeBindings: answers for ids no longer in flight are dropped.
-  void respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
+  void respond(uint64_t id, uint16_t status, v8::Local<v8::String> headerText,
                v8::Local<v8::Value> body) override;
   void fail(uint64_t id, const std::string& kind, const std::string& detail) override;
   void log(int level, const std::string& message, uint64_t requestId) override;
@@ -309,7 +309,7 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   void waitUntilEnd(uint64_t id) override;
   OutboundFetches* fetches() override { return &fetches_; }
   BindingCalls* bindingCalls() override { return &bindingCalls_; }
-  bool startResponse(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders) override;
+  bool startResponse(uint64_t id, uint16_t status, v8::Local<v8::String> headerText) override;
   void readBody(uint64_t id, v8::Local<v8::Promise::Resolver> done) override;
   void readBodyAll(uint64_t id, bool asText, v8::Local<v8::Promise::Resolver> done) override;
   void writeBody(uint64_t id, v8::Local<v8::Value> bytes,

@@ -63,13 +63,13 @@ v8::Local<v8::Object> NativeBindings::create(v8::Isolate* isolate, v8::Local<v8:
   return native;
 }
 
-// respond(id, status, flatHeaders, body)
+// respond(id, status, headerText, body): headerText is "name\0value\0..." (ResponseWriter).
 void NativeBindings::respond(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto context = info.GetIsolate()->GetCurrentContext();
   uint64_t id = idArg(info, 0);
   auto status = static_cast<uint16_t>(info[1]->Uint32Value(context).FromMaybe(500));
-  v8::Local<v8::Array> headers =
-      info[2]->IsArray() ? info[2].As<v8::Array>() : v8::Array::New(info.GetIsolate());
+  v8::Local<v8::String> headers =
+      info[2]->IsString() ? info[2].As<v8::String>() : v8::String::Empty(info.GetIsolate());
   hostOf(info).respond(id, status, headers, info[3]);
 }
 

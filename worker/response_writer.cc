@@ -4,6 +4,9 @@
 #include <capnp/message.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
+#include <vector>
 
 #include "ipc/messages.capnp.h"
 #include "ipc/small_message_builder.h"
@@ -12,29 +15,37 @@ namespace isolated::worker {
 
 namespace {
 
-// Writes a ByteString (header name or value) as Latin-1, the way fetch defines header bytes.
-std::string latin1(v8::Isolate* isolate, v8::Local<v8::Value> value) {
-  v8::Local<v8::String> s;
-  if (!value->ToString(isolate->GetCurrentContext()).ToLocal(&s)) return {};
-  std::string out(static_cast<size_t>(s->Length()), '\0');
-  s->WriteOneByte(isolate, reinterpret_cast<uint8_t*>(out.data()), 0, s->Length(),
-                  v8::String::NO_NULL_TERMINATION);
-  return out;
-}
+// Header text a response may have without setHeaders() allocating for it.
+constexpr size_t kInlineHeaderBytes = 1024;
 
+// Sets the headers from `headerText` ("name\0value\0...", see response_writer.h). Each NUL
+// ends a name or value, and so is also the terminator capnp::Text::Reader asks for.
 void setHeaders(v8::Isolate* isolate, ipc::Response::Builder response,
-                v8::Local<v8::Array> flatHeaders) {
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  uint32_t count = flatHeaders->Length() / 2;
-  auto headers = response.initHeaders(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    v8::Local<v8::Value> name, value;
-    if (!flatHeaders->Get(context, 2 * i).ToLocal(&name) ||
-        !flatHeaders->Get(context, 2 * i + 1).ToLocal(&value)) {
-      break;  // only when execution is being terminated
-    }
-    headers[i].setName(latin1(isolate, name));
-    headers[i].setValue(latin1(isolate, value));
+                v8::Local<v8::String> headerText) {
+  auto length = static_cast<size_t>(headerText->Length());
+  std::array<uint8_t, kInlineHeaderBytes> inlineBytes;
+  std::vector<uint8_t> manyBytes;
+  uint8_t* bytes = inlineBytes.data();
+  if (length + 1 > inlineBytes.size()) {
+    manyBytes.resize(length + 1);
+    bytes = manyBytes.data();
+  }
+  headerText->WriteOneByte(isolate, bytes, 0, static_cast<int>(length),
+                           v8::String::NO_NULL_TERMINATION);
+  bytes[length] = '\0';  // a last value without its NUL still ends
+  const char* text = reinterpret_cast<const char*>(bytes);
+  size_t fields = static_cast<size_t>(std::count(text, text + length, '\0'));
+  if (length > 0 && text[length - 1] != '\0') ++fields;
+  auto headers = response.initHeaders(static_cast<unsigned>((fields + 1) / 2));
+  size_t at = 0;
+  for (size_t i = 0; at < length; ++i) {
+    size_t nameSize = strlen(text + at);
+    headers[i].setName(capnp::Text::Reader(text + at, nameSize));
+    at += nameSize + 1;
+    if (at >= length) break;  // a name without a value: the value stays empty
+    size_t valueSize = strlen(text + at);
+    headers[i].setValue(capnp::Text::Reader(text + at, valueSize));
+    at += valueSize + 1;
   }
 }
 
@@ -60,23 +71,23 @@ constexpr RuntimeErrorReply kRuntimeErrors[] = {
 }  // namespace
 
 void ResponseWriter::streamedResponse(v8::Isolate* isolate, uint64_t id, uint16_t status,
-                                      v8::Local<v8::Array> flatHeaders) {
+                                      v8::Local<v8::String> headerText) {
   ipc::SmallMessageBuilder message;
   auto response = message.initRoot<ipc::Envelope>().initResponse();
   response.setId(id);
   response.setStatus(status);
   response.setBodyFollows(true);
-  setHeaders(isolate, response, flatHeaders);
+  setHeaders(isolate, response, headerText);
   outbox_.send(message);
 }
 
 void ResponseWriter::response(v8::Isolate* isolate, uint64_t id, uint16_t status,
-                              v8::Local<v8::Array> flatHeaders, v8::Local<v8::Value> body) {
+                              v8::Local<v8::String> headerText, v8::Local<v8::Value> body) {
   ipc::SmallMessageBuilder message;
   auto response = message.initRoot<ipc::Envelope>().initResponse();
   response.setId(id);
   response.setStatus(status);
-  setHeaders(isolate, response, flatHeaders);
+  setHeaders(isolate, response, headerText);
   if (body->IsString()) {
     auto text = body.As<v8::String>();
     int length = text->Utf8Length(isolate);

@@ -36,12 +36,16 @@ class ResponseWriter {
       : outbox_(outbox), logBacklogBytes_(logBacklogBytes), app_(app) {}
 
   // The script's answer. Must be called inside a scope for the isolate's current context.
-  // `flatHeaders` alternates names and values; `body` is a string, an ArrayBuffer or nothing.
+  // `headerText` holds each header name and value followed by a NUL ("name\0value\0...": one
+  // string crosses from JavaScript, not an array read element by element through the API,
+  // which cost more than the rest of the encoding); each character is written as one byte, the
+  // way fetch defines header bytes. A NUL cannot occur in a name or value (Headers refuses it).
+  // `body` is a string, an ArrayBuffer or nothing.
   void response(v8::Isolate* isolate, uint64_t id, uint16_t status,
-                v8::Local<v8::Array> flatHeaders, v8::Local<v8::Value> body);
+                v8::Local<v8::String> headerText, v8::Local<v8::Value> body);
   // Status and headers of a response whose body follows as BodyChunk messages.
   void streamedResponse(v8::Isolate* isolate, uint64_t id, uint16_t status,
-                        v8::Local<v8::Array> flatHeaders);
+                        v8::Local<v8::String> headerText);
   // The runtime's answer of kind `kind` (see above); `detail` is logged with the request id.
   void runtimeError(uint64_t id, std::string_view kind, const std::string& detail);
   // `level`: 0 debug, 1 info, 2 warn, 3 error (console.debug/log/warn/error).

@@ -25,8 +25,9 @@ class OutboundFetches;
 
 class RuntimeHost {
  public:
-  // Answers request `id`; answers for ids no longer in flight are dropped.
-  virtual void respond(uint64_t id, uint16_t status, v8::Local<v8::Array> flatHeaders,
+  // Answers request `id`; answers for ids no longer in flight are dropped. `headerText` holds
+  // each header name and value followed by a NUL ("name\0value\0...", see ResponseWriter).
+  virtual void respond(uint64_t id, uint16_t status, v8::Local<v8::String> headerText,
                        v8::Local<v8::Value> body) = 0;
   virtual void fail(uint64_t id, const std::string& kind, const std::string& detail) = 0;
   // One console line; `requestId` is 0 when no request is running.
@@ -49,7 +50,7 @@ class RuntimeHost {
   // without requests (the test runner): no request has a streamed body.
   // Sends status and headers of `id` with its body to follow; false when `id` is not in flight.
   virtual bool startResponse(uint64_t /*id*/, uint16_t /*status*/,
-                             v8::Local<v8::Array> /*flatHeaders*/) {
+                             v8::Local<v8::String> /*headerText*/) {
     return false;
   }
   // Resolves `done` with the next request-body chunk (Uint8Array) or null at its end.

@@ -30,7 +30,7 @@ class SnapshotBuildHost final : public RuntimeHost {
   }
 
  private:
-  void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {
+  void respond(uint64_t, uint16_t, v8::Local<v8::String>, v8::Local<v8::Value>) override {
     note("answered a request");
   }
   void fail(uint64_t, const std::string&, const std::string&) override {

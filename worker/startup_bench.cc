@@ -27,7 +27,7 @@ constexpr size_t kHeapLimitBytes = 128u << 20;
 
 // Requests never arrive; a top level that logs or sets timers is timed all the same.
 class BenchHost final : public RuntimeHost {
-  void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {}
+  void respond(uint64_t, uint16_t, v8::Local<v8::String>, v8::Local<v8::Value>) override {}
   void fail(uint64_t, const std::string&, const std::string&) override {}
   void log(int, const std::string&, uint64_t) override {}
   uint64_t addTimer(double, bool, uint64_t, v8::Local<v8::Value>) override { return ++timers_; }

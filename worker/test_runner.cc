@@ -76,7 +76,7 @@ class TestFile final : public RuntimeHost {
   void fireTimer(uint64_t id, const v8::Global<v8::Value>& record);
   void runPlatformTasks(v8::Platform& platform);
 
-  void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {}
+  void respond(uint64_t, uint16_t, v8::Local<v8::String>, v8::Local<v8::Value>) override {}
   void fail(uint64_t, const std::string&, const std::string&) override {}
   void log(int level, const std::string& message, uint64_t) override {
     (level >= 2 ? std::cerr : std::cout) << message << std::endl;

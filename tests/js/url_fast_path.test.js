@@ -2,7 +2,7 @@
 // absolute_url.js) and URL, URLSearchParams and URLPattern are loaded on first access
 // (worker/js/url.js, main.js). The shortcut must give exactly what the URL parser gives, so each
 // input near its edges is checked against whatwg-url's URL.
-import { assertEquals } from './lib/assert.js';
+import { assertEquals, assertThrows } from './lib/assert.js';
 
 const kInputs = [
   'http://example.com/', 'https://example.com/a/b?c=d&e=f', 'http://EXAMPLE.com/',
@@ -86,4 +86,117 @@ export function hostsAreMappedToAscii() {
     }
     assertEquals(actual, expected, JSON.stringify(input));
   }
+}
+
+// URLs in serialised form skip whatwg-url's parser (worker/js/url_fast_path.js, wired in by
+// url.js); the URL objects made that way must be whatwg-url's in every respect: components,
+// the live searchParams, setters, and no state shared between two URLs of the same text.
+export function serialisedUrlsMakeOrdinaryUrlObjects() {
+  const text = 'https://h.test:8443/a/b?x=1&y=a+b&z#frag';
+  const url = new URL(text);
+  assertEquals(url.href, text);
+  assertEquals(url.origin, 'https://h.test:8443');
+  assertEquals(url.protocol, 'https:');
+  assertEquals(url.host, 'h.test:8443');
+  assertEquals(url.hostname, 'h.test');
+  assertEquals(url.port, '8443');
+  assertEquals(url.pathname, '/a/b');
+  assertEquals(url.search, '?x=1&y=a+b&z');
+  assertEquals(url.hash, '#frag');
+  assertEquals(url.searchParams.get('y'), 'a b');
+  assertEquals(url.searchParams.get('z'), '');
+  assertEquals([...url.searchParams.keys()].join(), 'x,y,z');
+
+  const other = new URL(text);
+  url.pathname = '/c';
+  url.searchParams.append('w', '2');
+  url.hostname = 'g.test';
+  assertEquals(url.href, 'https://g.test:8443/c?x=1&y=a+b&z=&w=2#frag');
+  assertEquals(other.href, text, 'a second URL of the same text is unchanged');
+  assertEquals(other.searchParams.get('w'), null);
+
+  const ipv4 = new URL('http://127.0.0.1:8787/');
+  assertEquals(ipv4.hostname, '127.0.0.1');
+  assertEquals(ipv4.host, '127.0.0.1:8787');
+  ipv4.port = '80';
+  assertEquals(ipv4.href, 'http://127.0.0.1/');
+}
+
+export function serialisedUrlsWorkAsBasesAndWithBases() {
+  assertEquals(new URL('../x?q', 'http://h.test/a/b/c').href, 'http://h.test/a/x?q');
+  assertEquals(new URL('http://h.test/p', 'https://other.test/').href, 'http://h.test/p');
+  assertEquals(new URL('http://h.test/p', 'http://other.test/').href, 'http://h.test/p');
+  assertEquals(new URL('http:p', 'http://h.test/a/').href, 'http://h.test/a/p',
+               'a same-scheme base resolves a URL without "//" (not a serialised URL)');
+  const url = new URL('http://h.test/a');
+  url.href = 'https://g.test/b?c#d';
+  assertEquals(url.host, 'g.test');
+  assertEquals(url.searchParams.get('c'), '');
+  url.search = '?e=%41';
+  assertEquals(url.searchParams.get('e'), 'A', 'percent-decoding still happens');
+  assertEquals(URL.canParse('https://h.test/'), true);
+  assertEquals(URL.canParse('https://h.test:99999/'), false);
+}
+
+export function requestUrlsRoundTrip() {
+  for (const text of ['http://127.0.0.1:8787/api/items?id=7', 'https://h.test/a%20b/?q=%zz',
+                      'http://h.test/it\'s?x=\'', 'http://H.test/./a/../b']) {
+    const request = new Request(text);
+    const url = new URL(request.url);
+    assertEquals(url.href, request.url, text);
+    assertEquals(new URL(url.href).pathname, url.pathname, text);
+  }
+}
+
+export function urlSearchParamsStillDecode() {
+  const cases = [['a=1&b=+x', 'b', ' x'], ['a=%41', 'a', 'A'], ['%C3%A9=1', '\u00e9', '1'],
+                 ['\u00e9=\ud800', '\u00e9', '\ufffd'], ['&&a&', 'a', ''], ['=x', '', 'x']];
+  for (const [init, name, value] of cases) {
+    assertEquals(new URLSearchParams(init).get(name), value, JSON.stringify(init));
+  }
+  assertEquals(new URLSearchParams('?a=b').get('a'), 'b', 'the constructor strips one "?"');
+  assertEquals(new URL('http://h.test/\ud800').pathname, '/%EF%BF%BD',
+               'lone surrogates still become U+FFFD');
+}
+
+// A URL made from a serialised URL builds its URLSearchParams on first use, from the query it
+// has then; the href and search setters replace the list, so setting them first is the same.
+export function searchParamsFollowTheUrlWhenMadeLate() {
+  const a = new URL('http://h.test/p?x=1');
+  a.search = '?y=2&y=3';
+  assertEquals(a.searchParams.getAll('y').join(), '2,3');
+  assertEquals(a.searchParams.has('x'), false);
+  const b = new URL('http://h.test/p?x=1');
+  b.href = 'http://h.test/q?z=%41';
+  assertEquals(b.searchParams.get('z'), 'A');
+  const c = new URL('http://h.test/p?x=1');
+  c.pathname = '/other';
+  c.hash = '#h';
+  assertEquals(c.searchParams.get('x'), '1');
+  assertEquals(c.searchParams, c.searchParams, 'searchParams is the same object each time');
+  c.searchParams.set('x', 'a b');
+  assertEquals(c.href, 'http://h.test/other?x=a+b#h');
+  c.search = '';
+  assertEquals(c.searchParams.size, 0);
+  const d = new URL('http://h.test/p');
+  assertEquals(d.searchParams.size, 0);
+  d.searchParams.append('k', 'v');
+  assertEquals(d.href, 'http://h.test/p?k=v');
+}
+
+export function urlSubclassesAndStaticsKeepWorking() {
+  class RouteURL extends URL {
+    get route() {
+      return this.pathname.split('/')[1];
+    }
+  }
+  const url = new RouteURL('http://h.test/items/7');
+  assertEquals(url instanceof RouteURL && url instanceof URL, true);
+  assertEquals(url.route, 'items');
+  assertEquals(url.href, 'http://h.test/items/7');
+  assertEquals(Object.prototype.toString.call(url), '[object URL]');
+  assertEquals(JSON.stringify(url), '"http://h.test/items/7"');
+  assertEquals(URL.parse('http://h.test/a?b').search, '?b');
+  assertEquals(URL.parse('http://h.test:0x/'), null);
+  assertThrows(() => new URL('http://h.test:99999/'), TypeError);
 }

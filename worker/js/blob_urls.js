@@ -50,6 +50,6 @@ export function fetchBlobUrl(request) {
   const headers = { 'content-length': String(blob.size) };
   if (blob.type !== '') headers['content-type'] = blob.type;
   const response = new Response(blob, { status: 200, headers });
-  response[kResponseState].urlList = [url];
+  response[kResponseState] = { type: 'default', urlList: [url] };
   return response;
 }

@@ -98,7 +98,7 @@ function toBytes(chunk) {
 // anything rejects (the caller answers 500) and an empty stream is an empty body; after that
 // each chunk goes out as the client takes it, and a stream that fails midway truncates the
 // answer (the client's connection is closed) rather than completing it falsely.
-export async function sendStreamed(id, status, flatHeaders, stream) {
+export async function sendStreamed(id, status, headerText, stream) {
   let next;
   if (stream instanceof ChunkedBody) {
     // A chunked body passed on unread (a fetch's response returned as it is): chunk to chunk.
@@ -117,10 +117,10 @@ export async function sendStreamed(id, status, flatHeaders, stream) {
   }
   let chunk = await next();
   if (chunk === null) {
-    native.respond(id, status, flatHeaders, null);
+    native.respond(id, status, headerText, null);
     return;
   }
-  if (!native.startResponse(id, status, flatHeaders)) return;
+  if (!native.startResponse(id, status, headerText)) return;
   try {
     for (; chunk !== null; chunk = await next()) await native.writeBody(id, chunk);
     native.endBody(id, false);

@@ -1,15 +1,14 @@
 // The script's handlers, in both syntaxes (an ES module's default export, or service-worker
 // `addEventListener('fetch' | 'scheduled')`), and dispatch: the host's entry points for each
 // request and each scheduled (cron) event.
-import { bodySource, kBody } from './body.js';
+import { bodySource } from './body.js';
 import { IncomingBody, sendStreamed } from './body_stream.js';
 import { formatArg } from './console.js';
-import { Headers, kHeaderList } from './headers.js';
+import { kHeaderList } from './headers.js';
 import { currentEnv } from './env.js';
 import { ExecutionContext } from './execution_context.js';
 import { native } from './native.js';
-import { abortIncomingRequest, markIncomingRequest, Request,
-         Response } from './request_response.js';
+import { abortIncomingRequest, incomingRequest, Response } from './request_response.js';
 import { dispatchScheduledTo } from './scheduled.js';
 
 const fetchListeners = [];
@@ -83,6 +82,14 @@ export class FetchEvent {
   }
 }
 
+// The headers as the host takes them: each name and value followed by a NUL, which neither can
+// contain (worker/response_writer.h).
+function headerText(headers) {
+  let text = '';
+  for (const [name, value] of headers[kHeaderList]) text += name + '\0' + value + '\0';
+  return text;
+}
+
 function toResponse(id, value) {
   if (!(value instanceof Response)) {
     fail(id, 'bad-response',
@@ -93,8 +100,7 @@ function toResponse(id, value) {
     fail(id, 'bad-response', 'the handler returned Response.error(), a network error');
     return;
   }
-  const flat = [];
-  for (const [k, v] of value.headers[kHeaderList]) flat.push(k, v);
+  const head = headerText(value.headers);
   let source;
   try {
     source = bodySource(value);
@@ -105,11 +111,11 @@ function toResponse(id, value) {
   if (source.stream === undefined) {
     // The fast path: a string or bytes body goes to the host as it is.
     answered(id);
-    native.respond(id, value.status, flat, source.bytes);
+    native.respond(id, value.status, head, source.bytes);
     return;
   }
   // A stream body goes out chunk by chunk, as the client takes it.
-  sendStreamed(id, value.status, flat, source.stream)
+  sendStreamed(id, value.status, head, source.stream)
       .then(() => answered(id), (error) => reject(id, error));
 }
 
@@ -123,13 +129,8 @@ function reject(id, error) {
 export function dispatch(id, method, url, flatHeaders, body, bodyFollows) {
   let result;
   try {
-    const headers = new Headers();
-    for (let i = 0; i < flatHeaders.length; i += 2) {
-      headers[kHeaderList].push([flatHeaders[i].toLowerCase(), flatHeaders[i + 1]]);
-    }
-    const request = new Request(url, { method, headers });
-    request[kBody] = bodyFollows ? new IncomingBody(id) : body;
-    markIncomingRequest(request);
+    const request =
+      incomingRequest(url, method, flatHeaders, bodyFollows ? new IncomingBody(id) : body);
     unanswered.set(id, request);
     const ctx = new ExecutionContext(id);
     if (moduleHandler !== null) {

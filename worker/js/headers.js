@@ -10,10 +10,29 @@ function normalizeName(name) {
   return n;
 }
 
+const kEdgeWhitespace = /^[\t\n\r ]|[\t\n\r ]$/;
+
 function normalizeValue(value) {
-  const v = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+  let v = String(value);
+  // Most values have nothing to strip: testing is cheaper than replacing.
+  if (kEdgeWhitespace.test(v)) v = v.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
   if (/[\0\r\n]/.test(v)) throw new TypeError('Invalid header value');
   return v;
+}
+
+// Values the runtime sets itself that are valid as they are (the body types of fetch's "extract
+// a body").
+const kNormalisedValues = new Set(['text/plain;charset=UTF-8',
+                                   'application/x-www-form-urlencoded;charset=UTF-8']);
+
+// `if (!headers.has(name)) headers.set(name, value)` for the runtime's own defaults (such as a
+// body's Content-Type), whose `name` is a lower-case header name already.
+export function setDefaultHeader(headers, name, value) {
+  const list = headers[kHeaderList];
+  for (let i = 0; i < list.length; ++i) {
+    if (list[i][0] === name) return;
+  }
+  list.push([name, kNormalisedValues.has(value) ? value : normalizeValue(value)]);
 }
 
 export class Headers {

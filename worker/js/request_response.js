@@ -3,7 +3,7 @@ import { AbortSignal, abortSignal, newAbortSignal } from './abort.js';
 import { parseAbsoluteUrl } from './absolute_url.js';
 import { cloneBody, extractBody, kBody, kBodyUsed, mixBody, takeBody } from './body.js';
 import { DOMException } from './dom_exception.js';
-import { Headers } from './headers.js';
+import { Headers, kHeaderList, setDefaultHeader } from './headers.js';
 import { checkNoCorsMethod, kDefaultRequestOptions, referrerOf,
          requestOptions } from './request_init.js';
 import { urlClasses } from './url.js';
@@ -27,7 +27,10 @@ function parseUrl(input, what) {
 // A Response's type and URL list (https://fetch.spec.whatwg.org/#concept-response): fetch()
 // sets them on the responses it makes; `url` is the list's last entry, `redirected` whether it
 // has more than one.
+// The state is replaced, never changed in place: every Response starts with the one shared
+// default state.
 export const kResponseState = Symbol('responseState');
+const kDefaultResponseState = Object.freeze({ type: 'default', urlList: Object.freeze([]) });
 
 // A Request's signal is made on first use: most Requests (every incoming one, each fetch()'s)
 // never have theirs read. Until then the Request records what it follows: null (nothing; it
@@ -48,8 +51,64 @@ export function followedSignal(request) {
   return source === kFromHost ? request.signal : source;
 }
 
+// An incoming request's headers stay the host's flat [name, value, ...] list until the Request's
+// `headers` is first read (most handlers never read them); then they become a Headers.
+const kHeaders = Symbol('headers');
+
+function headersFromHost(flat) {
+  const headers = new Headers();
+  const list = headers[kHeaderList];
+  for (let i = 0; i < flat.length; i += 2) list.push([flat[i].toLowerCase(), flat[i + 1]]);
+  return headers;
+}
+
+// incomingRequest()'s arguments for the Request constructor, which it recognises by this `init`.
+const kIncoming = Object.freeze({});
+let incomingMethod = '';
+let incomingHeaders = null;
+let incomingBody = null;
+
+// The Request of an incoming request: what `new Request(url, { method, headers })` makes, with
+// `body` as its body (null, an ArrayBuffer or an IncomingBody) and its signal aborted by the host
+// (abortIncomingRequest). The shortcuts: the headers wait for first use, the options are the
+// defaults (what requestOptions() gives for an init of only method and headers), and a method
+// already in normalised form is not upper-cased again.
+export function incomingRequest(url, method, flatHeaders, body) {
+  incomingMethod = method;
+  incomingHeaders = flatHeaders;
+  incomingBody = body;
+  try {
+    return new Request(url, kIncoming);
+  } finally {
+    incomingHeaders = null;
+    incomingBody = null;
+  }
+}
+
 export class Request {
   constructor(input, init = {}) {
+    if (init === kIncoming) {
+      const url = parseUrl(input, 'Request');
+      if (url.hasCredentials) {
+        throw new TypeError(`Request: the URL ${JSON.stringify(String(input))} includes ` +
+                            'credentials (user:password@), which Request does not allow');
+      }
+      // The same properties in the same order as below, so both kinds share one shape.
+      this.url = url.href;
+      let method = incomingMethod;
+      if (!kMethods.includes(method)) {
+        const upper = method.toUpperCase();
+        if (kMethods.includes(upper)) method = upper;
+      }
+      this.method = method;
+      this[kOptions] = kDefaultRequestOptions;
+      this[kSignal] = undefined;
+      this[kSignalSource] = kFromHost;
+      this[kHeaders] = incomingHeaders;
+      this[kBodyUsed] = false;
+      this[kBody] = incomingBody;
+      return;
+    }
     if (init === null) init = {};
     const from = input instanceof Request ? input : null;
     if (from) {
@@ -84,7 +143,8 @@ export class Request {
     this[kOptions] = options;
     this[kSignal] = undefined;
     this[kSignalSource] = source;
-    this.headers = new Headers(init.headers !== undefined ? init.headers : from && from.headers);
+    this[kHeaders] =
+      new Headers(init.headers !== undefined ? init.headers : from && from.headers);
     this[kBodyUsed] = false;
     if (init.body !== undefined && init.body !== null) {
       if (method === 'GET' || method === 'HEAD') {
@@ -95,7 +155,7 @@ export class Request {
         throw new TypeError('Request: a keepalive request cannot have a ReadableStream body');
       }
       this[kBody] = stream ?? bytes;
-      if (type && !this.headers.has('content-type')) this.headers.set('content-type', type);
+      if (type) setDefaultHeader(this.headers, 'content-type', type);
     } else if (from && from[kBody] != null) {
       if (method === 'GET' || method === 'HEAD') {
         throw new TypeError('Request with GET/HEAD method cannot have body.');
@@ -105,6 +165,11 @@ export class Request {
     } else {
       this[kBody] = null;
     }
+  }
+  get headers() {
+    const headers = this[kHeaders];
+    if (headers instanceof Headers) return headers;
+    return (this[kHeaders] = headersFromHost(headers));
   }
   get signal() {
     let signal = this[kSignal];
@@ -164,11 +229,6 @@ export class Request {
 }
 mixBody(Request);
 
-// Marks `request` (built by the runtime for an incoming request) as one the host may abort.
-export function markIncomingRequest(request) {
-  request[kSignalSource] = kFromHost;
-}
-
 // The host cancelled the incoming `request` (its client went away, or it ran out of time): its
 // signal aborts with an AbortError.
 export function abortIncomingRequest(request, message) {
@@ -190,8 +250,8 @@ export class Response {
     }
     this[kBody] = stream ?? bytes;
     this[kBodyUsed] = false;
-    if (type && !this.headers.has('content-type')) this.headers.set('content-type', type);
-    this[kResponseState] = { type: 'default', urlList: [] };
+    if (type) setDefaultHeader(this.headers, 'content-type', type);
+    this[kResponseState] = kDefaultResponseState;
   }
   get type() {
     return this[kResponseState].type;
@@ -222,7 +282,7 @@ export class Response {
   static error() {
     const response = new Response(null);
     response.status = 0;
-    response[kResponseState].type = 'error';
+    response[kResponseState] = { type: 'error', urlList: [] };
     return response;
   }
   // https://fetch.spec.whatwg.org/#dom-response-redirect

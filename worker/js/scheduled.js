@@ -61,6 +61,6 @@ export function dispatchScheduledTo(handlers, id, scheduledTime, cron) {
     failWith(id, error);
     return;
   }
-  Promise.all(pending).then(() => native.respond(id, 200, [], null),
+  Promise.all(pending).then(() => native.respond(id, 200, '', null),
                             (error) => failWith(id, error));
 }
