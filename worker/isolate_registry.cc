@@ -76,7 +76,15 @@ void IsolateRegistry::AppOutbox::send(capnp::MessageBuilder& message) {
 
 IsolateRegistry::IsolateRegistry(event_base* base, Outbox& outbox, CpuWatchdog& watchdog,
                                  Logger& logger, RegistryOptions options)
-    : base_(base), outbox_(outbox), watchdog_(watchdog), logger_(logger), options_(options) {
+    : base_(base),
+      outbox_(outbox),
+      watchdog_(watchdog),
+      logger_(logger),
+      options_(options),
+      spares_(base,
+              SpareOptions{options.sharedIsolate ? 0 : options.spareIsolates,
+                           AppDefinition(0).heapLimitBytes, options.builtins, options.platform},
+              [this] { return !requestApp_.empty(); }) {
   reapEvent_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateRegistry*>(self)->reap(); },
@@ -98,6 +106,7 @@ IsolateRegistry::~IsolateRegistry() {
 void IsolateRegistry::configure(uint32_t maxIsolates, std::chrono::milliseconds idleTimeout) {
   options_.maxIsolates = maxIsolates;
   options_.idleTimeout = idleTimeout;
+  spares_.fill();
 }
 
 IsolateRegistry::App* IsolateRegistry::find(uint32_t app) {
@@ -159,6 +168,8 @@ void IsolateRegistry::evictIdle() {
             [](const App* a, const App* b) { return a->lastActive < b->lastActive; });
   for (App* app : victims)
     evict(*app, "memory");
+  // The spare goes too; the next cold start makes it again.
+  spares_.clear();
   // Give what the isolates freed back to the system: glibc keeps freed heap otherwise.
   malloc_trim(0);
   logger_.info("evicted idle isolates on request",
@@ -249,6 +260,7 @@ IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
     hostOptions.heapLimitBytes = options_.sharedHeapLimitBytes;
   } else {
     hostOptions.snapshot = snapshotFor(definition);
+    hostOptions.spare = spares_.take(hostOptions.heapLimitBytes, hostOptions.snapshot);
   }
   auto host = std::make_unique<IsolateHost>(base_, app.outbox, watchdog_, std::move(hostOptions));
   host->setBindings(definition.bindings);

@@ -47,6 +47,7 @@
 #include "worker/isolate_host.h"
 #include "worker/loop_notifying_platform.h"
 #include "worker/outbox.h"
+#include "worker/spare_isolate.h"
 #include "worker/startup_snapshot.h"
 
 namespace isolated::worker {
@@ -72,6 +73,9 @@ struct RegistryOptions {
   size_t sharedHeapLimitBytes = 1024u << 20;
   // How long a request's waitUntil() work may run after its answer (Configure).
   std::chrono::milliseconds waitUntilTimeout{30000};
+  // Blank isolates kept ready for cold starts (worker/spare_isolate.h); 0: none. Not used with
+  // sharedIsolate (a context there costs little) or without a built-ins snapshot.
+  size_t spareIsolates = 1;
 };
 
 // One app's use of the worker since the previous takeUsage(), for Pong.
@@ -200,6 +204,8 @@ class IsolateRegistry {
   EventPtr reapEvent_;
   EventPtr sweepEvent_;
   bool sweepArmed_ = false;
+  // Declared last: destroyed first, while the snapshot and platform still exist.
+  SpareIsolates spares_;
 };
 
 }  // namespace isolated::worker

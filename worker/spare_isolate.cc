@@ -1,0 +1,83 @@
+// SpareIsolates: blank isolates from the built-ins snapshot, made while the worker is idle.
+#include "worker/spare_isolate.h"
+
+#include "common/event_handles.h"
+
+namespace isolated::worker {
+
+namespace {
+
+// A busy worker looks again this much later: long enough not to steal turns from a burst of
+// requests, short enough that a spare is back soon after the burst.
+constexpr long kBusyRetryMs = 2;
+
+}  // namespace
+
+SpareIsolates::SpareIsolates(event_base* base, SpareOptions options, std::function<bool()> busy)
+    : options_(options), busy_(std::move(busy)) {
+  timer_.reset(event_new(
+      base, -1, 0,
+      [](evutil_socket_t, short, void* self) { static_cast<SpareIsolates*>(self)->onTimer(); },
+      this));
+  if (options_.snapshot == nullptr) options_.count = 0;
+}
+
+SpareIsolates::~SpareIsolates() {
+  ready_.clear();
+}
+
+std::unique_ptr<SpareIsolate> SpareIsolates::take(size_t heapLimitBytes,
+                                                  const StartupSnapshot* snapshot) {
+  if (options_.count == 0 || heapLimitBytes != options_.heapLimitBytes ||
+      snapshot != options_.snapshot) {
+    return nullptr;
+  }
+  std::unique_ptr<SpareIsolate> spare;
+  if (!ready_.empty()) {
+    spare = std::move(ready_.front());
+    ready_.pop_front();
+    ++taken_;
+  } else {
+    ++missed_;
+  }
+  schedule(0);
+  return spare;
+}
+
+void SpareIsolates::schedule(long delayMs) {
+  if (armed_ || broken_ || ready_.size() >= options_.count) return;
+  timeval tv = millisToTimeval(delayMs);
+  event_add(timer_.get(), &tv);
+  armed_ = true;
+}
+
+void SpareIsolates::onTimer() {
+  armed_ = false;
+  if (ready_.size() >= options_.count) return;
+  if (busy_ && busy_()) {
+    schedule(kBusyRetryMs);
+    return;
+  }
+  auto spare = make();
+  if (!spare) {
+    broken_ = true;
+    return;
+  }
+  ready_.push_back(std::move(spare));
+  // One per turn of the loop: a request that arrived meanwhile goes first.
+  schedule(0);
+}
+
+std::unique_ptr<SpareIsolate> SpareIsolates::make() {
+  auto spare = std::make_unique<SpareIsolate>();
+  spare->allocator.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  spare->heapLimitBytes = options_.heapLimitBytes;
+  spare->isolate = std::make_shared<OwnedIsolate>(spare->allocator.get(), options_.heapLimitBytes,
+                                                  options_.snapshot, options_.platform);
+  spare->context =
+      std::make_unique<ScriptContext>(spare->isolate->get(), spare->isolate->snapshotContents());
+  if (!spare->context->created()) return nullptr;
+  return spare;
+}
+
+}  // namespace isolated::worker

@@ -1,0 +1,96 @@
+// Blank isolates made ahead of need, so that an app's cold start does not pay for one.
+//
+// A SpareIsolate is what every app's isolate starts as: an isolate deserialised from the
+// built-ins snapshot with the default heap limit, and the runtime's context deserialised in it,
+// with no app bound yet (no env, no script, no host). Making one is most of a cold start's CPU
+// (the snapshot's heap and context, a few ms); binding an app to it (env, the script with its
+// code cache) is the rest. SpareIsolates keeps a few, made off the request path: a zero-delay
+// event after a spare is taken, run only while the worker has nothing else to do (the caller's
+// `busy` says so; a busy worker tries again a little later). So a burst of cold starts uses the
+// spares and then makes isolates on the request path as before; nothing waits for a spare.
+//
+// Only apps that would start from exactly this (the built-ins snapshot, the default heap limit)
+// take a spare; an app with its own script snapshot or heap limit makes its isolate as before.
+//
+// Lifetime: the pool and its spares live inside the IsolateRegistry, destroyed before the
+// snapshot, the platform and the event_base. Threading: the worker's loop thread only.
+#pragma once
+
+#include <event2/event.h>
+#include <v8.h>
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+
+#include "common/event_handles.h"
+#include "worker/owned_isolate.h"
+#include "worker/script_context.h"
+#include "worker/startup_snapshot.h"
+
+namespace isolated::worker {
+
+// One blank isolate and its runtime context. Members are declared so that the context goes
+// before the isolate, and the isolate before the allocator of its array buffers.
+struct SpareIsolate {
+  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator;
+  std::shared_ptr<OwnedIsolate> isolate;
+  std::unique_ptr<ScriptContext> context;
+  size_t heapLimitBytes = 0;
+
+  SpareIsolate() = default;
+  SpareIsolate(SpareIsolate&&) = default;
+  SpareIsolate& operator=(SpareIsolate&&) = default;
+  ~SpareIsolate() {
+    context.reset();
+    isolate.reset();
+  }
+};
+
+struct SpareOptions {
+  // Spares kept ready; 0 turns the pool off.
+  size_t count = 1;
+  size_t heapLimitBytes = 128u << 20;
+  // Not owned; both must outlive the pool. A null snapshot turns the pool off.
+  StartupSnapshot* snapshot = nullptr;
+  v8::Platform* platform = nullptr;
+};
+
+class SpareIsolates {
+ public:
+  // `busy` is asked before each spare is made: true postpones the making.
+  SpareIsolates(event_base* base, SpareOptions options, std::function<bool()> busy);
+  ~SpareIsolates();
+  SpareIsolates(const SpareIsolates&) = delete;
+  SpareIsolates& operator=(const SpareIsolates&) = delete;
+
+  // A spare for an isolate with this heap limit made from this snapshot, if one is ready;
+  // schedules its replacement either way.
+  std::unique_ptr<SpareIsolate> take(size_t heapLimitBytes, const StartupSnapshot* snapshot);
+  // Starts filling the pool (at worker start-up, once the loop runs).
+  void fill() { schedule(0); }
+  // Drops every spare (memory pressure); fill() makes them again.
+  void clear() { ready_.clear(); }
+  size_t ready() const { return ready_.size(); }
+  // Spares taken by a cold start, and cold starts that found none, since the worker started.
+  uint64_t taken() const { return taken_; }
+  uint64_t missed() const { return missed_; }
+
+ private:
+  void schedule(long delayMs);
+  void onTimer();
+  // Nullptr when V8 cannot deserialise the context (then the pool stops trying).
+  std::unique_ptr<SpareIsolate> make();
+
+  SpareOptions options_;
+  std::function<bool()> busy_;
+  EventPtr timer_;
+  bool armed_ = false;
+  bool broken_ = false;
+  std::deque<std::unique_ptr<SpareIsolate>> ready_;
+  uint64_t taken_ = 0;
+  uint64_t missed_ = 0;
+};
+
+}  // namespace isolated::worker
