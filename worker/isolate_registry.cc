@@ -37,6 +37,9 @@ void attachModules(ipc::AppLoaded::Builder loaded,
 
 using Clock = std::chrono::steady_clock;
 
+// How long after an eviction the freed memory is trimmed (see scheduleTrim).
+constexpr long kTrimDelayMs = 200;
+
 IsolationMode isolationOf(ipc::Isolation isolation) {
   switch (isolation) {
     case ipc::Isolation::CONTEXT:
@@ -92,6 +95,14 @@ IsolateRegistry::IsolateRegistry(event_base* base, Outbox& outbox, CpuWatchdog& 
   sweepEvent_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateRegistry*>(self)->sweep(); },
+      this));
+  trimEvent_.reset(event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* self) {
+        auto* registry = static_cast<IsolateRegistry*>(self);
+        registry->trimArmed_ = false;
+        malloc_trim(0);
+      },
       this));
 }
 
@@ -331,6 +342,14 @@ void IsolateRegistry::evict(App& app, const char* reason) {
   evicted.setReason(reason);
   outbox_.send(message);
   logger_.debug("isolate evicted", {{"app", app.definition.id}, {"reason", reason}});
+  scheduleTrim();
+}
+
+void IsolateRegistry::scheduleTrim() {
+  if (trimArmed_) return;
+  timeval tv = millisToTimeval(kTrimDelayMs);
+  event_add(trimEvent_.get(), &tv);
+  trimArmed_ = true;
 }
 
 void IsolateRegistry::evictLeastRecentlyUsed(const App& except) {

@@ -181,6 +181,10 @@ class IsolateRegistry {
   void reap();
   void armSweep(std::chrono::milliseconds after);
   void sweep();
+  // After evictions: gives the memory the isolates freed back to the system soon (glibc keeps
+  // freed heap otherwise, so a worker cycling through apps would keep its peak), at most once
+  // per kTrimDelay so that a run of evictions costs one trim.
+  void scheduleTrim();
   void sendLoadError(uint32_t app, const ScriptError& error);
 
   event_base* base_;
@@ -204,6 +208,8 @@ class IsolateRegistry {
   EventPtr reapEvent_;
   EventPtr sweepEvent_;
   bool sweepArmed_ = false;
+  EventPtr trimEvent_;
+  bool trimArmed_ = false;
   // Declared last: destroyed first, while the snapshot and platform still exist.
   SpareIsolates spares_;
 };

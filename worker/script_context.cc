@@ -196,7 +196,10 @@ std::optional<ScriptError> ScriptContext::installRuntime() {
 
 std::optional<ScriptError> ScriptContext::load(const std::string& path, SourceCache& sources,
                                                const std::vector<ScriptBinding>& bindings) {
-  if (auto error = installRuntime()) return error;
+  // A spare context (worker/spare_isolate.h) has its runtime installed already.
+  if (entryPoints_.IsEmpty()) {
+    if (auto error = installRuntime()) return error;
+  }
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::TryCatch tryCatch(isolate_);
   auto get = [&](const v8::Global<v8::Function>& fn) { return fn.Get(isolate_); };

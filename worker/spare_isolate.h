@@ -1,10 +1,13 @@
 // Blank isolates made ahead of need, so that an app's cold start does not pay for one.
 //
 // A SpareIsolate is what every app's isolate starts as: an isolate deserialised from the
-// built-ins snapshot with the default heap limit, and the runtime's context deserialised in it,
-// with no app bound yet (no env, no script, no host). Making one is most of a cold start's CPU
-// (the snapshot's heap and context, a few ms); binding an app to it (env, the script with its
-// code cache) is the rest. SpareIsolates keeps a few, made off the request path: a zero-delay
+// built-ins snapshot with the default heap limit, and the runtime's context deserialised in it
+// with the runtime installed, with no app bound yet (no env, no script, no host). It is also
+// warmed up: one request without a handler runs through the runtime's dispatch (its answer
+// dropped) and a Response is made, so the runtime's request path is compiled in the isolate.
+// Making one is most of a cold start's CPU (the snapshot's heap and context, and compiling the
+// runtime's request path on the app's first request: several ms); binding an app to it (env,
+// the script with its code cache) is the rest. SpareIsolates keeps a few, made off the request path: a zero-delay
 // event after a spare is taken, run only while the worker has nothing else to do (the caller's
 // `busy` says so; a busy worker tries again a little later). So a burst of cold starts uses the
 // spares and then makes isolates on the request path as before; nothing waits for a spare.
