@@ -117,7 +117,6 @@ IsolateRegistry::~IsolateRegistry() {
 void IsolateRegistry::configure(uint32_t maxIsolates, std::chrono::milliseconds idleTimeout) {
   options_.maxIsolates = maxIsolates;
   options_.idleTimeout = idleTimeout;
-  spares_.fill();
 }
 
 IsolateRegistry::App* IsolateRegistry::find(uint32_t app) {
@@ -153,6 +152,22 @@ bool IsolateRegistry::loadApp(ipc::LoadApp::Reader load, std::string& error) {
   for (auto module : load.getModules()) {
     definition.sources.preset(module.getPath(), module.getText());
     definition.sourcesPinned = true;
+  }
+  // V8 10.2 cannot create isolates from two different startup blobs in one process (see
+  // snapshotFor): spares come from the built-ins blob, so they are made only in a worker whose
+  // apps use no script snapshot, and an app's script snapshot is not used once they exist.
+  if (!definition.scriptSnapshotPath.empty()) {
+    if (spares_.everMade()) {
+      definition.snapshotResolved = true;
+      logger_.info(
+          "script snapshot not used: this worker already runs isolates made from the "
+          "built-ins snapshot",
+          {{"app", id}});
+    } else {
+      spares_.disable();
+    }
+  } else {
+    spares_.fill();
   }
   App& stored = *apps_.emplace(id, std::move(app)).first->second;
   logger_.debug("app defined", {{"app", id}, {"name", definition.name}});

@@ -144,6 +144,7 @@ void SpareIsolates::onTimer() {
 }
 
 std::unique_ptr<SpareIsolate> SpareIsolates::make() {
+  ++made_;
   auto spare = std::make_unique<SpareIsolate>();
   spare->allocator.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
   spare->heapLimitBytes = options_.heapLimitBytes;

@@ -7,10 +7,11 @@
 // dropped) and a Response is made, so the runtime's request path is compiled in the isolate.
 // Making one is most of a cold start's CPU (the snapshot's heap and context, and compiling the
 // runtime's request path on the app's first request: several ms); binding an app to it (env,
-// the script with its code cache) is the rest. SpareIsolates keeps a few, made off the request path: a zero-delay
-// event after a spare is taken, run only while the worker has nothing else to do (the caller's
-// `busy` says so; a busy worker tries again a little later). So a burst of cold starts uses the
-// spares and then makes isolates on the request path as before; nothing waits for a spare.
+// the script with its code cache) is the rest. SpareIsolates keeps a few, made off the request
+// path: a zero-delay event after a spare is taken, run only while the worker has nothing else to do
+// (the caller's `busy` says so; a busy worker tries again a little later). So a burst of cold
+// starts uses the spares and then makes isolates on the request path as before; nothing waits for a
+// spare.
 //
 // Only apps that would start from exactly this (the built-ins snapshot, the default heap limit)
 // take a spare; an app with its own script snapshot or heap limit makes its isolate as before.
@@ -71,8 +72,18 @@ class SpareIsolates {
   // A spare for an isolate with this heap limit made from this snapshot, if one is ready;
   // schedules its replacement either way.
   std::unique_ptr<SpareIsolate> take(size_t heapLimitBytes, const StartupSnapshot* snapshot);
-  // Starts filling the pool (at worker start-up, once the loop runs).
+  // Starts filling the pool (from the loop, soon).
   void fill() { schedule(0); }
+  // Drops the spares and makes no more: the worker is about to use another startup snapshot,
+  // and V8 10.2 cannot create isolates from two different blobs in one process.
+  void disable() {
+    ready_.clear();
+    broken_ = true;
+    if (armed_) event_del(timer_.get());
+    armed_ = false;
+  }
+  // Whether any spare was ever made (then the built-ins blob is in use in this process).
+  bool everMade() const { return made_ > 0; }
   // Drops every spare (memory pressure); fill() makes them again.
   void clear() { ready_.clear(); }
   size_t ready() const { return ready_.size(); }
@@ -94,6 +105,7 @@ class SpareIsolates {
   std::deque<std::unique_ptr<SpareIsolate>> ready_;
   uint64_t taken_ = 0;
   uint64_t missed_ = 0;
+  uint64_t made_ = 0;
 };
 
 }  // namespace isolated::worker
