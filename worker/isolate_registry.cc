@@ -288,6 +288,11 @@ IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
     hostOptions.snapshot = snapshotFor(definition);
     hostOptions.spare = spares_.take(hostOptions.heapLimitBytes, hostOptions.snapshot);
   }
+  logger_.debug("creating isolate", {{"app", definition.id},
+                                     {"spare", hostOptions.spare != nullptr},
+                                     {"spares_ready", spares_.ready()},
+                                     {"spares_taken", spares_.taken()},
+                                     {"spares_missed", spares_.missed()}});
   auto host = std::make_unique<IsolateHost>(base_, app.outbox, watchdog_, std::move(hostOptions));
   host->setBindings(definition.bindings);
   App* self = &app;
