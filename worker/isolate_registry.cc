@@ -84,10 +84,11 @@ IsolateRegistry::IsolateRegistry(event_base* base, Outbox& outbox, CpuWatchdog& 
       watchdog_(watchdog),
       logger_(logger),
       options_(options),
-      spares_(base,
-              SpareOptions{options.sharedIsolate ? 0 : options.spareIsolates,
-                           AppDefinition(0).heapLimitBytes, options.builtins, options.platform},
-              [this] { return !requestApp_.empty(); }) {
+      spares_(
+          base,
+          SpareOptions{options.sharedIsolate ? 0 : options.spareIsolates,
+                       AppDefinition(0).heapLimitBytes, options.builtins, options.platform},
+          [this] { return !requestApp_.empty(); }, logger) {
   reapEvent_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateRegistry*>(self)->reap(); },
@@ -167,7 +168,7 @@ bool IsolateRegistry::loadApp(ipc::LoadApp::Reader load, std::string& error) {
       spares_.disable();
     }
   } else {
-    spares_.fill();
+    spares_.fill(definition.heapLimitBytes);
   }
   App& stored = *apps_.emplace(id, std::move(app)).first->second;
   logger_.debug("app defined", {{"app", id}, {"name", definition.name}});

@@ -16,7 +16,10 @@
 //    none is idle the bound is exceeded and that is logged); every idle isolate on EvictIdle
 //    (`memory`); an unloaded app's isolate once its work has ended (`unload`). The definition,
 //    with its sources and V8 code caches, stays until UnloadApp, so the next request re-creates
-//    the isolate without reading or compiling the script again.
+//    the isolate without reading or compiling the script again. Evictions are followed (within
+//    200 ms) by malloc_trim, so what the isolates freed goes back to the system.
+//  - Cold starts take a spare isolate when one is ready (worker/spare_isolate.h): made while
+//    the worker is idle, with the runtime's request path already compiled.
 //
 // Invariants: an app's isolate exists only while its definition does; a request id maps to the
 // app that received it until its Response (or the end of its streamed response) has gone out,
