@@ -20,7 +20,7 @@ class WarmUpHost final : public RuntimeHost {
   void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {}
   void fail(uint64_t, const std::string&, const std::string&) override {}
   void log(int, const std::string&, uint64_t) override {}
-  uint64_t addTimer(double, bool, uint64_t) override { return ++timers_; }
+  uint64_t addTimer(double, bool, uint64_t, v8::Local<v8::Value>) override { return ++timers_; }
   void cancelTimer(uint64_t) override {}
 
  private:
