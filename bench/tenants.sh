@@ -604,6 +604,9 @@ main() {
   ensure_cmd python3 python3
   require_isolated_bin
   mkdir -p "${RAW_DIR}" "${TMP_DIR}/apps" "${TMP_DIR}/bin"
+  # Sandboxed workers run as another user (nobody), who must reach the scripts and the binary:
+  # mktemp made the directory private to us.
+  chmod 755 "${TMP_DIR}" "${TMP_DIR}/apps" "${TMP_DIR}/bin"
   # A private copy: someone rebuilding build/ mid-run cannot mix binaries.
   cp "${ISOLATED_BIN}" "${TMP_DIR}/bin/isolated"
   BIN="${TMP_DIR}/bin/isolated"

@@ -585,6 +585,60 @@ TEST_F(WorkerProtocolTest, UnloadWaitsForRequestsThenForgetsTheApp) {
   EXPECT_NE(worker->stderrText().find("names app 1"), std::string::npos) << worker->stderrText();
 }
 
+// A cold start takes the worker's spare isolate (worker/spare_isolate.h), which was warmed up
+// with a throwaway fetch listener: apps bound to spares see none of it. A service-worker script
+// gets only its own listener, and a script without a handler still fails to load.
+TEST_F(WorkerProtocolTest, ColdStartsTakeTheWarmSpareAndSeeNothingOfItsWarmUp) {
+  auto worker = start(0, 0, {"--log-level", "debug"});
+  ASSERT_NE(worker, nullptr);
+  write("sw.js",
+        "addEventListener('fetch', (event) => event.respondWith(new Response("
+        "'sw ' + typeof globalThis.marks)));\n");
+  write("none.js", "globalThis.defined = true;\n");
+  worker->loadApp({1, path("a.mjs"), "alpha", 0, false});
+  worker->loadApp({3, path("sw.js"), "sw", 0, false});
+  worker->loadApp({4, path("none.js"), "none", 0, false});
+  // The spare is made once the worker is idle after its first LoadApp.
+  auto spareMade = [&](size_t count) {
+    auto deadline = Clock::now() + 20s;
+    while (Clock::now() < deadline) {
+      std::string err = worker->stderrText();
+      size_t found = 0;
+      for (size_t at = err.find("spare isolate made"); at != std::string::npos;
+           at = err.find("spare isolate made", at + 1)) {
+        ++found;
+      }
+      if (found >= count) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(spareMade(1)) << worker->stderrText();
+  worker->request(1, 3, "/");
+  expectLoaded(*worker, 3, true);
+  EXPECT_EQ(expectResponse(*worker, 1), "sw undefined");
+  ASSERT_TRUE(spareMade(2)) << worker->stderrText();
+  worker->request(2, 4, "/");
+  auto failed = worker->next();
+  ASSERT_TRUE(failed && failed->envelope().isLoadError());
+  EXPECT_NE(
+      std::string(failed->envelope().getLoadError().getMessage().cStr()).find("no fetch handler"),
+      std::string::npos)
+      << failed->envelope().getLoadError().getMessage().cStr();
+  expectResponse(*worker, 2, 503, "app-failed");
+  ASSERT_TRUE(spareMade(3)) << worker->stderrText();
+  worker->request(3, 1, "/");
+  expectLoaded(*worker, 1, true);
+  expectResponse(*worker, 3);
+  // Both successful cold starts (and the failed one) were bound to spares.
+  std::string err = worker->stderrText();
+  size_t fromSpares = 0;
+  for (size_t at = err.find(" spare=1 "); at != std::string::npos;
+       at = err.find(" spare=1 ", at + 1))
+    ++fromSpares;
+  EXPECT_EQ(fromSpares, 3u) << err;
+}
+
 TEST_F(WorkerProtocolTest, FetchIdsNameTheirAppAndRouteBack) {
   auto worker = start();
   ASSERT_NE(worker, nullptr);

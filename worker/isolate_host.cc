@@ -71,7 +71,13 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
       bindingCalls_(outbox, *options_.callIds),
       streams_(outbox),
       allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()),
-      isolate_(makeIsolate()) {
+      spareAllocator_(options_.spare ? std::move(options_.spare->allocator) : nullptr),
+      isolate_(options_.spare ? std::move(options_.spare->isolate) : makeIsolate()),
+      spareContext_(options_.spare ? std::move(options_.spare->context) : nullptr) {
+  if (options_.spare) {
+    attachHost(isolate_->get(), this);
+    options_.spare.reset();
+  }
   releaseEvent_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateHost*>(self)->releaseHeld(); },
@@ -102,6 +108,7 @@ IsolateHost::~IsolateHost() {
   bindingCalls_.clear();
   streams_.clear();
   context_.reset();
+  spareContext_.reset();
   isolate_.reset();
 }
 
@@ -122,7 +129,9 @@ std::optional<ScriptError> IsolateHost::createContext() {
   // A shared isolate runs the JavaScript of many hosts, one turn at a time: the native
   // bindings find the host of the turn through the isolate's slot.
   attachHost(isolate, this);
-  auto created = std::make_unique<ScriptContext>(isolate, isolate_->snapshotContents());
+  auto created = spareContext_
+                     ? std::move(spareContext_)
+                     : std::make_unique<ScriptContext>(isolate, isolate_->snapshotContents());
   if (!created->created()) {
     return ScriptError{options_.scriptPath, 0, "V8 cannot create a context from the snapshot"};
   }

@@ -75,6 +75,7 @@
 #include "worker/runtime_host.h"
 #include "worker/script_context.h"
 #include "worker/script_loader.h"
+#include "worker/spare_isolate.h"
 #include "worker/startup_snapshot.h"
 #include "worker/timer_queue.h"
 
@@ -119,6 +120,9 @@ struct HostOptions {
   // heap-limit breach there fails the host (the failure callback), and its owner replaces the
   // shared isolate with every app in it. `isolate` isolation acts as `context`.
   std::shared_ptr<OwnedIsolate> sharedIsolate;
+  // A blank isolate made ahead (worker/spare_isolate.h) with `snapshot` and `heapLimitBytes`:
+  // the host's first isolate and context, instead of making them. Rebuilds make their own.
+  std::unique_ptr<SpareIsolate> spare;
 };
 
 struct HeapStats {
@@ -336,11 +340,15 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   // Holds promise resolvers of context_: cleared before context_ is replaced.
   BodyStreams streams_;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
+  // A spare's allocator, kept as long as the spare's isolate may live (declared before it).
+  std::unique_ptr<v8::ArrayBuffer::Allocator> spareAllocator_;
   // Declared in this order so that the context goes before its isolate, and the isolate
   // before the allocator its array buffers use.
   // Owned alone, or shared with the other hosts of a --shared-isolate worker.
   std::shared_ptr<OwnedIsolate> isolate_;
   std::unique_ptr<ScriptContext> context_;
+  // The spare's context until createContext() takes it.
+  std::unique_ptr<ScriptContext> spareContext_;
   HostCounters counters_;
   HostUsage usage_;
   // Whether the current context has served a request since it was loaded.

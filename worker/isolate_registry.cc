@@ -37,6 +37,9 @@ void attachModules(ipc::AppLoaded::Builder loaded,
 
 using Clock = std::chrono::steady_clock;
 
+// How long after an eviction the freed memory is trimmed (see scheduleTrim).
+constexpr long kTrimDelayMs = 200;
+
 IsolationMode isolationOf(ipc::Isolation isolation) {
   switch (isolation) {
     case ipc::Isolation::CONTEXT:
@@ -76,7 +79,16 @@ void IsolateRegistry::AppOutbox::send(capnp::MessageBuilder& message) {
 
 IsolateRegistry::IsolateRegistry(event_base* base, Outbox& outbox, CpuWatchdog& watchdog,
                                  Logger& logger, RegistryOptions options)
-    : base_(base), outbox_(outbox), watchdog_(watchdog), logger_(logger), options_(options) {
+    : base_(base),
+      outbox_(outbox),
+      watchdog_(watchdog),
+      logger_(logger),
+      options_(options),
+      spares_(
+          base,
+          SpareOptions{options.sharedIsolate ? 0 : options.spareIsolates,
+                       AppDefinition(0).heapLimitBytes, options.builtins, options.platform},
+          [this] { return !requestApp_.empty(); }, logger) {
   reapEvent_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateRegistry*>(self)->reap(); },
@@ -84,6 +96,14 @@ IsolateRegistry::IsolateRegistry(event_base* base, Outbox& outbox, CpuWatchdog& 
   sweepEvent_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateRegistry*>(self)->sweep(); },
+      this));
+  trimEvent_.reset(event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* self) {
+        auto* registry = static_cast<IsolateRegistry*>(self);
+        registry->trimArmed_ = false;
+        malloc_trim(0);
+      },
       this));
 }
 
@@ -141,6 +161,22 @@ bool IsolateRegistry::loadApp(ipc::LoadApp::Reader load, std::string& error) {
     definition.sources.preset(module.getPath(), module.getText());
     definition.sourcesPinned = true;
   }
+  // V8 10.2 cannot create isolates from two different startup blobs in one process (see
+  // snapshotFor): spares come from the built-ins blob, so they are made only in a worker whose
+  // apps use no script snapshot, and an app's script snapshot is not used once they exist.
+  if (!definition.scriptSnapshotPath.empty()) {
+    if (spares_.everMade()) {
+      definition.snapshotResolved = true;
+      logger_.info(
+          "script snapshot not used: this worker already runs isolates made from the "
+          "built-ins snapshot",
+          {{"app", id}});
+    } else {
+      spares_.disable();
+    }
+  } else {
+    spares_.fill(definition.heapLimitBytes);
+  }
   App& stored = *apps_.emplace(id, std::move(app)).first->second;
   logger_.debug("app defined", {{"app", id}, {"name", definition.name}});
   if (load.getPreload()) ensureHost(stored, /*coldStart=*/false);
@@ -166,6 +202,8 @@ void IsolateRegistry::evictIdle() {
             [](const App* a, const App* b) { return a->lastActive < b->lastActive; });
   for (App* app : victims)
     evict(*app, "memory");
+  // The spare goes too; the next cold start makes it again.
+  spares_.clear();
   // Give what the isolates freed back to the system: glibc keeps freed heap otherwise.
   malloc_trim(0);
   logger_.info("evicted idle isolates on request",
@@ -257,7 +295,13 @@ IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
     hostOptions.heapLimitBytes = options_.sharedHeapLimitBytes;
   } else {
     hostOptions.snapshot = snapshotFor(definition);
+    hostOptions.spare = spares_.take(hostOptions.heapLimitBytes, hostOptions.snapshot);
   }
+  logger_.debug("creating isolate", {{"app", definition.id},
+                                     {"spare", hostOptions.spare != nullptr},
+                                     {"spares_ready", spares_.ready()},
+                                     {"spares_taken", spares_.taken()},
+                                     {"spares_missed", spares_.missed()}});
   auto host = std::make_unique<IsolateHost>(base_, app.outbox, watchdog_, std::move(hostOptions));
   host->setBindings(definition.bindings);
   App* self = &app;
@@ -327,6 +371,14 @@ void IsolateRegistry::evict(App& app, const char* reason) {
   evicted.setReason(reason);
   outbox_.send(message);
   logger_.debug("isolate evicted", {{"app", app.definition.id}, {"reason", reason}});
+  scheduleTrim();
+}
+
+void IsolateRegistry::scheduleTrim() {
+  if (trimArmed_) return;
+  timeval tv = millisToTimeval(kTrimDelayMs);
+  event_add(trimEvent_.get(), &tv);
+  trimArmed_ = true;
 }
 
 void IsolateRegistry::evictLeastRecentlyUsed(const App& except) {

@@ -16,7 +16,10 @@
 //    none is idle the bound is exceeded and that is logged); every idle isolate on EvictIdle
 //    (`memory`); an unloaded app's isolate once its work has ended (`unload`). The definition,
 //    with its sources and V8 code caches, stays until UnloadApp, so the next request re-creates
-//    the isolate without reading or compiling the script again.
+//    the isolate without reading or compiling the script again. Evictions are followed (within
+//    200 ms) by malloc_trim, so what the isolates freed goes back to the system.
+//  - Cold starts take a spare isolate when one is ready (worker/spare_isolate.h): made while
+//    the worker is idle, with the runtime's request path already compiled.
 //
 // Invariants: an app's isolate exists only while its definition does; a request id maps to the
 // app that received it until its Response (or the end of its streamed response) has gone out,
@@ -47,6 +50,7 @@
 #include "worker/isolate_host.h"
 #include "worker/loop_notifying_platform.h"
 #include "worker/outbox.h"
+#include "worker/spare_isolate.h"
 #include "worker/startup_snapshot.h"
 
 namespace isolated::worker {
@@ -72,6 +76,9 @@ struct RegistryOptions {
   size_t sharedHeapLimitBytes = 1024u << 20;
   // How long a request's waitUntil() work may run after its answer (Configure).
   std::chrono::milliseconds waitUntilTimeout{30000};
+  // Blank isolates kept ready for cold starts (worker/spare_isolate.h); 0: none. Not used with
+  // sharedIsolate (a context there costs little) or without a built-ins snapshot.
+  size_t spareIsolates = 1;
 };
 
 // One app's use of the worker since the previous takeUsage(), for Pong.
@@ -179,6 +186,10 @@ class IsolateRegistry {
   void reap();
   void armSweep(std::chrono::milliseconds after);
   void sweep();
+  // After evictions: gives the memory the isolates freed back to the system soon (glibc keeps
+  // freed heap otherwise, so a worker cycling through apps would keep its peak), at most once
+  // per kTrimDelay so that a run of evictions costs one trim.
+  void scheduleTrim();
   void sendLoadError(uint32_t app, const ScriptError& error);
 
   event_base* base_;
@@ -202,6 +213,10 @@ class IsolateRegistry {
   EventPtr reapEvent_;
   EventPtr sweepEvent_;
   bool sweepArmed_ = false;
+  EventPtr trimEvent_;
+  bool trimArmed_ = false;
+  // Declared last: destroyed first, while the snapshot and platform still exist.
+  SpareIsolates spares_;
 };
 
 }  // namespace isolated::worker

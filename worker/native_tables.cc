@@ -5,6 +5,7 @@
 #include "worker/compression_bindings.h"
 #include "worker/fetch_bindings.h"
 #include "worker/native_bindings.h"
+#include "worker/runtime_source.h"
 #include "worker/storage_native.h"
 #include "worker/subtle/subtle_bindings.h"
 #include "worker/web_bindings.h"
@@ -24,6 +25,8 @@ std::vector<intptr_t> externalReferences() {
       references.push_back(reinterpret_cast<intptr_t>(function.callback));
     }
   }
+  // The runtime source's resource: a snapshot refers to it instead of holding a copy.
+  references.push_back(reinterpret_cast<intptr_t>(runtimeSourceResource()));
   references.push_back(0);
   return references;
 }

@@ -6,11 +6,9 @@
 #include <string_view>
 
 #include "worker/native_bindings.h"
+#include "worker/runtime_source.h"
 
 namespace isolated::worker {
-
-// The runtime bundle built from worker/js/ and embedded at build time (cmake/RuntimeBundle.cmake).
-extern const std::string_view kRuntimeJs;
 
 namespace {
 
@@ -33,10 +31,10 @@ v8::MaybeLocal<v8::Object> evaluateRuntime(v8::Isolate* isolate, v8::Local<v8::C
   // The runtime is a function expression; calling it installs the globals and returns the
   // entry points.
   v8::ScriptOrigin origin(isolate, v8::String::NewFromUtf8Literal(isolate, "isolated:runtime"));
-  v8::Local<v8::String> source =
-      v8::String::NewFromUtf8(isolate, kRuntimeJs.data(), v8::NewStringType::kNormal,
-                              static_cast<int>(kRuntimeJs.size()))
-          .ToLocalChecked();
+  // Shared with every other isolate of the process, and named by the snapshot rather than
+  // copied into it (worker/runtime_source.h).
+  v8::Local<v8::String> source;
+  if (!runtimeSource(isolate).ToLocal(&source)) return {};
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory;
   v8::Local<v8::Value> entryPoints;
@@ -198,7 +196,10 @@ std::optional<ScriptError> ScriptContext::installRuntime() {
 
 std::optional<ScriptError> ScriptContext::load(const std::string& path, SourceCache& sources,
                                                const std::vector<ScriptBinding>& bindings) {
-  if (auto error = installRuntime()) return error;
+  // A spare context (worker/spare_isolate.h) has its runtime installed already.
+  if (entryPoints_.IsEmpty()) {
+    if (auto error = installRuntime()) return error;
+  }
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::TryCatch tryCatch(isolate_);
   auto get = [&](const v8::Global<v8::Function>& fn) { return fn.Get(isolate_); };

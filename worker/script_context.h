@@ -84,13 +84,14 @@ class ScriptContext {
   ScriptContext(const ScriptContext&) = delete;
   ScriptContext& operator=(const ScriptContext&) = delete;
 
-  // Installs the runtime, gives it `env`, then evaluates the script at `path` (a classic script
-  // sees every binding as a global) unless the snapshot holds it already. Call once, inside a
-  // JsScope for global().
+  // Installs the runtime (unless installRuntime() did), gives it `env`, then evaluates the
+  // script at `path` (a classic script sees every binding as a global) unless the snapshot holds
+  // it already. Call once, inside a JsScope for global().
   std::optional<ScriptError> load(const std::string& path, SourceCache& sources,
                                   const std::vector<ScriptBinding>& env);
   // Only installs the runtime (the first half of load()), for hosts that load their own code,
-  // such as `isolated test`. Call once, inside a JsScope for global().
+  // such as `isolated test`, and for spare contexts that load their app later. Call once,
+  // inside a JsScope for global().
   std::optional<ScriptError> installRuntime();
 
   // False when V8 could not deserialise the context from the snapshot; nothing else may be
