@@ -17,7 +17,7 @@ namespace {
 // answer, console line and timer is dropped.
 class WarmUpHost final : public RuntimeHost {
  public:
-  void respond(uint64_t, uint16_t, v8::Local<v8::Array>, v8::Local<v8::Value>) override {}
+  void respond(uint64_t, uint16_t, v8::Local<v8::String>, v8::Local<v8::Value>) override {}
   void fail(uint64_t, const std::string&, const std::string&) override {}
   void log(int, const std::string&, uint64_t) override {}
   uint64_t addTimer(double, bool, uint64_t, v8::Local<v8::Value>) override { return ++timers_; }
