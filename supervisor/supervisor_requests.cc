@@ -11,7 +11,7 @@
 
 #include "ipc/protocol.h"
 #include "ipc/small_message_builder.h"
-#include "supervisor/http/request_checks.h"
+#include "supervisor/http/request_url.h"
 
 namespace isolated::supervisor {
 
@@ -71,74 +71,6 @@ std::string peerAddress(const sockaddr_storage& peer) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, text, sizeof text);
   }
   return text;
-}
-
-bool isDigits(std::string_view s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
-}
-
-// Whether a Host value (already uri-host [":" port], http::isValidHost) also makes a URL whose
-// host the WHATWG URL parser keeps as written: no percent-encoding (it would be decoded, and
-// could become '/' or '@'), an IP-literal of hex digits, ':' and '.', a port up to 65535, and a
-// name whose last label is not numeric unless it is a dotted-quad IPv4 address.
-bool hostFitsUrl(std::string_view host) {
-  if (host.find('%') != std::string_view::npos) return false;
-  std::string_view name = host;
-  std::string_view port;
-  if (host.starts_with('[')) {
-    size_t close = host.find(']');
-    name = host.substr(0, close + 1);
-    if (name.substr(1, name.size() - 2).find_first_not_of("0123456789abcdefABCDEF:.") !=
-        std::string_view::npos) {
-      return false;
-    }
-    if (close + 1 < host.size()) port = host.substr(close + 2);
-  } else if (size_t colon = host.find(':'); colon != std::string_view::npos) {
-    name = host.substr(0, colon);
-    port = host.substr(colon + 1);
-  }
-  if (name.empty()) return false;
-  if (!port.empty() && (port.size() > 5 || std::stoul(std::string(port)) > 65535)) return false;
-  if (name.starts_with('[')) return true;
-  std::string_view last = name.ends_with('.') ? name.substr(0, name.size() - 1) : name;
-  last = last.substr(last.rfind('.') == std::string_view::npos ? 0 : last.rfind('.') + 1);
-  if (last.empty() || !(last[0] >= '0' && last[0] <= '9')) return true;
-  // Ends in a number: the URL parser reads it as an IPv4 address; only plain dotted quads pass.
-  int parts = 0;
-  for (size_t start = 0; start <= name.size();) {
-    size_t dot = std::min(name.find('.', start), name.size());
-    std::string_view part = name.substr(start, dot - start);
-    if (!isDigits(part) || part.size() > 3 || std::stoi(std::string(part)) > 255) return false;
-    ++parts;
-    start = dot + 1;
-  }
-  return parts == 4;
-}
-
-// A request-target split for routing and the script's URL: origin-form keeps the Host header's
-// authority; absolute-form (http or https) carries its own; asterisk-form (OPTIONS *) is "/".
-struct TargetParts {
-  bool valid = true;
-  bool hasAuthority = false;
-  std::string_view authority;
-  std::string_view pathAndQuery;
-};
-
-TargetParts splitTarget(std::string_view target) {
-  if (target.starts_with('/')) return {true, false, {}, target};
-  if (target == "*") return {true, false, {}, "/"};
-  TargetParts parts;
-  size_t schemeEnd = target.find("://");
-  std::string_view scheme = target.substr(0, schemeEnd);
-  std::string_view rest = target.substr(schemeEnd + 3);
-  size_t pathStart = rest.find_first_of("/?");
-  parts.hasAuthority = true;
-  parts.authority = rest.substr(0, pathStart);
-  parts.pathAndQuery = pathStart == std::string_view::npos ? "/" : rest.substr(pathStart);
-  bool http = (scheme.size() == 4 && strncasecmp(scheme.data(), "http", 4) == 0) ||
-              (scheme.size() == 5 && strncasecmp(scheme.data(), "https", 5) == 0);
-  parts.valid = http && http::isValidHost(parts.authority) && hostFitsUrl(parts.authority);
-  return parts;
 }
 
 // Bytes of the request line and headers as received (give or take separators), as the evhttp
@@ -227,10 +159,10 @@ void Supervisor::routeRequest(PendingRequest&& pending) {
   // carries its own host and path). The layer has checked the Host's syntax; what the URL
   // parser would read differently is refused here, so that the script's URL always names the
   // host and path that were routed.
-  TargetParts parts = splitTarget(request.target());
+  http::TargetParts parts = http::splitTarget(request.target());
   std::string_view host =
       parts.hasAuthority ? parts.authority : request.header("host").value_or("");
-  if (!parts.valid || (!host.empty() && !hostFitsUrl(host))) {
+  if (!parts.valid || (!host.empty() && !http::hostFitsUrl(host))) {
     if (logger_.enabled(LogLevel::kDebug)) {
       logger_.debug("request refused",
                     {{"status", 400},
@@ -530,7 +462,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   copyText(start.initMethod(static_cast<unsigned>(http->method().size())), http->method());
 
   // routeRequest() checked the target and host: the URL names what was routed.
-  TargetParts parts = splitTarget(http->target());
+  http::TargetParts parts = http::splitTarget(http->target());
   std::string_view host = parts.hasAuthority ? parts.authority : http->header("host").value_or("");
   if (host.empty()) host = listenAddress_;
   auto url = start.initUrl(static_cast<unsigned>(7 + host.size() + parts.pathAndQuery.size()));
