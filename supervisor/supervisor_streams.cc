@@ -88,7 +88,7 @@ void Supervisor::startStreamedResponse(PendingRequest& request, ipc::Response::R
       if (error == std::errc() && end == value.data() + value.size() && declared >= 0) {
         request.responseDeclared = declared;
       }
-      continue;
+      // Passed on: the layer writes its own value under the script's spelling of the name.
     }
     answerHeaders_.push_back({name, value});
   }

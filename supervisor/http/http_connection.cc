@@ -458,8 +458,13 @@ void HttpConnection::appendHead(std::string& out, HttpRequest& request, int stat
   out.append(statusText(status));
   out.append("\r\n");
   bool ownDate = false;
+  // The owner's spelling of Content-Length is kept when it passed one (its value never is).
+  std::string_view lengthName = "Content-Length";
   for (const HttpHeader& h : headers) {
-    if (ownerMayNotSend(h)) continue;
+    if (ownerMayNotSend(h)) {
+      if (h.name.size() == 14 && equalsIgnoreCase(h.name, "content-length")) lengthName = h.name;
+      continue;
+    }
     if (h.name.size() == 4 && equalsIgnoreCase(h.name, "date")) ownDate = true;
     out.append(h.name);
     out.append(": ");
@@ -472,7 +477,8 @@ void HttpConnection::appendHead(std::string& out, HttpRequest& request, int stat
     out.append("\r\n");
   }
   if (contentLength) {
-    out.append("Content-Length: ");
+    out.append(lengthName);
+    out.append(": ");
     appendDecimal(out, *contentLength);
     out.append("\r\n");
   } else if (chunked) {
