@@ -20,6 +20,10 @@ namespace {
 // How long an app that ran into its CPU limit counts as noisy (see App::noisyUntil).
 constexpr auto kNoisyFor = std::chrono::seconds(10);
 
+// Headers of a worker's Response passed on to a client, at most (a fetch's are bounded at
+// ipc::kFetchMaxHeaders; an answer may carry more, such as many Set-Cookie fields).
+constexpr size_t kMaxResponseHeaders = 1024;
+
 std::string_view view(capnp::Text::Reader text) {
   return {text.cStr(), text.size()};
 }
@@ -543,6 +547,18 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
   if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
   if (it->second.responseStreaming) {
     return worker.kill("protocol error: a second Response for one request");
+  }
+  // A legal frame can carry millions of (empty) headers; the answer is refused rather than
+  // copied header by header.
+  if (response.getHeaders().size() > kMaxResponseHeaders) {
+    logger_.warn("response refused: too many headers", {{"request_id", it->second.requestId},
+                                                        {"worker", worker.id()},
+                                                        {"headers", response.getHeaders().size()}});
+    replyError(it->second, 502, "bad-response",
+               "Bad Gateway: the response has more than " + std::to_string(ipc::kFetchMaxHeaders) +
+                   " headers");
+    finishInFlight(id, response.getBodyFollows() ? "its response had too many headers" : nullptr);
+    return;
   }
   if (response.getBodyFollows()) {
     if (it->second.http == nullptr) {

@@ -282,3 +282,25 @@ TEST(FrontTest, SigtermUnderKeepAliveClosesConnectionsAndExits) {
 
 }  // namespace
 }  // namespace isolated::test
+
+namespace isolated::test {
+namespace {
+
+// A legal Response frame can carry millions of headers; the front passes at most 1,024 on.
+TEST(FrontTest, AResponseWithTooManyHeadersGets502) {
+  ServerProcess server(kScript, {"--workers", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  HttpResult fits = httpGet(server.baseUrl() + "/headers?n=1000");
+  EXPECT_EQ(fits.status, 200) << fits.error;
+  EXPECT_EQ(fits.headers["x-h-999"], "v");
+  HttpResult tooMany = httpGet(server.baseUrl() + "/headers?n=1100");
+  EXPECT_EQ(tooMany.status, 502);
+  EXPECT_EQ(tooMany.headers["isolated-error"], "bad-response");
+  EXPECT_EQ(server.countLines("response refused: too many headers"), 1u) << server.output();
+  // The worker serves on.
+  EXPECT_EQ(httpGet(server.baseUrl() + "/next").body, "ok /next");
+  EXPECT_EQ(server.countLines("worker lost"), 0u);
+}
+
+}  // namespace
+}  // namespace isolated::test
