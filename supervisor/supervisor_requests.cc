@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <strings.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "ipc/protocol.h"

@@ -4,8 +4,11 @@
 // breaks, or a client that stalls ends the request (the layer reports all three as "gone").
 #include "supervisor/supervisor.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "ipc/protocol.h"
 
