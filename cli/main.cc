@@ -130,8 +130,9 @@ int serve(const std::vector<std::string>& args, int argc, char** argv) {
   // A client that disconnects must never kill the supervisor through SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
   // The epoll changelist folds the interest changes one loop iteration makes on an fd into one
-  // epoll_ctl: evhttp re-arms a keep-alive connection for reading and writing when a reply is
-  // sent, which is one call instead of two. libevent's caveat for the flag is fds shared through
+  // epoll_ctl (the admin listener's evhttp re-arms a connection for reading and writing when it
+  // answers; the request path's connections stay registered and add write interest only while
+  // a send would block). libevent's caveat for the flag is fds shared through
   // dup(); the supervisor never dups a watched fd, and every fd it opens is close-on-exec, so its
   // children cannot hold one either once they have exec'd.
   isolated::EventBasePtr base = isolated::makeEventBase(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);

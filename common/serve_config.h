@@ -68,6 +68,15 @@ struct ServeConfig {
   uint32_t maxBodyBytes = 32u << 20;
   uint32_t maxHeaderBytes = 16384;
   uint32_t maxUrlBytes = 8192;
+  // Slow and idle clients (supervisor/http/): from a connection's first byte (or accept) to the
+  // end of a head, between requests on a kept-alive connection, and the longest wait for body
+  // bytes the worker has room for or for the client to take answer bytes; then 408 or a close.
+  uint32_t headerTimeoutMs = 10000;
+  uint32_t idleTimeoutMs = 60000;
+  uint32_t bodyTimeoutMs = 30000;
+  // Open client connections; accepting pauses at the cap. 0: derived at start-up from
+  // RLIMIT_NOFILE (see supervisor/descriptor_budget.h).
+  uint32_t maxConnections = 0;
 
   // Health: a Ping every interval; a Pong later than the timeout, or a failed probe, is a miss;
   // `healthFailures` misses in a row make the worker unhealthy and it is replaced.

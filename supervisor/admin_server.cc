@@ -36,6 +36,24 @@ AdminServer::AdminServer(event_base* base, const std::string& host, uint16_t por
                              ": " + errnoText(errno));
   }
   port_ = boundPort(evhttp_bound_socket_get_fd(bound));
+  listener_ = evhttp_bound_socket_get_listener(bound);
+  evconnlistener_set_error_cb(listener_, &AdminServer::onAcceptError);
+  // The error callback gets evhttp's context, not this server's: a timer re-enables accepting
+  // once a second (a no-op while it is enabled).
+  acceptRetry_.reset(event_new(
+      base, -1, EV_PERSIST,
+      [](evutil_socket_t, short, void* self) {
+        evconnlistener_enable(static_cast<AdminServer*>(self)->listener_);
+      },
+      this));
+  timeval second{1, 0};
+  event_add(acceptRetry_.get(), &second);
+}
+
+void AdminServer::onAcceptError(evconnlistener* listener, void*) {
+  // EMFILE and the like leave the connection pending: a level-triggered listener would spin on
+  // it. Paused until the retry timer.
+  evconnlistener_disable(listener);
 }
 
 std::string AdminServer::address() const {

@@ -1,10 +1,12 @@
 // The optional admin HTTP listener (--admin-listen): Prometheus text at /metrics, liveness at
 // /healthz (the supervisor's loop answers) and readiness at /readyz (a worker is ready and the
 // server is not draining). Separate from the public listener so that probes and scrapes are
-// never queued behind client traffic.
+// never queued behind client traffic. Out of descriptors (EMFILE), accepting pauses for a second
+// rather than spinning on the pending connection.
 #pragma once
 
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include <cstdint>
 #include <string>
@@ -28,11 +30,14 @@ class AdminServer {
 
  private:
   static void onRequest(evhttp_request* request, void* self);
+  static void onAcceptError(evconnlistener* listener, void* self);
 
   AdminHandler& handler_;
   EvhttpPtr http_;
   std::string host_;
   uint16_t port_ = 0;
+  evconnlistener* listener_ = nullptr;  // owned by http_
+  EventPtr acceptRetry_;
 };
 
 }  // namespace isolated::supervisor

@@ -1,10 +1,13 @@
 // One request the supervisor has admitted and not yet finished: an HTTP request, a call
 // through a service binding (`service` set, http == nullptr), or (http == nullptr) a scheduled
-// event for `cron`. Both travel the same path: the app's queue,
+// event for `cron`. All travel the same path: the app's queue,
 // dispatch, wall limit, one answer; a scheduled event's answer is logged.
+//
+// An HTTP request is the connection layer's object (supervisor/http/http_request.h); `http` is
+// the supervisor's until the answer ends or the layer reports the client gone, and is nulled
+// then. `client` is the observer the layer calls back for it: a small object that moves with
+// the PendingRequest (queue, in flight) and routes each callback to the Supervisor by `id`.
 #pragma once
-
-#include <event2/http.h>
 
 #include <chrono>
 #include <cstdint>
@@ -12,15 +15,32 @@
 #include <string>
 
 #include "supervisor/bindings/service_call.h"
+#include "supervisor/http/http_request.h"
 
 namespace isolated::supervisor {
 
 struct App;
+class Supervisor;
+
+// The layer's callbacks for one request, handed to the Supervisor with the request's id.
+class ClientLink : public http::HttpRequestObserver {
+ public:
+  ClientLink(Supervisor& supervisor, uint64_t id) : supervisor_(supervisor), id_(id) {}
+  void onBodyData(std::string_view data) override;
+  void onBodyEnd() override;
+  void onWritable() override;
+  void onClientGone(http::GoneReason reason) override;
+
+ private:
+  Supervisor& supervisor_;
+  uint64_t id_;
+};
 
 struct PendingRequest {
   using Clock = std::chrono::steady_clock;
 
-  evhttp_request* http = nullptr;
+  http::HttpRequest* http = nullptr;
+  std::unique_ptr<ClientLink> client;
   uint64_t id = 0;
   Clock::time_point arrived;
   std::string requestId;  // the id in --request-id-header, taken or generated
@@ -35,8 +55,11 @@ struct PendingRequest {
   bool noisy = false;
   // The app's wall limit, fixed at admission.
   std::chrono::milliseconds wallLimit{0};
-  // Streamed request body (ipc/protocol.h rules 13-15): it arrives through the connection's
-  // BodyTap; the worker accepts `bodyCredit` more bytes of it.
+  // A small body (Content-Length up to kInlineBodyBytes), read whole before admission and sent
+  // inside RequestStart.
+  std::string inlineBody;
+  // Streamed request body (ipc/protocol.h rules 13-15): the worker has room for `bodyCredit`
+  // more bytes, all of which have been granted to the connection.
   bool streamedBody = false;
   uint32_t bodyCredit = 0;
   bool bodyEndSent = false;
@@ -50,14 +73,12 @@ struct PendingRequest {
   // framing.
   int64_t responseDeclared = -1;
   uint64_t responseRelayed = 0;
-  // Set while the client's connection is watched, so that a client that leaves cancels the
-  // request in the worker: while either body streams, or (`watched`) while the worker holds
-  // an unstreamed request and its BodyTap reads on (BodyTap::watch). The key in byConnection_.
-  evhttp_connection* connection = nullptr;
-  bool watched = false;
   // Set for a request made by another app's service binding: its answer goes to that app's
   // fetch (supervisor_services.cc) instead of an HTTP client.
   std::shared_ptr<ServiceCall> service;
+  // For the access log (copied at arrival: the request's views end with its answer).
+  std::string method;
+  std::string target;
 };
 
 }  // namespace isolated::supervisor

@@ -10,6 +10,8 @@
 #include <chrono>
 
 #include "common/syscall.h"
+#include "supervisor/descriptor_budget.h"
+#include "supervisor/socket_address.h"
 
 namespace isolated::supervisor {
 
@@ -38,7 +40,8 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       config_(config),
       workerCommand_(std::move(workerCommand)),
       logger_(logger),
-      listener_(base, config, *this),
+      libeventLog_(logger),
+      dispatcher_(base),
       readConfig_(std::move(readConfig)),
       random_(std::random_device{}()),
       startedAt_(Clock::now()),
@@ -48,6 +51,26 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   if (config.apps.empty() && config.registryUrl.empty()) {
     throw std::runtime_error("no app to serve");
   }
+  // The request path: the HTTP/1.1 layer on this loop. Heads up to twice --max-header-size are
+  // read whole so that those over it get a precise 431 (onRequest).
+  httpLimits_.maxTargetBytes = config.maxUrlBytes;
+  httpLimits_.maxHeaderBytes = 2 * size_t{config.maxHeaderBytes};
+  httpLimits_.maxBodyBytes = config.maxBodyBytes;
+  httpLimits_.readBufferBytes =
+      std::max<size_t>(httpLimits_.readBufferBytes, httpLimits_.maxHeaderBytes + 4096);
+  httpLimits_.headerTimeoutMs = config.headerTimeoutMs;
+  httpLimits_.idleTimeoutMs = config.idleTimeoutMs;
+  httpLimits_.bodyTimeoutMs = config.bodyTimeoutMs;
+  uint64_t openFiles = raiseOpenFileLimit();
+  httpLimits_.maxConnections =
+      config.maxConnections > 0
+          ? config.maxConnections
+          : defaultMaxConnections(openFiles, std::max(config.maxWorkers, config.workers));
+  server_ = std::make_unique<http::HttpServer>(
+      dispatcher_, *this, httpLimits_,
+      http::HttpServer::listenTcp(config.listenHost, config.listenPort, false));
+  port_ = server_->port();
+  listenAddress_ = formatHostPort(config.listenHost, port_);
   workerCommand_.insert(workerCommand_.end(),
                         {"--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
                          config.logFormat == LogFormat::kJson ? "json" : "text"});
@@ -115,18 +138,24 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       logger_);
 }
 
-Supervisor::~Supervisor() = default;
+Supervisor::~Supervisor() {
+  // Connections close before the rest of the supervisor goes; their requests are dropped.
+  destroying_ = true;
+  server_.reset();
+}
 
 int Supervisor::run() {
   if (App* app = singleApp()) {
-    logger_.info("listening", {{"address", listener_.address()},
+    logger_.info("listening", {{"address", listenAddress_},
                                {"script", app->config.scriptPath},
-                               {"workers", config_.workers}});
+                               {"workers", config_.workers},
+                               {"max_connections", httpLimits_.maxConnections}});
   } else {
-    logger_.info("listening", {{"address", listener_.address()},
+    logger_.info("listening", {{"address", listenAddress_},
                                {"config", config_.configPath},
                                {"apps", apps_.apps().size()},
-                               {"workers", config_.workers}});
+                               {"workers", config_.workers},
+                               {"max_connections", httpLimits_.maxConnections}});
   }
   if (control_) logger_.info("control socket", {{"path", control_->path()}});
   if (admin_) logger_.info("admin listening", {{"address", admin_->address()}});
@@ -240,7 +269,8 @@ void Supervisor::beginDrain() {
     drainStartedAt_ = Clock::now();
     cronTimer_.reset();
     notifier_.stopping();
-    listener_.stopAccepting();
+    // Idle connections close now; busy ones after their answers, which say Connection: close.
+    server_->drain();
     logger_.info("listener closed, draining", {{"in_flight", inFlight_.size()},
                                                {"queued", queued_},
                                                {"timeout_s", config_.drainTimeoutSec}});
@@ -257,7 +287,9 @@ void Supervisor::beginDrain() {
 }
 
 void Supervisor::checkDrained() {
-  if (phase_ == Phase::kDraining && inFlight_.empty() && queued_ == 0) stopWorkers();
+  if (phase_ == Phase::kDraining && inFlight_.empty() && queued_ == 0 && reading_.empty()) {
+    stopWorkers();
+  }
 }
 
 void Supervisor::stopWorkers() {
@@ -289,7 +321,10 @@ void Supervisor::stopWorkers() {
 void Supervisor::forceStop(const std::string& why) {
   logger_.warn("stopping now",
                {{"reason", why}, {"abandoned_requests", inFlight_.size() + queued_}});
-  listener_.stopAccepting();
+  server_->drain();
+  for (auto& [id, request] : reading_)
+    replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
+  reading_.clear();
   for (const auto& [name, app] : apps_.apps())
     failQueue(*app, 503, "shutting-down", "Service Unavailable: shutting down");
   for (auto& [id, request] : inFlight_) {

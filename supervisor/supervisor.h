@@ -36,11 +36,15 @@
 #include "common/event_handles.h"
 #include "common/logger.h"
 #include "common/serve_config.h"
+#include "event/dispatcher.h"
 #include "supervisor/admin_server.h"
 #include "supervisor/apps/app_registry.h"
 #include "supervisor/control_server.h"
 #include "supervisor/fetch_client.h"
-#include "supervisor/http_listener.h"
+#include "supervisor/http/http_limits.h"
+#include "supervisor/http/http_request.h"
+#include "supervisor/http/http_server.h"
+#include "supervisor/libevent_log.h"
 #include "supervisor/pending_request.h"
 #include "supervisor/pool/placement.h"
 #include "supervisor/registry/registry_sync.h"
@@ -54,8 +58,7 @@
 
 namespace isolated::supervisor {
 
-class Supervisor : public RequestHandler,
-                   public BodyConsumer,
+class Supervisor : public http::HttpRequestHandler,
                    public WorkerEvents,
                    public ControlHandler,
                    public AdminHandler,
@@ -80,7 +83,7 @@ class Supervisor : public RequestHandler,
   // 0 after a drain, 1 when the pool could not start.
   int run();
 
-  uint16_t port() const { return listener_.port(); }
+  uint16_t port() const { return port_; }
 
   // Operator actions (signals and the control socket).
   // Reload. With one script: a rolling reload, workers replaced one at a time by workers that
@@ -128,11 +131,9 @@ class Supervisor : public RequestHandler,
                                                   bool& busy) override;
   void removeRegistryApp(const std::string& name) override;
 
-  // RequestHandler
-  void onHttpRequest(evhttp_request* request, bool streamedBody) override;
-  void onConnectionClosed(evhttp_connection* connection) override;
-  // BodyConsumer
-  void onBodyReadable(uint64_t requestId) override;
+  // http::HttpRequestHandler (supervisor_requests.cc)
+  void onRequest(http::HttpRequest& request) override;
+  void onRejected(http::HttpRejection& rejection) override;
 
   // WorkerEvents
   void onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) override;
@@ -187,6 +188,17 @@ class Supervisor : public RequestHandler,
   void recordExit(const WorkerProcess& worker, const std::string& reason);
 
   // Requests.
+  friend class ClientLink;
+  // Bodies up to this size (by Content-Length) are read whole before admission and travel
+  // inside RequestStart; larger and chunked ones stream.
+  static constexpr uint64_t kInlineBodyBytes = 64u << 10;
+  // Routing and admission of an HTTP request whose head (and inline body) is complete.
+  void routeRequest(PendingRequest&& request);
+  // The layer's callbacks for request `id` (through its ClientLink).
+  void onClientBody(uint64_t id, std::string_view data);
+  void onClientBodyEnd(uint64_t id);
+  void onClientWritable(uint64_t id);
+  void onClientGone(uint64_t id, http::GoneReason reason);
   // The only ways a request is answered: both record metrics and the access log.
   // A request whose streamed response has begun can no longer get an error status: its client
   // connection is closed instead, so the client sees a truncated body.
@@ -211,20 +223,15 @@ class Supervisor : public RequestHandler,
   // Sends UnloadApp for `deployment` to every worker that has it.
   void unloadEverywhere(uint32_t deployment);
   WorkerProcess* findWorker(uint32_t id);
-  // Streams: forwarding the request body as credit allows, relaying the response body, and
-  // letting go of both when a request ends (before its evhttp_request may be freed).
-  void pumpRequestBody(PendingRequest& request);
+  // Streams: relaying the response body, credited back to the worker as the client takes it.
   void startStreamedResponse(PendingRequest& request, ipc::Response::Reader response);
   void creditResponse(PendingRequest& request);
-  static void onClientDrained(evhttp_connection* connection, void* self);
-  void releaseStreams(PendingRequest& request);
-  // Watches the client's connection of an unstreamed request (BodyTap::watch), queued or sent
-  // to a worker, so that the client leaving reaches onConnectionClosed.
-  void watchConnection(PendingRequest& request);
-  // Gives the connection back to evhttp (BodyTap::unwatch) just before the answer starts.
-  void unwatch(PendingRequest& request);
+  // The answer has ended (or the client is gone): the layer's request is no longer ours.
+  static void release(PendingRequest& request);
   // The client of queued request `id` left: the request leaves the queue unanswered.
   void dropQueued(uint64_t id);
+  // The address requests without a Host header are given in their URL (HOST:PORT).
+  const std::string& listenAddress() const { return listenAddress_; }
   // Ends a request the worker still holds. Answered (`cancelReason` null): it counts toward
   // --max-requests. Abandoned by the supervisor: the worker gets RequestCancel and the request's
   // fetches fail with "fetch() cancelled: " + cancelReason (ipc/protocol.h rule 12).
@@ -349,7 +356,15 @@ class Supervisor : public RequestHandler,
   const ServeConfig& config_;
   std::vector<std::string> workerCommand_;
   Logger& logger_;
-  HttpListener listener_;
+  LibeventLogRoute libeventLog_;
+  // The request path's HTTP/1.1 server (supervisor/http/), on this loop.
+  event::Dispatcher dispatcher_;
+  http::HttpLimits httpLimits_;
+  std::unique_ptr<http::HttpServer> server_;
+  // Set while the destructor closes the server: the layer's "gone" calls are ignored then.
+  bool destroying_ = false;
+  uint16_t port_ = 0;
+  std::string listenAddress_;
   ConfigReader readConfig_;
   AppRegistry apps_;
   Placement placement_;
@@ -416,8 +431,10 @@ class Supervisor : public RequestHandler,
   std::vector<PlacementCandidate> candidates_;
   std::vector<PlacementRank> ranks_;
   std::unordered_map<uint64_t, PendingRequest> inFlight_;
-  // Watched client connections (PendingRequest::connection), to the request id.
-  std::unordered_map<evhttp_connection*, uint64_t> byConnection_;
+  // HTTP requests whose inline body is still arriving (not yet routed).
+  std::unordered_map<uint64_t, PendingRequest> reading_;
+  // Scratch space for an answer's headers, reused.
+  std::vector<http::HttpHeader> answerHeaders_;
   // The last kRecentAnswers answered requests, so that lines their waitUntil() work logs after
   // the answer still carry the client-visible id, and fetches it starts are checked against
   // the worker and deployment that held the request. Bounded FIFO.

@@ -27,7 +27,7 @@ constexpr const char* kRestartReasons[] = {"crash",        "memory", "memory-har
 std::optional<std::string> Supervisor::pause() {
   if (phase_ != Phase::kServing) return std::nullopt;
   phase_ = Phase::kPaused;
-  listener_.stopAccepting();
+  server_->stopListening();
   logger_.info("paused: listener closed, finishing requests in flight",
                {{"in_flight", inFlight_.size()}, {"queued", queued_}});
   return "draining: the listener is closed; " + std::to_string(inFlight_.size() + queued_) +
@@ -36,10 +36,14 @@ std::optional<std::string> Supervisor::pause() {
 
 std::optional<std::string> Supervisor::resume() {
   if (phase_ != Phase::kPaused) return std::nullopt;
-  if (!listener_.resumeAccepting()) return std::nullopt;
+  try {
+    server_->listen(http::HttpServer::listenTcp(config_.listenHost, port_, false));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
   phase_ = Phase::kServing;
-  logger_.info("resumed", {{"address", listener_.address()}});
-  return "serving on " + listener_.address();
+  logger_.info("resumed", {{"address", listenAddress_}});
+  return "serving on " + listenAddress_;
 }
 
 void Supervisor::scale(uint32_t workers) {
@@ -73,7 +77,7 @@ ServerStatus Supervisor::snapshot() const {
     status.registryListening = registry_->listening();
   }
   status.metricsPerApp = config_.metricsPerApp;
-  status.listen = listener_.address();
+  status.listen = listenAddress_;
   status.isolation = isolationModeName(config_.isolation);
   switch (phase_) {
     case Phase::kBooting:

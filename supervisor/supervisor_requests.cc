@@ -1,19 +1,18 @@
 // Supervisor: the life of a request. Admission with request ids, dispatch to a worker, the
 // answer (the worker's or the supervisor's own error) with its metrics and access log, the
-// queue and the wall-time limit.
+// queue and the wall-time limit. Requests come from the HTTP/1.1 layer (supervisor/http/).
 #include "supervisor/supervisor.h"
 
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
-
-#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <strings.h>
 
 #include <cstdio>
 #include <cstring>
 
 #include "ipc/protocol.h"
 #include "ipc/small_message_builder.h"
-#include "supervisor/http_reply.h"
+#include "supervisor/http/request_url.h"
 
 namespace isolated::supervisor {
 
@@ -22,67 +21,166 @@ namespace {
 // How long an app that ran into its CPU limit counts as noisy (see App::noisyUntil).
 constexpr auto kNoisyFor = std::chrono::seconds(10);
 
-const char* methodName(evhttp_cmd_type cmd) {
-  switch (cmd) {
-    case EVHTTP_REQ_GET:
-      return "GET";
-    case EVHTTP_REQ_POST:
-      return "POST";
-    case EVHTTP_REQ_HEAD:
-      return "HEAD";
-    case EVHTTP_REQ_PUT:
-      return "PUT";
-    case EVHTTP_REQ_DELETE:
-      return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-      return "OPTIONS";
-    case EVHTTP_REQ_TRACE:
-      return "TRACE";
-    case EVHTTP_REQ_CONNECT:
-      return "CONNECT";
-    case EVHTTP_REQ_PATCH:
-      return "PATCH";
+// Headers of a worker's Response passed on to a client, at most (a fetch's are bounded at
+// ipc::kFetchMaxHeaders; an answer may carry more, such as many Set-Cookie fields).
+constexpr size_t kMaxResponseHeaders = 1024;
+
+std::string_view view(capnp::Text::Reader text) {
+  return {text.cStr(), text.size()};
+}
+
+void copyText(capnp::Text::Builder to, std::string_view from) {
+  if (!from.empty()) std::memcpy(to.begin(), from.data(), from.size());
+}
+
+// Headers of a script's response the supervisor does not pass on (the layer frames the answer
+// and drops Connection, Keep-Alive, Content-Length and Transfer-Encoding itself as well).
+bool isHopByHop(std::string_view name) {
+  static constexpr std::string_view kDropped[] = {
+      "connection", "keep-alive", "transfer-encoding", "content-length",
+      "upgrade",    "te",         "trailer",           "proxy-connection"};
+  for (std::string_view dropped : kDropped) {
+    if (name.size() == dropped.size() && strncasecmp(name.data(), dropped.data(), name.size()) == 0)
+      return true;
   }
-  return "GET";
+  return false;
+}
+
+// The isolated-error kind of an answer the HTTP layer makes itself.
+std::string_view rejectionKind(int status) {
+  switch (status) {
+    case 408:
+      return "request-timeout";
+    case 413:
+      return "body-too-large";
+    case 414:
+      return "uri-too-long";
+    case 417:
+      return "expectation-failed";
+    case 431:
+      return "headers-too-large";
+    case 501:
+      return "not-implemented";
+    case 505:
+      return "version-not-supported";
+    default:
+      return "bad-request";
+  }
+}
+
+std::string peerAddress(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
+  } else if (peer.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, text, sizeof text);
+  }
+  return text;
+}
+
+// Bytes of the request line and headers as received (give or take separators), as the evhttp
+// front measured them.
+size_t headSize(const http::HttpRequest& request) {
+  size_t size = request.target().size() + 16;
+  for (const http::HttpHeader& h : request.headers())
+    size += h.name.size() + h.value.size() + 4;
+  return size;
 }
 
 }  // namespace
 
+// ---- the layer's callbacks ----
+
+void ClientLink::onBodyData(std::string_view data) {
+  supervisor_.onClientBody(id_, data);
+}
+void ClientLink::onBodyEnd() {
+  supervisor_.onClientBodyEnd(id_);
+}
+void ClientLink::onWritable() {
+  supervisor_.onClientWritable(id_);
+}
+void ClientLink::onClientGone(http::GoneReason reason) {
+  supervisor_.onClientGone(id_, reason);
+}
+
 // ---- requests ----
 
-void Supervisor::onHttpRequest(evhttp_request* request, bool streamedBody) {
+void Supervisor::onRequest(http::HttpRequest& request) {
   PendingRequest pending;
-  pending.http = request;
+  pending.http = &request;
   pending.id = nextRequestId_++;
   pending.arrived = Clock::now();
-  pending.streamedBody = streamedBody;
   // The request id goes back on every answer, the supervisor's own errors included.
-  evkeyvalq* in = evhttp_request_get_input_headers(request);
-  const char* given = evhttp_find_header(in, config_.requestIdHeader.c_str());
-  pending.requestId = given != nullptr && *given != '\0' && std::strlen(given) <= 128
-                          ? std::string(given)
-                          : newRequestId();
-  evkeyvalq* out = evhttp_request_get_output_headers(request);
-  evhttp_add_header(out, config_.requestIdHeader.c_str(), pending.requestId.c_str());
+  auto given = request.header(config_.requestIdHeader);
+  pending.requestId = given && !given->empty() && given->size() <= 128
+                          ? std::string(*given)
+                          : std::string(request.idText());
+  if (config_.accessLog) {
+    pending.method = request.method();
+    pending.target = request.target();
+  }
+  pending.client = std::make_unique<ClientLink>(*this, pending.id);
+  request.setObserver(pending.client.get());
+  // The front answered heads up to twice --max-header-size read whole with a precise 431 (and
+  // refused larger ones before reading them whole: see onRejected); it still does.
+  if (headSize(request) > config_.maxHeaderBytes) {
+    return replyError(pending, 431, "headers-too-large",
+                      "request head exceeds " + std::to_string(config_.maxHeaderBytes) + " bytes");
+  }
+  auto length = request.contentLength();
+  if (request.hasBody() && length && *length <= kInlineBodyBytes) {
+    // Read whole first, then routed and sent inline, as if it had arrived with its head.
+    pending.inlineBody.reserve(static_cast<size_t>(*length));
+    request.grantBody(static_cast<size_t>(*length));
+    reading_.emplace(pending.id, std::move(pending));
+    return;
+  }
+  pending.streamedBody = request.hasBody();
+  routeRequest(std::move(pending));
+}
 
+void Supervisor::onRejected(http::HttpRejection& rejection) {
+  // A head the layer found over its limit (twice --max-header-size) before reading it whole
+  // gets 400, as it did from the evhttp front; heads read whole and over the limit get 431
+  // (onRequest).
+  if (rejection.status == 431 && rejection.why == "request head too large") rejection.status = 400;
+  rejection.headers.push_back({"content-type", "text/plain; charset=utf-8"});
+  rejection.headers.push_back({"isolated-error", rejectionKind(rejection.status)});
+  if (logger_.enabled(LogLevel::kDebug)) {
+    logger_.debug("request refused", {{"status", rejection.status},
+                                      {"reason", rejection.why},
+                                      {"client", peerAddress(rejection.peer)}});
+  }
+}
+
+void Supervisor::routeRequest(PendingRequest&& pending) {
+  http::HttpRequest& request = *pending.http;
   if (phase_ == Phase::kStopping || phase_ == Phase::kStopped || phase_ == Phase::kPaused) {
-    evhttp_add_header(out, "connection", "close");
+    request.closeAfterResponse();
     return replyError(pending, 503, "shutting-down", "Service Unavailable: draining", 1);
   }
   // Route on the Host header and the target's path (origin-form; an absolute-form target
-  // carries its own host and path).
-  const char* host = evhttp_find_header(in, "host");
-  const char* target = evhttp_request_get_uri(request);
-  std::string_view path = target != nullptr ? target : "/";
-  if (!path.starts_with('/')) {
-    const evhttp_uri* parsed = evhttp_request_get_evhttp_uri(request);
-    const char* uriHost = parsed != nullptr ? evhttp_uri_get_host(parsed) : nullptr;
-    const char* uriPath = parsed != nullptr ? evhttp_uri_get_path(parsed) : nullptr;
-    if (uriHost != nullptr) host = uriHost;
-    path = uriPath != nullptr && *uriPath != '\0' ? uriPath : "/";
+  // carries its own host and path). The layer has checked the Host's syntax; what the URL
+  // parser would read differently is refused here, so that the script's URL always names the
+  // host and path that were routed.
+  http::TargetParts parts = http::splitTarget(request.target());
+  std::string_view host =
+      parts.hasAuthority ? parts.authority : request.header("host").value_or("");
+  if (!parts.valid || (!host.empty() && !http::hostFitsUrl(host))) {
+    if (logger_.enabled(LogLevel::kDebug)) {
+      logger_.debug("request refused",
+                    {{"status", 400},
+                     {"reason", parts.valid ? "invalid Host" : "invalid request-target"},
+                     {"client", peerAddress(request.peer())}});
+    }
+    request.closeAfterResponse();
+    return replyError(pending, 400, "bad-request", "Bad Request: invalid host");
   }
+  std::string_view path = parts.pathAndQuery;
   path = path.substr(0, path.find_first_of("?#"));
-  App* app = apps_.route(host != nullptr ? host : "", path);
+  if (path.empty()) path = "/";
+  App* app = apps_.route(host, path);
   if (app == nullptr) {
     return replyError(pending, 404, "no-route",
                       "Not Found: no app is routed for this host and path");
@@ -112,8 +210,8 @@ void Supervisor::admit(PendingRequest&& pending) {
     return replyError(pending, 503, "overloaded",
                       "Service Unavailable: every worker is busy and the queue is full", 1);
   }
-  // A client that leaves while its request waits takes the request out of the queue.
-  watchConnection(pending);
+  // A client that leaves while its request waits takes the request out of the queue
+  // (onClientGone).
   enqueue(app, std::move(pending));
 }
 
@@ -126,24 +224,19 @@ void Supervisor::enqueue(App& app, PendingRequest&& request) {
   }
 }
 
-void Supervisor::watchConnection(PendingRequest& request) {
-  if (request.http == nullptr || request.streamedBody || request.watched) return;
-  BodyTap* tap = listener_.tapFor(request.http);
-  if (tap == nullptr || !tap->watch()) return;
-  request.watched = true;
-  request.connection = evhttp_request_get_connection(request.http);
-  byConnection_[request.connection] = request.id;
-}
-
 std::string Supervisor::newRequestId() {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(random_()));
   return buf;
 }
 
+void Supervisor::release(PendingRequest& request) {
+  // The layer's request may be reused for the next one of its connection: never touched again.
+  request.http = nullptr;
+}
+
 void Supervisor::replyError(PendingRequest& request, int status, std::string_view kind,
                             std::string_view message, int retryAfterSec) {
-  releaseStreams(request);
   if (request.service) {
     failService(request, status, kind, message, retryAfterSec);
     if (status == 504) metrics_.recordLimit("wall-limit");
@@ -151,40 +244,64 @@ void Supervisor::replyError(PendingRequest& request, int status, std::string_vie
                  request.workerId);
     return;
   }
+  if (status == 504) metrics_.recordLimit("wall-limit");
   if (request.responseStreaming) {
-    // The status line is out: close the connection so the client sees a truncated body (the
-    // failed write frees the request).
+    // The status line is out: the connection closes so the client sees a truncated body.
     logger_.info("streamed response aborted",
                  {{"request_id", request.requestId}, {"reason", std::string(kind)}});
-    if (status == 504) metrics_.recordLimit("wall-limit");
-    // Recorded first: ending the reply may free the request at once.
     recordAnswer(request, request.responseStatus, request.workerId);
-    if (evhttp_connection* connection = evhttp_request_get_connection(request.http)) {
-      ::shutdown(bufferevent_getfd(evhttp_connection_get_bufferevent(connection)), SHUT_RDWR);
-    }
-    evhttp_send_reply_end(request.http);
+    if (request.http != nullptr) request.http->abort();
+    release(request);
     return;
   }
+  recordAnswer(request, status, request.workerId);
   if (request.http != nullptr) {
-    supervisor::replyError(request.http, status, kind, message, retryAfterSec);
-  } else {
+    char retryAfter[16] = "";
+    answerHeaders_.clear();
+    answerHeaders_.push_back({config_.requestIdHeader, request.requestId});
+    answerHeaders_.push_back({"content-type", "text/plain; charset=utf-8"});
+    answerHeaders_.push_back({"isolated-error", kind});
+    if (retryAfterSec > 0) {
+      int n = std::snprintf(retryAfter, sizeof retryAfter, "%d", retryAfterSec);
+      answerHeaders_.push_back(
+          {"retry-after", std::string_view(retryAfter, static_cast<size_t>(n))});
+    }
+    std::string body;
+    body.reserve(message.size() + 1);
+    body.append(message);
+    body.push_back('\n');
+    request.http->respond(status, answerHeaders_, body);
+    release(request);
+  } else if (!request.cron.empty()) {
     logger_.error("scheduled event failed", {{"cron", request.cron},
                                              {"status", status},
                                              {"error", std::string(kind)},
                                              {"detail", std::string(message)},
                                              {"request_id", request.requestId}});
   }
-  if (status == 504) metrics_.recordLimit("wall-limit");
-  recordAnswer(request, status, request.workerId);
 }
 
 void Supervisor::replyFromWorker(PendingRequest& request, const WorkerProcess& worker,
                                  ipc::Response::Reader response) {
-  releaseStreams(request);
-  if (request.http != nullptr) {
-    supervisor::replyFromWorker(request.http, response);
-  } else if (request.service) {
+  recordAnswer(request, response.getStatus(), worker.id());
+  if (request.service) {
     answerService(request, response);
+  } else if (request.http != nullptr) {
+    answerHeaders_.clear();
+    answerHeaders_.push_back({config_.requestIdHeader, request.requestId});
+    for (auto header : response.getHeaders()) {
+      std::string_view name = view(header.getName());
+      if (!isHopByHop(name)) answerHeaders_.push_back({name, view(header.getValue())});
+    }
+    if (response.hasRuntimeError())
+      answerHeaders_.push_back({"isolated-error", view(response.getRuntimeError())});
+    auto body = response.getBody();
+    request.http->respond(
+        response.getStatus(), answerHeaders_,
+        std::string_view(reinterpret_cast<const char*>(body.begin()), body.size()));
+    release(request);
+  } else if (request.cron.empty()) {
+    // An HTTP request whose client has gone: nothing to answer.
   } else if (response.getStatus() >= 400 || response.hasRuntimeError()) {
     // The worker has logged the script's error with the request id; this names the trigger.
     logger_.error("scheduled event failed",
@@ -199,15 +316,14 @@ void Supervisor::replyFromWorker(PendingRequest& request, const WorkerProcess& w
         {{"cron", request.cron}, {"worker", worker.id()}, {"request_id", request.requestId}});
   }
   if (response.hasRuntimeError()) {
-    std::string kind = response.getRuntimeError().cStr();
+    std::string_view kind = view(response.getRuntimeError());
     if (kind == "cpu-limit" || kind == "memory-limit" || kind == "context-reset") {
-      metrics_.recordLimit(kind);
+      metrics_.recordLimit(std::string(kind));
     }
     // An app that runs into its CPU limit blocks its worker's thread for that long: for a while
     // it is kept on its home worker and other apps are placed away from it (tryAssign).
     if (kind == "cpu-limit") request.app->noisyUntil = Clock::now() + kNoisyFor;
   }
-  recordAnswer(request, response.getStatus(), worker.id());
 }
 
 void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_t workerId) {
@@ -228,10 +344,9 @@ void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_
     if (status >= 100 && status < 600) ++counters.classes[static_cast<size_t>(status / 100)];
     counters.latency.observe(seconds);
   }
-  if (!config_.accessLog || request.http == nullptr) return;
-  const char* uri = evhttp_request_get_uri(request.http);
-  logger_.info("request", {{"method", methodName(evhttp_request_get_command(request.http))},
-                           {"path", uri != nullptr ? uri : ""},
+  if (!config_.accessLog || !request.cron.empty()) return;
+  logger_.info("request", {{"method", request.method},
+                           {"path", request.target},
                            {"status", status},
                            {"duration_ms", seconds * 1000},
                            {"worker", workerId},
@@ -336,16 +451,7 @@ void Supervisor::unloadEverywhere(uint32_t deployment) {
 }
 
 void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
-  evhttp_request* http = request.http;
-  if (request.streamedBody && listener_.tapFor(http) == nullptr) {
-    // The client left while the request waited in the queue: evhttp detached the request.
-    if (evhttp_request_get_connection(http) == nullptr) {
-      evhttp_request_free(http);
-    } else {
-      replyError(request, 500, "internal", "Internal Server Error: the request body was lost");
-    }
-    return;
-  }
+  http::HttpRequest* http = request.http;
   const Deployment& deployment = *request.app->live;
   defineApp(worker, deployment, false);
   request.deployment = deployment.id;
@@ -363,65 +469,48 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
     scheduled.setScheduledTime(request.scheduledTimeMs);
     scheduled.setCron(request.cron);
     worker.send(message);
-    inFlight_.emplace(request.id, request);
+    inFlight_.emplace(request.id, std::move(request));
     return;
   }
   auto start = message.initRoot<ipc::Envelope>().initRequestStart();
   start.setId(request.id);
   start.setApp(deployment.id);
-  start.setMethod(methodName(evhttp_request_get_command(http)));
+  copyText(start.initMethod(static_cast<unsigned>(http->method().size())), http->method());
 
-  evkeyvalq* in = evhttp_request_get_input_headers(http);
-  const char* host = evhttp_find_header(in, "host");
-  std::string url = "http://";
-  url += host != nullptr ? host : listener_.address();
-  url += evhttp_request_get_uri(http);
-  start.setUrl(url);
+  // routeRequest() checked the target and host: the URL names what was routed.
+  http::TargetParts parts = http::splitTarget(http->target());
+  std::string_view host = parts.hasAuthority ? parts.authority : http->header("host").value_or("");
+  if (host.empty()) host = listenAddress_;
+  auto url = start.initUrl(static_cast<unsigned>(7 + host.size() + parts.pathAndQuery.size()));
+  std::memcpy(url.begin(), "http://", 7);
+  std::memcpy(url.begin() + 7, host.data(), host.size());
+  std::memcpy(url.begin() + 7 + host.size(), parts.pathAndQuery.data(), parts.pathAndQuery.size());
   start.setRequestId(request.requestId);
   metrics_.recordQueueWait(std::chrono::duration<double>(Clock::now() - request.arrived).count());
 
-  unsigned count = 0;
-  for (evkeyval* h = in->tqh_first; h != nullptr; h = h->next.tqe_next)
-    ++count;
-  auto headers = start.initHeaders(count);
-  unsigned i = 0;
-  for (evkeyval* h = in->tqh_first; h != nullptr; h = h->next.tqe_next, ++i) {
-    headers[i].setName(h->key);
-    headers[i].setValue(h->value);
+  auto in = http->headers();
+  auto headers = start.initHeaders(static_cast<unsigned>(in.size()));
+  for (unsigned i = 0; i < in.size(); ++i) {
+    copyText(headers[i].initName(static_cast<unsigned>(in[i].name.size())), in[i].name);
+    copyText(headers[i].initValue(static_cast<unsigned>(in[i].value.size())), in[i].value);
   }
-
-  if (evhttp_connection* conn = evhttp_request_get_connection(http)) {
-    char* address = nullptr;
-    uint16_t port = 0;
-    evhttp_connection_get_peer(conn, &address, &port);
-    if (address != nullptr) start.setClientAddress(address);
-  }
+  start.setClientAddress(peerAddress(http->peer()));
 
   if (request.streamedBody) {
     start.setBodyFollows(true);
-  } else {
-    evbuffer* body = evhttp_request_get_input_buffer(http);
-    size_t length = evbuffer_get_length(body);
-    if (length > 0) {
-      auto bytes = start.initBody(static_cast<unsigned>(length));
-      evbuffer_copyout(body, bytes.begin(), length);
-    }
+  } else if (!request.inlineBody.empty()) {
+    auto bytes = start.initBody(static_cast<unsigned>(request.inlineBody.size()));
+    std::memcpy(bytes.begin(), request.inlineBody.data(), request.inlineBody.size());
   }
 
   worker.send(message);
-  PendingRequest& sent = inFlight_.emplace(request.id, request).first->second;
-  if (!sent.streamedBody) {
-    // Watched until answered (if not since it was queued): a client that leaves cancels the
-    // request in the worker, and its Request's signal aborts. No system call, one map insert.
-    watchConnection(sent);
-  } else {
-    BodyTap* tap = listener_.tapFor(http);
-    if (tap == nullptr) return;  // the connection is already gone; onConnectionClosed follows
+  PendingRequest& sent = inFlight_.emplace(request.id, std::move(request)).first->second;
+  sent.inlineBody = std::string();
+  if (sent.streamedBody) {
+    // The body comes as the worker makes room for it (onWorkerBodyCredit); until then it waits
+    // in the connection, which pushes back on the client.
     sent.bodyCredit = ipc::kBodyWindowBytes;
-    sent.connection = evhttp_request_get_connection(http);
-    byConnection_[sent.connection] = sent.id;
-    tap->setConsumer(this, sent.id);
-    pumpRequestBody(sent);
+    http->grantBody(ipc::kBodyWindowBytes);
   }
 }
 
@@ -471,6 +560,18 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
   if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
   if (it->second.responseStreaming) {
     return worker.kill("protocol error: a second Response for one request");
+  }
+  // A legal frame can carry millions of (empty) headers; the answer is refused rather than
+  // copied header by header.
+  if (response.getHeaders().size() > kMaxResponseHeaders) {
+    logger_.warn("response refused: too many headers", {{"request_id", it->second.requestId},
+                                                        {"worker", worker.id()},
+                                                        {"headers", response.getHeaders().size()}});
+    replyError(it->second, 502, "bad-response",
+               "Bad Gateway: the response has more than " + std::to_string(ipc::kFetchMaxHeaders) +
+                   " headers");
+    finishInFlight(id, response.getBodyFollows() ? "its response had too many headers" : nullptr);
+    return;
   }
   if (response.getBodyFollows()) {
     if (it->second.http == nullptr && !it->second.service) {
@@ -542,7 +643,9 @@ void Supervisor::expireInFlight(Clock::time_point now) {
     if (now - request.arrived >= request.wallLimit) expired.push_back(id);
   }
   for (uint64_t id : expired) {
-    PendingRequest& request = inFlight_.at(id);
+    auto it = inFlight_.find(id);
+    if (it == inFlight_.end()) continue;
+    PendingRequest& request = it->second;
     replyError(request, 504, "wall-limit",
                "Gateway Timeout: the request exceeded its time limit of " +
                    std::to_string(request.wallLimit.count()) + " ms");

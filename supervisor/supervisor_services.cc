@@ -156,7 +156,7 @@ void Supervisor::sendServiceRequest(WorkerProcess& worker, PendingRequest& reque
   call.body.clear();
   call.body.shrink_to_fit();
   call.dispatched = true;
-  inFlight_.emplace(request.id, request);
+  inFlight_.emplace(request.id, std::move(request));
   pumpServiceUpload(call);
 }
 

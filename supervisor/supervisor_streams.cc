@@ -1,59 +1,68 @@
-// Supervisor: streamed bodies (ipc/protocol.h rules 8-11). The request body comes from the
-// connection's BodyTap and goes to the worker as credit allows; a streamed response goes to
-// the client chunk by chunk, credited back to the worker as the connection drains; a client
-// that leaves mid-stream, or while the worker holds its request, cancels that request.
+// Supervisor: streamed bodies (ipc/protocol.h rules 8-15). A request body comes from the HTTP
+// layer as the worker grants credit; a streamed response goes to the client chunk by chunk,
+// credited back to the worker as the connection takes it; a client that leaves, a body that
+// breaks, or a client that stalls ends the request (the layer reports all three as "gone").
 #include "supervisor/supervisor.h"
 
-#include <event2/buffer.h>
+#include <strings.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <charconv>
+#include <cstring>
 
 #include "ipc/protocol.h"
-#include "supervisor/http_reply.h"
 
 namespace isolated::supervisor {
 
-void Supervisor::onBodyReadable(uint64_t requestId) {
-  auto it = inFlight_.find(requestId);
-  if (it != inFlight_.end()) pumpRequestBody(it->second);
+namespace {
+
+std::string_view view(capnp::Text::Reader text) {
+  return {text.cStr(), text.size()};
 }
 
-void Supervisor::pumpRequestBody(PendingRequest& request) {
-  if (!request.streamedBody || request.bodyEndSent) return;
-  BodyTap* tap = listener_.tapFor(request.http);
+}  // namespace
+
+void Supervisor::onClientBody(uint64_t id, std::string_view data) {
+  if (auto reading = reading_.find(id); reading != reading_.end()) {
+    reading->second.inlineBody.append(data);
+    return;
+  }
+  auto it = inFlight_.find(id);
+  if (it == inFlight_.end()) return;
+  PendingRequest& request = it->second;
   WorkerProcess* worker = findWorker(request.workerId);
-  if (tap == nullptr || worker == nullptr) return;
-  for (;;) {
-    if (int status = tap->error()) {
-      uint64_t id = request.id;
-      replyError(request, status, status == 413 ? "body-too-large" : "bad-request",
-                 status == 413 ? "Payload Too Large: the body exceeds " +
-                                     std::to_string(config_.maxBodyBytes >> 20) + " MB"
-                               : "Bad Request: malformed chunked body");
-      finishInFlight(id, status == 413 ? "the body of the request that made it is too large"
-                                       : "the body of the request that made it is malformed");
-      return;
-    }
-    size_t n = std::min<size_t>({tap->available(), request.bodyCredit, ipc::kBodyChunkBytes});
-    if (n == 0 && !tap->finished()) return;
+  request.bodyCredit -= static_cast<uint32_t>(std::min<size_t>(data.size(), request.bodyCredit));
+  if (worker == nullptr) return;
+  while (!data.empty()) {
+    size_t n = std::min<size_t>(data.size(), ipc::kBodyChunkBytes);
     capnp::MallocMessageBuilder message;
     auto chunk = message.initRoot<ipc::Envelope>().initBodyChunk();
     chunk.setId(request.id);
-    if (n > 0) {
-      auto data = chunk.initData(static_cast<unsigned>(n));
-      tap->take(data.begin(), n);
-      request.bodyCredit -= static_cast<uint32_t>(n);
-    }
-    bool end = tap->finished() && tap->error() == 0;
-    chunk.setEnd(end);
+    auto bytes = chunk.initData(static_cast<unsigned>(n));
+    std::memcpy(bytes.begin(), data.data(), n);
     worker->send(message);
-    if (end) {
-      request.bodyEndSent = true;
-      // The connection is still watched (byConnection_) until the answer is complete.
-      return;
-    }
+    data.remove_prefix(n);
   }
+}
+
+void Supervisor::onClientBodyEnd(uint64_t id) {
+  if (auto reading = reading_.find(id); reading != reading_.end()) {
+    PendingRequest request = std::move(reading->second);
+    reading_.erase(reading);
+    routeRequest(std::move(request));
+    return;
+  }
+  auto it = inFlight_.find(id);
+  if (it == inFlight_.end() || it->second.bodyEndSent) return;
+  PendingRequest& request = it->second;
+  request.bodyEndSent = true;
+  WorkerProcess* worker = findWorker(request.workerId);
+  if (worker == nullptr) return;
+  capnp::MallocMessageBuilder message;
+  auto chunk = message.initRoot<ipc::Envelope>().initBodyChunk();
+  chunk.setId(request.id);
+  chunk.setEnd(true);
+  worker->send(message);
 }
 
 void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Reader credit) {
@@ -74,37 +83,42 @@ void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Read
     }
     return;
   }
+  if (request.http == nullptr || !request.streamedBody || request.bodyEndSent) return;
   // Credit beyond one window is ignored (ipc/protocol.h rule 9).
-  request.bodyCredit = static_cast<uint32_t>(
-      std::min<uint64_t>(uint64_t{request.bodyCredit} + credit.getBytes(), ipc::kBodyWindowBytes));
-  pumpRequestBody(request);
+  uint32_t grant = static_cast<uint32_t>(
+      std::min<uint64_t>(credit.getBytes(), ipc::kBodyWindowBytes - request.bodyCredit));
+  if (grant == 0) return;
+  request.bodyCredit += grant;
+  request.http->grantBody(grant);
 }
 
 void Supervisor::startStreamedResponse(PendingRequest& request, ipc::Response::Reader response) {
   if (request.service) return startServiceStream(request, response);
-  evhttp_request* http = request.http;
-  addWorkerHeaders(http, response, /*keepContentLength=*/true);
-  if (const char* length =
-          evhttp_find_header(evhttp_request_get_output_headers(http), "content-length")) {
-    char* end = nullptr;
-    long long declared = std::strtoll(length, &end, 10);
-    if (end != length && *end == '\0' && declared >= 0) {
-      request.responseDeclared = declared;
-    } else {
-      // Not a length evhttp could frame by: send the body chunked instead.
-      evhttp_remove_header(evhttp_request_get_output_headers(http), "content-length");
+  answerHeaders_.clear();
+  answerHeaders_.push_back({config_.requestIdHeader, request.requestId});
+  for (auto header : response.getHeaders()) {
+    std::string_view name = view(header.getName());
+    std::string_view value = view(header.getValue());
+    if (name.size() == 14 && strncasecmp(name.data(), "content-length", 14) == 0) {
+      int64_t declared = -1;
+      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), declared);
+      // Not a length to frame by: the body goes chunked instead.
+      if (error == std::errc() && end == value.data() + value.size() && declared >= 0) {
+        request.responseDeclared = declared;
+      }
+      // Passed on: the layer writes its own value under the script's spelling of the name.
     }
+    answerHeaders_.push_back({name, value});
   }
+  if (response.hasRuntimeError())
+    answerHeaders_.push_back({"isolated-error", view(response.getRuntimeError())});
   request.responseStreaming = true;
   request.responseStatus = response.getStatus();
-  // The connection stays watched (byConnection_) through the body, which evhttp writes with
-  // its read callback off: what the tap held may go to evhttp now.
-  unwatch(request);
-  evhttp_send_reply_start(http, response.getStatus(), nullptr);
-  if (request.connection == nullptr) {
-    request.connection = evhttp_request_get_connection(http);
-    if (request.connection != nullptr) byConnection_[request.connection] = request.id;
-  }
+  // The layer drops the hop-by-hop headers (Connection, Transfer-Encoding, ...) itself.
+  request.http->startResponse(response.getStatus(), answerHeaders_,
+                              request.responseDeclared >= 0
+                                  ? std::optional<uint64_t>(request.responseDeclared)
+                                  : std::nullopt);
 }
 
 void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader chunk) {
@@ -143,28 +157,22 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
                                         "Content-Length");
     return;
   }
+  bool room = true;
   if (data.size() > 0) {
     request.responseUncredited += static_cast<uint32_t>(data.size());
-    EvbufferPtr buffer(evbuffer_new());
-    evbuffer_add(buffer.get(), data.begin(), data.size());
-    evhttp_send_reply_chunk_with_cb(request.http, buffer.get(), &Supervisor::onClientDrained, this);
+    room = request.http->write(
+        std::string_view(reinterpret_cast<const char*>(data.begin()), data.size()));
   }
   if (chunk.getEnd()) {
-    releaseStreams(request);
-    // Recorded first: ending the reply may free the request at once.
     recordAnswer(request, request.responseStatus, worker.id());
-    evhttp_send_reply_end(request.http);
+    request.http->end();
+    release(request);
     finishInFlight(id);
     return;
   }
-  // Credit at once while the client keeps up (little is queued for it); otherwise when its
-  // connection has drained (onClientDrained).
-  evhttp_connection* connection = evhttp_request_get_connection(request.http);
-  if (connection == nullptr ||
-      evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(connection))) <=
-          ipc::kBodyWindowBytes / 2) {
-    creditResponse(request);
-  }
+  // Credit at once while the client keeps up; otherwise when its connection has taken enough
+  // of what is buffered (onClientWritable).
+  if (room) creditResponse(request);
 }
 
 void Supervisor::creditResponse(PendingRequest& request) {
@@ -179,40 +187,64 @@ void Supervisor::creditResponse(PendingRequest& request) {
   request.responseUncredited = 0;
 }
 
-void Supervisor::onClientDrained(evhttp_connection* connection, void* self) {
-  auto* supervisor = static_cast<Supervisor*>(self);
-  auto found = supervisor->byConnection_.find(connection);
-  if (found == supervisor->byConnection_.end()) return;
-  auto it = supervisor->inFlight_.find(found->second);
-  if (it != supervisor->inFlight_.end()) supervisor->creditResponse(it->second);
+void Supervisor::onClientWritable(uint64_t id) {
+  auto it = inFlight_.find(id);
+  if (it != inFlight_.end()) creditResponse(it->second);
 }
 
-void Supervisor::onConnectionClosed(evhttp_connection* connection) {
-  auto found = byConnection_.find(connection);
-  if (found == byConnection_.end()) return;
-  uint64_t id = found->second;
-  byConnection_.erase(found);
+void Supervisor::onClientGone(uint64_t id, http::GoneReason reason) {
+  if (destroying_) return;
+  if (auto reading = reading_.find(id); reading != reading_.end()) {
+    // Its small body never arrived whole; it was not routed yet.
+    logger_.debug(
+        "client went away before its body arrived",
+        {{"request_id", reading->second.requestId}, {"reason", http::goneReasonName(reason)}});
+    reading_.erase(reading);
+    checkDrained();
+    return;
+  }
   auto it = inFlight_.find(id);
   if (it == inFlight_.end()) {
     dropQueued(id);
     return;
   }
   PendingRequest& request = it->second;
-  request.connection = nullptr;
-  logger_.info(request.streamedBody || request.responseStreaming ? "client went away mid-stream"
-                                                                 : "client went away",
-               {{"request_id", request.requestId},
-                {"worker", request.workerId},
-                {"app", request.app->config.name}});
-  // evhttp has detached the request from the connection it is freeing; it is ours to free.
-  if (evhttp_request_get_connection(request.http) == nullptr) evhttp_request_free(request.http);
-  finishInFlight(id, "the client of the request that made it went away");
-}
-
-void Supervisor::unwatch(PendingRequest& request) {
-  if (!request.watched) return;
-  request.watched = false;
-  if (BodyTap* tap = listener_.tapFor(request.http)) tap->unwatch();
+  release(request);
+  bool streaming = request.streamedBody || request.responseStreaming;
+  switch (reason) {
+    case http::GoneReason::kBodyTooLarge:
+    case http::GoneReason::kBadBody: {
+      // The layer has answered 413 or 400 (or cut a streamed answer short).
+      bool tooLarge = reason == http::GoneReason::kBodyTooLarge;
+      std::string_view kind = tooLarge ? "body-too-large" : "bad-request";
+      if (request.responseStreaming) {
+        logger_.info("streamed response aborted",
+                     {{"request_id", request.requestId}, {"reason", kind}});
+      }
+      recordAnswer(request,
+                   request.responseStreaming ? request.responseStatus
+                   : tooLarge                ? 413
+                                             : 400,
+                   request.workerId);
+      finishInFlight(id, tooLarge ? "the body of the request that made it is too large"
+                                  : "the body of the request that made it is malformed");
+      return;
+    }
+    case http::GoneReason::kTimeout:
+      logger_.info("client stalled", {{"request_id", request.requestId},
+                                      {"worker", request.workerId},
+                                      {"app", request.app->config.name}});
+      finishInFlight(id, "the client of the request that made it stalled");
+      return;
+    case http::GoneReason::kClientClosed:
+    case http::GoneReason::kServerClosing:
+      logger_.info(streaming ? "client went away mid-stream" : "client went away",
+                   {{"request_id", request.requestId},
+                    {"worker", request.workerId},
+                    {"app", request.app->config.name}});
+      finishInFlight(id, "the client of the request that made it went away");
+      return;
+  }
 }
 
 void Supervisor::dropQueued(uint64_t id) {
@@ -222,25 +254,12 @@ void Supervisor::dropQueued(uint64_t id) {
     if (it == app->queue.end()) continue;
     logger_.info("client went away while queued",
                  {{"request_id", it->requestId}, {"app", app->config.name}});
-    // evhttp has detached the request from the connection it is freeing; it is ours to free.
-    if (evhttp_request_get_connection(it->http) == nullptr) evhttp_request_free(it->http);
     app->queue.erase(it);
     --queued_;
     // An emptied queue leaves waiting_ at the next pump or expiry.
     break;
   }
   checkDrained();
-}
-
-void Supervisor::releaseStreams(PendingRequest& request) {
-  if (request.streamedBody) {
-    if (BodyTap* tap = listener_.tapFor(request.http)) tap->setConsumer(nullptr, 0);
-  }
-  unwatch(request);
-  if (request.connection != nullptr) {
-    byConnection_.erase(request.connection);
-    request.connection = nullptr;
-  }
 }
 
 }  // namespace isolated::supervisor

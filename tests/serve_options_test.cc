@@ -763,3 +763,50 @@ TEST(ServeOptionsExampleTest, PlatformExampleReads) {
 
 }  // namespace
 }  // namespace isolated
+
+namespace isolated {
+namespace {
+
+// The front's protections (issue 12, defect 1): timeouts and the connection cap, each as a flag,
+// a variable and a [server] key.
+TEST(ServeOptionsTest, FrontTimeoutsAndConnectionCap) {
+  ServeConfig defaults = parseOk({"app.js"});
+  EXPECT_EQ(defaults.headerTimeoutMs, 10000u);
+  EXPECT_EQ(defaults.idleTimeoutMs, 60000u);
+  EXPECT_EQ(defaults.bodyTimeoutMs, 30000u);
+  EXPECT_EQ(defaults.maxConnections, 0u);
+  ServeConfig flags = parseOk({"app.js", "--header-timeout", "3", "--idle-timeout", "4",
+                               "--body-timeout", "5", "--max-connections", "600"});
+  EXPECT_EQ(flags.headerTimeoutMs, 3000u);
+  EXPECT_EQ(flags.idleTimeoutMs, 4000u);
+  EXPECT_EQ(flags.bodyTimeoutMs, 5000u);
+  EXPECT_EQ(flags.maxConnections, 600u);
+  ServeConfig env = parseOk({"app.js"}, {{"ISOLATED_HEADER_TIMEOUT", "6"},
+                                         {"ISOLATED_IDLE_TIMEOUT", "7"},
+                                         {"ISOLATED_BODY_TIMEOUT", "8"},
+                                         {"ISOLATED_MAX_CONNECTIONS", "9"}});
+  EXPECT_EQ(env.headerTimeoutMs, 6000u);
+  EXPECT_EQ(env.idleTimeoutMs, 7000u);
+  EXPECT_EQ(env.bodyTimeoutMs, 8000u);
+  EXPECT_EQ(env.maxConnections, 9u);
+  auto error = parseServeOptions({"app.js", "--header-timeout", "0"}, envFrom({}), kCpus);
+  ASSERT_TRUE(std::holds_alternative<OptionsError>(error));
+  EXPECT_NE(std::get<OptionsError>(error).message.find("--header-timeout"), std::string::npos);
+}
+
+TEST_F(ServeConfigFileTest, FrontKeys) {
+  std::string path = write(R"([server]
+header_timeout = 2
+idle_timeout = 3
+body_timeout = 4
+max_connections = 100
+)");
+  ServeConfig c = parseOk({"--config", path});
+  EXPECT_EQ(c.headerTimeoutMs, 2000u);
+  EXPECT_EQ(c.idleTimeoutMs, 3000u);
+  EXPECT_EQ(c.bodyTimeoutMs, 4000u);
+  EXPECT_EQ(c.maxConnections, 100u);
+}
+
+}  // namespace
+}  // namespace isolated

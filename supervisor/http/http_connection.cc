@@ -218,9 +218,9 @@ void HttpConnection::parse() {
       // The whole input was taken and the head is still incomplete.
       std::string_view raw(in_.get() + headStart_, inEnd_ - headStart_);
       if (raw.size() > context_.limits.maxHeaderBytes) {
-        fail(431, GoneReason::kBadBody);
+        fail(431, GoneReason::kBadBody, "request head too large");
       } else if (isHttp09RequestLine(raw)) {
-        fail(400, GoneReason::kBadBody);
+        fail(400, GoneReason::kBadBody, "HTTP/0.9 request");
       }
       break;
     }
@@ -270,7 +270,8 @@ bool HttpConnection::feed(size_t length) {
   }
   if (err != HPE_OK) {
     int status = errorStatus_ ? errorStatus_ : 400;
-    fail(status, status == 413 ? GoneReason::kBodyTooLarge : GoneReason::kBadBody);
+    fail(status, status == 413 ? GoneReason::kBodyTooLarge : GoneReason::kBadBody,
+         llhttp_get_error_reason(&parser_));
     return false;
   }
   return used > 0;
@@ -280,16 +281,16 @@ void HttpConnection::headersComplete() {
   HttpRequest& r = *current_;
   std::string_view raw(in_.get() + headStart_, inPos_ - headStart_);
   if (raw.size() > context_.limits.maxHeaderBytes) {
-    fail(431, GoneReason::kBadBody);
+    fail(431, GoneReason::kBadBody, "request head too large");
     return;
   }
   if (parser_.http_major != 1 || parser_.http_minor > 1) {
-    fail(parser_.http_major == 0 ? 400 : 505, GoneReason::kBadBody);
+    fail(parser_.http_major == 0 ? 400 : 505, GoneReason::kBadBody, "unsupported HTTP version");
     return;
   }
   // llhttp ends a head at "\r\n\r" without its LF; a complete head ends with one.
   if (!raw.ends_with('\n') || !headLinesValid(raw)) {
-    fail(400, GoneReason::kBadBody);
+    fail(400, GoneReason::kBadBody, "malformed line in the request head");
     return;
   }
   r.versionMinor_ = parser_.http_minor >= 1 ? 1 : 0;
@@ -303,7 +304,7 @@ void HttpConnection::headersComplete() {
     HttpHeader h{std::string_view(r.head_.data() + f.nameOffset, f.nameLength),
                  std::string_view(r.head_.data() + f.valueOffset, f.valueLength)};
     if (!isToken(h.name)) {
-      fail(400, GoneReason::kBadBody);
+      fail(400, GoneReason::kBadBody, "invalid header name");
       return;
     }
     // http-parser keeps trailing whitespace of a value; RFC 9110 excludes it from the value.
@@ -311,13 +312,13 @@ void HttpConnection::headersComplete() {
       h.value.remove_suffix(1);
     }
     if (!isFieldValue(h.value)) {
-      fail(400, GoneReason::kBadBody);
+      fail(400, GoneReason::kBadBody, "invalid header value");
       return;
     }
     if (h.name.size() == 4 && equalsIgnoreCase(h.name, "host")) {
       ++hosts;
       if (!isValidHost(h.value)) {
-        fail(400, GoneReason::kBadBody);
+        fail(400, GoneReason::kBadBody, "invalid Host");
         return;
       }
     } else if (h.name.size() == 17 && equalsIgnoreCase(h.name, "transfer-encoding")) {
@@ -325,7 +326,7 @@ void HttpConnection::headersComplete() {
       chunkedOnly = chunkedOnly && isChunkedOnly(h.value);
     } else if (h.name.size() == 6 && equalsIgnoreCase(h.name, "expect")) {
       if (!equalsIgnoreCase(h.value, "100-continue")) {
-        fail(417, GoneReason::kBadBody);
+        fail(417, GoneReason::kBadBody, "unknown expectation");
         return;
       }
       r.expectContinue_ = r.versionMinor_ == 1;
@@ -334,15 +335,16 @@ void HttpConnection::headersComplete() {
   }
   if (hosts > 1 || (hosts == 0 && r.versionMinor_ == 1) ||
       (transferEncodings > 0 && (transferEncodings > 1 || !chunkedOnly || r.versionMinor_ == 0))) {
-    fail(400, GoneReason::kBadBody);
+    fail(400, GoneReason::kBadBody,
+         hosts != 1 && r.versionMinor_ == 1 ? "missing or repeated Host" : "invalid framing");
     return;
   }
   if (parser_.method == HTTP_CONNECT) {
-    fail(501, GoneReason::kBadBody);
+    fail(501, GoneReason::kBadBody, "CONNECT");
     return;
   }
   if (!isValidTarget(r.target_, parser_.method == HTTP_OPTIONS)) {
-    fail(400, GoneReason::kBadBody);
+    fail(400, GoneReason::kBadBody, "invalid request-target");
     return;
   }
   bool chunked = (parser_.flags & F_CHUNKED) != 0;
@@ -351,7 +353,7 @@ void HttpConnection::headersComplete() {
   r.hasBody_ = chunked || (r.contentLength_ && *r.contentLength_ > 0);
   if (r.contentLength_ && context_.limits.maxBodyBytes &&
       *r.contentLength_ > context_.limits.maxBodyBytes) {
-    fail(413, GoneReason::kBodyTooLarge);
+    fail(413, GoneReason::kBodyTooLarge, "Content-Length over the limit");
     return;
   }
   r.keepAlive_ = llhttp_should_keep_alive(&parser_) != 0;
@@ -377,8 +379,9 @@ void HttpConnection::messageComplete() {
   maybeFinish();
 }
 
-void HttpConnection::fail(int status, GoneReason reason) {
+void HttpConnection::fail(int status, GoneReason reason, std::string_view why) {
   HttpRequest* r = current_;
+  failWhy_ = why;
   phase_ = Phase::kStopped;
   closeAfterQueue_ = true;
   current_ = nullptr;
@@ -455,8 +458,13 @@ void HttpConnection::appendHead(std::string& out, HttpRequest& request, int stat
   out.append(statusText(status));
   out.append("\r\n");
   bool ownDate = false;
+  // The owner's spelling of Content-Length is kept when it passed one (its value never is).
+  std::string_view lengthName = "Content-Length";
   for (const HttpHeader& h : headers) {
-    if (ownerMayNotSend(h)) continue;
+    if (ownerMayNotSend(h)) {
+      if (h.name.size() == 14 && equalsIgnoreCase(h.name, "content-length")) lengthName = h.name;
+      continue;
+    }
     if (h.name.size() == 4 && equalsIgnoreCase(h.name, "date")) ownDate = true;
     out.append(h.name);
     out.append(": ");
@@ -469,7 +477,8 @@ void HttpConnection::appendHead(std::string& out, HttpRequest& request, int stat
     out.append("\r\n");
   }
   if (contentLength) {
-    out.append("Content-Length: ");
+    out.append(lengthName);
+    out.append(": ");
     appendDecimal(out, *contentLength);
     out.append("\r\n");
   } else if (chunked) {
@@ -612,9 +621,12 @@ void HttpConnection::answerInternally(HttpRequest& r, int status) {
   r.bodyState_ = HttpRequest::BodyState::kDone;
   r.keepAlive_ = false;
   r.responseState_ = HttpRequest::ResponseState::kStreaming;
+  HttpRejection rejection{status, failWhy_, peer_, {}};
+  context_.handler.onRejected(rejection);
+  status = rejection.status;
   std::string_view text = statusText(status);
   std::string& out = outputFor(r);
-  appendHead(out, r, status, {}, text.size() + 1, false, true);
+  appendHead(out, r, status, rejection.headers, text.size() + 1, false, true);
   out.append(text);
   out.push_back('\n');
   r.responseState_ = HttpRequest::ResponseState::kEnded;
@@ -812,10 +824,10 @@ void HttpConnection::onTimer() {
       closeNow(GoneReason::kTimeout);
       break;
     case TimerPurpose::kHeader:
-      fail(408, GoneReason::kTimeout);
+      fail(408, GoneReason::kTimeout, "timed out");
       break;
     case TimerPurpose::kBody:
-      fail(408, GoneReason::kTimeout);
+      fail(408, GoneReason::kTimeout, "timed out");
       break;
     case TimerPurpose::kWrite:
       closeNow(GoneReason::kTimeout);

@@ -89,7 +89,7 @@ class HttpConnection {
   void messageComplete();
   // A protocol error in the request being parsed: answer `status` (when it can still be
   // answered) and close after the answers before it.
-  void fail(int status, GoneReason reason);
+  void fail(int status, GoneReason reason, std::string_view why);
   void onEof();
   // After EOF, once every buffered byte is parsed: no more requests will come.
   void stopIfInputDone();
@@ -139,7 +139,8 @@ class HttpConnection {
   size_t headStart_ = 0;
   Phase phase_ = Phase::kIdle;
   Transition transition_ = Transition::kNone;
-  int errorStatus_ = 0;  // set by a parser callback that refused the input
+  int errorStatus_ = 0;       // set by a parser callback that refused the input
+  std::string_view failWhy_;  // a static text: why the last fail() refused the request
   bool lastWasValue_ = false;
   size_t trailerBytes_ = 0;      // of the current chunked body's trailer section
   size_t trailerNameBytes_ = 0;  // of the trailer field being read

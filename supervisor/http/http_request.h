@@ -61,12 +61,28 @@ class HttpRequestObserver {
   virtual void onClientGone(GoneReason reason) = 0;
 };
 
+// A request the layer refuses and answers itself (400, 408, 413, 414, 417, 431, 501, 505), then
+// closes the connection.
+struct HttpRejection {
+  // The answer's status; the handler may replace it with another error status.
+  int status;
+  // Why, as a short static text ("invalid Host", an llhttp error reason): for logs.
+  std::string_view why;
+  const sockaddr_storage& peer;
+  // Headers for the answer (besides Date, Content-Length and Connection); views must stay valid
+  // until onRejected's caller returns (static texts, or storage the handler owns).
+  std::vector<HttpHeader> headers;
+};
+
 class HttpRequestHandler {
  public:
   virtual ~HttpRequestHandler() = default;
   // A request whose head is complete and valid. Answer it now or later, in any order with
   // respect to other requests of the same connection: the layer sends answers in request order.
   virtual void onRequest(HttpRequest& request) = 0;
+  // The layer is about to answer a malformed, oversized or stalled request itself (for logs,
+  // and for headers of the owner's on that answer). Must not call into the connection.
+  virtual void onRejected(HttpRejection& rejection) { (void)rejection; }
 };
 
 class HttpRequest {
@@ -94,6 +110,9 @@ class HttpRequest {
   // Starts or stops delivering body and output events (nullptr: nobody listens). Set it in
   // onRequest or later; body bytes wait in the connection until credit is granted.
   void setObserver(HttpRequestObserver* observer) { observer_ = observer; }
+  // The connection closes after this request's answer (which carries Connection: close). Call it
+  // before the answer starts.
+  void closeAfterResponse() { keepAlive_ = false; }
   // Lets `bytes` more body bytes be delivered. The first grant answers `Expect: 100-continue`.
   void grantBody(size_t bytes);
 

@@ -61,12 +61,29 @@ HttpServer::HttpServer(event::Dispatcher& dispatcher, HttpRequestHandler& handle
       reaper_(dispatcher, [this] { reap(); }),
       acceptRetry_(dispatcher, [this] { resumeAccepting(); }) {
   context_.onClosed = [this](HttpConnection* c) { connectionClosed(c); };
-  if (listener_) {
-    int flags = ::fcntl(listener_.get(), F_GETFL);
-    ::fcntl(listener_.get(), F_SETFL, flags | O_NONBLOCK);
-    acceptEvent_ = std::make_unique<event::FileEvent>(dispatcher, listener_.get(), EV_READ, false,
-                                                      [this](short) { onAcceptable(); });
+  listen(std::move(listener_));
+}
+
+void HttpServer::listen(UniqueFd listener) {
+  if (draining_) return;
+  stopListening();
+  listener_ = std::move(listener);
+  if (!listener_) return;
+  int flags = ::fcntl(listener_.get(), F_GETFL);
+  ::fcntl(listener_.get(), F_SETFL, flags | O_NONBLOCK);
+  acceptEvent_ = std::make_unique<event::FileEvent>(context_.dispatcher, listener_.get(), EV_READ,
+                                                    false, [this](short) { onAcceptable(); });
+  acceptPaused_ = false;
+  if (limits_.maxConnections && connections_.size() >= limits_.maxConnections) {
+    pauseAccepting(false);
   }
+}
+
+void HttpServer::stopListening() {
+  acceptRetry_.cancel();
+  acceptEvent_.reset();
+  listener_.reset();
+  acceptPaused_ = false;
 }
 
 HttpServer::~HttpServer() {
@@ -152,9 +169,7 @@ void HttpServer::drain(std::function<void()> onDrained) {
   draining_ = true;
   context_.draining = true;
   onDrained_ = std::move(onDrained);
-  if (acceptEvent_) acceptEvent_->disable();
-  acceptEvent_.reset();
-  listener_.reset();
+  stopListening();
   std::vector<HttpConnection*> open;
   for (auto& [raw, connection] : connections_)
     open.push_back(raw);

@@ -44,6 +44,12 @@ class HttpServer {
   // sockets over). Counts toward the connection cap.
   void adopt(UniqueFd connection, const sockaddr_storage& peer);
 
+  // Closes the listening socket, so that new connections are refused; open connections stay.
+  void stopListening();
+  // Accepts on `listener` (after stopListening(); ignored once draining).
+  void listen(UniqueFd listener);
+  bool listening() const { return listener_.valid(); }
+
   uint16_t port() const;
   size_t connectionCount() const { return connections_.size(); }
   bool acceptPaused() const { return acceptPaused_; }

@@ -1,0 +1,73 @@
+// The script's URL from a request-target and Host: see request_url.h.
+#include "supervisor/http/request_url.h"
+
+#include <strings.h>
+
+#include <algorithm>
+#include <string>
+
+#include "supervisor/http/request_checks.h"
+
+namespace isolated::http {
+
+namespace {
+
+bool isDigits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+}  // namespace
+
+bool hostFitsUrl(std::string_view host) {
+  if (host.find('%') != std::string_view::npos) return false;
+  std::string_view name = host;
+  std::string_view port;
+  if (host.starts_with('[')) {
+    size_t close = host.find(']');
+    name = host.substr(0, close + 1);
+    if (name.substr(1, name.size() - 2).find_first_not_of("0123456789abcdefABCDEF:.") !=
+        std::string_view::npos) {
+      return false;
+    }
+    if (close + 1 < host.size()) port = host.substr(close + 2);
+  } else if (size_t colon = host.find(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+    port = host.substr(colon + 1);
+  }
+  if (name.empty()) return false;
+  if (!port.empty() && (port.size() > 5 || std::stoul(std::string(port)) > 65535)) return false;
+  if (name.starts_with('[')) return true;
+  std::string_view last = name.ends_with('.') ? name.substr(0, name.size() - 1) : name;
+  last = last.substr(last.rfind('.') == std::string_view::npos ? 0 : last.rfind('.') + 1);
+  if (last.empty() || !(last[0] >= '0' && last[0] <= '9')) return true;
+  // Ends in a number: the URL parser reads it as an IPv4 address; only plain dotted quads pass.
+  int parts = 0;
+  for (size_t start = 0; start <= name.size();) {
+    size_t dot = std::min(name.find('.', start), name.size());
+    std::string_view part = name.substr(start, dot - start);
+    if (!isDigits(part) || part.size() > 3 || std::stoi(std::string(part)) > 255) return false;
+    ++parts;
+    start = dot + 1;
+  }
+  return parts == 4;
+}
+
+TargetParts splitTarget(std::string_view target) {
+  if (target.starts_with('/')) return {true, false, {}, target};
+  if (target == "*") return {true, false, {}, "/"};
+  TargetParts parts;
+  size_t schemeEnd = target.find("://");
+  if (schemeEnd == std::string_view::npos) return {false, false, {}, target};
+  std::string_view scheme = target.substr(0, schemeEnd);
+  std::string_view rest = target.substr(schemeEnd + 3);
+  size_t pathStart = rest.find_first_of("/?");
+  parts.hasAuthority = true;
+  parts.authority = rest.substr(0, pathStart);
+  parts.pathAndQuery = pathStart == std::string_view::npos ? "/" : rest.substr(pathStart);
+  bool http = (scheme.size() == 4 && strncasecmp(scheme.data(), "http", 4) == 0) ||
+              (scheme.size() == 5 && strncasecmp(scheme.data(), "https", 5) == 0);
+  parts.valid = http && isValidHost(parts.authority) && hostFitsUrl(parts.authority);
+  return parts;
+}
+
+}  // namespace isolated::http
