@@ -286,6 +286,9 @@ TEST(SupervisionTest, ReloadUnderLoadLosesNothing) {
   auto counts = load.counts();
   EXPECT_EQ(failures(counts), 0) << describe(counts) << server.output();
   EXPECT_EQ(httpGet(server.baseUrl() + "/").body, "v2\n");
+  // "reload complete" means the replacements serve; each old worker logs its exit once it has
+  // drained, which may come just after.
+  EXPECT_TRUE(server.waitForCount("msg=\"worker exited\"", before.size())) << server.output();
   auto after = server.liveWorkerPids();
   EXPECT_EQ(after.size(), 2u);
   for (pid_t pid : before)
