@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "worker/v8_values.h"
 #include "worker/zlib_stream.h"
 
 namespace isolated::worker {
@@ -13,16 +14,6 @@ namespace isolated::worker {
 namespace {
 
 using Info = v8::FunctionCallbackInfo<v8::Value>;
-
-v8::Local<v8::String> v8String(v8::Isolate* isolate, std::string_view text) {
-  return v8::String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal,
-                                 static_cast<int>(text.size()))
-      .ToLocalChecked();
-}
-
-void throwTypeError(v8::Isolate* isolate, std::string_view message) {
-  isolate->ThrowException(v8::Exception::TypeError(v8String(isolate, message)));
-}
 
 // What a handle's backing store points to. The handle (a zero-length ArrayBuffer) owns it: V8
 // runs the deleter when the handle is collected or its isolate is disposed, possibly on a

@@ -7,19 +7,13 @@
 #include "ipc/protocol.h"
 #include "worker/outbound_fetches.h"
 #include "worker/runtime_host.h"
+#include "worker/v8_values.h"
 
 namespace isolated::worker {
 
 namespace {
 
 using Info = v8::FunctionCallbackInfo<v8::Value>;
-
-void throwTypeError(v8::Isolate* isolate, const std::string& message) {
-  isolate->ThrowException(v8::Exception::TypeError(
-      v8::String::NewFromUtf8(isolate, message.data(), v8::NewStringType::kNormal,
-                              static_cast<int>(message.size()))
-          .ToLocalChecked()));
-}
 
 OutboundFetches* fetchesOf(const Info& info) {
   OutboundFetches* fetches = hostOf(info).fetches();
@@ -32,11 +26,6 @@ OutboundFetches* fetchesOf(const Info& info) {
 uint64_t currentRequestId(v8::Local<v8::Context> context) {
   v8::Local<v8::Value> current = context->GetContinuationPreservedEmbedderData();
   return current->IsNumber() ? static_cast<uint64_t>(current.As<v8::Number>()->Value()) : 0;
-}
-
-std::string utf8(v8::Isolate* isolate, v8::Local<v8::Value> value) {
-  v8::String::Utf8Value text(isolate, value);
-  return *text ? std::string(*text, static_cast<size_t>(text.length())) : std::string();
 }
 
 // Copies a string (as UTF-8), an ArrayBuffer or a view into `out`; false if it is none of them.

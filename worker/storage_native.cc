@@ -6,24 +6,13 @@
 #include "ipc/protocol.h"
 #include "worker/binding_calls.h"
 #include "worker/runtime_host.h"
+#include "worker/v8_values.h"
 
 namespace isolated::worker {
 
 namespace {
 
 using Info = v8::FunctionCallbackInfo<v8::Value>;
-
-void throwTypeError(v8::Isolate* isolate, const std::string& message) {
-  isolate->ThrowException(v8::Exception::TypeError(
-      v8::String::NewFromUtf8(isolate, message.data(), v8::NewStringType::kNormal,
-                              static_cast<int>(message.size()))
-          .ToLocalChecked()));
-}
-
-std::string utf8(v8::Isolate* isolate, v8::Local<v8::Value> value) {
-  v8::String::Utf8Value text(isolate, value);
-  return *text ? std::string(*text, static_cast<size_t>(text.length())) : std::string();
-}
 
 void bindingCall(const Info& info) {
   v8::Isolate* isolate = info.GetIsolate();

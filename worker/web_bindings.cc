@@ -13,16 +13,11 @@
 #include "worker/function_table.h"
 #include "worker/legacy_codec.h"
 #include "worker/text_codec.h"
+#include "worker/v8_values.h"
 
 namespace isolated::worker {
 
 namespace {
-
-v8::Local<v8::String> v8String(v8::Isolate* isolate, std::string_view text) {
-  return v8::String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal,
-                                 static_cast<int>(text.size()))
-      .ToLocalChecked();
-}
 
 // Throws an Error whose `name` is a DOMException name (DOMException itself is not a global
 // yet); scripts that test `error.name` see what the spec promises.
@@ -31,10 +26,6 @@ void throwNamedError(v8::Isolate* isolate, std::string_view name, std::string_vi
   auto error = v8::Exception::Error(v8String(isolate, message)).As<v8::Object>();
   error->Set(context, v8String(isolate, "name"), v8String(isolate, name)).Check();
   isolate->ThrowException(error);
-}
-
-void throwTypeError(v8::Isolate* isolate, std::string_view message) {
-  isolate->ThrowException(v8::Exception::TypeError(v8String(isolate, message)));
 }
 
 // The bytes of an ArrayBuffer or view; false when `value` is neither. The span is valid while
