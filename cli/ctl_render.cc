@@ -255,7 +255,8 @@ std::string renderWorkers(const json& reply) {
       workers.push_back(&w);
   }
   // A replacement takes over its predecessor's slot, so slot order keeps the two together.
-  std::stable_sort(workers.begin(), workers.end(), [](const json* a, const json* b) {
+  // (slot, id) is unique per worker, so a plain sort is stable enough.
+  std::sort(workers.begin(), workers.end(), [](const json* a, const json* b) {
     auto key = [](const json* w) {
       return std::pair(count(*w, "slot").value_or(UINT64_MAX), count(*w, "id").value_or(0));
     };

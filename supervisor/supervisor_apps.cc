@@ -269,8 +269,9 @@ bool Supervisor::applyConfig(const ServeConfig& next, std::string* why) {
   auto held = [&](const std::string& name) { return registry_ && registry_->holds(name); };
   std::vector<std::string> removed;
   for (const auto& [name, app] : apps_.apps()) {
+    const std::string& appName = name;  // clang 14 cannot capture a structured binding
     bool kept = std::any_of(next.apps.begin(), next.apps.end(),
-                            [&](const AppConfig& a) { return a.name == name; });
+                            [&](const AppConfig& a) { return a.name == appName; });
     if (!kept && !app->removed && !held(name)) removed.push_back(name);
   }
   for (const auto& name : removed)

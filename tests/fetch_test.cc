@@ -20,6 +20,7 @@
 
 #include "http_client.h"
 #include "origin_process.h"
+#include "sanitizer.h"
 #include "server_process.h"
 
 namespace isolated::test {
@@ -507,6 +508,7 @@ TEST_F(FetchTest, UnreadBodiesAreAbortedOnceCollected) {
 }
 
 TEST_F(FetchTest, LargeBodyStreamsWithBoundedMemory) {
+  SKIP_UNDER_ADDRESS_SANITIZER("the peak-RSS bound");
   Origin origin;
   ASSERT_NE(origin.port(), 0);
   ServerProcess server(script(), {"--workers", "1"});
@@ -537,6 +539,7 @@ TEST_F(FetchTest, LargeBodyStreamsWithBoundedMemory) {
 // A request body from a ReadableStream goes out as it is produced (FetchUpload), chunked, and
 // arrives intact, while neither process holds it.
 TEST_F(FetchTest, StreamedUploadArrivesIntactWithBoundedMemory) {
+  SKIP_UNDER_ADDRESS_SANITIZER("the peak-RSS bound");
   Origin origin;
   ASSERT_NE(origin.port(), 0);
   ServerProcess server(script(), {"--workers", "1"});

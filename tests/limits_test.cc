@@ -30,6 +30,7 @@
 #include "ipc/framing.h"
 #include "ipc/messages.capnp.h"
 #include "ipc/protocol.h"
+#include "sanitizer.h"
 #include "server_process.h"
 #include "worker/lag_tracker.h"
 
@@ -504,6 +505,7 @@ std::string bodyOf(Frame& frame) {
 }
 
 TEST(WorkerLifetimeTest, TimersOfARequestEndWithItsAnswer) {
+  SKIP_UNDER_ADDRESS_SANITIZER("the RSS bound after 10,000 timers");
   auto worker = startWorker(/*cpuLimitMs=*/2000, 128, kContain);
   ASSERT_NE(worker, nullptr);
   // A request parked with 10,000 timers of 600 s: they are pending while it is.

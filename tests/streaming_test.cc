@@ -22,6 +22,7 @@
 
 #include "common/unique_fd.h"
 #include "http_client.h"
+#include "sanitizer.h"
 #include "server_process.h"
 
 namespace isolated::test {
@@ -202,6 +203,7 @@ class StreamingTest : public ::testing::Test {
 };
 
 TEST_F(StreamingTest, EchoOf256MegabytesKeepsBothProcessesFlat) {
+  SKIP_UNDER_ADDRESS_SANITIZER("a 256 MB echo within its deadline and RSS bound");
   start({"--max-body-size", "1024", "--wall-limit", "600000"});
   constexpr uint64_t kSize = 256ull << 20;
   constexpr uint64_t kBound = 64ull << 20;
@@ -238,6 +240,7 @@ uint64_t pulledBytes(const ServerProcess& server) {
 }
 
 TEST_F(StreamingTest, AClientThatDoesNotReadPausesTheHandler) {
+  SKIP_UNDER_ADDRESS_SANITIZER("a 256 MB transfer within its deadline");
   start({"--max-body-size", "1024", "--wall-limit", "600000"});
   constexpr uint64_t kSize = 256ull << 20;
   StreamingClient client(server_->port(), postHead("/counted-echo", kSize));

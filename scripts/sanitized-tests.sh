@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite a second time, built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (docs/fuzzing.md). The README's test command runs it after the normal build's suite, so CI
+# runs both. Any sanitizer report aborts the process that made it, which fails its test.
+#
+#   scripts/sanitized-tests.sh [BUILD_DIR]     (default build-asan)
+#
+# ISOLATED_SANITIZED_JOBS sets ctest's parallelism (default 2, the CI machine's cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-asan}
+jobs=${ISOLATED_SANITIZED_JOBS:-2}
+
+# detect_leaks=0: V8's and libevent's process-lifetime allocations are never freed, so leak
+# checking would fail every test at exit. abort_on_error=1: a report ends the process with
+# SIGABRT, which a test's own checks see as a crash. The same options reach every server and
+# worker a test starts, through the environment.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+started=$(date +%s)
+cmake -B "$build" -DISOLATED_SANITIZE=address,undefined -DISOLATED_WERROR=ON
+cmake --build "$build" -j2
+built=$(date +%s)
+# --timeout: the sanitizers slow every process two to five times; no test may hang past it.
+ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 600
+echo "sanitized-tests: build $((built - started)) s, tests $(($(date +%s) - built)) s"
