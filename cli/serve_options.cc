@@ -383,16 +383,23 @@ EnvLookup processEnv() {
   };
 }
 
-ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const EnvLookup& env,
-                                     unsigned cpuCount, const EnvList& envList) {
-  auto specs = flagSpecs(cpuCount);
-  cxxopts::Options options(
-      "isolated serve",
-      "Serve a Workers-style JavaScript handler from a pool of persistent V8 "
-      "isolates.\nEvery flag may also be set by the environment variable "
-      "named in its help, or by a --config file's [server] key (the flag's name with "
-      "'_' for '-'); a flag wins over its variable, and both over the "
-      "file.");
+// The flag table: the specs and cxxopts' option set built from them. Building it costs far more
+// than a parse (cxxopts splits every option's names with std::regex), so a ServeOptionParser
+// builds it once.
+struct ServeOptionParser::Table {
+  explicit Table(unsigned cpuCount);
+  std::vector<FlagSpec> specs;
+  cxxopts::Options options;
+};
+
+ServeOptionParser::Table::Table(unsigned cpuCount)
+    : specs(flagSpecs(cpuCount)),
+      options("isolated serve",
+              "Serve a Workers-style JavaScript handler from a pool of persistent V8 "
+              "isolates.\nEvery flag may also be set by the environment variable "
+              "named in its help, or by a --config file's [server] key (the flag's name with "
+              "'_' for '-'); a flag wins over its variable, and both over the "
+              "file.") {
   options.custom_help("SCRIPT [OPTIONS] | --config FILE [OPTIONS] | --registry URL [OPTIONS]");
   options.positional_help("");
   auto adder = options.add_options();
@@ -421,7 +428,22 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
   adder("h,help", "Show this help");
   adder("script", "The handler script", cxxopts::value<std::string>());
   options.parse_positional({"script"});
+}
 
+ServeOptionParser::ServeOptionParser(unsigned cpuCount)
+    : table_(std::make_unique<Table>(cpuCount)) {}
+
+ServeOptionParser::~ServeOptionParser() = default;
+
+ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const EnvLookup& env,
+                                     unsigned cpuCount, const EnvList& envList) {
+  return ServeOptionParser(cpuCount).parse(args, env, envList);
+}
+
+ServeOptionsResult ServeOptionParser::parse(const std::vector<std::string>& args,
+                                            const EnvLookup& env, const EnvList& envList) {
+  const std::vector<FlagSpec>& specs = table_->specs;
+  cxxopts::Options& options = table_->options;
   std::vector<const char*> argv{"isolated serve"};
   for (const auto& a : args)
     argv.push_back(a.c_str());
@@ -473,7 +495,8 @@ ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const
       }
     }
     if (envList) {
-      for (const auto& [name, value] : envList()) {
+      for (const auto& variable : envList()) {
+        const std::string& name = variable.first;  // not a structured binding: clang 14
         bool storage = std::any_of(std::begin(kStorageEnvPrefixes), std::end(kStorageEnvPrefixes),
                                    [&](const char* prefix) { return name.starts_with(prefix); });
         if (name.starts_with(kVarEnvPrefix) || name.starts_with(kSecretEnvPrefix) || storage) {

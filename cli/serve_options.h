@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -33,8 +34,28 @@ struct HelpRequested {
 
 using ServeOptionsResult = std::variant<ServeConfig, OptionsError, HelpRequested>;
 
-// `args` are the arguments after `serve`. `cpuCount` sets the default pool size (cores x 2).
-// `envList` (may be empty) supplies ISOLATED_VAR_<NAME> and ISOLATED_SECRET_<NAME>.
+// Parses `isolated serve` arguments against a flag table built once: building the table costs
+// far more than a parse, which matters to callers that parse many times (the fuzz targets).
+// Parses do not affect each other. Not thread-safe: one parse at a time.
+class ServeOptionParser {
+ public:
+  // `cpuCount` sets the default pool size (cores x 2).
+  explicit ServeOptionParser(unsigned cpuCount);
+  ~ServeOptionParser();
+  ServeOptionParser(const ServeOptionParser&) = delete;
+  ServeOptionParser& operator=(const ServeOptionParser&) = delete;
+
+  // `args` are the arguments after `serve`. `envList` (may be empty) supplies
+  // ISOLATED_VAR_<NAME> and ISOLATED_SECRET_<NAME>.
+  ServeOptionsResult parse(const std::vector<std::string>& args, const EnvLookup& env,
+                           const EnvList& envList = {});
+
+ private:
+  struct Table;
+  std::unique_ptr<Table> table_;
+};
+
+// One parse with a table of its own (what `isolated serve` does, once per process).
 ServeOptionsResult parseServeOptions(const std::vector<std::string>& args, const EnvLookup& env,
                                      unsigned cpuCount, const EnvList& envList = {});
 
