@@ -39,6 +39,9 @@ bool expected(Envelope::Which which) {
     case Envelope::BODY_CHUNK:
     case Envelope::BODY_CREDIT:
     case Envelope::FETCH_UPLOAD:
+    case Envelope::APP_LOADED:
+    case Envelope::APP_EVICTED:
+    case Envelope::BINDING_CALL:
       return true;
     default:
       return false;
@@ -57,6 +60,10 @@ bool expected(Envelope::Which which) {
     case Envelope::BODY_CHUNK:
     case Envelope::BODY_CREDIT:
     case Envelope::FETCH_UPLOAD_CREDIT:
+    case Envelope::LOAD_APP:
+    case Envelope::UNLOAD_APP:
+    case Envelope::EVICT_IDLE:
+    case Envelope::BINDING_RESULT:
       return true;
     default:
       return false;

@@ -139,6 +139,57 @@ int main(int argc, char** argv) {
     r.setBody(kj::StringPtr("body").asBytes());
     r.setRequestId("abc");
   };
+  // Protocol v2: the app lifecycle, bindings and fetches, each side's half.
+  Fill appLoaded = [](Envelope::Builder e) {
+    auto a = e.initAppLoaded();
+    a.setApp(1);
+    a.setLoadMs(2.5);
+    a.setColdStart(true);
+    auto modules = a.initModules(1);
+    modules[0].setPath("/srv/app/worker.js");
+    modules[0].setText("export default { fetch() { return new Response('a') } }");
+  };
+  Fill appEvicted = [](Envelope::Builder e) {
+    auto a = e.initAppEvicted();
+    a.setApp(1);
+    a.setReason("idle");
+  };
+  Fill bindingCall = [](Envelope::Builder e) {
+    auto b = e.initBindingCall();
+    b.setCallId(5);
+    b.setParentId(1);
+    b.setBinding("KV");
+    b.setOp("put");
+    b.setArgs("{\"key\":\"k\",\"expirationTtl\":60}");
+    b.setValue(kj::StringPtr("value").asBytes());
+    b.setApp(1);
+  };
+  Fill fetchStart = [](Envelope::Builder e) {
+    auto f = e.initFetchStart();
+    f.setFetchId((uint64_t{1} << 32) | 1);
+    f.setParentId(1);
+    f.setMethod("GET");
+    f.setUrl("http://example.com/");
+    headers(f.initHeaders(1));
+    f.setApp(1);
+  };
+  Fill bindingResult = [](Envelope::Builder e) {
+    auto b = e.initBindingResult();
+    b.setCallId(5);
+    b.setOk(true);
+    b.setPayload("{\"metadata\":null}");
+    b.setValue(kj::StringPtr("value").asBytes());
+  };
+  Fill fetchHead = [](Envelope::Builder e) {
+    auto f = e.initFetchHead();
+    f.setFetchId((uint64_t{1} << 32) | 1);
+    f.setStatus(200);
+    f.setStatusText("OK");
+    headers(f.initHeaders(2));
+    f.setUrl("http://example.com/");
+  };
+  Fill unloadApp = [](Envelope::Builder e) { e.initUnloadApp().setApp(1); };
+  Fill evictIdle = [](Envelope::Builder e) { e.initEvictIdle(); };
   Fill ping = [](Envelope::Builder e) { e.initPing().setSeq(7); };
   Fill shutdown = [](Envelope::Builder e) { e.initShutdown().setDeadlineMs(30000); };
   Fill cancel = [](Envelope::Builder e) { e.initRequestCancel().setId(1); };
@@ -149,10 +200,14 @@ int main(int argc, char** argv) {
   write(worker + "streamed_response", frames({streamed, chunk}));
   write(worker + "pong_and_log", frames({pong, log}));
   write(worker + "session", frames({hello, log, response, credit, pong}));
+  write(worker + "app_lifecycle", frames({hello, appLoaded, appEvicted}));
+  write(worker + "binding_and_fetch", frames({bindingCall, fetchStart, response}));
   write(supervisor + "configure", frames({configure}));
+  write(supervisor + "binding_and_fetch", frames({bindingResult, fetchHead}));
+  write(supervisor + "unload_evict", frames({configure, loadApp, unloadApp, evictIdle}));
   write(supervisor + "request", frames({request}));
   write(supervisor + "ping_shutdown", frames({ping, shutdown}));
-  write(supervisor + "load-app", frames({configure, loadApp}));
+  write(supervisor + "load_app", frames({configure, loadApp}));
   write(supervisor + "session",
         frames({configure, loadApp, request, chunk, cancel, ping, shutdown}));
   std::string whole = frames({request});
