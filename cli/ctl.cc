@@ -38,10 +38,14 @@ constexpr const char* kCommandsHelp =
     "  apps        one row per app: version, routes, workers, isolates, requests, 5xx, cold\n"
     "              starts, evictions, p50/p99 latency, CPU\n"
     "  deploy NAME SCRIPT [--route P]... [--var K=V]... [--secrets-file F]\n"
+    "         [--kv N=URL]... [--database N=URL]... [--storage N=URL]... [--service N=APP]...\n"
     "              add app NAME or a new version of it; the script loads in one worker before\n"
     "              it serves, a script that fails to load is refused (exit 1) and the old\n"
-    "              version keeps serving. A new version keeps the routes, environment and\n"
-    "              limits it does not change\n"
+    "              version keeps serving. A new version keeps the routes, environment,\n"
+    "              limits and bindings it does not change: any --kv replaces all the app's KV\n"
+    "              bindings, any --database its databases, any --storage its storage, any\n"
+    "              --service its service bindings; a kind not named is kept. Relative paths\n"
+    "              are relative to this directory. A bad binding is refused (exit 1)\n"
     "  undeploy NAME\n"
     "              take app NAME out of service; its requests in flight finish\n"
     "  metrics     the Prometheus text exposition\n"
@@ -256,10 +260,12 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
       cxxopts::value<std::string>(),
       "N")("app", "trigger-cron: the app", cxxopts::value<std::string>(), "NAME")(
       "route", "deploy: a route pattern (repeatable)", cxxopts::value<std::vector<std::string>>(),
-      "PATTERN")("var", "deploy: a variable NAME=VALUE (repeatable)",
-                 cxxopts::value<std::vector<std::string>>(), "NAME=VALUE")(
-      "secrets-file", "deploy: a JSON file of secrets", cxxopts::value<std::string>(), "FILE")(
-      "h,help", "Show this help")("command", "", cxxopts::value<std::string>())(
+      "PATTERN")("var", "deploy: a variable NAME=VALUE (repeatable)", cxxopts::value<std::string>(),
+                 "NAME=VALUE")("secrets-file", "deploy: a JSON file of secrets",
+                               cxxopts::value<std::string>(), "FILE");
+  auto adder = spec.add_options();
+  addDeployBindingOptions(adder);
+  adder("h,help", "Show this help")("command", "", cxxopts::value<std::string>())(
       "arguments", "", cxxopts::value<std::vector<std::string>>());
   spec.parse_positional({"command", "arguments"});
 
@@ -320,9 +326,11 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
     options.app = result["app"].as<std::string>();
   }
   const bool deploying = options.command == "deploy";
-  if (!deploying &&
-      (result.count("route") || result.count("var") || result.count("secrets-file"))) {
-    return CtlUsageError{"--route, --var and --secrets-file apply to deploy only"};
+  if (!deploying && (result.count("route") || result.count("var") || result.count("secrets-file") ||
+                     deployBindingFlags(result).any())) {
+    return CtlUsageError{
+        "--route, --var, --secrets-file, --kv, --database, --storage and --service apply to "
+        "deploy only"};
   }
   if (deploying || options.command == "undeploy") {
     size_t wanted = deploying ? 2 : 1;
@@ -334,7 +342,11 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
     if (deploying) {
       options.script = absolutePath(rest[1]);
       if (result.count("route")) options.routes = result["route"].as<std::vector<std::string>>();
-      if (result.count("var")) options.vars = result["var"].as<std::vector<std::string>>();
+      // Every --var as given: a value may hold commas, which a vector option would split at.
+      for (const auto& argument : result.arguments()) {
+        if (argument.key() == "var") options.vars.push_back(argument.value());
+      }
+      options.bindings = deployBindingFlags(result);
       if (result.count("secrets-file")) {
         options.secretsFile = absolutePath(result["secrets-file"].as<std::string>());
       }
@@ -370,6 +382,7 @@ std::string ctlRequestLine(const CtlOptions& options) {
     if (!options.routes.empty()) request["routes"] = options.routes;
     if (!options.vars.empty()) request["vars"] = options.vars;
     if (!options.secretsFile.empty()) request["secrets_file"] = options.secretsFile;
+    addDeployBindings(options.bindings, request);
   }
   return request.dump();
 }

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "cli/ctl_deploy.h"
 #include "cli/serve_options.h"
 
 namespace isolated {
@@ -40,6 +41,8 @@ struct CtlOptions {
   std::vector<std::string> routes;
   std::vector<std::string> vars;
   std::string secretsFile;
+  // `deploy` only: storage and service bindings (--kv, --database, --storage, --service).
+  DeployBindingFlags bindings;
   // `top` only: refreshes before exiting; 0 means until SIGINT or SIGTERM.
   uint64_t iterations = 0;
 };

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "common/app_config.h"
 #include "common/bindings.h"
 
 namespace isolated {
@@ -20,13 +21,16 @@ const char* storageKindName(StorageKind kind) {
   return "?";
 }
 
-std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const std::string& text,
-                                                      std::string& error,
-                                                      const std::string& baseDir) {
+namespace {
+
+// `baseDir` empty: the working directory. `refuseRelative`: a relative path is an error instead.
+std::optional<StorageBindingSpec> parse(StorageKind kind, const std::string& text,
+                                        std::string& error, const std::string& baseDir,
+                                        bool refuseRelative) {
   std::string flag = std::string("--") + storageKindName(kind);
   size_t eq = text.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
-    error = flag + " expects NAME=URL, got \"" + text + "\"";
+    error = flag + " expects NAME=URL, got \"" + redactStorageUrl(text) + "\"";
     return std::nullopt;
   }
   StorageBindingSpec spec;
@@ -55,16 +59,6 @@ std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const st
     spec.backend = StorageBackend::kSqlite;
     spec.location = url;
   }
-  if (spec.backend != StorageBackend::kPostgres) {
-    if (spec.location.empty()) {
-      error = flag + " " + spec.name + ": the path is empty";
-      return std::nullopt;
-    }
-    std::error_code ignored;
-    std::filesystem::path path(spec.location);
-    if (path.is_relative() && !baseDir.empty()) path = std::filesystem::path(baseDir) / path;
-    spec.location = std::filesystem::absolute(path, ignored).lexically_normal().string();
-  }
   if (kind == StorageKind::kStorage && spec.backend != StorageBackend::kDirectory) {
     error = flag + " " + spec.name + ": object storage needs a directory (file:DIR)";
     return std::nullopt;
@@ -72,6 +66,67 @@ std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const st
   if (kind != StorageKind::kStorage && spec.backend == StorageBackend::kDirectory) {
     error = flag + " " + spec.name +
             ": a directory (file:) serves only --storage; use sqlite:" + "PATH or postgres://...";
+    return std::nullopt;
+  }
+  if (spec.backend != StorageBackend::kPostgres) {
+    if (spec.location.empty()) {
+      error = flag + " " + spec.name + ": the path is empty";
+      return std::nullopt;
+    }
+    std::filesystem::path path(spec.location);
+    if (path.is_relative() && refuseRelative) {
+      error = flag + " " + spec.name + ": the path \"" + spec.location +
+              "\" is relative; give an absolute path";
+      return std::nullopt;
+    }
+    std::error_code ignored;
+    if (path.is_relative() && !baseDir.empty()) path = std::filesystem::path(baseDir) / path;
+    spec.location = std::filesystem::absolute(path, ignored).lexically_normal().string();
+  }
+  return spec;
+}
+
+}  // namespace
+
+std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const std::string& text,
+                                                      std::string& error,
+                                                      const std::string& baseDir) {
+  return parse(kind, text, error, baseDir, false);
+}
+
+std::optional<StorageBindingSpec> parseAbsoluteStorageBinding(StorageKind kind,
+                                                              const std::string& text,
+                                                              std::string& error) {
+  return parse(kind, text, error, "", true);
+}
+
+std::string storageBindingUrl(const StorageBindingSpec& spec) {
+  switch (spec.backend) {
+    case StorageBackend::kSqlite:
+      return "sqlite:" + spec.location;
+    case StorageBackend::kDirectory:
+      return "file:" + spec.location;
+    case StorageBackend::kPostgres:
+      return spec.location;
+  }
+  return spec.location;
+}
+
+std::optional<ServiceBindingSpec> parseServiceBinding(const std::string& text, std::string& error) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    error = "--service expects NAME=APP, got \"" + text + "\"";
+    return std::nullopt;
+  }
+  ServiceBindingSpec spec{text.substr(0, eq), text.substr(eq + 1)};
+  if (!isBindingName(spec.name)) {
+    error = "--service: \"" + spec.name + "\" is not a JavaScript identifier";
+    return std::nullopt;
+  }
+  if (!isAppName(spec.app)) {
+    error = "--service " + spec.name + ": \"" + spec.app +
+            "\" is not a valid app name (letters, digits, '-' and '_', starting with a letter "
+            "or digit, at most 63)";
     return std::nullopt;
   }
   return spec;

@@ -44,6 +44,19 @@ std::optional<StorageBindingSpec> parseStorageBinding(StorageKind kind, const st
                                                       std::string& error,
                                                       const std::string& baseDir = "");
 
+// As parseStorageBinding, but a relative path is an error rather than resolved: for a control
+// request (`ctl deploy`), whose paths ctl has already made absolute against its own directory.
+std::optional<StorageBindingSpec> parseAbsoluteStorageBinding(StorageKind kind,
+                                                              const std::string& text,
+                                                              std::string& error);
+
+// The URL that parses back to `spec` (its location with the scheme of its backend).
+std::string storageBindingUrl(const StorageBindingSpec& spec);
+
+// Parses "NAME=APP" (`--service`): NAME a binding name, APP a valid app name (whether the app
+// exists is the caller's to check); nullopt with `error` naming the flag and the problem.
+std::optional<ServiceBindingSpec> parseServiceBinding(const std::string& text, std::string& error);
+
 // A storage or service binding whose name is taken (by another of them, or by a variable or
 // secret of `env`): the error message; nullopt when every name is used once.
 struct Binding;

@@ -27,6 +27,11 @@ std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::stri
   const AppConfig& config = app.candidateConfig ? *app.candidateConfig : app.config;
   auto bindings = loadBindings(config.bindings, error);
   if (!bindings) return nullptr;
+  // A config file checked this when it was read; a `ctl deploy` may bring a clash of its own.
+  if (auto clash = bindingNameClash(config.storage, config.services, *bindings)) {
+    error = *clash;
+    return nullptr;
+  }
   std::string snapshot;
   // The single-script server's snapshot is made per version (the helper's generation).
   if (snapshotter_ && config_.configPath.empty()) {

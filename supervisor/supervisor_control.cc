@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "common/version.h"
+#include "supervisor/apps/deploy_request.h"
 #include "supervisor/status_json.h"
 
 namespace isolated::supervisor {
@@ -324,59 +325,18 @@ std::optional<nlohmann::json> Supervisor::deployCommand(const nlohmann::json& re
   auto fail = [](const std::string& error) {
     return nlohmann::json{{"ok", false}, {"error", error}};
   };
-  auto strings = [&](const char* key, std::vector<std::string>& out) -> bool {
-    if (!request.contains(key)) return true;
-    if (!request[key].is_array()) return false;
-    for (const auto& item : request[key]) {
-      if (!item.is_string()) return false;
-      out.push_back(item.get<std::string>());
-    }
-    return true;
-  };
-  if (!request.contains("name") || !request["name"].is_string() || !request.contains("script") ||
-      !request["script"].is_string()) {
-    return fail("deploy needs \"name\" and \"script\" (an absolute path) strings");
-  }
-  AppConfig app;
-  app.name = request["name"].get<std::string>();
-  app.scriptPath = request["script"].get<std::string>();
-  if (!app.scriptPath.starts_with('/')) return fail("deploy: \"script\" must be an absolute path");
+  const App* existing = request.contains("name") && request["name"].is_string()
+                            ? apps_.find(request["name"].get<std::string>())
+                            : nullptr;
+  auto parsed = deployRequestConfig(request, existing != nullptr ? &existing->config : nullptr,
+                                    [this](const std::string& name) {
+                                      const App* app = apps_.find(name);
+                                      return app != nullptr && !app->removed;
+                                    });
+  if (auto* error = std::get_if<std::string>(&parsed)) return fail(*error);
+  AppConfig app = std::move(std::get<AppConfig>(parsed));
   if (::access(app.scriptPath.c_str(), R_OK) != 0) {
     return fail("deploy: cannot read " + app.scriptPath + ": " + std::strerror(errno));
-  }
-  std::vector<std::string> vars;
-  if (!strings("routes", app.routes) || !strings("vars", vars)) {
-    return fail("deploy: \"routes\" and \"vars\" must be arrays of strings");
-  }
-  // A new version keeps what it does not change: routes, environment, crons and limits.
-  const App* existing = apps_.find(app.name);
-  if (existing != nullptr) {
-    const AppConfig& current = existing->config;
-    if (app.routes.empty()) app.routes = current.routes;
-    app.bindings = current.bindings;
-    app.storage = current.storage;
-    app.services = current.services;
-    app.crons = current.crons;
-    app.cpuLimitMs = current.cpuLimitMs;
-    app.heapLimitMb = current.heapLimitMb;
-    app.wallLimitMs = current.wallLimitMs;
-    app.isolation = current.isolation;
-    app.maxConcurrent = current.maxConcurrent;
-    app.dedicatedWorkers = current.dedicatedWorkers;
-  } else if (app.routes.empty()) {
-    return fail("deploy: a new app needs at least one --route");
-  }
-  for (const auto& pair : vars) {
-    auto eq = pair.find('=');
-    if (eq == std::string::npos || eq == 0) return fail("deploy: --var takes NAME=VALUE");
-    std::string name = pair.substr(0, eq);
-    std::erase_if(app.bindings.vars, [&](const auto& v) { return v.first == name; });
-    app.bindings.vars.emplace_back(name, pair.substr(eq + 1));
-  }
-  if (request.contains("secrets_file") && request["secrets_file"].is_string()) {
-    // A registry app's secrets are inline (opened from the registry): the new file replaces them.
-    if (existing != nullptr && existing->config.registryVersion != 0) app.bindings.secrets.clear();
-    app.bindings.secretsFile = request["secrets_file"].get<std::string>();
   }
   std::string name = app.name;
   bool runtimeOnly = !config_.configPath.empty() && !registry_;

@@ -185,6 +185,51 @@ TEST_F(RegistryTest, ARefusedDeployWritesNothing) {
   EXPECT_EQ(bodyOf(*one, "bad.test"), "good - -");
 }
 
+TEST_F(RegistryTest, BindingsGivenToCtlDeployReachEveryServer) {
+  auto one = startServer();
+  auto two = startServer();
+  ASSERT_TRUE(two->waitForLine([](const std::string& l) {
+    return l.find("registry listening") != std::string::npos;
+  })) << two->output();
+  auto at = [](const ServerProcess& server, const std::string& path) {
+    auto r = httpRequest("GET", server.baseUrl() + path, {}, {{"Host", "kv.test"}});
+    return r.status == 200 ? r.body : std::to_string(r.status) + " " + r.body;
+  };
+  ASSERT_EQ(ctl(*one, "deploy back " + dir_.write("back.js", app("back")) +
+                          " --route "
+                          "'back.test/*'")
+                .exitCode,
+            0);
+  // One SQLite file both servers of this machine open, and a service binding to `back`.
+  std::string kvApp = dir_.write(
+      "kv.js",
+      "export default { async fetch(request, env) {\n"
+      "  const url = new URL(request.url);\n"
+      "  if (url.pathname === '/put') { await env.KV.put('k', url.searchParams.get('v'));\n"
+      "    return new Response('ok'); }\n"
+      "  const back = await (await env.BACK.fetch('http://back/')).text();\n"
+      "  return new Response(String(await env.KV.get('k')) + ' / ' + back);\n"
+      "} };\n");
+  auto r = ctl(*one, "deploy kv " + kvApp + " --route 'kv.test/*' --kv KV=sqlite:" +
+                         (dir_.path() / "shared.sqlite").string() + " --service BACK=back");
+  ASSERT_EQ(r.exitCode, 0) << r.out << one->output();
+  EXPECT_EQ(query(postgres_.url(),
+                  "SELECT v.definition->'storage'->'kv'->>'KV', v.definition->'services'->>'BACK' "
+                  "FROM isolated_app_versions v JOIN isolated_apps a ON a.version_id = v.id "
+                  "WHERE a.name = 'kv'"),
+            "sqlite:" + (dir_.path() / "shared.sqlite").string() + "|back|\n");
+  ASSERT_EQ(at(*one, "/put?v=from-one"), "ok");
+  ASSERT_TRUE(eventually([&] { return at(*two, "/") == "from-one / back - -"; }, 8s))
+      << at(*two, "/") << two->output();
+
+  // A new version from the other server, naming no binding, keeps them everywhere.
+  r = ctl(*two, "deploy kv " + kvApp);
+  ASSERT_EQ(r.exitCode, 0) << r.out << two->output();
+  ASSERT_EQ(at(*two, "/put?v=from-two"), "ok");
+  ASSERT_TRUE(eventually([&] { return at(*one, "/") == "from-two / back - -"; }, 8s))
+      << at(*one, "/") << one->output();
+}
+
 TEST_F(RegistryTest, SecretsAreCiphertextInTheDatabaseYetReachTheApp) {
   auto one = startServer();
   auto two = startServer();

@@ -181,6 +181,11 @@ TEST(AppRecord, StorageAndServiceBindingsRoundTrip) {
   auto error = readDefinition(nlohmann::json{{"storage", {{"kv", {{"X", "ftp://x"}}}}}}, back);
   ASSERT_TRUE(error);
   EXPECT_NE(error->find("--kv"), std::string::npos) << *error;
+  // A service binding read back is checked as a --service flag is (a hand-edited table).
+  AppRecord edited;
+  error = readDefinition(nlohmann::json{{"services", {{"AUTH", "not an app"}}}}, edited);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->find("is not a valid app name"), std::string::npos) << *error;
 }
 
 TEST(AppRecord, ABadDefinitionNamesTheKey) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -364,6 +365,32 @@ TEST(CtlOptions, RequestLines) {
   EXPECT_EQ(line({"scale", "3"}), json::parse(R"({"cmd":"scale","workers":3})"));
   EXPECT_EQ(line({"drain"}), json::parse(R"({"cmd":"drain"})"));
   EXPECT_EQ(ctlRequestLine(parseOk({"metrics"})).find('\n'), std::string::npos);
+}
+
+TEST(CtlOptions, DeployBindingFlagsGoAbsoluteAndWhole) {
+  const std::string cwd = std::filesystem::current_path().string();
+  auto o = parseOk({"deploy", "n", "/srv/n.js", "--kv", "KV=kv.db", "--kv",
+                    "PG=postgres://u@h1,h2/db", "--storage", "FILES=file:files", "--service",
+                    "AUTH=auth", "--var", "LIST=a,b", "--kv", "BAD=ftp://x"});
+  EXPECT_EQ(o.bindings.kv, (std::vector<std::string>{"KV=sqlite:" + cwd + "/kv.db",
+                                                     "PG=postgres://u@h1,h2/db", "BAD=ftp://x"}));
+  EXPECT_EQ(o.bindings.storage, (std::vector<std::string>{"FILES=file:" + cwd + "/files"}));
+  EXPECT_EQ(o.bindings.services, (std::vector<std::string>{"AUTH=auth"}));
+  EXPECT_TRUE(o.bindings.databases.empty());
+  EXPECT_EQ(o.vars, (std::vector<std::string>{"LIST=a,b"}));
+
+  auto request = json::parse(ctlRequestLine(o));
+  EXPECT_EQ(request["kv"].size(), 3u);
+  EXPECT_EQ(request["services"], json::array({"AUTH=auth"}));
+  EXPECT_FALSE(request.contains("databases"));  // a kind not named is kept by the server
+  EXPECT_FALSE(json::parse(ctlRequestLine(parseOk({"deploy", "n", "/srv/n.js"}))).contains("kv"));
+
+  EXPECT_EQ(usageError({"status", "--kv", "KV=x.db"}),
+            "--route, --var, --secrets-file, --kv, --database, --storage and --service apply to "
+            "deploy only");
+  auto result = parseCtlOptions({"--help"}, envFrom({}), 1000);
+  EXPECT_NE(std::get<CtlHelp>(result).text.find("any --kv replaces all the app's KV"),
+            std::string::npos);
 }
 
 }  // namespace

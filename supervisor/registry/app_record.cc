@@ -59,22 +59,6 @@ AppConfig configOf(const AppRecord& record) {
   return config;
 }
 
-namespace {
-
-std::string storageUrlOf(const StorageBindingSpec& binding) {
-  switch (binding.backend) {
-    case StorageBackend::kSqlite:
-      return "sqlite:" + binding.location;
-    case StorageBackend::kDirectory:
-      return "file:" + binding.location;
-    case StorageBackend::kPostgres:
-      return binding.location;
-  }
-  return binding.location;
-}
-
-}  // namespace
-
 json definitionOf(const AppRecord& record) {
   json vars = json::object();
   for (const auto& binding : record.bindings) {
@@ -93,7 +77,7 @@ json definitionOf(const AppRecord& record) {
   // Storage bindings as the `NAME=URL` text their flag takes, so that reading them back goes
   // through the same parser (and its checks) as a flag or a config key.
   for (const auto& binding : record.storage) {
-    out["storage"][storageKindName(binding.kind)][binding.name] = storageUrlOf(binding);
+    out["storage"][storageKindName(binding.kind)][binding.name] = storageBindingUrl(binding);
   }
   for (const auto& service : record.services)
     out["services"][service.name] = service.app;
@@ -127,7 +111,10 @@ std::optional<std::string> readServices(const json& definition, AppRecord& recor
   if (!services.is_object()) return "\"services\" is not an object";
   for (const auto& [name, app] : services.items()) {
     if (!app.is_string()) return "service binding " + name + " is not a string";
-    record.services.push_back(ServiceBindingSpec{name, app.get<std::string>()});
+    std::string error;
+    auto spec = parseServiceBinding(name + "=" + app.get<std::string>(), error);
+    if (!spec) return error;
+    record.services.push_back(std::move(*spec));
   }
   return std::nullopt;
 }
