@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 #include "ipc/protocol.h"
 
@@ -46,8 +47,8 @@ void Supervisor::onClientBody(uint64_t id, std::string_view data) {
 }
 
 void Supervisor::onClientBodyEnd(uint64_t id) {
-  if (PendingRequest routed; requests_.takeReading(id, routed)) {
-    routeRequest(std::move(routed));
+  if (std::optional<PendingRequest> routed = requests_.takeReading(id)) {
+    routeRequest(std::move(*routed));
     return;
   }
   PendingRequest* found = requests_.find(id);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <vector>
 
 #include "supervisor/apps/app_registry.h"
@@ -133,11 +134,11 @@ TEST(RequestTrackerTest, ReadingRequestsAreNotInFlight) {
   ASSERT_NE(tracker.findReading(id), nullptr);
   tracker.findReading(id)->inlineBody.append("body");
 
-  PendingRequest routed;
-  ASSERT_TRUE(tracker.takeReading(id, routed));
-  EXPECT_EQ(routed.id, id);
-  EXPECT_EQ(routed.inlineBody, "body");
-  EXPECT_FALSE(tracker.takeReading(id, routed));
+  std::optional<PendingRequest> routed = tracker.takeReading(id);
+  ASSERT_TRUE(routed);
+  EXPECT_EQ(routed->id, id);
+  EXPECT_EQ(routed->inlineBody, "body");
+  EXPECT_FALSE(tracker.takeReading(id));
   EXPECT_TRUE(tracker.idle());
 
   uint64_t gone = tracker.nextId();

@@ -15,12 +15,12 @@ PendingRequest* RequestTracker::findReading(uint64_t id) {
   return it == reading_.end() ? nullptr : &it->second;
 }
 
-bool RequestTracker::takeReading(uint64_t id, PendingRequest& out) {
+std::optional<PendingRequest> RequestTracker::takeReading(uint64_t id) {
   auto it = reading_.find(id);
-  if (it == reading_.end()) return false;
-  out = std::move(it->second);
+  if (it == reading_.end()) return std::nullopt;
+  std::optional<PendingRequest> request(std::move(it->second));
   reading_.erase(it);
-  return true;
+  return request;
 }
 
 bool RequestTracker::dropReading(uint64_t id) {

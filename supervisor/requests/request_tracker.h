@@ -32,6 +32,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -56,7 +57,7 @@ struct RequestEnding {
     kForcedStop,
   };
   Kind kind = Kind::kAnswered;
-  const char* cancelReason = nullptr;  // kCancelled only; a string literal
+  const char* cancelReason = nullptr;  // kCancelled only; outlives the finish() call
 
   static constexpr RequestEnding answered() { return {Kind::kAnswered, nullptr}; }
   static constexpr RequestEnding cancelled(const char* reason) {
@@ -111,8 +112,8 @@ class RequestTracker {
   // ---- requests whose inline body is still arriving (not yet routed) ----
   void startReading(PendingRequest&& request);
   PendingRequest* findReading(uint64_t id);
-  // Moves the request out of reading into `out` (to be routed); false when it is not reading.
-  bool takeReading(uint64_t id, PendingRequest& out);
+  // Moves the request out of reading (to be routed); nullopt when it is not reading.
+  std::optional<PendingRequest> takeReading(uint64_t id);
   // The client left before its body arrived: the request is dropped. False when not reading.
   bool dropReading(uint64_t id);
   // Calls `f(PendingRequest&)` for each, then drops them all (a forced stop answers them).
