@@ -271,7 +271,7 @@ void Supervisor::beginDrain() {
     notifier_.stopping();
     // Idle connections close now; busy ones after their answers, which say Connection: close.
     server_->drain();
-    logger_.info("listener closed, draining", {{"in_flight", inFlight_.size()},
+    logger_.info("listener closed, draining", {{"in_flight", requests_.inFlightCount()},
                                                {"queued", queued_},
                                                {"timeout_s", config_.drainTimeoutSec}});
     drainTimer_.reset(event_new(
@@ -287,7 +287,7 @@ void Supervisor::beginDrain() {
 }
 
 void Supervisor::checkDrained() {
-  if (phase_ == Phase::kDraining && inFlight_.empty() && queued_ == 0 && reading_.empty()) {
+  if (phase_ == Phase::kDraining && requests_.idle() && queued_ == 0) {
     stopWorkers();
   }
 }
@@ -320,18 +320,22 @@ void Supervisor::stopWorkers() {
 
 void Supervisor::forceStop(const std::string& why) {
   logger_.warn("stopping now",
-               {{"reason", why}, {"abandoned_requests", inFlight_.size() + queued_}});
+               {{"reason", why}, {"abandoned_requests", requests_.inFlightCount() + queued_}});
   server_->drain();
-  for (auto& [id, request] : reading_)
+  requests_.drainReading([this](PendingRequest& request) {
     replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
-  reading_.clear();
+  });
   for (const auto& [name, app] : apps_.apps())
     failQueue(*app, 503, "shutting-down", "Service Unavailable: shutting down");
-  for (auto& [id, request] : inFlight_) {
-    replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
-    --request.app->inFlight;
+  std::vector<uint64_t> inFlight;
+  requests_.inFlightIds(inFlight);
+  for (uint64_t id : inFlight) {
+    PendingRequest* request = requests_.find(id);
+    if (request == nullptr) continue;
+    replyError(*request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
+    // Every worker's accounting is cleared whole below.
+    finishRequest(id, requests::RequestEnding::forcedStop());
   }
-  inFlight_.clear();
   for (auto& worker : workers_) {
     worker->outstanding().clear();
     worker->appOutstanding.clear();

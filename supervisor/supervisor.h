@@ -11,7 +11,9 @@
 //
 // Request invariant: every accepted HTTP request is answered exactly once: by its worker's
 // Response, or by the supervisor with 502 (worker lost), 503 (busy, queue timeout, shutdown) or
-// 504 (wall-time limit).
+// 504 (wall-time limit). The request books (ids, requests in flight or reading their body,
+// recent answers, subrequest counts) are a RequestTracker's; a request in flight leaves them only
+// through its finish(), which calls releaseRequest() here once.
 #pragma once
 
 #include <event2/event.h>
@@ -49,6 +51,7 @@
 #include "supervisor/pool/placement.h"
 #include "supervisor/registry/registry_sync.h"
 #include "supervisor/request_metrics.h"
+#include "supervisor/requests/request_tracker.h"
 #include "supervisor/script_snapshotter.h"
 #include "supervisor/status.h"
 #include "supervisor/storage/binding_service.h"
@@ -189,6 +192,8 @@ class Supervisor : public http::HttpRequestHandler,
 
   // Requests.
   friend class ClientLink;
+  // RequestTracker::finish() calls releaseRequest().
+  friend class requests::RequestTracker;
   // Bodies up to this size (by Content-Length) are read whole before admission and travel
   // inside RequestStart; larger and chunked ones stream.
   static constexpr uint64_t kInlineBodyBytes = 64u << 10;
@@ -232,10 +237,16 @@ class Supervisor : public http::HttpRequestHandler,
   void dropQueued(uint64_t id);
   // The address requests without a Host header are given in their URL (HOST:PORT).
   const std::string& listenAddress() const { return listenAddress_; }
-  // Ends a request the worker still holds. Answered (`cancelReason` null): it counts toward
-  // --max-requests. Abandoned by the supervisor: the worker gets RequestCancel and the request's
-  // fetches fail with "fetch() cancelled: " + cancelReason (ipc/protocol.h rule 12).
-  void finishInFlight(uint64_t id, const char* cancelReason = nullptr);
+  // Ends request `id` in flight (through requests_.finish(), the only way one ends).
+  void finishRequest(uint64_t id, requests::RequestEnding ending) {
+    requests_.finish(id, ending, *this);
+  }
+  // RequestTracker's owner: gives back what a request that ended held. Its app's count always.
+  // Answered or cancelled: its worker's slot, then the queue may move and a drain may end;
+  // answered, it counts toward --max-requests; cancelled, the worker gets RequestCancel and the
+  // request's fetches fail with "fetch() cancelled: " + cancelReason (ipc/protocol.h rule 12).
+  // Worker lost or forced stop: the caller clears the worker accounting whole and pumps once.
+  void releaseRequest(const requests::FinishedRequest& done);
   // Dispatches queued requests, taking apps in turn so that one app's full queue never holds
   // another's back.
   void pumpQueue();
@@ -291,21 +302,17 @@ class Supervisor : public http::HttpRequestHandler,
   // reloads what it concerns, as SIGHUP would. Refreshed whenever a version settles.
   void refreshWatch();
   void onWatchedChange(const std::set<std::string>& changed);
-  // Outbound fetch (supervisor_fetch.cc).
-  // Fetches started per parent request, for --max-subrequests. An entry outlives its request
-  // (waitUntil work may still fetch) until no fetch of it can still be running: the parent is
-  // answered and its last fetch started more than the fetch timeout ago.
-  struct SubrequestCount {
-    uint32_t workerId;
-    uint32_t deployment;
-    uint32_t started;
-    Clock::time_point lastStart;
-  };
+  // Outbound fetch (supervisor_fetch.cc). Fetches started per parent request are counted by
+  // requests_ for --max-subrequests; a count outlives its request (waitUntil work may still
+  // fetch) until no fetch of it can still be running: the parent is answered and its last fetch
+  // started more than the fetch timeout ago (pruneSubrequests).
   void sendFetchMessage(uint32_t workerId, capnp::MessageBuilder& message);
   void pruneSubrequests(Clock::time_point now);
   // Whether request `parentId` is (or was: waitUntil() work) held by worker `workerId` for
   // deployment `deployment`: the check every fetch and binding call of a worker passes.
-  bool holdsRequest(uint32_t workerId, uint32_t deployment, uint64_t parentId) const;
+  bool holdsRequest(uint32_t workerId, uint32_t deployment, uint64_t parentId) const {
+    return requests_.holds(workerId, deployment, parentId);
+  }
 
   // Storage bindings (supervisor_bindings.cc).
   // Registers the deployment's storage bindings (opening their backends); an error message
@@ -374,7 +381,6 @@ class Supervisor : public http::HttpRequestHandler,
   int exitCode_ = 0;
   Clock::time_point startedAt_;
   uint32_t nextWorkerId_ = 1;
-  uint64_t nextRequestId_ = 1;
   uint32_t targetWorkers_;
   uint32_t minWorkers_;
   uint32_t maxWorkers_;
@@ -416,36 +422,24 @@ class Supervisor : public http::HttpRequestHandler,
   std::unordered_set<uint32_t> publishing_;
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
-  std::unordered_map<uint64_t, SubrequestCount> subrequests_;
   // After workers_: declared later, destroyed first, it never sends to a destroyed worker.
   std::unique_ptr<FetchClient> fetch_;
   // Storage bindings of every app; made with the first deployment that has one (no threads
   // otherwise). After workers_ for the same reason as fetch_.
   std::unique_ptr<storage::BindingService> storage_;
-  // Calls through service bindings, by caller, and the depth of the recent service requests
-  // (bounded FIFO, so that waitUntil() work of a callee is still counted toward the depth).
+  // Calls through service bindings, by caller (the depth of service requests is remembered by
+  // requests_, so that waitUntil() work of a callee is still counted toward the depth).
   std::map<ServiceKey, std::shared_ptr<ServiceCall>> serviceCalls_;
-  std::unordered_map<uint64_t, uint32_t> serviceDepths_;
-  std::deque<uint64_t> serviceDepthOrder_;
   // Scratch space for placement, reused.
   std::vector<PlacementCandidate> candidates_;
   std::vector<PlacementRank> ranks_;
-  std::unordered_map<uint64_t, PendingRequest> inFlight_;
-  // HTTP requests whose inline body is still arriving (not yet routed).
-  std::unordered_map<uint64_t, PendingRequest> reading_;
+  // Request ids, requests in flight and reading their inline body, the recent answers (so that
+  // lines their waitUntil() work logs after the answer still carry the client-visible id, and
+  // fetches it starts are checked against the worker and deployment that held the request),
+  // subrequest counts and service depths.
+  requests::RequestTracker requests_;
   // Scratch space for an answer's headers, reused.
   std::vector<http::HttpHeader> answerHeaders_;
-  // The last kRecentAnswers answered requests, so that lines their waitUntil() work logs after
-  // the answer still carry the client-visible id, and fetches it starts are checked against
-  // the worker and deployment that held the request. Bounded FIFO.
-  static constexpr size_t kRecentAnswers = 4096;
-  struct RecentAnswer {
-    std::string requestId;
-    uint32_t workerId;
-    uint32_t deployment;
-  };
-  std::unordered_map<uint64_t, RecentAnswer> recentRequestIds_;
-  std::deque<uint64_t> recentOrder_;
   // Requests waiting in every app's queue together (bounded by --queue-size), and where the
   // next pumpQueue() starts so that apps take turns.
   size_t queued_ = 0;

@@ -30,9 +30,9 @@ std::optional<std::string> Supervisor::pause() {
   phase_ = Phase::kPaused;
   server_->stopListening();
   logger_.info("paused: listener closed, finishing requests in flight",
-               {{"in_flight", inFlight_.size()}, {"queued", queued_}});
-  return "draining: the listener is closed; " + std::to_string(inFlight_.size() + queued_) +
-         " requests still in flight";
+               {{"in_flight", requests_.inFlightCount()}, {"queued", queued_}});
+  return "draining: the listener is closed; " +
+         std::to_string(requests_.inFlightCount() + queued_) + " requests still in flight";
 }
 
 std::optional<std::string> Supervisor::resume() {
@@ -102,7 +102,7 @@ ServerStatus Supervisor::snapshot() const {
   status.maxWorkers = maxWorkers_;
   status.requestsTotal = metrics_.total();
   status.responses = metrics_.byClass();
-  status.inFlight = inFlight_.size();
+  status.inFlight = requests_.inFlightCount();
   status.queued = queued_;
   for (const char* reason : kRestartReasons)
     status.restarts[reason] = 0;

@@ -89,7 +89,7 @@ void Supervisor::dispatchScheduled(App& app, const std::string& cron, double sch
     return;
   }
   PendingRequest pending;
-  pending.id = nextRequestId_++;
+  pending.id = requests_.nextId();
   pending.arrived = Clock::now();
   pending.requestId = newRequestId();
   pending.cron = cron;

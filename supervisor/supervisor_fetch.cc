@@ -19,27 +19,10 @@ void Supervisor::sendFetchMessage(uint32_t workerId, capnp::MessageBuilder& mess
   }
 }
 
-bool Supervisor::holdsRequest(uint32_t workerId, uint32_t deployment, uint64_t parentId) const {
-  if (parentId == 0 || parentId >= nextRequestId_) return false;
-  uint32_t holder = 0;
-  uint32_t held = 0;
-  if (auto it = inFlight_.find(parentId); it != inFlight_.end()) {
-    holder = it->second.workerId;
-    held = it->second.deployment;
-  } else if (auto recent = recentRequestIds_.find(parentId); recent != recentRequestIds_.end()) {
-    holder = recent->second.workerId;
-    held = recent->second.deployment;
-  } else if (auto known = subrequests_.find(parentId); known != subrequests_.end()) {
-    holder = known->second.workerId;
-    held = known->second.deployment;
-  }
-  return holder == workerId && held == deployment;
-}
-
 void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Reader start) {
   uint64_t fetchId = start.getFetchId();
   uint64_t parentId = start.getParentId();
-  if (parentId == 0 || parentId >= nextRequestId_) {
+  if (!requests_.issued(parentId)) {
     return fetch_->refuse(worker.id(), fetchId,
                           "fetch() refused: it can only be called while handling a request");
   }
@@ -51,9 +34,8 @@ void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Read
                           "fetch() refused: request " + std::to_string(parentId) +
                               " does not belong to this worker and app");
   }
-  auto [entry, created] =
-      subrequests_.try_emplace(parentId, SubrequestCount{worker.id(), deployment, 0, now});
-  if (entry->second.started >= config_.maxSubrequests) {
+  requests::SubrequestCount& count = requests_.subrequests(parentId, worker.id(), deployment, now);
+  if (count.started >= config_.maxSubrequests) {
     return fetch_->refuse(worker.id(), fetchId,
                           "fetch() refused: too many subrequests; one request may make at most " +
                               std::to_string(config_.maxSubrequests) + " (--max-subrequests)");
@@ -63,8 +45,8 @@ void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Read
                           "fetch() refused: the worker already has " +
                               std::to_string(ipc::kFetchMaxPerWorker) + " fetches in flight");
   }
-  ++entry->second.started;
-  entry->second.lastStart = now;
+  ++count.started;
+  count.lastStart = now;
   if (start.hasService() && start.getService().size() > 0) {
     return startServiceCall(worker, deployment, start);
   }
@@ -108,14 +90,12 @@ void Supervisor::pruneSubrequests(Clock::time_point now) {
   for (const auto& [name, app] : apps_.apps())
     wallLimitMs = std::max(wallLimitMs, app->config.wallLimitMs.value_or(0));
   auto horizon = std::chrono::milliseconds(wallLimitMs) + std::chrono::seconds(2);
-  std::erase_if(subrequests_, [&](const auto& item) {
-    return !inFlight_.contains(item.first) && now - item.second.lastStart > horizon;
-  });
+  requests_.pruneSubrequests(now, horizon);
   // A service call whose callee has answered lives no longer than a network fetch would: a
   // caller that never reads (nor aborts) the body does not keep it here.
   std::vector<ServiceKey> stale;
   for (const auto& [key, call] : serviceCalls_) {
-    if (!inFlight_.contains(call->requestId) && now - call->started > horizon) {
+    if (!requests_.inFlight(call->requestId) && now - call->started > horizon) {
       stale.push_back(key);
     }
   }

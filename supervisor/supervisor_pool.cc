@@ -247,12 +247,12 @@ void Supervisor::maybeFinishBoot() {
 void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) {
   size_t failed = 0;
   for (uint64_t id : worker.outstanding()) {
-    auto it = inFlight_.find(id);
-    if (it == inFlight_.end()) continue;
-    replyError(it->second, 502, "worker-lost",
+    PendingRequest* request = requests_.find(id);
+    if (request == nullptr) continue;
+    replyError(*request, 502, "worker-lost",
                "Bad Gateway: the worker handling this request exited");
-    --it->second.app->inFlight;
-    inFlight_.erase(it);
+    // The worker's accounting is cleared whole below, and the queue pumped once.
+    finishRequest(id, requests::RequestEnding::workerLost());
     ++failed;
   }
   worker.outstanding().clear();
@@ -268,8 +268,7 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
   }
   fetch_->dropWorker(worker.id());
   dropServiceCalls(worker.id(), 0, "the worker that made it is gone");
-  std::erase_if(subrequests_,
-                [&](const auto& item) { return item.second.workerId == worker.id(); });
+  requests_.forgetWorker(worker.id());
   // A worker told to shut down closes its channel as it exits; any other loss means the process
   // must go now. Either way it is reaped (and the object freed) on SIGCHLD.
   bool expected = worker.shutdownSent();
@@ -313,13 +312,7 @@ void Supervisor::onWorkerLog(WorkerProcess& worker, ipc::Log::Reader log) {
   std::string appName = app != nullptr ? app->config.name : std::string();
   if (log.getRequestId() != 0) {
     // After its answer, a request's waitUntil() work may still log.
-    std::string requestId;
-    if (auto it = inFlight_.find(log.getRequestId()); it != inFlight_.end()) {
-      requestId = it->second.requestId;
-    } else if (auto recent = recentRequestIds_.find(log.getRequestId());
-               recent != recentRequestIds_.end()) {
-      requestId = recent->second.requestId;
-    }
+    std::string requestId(requests_.requestIdOf(log.getRequestId()));
     logger_.log(level, log.getMessage().cStr(),
                 {{"worker", worker.id()},
                  {"pid", worker.pid()},

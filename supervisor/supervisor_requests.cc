@@ -109,7 +109,7 @@ void ClientLink::onClientGone(http::GoneReason reason) {
 void Supervisor::onRequest(http::HttpRequest& request) {
   PendingRequest pending;
   pending.http = &request;
-  pending.id = nextRequestId_++;
+  pending.id = requests_.nextId();
   pending.arrived = Clock::now();
   // The request id goes back on every answer, the supervisor's own errors included.
   auto given = request.header(config_.requestIdHeader);
@@ -133,7 +133,7 @@ void Supervisor::onRequest(http::HttpRequest& request) {
     // Read whole first, then routed and sent inline, as if it had arrived with its head.
     pending.inlineBody.reserve(static_cast<size_t>(*length));
     request.grantBody(static_cast<size_t>(*length));
-    reading_.emplace(pending.id, std::move(pending));
+    requests_.startReading(std::move(pending));
     return;
   }
   pending.streamedBody = request.hasBody();
@@ -327,15 +327,7 @@ void Supervisor::replyFromWorker(PendingRequest& request, const WorkerProcess& w
 }
 
 void Supervisor::recordAnswer(const PendingRequest& request, int status, uint32_t workerId) {
-  if (recentRequestIds_
-          .emplace(request.id, RecentAnswer{request.requestId, workerId, request.deployment})
-          .second) {
-    recentOrder_.push_back(request.id);
-    if (recentOrder_.size() > kRecentAnswers) {
-      recentRequestIds_.erase(recentOrder_.front());
-      recentOrder_.pop_front();
-    }
-  }
+  requests_.rememberAnswer(request, workerId);
   double seconds = std::chrono::duration<double>(Clock::now() - request.arrived).count();
   metrics_.recordResponse(status, seconds);
   if (request.app != nullptr) {
@@ -469,7 +461,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
     scheduled.setScheduledTime(request.scheduledTimeMs);
     scheduled.setCron(request.cron);
     worker.send(message);
-    inFlight_.emplace(request.id, std::move(request));
+    requests_.start(std::move(request));
     return;
   }
   auto start = message.initRoot<ipc::Envelope>().initRequestStart();
@@ -504,7 +496,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   }
 
   worker.send(message);
-  PendingRequest& sent = inFlight_.emplace(request.id, std::move(request)).first->second;
+  PendingRequest& sent = requests_.start(std::move(request));
   sent.inlineBody = std::string();
   if (sent.streamedBody) {
     // The body comes as the worker makes room for it (onWorkerBodyCredit); until then it waits
@@ -521,27 +513,24 @@ WorkerProcess* Supervisor::findWorker(uint32_t id) {
   return nullptr;
 }
 
-void Supervisor::finishInFlight(uint64_t id, const char* cancelReason) {
-  auto it = inFlight_.find(id);
-  if (it == inFlight_.end()) return;
-  uint32_t workerId = it->second.workerId;
-  uint32_t deployment = it->second.deployment;
-  bool noisy = it->second.noisy;
-  --it->second.app->inFlight;
-  inFlight_.erase(it);
-  if (WorkerProcess* worker = findWorker(workerId)) {
-    worker->outstanding().erase(id);
-    if (noisy) --worker->noisyOutstanding;
-    if (auto slot = worker->appOutstanding.find(deployment);
+void Supervisor::releaseRequest(const requests::FinishedRequest& done) {
+  using Kind = requests::RequestEnding::Kind;
+  --done.app->inFlight;
+  if (done.ending.kind == Kind::kWorkerLost || done.ending.kind == Kind::kForcedStop) return;
+  if (WorkerProcess* worker = findWorker(done.workerId)) {
+    worker->outstanding().erase(done.id);
+    if (done.noisy) --worker->noisyOutstanding;
+    if (auto slot = worker->appOutstanding.find(done.deployment);
         slot != worker->appOutstanding.end() && --slot->second == 0) {
       worker->appOutstanding.erase(slot);
     }
-    if (cancelReason != nullptr) {
+    if (done.ending.kind == Kind::kCancelled) {
+      const char* cancelReason = done.ending.cancelReason;
       capnp::MallocMessageBuilder message;
-      message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
+      message.initRoot<ipc::Envelope>().initRequestCancel().setId(done.id);
       worker->send(message);
-      fetch_->failParent(workerId, id, std::string("fetch() cancelled: ") + cancelReason);
-      dropServiceCalls(workerId, id, cancelReason);
+      fetch_->failParent(done.workerId, done.id, std::string("fetch() cancelled: ") + cancelReason);
+      dropServiceCalls(done.workerId, done.id, cancelReason);
     } else {
       ++worker->requestsServed;
       if (worker->requestLimit > 0 && worker->requestsServed >= worker->requestLimit) {
@@ -555,32 +544,34 @@ void Supervisor::finishInFlight(uint64_t id, const char* cancelReason) {
 
 void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader response) {
   uint64_t id = response.getId();
-  auto it = inFlight_.find(id);
+  PendingRequest* request = requests_.findHeldBy(id, worker.id());
   // Unknown ids are answers to requests already answered by the supervisor: ignore them.
-  if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
-  if (it->second.responseStreaming) {
+  if (request == nullptr) return;
+  if (request->responseStreaming) {
     return worker.kill("protocol error: a second Response for one request");
   }
   // A legal frame can carry millions of (empty) headers; the answer is refused rather than
   // copied header by header.
   if (response.getHeaders().size() > kMaxResponseHeaders) {
-    logger_.warn("response refused: too many headers", {{"request_id", it->second.requestId},
+    logger_.warn("response refused: too many headers", {{"request_id", request->requestId},
                                                         {"worker", worker.id()},
                                                         {"headers", response.getHeaders().size()}});
-    replyError(it->second, 502, "bad-response",
+    replyError(*request, 502, "bad-response",
                "Bad Gateway: the response has more than " + std::to_string(ipc::kFetchMaxHeaders) +
                    " headers");
-    finishInFlight(id, response.getBodyFollows() ? "its response had too many headers" : nullptr);
+    finishRequest(id,
+                  requests::RequestEnding::answeredOrCancelled(
+                      response.getBodyFollows() ? "its response had too many headers" : nullptr));
     return;
   }
   if (response.getBodyFollows()) {
-    if (it->second.http == nullptr && !it->second.service) {
+    if (request->http == nullptr && !request->service) {
       return worker.kill("protocol error: a streamed Response to a scheduled event");
     }
-    return startStreamedResponse(it->second, response);
+    return startStreamedResponse(*request, response);
   }
-  replyFromWorker(it->second, worker, response);
-  finishInFlight(id);
+  replyFromWorker(*request, worker, response);
+  finishRequest(id, requests::RequestEnding::answered());
 }
 
 void Supervisor::pumpQueue() {
@@ -639,17 +630,15 @@ void Supervisor::failQueue(App& app, int status, std::string_view kind,
 
 void Supervisor::expireInFlight(Clock::time_point now) {
   std::vector<uint64_t> expired;
-  for (const auto& [id, request] : inFlight_) {
-    if (now - request.arrived >= request.wallLimit) expired.push_back(id);
-  }
+  requests_.expired(now, expired);
   for (uint64_t id : expired) {
-    auto it = inFlight_.find(id);
-    if (it == inFlight_.end()) continue;
-    PendingRequest& request = it->second;
-    replyError(request, 504, "wall-limit",
+    PendingRequest* request = requests_.find(id);
+    if (request == nullptr) continue;
+    replyError(*request, 504, "wall-limit",
                "Gateway Timeout: the request exceeded its time limit of " +
-                   std::to_string(request.wallLimit.count()) + " ms");
-    finishInFlight(id, "the request that made it exceeded its time limit");
+                   std::to_string(request->wallLimit.count()) + " ms");
+    finishRequest(
+        id, requests::RequestEnding::cancelled("the request that made it exceeded its time limit"));
   }
 }
 

@@ -11,9 +11,6 @@ namespace isolated::supervisor {
 
 namespace {
 
-// Service requests whose depth is remembered (for calls from their waitUntil() work too).
-constexpr size_t kServiceDepthMemory = 4096;
-
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 kj::ArrayPtr<const kj::byte> bytesOf(const std::string& text, size_t offset, size_t size) {
@@ -69,8 +66,7 @@ void Supervisor::startServiceCall(WorkerProcess& worker, uint32_t deployment,
         worker.id(), fetchId,
         "fetch() refused: this app has no service binding named \"" + name + "\"");
   }
-  auto known = serviceDepths_.find(parentId);
-  uint32_t depth = (known == serviceDepths_.end() ? 0 : known->second) + 1;
+  uint32_t depth = requests_.serviceDepth(parentId) + 1;
   if (depth > ipc::kServiceMaxDepth) {
     logger_.warn(
         "service binding depth limit",
@@ -108,17 +104,13 @@ void Supervisor::startServiceCall(WorkerProcess& worker, uint32_t deployment,
   call->bodyFollows = start.getBodyFollows();
 
   PendingRequest pending;
-  pending.id = nextRequestId_++;
+  pending.id = requests_.nextId();
   pending.arrived = Clock::now();
   pending.requestId = newRequestId();
   pending.service = call;
   call->requestId = pending.id;
-  serviceDepths_[pending.id] = depth;
-  serviceDepthOrder_.push_back(pending.id);
-  if (serviceDepthOrder_.size() > kServiceDepthMemory) {
-    serviceDepths_.erase(serviceDepthOrder_.front());
-    serviceDepthOrder_.pop_front();
-  }
+  // Remembered beyond the request, for calls from its waitUntil() work too.
+  requests_.rememberServiceDepth(pending.id, depth);
   serviceCalls_[{worker.id(), fetchId}] = call;
 
   App* target = apps_.find(spec->app);
@@ -156,14 +148,14 @@ void Supervisor::sendServiceRequest(WorkerProcess& worker, PendingRequest& reque
   call.body.clear();
   call.body.shrink_to_fit();
   call.dispatched = true;
-  inFlight_.emplace(request.id, std::move(request));
+  requests_.start(std::move(request));
   pumpServiceUpload(call);
 }
 
 void Supervisor::pumpServiceUpload(ServiceCall& call) {
   if (!call.dispatched) return;
-  auto it = inFlight_.find(call.requestId);
-  WorkerProcess* worker = it == inFlight_.end() ? nullptr : findWorker(it->second.workerId);
+  PendingRequest* request = requests_.find(call.requestId);
+  WorkerProcess* worker = request == nullptr ? nullptr : findWorker(request->workerId);
   if (worker == nullptr) {
     call.uploadQueue.clear();
     return;
@@ -270,7 +262,7 @@ void Supervisor::relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Read
   uint64_t id = request.id;
   if (chunk.getAborted()) {
     replyError(request, 500, "stream-aborted", "the response stream failed");
-    finishInFlight(id);
+    finishRequest(id, requests::RequestEnding::answered());
     return;
   }
   auto data = chunk.getData();
@@ -286,7 +278,7 @@ void Supervisor::relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Read
   }
   if (chunk.getEnd()) {
     recordAnswer(request, request.responseStatus, request.workerId);
-    finishInFlight(id);
+    finishRequest(id, requests::RequestEnding::answered());
     if (call->active) endServiceCall(*call, nullptr);
   }
 }
@@ -296,9 +288,9 @@ void Supervisor::creditService(ServiceCall& call, uint32_t bytes) {
   if (call.pendingWhole) return pumpServiceBody(call);
   if (!call.streaming) return;
   // The caller has taken streamed bytes: the callee may send as many more.
-  auto it = inFlight_.find(call.requestId);
-  if (it == inFlight_.end()) return;
-  PendingRequest& request = it->second;
+  PendingRequest* found = requests_.find(call.requestId);
+  if (found == nullptr) return;
+  PendingRequest& request = *found;
   uint32_t grant = std::min(bytes, request.responseUncredited);
   WorkerProcess* worker = findWorker(request.workerId);
   if (grant == 0 || worker == nullptr) return;
@@ -340,8 +332,8 @@ void Supervisor::endServiceCall(ServiceCall& ending, const char* cancelReason) {
   call->pendingBody.clear();
   if (cancelReason == nullptr) return;
   // The callee's request, if it is still waiting or running, is abandoned.
-  if (inFlight_.contains(call->requestId)) {
-    finishInFlight(call->requestId, cancelReason);
+  if (requests_.inFlight(call->requestId)) {
+    finishRequest(call->requestId, requests::RequestEnding::cancelled(cancelReason));
     return;
   }
   if (call->target == nullptr) return;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 #include "ipc/protocol.h"
 
@@ -23,13 +24,13 @@ std::string_view view(capnp::Text::Reader text) {
 }  // namespace
 
 void Supervisor::onClientBody(uint64_t id, std::string_view data) {
-  if (auto reading = reading_.find(id); reading != reading_.end()) {
-    reading->second.inlineBody.append(data);
+  if (PendingRequest* reading = requests_.findReading(id)) {
+    reading->inlineBody.append(data);
     return;
   }
-  auto it = inFlight_.find(id);
-  if (it == inFlight_.end()) return;
-  PendingRequest& request = it->second;
+  PendingRequest* found = requests_.find(id);
+  if (found == nullptr) return;
+  PendingRequest& request = *found;
   WorkerProcess* worker = findWorker(request.workerId);
   request.bodyCredit -= static_cast<uint32_t>(std::min<size_t>(data.size(), request.bodyCredit));
   if (worker == nullptr) return;
@@ -46,15 +47,13 @@ void Supervisor::onClientBody(uint64_t id, std::string_view data) {
 }
 
 void Supervisor::onClientBodyEnd(uint64_t id) {
-  if (auto reading = reading_.find(id); reading != reading_.end()) {
-    PendingRequest request = std::move(reading->second);
-    reading_.erase(reading);
-    routeRequest(std::move(request));
+  if (std::optional<PendingRequest> routed = requests_.takeReading(id)) {
+    routeRequest(std::move(*routed));
     return;
   }
-  auto it = inFlight_.find(id);
-  if (it == inFlight_.end() || it->second.bodyEndSent) return;
-  PendingRequest& request = it->second;
+  PendingRequest* found = requests_.find(id);
+  if (found == nullptr || found->bodyEndSent) return;
+  PendingRequest& request = *found;
   request.bodyEndSent = true;
   WorkerProcess* worker = findWorker(request.workerId);
   if (worker == nullptr) return;
@@ -66,9 +65,9 @@ void Supervisor::onClientBodyEnd(uint64_t id) {
 }
 
 void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Reader credit) {
-  auto it = inFlight_.find(credit.getId());
-  if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
-  PendingRequest& request = it->second;
+  PendingRequest* found = requests_.findHeldBy(credit.getId(), worker.id());
+  if (found == nullptr) return;
+  PendingRequest& request = *found;
   if (request.service) {
     // The callee has taken upload bytes: the caller may send as many more.
     ServiceCall& call = *request.service;
@@ -122,10 +121,10 @@ void Supervisor::startStreamedResponse(PendingRequest& request, ipc::Response::R
 }
 
 void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader chunk) {
-  auto it = inFlight_.find(chunk.getId());
+  PendingRequest* found = requests_.findHeldBy(chunk.getId(), worker.id());
   // Chunks for requests already answered or cancelled cross the cancel: ignore them.
-  if (it == inFlight_.end() || it->second.workerId != worker.id()) return;
-  PendingRequest& request = it->second;
+  if (found == nullptr) return;
+  PendingRequest& request = *found;
   auto data = chunk.getData();
   if (!request.responseStreaming) {
     return worker.kill("protocol error: BodyChunk for a response that does not stream");
@@ -138,7 +137,7 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
   uint64_t id = request.id;
   if (chunk.getAborted()) {
     replyError(request, 500, "stream-aborted", "");
-    finishInFlight(id);
+    finishRequest(id, requests::RequestEnding::answered());
     return;
   }
   request.responseRelayed += data.size();
@@ -152,9 +151,10 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
                   {"declared", request.responseDeclared},
                   {"relayed", request.responseRelayed}});
     replyError(request, 500, "bad-response", "");
-    finishInFlight(id, chunk.getEnd() ? nullptr
-                                      : "the response of the request that made it broke its "
-                                        "Content-Length");
+    finishRequest(id, requests::RequestEnding::answeredOrCancelled(
+                          chunk.getEnd() ? nullptr
+                                         : "the response of the request that made it broke its "
+                                           "Content-Length"));
     return;
   }
   bool room = true;
@@ -167,7 +167,7 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
     recordAnswer(request, request.responseStatus, worker.id());
     request.http->end();
     release(request);
-    finishInFlight(id);
+    finishRequest(id, requests::RequestEnding::answered());
     return;
   }
   // Credit at once while the client keeps up; otherwise when its connection has taken enough
@@ -188,27 +188,25 @@ void Supervisor::creditResponse(PendingRequest& request) {
 }
 
 void Supervisor::onClientWritable(uint64_t id) {
-  auto it = inFlight_.find(id);
-  if (it != inFlight_.end()) creditResponse(it->second);
+  if (PendingRequest* request = requests_.find(id)) creditResponse(*request);
 }
 
 void Supervisor::onClientGone(uint64_t id, http::GoneReason reason) {
   if (destroying_) return;
-  if (auto reading = reading_.find(id); reading != reading_.end()) {
+  if (PendingRequest* reading = requests_.findReading(id)) {
     // Its small body never arrived whole; it was not routed yet.
-    logger_.debug(
-        "client went away before its body arrived",
-        {{"request_id", reading->second.requestId}, {"reason", http::goneReasonName(reason)}});
-    reading_.erase(reading);
+    logger_.debug("client went away before its body arrived",
+                  {{"request_id", reading->requestId}, {"reason", http::goneReasonName(reason)}});
+    requests_.dropReading(id);
     checkDrained();
     return;
   }
-  auto it = inFlight_.find(id);
-  if (it == inFlight_.end()) {
+  PendingRequest* found = requests_.find(id);
+  if (found == nullptr) {
     dropQueued(id);
     return;
   }
-  PendingRequest& request = it->second;
+  PendingRequest& request = *found;
   release(request);
   bool streaming = request.streamedBody || request.responseStreaming;
   switch (reason) {
@@ -226,15 +224,17 @@ void Supervisor::onClientGone(uint64_t id, http::GoneReason reason) {
                    : tooLarge                ? 413
                                              : 400,
                    request.workerId);
-      finishInFlight(id, tooLarge ? "the body of the request that made it is too large"
-                                  : "the body of the request that made it is malformed");
+      finishRequest(id, requests::RequestEnding::cancelled(
+                            tooLarge ? "the body of the request that made it is too large"
+                                     : "the body of the request that made it is malformed"));
       return;
     }
     case http::GoneReason::kTimeout:
       logger_.info("client stalled", {{"request_id", request.requestId},
                                       {"worker", request.workerId},
                                       {"app", request.app->config.name}});
-      finishInFlight(id, "the client of the request that made it stalled");
+      finishRequest(
+          id, requests::RequestEnding::cancelled("the client of the request that made it stalled"));
       return;
     case http::GoneReason::kClientClosed:
     case http::GoneReason::kServerClosing:
@@ -242,7 +242,8 @@ void Supervisor::onClientGone(uint64_t id, http::GoneReason reason) {
                    {{"request_id", request.requestId},
                     {"worker", request.workerId},
                     {"app", request.app->config.name}});
-      finishInFlight(id, "the client of the request that made it went away");
+      finishRequest(id, requests::RequestEnding::cancelled(
+                            "the client of the request that made it went away"));
       return;
   }
 }

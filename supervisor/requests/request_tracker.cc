@@ -1,0 +1,120 @@
+// RequestTracker: the books of the supervisor's requests (see request_tracker.h).
+#include "supervisor/requests/request_tracker.h"
+
+#include <utility>
+
+namespace isolated::supervisor::requests {
+
+void RequestTracker::startReading(PendingRequest&& request) {
+  uint64_t id = request.id;
+  reading_.emplace(id, std::move(request));
+}
+
+PendingRequest* RequestTracker::findReading(uint64_t id) {
+  auto it = reading_.find(id);
+  return it == reading_.end() ? nullptr : &it->second;
+}
+
+std::optional<PendingRequest> RequestTracker::takeReading(uint64_t id) {
+  auto it = reading_.find(id);
+  if (it == reading_.end()) return std::nullopt;
+  std::optional<PendingRequest> request(std::move(it->second));
+  reading_.erase(it);
+  return request;
+}
+
+bool RequestTracker::dropReading(uint64_t id) {
+  return reading_.erase(id) > 0;
+}
+
+PendingRequest& RequestTracker::start(PendingRequest&& request) {
+  uint64_t id = request.id;
+  return inFlight_.emplace(id, std::move(request)).first->second;
+}
+
+void RequestTracker::expired(Clock::time_point now, std::vector<uint64_t>& out) const {
+  out.clear();
+  for (const auto& [id, request] : inFlight_) {
+    if (now - request.arrived >= request.wallLimit) out.push_back(id);
+  }
+}
+
+void RequestTracker::inFlightIds(std::vector<uint64_t>& out) const {
+  out.clear();
+  out.reserve(inFlight_.size());
+  for (const auto& [id, request] : inFlight_)
+    out.push_back(id);
+}
+
+void RequestTracker::rememberAnswer(const PendingRequest& request, uint32_t workerId) {
+  if (!recentAnswers_
+           .emplace(request.id, RecentAnswer{request.requestId, workerId, request.deployment})
+           .second) {
+    return;
+  }
+  recentOrder_.push_back(request.id);
+  if (recentOrder_.size() > kRecentAnswers) {
+    recentAnswers_.erase(recentOrder_.front());
+    recentOrder_.pop_front();
+  }
+}
+
+const RecentAnswer* RequestTracker::recent(uint64_t id) const {
+  auto it = recentAnswers_.find(id);
+  return it == recentAnswers_.end() ? nullptr : &it->second;
+}
+
+std::string_view RequestTracker::requestIdOf(uint64_t id) const {
+  if (auto it = inFlight_.find(id); it != inFlight_.end()) return it->second.requestId;
+  if (const RecentAnswer* answer = recent(id)) return answer->requestId;
+  return {};
+}
+
+bool RequestTracker::holds(uint32_t workerId, uint32_t deployment, uint64_t id) const {
+  if (!issued(id)) return false;
+  uint32_t holder = 0;
+  uint32_t held = 0;
+  if (auto it = inFlight_.find(id); it != inFlight_.end()) {
+    holder = it->second.workerId;
+    held = it->second.deployment;
+  } else if (const RecentAnswer* answer = recent(id)) {
+    holder = answer->workerId;
+    held = answer->deployment;
+  } else if (auto known = subrequests_.find(id); known != subrequests_.end()) {
+    holder = known->second.workerId;
+    held = known->second.deployment;
+  }
+  return holder == workerId && held == deployment;
+}
+
+SubrequestCount& RequestTracker::subrequests(uint64_t parentId, uint32_t workerId,
+                                             uint32_t deployment, Clock::time_point now) {
+  return subrequests_.try_emplace(parentId, SubrequestCount{workerId, deployment, 0, now})
+      .first->second;
+}
+
+void RequestTracker::pruneSubrequests(Clock::time_point now, Clock::duration horizon) {
+  std::erase_if(subrequests_, [&](const auto& item) {
+    return !inFlight_.contains(item.first) && now - item.second.lastStart > horizon;
+  });
+}
+
+void RequestTracker::forgetWorker(uint32_t workerId) {
+  std::erase_if(subrequests_, [&](const auto& item) { return item.second.workerId == workerId; });
+}
+
+uint32_t RequestTracker::serviceDepth(uint64_t id) const {
+  auto it = serviceDepths_.find(id);
+  return it == serviceDepths_.end() ? 0 : it->second;
+}
+
+void RequestTracker::rememberServiceDepth(uint64_t id, uint32_t depth) {
+  serviceDepths_[id] = depth;
+  serviceDepthOrder_.push_back(id);
+  if (serviceDepthOrder_.size() > kServiceDepthMemory) {
+    serviceDepths_.erase(serviceDepthOrder_.front());
+    serviceDepthOrder_.pop_front();
+  }
+}
+
+}  // namespace isolated::supervisor::requests
