@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -94,10 +95,14 @@ class LoadGenerator {
     return n;
   }
   // Waits until `n` more requests have completed.
+  // Waits (up to 30 s, polling) until `n` more requests have been answered. A deadline, not a
+  // count of yields: a yield returns at once on an idle machine and after a time slice on a
+  // loaded one, so a fixed number of them bounded nothing.
   bool waitForMore(int n) {
     int target = total() + n;
-    for (int i = 0; i < 100000 && total() < target; ++i)
-      std::this_thread::yield();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (total() < target && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return total() >= target;
   }
 
