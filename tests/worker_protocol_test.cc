@@ -588,6 +588,34 @@ TEST_F(WorkerProtocolTest, UnloadWaitsForRequestsThenForgetsTheApp) {
 // A cold start takes the worker's spare isolate (worker/spare_isolate.h), which was warmed up
 // with a throwaway fetch listener: apps bound to spares see none of it. A service-worker script
 // gets only its own listener, and a script without a handler still fails to load.
+TEST_F(WorkerProtocolTest, IdleIsolatesReleaseMemoryAndKeepTheirState) {
+  auto worker = start(0, 0, {"--log-level", "debug", "--release-idle-after-ms", "100"});
+  ASSERT_NE(worker, nullptr);
+  worker->loadApp({1, path("a.mjs"), "alpha", 0, false});
+  worker->request(1, 1, "/");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 1), "A alpha count=1 marks=A");
+  worker->ping(1);
+  auto pong = worker->next();
+  ASSERT_TRUE(pong && pong->envelope().isPong());
+  uint64_t usedBefore = pong->envelope().getPong().getHeapUsedBytes();
+  // The isolate has been idle for 100 ms: its heap is collected and compacted, off any request.
+  auto deadline = Clock::now() + 20s;
+  while (Clock::now() < deadline &&
+         worker->stderrText().find("released idle isolates' memory") == std::string::npos) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_NE(worker->stderrText().find("released idle isolates' memory"), std::string::npos)
+      << worker->stderrText();
+  worker->ping(2);
+  pong = worker->next();
+  ASSERT_TRUE(pong && pong->envelope().isPong());
+  EXPECT_LT(pong->envelope().getPong().getHeapUsedBytes(), usedBefore);
+  // Nothing of the app's state went with the garbage.
+  worker->request(2, 1, "/");
+  EXPECT_EQ(expectResponse(*worker, 2), "A alpha count=2 marks=A");
+}
+
 TEST_F(WorkerProtocolTest, ColdStartsTakeTheWarmSpareAndSeeNothingOfItsWarmUp) {
   auto worker = start(0, 0, {"--log-level", "debug"});
   ASSERT_NE(worker, nullptr);

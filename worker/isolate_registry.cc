@@ -39,6 +39,10 @@ using Clock = std::chrono::steady_clock;
 
 // How long after an eviction the freed memory is trimmed (see scheduleTrim).
 constexpr long kTrimDelayMs = 200;
+// Idle isolates' memory release (releaseIdleMemory): a worker with a request in flight looks
+// again this much later, and one turn of the loop releases isolates for at most about this long.
+constexpr std::chrono::milliseconds kReleaseBusyRetry{50};
+constexpr std::chrono::milliseconds kReleaseTurn{5};
 
 IsolationMode isolationOf(ipc::Isolation isolation) {
   switch (isolation) {
@@ -96,6 +100,12 @@ IsolateRegistry::IsolateRegistry(event_base* base, Outbox& outbox, CpuWatchdog& 
   sweepEvent_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateRegistry*>(self)->sweep(); },
+      this));
+  releaseEvent_.reset(event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* self) {
+        static_cast<IsolateRegistry*>(self)->releaseIdleMemory();
+      },
       this));
   trimEvent_.reset(event_new(
       base_, -1, 0,
@@ -494,7 +504,63 @@ void IsolateRegistry::noteSent(App& app, capnp::MessageBuilder& message) {
 
 void IsolateRegistry::touch(App& app) {
   app.lastActive = Clock::now();
+  app.memoryReleased = false;
   if (options_.idleTimeout.count() > 0 && !sweepArmed_) armSweep(options_.idleTimeout);
+  if (options_.releaseAfter.count() > 0 && !releaseArmed_ && !options_.sharedIsolate) {
+    armRelease(options_.releaseAfter);
+  }
+}
+
+void IsolateRegistry::armRelease(std::chrono::milliseconds after) {
+  timeval tv = millisToTimeval(std::max<long>(after.count(), 0));
+  event_add(releaseEvent_.get(), &tv);
+  releaseArmed_ = true;
+}
+
+void IsolateRegistry::releaseIdleMemory() {
+  releaseArmed_ = false;
+  // A request in flight goes first: a release is a full GC of a few ms.
+  if (!requestApp_.empty()) {
+    armRelease(kReleaseBusyRetry);
+    return;
+  }
+  auto started = Clock::now();
+  auto next = Clock::time_point::max();
+  size_t released = 0;
+  while (true) {
+    App* oldest = nullptr;
+    for (auto& [id, app] : apps_) {
+      if (!app->host || app->memoryReleased || app->host->sharesIsolate()) continue;
+      if (!idle(*app)) {
+        // Busy with waitUntil() work: looked at again once that could be over.
+        next = std::min(next, Clock::now() + options_.releaseAfter);
+        continue;
+      }
+      if (oldest == nullptr || app->lastActive < oldest->lastActive) oldest = app.get();
+    }
+    if (oldest == nullptr) break;
+    auto due = oldest->lastActive + options_.releaseAfter;
+    auto now = Clock::now();
+    if (due > now) {
+      next = std::min(next, due);
+      break;
+    }
+    if (now - started >= kReleaseTurn) {
+      // Enough for one turn of the loop: the rest after whatever has arrived meanwhile.
+      next = now;
+      break;
+    }
+    oldest->host->releaseMemory();
+    oldest->memoryReleased = true;
+    ++released;
+  }
+  if (released > 0) {
+    logger_.debug("released idle isolates' memory", {{"isolates", released}});
+    scheduleTrim();
+  }
+  if (next != Clock::time_point::max()) {
+    armRelease(std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()));
+  }
 }
 
 void IsolateRegistry::armSweep(std::chrono::milliseconds after) {
