@@ -80,8 +80,8 @@ struct RegistryOptions {
   std::chrono::milliseconds waitUntilTimeout{30000};
   // Blank isolates kept ready for cold starts (worker/spare_isolate.h); 0: none. Not used with
   // sharedIsolate (a context there costs little) or without a built-ins snapshot.
-  size_t spareIsolates = 1;  // An isolate of its own idle this long has its memory released
-                             // (IsolateHost::releaseMemory)
+  size_t spareIsolates = 1;
+  // An isolate of its own idle this long has its memory released (IsolateHost::releaseMemory)
   // once, until it runs JavaScript again; 0: never. Not for the shared isolate.
   std::chrono::milliseconds releaseAfter{10000};
 };

@@ -6,8 +6,7 @@
 // host). It is also warmed up: one request runs through the runtime's dispatch to a throwaway
 // `fetch` listener (its answer dropped, the listener removed again), so the runtime's request
 // path is compiled in the isolate, whatwg-url included (the listener parses the request's URL,
-// as nearly every handler does first); then a full GC drops what deserialising and warming up
-// left behind.
+// as nearly every handler does first).
 // Making one is most of a cold start's CPU (the snapshot's heap and context, and compiling the
 // runtime's request path on the app's first request: several ms); binding an app to it (env,
 // the script with its code cache) is the rest. SpareIsolates keeps a few, made off the request
