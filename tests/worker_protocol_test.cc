@@ -718,6 +718,44 @@ TEST_F(WorkerProtocolTest, SharedIsolateKeepsAppsApart) {
   EXPECT_EQ(pong->envelope().getPong().getHeapLimitBytes() >> 20, 256u);
 }
 
+// In the shared isolate, spares are warmed-up contexts: a cold start binds the app to one, and
+// apps still see nothing of each other or of the warm-up.
+TEST_F(WorkerProtocolTest, SharedIsolateColdStartsTakeAWarmSpareContext) {
+  auto worker = start(0, 0, {"--shared-isolate", "--log-level", "debug"});
+  ASSERT_NE(worker, nullptr);
+  defineAB(*worker);
+  auto spareMade = [&](size_t count) {
+    auto deadline = Clock::now() + 20s;
+    while (Clock::now() < deadline) {
+      std::string err = worker->stderrText();
+      size_t found = 0;
+      for (size_t at = err.find("spare isolate made"); at != std::string::npos;
+           at = err.find("spare isolate made", at + 1)) {
+        ++found;
+      }
+      if (found >= count) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(spareMade(1)) << worker->stderrText();
+  worker->request(1, 1, "/");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 1), "A alpha count=1 marks=A");
+  ASSERT_TRUE(spareMade(2)) << worker->stderrText();
+  worker->request(2, 2, "/");
+  expectLoaded(*worker, 2, true);
+  EXPECT_EQ(expectResponse(*worker, 2), "B beta count=1 marks=B");
+  worker->request(3, 1, "/");
+  EXPECT_EQ(expectResponse(*worker, 3), "A alpha count=2 marks=A");
+  std::string err = worker->stderrText();
+  size_t fromSpares = 0;
+  for (size_t at = err.find(" spare=1 "); at != std::string::npos;
+       at = err.find(" spare=1 ", at + 1))
+    ++fromSpares;
+  EXPECT_EQ(fromSpares, 2u) << err;
+}
+
 // A heap-limit breach in the shared isolate replaces it, with every app in it: each is evicted
 // (reason memory) and cold-starts again on its next request.
 TEST_F(WorkerProtocolTest, SharedIsolateHeapLimitReplacesTheIsolate) {

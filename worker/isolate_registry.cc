@@ -90,8 +90,13 @@ IsolateRegistry::IsolateRegistry(event_base* base, Outbox& outbox, CpuWatchdog& 
       options_(options),
       spares_(
           base,
-          SpareOptions{options.sharedIsolate ? 0 : options.spareIsolates,
-                       AppDefinition(0).heapLimitBytes, options.builtins, options.platform},
+          SpareOptions{options.spareIsolates,
+                       options.sharedIsolate ? options.sharedHeapLimitBytes
+                                             : AppDefinition(0).heapLimitBytes,
+                       options.builtins, options.platform,
+                       options.sharedIsolate ? std::function<std::shared_ptr<OwnedIsolate>()>(
+                                                   [this] { return sharedIsolate(); })
+                                             : nullptr},
           [this] { return !requestApp_.empty(); }, logger) {
   reapEvent_.reset(event_new(
       base_, -1, 0,
@@ -174,7 +179,10 @@ bool IsolateRegistry::loadApp(ipc::LoadApp::Reader load, std::string& error) {
   // V8 10.2 cannot create isolates from two different startup blobs in one process (see
   // snapshotFor): spares come from the built-ins blob, so they are made only in a worker whose
   // apps use no script snapshot, and an app's script snapshot is not used once they exist.
-  if (!definition.scriptSnapshotPath.empty()) {
+  if (options_.sharedIsolate) {
+    // Contexts of the shared isolate never use a script snapshot.
+    spares_.fill(options_.sharedHeapLimitBytes);
+  } else if (!definition.scriptSnapshotPath.empty()) {
     if (spares_.everMade()) {
       definition.snapshotResolved = true;
       logger_.info(
@@ -303,6 +311,11 @@ IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
     hostOptions.sharedIsolate = sharedIsolate();
     hostOptions.snapshot = options_.builtins;
     hostOptions.heapLimitBytes = options_.sharedHeapLimitBytes;
+    hostOptions.spare = spares_.take(hostOptions.heapLimitBytes, hostOptions.snapshot);
+    // A spare context of a shared isolate since replaced is of no use (reap() drops them).
+    if (hostOptions.spare && hostOptions.spare->isolate != hostOptions.sharedIsolate) {
+      hostOptions.spare.reset();
+    }
   } else {
     hostOptions.snapshot = snapshotFor(definition);
     hostOptions.spare = spares_.take(hostOptions.heapLimitBytes, hostOptions.snapshot);
@@ -609,6 +622,8 @@ void IsolateRegistry::reap() {
       ++evicted;
     }
     sharedIsolate_.reset();
+    // Spare contexts live in the isolate just dropped.
+    spares_.clear();
     logger_.warn("the shared isolate reached its heap limit; it was replaced",
                  {{"apps_evicted", evicted}});
   }

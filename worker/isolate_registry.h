@@ -78,8 +78,9 @@ struct RegistryOptions {
   size_t sharedHeapLimitBytes = 1024u << 20;
   // How long a request's waitUntil() work may run after its answer (Configure).
   std::chrono::milliseconds waitUntilTimeout{30000};
-  // Blank isolates kept ready for cold starts (worker/spare_isolate.h); 0: none. Not used with
-  // sharedIsolate (a context there costs little) or without a built-ins snapshot.
+  // Blank isolates kept ready for cold starts (worker/spare_isolate.h); 0: none. With
+  // sharedIsolate, blank warmed-up contexts of the shared isolate instead. Not used without a
+  // built-ins snapshot.
   size_t spareIsolates = 1;
   // An isolate of its own idle this long has its memory released (IsolateHost::releaseMemory)
   // once, until it runs JavaScript again; 0: never. Not for the shared isolate.

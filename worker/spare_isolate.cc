@@ -170,10 +170,14 @@ void SpareIsolates::onTimer() {
 std::unique_ptr<SpareIsolate> SpareIsolates::make() {
   ++made_;
   auto spare = std::make_unique<SpareIsolate>();
-  spare->allocator.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
   spare->heapLimitBytes = options_.heapLimitBytes;
-  spare->isolate = std::make_shared<OwnedIsolate>(spare->allocator.get(), options_.heapLimitBytes,
-                                                  options_.snapshot, options_.platform);
+  if (options_.sharedIsolate) {
+    spare->isolate = options_.sharedIsolate();
+  } else {
+    spare->allocator.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+    spare->isolate = std::make_shared<OwnedIsolate>(spare->allocator.get(), options_.heapLimitBytes,
+                                                    options_.snapshot, options_.platform);
+  }
   v8::Isolate* isolate = spare->isolate->get();
   spare->context = std::make_unique<ScriptContext>(isolate, spare->isolate->snapshotContents());
   if (!spare->context->created()) return nullptr;

@@ -42,6 +42,7 @@ namespace isolated::worker {
 // One blank isolate and its runtime context. Members are declared so that the context goes
 // before the isolate, and the isolate before the allocator of its array buffers.
 struct SpareIsolate {
+  // Null for a context of the shared isolate (whose allocator its owner keeps).
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator;
   std::shared_ptr<OwnedIsolate> isolate;
   std::unique_ptr<ScriptContext> context;
@@ -73,6 +74,11 @@ struct SpareOptions {
   // Not owned; both must outlive the pool. A null snapshot turns the pool off.
   StartupSnapshot* snapshot = nullptr;
   v8::Platform* platform = nullptr;
+  // When set, spares are contexts of the isolate it returns (the worker's shared isolate,
+  // created on first use) rather than isolates of their own: a context there is cheap to make,
+  // but its first request would still load and compile the runtime's request path. The owner
+  // clear()s the pool when it replaces that isolate.
+  std::function<std::shared_ptr<OwnedIsolate>()> sharedIsolate;
 };
 
 class SpareIsolates {
