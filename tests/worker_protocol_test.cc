@@ -588,6 +588,34 @@ TEST_F(WorkerProtocolTest, UnloadWaitsForRequestsThenForgetsTheApp) {
 // A cold start takes the worker's spare isolate (worker/spare_isolate.h), which was warmed up
 // with a throwaway fetch listener: apps bound to spares see none of it. A service-worker script
 // gets only its own listener, and a script without a handler still fails to load.
+TEST_F(WorkerProtocolTest, IdleIsolatesReleaseMemoryAndKeepTheirState) {
+  auto worker = start(0, 0, {"--log-level", "debug", "--release-idle-after-ms", "100"});
+  ASSERT_NE(worker, nullptr);
+  worker->loadApp({1, path("a.mjs"), "alpha", 0, false});
+  worker->request(1, 1, "/");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 1), "A alpha count=1 marks=A");
+  worker->ping(1);
+  auto pong = worker->next();
+  ASSERT_TRUE(pong && pong->envelope().isPong());
+  uint64_t usedBefore = pong->envelope().getPong().getHeapUsedBytes();
+  // The isolate has been idle for 100 ms: its heap is collected and compacted, off any request.
+  auto deadline = Clock::now() + 20s;
+  while (Clock::now() < deadline &&
+         worker->stderrText().find("released idle isolates' memory") == std::string::npos) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_NE(worker->stderrText().find("released idle isolates' memory"), std::string::npos)
+      << worker->stderrText();
+  worker->ping(2);
+  pong = worker->next();
+  ASSERT_TRUE(pong && pong->envelope().isPong());
+  EXPECT_LT(pong->envelope().getPong().getHeapUsedBytes(), usedBefore);
+  // Nothing of the app's state went with the garbage.
+  worker->request(2, 1, "/");
+  EXPECT_EQ(expectResponse(*worker, 2), "A alpha count=2 marks=A");
+}
+
 TEST_F(WorkerProtocolTest, ColdStartsTakeTheWarmSpareAndSeeNothingOfItsWarmUp) {
   auto worker = start(0, 0, {"--log-level", "debug"});
   ASSERT_NE(worker, nullptr);
@@ -688,6 +716,44 @@ TEST_F(WorkerProtocolTest, SharedIsolateKeepsAppsApart) {
   EXPECT_EQ(pong->envelope().getPong().getIsolatesLoaded(), 2u);
   EXPECT_TRUE(pong->envelope().getPong().getProbeOk());
   EXPECT_EQ(pong->envelope().getPong().getHeapLimitBytes() >> 20, 256u);
+}
+
+// In the shared isolate, spares are warmed-up contexts: a cold start binds the app to one, and
+// apps still see nothing of each other or of the warm-up.
+TEST_F(WorkerProtocolTest, SharedIsolateColdStartsTakeAWarmSpareContext) {
+  auto worker = start(0, 0, {"--shared-isolate", "--log-level", "debug"});
+  ASSERT_NE(worker, nullptr);
+  defineAB(*worker);
+  auto spareMade = [&](size_t count) {
+    auto deadline = Clock::now() + 20s;
+    while (Clock::now() < deadline) {
+      std::string err = worker->stderrText();
+      size_t found = 0;
+      for (size_t at = err.find("spare isolate made"); at != std::string::npos;
+           at = err.find("spare isolate made", at + 1)) {
+        ++found;
+      }
+      if (found >= count) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(spareMade(1)) << worker->stderrText();
+  worker->request(1, 1, "/");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 1), "A alpha count=1 marks=A");
+  ASSERT_TRUE(spareMade(2)) << worker->stderrText();
+  worker->request(2, 2, "/");
+  expectLoaded(*worker, 2, true);
+  EXPECT_EQ(expectResponse(*worker, 2), "B beta count=1 marks=B");
+  worker->request(3, 1, "/");
+  EXPECT_EQ(expectResponse(*worker, 3), "A alpha count=2 marks=A");
+  std::string err = worker->stderrText();
+  size_t fromSpares = 0;
+  for (size_t at = err.find(" spare=1 "); at != std::string::npos;
+       at = err.find(" spare=1 ", at + 1))
+    ++fromSpares;
+  EXPECT_EQ(fromSpares, 2u) << err;
 }
 
 // A heap-limit breach in the shared isolate replaces it, with every app in it: each is evicted

@@ -876,6 +876,13 @@ void IsolateHost::log(int level, const std::string& message, uint64_t requestId)
   writer_.log(level, message, requestId);
 }
 
+void IsolateHost::releaseMemory() {
+  if (sharesIsolate() || !isolate_) return;
+  v8::Isolate* isolate = isolate_->get();
+  v8::Isolate::Scope isolateScope(isolate);
+  isolate->LowMemoryNotification();
+}
+
 HeapStats IsolateHost::heapStats() {
   v8::HeapStatistics stats;
   isolate_->get()->GetHeapStatistics(&stats);

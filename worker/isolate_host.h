@@ -210,6 +210,11 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   // before the host is destroyed with requests still in it.
   void failAll(std::string_view kind, const std::string& detail);
   HeapStats heapStats();
+  // Gives back what an idle isolate's heap can spare: a full, compacting GC that also shrinks
+  // the young generation to its minimum and uncommits its other half (V8's
+  // LowMemoryNotification). A few ms of CPU; nothing in the context changes. Does nothing for a
+  // context of the shared isolate (the registry never asks). Not while JavaScript runs.
+  void releaseMemory();
   const HostCounters& counters() const { return counters_; }
   // What the app used since the last call.
   HostUsage takeUsage() { return std::exchange(usage_, HostUsage{}); }

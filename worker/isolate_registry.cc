@@ -39,6 +39,10 @@ using Clock = std::chrono::steady_clock;
 
 // How long after an eviction the freed memory is trimmed (see scheduleTrim).
 constexpr long kTrimDelayMs = 200;
+// Idle isolates' memory release (releaseIdleMemory): a worker with a request in flight looks
+// again this much later, and one turn of the loop releases isolates for at most about this long.
+constexpr std::chrono::milliseconds kReleaseBusyRetry{50};
+constexpr std::chrono::milliseconds kReleaseTurn{5};
 
 IsolationMode isolationOf(ipc::Isolation isolation) {
   switch (isolation) {
@@ -86,8 +90,13 @@ IsolateRegistry::IsolateRegistry(event_base* base, Outbox& outbox, CpuWatchdog& 
       options_(options),
       spares_(
           base,
-          SpareOptions{options.sharedIsolate ? 0 : options.spareIsolates,
-                       AppDefinition(0).heapLimitBytes, options.builtins, options.platform},
+          SpareOptions{options.spareIsolates,
+                       options.sharedIsolate ? options.sharedHeapLimitBytes
+                                             : AppDefinition(0).heapLimitBytes,
+                       options.builtins, options.platform,
+                       options.sharedIsolate ? std::function<std::shared_ptr<OwnedIsolate>()>(
+                                                   [this] { return sharedIsolate(); })
+                                             : nullptr},
           [this] { return !requestApp_.empty(); }, logger) {
   reapEvent_.reset(event_new(
       base_, -1, 0,
@@ -96,6 +105,12 @@ IsolateRegistry::IsolateRegistry(event_base* base, Outbox& outbox, CpuWatchdog& 
   sweepEvent_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* self) { static_cast<IsolateRegistry*>(self)->sweep(); },
+      this));
+  releaseEvent_.reset(event_new(
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* self) {
+        static_cast<IsolateRegistry*>(self)->releaseIdleMemory();
+      },
       this));
   trimEvent_.reset(event_new(
       base_, -1, 0,
@@ -164,7 +179,10 @@ bool IsolateRegistry::loadApp(ipc::LoadApp::Reader load, std::string& error) {
   // V8 10.2 cannot create isolates from two different startup blobs in one process (see
   // snapshotFor): spares come from the built-ins blob, so they are made only in a worker whose
   // apps use no script snapshot, and an app's script snapshot is not used once they exist.
-  if (!definition.scriptSnapshotPath.empty()) {
+  if (options_.sharedIsolate) {
+    // Contexts of the shared isolate never use a script snapshot.
+    spares_.fill(options_.sharedHeapLimitBytes);
+  } else if (!definition.scriptSnapshotPath.empty()) {
     if (spares_.everMade()) {
       definition.snapshotResolved = true;
       logger_.info(
@@ -293,6 +311,11 @@ IsolateHost* IsolateRegistry::ensureHost(App& app, bool coldStart) {
     hostOptions.sharedIsolate = sharedIsolate();
     hostOptions.snapshot = options_.builtins;
     hostOptions.heapLimitBytes = options_.sharedHeapLimitBytes;
+    hostOptions.spare = spares_.take(hostOptions.heapLimitBytes, hostOptions.snapshot);
+    // A spare context of a shared isolate since replaced is of no use (reap() drops them).
+    if (hostOptions.spare && hostOptions.spare->isolate != hostOptions.sharedIsolate) {
+      hostOptions.spare.reset();
+    }
   } else {
     hostOptions.snapshot = snapshotFor(definition);
     hostOptions.spare = spares_.take(hostOptions.heapLimitBytes, hostOptions.snapshot);
@@ -494,7 +517,63 @@ void IsolateRegistry::noteSent(App& app, capnp::MessageBuilder& message) {
 
 void IsolateRegistry::touch(App& app) {
   app.lastActive = Clock::now();
+  app.memoryReleased = false;
   if (options_.idleTimeout.count() > 0 && !sweepArmed_) armSweep(options_.idleTimeout);
+  if (options_.releaseAfter.count() > 0 && !releaseArmed_ && !options_.sharedIsolate) {
+    armRelease(options_.releaseAfter);
+  }
+}
+
+void IsolateRegistry::armRelease(std::chrono::milliseconds after) {
+  timeval tv = millisToTimeval(std::max<long>(after.count(), 0));
+  event_add(releaseEvent_.get(), &tv);
+  releaseArmed_ = true;
+}
+
+void IsolateRegistry::releaseIdleMemory() {
+  releaseArmed_ = false;
+  // A request in flight goes first: a release is a full GC of a few ms.
+  if (!requestApp_.empty()) {
+    armRelease(kReleaseBusyRetry);
+    return;
+  }
+  auto started = Clock::now();
+  auto next = Clock::time_point::max();
+  size_t released = 0;
+  while (true) {
+    App* oldest = nullptr;
+    for (auto& [id, app] : apps_) {
+      if (!app->host || app->memoryReleased || app->host->sharesIsolate()) continue;
+      if (!idle(*app)) {
+        // Busy with waitUntil() work: looked at again once that could be over.
+        next = std::min(next, Clock::now() + options_.releaseAfter);
+        continue;
+      }
+      if (oldest == nullptr || app->lastActive < oldest->lastActive) oldest = app.get();
+    }
+    if (oldest == nullptr) break;
+    auto due = oldest->lastActive + options_.releaseAfter;
+    auto now = Clock::now();
+    if (due > now) {
+      next = std::min(next, due);
+      break;
+    }
+    if (now - started >= kReleaseTurn) {
+      // Enough for one turn of the loop: the rest after whatever has arrived meanwhile.
+      next = now;
+      break;
+    }
+    oldest->host->releaseMemory();
+    oldest->memoryReleased = true;
+    ++released;
+  }
+  if (released > 0) {
+    logger_.debug("released idle isolates' memory", {{"isolates", released}});
+    scheduleTrim();
+  }
+  if (next != Clock::time_point::max()) {
+    armRelease(std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()));
+  }
 }
 
 void IsolateRegistry::armSweep(std::chrono::milliseconds after) {
@@ -543,6 +622,8 @@ void IsolateRegistry::reap() {
       ++evicted;
     }
     sharedIsolate_.reset();
+    // Spare contexts live in the isolate just dropped.
+    spares_.clear();
     logger_.warn("the shared isolate reached its heap limit; it was replaced",
                  {{"apps_evicted", evicted}});
   }

@@ -18,6 +18,8 @@
 //    with its sources and V8 code caches, stays until UnloadApp, so the next request re-creates
 //    the isolate without reading or compiling the script again. Evictions are followed (within
 //    200 ms) by malloc_trim, so what the isolates freed goes back to the system.
+//  - An isolate idle for RegistryOptions::releaseAfter (10 s) gets one full, compacting GC
+//    (IsolateHost::releaseMemory), off the request path: only while no request is in flight.
 //  - Cold starts take a spare isolate when one is ready (worker/spare_isolate.h): made while
 //    the worker is idle, with the runtime's request path already compiled.
 //
@@ -76,9 +78,13 @@ struct RegistryOptions {
   size_t sharedHeapLimitBytes = 1024u << 20;
   // How long a request's waitUntil() work may run after its answer (Configure).
   std::chrono::milliseconds waitUntilTimeout{30000};
-  // Blank isolates kept ready for cold starts (worker/spare_isolate.h); 0: none. Not used with
-  // sharedIsolate (a context there costs little) or without a built-ins snapshot.
+  // Blank isolates kept ready for cold starts (worker/spare_isolate.h); 0: none. With
+  // sharedIsolate, blank warmed-up contexts of the shared isolate instead. Not used without a
+  // built-ins snapshot.
   size_t spareIsolates = 1;
+  // An isolate of its own idle this long has its memory released (IsolateHost::releaseMemory)
+  // once, until it runs JavaScript again; 0: never. Not for the shared isolate.
+  std::chrono::milliseconds releaseAfter{10000};
 };
 
 // One app's use of the worker since the previous takeUsage(), for Pong.
@@ -163,6 +169,8 @@ class IsolateRegistry {
     std::unique_ptr<IsolateHost> host;
     std::chrono::steady_clock::time_point lastActive;
     bool unloading = false;
+    // Whether releaseMemory() ran since the app last ran JavaScript or sent anything.
+    bool memoryReleased = false;
     // Set by the host's failure callback; the reap event acts on it.
     std::optional<ScriptError> failure;
     // Usage of the app's isolates already destroyed, not yet reported.
@@ -190,6 +198,11 @@ class IsolateRegistry {
   // freed heap otherwise, so a worker cycling through apps would keep its peak), at most once
   // per kTrimDelay so that a run of evictions costs one trim.
   void scheduleTrim();
+  // Idle isolates' memory (RegistryOptions::releaseAfter): the release event, armed for the
+  // earliest isolate due, releases due isolates while the worker has no request in flight, a
+  // few ms of work per turn of the loop, least recently active first.
+  void armRelease(std::chrono::milliseconds after);
+  void releaseIdleMemory();
   void sendLoadError(uint32_t app, const ScriptError& error);
 
   event_base* base_;
@@ -215,6 +228,8 @@ class IsolateRegistry {
   bool sweepArmed_ = false;
   EventPtr trimEvent_;
   bool trimArmed_ = false;
+  EventPtr releaseEvent_;
+  bool releaseArmed_ = false;
   // Declared last: destroyed first, while the snapshot and platform still exist.
   SpareIsolates spares_;
 };

@@ -5,7 +5,8 @@
 // deserialised in it with the runtime installed, with no app bound yet (no env, no script, no
 // host). It is also warmed up: one request runs through the runtime's dispatch to a throwaway
 // `fetch` listener (its answer dropped, the listener removed again), so the runtime's request
-// path is compiled in the isolate.
+// path is compiled in the isolate, whatwg-url included (the listener parses the request's URL,
+// as nearly every handler does first).
 // Making one is most of a cold start's CPU (the snapshot's heap and context, and compiling the
 // runtime's request path on the app's first request: several ms); binding an app to it (env,
 // the script with its code cache) is the rest. SpareIsolates keeps a few, made off the request
@@ -41,6 +42,7 @@ namespace isolated::worker {
 // One blank isolate and its runtime context. Members are declared so that the context goes
 // before the isolate, and the isolate before the allocator of its array buffers.
 struct SpareIsolate {
+  // Null for a context of the shared isolate (whose allocator its owner keeps).
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator;
   std::shared_ptr<OwnedIsolate> isolate;
   std::unique_ptr<ScriptContext> context;
@@ -55,6 +57,15 @@ struct SpareIsolate {
   }
 };
 
+// Runs one GET request for `url` (Host `host`) through `context`'s dispatch, answered into
+// whatever RuntimeHost is attached to the isolate (the spare's warm-up, the startup bench).
+void dispatchSyntheticRequest(v8::Isolate* isolate, ScriptContext& context, const char* url,
+                              const char* host);
+// Compiles the runtime's request path in `context` (runtime installed, no app yet): one request
+// to a throwaway `fetch` listener, removed again. False when the listener may still be
+// registered: the context must not be given to an app then.
+bool warmUpContext(v8::Isolate* isolate, ScriptContext& context);
+
 struct SpareOptions {
   // Spares kept ready; 0 turns the pool off.
   size_t count = 1;
@@ -63,6 +74,11 @@ struct SpareOptions {
   // Not owned; both must outlive the pool. A null snapshot turns the pool off.
   StartupSnapshot* snapshot = nullptr;
   v8::Platform* platform = nullptr;
+  // When set, spares are contexts of the isolate it returns (the worker's shared isolate,
+  // created on first use) rather than isolates of their own: a context there is cheap to make,
+  // but its first request would still load and compile the runtime's request path. The owner
+  // clear()s the pool when it replaces that isolate.
+  std::function<std::shared_ptr<OwnedIsolate>()> sharedIsolate;
 };
 
 class SpareIsolates {

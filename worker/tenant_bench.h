@@ -5,8 +5,13 @@
 // try the levers of docs/multi-tenancy.md:
 //   --young-kb K          initial and maximum young generation per isolate (0: V8's default)
 //   --idle MODE           after loading, tell each isolate: none, background
-//                         (IsolateInBackgroundNotification), low-memory (LowMemoryNotification)
-//                         or pressure (MemoryPressureNotification critical)
+//                         (IsolateInBackgroundNotification), low-memory (LowMemoryNotification),
+//                         pressure or moderate (MemoryPressureNotification critical / moderate),
+//                         idle-deadline (IdleNotificationDeadline) or pressure-background
+//   --warm                warm each app's context up as a spare isolate is, before its script
+//   --request             each app answers one GET request after loading (as after its first)
+//   --stage S             stop each app at: isolate (no context), context (deserialised),
+//                         runtime (installed) or app (script loaded, the default)
 //   --v8-flags "..."      V8 flags, set before V8 starts
 //   --shared-isolate      one isolate, one context per app (the opt-in mode's figure)
 //   --no-code-cache       compile every app's script from source

@@ -39,6 +39,8 @@ struct WorkerArgs {
   size_t sharedHeapLimitBytes = 1024u << 20;
   // The seccomp allow-list once V8 is up (sandbox/seccomp_filter.h).
   bool seccomp = false;
+  // RegistryOptions::releaseAfter; tests shorten it.
+  size_t releaseIdleAfterMs = 10000;
 };
 
 // Apps, their scripts and limits arrive over the channel (LoadApp); the command line only sets
@@ -49,7 +51,8 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
   options.add_options()("log-level", "", cxxopts::value<std::string>()->default_value("info"))(
       "log-format", "", cxxopts::value<std::string>()->default_value("text"))(
       "no-builtins-snapshot", "")("shared-isolate", "")(
-      "shared-isolate-heap-mb", "", cxxopts::value<size_t>()->default_value("1024"))("seccomp", "");
+      "shared-isolate-heap-mb", "", cxxopts::value<size_t>()->default_value("1024"))("seccomp", "")(
+      "release-idle-after-ms", "", cxxopts::value<size_t>()->default_value("10000"));
   std::vector<const char*> argv{"isolated __worker"};
   for (const auto& a : args)
     argv.push_back(a.c_str());
@@ -68,6 +71,7 @@ std::optional<WorkerArgs> parseWorkerArgs(const std::vector<std::string>& args,
     parsed.seccomp = result.count("seccomp") != 0;
     parsed.sharedIsolate = result.count("shared-isolate") != 0;
     parsed.sharedHeapLimitBytes = result["shared-isolate-heap-mb"].as<size_t>() << 20;
+    parsed.releaseIdleAfterMs = result["release-idle-after-ms"].as<size_t>();
     if (parsed.sharedHeapLimitBytes == 0) {
       error = "--shared-isolate-heap-mb must be positive";
       return std::nullopt;
@@ -154,6 +158,7 @@ int workerMain(const char* argv0, const std::vector<std::string>& args) {
   registryOptions.platform = &v8.platform().defaultPlatform();
   registryOptions.sharedIsolate = parsed->sharedIsolate;
   registryOptions.sharedHeapLimitBytes = parsed->sharedHeapLimitBytes;
+  registryOptions.releaseAfter = std::chrono::milliseconds(parsed->releaseIdleAfterMs);
   IsolateRegistry registry(base.get(), loop, watchdog, logger, registryOptions);
   loop.attach(channel, registry);
   PlatformTaskPump platformTasks(base.get(), v8.platform(),
