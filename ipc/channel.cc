@@ -179,6 +179,8 @@ void Channel::flush() {
   }
 }
 
+// The frames of one read are decoded first and then delivered, in arrival order unless the handler
+// orders them (ChannelHandler::orderBatch: the worker's fair order between apps).
 void Channel::readFrames() {
   evbuffer* in = input_.get();
   std::string error;

@@ -49,8 +49,10 @@ class WorkerLoop : public ipc::ChannelHandler, public Outbox {
   // ChannelHandler
   void onMessage(ipc::Envelope::Reader message) override;
   // Messages read together are handled in FairOrder (worker/fair_order.h): a light app's request
-  // does not wait behind a heavy app's burst.
-  bool ordersBatches() const override { return true; }
+  // does not wait behind a heavy app's burst. A worker holding one app has nothing to reorder.
+  bool ordersBatches() const override {
+    return registry_ != nullptr && registry_->appsDefined() > 1;
+  }
   void orderBatch(std::span<const ipc::Envelope::Reader> batch,
                   std::vector<uint32_t>& order) override;
   void onClosed(const std::string& reason) override;
