@@ -10,9 +10,9 @@
 //
 // With SpreadPolicy::kOntoIdle (the server's policy; issue 13), an app's homes after its first
 // are the next workers in its order that no other app is using (has requests outstanding on,
-// or sent requests to lately: PlacementCandidate::otherApps): an app
-// spreads into spare workers, never onto a neighbour's, so a hammering app cannot make a light
-// app queue behind it on the light app's worker. The first home is always its first worker,
+// or sent requests to lately: PlacementCandidate::otherApps): an app spreads into spare
+// workers, never onto a neighbour's, so a hammering app cannot make a light app queue behind
+// it on the light app's worker. The first home is always its first worker,
 // shared or not (several apps may hash onto one worker). When its homes have no room the app
 // still overflows, in its order, to any worker with room (workers no other app uses first): the
 // bound is the workers' capacity (--worker-queue-size), never a per-app cap, so an app whose
@@ -57,10 +57,10 @@ struct PlacementRank {
   uint32_t index = 0;  // into the candidates
 };
 
-// Whether an app's extra homes may be workers where other apps have requests outstanding.
+// Whether an app's extra homes may be workers that other apps are using.
 enum class SpreadPolicy {
   kOntoAny,   // yes: homes are the first H workers in the app's order, whatever they hold
-  kOntoIdle,  // no: an extra home is used only while no other app's request is on it
+  kOntoIdle,  // no: extra homes are the next workers in the app's order no other app uses
 };
 
 class Placement {
