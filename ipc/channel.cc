@@ -179,33 +179,70 @@ void Channel::flush() {
   }
 }
 
+// The frames of one read are decoded first and then delivered, in arrival order unless the handler
+// orders them (ChannelHandler::orderBatch: the worker's fair order between apps).
 void Channel::readFrames() {
   evbuffer* in = input_.get();
+  std::string error;
+  batch_.clear();
+  while (true) {
+    DecodeResult frame = decodeFrame(in, limits_);
+    if (frame.status == DecodeStatus::kNeedMore) break;
+    if (frame.status == DecodeStatus::kError) {
+      error = "protocol error: " + frame.error;
+      break;
+    }
+    batch_.push_back(std::move(frame.words));
+  }
+  // Frames before a bad one are still delivered, as they would have been one by one.
+  deliverBatch();
+  batch_.clear();
+  if (!error.empty()) fail(error);
+}
+
+capnp::ReaderOptions Channel::readerOptions() const {
   capnp::ReaderOptions options;
   options.traversalLimitInWords = limits_.traversalLimitWords;
   options.nestingLimit = limits_.nestingLimit;
-  while (!closed_) {
-    DecodeResult frame = decodeFrame(in, limits_);
-    if (frame.status == DecodeStatus::kNeedMore) return;
-    if (frame.status == DecodeStatus::kError) {
-      fail("protocol error: " + frame.error);
-      return;
+  return options;
+}
+
+void Channel::deliverBatch() {
+  order_.clear();
+  if (batch_.size() > 1 && handler_.ordersBatches()) {
+    capnp::ReaderOptions options = readerOptions();
+    readers_.clear();
+    envelopes_.clear();
+    KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
+                   for (const auto& words : batch_) {
+                     envelopes_.push_back(
+                         readers_.emplace_back(words, options).getRoot<Envelope>());
+                   }
+                   handler_.orderBatch(envelopes_, order_);
+                 })) {
+      (void)exception;
+      order_.clear();
     }
-    std::string error;
-    {
-      // kj reports malformed messages by throwing; a bad message must close only this channel.
-      KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
-                     capnp::FlatArrayMessageReader reader(frame.words, options);
-                     handler_.onMessage(reader.getRoot<Envelope>());
-                   })) {
-        error = "malformed message: " + std::string(exception->getDescription().cStr());
-      }
-    }
-    if (!error.empty()) {
-      fail(error);
-      return;
+    envelopes_.clear();
+    readers_.clear();
+    if (!order_.empty() && order_.size() != batch_.size()) order_.clear();
+  }
+  for (size_t i = 0; i < batch_.size() && !closed_; ++i)
+    deliver(batch_[order_.empty() ? i : order_[i]]);
+}
+
+void Channel::deliver(const kj::Array<capnp::word>& words) {
+  std::string error;
+  {
+    // kj reports malformed messages by throwing; a bad message must close only this channel.
+    KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
+                   capnp::FlatArrayMessageReader reader(words, readerOptions());
+                   handler_.onMessage(reader.getRoot<Envelope>());
+                 })) {
+      error = "malformed message: " + std::string(exception->getDescription().cStr());
     }
   }
+  if (!error.empty()) fail(error);
 }
 
 void Channel::fail(const std::string& reason) {

@@ -15,10 +15,16 @@
 #pragma once
 
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <event2/event.h>
+#include <kj/array.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "common/event_handles.h"
 #include "common/unique_fd.h"
@@ -33,6 +39,16 @@ class ChannelHandler {
   // One decoded message. Reading a field of a corrupt message may throw kj::Exception; the
   // Channel catches it and closes itself.
   virtual void onMessage(Envelope::Reader message) = 0;
+  // Optional: whether orderBatch should be asked (building its readers costs a little).
+  virtual bool ordersBatches() const { return false; }
+  // Optional: the order in which to deliver several messages read together. Leave `order`
+  // empty for arrival order (the default), or fill it with a permutation of the indices of
+  // `batch`. The readers are valid only during the call. A kj::Exception thrown here (a corrupt
+  // message) is ignored: the batch is delivered in arrival order, where it fails as usual.
+  virtual void orderBatch(std::span<const Envelope::Reader> batch, std::vector<uint32_t>& order) {
+    (void)batch;
+    (void)order;
+  }
   // The peer closed, the socket failed, or a frame broke the protocol. `reason` says which.
   virtual void onClosed(const std::string& reason) = 0;
 };
@@ -62,6 +78,10 @@ class Channel {
   // Writes queued output until it is gone or the socket is full; a full socket arms writeEvent_.
   void flush();
   void readFrames();
+  // Delivers batch_ in the order the handler asks for (see ChannelHandler::orderBatch).
+  void deliverBatch();
+  void deliver(const kj::Array<capnp::word>& words);
+  capnp::ReaderOptions readerOptions() const;
   void fail(const std::string& reason);
 
   FrameLimits limits_;
@@ -78,6 +98,11 @@ class Channel {
   bool flushDue_ = false;
   bool waitingForWritable_ = false;
   bool closed_ = false;
+  // The frames of one read, and scratch for ordering them; kept between reads.
+  std::vector<kj::Array<capnp::word>> batch_;
+  std::deque<capnp::FlatArrayMessageReader> readers_;
+  std::vector<Envelope::Reader> envelopes_;
+  std::vector<uint32_t> order_;
 };
 
 }  // namespace isolated::ipc

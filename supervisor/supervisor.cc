@@ -230,12 +230,21 @@ void Supervisor::reapChildren() {
   finishIfStopped();
 }
 
+void Supervisor::forgetIdleNeighbours(Clock::time_point now) {
+  for (auto& worker : workers_) {
+    std::erase_if(worker->appLastSent, [&](const auto& entry) {
+      return now - entry.second > kNeighbourWindow && !worker->appOutstanding.contains(entry.first);
+    });
+  }
+}
+
 void Supervisor::housekeeping() {
   auto now = Clock::now();
   ++housekeepingTicks_;
   notifier_.watchdog();
   expireQueue(now);
   expireInFlight(now);
+  forgetIdleNeighbours(now);
   checkHealth(now);
   // Retiring workers that outlive their drain deadline are killed; their requests get 502.
   auto drainDeadline = std::chrono::seconds(config_.drainTimeoutSec);

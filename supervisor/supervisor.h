@@ -254,6 +254,12 @@ class Supervisor : public http::HttpRequestHandler,
   // Answers every queued request of `app` with `status` and `kind`.
   void failQueue(App& app, int status, std::string_view kind, const std::string& message);
   void expireInFlight(Clock::time_point now);
+  // How long a worker counts as used by an app after that app's last request was sent to it
+  // (WorkerProcess::appLastSent): long enough that a light app between two requests still owns
+  // its worker, short enough that a worker an app has left becomes a spare within a second.
+  static constexpr auto kNeighbourWindow = std::chrono::seconds(1);
+  // Drops appLastSent entries past kNeighbourWindow with nothing outstanding.
+  void forgetIdleNeighbours(Clock::time_point now);
 
   // Cron triggers: one timer for the earliest next fire of any schedule (wall clock, UTC).
   void armCronTimer();
@@ -374,7 +380,8 @@ class Supervisor : public http::HttpRequestHandler,
   std::string listenAddress_;
   ConfigReader readConfig_;
   AppRegistry apps_;
-  Placement placement_;
+  // Apps spread into spare workers, not onto their neighbours' (issue 13).
+  Placement placement_{Placement::kDefaultSpreadThreshold, SpreadPolicy::kOntoIdle};
   std::mt19937_64 random_;
 
   Phase phase_ = Phase::kBooting;

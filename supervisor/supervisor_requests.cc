@@ -365,8 +365,13 @@ bool Supervisor::tryAssign(PendingRequest& request) {
   for (size_t i = 0; i < workers_.size(); ++i) {
     const WorkerProcess& worker = *workers_[i];
     auto it = worker.appOutstanding.find(deployment.id);
-    candidates_[i] = {worker.slot, isServing(worker), worker.outstandingCount(), capacity,
-                      it == worker.appOutstanding.end() ? 0u : it->second};
+    auto apps = static_cast<uint32_t>(worker.appLastSent.size());
+    candidates_[i] = {worker.slot,
+                      isServing(worker),
+                      worker.outstandingCount(),
+                      capacity,
+                      it == worker.appOutstanding.end() ? 0u : it->second,
+                      apps - (worker.appLastSent.contains(deployment.id) ? 1u : 0u)};
     avoidNoisy = avoidNoisy || (!noisy && worker.noisyOutstanding > 0);
   }
   ranks_.resize(workers_.size());
@@ -450,6 +455,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   request.workerId = worker.id();
   worker.outstanding().insert(request.id);
   ++worker.appOutstanding[deployment.id];
+  worker.appLastSent[deployment.id] = Clock::now();
   if (request.noisy) ++worker.noisyOutstanding;
   ++request.app->inFlight;
   if (request.service) return sendServiceRequest(worker, request);

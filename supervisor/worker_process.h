@@ -125,6 +125,11 @@ class WorkerProcess : public ipc::ChannelHandler {
   std::unordered_set<uint32_t> defined;
   std::unordered_set<uint32_t> isolates;
   std::unordered_map<uint32_t, uint32_t> appOutstanding;
+  // Deployments sent a request on this worker recently: when the last one was sent. Entries are
+  // dropped by housekeeping once older than Supervisor::kNeighbourWindow with nothing
+  // outstanding, so it holds every deployment in appOutstanding. Placement keeps other apps'
+  // extra homes off a worker that lists an app (SpreadPolicy::kOntoIdle).
+  std::unordered_map<uint32_t, Clock::time_point> appLastSent;
   // Outstanding requests of apps that were noisy when sent (App::noisyUntil).
   uint32_t noisyOutstanding = 0;
   // When EvictIdle was last sent (memory pressure).

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -480,6 +481,53 @@ TEST_F(ChannelTest, ValidFramesBeforeGarbageAreDelivered) {
   ASSERT_EQ(handler.messages.size(), 3u);
   for (uint64_t i = 0; i < 3; ++i)
     EXPECT_EQ(handler.messages[i].seq, i);
+}
+
+// A handler that asks for the messages of one read in reverse order, and sees every batch.
+class ReversingHandler : public RecordingHandler {
+ public:
+  bool ordersBatches() const override { return true; }
+  void orderBatch(std::span<const Envelope::Reader> batch, std::vector<uint32_t>& order) override {
+    batchSizes.push_back(batch.size());
+    for (size_t i = batch.size(); i > 0; --i)
+      order.push_back(static_cast<uint32_t>(i - 1));
+  }
+  std::vector<size_t> batchSizes;
+};
+
+TEST_F(ChannelTest, TheHandlerMayOrderTheFramesOfOneRead) {
+  ReversingHandler handler;
+  Channel channel(base_.get(), std::move(right_), FrameLimits{}, handler);
+  std::vector<uint8_t> bytes;
+  for (uint64_t i = 0; i < 5; ++i) {
+    auto frame = encodePing(i);
+    bytes.insert(bytes.end(), frame.begin(), frame.end());
+  }
+  writeRaw(bytes);  // one write of 5 small frames: one read
+  ASSERT_TRUE(runUntil([&] { return handler.messages.size() >= 5; }));
+  ASSERT_EQ(handler.batchSizes, std::vector<size_t>{5});
+  ASSERT_EQ(handler.messages.size(), 5u);
+  for (uint64_t i = 0; i < 5; ++i)
+    EXPECT_EQ(handler.messages[i].seq, 4 - i);
+  EXPECT_EQ(handler.closedCalls, 0);
+}
+
+TEST_F(ChannelTest, FramesBeforeGarbageAreStillOrderedThenTheChannelFails) {
+  ReversingHandler handler;
+  Channel channel(base_.get(), std::move(right_), FrameLimits{}, handler);
+  std::vector<uint8_t> bytes;
+  for (uint64_t i = 0; i < 3; ++i) {
+    auto frame = encodePing(i);
+    bytes.insert(bytes.end(), frame.begin(), frame.end());
+  }
+  auto bad = singleSegmentHeader(0x7FFFFFFFu);
+  bytes.insert(bytes.end(), bad.begin(), bad.end());
+  writeRaw(bytes);
+  ASSERT_TRUE(runUntil([&] { return handler.closedCalls > 0; }));
+  EXPECT_NE(handler.closedReason.find("protocol error"), std::string::npos) << handler.closedReason;
+  ASSERT_EQ(handler.messages.size(), 3u);
+  for (uint64_t i = 0; i < 3; ++i)
+    EXPECT_EQ(handler.messages[i].seq, 2 - i);
 }
 
 TEST_F(ChannelTest, PeerCloseIsReported) {

@@ -179,6 +179,82 @@ TEST(PlacementTest, SpreadsToMoreHomesUnderLoad) {
   EXPECT_EQ(pickSlot(placement, "shop", 33, w), ranked[2]);
 }
 
+TEST(PlacementTest, OntoIdleSpreadsOnlyWhereNoOtherAppIsActive) {
+  Placement placement(16, SpreadPolicy::kOntoIdle);
+  auto w = workers(4);
+  auto ranked = order("shop", w);
+  // Two homes by load. The second in order runs another app's requests (outstanding beyond the
+  // app's own): the app takes the next worker no other app is using as its second home.
+  w[ranked[0]].outstanding = 10;
+  w[ranked[0]].appOutstanding = 10;
+  w[ranked[1]].outstanding = 1;
+  w[ranked[2]].outstanding = 0;
+  EXPECT_EQ(pickSlot(placement, "shop", 17, w), ranked[2]);
+  // Every other worker busy with other apps: the app stays on its first home.
+  w[ranked[2]].outstanding = 2;
+  w[ranked[3]].outstanding = 3;
+  EXPECT_EQ(pickSlot(placement, "shop", 17, w), ranked[0]);
+  EXPECT_EQ(pickSlot(placement, "shop", 1000, w), ranked[0]);
+  // The neighbour's requests there have ended: it is a home again.
+  w[ranked[1]].outstanding = 0;
+  EXPECT_EQ(pickSlot(placement, "shop", 17, w), ranked[1]);
+  // Its own requests on a worker do not make it shared.
+  w[ranked[1]].outstanding = 4;
+  w[ranked[1]].appOutstanding = 4;
+  EXPECT_EQ(pickSlot(placement, "shop", 17, w), ranked[1]);
+  // The default policy spreads onto the neighbour's worker regardless.
+  w[ranked[1]].appOutstanding = 0;
+  EXPECT_EQ(pickSlot(Placement(16), "shop", 17, w), ranked[1]);
+}
+
+TEST(PlacementTest, OntoIdleLeavesARecentNeighboursWorkerAlone) {
+  // A light app between two requests has nothing outstanding on its worker but used it lately
+  // (otherApps): the heavy app does not spread onto it.
+  Placement placement(16, SpreadPolicy::kOntoIdle);
+  auto w = workers(3);
+  auto ranked = order("shop", w);
+  w[ranked[0]].outstanding = 10;  // its own
+  w[ranked[0]].appOutstanding = 10;
+  w[ranked[1]].otherApps = 1;
+  EXPECT_EQ(pickSlot(placement, "shop", 17, w), ranked[2]);
+  w[ranked[2]].otherApps = 2;
+  EXPECT_EQ(pickSlot(placement, "shop", 40, w), ranked[0]);
+  w[ranked[1]].otherApps = 0;
+  EXPECT_EQ(pickSlot(placement, "shop", 17, w), ranked[1]);
+}
+
+TEST(PlacementTest, OntoIdleFirstHomeIsUsedEvenWhenShared) {
+  Placement placement(16, SpreadPolicy::kOntoIdle);
+  auto w = workers(2);
+  auto ranked = order("shop", w);
+  w[ranked[0]].outstanding = 5;  // another app's
+  EXPECT_EQ(pickSlot(placement, "shop", 0, w), ranked[0]);
+  EXPECT_EQ(pickSlot(placement, "shop", 17, w), ranked[1]);  // spreads into the idle worker
+}
+
+TEST(PlacementTest, OntoIdleIsNoCapOnlyAPreference) {
+  // An app with many requests waiting on I/O: when its first home is full it overflows, first to
+  // a worker no other app uses, then to a neighbour's, up to every worker's capacity.
+  Placement placement(16, SpreadPolicy::kOntoIdle);
+  auto w = workers(3, 10);
+  auto ranked = order("shop", w);
+  w[ranked[0]].outstanding = 10;
+  w[ranked[0]].appOutstanding = 10;
+  w[ranked[1]].outstanding = 1;  // a neighbour's request
+  EXPECT_EQ(pickSlot(placement, "shop", 100, w), ranked[2]);
+  w[ranked[2]].outstanding = 10;
+  w[ranked[2]].appOutstanding = 10;
+  EXPECT_EQ(pickSlot(placement, "shop", 100, w), ranked[1]);
+  w[ranked[1]].outstanding = 10;
+  EXPECT_EQ(pickSlot(placement, "shop", 100, w), std::nullopt);
+  // The same with one home by load: overflow prefers the unshared worker too.
+  w = workers(3, 10);
+  w[ranked[0]].outstanding = 10;
+  w[ranked[0]].appOutstanding = 10;
+  w[ranked[1]].outstanding = 1;
+  EXPECT_EQ(pickSlot(placement, "shop", 3, w), ranked[2]);
+}
+
 TEST(PlacementTest, TiesGoToHashOrder) {
   Placement placement(1);
   auto w = workers(4);

@@ -452,6 +452,55 @@ bool IsolateRegistry::dispatch(ipc::Envelope::Reader message, std::string& error
   return true;
 }
 
+BatchEntry IsolateRegistry::batchEntry(ipc::Envelope::Reader message,
+                                       std::vector<std::pair<uint64_t, uint32_t>>& started) const {
+  std::optional<uint32_t> app;
+  std::optional<uint64_t> request;
+  switch (message.which()) {
+    case ipc::Envelope::REQUEST_START:
+      app = message.getRequestStart().getApp();
+      started.emplace_back(message.getRequestStart().getId(), *app);
+      break;
+    case ipc::Envelope::SCHEDULED:
+      app = message.getScheduled().getApp();
+      started.emplace_back(message.getScheduled().getId(), *app);
+      break;
+    case ipc::Envelope::BINDING_RESULT:
+      app = FetchIdSequence::appOf(message.getBindingResult().getCallId());
+      break;
+    case ipc::Envelope::FETCH_HEAD:
+    case ipc::Envelope::FETCH_BODY:
+    case ipc::Envelope::FETCH_FAILED:
+    case ipc::Envelope::FETCH_UPLOAD_CREDIT:
+      if (auto fetchId = fetchIdOf(message)) app = FetchIdSequence::appOf(*fetchId);
+      break;
+    case ipc::Envelope::REQUEST_CANCEL:
+      request = message.getRequestCancel().getId();
+      break;
+    case ipc::Envelope::BODY_CHUNK:
+      request = message.getBodyChunk().getId();
+      break;
+    case ipc::Envelope::BODY_CREDIT:
+      request = message.getBodyCredit().getId();
+      break;
+    default:
+      break;
+  }
+  if (request) {
+    if (auto it = requestApp_.find(*request); it != requestApp_.end()) {
+      app = it->second;
+    } else {
+      for (const auto& [id, startedApp] : started) {
+        if (id == *request) app = startedApp;
+      }
+    }
+  }
+  if (!app || *app == BatchEntry::kBarrier) return BatchEntry{};
+  auto it = apps_.find(*app);
+  size_t load = it != apps_.end() && it->second->host ? it->second->host->inFlight() : 0;
+  return BatchEntry{*app, static_cast<uint32_t>(std::min<size_t>(load, UINT32_MAX - 1))};
+}
+
 void IsolateRegistry::cancel(uint64_t id) {
   auto it = requestApp_.find(id);
   if (it == requestApp_.end()) return;

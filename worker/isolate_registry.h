@@ -49,6 +49,7 @@
 #include "ipc/messages.capnp.h"
 #include "worker/app_definition.h"
 #include "worker/cpu_watchdog.h"
+#include "worker/fair_order.h"
 #include "worker/isolate_host.h"
 #include "worker/loop_notifying_platform.h"
 #include "worker/outbox.h"
@@ -122,6 +123,13 @@ class IsolateRegistry {
   void onFetchMessage(ipc::Envelope::Reader message);
   // Routed by the call id's app, like fetch messages.
   void onBindingResult(ipc::BindingResult::Reader result);
+
+  // For the fair order of a batch (worker/fair_order.h): the app `message` belongs to and that
+  // app's requests active here, or a barrier when it belongs to no app or to one the worker
+  // cannot tell yet. `started` carries the ids of requests started earlier in the same batch
+  // (not yet known to the registry) to their apps; the caller clears it per batch.
+  BatchEntry batchEntry(ipc::Envelope::Reader message,
+                        std::vector<std::pair<uint64_t, uint32_t>>& started) const;
 
   // Runs the foreground tasks V8 posted for live isolates (PlatformTaskPump's callback).
   void runPlatformTasks(LoopNotifyingPlatform& platform);

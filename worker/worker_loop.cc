@@ -102,6 +102,20 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
   exitIfDrained();
 }
 
+void WorkerLoop::orderBatch(std::span<const ipc::Envelope::Reader> batch,
+                            std::vector<uint32_t>& order) {
+  if (registry_ == nullptr) return;
+  entries_.clear();
+  batchStarted_.clear();
+  bool mixed = false;
+  for (ipc::Envelope::Reader message : batch) {
+    entries_.push_back(registry_->batchEntry(message, batchStarted_));
+    mixed = mixed || entries_.back().app != entries_.front().app;
+  }
+  // One app (or only barriers): arrival order, nothing to compute.
+  if (mixed) fair_.order(entries_, order);
+}
+
 void WorkerLoop::onConfigure(ipc::Configure::Reader configure) {
   uint32_t theirs = configure.getProtocolVersion();
   if (theirs != ipc::kProtocolVersion) {

@@ -8,12 +8,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "common/event_handles.h"
 #include "common/logger.h"
 #include "ipc/channel.h"
+#include "worker/fair_order.h"
 #include "worker/isolate_registry.h"
 #include "worker/loop_lag_meter.h"
 #include "worker/outbox.h"
@@ -46,6 +48,13 @@ class WorkerLoop : public ipc::ChannelHandler, public Outbox {
 
   // ChannelHandler
   void onMessage(ipc::Envelope::Reader message) override;
+  // Messages read together are handled in FairOrder (worker/fair_order.h): a light app's request
+  // does not wait behind a heavy app's burst. A worker holding one app has nothing to reorder.
+  bool ordersBatches() const override {
+    return registry_ != nullptr && registry_->appsDefined() > 1;
+  }
+  void orderBatch(std::span<const ipc::Envelope::Reader> batch,
+                  std::vector<uint32_t>& order) override;
   void onClosed(const std::string& reason) override;
 
   // Called after each message and timer; exits the loop once a drain has finished: no request
@@ -73,6 +82,9 @@ class WorkerLoop : public ipc::ChannelHandler, public Outbox {
   bool shutdown_ = false;
   bool configured_ = false;
   EventPtr shutdownDeadline_;
+  FairOrder fair_;
+  std::vector<BatchEntry> entries_;
+  std::vector<std::pair<uint64_t, uint32_t>> batchStarted_;
 };
 
 }  // namespace isolated::worker

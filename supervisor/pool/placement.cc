@@ -20,9 +20,15 @@ bool hasRoom(const PlacementCandidate& c, uint32_t appCapacity) {
   return c.outstanding < c.capacity && c.appOutstanding < appCapacity;
 }
 
+// Another app is using the worker (SpreadPolicy::kOntoIdle).
+bool neighbours(const PlacementCandidate& c) {
+  return c.otherApps > 0 || c.outstanding > c.appOutstanding;
+}
+
 }  // namespace
 
-Placement::Placement(uint32_t spreadThreshold) : spreadThreshold_(std::max(1u, spreadThreshold)) {}
+Placement::Placement(uint32_t spreadThreshold, SpreadPolicy policy)
+    : spreadThreshold_(std::max(1u, spreadThreshold)), policy_(policy) {}
 
 uint64_t Placement::appKey(std::string_view appName) {
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a offset basis
@@ -85,10 +91,12 @@ std::optional<size_t> Placement::pick(uint64_t appKey, uint32_t appOutstanding,
   size_t n = weigh(appKey, candidates, scratch);
   if (n == 0) return std::nullopt;
   size_t homes = homeCount(appOutstanding, n);
-  // Only the homes need ordering in the common case (usually one: a linear scan); the rest is
-  // sorted when the request overflows.
   auto begin = scratch.begin();
   auto end = begin + static_cast<ptrdiff_t>(n);
+  if (policy_ == SpreadPolicy::kOntoIdle && homes > 1)
+    return pickOntoIdle(candidates, scratch.first(n), homes, appCapacity);
+  // Only the homes need ordering in the common case (usually one: a linear scan); the rest is
+  // sorted when the request overflows.
   std::partial_sort(begin, begin + static_cast<ptrdiff_t>(homes), end, ByRank{candidates});
   std::optional<size_t> best;
   for (size_t r = 0; r < homes; ++r) {
@@ -98,10 +106,42 @@ std::optional<size_t> Placement::pick(uint64_t appKey, uint32_t appOutstanding,
   }
   if (best) return best;
   std::sort(begin + static_cast<ptrdiff_t>(homes), end, ByRank{candidates});
-  for (size_t r = homes; r < n; ++r) {
-    if (hasRoom(candidates[scratch[r].index], appCapacity)) return scratch[r].index;
+  return overflow(candidates, scratch.subspan(homes, n - homes), appCapacity);
+}
+
+std::optional<size_t> Placement::overflow(std::span<const PlacementCandidate> candidates,
+                                          std::span<const PlacementRank> ranked,
+                                          uint32_t appCapacity) const {
+  // In the app's order; under kOntoIdle, workers no other app is using first.
+  for (int pass = policy_ == SpreadPolicy::kOntoIdle ? 0 : 1; pass < 2; ++pass) {
+    for (const PlacementRank& rank : ranked) {
+      const PlacementCandidate& c = candidates[rank.index];
+      if (hasRoom(c, appCapacity) && (pass == 1 || !neighbours(c))) return rank.index;
+    }
   }
   return std::nullopt;
+}
+
+std::optional<size_t> Placement::pickOntoIdle(std::span<const PlacementCandidate> candidates,
+                                              std::span<PlacementRank> ranked, size_t homes,
+                                              uint32_t appCapacity) const {
+  std::sort(ranked.begin(), ranked.end(), ByRank{candidates});
+  // The homes: the first worker in the app's order, then the next homes - 1 that no other app
+  // is using.
+  std::optional<size_t> best;
+  size_t extra = 0;
+  for (size_t r = 0; r < ranked.size(); ++r) {
+    const PlacementCandidate& c = candidates[ranked[r].index];
+    if (r > 0) {
+      if (extra == homes - 1) break;
+      if (neighbours(c)) continue;
+      ++extra;
+    }
+    if (!hasRoom(c, appCapacity)) continue;
+    if (!best || c.outstanding < candidates[*best].outstanding) best = ranked[r].index;
+  }
+  if (best) return best;
+  return overflow(candidates, ranked, appCapacity);
 }
 
 }  // namespace isolated

@@ -8,6 +8,16 @@
 // asks for more. Among home workers with room the least outstanding wins (ties: hash order);
 // when none has room, the request overflows to the next workers in the app's order.
 //
+// With SpreadPolicy::kOntoIdle (the server's policy; issue 13), an app's homes after its first
+// are the next workers in its order that no other app is using (has requests outstanding on,
+// or sent requests to lately: PlacementCandidate::otherApps): an app spreads into spare
+// workers, never onto a neighbour's, so a hammering app cannot make a light app queue behind
+// it on the light app's worker. The first home is always its first worker,
+// shared or not (several apps may hash onto one worker). When its homes have no room the app
+// still overflows, in its order, to any worker with room (workers no other app uses first): the
+// bound is the workers' capacity (--worker-queue-size), never a per-app cap, so an app whose
+// requests wait on I/O is not limited.
+//
 // Slots, not worker ids, are hashed: a replacement worker takes its predecessor's slot and so
 // its apps. Adding or removing one slot moves only the apps whose order it enters or leaves
 // the top of (about 1/N of them).
@@ -33,8 +43,12 @@ struct PlacementCandidate {
   // Requests the worker holds, and how many it may hold (--worker-queue-size).
   uint32_t outstanding = 0;
   uint32_t capacity = 0;
-  // This app's requests on this worker.
+  // This app's requests on this worker (outstanding - appOutstanding are other apps').
   uint32_t appOutstanding = 0;
+  // Other apps that have used this worker recently (requests outstanding or sent lately), for
+  // SpreadPolicy::kOntoIdle: a worker is a neighbour's while this or outstanding -
+  // appOutstanding is above zero.
+  uint32_t otherApps = 0;
 };
 
 // A candidate's rank for one app; pick() fills a caller-provided span of these.
@@ -43,12 +57,19 @@ struct PlacementRank {
   uint32_t index = 0;  // into the candidates
 };
 
+// Whether an app's extra homes may be workers that other apps are using.
+enum class SpreadPolicy {
+  kOntoAny,   // yes: homes are the first H workers in the app's order, whatever they hold
+  kOntoIdle,  // no: extra homes are the next workers in the app's order no other app uses
+};
+
 class Placement {
  public:
   static constexpr uint32_t kDefaultSpreadThreshold = 16;
   // `spreadThreshold`: an app's outstanding requests per home worker before it spreads to one
   // more (at least 1).
-  explicit Placement(uint32_t spreadThreshold = kDefaultSpreadThreshold);
+  explicit Placement(uint32_t spreadThreshold = kDefaultSpreadThreshold,
+                     SpreadPolicy policy = SpreadPolicy::kOntoAny);
 
   // The app's hash key, from its name (FNV-1a then a 64-bit finalizer): the same on every run
   // and every machine, unlike std::hash.
@@ -75,9 +96,19 @@ class Placement {
                              uint32_t appCapacity = std::numeric_limits<uint32_t>::max()) const;
 
   uint32_t spreadThreshold() const { return spreadThreshold_; }
+  SpreadPolicy spreadPolicy() const { return policy_; }
 
  private:
+  // pick() for an app of several homes under kOntoIdle; `ranked` as weigh() left it.
+  std::optional<size_t> pickOntoIdle(std::span<const PlacementCandidate> candidates,
+                                     std::span<PlacementRank> ranked, size_t homes,
+                                     uint32_t appCapacity) const;
+  // The first of `ranked` (in order) with room for the app, when its homes have none.
+  std::optional<size_t> overflow(std::span<const PlacementCandidate> candidates,
+                                 std::span<const PlacementRank> ranked, uint32_t appCapacity) const;
+
   uint32_t spreadThreshold_;
+  SpreadPolicy policy_;
 };
 
 }  // namespace isolated
