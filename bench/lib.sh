@@ -22,6 +22,9 @@ die() {
 # bench_init: make $TMP_DIR, the pid lists, and the cleanup traps.
 bench_init() {
   TMP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/isolated-bench.XXXXXX")"
+  # Run as root, the sandbox starts workers as another user (nobody), who must reach the
+  # private copy of the binary and the scripts kept here: mktemp made the directory 0700.
+  chmod 755 "${TMP_DIR}"
   SERVER_PIDS=()
   HELPER_PIDS=()
   # Seconds stop_server waits after SIGTERM before SIGKILL (valgrind needs longer).
