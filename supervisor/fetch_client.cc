@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/credit_window.h"
 #include "ipc/protocol.h"
 
 namespace isolated::supervisor {
@@ -113,15 +114,18 @@ struct FetchClient::Transfer {
   bool redirectPending = false;  // a redirect to follow: its body is discarded
   bool headSent = false;
 
-  size_t uncredited = 0;
+  // Response bytes sent to the worker and not yet credited; `paused` while libcurl holds the
+  // next piece because it does not fit.
+  CreditSender window{ipc::kFetchWindowBytes};
   bool paused = false;
 
   // A streamed request body (bodyFollows): chunks received from the worker and not yet taken
-  // by libcurl, at most kFetchWindowBytes in all.
+  // by libcurl, at most kFetchWindowBytes in all (held by `uploadWindow`, credited as libcurl
+  // takes them).
   bool streamed = false;
   std::deque<std::string> upload;
-  size_t uploadOffset = 0;    // into upload.front()
-  size_t uploadBuffered = 0;  // bytes in `upload` not yet taken
+  size_t uploadOffset = 0;  // into upload.front()
+  CreditReceiver uploadWindow{ipc::kFetchWindowBytes};
   bool uploadEnded = false;
   bool uploadPaused = false;
   std::optional<curl_off_t> uploadLength;  // the script's Content-Length, if any
@@ -390,7 +394,9 @@ size_t FetchClient::onWrite(char* data, size_t size, size_t count, void* self) {
   size_t length = size * count;
   if (t.redirectPending) return length;
   if (!t.headSent) t.client->sendHead(t);
-  if (t.uncredited > 0 && t.uncredited + length > ipc::kFetchWindowBytes) {
+  // A piece goes out whole (libcurl's pieces are smaller than the window) when nothing is in
+  // flight.
+  if (!t.window.idle() && !t.window.fits(length)) {
     // libcurl keeps these bytes and delivers them again once credit() unpauses.
     t.paused = true;
     return CURL_WRITEFUNC_PAUSE;
@@ -415,9 +421,10 @@ size_t FetchClient::onRead(char* buffer, size_t size, size_t count, void* self) 
     }
   }
   if (taken > 0) {
-    t.uploadBuffered -= taken;
+    t.uploadWindow.passedOn(taken);
+    uint64_t grant = t.uploadWindow.grant();
     t.uploadSent += static_cast<curl_off_t>(taken);
-    if (!t.uploadEnded) t.client->sendUploadCredit(t, taken);
+    if (!t.uploadEnded) t.client->sendUploadCredit(t, grant);
     return taken;
   }
   if (t.uploadEnded) return 0;  // the end of the body
@@ -449,12 +456,12 @@ void FetchClient::upload(uint32_t workerId, uint64_t fetchId, capnp::Data::Reade
     return fail(t, "fetch protocol error: upload data for a fetch without a streamed body",
                 "failed");
   }
-  if (data.size() > ipc::kFetchMaxChunkBytes ||
-      t.uploadBuffered + data.size() > ipc::kFetchWindowBytes) {
+  if (data.size() > ipc::kFetchMaxChunkBytes || !t.uploadWindow.receive(data.size())) {
     return fail(t, "fetch protocol error: the worker sent upload data beyond its window", "failed");
   }
+  // What is held now includes `data`.
   if (t.uploadLength &&
-      t.uploadSent + static_cast<curl_off_t>(t.uploadBuffered + data.size()) > *t.uploadLength) {
+      t.uploadSent + static_cast<curl_off_t>(t.uploadWindow.held()) > *t.uploadLength) {
     return fail(t,
                 "fetch to " + t.url + " failed: the body is longer than its Content-Length " +
                     std::to_string(*t.uploadLength),
@@ -462,7 +469,6 @@ void FetchClient::upload(uint32_t workerId, uint64_t fetchId, capnp::Data::Reade
   }
   if (data.size() > 0) {
     t.upload.emplace_back(reinterpret_cast<const char*>(data.begin()), data.size());
-    t.uploadBuffered += data.size();
   }
   t.uploadEnded = end;
   if (t.uploadPaused) {
@@ -497,7 +503,7 @@ void FetchClient::sendBody(Transfer& t, const char* data, size_t size, bool end)
     chunk.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(data), part));
     chunk.setEnd(end && part == size);
     send_(t.workerId, builder);
-    t.uncredited += part;
+    t.window.sent(part);
     data += part;
     size -= part;
   } while (size > 0);
@@ -561,7 +567,7 @@ void FetchClient::followRedirect(Transfer& t) {
       t.streamed = false;
       t.uploadDropped = true;
       t.upload.clear();
-      t.uploadBuffered = 0;
+      t.uploadWindow = CreditReceiver(ipc::kFetchWindowBytes);
     }
     std::erase_if(t.headers, [](const auto& h) {
       return h.first == "content-type" || h.first == "content-encoding" ||
@@ -598,8 +604,9 @@ void FetchClient::credit(uint32_t workerId, uint64_t fetchId, uint32_t bytes) {
   auto it = transfers_.find({workerId, fetchId});
   if (it == transfers_.end()) return;
   Transfer& t = *it->second;
-  t.uncredited -= std::min<size_t>(bytes, t.uncredited);
-  if (t.paused && t.uncredited <= ipc::kFetchWindowBytes / 2 && t.easy) {
+  t.window.credit(bytes);
+  // Resumed at half a window, so that the transfer is not paused again by the next piece.
+  if (t.paused && t.window.inFlight() <= t.window.window() / 2 && t.easy) {
     t.paused = false;
     // May deliver the held bytes at once, through onWrite (which may pause again).
     updatePause(t);

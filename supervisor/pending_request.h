@@ -14,6 +14,8 @@
 #include <memory>
 #include <string>
 
+#include "common/credit_window.h"
+#include "ipc/protocol.h"
 #include "supervisor/bindings/service_call.h"
 #include "supervisor/http/http_request.h"
 
@@ -58,16 +60,17 @@ struct PendingRequest {
   // A small body (Content-Length up to kInlineBodyBytes), read whole before admission and sent
   // inside RequestStart.
   std::string inlineBody;
-  // Streamed request body (ipc/protocol.h rules 13-15): the worker has room for `bodyCredit`
-  // more bytes, all of which have been granted to the connection.
+  // Streamed request body (ipc/protocol.h rules 13-15): the bytes sent to the worker and not
+  // yet credited; the window's room has all been granted to the connection.
   bool streamedBody = false;
-  uint32_t bodyCredit = 0;
+  CreditSender bodyWindow{ipc::kBodyWindowBytes};
   bool bodyEndSent = false;
-  // Streamed response: status and headers are out, chunks are being relayed; the worker has
-  // sent `responseUncredited` bytes not yet credited back.
+  // Streamed response: status and headers are out, chunks are being relayed; the window holds
+  // what the worker has sent and the supervisor not yet credited back, owing credit for what
+  // the client's connection (or a service binding's caller) has taken.
   bool responseStreaming = false;
   int responseStatus = 0;
-  uint32_t responseUncredited = 0;
+  CreditReceiver responseWindow{ipc::kBodyWindowBytes};
   // The Content-Length the script declared (-1: none, the answer is chunked), and the body
   // bytes relayed so far: a body that disagrees with it ends the connection, never the
   // framing.

@@ -71,11 +71,10 @@ void Supervisor::onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Re
   if (ServiceCall* call = findServiceCall(worker.id(), upload.getFetchId())) {
     auto data = upload.getData();
     if (!call->bodyFollows || call->uploadEnded || data.size() > ipc::kFetchMaxChunkBytes ||
-        call->uploadHeld + data.size() > ipc::kFetchWindowBytes) {
+        !call->upload.receive(data.size())) {
       sendServiceFailed(*call, "fetch() failed: the request body broke the upload window");
       return endServiceCall(*call, "the service binding's caller broke its upload");
     }
-    call->uploadHeld += data.size();
     call->uploadQueue.emplace_back(
         std::string(reinterpret_cast<const char*>(data.begin()), data.size()), upload.getEnd());
     call->uploadEnded = upload.getEnd();

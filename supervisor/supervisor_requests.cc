@@ -507,8 +507,8 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   if (sent.streamedBody) {
     // The body comes as the worker makes room for it (onWorkerBodyCredit); until then it waits
     // in the connection, which pushes back on the client.
-    sent.bodyCredit = ipc::kBodyWindowBytes;
-    http->grantBody(ipc::kBodyWindowBytes);
+    sent.bodyWindow = CreditSender(ipc::kBodyWindowBytes);
+    http->grantBody(sent.bodyWindow.room());
   }
 }
 

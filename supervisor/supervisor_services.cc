@@ -221,9 +221,7 @@ void Supervisor::answerService(PendingRequest& request, ipc::Response::Reader re
 void Supervisor::pumpServiceBody(ServiceCall& call) {
   while (call.active && call.pendingWhole) {
     size_t left = call.pendingBody.size() - call.pendingOffset;
-    size_t room =
-        ipc::kFetchWindowBytes - std::min<uint64_t>(call.callerUncredited, ipc::kFetchWindowBytes);
-    size_t n = std::min({left, room, ipc::kFetchMaxChunkBytes});
+    size_t n = std::min<size_t>({left, call.callerWindow.room(), ipc::kFetchMaxChunkBytes});
     bool end = n == left;
     if (n == 0 && !end) return;  // the caller's window is full: its FetchCredit resumes
     capnp::MallocMessageBuilder message;
@@ -232,7 +230,7 @@ void Supervisor::pumpServiceBody(ServiceCall& call) {
     if (n > 0) piece.setData(bytesOf(call.pendingBody, call.pendingOffset, n));
     piece.setEnd(end);
     sendFetchMessage(call.callerWorker, message);
-    call.callerUncredited += n;
+    call.callerWindow.sent(n);
     call.pendingOffset += n;
     if (end) return endServiceCall(call, nullptr);
   }
@@ -265,8 +263,8 @@ void Supervisor::relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Read
     finishRequest(id, requests::RequestEnding::answered());
     return;
   }
+  // Held in request.responseWindow (taken by onWorkerBodyChunk) until the caller credits it.
   auto data = chunk.getData();
-  request.responseUncredited += static_cast<uint32_t>(data.size());
   if (call->active) {
     capnp::MallocMessageBuilder message;
     auto piece = message.initRoot<ipc::Envelope>().initFetchBody();
@@ -274,7 +272,7 @@ void Supervisor::relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Read
     if (data.size() > 0) piece.setData(data);
     piece.setEnd(chunk.getEnd());
     sendFetchMessage(call->callerWorker, message);
-    call->callerUncredited += data.size();
+    call->callerWindow.sent(data.size());
   }
   if (chunk.getEnd()) {
     recordAnswer(request, request.responseStatus, request.workerId);
@@ -284,17 +282,18 @@ void Supervisor::relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Read
 }
 
 void Supervisor::creditService(ServiceCall& call, uint32_t bytes) {
-  call.callerUncredited -= std::min<uint64_t>(bytes, call.callerUncredited);
+  call.callerWindow.credit(bytes);
   if (call.pendingWhole) return pumpServiceBody(call);
   if (!call.streaming) return;
   // The caller has taken streamed bytes: the callee may send as many more.
   PendingRequest* found = requests_.find(call.requestId);
   if (found == nullptr) return;
   PendingRequest& request = *found;
-  uint32_t grant = std::min(bytes, request.responseUncredited);
   WorkerProcess* worker = findWorker(request.workerId);
-  if (grant == 0 || worker == nullptr) return;
-  request.responseUncredited -= grant;
+  if (worker == nullptr) return;
+  request.responseWindow.passedOn(bytes);
+  auto grant = static_cast<uint32_t>(request.responseWindow.grant());
+  if (grant == 0) return;
   capnp::MallocMessageBuilder message;
   auto credit = message.initRoot<ipc::Envelope>().initBodyCredit();
   credit.setId(request.id);

@@ -32,7 +32,8 @@ void Supervisor::onClientBody(uint64_t id, std::string_view data) {
   if (found == nullptr) return;
   PendingRequest& request = *found;
   WorkerProcess* worker = findWorker(request.workerId);
-  request.bodyCredit -= static_cast<uint32_t>(std::min<size_t>(data.size(), request.bodyCredit));
+  // The connection delivers no more than the room it was granted.
+  request.bodyWindow.sent(data.size());
   if (worker == nullptr) return;
   while (!data.empty()) {
     size_t n = std::min<size_t>(data.size(), ipc::kBodyChunkBytes);
@@ -71,8 +72,8 @@ void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Read
   if (request.service) {
     // The callee has taken upload bytes: the caller may send as many more.
     ServiceCall& call = *request.service;
-    uint32_t bytes = static_cast<uint32_t>(std::min<uint64_t>(credit.getBytes(), call.uploadHeld));
-    call.uploadHeld -= bytes;
+    call.upload.passedOn(credit.getBytes());
+    auto bytes = static_cast<uint32_t>(call.upload.grant());
     if (bytes > 0 && call.active) {
       capnp::MallocMessageBuilder message;
       auto grant = message.initRoot<ipc::Envelope>().initFetchUploadCredit();
@@ -83,11 +84,9 @@ void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Read
     return;
   }
   if (request.http == nullptr || !request.streamedBody || request.bodyEndSent) return;
-  // Credit beyond one window is ignored (ipc/protocol.h rule 9).
-  uint32_t grant = static_cast<uint32_t>(
-      std::min<uint64_t>(credit.getBytes(), ipc::kBodyWindowBytes - request.bodyCredit));
+  // Credit beyond one window is ignored (ipc/protocol.h rule 14).
+  uint64_t grant = request.bodyWindow.credit(credit.getBytes());
   if (grant == 0) return;
-  request.bodyCredit += grant;
   request.http->grantBody(grant);
 }
 
@@ -129,8 +128,7 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
   if (!request.responseStreaming) {
     return worker.kill("protocol error: BodyChunk for a response that does not stream");
   }
-  if (data.size() > ipc::kBodyChunkBytes ||
-      request.responseUncredited + data.size() > ipc::kBodyWindowBytes) {
+  if (data.size() > ipc::kBodyChunkBytes || !request.responseWindow.receive(data.size())) {
     return worker.kill("protocol error: response body beyond its credit window");
   }
   if (request.service) return relayServiceChunk(request, chunk);
@@ -159,7 +157,8 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
   }
   bool room = true;
   if (data.size() > 0) {
-    request.responseUncredited += static_cast<uint32_t>(data.size());
+    // Passed on to the connection; credited once it has room (below, or onClientWritable).
+    request.responseWindow.passedOn(data.size());
     room = request.http->write(
         std::string_view(reinterpret_cast<const char*>(data.begin()), data.size()));
   }
@@ -176,15 +175,14 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
 }
 
 void Supervisor::creditResponse(PendingRequest& request) {
-  if (request.responseUncredited == 0) return;
+  if (request.responseWindow.owed() == 0) return;
   WorkerProcess* worker = findWorker(request.workerId);
   if (worker == nullptr) return;
   capnp::MallocMessageBuilder message;
   auto credit = message.initRoot<ipc::Envelope>().initBodyCredit();
   credit.setId(request.id);
-  credit.setBytes(request.responseUncredited);
+  credit.setBytes(static_cast<uint32_t>(request.responseWindow.grant()));
   worker->send(message);
-  request.responseUncredited = 0;
 }
 
 void Supervisor::onClientWritable(uint64_t id) {

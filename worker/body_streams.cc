@@ -42,8 +42,7 @@ bool BodyStreams::onRequestChunk(uint64_t id, kj::ArrayPtr<const kj::byte> data,
   auto it = streams_.find(id);
   if (it == streams_.end()) return true;
   Stream& stream = it->second;
-  if (!stream.requestBody || stream.requestEnded ||
-      stream.queuedBytes + data.size() > ipc::kBodyWindowBytes) {
+  if (!stream.requestBody || stream.requestEnded || !stream.requestWindow.receive(data.size())) {
     return false;
   }
   if (data.size() > 0) {
@@ -54,10 +53,10 @@ bool BodyStreams::onRequestChunk(uint64_t id, kj::ArrayPtr<const kj::byte> data,
       } else {
         stream.collected.append(data.begin(), data.size());
       }
-      sendCredit(id, data.size());
+      stream.requestWindow.passedOn(data.size());
+      sendCredit(id, stream.requestWindow.grant());
     } else {
       stream.chunks.emplace_back(data.begin(), data.end());
-      stream.queuedBytes += static_cast<uint32_t>(data.size());
     }
   }
   stream.requestEnded = end;
@@ -68,9 +67,8 @@ bool BodyStreams::onResponseCredit(uint64_t id, uint32_t bytes) {
   auto it = streams_.find(id);
   if (it == streams_.end() || !it->second.responding) return false;
   Stream& stream = it->second;
-  // Credit beyond one window is ignored (ipc/protocol.h rule 9).
-  stream.credit = static_cast<uint32_t>(
-      std::min<uint64_t>(uint64_t{stream.credit} + bytes, ipc::kBodyWindowBytes));
+  // Credit beyond one window is ignored (ipc/protocol.h rule 14).
+  stream.responseWindow.credit(bytes);
   return flush(id, stream);
 }
 
@@ -120,10 +118,10 @@ void BodyStreams::readAll(v8::Local<v8::Context> context, uint64_t id, bool asTe
     } else {
       stream.collected.append(chunk.data(), chunk.size());
     }
+    stream.requestWindow.passedOn(chunk.size());
   }
   stream.chunks.clear();
-  if (stream.queuedBytes > 0) sendCredit(id, stream.queuedBytes);
-  stream.queuedBytes = 0;
+  if (uint64_t grant = stream.requestWindow.grant(); grant > 0) sendCredit(id, grant);
   if (stream.requestEnded) return resolveAll(context, stream, done);
   stream.reader.Reset(context->GetIsolate(), done);
 }
@@ -168,19 +166,19 @@ void BodyStreams::resolveRead(v8::Local<v8::Context> context, uint64_t id, Strea
   std::vector<uint8_t> chunk = std::move(stream.chunks.front());
   stream.chunks.pop_front();
   size_t size = chunk.size();
-  stream.queuedBytes -= static_cast<uint32_t>(size);
   auto store = v8::ArrayBuffer::NewBackingStore(isolate, size);
   std::memcpy(store->Data(), chunk.data(), size);
   auto buffer = v8::ArrayBuffer::New(isolate, std::move(store));
   // The chunk has left the queue: the supervisor may send as much again.
-  sendCredit(id, size);
+  stream.requestWindow.passedOn(size);
+  sendCredit(id, stream.requestWindow.grant());
   ignoreOutcome(done->Resolve(context, v8::Uint8Array::New(buffer, 0, size)));
 }
 
 void BodyStreams::startResponse(uint64_t id) {
   Stream& stream = streams_[id];
   stream.responding = true;
-  stream.credit = ipc::kBodyWindowBytes;
+  stream.responseWindow = CreditSender(ipc::kBodyWindowBytes);
 }
 
 bool BodyStreams::responseStarted(uint64_t id) const {
@@ -231,12 +229,12 @@ bool BodyStreams::end(uint64_t id, bool aborted) {
 }
 
 bool BodyStreams::flush(uint64_t id, Stream& stream) {
-  while (stream.credit > 0 && stream.pendingOffset < stream.pending.size()) {
-    size_t n = std::min<size_t>(
-        {stream.credit, ipc::kBodyChunkBytes, stream.pending.size() - stream.pendingOffset});
+  while (stream.responseWindow.room() > 0 && stream.pendingOffset < stream.pending.size()) {
+    size_t n = std::min<size_t>({stream.responseWindow.room(), ipc::kBodyChunkBytes,
+                                 stream.pending.size() - stream.pendingOffset});
     sendChunk(id, stream.pending.data() + stream.pendingOffset, n, false, false);
     stream.pendingOffset += n;
-    stream.credit -= static_cast<uint32_t>(n);
+    stream.responseWindow.sent(n);
   }
   if (stream.pendingOffset < stream.pending.size()) return false;
   stream.pending.clear();

@@ -22,6 +22,8 @@
 
 #include <kj/common.h>
 
+#include "common/credit_window.h"
+#include "ipc/protocol.h"
 #include "worker/body_text.h"
 #include "worker/outbox.h"
 
@@ -72,7 +74,8 @@ class BodyStreams {
     // Request body.
     bool requestBody = false;
     std::deque<std::vector<uint8_t>> chunks;
-    uint32_t queuedBytes = 0;
+    // Held: the bytes in `chunks` (credited as each is read).
+    CreditReceiver requestWindow{ipc::kBodyWindowBytes};
     bool requestEnded = false;
     size_t sizeHint = 0;
     // readAll(): every chunk goes into `collected` (credited at once) until the end.
@@ -83,7 +86,7 @@ class BodyStreams {
     v8::Global<v8::Promise::Resolver> reader;
     // Response body.
     bool responding = false;
-    uint32_t credit = 0;
+    CreditSender responseWindow{ipc::kBodyWindowBytes};
     std::string pending;  // written, waiting for credit
     size_t pendingOffset = 0;
     bool endRequested = false;

@@ -228,7 +228,7 @@ v8::Local<v8::Promise> OutboundFetches::write(v8::Local<v8::Context> context, ui
   } else if (!fetch.write.IsEmpty()) {
     resolver->Reject(context, typeError(isolate, "a write of this body is already pending"))
         .Check();
-  } else if (fetch.uploadInFlight + data.size() <= ipc::kFetchWindowBytes) {
+  } else if (fetch.upload.fits(data.size())) {
     sendUpload(id, fetch, data, false);
     resolver->Resolve(context, v8::True(isolate)).Check();
   } else {
@@ -251,9 +251,8 @@ void OutboundFetches::onUploadCredit(v8::Local<v8::Context> context,
   auto it = fetches_.find(id);
   if (it == fetches_.end()) return;
   Fetch& fetch = it->second;
-  fetch.uploadInFlight -= std::min<size_t>(credit.getBytes(), fetch.uploadInFlight);
-  if (fetch.write.IsEmpty() ||
-      fetch.uploadInFlight + fetch.uploadPending.size() > ipc::kFetchWindowBytes) {
+  fetch.upload.credit(credit.getBytes());
+  if (fetch.write.IsEmpty() || !fetch.upload.fits(fetch.uploadPending.size())) {
     return;
   }
   sendUpload(id, fetch, fetch.uploadPending, false);
@@ -268,7 +267,7 @@ void OutboundFetches::sendUpload(uint64_t id, Fetch& fetch, const std::string& d
   upload.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(data.data()), data.size()));
   upload.setEnd(end);
   outbox_.send(message);
-  fetch.uploadInFlight += data.size();
+  fetch.upload.sent(data.size());
 }
 
 void OutboundFetches::settleWrite(v8::Local<v8::Context> context, Fetch& fetch, bool sent) {

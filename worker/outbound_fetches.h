@@ -28,7 +28,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/credit_window.h"
 #include "ipc/messages.capnp.h"
+#include "ipc/protocol.h"
 #include "worker/outbox.h"
 
 namespace isolated::worker {
@@ -118,7 +120,7 @@ class OutboundFetches {
     // The streamed request body: bytes sent and not yet credited, and the one piece waiting
     // for room in the window (with its write's promise).
     bool uploading = false;
-    size_t uploadInFlight = 0;
+    CreditSender upload{ipc::kFetchWindowBytes};
     std::string uploadPending;
     v8::Global<v8::Promise::Resolver> write;
   };

@@ -20,6 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/credit_window.h"
+#include "ipc/protocol.h"
+
 namespace isolated::supervisor {
 
 struct App;
@@ -46,19 +49,19 @@ struct ServiceCall {
   bool dispatched = false;
   bool active = true;
   // Upload (A's FetchUpload pieces): held until B's request is dispatched, then passed on as
-  // BodyChunk messages; `uploadEnded` once the last one came; `uploadHeld` bytes A has sent
-  // that B has not credited yet (at most one window).
+  // BodyChunk messages; `uploadEnded` once the last one came; `upload` holds the bytes A has
+  // sent that B has not credited yet (at most one window), B's credit passing them on to A.
   std::deque<std::pair<std::string, bool>> uploadQueue;
   bool uploadEnded = false;
-  uint64_t uploadHeld = 0;
+  CreditReceiver upload{ipc::kFetchWindowBytes};
   // Answer: the head is out; a whole body waits in `pendingBody` from `pendingOffset` as A's
-  // window allows; `callerUncredited` bytes are sent to A and not yet credited.
+  // window allows; `callerWindow` counts the bytes sent to A and not yet credited.
   bool headSent = false;
   bool streaming = false;
   std::string pendingBody;
   size_t pendingOffset = 0;
   bool pendingWhole = false;
-  uint64_t callerUncredited = 0;
+  CreditSender callerWindow{ipc::kFetchWindowBytes};
 };
 
 }  // namespace isolated::supervisor
