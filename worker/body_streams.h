@@ -1,4 +1,4 @@
-// The worker's streamed bodies (ipc/protocol.h rules 8-11), per request id:
+// The worker's streamed bodies (ipc/protocol.h rules 13-16), per request id:
 //  - the request body: chunks from the supervisor queue here until JavaScript reads them, and
 //    each read grants the supervisor credit for what it took, so at most one window waits;
 //  - the response body: bytes JavaScript writes go out as BodyChunk messages while credit
