@@ -2,6 +2,7 @@
 #include "event/dispatcher.h"
 
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace isolated::event {
@@ -28,6 +29,33 @@ void Timer::arm(uint32_t milliseconds) {
 
 void Timer::trampoline(evutil_socket_t, short, void* self) {
   static_cast<Timer*>(self)->onFire_();
+}
+
+PeriodicTimer::PeriodicTimer(Dispatcher& dispatcher, std::function<void()> onFire)
+    : onFire_(std::move(onFire)),
+      event_(event_new(dispatcher.base(), -1, EV_PERSIST, trampoline, this)) {
+  if (!event_) throw std::runtime_error("event_new failed");
+}
+
+void PeriodicTimer::start(uint32_t periodMilliseconds) {
+  timeval tv = millisToTimeval(periodMilliseconds);
+  event_add(event_.get(), &tv);
+}
+
+void PeriodicTimer::trampoline(evutil_socket_t, short, void* self) {
+  static_cast<PeriodicTimer*>(self)->onFire_();
+}
+
+SignalEvent::SignalEvent(Dispatcher& dispatcher, int signal, std::function<void()> onSignal)
+    : onSignal_(std::move(onSignal)),
+      event_(evsignal_new(dispatcher.base(), signal, trampoline, this)) {
+  if (!event_ || event_add(event_.get(), nullptr) != 0) {
+    throw std::runtime_error("cannot watch signal " + std::to_string(signal));
+  }
+}
+
+void SignalEvent::trampoline(evutil_socket_t, short, void* self) {
+  static_cast<SignalEvent*>(self)->onSignal_();
 }
 
 Deferred::Deferred(Dispatcher& dispatcher, std::function<void()> run)

@@ -1,11 +1,11 @@
-// An event loop and the two kinds of events the data plane uses, as objects that take
-// std::function callbacks and cancel themselves when destroyed, in place of `void* self`
-// trampolines at every call site.
+// An event loop and its events (one-shot and periodic timers, deferred calls, descriptors,
+// signals), as objects that take std::function callbacks and cancel themselves when destroyed,
+// in place of `void* self` trampolines at every call site.
 //
-// Lifetime: a Dispatcher owns its event_base, or borrows one that outlives it. Every Timer and
-// FileEvent must be destroyed before its Dispatcher (owners declare the Dispatcher first).
-// A Timer or FileEvent must not be destroyed from inside its own callback (its std::function
-// is running): owners defer the destruction to a later callback.
+// Lifetime: a Dispatcher owns its event_base, or borrows one that outlives it. Every event object
+// here must be destroyed before its Dispatcher's event_base (owners declare the Dispatcher, or
+// the borrowed base's owner, first). An event object must not be destroyed from inside its own
+// callback (its std::function is running): owners defer the destruction to a later callback.
 // Threading: a Dispatcher and its events belong to the thread that runs the loop; nothing here
 // is safe to touch from another thread.
 #pragma once
@@ -59,6 +59,39 @@ class Timer {
  private:
   static void trampoline(evutil_socket_t, short, void* self);
   std::function<void()> onFire_;
+  EventPtr event_;
+};
+
+// A timer that fires every `period` once started, until stopped (the supervisor's housekeeping
+// ticks, a control socket's sweep).
+class PeriodicTimer {
+ public:
+  PeriodicTimer(Dispatcher& dispatcher, std::function<void()> onFire);
+  PeriodicTimer(const PeriodicTimer&) = delete;
+  PeriodicTimer& operator=(const PeriodicTimer&) = delete;
+
+  // (Re)starts the period from now.
+  void start(uint32_t periodMilliseconds);
+  void stop() { event_del(event_.get()); }
+  bool running() const { return event_pending(event_.get(), EV_TIMEOUT, nullptr) != 0; }
+
+ private:
+  static void trampoline(evutil_socket_t, short, void* self);
+  std::function<void()> onFire_;
+  EventPtr event_;
+};
+
+// A POSIX signal delivered as a loop callback (libevent's self-pipe), for as long as the object
+// lives. At most one SignalEvent per signal per process is meaningful (libevent's rule).
+class SignalEvent {
+ public:
+  SignalEvent(Dispatcher& dispatcher, int signal, std::function<void()> onSignal);
+  SignalEvent(const SignalEvent&) = delete;
+  SignalEvent& operator=(const SignalEvent&) = delete;
+
+ private:
+  static void trampoline(evutil_socket_t, short, void* self);
+  std::function<void()> onSignal_;
   EventPtr event_;
 };
 
