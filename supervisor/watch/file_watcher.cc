@@ -19,24 +19,20 @@ namespace {
 constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
                            IN_DELETE | IN_ATTRIB | IN_ONLYDIR;
 
+UniqueFd openInotify() {
+  return UniqueFd(static_cast<int>(checkedSyscall(
+      "inotify_init1", "--watch", [] { return ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC); })));
+}
+
 }  // namespace
 
 FileWatcher::FileWatcher(event_base* base, std::chrono::milliseconds debounce, Callback onChange)
-    : debounce_(debounce), onChange_(std::move(onChange)) {
-  fd_ = UniqueFd(static_cast<int>(checkedSyscall(
-      "inotify_init1", "--watch", [] { return ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC); })));
-  readEvent_.reset(event_new(
-      base, fd_.get(), EV_READ | EV_PERSIST,
-      [](evutil_socket_t, short, void* self) { static_cast<FileWatcher*>(self)->onReadable(); },
-      this));
-  quietTimer_.reset(event_new(
-      base, -1, 0,
-      [](evutil_socket_t, short, void* self) { static_cast<FileWatcher*>(self)->onQuiet(); },
-      this));
-  if (!readEvent_ || !quietTimer_ || event_add(readEvent_.get(), nullptr) != 0) {
-    throw SyscallError("event_add", ENOMEM, "--watch");
-  }
-}
+    : loop_(base),
+      debounce_(debounce),
+      onChange_(std::move(onChange)),
+      fd_(openInotify()),
+      readEvent_(loop_, fd_.get(), EV_READ, false, [this](short) { onReadable(); }),
+      quietTimer_(loop_, [this] { onQuiet(); }) {}
 
 std::vector<std::string> FileWatcher::watch(const std::set<std::string>& files) {
   std::vector<std::string> errors;
@@ -100,8 +96,7 @@ void FileWatcher::onReadable() {
   }
   if (!changed) return;
   // Re-adding a pending timer moves its deadline: the callback runs once the burst is quiet.
-  timeval tv = millisToTimeval(static_cast<long>(debounce_.count()));
-  event_add(quietTimer_.get(), &tv);
+  quietTimer_.arm(static_cast<uint32_t>(debounce_.count()));
 }
 
 void FileWatcher::onQuiet() {

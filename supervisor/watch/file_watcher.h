@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "common/event_handles.h"
 #include "common/unique_fd.h"
+#include "event/dispatcher.h"
 
 namespace isolated::supervisor::watch {
 
@@ -43,11 +43,12 @@ class FileWatcher {
   void onReadable();
   void onQuiet();
 
+  event::Dispatcher loop_;  // borrowed base
   std::chrono::milliseconds debounce_;
   Callback onChange_;
   UniqueFd fd_;
-  EventPtr readEvent_;
-  EventPtr quietTimer_;
+  event::FileEvent readEvent_;
+  event::Timer quietTimer_;
   std::set<std::string> files_;
   std::map<std::string, int> wdByDir_;
   std::map<int, std::string> dirByWd_;
