@@ -42,7 +42,11 @@ bool socketIsLive(const std::string& path) {
 
 ControlServer::ControlServer(event_base* base, std::string path, ControlHandler& handler,
                              Logger& logger)
-    : path_(std::move(path)), handler_(handler), logger_(logger) {
+    : loop_(base),
+      path_(std::move(path)),
+      handler_(handler),
+      logger_(logger),
+      sweep_(loop_, [this] { sweepSilent(); }) {
   namespace fs = std::filesystem;
   fs::path dir = fs::path(path_).parent_path();
   std::error_code ec;
@@ -97,18 +101,11 @@ ControlServer::ControlServer(event_base* base, std::string path, ControlHandler&
   if (!listener_) throw std::runtime_error("cannot listen on control socket " + path_);
   // The first-line deadlines are checked twice a second: a silent connection lasts at most
   // kSilentTimeout + 0.5 s.
-  sweep_.reset(event_new(
-      base, -1, EV_PERSIST,
-      [](evutil_socket_t, short, void* self) { static_cast<ControlServer*>(self)->sweepSilent(); },
-      this));
-  timeval period = millisToTimeval(500);
-  if (!sweep_ || event_add(sweep_.get(), &period) != 0) {
-    throw std::runtime_error("cannot arm the control socket's timer");
-  }
+  sweep_.start(500);
 }
 
 ControlServer::~ControlServer() {
-  sweep_.reset();
+  sweep_.stop();
   connections_.clear();
   listener_.reset();
   ::unlink(path_.c_str());

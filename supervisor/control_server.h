@@ -22,6 +22,7 @@
 
 #include "common/event_handles.h"
 #include "common/logger.h"
+#include "event/dispatcher.h"
 
 namespace isolated::supervisor {
 
@@ -85,12 +86,13 @@ class ControlServer {
   // Closes the oldest connection that has not spoken; false when every one has.
   bool evictOldestSilent();
 
+  event::Dispatcher loop_;  // borrowed base
   std::string path_;
   ControlHandler& handler_;
   Logger& logger_;
   std::unique_ptr<evconnlistener, ListenerDeleter> listener_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
-  EventPtr sweep_;
+  event::PeriodicTimer sweep_;
   uint64_t nextConnectionId_ = 1;
   // Deferred responders hold a weak reference: a reply after the server is gone is dropped.
   std::shared_ptr<ControlServer*> self_ = std::make_shared<ControlServer*>(this);
