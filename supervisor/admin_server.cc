@@ -25,7 +25,11 @@ void reply(evhttp_request* request, int status, const char* contentType, const s
 
 AdminServer::AdminServer(event_base* base, const std::string& host, uint16_t port,
                          AdminHandler& handler)
-    : handler_(handler), http_(evhttp_new(base)), host_(host) {
+    : loop_(base),
+      handler_(handler),
+      http_(evhttp_new(base)),
+      host_(host),
+      acceptRetry_(loop_, [this] { evconnlistener_enable(listener_); }) {
   if (!http_) throw std::runtime_error("evhttp_new failed");
   evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
   evhttp_set_default_content_type(http_.get(), nullptr);
@@ -40,14 +44,7 @@ AdminServer::AdminServer(event_base* base, const std::string& host, uint16_t por
   evconnlistener_set_error_cb(listener_, &AdminServer::onAcceptError);
   // The error callback gets evhttp's context, not this server's: a timer re-enables accepting
   // once a second (a no-op while it is enabled).
-  acceptRetry_.reset(event_new(
-      base, -1, EV_PERSIST,
-      [](evutil_socket_t, short, void* self) {
-        evconnlistener_enable(static_cast<AdminServer*>(self)->listener_);
-      },
-      this));
-  timeval second{1, 0};
-  event_add(acceptRetry_.get(), &second);
+  acceptRetry_.start(1000);
 }
 
 void AdminServer::onAcceptError(evconnlistener* listener, void*) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/event_handles.h"
+#include "event/dispatcher.h"
 
 namespace isolated::supervisor {
 
@@ -32,12 +33,13 @@ class AdminServer {
   static void onRequest(evhttp_request* request, void* self);
   static void onAcceptError(evconnlistener* listener, void* self);
 
+  event::Dispatcher loop_;  // borrowed base
   AdminHandler& handler_;
   EvhttpPtr http_;
   std::string host_;
   uint16_t port_ = 0;
   evconnlistener* listener_ = nullptr;  // owned by http_
-  EventPtr acceptRetry_;
+  event::PeriodicTimer acceptRetry_;
 };
 
 }  // namespace isolated::supervisor
