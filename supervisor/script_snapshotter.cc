@@ -47,12 +47,18 @@ void removeSnapshot(const std::string& path) {
 ScriptSnapshotter::ScriptSnapshotter(event_base* base, std::vector<std::string> helperCommand,
                                      Logger& logger, std::function<void()> done,
                                      const SandboxPlan* sandbox)
-    : base_(base),
+    : loop_(base),
       helperCommand_(std::move(helperCommand)),
       logger_(logger),
       done_(std::move(done)),
       sandbox_(sandbox),
-      dir_(makePrivateDirectory(sandbox)) {}
+      dir_(makePrivateDirectory(sandbox)),
+      timeout_(loop_, [this] {
+        logger_.warn("script snapshot helper overran its time; killed",
+                     {{"timeout_s", kHelperTimeout.count()}});
+        // Reaped, and `done` run, on SIGCHLD.
+        if (helper_) helper_->signal(SIGKILL);
+      }) {}
 
 ScriptSnapshotter::~ScriptSnapshotter() {
   helper_.reset();  // SIGKILL and reap
@@ -64,7 +70,7 @@ ScriptSnapshotter::~ScriptSnapshotter() {
 
 bool ScriptSnapshotter::start(uint64_t generation, bool withBindings) {
   helper_.reset();
-  timeout_.reset();
+  timeout_.cancel();
   if (!helperOut_.empty()) removeSnapshot(helperOut_);
   helperGeneration_ = generation;
   helperOut_ = dir_ + "/script-" + std::to_string(generation) + ".snapshot";
@@ -85,19 +91,8 @@ bool ScriptSnapshotter::start(uint64_t generation, bool withBindings) {
     return false;
   }
   helperStarted_ = std::chrono::steady_clock::now();
-  timeout_.reset(event_new(
-      base_, -1, 0,
-      [](evutil_socket_t, short, void* self) {
-        auto* snapshotter = static_cast<ScriptSnapshotter*>(self);
-        snapshotter->logger_.warn("script snapshot helper overran its time; killed",
-                                  {{"timeout_s", kHelperTimeout.count()}});
-        // Reaped, and `done` run, on SIGCHLD.
-        if (snapshotter->helper_) snapshotter->helper_->signal(SIGKILL);
-      },
-      this));
-  timeval tv = millisToTimeval(
-      std::chrono::duration_cast<std::chrono::milliseconds>(kHelperTimeout).count());
-  event_add(timeout_.get(), &tv);
+  timeout_.arm(static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kHelperTimeout).count()));
   logger_.debug("script snapshot helper started",
                 {{"pid", helper_->pid()}, {"generation", generation}});
   return true;
@@ -117,7 +112,7 @@ bool ScriptSnapshotter::reaped(pid_t pid, int status) {
 
 void ScriptSnapshotter::finish(bool written) {
   helper_.reset();
-  timeout_.reset();
+  timeout_.cancel();
   if (written) {
     files_[helperGeneration_] = helperOut_;
     // Keep this generation's file and the one before it.

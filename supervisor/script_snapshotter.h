@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "common/event_handles.h"
 #include "common/logger.h"
+#include "event/dispatcher.h"
 #include "supervisor/child_process.h"
 
 namespace isolated::supervisor {
@@ -60,7 +60,7 @@ class ScriptSnapshotter {
  private:
   void finish(bool written);
 
-  event_base* base_;
+  event::Dispatcher loop_;  // borrowed base
   std::vector<std::string> helperCommand_;
   Logger& logger_;
   std::function<void()> done_;
@@ -70,7 +70,7 @@ class ScriptSnapshotter {
   uint64_t helperGeneration_ = 0;
   std::string helperOut_;
   std::chrono::steady_clock::time_point helperStarted_;
-  EventPtr timeout_;
+  event::Timer timeout_;
   // Snapshot files by generation: the newest two are kept, so that a refused reload falls back
   // to the previous generation's file.
   std::map<uint64_t, std::string> files_;
