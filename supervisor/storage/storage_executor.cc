@@ -9,16 +9,20 @@
 
 namespace isolated::storage {
 
+namespace {
+
+UniqueFd openEventFd() {
+  UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!fd) throw std::runtime_error("storage: cannot create an eventfd");
+  return fd;
+}
+
+}  // namespace
+
 StorageExecutor::StorageExecutor(event_base* base, unsigned threads)
-    : eventFd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  if (!eventFd_) throw std::runtime_error("storage: cannot create an eventfd");
-  event_.reset(event_new(
-      base, eventFd_.get(), EV_READ | EV_PERSIST,
-      [](evutil_socket_t, short, void* self) { static_cast<StorageExecutor*>(self)->drain(); },
-      this));
-  if (!event_ || event_add(event_.get(), nullptr) != 0) {
-    throw std::runtime_error("storage: cannot watch the eventfd");
-  }
+    : loop_(base),
+      eventFd_(openEventFd()),
+      event_(loop_, eventFd_.get(), EV_READ, false, [this](short) { drain(); }) {
   for (unsigned i = 0; i < std::max(threads, 1u); ++i)
     threads_.emplace_back([this] { work(); });
 }

@@ -22,8 +22,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/event_handles.h"
 #include "common/unique_fd.h"
+#include "event/dispatcher.h"
 
 namespace isolated::storage {
 
@@ -51,9 +51,10 @@ class StorageExecutor {
   std::deque<Job> jobs_;
   std::deque<std::function<void()>> done_;
   bool stopping_ = false;
-  size_t pending_ = 0;  // loop thread only
+  size_t pending_ = 0;      // loop thread only
+  event::Dispatcher loop_;  // borrowed base
   UniqueFd eventFd_;
-  EventPtr event_;
+  event::FileEvent event_;
   std::vector<std::thread> threads_;
 };
 
