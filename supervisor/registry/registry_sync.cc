@@ -21,27 +21,18 @@ bool unavailable(const std::exception& e) {
 
 RegistrySync::RegistrySync(event_base* base, RegistryOptions options, Logger& logger,
                            RegistryApplier& applier, std::map<std::string, uint64_t> applied)
-    : base_(base),
+    : loop_(base),
       options_(std::move(options)),
       logger_(logger),
       applier_(applier),
       where_(registryWhere(options_.url)),
       store_(std::make_unique<RegistryStore>(options_.url, options_.timeout, options_.key)),
       applied_(std::move(applied)),
+      pollTimer_(loop_, [this] { requestRead(); }),
+      reconnectTimer_(loop_, [this] { connectListener(); }),
+      retryTimer_(loop_, [this] { requestRead(); }),
       listenExecutor_(std::make_unique<storage::StorageExecutor>(base, 1)),
-      executor_(std::make_unique<storage::StorageExecutor>(base, 1)) {
-  auto read = [](evutil_socket_t, short, void* self) {
-    static_cast<RegistrySync*>(self)->requestRead();
-  };
-  pollTimer_.reset(event_new(base_, -1, EV_PERSIST, read, this));
-  retryTimer_.reset(event_new(base_, -1, 0, read, this));
-  reconnectTimer_.reset(event_new(
-      base_, -1, 0,
-      [](evutil_socket_t, short, void* self) {
-        static_cast<RegistrySync*>(self)->connectListener();
-      },
-      this));
-}
+      executor_(std::make_unique<storage::StorageExecutor>(base, 1)) {}
 
 RegistrySync::~RegistrySync() {
   // The executor goes first: a call in progress finishes and its completion is dropped, so no
@@ -53,8 +44,7 @@ RegistrySync::~RegistrySync() {
 void RegistrySync::start() {
   if (started_) return;
   started_ = true;
-  timeval period = millisToTimeval(options_.pollInterval.count());
-  event_add(pollTimer_.get(), &period);
+  pollTimer_.start(static_cast<uint32_t>(options_.pollInterval.count()));
   connectListener();
 }
 
@@ -85,13 +75,10 @@ void RegistrySync::connectListener() {
       return [this, conn] {
         connecting_ = false;
         listener_ = conn;
-        listenEvent_.reset(event_new(
-            base_, PQsocket(listener_->native()), EV_READ | EV_PERSIST,
-            [](evutil_socket_t, short, void* self) {
-              static_cast<RegistrySync*>(self)->onListenerReadable();
-            },
-            this));
-        event_add(listenEvent_.get(), nullptr);
+        // Replaces the event of a lost connection (never destroyed from its own callback).
+        listenEvent_ =
+            std::make_unique<event::FileEvent>(loop_, PQsocket(listener_->native()), EV_READ, false,
+                                               [this](short) { onListenerReadable(); });
         backoff_ = kMinBackoff;
         noteSuccess();
         logger_.info("registry listening", {{"registry", where_}, {"channel", kNotifyChannel}});
@@ -127,11 +114,11 @@ void RegistrySync::onListenerReadable() {
 }
 
 void RegistrySync::listenerLost(const std::string& why) {
-  listenEvent_.reset();
+  // Stopped, not destroyed: this may run inside its callback; the next connection replaces it.
+  if (listenEvent_) listenEvent_->disable();
   listener_.reset();
   noteFailure("listen", why);
-  timeval delay = millisToTimeval(backoff_.count());
-  event_add(reconnectTimer_.get(), &delay);
+  reconnectTimer_.arm(static_cast<uint32_t>(backoff_.count()));
   logger_.debug("registry listener reconnecting", {{"in_ms", backoff_.count()}});
   backoff_ = std::min(backoff_ * 2, kMaxBackoff);
 }
@@ -246,8 +233,7 @@ void RegistrySync::onRead(ReadResult result, uint64_t readEpoch) {
   }
   if (stale) readAgain_ = true;
   if (retry) {
-    timeval delay = millisToTimeval(kBusyRetry.count());
-    event_add(retryTimer_.get(), &delay);
+    retryTimer_.arm(static_cast<uint32_t>(kBusyRetry.count()));
   }
 }
 

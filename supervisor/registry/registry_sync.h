@@ -30,8 +30,8 @@
 #include <string>
 
 #include "common/app_config.h"
-#include "common/event_handles.h"
 #include "common/logger.h"
+#include "event/dispatcher.h"
 #include "supervisor/registry/app_record.h"
 #include "supervisor/registry/registry_store.h"
 #include "supervisor/storage/storage_executor.h"
@@ -108,7 +108,7 @@ class RegistrySync {
   void noteFailure(const std::string& what, const std::string& error);
   void noteSuccess();
 
-  event_base* base_;
+  event::Dispatcher loop_;  // borrowed base
   RegistryOptions options_;
   Logger& logger_;
   RegistryApplier& applier_;
@@ -128,10 +128,11 @@ class RegistrySync {
   std::chrono::milliseconds backoff_ = kMinBackoff;
   // Shared only to cross from the storage thread; the loop is its one user once it arrives.
   std::shared_ptr<storage::PgConnection> listener_;
-  EventPtr listenEvent_;
-  EventPtr pollTimer_;
-  EventPtr reconnectTimer_;
-  EventPtr retryTimer_;
+  // Null until the first connection; disabled while none is up.
+  std::unique_ptr<event::FileEvent> listenEvent_;
+  event::PeriodicTimer pollTimer_;
+  event::Timer reconnectTimer_;
+  event::Timer retryTimer_;
   // Last: destroyed first, so no job or completion outlives what it uses. Reads and writes
   // share one thread (their order matters); the listener connects on its own, so that a
   // connect attempt to a hung server never delays a deploy's write.
