@@ -14,9 +14,11 @@ CurlGlobal::CurlGlobal() {
 }
 
 CurlMultiLoop::CurlMultiLoop(event_base* base, DoneHandler onDone)
-    : base_(base), onDone_(std::move(onDone)), multi_(curl_multi_init()) {
+    : loop_(base),
+      onDone_(std::move(onDone)),
+      multi_(curl_multi_init()),
+      timer_(loop_, [this] { action(CURL_SOCKET_TIMEOUT, 0); }) {
   if (!multi_) throw std::runtime_error("curl_multi_init failed");
-  timer_.reset(event_new(base_, -1, 0, &CurlMultiLoop::onTimerEvent, this));
   curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &CurlMultiLoop::onSocket);
   curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &CurlMultiLoop::onTimer);
@@ -24,9 +26,14 @@ CurlMultiLoop::CurlMultiLoop(event_base* base, DoneHandler onDone)
 }
 
 CurlMultiLoop::~CurlMultiLoop() {
-  // curl_multi_cleanup may still report sockets to close; the events go first.
+  // curl_multi_cleanup may still report sockets to close; the events go first, and the cleanup
+  // runs while the maps it may touch are alive.
   sockets_.clear();
-  timer_.reset();
+  retired_.clear();
+  timer_.cancel();
+  multi_.reset();
+  sockets_.clear();
+  retired_.clear();
 }
 
 void CurlMultiLoop::add(CURL* easy) {
@@ -41,45 +48,41 @@ void CurlMultiLoop::remove(CURL* easy) {
 
 int CurlMultiLoop::onSocket(CURL*, curl_socket_t fd, int what, void* self, void*) {
   auto* loop = static_cast<CurlMultiLoop*>(self);
-  if (what == CURL_POLL_REMOVE) {
-    loop->sockets_.erase(fd);
-    return 0;
+  // The old event stops now and is freed later (this may run inside its callback).
+  if (auto it = loop->sockets_.find(fd); it != loop->sockets_.end()) {
+    it->second->disable();
+    loop->retired_.push_back(std::move(it->second));
+    loop->sockets_.erase(it);
   }
-  short events = EV_PERSIST;
+  if (what == CURL_POLL_REMOVE) return 0;
+  short events = 0;
   if (what & CURL_POLL_IN) events |= EV_READ;
   if (what & CURL_POLL_OUT) events |= EV_WRITE;
-  // A fresh event each time the interest changes: simpler than event_del + event_assign, and
-  // libevent allows freeing an event from inside its own callback.
-  EventPtr ev(event_new(loop->base_, fd, events, &CurlMultiLoop::onSocketEvent, loop));
-  event_add(ev.get(), nullptr);
-  loop->sockets_[fd] = std::move(ev);
+  // A fresh event each time the interest changes: simpler than event_del + event_assign.
+  loop->sockets_[fd] =
+      std::make_unique<event::FileEvent>(loop->loop_, fd, events, false, [loop, fd](short ready) {
+        int flags = 0;
+        if (ready & EV_READ) flags |= CURL_CSELECT_IN;
+        if (ready & EV_WRITE) flags |= CURL_CSELECT_OUT;
+        loop->action(fd, flags);
+      });
   return 0;
 }
 
 int CurlMultiLoop::onTimer(CURLM*, long timeoutMs, void* self) {
   auto* loop = static_cast<CurlMultiLoop*>(self);
   if (timeoutMs < 0) {
-    event_del(loop->timer_.get());
+    loop->timer_.cancel();
     return 0;
   }
   // libcurl forbids calling curl_multi_socket_action from here; the loop calls it instead.
-  timeval tv = millisToTimeval(timeoutMs);
-  event_add(loop->timer_.get(), &tv);
+  loop->timer_.arm(static_cast<uint32_t>(timeoutMs));
   return 0;
 }
 
-void CurlMultiLoop::onSocketEvent(evutil_socket_t fd, short events, void* self) {
-  int flags = 0;
-  if (events & EV_READ) flags |= CURL_CSELECT_IN;
-  if (events & EV_WRITE) flags |= CURL_CSELECT_OUT;
-  static_cast<CurlMultiLoop*>(self)->action(fd, flags);
-}
-
-void CurlMultiLoop::onTimerEvent(evutil_socket_t, short, void* self) {
-  static_cast<CurlMultiLoop*>(self)->action(CURL_SOCKET_TIMEOUT, 0);
-}
-
 void CurlMultiLoop::action(curl_socket_t fd, int flags) {
+  // Events retired before this callback began are not running: freed now.
+  retired_.clear();
   int running = 0;
   curl_multi_socket_action(multi_.get(), fd, flags, &running);
   reportDone();

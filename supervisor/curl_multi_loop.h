@@ -16,8 +16,9 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
-#include "common/event_handles.h"
+#include "event/dispatcher.h"
 
 namespace isolated::supervisor {
 
@@ -61,18 +62,18 @@ class CurlMultiLoop {
  private:
   static int onSocket(CURL* easy, curl_socket_t fd, int what, void* self, void* socketData);
   static int onTimer(CURLM* multi, long timeoutMs, void* self);
-  static void onSocketEvent(evutil_socket_t fd, short events, void* self);
-  static void onTimerEvent(evutil_socket_t fd, short events, void* self);
   void action(curl_socket_t fd, int flags);
   // Hands every finished transfer to the DoneHandler.
   void reportDone();
 
   CurlGlobal global_;
-  event_base* base_;
+  event::Dispatcher loop_;  // borrowed base
   DoneHandler onDone_;
   CurlMultiPtr multi_;
-  EventPtr timer_;
-  std::unordered_map<curl_socket_t, EventPtr> sockets_;
+  event::Timer timer_;
+  std::unordered_map<curl_socket_t, std::unique_ptr<event::FileEvent>> sockets_;
+  // Events libcurl is done with, freed at the next action() (never inside their own callback).
+  std::vector<std::unique_ptr<event::FileEvent>> retired_;
 };
 
 }  // namespace isolated::supervisor
