@@ -94,21 +94,10 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   }
 
   for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGHUP}) {
-    EventPtr ev(evsignal_new(
-        base_, sig,
-        [](evutil_socket_t s, short, void* self) {
-          static_cast<Supervisor*>(self)->onSignal(static_cast<int>(s));
-        },
-        this));
-    event_add(ev.get(), nullptr);
-    signalEvents_.push_back(std::move(ev));
+    signalEvents_.push_back(
+        std::make_unique<event::SignalEvent>(dispatcher_, sig, [this, sig] { onSignal(sig); }));
   }
-  housekeepingTimer_.reset(event_new(
-      base_, -1, EV_PERSIST,
-      [](evutil_socket_t, short, void* self) { static_cast<Supervisor*>(self)->housekeeping(); },
-      this));
-  timeval period = millisToTimeval(kHousekeepingPeriod.count());
-  event_add(housekeepingTimer_.get(), &period);
+  housekeepingTimer_.start(static_cast<uint32_t>(kHousekeepingPeriod.count()));
 
   // Parsing validated every app already (routes, bindings, crons). Config apps are routed from
   // the start: their requests wait while the first version loads.
@@ -242,8 +231,6 @@ void Supervisor::housekeeping() {
   auto now = Clock::now();
   ++housekeepingTicks_;
   notifier_.watchdog();
-  expireQueue(now);
-  expireInFlight(now);
   forgetIdleNeighbours(now);
   checkHealth(now);
   // Retiring workers that outlive their drain deadline are killed; their requests get 502.
@@ -276,21 +263,15 @@ void Supervisor::beginDrain() {
   if (phase_ == Phase::kBooting || phase_ == Phase::kServing || phase_ == Phase::kPaused) {
     phase_ = Phase::kDraining;
     drainStartedAt_ = Clock::now();
-    cronTimer_.reset();
+    cronTimer_.cancel();
     notifier_.stopping();
     // Idle connections close now; busy ones after their answers, which say Connection: close.
     server_->drain();
     logger_.info("listener closed, draining", {{"in_flight", requests_.inFlightCount()},
                                                {"queued", queued_},
                                                {"timeout_s", config_.drainTimeoutSec}});
-    drainTimer_.reset(event_new(
-        base_, -1, 0,
-        [](evutil_socket_t, short, void* self) {
-          static_cast<Supervisor*>(self)->forceStop("drain timeout");
-        },
-        this));
-    timeval tv = millisToTimeval(static_cast<long>(config_.drainTimeoutSec) * 1000);
-    event_add(drainTimer_.get(), &tv);
+    drainTimer_.arm(static_cast<uint32_t>(
+        std::min<uint64_t>(uint64_t{config_.drainTimeoutSec} * 1000, UINT32_MAX)));
   }
   checkDrained();
 }
@@ -303,7 +284,7 @@ void Supervisor::checkDrained() {
 
 void Supervisor::stopWorkers() {
   phase_ = Phase::kStopping;
-  drainTimer_.reset();
+  drainTimer_.cancel();
   // Workers may still finish waitUntil() work: they get what is left of the drain time, and
   // at least the usual stop deadline.
   auto drainLeft = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -311,19 +292,10 @@ void Supervisor::stopWorkers() {
   uint32_t deadlineMs = static_cast<uint32_t>(
       std::max<int64_t>(kWorkerStopDeadlineMs, static_cast<int64_t>(drainLeft.count())));
   logger_.info("stopping workers", {{"workers", countWorkers(isAlive)}});
-  cronTimer_.reset();
+  cronTimer_.cancel();
   for (auto& worker : workers_)
     worker->shutdown(deadlineMs);
-  stopTimer_.reset(event_new(
-      base_, -1, 0,
-      [](evutil_socket_t, short, void* self) {
-        auto* supervisor = static_cast<Supervisor*>(self);
-        for (auto& worker : supervisor->workers_)
-          worker->process().signal(SIGKILL);
-      },
-      this));
-  timeval tv = millisToTimeval(deadlineMs);
-  event_add(stopTimer_.get(), &tv);
+  stopTimer_.arm(deadlineMs);
   finishIfStopped();
 }
 

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <event2/event.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdint>
@@ -34,10 +35,12 @@
 #include <vector>
 
 #include "common/bindings.h"
+#include "common/clock.h"
 #include "common/cron_schedule.h"
 #include "common/event_handles.h"
 #include "common/logger.h"
 #include "common/serve_config.h"
+#include "event/deadline_timer.h"
 #include "event/dispatcher.h"
 #include "supervisor/admin_server.h"
 #include "supervisor/apps/app_registry.h"
@@ -250,10 +253,14 @@ class Supervisor : public http::HttpRequestHandler,
   // Dispatches queued requests, taking apps in turn so that one app's full queue never holds
   // another's back.
   void pumpQueue();
-  void expireQueue(Clock::time_point now);
+  // queueTimer_'s callback: queued requests past --queue-timeout get 503, at their deadline.
+  void expireQueue();
   // Answers every queued request of `app` with `status` and `kind`.
   void failQueue(App& app, int status, std::string_view kind, const std::string& message);
-  void expireInFlight(Clock::time_point now);
+  // wallTimer_'s callback: requests in flight past their wall limit get 504, at their deadline.
+  void expireInFlight();
+  // Takes `request` in flight (requests_.start()) with its wall deadline on wallTimer_.
+  PendingRequest& startInFlight(PendingRequest&& request);
   // How long a worker counts as used by an app after that app's last request was sent to it
   // (WorkerProcess::appLastSent): long enough that a light app between two requests still owns
   // its worker, short enough that a worker an app has left becomes a spare within a second.
@@ -454,20 +461,40 @@ class Supervisor : public http::HttpRequestHandler,
   std::deque<App*> waiting_;
   // Takes `app` off waiting_ once its queue is empty (in pumpQueue and expireQueue).
   void enqueue(App& app, PendingRequest&& request);
+  // Deadlines (docs/architecture.md, "Deadlines"): read through clock_; one timer for the
+  // earliest wall deadline of the requests in flight (kept by requests_) and one for the
+  // earliest queue deadline (the front of each waiting app's queue, which is its earliest).
+  SystemClock systemClock_;
+  const isolated::Clock& clock_ = systemClock_;
+  event::DeadlineTimer wallTimer_{dispatcher_, clock_, [this] { expireInFlight(); }};
+  event::DeadlineTimer queueTimer_{dispatcher_, clock_, [this] { expireQueue(); }};
+  std::vector<uint64_t> expiredScratch_;
 
-  EventPtr cronTimer_;
+  event::Timer cronTimer_{dispatcher_, [this] { onCronTimer(); }};
   Clock::time_point drainStartedAt_;
 
-  std::vector<EventPtr> signalEvents_;
-  EventPtr housekeepingTimer_;
-  EventPtr drainTimer_;
-  EventPtr stopTimer_;
-  std::vector<EventPtr> spawnTimers_;
+  std::vector<std::unique_ptr<event::SignalEvent>> signalEvents_;
+  event::PeriodicTimer housekeepingTimer_{dispatcher_, [this] { housekeeping(); }};
+  event::Timer drainTimer_{dispatcher_, [this] { forceStop("drain timeout"); }};
+  // Workers that do not exit by their Shutdown deadline are killed.
+  event::Timer stopTimer_{dispatcher_, [this] {
+                            for (auto& worker : workers_)
+                              worker->process().signal(SIGKILL);
+                          }};
+  // Spawns waiting out a backoff (scheduledSpawns_ of them), by the time each is due, earliest
+  // first; one timer for the earliest.
+  std::vector<Clock::time_point> spawnsDue_;
+  event::DeadlineTimer spawnTimer_{dispatcher_, clock_, [this] { onSpawnDue(); }};
+  void onSpawnDue();
   // --watch: null until the server serves (or when off); changes that came while a reload of
   // what they concern was still running, tried again by watchRetry_.
   std::unique_ptr<watch::FileWatcher> watcher_;
   std::set<std::string> watchPending_;
-  EventPtr watchRetry_;
+  event::Timer watchRetry_{dispatcher_, [this] {
+                             std::set<std::string> pending = std::move(watchPending_);
+                             watchPending_.clear();
+                             onWatchedChange(pending);
+                           }};
 };
 
 }  // namespace isolated::supervisor

@@ -31,19 +31,12 @@ void Supervisor::armCronTimer() {
     }
   }
   if (earliest == INT64_MAX) {
-    cronTimer_.reset();
+    cronTimer_.cancel();
     return;
-  }
-  if (!cronTimer_) {
-    cronTimer_.reset(event_new(
-        base_, -1, 0,
-        [](evutil_socket_t, short, void* self) { static_cast<Supervisor*>(self)->onCronTimer(); },
-        this));
   }
   // Sleep at most a minute at a time, so that a wall-clock change is noticed promptly.
   int64_t delayMs = std::clamp<int64_t>(earliest * 1000 - wallNowMs(), 0, 60000);
-  timeval tv = millisToTimeval(static_cast<long>(delayMs));
-  event_add(cronTimer_.get(), &tv);
+  cronTimer_.arm(static_cast<uint32_t>(delayMs));
 }
 
 void Supervisor::onCronTimer() {

@@ -114,29 +114,29 @@ void Supervisor::scheduleSpawn() {
   long delayMs = static_cast<long>(std::min<double>(backoff, config_.restartBackoffMaxMs));
   logger_.warn("worker restart backed off",
                {{"delay_ms", delayMs}, {"consecutive_failures", earlyFailures_}});
-  EventPtr timer(event_new(
-      base_, -1, 0,
-      [](evutil_socket_t, short, void* self) {
-        auto* supervisor = static_cast<Supervisor*>(self);
-        --supervisor->scheduledSpawns_;
-        if (supervisor->phase_ == Phase::kStopping || supervisor->phase_ == Phase::kStopped) {
-          return;
-        }
-        if (supervisor->countWorkers(isActive) + supervisor->scheduledSpawns_ <
-            supervisor->targetWorkers_) {
-          supervisor->spawnWorker();
-        }
-      },
-      this));
-  timeval tv = millisToTimeval(delayMs);
-  event_add(timer.get(), &tv);
-  spawnTimers_.push_back(std::move(timer));
+  auto due = clock_.now() + std::chrono::milliseconds(delayMs);
+  spawnsDue_.insert(std::upper_bound(spawnsDue_.begin(), spawnsDue_.end(), due), due);
+  spawnTimer_.schedule(due);
   ++scheduledSpawns_;
 }
 
+void Supervisor::onSpawnDue() {
+  // Only the spawns due now: one scheduled from here (a spawn that failed again) waits its turn.
+  auto now = clock_.now();
+  size_t due = static_cast<size_t>(std::upper_bound(spawnsDue_.begin(), spawnsDue_.end(), now) -
+                                   spawnsDue_.begin());
+  for (; due > 0 && !spawnsDue_.empty() && spawnsDue_.front() <= now; --due) {
+    spawnsDue_.erase(spawnsDue_.begin());
+    --scheduledSpawns_;
+    if (phase_ == Phase::kStopping || phase_ == Phase::kStopped) continue;
+    if (countWorkers(isActive) + scheduledSpawns_ < targetWorkers_) spawnWorker();
+  }
+  if (!spawnsDue_.empty()) spawnTimer_.schedule(spawnsDue_.front());
+}
+
 void Supervisor::cancelBackoff() {
-  // Freeing a pending timer removes it from the loop.
-  spawnTimers_.clear();
+  spawnsDue_.clear();
+  spawnTimer_.cancel();
   scheduledSpawns_ = 0;
 }
 
@@ -155,9 +155,6 @@ void Supervisor::reconcilePool() {
     }
   }
 
-  // Timers that have fired are freed here, never from their own callback.
-  std::erase_if(spawnTimers_,
-                [](const EventPtr& e) { return !event_pending(e.get(), EV_TIMEOUT, nullptr); });
   size_t active = countWorkers(isActive) + scheduledSpawns_;
   for (; active < targetWorkers_; ++active) {
     if (earlyFailures_ == 0) {

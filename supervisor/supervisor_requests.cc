@@ -216,6 +216,7 @@ void Supervisor::admit(PendingRequest&& pending) {
 }
 
 void Supervisor::enqueue(App& app, PendingRequest&& request) {
+  queueTimer_.schedule(request.arrived + std::chrono::milliseconds(config_.queueTimeoutMs));
   app.queue.push_back(std::move(request));
   ++queued_;
   if (!app.waiting) {
@@ -467,7 +468,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
     scheduled.setScheduledTime(request.scheduledTimeMs);
     scheduled.setCron(request.cron);
     worker.send(message);
-    requests_.start(std::move(request));
+    startInFlight(std::move(request));
     return;
   }
   auto start = message.initRoot<ipc::Envelope>().initRequestStart();
@@ -502,7 +503,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   }
 
   worker.send(message);
-  PendingRequest& sent = requests_.start(std::move(request));
+  PendingRequest& sent = startInFlight(std::move(request));
   sent.inlineBody = std::string();
   if (sent.streamedBody) {
     // The body comes as the worker makes room for it (onWorkerBodyCredit); until then it waits
@@ -602,7 +603,13 @@ void Supervisor::pumpQueue() {
   }
 }
 
-void Supervisor::expireQueue(Clock::time_point now) {
+PendingRequest& Supervisor::startInFlight(PendingRequest&& request) {
+  wallTimer_.schedule(request.arrived + request.wallLimit);
+  return requests_.start(std::move(request));
+}
+
+void Supervisor::expireQueue() {
+  auto now = clock_.now();
   auto timeout = std::chrono::milliseconds(config_.queueTimeoutMs);
   for (App* app : waiting_) {
     while (!app->queue.empty() && now - app->queue.front().arrived >= timeout) {
@@ -618,6 +625,10 @@ void Supervisor::expireQueue(Clock::time_point now) {
     app->waiting = false;
     return true;
   });
+  // A queue expires from its front (in admission order, which is arrival order but for bodies
+  // read before admission), as the periodic scan did.
+  for (App* app : waiting_)
+    queueTimer_.schedule(app->queue.front().arrived + timeout);
 }
 
 void Supervisor::failQueue(App& app, int status, std::string_view kind,
@@ -634,9 +645,11 @@ void Supervisor::failQueue(App& app, int status, std::string_view kind,
   }
 }
 
-void Supervisor::expireInFlight(Clock::time_point now) {
-  std::vector<uint64_t> expired;
-  requests_.expired(now, expired);
+void Supervisor::expireInFlight() {
+  // Answering may start queued requests (startInFlight() schedules their deadlines): the ids
+  // are taken first.
+  std::vector<uint64_t>& expired = expiredScratch_;
+  requests_.takeExpired(clock_.now(), expired);
   for (uint64_t id : expired) {
     PendingRequest* request = requests_.find(id);
     if (request == nullptr) continue;
@@ -646,6 +659,7 @@ void Supervisor::expireInFlight(Clock::time_point now) {
     finishRequest(
         id, requests::RequestEnding::cancelled("the request that made it exceeded its time limit"));
   }
+  if (auto next = requests_.nextDeadline()) wallTimer_.schedule(*next);
 }
 
 }  // namespace isolated::supervisor

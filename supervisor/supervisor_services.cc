@@ -148,7 +148,7 @@ void Supervisor::sendServiceRequest(WorkerProcess& worker, PendingRequest& reque
   call.body.clear();
   call.body.shrink_to_fit();
   call.dispatched = true;
-  requests_.start(std::move(request));
+  startInFlight(std::move(request));
   pumpServiceUpload(call);
 }
 

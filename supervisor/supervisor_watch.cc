@@ -16,7 +16,7 @@ namespace {
 constexpr auto kWatchDebounce = std::chrono::milliseconds(150);
 // A change that arrives while the reload of what it concerns is still loading waits this long
 // and is tried again, so the last edit always ends up served.
-constexpr long kWatchRetryMs = 300;
+constexpr uint32_t kWatchRetryMs = 300;
 
 std::string absolutePath(const std::string& path) {
   std::error_code ec;
@@ -130,21 +130,7 @@ void Supervisor::onWatchedChange(const std::set<std::string>& changed) {
   }
   if (later.empty()) return;
   watchPending_.insert(later.begin(), later.end());
-  if (!watchRetry_) {
-    watchRetry_.reset(event_new(
-        base_, -1, 0,
-        [](evutil_socket_t, short, void* self) {
-          auto* supervisor = static_cast<Supervisor*>(self);
-          std::set<std::string> pending = std::move(supervisor->watchPending_);
-          supervisor->watchPending_.clear();
-          supervisor->onWatchedChange(pending);
-        },
-        this));
-  }
-  if (!event_pending(watchRetry_.get(), EV_TIMEOUT, nullptr)) {
-    timeval tv = millisToTimeval(kWatchRetryMs);
-    event_add(watchRetry_.get(), &tv);
-  }
+  if (!watchRetry_.armed()) watchRetry_.arm(kWatchRetryMs);
 }
 
 }  // namespace isolated::supervisor

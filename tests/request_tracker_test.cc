@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/clock.h"
 #include "supervisor/apps/app_registry.h"
 
 namespace isolated::supervisor::requests {
@@ -257,6 +258,55 @@ TEST(RequestTrackerTest, ExpiredListsRequestsPastTheirWallLimit) {
   std::vector<uint64_t> all;
   tracker.inFlightIds(all);
   EXPECT_EQ(all.size(), 2u);
+}
+
+TEST(RequestTrackerTest, TakeExpiredGivesDueRequestsInDeadlineOrderOnce) {
+  using namespace std::chrono_literals;
+  ManualClock clock;
+  RequestTracker tracker;
+  auto t0 = clock.now();
+  auto sendWithLimit = [&](std::chrono::milliseconds limit) {
+    PendingRequest request = sentRequest(tracker, 1, 1);
+    request.arrived = t0;
+    request.wallLimit = limit;
+    uint64_t id = request.id;
+    tracker.start(std::move(request));
+    return id;
+  };
+  uint64_t slow = sendWithLimit(300ms);
+  uint64_t fast = sendWithLimit(100ms);
+  uint64_t answered = sendWithLimit(50ms);
+  uint64_t middle = sendWithLimit(200ms);
+  FakeOwner owner;
+  ASSERT_TRUE(tracker.finish(answered, RequestEnding::answered(), owner));
+  EXPECT_EQ(tracker.nextDeadline(), t0 + 50ms);  // lazily dropped: a stale deadline first
+  std::vector<uint64_t> expired{42};
+  clock.advance(99ms);
+  tracker.takeExpired(clock.now(), expired);
+  EXPECT_TRUE(expired.empty());  // the answered request's deadline passed, and was dropped
+  EXPECT_EQ(tracker.nextDeadline(), t0 + 100ms);
+  clock.advance(150ms);
+  tracker.takeExpired(clock.now(), expired);
+  EXPECT_EQ(expired, (std::vector<uint64_t>{fast, middle}));
+  tracker.takeExpired(clock.now(), expired);
+  EXPECT_TRUE(expired.empty());  // each once
+  clock.advance(1s);
+  tracker.takeExpired(clock.now(), expired);
+  EXPECT_EQ(expired, std::vector<uint64_t>{slow});
+  EXPECT_FALSE(tracker.nextDeadline().has_value());
+}
+
+TEST(RequestTrackerTest, DeadlinesOfEndedRequestsDoNotAccumulate) {
+  RequestTracker tracker;
+  FakeOwner owner;
+  for (int i = 0; i < 10000; ++i) {
+    PendingRequest request = sentRequest(tracker, 1, 1);
+    request.wallLimit = std::chrono::seconds(30);
+    uint64_t id = request.id;
+    tracker.start(std::move(request));
+    tracker.finish(id, RequestEnding::answered(), owner);
+  }
+  EXPECT_LE(tracker.deadlineCount(), RequestTracker::kDeadlineSlack + 1);
 }
 
 TEST(RequestTrackerTest, ServiceDepthsStayBounded) {

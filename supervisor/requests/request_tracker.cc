@@ -29,7 +29,20 @@ bool RequestTracker::dropReading(uint64_t id) {
 
 PendingRequest& RequestTracker::start(PendingRequest&& request) {
   uint64_t id = request.id;
+  if (deadlines_.size() >= 2 * inFlight_.size() + kDeadlineSlack) {
+    deadlines_.compact([this](uint64_t live) { return inFlight_.contains(live); });
+  }
+  deadlines_.add(request.arrived + request.wallLimit, id);
   return inFlight_.emplace(id, std::move(request)).first->second;
+}
+
+void RequestTracker::takeExpired(Clock::time_point now, std::vector<uint64_t>& out) {
+  out.clear();
+  deadlines_.popDue(now, out);
+  std::erase_if(out, [&](uint64_t id) {
+    auto it = inFlight_.find(id);
+    return it == inFlight_.end() || now - it->second.arrived < it->second.wallLimit;
+  });
 }
 
 void RequestTracker::expired(Clock::time_point now, std::vector<uint64_t>& out) const {

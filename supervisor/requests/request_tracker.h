@@ -21,6 +21,10 @@
 //   kServiceDepthMemory (bounded FIFOs, oldest out first).
 // - A subrequest count outlives its request (waitUntil() work may still fetch) until
 //   pruneSubrequests() finds it stale or its worker is lost (forgetWorker()).
+// - Every request started has its wall deadline (arrived + wallLimit) in a deadline queue, so
+//   the requests past it are found without a scan (takeExpired()); deadlines of requests that
+//   ended are dropped lazily and the queue holds at most about twice the requests in flight
+//   (plus kDeadlineSlack), compacted as it grows: no per-request allocation in a steady state.
 //
 // finish() is a template on its owner so that the release is a direct (inlinable) call on the
 // hot path, not a virtual one; the Supervisor is the owner, tests use a fake one.
@@ -38,6 +42,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/deadline_queue.h"
 #include "supervisor/pending_request.h"
 
 namespace isolated::supervisor::requests {
@@ -103,6 +108,8 @@ class RequestTracker {
 
   static constexpr size_t kRecentAnswers = 4096;
   static constexpr size_t kServiceDepthMemory = 4096;
+  // Stale deadlines tolerated beyond the requests in flight before a compaction.
+  static constexpr size_t kDeadlineSlack = 1024;
 
   // ---- ids ----
   uint64_t nextId() { return nextId_++; }
@@ -143,7 +150,16 @@ class RequestTracker {
   // No request in flight and none whose body is arriving (the queues are the Supervisor's).
   bool idle() const { return inFlight_.empty() && reading_.empty(); }
   // The ids of requests in flight past their wall limit at `now`, into `out` (cleared first).
+  // A scan of every request in flight (for checks); the supervisor uses takeExpired().
   void expired(Clock::time_point now, std::vector<uint64_t>& out) const;
+  // The ids of requests in flight past their wall limit at `now`, earliest deadline first,
+  // into `out` (cleared first); their deadlines leave the queue. Costs what is due (and the
+  // stale deadlines of requests already ended), not what is in flight.
+  void takeExpired(Clock::time_point now, std::vector<uint64_t>& out);
+  // The earliest wall deadline still queued (possibly of a request that has ended: then
+  // takeExpired() at that time finds nothing and the next deadline is asked again).
+  std::optional<Clock::time_point> nextDeadline() const { return deadlines_.earliest(); }
+  size_t deadlineCount() const { return deadlines_.size(); }
   // The ids of every request in flight, into `out` (cleared first).
   void inFlightIds(std::vector<uint64_t>& out) const;
 
@@ -192,6 +208,7 @@ class RequestTracker {
  private:
   uint64_t nextId_ = 1;
   std::unordered_map<uint64_t, PendingRequest> inFlight_;
+  DeadlineQueue deadlines_;
   std::unordered_map<uint64_t, PendingRequest> reading_;
   std::unordered_map<uint64_t, RecentAnswer> recentAnswers_;
   std::deque<uint64_t> recentOrder_;
