@@ -8,10 +8,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
