@@ -22,6 +22,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -226,6 +227,20 @@ class Worker {
     return text.str();
   }
   const std::vector<std::pair<uint32_t, std::string>>& logs() const { return logs_; }
+
+  // Waits (up to 20 s) until the worker's stderr holds `count` lines containing `text`.
+  bool waitForLogCount(std::string_view text, size_t count) const {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string err = stderrText();
+      size_t found = 0;
+      for (size_t at = err.find(text); at != std::string::npos; at = err.find(text, at + 1))
+        ++found;
+      if (found >= count) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
 
  private:
   std::filesystem::path stderrPath_;
@@ -628,18 +643,7 @@ TEST_F(WorkerProtocolTest, ColdStartsTakeTheWarmSpareAndSeeNothingOfItsWarmUp) {
   worker->loadApp({4, path("none.js"), "none", 0, false});
   // The spare is made once the worker is idle after its first LoadApp.
   auto spareMade = [&](size_t count) {
-    auto deadline = Clock::now() + 20s;
-    while (Clock::now() < deadline) {
-      std::string err = worker->stderrText();
-      size_t found = 0;
-      for (size_t at = err.find("spare isolate made"); at != std::string::npos;
-           at = err.find("spare isolate made", at + 1)) {
-        ++found;
-      }
-      if (found >= count) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
+    return worker->waitForLogCount("spare isolate made", count);
   };
   ASSERT_TRUE(spareMade(1)) << worker->stderrText();
   worker->request(1, 3, "/");
@@ -725,18 +729,7 @@ TEST_F(WorkerProtocolTest, SharedIsolateColdStartsTakeAWarmSpareContext) {
   ASSERT_NE(worker, nullptr);
   defineAB(*worker);
   auto spareMade = [&](size_t count) {
-    auto deadline = Clock::now() + 20s;
-    while (Clock::now() < deadline) {
-      std::string err = worker->stderrText();
-      size_t found = 0;
-      for (size_t at = err.find("spare isolate made"); at != std::string::npos;
-           at = err.find("spare isolate made", at + 1)) {
-        ++found;
-      }
-      if (found >= count) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
+    return worker->waitForLogCount("spare isolate made", count);
   };
   ASSERT_TRUE(spareMade(1)) << worker->stderrText();
   worker->request(1, 1, "/");
