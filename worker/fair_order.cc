@@ -25,12 +25,16 @@ void FairOrder::orderSegment(std::span<const BatchEntry> entries, uint32_t begin
     if (end > begin) order.push_back(begin);
     return;
   }
-  // Group the segment's indices by app, each group in arrival order (a stable sort by app).
+  // Group the segment's indices by app, each group in arrival order: sorted by (app, index),
+  // which is what a stable sort by app gives, in place (std::stable_sort's temporary buffer
+  // allocates, and GCC 12's trips ASan's alloc-dealloc check: docs/fuzzing.md).
   byApp_.resize(end - begin);
   for (uint32_t i = begin; i < end; ++i)
     byApp_[i - begin] = i;
-  std::stable_sort(byApp_.begin(), byApp_.end(),
-                   [&](uint32_t a, uint32_t b) { return entries[a].app < entries[b].app; });
+  std::sort(byApp_.begin(), byApp_.end(), [&](uint32_t a, uint32_t b) {
+    if (entries[a].app != entries[b].app) return entries[a].app < entries[b].app;
+    return a < b;
+  });
   runs_.clear();
   for (uint32_t k = 0; k < byApp_.size(); ++k) {
     const BatchEntry& e = entries[byApp_[k]];
