@@ -131,8 +131,12 @@ std::set<pid_t> childrenOf(pid_t parent) {
     std::ifstream children(task.path() / "children");
     pid_t pid = 0;
     while (children >> pid) {
+      // getline, not istreambuf_iterator: a child that exits between the open and the read
+      // makes read() fail (ESRCH), which libstdc++'s filebuf throws and only a stream's own
+      // extraction catches.
       std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-      std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+      std::string text;
+      std::getline(stat, text);
       auto close = text.rfind(')');
       if (close == std::string::npos || close + 2 >= text.size()) continue;
       if (text[close + 2] != 'Z') out.insert(pid);
@@ -143,7 +147,8 @@ std::set<pid_t> childrenOf(pid_t parent) {
 
 bool isWorker(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string cmdline;
+  std::getline(in, cmdline);  // NUL-separated, no newline: all of it (and no throw, as above)
   return cmdline.find("__worker") != std::string::npos;
 }
 
