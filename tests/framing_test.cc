@@ -93,6 +93,18 @@ std::vector<uint8_t> singleSegmentHeader(uint32_t words) {
   return bytes;
 }
 
+// Pings 0..count-1 as valid frames, then a header claiming a segment far over every limit.
+std::vector<uint8_t> pingsThenBadHeader(uint64_t count) {
+  std::vector<uint8_t> bytes;
+  for (uint64_t i = 0; i < count; ++i) {
+    auto frame = encodePing(i);
+    bytes.insert(bytes.end(), frame.begin(), frame.end());
+  }
+  auto bad = singleSegmentHeader(0x7FFFFFFFu);
+  bytes.insert(bytes.end(), bad.begin(), bad.end());
+  return bytes;
+}
+
 TEST(FramingTest, RoundTripsARequestStart) {
   // Bodies are binary: an embedded NUL must survive.
   std::string body("hello, \0body", 12);
@@ -464,13 +476,7 @@ TEST_F(ChannelTest, CorruptFieldReadInHandlerIsMalformed) {
 TEST_F(ChannelTest, ValidFramesBeforeGarbageAreDelivered) {
   RecordingHandler handler;
   Channel channel(base_.get(), std::move(right_), FrameLimits{}, handler);
-  std::vector<uint8_t> bytes;
-  for (uint64_t i = 0; i < 3; ++i) {
-    auto frame = encodePing(i);
-    bytes.insert(bytes.end(), frame.begin(), frame.end());
-  }
-  auto bad = singleSegmentHeader(0x7FFFFFFFu);
-  bytes.insert(bytes.end(), bad.begin(), bad.end());
+  std::vector<uint8_t> bytes = pingsThenBadHeader(3);
   // Anything after the bad header must be ignored.
   auto after = encodePing(99);
   bytes.insert(bytes.end(), after.begin(), after.end());
@@ -515,13 +521,7 @@ TEST_F(ChannelTest, TheHandlerMayOrderTheFramesOfOneRead) {
 TEST_F(ChannelTest, FramesBeforeGarbageAreStillOrderedThenTheChannelFails) {
   ReversingHandler handler;
   Channel channel(base_.get(), std::move(right_), FrameLimits{}, handler);
-  std::vector<uint8_t> bytes;
-  for (uint64_t i = 0; i < 3; ++i) {
-    auto frame = encodePing(i);
-    bytes.insert(bytes.end(), frame.begin(), frame.end());
-  }
-  auto bad = singleSegmentHeader(0x7FFFFFFFu);
-  bytes.insert(bytes.end(), bad.begin(), bad.end());
+  std::vector<uint8_t> bytes = pingsThenBadHeader(3);
   writeRaw(bytes);
   ASSERT_TRUE(runUntil([&] { return handler.closedCalls > 0; }));
   EXPECT_NE(handler.closedReason.find("protocol error"), std::string::npos) << handler.closedReason;
