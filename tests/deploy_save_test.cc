@@ -171,6 +171,23 @@ TEST_F(DeploySaveTest, ASavedDeployServesAfterARestartAndASighupChangesNothing) 
   EXPECT_EQ(body(*server_, "a.test"), "a2 hi");
 }
 
+TEST_F(DeploySaveTest, UnderWatchTheSavedFileReloadsToNoChange) {
+  server_ = std::make_unique<ServerProcess>(
+      "", std::vector<std::string>{"--config", config_, "--watch", "on"});
+  ASSERT_NE(server_->waitReady(), 0) << server_->output();
+  std::string v2 = dir_.write("a2.js", app("a2"));
+  auto r = ctl(*server_, "deploy a " + v2 + " --save");
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  // The watcher sees the file the server wrote and reads it again: nothing to apply.
+  auto line = server_->waitForLine(
+      [](const std::string& l) { return contains(l, "msg=\"config reloaded\""); });
+  ASSERT_TRUE(line) << server_->output();
+  EXPECT_EQ(logField(*line, "deploying"), "0") << *line;
+  EXPECT_EQ(logField(*line, "undeployed"), "0") << *line;
+  EXPECT_EQ(appNamed(*server_, "a").value("version", 0), 2);
+  EXPECT_EQ(body(*server_, "a.test"), "a2 -");
+}
+
 TEST_F(DeploySaveTest, WithoutSaveTheAnswerSaysRuntimeOnly) {
   start();
   std::string v2 = dir_.write("a2.js", app("a2"));
