@@ -293,9 +293,11 @@ class Supervisor : public http::HttpRequestHandler,
                                               const ControlResponder& respond);
   // Applies a re-read config file (SIGHUP with --config).
   bool applyConfig(const ServeConfig& next, std::string* why);
-  // `--save` of `ctl deploy` and `ctl undeploy` (supervisor_save.cc): whether app `name` can be
-  // saved into the config file, asked before anything switches (an error, or nullopt); and the
-  // save itself once the app runs, as the reply's ending ("; saved to FILE"), or an error.
+  // `--save` of `ctl deploy` and `ctl undeploy` (supervisor_save.cc). refuseSave: whether app
+  // `name` can be saved into the config file, asked before anything switches (an error, or
+  // nullopt). saveDeployed: the save once the new version serves, as the reply's ending ("; saved
+  // to FILE"), or the whole `ok:false` reply saying it serves but was not saved.
+  // undeployCommand: `ctl undeploy` of an app that is not the registry's, saved or runtime only.
   std::optional<std::string> refuseSave(const std::string& name) const;
   std::variant<std::string, nlohmann::json> saveDeployed(const std::string& name);
   std::optional<nlohmann::json> undeployCommand(const std::string& name, bool save);
