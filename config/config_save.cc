@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 
 #include "common/read_file.h"
@@ -70,6 +71,13 @@ std::optional<std::string> writeAtomically(const std::string& path, const std::s
   return std::nullopt;
 }
 
+// Whether the file's directory refuses the new file made beside the old one and renamed over it.
+std::optional<std::string> unwritable(const std::string& path) {
+  std::string dir = fs::path(path).parent_path().string();
+  if (::access(dir.c_str(), W_OK | X_OK) == 0) return std::nullopt;
+  return "cannot write in " + dir + " (the directory of " + path + "): " + errnoText(errno);
+}
+
 const AppConfig* findApp(const ConfigFile& file, const std::string& name) {
   auto it = std::find_if(file.apps.begin(), file.apps.end(),
                          [&](const AppConfig& a) { return a.name == name; });
@@ -95,7 +103,7 @@ std::optional<std::string> ConfigSaver::check(const std::string& name) const {
   auto text = current(error);
   if (!text) return error;
   if (!spliceAppTable(*text, path_, name, "[[app]]\n", error)) return error;
-  return std::nullopt;
+  return unwritable(path_);
 }
 
 std::variant<PendingSave, std::string> ConfigSaver::prepareSave(const AppConfig& app) const {
@@ -123,6 +131,7 @@ std::variant<PendingSave, std::string> ConfigSaver::prepareRemove(const std::str
   if (!text) return error;
   auto next = spliceAppTable(*text, path_, name, std::nullopt, error);
   if (!next) return error;
+  if (auto refused = unwritable(path_)) return *refused;
   auto read = readConfigApps(*next, path_);
   if (auto* readError = std::get_if<std::string>(&read)) {
     return "the file without '" + name + "' would not load: " + *readError;

@@ -37,7 +37,8 @@ class ConfigSaver {
   void read(std::string text) { text_ = std::move(text); }
 
   // Whether a later save of app `name` can be made, asked before a deploy switches anything:
-  // the file is unchanged and its table for `name`, if any, can be spliced. An error or nullopt.
+  // the file is unchanged, its table for `name`, if any, can be spliced, and its directory is
+  // writable. An error or nullopt.
   std::optional<std::string> check(const std::string& name) const;
 
   // The file with `app` as it runs now (replacing its table, or appended), checked.
