@@ -44,6 +44,11 @@ std::optional<std::string> writeAtomically(const std::string& path, const std::s
     ::unlink(tmp.c_str());
     return message;
   };
+  // The owner too when the server may give it (as root); otherwise the file becomes the
+  // server's user's, which could write it anyway.
+  if (st.st_uid != ::geteuid() || st.st_gid != ::getegid()) {
+    trySyscall([&] { return ::fchown(file.get(), st.st_uid, st.st_gid); });
+  }
   if (long r = trySyscall([&] { return ::fchmod(file.get(), st.st_mode & 07777); }); r < 0) {
     return abandon(failed("cannot set the mode of", tmp, r));
   }

@@ -9,7 +9,7 @@
 // (config/config_file.h) to an app equal to the running one (sameApp, config/app_diff.h), or
 // without the app for a removal, so a reload or restart right after it changes nothing. The
 // write is atomic (a temporary file in the same directory, fsync, rename, keeping the file's
-// mode): a crash leaves the old file or the new one.
+// mode, and its owner where the server may set it): a crash leaves the old file or the new one.
 #pragma once
 
 #include <optional>

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -257,6 +258,11 @@ TEST_F(ConfigSaveTest, AnEditTheServerHasNotReadIsNeverOverwritten) {
 
 TEST_F(ConfigSaveTest, TheFilesModeIsKept) {
   ASSERT_EQ(::chmod(path_.c_str(), 0640), 0);
+  // As root the owner is kept too (another user's file stays theirs).
+  const bool root = ::geteuid() == 0;
+  if (root) {
+    ASSERT_EQ(::chown(path_.c_str(), 65534, 65534), 0);
+  }
   auto saving = saver();
   AppConfig app = readBack("blog");
   app.routes.push_back("blog.test/feed");
@@ -266,6 +272,10 @@ TEST_F(ConfigSaveTest, TheFilesModeIsKept) {
   struct stat st {};
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
+  if (root) {
+    EXPECT_EQ(st.st_uid, 65534u);
+    EXPECT_EQ(st.st_gid, 65534u);
+  }
   // No temporary file is left beside it.
   size_t entries = 0;
   for (const auto& entry : fs::directory_iterator(dir_.path()))
