@@ -283,6 +283,26 @@ TEST_F(ConfigSaveTest, TheFilesModeIsKept) {
   EXPECT_EQ(entries, 0u);
 }
 
+TEST_F(ConfigSaveTest, AnAppWrittenWithSubTablesIsSavedInline) {
+  std::string text = kHead +
+                     "[[app]]\nname = \"shop\"\nscript = \"shop.js\"\nroutes = [\"shop.test/*\"]\n"
+                     "[app.vars]\nGREETING = \"hi\"\nN = 2\n" +
+                     kBetween + kBlog;
+  dir_.write("isolated.toml", text);
+  auto saving = saver();
+  AppConfig app = readBack("shop");
+  ASSERT_EQ(app.bindings.jsonVars.size(), 1u);
+  app.bindings.vars.push_back({"MORE", "x"});
+  auto pending = saving.prepareSave(app);
+  ASSERT_TRUE(std::holds_alternative<PendingSave>(pending)) << std::get<std::string>(pending);
+  ASSERT_EQ(saving.commit(std::get<PendingSave>(pending)), std::nullopt);
+  EXPECT_TRUE(sameApp(readBack("shop"), app)) << fileText();
+  EXPECT_FALSE(contains(fileText(), "[app.vars]")) << fileText();
+  EXPECT_TRUE(contains(fileText(), "vars = { GREETING = \"hi\", MORE = \"x\", N = 2 }\n"))
+      << fileText();
+  EXPECT_TRUE(fileText().ends_with(kBetween + kBlog)) << fileText();
+}
+
 TEST_F(ConfigSaveTest, ASaveThatWouldNotLoadIsRefused) {
   auto saving = saver();
   // Removing one app leaves the other; removing both would leave a file with none.
