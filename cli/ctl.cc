@@ -48,6 +48,10 @@ constexpr const char* kCommandsHelp =
     "              are relative to this directory. A bad binding is refused (exit 1)\n"
     "  undeploy NAME\n"
     "              take app NAME out of service; its requests in flight finish\n"
+    "  deploy and undeploy are runtime only unless given --save: then the server writes the\n"
+    "  app's [[app]] table into its --config file once the change has taken effect (refused\n"
+    "  without a config file, with a registry, or when the file was edited since the server\n"
+    "  read it)\n"
     "  metrics     the Prometheus text exposition\n"
     "  reload      like SIGHUP: with one script, a rolling reload, one worker at a time; with\n"
     "              --config, re-read the file and redeploy only the apps that changed\n"
@@ -262,7 +266,8 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
       "route", "deploy: a route pattern (repeatable)", cxxopts::value<std::vector<std::string>>(),
       "PATTERN")("var", "deploy: a variable NAME=VALUE (repeatable)", cxxopts::value<std::string>(),
                  "NAME=VALUE")("secrets-file", "deploy: a JSON file of secrets",
-                               cxxopts::value<std::string>(), "FILE");
+                               cxxopts::value<std::string>(), "FILE")(
+      "save", "deploy, undeploy: write the change into the server's config file");
   auto adder = spec.add_options();
   addDeployBindingOptions(adder);
   adder("h,help", "Show this help")("command", "", cxxopts::value<std::string>())(
@@ -332,6 +337,12 @@ std::variant<CtlOptions, CtlUsageError, CtlHelp> parseCtlOptions(
         "--route, --var, --secrets-file, --kv, --database, --storage and --service apply to "
         "deploy only"};
   }
+  if (result.count("save")) {
+    if (!deploying && options.command != "undeploy") {
+      return CtlUsageError{"--save applies to deploy and undeploy only"};
+    }
+    options.save = true;
+  }
   if (deploying || options.command == "undeploy") {
     size_t wanted = deploying ? 2 : 1;
     if (rest.size() < wanted) {
@@ -384,6 +395,7 @@ std::string ctlRequestLine(const CtlOptions& options) {
     if (!options.secretsFile.empty()) request["secrets_file"] = options.secretsFile;
     addDeployBindings(options.bindings, request);
   }
+  if (options.save) request["save"] = true;
   return request.dump();
 }
 

@@ -43,6 +43,8 @@ struct CtlOptions {
   std::string secretsFile;
   // `deploy` only: storage and service bindings (--kv, --database, --storage, --service).
   DeployBindingFlags bindings;
+  // `deploy` and `undeploy`: the server writes the change into its config file (--save).
+  bool save = false;
   // `top` only: refreshes before exiting; 0 means until SIGINT or SIGTERM.
   uint64_t iterations = 0;
 };

@@ -543,6 +543,7 @@ ServeOptionsResult ServeOptionParser::parse(const std::vector<std::string>& args
     config.scriptName = script.filename().string();
   } else if (file) {
     config.configPath = file->path;
+    config.configText = std::move(file->text);
     config.apps = std::move(file->apps);
   }
 

@@ -23,6 +23,9 @@ struct ServeConfig {
   // The config file (--config), absolute; SIGHUP re-reads it and applies the difference. Empty
   // for a single-script server, whose SIGHUP re-reads the script and its binding files.
   std::string configPath;
+  // The text `apps` were read from (with --config): `ctl deploy --save` writes the file only
+  // while it still holds this text, so an operator's unread edit is never overwritten.
+  std::string configText;
   // Isolates one worker keeps (--max-isolates): beyond it the least recently used idle one is
   // evicted. An isolate idle for isolateIdleTimeoutSec is evicted too (0: never).
   uint32_t maxIsolates = 1000;

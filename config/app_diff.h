@@ -3,7 +3,8 @@
 // undeploy, changed apps redeploy, unchanged apps are left alone). Pure; names identify apps.
 //
 // "Changed" compares every field that affects how an app runs: script path, routes (as a set),
-// bindings (inline values and file paths), crons (as a set), limits, isolation, concurrency
+// bindings (inline values and file paths; each kind as a set by name), crons (as a set),
+// limits, isolation, concurrency
 // and dedicated workers. Not `origin` (moving a table in the file changes nothing). The
 // contents of the script and of binding files are not read here: a caller that wants edits
 // of those files to redeploy an app compares their contents for the unchanged apps.

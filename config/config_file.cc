@@ -537,8 +537,9 @@ bool readServerKey(Reader& reader, const toml::key& key, const toml::node& value
   return true;
 }
 
+// `serverKeys` nullopt: [server] keys are taken by name, unchecked, with empty values.
 std::optional<ConfigFile> read(Reader& reader, const toml::table& root,
-                               std::span<const ServerKey> serverKeys) {
+                               std::optional<std::span<const ServerKey>> serverKeys) {
   ConfigFile out;
   std::vector<AppSource> sources;
   for (const auto& [key, node] : root) {
@@ -547,7 +548,11 @@ std::optional<ConfigFile> read(Reader& reader, const toml::table& root,
       auto* server = node.as_table();
       if (server == nullptr) return reader.wrongType(node, "[server]", k, "a table");
       for (const auto& [serverKey, value] : *server) {
-        if (!readServerKey(reader, serverKey, value, serverKeys, out)) return std::nullopt;
+        if (!serverKeys) {
+          out.server.emplace(std::string(serverKey.str()), FileSetting{});
+        } else if (!readServerKey(reader, serverKey, value, *serverKeys, out)) {
+          return std::nullopt;
+        }
       }
     } else if (k == "app") {
       auto* apps = node.as_array();
@@ -605,6 +610,26 @@ std::optional<ConfigFile> read(Reader& reader, const toml::table& root,
   return out;
 }
 
+std::variant<ConfigFile, std::string> parse(const std::string& text, const std::string& path,
+                                            const fs::path& absolute,
+                                            std::optional<std::span<const ServerKey>> serverKeys) {
+  // toml++ reports syntax errors by exception (the packaged library is built with them); that
+  // is the one exception this file handles, at the library's edge.
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return path + ":" + std::to_string(e.source().begin.line) + ":" +
+           std::to_string(e.source().begin.column) + ": " + std::string(e.description());
+  }
+  Reader reader(path, absolute.parent_path());
+  auto out = read(reader, root, serverKeys);
+  if (!out) return reader.error();
+  out->path = absolute.string();
+  out->text = text;
+  return std::move(*out);
+}
+
 }  // namespace
 
 std::variant<ConfigFile, std::string> readConfigFile(const std::string& path,
@@ -616,21 +641,12 @@ std::variant<ConfigFile, std::string> readConfigFile(const std::string& path,
   std::string readError;
   auto text = readFile(absolute.string(), readError);
   if (!text) return "--config: " + readError;
+  return parse(*text, path, absolute, serverKeys);
+}
 
-  // toml++ reports syntax errors by exception (the packaged library is built with them); that
-  // is the one exception this file handles, at the library's edge.
-  toml::table root;
-  try {
-    root = toml::parse(*text, path);
-  } catch (const toml::parse_error& e) {
-    return path + ":" + std::to_string(e.source().begin.line) + ":" +
-           std::to_string(e.source().begin.column) + ": " + std::string(e.description());
-  }
-  Reader reader(path, absolute.parent_path());
-  auto out = read(reader, root, serverKeys);
-  if (!out) return reader.error();
-  out->path = absolute.string();
-  return std::move(*out);
+std::variant<ConfigFile, std::string> readConfigApps(const std::string& text,
+                                                     const std::string& path) {
+  return parse(text, path, fs::path(path), std::nullopt);
 }
 
 }  // namespace isolated

@@ -52,11 +52,21 @@ struct ConfigFile {
   // At least one (none only when [server] names a registry); names unique; invariants of
   // AppConfig hold.
   std::vector<AppConfig> apps;
+  // The exact text the file was parsed from: what a save (config/config_save.h) compares the
+  // file with, to find an operator's edit the server has not read.
+  std::string text;
 };
 
 // Reads and checks the file. `path` is shown in errors as given; relative paths inside the file
 // resolve against the file's directory. Returns the error message on failure.
 std::variant<ConfigFile, std::string> readConfigFile(const std::string& path,
                                                      std::span<const ServerKey> serverKeys);
+
+// Reads `text` as the file at `path` (absolute; relative paths inside resolve against its
+// directory), checking the apps as readConfigFile does but taking the [server] keys unchecked,
+// by name with empty values: for a save that checks the text it is about to write, whose
+// [server] table it leaves as it was read.
+std::variant<ConfigFile, std::string> readConfigApps(const std::string& text,
+                                                     const std::string& path);
 
 }  // namespace isolated

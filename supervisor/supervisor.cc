@@ -51,6 +51,7 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   if (config.apps.empty() && config.registryUrl.empty()) {
     throw std::runtime_error("no app to serve");
   }
+  if (!config.configPath.empty()) configSaver_.emplace(config.configPath, config.configText);
   // The request path: the HTTP/1.1 layer on this loop. Heads up to twice --max-header-size are
   // read whole so that those over it get a precise 431 (onRequest).
   httpLimits_.maxTargetBytes = config.maxUrlBytes;

@@ -40,6 +40,7 @@
 #include "common/event_handles.h"
 #include "common/logger.h"
 #include "common/serve_config.h"
+#include "config/config_save.h"
 #include "event/deadline_timer.h"
 #include "event/dispatcher.h"
 #include "supervisor/admin_server.h"
@@ -292,6 +293,14 @@ class Supervisor : public http::HttpRequestHandler,
                                               const ControlResponder& respond);
   // Applies a re-read config file (SIGHUP with --config).
   bool applyConfig(const ServeConfig& next, std::string* why);
+  // `--save` of `ctl deploy` and `ctl undeploy` (supervisor_save.cc). refuseSave: whether app
+  // `name` can be saved into the config file, asked before anything switches (an error, or
+  // nullopt). saveDeployed: the save once the new version serves, as the reply's ending ("; saved
+  // to FILE"), or the whole `ok:false` reply saying it serves but was not saved.
+  // undeployCommand: `ctl undeploy` of an app that is not the registry's, saved or runtime only.
+  std::optional<std::string> refuseSave(const std::string& name) const;
+  std::variant<std::string, nlohmann::json> saveDeployed(const std::string& name);
+  std::optional<nlohmann::json> undeployCommand(const std::string& name, bool save);
   // Whether any deploy is waiting to be validated (boot waits for them).
   bool validationsPending() const;
   // The single-script server's app (only with one app and no --config).
@@ -386,6 +395,8 @@ class Supervisor : public http::HttpRequestHandler,
   uint16_t port_ = 0;
   std::string listenAddress_;
   ConfigReader readConfig_;
+  // With --config: writes `ctl deploy --save` back into the file (config/config_save.h).
+  std::optional<ConfigSaver> configSaver_;
   AppRegistry apps_;
   // Apps spread into spare workers, not onto their neighbours' (issue 13).
   Placement placement_{Placement::kDefaultSpreadThreshold, SpreadPolicy::kOntoIdle};

@@ -328,6 +328,7 @@ bool Supervisor::beginReload(std::string* why) {
       if (why != nullptr) *why = "the config file does not load: " + *error;
       return false;
     }
+    if (configSaver_) configSaver_->read(std::get<ServeConfig>(next).configText);
     return applyConfig(std::get<ServeConfig>(next), why);
   }
   if (!config_.registryUrl.empty()) {

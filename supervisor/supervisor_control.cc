@@ -249,6 +249,8 @@ std::optional<nlohmann::json> Supervisor::handleControl(const nlohmann::json& re
   if (cmd == "undeploy") {
     std::string name = text("name");
     if (name.empty()) return fail("undeploy needs \"name\": an app name (see `isolated ctl apps`)");
+    bool save = request.contains("save") && request["save"] == true;
+    if (save) return undeployCommand(name, true);
     if (registry_) {
       // Undeploying while a version is being written would leave the registry holding it.
       const App* app = apps_.find(name);
@@ -258,11 +260,7 @@ std::optional<nlohmann::json> Supervisor::handleControl(const nlohmann::json& re
       }
       if (registry_->holds(name)) return registryUndeploy(name, respond);
     }
-    if (auto error = undeploy(name)) return fail(*error);
-    return done("undeployed '" + name + "'; its requests in flight finish" +
-                (config_.configPath.empty() ? ""
-                                            : "; runtime only: a reload or restart applies " +
-                                                  config_.configPath + " again"));
+    return undeployCommand(name, false);
   }
   if (cmd == "restart") {
     auto id = number("id");
@@ -339,17 +337,28 @@ std::optional<nlohmann::json> Supervisor::deployCommand(const nlohmann::json& re
     return fail("deploy: cannot read " + app.scriptPath + ": " + std::strerror(errno));
   }
   std::string name = app.name;
+  bool save = request.contains("save") && request["save"] == true;
+  if (save) {
+    if (auto refused = refuseSave(name)) return fail(*refused + "; nothing was deployed");
+  }
   bool runtimeOnly = !config_.configPath.empty() && !registry_;
   std::string registryWhere = registry_ ? registry_->where() : std::string();
-  auto error =
-      deploy(std::move(app), [respond, name, runtimeOnly, registryWhere, path = config_.configPath](
-                                 const std::optional<std::string>& failure) {
+  auto error = deploy(
+      std::move(app), [this, respond, name, save, runtimeOnly, registryWhere,
+                       path = config_.configPath](const std::optional<std::string>& failure) {
         if (failure) {
           respond({{"ok", false}, {"error", "deploy of '" + name + "' refused: " + *failure}});
           return;
         }
         std::string message = "deployed '" + name + "'";
-        if (runtimeOnly) message += "; runtime only: " + path + " is unchanged";
+        if (save) {
+          // The version serves: only now is it written (a refused deploy writes nothing).
+          auto saved = saveDeployed(name);
+          if (auto* refusal = std::get_if<nlohmann::json>(&saved)) return respond(*refusal);
+          message += std::get<std::string>(saved);
+        } else if (runtimeOnly) {
+          message += "; runtime only (not saved; use --save): " + path + " is unchanged";
+        }
         if (!registryWhere.empty()) {
           message += "; written to the registry at " + registryWhere +
                      ": every server sharing it applies it";

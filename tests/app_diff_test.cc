@@ -89,6 +89,22 @@ TEST(AppDiffTest, OrderOfRoutesAndCronsAndTheOriginDoNotCount) {
   EXPECT_EQ(diffApps({a}, {b}).unchanged, Names{"a"});
 }
 
+TEST(AppDiffTest, OrderOfBindingsDoesNotCount) {
+  // A file lists bindings by name, a deploy in the order it adds them: the env is the same.
+  AppConfig a = app("a");
+  a.bindings.vars.push_back({"ALPHA", "1"});
+  a.storage = {{"K", StorageKind::kKv, StorageBackend::kSqlite, "/k.db"},
+               {"D", StorageKind::kDatabase, StorageBackend::kSqlite, "/d.db"}};
+  a.services = {{"X", "x"}, {"B", "b"}};
+  AppConfig b = a;
+  std::reverse(b.bindings.vars.begin(), b.bindings.vars.end());
+  std::reverse(b.storage.begin(), b.storage.end());
+  std::reverse(b.services.begin(), b.services.end());
+  EXPECT_TRUE(sameApp(a, b));
+  b.storage[0].location = "/other.db";
+  EXPECT_FALSE(sameApp(a, b));
+}
+
 TEST(AppDiffTest, ExplicitOverrideEqualToNothingIsStillAChange) {
   // cpu_limit = 50 pins the app to 50 even if [server] changes later: not the same as unset.
   AppConfig a = app("a");

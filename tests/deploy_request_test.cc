@@ -143,3 +143,25 @@ TEST(DeployRequest, TheOtherFieldsAreCheckedAsBefore) {
 
 }  // namespace
 }  // namespace isolated::supervisor
+
+namespace isolated::supervisor {
+namespace {
+
+// What `--save` needs to read back the same app (config/app_table.h): paths as a config file
+// makes them, and a --var replacing a file's non-string variable of that name.
+TEST(DeployRequest, PathsAreNormalAndAVarReplacesAJsonVariable) {
+  auto app = ok(deployOf({{"script", "/srv/./apps/../n.js"},
+                          {"routes", {"n.test/*"}},
+                          {"secrets_file", "/srv//s/./secrets.json"}}));
+  EXPECT_EQ(app.scriptPath, "/srv/n.js");
+  EXPECT_EQ(app.bindings.secretsFile, "/srv/s/secrets.json");
+  AppConfig current = app;
+  current.bindings.jsonVars = {{"N", "1"}, {"KEEP", "true"}};
+  auto next = ok(deployOf({{"vars", {"N=two"}}}), &current);
+  EXPECT_EQ(next.bindings.jsonVars,
+            (std::vector<std::pair<std::string, std::string>>{{"KEEP", "true"}}));
+  EXPECT_EQ(next.bindings.vars, (std::vector<std::pair<std::string, std::string>>{{"N", "two"}}));
+}
+
+}  // namespace
+}  // namespace isolated::supervisor

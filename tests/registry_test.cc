@@ -185,6 +185,21 @@ TEST_F(RegistryTest, ARefusedDeployWritesNothing) {
   EXPECT_EQ(bodyOf(*one, "bad.test"), "good - -");
 }
 
+TEST_F(RegistryTest, SaveIsRefusedTheRegistryIsTheSourceOfTruth) {
+  auto one = startServer();
+  std::string good = dir_.write("good.js", app("good"));
+  auto r = ctl(*one, "deploy saved " + good + " --route 'saved.test/*' --save");
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.out.find("registry"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nothing was deployed"), std::string::npos) << r.out;
+  EXPECT_EQ(query(postgres_.url(), "SELECT count(*) FROM isolated_app_versions"), "0|\n");
+  EXPECT_EQ(get(*one, "saved.test").status, 404);
+  ASSERT_EQ(ctl(*one, "deploy saved " + good + " --route 'saved.test/*'").exitCode, 0);
+  r = ctl(*one, "undeploy saved --save");
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_EQ(bodyOf(*one, "saved.test"), "good - -");
+}
+
 TEST_F(RegistryTest, BindingsGivenToCtlDeployReachEveryServer) {
   auto one = startServer();
   auto two = startServer();

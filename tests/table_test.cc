@@ -367,6 +367,15 @@ TEST(CtlOptions, RequestLines) {
   EXPECT_EQ(ctlRequestLine(parseOk({"metrics"})).find('\n'), std::string::npos);
 }
 
+TEST(CtlOptions, SaveGoesWithDeployAndUndeployOnly) {
+  auto deploy = json::parse(ctlRequestLine(parseOk({"deploy", "n", "/srv/n.js", "--save"})));
+  EXPECT_EQ(deploy["save"], true);
+  EXPECT_EQ(json::parse(ctlRequestLine(parseOk({"undeploy", "n", "--save"}))),
+            json::parse(R"({"cmd":"undeploy","name":"n","save":true})"));
+  EXPECT_FALSE(json::parse(ctlRequestLine(parseOk({"undeploy", "n"}))).contains("save"));
+  EXPECT_EQ(usageError({"reload", "--save"}), "--save applies to deploy and undeploy only");
+}
+
 TEST(CtlOptions, DeployBindingFlagsGoAbsoluteAndWhole) {
   const std::string cwd = std::filesystem::current_path().string();
   auto o = parseOk({"deploy", "n", "/srv/n.js", "--kv", "KV=kv.db", "--kv",

@@ -3,6 +3,7 @@
 #include "supervisor/apps/deploy_request.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <vector>
@@ -103,6 +104,8 @@ std::variant<AppConfig, std::string> deployRequestConfig(
   if (!app.scriptPath.starts_with('/')) {
     return std::string("deploy: \"script\" must be an absolute path");
   }
+  // As a config file's paths are, so that a saved app reads back the same (config/app_table.h).
+  app.scriptPath = std::filesystem::path(app.scriptPath).lexically_normal().string();
   bool ok = true;
   auto routes = strings(request, "routes", ok);
   auto vars = strings(request, "vars", ok);
@@ -129,12 +132,14 @@ std::variant<AppConfig, std::string> deployRequestConfig(
     if (eq == std::string::npos || eq == 0) return std::string("deploy: --var takes NAME=VALUE");
     std::string name = pair.substr(0, eq);
     std::erase_if(app.bindings.vars, [&](const auto& v) { return v.first == name; });
+    std::erase_if(app.bindings.jsonVars, [&](const auto& v) { return v.first == name; });
     app.bindings.vars.emplace_back(name, pair.substr(eq + 1));
   }
   if (request.contains("secrets_file") && request["secrets_file"].is_string()) {
     // A registry app's secrets are inline (opened from the registry): the new file replaces them.
     if (current != nullptr && current->registryVersion != 0) app.bindings.secrets.clear();
-    app.bindings.secretsFile = request["secrets_file"].get<std::string>();
+    app.bindings.secretsFile =
+        std::filesystem::path(request["secrets_file"].get<std::string>()).lexically_normal();
   }
   if (auto error = applyStorage(request, app)) return *error;
   if (auto error = applyServices(request, app, appExists)) return *error;
