@@ -150,6 +150,21 @@ struct HostCounters {
   uint64_t rebuilds = 0;  // contexts and isolates rebuilt
 };
 
+inline HostUsage& operator+=(HostUsage& into, const HostUsage& more) {
+  into.cpu += more.cpu;
+  into.cpuLimitTerminations += more.cpuLimitTerminations;
+  into.memoryLimitTerminations += more.memoryLimitTerminations;
+  return into;
+}
+
+inline HostCounters& operator+=(HostCounters& into, const HostCounters& more) {
+  into.requestsServed += more.requestsServed;
+  into.cpuLimitTerminations += more.cpuLimitTerminations;
+  into.memoryLimitTerminations += more.memoryLimitTerminations;
+  into.rebuilds += more.rebuilds;
+  return into;
+}
+
 class IsolateHost final : public RuntimeHost {
  public:
   // `watchdog` must outlive the host; it measures the thread this host runs on.
