@@ -269,7 +269,7 @@ void Supervisor::beginDrain() {
     // Idle connections close now; busy ones after their answers, which say Connection: close.
     server_->drain();
     logger_.info("listener closed, draining", {{"in_flight", requests_.inFlightCount()},
-                                               {"queued", queued_},
+                                               {"queued", queue_.size()},
                                                {"timeout_s", config_.drainTimeoutSec}});
     drainTimer_.arm(static_cast<uint32_t>(
         std::min<uint64_t>(uint64_t{config_.drainTimeoutSec} * 1000, UINT32_MAX)));
@@ -278,7 +278,7 @@ void Supervisor::beginDrain() {
 }
 
 void Supervisor::checkDrained() {
-  if (phase_ == Phase::kDraining && requests_.idle() && queued_ == 0) {
+  if (phase_ == Phase::kDraining && requests_.idle() && queue_.size() == 0) {
     stopWorkers();
   }
 }
@@ -301,8 +301,8 @@ void Supervisor::stopWorkers() {
 }
 
 void Supervisor::forceStop(const std::string& why) {
-  logger_.warn("stopping now",
-               {{"reason", why}, {"abandoned_requests", requests_.inFlightCount() + queued_}});
+  logger_.warn("stopping now", {{"reason", why},
+                                {"abandoned_requests", requests_.inFlightCount() + queue_.size()}});
   server_->drain();
   requests_.drainReading([this](PendingRequest& request) {
     replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);

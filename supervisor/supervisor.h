@@ -55,6 +55,7 @@
 #include "supervisor/pool/placement.h"
 #include "supervisor/registry/registry_sync.h"
 #include "supervisor/request_metrics.h"
+#include "supervisor/requests/request_queue.h"
 #include "supervisor/requests/request_tracker.h"
 #include "supervisor/script_snapshotter.h"
 #include "supervisor/status.h"
@@ -465,12 +466,10 @@ class Supervisor : public http::HttpRequestHandler,
   requests::RequestTracker requests_;
   // Scratch space for an answer's headers, reused.
   std::vector<http::HttpHeader> answerHeaders_;
-  // Requests waiting in every app's queue together (bounded by --queue-size), and where the
-  // next pumpQueue() starts so that apps take turns.
-  size_t queued_ = 0;
-  // Apps whose queue is not empty (App::waiting), in the order they take turns.
-  std::deque<App*> waiting_;
-  // Takes `app` off waiting_ once its queue is empty (in pumpQueue and expireQueue).
+  // Requests admitted and waiting for a worker: every app's queue, the apps' turns, and the
+  // total that --queue-size bounds.
+  requests::RequestQueue queue_;
+  // Queues `request` in its app's queue, with its queue deadline on queueTimer_.
   void enqueue(App& app, PendingRequest&& request);
   // Deadlines (docs/architecture.md, "Deadlines"): read through clock_; one timer for the
   // earliest wall deadline of the requests in flight (kept by requests_) and one for the

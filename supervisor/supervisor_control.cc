@@ -30,9 +30,9 @@ std::optional<std::string> Supervisor::pause() {
   phase_ = Phase::kPaused;
   server_->stopListening();
   logger_.info("paused: listener closed, finishing requests in flight",
-               {{"in_flight", requests_.inFlightCount()}, {"queued", queued_}});
+               {{"in_flight", requests_.inFlightCount()}, {"queued", queue_.size()}});
   return "draining: the listener is closed; " +
-         std::to_string(requests_.inFlightCount() + queued_) + " requests still in flight";
+         std::to_string(requests_.inFlightCount() + queue_.size()) + " requests still in flight";
 }
 
 std::optional<std::string> Supervisor::resume() {
@@ -103,7 +103,7 @@ ServerStatus Supervisor::snapshot() const {
   status.requestsTotal = metrics_.total();
   status.responses = metrics_.byClass();
   status.inFlight = requests_.inFlightCount();
-  status.queued = queued_;
+  status.queued = queue_.size();
   for (const char* reason : kRestartReasons)
     status.restarts[reason] = 0;
   for (const auto& [reason, count] : restarts_)

@@ -486,11 +486,11 @@ void Supervisor::checkMemory() {
 void Supervisor::autoscale() {
   if (phase_ != Phase::kServing || reloadActive_ || minWorkers_ == maxWorkers_) return;
   size_t serving = countWorkers(isServing);
-  size_t demand = queued_;
+  size_t demand = queue_.size();
   for (const auto& worker : workers_)
     demand += worker->outstandingCount();
   double load = static_cast<double>(demand) / static_cast<double>(std::max<size_t>(1, serving));
-  busySeconds_ = (load >= kScaleUpLoad || queued_ > 0) ? busySeconds_ + 1 : 0;
+  busySeconds_ = (load >= kScaleUpLoad || queue_.size() > 0) ? busySeconds_ + 1 : 0;
   idleSeconds_ = load < kScaleDownLoad ? idleSeconds_ + 1 : 0;
   if (busySeconds_ >= config_.scaleUpAfterSec && targetWorkers_ < maxWorkers_) {
     busySeconds_ = 0;

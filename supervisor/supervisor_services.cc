@@ -336,16 +336,8 @@ void Supervisor::endServiceCall(ServiceCall& ending, const char* cancelReason) {
     return;
   }
   if (call->target == nullptr) return;
-  auto& queue = call->target->queue;
-  auto queued = std::find_if(queue.begin(), queue.end(), [&](const PendingRequest& request) {
-    return request.id == call->requestId;
-  });
-  if (queued != queue.end()) {
-    queue.erase(queued);
-    --queued_;
-    // An emptied queue leaves waiting_ at the next pump or expiry.
-    checkDrained();
-  }
+  // An emptied queue leaves the turn list at the next pump or expiry.
+  if (queue_.removeFrom(*call->target, call->requestId)) checkDrained();
 }
 
 void Supervisor::dropServiceCalls(uint32_t workerId, uint64_t parentId, const char* reason) {

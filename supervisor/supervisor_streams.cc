@@ -247,16 +247,10 @@ void Supervisor::onClientGone(uint64_t id, http::GoneReason reason) {
 }
 
 void Supervisor::dropQueued(uint64_t id) {
-  for (App* app : waiting_) {
-    auto it = std::find_if(app->queue.begin(), app->queue.end(),
-                           [id](const PendingRequest& request) { return request.id == id; });
-    if (it == app->queue.end()) continue;
+  // An emptied queue leaves the turn list at the next pump or expiry.
+  if (std::optional<PendingRequest> request = queue_.remove(id)) {
     logger_.info("client went away while queued",
-                 {{"request_id", it->requestId}, {"app", app->config.name}});
-    app->queue.erase(it);
-    --queued_;
-    // An emptied queue leaves waiting_ at the next pump or expiry.
-    break;
+                 {{"request_id", request->requestId}, {"app", request->app->config.name}});
   }
   checkDrained();
 }

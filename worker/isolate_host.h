@@ -8,8 +8,8 @@
 //    plus the microtask checkpoint after it, under one CpuSlice of --cpu-limit-ms. A turn the
 //    watchdog terminates answers the request that was running 503 `cpu-limit`. In `shared`
 //    isolation that is all, when the watchdog could stop the JavaScript inside the script's
-//    own code, outside a microtask checkpoint (the host is the slice's TerminationGate and
-//    defers the stop up to kStopDeferral to find such a point): the request's work ends
+//    own code, outside a microtask checkpoint (the host's StopSiteGate defers the stop up to
+//    kStopDeferral to find such a point): the request's work ends
 //    (timers, fetches, waitUntil), the context and the other requests in it carry on.
 //    Otherwise (the stop landed in the runtime's code, or in a checkpoint, where V8 drops every
 //    queued promise job, other requests' too; and always in context/isolate isolation) the
@@ -50,6 +50,7 @@
 #include "common/isolation_mode.h"
 
 #include <capnp/message.h>
+#include <kj/function.h>
 
 #include <chrono>
 #include <cstdint>
@@ -77,7 +78,9 @@
 #include "worker/script_loader.h"
 #include "worker/spare_isolate.h"
 #include "worker/startup_snapshot.h"
+#include "worker/stop_site_gate.h"
 #include "worker/timer_queue.h"
+#include "worker/wait_until_deadlines.h"
 
 namespace isolated::worker {
 
@@ -147,7 +150,22 @@ struct HostCounters {
   uint64_t rebuilds = 0;  // contexts and isolates rebuilt
 };
 
-class IsolateHost final : public RuntimeHost, private TerminationGate {
+inline HostUsage& operator+=(HostUsage& into, const HostUsage& more) {
+  into.cpu += more.cpu;
+  into.cpuLimitTerminations += more.cpuLimitTerminations;
+  into.memoryLimitTerminations += more.memoryLimitTerminations;
+  return into;
+}
+
+inline HostCounters& operator+=(HostCounters& into, const HostCounters& more) {
+  into.requestsServed += more.requestsServed;
+  into.cpuLimitTerminations += more.cpuLimitTerminations;
+  into.memoryLimitTerminations += more.memoryLimitTerminations;
+  into.rebuilds += more.rebuilds;
+  return into;
+}
+
+class IsolateHost final : public RuntimeHost {
  public:
   // `watchdog` must outlive the host; it measures the thread this host runs on.
   IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog, HostOptions options);
@@ -229,27 +247,16 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   bool failed() const { return failed_; }
 
  private:
-  // Where the watchdog stopped a turn's JavaScript (see readyToTerminate).
-  enum class StopSite {
-    kNone,
-    kScript,      // the app's own code, outside a microtask checkpoint: the context is kept
-    kRuntime,     // the runtime's code (worker/js), whose state may be half-updated
-    kMicrotasks,  // a promise job: V8 drops the rest of the queue, other requests' jobs too
-  };
   // How a turn ended, read before its scopes close.
   struct TurnEnd {
     bool terminated = false;
     bool watchdogFired = false;
     uint64_t runningRequest = 0;
-    StopSite site = StopSite::kNone;
+    StopSiteGate::Site site = StopSiteGate::Site::kNone;
   };
-  // How long the host defers a CPU stop while the JavaScript is somewhere it cannot be stopped
-  // safely (the runtime's code, a checkpoint) before it stops it anyway and rebuilds.
-  static constexpr std::chrono::milliseconds kStopDeferral{5};
+  // What a turn runs in the context: a call into JavaScript, before the microtask checkpoint.
+  using TurnBody = kj::FunctionParam<void(v8::Local<v8::Context>, v8::TryCatch&)>;
 
-  // TerminationGate, on the loop thread at a V8 interrupt point of a turn over its budget.
-  bool readyToTerminate(v8::Isolate* isolate, int asked) override;
-  StopSite stopSiteNow(v8::Isolate* isolate) const;
   // A CPU stop in the script's own code (shared isolation): only the running request fails.
   void containTermination(uint64_t running);
   // Whether request `id` still lives: in flight, waitUntil() work pending, or answered so
@@ -263,8 +270,8 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   void processEndedRequests();
   // Forgets the request bookkeeping of the context about to be discarded.
   void forgetContextWork();
-  void onWaitUntilDeadline();
-  void armWaitUntilDeadline();
+  // shared isolation: the waitUntil() work of these answered requests has run out of time.
+  void onWaitUntilExpired(const std::vector<uint64_t>& ids);
   // Runs the requests a rebuild took from the old context again, in the new one.
   void replay(std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> requests);
   // `firstRun`: false when a rebuild runs the request again (it is then neither counted again
@@ -274,8 +281,7 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   // Runs `body(context, tryCatch)` and then the microtask checkpoint as one turn in the current
   // context, with `requestId` (0: none) as the embedder data that names the request, and
   // handles whatever limit the turn hit.
-  template <typename Body>
-  void runTurn(uint64_t requestId, Body&& body);
+  void runTurn(uint64_t requestId, TurnBody body);
   void endTurn(const TurnEnd& end);
   // Answers every request in flight in the current context: `running` with `kind`, the rest
   // with `context-reset`, and logs why: `limit` was exceeded, with `consequence`.
@@ -344,6 +350,8 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   BindingCalls bindingCalls_;
   // Holds promise resolvers of context_: cleared before context_ is replaced.
   BodyStreams streams_;
+  // shared isolation: the deadlines of answered requests with waitUntil() work.
+  WaitUntilDeadlines waitUntilDeadlines_;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
   // A spare's allocator, kept as long as the spare's isolate may live (declared before it).
   std::unique_ptr<v8::ArrayBuffer::Allocator> spareAllocator_;
@@ -352,6 +360,8 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   // Owned alone, or shared with the other hosts of a --shared-isolate worker.
   std::shared_ptr<OwnedIsolate> isolate_;
   std::unique_ptr<ScriptContext> context_;
+  // Decides where the watchdog may stop a turn of context_ (declared after it: reads it).
+  StopSiteGate stopGate_{context_};
   // The spare's context until createContext() takes it.
   std::unique_ptr<ScriptContext> spareContext_;
   HostCounters counters_;
@@ -371,9 +381,6 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   bool failed_ = false;
   std::function<void(const ScriptError&)> onFailed_;
 
-  // The CPU stop of the running turn: where it was decided, and when the gate was first asked.
-  StopSite stopSite_ = StopSite::kNone;
-  std::chrono::steady_clock::time_point firstAsked_;
   // The timer whose callback the current turn runs (0: none).
   uint64_t firingTimer_ = 0;
   // Requests stopped for their CPU time in the current context: promise jobs they queued before
@@ -387,10 +394,6 @@ class IsolateHost final : public RuntimeHost, private TerminationGate {
   // JavaScript: a fetch or stream may be on the stack).
   std::vector<uint64_t> endedRequests_;
   EventPtr endEvent_;
-  // shared isolation: answered requests with waitUntil() work, by deadline (in answer order,
-  // so the deadlines are sorted), and the timer for the first.
-  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> waitUntilDeadlines_;
-  EventPtr waitUntilTimer_;
 };
 
 }  // namespace isolated::worker

@@ -52,7 +52,9 @@
 #include "worker/fair_order.h"
 #include "worker/isolate_host.h"
 #include "worker/loop_notifying_platform.h"
+#include "worker/malloc_trimmer.h"
 #include "worker/outbox.h"
+#include "worker/script_snapshot_selector.h"
 #include "worker/spare_isolate.h"
 #include "worker/startup_snapshot.h"
 
@@ -185,10 +187,10 @@ class IsolateRegistry {
     HostUsage retiredUsage;
   };
 
+  static std::string appLabel(const AppDefinition& definition);
   App* find(uint32_t app);
   // The app's host, created if need be (AppLoaded / LoadError sent). Null when the load failed.
   IsolateHost* ensureHost(App& app, bool coldStart);
-  StartupSnapshot* snapshotFor(AppDefinition& definition);
   // The shared isolate, created on first use (after a heap-limit replacement, anew).
   std::shared_ptr<OwnedIsolate> sharedIsolate();
   bool idle(const App& app) const;
@@ -202,10 +204,6 @@ class IsolateRegistry {
   void reap();
   void armSweep(std::chrono::milliseconds after);
   void sweep();
-  // After evictions: gives the memory the isolates freed back to the system soon (glibc keeps
-  // freed heap otherwise, so a worker cycling through apps would keep its peak), at most once
-  // per kTrimDelay so that a run of evictions costs one trim.
-  void scheduleTrim();
   // Idle isolates' memory (RegistryOptions::releaseAfter): the release event, armed for the
   // earliest isolate due, releases due isolates while the worker has no request in flight, a
   // few ms of work per turn of the loop, least recently active first.
@@ -222,9 +220,11 @@ class IsolateRegistry {
   CpuWatchdog& watchdog_;
   Logger& logger_;
   RegistryOptions options_;
+  // Which snapshot each app's isolates start from (one script snapshot per process).
+  ScriptSnapshotSelector snapshots_;
+  // After evictions and releases: the freed memory goes back to the system soon, in one trim.
+  MallocTrimmer trimmer_;
   std::map<uint32_t, std::unique_ptr<App>> apps_;
-  // The script snapshot this worker uses (only one per process, see snapshotFor).
-  std::string scriptSnapshotPath_;
   // Request id -> app, from dispatch to the answer (rule 3's one Response) or the cancel.
   std::unordered_map<uint64_t, uint32_t> requestApp_;
   uint32_t liveCount_ = 0;
@@ -234,8 +234,6 @@ class IsolateRegistry {
   EventPtr reapEvent_;
   EventPtr sweepEvent_;
   bool sweepArmed_ = false;
-  EventPtr trimEvent_;
-  bool trimArmed_ = false;
   EventPtr releaseEvent_;
   bool releaseArmed_ = false;
   // Declared last: destroyed first, while the snapshot and platform still exist.
