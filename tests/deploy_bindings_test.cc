@@ -17,17 +17,13 @@
 #include "cli/ctl_client.h"
 #include "http_client.h"
 #include "server_process.h"
+#include "shell_command.h"
 #include "temp_dir.h"
 
 namespace isolated::test {
 namespace {
 
 using nlohmann::json;
-
-struct CommandResult {
-  int exitCode = -1;
-  std::string out;
-};
 
 // An app that keeps one value in env.KV, one object in env.BUCKET, one row in env.DB (each only
 // if bound), and calls env.BACK; every answer starts with the version's label.
@@ -72,19 +68,9 @@ class CtlDeployBindings : public ::testing::Test {
   }
 
   // `isolated ctl ARGS` run from `cwd` (the temporary directory by default).
+  // `ctl ARGS`, run in the test's directory unless CWD is given (relative paths resolve there).
   CommandResult ctl(const std::string& args, const std::string& cwd = "") {
-    std::string command = "cd '" + (cwd.empty() ? dir_.path().string() : cwd) + "' && " +
-                          ISOLATED_BINARY + " ctl --socket '" + server_->controlSocket() + "' " +
-                          args + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    CommandResult result;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0)
-      result.out.append(buffer, n);
-    int status = pclose(pipe);
-    result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
+    return runCtl(*server_, args, cwd.empty() ? dir_.path().string() : cwd);
   }
 
   // The body of GET `path` on app `name` (host NAME.test), or the status when it is not 200.

@@ -16,6 +16,7 @@
 
 #include "http_client.h"
 #include "server_process.h"
+#include "shell_command.h"
 #include "temp_dir.h"
 
 namespace isolated::test {
@@ -29,27 +30,8 @@ std::string app(const std::string& label) {
          label + " ' + (env.GREETING ?? '-'));\n} };\n";
 }
 
-struct CommandResult {
-  int exitCode = -1;
-  std::string out;
-};
-
-CommandResult ctl(const ServerProcess& server, const std::string& args) {
-  std::string command = std::string(ISOLATED_BINARY) + " ctl --socket '" + server.controlSocket() +
-                        "' " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  CommandResult result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0)
-    result.out.append(buffer, n);
-  int status = pclose(pipe);
-  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
 json appNamed(const ServerProcess& server, const std::string& name) {
-  json reply = json::parse(ctl(server, "--json apps").out, nullptr, false);
+  json reply = json::parse(runCtl(server, "--json apps").out, nullptr, false);
   if (reply.is_object()) {
     for (const auto& app : reply.value("apps", json::array())) {
       if (app.value("name", "") == name) return app;
@@ -125,7 +107,7 @@ class DeploySaveTest : public ::testing::Test {
 TEST_F(DeploySaveTest, ASavedDeployServesAfterARestartAndASighupChangesNothing) {
   start();
   std::string v2 = dir_.write("a2.js", app("a2"));
-  auto r = ctl(*server_, "deploy a " + v2 + " --var GREETING=hi --save");
+  auto r = runCtl(*server_, "deploy a " + v2 + " --var GREETING=hi --save");
   ASSERT_EQ(r.exitCode, 0) << r.out << server_->output();
   EXPECT_TRUE(contains(r.out, "saved to " + config_)) << r.out;
   EXPECT_EQ(body(*server_, "a.test"), "a2 hi");
@@ -143,7 +125,7 @@ TEST_F(DeploySaveTest, ASavedDeployServesAfterARestartAndASighupChangesNothing) 
 
   // A new app, saved too.
   std::string n = dir_.write("n.js", app("n1"));
-  r = ctl(*server_, "deploy n " + n + " --route 'n.test/*' --save");
+  r = runCtl(*server_, "deploy n " + n + " --route 'n.test/*' --save");
   ASSERT_EQ(r.exitCode, 0) << r.out;
   EXPECT_TRUE(contains(file(), "name = \"n\"")) << file();
 
@@ -160,7 +142,7 @@ TEST_F(DeploySaveTest, ASavedDeployServesAfterARestartAndASighupChangesNothing) 
   EXPECT_EQ(body(*server_, "b.test"), "b1 -");
 
   // An undeploy --save removes the app's table; the restart no longer has it.
-  r = ctl(*server_, "undeploy n --save");
+  r = runCtl(*server_, "undeploy n --save");
   ASSERT_EQ(r.exitCode, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "saved to")) << r.out;
   EXPECT_FALSE(contains(file(), "name = \"n\"")) << file();
@@ -176,7 +158,7 @@ TEST_F(DeploySaveTest, UnderWatchTheSavedFileReloadsToNoChange) {
       "", std::vector<std::string>{"--config", config_, "--watch", "on"});
   ASSERT_NE(server_->waitReady(), 0) << server_->output();
   std::string v2 = dir_.write("a2.js", app("a2"));
-  auto r = ctl(*server_, "deploy a " + v2 + " --save");
+  auto r = runCtl(*server_, "deploy a " + v2 + " --save");
   ASSERT_EQ(r.exitCode, 0) << r.out;
   // The watcher sees the file the server wrote and reads it again: nothing to apply.
   auto line = server_->waitForLine(
@@ -191,11 +173,11 @@ TEST_F(DeploySaveTest, UnderWatchTheSavedFileReloadsToNoChange) {
 TEST_F(DeploySaveTest, WithoutSaveTheAnswerSaysRuntimeOnly) {
   start();
   std::string v2 = dir_.write("a2.js", app("a2"));
-  auto r = ctl(*server_, "deploy a " + v2);
+  auto r = runCtl(*server_, "deploy a " + v2);
   ASSERT_EQ(r.exitCode, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "runtime only (not saved; use --save)")) << r.out;
   EXPECT_EQ(file(), kConfig);
-  r = ctl(*server_, "undeploy b");
+  r = runCtl(*server_, "undeploy b");
   ASSERT_EQ(r.exitCode, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "runtime only (not saved; use --save)")) << r.out;
   EXPECT_EQ(file(), kConfig);
@@ -206,19 +188,19 @@ TEST_F(DeploySaveTest, AnEditTheServerHasNotReadIsNotOverwritten) {
   std::string edited = kConfig + "# an operator's edit, not yet reloaded\n";
   dir_.write("isolated.toml", edited);
   std::string v2 = dir_.write("a2.js", app("a2"));
-  auto r = ctl(*server_, "deploy a " + v2 + " --save");
+  auto r = runCtl(*server_, "deploy a " + v2 + " --save");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_TRUE(contains(r.out, "changed on disk since the server read it")) << r.out;
   EXPECT_TRUE(contains(r.out, "nothing was deployed")) << r.out;
   EXPECT_EQ(body(*server_, "a.test"), "a1 -");
   EXPECT_EQ(file(), edited);
-  r = ctl(*server_, "undeploy b --save");
+  r = runCtl(*server_, "undeploy b --save");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_EQ(body(*server_, "b.test"), "b1 -");
 
   // Once the server has read the edit, the save goes on from it.
-  ASSERT_EQ(ctl(*server_, "reload").exitCode, 0);
-  r = ctl(*server_, "deploy a " + v2 + " --save");
+  ASSERT_EQ(runCtl(*server_, "reload").exitCode, 0);
+  r = runCtl(*server_, "deploy a " + v2 + " --save");
   ASSERT_EQ(r.exitCode, 0) << r.out;
   EXPECT_TRUE(contains(file(), "# an operator's edit, not yet reloaded\n")) << file();
   EXPECT_TRUE(contains(file(), "script = \"a2.js\"")) << file();
@@ -227,7 +209,7 @@ TEST_F(DeploySaveTest, AnEditTheServerHasNotReadIsNotOverwritten) {
 TEST_F(DeploySaveTest, ARefusedDeployWritesNothing) {
   start();
   std::string broken = dir_.write("broken.js", "export default {\n  fetch() { return x +; }\n};\n");
-  auto r = ctl(*server_, "deploy a " + broken + " --save");
+  auto r = runCtl(*server_, "deploy a " + broken + " --save");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_TRUE(contains(r.out, "broken.js:2")) << r.out;
   EXPECT_EQ(file(), kConfig);
@@ -240,16 +222,16 @@ TEST(DeploySaveWithoutConfigTest, IsRefusedAndNothingIsDeployed) {
   ServerProcess server(script, {"--workers", "1"});
   ASSERT_NE(server.waitReady(), 0) << server.output();
   std::string other = dir.write("n.js", app("n"));
-  auto r = ctl(server, "deploy n " + other + " --route 'n.test/*' --save");
+  auto r = runCtl(server, "deploy n " + other + " --route 'n.test/*' --save");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_TRUE(contains(r.out, "nothing to save to")) << r.out;
   EXPECT_TRUE(appNamed(server, "n").empty());
-  r = ctl(server, "undeploy main --save");
+  r = runCtl(server, "undeploy main --save");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_TRUE(contains(r.out, "nothing to save to")) << r.out;
   EXPECT_EQ(body(server, "any.test"), "main -");
   // --save belongs to deploy and undeploy.
-  EXPECT_EQ(ctl(server, "status --save").exitCode, 2);
+  EXPECT_EQ(runCtl(server, "status --save").exitCode, 2);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "http_client.h"
 #include "server_process.h"
+#include "shell_command.h"
 
 namespace isolated::test {
 namespace {
@@ -55,20 +56,6 @@ std::string readProcFile(pid_t pid, const char* name) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Runs `isolated ctl --socket SOCKET ARGS...` (ARGS single-quoted) and returns stdout+stderr.
-std::string ctl(const ServerProcess& server, const std::string& args) {
-  std::string command = std::string(ISOLATED_BINARY) + " ctl --socket '" + server.controlSocket() +
-                        "' " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0)
-    out.append(buffer, n);
-  pclose(pipe);
-  return out;
 }
 
 // Polls GET url until the body satisfies `done` or 10 s pass; returns the last body.
@@ -131,7 +118,7 @@ TEST(LifecycleTest, ModuleHandlerSeesVarsAndSecretsThatStayOutOfProcAndLogs) {
   // Workers do not inherit the secret variables at all.
   EXPECT_EQ(readProcFile(pids.front(), "environ").find("ISOLATED_SECRET_"), std::string::npos);
   for (const char* command : {"status --json", "workers --json", "metrics"}) {
-    std::string out = ctl(server, command);
+    std::string out = runCtl(server, command).out;
     EXPECT_FALSE(out.empty());
     for (const char* secret : {kSecretFlagValue, kSecretFileValue, kSecretEnvValue}) {
       EXPECT_EQ(out.find(secret), std::string::npos) << command;
@@ -213,7 +200,7 @@ TEST(LifecycleTest, ReloadRereadsTheVarsFile) {
            line.find("not valid JSON") != std::string::npos;
   })) << server.output();
   EXPECT_EQ(json::parse(httpGet(server.baseUrl() + "/env").body)["GREETING"], "two");
-  std::string out = ctl(server, "reload");
+  std::string out = runCtl(server, "reload").out;
   EXPECT_NE(out.find("cannot reload now: the script environment cannot be loaded: --vars-file " +
                      vars + ": not valid JSON"),
             std::string::npos)
@@ -290,7 +277,7 @@ TEST(LifecycleTest, TriggeredCronRunsTheScheduledHandler) {
   ServerProcess server(script("lifecycle.js"), {"--workers", "1", "--cron", "*/5 * * * *", "--cron",
                                                 "0 0 1 1 *", "--var", "GREETING=from-env"});
   ASSERT_NE(server.waitReady(), 0) << server.output();
-  std::string out = ctl(server, "trigger-cron '*/5 * * * *'");
+  std::string out = runCtl(server, "trigger-cron '*/5 * * * *'").out;
   EXPECT_NE(out.find("triggered"), std::string::npos) << out;
   std::string body = pollUntil(server.baseUrl() + "/scheduled", [](const std::string& b) {
     return b.find("\"count\":1") != std::string::npos;
@@ -308,7 +295,7 @@ TEST(LifecycleTest, TriggeredCronRunsTheScheduledHandler) {
       [](const std::string& l) { return l.find("scheduled event done") != std::string::npos; }));
 
   // A failing handler is logged with its cron expression.
-  out = ctl(server, "trigger-cron '0 0 1 1 *'");
+  out = runCtl(server, "trigger-cron '0 0 1 1 *'").out;
   EXPECT_NE(out.find("triggered"), std::string::npos) << out;
   auto failed = server.waitForLine(
       [](const std::string& l) { return l.find("scheduled event failed") != std::string::npos; });
@@ -317,7 +304,7 @@ TEST(LifecycleTest, TriggeredCronRunsTheScheduledHandler) {
   EXPECT_NE(server.output().find("scheduled-boom"), std::string::npos);
 
   // A bad expression is refused by the server with the field named.
-  out = ctl(server, "trigger-cron '61 * * * *'");
+  out = runCtl(server, "trigger-cron '61 * * * *'").out;
   EXPECT_NE(out.find("minute field '61': 61 is out of range 0-59"), std::string::npos) << out;
 }
 
@@ -339,7 +326,7 @@ TEST(LifecycleTest, CronTimerFiresAtTheNextMinute) {
 TEST(LifecycleTest, ServiceWorkerScheduledListener) {
   ServerProcess server(script("lifecycle_listener.js"), {"--workers", "1"});
   ASSERT_NE(server.waitReady(), 0) << server.output();
-  std::string out = ctl(server, "trigger-cron '@daily'");
+  std::string out = runCtl(server, "trigger-cron '@daily'").out;
   EXPECT_NE(out.find("triggered"), std::string::npos) << out;
   EXPECT_EQ(pollUntil(server.baseUrl() + "/cron", [](const std::string& b) { return b != "none"; }),
             "scheduled @daily number");

@@ -27,6 +27,7 @@
 #include "http_client.h"
 #include "postgres_server.h"
 #include "server_process.h"
+#include "shell_command.h"
 #include "temp_dir.h"
 
 namespace isolated::test {
@@ -40,28 +41,6 @@ std::string app(const std::string& label) {
          label +
          " ' + (env.GREETING ?? '-') + ' ' + (env.TOKEN ?? '-'));\n"
          "} };\n";
-}
-
-struct CommandResult {
-  int exitCode = -1;
-  std::string out;
-};
-
-CommandResult run(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  CommandResult result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0)
-    result.out.append(buffer, n);
-  int status = pclose(pipe);
-  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-CommandResult ctl(const ServerProcess& server, const std::string& args) {
-  return run(std::string(ISOLATED_BINARY) + " ctl --socket '" + server.controlSocket() + "' " +
-             args);
 }
 
 HttpResult get(const ServerProcess& server, const std::string& host) {
@@ -135,7 +114,7 @@ TEST_F(RegistryTest, ADeployOnOneServerServesOnTheOtherWithinASecond) {
   EXPECT_EQ(get(*two, "shop.test").status, 404);
 
   std::string v1 = dir_.write("v1.js", app("v1"));
-  auto r = ctl(*one, "deploy shop " + v1 + " --route 'shop.test/*' --var GREETING=hi");
+  auto r = runCtl(*one, "deploy shop " + v1 + " --route 'shop.test/*' --var GREETING=hi");
   ASSERT_EQ(r.exitCode, 0) << r.out << one->output();
   EXPECT_NE(r.out.find("written to the registry"), std::string::npos) << r.out;
   auto written = Clock::now();
@@ -150,7 +129,7 @@ TEST_F(RegistryTest, ADeployOnOneServerServesOnTheOtherWithinASecond) {
 
   // A new version from the second server reaches the first; it keeps routes and vars.
   std::string v2 = dir_.write("v2.js", app("v2"));
-  r = ctl(*two, "deploy shop " + v2);
+  r = runCtl(*two, "deploy shop " + v2);
   ASSERT_EQ(r.exitCode, 0) << r.out << two->output();
   EXPECT_EQ(bodyOf(*two, "shop.test"), "v2 hi -");
   ASSERT_TRUE(eventually([&] { return bodyOf(*one, "shop.test") == "v2 hi -"; }, 8s))
@@ -159,7 +138,7 @@ TEST_F(RegistryTest, ADeployOnOneServerServesOnTheOtherWithinASecond) {
   EXPECT_EQ(one->countLines("registry version applied"), 1u) << one->output();
   EXPECT_EQ(two->countLines("registry version applied"), 1u) << two->output();
 
-  r = ctl(*one, "undeploy shop");
+  r = runCtl(*one, "undeploy shop");
   ASSERT_EQ(r.exitCode, 0) << r.out;
   EXPECT_NE(r.out.find("every server sharing it"), std::string::npos) << r.out;
   EXPECT_EQ(get(*one, "shop.test").status, 404);
@@ -171,15 +150,15 @@ TEST_F(RegistryTest, ADeployOnOneServerServesOnTheOtherWithinASecond) {
 TEST_F(RegistryTest, ARefusedDeployWritesNothing) {
   auto one = startServer();
   std::string broken = dir_.write("broken.js", "export default {\n  fetch() { return x +; }\n};\n");
-  auto r = ctl(*one, "deploy bad " + broken + " --route 'bad.test/*'");
+  auto r = runCtl(*one, "deploy bad " + broken + " --route 'bad.test/*'");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_NE(r.out.find("broken.js:2"), std::string::npos) << r.out;
   EXPECT_EQ(query(postgres_.url(), "SELECT count(*) FROM isolated_app_versions"), "0|\n");
 
   // A good version, then a broken one: the registry keeps the good one.
   std::string good = dir_.write("good.js", app("good"));
-  ASSERT_EQ(ctl(*one, "deploy bad " + good + " --route 'bad.test/*'").exitCode, 0);
-  r = ctl(*one, "deploy bad " + broken);
+  ASSERT_EQ(runCtl(*one, "deploy bad " + good + " --route 'bad.test/*'").exitCode, 0);
+  r = runCtl(*one, "deploy bad " + broken);
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_EQ(query(postgres_.url(), "SELECT count(*) FROM isolated_app_versions"), "1|\n");
   EXPECT_EQ(bodyOf(*one, "bad.test"), "good - -");
@@ -188,14 +167,14 @@ TEST_F(RegistryTest, ARefusedDeployWritesNothing) {
 TEST_F(RegistryTest, SaveIsRefusedTheRegistryIsTheSourceOfTruth) {
   auto one = startServer();
   std::string good = dir_.write("good.js", app("good"));
-  auto r = ctl(*one, "deploy saved " + good + " --route 'saved.test/*' --save");
+  auto r = runCtl(*one, "deploy saved " + good + " --route 'saved.test/*' --save");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_NE(r.out.find("registry"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("nothing was deployed"), std::string::npos) << r.out;
   EXPECT_EQ(query(postgres_.url(), "SELECT count(*) FROM isolated_app_versions"), "0|\n");
   EXPECT_EQ(get(*one, "saved.test").status, 404);
-  ASSERT_EQ(ctl(*one, "deploy saved " + good + " --route 'saved.test/*'").exitCode, 0);
-  r = ctl(*one, "undeploy saved --save");
+  ASSERT_EQ(runCtl(*one, "deploy saved " + good + " --route 'saved.test/*'").exitCode, 0);
+  r = runCtl(*one, "undeploy saved --save");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_EQ(bodyOf(*one, "saved.test"), "good - -");
 }
@@ -210,9 +189,9 @@ TEST_F(RegistryTest, BindingsGivenToCtlDeployReachEveryServer) {
     auto r = httpRequest("GET", server.baseUrl() + path, {}, {{"Host", "kv.test"}});
     return r.status == 200 ? r.body : std::to_string(r.status) + " " + r.body;
   };
-  ASSERT_EQ(ctl(*one, "deploy back " + dir_.write("back.js", app("back")) +
-                          " --route "
-                          "'back.test/*'")
+  ASSERT_EQ(runCtl(*one, "deploy back " + dir_.write("back.js", app("back")) +
+                             " --route "
+                             "'back.test/*'")
                 .exitCode,
             0);
   // One SQLite file both servers of this machine open, and a service binding to `back`.
@@ -225,8 +204,8 @@ TEST_F(RegistryTest, BindingsGivenToCtlDeployReachEveryServer) {
       "  const back = await (await env.BACK.fetch('http://back/')).text();\n"
       "  return new Response(String(await env.KV.get('k')) + ' / ' + back);\n"
       "} };\n");
-  auto r = ctl(*one, "deploy kv " + kvApp + " --route 'kv.test/*' --kv KV=sqlite:" +
-                         (dir_.path() / "shared.sqlite").string() + " --service BACK=back");
+  auto r = runCtl(*one, "deploy kv " + kvApp + " --route 'kv.test/*' --kv KV=sqlite:" +
+                            (dir_.path() / "shared.sqlite").string() + " --service BACK=back");
   ASSERT_EQ(r.exitCode, 0) << r.out << one->output();
   EXPECT_EQ(query(postgres_.url(),
                   "SELECT v.definition->'storage'->'kv'->>'KV', v.definition->'services'->>'BACK' "
@@ -238,7 +217,7 @@ TEST_F(RegistryTest, BindingsGivenToCtlDeployReachEveryServer) {
       << at(*two, "/") << two->output();
 
   // A new version from the other server, naming no binding, keeps them everywhere.
-  r = ctl(*two, "deploy kv " + kvApp);
+  r = runCtl(*two, "deploy kv " + kvApp);
   ASSERT_EQ(r.exitCode, 0) << r.out << two->output();
   ASSERT_EQ(at(*two, "/put?v=from-two"), "ok");
   ASSERT_TRUE(eventually([&] { return at(*one, "/") == "from-two / back - -"; }, 8s))
@@ -254,12 +233,13 @@ TEST_F(RegistryTest, SecretsAreCiphertextInTheDatabaseYetReachTheApp) {
   std::string script = dir_.write("s.js", app("sec"));
   std::string secrets = dir_.write("secrets.json", R"({"TOKEN": "tok-9f8e7d"})");
   // ...but cannot deploy an app with secrets: nothing is written.
-  auto r = ctl(keyless, "deploy sec " + script + " --route 'sec.test/*' --secrets-file " + secrets);
+  auto r =
+      runCtl(keyless, "deploy sec " + script + " --route 'sec.test/*' --secrets-file " + secrets);
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_NE(r.out.find("no --registry-key"), std::string::npos) << r.out;
   EXPECT_EQ(query(postgres_.url(), "SELECT count(*) FROM isolated_app_versions"), "0|\n");
 
-  r = ctl(*one, "deploy sec " + script + " --route 'sec.test/*' --secrets-file " + secrets);
+  r = runCtl(*one, "deploy sec " + script + " --route 'sec.test/*' --secrets-file " + secrets);
   ASSERT_EQ(r.exitCode, 0) << r.out << one->output();
   EXPECT_EQ(bodyOf(*one, "sec.test"), "sec - tok-9f8e7d");
   ASSERT_TRUE(eventually([&] { return bodyOf(*two, "sec.test") == "sec - tok-9f8e7d"; }, 8s))
@@ -274,7 +254,7 @@ TEST_F(RegistryTest, SecretsAreCiphertextInTheDatabaseYetReachTheApp) {
 
   // New secrets deployed from the server that got the app from the registry replace the old.
   std::string rotated = dir_.write("rotated.json", R"({"TOKEN": "tok-rotated"})");
-  r = ctl(*two, "deploy sec " + script + " --secrets-file " + rotated);
+  r = runCtl(*two, "deploy sec " + script + " --secrets-file " + rotated);
   ASSERT_EQ(r.exitCode, 0) << r.out << two->output();
   EXPECT_EQ(bodyOf(*two, "sec.test"), "sec - tok-rotated");
   ASSERT_TRUE(eventually([&] { return bodyOf(*one, "sec.test") == "sec - tok-rotated"; }, 8s))
@@ -304,8 +284,8 @@ TEST_F(RegistryTest, ARestartedServerReloadsItsAppsFromTheRegistry) {
   std::string script = dir_.write("r.js", app("reg"));
   {
     auto one = startServer();
-    ASSERT_EQ(ctl(*one, "deploy shop " + script + " --route 'shop.test/*'").exitCode, 0);
-    ASSERT_EQ(ctl(*one, "deploy clash " + script + " --route 'clash.test/*'").exitCode, 0);
+    ASSERT_EQ(runCtl(*one, "deploy shop " + script + " --route 'shop.test/*'").exitCode, 0);
+    ASSERT_EQ(runCtl(*one, "deploy clash " + script + " --route 'clash.test/*'").exitCode, 0);
   }
   std::filesystem::remove(script);  // the registry holds the text: the file is not needed
 
@@ -333,7 +313,7 @@ TEST_F(RegistryTest, ARestartedServerReloadsItsAppsFromTheRegistry) {
   })) << two->output();
   EXPECT_EQ(bodyOf(*two, "shop.test"), "reg - -");
   // The local app is not the registry's: an undeploy of it touches only this server.
-  auto r = ctl(*two, "undeploy mine");
+  auto r = runCtl(*two, "undeploy mine");
   ASSERT_EQ(r.exitCode, 0) << r.out;
   EXPECT_EQ(query(postgres_.url(), "SELECT name FROM isolated_apps ORDER BY name"),
             "clash|\nshop|\n");
@@ -342,15 +322,15 @@ TEST_F(RegistryTest, ARestartedServerReloadsItsAppsFromTheRegistry) {
 TEST_F(RegistryTest, PostgresDownAtADeployIsAClearErrorAndTheOldVersionServes) {
   auto one = startServer();
   std::string v1 = dir_.write("v1.js", app("v1"));
-  ASSERT_EQ(ctl(*one, "deploy shop " + v1 + " --route 'shop.test/*'").exitCode, 0);
+  ASSERT_EQ(runCtl(*one, "deploy shop " + v1 + " --route 'shop.test/*'").exitCode, 0);
   ASSERT_TRUE(postgres_.stop());
   std::string v2 = dir_.write("v2.js", app("v2"));
-  auto r = ctl(*one, "deploy shop " + v2);
+  auto r = runCtl(*one, "deploy shop " + v2);
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_NE(r.out.find("the registry was not written"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("PostgreSQL"), std::string::npos) << r.out;
   EXPECT_EQ(bodyOf(*one, "shop.test"), "v1 - -");
-  r = ctl(*one, "undeploy shop");
+  r = runCtl(*one, "undeploy shop");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_NE(r.out.find("keeps serving"), std::string::npos) << r.out;
   EXPECT_EQ(bodyOf(*one, "shop.test"), "v1 - -");
@@ -358,7 +338,7 @@ TEST_F(RegistryTest, PostgresDownAtADeployIsAClearErrorAndTheOldVersionServes) {
     return l.find("registry unreachable") != std::string::npos;
   })) << one->output();
   auto status = [&] {
-    return nlohmann::json::parse(ctl(*one, "--json status").out, nullptr, false)
+    return nlohmann::json::parse(runCtl(*one, "--json status").out, nullptr, false)
         .value("status", nlohmann::json::object());
   };
   EXPECT_EQ(status().value("registry_reachable", true), false) << status().dump();
@@ -369,7 +349,7 @@ TEST_F(RegistryTest, PostgresDownAtADeployIsAClearErrorAndTheOldVersionServes) {
       [](const std::string& l) { return l.find("registry reachable again") != std::string::npos; },
       30s))
       << one->output();
-  ASSERT_TRUE(eventually([&] { return ctl(*one, "deploy shop " + v2).exitCode == 0; }, 20s))
+  ASSERT_TRUE(eventually([&] { return runCtl(*one, "deploy shop " + v2).exitCode == 0; }, 20s))
       << one->output();
   EXPECT_EQ(bodyOf(*one, "shop.test"), "v2 - -");
   EXPECT_EQ(status().value("registry_reachable", false), true) << status().dump();
@@ -381,7 +361,7 @@ TEST_F(RegistryTest, AVersionFromAnotherServerSwitchesWithoutAFailedRequest) {
   auto one = startServer();
   auto two = startServer({"--workers", "2"});
   std::string v1 = dir_.write("v1.js", app("v1"));
-  ASSERT_EQ(ctl(*one, "deploy shop " + v1 + " --route 'shop.test/*'").exitCode, 0);
+  ASSERT_EQ(runCtl(*one, "deploy shop " + v1 + " --route 'shop.test/*'").exitCode, 0);
   ASSERT_TRUE(eventually([&] { return bodyOf(*two, "shop.test") == "v1 - -"; }, 8s));
 
   // Load on the second server while the first deploys a new version.
@@ -407,7 +387,7 @@ TEST_F(RegistryTest, AVersionFromAnotherServerSwitchesWithoutAFailedRequest) {
   }
   ASSERT_TRUE(eventually([&] { return ok > 50; }));
   std::string v2 = dir_.write("v2.js", app("v2"));
-  ASSERT_EQ(ctl(*one, "deploy shop " + v2).exitCode, 0);
+  ASSERT_EQ(runCtl(*one, "deploy shop " + v2).exitCode, 0);
   bool switched = eventually([&] { return sawV2 > 50; });
   stop = true;
   for (auto& t : threads)
@@ -423,8 +403,8 @@ TEST_F(RegistryTest, TheCurrentVersionIsFollowedWithOrWithoutANotification) {
   auto one = startServer();
   std::string v1 = dir_.write("v1.js", app("v1"));
   std::string v2 = dir_.write("v2.js", app("v2"));
-  ASSERT_EQ(ctl(*one, "deploy shop " + v1 + " --route 'shop.test/*'").exitCode, 0);
-  ASSERT_EQ(ctl(*one, "deploy shop " + v2).exitCode, 0);
+  ASSERT_EQ(runCtl(*one, "deploy shop " + v1 + " --route 'shop.test/*'").exitCode, 0);
+  ASSERT_EQ(runCtl(*one, "deploy shop " + v2).exitCode, 0);
   std::string first = query(postgres_.url(), "SELECT min(id) FROM isolated_app_versions");
   first = first.substr(0, first.find('|'));
 

@@ -22,6 +22,7 @@
 
 #include "http_client.h"
 #include "server_process.h"
+#include "shell_command.h"
 #include "temp_dir.h"
 
 namespace isolated::test {
@@ -41,27 +42,8 @@ std::string counterApp(const std::string& name) {
          "} };\n";
 }
 
-struct CommandResult {
-  int exitCode = -1;
-  std::string out;
-};
-
-CommandResult ctl(const ServerProcess& server, const std::string& args) {
-  std::string command = std::string(ISOLATED_BINARY) + " ctl --socket '" + server.controlSocket() +
-                        "' " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  CommandResult result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0)
-    result.out.append(buffer, n);
-  int status = pclose(pipe);
-  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
 json appsOf(const ServerProcess& server) {
-  auto r = ctl(server, "--json apps");
+  auto r = runCtl(server, "--json apps");
   json reply = json::parse(r.out, nullptr, false);
   return reply.is_object() ? reply.value("apps", json::array()) : json::array();
 }
@@ -209,7 +191,7 @@ TEST_F(TenancyTest, AppsKeepTheirOwnStateAndEnvironment) {
   EXPECT_EQ(a.value("requests", 0), 3) << a.dump();
   EXPECT_EQ(a.value("state", ""), "serving");
   // Secrets reach the app and nothing the operator sees.
-  EXPECT_EQ(ctl(*server_, "--json apps").out.find("s3cret"), std::string::npos);
+  EXPECT_EQ(runCtl(*server_, "--json apps").out.find("s3cret"), std::string::npos);
 }
 
 TEST_F(TenancyTest, SharedIsolateModeKeepsAppsApart) {
@@ -233,43 +215,43 @@ TEST_F(TenancyTest, DeployUndeployAndARefusedDeploy) {
 
   // A new app.
   std::string v1 = dir_.write("n1.js", counterApp("new1"));
-  auto r = ctl(*server_, "deploy n " + v1 + " --route 'n.test/*' --var GREETING=yo");
+  auto r = runCtl(*server_, "deploy n " + v1 + " --route 'n.test/*' --var GREETING=yo");
   ASSERT_EQ(r.exitCode, 0) << r.out << server_->output();
   EXPECT_NE(r.out.find("runtime only"), std::string::npos) << r.out;
   EXPECT_EQ(getHost(*server_, "n.test", "/").body, "new1 1 yo /");
 
   // A new version keeps its routes and environment.
   std::string v2 = dir_.write("n2.js", counterApp("new2"));
-  r = ctl(*server_, "deploy n " + v2);
+  r = runCtl(*server_, "deploy n " + v2);
   ASSERT_EQ(r.exitCode, 0) << r.out;
   EXPECT_EQ(getHost(*server_, "n.test", "/").body, "new2 1 yo /");
   EXPECT_EQ(appNamed(*server_, "n").value("version", 0), 2);
 
   // A version that does not load is refused with file:line, and the old one keeps serving.
   std::string broken = dir_.write("broken.js", "export default {\n  fetch() { return x +; }\n};\n");
-  r = ctl(*server_, "deploy n " + broken);
+  r = runCtl(*server_, "deploy n " + broken);
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_NE(r.out.find("broken.js:2"), std::string::npos) << r.out;
   EXPECT_EQ(getHost(*server_, "n.test", "/").body, "new2 2 yo /");
   EXPECT_EQ(appNamed(*server_, "n").value("version", 0), 2);
 
   // A new app whose script does not load leaves no trace.
-  r = ctl(*server_, "deploy m " + broken + " --route 'm.test/*'");
+  r = runCtl(*server_, "deploy m " + broken + " --route 'm.test/*'");
   EXPECT_EQ(r.exitCode, 1) << r.out;
   EXPECT_TRUE(appNamed(*server_, "m").empty());
   EXPECT_EQ(getHost(*server_, "m.test", "/").status, 404);
 
   // Route conflicts and missing scripts are refused before anything loads.
-  r = ctl(*server_, "deploy z " + v1 + " --route 'a.test/*'");
+  r = runCtl(*server_, "deploy z " + v1 + " --route 'a.test/*'");
   EXPECT_EQ(r.exitCode, 1) << r.out;
-  r = ctl(*server_, "deploy z /nonexistent/app.js --route 'z.test/*'");
+  r = runCtl(*server_, "deploy z /nonexistent/app.js --route 'z.test/*'");
   EXPECT_EQ(r.exitCode, 1) << r.out;
 
-  r = ctl(*server_, "undeploy n");
+  r = runCtl(*server_, "undeploy n");
   ASSERT_EQ(r.exitCode, 0) << r.out;
   EXPECT_EQ(getHost(*server_, "n.test", "/").status, 404);
   EXPECT_EQ(getHost(*server_, "a.test", "/").body, "a 1 - /");
-  EXPECT_EQ(ctl(*server_, "undeploy n").exitCode, 1);
+  EXPECT_EQ(runCtl(*server_, "undeploy n").exitCode, 1);
 }
 
 TEST_F(TenancyTest, VersionSwitchUnderLoadLosesNothing) {
@@ -282,7 +264,7 @@ TEST_F(TenancyTest, VersionSwitchUnderLoadLosesNothing) {
   Load other([&] { return getHost(*server_, "b.test", "/"); }, 1);
   ASSERT_TRUE(load.waitForMore(50));
   std::string v2 = dir_.write("a2.js", counterApp("v2"));
-  auto r = ctl(*server_, "deploy a " + v2);
+  auto r = runCtl(*server_, "deploy a " + v2);
   ASSERT_EQ(r.exitCode, 0) << r.out;
   ASSERT_TRUE(load.waitForMore(50));
   load.stop();
@@ -350,7 +332,7 @@ TEST_F(TenancyTest, EvictedAppsComeBackOnTheirNextRequest) {
     auto a = appNamed(*server_, "a");
     return a.value("evictions", 0) >= 1 && a.value("cold_starts", 0) >= 1;
   })) << appsOf(*server_).dump();
-  auto r = ctl(*server_, "--json workers");
+  auto r = runCtl(*server_, "--json workers");
   json workers = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(workers.is_object()) << r.out;
   EXPECT_EQ(workers["workers"][0].value("isolates", 0), 1) << r.out;
@@ -438,13 +420,13 @@ TEST_F(TenancyTest, MetricsAndLogsCarryTheApp) {
       [](const std::string& l) { return l.find("from-a") != std::string::npos; });
   ASSERT_TRUE(line) << server_->output();
   EXPECT_EQ(logField(*line, "app"), "a") << *line;
-  auto metrics = ctl(*server_, "metrics").out;
+  auto metrics = runCtl(*server_, "metrics").out;
   EXPECT_NE(metrics.find("isolated_app_requests_total{app=\"a\",code=\"2xx\"} 1"),
             std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("isolated_app_request_duration_seconds_count{app=\"a\"} 1"),
             std::string::npos);
-  auto table = ctl(*server_, "apps").out;
+  auto table = runCtl(*server_, "apps").out;
   EXPECT_NE(table.find("a.test/*"), std::string::npos) << table;
 }
 
@@ -453,7 +435,7 @@ TEST_F(TenancyTest, MetricsPerAppCanBeTurnedOff) {
   start(std::string(kServer) + "metrics_per_app = \"off\"\n" +
         "[[app]]\nname = \"a\"\nscript = \"a.js\"\nroutes = [\"a.test/*\"]\n");
   EXPECT_EQ(getHost(*server_, "a.test", "/").status, 200);
-  auto metrics = ctl(*server_, "metrics").out;
+  auto metrics = runCtl(*server_, "metrics").out;
   EXPECT_EQ(metrics.find("isolated_app_requests_total"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("isolated_requests_total"), std::string::npos);
 }
@@ -473,7 +455,7 @@ TEST_F(TenancyTest, AnAppThatFailsAtBootAnswers503AndOthersServe) {
   EXPECT_NE(bad.value("last_error", "").find("bad.js:1"), std::string::npos) << bad.dump();
   // A deploy of a fixed version brings it back.
   std::string fixed = dir_.write("fixed.js", counterApp("fixed"));
-  ASSERT_EQ(ctl(*server_, "deploy bad " + fixed).exitCode, 0);
+  ASSERT_EQ(runCtl(*server_, "deploy bad " + fixed).exitCode, 0);
   EXPECT_EQ(getHost(*server_, "bad.test", "/").body, "fixed 1 - /");
 }
 

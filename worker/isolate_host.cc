@@ -49,9 +49,6 @@ IsolateHost::IsolateHost(event_base* base, Outbox& outbox, CpuWatchdog& watchdog
 
 IsolateHost::~IsolateHost() {
   forgetContextWork();
-  timers_.clear();
-  fetches_.clear(isolate_->get());
-  bindingCalls_.clear();
   streams_.clear();
   context_.reset();
   spareContext_.reset();

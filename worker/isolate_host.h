@@ -268,7 +268,8 @@ class IsolateHost final : public RuntimeHost {
   // Ends what request `id` still has going: timers, intervals, outbound fetches.
   void endRequestWork(uint64_t id);
   void processEndedRequests();
-  // Forgets the request bookkeeping of the context about to be discarded.
+  // Forgets the request bookkeeping of the context about to be discarded, and ends what that
+  // context had going: its timers, outbound fetches and binding calls.
   void forgetContextWork();
   // shared isolation: the waitUntil() work of these answered requests has run out of time.
   void onWaitUntilExpired(const std::vector<uint64_t>& ids);

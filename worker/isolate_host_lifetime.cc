@@ -62,6 +62,9 @@ void IsolateHost::forgetContextWork() {
   replayable_.clear();
   endedRequests_.clear();
   waitUntilDeadlines_.clear();
+  timers_.clear();
+  fetches_.clear(isolate_->get());
+  bindingCalls_.clear();
 }
 
 void IsolateHost::waitUntilBegin(uint64_t id) {

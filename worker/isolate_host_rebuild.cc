@@ -65,9 +65,6 @@ void IsolateHost::rebuild(bool newIsolate) {
   // The timers' callbacks, fetch and body promises and every queued promise job belong to the
   // old context.
   forgetContextWork();
-  timers_.clear();
-  fetches_.clear(isolate_->get());
-  bindingCalls_.clear();
   streams_.clear();
   context_.reset();
   if (newIsolate) {
@@ -99,9 +96,6 @@ void IsolateHost::rebuild(bool newIsolate) {
 
 void IsolateHost::refreshForRequest() {
   forgetContextWork();
-  timers_.clear();
-  fetches_.clear(isolate_->get());
-  bindingCalls_.clear();
   // Requests the supervisor gave up on (wall limit) may still be parked in the old state: each
   // gets its one answer before that state goes.
   if (context_) {
