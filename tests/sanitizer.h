@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace isolated::testing {
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -21,6 +24,15 @@ inline constexpr bool kAddressSanitizer = false;
 #else
 inline constexpr bool kAddressSanitizer = false;
 #endif
+
+// Serve flags that lift the workers' memory thresholds under ASan, for tests that move tens of
+// megabytes but are not about memory: the quarantine alone can carry a worker past the default
+// thresholds (256 MB, hard 384 MB), which recycle or kill it mid-request. Empty otherwise, so the
+// normal build runs such tests with the defaults.
+inline std::vector<std::string> memoryHeadroomUnderSanitizer() {
+  if (!kAddressSanitizer) return {};
+  return {"--memory-threshold", "2048", "--memory-hard-threshold", "3072"};
+}
 
 }  // namespace isolated::testing
 

@@ -13,6 +13,7 @@
 
 #include "http_client.h"
 #include "postgres_server.h"
+#include "sanitizer.h"
 #include "server_process.h"
 
 namespace isolated::test {
@@ -138,13 +139,17 @@ TEST(StorageKv, OperationsOnSqlite) {
 TEST(StorageKv, TheLargestValueRoundTripsAndALargerOneIsRefused) {
   TempDir dir;
   // Handling 25 MiB bodies in JavaScript takes more than the default 50 ms of CPU.
-  StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite", "--cpu-limit", "5000"});
+  std::vector<std::string> flags{"--kv", "KV=" + dir.path() + "/kv.sqlite", "--cpu-limit", "5000"};
+  for (auto& flag : isolated::testing::memoryHeadroomUnderSanitizer())
+    flags.push_back(flag);
+  StorageServer server(flags);
   ASSERT_TRUE(server.ready());
   std::string largest(25u << 20, 'v');
   largest.back() = 'e';
-  ASSERT_EQ(server.post("/kv/put?k=big", largest).status, 200);
+  auto put = server.post("/kv/put?k=big", largest);
+  ASSERT_EQ(put.status, 200) << put.body << server.process().output();
   auto value = server.get("/kv/get?k=big&type=stream");
-  ASSERT_EQ(value.status, 200);
+  ASSERT_EQ(value.status, 200) << value.body << server.process().output();
   EXPECT_EQ(value.body.size(), largest.size() + std::string(R"({"value":""})").size());
   auto error = StorageServer::parseError(server.post("/kv/put?k=bigger", largest + "x"));
   EXPECT_NE(error.find("values are at most 25 MiB"), std::string::npos) << error;
