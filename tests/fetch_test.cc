@@ -588,10 +588,8 @@ TEST_F(FetchTest, StreamedUploadPausesTheProducerForASlowOrigin) {
   ASSERT_NE(origin.port(), 0);
   // Under ASan the quarantine carried the worker past the 256 MB recycle threshold mid-upload
   // (it exited in 2 of 3 full -j2 runs); this test is about backpressure, not memory.
-  std::vector<std::string> flags{"--workers", "1"};
-  for (auto& flag : isolated::testing::memoryHeadroomUnderSanitizer())
-    flags.push_back(flag);
-  ServerProcess server(script(), flags);
+  ServerProcess server(script(),
+                       isolated::testing::withMemoryHeadroomUnderSanitizer({"--workers", "1"}));
   ASSERT_NE(server.waitReady(), 0) << server.output();
   auto [status, stall] = ask(server, "/upload-stall", origin.url("/hold-upload"),
                              "&release=" + encode(origin.url("/release")));

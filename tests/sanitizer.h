@@ -25,13 +25,15 @@ inline constexpr bool kAddressSanitizer = false;
 inline constexpr bool kAddressSanitizer = false;
 #endif
 
-// Serve flags that lift the workers' memory thresholds under ASan, for tests that move tens of
-// megabytes but are not about memory: the quarantine alone can carry a worker past the default
-// thresholds (256 MB, hard 384 MB), which recycle or kill it mid-request. Empty otherwise, so the
+// FLAGS, plus (under ASan only) serve flags that lift the workers' memory thresholds, for tests
+// that move tens of megabytes but are not about memory: the quarantine alone can carry a worker
+// past the default thresholds (256 MB, hard 384 MB), which recycle or kill it mid-request. The
 // normal build runs such tests with the defaults.
-inline std::vector<std::string> memoryHeadroomUnderSanitizer() {
-  if (!kAddressSanitizer) return {};
-  return {"--memory-threshold", "2048", "--memory-hard-threshold", "3072"};
+inline std::vector<std::string> withMemoryHeadroomUnderSanitizer(std::vector<std::string> flags) {
+  if (kAddressSanitizer) {
+    flags.insert(flags.end(), {"--memory-threshold", "2048", "--memory-hard-threshold", "3072"});
+  }
+  return flags;
 }
 
 }  // namespace isolated::testing

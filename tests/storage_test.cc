@@ -139,10 +139,8 @@ TEST(StorageKv, OperationsOnSqlite) {
 TEST(StorageKv, TheLargestValueRoundTripsAndALargerOneIsRefused) {
   TempDir dir;
   // Handling 25 MiB bodies in JavaScript takes more than the default 50 ms of CPU.
-  std::vector<std::string> flags{"--kv", "KV=" + dir.path() + "/kv.sqlite", "--cpu-limit", "5000"};
-  for (auto& flag : isolated::testing::memoryHeadroomUnderSanitizer())
-    flags.push_back(flag);
-  StorageServer server(flags);
+  StorageServer server(isolated::testing::withMemoryHeadroomUnderSanitizer(
+      {"--kv", "KV=" + dir.path() + "/kv.sqlite", "--cpu-limit", "5000"}));
   ASSERT_TRUE(server.ready());
   std::string largest(25u << 20, 'v');
   largest.back() = 'e';
