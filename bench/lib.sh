@@ -9,6 +9,20 @@
 # installs an EXIT trap that stops all of them and removes $TMP_DIR, whatever
 # way the script ends (error, Ctrl-C, SIGTERM).
 
+# --- the binary -----------------------------------------------------------------
+
+# copy_isolated_bin SRC DIR: copies the isolated binary SRC to DIR/isolated, with the shared
+# libraries its RUNPATH finds beside it: a build tree's private libnode (cmake/FindV8.cmake) is
+# in _deps/, named relative to the binary ($ORIGIN, CMAKE_BUILD_RPATH_USE_ORIGIN).
+copy_isolated_bin() {
+  local src="$1" dir="$2" home
+  cp "${src}" "${dir}/isolated"
+  home="$(dirname "${src}")"
+  if [[ -d "${home}/_deps" ]]; then
+    (cd "${home}" && find _deps -name '*.so*' ! -type d -exec cp -a --parents {} "${dir}" \;)
+  fi
+}
+
 # --- logging -----------------------------------------------------------------
 
 log() { printf '[bench] %s\n' "$*" >&2; }

@@ -696,7 +696,7 @@ main() {
   # Run a private copy: other people rebuilding build/ mid-run cannot mix
   # binaries (workers re-exec the supervisor's own executable).
   mkdir -p "${TMP_DIR}/bin"
-  cp "${ISOLATED_BIN}" "${TMP_DIR}/bin/isolated"
+  copy_isolated_bin "${ISOLATED_BIN}" "${TMP_DIR}/bin"
   BIN="${TMP_DIR}/bin/isolated"
   HELP="$("${BIN}" serve --help 2>&1 || true)"
 

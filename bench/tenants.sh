@@ -608,7 +608,7 @@ main() {
   # mktemp made the directory private to us.
   chmod 755 "${TMP_DIR}" "${TMP_DIR}/apps" "${TMP_DIR}/bin"
   # A private copy: someone rebuilding build/ mid-run cannot mix binaries.
-  cp "${ISOLATED_BIN}" "${TMP_DIR}/bin/isolated"
+  copy_isolated_bin "${ISOLATED_BIN}" "${TMP_DIR}/bin"
   BIN="${TMP_DIR}/bin/isolated"
   python3 "${CLIENT}" gen "${TMP_DIR}/apps" "${APPS}" >"${RAW_DIR}/apps.txt"
   FIG[app_mean_bytes]="$(client_field "${RAW_DIR}/apps.txt" mean_bytes)"

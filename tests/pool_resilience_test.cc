@@ -25,6 +25,7 @@
 
 #include "http_client.h"
 #include "server_process.h"
+#include "staged_binary.h"
 
 namespace isolated::test {
 namespace {
@@ -365,12 +366,11 @@ TEST(PoolResilienceTest, BinaryTheWorkerUserCannotExecuteIsNamedAtStartup) {
   char pattern[] = "/tmp/isolated-private-XXXXXX";
   std::string privateDir = mkdtemp(pattern);
   std::filesystem::permissions(privateDir, std::filesystem::perms(0700));
-  std::string binary = privateDir + "/isolated";
-  // A hard link (instant, same file system) or else a copy, under a directory only root reaches.
+  // Hard links (instant, same file system) or else copies of the binary and its private libnode,
+  // under a directory only root reaches.
+  std::string binary = stageBinary(privateDir);
+  ASSERT_FALSE(binary.empty());
   std::error_code ec;
-  std::filesystem::create_hard_link(ISOLATED_BINARY, binary, ec);
-  if (ec) std::filesystem::copy_file(ISOLATED_BINARY, binary, ec);
-  ASSERT_FALSE(ec) << ec.message();
   std::string command = "ISOLATED_SANDBOX=on " + binary + " serve " + script.path() +
                         " --listen 127.0.0.1:0 --workers 1 --control-socket " + privateDir +
                         "/ctl.sock 2>&1";

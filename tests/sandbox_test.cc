@@ -99,7 +99,7 @@ std::vector<pid_t> readyWorkers(ServerProcess& server, size_t count) {
 TEST(SandboxTest, WorkersRunWithoutPrivilegesUnderSeccomp) {
   if (!sandboxUsable()) {
     GTEST_SKIP() << "the worker user cannot reach " << ISOLATED_BINARY
-                 << ": this checkout is in a private directory";
+                 << ": this checkout is in a private directory, and a copy under /tmp failed";
   }
   ReadableHello hello;
   ServerProcess server(hello.path(), {"--workers", "2"});
@@ -142,7 +142,7 @@ TEST(SandboxTest, WorkersRunWithoutPrivilegesUnderSeccomp) {
 TEST(SandboxTest, WorkersHaveTheirOwnNamespacesWhereTheKernelAllows) {
   if (!sandboxUsable()) {
     GTEST_SKIP() << "the worker user cannot reach " << ISOLATED_BINARY
-                 << ": this checkout is in a private directory";
+                 << ": this checkout is in a private directory, and a copy under /tmp failed";
   }
   ReadableHello hello;
   ServerProcess server(hello.path(), {"--workers", "1"});
@@ -179,7 +179,7 @@ TEST(SandboxTest, WorkersHaveTheirOwnNamespacesWhereTheKernelAllows) {
 TEST(SandboxTest, WorkersInheritOnlyStdioAndTheirChannel) {
   if (!sandboxUsable()) {
     GTEST_SKIP() << "the worker user cannot reach " << ISOLATED_BINARY
-                 << ": this checkout is in a private directory";
+                 << ": this checkout is in a private directory, and a copy under /tmp failed";
   }
   // A descriptor the launching shell leaves open (no close-on-exec): the supervisor inherits
   // it, its workers must not.
@@ -236,7 +236,7 @@ TEST(SandboxTest, SandboxOffKeepsTheSupervisorsIdentityButStillClosesDescriptors
 TEST(SandboxTest, ScriptTheWorkerUserCannotReadFailsAtStart) {
   if (!sandboxUsable()) {
     GTEST_SKIP() << "the worker user cannot reach " << ISOLATED_BINARY
-                 << ": this checkout is in a private directory";
+                 << ": this checkout is in a private directory, and a copy under /tmp failed";
   }
   if (geteuid() != 0) GTEST_SKIP() << "needs root: as non-root the workers keep the user";
   char dir[] = "/tmp/isolated-sandbox-private-XXXXXX";

@@ -14,39 +14,21 @@
 #include <set>
 #include <stdexcept>
 
+#include "staged_binary.h"
+
 extern char** environ;
 
 namespace isolated::test {
 
-namespace {
-
-// Whether a user other than the owner can reach `path` and read (and, with `execute`, run)
-// it: every directory on the way lets others through. Sandboxed workers run as `nobody` when
-// the server is root: they exec the binary and read the scripts as that user.
-bool reachableByOthers(const std::filesystem::path& path, bool execute) {
-  std::error_code ec;
-  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
-  if (ec) return false;
-  struct stat st {};
-  mode_t wanted = execute ? (S_IROTH | S_IXOTH) : S_IROTH;
-  if (::stat(absolute.c_str(), &st) != 0 || (st.st_mode & wanted) != wanted) return false;
-  for (auto dir = absolute.parent_path(); !dir.empty(); dir = dir.parent_path()) {
-    if (::stat(dir.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return false;
-    if (dir == dir.root_path()) break;
-  }
-  return true;
-}
-
-}  // namespace
-
 bool sandboxUsable() {
-  return ::geteuid() != 0 || reachableByOthers(ISOLATED_BINARY, true);
+  return !serverBinary().empty();
 }
 
 ServerProcess::ServerProcess(const std::string& script, std::vector<std::string> args,
                              std::map<std::string, std::string> env) {
   // An empty script: the arguments name the apps (--config FILE).
-  std::vector<std::string> argv = {ISOLATED_BINARY, "serve"};
+  std::vector<std::string> argv = {serverBinary().empty() ? ISOLATED_BINARY : serverBinary(),
+                                   "serve"};
   if (!script.empty()) argv.push_back(script);
   argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   auto given = std::find(args.begin(), args.end(), "--control-socket");
@@ -65,10 +47,11 @@ ServerProcess::ServerProcess(const std::string& script, std::vector<std::string>
     envStrings.emplace_back(*e);
   for (const auto& [k, v] : env)
     envStrings.push_back(k + "=" + v);
-  // A checkout the sandbox's user cannot reach (under /root, say) cannot run sandboxed workers:
-  // they exec the binary and read the script as that user. Such a test runs its server without
-  // the sandbox; the sandbox's own tests copy their scripts to a readable directory, and skip
-  // when the binary itself is out of reach (sandboxUsable()).
+  // Sandboxed workers exec the binary and read the script as the sandbox's user. A binary that
+  // user cannot reach (a checkout under /root, say) runs from a staged copy (serverBinary()); a
+  // script it cannot read runs without the sandbox (the sandbox's own tests copy their scripts
+  // to a readable directory); and when staging failed, every server runs without it and the
+  // sandbox's tests skip (sandboxUsable()).
   bool sandboxChosen = env.contains("ISOLATED_SANDBOX") || env.contains("ISOLATED_USER") ||
                        std::find(args.begin(), args.end(), "--sandbox") != args.end() ||
                        std::find(args.begin(), args.end(), "--user") != args.end();

@@ -70,8 +70,9 @@ class ServerProcess {
   bool eof_ = false;
 };
 
-// Whether sandboxed workers can run from this checkout: as root, the sandbox's user (`nobody`)
-// must be able to reach and run the binary. False for a checkout under a private directory.
+// Whether sandboxed workers can run: as root, the sandbox's user (`nobody`) must be able to reach
+// and run the binary, ISOLATED_BINARY or its staged copy (serverBinary()). False only when a
+// checkout under a private directory could not be staged.
 bool sandboxUsable();
 
 // The value of `key=VALUE` in a logfmt line ("" when absent).
