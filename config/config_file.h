@@ -7,7 +7,8 @@
 // error names the file, the line and the key: `isolated.toml:14: [[app]] "shop": key
 // "cpu_limt" is unknown`. [server] values are only type-checked here and returned as text,
 // because their meaning (ranges, cross-flag rules, precedence below flags and environment
-// variables) belongs to cli/serve_options, which validates them like flag values.
+// variables) belongs to cli/serve_options (cli/serve_settings.h), which validates them like flag
+// values.
 #pragma once
 
 #include <functional>
