@@ -13,6 +13,24 @@
 
 namespace isolated::serve_detail {
 
+namespace {
+
+// Reads `flag` with `parse` (which gives nullopt for a value it does not know) into `out`; the
+// error names what was expected and what was given.
+template <class T, class Parse>
+std::optional<OptionsError> readChoice(const FlagResolver& resolve, std::string_view flag,
+                                       Parse parse, std::string_view expected, T& out) {
+  auto setting = resolve(flag);
+  if (auto value = parse(setting.value)) {
+    out = *value;
+    return std::nullopt;
+  }
+  return OptionsError{setting.origin + ": expected " + std::string(expected) + ", got '" +
+                      setting.value + "'"};
+}
+
+}  // namespace
+
 Sourced FlagResolver::operator()(std::string_view flag) const {
   const FlagSpec* found = nullptr;
   for (const auto& s : specs_) {
@@ -71,12 +89,7 @@ std::optional<OptionsError> readSwitches(const FlagResolver& resolve, ServeConfi
       {"watch", &config.watch},
   };
   for (auto [flag, out] : switches) {
-    auto value = resolve(flag);
-    if (auto on = parseOnOff(value.value)) {
-      *out = *on;
-    } else {
-      return OptionsError{value.origin + ": expected on or off, got '" + value.value + "'"};
-    }
+    if (auto error = readChoice(resolve, flag, parseOnOff, "on or off", *out)) return error;
   }
   // A script snapshot is made on top of the built-ins.
   if (!config.builtinsSnapshot) config.snapshotScript = false;
@@ -178,12 +191,9 @@ std::optional<OptionsError> readConcurrency(const FlagResolver& resolve, ServeCo
 
 std::optional<OptionsError> readIsolationAndFetch(const FlagResolver& resolve,
                                                   ServeConfig& config) {
-  auto isolation = resolve("isolation");
-  if (auto mode = parseIsolationMode(isolation.value)) {
-    config.isolation = *mode;
-  } else {
-    return OptionsError{isolation.origin + ": expected shared, context or isolate, got '" +
-                        isolation.value + "'"};
+  if (auto error = readChoice(resolve, "isolation", parseIsolationMode,
+                              "shared, context or isolate", config.isolation)) {
+    return error;
   }
 
   auto deny = resolve("fetch-deny");
@@ -225,29 +235,16 @@ std::optional<OptionsError> readRegistry(const FlagResolver& resolve, bool hasSc
 }
 
 std::optional<OptionsError> readSandboxAndLogs(const FlagResolver& resolve, ServeConfig& config) {
-  auto sandbox = resolve("sandbox");
-  if (auto on = parseOnOff(sandbox.value)) {
-    config.sandbox = *on;
-  } else {
-    return OptionsError{sandbox.origin + ": expected on or off, got '" + sandbox.value + "'"};
+  if (auto error = readChoice(resolve, "sandbox", parseOnOff, "on or off", config.sandbox)) {
+    return error;
   }
   config.sandboxUser = resolve("user").value;
   config.sandboxGroup = resolve("group").value;
-
-  auto level = resolve("log-level");
-  if (auto l = parseLogLevel(level.value)) {
-    config.logLevel = *l;
-  } else {
-    return OptionsError{level.origin + ": expected debug, info, warn or error, got '" +
-                        level.value + "'"};
+  if (auto error = readChoice(resolve, "log-level", parseLogLevel, "debug, info, warn or error",
+                              config.logLevel)) {
+    return error;
   }
-  auto format = resolve("log-format");
-  if (auto f = parseLogFormat(format.value)) {
-    config.logFormat = *f;
-  } else {
-    return OptionsError{format.origin + ": expected text or json, got '" + format.value + "'"};
-  }
-  return std::nullopt;
+  return readChoice(resolve, "log-format", parseLogFormat, "text or json", config.logFormat);
 }
 
 }  // namespace isolated::serve_detail

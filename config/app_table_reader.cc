@@ -24,23 +24,32 @@ std::string appWhere(const std::string& name, size_t index) {
   return name.empty() ? "[[app]] #" + std::to_string(index + 1) : "[[app]] \"" + name + "\"";
 }
 
+// `node` as a table, or null after telling `reader` what it was instead.
+const toml::table* tableOf(Reader& reader, const toml::node& node, const std::string& where,
+                           std::string_view key) {
+  auto* table = node.as_table();
+  if (table == nullptr) reader.wrongType(node, where, key, "a table");
+  return table;
+}
+
+// Whether `name`, a key of the table `key`, can be a binding's name; tells `reader` when not.
+bool checkBindingName(Reader& reader, const toml::key& name, const std::string& where,
+                      std::string_view key) {
+  if (isBindingName(std::string(name.str()))) return true;
+  reader.fail(name.source(), where,
+              "key \"" + std::string(key) + "\": '" + std::string(name.str()) +
+                  "' is not a valid binding name (a JavaScript identifier, not a reserved word)");
+  return false;
+}
+
 // `vars` or `secrets`: a table of bindings; secrets must be strings, vars may be any value.
 bool readBindingTable(Reader& reader, const toml::node& node, const std::string& where,
                       std::string_view key, bool secret, BindingSources& out) {
-  auto* table = node.as_table();
-  if (table == nullptr) {
-    reader.wrongType(node, where, key, "a table");
-    return false;
-  }
+  auto* table = tableOf(reader, node, where, key);
+  if (table == nullptr) return false;
   for (const auto& [name, value] : *table) {
     std::string n(name.str());
-    if (!isBindingName(n)) {
-      reader.fail(name.source(), where,
-                  "key \"" + std::string(key) + "\": '" + n +
-                      "' is not a valid binding name (a JavaScript identifier, not a reserved "
-                      "word)");
-      return false;
-    }
+    if (!checkBindingName(reader, name, where, key)) return false;
     if (auto* s = value.as_string()) {
       (secret ? out.secrets : out.vars).emplace_back(n, s->get());
     } else if (secret) {
@@ -61,22 +70,13 @@ bool readBindingTable(Reader& reader, const toml::node& node, const std::string&
 // `services`: a table of NAME = "app name".
 bool readResourceTable(Reader& reader, const toml::node& node, const std::string& where,
                        std::string_view key, AppConfig& app) {
-  auto* table = node.as_table();
-  if (table == nullptr) {
-    reader.wrongType(node, where, key, "a table");
-    return false;
-  }
+  auto* table = tableOf(reader, node, where, key);
+  if (table == nullptr) return false;
   for (const auto& [name, value] : *table) {
     std::string n(name.str());
     const std::string* text = reader.text(value, where, key);
     if (text == nullptr) return false;
-    if (!isBindingName(n)) {
-      reader.fail(name.source(), where,
-                  "key \"" + std::string(key) + "\": '" + n +
-                      "' is not a valid binding name (a JavaScript identifier, not a reserved "
-                      "word)");
-      return false;
-    }
+    if (!checkBindingName(reader, name, where, key)) return false;
     if (key == "services") {
       if (!isAppName(*text)) {
         reader.fail(value.source(), where,
