@@ -102,7 +102,7 @@ TEST(SandboxTest, WorkersRunWithoutPrivilegesUnderSeccomp) {
                  << ": this checkout is in a private directory, and a copy under /tmp failed";
   }
   ReadableHello hello;
-  ServerProcess server(hello.path(), {"--workers", "2"});
+  ServerProcess server(hello.path(), {"--workers", "2", "--sandbox", "on"});
   auto pids = readyWorkers(server, 2);
   ASSERT_EQ(httpGet(server.baseUrl() + "/").status, 200);
   auto line = server.waitForLine(
@@ -145,7 +145,7 @@ TEST(SandboxTest, WorkersHaveTheirOwnNamespacesWhereTheKernelAllows) {
                  << ": this checkout is in a private directory, and a copy under /tmp failed";
   }
   ReadableHello hello;
-  ServerProcess server(hello.path(), {"--workers", "1"});
+  ServerProcess server(hello.path(), {"--workers", "1", "--sandbox", "on"});
   auto pids = readyWorkers(server, 1);
   ASSERT_EQ(pids.size(), 1u);
   auto line = server.waitForLine(
@@ -189,7 +189,7 @@ TEST(SandboxTest, WorkersInheritOnlyStdioAndTheirChannel) {
   ::unlink(path);
   std::string markerTarget = link("/proc/self/fd/" + std::to_string(marker.get()));
   ReadableHello hello;
-  ServerProcess server(hello.path(), {"--workers", "2"});
+  ServerProcess server(hello.path(), {"--workers", "2", "--sandbox", "on"});
   auto pids = readyWorkers(server, 2);
   marker.reset();
 

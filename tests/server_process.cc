@@ -47,16 +47,17 @@ ServerProcess::ServerProcess(const std::string& script, std::vector<std::string>
     envStrings.emplace_back(*e);
   for (const auto& [k, v] : env)
     envStrings.push_back(k + "=" + v);
-  // Sandboxed workers exec the binary and read the script as the sandbox's user. A binary that
-  // user cannot reach (a checkout under /root, say) runs from a staged copy (serverBinary()); a
-  // script it cannot read runs without the sandbox (the sandbox's own tests copy their scripts
-  // to a readable directory); and when staging failed, every server runs without it and the
-  // sandbox's tests skip (sandboxUsable()).
+  // Sandboxed workers exec the binary and read the scripts as the sandbox's user. In a checkout
+  // that user cannot reach (under /root, say) the scripts, and those a --config names, are out
+  // of its reach too: such servers run without the sandbox unless the test chose it. The
+  // sandbox's own tests do, with scripts copied to a readable directory, and their binary is a
+  // staged copy (serverBinary()). A script the user cannot read runs without the sandbox too.
   bool sandboxChosen = env.contains("ISOLATED_SANDBOX") || env.contains("ISOLATED_USER") ||
                        std::find(args.begin(), args.end(), "--sandbox") != args.end() ||
                        std::find(args.begin(), args.end(), "--user") != args.end();
+  const bool privateCheckout = !reachableByOthers(ISOLATED_BINARY, true);
   if (::geteuid() == 0 && !sandboxChosen &&
-      (!sandboxUsable() || (!script.empty() && !reachableByOthers(script, false)))) {
+      (privateCheckout || (!script.empty() && !reachableByOthers(script, false)))) {
     envStrings.push_back("ISOLATED_SANDBOX=off");
   }
 
