@@ -110,7 +110,7 @@ std::optional<OptionsError> readNumbers(const FlagResolver& resolve, ServeConfig
       {"worker-queue-size", 1, 100000, 1, &config.workerQueueSize},
       {"queue-size", 0, 1000000, 1, &config.queueSize},
       {"queue-timeout", 1, 3600000, 1, &config.queueTimeoutMs},
-      // Large bodies stream (supervisor/request_body_tap.h), so the limit is a policy, not a
+      // Large bodies stream (supervisor/http/http_connection.h), so the limit is a policy, not a
       // buffer size; it is held in 32 bits of bytes.
       {"max-body-size", 1, 4095, 1u << 20, &config.maxBodyBytes},
       {"max-header-size", 1024, 1u << 20, 1, &config.maxHeaderBytes},
