@@ -1,8 +1,6 @@
 // ServerProcess: spawn, stderr capture and teardown of a real server under test.
 #include "server_process.h"
 
-#include <sys/stat.h>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
