@@ -96,11 +96,16 @@ std::vector<pid_t> readyWorkers(ServerProcess& server, size_t count) {
   return pids;
 }
 
+// Sandboxed workers need a binary the sandbox's user can run (serverBinary()).
+#define SKIP_UNLESS_SANDBOX_USABLE()                                                             \
+  do {                                                                                           \
+    if (!sandboxUsable())                                                                        \
+      GTEST_SKIP() << "the worker user cannot reach " << ISOLATED_BINARY                         \
+                   << ": this checkout is in a private directory, and a copy under /tmp failed"; \
+  } while (0)
+
 TEST(SandboxTest, WorkersRunWithoutPrivilegesUnderSeccomp) {
-  if (!sandboxUsable()) {
-    GTEST_SKIP() << "the worker user cannot reach " << ISOLATED_BINARY
-                 << ": this checkout is in a private directory, and a copy under /tmp failed";
-  }
+  SKIP_UNLESS_SANDBOX_USABLE();
   ReadableHello hello;
   ServerProcess server(hello.path(), {"--workers", "2", "--sandbox", "on"});
   auto pids = readyWorkers(server, 2);
@@ -140,10 +145,7 @@ TEST(SandboxTest, WorkersRunWithoutPrivilegesUnderSeccomp) {
 }
 
 TEST(SandboxTest, WorkersHaveTheirOwnNamespacesWhereTheKernelAllows) {
-  if (!sandboxUsable()) {
-    GTEST_SKIP() << "the worker user cannot reach " << ISOLATED_BINARY
-                 << ": this checkout is in a private directory, and a copy under /tmp failed";
-  }
+  SKIP_UNLESS_SANDBOX_USABLE();
   ReadableHello hello;
   ServerProcess server(hello.path(), {"--workers", "1", "--sandbox", "on"});
   auto pids = readyWorkers(server, 1);
@@ -177,10 +179,7 @@ TEST(SandboxTest, WorkersHaveTheirOwnNamespacesWhereTheKernelAllows) {
 }
 
 TEST(SandboxTest, WorkersInheritOnlyStdioAndTheirChannel) {
-  if (!sandboxUsable()) {
-    GTEST_SKIP() << "the worker user cannot reach " << ISOLATED_BINARY
-                 << ": this checkout is in a private directory, and a copy under /tmp failed";
-  }
+  SKIP_UNLESS_SANDBOX_USABLE();
   // A descriptor the launching shell leaves open (no close-on-exec): the supervisor inherits
   // it, its workers must not.
   char path[] = "/tmp/isolated-sandbox-marker-XXXXXX";
@@ -234,10 +233,7 @@ TEST(SandboxTest, SandboxOffKeepsTheSupervisorsIdentityButStillClosesDescriptors
 }
 
 TEST(SandboxTest, ScriptTheWorkerUserCannotReadFailsAtStart) {
-  if (!sandboxUsable()) {
-    GTEST_SKIP() << "the worker user cannot reach " << ISOLATED_BINARY
-                 << ": this checkout is in a private directory, and a copy under /tmp failed";
-  }
+  SKIP_UNLESS_SANDBOX_USABLE();
   if (geteuid() != 0) GTEST_SKIP() << "needs root: as non-root the workers keep the user";
   char dir[] = "/tmp/isolated-sandbox-private-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);  // mode 0700, owned by root

@@ -25,8 +25,8 @@ bool sandboxUsable() {
 ServerProcess::ServerProcess(const std::string& script, std::vector<std::string> args,
                              std::map<std::string, std::string> env) {
   // An empty script: the arguments name the apps (--config FILE).
-  std::vector<std::string> argv = {serverBinary().empty() ? ISOLATED_BINARY : serverBinary(),
-                                   "serve"};
+  const std::string& binary = serverBinary();
+  std::vector<std::string> argv = {binary.empty() ? ISOLATED_BINARY : binary, "serve"};
   if (!script.empty()) argv.push_back(script);
   argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   auto given = std::find(args.begin(), args.end(), "--control-socket");
@@ -53,7 +53,8 @@ ServerProcess::ServerProcess(const std::string& script, std::vector<std::string>
   bool sandboxChosen = env.contains("ISOLATED_SANDBOX") || env.contains("ISOLATED_USER") ||
                        std::find(args.begin(), args.end(), "--sandbox") != args.end() ||
                        std::find(args.begin(), args.end(), "--user") != args.end();
-  const bool privateCheckout = !reachableByOthers(ISOLATED_BINARY, true);
+  // As root, the binary is staged (or could not be) exactly when the checkout is private.
+  const bool privateCheckout = binary != ISOLATED_BINARY;
   if (::geteuid() == 0 && !sandboxChosen &&
       (privateCheckout || (!script.empty() && !reachableByOthers(script, false)))) {
     envStrings.push_back("ISOLATED_SANDBOX=off");

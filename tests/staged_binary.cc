@@ -96,10 +96,10 @@ std::string stageBinary(const fs::path& dir) {
 
 const std::string& serverBinary() {
   static const std::string kDirect = ISOLATED_BINARY;
-  static const std::string kNone;
-  if (::geteuid() != 0 || reachableByOthers(kDirect, true)) return kDirect;
+  static const bool kDirectRuns = ::geteuid() != 0 || reachableByOthers(kDirect, true);
+  if (kDirectRuns) return kDirect;
   static const StagedDirectory staged;
-  return staged.binary().empty() ? kNone : staged.binary();
+  return staged.binary();
 }
 
 }  // namespace isolated::test

@@ -194,7 +194,7 @@ TEST(SupervisionTest, WorkerOverHardThresholdIsKilledAndReplaced) {
   const std::string soft = isolated::testing::kAddressSanitizer ? "200" : "100";
   const std::string hard = isolated::testing::kAddressSanitizer ? "300" : "200";
   const std::string fill = isolated::testing::kAddressSanitizer ? "400" : "300";
-  // Filling 300 MB takes longer than the default CPU limit allows one turn.
+  // Filling 300 MB (400 under ASan) takes longer than the default CPU limit allows one turn.
   ServerProcess server(kScripts + "/supervision.js",
                        {"--workers", "1", "--memory-threshold", soft, "--memory-hard-threshold",
                         hard, "--cpu-limit", "10000"});
