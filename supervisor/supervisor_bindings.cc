@@ -77,7 +77,8 @@ void Supervisor::onWorkerBindingCall(WorkerProcess& worker, ipc::BindingCall::Re
     result.setError(message);
     worker.send(reply);
   };
-  if (!holdsRequest(worker.id(), call.getApp(), call.getParentId())) {
+  uint32_t* requestCalls = requests_.storageCalls(worker.id(), call.getApp(), call.getParentId());
+  if (requestCalls == nullptr) {
     logger_.warn(
         "a worker called a storage binding for a request it does not hold",
         {{"worker", worker.id()}, {"request", call.getParentId()}, {"app", call.getApp()}});
@@ -88,7 +89,7 @@ void Supervisor::onWorkerBindingCall(WorkerProcess& worker, ipc::BindingCall::Re
     return refuse("this app has no storage binding named \"" + std::string(call.getBinding()) +
                   "\"");
   }
-  storage_->call(worker.id(), call);
+  storage_->call(worker.id(), *requestCalls, call);
 }
 
 }  // namespace isolated::supervisor

@@ -1,6 +1,7 @@
 // RequestTracker: the supervisor's request books. finish() releases a request exactly once,
 // the recent answers and service depths stay bounded, lookups by worker refuse other workers'
-// requests, and subrequest counts outlive their request until pruned.
+// requests, subrequest counts outlive their request until pruned, and storage call counts live
+// in those bounded records rather than in a map of every request that called storage.
 #include "supervisor/requests/request_tracker.h"
 
 #include <gtest/gtest.h>
@@ -225,6 +226,51 @@ TEST(RequestTrackerTest, SubrequestCountsOutliveTheirRequestUntilPruned) {
   tracker.pruneSubrequests(start + std::chrono::seconds(2), std::chrono::seconds(1));
   EXPECT_EQ(tracker.subrequestCount(), 0u);
   EXPECT_FALSE(tracker.holds(6, 2, id));
+}
+
+TEST(RequestTrackerTest, StorageCallCountsFollowTheRequestAndStayBounded) {
+  RequestTracker tracker;
+  FakeOwner owner;
+  auto now = Clock::now();
+  PendingRequest request = sentRequest(tracker, 4, 9);
+  uint64_t id = request.id;
+  tracker.start(std::move(request));
+  // Not held by another worker or deployment: no count to use.
+  EXPECT_EQ(tracker.storageCalls(5, 9, id), nullptr);
+  EXPECT_EQ(tracker.storageCalls(4, 8, id), nullptr);
+  uint32_t* calls = tracker.storageCalls(4, 9, id);
+  ASSERT_NE(calls, nullptr);
+  *calls = 7;
+
+  // Answered: the count goes on in the recent answer, for waitUntil() work.
+  tracker.rememberAnswer(*tracker.find(id), 4);
+  tracker.finish(id, RequestEnding::answered(), owner);
+  calls = tracker.storageCalls(4, 9, id);
+  ASSERT_NE(calls, nullptr);
+  EXPECT_EQ(*calls, 7u);
+  ++*calls;
+
+  // waitUntil() work fetches: the subrequest count, which outlives the answer, takes it over.
+  tracker.subrequests(id, 4, 9, now);
+  calls = tracker.storageCalls(4, 9, id);
+  ASSERT_NE(calls, nullptr);
+  EXPECT_EQ(*calls, 8u);
+
+  // Many later answers push this one out of the recent answers; the subrequest count still
+  // holds it, with its storage calls.
+  for (size_t i = 0; i < RequestTracker::kRecentAnswers; ++i) {
+    tracker.rememberAnswer(sentRequest(tracker, 4, 9), 4);
+  }
+  EXPECT_EQ(tracker.recent(id), nullptr);
+  calls = tracker.storageCalls(4, 9, id);
+  ASSERT_NE(calls, nullptr);
+  EXPECT_EQ(*calls, 8u);
+  // Once that is pruned too, the request is no longer held and has no count: the books hold
+  // nothing per request beyond the bounded records.
+  tracker.pruneSubrequests(now + std::chrono::hours(1), std::chrono::seconds(1));
+  EXPECT_EQ(tracker.storageCalls(4, 9, id), nullptr);
+  EXPECT_EQ(tracker.subrequestCount(), 0u);
+  EXPECT_EQ(tracker.recentCount(), RequestTracker::kRecentAnswers);
 }
 
 TEST(RequestTrackerTest, ForgetWorkerDropsOnlyItsCounts) {

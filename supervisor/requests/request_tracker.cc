@@ -61,10 +61,13 @@ void RequestTracker::inFlightIds(std::vector<uint64_t>& out) const {
 
 void RequestTracker::rememberAnswer(const PendingRequest& request, uint32_t workerId) {
   if (!recentAnswers_
-           .emplace(request.id, RecentAnswer{request.requestId, workerId, request.deployment})
+           .emplace(request.id, RecentAnswer{request.requestId, workerId, request.deployment,
+                                             request.storageCalls})
            .second) {
     return;
   }
+  if (auto it = subrequests_.find(request.id); it != subrequests_.end())
+    it->second.storageCalls = request.storageCalls;
   recentOrder_.push_back(request.id);
   if (recentOrder_.size() > kRecentAnswers) {
     recentAnswers_.erase(recentOrder_.front());
@@ -100,10 +103,23 @@ bool RequestTracker::holds(uint32_t workerId, uint32_t deployment, uint64_t id) 
   return holder == workerId && held == deployment;
 }
 
+uint32_t* RequestTracker::storageCalls(uint32_t workerId, uint32_t deployment, uint64_t id) {
+  if (!holds(workerId, deployment, id)) return nullptr;
+  if (auto it = inFlight_.find(id); it != inFlight_.end()) return &it->second.storageCalls;
+  if (auto it = subrequests_.find(id); it != subrequests_.end()) return &it->second.storageCalls;
+  if (auto it = recentAnswers_.find(id); it != recentAnswers_.end())
+    return &it->second.storageCalls;
+  return nullptr;
+}
+
 SubrequestCount& RequestTracker::subrequests(uint64_t parentId, uint32_t workerId,
                                              uint32_t deployment, Clock::time_point now) {
-  return subrequests_.try_emplace(parentId, SubrequestCount{workerId, deployment, 0, now})
-      .first->second;
+  auto [it, made] =
+      subrequests_.try_emplace(parentId, SubrequestCount{workerId, deployment, 0, now});
+  // Made by waitUntil() work after the answer: it takes over the answer's storage call count.
+  if (const RecentAnswer* answer = recent(parentId); made && answer != nullptr)
+    it->second.storageCalls = answer->storageCalls;
+  return it->second;
 }
 
 void RequestTracker::pruneSubrequests(Clock::time_point now, Clock::duration horizon) {

@@ -1,7 +1,8 @@
 // The supervisor's request state, with one owner: the ids it issues, the HTTP requests whose
 // inline body is still arriving, the requests in flight on a worker, the recent answers (for
 // waitUntil() work that logs or fetches after its answer), the subrequest counts of
-// --max-subrequests and the depth of service-binding requests. The Supervisor keeps the
+// --max-subrequests, each request's storage binding calls and the depth of service-binding
+// requests. The Supervisor keeps the
 // orchestration (admission, queues, placement, the answers themselves); this class keeps the
 // books, and every request in flight leaves them through finish().
 //
@@ -19,6 +20,8 @@
 //   answered exactly once": requests leave by finish() only, and finish() runs once.
 // - Recent answers hold at most kRecentAnswers entries and service depths at most
 //   kServiceDepthMemory (bounded FIFOs, oldest out first).
+// - A request's storage call count is in the record that holds it (storageCalls()): copied into
+//   its recent answer and its subrequest count when it is answered, gone with the last of them.
 // - A subrequest count outlives its request (waitUntil() work may still fetch) until
 //   pruneSubrequests() finds it stale or its worker is lost (forgetWorker()).
 // - Every request started has its wall deadline (arrived + wallLimit) in a deadline queue, so
@@ -91,6 +94,7 @@ struct RecentAnswer {
   std::string requestId;
   uint32_t workerId;
   uint32_t deployment;
+  uint32_t storageCalls = 0;
 };
 
 // Fetches started for one parent request, for --max-subrequests.
@@ -100,6 +104,9 @@ struct SubrequestCount {
   uint32_t deployment;
   uint32_t started;
   Clock::time_point lastStart;
+  // Storage binding calls, once the request has been answered (PendingRequest::storageCalls
+  // before): waitUntil() work that fetches may still call storage.
+  uint32_t storageCalls = 0;
 };
 
 class RequestTracker {
@@ -189,6 +196,11 @@ class RequestTracker {
   // work) held by worker `workerId` for deployment `deployment`: the check every fetch and
   // binding call of a worker passes.
   bool holds(uint32_t workerId, uint32_t deployment, uint64_t id) const;
+  // The storage binding calls made by request `id` when holds() is true for it, or null: the
+  // count of the record that holds it longest (in flight, its subrequest count, its recent
+  // answer). So the per-request counts live exactly as long as a request may still call, in
+  // records that are bounded (no map of every request that ever called storage).
+  uint32_t* storageCalls(uint32_t workerId, uint32_t deployment, uint64_t id);
 
   // ---- subrequests (--max-subrequests) ----
   // The count of `parentId`, made (with none started) when it has none yet.

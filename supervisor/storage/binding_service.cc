@@ -93,8 +93,6 @@ void BindingService::refuse(uint32_t workerId, uint64_t callId, const std::strin
 void BindingService::prune(Clock::time_point now) {
   if (now - lastPrune_ < std::chrono::seconds(1)) return;
   lastPrune_ = now;
-  std::erase_if(requests_,
-                [&](const auto& item) { return now - item.second.lastCall > options_.retention; });
   for (auto it = deployments_.begin(); it != deployments_.end();) {
     DeploymentBindings& bindings = it->second;
     if (isCurrent_(it->first)) {
@@ -110,9 +108,9 @@ void BindingService::prune(Clock::time_point now) {
   std::erase_if(shared_, [](const auto& item) { return item.second.expired(); });
 }
 
-void BindingService::call(uint32_t workerId, ipc::BindingCall::Reader call) {
+void BindingService::call(uint32_t workerId, uint32_t& requestCalls,
+                          ipc::BindingCall::Reader call) {
   uint64_t callId = call.getCallId();
-  uint64_t parentId = call.getParentId();
   auto now = Clock::now();
   prune(now);
   std::string name = call.getBinding();
@@ -125,8 +123,7 @@ void BindingService::call(uint32_t workerId, ipc::BindingCall::Reader call) {
       call.getValue().size() > ipc::kBindingMaxValueBytes) {
     return refuse(workerId, callId, "the call's arguments or value are over the binding limits");
   }
-  auto entry = requests_.try_emplace(parentId, RequestEntry{0, now}).first;
-  if (entry->second.calls >= options_.maxCallsPerRequest) {
+  if (requestCalls >= options_.maxCallsPerRequest) {
     return refuse(workerId, callId,
                   "too many storage operations: one request may make at most " +
                       std::to_string(options_.maxCallsPerRequest));
@@ -137,8 +134,7 @@ void BindingService::call(uint32_t workerId, ipc::BindingCall::Reader call) {
                   "the worker already has " + std::to_string(ipc::kBindingMaxInFlightPerWorker) +
                       " storage operations in flight");
   }
-  ++entry->second.calls;
-  entry->second.lastCall = now;
+  ++requestCalls;
   ++inFlight;
 
   std::shared_ptr<Bound> bound = found->second;

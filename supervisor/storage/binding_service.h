@@ -11,8 +11,9 @@
 // waitUntil() work finish, then lets them go; a backend closes with its last binding.
 //
 // Trust: the supervisor checks that the call's parent request belongs to the calling worker and
-// the call's app before call() (the same check as fetch()); here the calls per request and the
-// calls in flight per worker are bounded and oversized input is refused.
+// the call's app before call() (the same check as fetch()), and gives the request's call count,
+// which it keeps with the request (RequestTracker::storageCalls); here the calls per request
+// and the calls in flight per worker are bounded and oversized input is refused.
 // Threading: call() and the replies run on the loop thread; backend work runs on the storage
 // threads (StorageExecutor), never on the loop: one pool for local backends and one for
 // PostgreSQL, so that a database that is down (each call then waits up to its timeout) never
@@ -48,8 +49,7 @@ struct BindingServiceOptions {
   // or down database never delays local storage.
   unsigned remoteThreads = 4;
   std::chrono::milliseconds pgTimeout{5000};
-  // How long a request's entry (its call count) is kept after its last call, and how long a
-  // deployment that is no longer current keeps its bindings.
+  // How long a deployment that is no longer current keeps its bindings.
   std::chrono::milliseconds retention{60000};
   uint32_t maxCallsPerRequest = 1000;
   // A call that has waited this long for a storage thread fails without running: its request
@@ -73,7 +73,8 @@ class BindingService {
   void addDeployment(uint32_t deployment, const std::string& app,
                      const std::vector<StorageBindingSpec>& specs);
   // Performs a call whose parent request the supervisor has checked, or refuses it.
-  void call(uint32_t workerId, ipc::BindingCall::Reader call);
+  // `requestCalls` is the parent request's count of calls, counted here when the call runs.
+  void call(uint32_t workerId, uint32_t& requestCalls, ipc::BindingCall::Reader call);
   // Answers `callId` with an error at once.
   void refuse(uint32_t workerId, uint64_t callId, const std::string& message);
   size_t pending() const {
@@ -94,10 +95,6 @@ class BindingService {
     // Since when the deployment is not current (the retention clock); unset while current.
     std::optional<Clock::time_point> retiredAt;
   };
-  struct RequestEntry {
-    uint32_t calls;
-    Clock::time_point lastCall;
-  };
   std::shared_ptr<Bound> open(const StorageBindingSpec& spec);
   void answer(uint32_t workerId, uint64_t callId, const BindingReply& reply);
   void prune(Clock::time_point now);
@@ -110,7 +107,6 @@ class BindingService {
   std::unordered_map<uint32_t, DeploymentBindings> deployments_;
   // Backends by sharing key; an entry goes when its last binding does.
   std::map<std::string, std::weak_ptr<Bound>> shared_;
-  std::unordered_map<uint64_t, RequestEntry> requests_;
   std::unordered_map<uint32_t, size_t> inFlight_;  // per worker
   Clock::time_point lastPrune_;
   // Declared last: destroyed first, so no storage thread outlives the backends it uses (the
