@@ -30,9 +30,10 @@
 #                 peak total RSS (sampled every 0.2 s) against the bound that max_isolates
 #                 implies: base RSS + workers x max_isolates x the per-isolate figure of row 1.
 #   noisy    app0 (B) and app `noisy` (A: `for (;;) {}` in fetch, cpu_limit $NOISY_CPU_LIMIT ms).
-#     5 noisy     B paced (wrk -c$PACED_CONNS, each connection waiting so that the total is about
-#                 $PACED_RATE req/s) alone, then again while wrk -c$NOISY_CONNS keeps A spinning
-#                 into its limit: B's failed requests and B's p99 with A / alone.
+#     5 noisy     B warmed up closed-loop for $WARMUP s (so that its handler is optimised before
+#                 either window), then paced (wrk -c$PACED_CONNS, each connection waiting so that
+#                 the total is about $PACED_RATE req/s) alone, then again while wrk -c$NOISY_CONNS
+#                 keeps A spinning into its limit: B's failed requests and B's p99 with A / alone.
 #
 # Every server runs with memory_threshold = 8192 MB so that recycling stays out of the
 # figures, and isolate_idle_timeout = 0 (no idle eviction) except where a row says otherwise.
@@ -459,7 +460,12 @@ run_noisy() {
   local delay
   delay="$(awk -v c="${PACED_CONNS}" -v r="${PACED_RATE}" 'BEGIN { printf "%d", c * 1000 / r }')"
   local paced=(TENANTS_MODE=paced TENANTS_HOST=app0.test TENANTS_DELAY_MS="${delay}")
-  run_wrk "${TMP_DIR}/warm.txt" "${WARMUP}" "${PACED_CONNS}" "${paced[@]}"
+  # B's warm-up is closed-loop (tens of thousands of requests): V8 tiers B's handler up to
+  # optimised code after a few thousand requests, and at the paced rate that would land inside
+  # one of the two measured windows, so the ratio would compare a JIT compile with no
+  # neighbour (docs/multi-tenancy.md, "The noisy neighbour's warm-up").
+  wrk -t1 -c"${PACED_CONNS}" -d"${WARMUP}s" --timeout 10s -H "Host: app0.test" \
+    "http://127.0.0.1:${PORT}/" >"${TMP_DIR}/warm.txt" 2>&1
   run_wrk "${RAW_DIR}/noisy.alone.wrk.txt" "${DURATION}" "${PACED_CONNS}" "${paced[@]}"
   local out="${RAW_DIR}/noisy.alone.wrk.txt"
   FIG[b_alone_p99_ms]="$(us_to_ms "$(tenants_field "${out}" p99_us)")"
