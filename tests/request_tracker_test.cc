@@ -215,15 +215,20 @@ TEST(RequestTrackerTest, SubrequestCountsOutliveTheirRequestUntilPruned) {
   EXPECT_EQ(tracker.subrequests(id, 6, 2, start).started, 1u);
 
   // In flight: never pruned, however old its last fetch.
-  tracker.pruneSubrequests(start + std::chrono::hours(1), std::chrono::seconds(1));
+  auto later = start + std::chrono::hours(1);
+  tracker.pruneSubrequests(later, std::chrono::seconds(1));
+  EXPECT_EQ(tracker.subrequestCount(), 1u);
+  tracker.pruneSubrequests(later + std::chrono::seconds(2), std::chrono::seconds(1));
   EXPECT_EQ(tracker.subrequestCount(), 1u);
 
-  // Finished and forgotten as an answer: the count alone still says who held it.
+  // Finished and forgotten as an answer: the count alone still says who held it, until a
+  // horizon after its last fetch (waitUntil() work fetched 3 s after `later`).
+  tracker.subrequests(id, 6, 2, later).lastStart = later + std::chrono::seconds(3);
   tracker.finish(id, RequestEnding::answered(), owner);
   EXPECT_TRUE(tracker.holds(6, 2, id));
-  tracker.pruneSubrequests(start + std::chrono::milliseconds(500), std::chrono::seconds(1));
+  tracker.pruneSubrequests(later + std::chrono::milliseconds(3500), std::chrono::seconds(1));
   EXPECT_EQ(tracker.subrequestCount(), 1u);
-  tracker.pruneSubrequests(start + std::chrono::seconds(2), std::chrono::seconds(1));
+  tracker.pruneSubrequests(later + std::chrono::seconds(5), std::chrono::seconds(1));
   EXPECT_EQ(tracker.subrequestCount(), 0u);
   EXPECT_FALSE(tracker.holds(6, 2, id));
 }

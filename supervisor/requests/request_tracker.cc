@@ -116,6 +116,7 @@ SubrequestCount& RequestTracker::subrequests(uint64_t parentId, uint32_t workerI
                                              uint32_t deployment, Clock::time_point now) {
   auto [it, made] =
       subrequests_.try_emplace(parentId, SubrequestCount{workerId, deployment, 0, now});
+  if (made) subrequestChecks_.push_back({now, parentId});
   // Made by waitUntil() work after the answer: it takes over the answer's storage call count.
   if (const RecentAnswer* answer = recent(parentId); made && answer != nullptr)
     it->second.storageCalls = answer->storageCalls;
@@ -123,9 +124,20 @@ SubrequestCount& RequestTracker::subrequests(uint64_t parentId, uint32_t workerI
 }
 
 void RequestTracker::pruneSubrequests(Clock::time_point now, Clock::duration horizon) {
-  std::erase_if(subrequests_, [&](const auto& item) {
-    return !inFlight_.contains(item.first) && now - item.second.lastStart > horizon;
-  });
+  // Only the counts due a check are looked at (the oldest first), not every count: at tens of
+  // thousands of fetches a second a full scan would hold the loop for milliseconds.
+  while (!subrequestChecks_.empty() && now - subrequestChecks_.front().first > horizon) {
+    uint64_t id = subrequestChecks_.front().second;
+    subrequestChecks_.pop_front();
+    auto it = subrequests_.find(id);
+    if (it == subrequests_.end()) continue;  // forgotten with its worker
+    if (!inFlight_.contains(id) && now - it->second.lastStart > horizon) {
+      subrequests_.erase(it);
+    } else {
+      // Still in use: checked again a horizon from now (each count at most once a horizon).
+      subrequestChecks_.push_back({now, id});
+    }
+  }
 }
 
 void RequestTracker::forgetWorker(uint32_t workerId) {

@@ -207,6 +207,8 @@ class RequestTracker {
   SubrequestCount& subrequests(uint64_t parentId, uint32_t workerId, uint32_t deployment,
                                Clock::time_point now);
   // Drops the counts of finished requests whose last fetch started more than `horizon` ago.
+  // `now` must not go back between calls (the steady clock); it looks only at counts last
+  // looked at more than `horizon` ago, so its cost is the counts due, not the counts kept.
   void pruneSubrequests(Clock::time_point now, Clock::duration horizon);
   // Drops the counts of a lost worker's requests.
   void forgetWorker(uint32_t workerId);
@@ -225,6 +227,9 @@ class RequestTracker {
   std::unordered_map<uint64_t, RecentAnswer> recentAnswers_;
   std::deque<uint64_t> recentOrder_;
   std::unordered_map<uint64_t, SubrequestCount> subrequests_;
+  // When each count is next due a look by pruneSubrequests(), in time order: one entry per count
+  // (and, briefly, per count a lost worker took with it).
+  std::deque<std::pair<Clock::time_point, uint64_t>> subrequestChecks_;
   std::unordered_map<uint64_t, uint32_t> serviceDepths_;
   std::deque<uint64_t> serviceDepthOrder_;
 };
