@@ -66,6 +66,10 @@ struct Response {
   runtimeError @4 :Text;
   # The body follows as BodyChunk messages (`body` is then empty); see ipc/protocol.h.
   bodyFollows @5 :Bool;
+  # The script has waitUntil() work pending as it answers (as the head goes out, for a streamed
+  # response): its fetches and binding calls may come for up to Configure.waitUntilTimeoutMs
+  # after this Response, and the supervisor keeps the request held that long (rule 3).
+  waitUntilPending @6 :Bool;
 }
 
 struct Ping {

@@ -64,9 +64,12 @@
 //     script registered with waitUntil() may continue after the Response (and may still log
 //     with the id) for at most Configure.waitUntilTimeoutMs; the worker accounts for it and a
 //     Shutdown waits for it (up to the deadline). A request's timers and fetches end with the
-//     request and that work (docs/limits.md). After a context rebuild the worker may run a
-//     request it still holds again (its body arrived whole, no answer begun, no fetch made):
-//     the supervisor sees nothing of it but, still, exactly one Response for the id.
+//     request and that work (docs/limits.md). A Response sent while such work is pending says
+//     so (waitUntilPending): the supervisor then accepts the request's fetches and binding
+//     calls (rules 8, 23) for waitUntilTimeoutMs after it, however many other requests it
+//     answers meanwhile; without it, only for its most recent answers. After a context rebuild the
+//     worker may run a request it still holds again (its body arrived whole, no answer begun, no
+//     fetch made): the supervisor sees nothing of it but, still, exactly one Response for the id.
 //  4. RequestCancel(id) may cross the Response for id; the supervisor ignores a Response whose
 //     request it has already answered or cancelled, and the worker ignores a cancel for an id it
 //     has already answered.
@@ -170,7 +173,7 @@ namespace isolated::ipc {
 inline constexpr size_t kMaxModuleBytes = 16u << 20;
 
 // Bumped whenever a message or rule changes meaning; see rule 0.
-inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kProtocolVersion = 3;
 
 // Streamed bodies (see rule 8): the largest data in one BodyChunk, and the credit window each
 // direction of each request starts with.

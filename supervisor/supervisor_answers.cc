@@ -158,6 +158,12 @@ void Supervisor::onWorkerResponse(WorkerProcess& worker, ipc::Response::Reader r
   if (request->responseStreaming) {
     return worker.kill("protocol error: a second Response for one request");
   }
+  // Its waitUntil() work may fetch and call storage until the worker's deadline for it (rule 3),
+  // with a second's slack for messages on their way.
+  if (response.getWaitUntilPending()) {
+    requests_.linger(*request, worker.id(),
+                     Clock::now() + std::chrono::seconds(config_.waitUntilTimeoutSec + 1));
+  }
   // A legal frame can carry millions of (empty) headers; the answer is refused rather than
   // copied header by header.
   if (response.getHeaders().size() > kMaxResponseHeaders) {

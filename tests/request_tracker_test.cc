@@ -278,6 +278,43 @@ TEST(RequestTrackerTest, StorageCallCountsFollowTheRequestAndStayBounded) {
   EXPECT_EQ(tracker.recentCount(), RequestTracker::kRecentAnswers);
 }
 
+TEST(RequestTrackerTest, ALingeringRequestIsHeldUntilItsTimeHowManyAnswersFollow) {
+  RequestTracker tracker;
+  FakeOwner owner;
+  auto now = Clock::now();
+  PendingRequest request = sentRequest(tracker, 2, 3);
+  uint64_t id = request.id;
+  request.storageCalls = 4;
+  tracker.start(std::move(request));
+  tracker.linger(*tracker.find(id), 2, now + std::chrono::seconds(30));
+  tracker.rememberAnswer(*tracker.find(id), 2);
+  tracker.finish(id, RequestEnding::answered(), owner);
+  for (size_t i = 0; i < RequestTracker::kRecentAnswers + 10; ++i) {
+    tracker.rememberAnswer(sentRequest(tracker, 2, 3), 2);
+  }
+  EXPECT_EQ(tracker.recent(id), nullptr);
+  EXPECT_TRUE(tracker.holds(2, 3, id));
+  EXPECT_FALSE(tracker.holds(1, 3, id));
+  EXPECT_FALSE(tracker.holds(2, 4, id));
+  uint32_t* calls = tracker.storageCalls(2, 3, id);
+  ASSERT_NE(calls, nullptr);
+  EXPECT_EQ(*calls, 4u);
+
+  tracker.pruneLingering(now + std::chrono::seconds(29));
+  EXPECT_TRUE(tracker.holds(2, 3, id));
+  tracker.pruneLingering(now + std::chrono::seconds(30));
+  EXPECT_FALSE(tracker.holds(2, 3, id));
+  EXPECT_EQ(tracker.lingeringCount(), 0u);
+
+  // A lost worker's lingering requests go with it.
+  PendingRequest other = sentRequest(tracker, 5, 3);
+  tracker.linger(other, 5, now + std::chrono::seconds(60));
+  tracker.forgetWorker(5);
+  EXPECT_FALSE(tracker.holds(5, 3, other.id));
+  tracker.pruneLingering(now + std::chrono::seconds(61));
+  EXPECT_EQ(tracker.lingeringCount(), 0u);
+}
+
 TEST(RequestTrackerTest, ForgetWorkerDropsOnlyItsCounts) {
   RequestTracker tracker;
   auto now = Clock::now();

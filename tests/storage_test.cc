@@ -203,6 +203,29 @@ TEST(StorageKv, WaitUntilWorkMayStillWrite) {
   EXPECT_EQ(value, "written later");
 }
 
+// The supervisor remembers only its most recent answers (RequestTracker::kRecentAnswers), so
+// under load a request answered a moment ago drops out of them; its waitUntil() work must still
+// reach storage (the Response said the work was pending: the request lingers).
+TEST(StorageKv, WaitUntilWorkMayWriteAfterThousandsOfLaterAnswers) {
+  TempDir dir;
+  StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite"});
+  ASSERT_TRUE(server.ready());
+  ASSERT_EQ(server.get("/kv/held?k=held").status, 200);
+  for (size_t i = 0; i < 4200; ++i) {
+    ASSERT_EQ(server.get("/").status, 200) << i;
+  }
+  ASSERT_EQ(server.get("/kv/release").status, 200);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  json value;
+  while (std::chrono::steady_clock::now() < deadline) {
+    value = server.getJson("/kv/get?k=held")["value"];
+    if (!value.is_null()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(value, "written when released");
+  EXPECT_EQ(server.process().output().find("does not hold"), std::string::npos);
+}
+
 TEST(StorageKv, ManyWorkersWritingOneKey) {
   TempDir dir;
   StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite", "--workers", "4"});

@@ -89,8 +89,9 @@ uint64_t IsolateHost::addTimer(double delayMs, bool repeat, uint64_t requestId,
 void IsolateHost::respond(uint64_t id, uint16_t status, v8::Local<v8::String> headerText,
                           v8::Local<v8::Value> body) {
   if (!context_ || !context_->hasRequest(id) || streams_.responseStarted(id)) return;
+  bool waitUntilPending = context_->waitUntilFor(id) > 0;
   complete(id);
-  writer_.response(isolate_->get(), id, status, headerText, body);
+  writer_.response(isolate_->get(), id, status, headerText, body, waitUntilPending);
   armGraceIfBackground();
 }
 
@@ -107,14 +108,14 @@ void IsolateHost::answerError(uint64_t id, std::string_view kind, const std::str
     streams_.end(id, /*aborted=*/true);
     return;
   }
-  writer_.runtimeError(id, kind, detail);
+  writer_.runtimeError(id, kind, detail, context_ && context_->waitUntilFor(id) > 0);
   armGraceIfBackground();
 }
 
 bool IsolateHost::startResponse(uint64_t id, uint16_t status, v8::Local<v8::String> headerText) {
   if (!context_ || !context_->hasRequest(id) || streams_.responseStarted(id)) return false;
   replayable_.erase(id);  // its answer has begun: it can no longer run again
-  writer_.streamedResponse(isolate_->get(), id, status, headerText);
+  writer_.streamedResponse(isolate_->get(), id, status, headerText, context_->waitUntilFor(id) > 0);
   streams_.startResponse(id);
   return true;
 }

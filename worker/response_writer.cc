@@ -71,22 +71,25 @@ constexpr RuntimeErrorReply kRuntimeErrors[] = {
 }  // namespace
 
 void ResponseWriter::streamedResponse(v8::Isolate* isolate, uint64_t id, uint16_t status,
-                                      v8::Local<v8::String> headerText) {
+                                      v8::Local<v8::String> headerText, bool waitUntilPending) {
   ipc::SmallMessageBuilder message;
   auto response = message.initRoot<ipc::Envelope>().initResponse();
   response.setId(id);
   response.setStatus(status);
   response.setBodyFollows(true);
+  response.setWaitUntilPending(waitUntilPending);
   setHeaders(isolate, response, headerText);
   outbox_.send(message);
 }
 
 void ResponseWriter::response(v8::Isolate* isolate, uint64_t id, uint16_t status,
-                              v8::Local<v8::String> headerText, v8::Local<v8::Value> body) {
+                              v8::Local<v8::String> headerText, v8::Local<v8::Value> body,
+                              bool waitUntilPending) {
   ipc::SmallMessageBuilder message;
   auto response = message.initRoot<ipc::Envelope>().initResponse();
   response.setId(id);
   response.setStatus(status);
+  response.setWaitUntilPending(waitUntilPending);
   setHeaders(isolate, response, headerText);
   if (body->IsString()) {
     auto text = body.As<v8::String>();
@@ -102,7 +105,8 @@ void ResponseWriter::response(v8::Isolate* isolate, uint64_t id, uint16_t status
   outbox_.send(message);
 }
 
-void ResponseWriter::runtimeError(uint64_t id, std::string_view kind, const std::string& detail) {
+void ResponseWriter::runtimeError(uint64_t id, std::string_view kind, const std::string& detail,
+                                  bool waitUntilPending) {
   log(3, detail, id);
   RuntimeErrorReply reply{kind, 500, "Internal Server Error\n"};
   for (const auto& entry : kRuntimeErrors) {
@@ -118,6 +122,7 @@ void ResponseWriter::runtimeError(uint64_t id, std::string_view kind, const std:
   response.setBody(
       kj::arrayPtr(reinterpret_cast<const kj::byte*>(reply.body.data()), reply.body.size()));
   response.setRuntimeError(capnp::Text::Reader(kind.data(), kind.size()));
+  response.setWaitUntilPending(waitUntilPending);
   outbox_.send(message);
 }
 

@@ -40,14 +40,17 @@ class ResponseWriter {
   // string crosses from JavaScript, not an array read element by element through the API,
   // which cost more than the rest of the encoding); each character is written as one byte, the
   // way fetch defines header bytes. A NUL cannot occur in a name or value (Headers refuses it).
-  // `body` is a string, an ArrayBuffer or nothing.
+  // `body` is a string, an ArrayBuffer or nothing. `waitUntilPending`: the request has
+  // waitUntil() work still to run (Response.waitUntilPending), here and below.
   void response(v8::Isolate* isolate, uint64_t id, uint16_t status,
-                v8::Local<v8::String> headerText, v8::Local<v8::Value> body);
+                v8::Local<v8::String> headerText, v8::Local<v8::Value> body,
+                bool waitUntilPending = false);
   // Status and headers of a response whose body follows as BodyChunk messages.
   void streamedResponse(v8::Isolate* isolate, uint64_t id, uint16_t status,
-                        v8::Local<v8::String> headerText);
+                        v8::Local<v8::String> headerText, bool waitUntilPending = false);
   // The runtime's answer of kind `kind` (see above); `detail` is logged with the request id.
-  void runtimeError(uint64_t id, std::string_view kind, const std::string& detail);
+  void runtimeError(uint64_t id, std::string_view kind, const std::string& detail,
+                    bool waitUntilPending = false);
   // `level`: 0 debug, 1 info, 2 warn, 3 error (console.debug/log/warn/error).
   void log(int level, const std::string& message, uint64_t requestId);
 

@@ -68,6 +68,8 @@ void RequestTracker::rememberAnswer(const PendingRequest& request, uint32_t work
   }
   if (auto it = subrequests_.find(request.id); it != subrequests_.end())
     it->second.storageCalls = request.storageCalls;
+  if (auto it = lingering_.find(request.id); it != lingering_.end())
+    it->second.storageCalls = request.storageCalls;
   recentOrder_.push_back(request.id);
   if (recentOrder_.size() > kRecentAnswers) {
     recentAnswers_.erase(recentOrder_.front());
@@ -96,6 +98,9 @@ bool RequestTracker::holds(uint32_t workerId, uint32_t deployment, uint64_t id) 
   } else if (const RecentAnswer* answer = recent(id)) {
     holder = answer->workerId;
     held = answer->deployment;
+  } else if (auto lingers = lingering_.find(id); lingers != lingering_.end()) {
+    holder = lingers->second.workerId;
+    held = lingers->second.deployment;
   } else if (auto known = subrequests_.find(id); known != subrequests_.end()) {
     holder = known->second.workerId;
     held = known->second.deployment;
@@ -106,6 +111,7 @@ bool RequestTracker::holds(uint32_t workerId, uint32_t deployment, uint64_t id) 
 uint32_t* RequestTracker::storageCalls(uint32_t workerId, uint32_t deployment, uint64_t id) {
   if (!holds(workerId, deployment, id)) return nullptr;
   if (auto it = inFlight_.find(id); it != inFlight_.end()) return &it->second.storageCalls;
+  if (auto it = lingering_.find(id); it != lingering_.end()) return &it->second.storageCalls;
   if (auto it = subrequests_.find(id); it != subrequests_.end()) return &it->second.storageCalls;
   if (auto it = recentAnswers_.find(id); it != recentAnswers_.end())
     return &it->second.storageCalls;
@@ -117,7 +123,8 @@ SubrequestCount& RequestTracker::subrequests(uint64_t parentId, uint32_t workerI
   auto [it, made] =
       subrequests_.try_emplace(parentId, SubrequestCount{workerId, deployment, 0, now});
   if (made) subrequestChecks_.push_back({now, parentId});
-  // Made by waitUntil() work after the answer: it takes over the answer's storage call count.
+  // Made by waitUntil() work after the answer: it takes over the answer's storage call count
+  // (a lingering request keeps its own, which storageCalls() asks first).
   if (const RecentAnswer* answer = recent(parentId); made && answer != nullptr)
     it->second.storageCalls = answer->storageCalls;
   return it->second;
@@ -140,8 +147,24 @@ void RequestTracker::pruneSubrequests(Clock::time_point now, Clock::duration hor
   }
 }
 
+void RequestTracker::linger(const PendingRequest& request, uint32_t workerId,
+                            Clock::time_point until) {
+  auto [it, made] = lingering_.try_emplace(
+      request.id, LingeringRequest{workerId, request.deployment, until, request.storageCalls});
+  if (!made) return;
+  lingeringOrder_.push_back({until, request.id});
+}
+
+void RequestTracker::pruneLingering(Clock::time_point now) {
+  while (!lingeringOrder_.empty() && lingeringOrder_.front().first <= now) {
+    lingering_.erase(lingeringOrder_.front().second);
+    lingeringOrder_.pop_front();
+  }
+}
+
 void RequestTracker::forgetWorker(uint32_t workerId) {
   std::erase_if(subrequests_, [&](const auto& item) { return item.second.workerId == workerId; });
+  std::erase_if(lingering_, [&](const auto& item) { return item.second.workerId == workerId; });
 }
 
 uint32_t RequestTracker::serviceDepth(uint64_t id) const {

@@ -22,6 +22,8 @@
 //   kServiceDepthMemory (bounded FIFOs, oldest out first).
 // - A request's storage call count is in the record that holds it (storageCalls()): copied into
 //   its recent answer and its subrequest count when it is answered, gone with the last of them.
+// - A request answered with waitUntil() work pending lingers (linger()) until its deadline and
+//   no longer: pruneLingering() drops what is due, oldest first, without a scan.
 // - A subrequest count outlives its request (waitUntil() work may still fetch) until
 //   pruneSubrequests() finds it stale or its worker is lost (forgetWorker()).
 // - Every request started has its wall deadline (arrived + wallLimit) in a deadline queue, so
@@ -94,6 +96,16 @@ struct RecentAnswer {
   std::string requestId;
   uint32_t workerId;
   uint32_t deployment;
+  uint32_t storageCalls = 0;
+};
+
+// A request answered while its waitUntil() work was pending (Response.waitUntilPending): held
+// for that work until `until`, however many answers come after it.
+struct LingeringRequest {
+  using Clock = std::chrono::steady_clock;
+  uint32_t workerId;
+  uint32_t deployment;
+  Clock::time_point until;
   uint32_t storageCalls = 0;
 };
 
@@ -192,15 +204,23 @@ class RequestTracker {
   size_t recentCount() const { return recentOrder_.size(); }
   // The client-visible id of request `id`, in flight or answered recently; empty otherwise.
   std::string_view requestIdOf(uint64_t id) const;
-  // Whether request `id` is (or was recently, or still has subrequests counted: waitUntil()
-  // work) held by worker `workerId` for deployment `deployment`: the check every fetch and
-  // binding call of a worker passes.
+  // Whether request `id` is (or was recently, or lingers for its waitUntil() work, or still has
+  // subrequests counted) held by worker `workerId` for deployment `deployment`: the check every
+  // fetch and binding call of a worker passes.
   bool holds(uint32_t workerId, uint32_t deployment, uint64_t id) const;
   // The storage binding calls made by request `id` when holds() is true for it, or null: the
   // count of the record that holds it longest (in flight, its subrequest count, its recent
   // answer). So the per-request counts live exactly as long as a request may still call, in
   // records that are bounded (no map of every request that ever called storage).
   uint32_t* storageCalls(uint32_t workerId, uint32_t deployment, uint64_t id);
+
+  // ---- requests whose waitUntil() work outlives their answer ----
+  // Holds request `request` (in flight, held by `workerId`) until `until` for its waitUntil()
+  // work. Call before its answer is remembered; `until` must not go back between calls.
+  void linger(const PendingRequest& request, uint32_t workerId, Clock::time_point until);
+  // Drops the lingering requests whose time is up at `now`.
+  void pruneLingering(Clock::time_point now);
+  size_t lingeringCount() const { return lingering_.size(); }
 
   // ---- subrequests (--max-subrequests) ----
   // The count of `parentId`, made (with none started) when it has none yet.
@@ -226,6 +246,8 @@ class RequestTracker {
   std::unordered_map<uint64_t, PendingRequest> reading_;
   std::unordered_map<uint64_t, RecentAnswer> recentAnswers_;
   std::deque<uint64_t> recentOrder_;
+  std::unordered_map<uint64_t, LingeringRequest> lingering_;
+  std::deque<std::pair<Clock::time_point, uint64_t>> lingeringOrder_;  // by `until`
   std::unordered_map<uint64_t, SubrequestCount> subrequests_;
   // When each count is next due a look by pruneSubrequests(), in time order: one entry per count
   // (and, briefly, per count a lost worker took with it).

@@ -7,6 +7,12 @@ function json(value, status = 200) {
   });
 }
 
+// Released by /kv/release: waitUntil() work of /kv/held waits for it.
+let release;
+const held = new Promise((resolve) => {
+  release = resolve;
+});
+
 async function kv(env, url, request, ctx) {
   const key = url.searchParams.get('k');
   switch (url.pathname) {
@@ -49,6 +55,14 @@ async function kv(env, url, request, ctx) {
     case '/kv/later':
       // A write from waitUntil() work, after the response has gone.
       ctx.waitUntil(env.KV.put(key, 'written later'));
+      return json({ ok: true });
+    case '/kv/held':
+      // A write from waitUntil() work once /kv/release is asked, however many requests the
+      // server has answered in between.
+      ctx.waitUntil(held.then(() => env.KV.put(key, 'written when released')));
+      return json({ ok: true });
+    case '/kv/release':
+      release();
       return json({ ok: true });
   }
   return json({ error: 'no route' }, 404);
