@@ -76,6 +76,17 @@ class StorageServer {
   json postJson(const std::string& path, const json& body) {
     return parse(post(path, body.dump()));
   }
+  // KV key `key`'s value once it has one (written by waitUntil() work), or null after `limit`.
+  json awaitValue(const std::string& key, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    json value;
+    while (std::chrono::steady_clock::now() < deadline) {
+      value = getJson("/kv/get?k=" + key)["value"];
+      if (!value.is_null()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return value;
+  }
 
  private:
   static std::vector<std::string> withWorkers(std::vector<std::string> flags) {
@@ -193,14 +204,7 @@ TEST(StorageKv, WaitUntilWorkMayStillWrite) {
   StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite"});
   ASSERT_TRUE(server.ready());
   ASSERT_EQ(server.get("/kv/later?k=late").status, 200);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  json value;
-  while (std::chrono::steady_clock::now() < deadline) {
-    value = server.getJson("/kv/get?k=late")["value"];
-    if (!value.is_null()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(value, "written later");
+  EXPECT_EQ(server.awaitValue("late", std::chrono::seconds(5)), "written later");
 }
 
 // The supervisor remembers only its most recent answers (RequestTracker::kRecentAnswers), so
@@ -215,14 +219,7 @@ TEST(StorageKv, WaitUntilWorkMayWriteAfterThousandsOfLaterAnswers) {
     ASSERT_EQ(server.get("/").status, 200) << i;
   }
   ASSERT_EQ(server.get("/kv/release").status, 200);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  json value;
-  while (std::chrono::steady_clock::now() < deadline) {
-    value = server.getJson("/kv/get?k=held")["value"];
-    if (!value.is_null()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(value, "written when released");
+  EXPECT_EQ(server.awaitValue("held", std::chrono::seconds(10)), "written when released");
   EXPECT_EQ(server.process().output().find("does not hold"), std::string::npos);
 }
 
