@@ -248,6 +248,14 @@ std::string RequestMetrics::render(const ServerStatus& status) const {
   header(out, "isolated_dropped_log_lines_total", "counter",
          "Log lines dropped because the log output was backed up.");
   sample(out, "isolated_dropped_log_lines_total", "", static_cast<double>(status.droppedLogLines));
+  header(out, "isolated_request_records", "gauge",
+         "Answered requests the supervisor keeps for their waitUntil() work, by record: recent "
+         "(bounded), lingering (until --wait-until-timeout), subrequests (until the wall limit "
+         "after their last fetch).");
+  for (const auto& [record, count] : status.requestRecords) {
+    sample(out, "isolated_request_records", "record=\"" + record + "\"",
+           static_cast<double>(count));
+  }
   header(out, "isolated_fetches_in_flight", "gauge", "Outbound fetch() calls in progress.");
   sample(out, "isolated_fetches_in_flight", "", static_cast<double>(status.fetchesInFlight));
   header(out, "isolated_fetches_total", "counter",

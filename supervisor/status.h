@@ -82,6 +82,11 @@ struct ServerStatus {
   // Outbound fetch(): in flight now, and finished ones by outcome (see FetchClient).
   uint64_t fetchesInFlight = 0;
   std::map<std::string, uint64_t> fetches;
+  // What the supervisor keeps of requests after their answer, for their waitUntil() work, by
+  // record (RequestTracker): "recent" (the last answers, bounded), "lingering" (answered with
+  // waitUntil() work pending, until --wait-until-timeout), "subrequests" (requests that
+  // fetched, until the wall limit after their last fetch).
+  std::map<std::string, uint64_t> requestRecords;
   std::vector<WorkerStatus> workerList;
   std::vector<AppStatus> apps;
   // Single-script servers: "" with --config.

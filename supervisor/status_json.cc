@@ -76,6 +76,7 @@ nlohmann::json toJson(const ServerStatus& s) {
       {"dropped_log_lines", s.droppedLogLines},
       {"fetches_in_flight", s.fetchesInFlight},
       {"fetches", s.fetches},
+      {"request_records", s.requestRecords},
       {"config", s.config},
       {"apps", s.apps.size()},
   };

@@ -111,6 +111,9 @@ ServerStatus Supervisor::snapshot() const {
   status.limitTerminations = metrics_.limits();
   status.droppedLogLines = droppedLogLinesOfExited_ + logger_.droppedLines();
   status.fetchesInFlight = fetch_->activeCount();
+  status.requestRecords = {{"recent", requests_.recentCount()},
+                           {"lingering", requests_.lingeringCount()},
+                           {"subrequests", requests_.subrequestCount()}};
   for (const char* outcome : {"completed", "failed", "denied", "refused", "cancelled", "aborted"})
     status.fetches[outcome] = 0;
   for (const auto& [outcome, count] : fetch_->outcomes())

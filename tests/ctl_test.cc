@@ -969,6 +969,7 @@ TEST_F(CtlTest, MetricsEndpointParsesAsPrometheusText) {
       {"isolated_limit_terminations", "counter"},
       {"isolated_dropped_log_lines", "counter"},
       {"isolated_fetches_in_flight", "gauge"},
+      {"isolated_request_records", "gauge"},
       {"isolated_fetches", "counter"},
   };
   for (const auto& [name, type] : expected) {

@@ -15,6 +15,7 @@
 #include "postgres_server.h"
 #include "sanitizer.h"
 #include "server_process.h"
+#include "shell_command.h"
 
 namespace isolated::test {
 namespace {
@@ -218,6 +219,13 @@ TEST(StorageKv, WaitUntilWorkMayWriteAfterThousandsOfLaterAnswers) {
   for (size_t i = 0; i < 4200; ++i) {
     ASSERT_EQ(server.get("/").status, 200) << i;
   }
+  // The held request is kept as lingering (seen by operators too); the recent answers stay
+  // within their bound.
+  CommandResult status = runCtl(server.process(), "status --json");
+  ASSERT_EQ(status.exitCode, 0) << status.out;
+  json records = json::parse(status.out, nullptr, false)["status"]["request_records"];
+  EXPECT_EQ(records.value("lingering", 0), 1) << status.out;
+  EXPECT_LE(records.value("recent", 0), 4096) << status.out;
   ASSERT_EQ(server.get("/kv/release").status, 200);
   EXPECT_EQ(server.awaitValue("held", std::chrono::seconds(10)), "written when released");
   EXPECT_EQ(server.process().output().find("does not hold"), std::string::npos);
