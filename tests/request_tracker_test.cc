@@ -315,6 +315,23 @@ TEST(RequestTrackerTest, ALingeringRequestIsHeldUntilItsTimeHowManyAnswersFollow
   EXPECT_EQ(tracker.lingeringCount(), 0u);
 }
 
+TEST(RequestTrackerTest, LingeringRequestsAreBounded) {
+  RequestTracker tracker;
+  auto now = Clock::now();
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < RequestTracker::kMaxLingering + 10; ++i) {
+    PendingRequest request = sentRequest(tracker, 1, 1);
+    ids.push_back(request.id);
+    tracker.linger(request, 1, now + std::chrono::seconds(30) + std::chrono::microseconds(i));
+  }
+  EXPECT_EQ(tracker.lingeringCount(), RequestTracker::kMaxLingering);
+  // The earliest to expire went first.
+  EXPECT_FALSE(tracker.holds(1, 1, ids[0]));
+  EXPECT_FALSE(tracker.holds(1, 1, ids[9]));
+  EXPECT_TRUE(tracker.holds(1, 1, ids[10]));
+  EXPECT_TRUE(tracker.holds(1, 1, ids.back()));
+}
+
 TEST(RequestTrackerTest, ForgetWorkerDropsOnlyItsCounts) {
   RequestTracker tracker;
   auto now = Clock::now();

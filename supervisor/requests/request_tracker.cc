@@ -149,9 +149,13 @@ void RequestTracker::pruneSubrequests(Clock::time_point now, Clock::duration hor
 
 void RequestTracker::linger(const PendingRequest& request, uint32_t workerId,
                             Clock::time_point until) {
-  auto [it, made] = lingering_.try_emplace(
-      request.id, LingeringRequest{workerId, request.deployment, until, request.storageCalls});
-  if (!made) return;
+  if (lingering_.contains(request.id)) return;
+  while (lingering_.size() >= kMaxLingering && !lingeringOrder_.empty()) {
+    lingering_.erase(lingeringOrder_.front().second);
+    lingeringOrder_.pop_front();
+  }
+  lingering_.emplace(request.id,
+                     LingeringRequest{workerId, request.deployment, until, request.storageCalls});
   lingeringOrder_.push_back({until, request.id});
 }
 

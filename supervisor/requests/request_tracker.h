@@ -23,7 +23,8 @@
 // - A request's storage call count is in the record that holds it (storageCalls()): copied into
 //   its recent answer and its subrequest count when it is answered, gone with the last of them.
 // - A request answered with waitUntil() work pending lingers (linger()) until its deadline and
-//   no longer: pruneLingering() drops what is due, oldest first, without a scan.
+//   no longer: pruneLingering() drops what is due, oldest first, without a scan; at most
+//   kMaxLingering linger at once.
 // - A subrequest count outlives its request (waitUntil() work may still fetch) until
 //   pruneSubrequests() finds it stale or its worker is lost (forgetWorker()).
 // - Every request started has its wall deadline (arrived + wallLimit) in a deadline queue, so
@@ -127,6 +128,11 @@ class RequestTracker {
 
   static constexpr size_t kRecentAnswers = 4096;
   static constexpr size_t kServiceDepthMemory = 4096;
+  // Lingering requests kept at most (about 4 MB): an app that calls waitUntil() on every
+  // request at tens of thousands of requests a second would otherwise have the supervisor keep
+  // a record per request for --wait-until-timeout. Past it the earliest to expire goes first,
+  // and its work is then held like any answer (its recent answer, its subrequest count).
+  static constexpr size_t kMaxLingering = 65536;
   // Stale deadlines tolerated beyond the requests in flight before a compaction.
   static constexpr size_t kDeadlineSlack = 1024;
 
