@@ -128,7 +128,7 @@ class RequestTracker {
 
   static constexpr size_t kRecentAnswers = 4096;
   static constexpr size_t kServiceDepthMemory = 4096;
-  // Lingering requests kept at most (about 4 MB): an app that calls waitUntil() on every
+  // Lingering requests kept at most (about 5 MB): an app that calls waitUntil() on every
   // request at tens of thousands of requests a second would otherwise have the supervisor keep
   // a record per request for --wait-until-timeout. Past it the earliest to expire goes first,
   // and its work is then held like any answer (its recent answer, its subrequest count).
