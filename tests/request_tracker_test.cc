@@ -36,6 +36,13 @@ PendingRequest sentRequest(RequestTracker& tracker, uint32_t workerId, uint32_t 
   return request;
 }
 
+// Takes `request` in flight in `tracker`; its id.
+uint64_t startRequest(RequestTracker& tracker, PendingRequest request) {
+  uint64_t id = request.id;
+  tracker.start(std::move(request));
+  return id;
+}
+
 TEST(RequestTrackerTest, IssuesIdsFromOneAndNeverAgain) {
   RequestTracker tracker;
   EXPECT_FALSE(tracker.issued(0));
@@ -53,8 +60,7 @@ TEST(RequestTrackerTest, FinishReleasesExactlyOnce) {
   App app;
   PendingRequest request = sentRequest(tracker, 7, 3, &app);
   request.noisy = true;
-  uint64_t id = request.id;
-  tracker.start(std::move(request));
+  uint64_t id = startRequest(tracker, std::move(request));
   ASSERT_TRUE(tracker.inFlight(id));
   EXPECT_EQ(tracker.inFlightCount(), 1u);
 
@@ -185,9 +191,7 @@ TEST(RequestTrackerTest, RecentAnswersStayBounded) {
 TEST(RequestTrackerTest, HoldsChecksWorkerAndDeployment) {
   RequestTracker tracker;
   FakeOwner owner;
-  PendingRequest request = sentRequest(tracker, 3, 11);
-  uint64_t id = request.id;
-  tracker.start(std::move(request));
+  uint64_t id = startRequest(tracker, sentRequest(tracker, 3, 11));
   EXPECT_TRUE(tracker.holds(3, 11, id));
   EXPECT_FALSE(tracker.holds(4, 11, id));
   EXPECT_FALSE(tracker.holds(3, 12, id));
@@ -206,9 +210,7 @@ TEST(RequestTrackerTest, SubrequestCountsOutliveTheirRequestUntilPruned) {
   RequestTracker tracker;
   FakeOwner owner;
   auto start = Clock::now();
-  PendingRequest request = sentRequest(tracker, 6, 2);
-  uint64_t id = request.id;
-  tracker.start(std::move(request));
+  uint64_t id = startRequest(tracker, sentRequest(tracker, 6, 2));
   SubrequestCount& count = tracker.subrequests(id, 6, 2, start);
   EXPECT_EQ(count.started, 0u);
   ++count.started;
@@ -237,9 +239,7 @@ TEST(RequestTrackerTest, StorageCallCountsFollowTheRequestAndStayBounded) {
   RequestTracker tracker;
   FakeOwner owner;
   auto now = Clock::now();
-  PendingRequest request = sentRequest(tracker, 4, 9);
-  uint64_t id = request.id;
-  tracker.start(std::move(request));
+  uint64_t id = startRequest(tracker, sentRequest(tracker, 4, 9));
   // Not held by another worker or deployment: no count to use.
   EXPECT_EQ(tracker.storageCalls(5, 9, id), nullptr);
   EXPECT_EQ(tracker.storageCalls(4, 8, id), nullptr);
@@ -283,9 +283,8 @@ TEST(RequestTrackerTest, ALingeringRequestIsHeldUntilItsTimeHowManyAnswersFollow
   FakeOwner owner;
   auto now = Clock::now();
   PendingRequest request = sentRequest(tracker, 2, 3);
-  uint64_t id = request.id;
   request.storageCalls = 4;
-  tracker.start(std::move(request));
+  uint64_t id = startRequest(tracker, std::move(request));
   tracker.linger(*tracker.find(id), 2, now + std::chrono::seconds(30));
   tracker.rememberAnswer(*tracker.find(id), 2);
   tracker.finish(id, RequestEnding::answered(), owner);
@@ -374,9 +373,7 @@ TEST(RequestTrackerTest, TakeExpiredGivesDueRequestsInDeadlineOrderOnce) {
     PendingRequest request = sentRequest(tracker, 1, 1);
     request.arrived = t0;
     request.wallLimit = limit;
-    uint64_t id = request.id;
-    tracker.start(std::move(request));
-    return id;
+    return startRequest(tracker, std::move(request));
   };
   uint64_t slow = sendWithLimit(300ms);
   uint64_t fast = sendWithLimit(100ms);
@@ -407,8 +404,7 @@ TEST(RequestTrackerTest, DeadlinesOfEndedRequestsDoNotAccumulate) {
   for (int i = 0; i < 10000; ++i) {
     PendingRequest request = sentRequest(tracker, 1, 1);
     request.wallLimit = std::chrono::seconds(30);
-    uint64_t id = request.id;
-    tracker.start(std::move(request));
+    uint64_t id = startRequest(tracker, std::move(request));
     tracker.finish(id, RequestEnding::answered(), owner);
   }
   EXPECT_LE(tracker.deadlineCount(), RequestTracker::kDeadlineSlack + 1);
