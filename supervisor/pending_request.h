@@ -56,7 +56,7 @@ struct PendingRequest {
   // Sent while its app was noisy (App::noisyUntil); counted in its worker's noisyOutstanding.
   bool noisy = false;
   // Storage binding calls the request has made (BindingServiceOptions::maxCallsPerRequest);
-  // carried into its RecentAnswer and SubrequestCount when it is answered.
+  // carried into its RecentAnswer, LingeringRequest and SubrequestCount when it is answered.
   uint32_t storageCalls = 0;
   // The app's wall limit, fixed at admission.
   std::chrono::milliseconds wallLimit{0};

@@ -255,6 +255,7 @@ void Supervisor::housekeeping() {
     }
     autoscale();
     pruneSubrequests(now);
+    requests_.pruneLingering(now);
     apps_.collect();
   }
   checkDrained();

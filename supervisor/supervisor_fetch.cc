@@ -90,7 +90,6 @@ void Supervisor::pruneSubrequests(Clock::time_point now) {
     wallLimitMs = std::max(wallLimitMs, app->config.wallLimitMs.value_or(0));
   auto horizon = std::chrono::milliseconds(wallLimitMs) + std::chrono::seconds(2);
   requests_.pruneSubrequests(now, horizon);
-  requests_.pruneLingering(now);
   // A service call whose callee has answered lives no longer than a network fetch would: a
   // caller that never reads (nor aborts) the body does not keep it here.
   std::vector<ServiceKey> stale;

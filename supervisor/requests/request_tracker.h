@@ -21,7 +21,8 @@
 // - Recent answers hold at most kRecentAnswers entries and service depths at most
 //   kServiceDepthMemory (bounded FIFOs, oldest out first).
 // - A request's storage call count is in the record that holds it (storageCalls()): copied into
-//   its recent answer and its subrequest count when it is answered, gone with the last of them.
+//   its recent answer, lingering record and subrequest count when it is answered, gone with
+//   the last of them.
 // - A request answered with waitUntil() work pending lingers (linger()) until its deadline and
 //   no longer: pruneLingering() drops what is due, oldest first, without a scan; at most
 //   kMaxLingering linger at once.
@@ -215,9 +216,14 @@ class RequestTracker {
   // fetch and binding call of a worker passes.
   bool holds(uint32_t workerId, uint32_t deployment, uint64_t id) const;
   // The storage binding calls made by request `id` when holds() is true for it, or null: the
-  // count of the record that holds it longest (in flight, its subrequest count, its recent
-  // answer). So the per-request counts live exactly as long as a request may still call, in
-  // records that are bounded (no map of every request that ever called storage).
+  // count in the first of its records that exists, in the order in flight, lingering,
+  // subrequest count, recent answer (the later ones usually outlive the earlier). So the
+  // per-request counts live exactly as long as a request may still call, in records that are
+  // bounded (no map of every request that ever called storage). After the answer, only the
+  // record asked first is counted on; a record asked later keeps the count as of the answer,
+  // and is asked only once the earlier one is gone, when the request's work has normally ended
+  // (a request without pending waitUntil() work ends with its answer; a lingering one at the
+  // worker's deadline), unless the lingering cap let its record go early.
   uint32_t* storageCalls(uint32_t workerId, uint32_t deployment, uint64_t id);
 
   // ---- requests whose waitUntil() work outlives their answer ----
