@@ -62,6 +62,7 @@ bool expected(Envelope::Which which) {
     case Envelope::FETCH_UPLOAD_CREDIT:
     case Envelope::LOAD_APP:
     case Envelope::UNLOAD_APP:
+    case Envelope::FORGET_APP:
     case Envelope::EVICT_IDLE:
     case Envelope::BINDING_RESULT:
       return true;

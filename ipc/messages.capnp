@@ -100,6 +100,8 @@ struct Pong {
   # setTimeout/setInterval timers pending in every live context now. A request's timers end
   # with its work (docs/limits.md), so on an idle worker this counts only top-level timers.
   timersPending @15 :UInt32;
+  # App definitions the worker holds now (LoadApp, less UnloadApp and ForgetApp).
+  appsDefined @16 :UInt32;
 }
 
 # In Pong: one app deployment's use of the worker since the previous Pong (only apps with
@@ -227,8 +229,8 @@ struct AppLoaded {
   modules @3 :List(ModuleSource);
 }
 
-# Worker -> supervisor: app `app`'s isolate was discarded. The definition stays; the next
-# request for the app cold-starts it again.
+# Worker -> supervisor: app `app`'s isolate was discarded. The definition stays until
+# UnloadApp or ForgetApp; while it does, the next request for the app cold-starts it again.
 struct AppEvicted {
   app @0 :UInt32;
   # idle, lru, memory, unload
@@ -238,6 +240,14 @@ struct AppEvicted {
 # Supervisor -> worker: forget app deployment `app` once the requests and waitUntil() work it
 # holds for it have ended. No RequestStart or Scheduled for it follows.
 struct UnloadApp {
+  app @0 :UInt32;
+}
+
+# Supervisor -> worker: drop the definition of app deployment `app`, whose isolate the worker
+# reported evicted (AppEvicted) and which has been sent no request since (rule 21). Its sources
+# and code caches are what a worker holding a thousand cold apps would otherwise keep. The
+# supervisor sends LoadApp again before the deployment's next request on this channel.
+struct ForgetApp {
   app @0 :UInt32;
 }
 
@@ -423,5 +433,6 @@ struct Envelope {
     evictIdle @25 :EvictIdle;
     bindingCall @26 :BindingCall;
     bindingResult @27 :BindingResult;
+    forgetApp @28 :ForgetApp;
   }
 }

@@ -27,7 +27,8 @@
 //  2. Supervisor -> worker: LoadApp, RequestStart and Scheduled only after Hello. RequestStart
 //     and Scheduled share one id space; each id is used once per channel.
 // 21. Apps (per app deployment id): LoadApp(app) precedes every RequestStart or Scheduled
-//     naming `app` on the channel, and is sent at most once per id. The worker answers a
+//     naming `app` on the channel, and is sent at most once per id, or once more after each
+//     ForgetApp(app) (see below). The worker answers a
 //     LoadApp with `preload` by AppLoaded(app) or LoadError(app); a cold start (the first
 //     request, or the first after an eviction) is reported by AppLoaded with coldStart, or by
 //     LoadError, after which the requests the worker holds for the app are answered 503
@@ -52,6 +53,17 @@
 //       traffic), lru (Configure.maxIsolates; when no isolate is idle the bound is exceeded,
 //       never a request failed), memory (EvictIdle, or the worker's shared isolate, in
 //       `--shared-isolate` mode, hit its heap limit: every app in it is evicted), unload.
+//     - Forgetting (version 4): on AppEvicted(app) with a reason other than unload, for an
+//       app with no request outstanding on the channel, the supervisor sends ForgetApp(app)
+//       and counts the app as not defined there. The worker drops the definition (sources, code
+//       caches, bindings) and keeps only where the app's fetch and call id sequences stopped
+//       and its usage not yet reported in a Pong, so ids stay unique when the app is defined
+//       again; UnloadApp for a forgotten app drops that too. The supervisor never sends a
+//       request between its ForgetApp and the next LoadApp, so the worker is normally without
+//       an isolate of the app when ForgetApp arrives; if it has one (a request that crossed
+//       the AppEvicted), the definition is dropped at the isolate's next eviction, and a
+//       LoadApp arriving first keeps it instead. A worker holding a thousand cold apps thus
+//       keeps none of their sources; an app's next request costs a LoadApp and a compile.
 //     - Pong.apps lists the apps that ran JavaScript or hit a limit since the previous Pong;
 //       the health probe runs in the most recently active isolate and is not charged to it.
 // 22. Pinning: the AppLoaded that answers a preload of a LoadApp without modules carries the
@@ -173,7 +185,7 @@ namespace isolated::ipc {
 inline constexpr size_t kMaxModuleBytes = 16u << 20;
 
 // Bumped whenever a message or rule changes meaning; see rule 0.
-inline constexpr uint32_t kProtocolVersion = 3;
+inline constexpr uint32_t kProtocolVersion = 4;
 
 // Streamed bodies (see rule 8): the largest data in one BodyChunk, and the credit window each
 // direction of each request starts with.

@@ -31,7 +31,7 @@ struct WorkerStatus {
   uint64_t memoryLimitTerminations = 0;
   std::string retiring;   // why it is being recycled, or empty
   uint32_t isolates = 0;  // app isolates alive in it, as it last reported
-  uint32_t apps = 0;      // app deployments it has been given (LoadApp)
+  uint32_t apps = 0;      // app deployments it holds (LoadApp, not unloaded or forgotten)
 };
 
 struct AppStatus {

@@ -230,8 +230,11 @@ class Supervisor : public http::HttpRequestHandler,
   void sendToWorker(WorkerProcess& worker, PendingRequest& request);
   // Sends LoadApp for `deployment` unless the worker has it already.
   void defineApp(WorkerProcess& worker, const Deployment& deployment, bool preload);
-  // Sends UnloadApp for `deployment` to every worker that has it.
+  // Sends UnloadApp for `deployment` to every worker that has it (defined or forgotten).
   void unloadEverywhere(uint32_t deployment);
+  // After the worker evicted `deployment`'s isolate: ForgetApp, unless a request for it is
+  // outstanding there (ipc/protocol.h rule 21).
+  void forget(WorkerProcess& worker, uint32_t deployment);
   WorkerProcess* findWorker(uint32_t id);
   // Streams: relaying the response body, credited back to the worker as the client takes it.
   void startStreamedResponse(PendingRequest& request, ipc::Response::Reader response);

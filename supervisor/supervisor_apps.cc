@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "config/app_diff.h"
-
+#include "ipc/small_message_builder.h"
 #include "supervisor/supervisor.h"
 
 namespace isolated::supervisor {
@@ -215,6 +215,22 @@ void Supervisor::onWorkerAppEvicted(WorkerProcess& worker, ipc::AppEvicted::Read
   if (reason != "unload") ++app->counters.evictions;
   logger_.debug("app isolate evicted",
                 {{"app", app->config.name}, {"worker", worker.id()}, {"reason", reason}});
+  if (reason != "unload") forget(worker, evicted.getApp());
+}
+
+void Supervisor::forget(WorkerProcess& worker, uint32_t deployment) {
+  // With a request outstanding, the worker has the isolate again (or will, on reading it), and
+  // its next eviction is the time. Otherwise nothing for the deployment is on its way to the
+  // worker, which can drop the definition (ipc/protocol.h rule 21, forgetting).
+  if (!isAlive(worker) || worker.appOutstanding.contains(deployment) ||
+      !worker.defined.contains(deployment)) {
+    return;
+  }
+  worker.defined.erase(deployment);
+  worker.forgotten.insert(deployment);
+  ipc::SmallMessageBuilder message;
+  message.initRoot<ipc::Envelope>().initForgetApp().setApp(deployment);
+  worker.send(message);
 }
 
 std::optional<std::string> Supervisor::deploy(AppConfig config, DeployDone done) {

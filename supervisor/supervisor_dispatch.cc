@@ -76,6 +76,7 @@ bool Supervisor::tryAssign(PendingRequest& request) {
 
 void Supervisor::defineApp(WorkerProcess& worker, const Deployment& deployment, bool preload) {
   if (!worker.defined.insert(deployment.id).second) return;
+  worker.forgotten.erase(deployment.id);
   capnp::MallocMessageBuilder message;
   auto load = message.initRoot<ipc::Envelope>().initLoadApp();
   load.setApp(deployment.id);
@@ -114,7 +115,8 @@ void Supervisor::defineApp(WorkerProcess& worker, const Deployment& deployment, 
 
 void Supervisor::unloadEverywhere(uint32_t deployment) {
   for (auto& worker : workers_) {
-    if (!isAlive(*worker) || worker->defined.erase(deployment) == 0) continue;
+    bool held = worker->defined.erase(deployment) + worker->forgotten.erase(deployment) > 0;
+    if (!isAlive(*worker) || !held) continue;
     capnp::MallocMessageBuilder message;
     message.initRoot<ipc::Envelope>().initUnloadApp().setApp(deployment);
     worker->send(message);

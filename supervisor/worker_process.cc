@@ -86,7 +86,9 @@ void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
     case E::LOAD_ERROR: {
       if (!helloSeen) return protocolViolation("LoadError before Hello");
       uint32_t app = message.getLoadError().getApp();
-      if (!defined.contains(app)) return protocolViolation("LoadError for an app never loaded");
+      // A forgotten app may report a cold start that crossed the ForgetApp (rule 21).
+      if (!defined.contains(app) && !forgotten.contains(app))
+        return protocolViolation("LoadError for an app never loaded");
       isolates.erase(app);
       events_.onWorkerLoadError(*this, message.getLoadError());
       return;
@@ -94,7 +96,9 @@ void WorkerProcess::onMessage(ipc::Envelope::Reader message) {
     case E::APP_LOADED: {
       if (!helloSeen) return protocolViolation("AppLoaded before Hello");
       uint32_t app = message.getAppLoaded().getApp();
-      if (!defined.contains(app)) return protocolViolation("AppLoaded for an app never loaded");
+      // A forgotten app may report a cold start that crossed the ForgetApp (rule 21).
+      if (!defined.contains(app) && !forgotten.contains(app))
+        return protocolViolation("AppLoaded for an app never loaded");
       isolates.insert(app);
       events_.onWorkerAppLoaded(*this, message.getAppLoaded());
       return;

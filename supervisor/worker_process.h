@@ -119,10 +119,13 @@ class WorkerProcess : public ipc::ChannelHandler {
   // Why the supervisor killed it (health, memory-hard, start-timeout), for restart accounting;
   // empty for a crash.
   std::string lossCause;
-  // Apps (deployment ids): those sent LoadApp and not UnloadApp (the supervisor sends LoadApp
-  // before a deployment's first request on this channel), those with an isolate alive as the
-  // worker last reported, and requests outstanding per deployment.
+  // Apps (deployment ids): those sent LoadApp and not UnloadApp or ForgetApp (the supervisor
+  // sends LoadApp before a deployment's first request on this channel), those sent ForgetApp
+  // and not defined again (UnloadApp still goes to them: the worker keeps a few bytes of each),
+  // those with an isolate alive as the worker last reported, and requests outstanding per
+  // deployment.
   std::unordered_set<uint32_t> defined;
+  std::unordered_set<uint32_t> forgotten;
   std::unordered_set<uint32_t> isolates;
   std::unordered_map<uint32_t, uint32_t> appOutstanding;
   // Deployments sent a request on this worker recently: when the last one was sent. Entries are

@@ -332,10 +332,55 @@ TEST_F(TenancyTest, EvictedAppsComeBackOnTheirNextRequest) {
     auto a = appNamed(*server_, "a");
     return a.value("evictions", 0) >= 1 && a.value("cold_starts", 0) >= 1;
   })) << appsOf(*server_).dump();
+  // The evicted app's definition is forgotten too (ipc/protocol.h rule 21): the worker holds
+  // one app, not every app it ever served.
+  std::string out;
+  EXPECT_TRUE(eventually([&] {
+    out = runCtl(*server_, "--json workers").out;
+    json workers = json::parse(out, nullptr, false);
+    return workers.is_object() && workers["workers"][0].value("isolates", 0) == 1 &&
+           workers["workers"][0].value("apps", 0) == 1;
+  })) << out;
+}
+
+// Forgetting under concurrent load over more apps than isolates: every request is answered by
+// its own app (a forgotten app is defined again before its next request) and no worker is
+// replaced for breaking the protocol.
+TEST_F(TenancyTest, EvictedAppsAreForgottenUnderLoadWithoutAFailure) {
+  constexpr int kApps = 6;
+  std::string toml = "[server]\nworkers = 2\nmax_isolates = 2\n";
+  for (int i = 0; i < kApps; ++i) {
+    std::string name = "app" + std::to_string(i);
+    dir_.write(name + ".js", counterApp(name));
+    toml += "[[app]]\nname = \"" + name + "\"\nscript = \"" + name + ".js\"\nroutes = [\"" + name +
+            ".test/*\"]\n";
+  }
+  start(toml);
+  std::atomic<int> next{0};
+  std::atomic<int> wrong{0};
+  Load load(
+      [&] {
+        std::string name = "app" + std::to_string(next++ % kApps);
+        auto r = getHost(*server_, name + ".test", "/");
+        if (r.status == 200 && r.body.rfind(name + " ", 0) != 0) ++wrong;
+        return r;
+      },
+      4);
+  ASSERT_TRUE(load.waitForMore(600)) << describe(load.counts());
+  load.stop();
+  EXPECT_EQ(load.failures(), 0) << describe(load.counts());
+  EXPECT_EQ(wrong.load(), 0);
   auto r = runCtl(*server_, "--json workers");
   json workers = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(workers.is_object()) << r.out;
-  EXPECT_EQ(workers["workers"][0].value("isolates", 0), 1) << r.out;
+  for (const auto& worker : workers["workers"])
+    EXPECT_EQ(worker.value("restarts", -1), 0) << r.out;
+  ASSERT_TRUE(eventually([&] {
+    uint64_t evictions = 0;
+    for (const auto& app : appsOf(*server_))
+      evictions += app.value("evictions", 0);
+    return evictions >= kApps;
+  })) << appsOf(*server_).dump();
 }
 
 TEST_F(TenancyTest, AVersionRunsTheTextItWasValidatedWith) {

@@ -116,12 +116,23 @@ bool IsolateRegistry::loadApp(ipc::LoadApp::Reader load, std::string& error) {
     error = "LoadApp with app id 0";
     return false;
   }
-  if (apps_.contains(id)) {
+  if (App* existing = find(id)) {
+    // ForgetApp crossed a request that brought the isolate back; the definition is still
+    // here, and the same id is the same deployment.
+    if (existing->forgetting) {
+      existing->forgetting = false;
+      return true;
+    }
     error = "a second LoadApp for app " + std::to_string(id);
     return false;
   }
   auto app = std::make_unique<App>(*this, id);
   AppDefinition& definition = app->definition;
+  if (auto node = forgotten_.extract(id)) {
+    definition.fetchIds.continueFrom(node.mapped().fetchIds);
+    definition.callIds.continueFrom(node.mapped().callIds);
+    app->retiredUsage = node.mapped().usage;
+  }
   definition.name = load.getName();
   definition.version = load.getVersion();
   definition.scriptPath = load.getScriptPath();
@@ -174,10 +185,23 @@ bool IsolateRegistry::loadApp(ipc::LoadApp::Reader load, std::string& error) {
 void IsolateRegistry::unloadApp(uint32_t id) {
   App* app = find(id);
   if (app == nullptr) {
-    logger_.warn("UnloadApp for an app the worker does not hold", {{"app", id}});
+    // A forgotten app ends here (its usage was reported by the Pongs since the ForgetApp).
+    if (forgotten_.erase(id) == 0)
+      logger_.warn("UnloadApp for an app the worker does not hold", {{"app", id}});
     return;
   }
   app->unloading = true;
+  reap();
+}
+
+void IsolateRegistry::forgetApp(uint32_t id) {
+  App* app = find(id);
+  if (app == nullptr) {
+    logger_.warn("ForgetApp for an app the worker does not hold", {{"app", id}});
+    return;
+  }
+  if (app->unloading) return;  // it goes anyway, with its work
+  app->forgetting = true;
   reap();
 }
 
@@ -323,6 +347,15 @@ void IsolateRegistry::reap() {
       if (app.host) evict(app, "unload");
       logger_.debug("app unloaded", {{"app", app.definition.id}});
       it = apps_.erase(it);
+      continue;
+    }
+    if (app.forgetting && !app.host) {
+      forgotten_[app.definition.id] =
+          Forgotten{app.definition.fetchIds.issued(), app.definition.callIds.issued(),
+                    std::move(app.retiredUsage)};
+      logger_.debug("app definition forgotten", {{"app", app.definition.id}});
+      it = apps_.erase(it);
+      trimmer_.schedule();
       continue;
     }
     ++it;

@@ -15,9 +15,15 @@
 //    recently active idle isolate when one more would exceed Configure.maxIsolates (`lru`; if
 //    none is idle the bound is exceeded and that is logged); every idle isolate on EvictIdle
 //    (`memory`); an unloaded app's isolate once its work has ended (`unload`). The definition,
-//    with its sources and V8 code caches, stays until UnloadApp, so the next request re-creates
-//    the isolate without reading or compiling the script again. Evictions are followed (within
-//    200 ms) by malloc_trim, so what the isolates freed goes back to the system.
+//    with its sources and V8 code caches, stays until UnloadApp or ForgetApp, so the next
+//    request re-creates the isolate without reading or compiling the script again. Evictions
+//    are followed (within 200 ms) by malloc_trim, so what the isolates freed goes back to the
+//    system.
+//  - ForgetApp drops an evicted app's definition (the supervisor sends it after AppEvicted and
+//    defines the app again before its next request); only a Forgotten record stays (where the
+//    app's fetch and call ids stopped, usage not yet reported) until the app is defined again
+//    or unloaded. An app that has an isolate when ForgetApp comes keeps its definition until
+//    that isolate's next eviction, or for good if LoadApp comes first.
 //  - An isolate idle for RegistryOptions::releaseAfter (10 s) gets one full, compacting GC
 //    (IsolateHost::releaseMemory), off the request path: only while no request is in flight.
 //  - Cold starts take a spare isolate when one is ready (worker/spare_isolate.h): made while
@@ -116,6 +122,7 @@ class IsolateRegistry {
   // breaks the protocol (the caller closes the channel).
   bool loadApp(ipc::LoadApp::Reader load, std::string& error);
   void unloadApp(uint32_t app);
+  void forgetApp(uint32_t app);
   void evictIdle();
   // A RequestStart or Scheduled envelope.
   bool dispatch(ipc::Envelope::Reader message, std::string& error);
@@ -148,6 +155,8 @@ class IsolateRegistry {
   uint64_t droppedLogLines() const;
   uint32_t isolatesLoaded() const { return liveCount_; }
   size_t appsDefined() const { return apps_.size(); }
+  // Apps forgotten (ForgetApp) and not defined again or unloaded since.
+  size_t appsForgotten() const { return forgotten_.size(); }
   // Apps that ran JavaScript or hit a limit since the previous call.
   std::vector<AppUsageReport> takeUsage();
   // Timers pending in every live context (Pong.timersPending).
@@ -179,6 +188,8 @@ class IsolateRegistry {
     std::unique_ptr<IsolateHost> host;
     std::chrono::steady_clock::time_point lastActive;
     bool unloading = false;
+    // ForgetApp came while the app had an isolate: the definition goes with its eviction.
+    bool forgetting = false;
     // Whether releaseMemory() ran since the app last ran JavaScript or sent anything.
     bool memoryReleased = false;
     // Set by the host's failure callback; the reap event acts on it.
@@ -225,6 +236,14 @@ class IsolateRegistry {
   // After evictions and releases: the freed memory goes back to the system soon, in one trim.
   MallocTrimmer trimmer_;
   std::map<uint32_t, std::unique_ptr<App>> apps_;
+  // What stays of a forgotten app (ForgetApp) until LoadApp defines it again or UnloadApp ends
+  // it: tens of bytes instead of its sources and code caches.
+  struct Forgotten {
+    uint32_t fetchIds = 0;
+    uint32_t callIds = 0;
+    HostUsage usage;
+  };
+  std::unordered_map<uint32_t, Forgotten> forgotten_;
   // Request id -> app, from dispatch to the answer (rule 3's one Response) or the cancel.
   std::unordered_map<uint64_t, uint32_t> requestApp_;
   uint32_t liveCount_ = 0;

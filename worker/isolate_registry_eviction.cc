@@ -33,6 +33,8 @@ void IsolateRegistry::evict(App& app, const char* reason) {
   outbox_.send(message);
   logger_.debug("isolate evicted", {{"app", app.definition.id}, {"reason", reason}});
   trimmer_.schedule();
+  // Evictions run while apps_ is being walked: the definition goes from the reap event.
+  if (app.forgetting) scheduleReap();
 }
 
 void IsolateRegistry::evictIdle() {

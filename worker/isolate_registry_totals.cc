@@ -70,12 +70,12 @@ uint64_t IsolateRegistry::droppedLogLines() const {
 
 std::vector<AppUsageReport> IsolateRegistry::takeUsage() {
   std::vector<AppUsageReport> reports;
-  for (auto& [id, app] : apps_) {
-    HostUsage usage = std::exchange(app->retiredUsage, HostUsage{});
-    if (app->host) usage += app->host->takeUsage();
+  // Apps that neither ran JavaScript nor hit a limit are left out (the heap statistics are read
+  // only for the others).
+  auto add = [&reports](uint32_t id, const HostUsage& usage, IsolateHost* host) {
     if (usage.cpu.count() == 0 && usage.cpuLimitTerminations == 0 &&
         usage.memoryLimitTerminations == 0) {
-      continue;
+      return;
     }
     AppUsageReport report;
     report.app = id;
@@ -83,11 +83,19 @@ std::vector<AppUsageReport> IsolateRegistry::takeUsage() {
         std::chrono::duration_cast<std::chrono::microseconds>(usage.cpu).count());
     // A context's share of a shared isolate's heap is not measured: 0 there.
     report.heapUsedBytes =
-        app->host && !app->host->sharesIsolate() ? app->host->heapStats().usedBytes : 0;
+        host != nullptr && !host->sharesIsolate() ? host->heapStats().usedBytes : 0;
     report.cpuLimitTerminations = usage.cpuLimitTerminations;
     report.memoryLimitTerminations = usage.memoryLimitTerminations;
     reports.push_back(report);
+  };
+  for (auto& [id, app] : apps_) {
+    HostUsage usage = std::exchange(app->retiredUsage, HostUsage{});
+    if (app->host) usage += app->host->takeUsage();
+    add(id, usage, app->host.get());
   }
+  // Usage of isolates evicted just before their app was forgotten.
+  for (auto& [id, forgotten] : forgotten_)
+    add(id, std::exchange(forgotten.usage, HostUsage{}), nullptr);
   return reports;
 }
 

@@ -47,6 +47,10 @@ class FetchIdSequence {
  public:
   explicit FetchIdSequence(uint32_t app) : app_(app) {}
   uint32_t app() const { return app_; }
+  // How many ids were issued; a sequence given it again continues where this one stopped (an
+  // app defined again after ForgetApp, ipc/protocol.h rule 21).
+  uint32_t issued() const { return count_; }
+  void continueFrom(uint32_t issued) { count_ = issued; }
   uint64_t next() { return (static_cast<uint64_t>(app_) << 32) | ++count_; }
   static uint32_t appOf(uint64_t fetchId) { return static_cast<uint32_t>(fetchId >> 32); }
 

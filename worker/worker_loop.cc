@@ -42,6 +42,9 @@ void WorkerLoop::onMessage(ipc::Envelope::Reader message) {
     case ipc::Envelope::UNLOAD_APP:
       registry_->unloadApp(message.getUnloadApp().getApp());
       break;
+    case ipc::Envelope::FORGET_APP:
+      registry_->forgetApp(message.getForgetApp().getApp());
+      break;
     case ipc::Envelope::EVICT_IDLE:
       registry_->evictIdle();
       break;
@@ -175,6 +178,7 @@ void WorkerLoop::answerPing(uint64_t seq) {
   pong.setRebuilds(counters.rebuilds);
   pong.setDroppedLogLines(registry_->droppedLogLines());
   pong.setIsolatesLoaded(registry_->isolatesLoaded());
+  pong.setAppsDefined(static_cast<uint32_t>(registry_->appsDefined()));
   pong.setTimersPending(static_cast<uint32_t>(registry_->timersPending()));
   auto usage = registry_->takeUsage();
   auto apps = pong.initApps(static_cast<unsigned>(usage.size()));
