@@ -1,7 +1,11 @@
 // Prometheus text format 0.0.4: HELP and TYPE lines, then samples.
 #include "supervisor/request_metrics.h"
 
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 namespace isolated::supervisor {
 
@@ -10,9 +14,15 @@ namespace {
 const std::vector<double> kLatencyBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                             0.25,   0.5,   1,      2.5,   5,    10,    30};
 
+// The shortest text that reads back as `v`: "0.0005" rather than "0.00050000000000000001",
+// which is what operators see in `le` labels. Counts (most samples) take the integer path.
 std::string number(double v) {
+  if (v == std::trunc(v) && std::fabs(v) < 0x1p53) return std::to_string(static_cast<int64_t>(v));
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 
