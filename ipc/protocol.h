@@ -70,7 +70,10 @@
 //     text of the files the app loaded (at most kMaxModuleBytes); the supervisor sends them in
 //     every later LoadApp of that deployment, and a worker given modules reads no file for
 //     them. A deployment therefore runs the same code in every worker, whatever happens to
-//     the files after it was validated.
+//     the files after it was validated. The supervisor pins only text that is still its
+//     file's (each path must name a regular file holding exactly that text): a worker taken
+//     over by a script must not hand every other worker code of its choosing. Otherwise the
+//     version is not pinned (a warning) and workers read the files.
 //  3. Worker -> supervisor: exactly one Response per RequestStart or Scheduled id, in any order
 //     relative to other ids. Log messages naming an id come before its Response. Work the
 //     script registered with waitUntil() may continue after the Response (and may still log

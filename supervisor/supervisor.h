@@ -232,6 +232,9 @@ class Supervisor : public http::HttpRequestHandler,
   void defineApp(WorkerProcess& worker, const Deployment& deployment, bool preload);
   // Sends UnloadApp for `deployment` to every worker that has it (defined or forgotten).
   void unloadEverywhere(uint32_t deployment);
+  // Rule 22: the app's candidate runs `modules` (as its validating worker read them) in every
+  // worker, if each is still its file's text; otherwise it stays unpinned (a warning).
+  void pin(App& app, capnp::List<ipc::ModuleSource>::Reader modules);
   // After the worker evicted `deployment`'s isolate: ForgetApp, unless a request for it is
   // outstanding there (ipc/protocol.h rule 21).
   void forget(WorkerProcess& worker, uint32_t deployment);

@@ -5,6 +5,7 @@
 // diff all go through here.
 #include <algorithm>
 
+#include "common/read_file.h"
 #include "config/app_diff.h"
 #include "ipc/small_message_builder.h"
 #include "supervisor/supervisor.h"
@@ -196,16 +197,30 @@ void Supervisor::onWorkerAppLoaded(WorkerProcess& worker, ipc::AppLoaded::Reader
                                         {"cold_start", loaded.getColdStart()}});
   if (app->candidate && app->candidate->id == loaded.getApp() &&
       app->validatingWorker == worker.id()) {
-    if (loaded.hasModules() && loaded.getModules().size() > 0) {
-      // The version is pinned to what the worker loaded (ipc/protocol.h rule 22).
-      auto pinned = std::make_shared<Deployment>(*app->candidate);
-      for (auto module : loaded.getModules())
-        pinned->modules.emplace_back(module.getPath().cStr(), module.getText().cStr());
-      app->candidate = std::move(pinned);
-    }
+    if (loaded.hasModules() && loaded.getModules().size() > 0) pin(*app, loaded.getModules());
     if (holdForRegistry(*app)) return;  // a `ctl deploy` is written to the registry first
     promoteCandidate(*app);
   }
+}
+
+void Supervisor::pin(App& app, capnp::List<ipc::ModuleSource>::Reader modules) {
+  // The version is pinned to what the worker loaded (ipc/protocol.h rule 22), but only to text
+  // that is the files' own: a worker taken over by a script it ran must not be able to hand
+  // every other worker code of its choosing for an app it validated.
+  auto pinned = std::make_shared<Deployment>(*app.candidate);
+  for (auto module : modules) {
+    std::string path = module.getPath().cStr();
+    std::string_view text(module.getText().cStr(), module.getText().size());
+    if (!fileHolds(path, text)) {
+      logger_.warn("version not pinned: a module's text as the worker read it is not the file's "
+                   "now (changed since, or not the worker's to say); workers read the files",
+                   {{"app", app.config.name}, {"file", path}});
+      return;
+    }
+    pinned->modules.emplace_back(std::move(path), std::string(text));
+  }
+  logger_.debug("version pinned", {{"app", app.config.name}, {"modules", modules.size()}});
+  app.candidate = std::move(pinned);
 }
 
 void Supervisor::onWorkerAppEvicted(WorkerProcess& worker, ipc::AppEvicted::Reader evicted) {

@@ -6,6 +6,9 @@
 //   hello-then-oversize a valid Hello, then a header declaring a 2 GiB frame
 //   window-overrun      a valid Hello; answers the first request with a streamed Response and
 //                       then 32 MiB of body at once, whatever credit it gets
+//   pin-module PATH TEXT
+//                       a valid Hello; answers a preloading LoadApp with AppLoaded saying it
+//                       loaded the file PATH, whose text was TEXT (ipc/protocol.h rule 22)
 #include <unistd.h>
 
 #include <capnp/message.h>
@@ -21,6 +24,10 @@
 #include "ipc/protocol.h"
 
 namespace {
+
+// pin-module's PATH and TEXT; empty path: AppLoaded names no module.
+std::string pinPath;
+std::string pinText;
 
 void writeAll(const void* data, size_t size) {
   auto* p = static_cast<const char*>(data);
@@ -54,6 +61,11 @@ uint64_t await(evbuffer* input, isolated::ipc::Envelope::Which wanted) {
         capnp::MallocMessageBuilder message;
         auto loaded = message.initRoot<isolated::ipc::Envelope>().initAppLoaded();
         loaded.setApp(envelope.getLoadApp().getApp());
+        if (!pinPath.empty()) {
+          auto modules = loaded.initModules(1);
+          modules[0].setPath(pinPath);
+          modules[0].setText(pinText);
+        }
         send(message);
       }
       if (envelope.which() != wanted) continue;
@@ -115,6 +127,10 @@ int main(int argc, char** argv) {
       chunk.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(data.data()), data.size()));
       send(message);
     }
+  } else if (mode == "pin-module" && argc > 3) {
+    pinPath = argv[2];
+    pinText = argv[3];
+    sendHello(input.get());
   } else {
     return 2;
   }

@@ -29,13 +29,19 @@ ServerProcess::ServerProcess(const std::string& script, std::vector<std::string>
   std::vector<std::string> argv = {binary.empty() ? ISOLATED_BINARY : binary, "serve"};
   if (!script.empty()) argv.push_back(script);
   argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+  // Every server gets a directory of its own, removed with this object: its control socket
+  // (unless the test names one), so tests can run side by side, and its TMPDIR, where the
+  // supervisor keeps script snapshots. A server killed with SIGKILL (the destructor's way)
+  // cannot remove those itself. Sandboxed workers map the snapshots as another user: o+x.
+  char pattern[] = "/tmp/isolated-srv-XXXXXX";
+  if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  tempDir_ = pattern;
+  std::filesystem::permissions(tempDir_, std::filesystem::perms::others_exec,
+                               std::filesystem::perm_options::add);
   auto given = std::find(args.begin(), args.end(), "--control-socket");
   if (given != args.end() && given + 1 != args.end()) {
     controlSocket_ = *(given + 1);
   } else {
-    // Every server gets its own control socket, so tests can run side by side.
-    char pattern[] = "/tmp/isolated-srv-XXXXXX";
-    tempDir_ = mkdtemp(pattern);
     controlSocket_ = tempDir_ + "/ctl.sock";
     argv.insert(argv.end(), {"--control-socket", controlSocket_});
   }
@@ -45,6 +51,10 @@ ServerProcess::ServerProcess(const std::string& script, std::vector<std::string>
     envStrings.emplace_back(*e);
   for (const auto& [k, v] : env)
     envStrings.push_back(k + "=" + v);
+  if (!env.contains("TMPDIR")) {
+    std::erase_if(envStrings, [](const std::string& e) { return e.starts_with("TMPDIR="); });
+    envStrings.push_back("TMPDIR=" + tempDir_);
+  }
   // Sandboxed workers exec the binary and read the scripts as the sandbox's user. In a checkout
   // that user cannot reach (under /root, say) the scripts, and those a --config names, are out
   // of its reach too: such servers run without the sandbox unless the test chose it. The

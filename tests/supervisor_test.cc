@@ -13,6 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -172,6 +174,62 @@ TEST(SupervisorTest, AWorkerSendingPastItsBodyWindowIsReplaced) {
   client.join();
   EXPECT_GE(log.count("beyond its credit window"), 1u) << log.text();
   EXPECT_GE(log.count("msg=\"worker lost\""), 1u) << log.text();
+}
+
+// Rule 22's pinning, with a worker that says which text it loaded: the supervisor pins a
+// version only to text that is the file's own, so a worker taken over by a script cannot hand
+// the other workers code of its choosing. Returns the log once the verdict is in it.
+std::string pinWith(const std::string& file, const std::string& claimedText,
+                    const std::string& verdict) {
+  LogCapture log;
+  Logger logger(LogLevel::kDebug, LogFormat::kText, log.fd());
+  EventBasePtr base(event_base_new());
+  ServeConfig config = testConfig(1);
+  config.apps[0].scriptPath = file;
+  Supervisor supervisor(base.get(), config, {FAKE_WORKER, "pin-module", file, claimedText}, logger);
+  std::thread watcher([&] {
+    log.waitFor(verdict, 1, 20s);
+    kill(getpid(), SIGTERM);
+  });
+  supervisor.run();
+  watcher.join();
+  return log.text();
+}
+
+class PinningTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/isolated-pin-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    file_ = dir_ + "/app.js";
+    std::ofstream(file_) << kText;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  static constexpr const char* kText =
+      "export default { fetch() { return new Response('x'); } };\n";
+  std::string dir_;
+  std::string file_;
+};
+
+TEST_F(PinningTest, TheFilesOwnTextIsPinned) {
+  std::string log = pinWith(file_, kText, "msg=\"version pinned\"");
+  EXPECT_NE(log.find("msg=\"version pinned\""), std::string::npos) << log;
+  EXPECT_EQ(log.find("version not pinned"), std::string::npos) << log;
+}
+
+TEST_F(PinningTest, TextThatIsNotTheFilesIsNotPinned) {
+  std::string log = pinWith(file_, "export default { fetch() { return fetch('http://evil'); } };\n",
+                            "version not pinned");
+  EXPECT_NE(log.find("version not pinned"), std::string::npos) << log;
+  EXPECT_NE(log.find(file_), std::string::npos) << log;
+  EXPECT_EQ(log.find("msg=\"version pinned\""), std::string::npos) << log;
+}
+
+TEST_F(PinningTest, ADeviceIsNeverReadAsAModule) {
+  // /dev/zero would never end: it is not a regular file, so it is not read at all.
+  std::string log = pinWith("/dev/zero", "", "version not pinned");
+  EXPECT_NE(log.find("version not pinned"), std::string::npos) << log;
 }
 
 }  // namespace
