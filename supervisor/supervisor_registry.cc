@@ -64,8 +64,8 @@ bool Supervisor::holdForRegistry(App& app) {
   const Deployment& candidate = *app.candidate;
   if (candidate.modules.empty()) {
     rejectCandidate(app,
-                    "its files were not pinned by the worker (over 16 MB of source?), so the "
-                    "registry cannot hold them");
+                    "its files were not pinned (over 16 MB of source, or changed while the "
+                    "version was validated), so the registry cannot hold them");
     return true;
   }
   const AppConfig& config = app.candidateConfig ? *app.candidateConfig : app.config;
