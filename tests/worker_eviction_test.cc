@@ -210,5 +210,28 @@ TEST_F(WorkerProtocolTest, ForgetAppCrossingAColdStartKeepsTheApp) {
   EXPECT_EQ(worker->next(5s), nullptr);
 }
 
+// --shared-isolate: a forgotten app's context goes with its definition, and the app defined
+// again gets a context of its own with fresh state.
+TEST_F(WorkerProtocolTest, SharedIsolateForgetsAndDefinesAgain) {
+  auto worker = start(/*maxIsolates=*/1, 0, {"--shared-isolate"});
+  ASSERT_NE(worker, nullptr);
+  defineAB(*worker);
+  worker->request(1, 1, "/");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 1), "A alpha count=1 marks=A");
+  worker->request(2, 2, "/");
+  expectEvicted(*worker, 1, "lru");
+  expectLoaded(*worker, 2, true);
+  EXPECT_EQ(expectResponse(*worker, 2), "B beta count=1 marks=B");
+  worker->message([](ipc::Envelope::Builder e) { e.initForgetApp().setApp(1); });
+  EXPECT_EQ(definedAfterPing(*worker, 1), 1u);
+  worker->loadApp({1, path("a.mjs"), "alpha", 0, false});
+  worker->request(3, 1, "/");
+  expectEvicted(*worker, 2, "lru");
+  expectLoaded(*worker, 1, true);
+  EXPECT_EQ(expectResponse(*worker, 3), "A alpha count=1 marks=A");
+  EXPECT_EQ(definedAfterPing(*worker, 2), 2u);
+}
+
 }  // namespace
 }  // namespace isolated::test
