@@ -26,6 +26,7 @@
 #include <sstream>
 #include <thread>
 
+#include "eventually.h"
 #include "http_client.h"
 #include "sanitizer.h"
 #include "server_process.h"
@@ -64,18 +65,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-// Polls `condition` until it holds or `timeout` passes. For state that has no event to wait on
-// (a worker count, a listener's state); the interval is short and the deadline is the bound.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = 20s) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-}
 
 struct CtlResult {
   int exitCode = -1;  // -1: did not exit in time (it was killed)

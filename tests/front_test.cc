@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "eventually.h"
 #include "http_client.h"
 #include "server_process.h"
 
@@ -128,16 +129,6 @@ std::string adminUrl(ServerProcess& server) {
   auto line = server.waitForLine(
       [](const std::string& l) { return l.find("msg=\"admin listening\"") != std::string::npos; });
   return line ? "http://" + logField(*line, "address") : std::string();
-}
-
-template <typename Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
 }
 
 // Defect 1: about a thousand idle sockets used to exhaust the descriptors; accept() then spun at

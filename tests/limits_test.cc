@@ -32,12 +32,12 @@
 #include "ipc/protocol.h"
 #include "sanitizer.h"
 #include "server_process.h"
+#include "temp_dir.h"
+#include "tests/worker_protocol_fixture.h"
 #include "worker/lag_tracker.h"
 
 namespace isolated::test {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 const std::string kScripts = ISOLATED_TEST_SCRIPTS;
 const std::string kHostile = kScripts + "/hostile.js";
@@ -214,132 +214,43 @@ TEST(LimitsTest, DeepRecursionIsACatchableRangeError) {
 
 // ---- the worker alone, driven over its channel ---------------------------------------------
 
-struct Frame {
-  explicit Frame(kj::Array<capnp::word> w) : words(std::move(w)), reader(words) {}
-  ipc::Envelope::Reader envelope() { return reader.getRoot<ipc::Envelope>(); }
-  kj::Array<capnp::word> words;
-  capnp::FlatArrayMessageReader reader;
-};
-
-// `isolated __worker` with a socketpair as its fd 3. The destructor kills and reaps it.
+// `isolated __worker` with the one app these tests use: the protocol tests' Worker
+// (tests/worker_protocol_fixture.h) in a temporary directory of its own, with Pong polling and
+// the worker's RSS. The destructor kills and reaps it.
 class WorkerUnderTest {
  public:
-  explicit WorkerUnderTest(uint32_t waitUntilTimeoutMs = 0) {
-    int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-      throw std::runtime_error("socketpair");
-    }
-    std::vector<std::string> args = {ISOLATED_BINARY, "__worker", "--log-level", "warn"};
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      // dup2 clears close-on-exec on fd 3; if the socket already is fd 3, clear it by hand.
-      if (fds[1] == 3) {
-        fcntl(3, F_SETFD, 0);
-      } else {
-        dup2(fds[1], 3);
-      }
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    fd_ = fds[0];
-    // The supervisor's first message.
-    capnp::MallocMessageBuilder configure;
-    auto settings = configure.initRoot<ipc::Envelope>().initConfigure();
-    settings.setProtocolVersion(ipc::kProtocolVersion);
-    settings.setWaitUntilTimeoutMs(waitUntilTimeoutMs);
-    send(configure);
-  }
-  ~WorkerUnderTest() {
-    close(fd_);
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  WorkerUnderTest(const WorkerUnderTest&) = delete;
-  WorkerUnderTest& operator=(const WorkerUnderTest&) = delete;
-
-  pid_t pid() const { return pid_; }
-
-  void send(capnp::MessageBuilder& message) {
-    EvbufferPtr out(evbuffer_new());
-    ipc::encodeFrame(message, out.get());
-    while (evbuffer_get_length(out.get()) > 0) {
-      if (evbuffer_write(out.get(), fd_) < 0) return;
-    }
+  explicit WorkerUnderTest(uint32_t waitUntilTimeoutMs = 0) : worker_(dir_.path()) {
+    worker_.configure(ipc::kProtocolVersion, 0, 0, waitUntilTimeoutMs);
   }
 
+  pid_t pid() const { return worker_.pid(); }
   // The next message that is not a Log, or nullptr on EOF or after `timeout`.
   std::unique_ptr<Frame> next(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    auto deadline = Clock::now() + timeout;
-    for (;;) {
-      auto decoded = ipc::decodeFrame(in_.get(), ipc::FrameLimits{});
-      if (decoded.status == ipc::DecodeStatus::kError) return nullptr;
-      if (decoded.status == ipc::DecodeStatus::kFrame) {
-        auto frame = std::make_unique<Frame>(std::move(decoded.words));
-        if (frame->envelope().isLog()) continue;
-        return frame;
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return nullptr;
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      if (evbuffer_read(in_.get(), fd_, 65536) <= 0) return nullptr;
-    }
+    return worker_.next(timeout);
   }
-
-  void request(uint64_t id, const std::string& path) {
-    capnp::MallocMessageBuilder message;
-    auto start = message.initRoot<ipc::Envelope>().initRequestStart();
-    start.setId(id);
-    start.setApp(kApp);
-    start.setMethod("GET");
-    start.setUrl("http://test" + path);
-    send(message);
-  }
+  void request(uint64_t id, const std::string& path) { worker_.request(id, kApp, path); }
   // Defines the one app these tests use, loaded at once (ipc/protocol.h rule 21).
   void loadApp(const std::string& script, uint32_t cpuLimitMs, uint32_t heapLimitMb) {
-    capnp::MallocMessageBuilder message;
-    auto load = message.initRoot<ipc::Envelope>().initLoadApp();
-    load.setApp(kApp);
-    load.setName("hostile");
-    load.setScriptPath(script);
-    load.setCpuLimitMs(cpuLimitMs);
-    load.setHeapLimitMb(heapLimitMb);
-    load.setPreload(true);
-    send(message);
+    worker_.loadApp({kApp, script, "", cpuLimitMs, /*preload=*/true}, heapLimitMb, "hostile");
   }
   static constexpr uint32_t kApp = 1;
 
   void cancel(uint64_t id) {
-    capnp::MallocMessageBuilder message;
-    message.initRoot<ipc::Envelope>().initRequestCancel().setId(id);
-    send(message);
+    worker_.message([id](ipc::Envelope::Builder e) { e.initRequestCancel().setId(id); });
   }
-  void ping(uint64_t seq) {
-    capnp::MallocMessageBuilder message;
-    message.initRoot<ipc::Envelope>().initPing().setSeq(seq);
-    send(message);
-  }
+  void ping(uint64_t seq) { worker_.ping(seq); }
   void scheduled(uint64_t id) {
-    capnp::MallocMessageBuilder message;
-    auto event = message.initRoot<ipc::Envelope>().initScheduled();
-    event.setId(id);
-    event.setApp(kApp);
-    event.setScheduledTime(0);
-    event.setCron("* * * * *");
-    send(message);
+    worker_.message([id](ipc::Envelope::Builder e) {
+      auto event = e.initScheduled();
+      event.setId(id);
+      event.setApp(kApp);
+      event.setScheduledTime(0);
+      event.setCron("* * * * *");
+    });
   }
   void shutdown(uint32_t deadlineMs) {
-    capnp::MallocMessageBuilder message;
-    message.initRoot<ipc::Envelope>().initShutdown().setDeadlineMs(deadlineMs);
-    send(message);
+    worker_.message(
+        [deadlineMs](ipc::Envelope::Builder e) { e.initShutdown().setDeadlineMs(deadlineMs); });
   }
   // Pings until a Pong satisfies `done` (true) or `timeout` passes (false).
   template <typename Done>
@@ -356,23 +267,10 @@ class WorkerUnderTest {
     return false;
   }
   // Waits for the process to exit; false after `timeout`.
-  bool waitExit(std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return true;
-      }
-      pollfd p{fd_, POLLIN, 0};
-      poll(&p, 1, 20);
-      if (p.revents & (POLLIN | POLLHUP)) evbuffer_read(in_.get(), fd_, 65536);
-    }
-    return false;
-  }
+  bool waitExit(std::chrono::milliseconds timeout) { return worker_.waitExit(timeout).has_value(); }
   // The worker's resident set in KiB (/proc/PID/status), 0 if unreadable.
   long rssKib() const {
-    FILE* f = fopen(("/proc/" + std::to_string(pid_) + "/status").c_str(), "r");
+    FILE* f = fopen(("/proc/" + std::to_string(pid()) + "/status").c_str(), "r");
     if (f == nullptr) return 0;
     char line[256];
     long kib = 0;
@@ -384,10 +282,9 @@ class WorkerUnderTest {
   }
 
  private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
+  TempDir dir_;
+  Worker worker_;
   uint64_t seq_ = 1000;
-  EvbufferPtr in_{evbuffer_new()};
 };
 
 // Starts a worker, consumes its Hello, and loads `script` (hostile.js) as its one app.

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "eventually.h"
 #include "http_client.h"
 #include "server_process.h"
 #include "staged_binary.h"
@@ -56,15 +57,6 @@ class ScriptDir {
 };
 
 const char* const kHello = "export default { fetch() { return new Response('ok\\n'); } };\n";
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
 
 // A connected Unix stream socket to `path`, or -1.
 int connectUnix(const std::string& path) {

@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventually.h"
 #include "http_client.h"
 #include "postgres_server.h"
 #include "server_process.h"
@@ -50,15 +51,6 @@ HttpResult get(const ServerProcess& server, const std::string& host) {
 std::string bodyOf(const ServerProcess& server, const std::string& host) {
   auto r = get(server, host);
   return r.status == 200 ? r.body : std::to_string(r.status);
-}
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
 }
 
 // Rows of a query, each "a|b|...\n".

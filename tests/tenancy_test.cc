@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "eventually.h"
 #include "http_client.h"
 #include "sanitizer.h"
 #include "server_process.h"
@@ -58,15 +59,6 @@ json appNamed(const ServerProcess& server, const std::string& name) {
 
 HttpResult getHost(const ServerProcess& server, const std::string& host, const std::string& path) {
   return httpRequest("GET", server.baseUrl() + path, {}, {{"Host", host}});
-}
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
 }
 
 // Requests in a loop on `threads` threads until stopped, counting statuses and bodies.

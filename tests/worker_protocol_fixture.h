@@ -1,6 +1,7 @@
 // The worker protocol tests' supervisor: the real `isolated __worker`, with a socketpair as its
 // fd 3, driven by the test (ipc/protocol.h). Apps are written to a private temporary directory,
-// so each suite is hermetic. Shared by worker_protocol_test.cc and worker_eviction_test.cc.
+// so each suite is hermetic. Shared by worker_protocol_test.cc, worker_eviction_test.cc and
+// limits_test.cc.
 #pragma once
 
 #include <fcntl.h>
@@ -126,6 +127,8 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  pid_t pid() const { return pid_; }
+
   void send(capnp::MessageBuilder& message) {
     EvbufferPtr out(evbuffer_new());
     ipc::encodeFrame(message, out.get());
@@ -134,27 +137,30 @@ class Worker {
     }
   }
 
-  void configure(uint32_t version, uint32_t maxIsolates = 0, uint32_t idleTimeoutMs = 0) {
+  void configure(uint32_t version, uint32_t maxIsolates = 0, uint32_t idleTimeoutMs = 0,
+                 uint32_t waitUntilTimeoutMs = 0) {
     capnp::MallocMessageBuilder message;
     auto configure = message.initRoot<ipc::Envelope>().initConfigure();
     configure.setProtocolVersion(version);
     configure.setMaxIsolates(maxIsolates);
     configure.setIsolateIdleTimeoutMs(idleTimeoutMs);
+    configure.setWaitUntilTimeoutMs(waitUntilTimeoutMs);
     send(message);
   }
 
-  void loadApp(const AppSpec& spec) {
+  // `name` empty: "app" and the id.
+  void loadApp(const AppSpec& spec, uint32_t heapLimitMb = 64, const std::string& name = "") {
     capnp::MallocMessageBuilder message;
     auto load = message.initRoot<ipc::Envelope>().initLoadApp();
     load.setApp(spec.id);
-    load.setName("app" + std::to_string(spec.id));
+    load.setName(name.empty() ? "app" + std::to_string(spec.id) : name);
     load.setVersion(1);
     load.setScriptPath(spec.script);
     auto bindings = load.initBindings(1);
     bindings[0].setName("NAME");
     bindings[0].setValue(spec.envName);
     load.setCpuLimitMs(spec.cpuLimitMs);
-    load.setHeapLimitMb(64);
+    load.setHeapLimitMb(heapLimitMb);
     load.setPreload(spec.preload);
     send(message);
   }
