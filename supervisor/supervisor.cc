@@ -158,7 +158,7 @@ int Supervisor::run() {
     logger_.info("script environment",
                  {{"app", name}, {"variables", bindings->size() - secrets}, {"secrets", secrets}});
   }
-  armCronTimer();
+  cron_.rearm();
   if (registry_) registry_->start();
   // With a script snapshot, the pool starts once the helper has made it (or given up).
   App* single = singleApp();
@@ -265,7 +265,7 @@ void Supervisor::beginDrain() {
   if (phase_ == Phase::kBooting || phase_ == Phase::kServing || phase_ == Phase::kPaused) {
     phase_ = Phase::kDraining;
     drainStartedAt_ = Clock::now();
-    cronTimer_.cancel();
+    cron_.cancel();
     notifier_.stopping();
     // Idle connections close now; busy ones after their answers, which say Connection: close.
     server_->drain();
@@ -294,7 +294,7 @@ void Supervisor::stopWorkers() {
   uint32_t deadlineMs = static_cast<uint32_t>(
       std::max<int64_t>(kWorkerStopDeadlineMs, static_cast<int64_t>(drainLeft.count())));
   logger_.info("stopping workers", {{"workers", countWorkers(isAlive)}});
-  cronTimer_.cancel();
+  cron_.cancel();
   for (auto& worker : workers_)
     worker->shutdown(deadlineMs);
   stopTimer_.arm(deadlineMs);

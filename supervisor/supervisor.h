@@ -46,6 +46,7 @@
 #include "supervisor/admin_server.h"
 #include "supervisor/apps/app_registry.h"
 #include "supervisor/control_server.h"
+#include "supervisor/cron_triggers.h"
 #include "supervisor/fetch_client.h"
 #include "supervisor/http/http_limits.h"
 #include "supervisor/http/http_request.h"
@@ -276,9 +277,7 @@ class Supervisor : public http::HttpRequestHandler,
   // Drops appLastSent entries past kNeighbourWindow with nothing outstanding.
   void forgetIdleNeighbours(Clock::time_point now);
 
-  // Cron triggers: one timer for the earliest next fire of any schedule (wall clock, UTC).
-  void armCronTimer();
-  void onCronTimer();
+  // A Scheduled event for `app` (a cron trigger that fired, or `ctl trigger-cron`).
   void dispatchScheduled(App& app, const std::string& cron, double scheduledTimeMs);
   // Worker-wide settings, the supervisor's first message to every worker.
   void sendConfigure(WorkerProcess& worker);
@@ -486,7 +485,10 @@ class Supervisor : public http::HttpRequestHandler,
   event::DeadlineTimer queueTimer_{dispatcher_, clock_, [this] { expireQueue(); }};
   std::vector<uint64_t> expiredScratch_;
 
-  event::Timer cronTimer_{dispatcher_, [this] { onCronTimer(); }};
+  CronTriggers cron_{dispatcher_, apps_, logger_,
+                     [this](App& app, const std::string& cron, double scheduledTimeMs) {
+                       dispatchScheduled(app, cron, scheduledTimeMs);
+                     }};
   Clock::time_point drainStartedAt_;
 
   std::vector<std::unique_ptr<event::SignalEvent>> signalEvents_;

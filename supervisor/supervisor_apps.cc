@@ -96,7 +96,7 @@ void Supervisor::promoteCandidate(App& app) {
     app.candidateConfig.reset();
     if (cronsChanged) {
       app.crons = parseCrons(app.config.crons);
-      armCronTimer();
+      cron_.rearm();
     }
   }
   // New routes, or a new app, take effect now (deploy() checked them against the others).
@@ -294,7 +294,7 @@ std::optional<std::string> Supervisor::undeploy(const std::string& name) {
   if (app->candidate) rejectCandidate(*app, "undeployed while loading");
   if (app->live) unloadEverywhere(app->live->id);
   apps_.remove(*app);
-  armCronTimer();
+  cron_.rearm();
   logger_.info("app undeployed", {{"app", name}, {"in_flight", app->inFlight}});
   return std::nullopt;
 }

@@ -1,63 +1,9 @@
-// Supervisor: cron triggers. One libevent timer for the earliest next fire among the --cron
-// schedules; when it fires, every due schedule sends a Scheduled event down the same path as a
-// request (queue, dispatch, wall limit, metrics). `ctl trigger-cron` fires one on demand.
-#include <algorithm>
-#include <chrono>
-
+// Supervisor: scheduled events. A cron trigger that fires (supervisor/cron_triggers.h) or
+// `ctl trigger-cron` sends a Scheduled event down the same path as a request (queue, dispatch,
+// wall limit, metrics).
 #include "supervisor/supervisor.h"
 
 namespace isolated::supervisor {
-
-namespace {
-
-int64_t wallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
-void Supervisor::armCronTimer() {
-  int64_t nowSec = wallNowMs() / 1000;
-  int64_t earliest = INT64_MAX;
-  for (const auto& [name, app] : apps_.apps()) {
-    for (auto& entry : app->crons) {
-      // The earlier of the fire already due (kept so a late timer still fires it) and the next
-      // one from now (sooner than the stored one only when the wall clock moved back).
-      int64_t fromNow = entry.schedule.next(nowSec).value_or(INT64_MAX);
-      entry.nextFireSec = entry.nextFireSec == 0 ? fromNow : std::min(entry.nextFireSec, fromNow);
-      earliest = std::min(earliest, entry.nextFireSec);
-    }
-  }
-  if (earliest == INT64_MAX) {
-    cronTimer_.cancel();
-    return;
-  }
-  // Sleep at most a minute at a time, so that a wall-clock change is noticed promptly.
-  int64_t delayMs = std::clamp<int64_t>(earliest * 1000 - wallNowMs(), 0, 60000);
-  cronTimer_.arm(static_cast<uint32_t>(delayMs));
-}
-
-void Supervisor::onCronTimer() {
-  int64_t nowSec = wallNowMs() / 1000;
-  for (const auto& [name, app] : apps_.apps()) {
-    for (auto& entry : app->crons) {
-      if (entry.nextFireSec > nowSec) continue;
-      // A fire missed by more than a minute (suspend, clock jump) is skipped, not replayed.
-      if (nowSec - entry.nextFireSec < 60) {
-        dispatchScheduled(*app, entry.schedule.expression(),
-                          static_cast<double>(entry.nextFireSec) * 1000);
-      } else {
-        logger_.warn("cron trigger missed", {{"app", name},
-                                             {"cron", entry.schedule.expression()},
-                                             {"due_s_ago", nowSec - entry.nextFireSec}});
-      }
-      entry.nextFireSec = entry.schedule.next(nowSec).value_or(INT64_MAX);
-    }
-  }
-  armCronTimer();
-}
 
 std::optional<std::string> Supervisor::triggerScheduled(const std::string& appName,
                                                         const std::string& cron) {
@@ -71,7 +17,7 @@ std::optional<std::string> Supervisor::triggerScheduled(const std::string& appNa
   if (auto* error = std::get_if<std::string>(&parsed)) return *error;
   // Like Cloudflare's test trigger: the scheduled time is now, not the expression's next fire.
   dispatchScheduled(*app, std::get<CronSchedule>(parsed).expression(),
-                    static_cast<double>(wallNowMs()));
+                    static_cast<double>(CronTriggers::wallNowMs()));
   return std::nullopt;
 }
 
