@@ -189,7 +189,8 @@ TEST(FrontTest, AtTheConnectionCapNewClientsWaitForAFreeSlot) {
   // The fifth waits in the backlog until an idle one times out, then is served.
   auto started = std::chrono::steady_clock::now();
   HttpResult waited = httpGet(server.baseUrl() + "/waited");
-  EXPECT_EQ(waited.status, 200) << waited.error;
+  EXPECT_EQ(waited.status, 200) << waited.error << " " << waited.headers["isolated-error"] << ": "
+                                << waited.body << server.output();
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(500));
   // A connection that never sent a byte is closed without an answer.
   EXPECT_TRUE(idle.front()->waitClosed(std::chrono::seconds(5)));
