@@ -212,9 +212,10 @@ void Supervisor::pin(App& app, capnp::List<ipc::ModuleSource>::Reader modules) {
     std::string path = module.getPath().cStr();
     std::string_view text(module.getText().cStr(), module.getText().size());
     if (!fileHolds(path, text)) {
-      logger_.warn("version not pinned: a module's text as the worker read it is not the file's "
-                   "now (changed since, or not the worker's to say); workers read the files",
-                   {{"app", app.config.name}, {"file", path}});
+      logger_.warn(
+          "version not pinned: a module's text as the worker read it is not the file's "
+          "now (changed since, or not the worker's to say); workers read the files",
+          {{"app", app.config.name}, {"file", path}});
       return;
     }
     pinned->modules.emplace_back(std::move(path), std::string(text));
