@@ -155,8 +155,6 @@ class IsolateRegistry {
   uint64_t droppedLogLines() const;
   uint32_t isolatesLoaded() const { return liveCount_; }
   size_t appsDefined() const { return apps_.size(); }
-  // Apps forgotten (ForgetApp) and not defined again or unloaded since.
-  size_t appsForgotten() const { return forgotten_.size(); }
   // Apps that ran JavaScript or hit a limit since the previous call.
   std::vector<AppUsageReport> takeUsage();
   // Timers pending in every live context (Pong.timersPending).
