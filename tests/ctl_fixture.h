@@ -30,6 +30,7 @@
 #include "http_client.h"
 #include "sanitizer.h"
 #include "server_process.h"
+#include "temp_dir.h"
 
 extern char** environ;
 
@@ -39,32 +40,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 // ---- helpers -------------------------------------------------------------------------------
-
-// A fresh directory under /tmp, removed with everything in it. Paths stay short, well within
-// the 108 bytes of a Unix socket address.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/isolated-ctl-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    // Sandboxed workers run as nobody and must be able to read scripts written here.
-    std::filesystem::permissions(path_, std::filesystem::perms(0755));
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name, const std::string& content) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << content;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
 
 struct CtlResult {
   int exitCode = -1;  // -1: did not exit in time (it was killed)
@@ -351,8 +326,8 @@ class CtlTest : public ::testing::Test {
   // Health pings stay at their default (30 s) unless a test needs what a Pong reports (heap,
   // lag, health, dropped log lines): then it passes a short --health-interval in `extra`.
   void start(std::vector<std::string> extra = {}, uint32_t workers = 2) {
-    script_ = dir_.file("worker.js", kScript);
-    socket_ = dir_.path() + "/ctl.sock";
+    script_ = dir_.write("worker.js", kScript);
+    socket_ = dir_.path().string() + "/ctl.sock";
     std::vector<std::string> args = {"--workers", std::to_string(workers), "--control-socket",
                                      socket_};
     args.insert(args.end(), extra.begin(), extra.end());

@@ -120,8 +120,8 @@ TEST_F(CtlTest, ClientThatHalfClosesStillGetsItsReply) {
 TEST_F(CtlTest, SocketIsPrivate) {
   TempDir parent;
   // A directory isolated creates itself is 0700; the socket 0600.
-  std::string nested = parent.path() + "/run/ctl.sock";
-  script_ = dir_.file("worker.js", kScript);
+  std::string nested = parent.path().string() + "/run/ctl.sock";
+  script_ = dir_.write("worker.js", kScript);
   server_ = std::make_unique<ServerProcess>(
       script_, std::vector<std::string>{"--workers", "1", "--control-socket", nested});
   ASSERT_NE(server_->waitReady(), 0) << server_->output();
@@ -129,7 +129,7 @@ TEST_F(CtlTest, SocketIsPrivate) {
   ASSERT_EQ(stat(nested.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  ASSERT_EQ(stat((parent.path() + "/run").c_str(), &st), 0);
+  ASSERT_EQ(stat((parent.path().string() + "/run").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   socket_ = nested;
   EXPECT_EQ(ctl({"status"}).exitCode, 0);

@@ -302,13 +302,13 @@ TEST(CtlUsage, UsageErrorsExitTwo) {
 
 TEST(CtlUsage, UnreachableSocketExitsThreeNamingPathAndErrno) {
   TempDir dir;
-  std::string missing = dir.path() + "/none.sock";
+  std::string missing = dir.path().string() + "/none.sock";
   CtlResult r = runCtl({"--socket", missing, "status"});
   EXPECT_EQ(r.exitCode, 3) << describe(r);
   EXPECT_EQ(r.err, "isolated ctl: cannot connect to " + missing + ": No such file or directory\n");
 
   // A socket file nobody listens on.
-  std::string stale = dir.path() + "/stale.sock";
+  std::string stale = dir.path().string() + "/stale.sock";
   {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un address{};
@@ -325,7 +325,7 @@ TEST(CtlUsage, UnreachableSocketExitsThreeNamingPathAndErrno) {
 TEST(CtlUsage, SilentServerTimesOutWithExitThree) {
   // A listener that accepts (through the backlog) but never answers.
   TempDir dir;
-  std::string path = dir.path() + "/mute.sock";
+  std::string path = dir.path().string() + "/mute.sock";
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -348,17 +348,17 @@ TEST(CtlUsage, SilentServerTimesOutWithExitThree) {
 // {family: {"type": ..., "samples": [[name, labels, value], ...]}} or a discarded json.
 json parsePrometheus(const std::string& text, std::string& error) {
   TempDir dir;
-  std::string input = dir.file("metrics.txt", text);
-  std::string output = dir.path() + "/families.json";
+  std::string input = dir.write("metrics.txt", text);
+  std::string output = dir.path().string() + "/families.json";
   std::string command =
       "/usr/bin/python3 -c 'import sys, json, prometheus_client.parser as p; "
       "fams = list(p.text_string_to_metric_families(sys.stdin.read())); "
       "json.dump({f.name: {\"type\": f.type, \"samples\": "
       "[[s.name, s.labels, s.value] for s in f.samples]} for f in fams}, sys.stdout)' < " +
-      input + " > " + output + " 2> " + dir.path() + "/err.txt";
+      input + " > " + output + " 2> " + dir.path().string() + "/err.txt";
   int rc = std::system(command.c_str());
   if (rc != 0) {
-    std::ifstream err(dir.path() + "/err.txt");
+    std::ifstream err(dir.path().string() + "/err.txt");
     error = std::string(std::istreambuf_iterator<char>(err), {});
     return json(json::value_t::discarded);
   }

@@ -19,6 +19,7 @@
 #include "http_client.h"
 #include "server_process.h"
 #include "shell_command.h"
+#include "temp_dir.h"
 
 namespace isolated::test {
 namespace {
@@ -30,26 +31,6 @@ const std::string kScripts = ISOLATED_TEST_SCRIPTS;
 std::string script(const std::string& name) {
   return kScripts + "/" + name;
 }
-
-// A private temporary directory, removed with its files.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/isolated-lifecycle-XXXXXX";
-    path_ = mkdtemp(pattern);
-    // Sandboxed workers run as nobody and must be able to read scripts written here.
-    std::filesystem::permissions(path_, std::filesystem::perms(0755));
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::string file = path_ + "/" + name;
-    std::ofstream(file) << text;
-    return file;
-  }
-
- private:
-  std::string path_;
-};
 
 std::string readProcFile(pid_t pid, const char* name) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/" + name, std::ios::binary);

@@ -182,7 +182,8 @@ TEST_F(StoragePostgres, ManyWorkersWritingOneKey) {
 
 TEST(StorageDown, APostgresqlThatIsDownGivesAClearErrorAndALogLine) {
   TempDir nowhere;  // a socket directory where no server listens
-  StorageServer server({"--kv", "KV=postgresql://isolated@/postgres?host=" + nowhere.path()});
+  StorageServer server(
+      {"--kv", "KV=postgresql://isolated@/postgres?host=" + nowhere.path().string()});
   ASSERT_TRUE(server.ready()) << server.process().output();
   auto started = std::chrono::steady_clock::now();
   auto result = server.get("/kv/get?k=x");
@@ -200,10 +201,10 @@ TEST(StorageDown, APostgresqlThatIsDownGivesAClearErrorAndALogLine) {
 TEST(StorageConfig, BadBindingsAreRefusedAtStart) {
   TempDir dir;
   for (auto flags : std::vector<std::vector<std::string>>{
-           {"--kv", "not an identifier=" + dir.path() + "/kv.sqlite"},
-           {"--storage", "B=sqlite:" + dir.path() + "/x"},
+           {"--kv", "not an identifier=" + dir.path().string() + "/kv.sqlite"},
+           {"--storage", "B=sqlite:" + dir.path().string() + "/x"},
            {"--kv", "KV=mysql://localhost/x"},
-           {"--kv", "KV=" + dir.path() + "/no/such/dir/kv.sqlite"}}) {
+           {"--kv", "KV=" + dir.path().string() + "/no/such/dir/kv.sqlite"}}) {
     ServerProcess server(kScripts + "/storage.js", flags);
     EXPECT_EQ(server.waitReady(std::chrono::seconds(10)), 0) << flags[1];
   }

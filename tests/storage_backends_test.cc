@@ -22,28 +22,13 @@
 #include "supervisor/storage/sqlite_database.h"
 #include "supervisor/storage/sqlite_kv_store.h"
 #include "supervisor/storage/storage_executor.h"
+#include "temp_dir.h"
 
 namespace isolated::storage {
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/isolated-storage-XXXXXX";
-    path_ = ::mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // One PostgreSQL for the whole suite (initdb costs seconds).
 test::PostgresServer& postgres() {
@@ -68,7 +53,7 @@ class KvTest : public ::testing::TestWithParam<std::string> {
       // A fresh namespace per test keeps tests independent on the shared server.
       kv_ = std::make_unique<PgKvStore>(postgres().url(), name(), kPgTimeout);
     } else {
-      kv_ = std::make_unique<SqliteKvStore>(dir_.path() + "/kv.sqlite", name());
+      kv_ = std::make_unique<SqliteKvStore>(dir_.path().string() + "/kv.sqlite", name());
     }
   }
   static std::string name() {
@@ -77,7 +62,7 @@ class KvTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<KvStore> open() {
     if (GetParam() == "postgres")
       return std::make_unique<PgKvStore>(postgres().url(), name(), kPgTimeout);
-    return std::make_unique<SqliteKvStore>(dir_.path() + "/kv.sqlite", name());
+    return std::make_unique<SqliteKvStore>(dir_.path().string() + "/kv.sqlite", name());
   }
   TempDir dir_;
   std::unique_ptr<KvStore> kv_;
@@ -190,7 +175,7 @@ class SqlTest : public ::testing::TestWithParam<std::string> {
       db_->exec("DROP TABLE IF EXISTS " + table_);
       db_->exec("CREATE TABLE " + table_ + " (id INTEGER PRIMARY KEY, name TEXT, score REAL)");
     } else {
-      db_ = std::make_unique<SqliteDatabase>(dir_.path() + "/d1.sqlite");
+      db_ = std::make_unique<SqliteDatabase>(dir_.path().string() + "/d1.sqlite");
       db_->exec("CREATE TABLE " + table_ + " (id INTEGER PRIMARY KEY, name TEXT, score REAL)");
     }
   }
@@ -263,14 +248,14 @@ TEST_P(SqlTest, ExecRunsSeveralStatements) {
 
 TEST(SqliteDatabase, TheScriptsSqlCannotReachOtherFiles) {
   TempDir dir;
-  SqliteDatabase db(dir.path() + "/d1.sqlite");
-  for (const std::string& sql : {"ATTACH DATABASE '" + dir.path() + "/other.db' AS other",
-                                 "VACUUM INTO '" + dir.path() + "/copy.db'"}) {
+  SqliteDatabase db(dir.path().string() + "/d1.sqlite");
+  for (const std::string& sql : {"ATTACH DATABASE '" + dir.path().string() + "/other.db' AS other",
+                                 "VACUUM INTO '" + dir.path().string() + "/copy.db'"}) {
     EXPECT_THROW(db.batch({{sql, json::array()}}), StorageError) << sql;
     EXPECT_THROW(db.exec(sql), StorageError) << sql;
   }
-  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/other.db"));
-  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/copy.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path().string() + "/other.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path().string() + "/copy.db"));
   EXPECT_THROW(db.batch({{"SELECT load_extension('x')", json::array()}}), StorageError);
 }
 
@@ -289,7 +274,7 @@ TEST(PgPlaceholders, MapsQuestionMarksOutsideLiteralsAndComments) {
 TEST(PostgresDown, FailsWithAClearErrorWithinTheTimeout) {
   // A socket directory where no server listens.
   TempDir dir;
-  PgKvStore kv("postgresql://isolated@/postgres?host=" + dir.path(), "ns", 1000ms);
+  PgKvStore kv("postgresql://isolated@/postgres?host=" + dir.path().string(), "ns", 1000ms);
   auto started = std::chrono::steady_clock::now();
   try {
     kv.get("k", kNow);
@@ -304,14 +289,14 @@ TEST(PostgresDown, FailsWithAClearErrorWithinTheTimeout) {
 TEST(PostgresDown, AHungServerCostsAtMostTheTimeout) {
   // A listener that accepts and never answers: the connection handshake must time out.
   TempDir dir;
-  std::string path = dir.path() + "/.s.PGSQL.5432";
+  std::string path = dir.path().string() + "/.s.PGSQL.5432";
   int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
   ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   ASSERT_EQ(::listen(listener, 4), 0);
-  PgKvStore kv("postgresql://isolated@/postgres?host=" + dir.path(), "ns", 500ms);
+  PgKvStore kv("postgresql://isolated@/postgres?host=" + dir.path().string(), "ns", 500ms);
   auto started = std::chrono::steady_clock::now();
   EXPECT_THROW(kv.put("k", {"v", "", 0}, kNow), StorageUnavailable);
   auto took = std::chrono::steady_clock::now() - started;
@@ -357,7 +342,7 @@ TEST(PostgresDown, RecoversWhenTheServerComesBack) {
 class ObjectsTest : public ::testing::Test {
  protected:
   TempDir dir_;
-  FileObjectStore store_{dir_.path()};
+  FileObjectStore store_{dir_.path().string()};
 };
 
 TEST_F(ObjectsTest, PutGetHeadDeleteWithMetadata) {
@@ -365,10 +350,10 @@ TEST_F(ObjectsTest, PutGetHeadDeleteWithMetadata) {
   EXPECT_EQ(info.size, 5u);
   EXPECT_EQ(info.etag, "5d41402abc4b2a76b9719d911017c592");  // md5("hello")
   // The object is the plain file; its metadata is not in the user's tree.
-  std::ifstream file(dir_.path() + "/a/b.txt");
+  std::ifstream file(dir_.path().string() + "/a/b.txt");
   std::string contents((std::istreambuf_iterator<char>(file)), {});
   EXPECT_EQ(contents, "hello");
-  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/a/b.txt.meta"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path().string() + "/a/b.txt.meta"));
   auto got = store_.get("a/b.txt");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->second, "hello");
@@ -380,11 +365,11 @@ TEST_F(ObjectsTest, PutGetHeadDeleteWithMetadata) {
   store_.remove({"a/b.txt", "not/there"});
   EXPECT_FALSE(store_.get("a/b.txt"));
   EXPECT_FALSE(store_.head("a/b.txt"));
-  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/a/b.txt"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path().string() + "/a/b.txt"));
 }
 
 TEST_F(ObjectsTest, AFilePutThereByHandIsAnObject) {
-  std::ofstream(dir_.path() + "/manual.txt") << "abc";
+  std::ofstream(dir_.path().string() + "/manual.txt") << "abc";
   auto head = store_.head("manual.txt");
   ASSERT_TRUE(head);
   EXPECT_EQ(head->size, 3u);
@@ -401,13 +386,15 @@ TEST_F(ObjectsTest, KeysThatWouldEscapeAreRefused) {
                StorageError);
   // A symlink inside the tree is never followed, for reads or writes.
   TempDir outside;
-  std::ofstream(outside.path() + "/secret") << "secret";
-  std::filesystem::create_directory_symlink(outside.path(), dir_.path() + "/link");
-  std::filesystem::create_symlink(outside.path() + "/secret", dir_.path() + "/file-link");
+  std::ofstream(outside.path().string() + "/secret") << "secret";
+  std::filesystem::create_directory_symlink(outside.path().string(),
+                                            dir_.path().string() + "/link");
+  std::filesystem::create_symlink(outside.path().string() + "/secret",
+                                  dir_.path().string() + "/file-link");
   EXPECT_THROW(store_.get("link/secret"), StorageError);
   EXPECT_THROW(store_.put("link/new", "x", json::object(), json::object()), StorageError);
   EXPECT_THROW(store_.get("file-link"), StorageError);
-  EXPECT_FALSE(std::filesystem::exists(outside.path() + "/new"));
+  EXPECT_FALSE(std::filesystem::exists(outside.path().string() + "/new"));
   auto list = store_.list("", 1000, "", "");
   EXPECT_TRUE(list.objects.empty()) << "symlinks listed as objects";
 }
@@ -456,7 +443,7 @@ TEST_F(ObjectsTest, ConcurrentWritersNeverLeaveATornObject) {
   for (auto& writer : writers)
     writer.join();
   reader.join();
-  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/.isolated-meta/tmp"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path().string() + "/.isolated-meta/tmp"));
 }
 
 // ---- the executor ----------------------------------------------------

@@ -17,28 +17,13 @@
 #include "sanitizer.h"
 #include "server_process.h"
 #include "shell_command.h"
+#include "temp_dir.h"
 
 namespace isolated::test {
 
 using nlohmann::json;
 
 inline const std::string kScripts = ISOLATED_TEST_SCRIPTS;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/isolated-storage-it-XXXXXX";
-    path_ = ::mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 inline std::string escape(const std::string& text) {
   std::string out;
@@ -115,7 +100,7 @@ class StorageServer {
 class TwoApps {
  public:
   TwoApps(const std::string& one, const std::string& two, std::vector<std::string> flags = {})
-      : config_(write(dir_.path() + "/isolated.toml",
+      : config_(write(dir_.path().string() + "/isolated.toml",
                       "[[app]]\nname = \"one\"\nscript = \"" + kScripts +
                           "/storage.js\"\nroutes = [\"one.test/*\"]\n" + one +
                           "\n\n[[app]]\nname = \"two\"\nscript = \"" + kScripts +
@@ -124,7 +109,7 @@ class TwoApps {
     port_ = server_.waitReady();
   }
   bool ready() const { return port_ != 0; }
-  const std::string& dir() const { return dir_.path(); }
+  std::string dir() const { return dir_.path().string(); }
   ServerProcess& process() { return server_; }
   HttpResult request(const std::string& app, const std::string& method, const std::string& path,
                      const std::string& body = "") {

@@ -13,7 +13,7 @@ using nlohmann::json;
 
 TEST(StorageKv, OperationsOnSqlite) {
   TempDir dir;
-  StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite"});
+  StorageServer server({"--kv", "KV=" + dir.path().string() + "/kv.sqlite"});
   ASSERT_TRUE(server.ready()) << server.process().output();
   EXPECT_EQ(server.post("/kv/put?k=a%2F1&meta=" + escape(R"({"n":1})"), "one").status, 200);
   EXPECT_EQ(server.post("/kv/put?k=a%2F2", R"({"x":[1,2]})").status, 200);
@@ -51,7 +51,7 @@ TEST(StorageKv, TheLargestValueRoundTripsAndALargerOneIsRefused) {
   TempDir dir;
   // Handling 25 MiB bodies in JavaScript takes more than the default 50 ms of CPU.
   StorageServer server(isolated::testing::withMemoryHeadroomUnderSanitizer(
-      {"--kv", "KV=" + dir.path() + "/kv.sqlite", "--cpu-limit", "5000"}));
+      {"--kv", "KV=" + dir.path().string() + "/kv.sqlite", "--cpu-limit", "5000"}));
   ASSERT_TRUE(server.ready());
   std::string largest(25u << 20, 'v');
   largest.back() = 'e';
@@ -66,7 +66,7 @@ TEST(StorageKv, TheLargestValueRoundTripsAndALargerOneIsRefused) {
 
 TEST(StorageKv, ExpiredKeysDisappear) {
   TempDir dir;
-  StorageServer server({"--kv", "KV=sqlite:" + dir.path() + "/kv.sqlite"});
+  StorageServer server({"--kv", "KV=sqlite:" + dir.path().string() + "/kv.sqlite"});
   ASSERT_TRUE(server.ready());
   ASSERT_EQ(server.post("/kv/put?k=brief&ttl=1", "soon gone").status, 200);
   ASSERT_EQ(server.post("/kv/put?k=lasting&ttl=3600", "stays").status, 200);
@@ -88,7 +88,7 @@ TEST(StorageKv, ExpiredKeysDisappear) {
 
 TEST(StorageKv, LimitsAreReportedToTheScript) {
   TempDir dir;
-  StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite"});
+  StorageServer server({"--kv", "KV=" + dir.path().string() + "/kv.sqlite"});
   ASSERT_TRUE(server.ready());
   auto error = server.parseError(server.post("/kv/put?k=" + std::string(513, 'k'), "v"));
   EXPECT_NE(error.find("keys are at most 512 bytes"), std::string::npos) << error;
@@ -101,7 +101,7 @@ TEST(StorageKv, LimitsAreReportedToTheScript) {
 
 TEST(StorageKv, WaitUntilWorkMayStillWrite) {
   TempDir dir;
-  StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite"});
+  StorageServer server({"--kv", "KV=" + dir.path().string() + "/kv.sqlite"});
   ASSERT_TRUE(server.ready());
   ASSERT_EQ(server.get("/kv/later?k=late").status, 200);
   EXPECT_EQ(server.awaitValue("late", std::chrono::seconds(5)), "written later");
@@ -112,7 +112,7 @@ TEST(StorageKv, WaitUntilWorkMayStillWrite) {
 // reach storage (the Response said the work was pending: the request lingers).
 TEST(StorageKv, WaitUntilWorkMayWriteAfterThousandsOfLaterAnswers) {
   TempDir dir;
-  StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite"});
+  StorageServer server({"--kv", "KV=" + dir.path().string() + "/kv.sqlite"});
   ASSERT_TRUE(server.ready());
   ASSERT_EQ(server.get("/kv/held?k=held").status, 200);
   for (size_t i = 0; i < 4200; ++i) {
@@ -132,7 +132,7 @@ TEST(StorageKv, WaitUntilWorkMayWriteAfterThousandsOfLaterAnswers) {
 
 TEST(StorageKv, ManyWorkersWritingOneKey) {
   TempDir dir;
-  StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite", "--workers", "4"});
+  StorageServer server({"--kv", "KV=" + dir.path().string() + "/kv.sqlite", "--workers", "4"});
   ASSERT_TRUE(server.ready());
   std::vector<std::thread> clients;
   std::atomic<int> failures{0};
@@ -154,7 +154,7 @@ TEST(StorageKv, ManyWorkersWritingOneKey) {
 
 TEST(StorageKv, ServiceWorkerScriptsSeeBindingsAsGlobals) {
   TempDir dir;
-  StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite"}, "storage_classic.js");
+  StorageServer server({"--kv", "KV=" + dir.path().string() + "/kv.sqlite"}, "storage_classic.js");
   ASSERT_TRUE(server.ready()) << server.process().output();
   auto result = server.get("/");
   EXPECT_EQ(result.status, 200);
@@ -163,7 +163,8 @@ TEST(StorageKv, ServiceWorkerScriptsSeeBindingsAsGlobals) {
 
 TEST(StorageKv, TopLevelCodeIsRefusedAndTheWorkerServes) {
   TempDir dir;
-  StorageServer server({"--kv", "KV=" + dir.path() + "/kv.sqlite"}, "storage_top_level.js");
+  StorageServer server({"--kv", "KV=" + dir.path().string() + "/kv.sqlite"},
+                       "storage_top_level.js");
   ASSERT_TRUE(server.ready()) << server.process().output();
   auto result = server.get("/");
   EXPECT_EQ(result.status, 200);
@@ -174,7 +175,7 @@ TEST(StorageKv, TopLevelCodeIsRefusedAndTheWorkerServes) {
 
 TEST(StorageDatabase, OperationsOnSqlite) {
   TempDir dir;
-  StorageServer server({"--database", "DB=sqlite:" + dir.path() + "/d1.sqlite"});
+  StorageServer server({"--database", "DB=sqlite:" + dir.path().string() + "/d1.sqlite"});
   ASSERT_TRUE(server.ready()) << server.process().output();
   exerciseDatabase(server, "people");
 }
@@ -183,7 +184,7 @@ TEST(StorageDatabase, OperationsOnSqlite) {
 
 TEST(StorageObjects, OperationsOnADirectory) {
   TempDir dir;
-  std::string bucket = dir.path() + "/bucket";
+  std::string bucket = dir.path().string() + "/bucket";
   StorageServer server({"--storage", "BUCKET=file:" + bucket});
   ASSERT_TRUE(server.ready()) << server.process().output();
   auto put = httpRequest("POST", server.process().baseUrl() + "/r2/put?k=docs%2Fa.txt", "alpha",
@@ -230,7 +231,7 @@ TEST(StorageObjects, OperationsOnADirectory) {
   auto escape1 = server.post("/r2/put?k=..%2Foutside.txt", "x");
   EXPECT_EQ(escape1.status, 500);
   EXPECT_NE(escape1.body.find("not a safe relative path"), std::string::npos) << escape1.body;
-  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/outside.txt"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path().string() + "/outside.txt"));
   auto absolute = server.post("/r2/put?k=%2Fetc%2Fx", "x");
   EXPECT_NE(absolute.body.find("absolute path"), std::string::npos) << absolute.body;
 }
