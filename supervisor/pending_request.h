@@ -80,7 +80,7 @@ struct PendingRequest {
   int64_t responseDeclared = -1;
   uint64_t responseRelayed = 0;
   // Set for a request made by another app's service binding: its answer goes to that app's
-  // fetch (supervisor_services.cc) instead of an HTTP client.
+  // fetch (supervisor/bindings/service_calls.h) instead of an HTTP client.
   std::shared_ptr<ServiceCall> service;
   // For the access log (copied at arrival: the request's views end with its answer).
   std::string method;

@@ -45,6 +45,7 @@
 #include "event/dispatcher.h"
 #include "supervisor/admin_server.h"
 #include "supervisor/apps/app_registry.h"
+#include "supervisor/bindings/service_calls.h"
 #include "supervisor/control_server.h"
 #include "supervisor/cron_triggers.h"
 #include "supervisor/fetch_client.h"
@@ -71,7 +72,8 @@ class Supervisor : public http::HttpRequestHandler,
                    public WorkerEvents,
                    public ControlHandler,
                    public AdminHandler,
-                   public registry::RegistryApplier {
+                   public registry::RegistryApplier,
+                   private ServiceCallHost {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -214,14 +216,14 @@ class Supervisor : public http::HttpRequestHandler,
   // A request whose streamed response has begun can no longer get an error status: its client
   // connection is closed instead, so the client sees a truncated body.
   void replyError(PendingRequest& request, int status, std::string_view kind,
-                  std::string_view message, int retryAfterSec = 0);
+                  std::string_view message, int retryAfterSec = 0) override;
   void replyFromWorker(PendingRequest& request, const WorkerProcess& worker,
                        ipc::Response::Reader response);
-  void recordAnswer(const PendingRequest& request, int status, uint32_t workerId);
-  std::string newRequestId();
+  void recordAnswer(const PendingRequest& request, int status, uint32_t workerId) override;
+  std::string newRequestId() override;
   // Admission of a request routed to `app` (HTTP or scheduled): dispatched now, queued in the
   // app's queue, or answered 503 (the app's or the server's bound is reached).
-  void admit(PendingRequest&& request);
+  void admit(PendingRequest&& request) override;
   // Requests one worker holds at once, and requests of one app deployment on one worker:
   // context/isolate isolation holds one at a time per app, since a fresh state per request
   // would be shared otherwise.
@@ -239,7 +241,7 @@ class Supervisor : public http::HttpRequestHandler,
   // After the worker evicted `deployment`'s isolate: ForgetApp, unless a request for it is
   // outstanding there (ipc/protocol.h rule 21).
   void forget(WorkerProcess& worker, uint32_t deployment);
-  WorkerProcess* findWorker(uint32_t id);
+  WorkerProcess* findWorker(uint32_t id) override;
   // Streams: relaying the response body, credited back to the worker as the client takes it.
   void startStreamedResponse(PendingRequest& request, ipc::Response::Reader response);
   void creditResponse(PendingRequest& request);
@@ -250,7 +252,7 @@ class Supervisor : public http::HttpRequestHandler,
   // The address requests without a Host header are given in their URL (HOST:PORT).
   const std::string& listenAddress() const { return listenAddress_; }
   // Ends request `id` in flight (through requests_.finish(), the only way one ends).
-  void finishRequest(uint64_t id, requests::RequestEnding ending) {
+  void finishRequest(uint64_t id, requests::RequestEnding ending) override {
     requests_.finish(id, ending, *this);
   }
   // RequestTracker's owner: gives back what a request that ended held. Its app's count always.
@@ -269,7 +271,7 @@ class Supervisor : public http::HttpRequestHandler,
   // wallTimer_'s callback: requests in flight past their wall limit get 504, at their deadline.
   void expireInFlight();
   // Takes `request` in flight (requests_.start()) with its wall deadline on wallTimer_.
-  PendingRequest& startInFlight(PendingRequest&& request);
+  PendingRequest& startInFlight(PendingRequest&& request) override;
   // How long a worker counts as used by an app after that app's last request was sent to it
   // (WorkerProcess::appLastSent): long enough that a light app between two requests still owns
   // its worker, short enough that a worker an app has left becomes a spare within a second.
@@ -334,7 +336,7 @@ class Supervisor : public http::HttpRequestHandler,
   // requests_ for --max-subrequests; a count outlives its request (waitUntil work may still
   // fetch) until no fetch of it can still be running: the parent is answered and its last fetch
   // started more than the fetch timeout ago (pruneSubrequests).
-  void sendFetchMessage(uint32_t workerId, capnp::MessageBuilder& message);
+  void sendFetchMessage(uint32_t workerId, capnp::MessageBuilder& message) override;
   void pruneSubrequests(Clock::time_point now);
   // Whether request `parentId` is (or was: waitUntil() work) held by worker `workerId` for
   // deployment `deployment`: the check every fetch and binding call of a worker passes.
@@ -349,32 +351,11 @@ class Supervisor : public http::HttpRequestHandler,
   // The names and kinds of the deployment's storage and service bindings, into its LoadApp.
   static void describeBindings(const Deployment& deployment, ipc::LoadApp::Builder load);
 
-  // Service bindings (supervisor_services.cc).
-  // A FetchStart through a service binding, its parent already checked: becomes a request of
-  // the target app, or fails.
-  void startServiceCall(WorkerProcess& worker, uint32_t deployment, ipc::FetchStart::Reader start);
-  using ServiceKey = std::pair<uint32_t, uint64_t>;  // caller worker id, fetch id
-  ServiceCall* findServiceCall(uint32_t workerId, uint64_t fetchId);
-  // The request side of a service call: RequestStart to the target's worker, then any upload.
-  void sendServiceRequest(WorkerProcess& worker, PendingRequest& request);
-  void pumpServiceUpload(ServiceCall& call);
-  // Answers to the caller: a whole Response, a streamed one's head and chunks, an error.
-  void answerService(PendingRequest& request, ipc::Response::Reader response);
-  void startServiceStream(PendingRequest& request, ipc::Response::Reader response);
-  void relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Reader chunk);
-  void failService(PendingRequest& request, int status, std::string_view kind,
-                   std::string_view message, int retryAfterSec);
-  void creditService(ServiceCall& call, uint32_t bytes);
-  void pumpServiceBody(ServiceCall& call);
-  void sendServiceHead(ServiceCall& call, int status,
-                       const std::vector<std::pair<std::string, std::string>>& headers);
-  void sendServiceFailed(ServiceCall& call, const std::string& message);
-  // Ends the call on the caller's side; the request of the target goes on (or is cancelled
-  // with `cancelReason` when given and it is still held).
-  void endServiceCall(ServiceCall& call, const char* cancelReason);
-  // The caller's request (or worker, with parentId 0) went away: its calls end.
-  void dropServiceCalls(uint32_t workerId, uint64_t parentId, const char* reason);
-  size_t serviceCallsOf(uint32_t workerId) const;
+  // ServiceCallHost (services_'s view of this server; supervisor_fetch.cc).
+  const std::vector<ServiceBindingSpec>* serviceBindingsOf(uint32_t deployment) override;
+  App* serviceTarget(const std::string& name) override;
+  void refuseFetch(uint32_t workerId, uint64_t fetchId, const std::string& message) override;
+  void abandonQueued(App& app, uint64_t id) override;
 
   // Lifecycle.
   void onSignal(int signal);
@@ -458,9 +439,11 @@ class Supervisor : public http::HttpRequestHandler,
   // Storage bindings of every app; made with the first deployment that has one (no threads
   // otherwise). After workers_ for the same reason as fetch_.
   std::unique_ptr<storage::BindingService> storage_;
-  // Calls through service bindings, by caller (the depth of service requests is remembered by
-  // requests_, so that waitUntil() work of a callee is still counted toward the depth).
-  std::map<ServiceKey, std::shared_ptr<ServiceCall>> serviceCalls_;
+  // Calls through service bindings (the depth of service requests is remembered by requests_,
+  // so that waitUntil() work of a callee is still counted toward the depth). After workers_ for
+  // the same reason as fetch_; it keeps references to requests_, metrics_ and logger_ and uses
+  // none of them while constructed or destroyed.
+  ServiceCalls services_{*this, requests_, metrics_, logger_};
   // Scratch space for placement, reused.
   std::vector<PlacementCandidate> candidates_;
   std::vector<PlacementRank> ranks_;

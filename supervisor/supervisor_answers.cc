@@ -42,7 +42,7 @@ bool isHopByHop(std::string_view name) {
 void Supervisor::replyError(PendingRequest& request, int status, std::string_view kind,
                             std::string_view message, int retryAfterSec) {
   if (request.service) {
-    failService(request, status, kind, message, retryAfterSec);
+    services_.fail(request, status, kind, message, retryAfterSec);
     if (status == 504) metrics_.recordLimit("wall-limit");
     recordAnswer(request, request.responseStreaming ? request.responseStatus : status,
                  request.workerId);
@@ -89,7 +89,7 @@ void Supervisor::replyFromWorker(PendingRequest& request, const WorkerProcess& w
                                  ipc::Response::Reader response) {
   recordAnswer(request, response.getStatus(), worker.id());
   if (request.service) {
-    answerService(request, response);
+    services_.answer(request, response);
   } else if (request.http != nullptr) {
     answerHeaders_.clear();
     answerHeaders_.push_back({config_.requestIdHeader, request.requestId});

@@ -134,7 +134,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
   worker.appLastSent[deployment.id] = Clock::now();
   if (request.noisy) ++worker.noisyOutstanding;
   ++request.app->inFlight;
-  if (request.service) return sendServiceRequest(worker, request);
+  if (request.service) return services_.sendRequest(worker, request);
   ipc::SmallMessageBuilder message;
   if (http == nullptr) {
     auto scheduled = message.initRoot<ipc::Envelope>().initScheduled();
@@ -257,7 +257,7 @@ void Supervisor::releaseRequest(const requests::FinishedRequest& done) {
       message.initRoot<ipc::Envelope>().initRequestCancel().setId(done.id);
       worker->send(message);
       fetch_->failParent(done.workerId, done.id, std::string("fetch() cancelled: ") + cancelReason);
-      dropServiceCalls(done.workerId, done.id, cancelReason);
+      services_.drop(done.workerId, done.id, cancelReason);
     } else {
       ++worker->requestsServed;
       if (worker->requestLimit > 0 && worker->requestsServed >= worker->requestLimit) {

@@ -1,7 +1,8 @@
 // Supervisor: outbound fetch() on behalf of the workers. The FetchClient does the HTTP; here
 // each FetchStart is checked against its parent request (--max-subrequests, which worker may
 // fetch for it) and the per-worker bound, and fetches end with their worker or their
-// cancelled parent request.
+// cancelled parent request. A FetchStart naming a service binding goes to services_
+// (supervisor/bindings/service_calls.h) instead, and this file is that class's ServiceCallHost.
 #include "supervisor/supervisor.h"
 
 #include <algorithm>
@@ -40,7 +41,7 @@ void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Read
                           "fetch() refused: too many subrequests; one request may make at most " +
                               std::to_string(config_.maxSubrequests) + " (--max-subrequests)");
   }
-  if (fetch_->activeCount(worker.id()) + serviceCallsOf(worker.id()) >= ipc::kFetchMaxPerWorker) {
+  if (fetch_->activeCount(worker.id()) + services_.openBy(worker.id()) >= ipc::kFetchMaxPerWorker) {
     return fetch_->refuse(worker.id(), fetchId,
                           "fetch() refused: the worker already has " +
                               std::to_string(ipc::kFetchMaxPerWorker) + " fetches in flight");
@@ -48,38 +49,23 @@ void Supervisor::onWorkerFetchStart(WorkerProcess& worker, ipc::FetchStart::Read
   ++count.started;
   count.lastStart = now;
   if (start.hasService() && start.getService().size() > 0) {
-    return startServiceCall(worker, deployment, start);
+    return services_.start(worker.id(), deployment, start);
   }
   fetch_->start(worker.id(), start);
 }
 
 void Supervisor::onWorkerFetchCredit(WorkerProcess& worker, ipc::FetchCredit::Reader credit) {
-  if (ServiceCall* call = findServiceCall(worker.id(), credit.getFetchId())) {
-    return creditService(*call, credit.getBytes());
-  }
+  if (services_.credit(worker.id(), credit.getFetchId(), credit.getBytes())) return;
   fetch_->credit(worker.id(), credit.getFetchId(), credit.getBytes());
 }
 
 void Supervisor::onWorkerFetchAbort(WorkerProcess& worker, ipc::FetchAbort::Reader abort) {
-  if (ServiceCall* call = findServiceCall(worker.id(), abort.getFetchId())) {
-    return endServiceCall(*call, "the service binding's caller aborted its fetch");
-  }
+  if (services_.abort(worker.id(), abort.getFetchId())) return;
   fetch_->abort(worker.id(), abort.getFetchId());
 }
 
 void Supervisor::onWorkerFetchUpload(WorkerProcess& worker, ipc::FetchUpload::Reader upload) {
-  if (ServiceCall* call = findServiceCall(worker.id(), upload.getFetchId())) {
-    auto data = upload.getData();
-    if (!call->bodyFollows || call->uploadEnded || data.size() > ipc::kFetchMaxChunkBytes ||
-        !call->upload.receive(data.size())) {
-      sendServiceFailed(*call, "fetch() failed: the request body broke the upload window");
-      return endServiceCall(*call, "the service binding's caller broke its upload");
-    }
-    call->uploadQueue.emplace_back(
-        std::string(reinterpret_cast<const char*>(data.begin()), data.size()), upload.getEnd());
-    call->uploadEnded = upload.getEnd();
-    return pumpServiceUpload(*call);
-  }
+  if (services_.upload(worker.id(), upload)) return;
   fetch_->upload(worker.id(), upload.getFetchId(), upload.getData(), upload.getEnd());
 }
 
@@ -90,21 +76,33 @@ void Supervisor::pruneSubrequests(Clock::time_point now) {
     wallLimitMs = std::max(wallLimitMs, app->config.wallLimitMs.value_or(0));
   auto horizon = std::chrono::milliseconds(wallLimitMs) + std::chrono::seconds(2);
   requests_.pruneSubrequests(now, horizon);
-  // A service call whose callee has answered lives no longer than a network fetch would: a
-  // caller that never reads (nor aborts) the body does not keep it here.
-  std::vector<ServiceKey> stale;
-  for (const auto& [key, call] : serviceCalls_) {
-    if (!requests_.inFlight(call->requestId) && now - call->started > horizon) {
-      stale.push_back(key);
-    }
+  // A service call whose callee has answered lives no longer than a network fetch would.
+  services_.expire(now, horizon);
+}
+
+const std::vector<ServiceBindingSpec>* Supervisor::serviceBindingsOf(uint32_t deployment) {
+  // The bindings of the caller's version (an older version still finishing uses its own).
+  App* caller = apps_.appOf(deployment);
+  if (caller == nullptr) return nullptr;
+  if (caller->live && caller->live->id == deployment) return &caller->live->services;
+  if (caller->candidate && caller->candidate->id == deployment) {
+    return &caller->candidate->services;
   }
-  for (const ServiceKey& key : stale) {
-    if (ServiceCall* call = findServiceCall(key.first, key.second)) {
-      sendServiceFailed(*call, "fetch() failed: service binding " + call->binding +
-                                   ": the response was not read in time");
-      endServiceCall(*call, "its caller's fetch timed out");
-    }
-  }
+  return &caller->config.services;
+}
+
+App* Supervisor::serviceTarget(const std::string& name) {
+  App* app = apps_.find(name);
+  return app == nullptr || app->removed ? nullptr : app;
+}
+
+void Supervisor::refuseFetch(uint32_t workerId, uint64_t fetchId, const std::string& message) {
+  fetch_->refuse(workerId, fetchId, message);
+}
+
+void Supervisor::abandonQueued(App& app, uint64_t id) {
+  // An emptied queue leaves the turn list at the next pump or expiry.
+  if (queue_.removeFrom(app, id)) checkDrained();
 }
 
 }  // namespace isolated::supervisor

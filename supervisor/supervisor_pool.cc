@@ -264,7 +264,7 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
     }
   }
   fetch_->dropWorker(worker.id());
-  dropServiceCalls(worker.id(), 0, "the worker that made it is gone");
+  services_.drop(worker.id(), 0, "the worker that made it is gone");
   requests_.forgetWorker(worker.id());
   // A worker told to shut down closes its channel as it exits; any other loss means the process
   // must go now. Either way it is reaped (and the object freed) on SIGCHLD.

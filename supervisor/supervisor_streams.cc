@@ -69,20 +69,7 @@ void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Read
   PendingRequest* found = requests_.findHeldBy(credit.getId(), worker.id());
   if (found == nullptr) return;
   PendingRequest& request = *found;
-  if (request.service) {
-    // The callee has taken upload bytes: the caller may send as many more.
-    ServiceCall& call = *request.service;
-    call.upload.passedOn(credit.getBytes());
-    auto bytes = static_cast<uint32_t>(call.upload.grant());
-    if (bytes > 0 && call.active) {
-      capnp::MallocMessageBuilder message;
-      auto grant = message.initRoot<ipc::Envelope>().initFetchUploadCredit();
-      grant.setFetchId(call.fetchId);
-      grant.setBytes(bytes);
-      sendFetchMessage(call.callerWorker, message);
-    }
-    return;
-  }
+  if (request.service) return services_.creditUpload(request, credit.getBytes());
   if (request.http == nullptr || !request.streamedBody || request.bodyEndSent) return;
   // Credit beyond one window is ignored (ipc/protocol.h rule 14).
   uint64_t grant = request.bodyWindow.credit(credit.getBytes());
@@ -91,7 +78,7 @@ void Supervisor::onWorkerBodyCredit(WorkerProcess& worker, ipc::BodyCredit::Read
 }
 
 void Supervisor::startStreamedResponse(PendingRequest& request, ipc::Response::Reader response) {
-  if (request.service) return startServiceStream(request, response);
+  if (request.service) return services_.startStream(request, response);
   answerHeaders_.clear();
   answerHeaders_.push_back({config_.requestIdHeader, request.requestId});
   for (auto header : response.getHeaders()) {
@@ -131,7 +118,7 @@ void Supervisor::onWorkerBodyChunk(WorkerProcess& worker, ipc::BodyChunk::Reader
   if (data.size() > ipc::kBodyChunkBytes || !request.responseWindow.receive(data.size())) {
     return worker.kill("protocol error: response body beyond its credit window");
   }
-  if (request.service) return relayServiceChunk(request, chunk);
+  if (request.service) return services_.relayChunk(request, chunk);
   uint64_t id = request.id;
   if (chunk.getAborted()) {
     replyError(request, 500, "stream-aborted", "");

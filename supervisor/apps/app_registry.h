@@ -53,7 +53,7 @@ struct Deployment {
   // version has loaded, or when it was too large to pin.
   std::vector<std::pair<std::string, std::string>> modules;
   // The app's storage and service bindings at this version (names travel in LoadApp; the
-  // supervisor performs them, supervisor_bindings.cc and supervisor_services.cc).
+  // supervisor performs them, supervisor_bindings.cc and bindings/service_calls.cc).
   std::vector<StorageBindingSpec> storage;
   std::vector<ServiceBindingSpec> services;
 };

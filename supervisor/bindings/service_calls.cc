@@ -1,17 +1,12 @@
-// Supervisor: service bindings (ipc/protocol.h rule 26). App A's fetch() through a binding
-// becomes a request of app B, admitted like any other (B's queue, placement, max_concurrent,
-// wall limit), and B's answer, or the supervisor's error for it, goes back to A as the fetch's
-// response. The depth of nested calls is bounded so that a loop between apps ends.
-#include <algorithm>
+// ServiceCalls (service_calls.h): the calls through service bindings, caller side and callee
+// side.
+#include "supervisor/bindings/service_calls.h"
 
-#include "ipc/protocol.h"
-#include "supervisor/supervisor.h"
+#include <algorithm>
 
 namespace isolated::supervisor {
 
 namespace {
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 kj::ArrayPtr<const kj::byte> bytesOf(const std::string& text, size_t offset, size_t size) {
   return kj::arrayPtr(reinterpret_cast<const kj::byte*>(text.data()) + offset, size);
@@ -28,33 +23,23 @@ bool headersFit(capnp::List<ipc::Header>::Reader headers) {
 
 }  // namespace
 
-size_t Supervisor::serviceCallsOf(uint32_t workerId) const {
-  auto begin = serviceCalls_.lower_bound({workerId, 0});
-  auto end = serviceCalls_.lower_bound({workerId + 1, 0});
+size_t ServiceCalls::openBy(uint32_t workerId) const {
+  auto begin = calls_.lower_bound({workerId, 0});
+  auto end = calls_.lower_bound({workerId + 1, 0});
   return static_cast<size_t>(std::distance(begin, end));
 }
 
-ServiceCall* Supervisor::findServiceCall(uint32_t workerId, uint64_t fetchId) {
-  auto it = serviceCalls_.find({workerId, fetchId});
-  return it == serviceCalls_.end() ? nullptr : it->second.get();
+ServiceCall* ServiceCalls::find(uint32_t workerId, uint64_t fetchId) {
+  auto it = calls_.find({workerId, fetchId});
+  return it == calls_.end() ? nullptr : it->second.get();
 }
 
-void Supervisor::startServiceCall(WorkerProcess& worker, uint32_t deployment,
-                                  ipc::FetchStart::Reader start) {
+void ServiceCalls::start(uint32_t workerId, uint32_t deployment, ipc::FetchStart::Reader start) {
   uint64_t fetchId = start.getFetchId();
   uint64_t parentId = start.getParentId();
   std::string name = start.getService();
   // The bindings of the caller's version (an older version still finishing uses its own).
-  const std::vector<ServiceBindingSpec>* services = nullptr;
-  if (App* caller = apps_.appOf(deployment)) {
-    if (caller->live && caller->live->id == deployment) {
-      services = &caller->live->services;
-    } else if (caller->candidate && caller->candidate->id == deployment) {
-      services = &caller->candidate->services;
-    } else {
-      services = &caller->config.services;
-    }
-  }
+  const std::vector<ServiceBindingSpec>* services = host_.serviceBindingsOf(deployment);
   const ServiceBindingSpec* spec = nullptr;
   if (services != nullptr) {
     auto it = std::find_if(services->begin(), services->end(),
@@ -62,19 +47,19 @@ void Supervisor::startServiceCall(WorkerProcess& worker, uint32_t deployment,
     if (it != services->end()) spec = &*it;
   }
   if (spec == nullptr) {
-    return fetch_->refuse(
-        worker.id(), fetchId,
+    return host_.refuseFetch(
+        workerId, fetchId,
         "fetch() refused: this app has no service binding named \"" + name + "\"");
   }
   uint32_t depth = requests_.serviceDepth(parentId) + 1;
   if (depth > ipc::kServiceMaxDepth) {
     logger_.warn(
         "service binding depth limit",
-        {{"binding", name}, {"target", spec->app}, {"depth", depth}, {"worker", worker.id()}});
-    return fetch_->refuse(worker.id(), fetchId,
-                          "fetch() refused: service binding " + name + ": more than " +
-                              std::to_string(ipc::kServiceMaxDepth) +
-                              " nested service calls (a loop between apps?)");
+        {{"binding", name}, {"target", spec->app}, {"depth", depth}, {"worker", workerId}});
+    return host_.refuseFetch(workerId, fetchId,
+                             "fetch() refused: service binding " + name + ": more than " +
+                                 std::to_string(ipc::kServiceMaxDepth) +
+                                 " nested service calls (a loop between apps?)");
   }
   // The bounds of a network fetch (the worker checks them too; no peer is trusted).
   size_t headerBytes = 0;
@@ -84,12 +69,12 @@ void Supervisor::startServiceCall(WorkerProcess& worker, uint32_t deployment,
       start.getHeaders().size() > ipc::kFetchMaxHeaders ||
       headerBytes > ipc::kFetchMaxHeaderBytes ||
       start.getBody().size() > ipc::kFetchMaxRequestBodyBytes) {
-    return fetch_->refuse(worker.id(), fetchId,
-                          "fetch() refused: the request is over the fetch limits");
+    return host_.refuseFetch(workerId, fetchId,
+                             "fetch() refused: the request is over the fetch limits");
   }
 
   auto call = std::make_shared<ServiceCall>();
-  call->callerWorker = worker.id();
+  call->callerWorker = workerId;
   call->fetchId = fetchId;
   call->callerRequest = parentId;
   call->binding = name;
@@ -106,25 +91,26 @@ void Supervisor::startServiceCall(WorkerProcess& worker, uint32_t deployment,
   PendingRequest pending;
   pending.id = requests_.nextId();
   pending.arrived = Clock::now();
-  pending.requestId = newRequestId();
+  pending.requestId = host_.newRequestId();
   pending.service = call;
   call->requestId = pending.id;
   // Remembered beyond the request, for calls from its waitUntil() work too.
   requests_.rememberServiceDepth(pending.id, depth);
-  serviceCalls_[{worker.id(), fetchId}] = call;
+  calls_[{workerId, fetchId}] = call;
 
-  App* target = apps_.find(spec->app);
-  if (target == nullptr || target->removed) {
-    return replyError(pending, 503, "no-app",
-                      "Service Unavailable: service binding " + name + ": no app named '" +
-                          spec->app + "' serves on this server");
+  App* target = host_.serviceTarget(spec->app);
+  if (target == nullptr) {
+    return host_.replyError(pending, 503, "no-app",
+                            "Service Unavailable: service binding " + name + ": no app named '" +
+                                spec->app + "' serves on this server",
+                            0);
   }
   pending.app = target;
   call->target = target;
-  admit(std::move(pending));
+  host_.admit(std::move(pending));
 }
 
-void Supervisor::sendServiceRequest(WorkerProcess& worker, PendingRequest& request) {
+void ServiceCalls::sendRequest(WorkerProcess& worker, PendingRequest& request) {
   ServiceCall& call = *request.service;
   capnp::MallocMessageBuilder message;
   auto start = message.initRoot<ipc::Envelope>().initRequestStart();
@@ -148,14 +134,14 @@ void Supervisor::sendServiceRequest(WorkerProcess& worker, PendingRequest& reque
   call.body.clear();
   call.body.shrink_to_fit();
   call.dispatched = true;
-  startInFlight(std::move(request));
-  pumpServiceUpload(call);
+  host_.startInFlight(std::move(request));
+  pumpUpload(call);
 }
 
-void Supervisor::pumpServiceUpload(ServiceCall& call) {
+void ServiceCalls::pumpUpload(ServiceCall& call) {
   if (!call.dispatched) return;
   PendingRequest* request = requests_.find(call.requestId);
-  WorkerProcess* worker = request == nullptr ? nullptr : findWorker(request->workerId);
+  WorkerProcess* worker = request == nullptr ? nullptr : host_.findWorker(request->workerId);
   if (worker == nullptr) {
     call.uploadQueue.clear();
     return;
@@ -174,7 +160,7 @@ void Supervisor::pumpServiceUpload(ServiceCall& call) {
   }
 }
 
-void Supervisor::sendServiceHead(ServiceCall& call, int status, const HeaderList& headers) {
+void ServiceCalls::sendHead(ServiceCall& call, int status, const HeaderList& headers) {
   capnp::MallocMessageBuilder message;
   auto head = message.initRoot<ipc::Envelope>().initFetchHead();
   head.setFetchId(call.fetchId);
@@ -185,40 +171,40 @@ void Supervisor::sendServiceHead(ServiceCall& call, int status, const HeaderList
     list[static_cast<unsigned>(i)].setValue(headers[i].second);
   }
   head.setUrl(call.url);
-  sendFetchMessage(call.callerWorker, message);
+  host_.sendFetchMessage(call.callerWorker, message);
   call.headSent = true;
 }
 
-void Supervisor::sendServiceFailed(ServiceCall& call, const std::string& text) {
+void ServiceCalls::sendFailed(ServiceCall& call, const std::string& text) {
   capnp::MallocMessageBuilder message;
   auto failed = message.initRoot<ipc::Envelope>().initFetchFailed();
   failed.setFetchId(call.fetchId);
   failed.setMessage(text);
-  sendFetchMessage(call.callerWorker, message);
+  host_.sendFetchMessage(call.callerWorker, message);
 }
 
-void Supervisor::answerService(PendingRequest& request, ipc::Response::Reader response) {
+void ServiceCalls::answer(PendingRequest& request, ipc::Response::Reader response) {
   ServiceCall& call = *request.service;
   if (!call.active) return;
   if (!headersFit(response.getHeaders())) {
-    sendServiceFailed(call, "fetch() failed: service binding " + call.binding +
-                                ": the response headers are over the fetch limits");
-    return endServiceCall(call, nullptr);
+    sendFailed(call, "fetch() failed: service binding " + call.binding +
+                         ": the response headers are over the fetch limits");
+    return finish(call, nullptr);
   }
   HeaderList headers;
   for (auto header : response.getHeaders())
     headers.emplace_back(header.getName(), header.getValue());
   if (response.hasRuntimeError())
     headers.emplace_back("isolated-error", response.getRuntimeError());
-  sendServiceHead(call, response.getStatus(), headers);
+  sendHead(call, response.getStatus(), headers);
   auto body = response.getBody();
   call.pendingBody.assign(reinterpret_cast<const char*>(body.begin()), body.size());
   call.pendingOffset = 0;
   call.pendingWhole = true;
-  pumpServiceBody(call);
+  pumpBody(call);
 }
 
-void Supervisor::pumpServiceBody(ServiceCall& call) {
+void ServiceCalls::pumpBody(ServiceCall& call) {
   while (call.active && call.pendingWhole) {
     size_t left = call.pendingBody.size() - call.pendingOffset;
     size_t n = std::min<size_t>({left, call.callerWindow.room(), ipc::kFetchMaxChunkBytes});
@@ -229,38 +215,38 @@ void Supervisor::pumpServiceBody(ServiceCall& call) {
     piece.setFetchId(call.fetchId);
     if (n > 0) piece.setData(bytesOf(call.pendingBody, call.pendingOffset, n));
     piece.setEnd(end);
-    sendFetchMessage(call.callerWorker, message);
+    host_.sendFetchMessage(call.callerWorker, message);
     call.callerWindow.sent(n);
     call.pendingOffset += n;
-    if (end) return endServiceCall(call, nullptr);
+    if (end) return finish(call, nullptr);
   }
 }
 
-void Supervisor::startServiceStream(PendingRequest& request, ipc::Response::Reader response) {
+void ServiceCalls::startStream(PendingRequest& request, ipc::Response::Reader response) {
   request.responseStreaming = true;
   request.responseStatus = response.getStatus();
   ServiceCall& call = *request.service;
   call.streaming = true;
   if (!call.active) return;
   if (!headersFit(response.getHeaders())) {
-    sendServiceFailed(call, "fetch() failed: service binding " + call.binding +
-                                ": the response headers are over the fetch limits");
-    return endServiceCall(call, "its caller refused the response");
+    sendFailed(call, "fetch() failed: service binding " + call.binding +
+                         ": the response headers are over the fetch limits");
+    return finish(call, "its caller refused the response");
   }
   HeaderList headers;
   for (auto header : response.getHeaders())
     headers.emplace_back(header.getName(), header.getValue());
   if (response.hasRuntimeError())
     headers.emplace_back("isolated-error", response.getRuntimeError());
-  sendServiceHead(call, response.getStatus(), headers);
+  sendHead(call, response.getStatus(), headers);
 }
 
-void Supervisor::relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Reader chunk) {
+void ServiceCalls::relayChunk(PendingRequest& request, ipc::BodyChunk::Reader chunk) {
   std::shared_ptr<ServiceCall> call = request.service;
   uint64_t id = request.id;
   if (chunk.getAborted()) {
-    replyError(request, 500, "stream-aborted", "the response stream failed");
-    finishRequest(id, requests::RequestEnding::answered());
+    host_.replyError(request, 500, "stream-aborted", "the response stream failed", 0);
+    host_.finishRequest(id, requests::RequestEnding::answered());
     return;
   }
   // Held in request.responseWindow (taken by onWorkerBodyChunk) until the caller credits it.
@@ -271,88 +257,146 @@ void Supervisor::relayServiceChunk(PendingRequest& request, ipc::BodyChunk::Read
     piece.setFetchId(call->fetchId);
     if (data.size() > 0) piece.setData(data);
     piece.setEnd(chunk.getEnd());
-    sendFetchMessage(call->callerWorker, message);
+    host_.sendFetchMessage(call->callerWorker, message);
     call->callerWindow.sent(data.size());
   }
   if (chunk.getEnd()) {
-    recordAnswer(request, request.responseStatus, request.workerId);
-    finishRequest(id, requests::RequestEnding::answered());
-    if (call->active) endServiceCall(*call, nullptr);
+    host_.recordAnswer(request, request.responseStatus, request.workerId);
+    host_.finishRequest(id, requests::RequestEnding::answered());
+    if (call->active) finish(*call, nullptr);
   }
 }
 
-void Supervisor::creditService(ServiceCall& call, uint32_t bytes) {
-  call.callerWindow.credit(bytes);
-  if (call.pendingWhole) return pumpServiceBody(call);
-  if (!call.streaming) return;
+bool ServiceCalls::credit(uint32_t workerId, uint64_t fetchId, uint32_t bytes) {
+  ServiceCall* call = find(workerId, fetchId);
+  if (call == nullptr) return false;
+  call->callerWindow.credit(bytes);
+  if (call->pendingWhole) {
+    pumpBody(*call);
+    return true;
+  }
+  if (!call->streaming) return true;
   // The caller has taken streamed bytes: the callee may send as many more.
-  PendingRequest* found = requests_.find(call.requestId);
-  if (found == nullptr) return;
-  PendingRequest& request = *found;
-  WorkerProcess* worker = findWorker(request.workerId);
-  if (worker == nullptr) return;
-  request.responseWindow.passedOn(bytes);
-  auto grant = static_cast<uint32_t>(request.responseWindow.grant());
-  if (grant == 0) return;
+  PendingRequest* request = requests_.find(call->requestId);
+  if (request == nullptr) return true;
+  WorkerProcess* worker = host_.findWorker(request->workerId);
+  if (worker == nullptr) return true;
+  request->responseWindow.passedOn(bytes);
+  auto grant = static_cast<uint32_t>(request->responseWindow.grant());
+  if (grant == 0) return true;
   capnp::MallocMessageBuilder message;
   auto credit = message.initRoot<ipc::Envelope>().initBodyCredit();
-  credit.setId(request.id);
+  credit.setId(request->id);
   credit.setBytes(grant);
   worker->send(message);
+  return true;
 }
 
-void Supervisor::failService(PendingRequest& request, int status, std::string_view kind,
-                             std::string_view message, int retryAfterSec) {
+bool ServiceCalls::abort(uint32_t workerId, uint64_t fetchId) {
+  ServiceCall* call = find(workerId, fetchId);
+  if (call == nullptr) return false;
+  finish(*call, "the service binding's caller aborted its fetch");
+  return true;
+}
+
+bool ServiceCalls::upload(uint32_t workerId, ipc::FetchUpload::Reader upload) {
+  ServiceCall* call = find(workerId, upload.getFetchId());
+  if (call == nullptr) return false;
+  auto data = upload.getData();
+  if (!call->bodyFollows || call->uploadEnded || data.size() > ipc::kFetchMaxChunkBytes ||
+      !call->upload.receive(data.size())) {
+    sendFailed(*call, "fetch() failed: the request body broke the upload window");
+    finish(*call, "the service binding's caller broke its upload");
+    return true;
+  }
+  call->uploadQueue.emplace_back(
+      std::string(reinterpret_cast<const char*>(data.begin()), data.size()), upload.getEnd());
+  call->uploadEnded = upload.getEnd();
+  pumpUpload(*call);
+  return true;
+}
+
+void ServiceCalls::creditUpload(PendingRequest& request, uint32_t bytes) {
+  // The callee has taken upload bytes: the caller may send as many more.
+  ServiceCall& call = *request.service;
+  call.upload.passedOn(bytes);
+  auto grant = static_cast<uint32_t>(call.upload.grant());
+  if (grant == 0 || !call.active) return;
+  capnp::MallocMessageBuilder message;
+  auto credit = message.initRoot<ipc::Envelope>().initFetchUploadCredit();
+  credit.setFetchId(call.fetchId);
+  credit.setBytes(grant);
+  host_.sendFetchMessage(call.callerWorker, message);
+}
+
+void ServiceCalls::fail(PendingRequest& request, int status, std::string_view kind,
+                        std::string_view message, int retryAfterSec) {
   ServiceCall& call = *request.service;
   if (!call.active) return;
   if (call.headSent) {
     // The head is out: the caller's body read fails, as a network response cut short would.
-    sendServiceFailed(call, "fetch() failed: service binding " + call.binding +
-                                ": the response broke off (" + std::string(kind) + ")");
-    return endServiceCall(call, nullptr);
+    sendFailed(call, "fetch() failed: service binding " + call.binding +
+                         ": the response broke off (" + std::string(kind) + ")");
+    return finish(call, nullptr);
   }
   HeaderList headers{{"content-type", "text/plain; charset=utf-8"},
                      {"isolated-error", std::string(kind)}};
   if (retryAfterSec > 0) headers.emplace_back("retry-after", std::to_string(retryAfterSec));
-  sendServiceHead(call, status, headers);
+  sendHead(call, status, headers);
   call.pendingBody = std::string(message) + "\n";
   call.pendingOffset = 0;
   call.pendingWhole = true;
-  pumpServiceBody(call);
+  pumpBody(call);
 }
 
-void Supervisor::endServiceCall(ServiceCall& ending, const char* cancelReason) {
-  auto it = serviceCalls_.find({ending.callerWorker, ending.fetchId});
-  if (it == serviceCalls_.end() || it->second.get() != &ending) return;
+void ServiceCalls::finish(ServiceCall& ending, const char* cancelReason) {
+  auto it = calls_.find({ending.callerWorker, ending.fetchId});
+  if (it == calls_.end() || it->second.get() != &ending) return;
   std::shared_ptr<ServiceCall> call = std::move(it->second);
-  serviceCalls_.erase(it);
+  calls_.erase(it);
   call->active = false;
   call->uploadQueue.clear();
   call->pendingBody.clear();
   if (cancelReason == nullptr) return;
   // The callee's request, if it is still waiting or running, is abandoned.
   if (requests_.inFlight(call->requestId)) {
-    finishRequest(call->requestId, requests::RequestEnding::cancelled(cancelReason));
+    host_.finishRequest(call->requestId, requests::RequestEnding::cancelled(cancelReason));
     return;
   }
   if (call->target == nullptr) return;
   // An emptied queue leaves the turn list at the next pump or expiry.
-  if (queue_.removeFrom(*call->target, call->requestId)) checkDrained();
+  host_.abandonQueued(*call->target, call->requestId);
 }
 
-void Supervisor::dropServiceCalls(uint32_t workerId, uint64_t parentId, const char* reason) {
-  std::vector<ServiceKey> ending;
-  for (auto it = serviceCalls_.lower_bound({workerId, 0});
-       it != serviceCalls_.end() && it->first.first == workerId; ++it) {
+void ServiceCalls::drop(uint32_t workerId, uint64_t parentId, const char* reason) {
+  std::vector<Key> ending;
+  for (auto it = calls_.lower_bound({workerId, 0});
+       it != calls_.end() && it->first.first == workerId; ++it) {
     if (parentId == 0 || it->second->callerRequest == parentId) ending.push_back(it->first);
   }
   // Ending one call may end others (a callee on the same worker cancels its own calls), so
   // each is looked up again.
-  for (const ServiceKey& key : ending) {
-    ServiceCall* call = findServiceCall(key.first, key.second);
+  for (const Key& key : ending) {
+    ServiceCall* call = find(key.first, key.second);
     if (call == nullptr) continue;
-    if (parentId != 0) sendServiceFailed(*call, std::string("fetch() cancelled: ") + reason);
-    endServiceCall(*call, reason);
+    if (parentId != 0) sendFailed(*call, std::string("fetch() cancelled: ") + reason);
+    finish(*call, reason);
+  }
+}
+
+void ServiceCalls::expire(Clock::time_point now, Clock::duration horizon) {
+  std::vector<Key> stale;
+  for (const auto& [key, call] : calls_) {
+    if (!requests_.inFlight(call->requestId) && now - call->started > horizon) {
+      stale.push_back(key);
+    }
+  }
+  for (const Key& key : stale) {
+    if (ServiceCall* call = find(key.first, key.second)) {
+      sendFailed(*call, "fetch() failed: service binding " + call->binding +
+                            ": the response was not read in time");
+      finish(*call, "its caller's fetch timed out");
+    }
   }
 }
 
