@@ -185,18 +185,7 @@ void ServiceCalls::sendFailed(ServiceCall& call, const std::string& text) {
 
 void ServiceCalls::answer(PendingRequest& request, ipc::Response::Reader response) {
   ServiceCall& call = *request.service;
-  if (!call.active) return;
-  if (!headersFit(response.getHeaders())) {
-    sendFailed(call, "fetch() failed: service binding " + call.binding +
-                         ": the response headers are over the fetch limits");
-    return finish(call, nullptr);
-  }
-  HeaderList headers;
-  for (auto header : response.getHeaders())
-    headers.emplace_back(header.getName(), header.getValue());
-  if (response.hasRuntimeError())
-    headers.emplace_back("isolated-error", response.getRuntimeError());
-  sendHead(call, response.getStatus(), headers);
+  if (!call.active || !forwardHead(call, response, nullptr)) return;
   auto body = response.getBody();
   call.pendingBody.assign(reinterpret_cast<const char*>(body.begin()), body.size());
   call.pendingOffset = 0;
@@ -227,11 +216,16 @@ void ServiceCalls::startStream(PendingRequest& request, ipc::Response::Reader re
   request.responseStatus = response.getStatus();
   ServiceCall& call = *request.service;
   call.streaming = true;
-  if (!call.active) return;
+  if (call.active) forwardHead(call, response, "its caller refused the response");
+}
+
+bool ServiceCalls::forwardHead(ServiceCall& call, ipc::Response::Reader response,
+                               const char* refusedReason) {
   if (!headersFit(response.getHeaders())) {
     sendFailed(call, "fetch() failed: service binding " + call.binding +
                          ": the response headers are over the fetch limits");
-    return finish(call, "its caller refused the response");
+    finish(call, refusedReason);
+    return false;
   }
   HeaderList headers;
   for (auto header : response.getHeaders())
@@ -239,6 +233,7 @@ void ServiceCalls::startStream(PendingRequest& request, ipc::Response::Reader re
   if (response.hasRuntimeError())
     headers.emplace_back("isolated-error", response.getRuntimeError());
   sendHead(call, response.getStatus(), headers);
+  return true;
 }
 
 void ServiceCalls::relayChunk(PendingRequest& request, ipc::BodyChunk::Reader chunk) {

@@ -116,6 +116,10 @@ class ServiceCalls {
   void pumpUpload(ServiceCall& call);
   void pumpBody(ServiceCall& call);
   void sendHead(ServiceCall& call, int status, const HeaderList& headers);
+  // The callee's status and headers to the caller; false, with the call ended (the callee's
+  // request cancelled with `refusedReason` when given), when they are over a network fetch's
+  // limits.
+  bool forwardHead(ServiceCall& call, ipc::Response::Reader response, const char* refusedReason);
   void sendFailed(ServiceCall& call, const std::string& message);
   // Ends the call on the caller's side; the callee's request goes on, or is cancelled with
   // `cancelReason` when given and it is still held.
