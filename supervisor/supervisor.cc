@@ -22,9 +22,6 @@ constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(100);
 // Ten housekeeping ticks: memory is read from /proc and autoscaling is evaluated once a second.
 constexpr uint64_t kTicksPerSecond = 10;
 
-// Early failures are forgotten after this long without another one.
-constexpr auto kFailureMemory = std::chrono::seconds(30);
-
 // How long workers get to exit after Shutdown at the end of a drain before they are killed.
 constexpr uint32_t kWorkerStopDeadlineMs = 5000;
 
@@ -249,10 +246,7 @@ void Supervisor::housekeeping() {
   // one, and reading /proc/PID/statm costs three syscalls per worker.
   checkMemory();
   if (housekeepingTicks_ % kTicksPerSecond == 0) {
-    if (earlyFailures_ > 0 && scheduledSpawns_ == 0 && now - lastEarlyFailureAt_ > kFailureMemory) {
-      earlyFailures_ = 0;
-      updateDegraded();
-    }
+    if (backoff_.forgetIfQuiet(clock_.now())) updateDegraded();
     autoscale();
     pruneSubrequests(now);
     requests_.pruneLingering(now);

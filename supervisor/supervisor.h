@@ -55,6 +55,7 @@
 #include "supervisor/libevent_log.h"
 #include "supervisor/pending_request.h"
 #include "supervisor/pool/placement.h"
+#include "supervisor/pool/restart_backoff.h"
 #include "supervisor/registry/registry_sync.h"
 #include "supervisor/request_metrics.h"
 #include "supervisor/requests/request_queue.h"
@@ -396,11 +397,11 @@ class Supervisor : public http::HttpRequestHandler,
   uint32_t targetWorkers_;
   uint32_t minWorkers_;
   uint32_t maxWorkers_;
-  // Consecutive workers that died young (see kStableAfter); drives the restart backoff.
-  uint32_t earlyFailures_ = 0;
-  Clock::time_point lastEarlyFailureAt_;
-  // Spawns waiting out a backoff delay; they count toward the pool's size.
-  uint32_t scheduledSpawns_ = 0;
+  // Restart backoff for workers that die young (see kStableAfter in supervisor_pool.cc): the
+  // count of early failures and the spawns waiting out their delay, which count toward the
+  // pool's size.
+  RestartBackoff backoff_{std::chrono::milliseconds(config_.restartBackoffBaseMs),
+                          std::chrono::milliseconds(config_.restartBackoffMaxMs)};
   bool degraded_ = false;
   uint64_t housekeepingTicks_ = 0;
 
@@ -482,9 +483,7 @@ class Supervisor : public http::HttpRequestHandler,
                             for (auto& worker : workers_)
                               worker->process().signal(SIGKILL);
                           }};
-  // Spawns waiting out a backoff (scheduledSpawns_ of them), by the time each is due, earliest
-  // first; one timer for the earliest.
-  std::vector<Clock::time_point> spawnsDue_;
+  // Fires when backoff_'s earliest waiting spawn is due.
   event::DeadlineTimer spawnTimer_{dispatcher_, clock_, [this] { onSpawnDue(); }};
   void onSpawnDue();
   // --watch: null until the server serves (or when off); changes that came while a reload of

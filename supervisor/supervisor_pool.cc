@@ -100,44 +100,31 @@ void Supervisor::spawnWorker() {
     // Out of descriptors or processes for now (EMFILE, EAGAIN): a failed spawn is an early
     // failure, and the worker is tried again after the backoff delay, so the pool refills once
     // the resource frees (issue 12, defect 1).
-    ++earlyFailures_;
-    lastEarlyFailureAt_ = Clock::now();
+    backoff_.recordEarlyFailure(clock_.now());
     scheduleSpawn();
   }
 }
 
 void Supervisor::scheduleSpawn() {
-  // Workers keep failing right after start: wait, doubling the delay up to the cap, so that a
-  // crash loop costs no CPU.
-  double backoff = config_.restartBackoffBaseMs *
-                   std::pow(2.0, std::min<uint32_t>(std::max<uint32_t>(earlyFailures_, 1) - 1, 30));
-  long delayMs = static_cast<long>(std::min<double>(backoff, config_.restartBackoffMaxMs));
-  logger_.warn("worker restart backed off",
-               {{"delay_ms", delayMs}, {"consecutive_failures", earlyFailures_}});
-  auto due = clock_.now() + std::chrono::milliseconds(delayMs);
-  spawnsDue_.insert(std::upper_bound(spawnsDue_.begin(), spawnsDue_.end(), due), due);
-  spawnTimer_.schedule(due);
-  ++scheduledSpawns_;
+  // Workers keep failing right after start: wait (restart_backoff.h).
+  logger_.warn("worker restart backed off", {{"delay_ms", backoff_.delay().count()},
+                                             {"consecutive_failures", backoff_.failures()}});
+  spawnTimer_.schedule(backoff_.schedule(clock_.now()));
 }
 
 void Supervisor::onSpawnDue() {
   // Only the spawns due now: one scheduled from here (a spawn that failed again) waits its turn.
-  auto now = clock_.now();
-  size_t due = static_cast<size_t>(std::upper_bound(spawnsDue_.begin(), spawnsDue_.end(), now) -
-                                   spawnsDue_.begin());
-  for (; due > 0 && !spawnsDue_.empty() && spawnsDue_.front() <= now; --due) {
-    spawnsDue_.erase(spawnsDue_.begin());
-    --scheduledSpawns_;
-    if (phase_ == Phase::kStopping || phase_ == Phase::kStopped) continue;
-    if (countWorkers(isActive) + scheduledSpawns_ < targetWorkers_) spawnWorker();
+  size_t due = backoff_.takeDue(clock_.now());
+  for (; due > 0; --due) {
+    if (phase_ == Phase::kStopping || phase_ == Phase::kStopped) break;
+    if (countWorkers(isActive) + backoff_.waiting() < targetWorkers_) spawnWorker();
   }
-  if (!spawnsDue_.empty()) spawnTimer_.schedule(spawnsDue_.front());
+  if (auto next = backoff_.nextDue()) spawnTimer_.schedule(*next);
 }
 
 void Supervisor::cancelBackoff() {
-  spawnsDue_.clear();
+  backoff_.cancelWaiting();
   spawnTimer_.cancel();
-  scheduledSpawns_ = 0;
 }
 
 void Supervisor::reconcilePool() {
@@ -155,9 +142,9 @@ void Supervisor::reconcilePool() {
     }
   }
 
-  size_t active = countWorkers(isActive) + scheduledSpawns_;
+  size_t active = countWorkers(isActive) + backoff_.waiting();
   for (; active < targetWorkers_; ++active) {
-    if (earlyFailures_ == 0) {
+    if (backoff_.failures() == 0) {
       spawnWorker();
       if (phase_ != Phase::kBooting && phase_ != Phase::kServing && phase_ != Phase::kDraining) {
         return;
@@ -200,11 +187,11 @@ WorkerProcess* Supervisor::findWorkerByPid(pid_t pid) {
 void Supervisor::updateDegraded() {
   if (phase_ != Phase::kServing) return;
   size_t serving = countWorkers(isServing);
-  bool degraded = serving < targetWorkers_ && (earlyFailures_ > 0 || serving == 0);
+  bool degraded = serving < targetWorkers_ && (backoff_.failures() > 0 || serving == 0);
   if (degraded && !degraded_) {
     logger_.warn("pool degraded", {{"serving", serving},
                                    {"target", targetWorkers_},
-                                   {"consecutive_failures", earlyFailures_}});
+                                   {"consecutive_failures", backoff_.failures()}});
   } else if (!degraded && degraded_) {
     logger_.info("pool restored", {{"serving", serving}, {"target", targetWorkers_}});
   }
@@ -285,13 +272,11 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
     if (cause != "reload-refused") {
       ++restarts_[cause];
       if (diedEarly(worker)) {
-        ++earlyFailures_;
-        lastEarlyFailureAt_ = Clock::now();
-      } else if (earlyFailures_ > 0 || scheduledSpawns_ > 0) {
+        backoff_.recordEarlyFailure(clock_.now());
+      } else if (backoff_.reset()) {
         // A worker that had served was lost: a fresh failure count, and the spawns still
         // waiting out a backoff go now, so that the pool is never left empty by the delay.
-        earlyFailures_ = 0;
-        cancelBackoff();
+        spawnTimer_.cancel();
       }
     }
   }
