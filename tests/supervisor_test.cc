@@ -20,6 +20,7 @@
 
 #include "common/event_handles.h"
 #include "common/logger.h"
+#include "temp_dir.h"
 
 namespace isolated::supervisor {
 namespace {
@@ -199,16 +200,12 @@ std::string pinWith(const std::string& file, const std::string& claimedText,
 class PinningTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/isolated-pin-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    file_ = dir_ + "/app.js";
-    std::ofstream(file_) << kText;
+    ASSERT_FALSE(dir_.path().empty());
+    file_ = dir_.write("app.js", kText);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   static constexpr const char* kText =
       "export default { fetch() { return new Response('x'); } };\n";
-  std::string dir_;
+  TempDir dir_;
   std::string file_;
 };
 

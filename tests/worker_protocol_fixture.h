@@ -33,6 +33,7 @@
 #include "ipc/framing.h"
 #include "ipc/messages.capnp.h"
 #include "ipc/protocol.h"
+#include "temp_dir.h"
 
 namespace isolated::test {
 
@@ -264,25 +265,20 @@ inline std::string bodyOf(ipc::Response::Reader response) {
 class WorkerProtocolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/isolated-worker-protocol-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    ASSERT_FALSE(dir_.path().empty());
     write("a.mjs", appScript("A"));
     write("b.mjs", appScript("B"));
     write("broken.mjs", "export default { fetch() { return new Response('x') }\n");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return (dir_ / name).string();
+    return dir_.write(name, text);
   }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
 
   // A configured worker whose Hello has been read.
   std::unique_ptr<Worker> start(uint32_t maxIsolates = 0, uint32_t idleTimeoutMs = 0,
                                 const std::vector<std::string>& extraArgs = {}) {
-    auto worker = std::make_unique<Worker>(dir_, extraArgs);
+    auto worker = std::make_unique<Worker>(dir_.path(), extraArgs);
     worker->configure(ipc::kProtocolVersion, maxIsolates, idleTimeoutMs);
     auto hello = worker->next();
     if (!hello || !hello->envelope().isHello()) return nullptr;
@@ -329,7 +325,7 @@ class WorkerProtocolTest : public ::testing::Test {
     worker.loadApp({2, path("b.mjs"), "beta", cpuLimitMs, false});
   }
 
-  std::filesystem::path dir_;
+  TempDir dir_;
 };
 
 }  // namespace isolated::test

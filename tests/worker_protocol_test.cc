@@ -7,7 +7,7 @@ namespace isolated::test {
 namespace {
 
 TEST_F(WorkerProtocolTest, RefusesAnotherProtocolVersion) {
-  Worker worker(dir_);
+  Worker worker(dir_.path());
   worker.configure(ipc::kProtocolVersion + 7);
   EXPECT_EQ(worker.next(5s), nullptr) << "a worker of another version must not say Hello";
   auto status = worker.waitExit();
