@@ -359,7 +359,6 @@ void ServiceCalls::finish(ServiceCall& ending, const char* cancelReason) {
     return;
   }
   if (call->target == nullptr) return;
-  // An emptied queue leaves the turn list at the next pump or expiry.
   host_.abandonQueued(*call->target, call->requestId);
 }
 
