@@ -9,7 +9,9 @@
 #   script-snapshot    the runtime and the script deserialised (when the script is safe to
 #                      snapshot, as with --snapshot-script on);
 # and V8's own empty context as the floor. Wall and process CPU time per context/isolate are
-# printed; on a shared machine the CPU figure is the steadier one.
+# printed; on a shared machine the CPU figure is the steadier one. The `1st-req` rows time an
+# app's first request in a new context of a warm isolate, and `1st-req-i` in a new isolate:
+# what a cold start, or a rebuild after a termination, costs that request against its CPU limit.
 #
 # Part 2, end to end: hello-world req/s with `wrk -t1 -c$CONNS` in --isolation context and
 # --isolation isolate (a fresh context or isolate per request), with each snapshot variant:

@@ -6,7 +6,7 @@
 // host). It is also warmed up: one request runs through the runtime's dispatch to a throwaway
 // `fetch` listener (its answer dropped, the listener removed again), so the runtime's request
 // path is compiled in the isolate, whatwg-url included (the listener parses the request's URL,
-// as nearly every handler does first).
+// as nearly every handler does first; worker/runtime_warm_up.h).
 // Making one is most of a cold start's CPU (the snapshot's heap and context, and compiling the
 // runtime's request path on the app's first request: several ms); binding an app to it (env,
 // the script with its code cache) is the rest. SpareIsolates keeps a few, made off the request
@@ -56,15 +56,6 @@ struct SpareIsolate {
     isolate.reset();
   }
 };
-
-// Runs one GET request for `url` (Host `host`) through `context`'s dispatch, answered into
-// whatever RuntimeHost is attached to the isolate (the spare's warm-up, the startup bench).
-void dispatchSyntheticRequest(v8::Isolate* isolate, ScriptContext& context, const char* url,
-                              const char* host);
-// Compiles the runtime's request path in `context` (runtime installed, no app yet): one request
-// to a throwaway `fetch` listener, removed again. False when the listener may still be
-// registered: the context must not be given to an app then.
-bool warmUpContext(v8::Isolate* isolate, ScriptContext& context);
 
 struct SpareOptions {
   // Spares kept ready; 0 turns the pool off.

@@ -14,6 +14,7 @@
 #include "worker/js_scope.h"
 #include "worker/owned_isolate.h"
 #include "worker/runtime_host.h"
+#include "worker/runtime_warm_up.h"
 #include "worker/script_context.h"
 #include "worker/snapshot_builder.h"
 #include "worker/tenant_bench.h"
@@ -24,16 +25,6 @@ namespace isolated::worker {
 namespace {
 
 constexpr size_t kHeapLimitBytes = 128u << 20;
-
-// Requests never arrive; a top level that logs or sets timers is timed all the same.
-class BenchHost final : public RuntimeHost {
-  void respond(uint64_t, uint16_t, v8::Local<v8::String>, v8::Local<v8::Value>) override {}
-  void fail(uint64_t, const std::string&, const std::string&) override {}
-  void log(int, const std::string&, uint64_t) override {}
-  uint64_t addTimer(double, bool, uint64_t, v8::Local<v8::Value>) override { return ++timers_; }
-  void cancelTimer(uint64_t) override {}
-  uint64_t timers_ = 0;
-};
 
 using Clock = std::chrono::steady_clock;
 
@@ -68,10 +59,43 @@ bool loadContext(OwnedIsolate& isolate, const std::string& script, SourceCache& 
   return true;
 }
 
+// The wall and CPU time of the first requests timeFirstRequest() ran.
+struct FirstRequests {
+  Clock::duration wall{};
+  double cpu = 0;
+  int count = 0;
+  void print(const char* label, const char* what) const {
+    std::printf("%-18s %-8s %9.1f us wall %9.1f us cpu\n", label, what,
+                micros(wall) / std::max(1, count), cpu / std::max(1, count));
+  }
+};
+
+// Loads a new context in `isolate` and times its first request (a GET of "/" through the
+// runtime's dispatch, answered into the attached host): what a fresh context costs the request
+// that meets it, against the app's CPU limit. False on a load error.
+bool timeFirstRequest(OwnedIsolate& isolate, const std::string& script, SourceCache& sources,
+                      FirstRequests& timed) {
+  v8::Isolate::Scope scope(isolate.get());
+  ScriptContext context(isolate.get(), isolate.snapshotContents());
+  if (!context.created()) return false;
+  {
+    JsScope js(isolate.get(), context.global());
+    if (context.load(script, sources, {})) return false;
+  }
+  auto start = Clock::now();
+  double cpuStart = processCpuMicros();
+  dispatchSyntheticRequest(isolate.get(), context, "http://app.test/", "app.test");
+  timed.wall += Clock::now() - start;
+  timed.cpu += processCpuMicros() - cpuStart;
+  ++timed.count;
+  isolate.get()->ContextDisposedNotification();
+  return true;
+}
+
 // Prints the µs per new context on one warm isolate, and per new isolate with its first
 // context, both including teardown (what --isolation context|isolate pay per request).
 bool measure(const char* label, StartupSnapshot* snapshot, const std::string& script,
-             int iterations, v8::ArrayBuffer::Allocator* allocator, BenchHost& host) {
+             int iterations, v8::ArrayBuffer::Allocator* allocator, WarmUpHost& host) {
   SourceCache sources;
   {
     OwnedIsolate isolate(allocator, kHeapLimitBytes, snapshot);
@@ -101,6 +125,13 @@ bool measure(const char* label, StartupSnapshot* snapshot, const std::string& sc
       isolate.get()->ContextDisposedNotification();
     }
     report(label, "context", start, cpuStart, iterations);
+    // An app's first request in a new context of this isolate (--isolation context).
+    int firsts = std::max(1, iterations / 10);
+    FirstRequests timed;
+    for (int i = 0; i < firsts; ++i) {
+      if (!timeFirstRequest(isolate, script, sources, timed)) return false;
+    }
+    timed.print(label, "1st-req");
   }
   int isolates = std::max(1, iterations / 10);
   auto start = Clock::now();
@@ -111,6 +142,15 @@ bool measure(const char* label, StartupSnapshot* snapshot, const std::string& sc
     loadContext(isolate, script, sources);
   }
   report(label, "isolate", start, cpuStart, isolates);
+  // An app's first request in a new isolate (a cold start in a worker, or the rebuild of its
+  // isolate after a termination).
+  FirstRequests timed;
+  for (int i = 0; i < isolates; ++i) {
+    OwnedIsolate isolate(allocator, kHeapLimitBytes, snapshot);
+    attachHost(isolate.get(), &host);
+    if (!timeFirstRequest(isolate, script, sources, timed)) return false;
+  }
+  timed.print(label, "1st-req-i");
   return true;
 }
 
@@ -127,7 +167,9 @@ int benchStartupMain(const char* argv0, const std::vector<std::string>& args) {
   V8Runtime v8(argv0);
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(
       v8::ArrayBuffer::Allocator::NewDefaultAllocator());
-  BenchHost host;
+  // Requests are answered into nothing; a top level that logs or sets timers is timed all the
+  // same.
+  WarmUpHost host;
   std::printf("# %s, %d contexts and %d isolates per variant, V8 %s\n", script.c_str(), iterations,
               std::max(1, iterations / 10), v8::V8::GetVersion());
   {

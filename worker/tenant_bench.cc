@@ -14,8 +14,8 @@
 #include "worker/js_scope.h"
 #include "worker/owned_isolate.h"
 #include "worker/runtime_host.h"
+#include "worker/runtime_warm_up.h"
 #include "worker/script_context.h"
-#include "worker/spare_isolate.h"
 #include "worker/startup_snapshot.h"
 #include "worker/v8_runtime.h"
 
@@ -36,15 +36,6 @@ double processCpuMs() {
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
-class SilentHost final : public RuntimeHost {
-  void respond(uint64_t, uint16_t, v8::Local<v8::String>, v8::Local<v8::Value>) override {}
-  void fail(uint64_t, const std::string&, const std::string&) override {}
-  void log(int, const std::string&, uint64_t) override {}
-  uint64_t addTimer(double, bool, uint64_t, v8::Local<v8::Value>) override { return ++timers_; }
-  void cancelTimer(uint64_t) override {}
-  uint64_t timers_ = 0;
-};
-
 size_t residentBytes() {
   std::ifstream statm("/proc/self/statm");
   size_t size = 0;
@@ -60,7 +51,8 @@ struct Options {
   std::string v8Flags;
   bool sharedIsolate = false;
   bool codeCache = true;
-  // Each app's context is warmed up as a spare is before its script loads (worker/spare_isolate.h).
+  // Each app's context is warmed up as a spare is before its script loads
+  // (worker/runtime_warm_up.h).
   bool warm = false;
   // With --warm: the --idle modes' notification, given once the context is warm (as a spare
   // could be given it while the worker is idle).
@@ -195,7 +187,7 @@ int benchTenantsMain(const char* argv0, const std::vector<std::string>& args) {
   }
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(
       v8::ArrayBuffer::Allocator::NewDefaultAllocator());
-  SilentHost host;
+  WarmUpHost host;  // answers, console lines and timers go nowhere
   YoungGeneration young{options->youngBytes, options->youngBytes};
   v8::Platform* platform = &v8.platform().defaultPlatform();
 
