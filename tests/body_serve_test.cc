@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "cpu_room.h"
 #include "http_client.h"
 #include "server_process.h"
 
@@ -17,7 +18,9 @@ std::string script(const std::string& name) {
 class BodyServeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new ServerProcess(script("bodies.js"), {"--workers", "1"});
+    // The handlers are the first users of the stream modules (tests/cpu_room.h).
+    server_ = new ServerProcess(script("bodies.js"),
+                                isolated::testing::withCpuRoomForFirstUse({"--workers", "1"}));
     ASSERT_NE(server_->waitReady(), 0) << server_->output();
   }
   static void TearDownTestSuite() {

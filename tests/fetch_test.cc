@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_room.h"
 #include "http_client.h"
 #include "origin_process.h"
 #include "sanitizer.h"
@@ -588,8 +589,9 @@ TEST_F(FetchTest, StreamedUploadPausesTheProducerForASlowOrigin) {
   ASSERT_NE(origin.port(), 0);
   // Under ASan the quarantine carried the worker past the 256 MB recycle threshold mid-upload
   // (it exited in 2 of 3 full -j2 runs); this test is about backpressure, not memory.
-  ServerProcess server(script(),
-                       isolated::testing::withMemoryHeadroomUnderSanitizer({"--workers", "1"}));
+  ServerProcess server(
+      script(), isolated::testing::withCpuRoomForFirstUse(
+                    isolated::testing::withMemoryHeadroomUnderSanitizer({"--workers", "1"})));
   ASSERT_NE(server.waitReady(), 0) << server.output();
   auto [status, stall] = ask(server, "/upload-stall", origin.url("/hold-upload"),
                              "&release=" + encode(origin.url("/release")));
@@ -606,7 +608,7 @@ TEST_F(FetchTest, StreamedUploadPausesTheProducerForASlowOrigin) {
 TEST_F(FetchTest, StreamedUploadRedirectsAndAborts) {
   Origin origin;
   ASSERT_NE(origin.port(), 0);
-  ServerProcess server(script(), {"--workers", "1"});
+  ServerProcess server(script(), isolated::testing::withCpuRoomForFirstUse({"--workers", "1"}));
   ASSERT_NE(server.waitReady(), 0) << server.output();
   auto [keepStatus, keep] =
       ask(server, "/upload", origin.url("/redirect?to=%2Fupload-check&code=307"), "&mb=1");

@@ -10,14 +10,17 @@ namespace {
 // A request id no supervisor gives (they count up from 1), for the warm-up request.
 constexpr double kWarmUpRequestId = 9007199254740991.0;  // Number.MAX_SAFE_INTEGER
 
-// The throwaway listener. It answers the request (the host drops the answer) and is removed
-// again, so the context keeps nothing of it but compiled code (and the lazily made globals the
-// request touched, which the app's first request would have made anyway).
-// It parses the request's URL as nearly every handler does first (`new URL(request.url)`): the
-// runtime loads whatwg-url on first use (worker/js/url.js), and loading it was 3.5 of the 4 ms
-// of CPU an app's first request took after the old warm-up (docs/multi-tenancy.md).
-// `searchParams` and `headers.get` are left out: they grew each isolate by about 65 KB (V8's
-// off-heap string table doubling) for no measured gain.
+// Runs the runtime's request path once in a context (a spare's), so that the functions every
+// request needs (headers, the Request and its URL, the dispatch, a Response and the answer) are
+// compiled before an app's first request rather than during it. A `fetch` listener answers the
+// request (the WarmUpHost drops the answer) and is removed again, so the context keeps nothing of
+// it but compiled code (and the lazily made globals the request touched, which the app's first
+// request would have made anyway).
+// The listener parses the request's URL as nearly every handler does first
+// (`new URL(request.url)`): the runtime loads whatwg-url on first use (worker/js/url.js), and
+// loading it was 3.5 of the 4 ms of CPU an app's first request took after the old warm-up
+// (docs/multi-tenancy.md). `searchParams` and `headers.get` are left out: they grew each isolate
+// by about 65 KB (V8's off-heap string table doubling) for no measured gain.
 constexpr const char* kWarmUpListener =
     "(() => {\n"
     "  const listener = (event) => {\n"
@@ -30,15 +33,12 @@ constexpr const char* kWarmUpListener =
     "  return () => removeEventListener('fetch', listener);\n"
     "})()";
 
-WarmUpTarget targetOf(ScriptContext& context, v8::Local<v8::Context> v8Context) {
-  return {v8Context, context.dispatchFunction(), [&context] { context.runMicrotasks(); }};
-}
-
 }  // namespace
 
-void dispatchSyntheticRequest(v8::Isolate* isolate, const WarmUpTarget& target, const char* url,
+void dispatchSyntheticRequest(v8::Isolate* isolate, ScriptContext& context, const char* url,
                               const char* host) {
-  v8::Local<v8::Context> v8Context = target.context;
+  JsScope scope(isolate, context.global());
+  v8::Local<v8::Context> v8Context = scope.context();
   v8::TryCatch tryCatch(isolate);
   const char* const headers[] = {"host", host, "accept", "*/*", "user-agent", "isolated-warm-up"};
   v8::Local<v8::Array> flat = v8::Array::New(isolate, 6);
@@ -58,19 +58,14 @@ void dispatchSyntheticRequest(v8::Isolate* isolate, const WarmUpTarget& target, 
   };
   // dispatch() never throws (every outcome becomes a host call); its answer comes after a
   // promise job, hence the checkpoint.
-  if (!target.dispatch->Call(v8Context, v8::Undefined(isolate), 6, args).IsEmpty()) {
-    target.runMicrotasks();
+  if (!context.dispatchFunction()->Call(v8Context, v8::Undefined(isolate), 6, args).IsEmpty()) {
+    context.runMicrotasks();
   }
 }
 
-void dispatchSyntheticRequest(v8::Isolate* isolate, ScriptContext& context, const char* url,
-                              const char* host) {
+bool warmUpContext(v8::Isolate* isolate, ScriptContext& context) {
   JsScope scope(isolate, context.global());
-  dispatchSyntheticRequest(isolate, targetOf(context, scope.context()), url, host);
-}
-
-bool warmUpRuntime(v8::Isolate* isolate, const WarmUpTarget& target) {
-  v8::Local<v8::Context> v8Context = target.context;
+  v8::Local<v8::Context> v8Context = scope.context();
   v8::TryCatch tryCatch(isolate);
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> remove;
@@ -80,14 +75,9 @@ bool warmUpRuntime(v8::Isolate* isolate, const WarmUpTarget& target) {
       !script->Run(v8Context).ToLocal(&remove) || !remove->IsFunction()) {
     return false;
   }
-  dispatchSyntheticRequest(isolate, target, "http://spare.invalid/warm-up?x=1", "spare.invalid");
+  dispatchSyntheticRequest(isolate, context, "http://spare.invalid/warm-up?x=1", "spare.invalid");
   // The app's script must find no handler registered.
   return !remove.As<v8::Function>()->Call(v8Context, v8::Undefined(isolate), 0, nullptr).IsEmpty();
-}
-
-bool warmUpContext(v8::Isolate* isolate, ScriptContext& context) {
-  JsScope scope(isolate, context.global());
-  return warmUpRuntime(isolate, targetOf(context, scope.context()));
 }
 
 }  // namespace isolated::worker

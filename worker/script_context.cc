@@ -18,14 +18,14 @@ constexpr int kScriptContextSlot = 3;
 // rejecting new promises cannot hold the turn forever.
 constexpr int kMaxRejectionRounds = 8;
 
-}  // namespace
-
 v8::Local<v8::Function> entryPoint(v8::Isolate* isolate, v8::Local<v8::Context> context,
                                    v8::Local<v8::Object> entryPoints, const char* name) {
   return entryPoints->Get(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked())
       .ToLocalChecked()
       .As<v8::Function>();
 }
+
+}  // namespace
 
 v8::MaybeLocal<v8::Object> evaluateRuntime(v8::Isolate* isolate, v8::Local<v8::Context> context) {
   // The runtime is a function expression; calling it installs the globals and returns the

@@ -56,9 +56,6 @@ constexpr size_t kEntryPointsDataIndex = 0;
 // entry points object it hands back. On failure an exception is pending in the caller's
 // TryCatch.
 v8::MaybeLocal<v8::Object> evaluateRuntime(v8::Isolate* isolate, v8::Local<v8::Context> context);
-// The entry point `name` (a function the runtime always provides) of `entryPoints`.
-v8::Local<v8::Function> entryPoint(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                                   v8::Local<v8::Object> entryPoints, const char* name);
 
 // Hands what loadScript() loaded to the runtime: a module's default export becomes the handler;
 // a classic script must have added a fetch listener. `entryPoints` is evaluateRuntime's result.

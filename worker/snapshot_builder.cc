@@ -5,7 +5,6 @@
 
 #include "worker/native_tables.h"
 #include "worker/runtime_host.h"
-#include "worker/runtime_warm_up.h"
 
 namespace isolated::worker {
 
@@ -73,32 +72,6 @@ std::optional<std::string> unsafeSource(const std::map<std::string, std::string>
   return std::nullopt;
 }
 
-// Compiles the runtime's request path in the context a script snapshot is made from, before the
-// script runs (runtime_warm_up.h): the blob keeps that code (FunctionCodeHandling::kKeep), so
-// every context made from it starts warm. initContext() runs first, as in every context made
-// from a snapshot, for the request path reads what it resets. Returns why the snapshot would be
-// unsafe, if it would be; the host attached before is attached again either way.
-std::optional<std::string> warmUpForSnapshot(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                                             v8::Local<v8::Object> entryPoints,
-                                             RuntimeHost& buildHost) {
-  WarmUpHost warmUpHost;
-  attachHost(isolate, &warmUpHost);
-  bool warm;
-  {
-    v8::TryCatch tryCatch(isolate);
-    warm = !entryPoint(isolate, context, entryPoints, "initContext")
-                ->Call(context, context->Global(), 0, nullptr)
-                .IsEmpty() &&
-           warmUpRuntime(isolate, {context, entryPoint(isolate, context, entryPoints, "dispatch"),
-                                   [isolate] { isolate->PerformMicrotaskCheckpoint(); }});
-  }
-  attachHost(isolate, &buildHost);
-  if (!warm) return "the runtime's warm-up request failed";
-  // A timer the warm-up asked for would be frozen into the snapshot with no host to fire it.
-  if (warmUpHost.timersAsked() > 0) return "the runtime's warm-up request set a timer";
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::variant<std::string, ScriptError> buildBuiltinsSnapshot() {
@@ -161,10 +134,6 @@ ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string&
         result.error = ScriptError{path, 0, "the built-ins snapshot has no entry points"};
         return result;
       }
-      if (auto reason = warmUpForSnapshot(isolate, context, entryPoints, host)) {
-        result.unsafe = *reason;
-        return result;
-      }
       bool terminated = false;
       {
         CpuSlice slice(watchdog, isolate, cpuLimit);
@@ -203,10 +172,7 @@ ScriptSnapshot buildScriptSnapshot(StartupSnapshot& builtins, const std::string&
     }
   }
   result.sources = sources.files();
-  // kKeep: the bytecode compiled by the warm-up and by the script's top level goes into the
-  // blob, so a context made from it does not compile the request path again on its first
-  // request (measured in docs/operations.md, "CPU limit").
-  result.blob = takeBlob(creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep));
+  result.blob = takeBlob(creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kClear));
   return result;
 }
 
