@@ -141,6 +141,26 @@ export async function rsaImportErrors() {
                     'missing CRT member');
   await rejectsWith(subtle.importKey('jwk', { ...v.jwk, d: v.jwk.e }, kPkcs1, true, ['sign']),
                     'DataError', 'inconsistent private exponent');
+  // Each component the import checks against the others (worker/subtle/key_components.cc),
+  // changed alone: swapped primes (qi no longer inverts q mod p), CRT exponents or coefficient
+  // taken from another member, an even public exponent.
+  const inconsistent = {
+    'swapped primes': { p: v.jwk.q, q: v.jwk.p },
+    'dp of another prime': { dp: v.jwk.dq },
+    'dq of another prime': { dq: v.jwk.dp },
+    'qi not the inverse of q': { qi: v.jwk.dp },
+    'modulus not p * q': { p: v.jwk.dp },
+  };
+  for (const [what, change] of Object.entries(inconsistent)) {
+    await rejectsWith(subtle.importKey('jwk', { ...v.jwk, ...change }, kPkcs1, true, ['sign']),
+                      'DataError', what);
+  }
+  await rejectsWith(subtle.importKey('jwk', { kty: 'RSA', n: v.jwk.n, e: 'AQAA' }, kPkcs1, true,
+                                     ['verify']), 'DataError', 'even public exponent');
+  // The consistent key itself still imports and signs.
+  const signer = await subtle.importKey('jwk', v.jwk, kPkcs1, false, ['sign']);
+  assert((await subtle.sign('RSASSA-PKCS1-v1_5', signer, kMessage)).byteLength === 256,
+         'a 2048-bit signature');
   await rejectsWith(subtle.importKey('pkcs8', fromHex(v.pkcs8), kPkcs1, true, ['verify']),
                     'SyntaxError', 'verify on a private key');
   await rejectsWith(subtle.importKey('raw', fromHex(v.spki), kPkcs1, true, ['verify']),
