@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_room.h"
 #include "http_client.h"
 #include "server_process.h"
 
@@ -106,7 +107,9 @@ class LazyGlobalsTest : public ::testing::TestWithParam<Variant> {};
 TEST_P(LazyGlobalsTest, FirstUseInsideAHandlerInAFreshContext) {
   std::vector<std::string> args{"--workers", "1", "--isolation", "context"};
   args.insert(args.end(), GetParam().flags.begin(), GetParam().flags.end());
-  ServerProcess server(script("lazy_globals.js"), args);
+  // Each first use compiles its module (tests/cpu_room.h): under ASan in CI the first /stream
+  // went past the default limit of 50 ms in all three variants.
+  ServerProcess server(script("lazy_globals.js"), isolated::testing::withCpuRoomForFirstUse(args));
   ASSERT_NE(server.waitReady(), 0) << server.output();
   const std::string kAllLazy = "ReadableStream,SubtleCrypto,TextEncoderStream,CompressionStream";
   const std::string big(200 * 1024, 'b');  // more than one chunk: streamed in (bodyFollows)
