@@ -40,10 +40,15 @@ double processCpuMicros() {
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
+// One row of the output: the µs of wall and process CPU time per item.
+void printRow(const char* label, const char* what, double wallMicros, double cpuMicros) {
+  std::printf("%-18s %-8s %9.1f us wall %9.1f us cpu\n", label, what, wallMicros, cpuMicros);
+}
+
 void report(const char* label, const char* what, Clock::time_point start, double cpuStart,
             int count) {
-  std::printf("%-18s %-8s %9.1f us wall %9.1f us cpu\n", label, what,
-              micros(Clock::now() - start) / count, (processCpuMicros() - cpuStart) / count);
+  printRow(label, what, micros(Clock::now() - start) / count,
+           (processCpuMicros() - cpuStart) / count);
 }
 
 // A context loaded as a worker loads it (runtime, script, initContext); false on a load error.
@@ -65,8 +70,7 @@ struct FirstRequests {
   double cpu = 0;
   int count = 0;
   void print(const char* label, const char* what) const {
-    std::printf("%-18s %-8s %9.1f us wall %9.1f us cpu\n", label, what,
-                micros(wall) / std::max(1, count), cpu / std::max(1, count));
+    printRow(label, what, micros(wall) / std::max(1, count), cpu / std::max(1, count));
   }
 };
 

@@ -297,7 +297,7 @@ int benchTenantsMain(const char* argv0, const std::vector<std::string>& args) {
   }
 
   // With --request, each app answers again after the idle notification: what its next request
-  // pays for what the notification freed (flushed bytecode is compiled again).
+  // pays for what the notification freed (any bytecode it flushed is compiled again).
   double afterIdleCpuMs = 0;
   if (options->request && options->stage == "app") {
     double cpu = processCpuMs();
