@@ -54,9 +54,9 @@ constexpr std::string_view kNumberFlags[] = {"workers",
                                              "max-isolates",
                                              "isolate-idle-timeout",
                                              "wait-until-timeout"};
-constexpr std::string_view kSwitchFlags[] = {"access-log",        "snapshot-script",
-                                             "builtins-snapshot", "metrics-per-app",
-                                             "shared-isolate",    "watch"};
+constexpr std::string_view kSwitchFlags[] = {
+    "access-log",     "snapshot-script", "builtins-snapshot",    "metrics-per-app",
+    "shared-isolate", "watch",           "background-heavy-apps"};
 constexpr std::string_view kPathFlags[] = {"control-socket", "fetch-ca-file", "vars-file",
                                            "secrets-file", "registry-key"};
 
@@ -170,6 +170,11 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
       {"snapshot-script", "ISOLATED_SNAPSHOT_SCRIPT", "on|off",
        "Snapshot the script's top level at pool start (and on reload) so that new contexts and "
        "isolates start from it; scripts for which that is not safe are evaluated per context",
+       "on"},
+      {"background-heavy-apps", "ISOLATED_BACKGROUND_HEAVY_APPS", "on|off",
+       "While a light app is in use, run workers that only heavy apps use (a worker's share of "
+       "requests in flight, or a recent CPU-limit hit) at idle CPU priority, so that light "
+       "apps' requests take the CPU first (needs CAP_SYS_NICE with a sandboxed --user)",
        "on"},
       {"builtins-snapshot", "ISOLATED_BUILTINS_SNAPSHOT", "on|off",
        "Start isolates and contexts from the runtime's built-in V8 snapshot (off: evaluate the "

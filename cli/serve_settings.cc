@@ -87,6 +87,7 @@ std::optional<OptionsError> readSwitches(const FlagResolver& resolve, ServeConfi
       {"metrics-per-app", &config.metricsPerApp},
       {"shared-isolate", &config.sharedIsolate},
       {"watch", &config.watch},
+      {"background-heavy-apps", &config.backgroundHeavyApps},
   };
   for (auto [flag, out] : switches) {
     if (auto error = readChoice(resolve, flag, parseOnOff, "on or off", *out)) return error;

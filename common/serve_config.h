@@ -137,6 +137,9 @@ struct ServeConfig {
   // process when safe. Off: measurements, or a V8 that misbehaves with them.
   bool builtinsSnapshot = true;
   bool snapshotScript = true;
+  // Workers that only heavy apps use run at SCHED_IDLE while a light app is in use
+  // (supervisor/pool/worker_priorities.h).
+  bool backgroundHeavyApps = true;
 
   // Single-script servers: the flags' variables, secrets and crons, as parsed; the parser copies
   // them into apps[0], which is what the supervisor reads. Unused with --config.

@@ -279,6 +279,11 @@ std::string RequestMetrics::render(const ServerStatus& status) const {
   for (const auto& w : status.workerList) {
     sample(out, "isolated_worker_isolates", workerLabels(w), w.isolates);
   }
+  header(out, "isolated_worker_background", "gauge",
+         "1 while a worker runs at background CPU priority (--background-heavy-apps).");
+  for (const auto& w : status.workerList) {
+    sample(out, "isolated_worker_background", workerLabels(w), w.background ? 1 : 0);
+  }
   header(out, "isolated_apps", "gauge", "Apps the server serves.");
   sample(out, "isolated_apps", "", static_cast<double>(status.apps.size()));
   if (status.metricsPerApp) renderApps(out, status);

@@ -29,9 +29,10 @@ struct WorkerStatus {
   std::string lastExitReason;
   uint64_t cpuLimitTerminations = 0;
   uint64_t memoryLimitTerminations = 0;
-  std::string retiring;   // why it is being recycled, or empty
-  uint32_t isolates = 0;  // app isolates alive in it, as it last reported
-  uint32_t apps = 0;      // app deployments it holds (LoadApp, not unloaded or forgotten)
+  std::string retiring;     // why it is being recycled, or empty
+  uint32_t isolates = 0;    // app isolates alive in it, as it last reported
+  uint32_t apps = 0;        // app deployments it holds (LoadApp, not unloaded or forgotten)
+  bool background = false;  // at background CPU priority (--background-heavy-apps)
 };
 
 struct AppStatus {

@@ -24,6 +24,7 @@ nlohmann::json toJson(const WorkerStatus& w) {
       {"retiring", w.retiring},
       {"isolates", w.isolates},
       {"apps", w.apps},
+      {"background", w.background},
   };
 }
 

@@ -56,6 +56,7 @@
 #include "supervisor/pending_request.h"
 #include "supervisor/pool/placement.h"
 #include "supervisor/pool/restart_backoff.h"
+#include "supervisor/pool/worker_priorities.h"
 #include "supervisor/registry/registry_sync.h"
 #include "supervisor/request_metrics.h"
 #include "supervisor/requests/request_queue.h"
@@ -388,6 +389,8 @@ class Supervisor : public http::HttpRequestHandler,
   AppRegistry apps_;
   // Apps spread into spare workers, not onto their neighbours' (issue 13).
   Placement placement_{Placement::kDefaultSpreadThreshold, SpreadPolicy::kOntoIdle};
+  // --background-heavy-apps: workers only heavy apps use yield the CPU to the others' (issue 13).
+  WorkerPriorities priorities_{config_.backgroundHeavyApps, placement_.spreadThreshold(), logger_};
   std::mt19937_64 random_;
 
   Phase phase_ = Phase::kBooting;

@@ -137,6 +137,7 @@ ServerStatus Supervisor::snapshot() const {
     row.retiring = w->retireReason();
     row.isolates = static_cast<uint32_t>(w->isolates.size());
     row.apps = static_cast<uint32_t>(w->defined.size());
+    row.background = w->background;
     if (auto it = slots_.find(w->slot); it != slots_.end()) {
       row.restarts = it->second.restarts;
       row.lastExitReason = it->second.lastExitReason;

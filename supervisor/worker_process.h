@@ -133,6 +133,8 @@ class WorkerProcess : public ipc::ChannelHandler {
   // outstanding, so it holds every deployment in appOutstanding. Placement keeps other apps'
   // extra homes off a worker that lists an app (SpreadPolicy::kOntoIdle).
   std::unordered_map<uint32_t, Clock::time_point> appLastSent;
+  // At background CPU priority (SCHED_IDLE; only WorkerPriorities changes it).
+  bool background = false;
   // Outstanding requests of apps that were noisy when sent (App::noisyUntil).
   uint32_t noisyOutstanding = 0;
   // When EvictIdle was last sent (memory pressure).

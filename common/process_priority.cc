@@ -1,0 +1,60 @@
+// Process scheduling policy (process_priority.h).
+#include "common/process_priority.h"
+
+#include <linux/capability.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include "common/syscall.h"
+
+namespace isolated {
+
+bool canRestoreNormalPriority() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) == 0 &&
+      (data[CAP_TO_INDEX(CAP_SYS_NICE)].effective & CAP_TO_MASK(CAP_SYS_NICE)) != 0) {
+    return true;
+  }
+  // RLIMIT_NICE's ceiling is 20 - limit: nice 0 needs a limit of 20 (sched(7)).
+  rlimit limit{};
+  return getrlimit(RLIMIT_NICE, &limit) == 0 &&
+         (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= 20);
+}
+
+int setProcessBackground(pid_t pid, bool background) {
+  sched_param param{};
+  param.sched_priority = 0;
+  const int policy = background ? SCHED_IDLE : SCHED_OTHER;
+  std::error_code listError;
+  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", listError);
+  if (listError) return listError.value() == ENOENT ? ESRCH : listError.value();
+  int firstError = 0;
+  // Incremented with an error code: a process that exits while its threads are listed ends the
+  // listing, it does not throw.
+  for (; !listError && tasks != std::filesystem::directory_iterator(); tasks.increment(listError)) {
+    const std::string name = tasks->path().filename().string();
+    char* end = nullptr;
+    long tid = std::strtol(name.c_str(), &end, 10);
+    if (end == name.c_str() || *end != '\0' || tid <= 0) continue;
+    long r =
+        trySyscall([&] { return sched_setscheduler(static_cast<pid_t>(tid), policy, &param); });
+    // A thread that ended between the listing and the call is no failure.
+    if (r < 0 && -r != ESRCH && firstError == 0) firstError = static_cast<int>(-r);
+  }
+  return firstError;
+}
+
+bool runsInBackground(pid_t tid) {
+  return sched_getscheduler(tid) == SCHED_IDLE;
+}
+
+}  // namespace isolated

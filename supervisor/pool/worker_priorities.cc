@@ -1,0 +1,74 @@
+// WorkerPriorities (worker_priorities.h).
+#include "supervisor/pool/worker_priorities.h"
+
+#include <cerrno>
+
+#include "common/process_priority.h"
+#include "common/syscall.h"
+
+namespace isolated::supervisor {
+
+WorkerPriorities::WorkerPriorities(bool enabled, uint32_t heavyThreshold, Logger& logger)
+    : active_(enabled), heavyThreshold_(heavyThreshold), logger_(logger) {
+  if (active_ && !canRestoreNormalPriority()) {
+    active_ = false;
+    logger_.warn(
+        "background priority for heavy apps is off: the supervisor could lower a worker to "
+        "SCHED_IDLE but not raise it back (it needs CAP_SYS_NICE or RLIMIT_NICE 20)",
+        {{"flag", "--background-heavy-apps"}});
+  }
+}
+
+void WorkerPriorities::observe(AppRegistry& apps, Clock::time_point now) {
+  std::erase_if(heavySeen_, [&](const auto& entry) { return now - entry.second > kHeavyMemory; });
+  for (const auto& [name, app] : apps.apps()) {
+    if (app->live && (app->outstanding() >= heavyThreshold_ || app->noisy(now)))
+      heavySeen_[app->live->id] = now;
+  }
+}
+
+void WorkerPriorities::update(std::span<const std::unique_ptr<WorkerProcess>> workers,
+                              AppRegistry& apps, Clock::time_point now) {
+  if (!active_) return;
+  observe(apps, now);
+  loads_.assign(workers.size(), WorkerLoad{});
+  for (size_t i = 0; i < workers.size(); ++i) {
+    const WorkerProcess& worker = *workers[i];
+    if (!isAlive(worker)) continue;
+    WorkerLoad& load = loads_[i];
+    load.onlyHeavy = true;
+    // appLastSent lists every app with a request outstanding here or sent one lately.
+    for (const auto& [deployment, sentAt] : worker.appLastSent) {
+      load.inUse = true;
+      load.onlyHeavy = load.onlyHeavy && heavySeen_.contains(deployment);
+    }
+  }
+  planBackground(loads_);
+  for (size_t i = 0; i < workers.size(); ++i) {
+    WorkerProcess& worker = *workers[i];
+    if (!isAlive(worker) || loads_[i].background == worker.background) continue;
+    int error = setProcessBackground(worker.pid(), loads_[i].background);
+    if (error == ESRCH) continue;  // exiting: its loss is reported through its channel
+    if (error == EPERM) {
+      // Not expected after the privilege check (a seccomp filter or security module can still
+      // refuse). Threads lowered before the refusal are raised again where that is allowed;
+      // then the feature stops.
+      if (loads_[i].background) setProcessBackground(worker.pid(), false);
+      active_ = false;
+      logger_.warn("background priority for heavy apps turned off: not permitted",
+                   {{"worker", worker.id()}, {"pid", worker.pid()}});
+      return;
+    }
+    if (error != 0) {
+      logger_.warn("could not change a worker's CPU priority",
+                   {{"worker", worker.id()}, {"error", errnoText(error)}});
+      continue;
+    }
+    worker.background = loads_[i].background;
+    ++changes_;
+    logger_.debug(worker.background ? "worker to background priority" : "worker to normal priority",
+                  {{"worker", worker.id()}, {"pid", worker.pid()}});
+  }
+}
+
+}  // namespace isolated::supervisor
