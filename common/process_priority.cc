@@ -30,10 +30,29 @@ bool canRestoreNormalPriority() {
          (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= 20);
 }
 
-int setProcessBackground(pid_t pid, bool background) {
+namespace {
+
+// sched_setscheduler of one thread: 0 or errno; a thread that has ended is no failure.
+int setThreadPolicy(pid_t tid, bool background) {
   sched_param param{};
   param.sched_priority = 0;
-  const int policy = background ? SCHED_IDLE : SCHED_OTHER;
+  long r = trySyscall(
+      [&] { return sched_setscheduler(tid, background ? SCHED_IDLE : SCHED_OTHER, &param); });
+  return r < 0 && -r != ESRCH ? static_cast<int>(-r) : 0;
+}
+
+}  // namespace
+
+int setThreadsBackground(std::span<const pid_t> tids, bool background) {
+  int firstError = 0;
+  for (pid_t tid : tids) {
+    int error = setThreadPolicy(tid, background);
+    if (firstError == 0) firstError = error;
+  }
+  return firstError;
+}
+
+int setProcessBackground(pid_t pid, bool background) {
   std::error_code listError;
   std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", listError);
   if (listError) return listError.value() == ENOENT ? ESRCH : listError.value();
@@ -45,10 +64,8 @@ int setProcessBackground(pid_t pid, bool background) {
     char* end = nullptr;
     long tid = std::strtol(name.c_str(), &end, 10);
     if (end == name.c_str() || *end != '\0' || tid <= 0) continue;
-    long r =
-        trySyscall([&] { return sched_setscheduler(static_cast<pid_t>(tid), policy, &param); });
-    // A thread that ended between the listing and the call is no failure.
-    if (r < 0 && -r != ESRCH && firstError == 0) firstError = static_cast<int>(-r);
+    int error = setThreadPolicy(static_cast<pid_t>(tid), background);
+    if (firstError == 0) firstError = error;
   }
   return firstError;
 }

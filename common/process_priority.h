@@ -14,6 +14,8 @@
 
 #include <sys/types.h>
 
+#include <span>
+
 namespace isolated {
 
 // Whether this process may take a thread back from SCHED_IDLE to SCHED_OTHER (nice 0):
@@ -25,6 +27,9 @@ bool canRestoreNormalPriority();
 // later inherits the policy of the thread that creates it. Returns 0, or the errno of the first
 // thread that could not be changed (the others are still tried); ESRCH when the process is gone.
 int setProcessBackground(pid_t pid, bool background);
+
+// As setProcessBackground, for the threads `tids` (of this process, or any other).
+int setThreadsBackground(std::span<const pid_t> tids, bool background);
 
 // Whether thread or process `tid` runs at SCHED_IDLE (false when it cannot be read).
 bool runsInBackground(pid_t tid);

@@ -230,7 +230,7 @@ void Supervisor::housekeeping() {
   ++housekeepingTicks_;
   notifier_.watchdog();
   forgetIdleNeighbours(now);
-  priorities_.update(workers_, apps_, now);
+  priorities_.update(workers_, apps_, storage_.get(), now);
   checkHealth(now);
   // Retiring workers that outlive their drain deadline are killed; their requests get 502.
   auto drainDeadline = std::chrono::seconds(config_.drainTimeoutSec);

@@ -1,139 +1,24 @@
 // Integration tests of many apps on one server (`isolated serve --config FILE`), with the real
 // binary: routing by host and path, per-app state and environment, deploys and undeploys at
 // runtime (and a refused deploy), a version switch under load, the SIGHUP config diff,
-// eviction and re-creation, per-app limits (max_concurrent, a noisy neighbour), background
-// priority for heavy apps and per-app metrics. Each test writes its apps into a fresh temporary
-// directory and waits on log lines, replies or exits, never on fixed sleeps.
+// eviction and re-creation, per-app limits (max_concurrent, a noisy neighbour) and per-app
+// metrics. Each test writes its apps into a fresh temporary directory and waits on log lines,
+// replies or exits, never on fixed sleeps. Helpers: tenancy_fixture.h.
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <map>
-#include <mutex>
 #include <thread>
 #include <vector>
 
-#include "eventually.h"
-#include "http_client.h"
-#include "sanitizer.h"
-#include "server_process.h"
-#include "shell_command.h"
-#include "temp_dir.h"
+#include "tenancy_fixture.h"
 
 namespace isolated::test {
 namespace {
-
-using nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-// An app that answers "<name> <counter> <GREETING>": the counter is a global of its isolate.
-std::string counterApp(const std::string& name) {
-  return "let n = 0;\n"
-         "export default { fetch(request, env) {\n"
-         "  n++;\n"
-         "  return new Response('" +
-         name +
-         " ' + n + ' ' + (env.GREETING ?? '-') + ' ' + new URL(request.url).pathname);\n"
-         "} };\n";
-}
-
-json appsOf(const ServerProcess& server) {
-  auto r = runCtl(server, "--json apps");
-  json reply = json::parse(r.out, nullptr, false);
-  return reply.is_object() ? reply.value("apps", json::array()) : json::array();
-}
-
-json appNamed(const ServerProcess& server, const std::string& name) {
-  for (const auto& app : appsOf(server)) {
-    if (app.value("name", "") == name) return app;
-  }
-  return json::object();
-}
-
-HttpResult getHost(const ServerProcess& server, const std::string& host, const std::string& path) {
-  return httpRequest("GET", server.baseUrl() + path, {}, {{"Host", host}});
-}
-
-// Requests in a loop on `threads` threads until stopped, counting statuses and bodies.
-class Load {
- public:
-  Load(std::function<HttpResult()> request, int threads) {
-    for (int i = 0; i < threads; ++i) {
-      threads_.emplace_back([this, request] {
-        while (!stop_) {
-          auto r = request();
-          std::lock_guard lock(mutex_);
-          ++byStatus_[r.status];
-        }
-      });
-    }
-  }
-  ~Load() { stop(); }
-  void stop() {
-    stop_ = true;
-    for (auto& t : threads_)
-      if (t.joinable()) t.join();
-  }
-  int total() {
-    std::lock_guard lock(mutex_);
-    int n = 0;
-    for (auto [status, count] : byStatus_)
-      n += count;
-    return n;
-  }
-  bool waitForMore(int n) {
-    int target = total() + n;
-    return eventually([&] { return total() >= target; }, 30s);
-  }
-  std::map<long, int> counts() {
-    std::lock_guard lock(mutex_);
-    return byStatus_;
-  }
-  int failures() {
-    int n = 0;
-    for (auto [status, count] : counts())
-      if (status != 200) n += count;
-    return n;
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-  std::mutex mutex_;
-  std::map<long, int> byStatus_;
-};
-
-std::string describe(const std::map<long, int>& counts) {
-  std::string out;
-  for (auto [status, count] : counts)
-    out += std::to_string(status) + ":" + std::to_string(count) + " ";
-  return out;
-}
-
-class TenancyTest : public ::testing::Test {
- protected:
-  // Writes `toml` (with [server] workers = 2 unless given) and starts the server.
-  void start(const std::string& toml, std::vector<std::string> extra = {}) {
-    configPath_ = dir_.write("isolated.toml", toml);
-    std::vector<std::string> args = {"--config", configPath_};
-    args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<ServerProcess>("", args);
-    ASSERT_NE(server_->waitReady(), 0) << server_->output();
-  }
-  TempDir dir_;
-  std::string configPath_;
-  std::unique_ptr<ServerProcess> server_;
-};
-
-constexpr const char* kServer = "[server]\nworkers = 2\n";
 
 TEST_F(TenancyTest, RoutesByHostAndPathMostSpecificFirst) {
   for (const char* name : {"shop", "blog", "api", "wild", "fallback"})
@@ -456,67 +341,6 @@ TEST_F(TenancyTest, NoisyNeighbourCostsOtherAppsNothing) {
   EXPECT_GT(counts[503], 0) << describe(counts);
   EXPECT_EQ(counts[200], 0) << describe(counts);
 }
-
-// --background-heavy-apps: the workers `ctl workers` reports at background CPU priority, checked
-// against the scheduler's own answer for every thread of each.
-std::vector<long> backgroundWorkers(const ServerProcess& server) {
-  json reply = json::parse(runCtl(server, "--json workers").out, nullptr, false);
-  std::vector<long> out;
-  if (!reply.is_object()) return out;
-  for (const auto& w : reply.value("workers", json::array())) {
-    if (!w.value("background", false)) continue;
-    long pid = w.value("pid", 0L);
-    bool allIdle = true;
-    for (const auto& task :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
-      allIdle =
-          allIdle && sched_getscheduler(std::stoi(task.path().filename().string())) == SCHED_IDLE;
-    if (allIdle) out.push_back(w.value("id", 0L));
-  }
-  return out;
-}
-
-// Workers only a heavy app (more requests in flight than one worker's share) uses yield the
-// CPU while a light app is in use, and get it back once the light app is quiet; with the flag
-// off they never do. Both apps' requests all succeed either way.
-class BackgroundPriorityTest : public TenancyTest, public ::testing::WithParamInterface<bool> {};
-
-TEST_P(BackgroundPriorityTest, AHeavyAppsWorkersYieldTheCpuToALightApp) {
-  const bool on = GetParam();
-  dir_.write("heavy.js",
-             "export default { async fetch() {\n"
-             "  await new Promise((r) => setTimeout(r, 50));\n"
-             "  return new Response('heavy');\n} };\n");
-  dir_.write("light.js", counterApp("light"));
-  start(std::string(kServer) + (on ? "" : "background_heavy_apps = false\n") +
-        "[[app]]\nname = \"heavy\"\nscript = \"heavy.js\"\nroutes = [\"heavy.test/*\"]\n"
-        "[[app]]\nname = \"light\"\nscript = \"light.js\"\nroutes = [\"light.test/*\"]\n"
-        "cpu_limit = 1000\n");
-  // 24 clients keep well over the spread threshold (16) in flight.
-  Load heavy([&] { return getHost(*server_, "heavy.test", "/"); }, 24);
-  auto light = std::make_unique<Load>([&] { return getHost(*server_, "light.test", "/"); }, 1);
-  if (on) {
-    ASSERT_TRUE(eventually([&] { return !backgroundWorkers(*server_).empty(); }))
-        << runCtl(*server_, "--json workers").out << server_->output();
-  } else {
-    ASSERT_TRUE(heavy.waitForMore(400));
-    EXPECT_TRUE(backgroundWorkers(*server_).empty()) << runCtl(*server_, "--json workers").out;
-  }
-  ASSERT_TRUE(light->waitForMore(20));
-  auto lightCounts = light->counts();
-  light.reset();
-  // The light app quiet: nothing is left to protect, and the heavy app's workers get the CPU
-  // back (after the neighbour window of a second).
-  ASSERT_TRUE(eventually([&] { return backgroundWorkers(*server_).empty(); }))
-      << runCtl(*server_, "--json workers").out;
-  heavy.stop();
-  EXPECT_EQ(heavy.failures(), 0) << describe(heavy.counts()) << server_->output();
-  EXPECT_EQ(lightCounts.size(), 1u) << describe(lightCounts);
-  EXPECT_GT(lightCounts[200], 0) << describe(lightCounts);
-}
-
-INSTANTIATE_TEST_SUITE_P(OnAndOff, BackgroundPriorityTest, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "On" : "Off"; });
 
 TEST_F(TenancyTest, MetricsAndLogsCarryTheApp) {
   dir_.write("a.js",

@@ -2,6 +2,7 @@
 #include "supervisor/pool/worker_priorities.h"
 
 #include <cerrno>
+#include <string>
 
 #include "common/process_priority.h"
 #include "common/syscall.h"
@@ -27,8 +28,51 @@ void WorkerPriorities::observe(AppRegistry& apps, Clock::time_point now) {
   }
 }
 
+bool WorkerPriorities::lightUsesStorage(std::span<const std::unique_ptr<WorkerProcess>> workers,
+                                        AppRegistry& apps) const {
+  for (const auto& worker : workers) {
+    for (const auto& [deployment, sentAt] : worker->appLastSent) {
+      if (heavySeen_.contains(deployment)) continue;
+      const App* app = apps.appOf(deployment);
+      if (app == nullptr) return true;
+      const Deployment* version = app->live && app->live->id == deployment ? app->live.get()
+                                  : app->candidate && app->candidate->id == deployment
+                                      ? app->candidate.get()
+                                      : nullptr;
+      if (version == nullptr || !version->storage.empty()) return true;
+    }
+  }
+  return false;
+}
+
+void WorkerPriorities::refused(const std::string& what) {
+  active_ = false;
+  logger_.warn("background priority for heavy apps turned off: not permitted", {{"for", what}});
+}
+
+void WorkerPriorities::applyToStorage(storage::BindingService* storage, bool background) {
+  if (storage == nullptr || (storageLowered_ == storage) == background) return;
+  int error = storage->setBackground(background);
+  if (error == EPERM) {
+    if (background) storage->setBackground(false);
+    storageLowered_ = nullptr;
+    refused("storage threads");
+    return;
+  }
+  if (error != 0) {
+    logger_.warn("could not change the storage threads' CPU priority",
+                 {{"error", errnoText(error)}});
+    return;
+  }
+  storageLowered_ = background ? storage : nullptr;
+  ++changes_;
+  logger_.debug(background ? "storage threads to background priority"
+                           : "storage threads to normal priority");
+}
+
 void WorkerPriorities::update(std::span<const std::unique_ptr<WorkerProcess>> workers,
-                              AppRegistry& apps, Clock::time_point now) {
+                              AppRegistry& apps, storage::BindingService* storage,
+                              Clock::time_point now) {
   if (!active_) return;
   observe(apps, now);
   loads_.assign(workers.size(), WorkerLoad{});
@@ -44,8 +88,10 @@ void WorkerPriorities::update(std::span<const std::unique_ptr<WorkerProcess>> wo
     }
   }
   planBackground(loads_);
+  bool anyBackground = false;
   for (size_t i = 0; i < workers.size(); ++i) {
     WorkerProcess& worker = *workers[i];
+    anyBackground = anyBackground || (isAlive(worker) && loads_[i].background);
     if (!isAlive(worker) || loads_[i].background == worker.background) continue;
     int error = setProcessBackground(worker.pid(), loads_[i].background);
     if (error == ESRCH) continue;  // exiting: its loss is reported through its channel
@@ -54,9 +100,7 @@ void WorkerPriorities::update(std::span<const std::unique_ptr<WorkerProcess>> wo
       // refuse). Threads lowered before the refusal are raised again where that is allowed;
       // then the feature stops.
       if (loads_[i].background) setProcessBackground(worker.pid(), false);
-      active_ = false;
-      logger_.warn("background priority for heavy apps turned off: not permitted",
-                   {{"worker", worker.id()}, {"pid", worker.pid()}});
+      refused("worker " + std::to_string(worker.id()));
       return;
     }
     if (error != 0) {
@@ -69,6 +113,7 @@ void WorkerPriorities::update(std::span<const std::unique_ptr<WorkerProcess>> wo
     logger_.debug(worker.background ? "worker to background priority" : "worker to normal priority",
                   {{"worker", worker.id()}, {"pid", worker.pid()}});
   }
+  applyToStorage(storage, anyBackground && !lightUsesStorage(workers, apps));
 }
 
 }  // namespace isolated::supervisor

@@ -14,6 +14,10 @@
 // (canRestoreNormalPriority()); without that privilege the feature logs once and stays off.
 // A worker that ends takes its priority with it; its replacement starts at normal priority.
 //
+// The supervisor's storage threads (BindingService) go to the background with the workers when
+// no light app in use has a storage binding: then only heavy apps' calls wait for them, and
+// the light apps' workers and the supervisor's loop take the cores first.
+//
 // Threading: the supervisor's loop.
 #pragma once
 
@@ -27,6 +31,7 @@
 #include "common/logger.h"
 #include "supervisor/apps/app_registry.h"
 #include "supervisor/pool/background_plan.h"
+#include "supervisor/storage/binding_service.h"
 #include "supervisor/worker_process.h"
 
 namespace isolated::supervisor {
@@ -39,9 +44,10 @@ class WorkerPriorities {
   // `enabled`: the flag. Checks the privilege once, here.
   WorkerPriorities(bool enabled, uint32_t heavyThreshold, Logger& logger);
 
-  // Plans from the workers' current use and applies the changes.
+  // Plans from the workers' current use and applies the changes, to `storage` too (null while
+  // no app has a storage binding).
   void update(std::span<const std::unique_ptr<WorkerProcess>> workers, AppRegistry& apps,
-              Clock::time_point now);
+              storage::BindingService* storage, Clock::time_point now);
 
   // On and permitted.
   bool active() const { return active_; }
@@ -51,11 +57,19 @@ class WorkerPriorities {
  private:
   // Notes which deployments are heavy now, and forgets those past kHeavyMemory.
   void observe(AppRegistry& apps, Clock::time_point now);
+  // Whether a light deployment in use may need the storage threads (an unknown one may).
+  bool lightUsesStorage(std::span<const std::unique_ptr<WorkerProcess>> workers,
+                        AppRegistry& apps) const;
+  void applyToStorage(storage::BindingService* storage, bool background);
+  // Turns the feature off for good after a refusal (EPERM), with one warning.
+  void refused(const std::string& what);
 
   bool active_;
   uint32_t heavyThreshold_;
   Logger& logger_;
   uint64_t changes_ = 0;
+  // The storage service last lowered (its threads are at SCHED_IDLE), or null.
+  storage::BindingService* storageLowered_ = nullptr;
   // Scratch space, reused: one entry per worker of the last update.
   std::vector<WorkerLoad> loads_;
   // Heavy deployments: when a tick last saw each one heavy.

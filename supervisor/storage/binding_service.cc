@@ -39,6 +39,13 @@ BindingService::BindingService(event_base* base, BindingServiceOptions options, 
 
 BindingService::~BindingService() = default;
 
+int BindingService::setBackground(bool background) {
+  background_ = background;
+  int error = local_ ? local_->setBackground(background) : 0;
+  int remoteError = remote_ ? remote_->setBackground(background) : 0;
+  return error != 0 ? error : remoteError;
+}
+
 std::shared_ptr<BindingService::Bound> BindingService::open(const StorageBindingSpec& spec) {
   std::string key = sharingKey(spec);
   if (auto it = shared_.find(key); it != shared_.end()) {
@@ -50,6 +57,7 @@ std::shared_ptr<BindingService::Bound> BindingService::open(const StorageBinding
   if (!executor) {
     executor = std::make_unique<StorageExecutor>(
         base_, remote ? options_.remoteThreads : options_.threads);
+    if (background_) executor->setBackground(true);
   }
   bound->executor = executor.get();
   shared_[key] = bound;

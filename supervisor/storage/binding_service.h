@@ -81,6 +81,9 @@ class BindingService {
     return (local_ ? local_->pending() : 0) + (remote_ ? remote_->pending() : 0);
   }
   size_t openBackends() const { return shared_.size(); }
+  // The storage threads (those started later too) to SCHED_IDLE or back (--background-heavy-apps):
+  // 0 or the errno of the first thread that could not be changed.
+  int setBackground(bool background);
 
  private:
   // One opened backend, shared by every binding with the same key.
@@ -109,6 +112,7 @@ class BindingService {
   std::map<std::string, std::weak_ptr<Bound>> shared_;
   std::unordered_map<uint32_t, size_t> inFlight_;  // per worker
   Clock::time_point lastPrune_;
+  bool background_ = false;
   // Declared last: destroyed first, so no storage thread outlives the backends it uses (the
   // completions hold the Bound they work on).
   std::unique_ptr<StorageExecutor> local_;

@@ -1,11 +1,14 @@
 // Storage threads with an eventfd back to the loop.
 #include "supervisor/storage/storage_executor.h"
 
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <stdexcept>
+
+#include "common/process_priority.h"
 
 namespace isolated::storage {
 
@@ -47,7 +50,20 @@ void StorageExecutor::submit(Job job) {
   wake_.notify_one();
 }
 
+int StorageExecutor::setBackground(bool background) {
+  std::lock_guard lock(mutex_);
+  background_ = background;
+  return setThreadsBackground(tids_, background);
+}
+
 void StorageExecutor::work() {
+  // Named for `top -H` and for the tests that find them ("storage", within the 15 bytes).
+  pthread_setname_np(pthread_self(), "storage");
+  {
+    std::lock_guard lock(mutex_);
+    tids_.push_back(::gettid());
+    if (background_) setThreadsBackground(std::span<const pid_t>(&tids_.back(), 1), true);
+  }
   while (true) {
     Job job;
     {

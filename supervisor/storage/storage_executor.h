@@ -41,6 +41,9 @@ class StorageExecutor {
   void submit(Job job);
   // Jobs submitted and not yet completed on the loop.
   size_t pending() const { return pending_; }
+  // Every storage thread to SCHED_IDLE or back (common/process_priority.h): 0 or an errno.
+  // Threads still starting take the setting when they start.
+  int setBackground(bool background);
 
  private:
   void work();
@@ -55,6 +58,10 @@ class StorageExecutor {
   event::Dispatcher loop_;  // borrowed base
   UniqueFd eventFd_;
   event::FileEvent event_;
+  // Kernel thread ids of the started threads, and the policy threads take when they start;
+  // under mutex_.
+  std::vector<pid_t> tids_;
+  bool background_ = false;
   std::vector<std::thread> threads_;
 };
 
