@@ -4,6 +4,7 @@
 // docs/multi-tenancy.md, "Background priority".
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -123,6 +124,49 @@ TEST_F(TenancyTest, StorageThreadsYieldOnlyWhileNoLightAppNeedsThem) {
   }
   heavy.stop();
   EXPECT_EQ(heavy.failures(), 0) << describe(heavy.counts());
+}
+
+// A lowered worker that stops answering health checks (here: SIGSTOP, as starvation would) is
+// raised again at its first miss, and gets its place back once it answers.
+TEST_F(TenancyTest, ALoweredWorkerThatMissesAHealthCheckIsRaisedAgain) {
+  dir_.write("heavy.js",
+             "export default { async fetch() {\n"
+             "  await new Promise((r) => setTimeout(r, 50));\n"
+             "  return new Response('heavy');\n} };\n");
+  dir_.write("light.js", counterApp("light"));
+  // Pings every 200 ms, late after 200 ms; 1,000 misses before a replacement, so the stopped
+  // worker is only ever raised, never killed, within the test.
+  start(std::string(kServer) + "health_interval = 200\nhealth_timeout = 200\n" +
+        "health_failures = 1000\nwall_limit = 60000\n" +
+        "[[app]]\nname = \"heavy\"\nscript = \"heavy.js\"\nroutes = [\"heavy.test/*\"]\n"
+        "[[app]]\nname = \"light\"\nscript = \"light.js\"\nroutes = [\"light.test/*\"]\n"
+        "cpu_limit = 1000\n");
+  Load heavy([&] { return getHost(*server_, "heavy.test", "/"); }, 24);
+  Load light([&] { return getHost(*server_, "light.test", "/"); }, 1);
+  std::vector<long> lowered;
+  ASSERT_TRUE(eventually([&] { return !(lowered = backgroundWorkers(*server_)).empty(); }))
+      << server_->output();
+  json reply = json::parse(runCtl(*server_, "--json workers").out, nullptr, false);
+  pid_t pid = 0;
+  for (const auto& w : reply.value("workers", json::array()))
+    if (w.value("id", 0L) == lowered.front()) pid = w.value("pid", 0);
+  ASSERT_GT(pid, 0) << reply.dump();
+  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  // Raised while it is still stopped: every thread back at SCHED_OTHER.
+  bool raised = eventually([&] {
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
+      if (sched_getscheduler(std::stoi(task.path().filename().string())) != SCHED_OTHER)
+        return false;
+    return true;
+  });
+  kill(pid, SIGCONT);
+  ASSERT_TRUE(raised) << server_->output();
+  EXPECT_NE(server_->output().find("worker missed a health check"), std::string::npos);
+  light.stop();
+  heavy.stop();
+  EXPECT_EQ(light.failures(), 0) << describe(light.counts());
+  EXPECT_EQ(heavy.failures(), 0) << describe(heavy.counts()) << server_->output();
 }
 
 INSTANTIATE_TEST_SUITE_P(OnAndOff, BackgroundPriorityTest, ::testing::Bool(),

@@ -394,6 +394,7 @@ TEST_F(CtlTest, MetricsEndpointParsesAsPrometheusText) {
       {"isolated_queue_wait_seconds", "histogram"},
       {"isolated_queue_depth", "gauge"},
       {"isolated_worker_in_flight", "gauge"},
+      {"isolated_worker_background", "gauge"},
       {"isolated_worker_rss_bytes", "gauge"},
       {"isolated_worker_heap_used_bytes", "gauge"},
       {"isolated_worker_restarts", "counter"},
@@ -415,6 +416,11 @@ TEST_F(CtlTest, MetricsEndpointParsesAsPrometheusText) {
   }
   EXPECT_GE(ok, 5);
   EXPECT_GE(notFound, 1);
+  // One app, so nothing to yield the CPU to: no worker at background priority.
+  const auto& background = families["isolated_worker_background"]["samples"];
+  EXPECT_EQ(background.size(), 2u) << background.dump();
+  for (const auto& s : background)
+    EXPECT_EQ(s[2].get<double>(), 0) << background.dump();
   // One RSS sample per worker, each plausible.
   const auto& rss = families["isolated_worker_rss_bytes"]["samples"];
   EXPECT_EQ(rss.size(), 2u) << rss.dump();

@@ -88,6 +88,9 @@ void WorkerPriorities::update(std::span<const std::unique_ptr<WorkerProcess>> wo
     }
   }
   planBackground(loads_);
+  // A worker whose Pong is late gets the CPU to answer with (worker_priorities.h).
+  for (size_t i = 0; i < workers.size(); ++i)
+    loads_[i].background = loads_[i].background && workers[i]->healthMisses == 0;
   bool anyBackground = false;
   for (size_t i = 0; i < workers.size(); ++i) {
     WorkerProcess& worker = *workers[i];

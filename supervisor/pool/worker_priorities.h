@@ -13,6 +13,9 @@
 // SCHED_IDLE and not back. Nothing is lowered unless the supervisor may raise it again
 // (canRestoreNormalPriority()); without that privilege the feature logs once and stays off.
 // A worker that ends takes its priority with it; its replacement starts at normal priority.
+// A worker that has missed a health check (its Pong is late) is never lowered, and a lowered
+// one goes back to normal at the next tick: if normal-priority work kept every core busy, a
+// lowered worker would get no CPU to answer with, and starving it must not get it replaced.
 //
 // The supervisor's storage threads (BindingService) go to the background with the workers when
 // no light app in use has a storage binding: then only heavy apps' calls wait for them, and
