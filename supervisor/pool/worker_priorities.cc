@@ -65,7 +65,6 @@ void WorkerPriorities::applyToStorage(storage::BindingService* storage, bool bac
     return;
   }
   storageLowered_ = background ? storage : nullptr;
-  ++changes_;
   logger_.debug(background ? "storage threads to background priority"
                            : "storage threads to normal priority");
 }
@@ -112,7 +111,6 @@ void WorkerPriorities::update(std::span<const std::unique_ptr<WorkerProcess>> wo
       continue;
     }
     worker.background = loads_[i].background;
-    ++changes_;
     logger_.debug(worker.background ? "worker to background priority" : "worker to normal priority",
                   {{"worker", worker.id()}, {"pid", worker.pid()}});
   }

@@ -54,8 +54,6 @@ class WorkerPriorities {
 
   // On and permitted.
   bool active() const { return active_; }
-  // Moves to background and back, for the metrics.
-  uint64_t changes() const { return changes_; }
 
  private:
   // Notes which deployments are heavy now, and forgets those past kHeavyMemory.
@@ -70,7 +68,6 @@ class WorkerPriorities {
   bool active_;
   uint32_t heavyThreshold_;
   Logger& logger_;
-  uint64_t changes_ = 0;
   // The storage service last lowered (its threads are at SCHED_IDLE), or null.
   storage::BindingService* storageLowered_ = nullptr;
   // Scratch space, reused: one entry per worker of the last update.
