@@ -52,22 +52,26 @@ int setThreadsBackground(std::span<const pid_t> tids, bool background) {
   return firstError;
 }
 
-int setProcessBackground(pid_t pid, bool background) {
-  std::error_code listError;
-  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", listError);
-  if (listError) return listError.value() == ENOENT ? ESRCH : listError.value();
-  int firstError = 0;
+int threadsOf(pid_t pid, std::vector<pid_t>& tids) {
+  tids.clear();
+  std::error_code error;
+  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", error);
   // Incremented with an error code: a process that exits while its threads are listed ends the
   // listing, it does not throw.
-  for (; !listError && tasks != std::filesystem::directory_iterator(); tasks.increment(listError)) {
+  for (; !error && tasks != std::filesystem::directory_iterator(); tasks.increment(error)) {
     const std::string name = tasks->path().filename().string();
     char* end = nullptr;
     long tid = std::strtol(name.c_str(), &end, 10);
-    if (end == name.c_str() || *end != '\0' || tid <= 0) continue;
-    int error = setThreadPolicy(static_cast<pid_t>(tid), background);
-    if (firstError == 0) firstError = error;
+    if (end != name.c_str() && *end == '\0' && tid > 0) tids.push_back(static_cast<pid_t>(tid));
   }
-  return firstError;
+  if (!error) return 0;
+  return error.value() == ENOENT ? ESRCH : error.value();
+}
+
+int setProcessBackground(pid_t pid, bool background) {
+  std::vector<pid_t> tids;
+  if (int error = threadsOf(pid, tids); error != 0) return error;
+  return setThreadsBackground(tids, background);
 }
 
 bool runsInBackground(pid_t tid) {

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <span>
+#include <vector>
 
 namespace isolated {
 
@@ -22,7 +23,11 @@ namespace isolated {
 // CAP_SYS_NICE in its effective set, or an RLIMIT_NICE of at least 20.
 bool canRestoreNormalPriority();
 
-// Sets every thread of process `pid` (as listed in /proc/PID/task) to SCHED_IDLE when
+// The thread ids of process `pid`, from /proc/PID/task, into `tids` (replaced). Returns 0, or
+// ESRCH when the process is gone, or the errno of the listing.
+int threadsOf(pid_t pid, std::vector<pid_t>& tids);
+
+// Sets every thread of process `pid` (threadsOf) to SCHED_IDLE when
 // `background`, else SCHED_OTHER. A thread that exits meanwhile is skipped; a thread created
 // later inherits the policy of the thread that creates it. Returns 0, or the errno of the first
 // thread that could not be changed (the others are still tried); ESRCH when the process is gone.

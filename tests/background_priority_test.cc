@@ -6,16 +6,26 @@
 #include <sched.h>
 #include <signal.h>
 
-#include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/process_priority.h"
 #include "tenancy_fixture.h"
 
 namespace isolated::test {
 namespace {
+
+// Whether every thread of process `pid` runs with scheduling policy `policy` (false when its
+// threads cannot be listed).
+bool allThreadsUse(pid_t pid, int policy) {
+  std::vector<pid_t> tids;
+  if (threadsOf(pid, tids) != 0 || tids.empty()) return false;
+  return std::all_of(tids.begin(), tids.end(),
+                     [&](pid_t tid) { return sched_getscheduler(tid) == policy; });
+}
 
 // --background-heavy-apps: the workers `ctl workers` reports at background CPU priority, checked
 // against the scheduler's own answer for every thread of each.
@@ -25,13 +35,7 @@ std::vector<long> backgroundWorkers(const ServerProcess& server) {
   if (!reply.is_object()) return out;
   for (const auto& w : reply.value("workers", json::array())) {
     if (!w.value("background", false)) continue;
-    long pid = w.value("pid", 0L);
-    bool allIdle = true;
-    for (const auto& task :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
-      allIdle =
-          allIdle && sched_getscheduler(std::stoi(task.path().filename().string())) == SCHED_IDLE;
-    if (allIdle) out.push_back(w.value("id", 0L));
+    if (allThreadsUse(w.value("pid", 0), SCHED_IDLE)) out.push_back(w.value("id", 0L));
   }
   return out;
 }
@@ -96,14 +100,16 @@ TEST_F(TenancyTest, StorageThreadsYieldOnlyWhileNoLightAppNeedsThem) {
   // The storage threads of the supervisor, and whether every one of them runs at SCHED_IDLE.
   auto storageIdle = [&] {
     int threads = 0, idle = 0;
-    std::string dir = "/proc/" + std::to_string(server_->pid()) + "/task";
-    for (const auto& task : std::filesystem::directory_iterator(dir)) {
-      std::ifstream comm(task.path() / "comm");
+    std::vector<pid_t> tids;
+    threadsOf(server_->pid(), tids);
+    for (pid_t tid : tids) {
+      std::ifstream comm("/proc/" + std::to_string(server_->pid()) + "/task/" +
+                         std::to_string(tid) + "/comm");
       std::string name;
       std::getline(comm, name);
       if (name != "storage") continue;
       ++threads;
-      if (sched_getscheduler(std::stoi(task.path().filename().string())) == SCHED_IDLE) ++idle;
+      if (sched_getscheduler(tid) == SCHED_IDLE) ++idle;
     }
     return std::pair(threads, idle);
   };
@@ -153,13 +159,7 @@ TEST_F(TenancyTest, ALoweredWorkerThatMissesAHealthCheckIsRaisedAgain) {
   ASSERT_GT(pid, 0) << reply.dump();
   ASSERT_EQ(kill(pid, SIGSTOP), 0);
   // Raised while it is still stopped: every thread back at SCHED_OTHER.
-  bool raised = eventually([&] {
-    for (const auto& task :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
-      if (sched_getscheduler(std::stoi(task.path().filename().string())) != SCHED_OTHER)
-        return false;
-    return true;
-  });
+  bool raised = eventually([&] { return allThreadsUse(pid, SCHED_OTHER); });
   kill(pid, SIGCONT);
   ASSERT_TRUE(raised) << server_->output();
   EXPECT_NE(server_->output().find("worker missed a health check"), std::string::npos);

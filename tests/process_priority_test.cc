@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -52,9 +51,7 @@ class ParkedChild {
   pid_t pid() const { return pid_; }
   std::vector<pid_t> threads() const {
     std::vector<pid_t> out;
-    for (const auto& entry :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task"))
-      out.push_back(static_cast<pid_t>(std::stol(entry.path().filename().string())));
+    EXPECT_EQ(threadsOf(pid_, out), 0);
     return out;
   }
 
@@ -91,6 +88,9 @@ TEST(ProcessPriority, AProcessThatIsGoneIsReported) {
   ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
   EXPECT_EQ(setProcessBackground(pid, true), ESRCH);
   EXPECT_FALSE(runsInBackground(pid));
+  std::vector<pid_t> tids{1};
+  EXPECT_EQ(threadsOf(pid, tids), ESRCH);
+  EXPECT_TRUE(tids.empty());
 }
 
 }  // namespace

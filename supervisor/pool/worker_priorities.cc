@@ -29,17 +29,10 @@ void WorkerPriorities::observe(AppRegistry& apps, Clock::time_point now) {
 }
 
 bool WorkerPriorities::lightUsesStorage(std::span<const std::unique_ptr<WorkerProcess>> workers,
-                                        AppRegistry& apps) const {
+                                        const storage::BindingService& storage) const {
   for (const auto& worker : workers) {
     for (const auto& [deployment, sentAt] : worker->appLastSent) {
-      if (heavySeen_.contains(deployment)) continue;
-      const App* app = apps.appOf(deployment);
-      if (app == nullptr) return true;
-      const Deployment* version = app->live && app->live->id == deployment ? app->live.get()
-                                  : app->candidate && app->candidate->id == deployment
-                                      ? app->candidate.get()
-                                      : nullptr;
-      if (version == nullptr || !version->storage.empty()) return true;
+      if (!heavySeen_.contains(deployment) && storage.hasBindings(deployment)) return true;
     }
   }
   return false;
@@ -50,11 +43,11 @@ void WorkerPriorities::refused(const std::string& what) {
   logger_.warn("background priority for heavy apps turned off: not permitted", {{"for", what}});
 }
 
-void WorkerPriorities::applyToStorage(storage::BindingService* storage, bool background) {
-  if (storage == nullptr || (storageLowered_ == storage) == background) return;
-  int error = storage->setBackground(background);
+void WorkerPriorities::applyToStorage(storage::BindingService& storage, bool background) {
+  if ((storageLowered_ == &storage) == background) return;
+  int error = storage.setBackground(background);
   if (error == EPERM) {
-    if (background) storage->setBackground(false);
+    if (background) storage.setBackground(false);
     storageLowered_ = nullptr;
     refused("storage threads");
     return;
@@ -64,7 +57,7 @@ void WorkerPriorities::applyToStorage(storage::BindingService* storage, bool bac
                  {{"error", errnoText(error)}});
     return;
   }
-  storageLowered_ = background ? storage : nullptr;
+  storageLowered_ = background ? &storage : nullptr;
   logger_.debug(background ? "storage threads to background priority"
                            : "storage threads to normal priority");
 }
@@ -87,21 +80,20 @@ void WorkerPriorities::update(std::span<const std::unique_ptr<WorkerProcess>> wo
     }
   }
   planBackground(loads_);
-  // A worker whose Pong is late gets the CPU to answer with (worker_priorities.h).
-  for (size_t i = 0; i < workers.size(); ++i)
-    loads_[i].background = loads_[i].background && workers[i]->healthMisses == 0;
   bool anyBackground = false;
   for (size_t i = 0; i < workers.size(); ++i) {
     WorkerProcess& worker = *workers[i];
-    anyBackground = anyBackground || (isAlive(worker) && loads_[i].background);
-    if (!isAlive(worker) || loads_[i].background == worker.background) continue;
-    int error = setProcessBackground(worker.pid(), loads_[i].background);
+    // A worker whose Pong is late gets the CPU to answer with (worker_priorities.h).
+    const bool lower = loads_[i].background && worker.healthMisses == 0;
+    anyBackground = anyBackground || (isAlive(worker) && lower);
+    if (!isAlive(worker) || lower == worker.background) continue;
+    int error = setProcessBackground(worker.pid(), lower);
     if (error == ESRCH) continue;  // exiting: its loss is reported through its channel
     if (error == EPERM) {
       // Not expected after the privilege check (a seccomp filter or security module can still
       // refuse). Threads lowered before the refusal are raised again where that is allowed;
       // then the feature stops.
-      if (loads_[i].background) setProcessBackground(worker.pid(), false);
+      if (lower) setProcessBackground(worker.pid(), false);
       refused("worker " + std::to_string(worker.id()));
       return;
     }
@@ -110,11 +102,12 @@ void WorkerPriorities::update(std::span<const std::unique_ptr<WorkerProcess>> wo
                    {{"worker", worker.id()}, {"error", errnoText(error)}});
       continue;
     }
-    worker.background = loads_[i].background;
+    worker.background = lower;
     logger_.debug(worker.background ? "worker to background priority" : "worker to normal priority",
                   {{"worker", worker.id()}, {"pid", worker.pid()}});
   }
-  applyToStorage(storage, anyBackground && !lightUsesStorage(workers, apps));
+  if (storage != nullptr)
+    applyToStorage(*storage, anyBackground && !lightUsesStorage(workers, *storage));
 }
 
 }  // namespace isolated::supervisor

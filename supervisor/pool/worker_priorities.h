@@ -58,10 +58,10 @@ class WorkerPriorities {
  private:
   // Notes which deployments are heavy now, and forgets those past kHeavyMemory.
   void observe(AppRegistry& apps, Clock::time_point now);
-  // Whether a light deployment in use may need the storage threads (an unknown one may).
+  // Whether a light deployment in use has a storage binding.
   bool lightUsesStorage(std::span<const std::unique_ptr<WorkerProcess>> workers,
-                        AppRegistry& apps) const;
-  void applyToStorage(storage::BindingService* storage, bool background);
+                        const storage::BindingService& storage) const;
+  void applyToStorage(storage::BindingService& storage, bool background);
   // Turns the feature off for good after a refusal (EPERM), with one warning.
   void refused(const std::string& what);
 

@@ -81,6 +81,11 @@ class BindingService {
     return (local_ ? local_->pending() : 0) + (remote_ ? remote_->pending() : 0);
   }
   size_t openBackends() const { return shared_.size(); }
+  // Whether `deployment` was registered with at least one storage binding (and not pruned).
+  bool hasBindings(uint32_t deployment) const {
+    auto it = deployments_.find(deployment);
+    return it != deployments_.end() && !it->second.byName.empty();
+  }
   // The storage threads (those started later too) to SCHED_IDLE or back (--background-heavy-apps):
   // 0 or the errno of the first thread that could not be changed.
   int setBackground(bool background);

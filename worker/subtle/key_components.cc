@@ -132,25 +132,22 @@ Result<PkeyPtr> importOkpJwk(std::string_view kind, bool isPrivate, const JwkFie
   return key;
 }
 
-Result<Bytes> bignumParam(EVP_PKEY* key, const char* name, size_t padTo = 0) {
+// The key's big-number parameter `name` (an RSA component), or null when it has none.
+BignumPtr keyBignum(EVP_PKEY* key, const char* name) {
   BIGNUM* raw = nullptr;
-  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) {
-    return operationError(std::string("the key has no ") + name + " component");
-  }
-  BignumPtr number(raw);
+  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return nullptr;
+  return BignumPtr(raw);
+}
+
+Result<Bytes> bignumParam(EVP_PKEY* key, const char* name, size_t padTo = 0) {
+  BignumPtr number = keyBignum(key, name);
+  if (!number) return operationError(std::string("the key has no ") + name + " component");
   size_t size = padTo ? padTo : static_cast<size_t>(BN_num_bytes(number.get()));
   Bytes out(size);
   if (BN_bn2binpad(number.get(), out.data(), static_cast<int>(size)) < 0) {
     return operationError(std::string("the key's ") + name + " component does not fit");
   }
   return out;
-}
-
-// The key's RSA component `name`, or null when it has none.
-BignumPtr rsaComponent(EVP_PKEY* key, const char* name) {
-  BIGNUM* raw = nullptr;
-  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return nullptr;
-  return BignumPtr(raw);
 }
 
 // The checks BoringSSL's RSA_check_key makes (Chrome's WebCrypto import): the modulus and
@@ -163,20 +160,20 @@ BignumPtr rsaComponent(EVP_PKEY* key, const char* name) {
 // signatures, as it would in Chrome. Null: the key is missing a component these need (a private
 // key without its CRT components), and the caller falls back to OpenSSL's checks.
 std::optional<bool> rsaIsConsistent(EVP_PKEY* key, bool isPrivate) {
-  BignumPtr n = rsaComponent(key, OSSL_PKEY_PARAM_RSA_N);
-  BignumPtr e = rsaComponent(key, OSSL_PKEY_PARAM_RSA_E);
+  BignumPtr n = keyBignum(key, OSSL_PKEY_PARAM_RSA_N);
+  BignumPtr e = keyBignum(key, OSSL_PKEY_PARAM_RSA_E);
   if (!n || !e) return std::nullopt;
   if (!BN_is_odd(n.get()) || !BN_is_odd(e.get()) || BN_is_one(e.get()) ||
       BN_cmp(e.get(), n.get()) >= 0) {
     return false;
   }
   if (!isPrivate) return true;
-  BignumPtr d = rsaComponent(key, OSSL_PKEY_PARAM_RSA_D);
-  BignumPtr p = rsaComponent(key, OSSL_PKEY_PARAM_RSA_FACTOR1);
-  BignumPtr q = rsaComponent(key, OSSL_PKEY_PARAM_RSA_FACTOR2);
-  BignumPtr dp = rsaComponent(key, OSSL_PKEY_PARAM_RSA_EXPONENT1);
-  BignumPtr dq = rsaComponent(key, OSSL_PKEY_PARAM_RSA_EXPONENT2);
-  BignumPtr qi = rsaComponent(key, OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
+  BignumPtr d = keyBignum(key, OSSL_PKEY_PARAM_RSA_D);
+  BignumPtr p = keyBignum(key, OSSL_PKEY_PARAM_RSA_FACTOR1);
+  BignumPtr q = keyBignum(key, OSSL_PKEY_PARAM_RSA_FACTOR2);
+  BignumPtr dp = keyBignum(key, OSSL_PKEY_PARAM_RSA_EXPONENT1);
+  BignumPtr dq = keyBignum(key, OSSL_PKEY_PARAM_RSA_EXPONENT2);
+  BignumPtr qi = keyBignum(key, OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
   if (!d || !p || !q || !dp || !dq || !qi) return std::nullopt;
   BnCtxPtr ctx(BN_CTX_new());
   BignumPtr product(BN_new());
