@@ -139,7 +139,10 @@ def build(rows):
                 "total": r.get("cpu_us_per_req"),
                 "supervisor": r.get("cpu_us_per_req_supervisor"),
                 "workers": r.get("cpu_us_per_req_workers"),
+                "main_thread": r.get("cpu_us_per_req_main_thread"),
+                "io_thread_max": r.get("cpu_us_per_req_io_thread_max"),
             },
+            "supervisor_ceiling_rps": r.get("ceiling_rps"),
         })
     throughput.sort(key=lambda t: (handlers.index(t["handler"]) if t["handler"] in handlers else 99,
                                    server_key(t["server"])))
@@ -199,7 +202,8 @@ def build(rows):
     sup = {}
     base_cpu = [t for t in throughput if t["server"].startswith("isolated/")]
     sup["cpu_us_per_request"] = [
-        {"handler": t["handler"], "server": t["server"], **t["cpu_us_per_request"]} for t in base_cpu]
+        {"handler": t["handler"], "server": t["server"], **t["cpu_us_per_request"],
+         "ceiling_rps": t.get("supervisor_ceiling_rps")} for t in base_cpu]
     sup["profiles"] = []
     for prof in by_kind.get("profile", []):
         name = prof.get("profiler")
@@ -444,9 +448,17 @@ def markdown(doc):
     md.append("")
     sup = doc["supervisor"]
     if sup["cpu_us_per_request"]:
-        md.append(md_table(["handler", "server", "supervisor CPU µs/req", "workers CPU µs/req"],
-                           [[c["handler"], c["server"], fmt(c["supervisor"], "{:.1f}"), fmt(c["workers"], "{:.1f}")]
+        md.append(md_table(["handler", "server", "supervisor CPU µs/req", "workers CPU µs/req",
+                            "main thread µs/req", "busiest I/O thread µs/req", "projected ceiling req/s"],
+                           [[c["handler"], c["server"], fmt(c["supervisor"], "{:.1f}"), fmt(c["workers"], "{:.1f}"),
+                             fmt(c.get("main_thread"), "{:.2f}"), fmt(c.get("io_thread_max"), "{:.2f}"),
+                             fmt(c.get("ceiling_rps"), "{:.0f}")]
                             for c in sup["cpu_us_per_request"]]))
+        md.append("")
+        md.append("Per thread: the supervisor's main loop, and its busiest I/O thread (`@ioN` rows run "
+                  "`--io-threads N`; with 1 the main loop does the I/O too). The projected ceiling is "
+                  "1 / the busier of the two per request: the rate at which that thread would be saturated "
+                  "with cores to spare.")
         md.append("")
     for prof in sup.get("profiles", []):
         if prof["profiler"] == "perf":

@@ -50,6 +50,9 @@
 #   PROFILER         auto, perf, callgrind, both or none       [auto]
 #   HANDLERS         handlers to run                           [hello echo timer]
 #   MODES            isolation modes (when supported)          [shared context isolate]
+#   IO_THREADS       --io-threads values for isolated; values above 1 add a server
+#                    isolated/MODE@ioN in the first mode, and every isolated row reports
+#                    the busiest thread's CPU per request and the ceiling it projects  [1]
 #   SERVERS          which of: isolated node-cluster workerd   [all three]
 #   STARTUP_TIMEOUT  seconds to wait for a server              [30]
 #   OUT_DIR          where results go                          [bench/results]
@@ -141,7 +144,8 @@ start_server() {
     isolated/*)
       local args=(serve "bench/handlers/${handler}.js" --listen "127.0.0.1:${port}"
         --workers "${ISOLATED_WORKERS:-${WORKERS}}")
-      ((HAVE_ISOLATION)) && args+=(--isolation "${label#isolated/}")
+      ((HAVE_ISOLATION)) && args+=(--isolation "$(isolation_of "${label}")")
+      [[ "${label}" == *@io* ]] && args+=(--io-threads "${label##*@io}")
       ((HAVE_CONTROL_SOCKET)) && args+=(--control-socket "${TMP_DIR}/ctl.${RUN_SEQ}.sock")
       spawn "${SERVER_LOG}" "${BIN}" "${args[@]}" "$@"
       ;;
@@ -230,6 +234,33 @@ group_cpu() {
   echo "${leader} ${total}"
 }
 
+# isolation_of LABEL -> the --isolation mode of isolated/MODE[@ioN].
+isolation_of() {
+  local mode="${1#isolated/}"
+  echo "${mode%@io*}"
+}
+
+# thread_cpu PID -> "MAIN IO_MAX": utime+stime in clock ticks of the supervisor's main thread
+# and of its busiest I/O thread (threads named "io"; 0 without --io-threads).
+thread_cpu() {
+  local pid="$1" task line rest comm main=0 iomax=0 t
+  local -a f
+  for task in /proc/"${pid}"/task/*; do
+    read -r line 2>/dev/null <"${task}/stat" || continue
+    comm="${line#*(}"
+    comm="${comm%%)*}"
+    rest="${line##*) }"
+    read -r -a f <<<"${rest}"
+    t=$((f[11] + f[12]))
+    if [[ "${task##*/}" == "${pid}" ]]; then
+      main="${t}"
+    elif [[ "${comm}" == io ]] && ((t > iomax)); then
+      iomax="${t}"
+    fi
+  done
+  echo "${main} ${iomax}"
+}
+
 # us_per_req TICKS REQUESTS -> microseconds of CPU per request, 2 decimals.
 us_per_req() {
   awk -v t="$1" -v n="$2" -v hz="${CLK_TCK}" 'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / hz / n }'
@@ -309,14 +340,16 @@ bench_throughput() {
   run_wrk "${TMP_DIR}/warmup.txt" "${handler}" "${url}" "${WARMUP}" "${CONNS}" ||
     note "${label} ${handler}: wrk warm-up failed: $(tail -n 3 "${TMP_DIR}/warmup.txt")"
 
-  local cpu0 cpu1 a0 t0 a1 t1 out="${RAW_DIR}/${name}.wrk.txt"
+  local cpu0 cpu1 a0 t0 a1 t1 th0 th1 out="${RAW_DIR}/${name}.wrk.txt"
   cpu0="$(group_cpu "${SERVER_PID}")"
+  [[ "${label}" == isolated/* ]] && th0="$(thread_cpu "${SERVER_PID}")"
   if ! run_wrk "${out}" "${handler}" "${url}" "${DURATION}" "${CONNS}" || ! suite_field "${out}" requests >/dev/null; then
     note "${label} ${handler}: wrk failed: $(tail -n 3 "${out}")"
     finish_server "${name}"
     return 0
   fi
   cpu1="$(group_cpu "${SERVER_PID}")"
+  [[ "${label}" == isolated/* ]] && th1="$(thread_cpu "${SERVER_PID}")"
   local requests rps sup_ticks total_ticks
   requests="$(suite_field "${out}" requests)"
   rps="$(parse_rps "$(cat "${out}")")"
@@ -328,6 +361,15 @@ bench_throughput() {
   if [[ "${label}" == isolated/* ]]; then
     cpu_fields+=("cpu_us_per_req_supervisor=$(us_per_req "${sup_ticks}" "${requests}")"
       "cpu_us_per_req_workers=$(us_per_req $((total_ticks - sup_ticks)) "${requests}")")
+    # Per thread: the main loop, and the busiest I/O thread. The supervisor's ceiling is set by
+    # whichever thread is busiest per request: 1 / its µs per request.
+    local m0 i0 m1 i1 main_us io_us
+    read -r m0 i0 <<<"${th0}"
+    read -r m1 i1 <<<"${th1}"
+    main_us="$(us_per_req $((m1 - m0)) "${requests}")"
+    io_us="$(us_per_req $((i1 - i0)) "${requests}")"
+    cpu_fields+=("cpu_us_per_req_main_thread=${main_us}" "cpu_us_per_req_io_thread_max=${io_us}"
+      "ceiling_rps=$(awk -v a="${main_us}" -v b="${io_us}" 'BEGIN { m = a > b ? a : b; if (m > 0) printf "%.0f", 1e6 / m }')")
   fi
   record throughput "handler=${handler}" "server=${label}" "round=${round}" "workers=${nworkers}" \
     "requests=${requests}" "rps=${rps}" \
@@ -600,7 +642,7 @@ bench_callgrind() {
   local requests=$((PROFILE_SECONDS * 4000)) out="${TMP_DIR}/callgrind.out"
   log "profile: callgrind on the ${label} supervisor, ${requests} requests"
   local args=(serve bench/handlers/hello.js --listen "127.0.0.1:${port}" --workers "${WORKERS}")
-  ((HAVE_ISOLATION)) && args+=(--isolation "${label#isolated/}")
+  ((HAVE_ISOLATION)) && args+=(--isolation "$(isolation_of "${label}")")
   ((HAVE_CONTROL_SOCKET)) && args+=(--control-socket "${TMP_DIR}/ctl.callgrind.sock")
   SERVER_LOG="${TMP_DIR}/callgrind.log"
   : >"${SERVER_LOG}"
@@ -715,7 +757,12 @@ main() {
   local labels=() want s
   for want in ${SERVERS}; do
     case "${want}" in
-      isolated) for s in "${modes[@]}"; do labels+=("isolated/${s}"); done ;;
+      isolated)
+        for s in "${modes[@]}"; do labels+=("isolated/${s}"); done
+        for s in ${IO_THREADS:-1}; do
+          ((s > 1)) && labels+=("isolated/${modes[0]}@io${s}")
+        done
+        ;;
       node-cluster)
         if command -v node >/dev/null 2>&1; then labels+=(node-cluster); else note "node not installed: node-cluster skipped"; fi
         ;;

@@ -31,6 +31,7 @@ constexpr std::string_view kNumberFlags[] = {"workers",
                                              "idle-timeout",
                                              "body-timeout",
                                              "max-connections",
+                                             "io-threads",
                                              "health-interval",
                                              "health-timeout",
                                              "health-failures",
@@ -106,6 +107,10 @@ std::vector<FlagSpec> flagSpecs(unsigned cpuCount) {
        "Open client connections; accepting pauses at the cap (plain number, 0: derived from the "
        "open-file limit)",
        "0"},
+      {"io-threads", "ISOLATED_IO_THREADS", "N",
+       "Threads that accept, parse and answer client connections (each with its own "
+       "SO_REUSEPORT listener); the main thread keeps dispatch, workers and control",
+       "1"},
       {"health-interval", "WORKER_HEALTH_CHECK_INTERVAL_MS", "MS",
        "Milliseconds between health pings to each worker", "30000"},
       {"health-timeout", "ISOLATED_HEALTH_TIMEOUT_MS", "MS",

@@ -120,6 +120,7 @@ std::optional<OptionsError> readNumbers(const FlagResolver& resolve, ServeConfig
       {"idle-timeout", 1, 3600, 1000, &config.idleTimeoutMs},
       {"body-timeout", 1, 3600, 1000, &config.bodyTimeoutMs},
       {"max-connections", 0, 10000000, 1, &config.maxConnections},
+      {"io-threads", 1, 64, 1, &config.ioThreads},
       {"health-interval", 100, 3600000, 1, &config.healthIntervalMs},
       {"health-timeout", 10, 3600000, 1, &config.healthTimeoutMs},
       {"health-failures", 1, 1000, 1, &config.healthFailures},

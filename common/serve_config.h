@@ -80,6 +80,9 @@ struct ServeConfig {
   // Open client connections; accepting pauses at the cap. 0: derived at start-up from
   // RLIMIT_NOFILE (see supervisor/descriptor_budget.h).
   uint32_t maxConnections = 0;
+  // Threads that own the client connections (accept, parse, write answers), each with its own
+  // SO_REUSEPORT listener; 1: the supervisor's own loop does it (supervisor/front/).
+  uint32_t ioThreads = 1;
 
   // Health: a Ping every interval; a Pong later than the timeout, or a failed probe, is a miss;
   // `healthFailures` misses in a row make the worker unhealthy and it is replaced.

@@ -41,7 +41,7 @@ class ClientLink : public http::HttpRequestObserver {
 struct PendingRequest {
   using Clock = std::chrono::steady_clock;
 
-  http::HttpRequest* http = nullptr;
+  http::ClientRequest* http = nullptr;
   std::unique_ptr<ClientLink> client;
   uint64_t id = 0;
   Clock::time_point arrived;

@@ -64,10 +64,9 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
       config.maxConnections > 0
           ? config.maxConnections
           : defaultMaxConnections(openFiles, std::max(config.maxWorkers, config.workers));
-  server_ = std::make_unique<http::HttpServer>(
-      dispatcher_, *this, httpLimits_,
-      http::HttpServer::listenTcp(config.listenHost, config.listenPort, false));
-  port_ = server_->port();
+  front_ = front::makeRequestFront(dispatcher_, *this, &Supervisor::shapeRejection, httpLimits_,
+                                   config.listenHost, config.listenPort, config.ioThreads);
+  port_ = front_->port();
   listenAddress_ = formatHostPort(config.listenHost, port_);
   workerCommand_.insert(workerCommand_.end(),
                         {"--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
@@ -128,7 +127,7 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
 Supervisor::~Supervisor() {
   // Connections close before the rest of the supervisor goes; their requests are dropped.
   destroying_ = true;
-  server_.reset();
+  front_.reset();
 }
 
 int Supervisor::run() {
@@ -263,7 +262,7 @@ void Supervisor::beginDrain() {
     cron_.cancel();
     notifier_.stopping();
     // Idle connections close now; busy ones after their answers, which say Connection: close.
-    server_->drain();
+    front_->drain();
     logger_.info("listener closed, draining", {{"in_flight", requests_.inFlightCount()},
                                                {"queued", queue_.size()},
                                                {"timeout_s", config_.drainTimeoutSec}});
@@ -299,7 +298,7 @@ void Supervisor::stopWorkers() {
 void Supervisor::forceStop(const std::string& why) {
   logger_.warn("stopping now", {{"reason", why},
                                 {"abandoned_requests", requests_.inFlightCount() + queue_.size()}});
-  server_->drain();
+  front_->drain();
   requests_.drainReading([this](PendingRequest& request) {
     replyError(request, 503, "shutting-down", "Service Unavailable: shutting down", 1);
   });

@@ -49,9 +49,9 @@
 #include "supervisor/control_server.h"
 #include "supervisor/cron_triggers.h"
 #include "supervisor/fetch_client.h"
+#include "supervisor/front/request_front.h"
 #include "supervisor/http/http_limits.h"
 #include "supervisor/http/http_request.h"
-#include "supervisor/http/http_server.h"
 #include "supervisor/libevent_log.h"
 #include "supervisor/pending_request.h"
 #include "supervisor/pool/placement.h"
@@ -70,7 +70,7 @@
 
 namespace isolated::supervisor {
 
-class Supervisor : public http::HttpRequestHandler,
+class Supervisor : public front::FrontOwner,
                    public WorkerEvents,
                    public ControlHandler,
                    public AdminHandler,
@@ -144,9 +144,11 @@ class Supervisor : public http::HttpRequestHandler,
                                                   bool& busy) override;
   void removeRegistryApp(const std::string& name) override;
 
-  // http::HttpRequestHandler (supervisor_requests.cc)
-  void onRequest(http::HttpRequest& request) override;
-  void onRejected(http::HttpRejection& rejection) override;
+  // front::FrontOwner (supervisor_requests.cc)
+  void onClientRequest(http::ClientRequest& request) override;
+  void onRefused(int status, std::string_view why, const sockaddr_storage& peer) override;
+  // The status and headers of the layer's own refusals (a RejectionShaper: any thread).
+  static void shapeRejection(http::HttpRejection& rejection);
 
   // WorkerEvents
   void onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) override;
@@ -375,10 +377,11 @@ class Supervisor : public http::HttpRequestHandler,
   std::vector<std::string> workerCommand_;
   Logger& logger_;
   LibeventLogRoute libeventLog_;
-  // The request path's HTTP/1.1 server (supervisor/http/), on this loop.
   event::Dispatcher dispatcher_;
   http::HttpLimits httpLimits_;
-  std::unique_ptr<http::HttpServer> server_;
+  // The request path's listeners and connections (supervisor/front/): on this loop, or on
+  // --io-threads threads that relay each request to it.
+  std::unique_ptr<front::RequestFront> front_;
   // Set while the destructor closes the server: the layer's "gone" calls are ignored then.
   bool destroying_ = false;
   uint16_t port_ = 0;

@@ -28,7 +28,7 @@ constexpr const char* kRestartReasons[] = {"crash",        "memory", "memory-har
 std::optional<std::string> Supervisor::pause() {
   if (phase_ != Phase::kServing) return std::nullopt;
   phase_ = Phase::kPaused;
-  server_->stopListening();
+  front_->stopListening();
   logger_.info("paused: listener closed, finishing requests in flight",
                {{"in_flight", requests_.inFlightCount()}, {"queued", queue_.size()}});
   return "draining: the listener is closed; " +
@@ -38,7 +38,7 @@ std::optional<std::string> Supervisor::pause() {
 std::optional<std::string> Supervisor::resume() {
   if (phase_ != Phase::kPaused) return std::nullopt;
   try {
-    server_->listen(http::HttpServer::listenTcp(config_.listenHost, port_, false));
+    front_->listen(config_.listenHost, port_);
   } catch (const std::exception&) {
     return std::nullopt;
   }

@@ -124,7 +124,7 @@ void Supervisor::unloadEverywhere(uint32_t deployment) {
 }
 
 void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
-  http::HttpRequest* http = request.http;
+  http::ClientRequest* http = request.http;
   const Deployment& deployment = *request.app->live;
   defineApp(worker, deployment, false);
   request.deployment = deployment.id;

@@ -36,7 +36,7 @@ std::string_view rejectionKind(int status) {
 
 // Bytes of the request line and headers as received (give or take separators), as the evhttp
 // front measured them.
-size_t headSize(const http::HttpRequest& request) {
+size_t headSize(const http::ClientRequest& request) {
   size_t size = request.target().size() + 16;
   for (const http::HttpHeader& h : request.headers())
     size += h.name.size() + h.value.size() + 4;
@@ -62,7 +62,7 @@ void ClientLink::onClientGone(http::GoneReason reason) {
 
 // ---- requests ----
 
-void Supervisor::onRequest(http::HttpRequest& request) {
+void Supervisor::onClientRequest(http::ClientRequest& request) {
   PendingRequest pending;
   pending.http = &request;
   pending.id = requests_.nextId();
@@ -96,22 +96,24 @@ void Supervisor::onRequest(http::HttpRequest& request) {
   routeRequest(std::move(pending));
 }
 
-void Supervisor::onRejected(http::HttpRejection& rejection) {
+void Supervisor::shapeRejection(http::HttpRejection& rejection) {
   // A head the layer found over its limit (twice --max-header-size) before reading it whole
   // gets 400, as it did from the evhttp front; heads read whole and over the limit get 431
   // (onRequest).
   if (rejection.status == 431 && rejection.why == "request head too large") rejection.status = 400;
   rejection.headers.push_back({"content-type", "text/plain; charset=utf-8"});
   rejection.headers.push_back({"isolated-error", rejectionKind(rejection.status)});
+}
+
+void Supervisor::onRefused(int status, std::string_view why, const sockaddr_storage& peer) {
   if (logger_.enabled(LogLevel::kDebug)) {
-    logger_.debug("request refused", {{"status", rejection.status},
-                                      {"reason", rejection.why},
-                                      {"client", peerAddress(rejection.peer)}});
+    logger_.debug("request refused",
+                  {{"status", status}, {"reason", why}, {"client", peerAddress(peer)}});
   }
 }
 
 void Supervisor::routeRequest(PendingRequest&& pending) {
-  http::HttpRequest& request = *pending.http;
+  http::ClientRequest& request = *pending.http;
   if (phase_ == Phase::kStopping || phase_ == Phase::kStopped || phase_ == Phase::kPaused) {
     request.closeAfterResponse();
     return replyError(pending, 503, "shutting-down", "Service Unavailable: draining", 1);

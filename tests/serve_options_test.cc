@@ -775,8 +775,11 @@ TEST(ServeOptionsTest, FrontTimeoutsAndConnectionCap) {
   EXPECT_EQ(defaults.idleTimeoutMs, 60000u);
   EXPECT_EQ(defaults.bodyTimeoutMs, 30000u);
   EXPECT_EQ(defaults.maxConnections, 0u);
-  ServeConfig flags = parseOk({"app.js", "--header-timeout", "3", "--idle-timeout", "4",
-                               "--body-timeout", "5", "--max-connections", "600"});
+  EXPECT_EQ(defaults.ioThreads, 1u);
+  ServeConfig flags =
+      parseOk({"app.js", "--header-timeout", "3", "--idle-timeout", "4", "--body-timeout", "5",
+               "--max-connections", "600", "--io-threads", "3"});
+  EXPECT_EQ(flags.ioThreads, 3u);
   EXPECT_EQ(flags.headerTimeoutMs, 3000u);
   EXPECT_EQ(flags.idleTimeoutMs, 4000u);
   EXPECT_EQ(flags.bodyTimeoutMs, 5000u);
@@ -784,7 +787,9 @@ TEST(ServeOptionsTest, FrontTimeoutsAndConnectionCap) {
   ServeConfig env = parseOk({"app.js"}, {{"ISOLATED_HEADER_TIMEOUT", "6"},
                                          {"ISOLATED_IDLE_TIMEOUT", "7"},
                                          {"ISOLATED_BODY_TIMEOUT", "8"},
-                                         {"ISOLATED_MAX_CONNECTIONS", "9"}});
+                                         {"ISOLATED_MAX_CONNECTIONS", "9"},
+                                         {"ISOLATED_IO_THREADS", "2"}});
+  EXPECT_EQ(env.ioThreads, 2u);
   EXPECT_EQ(env.headerTimeoutMs, 6000u);
   EXPECT_EQ(env.idleTimeoutMs, 7000u);
   EXPECT_EQ(env.bodyTimeoutMs, 8000u);
@@ -792,6 +797,12 @@ TEST(ServeOptionsTest, FrontTimeoutsAndConnectionCap) {
   auto error = parseServeOptions({"app.js", "--header-timeout", "0"}, envFrom({}), kCpus);
   ASSERT_TRUE(std::holds_alternative<OptionsError>(error));
   EXPECT_NE(std::get<OptionsError>(error).message.find("--header-timeout"), std::string::npos);
+  for (const char* bad : {"0", "65", "two"}) {
+    auto refused = parseServeOptions({"app.js", "--io-threads", bad}, envFrom({}), kCpus);
+    ASSERT_TRUE(std::holds_alternative<OptionsError>(refused)) << bad;
+    EXPECT_NE(std::get<OptionsError>(refused).message.find("--io-threads"), std::string::npos)
+        << std::get<OptionsError>(refused).message;
+  }
 }
 
 TEST_F(ServeConfigFileTest, FrontKeys) {
@@ -800,8 +811,10 @@ header_timeout = 2
 idle_timeout = 3
 body_timeout = 4
 max_connections = 100
+io_threads = 4
 )");
   ServeConfig c = parseOk({"--config", path});
+  EXPECT_EQ(c.ioThreads, 4u);
   EXPECT_EQ(c.headerTimeoutMs, 2000u);
   EXPECT_EQ(c.idleTimeoutMs, 3000u);
   EXPECT_EQ(c.bodyTimeoutMs, 4000u);

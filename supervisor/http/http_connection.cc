@@ -136,7 +136,8 @@ HttpRequest* HttpConnection::acquireRequest() {
   r->reset();
   r->connection_ = this;
   r->peer_ = &peer_;
-  r->id_ = context_.nextRequestId++;
+  r->id_ = context_.nextRequestId;
+  context_.nextRequestId += context_.requestIdStride;
   static constexpr char kHex[] = "0123456789abcdef";
   for (int i = 15, shift = 0; i >= 0; --i, shift += 4)
     r->idText_[i] = kHex[(r->id_ >> shift) & 15];

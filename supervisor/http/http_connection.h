@@ -49,7 +49,10 @@ struct ConnectionContext {
   const HttpLimits& limits;
   HttpRequestHandler& handler;
   HttpDate date;
+  // Request ids: nextRequestId, then every requestIdStride-th (so that the servers of several
+  // I/O threads, each started at its own index, never hand out the same id).
   uint64_t nextRequestId = 1;
+  uint64_t requestIdStride = 1;
   bool draining = false;
   // The connection closed its socket; free it later (never from inside this call).
   std::function<void(HttpConnection*)> onClosed;

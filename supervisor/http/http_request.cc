@@ -22,7 +22,12 @@ std::string_view goneReasonName(GoneReason reason) {
 }
 
 std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
-  for (const HttpHeader& h : headers_) {
+  return findHeader(headers_, name);
+}
+
+std::optional<std::string_view> findHeader(std::span<const HttpHeader> headers,
+                                           std::string_view name) {
+  for (const HttpHeader& h : headers) {
     if (h.name.size() != name.size()) continue;
     size_t i = 0;
     while (i < name.size() && (h.name[i] | 0x20) == (name[i] | 0x20))

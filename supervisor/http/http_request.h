@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "supervisor/http/client_request.h"
+
 namespace isolated::http {
 
 class HttpConnection;
@@ -46,6 +48,9 @@ enum class GoneReason {
   kServerClosing,  // the server was destroyed with the request in flight
 };
 std::string_view goneReasonName(GoneReason reason);
+// The value of the first header named `name` (ASCII case-insensitive); nullopt when absent.
+std::optional<std::string_view> findHeader(std::span<const HttpHeader> headers,
+                                           std::string_view name);
 
 class HttpRequestObserver {
  public:
@@ -85,58 +90,61 @@ class HttpRequestHandler {
   virtual void onRejected(HttpRejection& rejection) { (void)rejection; }
 };
 
-class HttpRequest {
+class HttpRequest final : public ClientRequest {
  public:
   HttpRequest() = default;
   HttpRequest(const HttpRequest&) = delete;
   HttpRequest& operator=(const HttpRequest&) = delete;
 
   // A server-wide sequence number, and the same as 16 lowercase hex digits (no formatting call).
-  uint64_t id() const { return id_; }
-  std::string_view idText() const { return {idText_, sizeof idText_}; }
-  std::string_view method() const { return method_; }
-  std::string_view target() const { return target_; }
+  uint64_t id() const override { return id_; }
+  std::string_view idText() const override { return {idText_, sizeof idText_}; }
+  std::string_view method() const override { return method_; }
+  std::string_view target() const override { return target_; }
   // 0 for HTTP/1.0, 1 for HTTP/1.1.
-  int versionMinor() const { return versionMinor_; }
-  std::span<const HttpHeader> headers() const { return headers_; }
+  int versionMinor() const override { return versionMinor_; }
+  std::span<const HttpHeader> headers() const override { return headers_; }
   // The value of the first header named `name` (ASCII case-insensitive); nullopt when absent.
-  std::optional<std::string_view> header(std::string_view name) const;
-  const sockaddr_storage& peer() const { return *peer_; }
+  std::optional<std::string_view> header(std::string_view name) const override;
+  const sockaddr_storage& peer() const override { return *peer_; }
   // Whether a body follows the head; its length when framed by Content-Length.
-  bool hasBody() const { return hasBody_; }
-  std::optional<uint64_t> contentLength() const { return contentLength_; }
-  bool isHead() const { return isHead_; }
+  bool hasBody() const override { return hasBody_; }
+  std::optional<uint64_t> contentLength() const override { return contentLength_; }
+  bool isHead() const override { return isHead_; }
 
   // Starts or stops delivering body and output events (nullptr: nobody listens). Set it in
   // onRequest or later; body bytes wait in the connection until credit is granted.
-  void setObserver(HttpRequestObserver* observer) { observer_ = observer; }
+  void setObserver(HttpRequestObserver* observer) override { observer_ = observer; }
   // The connection closes after this request's answer (which carries Connection: close). Call it
   // before the answer starts.
-  void closeAfterResponse() { keepAlive_ = false; }
+  void closeAfterResponse() override { keepAlive_ = false; }
   // Lets `bytes` more body bytes be delivered. The first grant answers `Expect: 100-continue`.
-  void grantBody(size_t bytes);
+  void grantBody(size_t bytes) override;
 
   // A whole response. `headers` must not carry framing (Content-Length, Transfer-Encoding) or
   // Connection: the layer writes those. A HEAD request gets the head only.
-  void respond(int status, std::span<const HttpHeader> headers, std::string_view body);
+  void respond(int status, std::span<const HttpHeader> headers, std::string_view body) override;
   // A streamed response: with a Content-Length when `contentLength` is known, otherwise chunked
   // (or, to an HTTP/1.0 client, ended by closing the connection).
   void startResponse(int status, std::span<const HttpHeader> headers,
-                     std::optional<uint64_t> contentLength);
+                     std::optional<uint64_t> contentLength) override;
   // Appends body bytes; false when the connection's output is above the high-water mark (the
   // bytes are kept; wait for onWritable before writing more). Bytes beyond a declared
   // Content-Length are not sent: the response is aborted instead (a wrong length ends the
   // connection, never the framing).
-  bool write(std::string_view data);
+  bool write(std::string_view data) override;
   // Ends a streamed response. The request stops being the owner's. A response shorter than its
   // declared Content-Length is aborted.
-  void end();
+  void end() override;
   // Gives up on a response that has started: what is buffered is written, then the connection
   // closes, so the client sees a truncated answer (and later requests on the connection are
   // told kServerClosing). Before the response starts, respond() with an error status instead.
   // The request stops being the owner's.
-  void abort();
-  bool responseStarted() const { return responseState_ != ResponseState::kNone; }
+  void abort() override;
+  bool responseStarted() const override { return responseState_ != ResponseState::kNone; }
+  // The request is no longer the owner's: its answer ended (the owner's end, or the layer's abort
+  // of an answer longer than its Content-Length), or the owner was told it is gone.
+  bool released() const { return released_; }
 
  private:
   friend class HttpConnection;

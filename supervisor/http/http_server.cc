@@ -56,7 +56,7 @@ UniqueFd HttpServer::listenTcp(const std::string& host, uint16_t port, bool reus
 HttpServer::HttpServer(event::Dispatcher& dispatcher, HttpRequestHandler& handler,
                        const HttpLimits& limits, UniqueFd listener)
     : limits_(limits),
-      context_{dispatcher, limits_, handler, {}, 1, false, {}},
+      context_{dispatcher, limits_, handler, {}, 1, 1, false, {}},
       listener_(std::move(listener)),
       reaper_(dispatcher, [this] { reap(); }),
       acceptRetry_(dispatcher, [this] { resumeAccepting(); }) {

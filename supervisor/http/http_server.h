@@ -50,6 +50,13 @@ class HttpServer {
   void listen(UniqueFd listener);
   bool listening() const { return listener_.valid(); }
 
+  // Request ids start at `first` and step by `stride` (one server per I/O thread: thread i of n
+  // numbers from i + 1 by n). Call before the first connection.
+  void numberRequests(uint64_t first, uint64_t stride) {
+    context_.nextRequestId = first;
+    context_.requestIdStride = stride;
+  }
+
   uint16_t port() const;
   size_t connectionCount() const { return connections_.size(); }
   bool acceptPaused() const { return acceptPaused_; }
