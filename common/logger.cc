@@ -161,7 +161,7 @@ void Logger::log(LogLevel level, std::string_view message, std::initializer_list
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       // Full pipe (EAGAIN) or a broken one: drop the rest rather than block the event loop.
-      ++dropped_;
+      dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     off += static_cast<size_t>(n);

@@ -3,9 +3,12 @@
 // Each line goes out in a single write(2), so lines from the supervisor and its workers, which
 // share stderr, never interleave mid-line. Logging never blocks the caller when the fd is
 // non-blocking (main makes a piped stderr so): a line that does not fit is dropped and counted.
-// Not thread-safe: use one Logger per thread.
+// Threading: log() may be called from several threads at once (the level, format and fd are
+// fixed at construction, a line is one write(2), and the drop count is atomic): libevent's
+// diagnostics reach it from the supervisor's I/O threads.
 #pragma once
 
+#include <atomic>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -58,13 +61,13 @@ class Logger {
                      std::initializer_list<LogField> fields) const;
 
   // Lines dropped because the fd would block (a non-blocking pipe that is full) or failed.
-  uint64_t droppedLines() const { return dropped_; }
+  uint64_t droppedLines() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   LogLevel level_;
   LogFormat format_;
   int fd_;
-  uint64_t dropped_ = 0;
+  std::atomic<uint64_t> dropped_ = 0;
 };
 
 }  // namespace isolated

@@ -28,6 +28,7 @@ LibeventLogRoute::~LibeventLogRoute() {
 }
 
 void LibeventLogRoute::log(int severity, const char* message) {
+  std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
   if (now - windowStart_ >= std::chrono::seconds(1)) {
     windowStart_ = now;

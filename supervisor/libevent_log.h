@@ -6,11 +6,13 @@
 // libevent's log callback is process-wide and takes no context pointer, so the active route is
 // a file-level pointer (the one mutable global here, forced by that C API): one route at a time;
 // the destructor puts libevent's default back. Threading: libevent logs from the thread that hit
-// the condition; the supervisor runs one loop thread.
+// the condition, which may be an I/O thread (--io-threads): the rate limit's state is behind a
+// mutex, and the Logger takes lines from any thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 
 #include "common/logger.h"
 
@@ -27,10 +29,14 @@ class LibeventLogRoute {
 
   // One libevent message (severity as libevent's EVENT_LOG_*). Public for tests.
   void log(int severity, const char* message);
-  uint64_t suppressed() const { return suppressed_; }
+  uint64_t suppressed() const {
+    std::lock_guard lock(mutex_);
+    return suppressed_;
+  }
 
  private:
   Logger& logger_;
+  mutable std::mutex mutex_;  // guards the fields below
   std::chrono::steady_clock::time_point windowStart_{};
   uint32_t linesInWindow_ = 0;
   uint64_t suppressed_ = 0;  // in all

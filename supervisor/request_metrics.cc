@@ -255,6 +255,27 @@ std::string RequestMetrics::render(const ServerStatus& status) const {
     sample(out, "isolated_limit_terminations_total", std::string("kind=\"") + kind + "\"",
            it == limits_.end() ? 0 : static_cast<double>(it->second));
   }
+  header(out, "isolated_http_refused_total", "counter",
+         "Requests the HTTP layer refused and answered itself (malformed, oversized, too slow), "
+         "by status.");
+  // Every status the layer answers with is reported, zero or not.
+  std::map<int, uint64_t> refused = refused_;
+  for (int status : {400, 408, 413, 414, 417, 431, 501, 505})
+    refused.try_emplace(status, 0);
+  for (const auto& [status, count] : refused) {
+    sample(out, "isolated_http_refused_total", "status=\"" + std::to_string(status) + "\"",
+           static_cast<double>(count));
+  }
+  header(out, "isolated_http_connections_open", "gauge",
+         "Open client connections (summed over the I/O threads).");
+  sample(out, "isolated_http_connections_open", "", static_cast<double>(status.connectionsOpen));
+  header(out, "isolated_http_connections_accepted_total", "counter",
+         "Client connections accepted (summed over the I/O threads).");
+  sample(out, "isolated_http_connections_accepted_total", "",
+         static_cast<double>(status.connectionsAccepted));
+  header(out, "isolated_io_threads", "gauge",
+         "Threads that own the client connections (--io-threads; 1: the main loop).");
+  sample(out, "isolated_io_threads", "", status.ioThreads);
   header(out, "isolated_dropped_log_lines_total", "counter",
          "Log lines dropped because the log output was backed up.");
   sample(out, "isolated_dropped_log_lines_total", "", static_cast<double>(status.droppedLogLines));

@@ -42,6 +42,9 @@ class RequestMetrics {
   void recordQueueWait(double seconds);
   // A request ended by a limit: cpu-limit, memory-limit, wall-limit, context-reset.
   void recordLimit(const std::string& kind) { ++limits_[kind]; }
+  // A request the HTTP layer refused and answered itself (400, 408, 413, 414, 417, 431, 501,
+  // 505): it never reached routing, so it is not among the responses above.
+  void recordRefused(int status) { ++refused_[status]; }
 
   uint64_t total() const { return total_; }
   std::map<std::string, uint64_t> byClass() const;
@@ -54,6 +57,7 @@ class RequestMetrics {
   uint64_t total_ = 0;
   std::array<uint64_t, 6> classes_{};  // index status/100, 0 unused
   std::map<std::string, uint64_t> limits_;
+  std::map<int, uint64_t> refused_;
   Histogram duration_;
   Histogram queueWait_;
 };

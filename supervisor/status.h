@@ -80,6 +80,10 @@ struct ServerStatus {
   std::map<std::string, uint64_t> restarts;           // reason -> count
   std::map<std::string, uint64_t> limitTerminations;  // kind -> count
   uint64_t droppedLogLines = 0;
+  // The request path's front: --io-threads, and client connections open and accepted in all.
+  uint32_t ioThreads = 1;
+  uint64_t connectionsOpen = 0;
+  uint64_t connectionsAccepted = 0;
   // Outbound fetch(): in flight now, and finished ones by outcome (see FetchClient).
   uint64_t fetchesInFlight = 0;
   std::map<std::string, uint64_t> fetches;

@@ -111,6 +111,10 @@ ServerStatus Supervisor::snapshot() const {
   status.limitTerminations = metrics_.limits();
   status.droppedLogLines = droppedLogLinesOfExited_ + logger_.droppedLines();
   status.fetchesInFlight = fetch_->activeCount();
+  front::FrontStats front = front_->stats();
+  status.ioThreads = front.ioThreads;
+  status.connectionsOpen = front.openConnections;
+  status.connectionsAccepted = front.acceptedConnections;
   status.requestRecords = {{"recent", requests_.recentCount()},
                            {"lingering", requests_.lingeringCount()},
                            {"subrequests", requests_.subrequestCount()}};

@@ -106,6 +106,7 @@ void Supervisor::shapeRejection(http::HttpRejection& rejection) {
 }
 
 void Supervisor::onRefused(int status, std::string_view why, const sockaddr_storage& peer) {
+  metrics_.recordRefused(status);
   if (logger_.enabled(LogLevel::kDebug)) {
     logger_.debug("request refused",
                   {{"status", status}, {"reason", why}, {"client", peerAddress(peer)}});

@@ -403,6 +403,10 @@ TEST_F(CtlTest, MetricsEndpointParsesAsPrometheusText) {
       {"isolated_fetches_in_flight", "gauge"},
       {"isolated_request_records", "gauge"},
       {"isolated_fetches", "counter"},
+      {"isolated_http_refused", "counter"},
+      {"isolated_http_connections_open", "gauge"},
+      {"isolated_http_connections_accepted", "counter"},
+      {"isolated_io_threads", "gauge"},
   };
   for (const auto& [name, type] : expected) {
     ASSERT_TRUE(families.contains(name)) << name << " missing:\n" << metrics.body;
@@ -416,6 +420,9 @@ TEST_F(CtlTest, MetricsEndpointParsesAsPrometheusText) {
   }
   EXPECT_GE(ok, 5);
   EXPECT_GE(notFound, 1);
+  // Every request above came on a connection of its own; the front is the main loop's.
+  EXPECT_GE(families["isolated_http_connections_accepted"]["samples"][0][2].get<double>(), 6);
+  EXPECT_EQ(families["isolated_io_threads"]["samples"][0][2].get<double>(), 1);
   // One app, so nothing to yield the CPU to: no worker at background priority.
   const auto& background = families["isolated_worker_background"]["samples"];
   EXPECT_EQ(background.size(), 2u) << background.dump();

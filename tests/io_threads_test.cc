@@ -82,6 +82,42 @@ TEST(IoThreadsTest, EveryThreadServesAndRequestIdsStayUnique) {
   EXPECT_EQ(threadsSeen.size(), 3u) << "not every I/O thread served a connection";
 }
 
+// The sample of `name` (without labels, or with exactly `labels`) in Prometheus text; -1 if absent.
+double metricValue(const std::string& text, const std::string& name, const std::string& labels) {
+  std::string key = labels.empty() ? name + " " : name + "{" + labels + "} ";
+  size_t at = text.find("\n" + key);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + 1 + key.size()));
+}
+
+TEST(IoThreadsTest, MetricsSumTheThreadsConnectionsAndRefusals) {
+  ServerProcess server(kFront, {"--workers", "1", "--io-threads", "2"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  for (int i = 0; i < 10; ++i) {
+    RawClient client(server.port());
+    client.send("GET /m HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    EXPECT_NE(client.read([](const std::string&) { return false; }).find("ok /m"),
+              std::string::npos);
+  }
+  // Refused by an I/O thread itself, and still counted by the main loop.
+  for (int i = 0; i < 3; ++i) {
+    RawClient client(server.port());
+    client.send("GET /bad HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+    EXPECT_EQ(client.read([](const std::string&) { return false; }).rfind("HTTP/1.1 400", 0), 0u);
+  }
+  RawClient held(server.port());
+  held.send("GET /keep HTTP/1.1\r\nHost: t\r\n\r\n");
+  held.read([](const std::string& r) { return r.find("ok /keep") != std::string::npos; });
+  std::string text;
+  ASSERT_TRUE(eventually([&] {
+    text = runCtl(server, "metrics").out;
+    return metricValue(text, "isolated_http_connections_accepted_total", "") >= 14 &&
+           metricValue(text, "isolated_http_refused_total", "status=\"400\"") >= 3 &&
+           metricValue(text, "isolated_http_connections_open", "") == 1;
+  })) << text;
+  EXPECT_EQ(metricValue(text, "isolated_io_threads", ""), 2);
+}
+
 TEST(IoThreadsTest, PipelinedRequestsAreAnsweredInOrderThroughTheRelay) {
   ServerProcess server(kFront, {"--workers", "2", "--io-threads", "2"});
   ASSERT_NE(server.waitReady(), 0) << server.output();

@@ -12,8 +12,8 @@ namespace isolated::front {
 IoThread::IoThread(uint32_t index, uint32_t count, const http::HttpLimits& limits,
                    UniqueFd listener, Mailbox<FrontEvent>& toMain, RejectionShaper shape)
     : limits_(limits),
-      toMain_(toMain),
       shape_(shape),
+      toMain_(dispatcher_, toMain),
       commands_(dispatcher_, [this](FrontCommand& command) { onCommand(command); }),
       reap_(dispatcher_, [this] { released_.clear(); }) {
   server_ = std::make_unique<http::HttpServer>(
@@ -64,7 +64,7 @@ void IoThread::onRequest(http::HttpRequest& request) {
   event.kind = FrontEvent::Kind::kRequest;
   event.id = id;
   event.request =
-      std::make_unique<RelayedRequest>(request, commands_, limits_.outputHighWaterBytes);
+      std::make_unique<RelayedRequest>(request, *commandOutbox_, limits_.outputHighWaterBytes);
   toMain_.post(std::move(event));
 }
 

@@ -40,7 +40,12 @@ class IoThread : private http::HttpRequestHandler {
   // Closes the server (its requests are told the server is closing) and joins the thread.
   void stop();
   Mailbox<FrontCommand>& commands() { return commands_; }
+  // The main loop's outbox to this thread, which the requests relayed from here post into. Set
+  // before start().
+  void setCommandOutbox(Outbox<FrontCommand>& outbox) { commandOutbox_ = &outbox; }
   uint16_t port() const { return port_; }
+  // For the counters HttpServer lets any thread read; valid until stop().
+  const http::HttpServer& server() const { return *server_; }
 
  private:
   // The observer of one relayed request: its events go to the main loop.
@@ -72,10 +77,11 @@ class IoThread : private http::HttpRequestHandler {
   void release(uint64_t id);
 
   http::HttpLimits limits_;
-  Mailbox<FrontEvent>& toMain_;
   RejectionShaper shape_;
   event::Dispatcher dispatcher_;
+  Outbox<FrontEvent> toMain_;
   Mailbox<FrontCommand> commands_;
+  Outbox<FrontCommand>* commandOutbox_ = nullptr;
   std::unique_ptr<http::HttpServer> server_;
   uint16_t port_ = 0;
   std::unordered_map<uint64_t, Held> held_;

@@ -6,6 +6,9 @@
 // costs one write(2) per batch the receiver takes, and the lock is held only to push or to swap
 // the whole batch out (never while a callback runs).
 //
+// A sender on an event loop of its own posts through an Outbox instead: its messages of one loop
+// turn go over in one batch (one lock, at most one write(2)) at the end of the turn.
+//
 // Lifetime: senders must stop posting before the Mailbox is destroyed (the threads that post are
 // joined first). Construct it on the receiving thread, or before that thread's loop starts.
 #pragma once
@@ -43,14 +46,32 @@ class Mailbox {
       wasEmpty = pending_.empty();
       pending_.push_back(std::move(message));
     }
-    if (wasEmpty) {
-      uint64_t one = 1;
-      // EAGAIN only when the counter is near overflow: the receiver is woken already.
-      [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
+    if (wasEmpty) wake();
+  }
+  // Posts every message of `batch`, in order, and leaves it empty.
+  void postAll(std::vector<Message>& batch) {
+    if (batch.empty()) return;
+    bool wasEmpty;
+    {
+      std::lock_guard lock(mutex_);
+      wasEmpty = pending_.empty();
+      if (wasEmpty) {
+        pending_.swap(batch);
+      } else {
+        for (Message& message : batch)
+          pending_.push_back(std::move(message));
+      }
     }
+    batch.clear();
+    if (wasEmpty) wake();
   }
 
  private:
+  void wake() {
+    uint64_t one = 1;
+    // EAGAIN only when the counter is near overflow: the receiver is woken already.
+    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
+  }
   static int checkedFd(int fd) {
     if (fd < 0) throw SyscallError("eventfd", errno, "an I/O thread's mailbox");
     return fd;
@@ -73,6 +94,30 @@ class Mailbox {
   std::mutex mutex_;
   std::vector<Message> pending_;  // guarded by mutex_
   std::vector<Message> taking_;   // the receiver's thread only
+};
+
+// The sending end of a Mailbox for a sender with an event loop: post() collects, and the batch
+// goes over once the loop turn's ready callbacks have run (a Deferred, no system call), or at
+// flush(). Everything on the sender's thread.
+template <class Message>
+class Outbox {
+ public:
+  Outbox(event::Dispatcher& sender, Mailbox<Message>& to)
+      : to_(to), flush_(sender, [this] { to_.postAll(batch_); }) {}
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  void post(Message message) {
+    batch_.push_back(std::move(message));
+    flush_.schedule();
+  }
+  // Sends what is collected now (before the sender blocks, or posts to the Mailbox directly).
+  void flush() { to_.postAll(batch_); }
+
+ private:
+  Mailbox<Message>& to_;
+  std::vector<Message> batch_;
+  event::Deferred flush_;
 };
 
 }  // namespace isolated::front

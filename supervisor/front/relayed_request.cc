@@ -29,7 +29,7 @@ void OwnedHeaders::view(std::vector<http::HttpHeader>& out) const {
   }
 }
 
-RelayedRequest::RelayedRequest(const http::HttpRequest& request, Mailbox<FrontCommand>& commands,
+RelayedRequest::RelayedRequest(const http::HttpRequest& request, Outbox<FrontCommand>& commands,
                                size_t highWaterBytes)
     : commands_(commands),
       highWaterBytes_(highWaterBytes),

@@ -30,8 +30,9 @@ class RelayedRequest final : public http::ClientRequest {
   // The end of the owner's hold (an answer ended): the front forgets the request.
   using Finished = std::function<void(uint64_t id)>;
 
-  // Copies the head of `request` (on its I/O thread). `commands` is that thread's mailbox.
-  RelayedRequest(const http::HttpRequest& request, Mailbox<FrontCommand>& commands,
+  // Copies the head of `request` (on its I/O thread). `commands` is the main loop's outbox to
+  // that thread (only used on the main loop).
+  RelayedRequest(const http::HttpRequest& request, Outbox<FrontCommand>& commands,
                  size_t highWaterBytes);
 
   // Set by the front when it adopts the request on the main loop.
@@ -71,7 +72,7 @@ class RelayedRequest final : public http::ClientRequest {
   void post(FrontCommand::Kind kind);
   void finish();
 
-  Mailbox<FrontCommand>& commands_;
+  Outbox<FrontCommand>& commands_;
   size_t highWaterBytes_;
   Finished finished_;
   http::HttpRequestObserver* observer_ = nullptr;

@@ -19,6 +19,9 @@ class LocalFront final : public RequestFront, private http::HttpRequestHandler {
         server_(dispatcher, *this, limits_, http::HttpServer::listenTcp(host, port, false)) {}
 
   uint16_t port() const override { return server_.port(); }
+  FrontStats stats() const override {
+    return {1, server_.openConnections(), server_.acceptedConnections()};
+  }
   void stopListening() override { server_.stopListening(); }
   void listen(const std::string& host, uint16_t port) override {
     server_.listen(http::HttpServer::listenTcp(host, port, false));

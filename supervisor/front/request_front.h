@@ -39,9 +39,17 @@ class FrontOwner {
   virtual void onRefused(int status, std::string_view why, const sockaddr_storage& peer) = 0;
 };
 
+// Connection figures for the metrics, summed over the I/O threads.
+struct FrontStats {
+  uint32_t ioThreads = 1;
+  uint64_t openConnections = 0;
+  uint64_t acceptedConnections = 0;
+};
+
 class RequestFront {
  public:
   virtual ~RequestFront() = default;
+  virtual FrontStats stats() const = 0;
   virtual uint16_t port() const = 0;
   // Closes the listening sockets; open connections stay.
   virtual void stopListening() = 0;

@@ -9,6 +9,7 @@ ThreadedFront::ThreadedFront(event::Dispatcher& dispatcher, FrontOwner& owner,
                              RejectionShaper shape, const http::HttpLimits& limits,
                              const std::string& host, uint16_t port, uint32_t threads)
     : owner_(owner),
+      dispatcher_(dispatcher),
       events_(dispatcher, [this](FrontEvent& event) { onEvent(event); }),
       reap_(dispatcher, [this] { finished_.clear(); }) {
   http::HttpLimits each = limits;
@@ -34,8 +35,11 @@ ThreadedFront::ThreadedFront(event::Dispatcher& dispatcher, FrontOwner& owner,
     threads_.push_back(
         std::make_unique<IoThread>(i, threads, each, std::move(listeners[i]), events_, shape));
   }
-  for (auto& thread : threads_)
+  for (auto& thread : threads_) {
+    outboxes_.push_back(std::make_unique<Outbox<FrontCommand>>(dispatcher_, thread->commands()));
+    thread->setCommandOutbox(*outboxes_.back());
     thread->start();
+  }
 }
 
 ThreadedFront::~ThreadedFront() {
@@ -54,6 +58,9 @@ void ThreadedFront::broadcast(FrontCommand::Kind kind, std::vector<UniqueFd> lis
   std::vector<std::future<void>> futures;
   for (auto& promise : done)
     futures.push_back(promise.get_future());
+  // What the requests posted this turn goes first, in order.
+  for (auto& outbox : outboxes_)
+    outbox->flush();
   for (size_t i = 0; i < threads_.size(); ++i) {
     FrontCommand command;
     command.kind = kind;
@@ -78,6 +85,15 @@ void ThreadedFront::listen(const std::string& host, uint16_t port) {
 
 void ThreadedFront::drain() {
   broadcast(FrontCommand::Kind::kDrain);
+}
+
+FrontStats ThreadedFront::stats() const {
+  FrontStats stats{static_cast<uint32_t>(threads_.size()), 0, 0};
+  for (const auto& thread : threads_) {
+    stats.openConnections += thread->server().openConnections();
+    stats.acceptedConnections += thread->server().acceptedConnections();
+  }
+  return stats;
 }
 
 void ThreadedFront::finished(uint64_t id) {

@@ -31,6 +31,7 @@ class ThreadedFront final : public RequestFront {
   ~ThreadedFront() override;
 
   uint16_t port() const override { return port_; }
+  FrontStats stats() const override;
   void stopListening() override;
   void listen(const std::string& host, uint16_t port) override;
   void drain() override;
@@ -42,6 +43,7 @@ class ThreadedFront final : public RequestFront {
   void broadcast(FrontCommand::Kind kind, std::vector<UniqueFd> listeners = {});
 
   FrontOwner& owner_;
+  event::Dispatcher& dispatcher_;
   uint16_t port_ = 0;
   // Declared before threads_: the threads post into it until they are joined.
   Mailbox<FrontEvent> events_;
@@ -50,6 +52,8 @@ class ThreadedFront final : public RequestFront {
   std::vector<std::unique_ptr<RelayedRequest>> finished_;
   event::Deferred reap_;
   std::vector<std::unique_ptr<IoThread>> threads_;
+  // The commands to each thread, sent once per loop turn. After threads_: destroyed first.
+  std::vector<std::unique_ptr<Outbox<FrontCommand>>> outboxes_;
 };
 
 }  // namespace isolated::front

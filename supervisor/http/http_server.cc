@@ -122,6 +122,9 @@ void HttpServer::addConnection(UniqueFd connection, const sockaddr_storage& peer
   auto c = std::make_unique<HttpConnection>(context_, std::move(connection), peer);
   HttpConnection* raw = c.get();
   connections_.emplace(raw, std::move(c));
+  // One writer (this loop): plain stores, no read-modify-write.
+  accepted_.store(accepted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  open_.store(connections_.size(), std::memory_order_relaxed);
   if (limits_.maxConnections && connections_.size() >= limits_.maxConnections) {
     pauseAccepting(false);
   }
@@ -183,6 +186,7 @@ void HttpServer::connectionClosed(HttpConnection* connection) {
   if (it == connections_.end()) return;
   closed_.push_back(std::move(it->second));
   connections_.erase(it);
+  open_.store(connections_.size(), std::memory_order_relaxed);
   reaper_.arm(0);
   resumeAccepting();
 }

@@ -11,6 +11,7 @@
 // Threading: the dispatcher's thread only; one server per loop thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -59,6 +60,10 @@ class HttpServer {
 
   uint16_t port() const;
   size_t connectionCount() const { return connections_.size(); }
+  // The same count, and the connections accepted (or adopted) in all: readable from any thread
+  // (the metrics of I/O threads are read from the supervisor's loop).
+  size_t openConnections() const { return open_.load(std::memory_order_relaxed); }
+  uint64_t acceptedConnections() const { return accepted_.load(std::memory_order_relaxed); }
   bool acceptPaused() const { return acceptPaused_; }
   // Stops accepting; idle connections close at once, busy ones after their last answer (which
   // carries Connection: close). `onDrained` runs when the last connection has closed.
@@ -77,6 +82,8 @@ class HttpServer {
   ConnectionContext context_;
   UniqueFd listener_;
   bool acceptPaused_ = false;
+  std::atomic<size_t> open_{0};
+  std::atomic<uint64_t> accepted_{0};
   bool draining_ = false;
   std::function<void()> onDrained_;
   std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;
