@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite a second time, built with AddressSanitizer and UndefinedBehaviorSanitizer
-# (docs/fuzzing.md). The README's test command runs it after the normal build's suite, so CI
+# (docs/fuzzing.md), then the HTTP layer's suite with ThreadSanitizer. The README's test command runs it after the normal build's suite, so CI
 # runs both. Any sanitizer report aborts the process that made it, which fails its test.
 #
 #   scripts/sanitized-tests.sh [BUILD_DIR]     (default build-asan)
@@ -30,4 +30,16 @@ cmake --build "$build" -j2
 built=$(date +%s)
 # --timeout: the sanitizers slow every process two to five times; no test may hang past it.
 ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 600
-echo "sanitized-tests: build $((built - started)) s, tests $(($(date +%s) - built)) s"
+tested=$(date +%s)
+
+# ThreadSanitizer on the code that runs on more than one thread in one process: the HTTP layer's
+# suite, with the threaded front (--io-threads) in-process. Only that target is built (no V8), so
+# this adds a minute or two; the rest of the process is single-threaded or a separate process.
+tsan=${build}-tsan
+cmake -B "$tsan" -DISOLATED_SANITIZE=thread -DISOLATED_WERROR=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags" \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="$flags"
+cmake --build "$tsan" -j2 --target http_tests
+TSAN_OPTIONS=halt_on_error=1 "$tsan/tests/http_tests"
+echo "sanitized-tests: build $((built - started)) s, tests $((tested - built)) s," \
+  "thread sanitizer $(($(date +%s) - tested)) s"

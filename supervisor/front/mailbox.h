@@ -20,10 +20,10 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <system_error>
 #include <utility>
 #include <vector>
 
-#include "common/syscall.h"
 #include "common/unique_fd.h"
 #include "event/dispatcher.h"
 
@@ -73,7 +73,7 @@ class Mailbox {
     [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);
   }
   static int checkedFd(int fd) {
-    if (fd < 0) throw SyscallError("eventfd", errno, "an I/O thread's mailbox");
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd for a mailbox");
     return fd;
   }
   void take() {
