@@ -52,7 +52,7 @@
 #   MODES            isolation modes (when supported)          [shared context isolate]
 #   IO_THREADS       --io-threads values for isolated; values above 1 add a server
 #                    isolated/MODE@ioN in the first mode, and every isolated row reports
-#                    the busiest thread's CPU per request and the ceiling it projects  [1]
+#                    the busiest thread's CPU per request and the ceiling it projects  [1 2]
 #   SERVERS          which of: isolated node-cluster workerd   [all three]
 #   STARTUP_TIMEOUT  seconds to wait for a server              [30]
 #   OUT_DIR          where results go                          [bench/results]
@@ -759,7 +759,7 @@ main() {
     case "${want}" in
       isolated)
         for s in "${modes[@]}"; do labels+=("isolated/${s}"); done
-        for s in ${IO_THREADS:-1}; do
+        for s in ${IO_THREADS:-1 2}; do
           ((s > 1)) && labels+=("isolated/${modes[0]}@io${s}")
         done
         ;;
