@@ -23,9 +23,7 @@ class RawClient {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   }
-  ~RawClient() {
-    if (fd_ >= 0) ::close(fd_);
-  }
+  ~RawClient() { close(); }
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
 
@@ -61,6 +59,13 @@ class RawClient {
     return closed_;
   }
   bool closed() const { return closed_; }
+  // Everything read so far.
+  const std::string& received() const { return received_; }
+  // Closes this end (a client that leaves).
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
 
  private:
   int fd_;

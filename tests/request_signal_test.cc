@@ -13,6 +13,7 @@
 #include <string>
 
 #include "http_client.h"
+#include "raw_client.h"
 #include "server_process.h"
 
 namespace isolated::test {
@@ -20,65 +21,30 @@ namespace {
 
 const std::string kScript = std::string(ISOLATED_TEST_SCRIPTS) + "/request_signal.js";
 
-// A plain TCP client: raw HTTP/1.1 bytes out, whatever comes back in.
-class RawClient {
- public:
-  explicit RawClient(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+// Complete answers (with Content-Length bodies) at the start of `text`.
+size_t completeAnswers(const std::string& text) {
+  size_t count = 0;
+  size_t pos = 0;
+  for (;;) {
+    size_t end = text.find("\r\n\r\n", pos);
+    if (end == std::string::npos) return count;
+    size_t length = 0;
+    size_t header = text.find("Content-Length: ", pos);
+    if (header != std::string::npos && header < end) length = std::stoul(text.substr(header + 16));
+    if (text.size() < end + 4 + length) return count;
+    pos = end + 4 + length;
+    ++count;
   }
-  ~RawClient() { close(); }
-  RawClient(const RawClient&) = delete;
-  RawClient& operator=(const RawClient&) = delete;
+}
 
-  bool connected() const { return connected_; }
-  bool send(const std::string& bytes) {
-    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-           static_cast<ssize_t>(bytes.size());
-  }
-  // Reads until `count` complete answers with "Content-Length" bodies have arrived (or the
-  // connection ends, or 10 s pass); returns everything read.
-  std::string readAnswers(size_t count) {
-    std::string answer;
-    char buffer[4096];
-    while (completeAnswers(answer) < count) {
-      ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) break;
-      answer.append(buffer, static_cast<size_t>(n));
-    }
-    return answer;
-  }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  static size_t completeAnswers(const std::string& text) {
-    size_t count = 0;
-    size_t pos = 0;
-    for (;;) {
-      size_t end = text.find("\r\n\r\n", pos);
-      if (end == std::string::npos) return count;
-      size_t length = 0;
-      size_t header = text.find("Content-Length: ", pos);
-      if (header != std::string::npos && header < end) {
-        length = std::stoul(text.substr(header + 16));
-      }
-      if (text.size() < end + 4 + length) return count;
-      pos = end + 4 + length;
-      ++count;
-    }
-  }
-
-  int fd_;
-  bool connected_ = false;
-};
+// Reads until `count` more complete answers have arrived (or the connection ends, or 10 s pass);
+// returns what arrived since the previous call.
+std::string readAnswers(RawClient& client, size_t count) {
+  size_t from = client.received().size();
+  std::string all =
+      client.read([&](const std::string& r) { return completeAnswers(r.substr(from)) >= count; });
+  return all.substr(from);
+}
 
 std::string get(const std::string& path) {
   return "GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n";
@@ -146,12 +112,12 @@ TEST(RequestSignalTest, KeepAliveAndPipelinedRequestsStillWork) {
   // One after another on one connection.
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(client.send(get("/seq" + std::to_string(i))));
-    std::string answer = client.readAnswers(1);
+    std::string answer = readAnswers(client, 1);
     EXPECT_NE(answer.find("ok /seq" + std::to_string(i)), std::string::npos) << answer;
   }
   // Two in one write.
   ASSERT_TRUE(client.send(get("/p1") + get("/p2")));
-  std::string both = client.readAnswers(2);
+  std::string both = readAnswers(client, 2);
   size_t first = both.find("ok /p1");
   size_t second = both.find("ok /p2");
   EXPECT_NE(first, std::string::npos) << both;
@@ -161,7 +127,7 @@ TEST(RequestSignalTest, KeepAliveAndPipelinedRequestsStillWork) {
   ASSERT_TRUE(client.send(get("/slow")));
   ASSERT_TRUE(server.waitForCount("slow started", 1)) << server.output();
   ASSERT_TRUE(client.send(get("/behind")));
-  std::string ordered = client.readAnswers(2);
+  std::string ordered = readAnswers(client, 2);
   size_t slow = ordered.find("\r\n\r\nslow");
   size_t behind = ordered.find("ok /behind");
   EXPECT_NE(slow, std::string::npos) << ordered;
