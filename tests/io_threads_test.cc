@@ -12,6 +12,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -116,6 +117,28 @@ TEST(IoThreadsTest, MetricsSumTheThreadsConnectionsAndRefusals) {
            metricValue(text, "isolated_http_connections_open", "") == 1;
   })) << text;
   EXPECT_EQ(metricValue(text, "isolated_io_threads", ""), 2);
+}
+
+TEST(IoThreadsTest, TheConnectionCapIsSharedOutAndNeverPassed) {
+  // Each of the 2 threads holds at most 2 of the 4; clients beyond a thread's share wait in its
+  // listener's backlog (and a header timeout of 1 s frees the slots again).
+  ServerProcess server(kFront, {"--workers", "1", "--io-threads", "2", "--max-connections", "4",
+                                "--header-timeout", "1"});
+  ASSERT_NE(server.waitReady(), 0) << server.output();
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 12; ++i)
+    idle.push_back(std::make_unique<RawClient>(server.port()));
+  double most = 0;
+  // Sampled until the first idle ones time out and others take their slots.
+  ASSERT_TRUE(eventually([&] {
+    std::string text = runCtl(server, "metrics").out;
+    most = std::max(most, metricValue(text, "isolated_http_connections_open", ""));
+    return metricValue(text, "isolated_http_connections_accepted_total", "") >= 6;
+  })) << server.output();
+  EXPECT_GE(most, 2);
+  EXPECT_LE(most, 4);
+  // Every waiting client is taken in the end, and a request is still served.
+  EXPECT_EQ(httpGet(server.baseUrl() + "/after").status, 200);
 }
 
 TEST(IoThreadsTest, PipelinedRequestsAreAnsweredInOrderThroughTheRelay) {
