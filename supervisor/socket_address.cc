@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <charconv>
+
 namespace isolated::supervisor {
 
 uint16_t boundPort(int fd) {
@@ -23,7 +25,15 @@ std::string formatHostPort(const std::string& host, uint16_t port) {
 std::string peerAddress(const sockaddr_storage& peer) {
   char text[INET6_ADDRSTRLEN] = "";
   if (peer.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
+    // Dotted quad by to_chars: inet_ntop formats through sprintf, a tenth of the supervisor's
+    // instructions per request (callgrind), and every request's RequestStart carries this.
+    uint32_t address = ntohl(reinterpret_cast<const sockaddr_in&>(peer).sin_addr.s_addr);
+    char* out = text;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      out = std::to_chars(out, text + sizeof text, (address >> shift) & 0xff).ptr;
+      if (shift > 0) *out++ = '.';
+    }
+    return std::string(text, out);
   } else if (peer.ss_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, text, sizeof text);
   }

@@ -20,15 +20,8 @@ ThreadedFront::ThreadedFront(event::Dispatcher& dispatcher, FrontOwner& owner,
   std::vector<UniqueFd> listeners;
   for (uint32_t i = 0; i < threads; ++i) {
     listeners.push_back(http::HttpServer::listenTcp(host, port, true));
-    if (i == 0) {
-      sockaddr_storage address{};
-      socklen_t length = sizeof address;
-      if (::getsockname(listeners[0].get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
-        throw std::runtime_error("cannot read the listener's address");
-      port = ntohs(address.ss_family == AF_INET6
-                       ? reinterpret_cast<const sockaddr_in6&>(address).sin6_port
-                       : reinterpret_cast<const sockaddr_in&>(address).sin_port);
-    }
+    // Port 0: the others join the port the kernel gave the first.
+    if (i == 0) port = http::HttpServer::boundPort(listeners[0].get());
   }
   port_ = port;
   for (uint32_t i = 0; i < threads; ++i) {

@@ -97,12 +97,13 @@ HttpServer::~HttpServer() {
 }
 
 uint16_t HttpServer::port() const {
+  return listener_ ? boundPort(listener_.get()) : 0;
+}
+
+uint16_t HttpServer::boundPort(int fd) {
   sockaddr_storage address{};
   socklen_t length = sizeof address;
-  if (!listener_ ||
-      ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return 0;
-  }
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
   if (address.ss_family == AF_INET) {
     return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
   }

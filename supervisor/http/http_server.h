@@ -59,6 +59,8 @@ class HttpServer {
   }
 
   uint16_t port() const;
+  // The port a bound socket has (0 when it has none).
+  static uint16_t boundPort(int fd);
   size_t connectionCount() const { return connections_.size(); }
   // The same count, and the connections accepted (or adopted) in all: readable from any thread
   // (the metrics of I/O threads are read from the supervisor's loop).

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <charconv>
 #include <string>
 
 #include "supervisor/http/request_checks.h"
@@ -14,6 +15,14 @@ namespace {
 
 bool isDigits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// The decimal value of `digits` (all digits, at most 5 of them); from_chars, since this runs for
+// every request and stoul would copy into a std::string and go through the locale.
+unsigned decimal(std::string_view digits) {
+  unsigned value = 0;
+  std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  return value;
 }
 
 }  // namespace
@@ -35,7 +44,7 @@ bool hostFitsUrl(std::string_view host) {
     port = host.substr(colon + 1);
   }
   if (name.empty()) return false;
-  if (!port.empty() && (port.size() > 5 || std::stoul(std::string(port)) > 65535)) return false;
+  if (!port.empty() && (port.size() > 5 || !isDigits(port) || decimal(port) > 65535)) return false;
   if (name.starts_with('[')) return true;
   std::string_view last = name.ends_with('.') ? name.substr(0, name.size() - 1) : name;
   last = last.substr(last.rfind('.') == std::string_view::npos ? 0 : last.rfind('.') + 1);
@@ -45,7 +54,7 @@ bool hostFitsUrl(std::string_view host) {
   for (size_t start = 0; start <= name.size();) {
     size_t dot = std::min(name.find('.', start), name.size());
     std::string_view part = name.substr(start, dot - start);
-    if (!isDigits(part) || part.size() > 3 || std::stoi(std::string(part)) > 255) return false;
+    if (!isDigits(part) || part.size() > 3 || decimal(part) > 255) return false;
     ++parts;
     start = dot + 1;
   }
