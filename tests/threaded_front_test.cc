@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <memory>
@@ -159,6 +160,12 @@ struct Client {
   bool eof = false;
 };
 
+// Whether every client has read at least `answers` complete answers.
+bool everyClientHas(const std::vector<Client*>& clients, size_t answers) {
+  return std::all_of(clients.begin(), clients.end(),
+                     [&](const Client* c) { return c->reader.completeCount() >= answers; });
+}
+
 class ThreadedFrontTest : public ::testing::Test {
  protected:
   void start(uint32_t threads, http::HttpLimits limits = {}) {
@@ -198,14 +205,7 @@ TEST_F(ThreadedFrontTest, PipelinedRequestsOverThreeThreadsAnswerInOrderWithUniq
           "GET /c" + std::to_string(c) + "-" + std::to_string(i) + " HTTP/1.1\r\nHost: t\r\n\r\n";
     clients.back()->send(batch);
   }
-  ASSERT_TRUE(pumpUntil(
-      [&] {
-        for (Client* c : raw) {
-          if (c->reader.completeCount() < 20) return false;
-        }
-        return true;
-      },
-      raw));
+  ASSERT_TRUE(pumpUntil([&] { return everyClientHas(raw, 20); }, raw));
   for (int c = 0; c < 12; ++c) {
     for (int i = 0; i < 20; ++i) {
       EXPECT_EQ(clients[c]->reader.responses[i].body,
@@ -325,14 +325,7 @@ TEST_F(ThreadedFrontTest, StopListeningAndListenAgainReachEveryThread) {
     raw.push_back(clients.back().get());
     clients.back()->send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n");
   }
-  ASSERT_TRUE(pumpUntil(
-      [&] {
-        for (Client* c : raw) {
-          if (c->reader.completeCount() < 1) return false;
-        }
-        return true;
-      },
-      raw));
+  ASSERT_TRUE(pumpUntil([&] { return everyClientHas(raw, 1); }, raw));
 }
 
 }  // namespace
