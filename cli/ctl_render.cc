@@ -181,6 +181,14 @@ std::string renderStatus(const json& reply) {
                                     countText(status, "max_workers") + ")");
   lines.emplace_back("requests", countText(status, "requests_total"));
   lines.emplace_back("responses", responsesText(member(status, "responses")));
+  if (field(status, "connections_open") != nullptr) {
+    // Servers before --io-threads have no connection figures.
+    std::string threads = countText(status, "io_threads");
+    lines.emplace_back("connections", countText(status, "connections_open") + " open, " +
+                                          countText(status, "connections_accepted") +
+                                          " accepted (" + threads + " I/O thread" +
+                                          (threads == "1" ? ")" : "s)"));
+  }
   lines.emplace_back("in flight", countText(status, "in_flight"));
   lines.emplace_back("queued", countText(status, "queued"));
   lines.emplace_back("restarts", restartsText(member(status, "restarts")));
@@ -209,7 +217,10 @@ std::string renderStatus(const json& reply) {
                                                "queued",
                                                "restarts",
                                                "dropped_log_lines",
-                                               "limit_terminations"};
+                                               "limit_terminations",
+                                               "connections_open",
+                                               "connections_accepted",
+                                               "io_threads"};
   if (status.is_object()) {
     for (const auto& [key, value] : status.items()) {
       if (kShown.contains(key) || value.is_array()) continue;

@@ -115,7 +115,8 @@ const char* kStatusReply = R"({"ok":true,"status":{
   "restarts":{"crash":1,"memory":0,"health":0,"max-requests":0,"reload":4,"scale-down":0,
               "memory-hard":0},
   "limit_terminations":{"cpu-limit":3,"memory-limit":0},
-  "dropped_log_lines":17,"future_field":"x","future_counts":{"a":1,"b":2}}})";
+  "dropped_log_lines":17,"io_threads":2,"connections_open":34,"connections_accepted":5120,
+  "future_field":"x","future_counts":{"a":1,"b":2}}})";
 
 TEST(CtlRender, StatusIsAlignedKeyValueLines) {
   std::string out = renderStatus(json::parse(kStatusReply));
@@ -137,6 +138,8 @@ TEST(CtlRender, StatusIsAlignedKeyValueLines) {
   EXPECT_NE(out.find("5 (crash 1, reload 4)"), std::string::npos) << out;
   EXPECT_NE(out.find("4 serving, target 4 (min 2, max 8)"), std::string::npos) << out;
   EXPECT_EQ(valueOf(out, "dropped log lines"), "17") << out;
+  EXPECT_EQ(valueOf(out, "connections"), "34 open, 5120 accepted (2 I/O threads)") << out;
+  EXPECT_EQ(out.find("io_threads"), std::string::npos) << out;
   EXPECT_EQ(valueOf(out, "limit terminations"), "3 (cpu-limit 3)") << out;
   // Fields this client does not know still show.
   EXPECT_NE(out.find("future_field:"), std::string::npos) << out;
