@@ -70,7 +70,8 @@ TEST_F(FetchTest, LargeBodyStreamsWithBoundedMemory) {
   SKIP_UNDER_ADDRESS_SANITIZER("the peak-RSS bound");
   Origin origin;
   ASSERT_NE(origin.port(), 0);
-  ServerProcess server(script(), {"--workers", "1"});
+  // The first use of the streams compiles web-streams-polyfill (tests/cpu_room.h).
+  ServerProcess server(script(), isolated::testing::withCpuRoomForFirstUse({"--workers", "1"}));
   ASSERT_NE(server.waitReady(), 0) << server.output();
   auto pids = server.liveWorkerPids();
   ASSERT_EQ(pids.size(), 1u);
@@ -101,7 +102,8 @@ TEST_F(FetchTest, StreamedUploadArrivesIntactWithBoundedMemory) {
   SKIP_UNDER_ADDRESS_SANITIZER("the peak-RSS bound");
   Origin origin;
   ASSERT_NE(origin.port(), 0);
-  ServerProcess server(script(), {"--workers", "1"});
+  // The first use of the streams compiles web-streams-polyfill (tests/cpu_room.h).
+  ServerProcess server(script(), isolated::testing::withCpuRoomForFirstUse({"--workers", "1"}));
   ASSERT_NE(server.waitReady(), 0) << server.output();
   auto pids = server.liveWorkerPids();
   ASSERT_EQ(pids.size(), 1u);
