@@ -19,7 +19,6 @@ IoThread::IoThread(uint32_t index, uint32_t count, const http::HttpLimits& limit
   server_ = std::make_unique<http::HttpServer>(
       dispatcher_, static_cast<http::HttpRequestHandler&>(*this), limits_, std::move(listener));
   server_->numberRequests(index + 1, count);
-  port_ = server_->port();
 }
 
 IoThread::~IoThread() {

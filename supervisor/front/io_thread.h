@@ -43,7 +43,6 @@ class IoThread : private http::HttpRequestHandler {
   // The main loop's outbox to this thread, which the requests relayed from here post into. Set
   // before start().
   void setCommandOutbox(Outbox<FrontCommand>& outbox) { commandOutbox_ = &outbox; }
-  uint16_t port() const { return port_; }
   // For the counters HttpServer lets any thread read; valid until stop().
   const http::HttpServer& server() const { return *server_; }
 
@@ -83,7 +82,6 @@ class IoThread : private http::HttpRequestHandler {
   Mailbox<FrontCommand> commands_;
   Outbox<FrontCommand>* commandOutbox_ = nullptr;
   std::unique_ptr<http::HttpServer> server_;
-  uint16_t port_ = 0;
   std::unordered_map<uint64_t, Held> held_;
   std::vector<std::unique_ptr<Forwarder>> released_;
   event::Deferred reap_;
