@@ -45,6 +45,7 @@ bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget,
   std::chrono::nanoseconds cpuNow = lastCpuReading_;
   armedCpu_ = cpuNow;
   armedAt_ = wallNow;
+  allowanceLeft_ = kRuntimeWorkAllowance;
   auto earliestEnd = wallNow + budget;
   bool wake;
   {
@@ -72,6 +73,7 @@ bool CpuWatchdog::disarm(std::chrono::nanoseconds& used) {
     gate_ = nullptr;
     fired = fired_;
   }
+  runtimeWorkRaise_ = std::chrono::nanoseconds(0);
   auto wallNow = std::chrono::steady_clock::now();
   auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(wallNow - armedAt_);
   if (wall <= kCpuReadReuse) {
@@ -82,6 +84,36 @@ bool CpuWatchdog::disarm(std::chrono::nanoseconds& used) {
     used = std::max(std::chrono::nanoseconds(0), lastCpuReading_ - armedCpu_);
   }
   return fired;
+}
+
+void CpuWatchdog::beginRuntimeWork() {
+  if (runtimeWorkDepth_++ > 0 || allowanceLeft_ <= std::chrono::nanoseconds(0)) return;
+  std::chrono::nanoseconds start = readClock(loopClock_);
+  std::lock_guard lock(mutex_);
+  if (isolate_ == nullptr) return;
+  runtimeWorkStart_ = start;
+  runtimeWorkRaise_ = allowanceLeft_;
+  // A raise only moves the deadline later: the thread finds out when it next looks.
+  budget_ += runtimeWorkRaise_;
+}
+
+void CpuWatchdog::endRuntimeWork() {
+  if (runtimeWorkDepth_ == 0 || --runtimeWorkDepth_ > 0 ||
+      runtimeWorkRaise_ == std::chrono::nanoseconds(0)) {
+    return;
+  }
+  std::chrono::nanoseconds took = std::clamp(readClock(loopClock_) - runtimeWorkStart_,
+                                             std::chrono::nanoseconds(0), runtimeWorkRaise_);
+  {
+    std::lock_guard lock(mutex_);
+    // The slice that raised the budget is still armed: runtime work runs inside JavaScript,
+    // which runs inside one slice.
+    if (isolate_ != nullptr) budget_ -= runtimeWorkRaise_ - took;
+  }
+  allowanceLeft_ -= took;
+  runtimeWorkRaise_ = std::chrono::nanoseconds(0);
+  // The deadline moved earlier than the one the thread may be sleeping towards.
+  wake_.notify_one();
 }
 
 void CpuWatchdog::run() {
@@ -118,6 +150,12 @@ void CpuWatchdog::onInterrupt(v8::Isolate* isolate, void* data) {
   std::lock_guard lock(self->mutex_);
   if (self->isolate_ != isolate || self->interruptFor_ != self->generation_ || self->fired_) {
     return;  // delivered after its slice ended
+  }
+  if (readClock(self->loopClock_) - self->sliceStart_ < self->budget_) {
+    // Runtime work raised the budget after the thread asked for the interrupt.
+    self->interruptRequested_ = false;
+    self->wake_.notify_one();
+    return;
   }
   if (self->gate_->readyToTerminate(isolate, self->gateAsked_++)) {
     isolate->TerminateExecution();

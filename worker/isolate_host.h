@@ -323,6 +323,8 @@ class IsolateHost final : public RuntimeHost {
   void cancelTimer(uint64_t id) override { timers_.cancel(id); }
   void waitUntilBegin(uint64_t id) override;
   void waitUntilEnd(uint64_t id) override;
+  void runtimeWorkBegin() override { watchdog_.beginRuntimeWork(); }
+  void runtimeWorkEnd() override { watchdog_.endRuntimeWork(); }
   OutboundFetches* fetches() override { return &fetches_; }
   BindingCalls* bindingCalls() override { return &bindingCalls_; }
   bool startResponse(uint64_t id, uint16_t status, v8::Local<v8::String> headerText) override;

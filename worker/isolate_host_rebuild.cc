@@ -5,6 +5,7 @@
 
 #include "worker/duration_text.h"
 #include "worker/js_scope.h"
+#include "worker/runtime_warm_up.h"
 
 namespace isolated::worker {
 
@@ -25,6 +26,10 @@ std::optional<ScriptError> IsolateHost::createContext() {
   // A shared isolate runs the JavaScript of many hosts, one turn at a time: the native
   // bindings find the host of the turn through the isolate's slot.
   attachHost(isolate, this);
+  // A spare was warmed up when it was made. A context made here is warmed up after its script
+  // loads if it will serve many requests; with --isolation context|isolate it serves one, which
+  // would pay the warm-up in full for nothing.
+  const bool warmUp = !spareContext_ && options_.isolation == IsolationMode::kShared;
   auto created = spareContext_
                      ? std::move(spareContext_)
                      : std::make_unique<ScriptContext>(isolate, isolate_->snapshotContents());
@@ -36,6 +41,15 @@ std::optional<ScriptError> IsolateHost::createContext() {
     JsScope scope(isolate, created->global());
     CpuSlice slice(watchdog_, isolate, options_.startupCpuLimit);
     error = created->load(options_.scriptPath, sources_, bindings_);
+    if (!error && warmUp) {
+      // Its answer goes nowhere. It runs in the app's context, under the start-up limit: a top
+      // level may have patched what the runtime touches (runtime_warm_up.h).
+      WarmUpHost quiet;
+      attachHost(isolate, &quiet);
+      bool warm = warmUpContext(isolate, *created);
+      attachHost(isolate, this);
+      if (!warm) error = ScriptError{options_.scriptPath, 0, "the runtime's warm-up was stopped"};
+    }
     bool fired = slice.finish();
     usage_.cpu += slice.used();
     if (fired) {

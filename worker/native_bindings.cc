@@ -45,6 +45,7 @@ std::span<const NativeFunction> NativeBindings::functions() {
       {"clearTimer", &NativeBindings::clearTimer},
       {"waitUntilBegin", &NativeBindings::waitUntilBegin},
       {"waitUntilEnd", &NativeBindings::waitUntilEnd},
+      {"runtimeWork", &NativeBindings::runtimeWork},
       {"encodeUtf8", &NativeBindings::encodeUtf8},
       {"decodeUtf8", &NativeBindings::decodeUtf8},
   };
@@ -107,6 +108,24 @@ void NativeBindings::waitUntilBegin(const v8::FunctionCallbackInfo<v8::Value>& i
 }
 void NativeBindings::waitUntilEnd(const v8::FunctionCallbackInfo<v8::Value>& info) {
   hostOf(info).waitUntilEnd(idArg(info, 0));
+}
+
+// runtimeWork(fn) -> fn(): runs the runtime's own work (worker/js/lazy_module.js) with its CPU
+// outside the app's CPU limit (RuntimeHost::runtimeWorkBegin). What fn throws propagates. No
+// host is attached while the built-ins snapshot is made.
+void NativeBindings::runtimeWork(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (!info[0]->IsFunction()) return;
+  auto* host = static_cast<RuntimeHost*>(isolate->GetData(kHostSlot));
+  if (host != nullptr) host->runtimeWorkBegin();
+  v8::Local<v8::Value> result;
+  bool returned = info[0]
+                      .As<v8::Function>()
+                      ->Call(isolate->GetCurrentContext(), v8::Undefined(isolate), 0, nullptr)
+                      .ToLocal(&result);
+  // The host cannot change during the call: an isolate runs one host's turn at a time.
+  if (host != nullptr) host->runtimeWorkEnd();
+  if (returned) info.GetReturnValue().Set(result);
 }
 
 // encodeUtf8(string) -> Uint8Array

@@ -27,6 +27,7 @@ class NativeBindings {
   static void clearTimer(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void waitUntilBegin(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void waitUntilEnd(const v8::FunctionCallbackInfo<v8::Value>& info);
+  static void runtimeWork(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void encodeUtf8(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void decodeUtf8(const v8::FunctionCallbackInfo<v8::Value>& info);
 };

@@ -41,6 +41,11 @@ class RuntimeHost {
   // requests' work (the test runner) need not count them.
   virtual void waitUntilBegin(uint64_t /*id*/) {}
   virtual void waitUntilEnd(uint64_t /*id*/) {}
+  // The runtime's own work (a lazily loaded runtime module's first load) starts or ends inside
+  // the running turn: its CPU does not count against the app's CPU limit, up to an allowance
+  // per turn (CpuWatchdog::beginRuntimeWork). Hosts without a CPU limit ignore it.
+  virtual void runtimeWorkBegin() {}
+  virtual void runtimeWorkEnd() {}
   // The current context's outbound fetches; nullptr where fetch() is not available.
   virtual OutboundFetches* fetches() { return nullptr; }
   // The current context's storage binding calls; nullptr where bindings are not available.

@@ -1,13 +1,20 @@
 // Warming up the runtime's request path: one synthetic request through the runtime's dispatch
-// to a throwaway `fetch` listener, so that the functions every request needs (headers, the
-// Request and its URL, the dispatch, a Response and the answer) are compiled, and whatwg-url is
-// loaded, before an app's first request rather than during it, where their CPU would count
-// against the app's CPU limit.
+// to the runtime's own handler (warmUp() in worker/js/handlers.js, never the app's), so that the
+// functions every request needs (headers, the Request and its URL, the dispatch, a Response and
+// the answer) are compiled, and whatwg-url is loaded, before an app's first request rather than
+// during it, where their CPU would count against the app's CPU limit.
 //
-// The spares (worker/spare_isolate.h) are warmed up: deserialised from the built-ins snapshot,
-// warmed up while the worker is idle, bound to an app later. Script snapshots are not: a blob
-// written with compiled code (FunctionCodeHandling::kKeep) crashed workers that mixed it with
-// the built-ins blob (docs/architecture.md, "Script snapshot").
+// Two kinds of context are warmed up, both while no request waits on them:
+// - the spares (worker/spare_isolate.h): deserialised from the built-ins snapshot, warmed up
+//   while the worker is idle, bound to an app later;
+// - a context IsolateHost makes itself (no spare was ready, or the app's script snapshot was
+//   used) and keeps for many requests (`--isolation shared`), right after its script loaded,
+//   within the start-up CPU limit. The app's own code is not called, but the warm-up runs in
+//   the app's context, where a top level may have patched what the runtime touches (a
+//   prototype's getter), hence the limit.
+// Script snapshots are not written warm: a blob written with compiled code
+// (FunctionCodeHandling::kKeep) crashed workers that mixed it with the built-ins blob
+// (docs/architecture.md, "Script snapshot").
 //
 // Threading: the thread of the isolate, inside its HandleScope, with no JavaScript running.
 #pragma once
@@ -40,9 +47,9 @@ class WarmUpHost final : public RuntimeHost {
 // whatever RuntimeHost is attached to the isolate (a WarmUpHost, the tenant bench's).
 void dispatchSyntheticRequest(v8::Isolate* isolate, ScriptContext& context, const char* url,
                               const char* host);
-// Compiles the runtime's request path in `context` (runtime installed, no app yet): one request
-// to a throwaway `fetch` listener, removed again. False when the listener may still be
-// registered: the context must not be given to an app then.
+// Compiles the runtime's request path in `context` (runtime installed; an app's script loaded or
+// not): one request to the runtime's own handler, answered into whatever RuntimeHost is attached
+// to the isolate (attach a WarmUpHost). False when it was terminated (a CPU limit).
 bool warmUpContext(v8::Isolate* isolate, ScriptContext& context);
 
 }  // namespace isolated::worker

@@ -157,6 +157,7 @@ ScriptContext::~ScriptContext() {
     context_.Get(isolate_)->DetachGlobal();
   }
   probe_.Reset();
+  warmUp_.Reset();
   notifyRejection_.Reset();
   setEnv_.Reset();
   abortRequest_.Reset();
@@ -191,6 +192,7 @@ std::optional<ScriptError> ScriptContext::installRuntime() {
   abortRequest_.Reset(isolate_, entryPoint(isolate_, context, entries, "abortRequest"));
   setEnv_.Reset(isolate_, entryPoint(isolate_, context, entries, "setEnv"));
   notifyRejection_.Reset(isolate_, entryPoint(isolate_, context, entries, "notifyRejection"));
+  warmUp_.Reset(isolate_, entryPoint(isolate_, context, entries, "warmUp"));
   return std::nullopt;
 }
 

@@ -106,6 +106,9 @@ class ScriptContext {
   }
   // abortRequest(id): aborts the signal of an incoming request the host cancelled.
   v8::Local<v8::Function> abortRequestFunction() const { return abortRequest_.Get(isolate_); }
+  // warmUp(id, url, flatHeaders): one request through the runtime's dispatch to the runtime's
+  // own handler (worker/runtime_warm_up.h); valid after installRuntime().
+  v8::Local<v8::Function> warmUpFunction() const { return warmUp_.Get(isolate_); }
   // Runs the queued microtasks (promise jobs), then reports the promises they left rejected
   // with no handler (and runs what that queued). The single place they run after load.
   // Inside a JsScope for global().
@@ -158,6 +161,7 @@ class ScriptContext {
   v8::Global<v8::Function> abortRequest_;
   v8::Global<v8::Function> setEnv_;
   v8::Global<v8::Function> notifyRejection_;
+  v8::Global<v8::Function> warmUp_;
   v8::Global<v8::Script> probe_;
   // Promises rejected with no handler yet, with their reasons, in rejection order.
   std::vector<std::pair<v8::Global<v8::Promise>, v8::Global<v8::Value>>> rejections_;

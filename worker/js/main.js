@@ -19,7 +19,7 @@ import { FormData } from './form_data.js';
 import { addEventListener, dispatchEvent, makeGlobalEventTarget,
          removeEventListener } from './global_events.js';
 import { abortRequest, dispatch, dispatchScheduled, FetchEvent, hasFetchListener,
-         setModuleHandler } from './handlers.js';
+         setModuleHandler, warmUp } from './handlers.js';
 import { Headers } from './headers.js';
 import { lazyModule } from './lazy_module.js';
 import { native, setNative } from './native.js';
@@ -138,5 +138,5 @@ export function install(bindings) {
   define('FormData', FormData);
   installWasmStreaming();
   return { dispatch, dispatchScheduled, fireTimer, setModuleHandler, hasFetchListener, setEnv,
-           initContext, abortRequest, notifyRejection };
+           initContext, abortRequest, notifyRejection, warmUp };
 }
