@@ -542,6 +542,76 @@ TEST(HttpServerTest, PausesAcceptingAtTheConnectionCap) {
   EXPECT_TRUE(pump([&] { return handler.seen().size() == 1; }));
 }
 
+// Two servers (as two I/O threads would have) counting in one SharedConnectionCap of 2: the cap
+// holds for both together, and a slot freed on one server lets the other accept, once the
+// owner passes the wake-up on (ThreadedFront posts kResumeAccepting to every thread).
+TEST(HttpServerTest, ASharedCapHoldsForAllServersAndAFreedSlotWakesTheOthers) {
+  event::Dispatcher dispatcher;
+  testing::RecordingHandler handler;
+  SharedConnectionCap cap(2);
+  HttpServer a(dispatcher, handler, {}, HttpServer::listenTcp("127.0.0.1", 0, false));
+  HttpServer b(dispatcher, handler, {}, HttpServer::listenTcp("127.0.0.1", 0, false));
+  int wakeUps = 0;
+  auto wake = [&] {
+    ++wakeUps;
+    a.resumeAccepting();
+    b.resumeAccepting();
+  };
+  a.shareConnectionCap(cap, wake);
+  b.shareConnectionCap(cap, wake);
+  auto connect = [](uint16_t port) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    return fd;
+  };
+  auto pump = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 500 && !done(); ++i) {
+      dispatcher.runReady();
+      ::poll(nullptr, 0, 1);
+    }
+    return done();
+  };
+  // Both slots go to server a; b has none of its own and stops at its first client.
+  UniqueFd a1 = connect(a.port());
+  UniqueFd a2 = connect(a.port());
+  ASSERT_TRUE(pump([&] { return a.connectionCount() == 2; }));
+  UniqueFd b1 = connect(b.port());
+  ASSERT_TRUE(pump([&] { return b.acceptPaused(); }));
+  EXPECT_FALSE(pump([&] { return b.connectionCount() == 1; }));
+  EXPECT_EQ(cap.open(), 2u);
+  EXPECT_EQ(wakeUps, 0);
+  // A close on a frees the slot that b's client waits for: b could not find out by itself.
+  a1.reset();
+  ASSERT_TRUE(pump([&] { return b.connectionCount() == 1; }));
+  EXPECT_EQ(wakeUps, 1);
+  EXPECT_EQ(cap.open(), 2u);
+  std::string request = "GET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+  ASSERT_EQ(::send(b1.get(), request.data(), request.size(), 0),
+            static_cast<ssize_t>(request.size()));
+  ASSERT_TRUE(pump([&] { return handler.seen().size() == 1; }));
+  EXPECT_EQ(handler.seen()[0]->target, "/b");
+  // At the cap again: a (woken too) stops at its next client...
+  UniqueFd a3 = connect(a.port());
+  ASSERT_TRUE(pump([&] { return a.acceptPaused(); }));
+  EXPECT_EQ(a.connectionCount(), 1u);
+  // ...until a close on b frees a slot.
+  b1.reset();
+  ASSERT_TRUE(pump([&] { return a.connectionCount() == 2; }));
+  EXPECT_EQ(wakeUps, 2);
+  // Closes below the cap wake nobody.
+  a2.reset();
+  a3.reset();
+  ASSERT_TRUE(pump([&] { return a.connectionCount() == 0; }));
+  EXPECT_EQ(wakeUps, 3);  // a2's close came down from the cap; a3's did not
+  EXPECT_EQ(cap.open(), 0u);
+  EXPECT_FALSE(a.acceptPaused());
+  EXPECT_FALSE(b.acceptPaused());
+}
+
 // Out of descriptors, accepting pauses (no spin on the level-triggered listener) and resumes
 // when a connection frees one. Runs in a child process: it exhausts the descriptor table.
 // The child's side of PausesAcceptingWhenOutOfDescriptors; exits 0 when all went as expected.

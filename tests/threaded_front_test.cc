@@ -27,7 +27,7 @@ using http::testing::ResponseReader;
 // Answers each request by its target:
 //   /stream?N  a streamed answer of N bytes, written while write() has room, resumed by
 //              onWritable
-//   /hold      not answered (the test ends it by closing the client or the front)
+//   /hold...   not answered (the test ends it by closing the client or the front)
 //   with a body: the body echoed once it has all arrived (granted 64 KB at a time)
 //   otherwise  200 with the target as the body
 class Owner : public FrontOwner {
@@ -74,7 +74,7 @@ class Owner : public FrontOwner {
     ids.insert(request.id());
     ++requests;
     std::string_view target = request.target();
-    if (target == "/hold") {
+    if (target.starts_with("/hold")) {
       auto stream = std::make_unique<Stream>(*this, request);
       request.setObserver(stream.get());
       streams[stream.get()] = std::move(stream);
@@ -172,9 +172,10 @@ class ThreadedFrontTest : public ::testing::Test {
     front =
         std::make_unique<ThreadedFront>(dispatcher, owner, &shape, limits, "127.0.0.1", 0, threads);
   }
-  // Runs the test's loop (and reads `clients`) until `done` holds or 10 s pass.
-  bool pumpUntil(const std::function<bool()>& done, std::vector<Client*> clients = {}) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // Runs the test's loop (and reads `clients`) until `done` holds or `limit` passes.
+  bool pumpUntil(const std::function<bool()>& done, std::vector<Client*> clients = {},
+                 std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
     while (!done()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
       dispatcher.runReady();
@@ -301,6 +302,34 @@ TEST_F(ThreadedFrontTest, RefusalsAreShapedOnTheThreadAndReportedOnTheOwnersLoop
   EXPECT_EQ(client.reader.responses[0].header("x-shaped"), "yes");
   EXPECT_EQ(owner.refused[0], 400);
   EXPECT_EQ(owner.requests, 0u);
+}
+
+// --max-connections 3 over 4 threads: 3 open in all (per-thread shares rounded up would have let
+// 4 in), and as held clients leave, the 9 waiting ones, in whichever thread's backlog the kernel
+// put them, are each accepted: a close on one thread wakes the others.
+TEST_F(ThreadedFrontTest, TheConnectionCapHoldsForAllThreadsAndClosesWakeTheOthers) {
+  http::HttpLimits limits;
+  limits.maxConnections = 3;
+  start(4, limits);
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int c = 0; c < 12; ++c) {
+    clients.push_back(std::make_unique<Client>(front->port()));
+    clients.back()->send("GET /hold?" + std::to_string(c) + " HTTP/1.1\r\nHost: a\r\n\r\n");
+  }
+  ASSERT_TRUE(pumpUntil([&] { return owner.streams.size() == 3; }));
+  // Nothing closes now, so nothing more may come in.
+  EXPECT_FALSE(pumpUntil([&] { return owner.requests > 3; }, {}, std::chrono::milliseconds(300)));
+  EXPECT_EQ(front->stats().openConnections, 3u);
+  // Each held client leaves once its request has reached the owner.
+  std::set<std::string> seen;
+  ASSERT_TRUE(pumpUntil([&] {
+    for (auto& [stream, held] : owner.streams) {
+      std::string target(stream->request->target());
+      if (seen.insert(target).second) clients[std::stoul(target.substr(6))]->fd.reset();
+    }
+    return seen.size() == 12;
+  }));
+  EXPECT_EQ(owner.requests, 12u);
 }
 
 TEST_F(ThreadedFrontTest, StopListeningAndListenAgainReachEveryThread) {

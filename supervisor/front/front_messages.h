@@ -60,17 +60,18 @@ struct FrontEvent {
 // Main loop → one I/O thread.
 struct FrontCommand {
   enum class Kind : uint8_t {
-    kGrant,          // grantBody(count)
-    kCloseAfter,     // closeAfterResponse()
-    kRespond,        // respond(status, headers, data)
-    kStart,          // startResponse(status, headers, hasLength ? count : nullopt)
-    kWrite,          // write(data)
-    kEnd,            // end()
-    kAbort,          // abort()
-    kStopListening,  // the thread's server stops accepting
-    kListen,         // and accepts on `listener` again
-    kDrain,          // the thread's server drains
-    kStop,           // the thread closes its server and leaves its loop
+    kGrant,            // grantBody(count)
+    kCloseAfter,       // closeAfterResponse()
+    kRespond,          // respond(status, headers, data)
+    kStart,            // startResponse(status, headers, hasLength ? count : nullopt)
+    kWrite,            // write(data)
+    kEnd,              // end()
+    kAbort,            // abort()
+    kStopListening,    // the thread's server stops accepting
+    kListen,           // and accepts on `listener` again
+    kDrain,            // the thread's server drains
+    kStop,             // the thread closes its server and leaves its loop
+    kResumeAccepting,  // a slot of the shared connection cap was freed (from any I/O thread)
   };
   Kind kind = Kind::kGrant;
   uint64_t id = 0;

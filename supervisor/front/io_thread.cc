@@ -10,7 +10,8 @@
 namespace isolated::front {
 
 IoThread::IoThread(uint32_t index, uint32_t count, const http::HttpLimits& limits,
-                   UniqueFd listener, Mailbox<FrontEvent>& toMain, RejectionShaper shape)
+                   UniqueFd listener, Mailbox<FrontEvent>& toMain, RejectionShaper shape,
+                   http::SharedConnectionCap* cap, std::function<void()> onSlotFreed)
     : limits_(limits),
       shape_(shape),
       toMain_(dispatcher_, toMain),
@@ -19,6 +20,7 @@ IoThread::IoThread(uint32_t index, uint32_t count, const http::HttpLimits& limit
   server_ = std::make_unique<http::HttpServer>(
       dispatcher_, static_cast<http::HttpRequestHandler&>(*this), limits_, std::move(listener));
   server_->numberRequests(index + 1, count);
+  if (cap != nullptr) server_->shareConnectionCap(*cap, std::move(onSlotFreed));
 }
 
 IoThread::~IoThread() {
@@ -99,6 +101,9 @@ void IoThread::onCommand(FrontCommand& command) {
     case Kind::kDrain:
       if (server_) server_->drain();
       command.done->set_value();
+      return;
+    case Kind::kResumeAccepting:
+      if (server_) server_->resumeAccepting();
       return;
     case Kind::kStop:
       // Every request still held is told kServerClosing by the connections as they close

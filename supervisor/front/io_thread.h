@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -29,9 +30,12 @@ namespace isolated::front {
 
 class IoThread : private http::HttpRequestHandler {
  public:
-  // Thread `index` of `count` (request ids index + 1, stepping by count).
+  // Thread `index` of `count` (request ids index + 1, stepping by count). With a `cap`, the
+  // server counts its connections there (limits.maxConnections is then not used) and calls
+  // `onSlotFreed` on this thread when a slot it gave back may be awaited by another thread.
   IoThread(uint32_t index, uint32_t count, const http::HttpLimits& limits, UniqueFd listener,
-           Mailbox<FrontEvent>& toMain, RejectionShaper shape);
+           Mailbox<FrontEvent>& toMain, RejectionShaper shape, http::SharedConnectionCap* cap,
+           std::function<void()> onSlotFreed);
   ~IoThread() override;
   IoThread(const IoThread&) = delete;
   IoThread& operator=(const IoThread&) = delete;

@@ -13,9 +13,11 @@ ThreadedFront::ThreadedFront(event::Dispatcher& dispatcher, FrontOwner& owner,
       events_(dispatcher, [this](FrontEvent& event) { onEvent(event); }),
       reap_(dispatcher, [this] { finished_.clear(); }) {
   http::HttpLimits each = limits;
-  // The connection cap is the server's: each thread takes its share (rounded up).
-  if (limits.maxConnections > 0)
-    each.maxConnections = (limits.maxConnections + threads - 1) / threads;
+  // The connection cap is the server's: one count for every thread (connection_cap.h).
+  if (limits.maxConnections > 0) {
+    cap_ = std::make_unique<http::SharedConnectionCap>(limits.maxConnections);
+    each.maxConnections = 0;
+  }
   // Every socket is bound before any thread starts, so a bad address fails the start whole.
   std::vector<UniqueFd> listeners;
   for (uint32_t i = 0; i < threads; ++i) {
@@ -25,8 +27,9 @@ ThreadedFront::ThreadedFront(event::Dispatcher& dispatcher, FrontOwner& owner,
   }
   port_ = port;
   for (uint32_t i = 0; i < threads; ++i) {
-    threads_.push_back(
-        std::make_unique<IoThread>(i, threads, each, std::move(listeners[i]), events_, shape));
+    threads_.push_back(std::make_unique<IoThread>(i, threads, each, std::move(listeners[i]),
+                                                  events_, shape, cap_.get(),
+                                                  [this] { wakeAcceptors(); }));
   }
   for (auto& thread : threads_) {
     outboxes_.push_back(std::make_unique<Outbox<FrontCommand>>(dispatcher_, thread->commands()));
@@ -42,6 +45,14 @@ ThreadedFront::~ThreadedFront() {
   auto held = std::move(requests_);
   for (auto& [id, request] : held)
     request->gone(http::GoneReason::kServerClosing);
+}
+
+void ThreadedFront::wakeAcceptors() {
+  for (auto& thread : threads_) {
+    FrontCommand command;
+    command.kind = FrontCommand::Kind::kResumeAccepting;
+    thread->commands().post(std::move(command));
+  }
 }
 
 void ThreadedFront::broadcast(FrontCommand::Kind kind, std::vector<UniqueFd> listeners) {

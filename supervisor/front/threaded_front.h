@@ -41,6 +41,9 @@ class ThreadedFront final : public RequestFront {
   void finished(uint64_t id);
   // Has every thread carry out `kind` (with listeners[i], when given) and waits until they have.
   void broadcast(FrontCommand::Kind kind, std::vector<UniqueFd> listeners = {});
+  // From any I/O thread: a slot of cap_ was freed, so every thread looks again whether it may
+  // accept. Posts straight into each thread's mailbox (threads_ does not change while they run).
+  void wakeAcceptors();
 
   FrontOwner& owner_;
   event::Dispatcher& dispatcher_;
@@ -51,6 +54,9 @@ class ThreadedFront final : public RequestFront {
   // Requests whose answer ended, freed from a later callback (never inside their own call).
   std::vector<std::unique_ptr<RelayedRequest>> finished_;
   event::Deferred reap_;
+  // The --max-connections count of every thread (null without a cap). Before threads_: their
+  // servers count in it until they are destroyed.
+  std::unique_ptr<http::SharedConnectionCap> cap_;
   std::vector<std::unique_ptr<IoThread>> threads_;
   // The commands to each thread, sent once per loop turn. After threads_: destroyed first.
   std::vector<std::unique_ptr<Outbox<FrontCommand>>> outboxes_;

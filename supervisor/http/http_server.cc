@@ -74,9 +74,18 @@ void HttpServer::listen(UniqueFd listener) {
   acceptEvent_ = std::make_unique<event::FileEvent>(context_.dispatcher, listener_.get(), EV_READ,
                                                     false, [this](short) { onAcceptable(); });
   acceptPaused_ = false;
-  if (limits_.maxConnections && connections_.size() >= limits_.maxConnections) {
-    pauseAccepting(false);
-  }
+  if (atCap()) pauseAccepting(false);
+}
+
+void HttpServer::shareConnectionCap(SharedConnectionCap& cap, std::function<void()> onSlotFreed) {
+  sharedCap_ = &cap;
+  onSlotFreed_ = std::move(onSlotFreed);
+  if (atCap()) pauseAccepting(false);
+}
+
+bool HttpServer::atCap() const {
+  if (sharedCap_ != nullptr) return sharedCap_->full();
+  return limits_.maxConnections && connections_.size() >= limits_.maxConnections;
 }
 
 void HttpServer::stopListening() {
@@ -88,6 +97,11 @@ void HttpServer::stopListening() {
 
 HttpServer::~HttpServer() {
   acceptEvent_.reset();
+  // The slots of a shared cap go back without waking anyone: the front is closing.
+  if (sharedCap_ != nullptr) {
+    for (size_t i = 0; i < connections_.size(); ++i)
+      sharedCap_->give();
+  }
   // Each connection's destructor tells the owners of its requests; connectionClosed() then finds
   // nothing to move.
   auto open = std::move(connections_);
@@ -116,6 +130,7 @@ uint16_t HttpServer::boundPort(int fd) {
 void HttpServer::adopt(UniqueFd connection, const sockaddr_storage& peer) {
   int flags = ::fcntl(connection.get(), F_GETFL);
   if (!(flags & O_NONBLOCK)) ::fcntl(connection.get(), F_SETFL, flags | O_NONBLOCK);
+  if (sharedCap_ != nullptr) sharedCap_->takeEvenAtCap();
   addConnection(std::move(connection), peer);
 }
 
@@ -126,18 +141,25 @@ void HttpServer::addConnection(UniqueFd connection, const sockaddr_storage& peer
   // One writer (this loop): plain stores, no read-modify-write.
   accepted_.store(accepted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   open_.store(connections_.size(), std::memory_order_relaxed);
-  if (limits_.maxConnections && connections_.size() >= limits_.maxConnections) {
-    pauseAccepting(false);
-  }
+  if (atCap()) pauseAccepting(false);
 }
 
 void HttpServer::onAcceptable() {
   for (int i = 0; i < kAcceptBurst && !acceptPaused_; ++i) {
+    // With a shared cap the slot is taken before the accept: another loop may take the last one
+    // between a look and an accept.
+    if (sharedCap_ != nullptr && !sharedCap_->take()) {
+      pauseAccepting(false);
+      return;
+    }
     sockaddr_storage peer{};
     socklen_t length = sizeof peer;
     int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &length,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      int error = errno;
+      if (sharedCap_ != nullptr && sharedCap_->give() && onSlotFreed_) onSlotFreed_();
+      errno = error;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors: the pending connection stays queued; no spin on a level event.
         pauseAccepting(true);
@@ -163,7 +185,7 @@ void HttpServer::pauseAccepting(bool retryLater) {
 
 void HttpServer::resumeAccepting() {
   if (!acceptEvent_ || draining_ || !acceptPaused_) return;
-  if (limits_.maxConnections && connections_.size() >= limits_.maxConnections) return;
+  if (atCap()) return;
   acceptPaused_ = false;
   acceptRetry_.cancel();
   acceptEvent_->enable();
@@ -189,6 +211,7 @@ void HttpServer::connectionClosed(HttpConnection* connection) {
   connections_.erase(it);
   open_.store(connections_.size(), std::memory_order_relaxed);
   reaper_.arm(0);
+  if (sharedCap_ != nullptr && sharedCap_->give() && onSlotFreed_) onSlotFreed_();
   resumeAccepting();
 }
 

@@ -2,7 +2,9 @@
 // HttpConnections it makes (supervisor/http/http_connection.h).
 //
 // Accepting pauses without spinning: at the --max-connections cap, and on EMFILE/ENFILE (then a
-// 1 s retry as well, for descriptors freed elsewhere); it resumes when a connection closes.
+// 1 s retry as well, for descriptors freed elsewhere); it resumes when a connection closes. The
+// cap is this server's own, or one shared with the servers of other loops
+// (supervisor/http/connection_cap.h).
 // listenTcp() can set SO_REUSEPORT so that several loops (I/O threads) each accept on their own
 // socket bound to one address.
 //
@@ -21,6 +23,7 @@
 
 #include "common/unique_fd.h"
 #include "event/dispatcher.h"
+#include "supervisor/http/connection_cap.h"
 #include "supervisor/http/http_connection.h"
 #include "supervisor/http/http_limits.h"
 #include "supervisor/http/http_request.h"
@@ -44,6 +47,14 @@ class HttpServer {
   // Serves an already connected socket (tests use socketpairs; an accept thread could hand
   // sockets over). Counts toward the connection cap.
   void adopt(UniqueFd connection, const sockaddr_storage& peer);
+
+  // Counts this server's connections in `cap`, shared with the servers of other loops, instead
+  // of against limits.maxConnections. `onSlotFreed` runs on this server's thread when a slot it
+  // gave back may be awaited by another server, which must then be told (on its own thread) to
+  // resumeAccepting(). Call before the first connection; `cap` outlives the server.
+  void shareConnectionCap(SharedConnectionCap& cap, std::function<void()> onSlotFreed);
+  // Accepts again if it had stopped at the cap and a slot is free now (or on EMFILE's retry).
+  void resumeAccepting();
 
   // Closes the listening socket, so that new connections are refused; open connections stay.
   void stopListening();
@@ -76,7 +87,7 @@ class HttpServer {
   void addConnection(UniqueFd connection, const sockaddr_storage& peer);
   void onAcceptable();
   void pauseAccepting(bool retryLater);
-  void resumeAccepting();
+  bool atCap() const;
   void connectionClosed(HttpConnection* connection);
   void reap();
 
@@ -88,6 +99,9 @@ class HttpServer {
   std::atomic<uint64_t> accepted_{0};
   bool draining_ = false;
   std::function<void()> onDrained_;
+  // Set by shareConnectionCap(): the count that replaces limits_.maxConnections.
+  SharedConnectionCap* sharedCap_ = nullptr;
+  std::function<void()> onSlotFreed_;
   std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;
   // Closed connections, freed from the next loop turn (a connection closes inside its own
   // callbacks, so it can not be freed there).
