@@ -1,9 +1,8 @@
 // What an app's first requests pay for the runtime's own first-use work, through the real
 // binary (tests/scripts/first_use.js):
-// - a context the worker makes itself (from the app's script snapshot, or when no spare was
-//   ready) is warmed up after its script loads, like the spares: its first request does not
-//   compile the runtime's request path within the app's CPU limit, and the warm-up never runs
-//   the app's handler (worker/runtime_warm_up.h);
+// - a context made from the app's script snapshot is warmed up after it loads, like the spares:
+//   its first request does not compile the runtime's request path within the app's CPU limit,
+//   and the warm-up never runs the app's handler (worker/runtime_warm_up.h);
 // - a runtime module's first load (the streams) is runtime work: its CPU is outside the app's
 //   CPU limit, up to CpuWatchdog::kRuntimeWorkAllowance per turn, and no further
 //   (worker/cpu_watchdog.h, "Runtime work").

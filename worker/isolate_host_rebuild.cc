@@ -26,10 +26,15 @@ std::optional<ScriptError> IsolateHost::createContext() {
   // A shared isolate runs the JavaScript of many hosts, one turn at a time: the native
   // bindings find the host of the turn through the isolate's slot.
   attachHost(isolate, this);
-  // A spare was warmed up when it was made. A context made here is warmed up after its script
-  // loads if it will serve many requests; with --isolation context|isolate it serves one, which
-  // would pay the warm-up in full for nothing.
-  const bool warmUp = !spareContext_ && options_.isolation == IsolationMode::kShared;
+  // A spare was warmed up when it was made. A context made here from the app's script snapshot
+  // is warmed up after it loads, if it will serve many requests (with --isolation
+  // context|isolate it serves one, which would pay the warm-up in full for nothing): its first
+  // request took 15-19 ms of CPU on the 2-core VM, near the default limit on a loaded machine.
+  // A context made from the built-ins snapshot without a spare (a cold start once the spares are
+  // used up) is not: with 300 apps that cost 37 KB per app and a fifth more start-up time
+  // (bench/tenants.sh), and its first request's URL module load is not charged anyway.
+  const bool warmUp = !spareContext_ && options_.isolation == IsolationMode::kShared &&
+                      isolate_->snapshotContents() == SnapshotContents::kBuiltinsAndScript;
   auto created = spareContext_
                      ? std::move(spareContext_)
                      : std::make_unique<ScriptContext>(isolate, isolate_->snapshotContents());
@@ -46,7 +51,7 @@ std::optional<ScriptError> IsolateHost::createContext() {
       // level may have patched what the runtime touches (runtime_warm_up.h).
       WarmUpHost quiet;
       attachHost(isolate, &quiet);
-      bool warm = warmUpContext(isolate, *created);
+      bool warm = warmUpContext(isolate, *created, WarmUpUrl::kSkip);
       attachHost(isolate, this);
       if (!warm) error = ScriptError{options_.scriptPath, 0, "the runtime's warm-up was stopped"};
     }

@@ -46,7 +46,7 @@ void dispatchSyntheticRequest(v8::Isolate* isolate, ScriptContext& context, cons
   }
 }
 
-bool warmUpContext(v8::Isolate* isolate, ScriptContext& context) {
+bool warmUpContext(v8::Isolate* isolate, ScriptContext& context, WarmUpUrl url) {
   JsScope scope(isolate, context.global());
   v8::Local<v8::Context> v8Context = scope.context();
   v8::TryCatch tryCatch(isolate);
@@ -54,9 +54,10 @@ bool warmUpContext(v8::Isolate* isolate, ScriptContext& context) {
       v8::Number::New(isolate, kWarmUpRequestId),
       v8::String::NewFromUtf8Literal(isolate, "http://warm-up.invalid/warm-up?x=1"),
       syntheticHeaders(isolate, v8Context, "warm-up.invalid"),
+      v8::Boolean::New(isolate, url == WarmUpUrl::kParse),
   };
   // warmUp() never throws, like dispatch(); it is empty only when execution was terminated.
-  if (context.warmUpFunction()->Call(v8Context, v8::Undefined(isolate), 3, args).IsEmpty()) {
+  if (context.warmUpFunction()->Call(v8Context, v8::Undefined(isolate), 4, args).IsEmpty()) {
     return false;
   }
   // The answer may come after a promise job, hence the checkpoint.

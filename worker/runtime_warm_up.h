@@ -7,10 +7,10 @@
 // Two kinds of context are warmed up, both while no request waits on them:
 // - the spares (worker/spare_isolate.h): deserialised from the built-ins snapshot, warmed up
 //   while the worker is idle, bound to an app later;
-// - a context IsolateHost makes itself (no spare was ready, or the app's script snapshot was
-//   used) and keeps for many requests (`--isolation shared`), right after its script loaded,
-//   within the start-up CPU limit. The app's own code is not called, but the warm-up runs in
-//   the app's context, where a top level may have patched what the runtime touches (a
+// - a context IsolateHost makes from the app's script snapshot and keeps for many requests
+//   (`--isolation shared`), right after it loaded, within the start-up CPU limit (why only
+//   those: IsolateHost::createContext). The app's own code is not called, but the warm-up runs
+//   in the app's context, where a top level may have patched what the runtime touches (a
 //   prototype's getter), hence the limit.
 // Script snapshots are not written warm: a blob written with compiled code
 // (FunctionCodeHandling::kKeep) crashed workers that mixed it with the built-ins blob
@@ -47,9 +47,17 @@ class WarmUpHost final : public RuntimeHost {
 // whatever RuntimeHost is attached to the isolate (a WarmUpHost, the tenant bench's).
 void dispatchSyntheticRequest(v8::Isolate* isolate, ScriptContext& context, const char* url,
                               const char* host);
+// Whether the warm-up's handler parses its URL (`new URL(request.url)`), as nearly every app's
+// does first. That loads whatwg-url: 3.5 of the 4 ms of CPU an app's first request took after a
+// warm-up without it. A spare is warmed up while the worker is idle, so it parses. A context
+// made for an app (IsolateHost::createContext) does not: the module's load is not charged to
+// the app anyway (runtime work, worker/cpu_watchdog.h), and it would cost every such context
+// the module whether its app parses URLs or not.
+enum class WarmUpUrl { kSkip, kParse };
+
 // Compiles the runtime's request path in `context` (runtime installed; an app's script loaded or
 // not): one request to the runtime's own handler, answered into whatever RuntimeHost is attached
 // to the isolate (attach a WarmUpHost). False when it was terminated (a CPU limit).
-bool warmUpContext(v8::Isolate* isolate, ScriptContext& context);
+bool warmUpContext(v8::Isolate* isolate, ScriptContext& context, WarmUpUrl url);
 
 }  // namespace isolated::worker

@@ -103,7 +103,7 @@ std::unique_ptr<SpareIsolate> SpareIsolates::make() {
     JsScope scope(isolate, spare->context->global());
     if (spare->context->installRuntime()) return nullptr;
   }
-  bool warm = warmUpContext(isolate, *spare->context);
+  bool warm = warmUpContext(isolate, *spare->context, WarmUpUrl::kParse);
   attachHost(isolate, nullptr);
   if (!warm) return nullptr;
   // No GC here: a full GC would drop the garbage of deserialising and warming up (about 50 KB

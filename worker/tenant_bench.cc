@@ -105,7 +105,7 @@ bool loadInto(v8::Isolate* isolate, SnapshotContents contents, App& app, const O
       JsScope scope(isolate, app.context->global());
       if (app.context->installRuntime()) return false;
     }
-    if (!warmUpContext(isolate, *app.context)) return false;
+    if (!warmUpContext(isolate, *app.context, WarmUpUrl::kParse)) return false;
     if (!options.warmIdle.empty()) notifyIdle(isolate, options.warmIdle);
   }
   {
