@@ -506,6 +506,26 @@ TEST(HttpConnectionTest, DestroyingTheServerTellsOwners) {
   EXPECT_EQ(h.handler.seen()[0]->goneReason, GoneReason::kServerClosing);
 }
 
+// Runs `dispatcher` until `done` holds, for at most `rounds` turns of about 1 ms each.
+bool pumpUntil(event::Dispatcher& dispatcher, const std::function<bool()>& done, int rounds = 500) {
+  for (int i = 0; i < rounds && !done(); ++i) {
+    dispatcher.runReady();
+    ::poll(nullptr, 0, 1);
+  }
+  return done();
+}
+
+// A client socket connected to 127.0.0.1:port (the server's backlog takes it).
+UniqueFd connectLoopback(uint16_t port) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  return fd;
+}
+
 TEST(HttpServerTest, PausesAcceptingAtTheConnectionCap) {
   event::Dispatcher dispatcher;
   testing::RecordingHandler handler;
@@ -513,22 +533,10 @@ TEST(HttpServerTest, PausesAcceptingAtTheConnectionCap) {
   limits.maxConnections = 2;
   HttpServer server(dispatcher, handler, limits, HttpServer::listenTcp("127.0.0.1", 0, true));
   ASSERT_NE(server.port(), 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(server.port());
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::vector<UniqueFd> clients;
-  for (int i = 0; i < 3; ++i) {
-    clients.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    ASSERT_EQ(::connect(clients.back().get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
-  }
-  auto pump = [&](const std::function<bool()>& done) {
-    for (int i = 0; i < 500 && !done(); ++i) {
-      dispatcher.runReady();
-      ::poll(nullptr, 0, 1);
-    }
-    return done();
-  };
+  for (int i = 0; i < 3; ++i)
+    clients.push_back(connectLoopback(server.port()));
+  auto pump = [&](const std::function<bool()>& done) { return pumpUntil(dispatcher, done); };
   ASSERT_TRUE(pump([&] { return server.connectionCount() == 2; }));
   EXPECT_TRUE(server.acceptPaused());
   EXPECT_FALSE(pump([&] { return server.connectionCount() == 3; }));
@@ -559,22 +567,8 @@ TEST(HttpServerTest, ASharedCapHoldsForAllServersAndAFreedSlotWakesTheOthers) {
   };
   a.shareConnectionCap(cap, wake);
   b.shareConnectionCap(cap, wake);
-  auto connect = [](uint16_t port) {
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
-    return fd;
-  };
-  auto pump = [&](const std::function<bool()>& done) {
-    for (int i = 0; i < 500 && !done(); ++i) {
-      dispatcher.runReady();
-      ::poll(nullptr, 0, 1);
-    }
-    return done();
-  };
+  auto connect = connectLoopback;
+  auto pump = [&](const std::function<bool()>& done) { return pumpUntil(dispatcher, done); };
   // Both slots go to server a; b has none of its own and stops at its first client.
   UniqueFd a1 = connect(a.port());
   UniqueFd a2 = connect(a.port());
@@ -635,13 +629,7 @@ void acceptWithoutDescriptors() {
     if (c < 0 || ::connect(c, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) _exit(3);
     return c;
   };
-  auto pump = [&](const std::function<bool()>& done) {
-    for (int i = 0; i < 300 && !done(); ++i) {
-      dispatcher.runReady();
-      ::poll(nullptr, 0, 1);
-    }
-    return done();
-  };
+  auto pump = [&](const std::function<bool()>& done) { return pumpUntil(dispatcher, done, 300); };
   // One descriptor left after the client socket: the server takes it.
   ::close(fillers.back());
   fillers.pop_back();
