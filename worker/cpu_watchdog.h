@@ -37,9 +37,9 @@
 // accounting shows it) but does not count against the budget: while it runs the budget is
 // raised by what is left of the slice's kRuntimeWorkAllowance, and when it ends the raise
 // shrinks to the CPU it took. The allowance is per slice, not per piece of work, because a
-// script can make the runtime's work run its code (a patched built-in the module calls) and a
-// load that throws is tried again: a slice can never run longer than its budget plus the
-// allowance.
+// script can make the runtime's work run its code (a patched built-in the module calls): a
+// slice can never run longer than its budget plus the allowance. (And lazy_module.js brackets
+// only a module's first load attempt, so a load made to throw cannot claim it on every slice.)
 //
 // Threading: CpuSlice (arming and disarming) is used only on the loop thread that constructed
 // the watchdog. All shared state is guarded by one mutex; TerminateExecution is called with it
