@@ -43,13 +43,11 @@ bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget,
     lastCpuReadingAt_ = wallNow;
   }
   std::chrono::nanoseconds cpuNow = lastCpuReading_;
-  armedCpu_ = cpuNow;
-  armedAt_ = wallNow;
-  allowanceLeft_ = kRuntimeWorkAllowance;
   auto earliestEnd = wallNow + budget;
   bool wake;
   {
     std::lock_guard lock(mutex_);
+    // An inert slice (one is armed already) must leave the armed slice's state alone.
     if (isolate_ != nullptr) return false;
     isolate_ = isolate;
     sliceStart_ = cpuNow;
@@ -61,6 +59,9 @@ bool CpuWatchdog::arm(v8::Isolate* isolate, std::chrono::nanoseconds budget,
     ++generation_;
     wake = earliestEnd < wakeAt_;
   }
+  armedCpu_ = cpuNow;
+  armedAt_ = wallNow;
+  allowanceLeft_ = kRuntimeWorkAllowance;
   if (wake) wake_.notify_one();
   return true;
 }
