@@ -2,7 +2,6 @@
 // RFC 9112 rejections, pipelining, limits, flow control, timeouts, half-close and drain.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 
 #include <set>
 
