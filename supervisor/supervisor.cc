@@ -48,7 +48,6 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   if (config.apps.empty() && config.registryUrl.empty()) {
     throw std::runtime_error("no app to serve");
   }
-  if (!config.configPath.empty()) configSaver_.emplace(config.configPath, config.configText);
   // The request path: the HTTP/1.1 layer on this loop. Heads up to twice --max-header-size are
   // read whole so that those over it get a precise 431 (onRequest).
   httpLimits_.maxTargetBytes = config.maxUrlBytes;
@@ -101,10 +100,19 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   for (const auto& appConfig : config.apps)
     apps_.add(appConfig).routed = true;
   if (auto error = apps_.rebuildRoutes()) throw std::runtime_error(*error);
-  startRegistry();
+  LifecycleHost& host = *this;  // a private base: converted here, where it is accessible
+  lifecycle_ = std::make_unique<AppLifecycle>(base_, config_, logger_, apps_, cron_, host,
+                                              snapshotter_.get());
+  deployCommands_ = std::make_unique<DeployCommands>(config_, logger_, apps_, *lifecycle_);
+  watch_ = std::make_unique<watch::WatchReloads>(
+      base_, dispatcher_, config_, logger_, apps_, *lifecycle_,
+      [this] { return phase_ == Phase::kServing; }, [this] { beginReload(); });
 
   if (!config.controlSocketPath.empty()) {
-    control_ = std::make_unique<ControlServer>(base_, config.controlSocketPath, *this, logger_);
+    controlCommands_ =
+        std::make_unique<ControlCommands>(config_, *this, apps_, *lifecycle_, *deployCommands_);
+    control_ = std::make_unique<ControlServer>(base_, config.controlSocketPath, *controlCommands_,
+                                               logger_);
   }
   if (config.adminPort >= 0) {
     admin_ = std::make_unique<AdminServer>(base_, config.adminHost,
@@ -155,12 +163,12 @@ int Supervisor::run() {
                  {{"app", name}, {"variables", bindings->size() - secrets}, {"secrets", secrets}});
   }
   cron_.rearm();
-  if (registry_) registry_->start();
+  lifecycle_->startRegistry();
   // With a script snapshot, the pool starts once the helper has made it (or given up).
   App* single = singleApp();
   if (!snapshotter_ || single == nullptr ||
       !snapshotter_->start(single->lastVersion + 1, hasEnv(single->config))) {
-    createBootDeployments();
+    lifecycle_->createBootDeployments();
     reconcilePool();
   }
   if (phase_ != Phase::kStopped) event_base_dispatch(base_);
@@ -329,6 +337,29 @@ void Supervisor::finishIfStopped() {
     logger_.info("stopped", {{"exit_code", exitCode_}});
     event_base_loopexit(base_, nullptr);
   }
+}
+
+LifecycleHost::Stage Supervisor::stage() const {
+  switch (phase_) {
+    case Phase::kBooting:
+      return Stage::kBooting;
+    case Phase::kServing:
+      return Stage::kServing;
+    case Phase::kPaused:
+      return Stage::kPaused;
+    case Phase::kDraining:
+      return Stage::kDraining;
+    case Phase::kStopping:
+    case Phase::kStopped:
+      break;
+  }
+  return Stage::kEnding;
+}
+
+void Supervisor::versionSettled(bool serves) {
+  maybeFinishBoot();
+  watch_->refresh();
+  if (serves) pumpQueue();
 }
 
 void Supervisor::failBoot(const std::string& reason) {

@@ -3,8 +3,9 @@
 // runs JavaScript; it routes each request to its app, places it on one of the app's workers
 // (Placement) and answers back, keeps the pool at its target size, recycles workers (memory,
 // request count, reload, scale-down) with the replacement ready before the old worker drains,
-// replaces workers that die or fail health checks, deploys apps at runtime (the new version is
-// loaded by one worker before anything switches) and drains on SIGTERM.
+// replaces workers that die or fail health checks and drains on SIGTERM. The apps' versions
+// (deploys at runtime, reloads, the registry) are an AppLifecycle's, which reaches the pool and
+// the queues through the LifecycleHost interface implemented here.
 //
 // Construction takes every dependency (event loop, config, logger, the worker command line), so
 // tests can build one in-process. Single-threaded: everything runs on `base`'s loop.
@@ -40,12 +41,14 @@
 #include "common/event_handles.h"
 #include "common/logger.h"
 #include "common/serve_config.h"
-#include "config/config_save.h"
 #include "event/deadline_timer.h"
 #include "event/dispatcher.h"
 #include "supervisor/admin_server.h"
+#include "supervisor/apps/app_lifecycle.h"
 #include "supervisor/apps/app_registry.h"
+#include "supervisor/apps/deploy_commands.h"
 #include "supervisor/bindings/service_calls.h"
+#include "supervisor/control_commands.h"
 #include "supervisor/control_server.h"
 #include "supervisor/cron_triggers.h"
 #include "supervisor/fetch_client.h"
@@ -57,7 +60,6 @@
 #include "supervisor/pool/placement.h"
 #include "supervisor/pool/restart_backoff.h"
 #include "supervisor/pool/worker_priorities.h"
-#include "supervisor/registry/registry_sync.h"
 #include "supervisor/request_metrics.h"
 #include "supervisor/requests/request_queue.h"
 #include "supervisor/requests/request_tracker.h"
@@ -65,16 +67,16 @@
 #include "supervisor/status.h"
 #include "supervisor/storage/binding_service.h"
 #include "supervisor/systemd_notifier.h"
-#include "supervisor/watch/file_watcher.h"
+#include "supervisor/watch/watch_reloads.h"
 #include "supervisor/worker_process.h"
 
 namespace isolated::supervisor {
 
 class Supervisor : public front::FrontOwner,
                    public WorkerEvents,
-                   public ControlHandler,
+                   public OperatorActions,
                    public AdminHandler,
-                   public registry::RegistryApplier,
+                   private LifecycleHost,
                    private ServiceCallHost {
  public:
   using Clock = std::chrono::steady_clock;
@@ -98,7 +100,7 @@ class Supervisor : public front::FrontOwner,
 
   uint16_t port() const { return port_; }
 
-  // Operator actions (signals and the control socket).
+  // OperatorActions (signals and the control socket; supervisor_control.cc).
   // Reload. With one script: a rolling reload, workers replaced one at a time by workers that
   // load the script again; the first replacement validates it; if it fails to load, the reload
   // is refused and the old workers keep serving. The --vars-file and --secrets-file are re-read
@@ -106,43 +108,30 @@ class Supervisor : public front::FrontOwner,
   // and only the difference applies (changed apps redeploy, new ones deploy, removed ones
   // undeploy); workers stay. Returns false (with `why`, when given) when a reload is already
   // running or not possible.
-  bool beginReload(std::string* why = nullptr);
-  // Deploys `app` (new, or a new version of an existing one): the version is loaded by one
-  // worker first, and only then serves; `done` is told the outcome. Returns an error at once
-  // when the deploy cannot start (bad routes, another deploy of the app running, bindings that
-  // do not load).
-  std::optional<std::string> deploy(AppConfig app, DeployDone done);
-  // Takes an app out of service: queued requests get 503, in-flight ones finish.
-  std::optional<std::string> undeploy(const std::string& name);
+  bool beginReload(std::string* why = nullptr) override;
+  size_t activeWorkers() const override { return countWorkers(isActive); }
   // Graceful recycle of one worker by id; false when there is no such serving worker.
-  bool recycleWorker(uint32_t id, const std::string& reason);
+  bool recycleWorker(uint32_t id, const std::string& reason) override;
 
   // Stops accepting and finishes what is in flight, like SIGTERM, but keeps running; resume()
   // accepts again. Both return a message for the operator, or nullopt when not possible.
-  std::optional<std::string> pause();
-  std::optional<std::string> resume();
+  std::optional<std::string> pause() override;
+  std::optional<std::string> resume() override;
+  bool serving() const override { return phase_ == Phase::kServing; }
   // Sets the pool's target size (and moves the autoscaling bounds to include it).
-  void scale(uint32_t workers);
+  void scale(uint32_t workers) override;
   // Runs the script's scheduled handler once for `cron` (any valid expression), as if the
   // trigger had fired now: dispatched like a request (queue, limits, metrics). Returns an
   // error for the operator, or nullopt when it was dispatched or queued.
   // `app` may be empty on a single-script server.
-  std::optional<std::string> triggerScheduled(const std::string& app, const std::string& cron);
+  std::optional<std::string> triggerScheduled(const std::string& app,
+                                              const std::string& cron) override;
 
-  ServerStatus snapshot() const;
+  ServerStatus snapshot() const override;
 
-  // ControlHandler
-  std::optional<nlohmann::json> handleControl(const nlohmann::json& request,
-                                              const ControlResponder& respond) override;
-  // AdminHandler
+  // AdminHandler and OperatorActions
   std::string metricsText() override;
   bool ready() override;
-
-  // RegistryApplier (supervisor_registry.cc)
-  std::optional<std::string> applyRegistryVersion(AppConfig config,
-                                                  registry::SettleCallback settled,
-                                                  bool& busy) override;
-  void removeRegistryApp(const std::string& name) override;
 
   // front::FrontOwner (supervisor_requests.cc)
   void onClientRequest(http::ClientRequest& request) override;
@@ -196,6 +185,13 @@ class Supervisor : public front::FrontOwner,
   void autoscale();
   void updateDegraded();
   void continueReload();
+  // LifecycleHost: what the apps' versions need of the pool and the queues.
+  Stage stage() const override;
+  std::optional<uint32_t> validatorFor(const App& app) override;
+  void preloadOn(uint32_t workerId, const Deployment& deployment) override;
+  void preloadEverywhere(const Deployment& deployment) override;
+  void restartWorkers() override;
+  void versionSettled(bool serves) override;
   // A script snapshot helper has ended: the pool (at boot) or the reload may go on.
   void onScriptSnapshotDone();
 
@@ -238,10 +234,7 @@ class Supervisor : public front::FrontOwner,
   // Sends LoadApp for `deployment` unless the worker has it already.
   void defineApp(WorkerProcess& worker, const Deployment& deployment, bool preload);
   // Sends UnloadApp for `deployment` to every worker that has it (defined or forgotten).
-  void unloadEverywhere(uint32_t deployment);
-  // Rule 22: the app's candidate runs `modules` (as its validating worker read them) in every
-  // worker, if each is still its file's text; otherwise it stays unpinned (a warning).
-  void pin(App& app, capnp::List<ipc::ModuleSource>::Reader modules);
+  void unloadEverywhere(uint32_t deployment) override;
   // After the worker evicted `deployment`'s isolate: ForgetApp, unless a request for it is
   // outstanding there (ipc/protocol.h rule 21).
   void forget(WorkerProcess& worker, uint32_t deployment);
@@ -271,7 +264,7 @@ class Supervisor : public front::FrontOwner,
   // queueTimer_'s callback: queued requests past --queue-timeout get 503, at their deadline.
   void expireQueue();
   // Answers every queued request of `app` with `status` and `kind`.
-  void failQueue(App& app, int status, std::string_view kind, const std::string& message);
+  void failQueue(App& app, int status, std::string_view kind, const std::string& message) override;
   // wallTimer_'s callback: requests in flight past their wall limit get 504, at their deadline.
   void expireInFlight();
   // Takes `request` in flight (requests_.start()) with its wall deadline on wallTimer_.
@@ -288,54 +281,9 @@ class Supervisor : public front::FrontOwner,
   // Worker-wide settings, the supervisor's first message to every worker.
   void sendConfigure(WorkerProcess& worker);
 
-  // Apps (supervisor_apps.cc).
-  // Makes a deployment of `app` from its config, loading its bindings; nullopt (and `error`)
-  // when they do not load.
-  std::shared_ptr<const Deployment> makeDeployment(App& app, std::string& error);
-  // Starts validating `deployment` as `app`'s candidate on one serving worker (the first in
-  // the app's placement order), or waits for one.
-  void startValidation(App& app);
-  // The candidate loaded (or failed): it replaces the live version (or is dropped).
-  void promoteCandidate(App& app);
-  void rejectCandidate(App& app, const std::string& error);
-  // A worker became ready: it validates waiting candidates and preloads the apps it is home to.
-  void onWorkerHello(WorkerProcess& worker);
-  // `ctl deploy`: answered once the new version has loaded or failed.
-  std::optional<nlohmann::json> deployCommand(const nlohmann::json& request,
-                                              const ControlResponder& respond);
-  // Applies a re-read config file (SIGHUP with --config).
-  bool applyConfig(const ServeConfig& next, std::string* why);
-  // `--save` of `ctl deploy` and `ctl undeploy` (supervisor_save.cc). refuseSave: whether app
-  // `name` can be saved into the config file, asked before anything switches (an error, or
-  // nullopt). saveDeployed: the save once the new version serves, as the reply's ending ("; saved
-  // to FILE"), or the whole `ok:false` reply saying it serves but was not saved.
-  // undeployCommand: `ctl undeploy` of an app that is not the registry's, saved or runtime only.
-  std::optional<std::string> refuseSave(const std::string& name) const;
-  std::variant<std::string, nlohmann::json> saveDeployed(const std::string& name);
-  std::optional<nlohmann::json> undeployCommand(const std::string& name, bool save);
-  // Whether any deploy is waiting to be validated (boot waits for them).
-  bool validationsPending() const;
-  // The single-script server's app (only with one app and no --config).
-  App* singleApp();
-  // A single-script reload: the script's next version, validated, then the workers replaced.
-  bool startSingleReload(std::string* why);
-  // The first version of every app, made once the pool may start (after the script snapshot).
-  void createBootDeployments();
+  // The single-script server's app (only with one app and no --config or --registry).
+  App* singleApp() { return lifecycle_->singleApp(); }
   void maybeFinishBoot();
-  // The app registry (supervisor_registry.cc; docs/registry.md). With --registry, a `ctl
-  // deploy` is written to the registry after its version has loaded and before it serves:
-  // markForRegistry() names the candidate, holdForRegistry() (when it loads) writes it and
-  // promotes or rejects it once the write has settled.
-  void startRegistry();
-  void markForRegistry(const std::string& name);
-  bool holdForRegistry(App& app);
-  std::optional<nlohmann::json> registryUndeploy(const std::string& name,
-                                                 const ControlResponder& respond);
-  // --watch (supervisor_watch.cc): the files the apps are made of (scripts, their imports as
-  // last loaded, vars and secrets files, the config file) are watched while serving; a change
-  // reloads what it concerns, as SIGHUP would. Refreshed whenever a version settles.
-  void refreshWatch();
-  void onWatchedChange(const std::set<std::string>& changed);
   // Outbound fetch (supervisor_fetch.cc). Fetches started per parent request are counted by
   // requests_ for --max-subrequests; a count outlives its request (waitUntil work may still
   // fetch) until no fetch of it can still be running: the parent is answered and its last fetch
@@ -351,7 +299,7 @@ class Supervisor : public front::FrontOwner,
   // Storage bindings (supervisor_bindings.cc).
   // Registers the deployment's storage bindings (opening their backends); an error message
   // when one cannot be opened.
-  std::optional<std::string> registerBindings(const Deployment& deployment);
+  std::optional<std::string> registerBindings(const Deployment& deployment) override;
   // The names and kinds of the deployment's storage and service bindings, into its LoadApp.
   static void describeBindings(const Deployment& deployment, ipc::LoadApp::Builder load);
 
@@ -370,7 +318,7 @@ class Supervisor : public front::FrontOwner,
   void stopWorkers();
   void forceStop(const std::string& why);
   void finishIfStopped();
-  void failBoot(const std::string& reason);
+  void failBoot(const std::string& reason) override;
 
   event_base* base_;
   const ServeConfig& config_;
@@ -387,8 +335,6 @@ class Supervisor : public front::FrontOwner,
   uint16_t port_ = 0;
   std::string listenAddress_;
   ConfigReader readConfig_;
-  // With --config: writes `ctl deploy --save` back into the file (config/config_save.h).
-  std::optional<ConfigSaver> configSaver_;
   AppRegistry apps_;
   // Apps spread into spare workers, not onto their neighbours' (issue 13).
   Placement placement_{Placement::kDefaultSpreadThreshold, SpreadPolicy::kOntoIdle};
@@ -415,8 +361,6 @@ class Supervisor : public front::FrontOwner,
   uint64_t generation_ = 1;
   std::deque<uint32_t> reloadQueue_;
   bool reloadActive_ = false;
-  // A single-script reload waits for the new version's script snapshot.
-  bool reloadWaitsForSnapshot_ = false;
   // Autoscaling: consecutive seconds of high or low load.
   uint32_t busySeconds_ = 0;
   uint32_t idleSeconds_ = 0;
@@ -429,16 +373,12 @@ class Supervisor : public front::FrontOwner,
   uint64_t droppedLogLinesOfExited_ = 0;
   RequestMetrics metrics_;
   SystemdNotifier notifier_;
+  // The control socket's commands, and the socket (after them: closed first).
+  std::unique_ptr<ControlCommands> controlCommands_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<AdminServer> admin_;
   // Null when --snapshot-script is off.
   std::unique_ptr<ScriptSnapshotter> snapshotter_;
-  // Null without --registry.
-  std::unique_ptr<registry::RegistrySync> registry_;
-  // Candidates (deployment ids) of `ctl deploy` to write to the registry once loaded, and those
-  // being written.
-  std::unordered_set<uint32_t> toPublish_;
-  std::unordered_set<uint32_t> publishing_;
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   // After workers_: declared later, destroyed first, it never sends to a destroyed worker.
@@ -479,6 +419,10 @@ class Supervisor : public front::FrontOwner,
                      [this](App& app, const std::string& cron, double scheduledTimeMs) {
                        dispatchScheduled(app, cron, scheduledTimeMs);
                      }};
+  // The apps' versions (deploys, reloads, the registry) and the operator's deploy commands.
+  // Made once the script snapshotter is; destroyed before everything above.
+  std::unique_ptr<AppLifecycle> lifecycle_;
+  std::unique_ptr<DeployCommands> deployCommands_;
   Clock::time_point drainStartedAt_;
 
   std::vector<std::unique_ptr<event::SignalEvent>> signalEvents_;
@@ -492,15 +436,8 @@ class Supervisor : public front::FrontOwner,
   // Fires when backoff_'s earliest waiting spawn is due.
   event::DeadlineTimer spawnTimer_{dispatcher_, clock_, [this] { onSpawnDue(); }};
   void onSpawnDue();
-  // --watch: null until the server serves (or when off); changes that came while a reload of
-  // what they concern was still running, tried again by watchRetry_.
-  std::unique_ptr<watch::FileWatcher> watcher_;
-  std::set<std::string> watchPending_;
-  event::Timer watchRetry_{dispatcher_, [this] {
-                             std::set<std::string> pending = std::move(watchPending_);
-                             watchPending_.clear();
-                             onWatchedChange(pending);
-                           }};
+  // --watch: the apps' files, and the reloads their changes make.
+  std::unique_ptr<watch::WatchReloads> watch_;
 };
 
 }  // namespace isolated::supervisor

@@ -1,17 +1,11 @@
-// Supervisor: what operators see and do. Drain and resume, scaling, the status snapshot, the
-// control-socket commands, metrics text and readiness.
+// Supervisor: what operators see and do (OperatorActions). Drain and resume, scaling, the
+// status snapshot, SIGHUP's reload, metrics text and readiness. The control socket's commands
+// that reach these are ControlCommands' (supervisor/control_commands.h).
 #include "supervisor/supervisor.h"
-
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include <algorithm>
 
 #include "common/version.h"
-#include "supervisor/apps/deploy_request.h"
-#include "supervisor/status_json.h"
 
 namespace isolated::supervisor {
 
@@ -72,10 +66,10 @@ ServerStatus Supervisor::snapshot() const {
   status.uptimeSec = std::chrono::duration<double>(now - startedAt_).count();
   status.script = config_.scriptPath;
   status.config = config_.configPath;
-  if (registry_) {
-    status.registry = registry_->where();
-    status.registryReachable = registry_->reachable();
-    status.registryListening = registry_->listening();
+  if (const registry::RegistrySync* registry = lifecycle_->registry()) {
+    status.registry = registry->where();
+    status.registryReachable = registry->reachable();
+    status.registryListening = registry->listening();
   }
   status.metricsPerApp = config_.metricsPerApp;
   status.listen = listenAddress_;
@@ -212,171 +206,31 @@ ServerStatus Supervisor::snapshot() const {
   return status;
 }
 
-std::optional<nlohmann::json> Supervisor::handleControl(const nlohmann::json& request,
-                                                        const ControlResponder& respond) {
-  const std::string cmd = request["cmd"].get<std::string>();
-  auto fail = [](const std::string& error) {
-    return nlohmann::json{{"ok", false}, {"error", error}};
+bool Supervisor::beginReload(std::string* why) {
+  auto refuse = [&](const std::string& reason) {
+    logger_.warn("reload ignored", {{"reason", reason}});
+    if (why != nullptr) *why = reason;
+    return false;
   };
-  auto done = [](const std::string& message) {
-    return nlohmann::json{{"ok", true}, {"message", message}};
-  };
-  auto number = [&](const char* key) -> std::optional<uint64_t> {
-    if (!request.contains(key) || !request[key].is_number_unsigned()) return std::nullopt;
-    return request[key].get<uint64_t>();
-  };
-  auto text = [&](const char* key) -> std::string {
-    return request.contains(key) && request[key].is_string() ? request[key].get<std::string>()
-                                                             : std::string();
-  };
-  if (cmd == "status") return nlohmann::json{{"ok", true}, {"status", toJson(snapshot())}};
-  if (cmd == "workers") {
-    nlohmann::json rows = nlohmann::json::array();
-    for (const auto& w : snapshot().workerList)
-      rows.push_back(toJson(w));
-    return nlohmann::json{{"ok", true}, {"workers", rows}};
-  }
-  if (cmd == "apps") {
-    nlohmann::json rows = nlohmann::json::array();
-    for (const auto& app : snapshot().apps)
-      rows.push_back(toJson(app));
-    return nlohmann::json{{"ok", true}, {"apps", rows}};
-  }
-  if (cmd == "metrics") return nlohmann::json{{"ok", true}, {"text", metricsText()}};
-  if (cmd == "reload") {
-    size_t workers = countWorkers(isActive);
-    std::string why;
-    if (!beginReload(&why)) return fail("cannot reload now: " + why);
-    if (!config_.configPath.empty()) {
-      return done("re-read " + config_.configPath + "; changed apps are deploying" +
-                  (why.empty() ? "" : " (" + why + ", see the log)"));
+  if (phase_ != Phase::kServing) return refuse("the server is not serving");
+  if (!config_.configPath.empty()) {
+    if (!readConfig_) return refuse("the config file cannot be re-read");
+    auto next = readConfig_();
+    if (auto* error = std::get_if<std::string>(&next)) {
+      logger_.error("reload refused: the config file does not load; the apps keep serving",
+                    {{"error", *error}});
+      if (why != nullptr) *why = "the config file does not load: " + *error;
+      return false;
     }
-    return done("reloading " + std::to_string(workers) + " workers one at a time");
+    const ServeConfig& config = std::get<ServeConfig>(next);
+    deployCommands_->configRead(config.configText);
+    lifecycle_->applyConfig(config, why);
+    return true;
   }
-  if (cmd == "deploy") return deployCommand(request, respond);
-  if (cmd == "undeploy") {
-    std::string name = text("name");
-    if (name.empty()) return fail("undeploy needs \"name\": an app name (see `isolated ctl apps`)");
-    bool save = request.contains("save") && request["save"] == true;
-    if (save) return undeployCommand(name, true);
-    if (registry_) {
-      // Undeploying while a version is being written would leave the registry holding it.
-      const App* app = apps_.find(name);
-      if (app != nullptr && app->candidate && publishing_.contains(app->candidate->id)) {
-        return fail("undeploy: a version of '" + name +
-                    "' is being written to the registry; try again once its deploy has answered");
-      }
-      if (registry_->holds(name)) return registryUndeploy(name, respond);
-    }
-    return undeployCommand(name, false);
+  if (!config_.registryUrl.empty()) {
+    return refuse("the apps come from the registry (docs/registry.md): no config file to re-read");
   }
-  if (cmd == "restart") {
-    auto id = number("id");
-    if (!id) return fail("restart needs \"id\": a worker id (see `isolated ctl workers`)");
-    if (!recycleWorker(static_cast<uint32_t>(*id), "manual")) {
-      return fail("no serving worker with id " + std::to_string(*id));
-    }
-    return done("recycling worker " + std::to_string(*id));
-  }
-  if (cmd == "drain") {
-    auto message = pause();
-    return message ? done(*message) : fail("cannot drain: the server is not serving");
-  }
-  if (cmd == "resume") {
-    auto message = resume();
-    return message ? done(*message)
-                   : fail("cannot resume: not drained by `drain`, or the address is taken");
-  }
-  if (cmd == "scale") {
-    auto n = number("workers");
-    if (!n || *n < 1 || *n > 256) return fail("scale needs \"workers\": a number from 1 to 256");
-    if (phase_ != Phase::kServing) return fail("cannot scale: the server is not serving");
-    scale(static_cast<uint32_t>(*n));
-    return done("scaling to " + std::to_string(*n) + " workers");
-  }
-  if (cmd == "trigger-cron") {
-    std::string appName = text("app");
-    App* app = appName.empty() ? singleApp() : apps_.find(appName);
-    if (app == nullptr) {
-      return fail(appName.empty() ? "trigger-cron needs \"app\": the server has several apps"
-                                  : "trigger-cron: no app named '" + appName + "'");
-    }
-    std::vector<std::string> expressions;
-    if (std::string cron = text("cron"); !cron.empty()) {
-      expressions.push_back(cron);
-    } else {
-      for (const auto& entry : app->crons)
-        expressions.push_back(entry.schedule.expression());
-    }
-    if (expressions.empty()) {
-      return fail("trigger-cron needs \"cron\": no --cron schedule is configured");
-    }
-    for (const auto& expression : expressions) {
-      if (auto error = triggerScheduled(app->config.name, expression)) {
-        return fail("trigger-cron: " + *error);
-      }
-    }
-    return done("triggered the scheduled handler for " +
-                (expressions.size() == 1 ? "'" + expressions.front() + "'"
-                                         : std::to_string(expressions.size()) + " schedules") +
-                "; its outcome is logged");
-  }
-  return fail("unknown command '" + cmd +
-              "': expected status, workers, apps, metrics, reload, deploy, undeploy, restart, "
-              "drain, resume, scale or trigger-cron");
-}
-
-std::optional<nlohmann::json> Supervisor::deployCommand(const nlohmann::json& request,
-                                                        const ControlResponder& respond) {
-  auto fail = [](const std::string& error) {
-    return nlohmann::json{{"ok", false}, {"error", error}};
-  };
-  const App* existing = request.contains("name") && request["name"].is_string()
-                            ? apps_.find(request["name"].get<std::string>())
-                            : nullptr;
-  auto parsed = deployRequestConfig(request, existing != nullptr ? &existing->config : nullptr,
-                                    [this](const std::string& name) {
-                                      const App* app = apps_.find(name);
-                                      return app != nullptr && !app->removed;
-                                    });
-  if (auto* error = std::get_if<std::string>(&parsed)) return fail(*error);
-  AppConfig app = std::move(std::get<AppConfig>(parsed));
-  if (::access(app.scriptPath.c_str(), R_OK) != 0) {
-    return fail("deploy: cannot read " + app.scriptPath + ": " + std::strerror(errno));
-  }
-  std::string name = app.name;
-  bool save = request.contains("save") && request["save"] == true;
-  if (save) {
-    if (auto refused = refuseSave(name)) return fail(*refused + "; nothing was deployed");
-  }
-  bool runtimeOnly = !config_.configPath.empty() && !registry_;
-  std::string registryWhere = registry_ ? registry_->where() : std::string();
-  auto error = deploy(
-      std::move(app), [this, respond, name, save, runtimeOnly, registryWhere,
-                       path = config_.configPath](const std::optional<std::string>& failure) {
-        if (failure) {
-          respond({{"ok", false}, {"error", "deploy of '" + name + "' refused: " + *failure}});
-          return;
-        }
-        std::string message = "deployed '" + name + "'";
-        if (save) {
-          // The version serves: only now is it written (a refused deploy writes nothing).
-          auto saved = saveDeployed(name);
-          if (auto* refusal = std::get_if<nlohmann::json>(&saved)) return respond(*refusal);
-          message += std::get<std::string>(saved);
-        } else if (runtimeOnly) {
-          message += "; runtime only (not saved; use --save): " + path + " is unchanged";
-        }
-        if (!registryWhere.empty()) {
-          message += "; written to the registry at " + registryWhere +
-                     ": every server sharing it applies it";
-        }
-        respond({{"ok", true}, {"message", message}});
-      });
-  if (error) return fail("deploy: " + *error);
-  // With a registry, the version is written there once it has loaded, before it serves.
-  if (registry_) markForRegistry(name);
-  return std::nullopt;
+  return lifecycle_->reloadSingle(why);
 }
 
 std::string Supervisor::metricsText() {

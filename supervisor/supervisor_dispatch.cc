@@ -1,6 +1,8 @@
 // Supervisor: requests on workers. Placement of a request on a worker (tryAssign), the LoadApp
 // and RequestStart or Scheduled it needs there, the queue that waits for room, the wall-time
-// limit of requests in flight, and what a request that ended gives back.
+// limit of requests in flight, and what a request that ended gives back. Also the apps' side of
+// the workers: which apps each worker defines (LoadApp, UnloadApp, ForgetApp after an
+// eviction), and the workers' load reports, handed to the AppLifecycle.
 #include "supervisor/supervisor.h"
 
 #include <cstring>
@@ -111,6 +113,60 @@ void Supervisor::defineApp(WorkerProcess& worker, const Deployment& deployment, 
     modules[static_cast<unsigned>(i)].setText(deployment.modules[i].second);
   }
   worker.send(message);
+}
+
+void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) {
+  lifecycle_->onLoadError(worker.id(), error);
+}
+
+void Supervisor::onWorkerAppLoaded(WorkerProcess& worker, ipc::AppLoaded::Reader loaded) {
+  lifecycle_->onAppLoaded(worker.id(), loaded);
+}
+
+void Supervisor::onWorkerAppEvicted(WorkerProcess& worker, ipc::AppEvicted::Reader evicted) {
+  App* app = apps_.appOf(evicted.getApp());
+  if (app == nullptr) return;
+  std::string reason = evicted.getReason().cStr();
+  if (reason != "unload") ++app->counters.evictions;
+  logger_.debug("app isolate evicted",
+                {{"app", app->config.name}, {"worker", worker.id()}, {"reason", reason}});
+  if (reason != "unload") forget(worker, evicted.getApp());
+}
+
+void Supervisor::forget(WorkerProcess& worker, uint32_t deployment) {
+  // With a request outstanding, the worker has the isolate again (or will, on reading it), and
+  // its next eviction is the time. Otherwise nothing for the deployment is on its way to the
+  // worker, which can drop the definition (ipc/protocol.h rule 21, forgetting).
+  if (!isAlive(worker) || worker.appOutstanding.contains(deployment) ||
+      !worker.defined.contains(deployment)) {
+    return;
+  }
+  worker.defined.erase(deployment);
+  worker.forgotten.insert(deployment);
+  ipc::SmallMessageBuilder message;
+  message.initRoot<ipc::Envelope>().initForgetApp().setApp(deployment);
+  worker.send(message);
+}
+
+std::optional<uint32_t> Supervisor::validatorFor(const App& app) {
+  candidates_.resize(workers_.size());
+  ranks_.resize(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    candidates_[i] = {workers_[i]->slot, isServing(*workers_[i]), 0, 1, 0};
+  }
+  auto index = placement_.pick(app.hash, 0, candidates_, ranks_);
+  if (!index) return std::nullopt;
+  return workers_[*index]->id();
+}
+
+void Supervisor::preloadOn(uint32_t workerId, const Deployment& deployment) {
+  if (WorkerProcess* worker = findWorker(workerId)) defineApp(*worker, deployment, true);
+}
+
+void Supervisor::preloadEverywhere(const Deployment& deployment) {
+  for (auto& worker : workers_) {
+    if (isServing(*worker)) defineApp(*worker, deployment, true);
+  }
 }
 
 void Supervisor::unloadEverywhere(uint32_t deployment) {

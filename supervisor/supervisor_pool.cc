@@ -205,7 +205,10 @@ void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) 
                                 {"load_ms", hello.getStartupMs()},
                                 {"spawn_to_ready_ms", millisSince(worker.spawnedAt())}});
   // Validations and preloads first: requests sent after them wait behind them in the worker.
-  onWorkerHello(worker);
+  // At boot every app loads on its own home worker, so validation waits for the whole pool
+  // (otherwise the first worker to say Hello would load every app).
+  lifecycle_->onWorkerReady(worker.id(),
+                            phase_ != Phase::kBooting || countWorkers(isServing) >= targetWorkers_);
   maybeFinishBoot();
   // Drain the worker this one replaces before marking the next one of a reload, so that a
   // rolling reload holds at most one extra worker.
@@ -217,7 +220,7 @@ void Supervisor::onWorkerReady(WorkerProcess& worker, ipc::Hello::Reader hello) 
 
 void Supervisor::maybeFinishBoot() {
   if (phase_ != Phase::kBooting || countWorkers(isServing) < targetWorkers_ ||
-      validationsPending()) {
+      lifecycle_->validationsPending()) {
     return;
   }
   phase_ = Phase::kServing;
@@ -225,7 +228,7 @@ void Supervisor::maybeFinishBoot() {
                          {"apps", apps_.apps().size()},
                          {"startup_ms", millisSince(startedAt_)}});
   notifier_.ready("serving with " + std::to_string(countWorkers(isServing)) + " workers");
-  refreshWatch();
+  watch_->refresh();
 }
 
 void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) {
@@ -244,12 +247,7 @@ void Supervisor::onWorkerLost(WorkerProcess& worker, const std::string& reason) 
   worker.noisyOutstanding = 0;
   worker.isolates.clear();
   // A deploy being validated on this worker starts again on another.
-  for (const auto& [name, app] : apps_.apps()) {
-    if (app->candidate && app->validatingWorker == worker.id()) {
-      app->validatingWorker = 0;
-      if (phase_ != Phase::kStopping && phase_ != Phase::kStopped) startValidation(*app);
-    }
-  }
+  lifecycle_->onWorkerLost(worker.id());
   fetch_->dropWorker(worker.id());
   services_.drop(worker.id(), 0, "the worker that made it is gone");
   requests_.forgetWorker(worker.id());
@@ -350,6 +348,25 @@ void Supervisor::sendConfigure(WorkerProcess& worker) {
 }
 
 // ---- reload ----
+
+void Supervisor::restartWorkers() {
+  ++generation_;
+  reloadActive_ = true;
+  reloadQueue_.clear();
+  for (auto& worker : workers_) {
+    if (isActive(*worker)) reloadQueue_.push_back(worker->id());
+  }
+  continueReload();
+}
+
+void Supervisor::onScriptSnapshotDone() {
+  if (phase_ == Phase::kBooting) {
+    lifecycle_->createBootDeployments();
+    reconcilePool();
+  } else {
+    lifecycle_->onSnapshotDone();
+  }
+}
 
 void Supervisor::continueReload() {
   if (!reloadActive_ || (snapshotter_ && snapshotter_->busy())) return;

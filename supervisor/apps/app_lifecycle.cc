@@ -1,30 +1,63 @@
-// Supervisor: the life of an app. A version (deployment) is loaded by one worker before it
-// serves (validation); when it loads it replaces the live version, whose workers are told to
-// unload it once its requests end; when it fails the live version keeps serving. Boot, runtime
-// deploys (`ctl deploy`), undeploys, the single-script reload and the config file's SIGHUP
-// diff all go through here.
+// AppLifecycle: validate-then-switch for every version of every app (see the header).
+#include "supervisor/apps/app_lifecycle.h"
+
+#include <unistd.h>
+
 #include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <vector>
 
 #include "common/read_file.h"
 #include "config/app_diff.h"
-#include "ipc/small_message_builder.h"
-#include "supervisor/supervisor.h"
+#include "supervisor/registry/registry_boot.h"
 
 namespace isolated::supervisor {
 
-App* Supervisor::singleApp() {
+AppLifecycle::AppLifecycle(event_base* base, const ServeConfig& config, Logger& logger,
+                           AppRegistry& apps, CronTriggers& cron, LifecycleHost& host,
+                           ScriptSnapshotter* snapshotter)
+    : config_(config),
+      logger_(logger),
+      apps_(apps),
+      cron_(cron),
+      host_(host),
+      snapshotter_(snapshotter) {
+  if (config.registryUrl.empty()) return;
+  auto key = registry::loadRegistryKey(config);
+  if (auto* error = std::get_if<std::string>(&key)) throw std::runtime_error(*error);
+  char hostName[256] = "?";
+  ::gethostname(hostName, sizeof hostName - 1);
+  registry::RegistryOptions options;
+  options.url = config.registryUrl;
+  options.key = std::get<std::optional<registry::SecretKey>>(std::move(key));
+  options.timeout = registry::kRegistryTimeout;
+  options.serverName = std::string(hostName) + ":" + std::to_string(::getpid());
+  std::map<std::string, uint64_t> applied;
+  for (const auto& app : config.apps) {
+    if (app.registryVersion != 0) applied[app.name] = app.registryVersion;
+  }
+  registry_ = std::make_unique<registry::RegistrySync>(base, std::move(options), logger_, *this,
+                                                       std::move(applied));
+}
+
+void AppLifecycle::startRegistry() {
+  if (registry_) registry_->start();
+}
+
+App* AppLifecycle::singleApp() {
   if (!config_.configPath.empty() || !config_.registryUrl.empty() || apps_.apps().size() != 1) {
     return nullptr;
   }
   return apps_.apps().begin()->second.get();
 }
 
-bool Supervisor::validationsPending() const {
+bool AppLifecycle::validationsPending() const {
   return std::any_of(apps_.apps().begin(), apps_.apps().end(),
                      [](const auto& entry) { return entry.second->candidate != nullptr; });
 }
 
-std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::string& error) {
+std::shared_ptr<const Deployment> AppLifecycle::makeDeployment(App& app, std::string& error) {
   const AppConfig& config = app.candidateConfig ? *app.candidateConfig : app.config;
   auto bindings = loadBindings(config.bindings, error);
   if (!bindings) return nullptr;
@@ -35,7 +68,7 @@ std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::stri
   }
   std::string snapshot;
   // The single-script server's snapshot is made per version (the helper's generation).
-  if (snapshotter_ && config_.configPath.empty()) {
+  if (snapshotter_ != nullptr && config_.configPath.empty()) {
     snapshot = snapshotter_->pathFor(app.lastVersion + 1);
   }
   auto deployment = apps_.makeDeployment(
@@ -45,7 +78,7 @@ std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::stri
       config.isolation.value_or(config_.isolation), std::move(snapshot));
   deployment->storage = config.storage;
   deployment->services = config.services;
-  if (auto failed = registerBindings(*deployment)) {
+  if (auto failed = host_.registerBindings(*deployment)) {
     error = *failed;
     return nullptr;
   }
@@ -54,37 +87,36 @@ std::shared_ptr<const Deployment> Supervisor::makeDeployment(App& app, std::stri
   return deployment;
 }
 
-void Supervisor::startValidation(App& app) {
+void AppLifecycle::startValidation(App& app) {
   if (!app.candidate || app.validatingWorker != 0) return;
-  // The app's first home worker loads it: where its requests will go.
-  candidates_.resize(workers_.size());
-  ranks_.resize(workers_.size());
-  for (size_t i = 0; i < workers_.size(); ++i) {
-    candidates_[i] = {workers_[i]->slot, isServing(*workers_[i]), 0, 1, 0};
-  }
-  auto index = placement_.pick(app.hash, 0, candidates_, ranks_);
-  if (!index) return;  // no worker serves yet: onWorkerHello starts it
-  WorkerProcess& worker = *workers_[*index];
-  app.validatingWorker = worker.id();
+  std::optional<uint32_t> worker = host_.validatorFor(app);
+  if (!worker) return;  // no worker serves yet: onWorkerReady starts it
+  app.validatingWorker = *worker;
   logger_.debug(
       "loading app",
-      {{"app", app.config.name}, {"version", app.candidate->version}, {"worker", worker.id()}});
-  defineApp(worker, *app.candidate, true);
+      {{"app", app.config.name}, {"version", app.candidate->version}, {"worker", *worker}});
+  host_.preloadOn(*worker, *app.candidate);
 }
 
-void Supervisor::onWorkerHello(WorkerProcess& worker) {
-  // At boot every app loads on its own home worker, so validation waits for the whole pool
-  // (otherwise the first worker to say Hello would load every app).
-  bool poolUp = phase_ != Phase::kBooting || countWorkers(isServing) >= targetWorkers_;
+void AppLifecycle::onWorkerReady(uint32_t workerId, bool poolUp) {
   for (const auto& [name, app] : apps_.apps()) {
     if (!poolUp) break;
     if (app->candidate && app->validatingWorker == 0) startValidation(*app);
   }
   // A single-script server keeps its script loaded in every worker, as a warm pool.
-  if (App* app = singleApp(); app != nullptr && app->live) defineApp(worker, *app->live, true);
+  if (App* app = singleApp(); app != nullptr && app->live) host_.preloadOn(workerId, *app->live);
 }
 
-void Supervisor::promoteCandidate(App& app) {
+void AppLifecycle::onWorkerLost(uint32_t workerId) {
+  for (const auto& [name, app] : apps_.apps()) {
+    if (app->candidate && app->validatingWorker == workerId) {
+      app->validatingWorker = 0;
+      if (host_.stage() != LifecycleHost::Stage::kEnding) startValidation(*app);
+    }
+  }
+}
+
+void AppLifecycle::promote(App& app) {
   std::shared_ptr<const Deployment> previous = std::move(app.live);
   app.live = std::move(app.candidate);
   app.candidate.reset();
@@ -105,7 +137,7 @@ void Supervisor::promoteCandidate(App& app) {
     logger_.error("routes not updated", {{"app", app.config.name}, {"error", *error}});
   }
   // The old version's workers drop it once its requests and waitUntil() work end.
-  if (previous) unloadEverywhere(previous->id);
+  if (previous) host_.unloadEverywhere(previous->id);
   logger_.info(
       previous ? "app deployed" : "app loaded",
       {{"app", app.config.name}, {"version", app.live->version}, {"deployment", app.live->id}});
@@ -113,34 +145,22 @@ void Supervisor::promoteCandidate(App& app) {
   app.waiters.clear();
   for (auto& waiter : waiters)
     waiter(std::nullopt);
-  if (singleApp() == &app) {
-    for (auto& worker : workers_) {
-      if (isServing(*worker)) defineApp(*worker, *app.live, true);
-    }
-  }
+  if (singleApp() == &app) host_.preloadEverywhere(*app.live);
   if (app.restartWorkersAfter) {
     app.restartWorkersAfter = false;
-    ++generation_;
-    reloadActive_ = true;
-    reloadQueue_.clear();
-    for (auto& worker : workers_) {
-      if (isActive(*worker)) reloadQueue_.push_back(worker->id());
-    }
-    continueReload();
+    host_.restartWorkers();
   }
-  maybeFinishBoot();
-  refreshWatch();
-  pumpQueue();
+  host_.versionSettled(true);
 }
 
-void Supervisor::rejectCandidate(App& app, const std::string& error) {
+void AppLifecycle::reject(App& app, const std::string& error) {
   std::shared_ptr<const Deployment> failed = std::move(app.candidate);
   app.candidate.reset();
   app.candidateConfig.reset();
   app.validatingWorker = 0;
   app.lastError = error;
   ++app.counters.loadFailures;
-  unloadEverywhere(failed->id);
+  host_.unloadEverywhere(failed->id);
   auto waiters = std::move(app.waiters);
   app.waiters.clear();
   for (auto& waiter : waiters)
@@ -156,54 +176,55 @@ void Supervisor::rejectCandidate(App& app, const std::string& error) {
     logger_.error("app failed to load", {{"app", app.config.name}, {"error", error}});
   }
   if (!app.live) {
-    if (phase_ == Phase::kBooting && singleApp() == &app) return failBoot(error);
-    failQueue(app, 503, "app-failed",
-              "Service Unavailable: the app '" + app.config.name + "' failed to load: " + error);
+    if (host_.stage() == LifecycleHost::Stage::kBooting && singleApp() == &app) {
+      return host_.failBoot(error);
+    }
+    host_.failQueue(
+        app, 503, "app-failed",
+        "Service Unavailable: the app '" + app.config.name + "' failed to load: " + error);
     // An app deployed at runtime that never served leaves no trace; one from the config file
     // stays routed and answers 503 until a deploy or reload fixes it.
     if (!app.routed) apps_.remove(app);
   }
-  maybeFinishBoot();
-  refreshWatch();
+  host_.versionSettled(false);
 }
 
-void Supervisor::onWorkerLoadError(WorkerProcess& worker, ipc::LoadError::Reader error) {
+void AppLifecycle::onLoadError(uint32_t workerId, ipc::LoadError::Reader error) {
   std::string text = error.getFile().cStr();
   if (error.getLine() > 0) text += ":" + std::to_string(error.getLine());
   text += std::string(": ") + error.getMessage().cStr();
   App* app = apps_.appOf(error.getApp());
   if (app == nullptr) return;
-  if (app->candidate && app->candidate->id == error.getApp() &&
-      app->validatingWorker == worker.id()) {
-    return rejectCandidate(*app, text);
+  if (app->candidate && app->candidate->id == error.getApp() && app->validatingWorker == workerId) {
+    return reject(*app, text);
   }
   // A cold start of a version that loaded elsewhere failed here (a file changed, a limit at
   // start-up): the worker answers the requests it held for it with 503.
   ++app->counters.loadFailures;
   app->lastError = text;
   logger_.error("app failed to load in a worker", {{"app", app->config.name},
-                                                   {"worker", worker.id()},
+                                                   {"worker", workerId},
                                                    {"deployment", error.getApp()},
                                                    {"error", text}});
 }
 
-void Supervisor::onWorkerAppLoaded(WorkerProcess& worker, ipc::AppLoaded::Reader loaded) {
+void AppLifecycle::onAppLoaded(uint32_t workerId, ipc::AppLoaded::Reader loaded) {
   App* app = apps_.appOf(loaded.getApp());
   if (app == nullptr) return;
   if (loaded.getColdStart()) ++app->counters.coldStarts;
   logger_.debug("app isolate created", {{"app", app->config.name},
-                                        {"worker", worker.id()},
+                                        {"worker", workerId},
                                         {"load_ms", loaded.getLoadMs()},
                                         {"cold_start", loaded.getColdStart()}});
   if (app->candidate && app->candidate->id == loaded.getApp() &&
-      app->validatingWorker == worker.id()) {
+      app->validatingWorker == workerId) {
     if (loaded.hasModules() && loaded.getModules().size() > 0) pin(*app, loaded.getModules());
     if (holdForRegistry(*app)) return;  // a `ctl deploy` is written to the registry first
-    promoteCandidate(*app);
+    promote(*app);
   }
 }
 
-void Supervisor::pin(App& app, capnp::List<ipc::ModuleSource>::Reader modules) {
+void AppLifecycle::pin(App& app, capnp::List<ipc::ModuleSource>::Reader modules) {
   // The version is pinned to what the worker loaded (ipc/protocol.h rule 22), but only to text
   // that is the files' own: a worker taken over by a script it ran must not be able to hand
   // every other worker code of its choosing for an app it validated.
@@ -224,33 +245,8 @@ void Supervisor::pin(App& app, capnp::List<ipc::ModuleSource>::Reader modules) {
   app.candidate = std::move(pinned);
 }
 
-void Supervisor::onWorkerAppEvicted(WorkerProcess& worker, ipc::AppEvicted::Reader evicted) {
-  App* app = apps_.appOf(evicted.getApp());
-  if (app == nullptr) return;
-  std::string reason = evicted.getReason().cStr();
-  if (reason != "unload") ++app->counters.evictions;
-  logger_.debug("app isolate evicted",
-                {{"app", app->config.name}, {"worker", worker.id()}, {"reason", reason}});
-  if (reason != "unload") forget(worker, evicted.getApp());
-}
-
-void Supervisor::forget(WorkerProcess& worker, uint32_t deployment) {
-  // With a request outstanding, the worker has the isolate again (or will, on reading it), and
-  // its next eviction is the time. Otherwise nothing for the deployment is on its way to the
-  // worker, which can drop the definition (ipc/protocol.h rule 21, forgetting).
-  if (!isAlive(worker) || worker.appOutstanding.contains(deployment) ||
-      !worker.defined.contains(deployment)) {
-    return;
-  }
-  worker.defined.erase(deployment);
-  worker.forgotten.insert(deployment);
-  ipc::SmallMessageBuilder message;
-  message.initRoot<ipc::Envelope>().initForgetApp().setApp(deployment);
-  worker.send(message);
-}
-
-std::optional<std::string> Supervisor::deploy(AppConfig config, DeployDone done) {
-  if (phase_ != Phase::kServing) return "the server is not serving";
+std::optional<std::string> AppLifecycle::deploy(AppConfig config, DeployDone done) {
+  if (host_.stage() != LifecycleHost::Stage::kServing) return "the server is not serving";
   if (!isAppName(config.name)) {
     return "invalid app name '" + config.name +
            "': letters, digits, '-' and '_', starting with a letter or digit, at most 63";
@@ -287,20 +283,20 @@ std::optional<std::string> Supervisor::deploy(AppConfig config, DeployDone done)
   return std::nullopt;
 }
 
-std::optional<std::string> Supervisor::undeploy(const std::string& name) {
+std::optional<std::string> AppLifecycle::undeploy(const std::string& name) {
   App* app = apps_.find(name);
   if (app == nullptr) return "no app named '" + name + "'";
-  failQueue(*app, 503, "app-undeployed",
-            "Service Unavailable: the app '" + name + "' has been undeployed");
-  if (app->candidate) rejectCandidate(*app, "undeployed while loading");
-  if (app->live) unloadEverywhere(app->live->id);
+  host_.failQueue(*app, 503, "app-undeployed",
+                  "Service Unavailable: the app '" + name + "' has been undeployed");
+  if (app->candidate) reject(*app, "undeployed while loading");
+  if (app->live) host_.unloadEverywhere(app->live->id);
   apps_.remove(*app);
   cron_.rearm();
   logger_.info("app undeployed", {{"app", name}, {"in_flight", app->inFlight}});
   return std::nullopt;
 }
 
-bool Supervisor::applyConfig(const ServeConfig& next, std::string* why) {
+void AppLifecycle::applyConfig(const ServeConfig& next, std::string* why) {
   // Server-wide settings need a restart; the apps are what a reload changes.
   // The registry's apps are not the file's to change (docs/registry.md, precedence).
   auto held = [&](const std::string& name) { return registry_ && registry_->holds(name); };
@@ -341,36 +337,24 @@ bool Supervisor::applyConfig(const ServeConfig& next, std::string* why) {
                                    {"undeployed", removed.size()},
                                    {"refused", failed}});
   if (why != nullptr && failed > 0) *why = std::to_string(failed) + " apps were refused";
-  return true;
 }
 
-bool Supervisor::beginReload(std::string* why) {
+bool AppLifecycle::singleReloadRunning() {
+  App* app = singleApp();
+  return reloadWaitsForSnapshot_ || (app != nullptr && app->candidate);
+}
+
+bool AppLifecycle::reloadSingle(std::string* why) {
   auto refuse = [&](const std::string& reason) {
     logger_.warn("reload ignored", {{"reason", reason}});
     if (why != nullptr) *why = reason;
     return false;
   };
-  if (phase_ != Phase::kServing) return refuse("the server is not serving");
-  if (!config_.configPath.empty()) {
-    if (!readConfig_) return refuse("the config file cannot be re-read");
-    auto next = readConfig_();
-    if (auto* error = std::get_if<std::string>(&next)) {
-      logger_.error("reload refused: the config file does not load; the apps keep serving",
-                    {{"error", *error}});
-      if (why != nullptr) *why = "the config file does not load: " + *error;
-      return false;
-    }
-    if (configSaver_) configSaver_->read(std::get<ServeConfig>(next).configText);
-    return applyConfig(std::get<ServeConfig>(next), why);
-  }
-  if (!config_.registryUrl.empty()) {
-    return refuse("the apps come from the registry (docs/registry.md): no config file to re-read");
-  }
   App* app = singleApp();
   if (app == nullptr) return refuse("the server has no app");
   // A version still loading (or waiting for its snapshot) refuses another; a rolling restart
   // of the workers does not: the newer version restarts it.
-  if (app->candidate || reloadWaitsForSnapshot_) return refuse("a reload is already running");
+  if (singleReloadRunning()) return refuse("a reload is already running");
   // The files are re-read; a bad one refuses the reload like a script that fails to load.
   std::string bindingError;
   if (!loadBindings(app->config.bindings, bindingError)) {
@@ -381,18 +365,17 @@ bool Supervisor::beginReload(std::string* why) {
     if (why != nullptr) *why = "the script environment cannot be loaded: " + bindingError;
     return false;
   }
-  logger_.info("reloading",
-               {{"script", app->config.scriptPath}, {"workers", countWorkers(isActive)}});
+  logger_.info("reloading", {{"script", app->config.scriptPath}});
   app->restartWorkersAfter = true;
-  // With a script snapshot, the new version waits for its snapshot (onScriptSnapshotDone).
-  if (snapshotter_ && snapshotter_->start(app->lastVersion + 1, hasEnv(app->config))) {
+  // With a script snapshot, the new version waits for its snapshot (onSnapshotDone).
+  if (snapshotter_ != nullptr && snapshotter_->start(app->lastVersion + 1, hasEnv(app->config))) {
     reloadWaitsForSnapshot_ = true;
     return true;
   }
   return startSingleReload(why);
 }
 
-bool Supervisor::startSingleReload(std::string* why) {
+bool AppLifecycle::startSingleReload(std::string* why) {
   App* app = singleApp();
   std::string error;
   app->candidate = makeDeployment(*app, error);
@@ -409,22 +392,82 @@ bool Supervisor::startSingleReload(std::string* why) {
   return true;
 }
 
-void Supervisor::createBootDeployments() {
+void AppLifecycle::onSnapshotDone() {
+  if (!reloadWaitsForSnapshot_) return;
+  reloadWaitsForSnapshot_ = false;
+  startSingleReload(nullptr);
+}
+
+void AppLifecycle::createBootDeployments() {
   for (const auto& [name, app] : apps_.apps()) {
     std::string error;
     app->candidate = makeDeployment(*app, error);
-    if (!app->candidate) return failBoot(name + ": " + error);
+    if (!app->candidate) return host_.failBoot(name + ": " + error);
   }
 }
 
-void Supervisor::onScriptSnapshotDone() {
-  if (phase_ == Phase::kBooting) {
-    createBootDeployments();
-    reconcilePool();
-  } else if (reloadWaitsForSnapshot_) {
-    reloadWaitsForSnapshot_ = false;
-    startSingleReload(nullptr);
+// ---- the registry ----
+
+std::optional<std::string> AppLifecycle::applyRegistryVersion(AppConfig config,
+                                                              registry::SettleCallback settled,
+                                                              bool& busy) {
+  // A paused server or an app with a deploy loading takes the version a little later.
+  App* app = apps_.find(config.name);
+  LifecycleHost::Stage stage = host_.stage();
+  if (stage == LifecycleHost::Stage::kPaused || stage == LifecycleHost::Stage::kBooting ||
+      (app != nullptr && app->candidate)) {
+    busy = true;
+    return std::nullopt;
   }
+  return deploy(std::move(config), std::move(settled));
+}
+
+void AppLifecycle::removeRegistryApp(const std::string& name) {
+  if (apps_.find(name) != nullptr) undeploy(name);
+}
+
+void AppLifecycle::markForRegistry(const std::string& name) {
+  // Forget candidates that settled without reaching the registry (refused by their worker).
+  std::erase_if(toPublish_, [&](uint32_t id) {
+    App* owner = apps_.appOf(id);
+    return owner == nullptr || !owner->candidate || owner->candidate->id != id;
+  });
+  App* app = apps_.find(name);
+  if (app != nullptr && app->candidate) toPublish_.insert(app->candidate->id);
+}
+
+bool AppLifecycle::publishing(const std::string& name) {
+  const App* app = apps_.find(name);
+  return app != nullptr && app->candidate && publishing_.contains(app->candidate->id);
+}
+
+bool AppLifecycle::holdForRegistry(App& app) {
+  if (!registry_ || !app.candidate) return false;
+  uint32_t id = app.candidate->id;
+  if (publishing_.contains(id)) return true;  // validated again elsewhere: the write decides
+  if (toPublish_.erase(id) == 0) return false;
+  const Deployment& candidate = *app.candidate;
+  if (candidate.modules.empty()) {
+    reject(app,
+           "its files were not pinned (over 16 MB of source, or changed while the "
+           "version was validated), so the registry cannot hold them");
+    return true;
+  }
+  const AppConfig& config = app.candidateConfig ? *app.candidateConfig : app.config;
+  publishing_.insert(id);
+  registry_->publish(registry::recordOf(config, candidate.bindings, candidate.modules),
+                     [this, id](const std::optional<std::string>& error) {
+                       publishing_.erase(id);
+                       App* owner = apps_.appOf(id);
+                       if (owner == nullptr || !owner->candidate || owner->candidate->id != id) {
+                         // Undeployed (or refused) while the write ran; a later read of the
+                         // registry settles it.
+                         return;
+                       }
+                       if (error) return reject(*owner, *error);
+                       promote(*owner);
+                     });
+  return true;
 }
 
 }  // namespace isolated::supervisor

@@ -1,14 +1,12 @@
-// Supervisor: `serve --watch`. The files the apps are made of are watched (FileWatcher); a
-// change reloads what it concerns with SIGHUP's semantics: a single script's rolling reload
-// (the new version validated by one worker first, a broken edit refused while the old version
-// keeps serving), or, with --config, the file read again and its difference applied, and a
-// redeploy of each app whose script, imports or binding files changed.
+// WatchReloads: `serve --watch` (see the header).
+#include "supervisor/watch/watch_reloads.h"
+
 #include <filesystem>
+#include <utility>
 
 #include "common/syscall.h"
-#include "supervisor/supervisor.h"
 
-namespace isolated::supervisor {
+namespace isolated::supervisor::watch {
 
 namespace {
 
@@ -58,13 +56,30 @@ std::string joined(const std::set<std::string>& paths) {
 
 }  // namespace
 
-void Supervisor::refreshWatch() {
-  if (!config_.watch || phase_ != Phase::kServing) return;
+WatchReloads::WatchReloads(event_base* base, event::Dispatcher& dispatcher,
+                           const ServeConfig& config, Logger& logger, AppRegistry& apps,
+                           AppLifecycle& lifecycle, std::function<bool()> serving,
+                           std::function<void()> reload)
+    : base_(base),
+      config_(config),
+      logger_(logger),
+      apps_(apps),
+      lifecycle_(lifecycle),
+      serving_(std::move(serving)),
+      reload_(std::move(reload)),
+      retry_(dispatcher, [this] {
+        std::set<std::string> pending = std::move(pending_);
+        pending_.clear();
+        onChange(pending);
+      }) {}
+
+void WatchReloads::refresh() {
+  if (!config_.watch || !serving_()) return;
   if (!watcher_) {
     try {
-      watcher_ = std::make_unique<watch::FileWatcher>(
+      watcher_ = std::make_unique<FileWatcher>(
           base_, kWatchDebounce,
-          [this](const std::set<std::string>& changed) { onWatchedChange(changed); });
+          [this](const std::set<std::string>& changed) { onChange(changed); });
     } catch (const SyscallError& e) {
       logger_.error("--watch: cannot watch files; changes need SIGHUP", {{"error", e.what()}});
       return;
@@ -83,21 +98,20 @@ void Supervisor::refreshWatch() {
   logger_.debug("watching files", {{"files", files.size()}});
 }
 
-void Supervisor::onWatchedChange(const std::set<std::string>& changed) {
-  if (phase_ != Phase::kServing) return;
+void WatchReloads::onChange(const std::set<std::string>& changed) {
+  if (!serving_()) return;
   std::set<std::string> later;
   auto retryLater = [&](const std::set<std::string>& paths) {
     later.insert(paths.begin(), paths.end());
   };
   if (config_.configPath.empty()) {
-    App* app = singleApp();
-    if (app == nullptr) return;
+    if (lifecycle_.singleApp() == nullptr) return;
     // A version still loading would refuse the reload: this edit is tried once it settles.
-    if (app->candidate || reloadWaitsForSnapshot_) {
+    if (lifecycle_.singleReloadRunning()) {
       retryLater(changed);
     } else {
       logger_.info("files changed, reloading", {{"files", joined(changed)}});
-      beginReload();
+      reload_();
     }
   } else {
     // Apps loading a version started before this change may have read the old files.
@@ -107,7 +121,7 @@ void Supervisor::onWatchedChange(const std::set<std::string>& changed) {
     }
     if (changed.contains(config_.configPath)) {
       logger_.info("config file changed, reloading", {{"config", config_.configPath}});
-      beginReload();
+      reload_();
     }
     for (const auto& [name, app] : apps_.apps()) {
       if (app->removed) continue;
@@ -123,14 +137,14 @@ void Supervisor::onWatchedChange(const std::set<std::string>& changed) {
       }
       if (app->candidate) continue;  // the config's new version of it reads the files anew
       logger_.info("files changed, redeploying", {{"app", name}, {"files", joined(mine)}});
-      if (auto error = deploy(app->config, {})) {
+      if (auto error = lifecycle_.deploy(app->config, {})) {
         logger_.error("--watch: app not redeployed", {{"app", name}, {"error", *error}});
       }
     }
   }
   if (later.empty()) return;
-  watchPending_.insert(later.begin(), later.end());
-  if (!watchRetry_.armed()) watchRetry_.arm(kWatchRetryMs);
+  pending_.insert(later.begin(), later.end());
+  if (!retry_.armed()) retry_.arm(kWatchRetryMs);
 }
 
-}  // namespace isolated::supervisor
+}  // namespace isolated::supervisor::watch
