@@ -26,13 +26,14 @@
 #include "supervisor/apps/deploy_commands.h"
 #include "supervisor/control_commands.h"
 #include "supervisor/control_server.h"
+#include "tests/lifecycle_surroundings.h"
 
 namespace {
 
 using namespace isolated::supervisor;
 
 // The server behind the commands: serving, two workers, nothing to recycle.
-class StandInServer : public OperatorActions, public LifecycleHost {
+class StandInServer : public OperatorActions, public InertLifecycleHost {
  public:
   // OperatorActions
   ServerStatus snapshot() const override {
@@ -58,18 +59,6 @@ class StandInServer : public OperatorActions, public LifecycleHost {
     if (auto* error = std::get_if<std::string>(&parsed)) return *error;
     return std::nullopt;
   }
-
-  // LifecycleHost: no worker serves, so a deploy stays loading until it is undeployed.
-  Stage stage() const override { return Stage::kServing; }
-  std::optional<uint32_t> validatorFor(const App&) override { return std::nullopt; }
-  void preloadOn(uint32_t, const Deployment&) override {}
-  void preloadEverywhere(const Deployment&) override {}
-  void unloadEverywhere(uint32_t) override {}
-  void failQueue(App&, int, std::string_view, const std::string&) override {}
-  std::optional<std::string> registerBindings(const Deployment&) override { return std::nullopt; }
-  void restartWorkers() override {}
-  void versionSettled(bool) override {}
-  void failBoot(const std::string&) override {}
 };
 
 isolated::AppConfig appNamed(const std::string& name, const std::string& route) {
@@ -82,23 +71,19 @@ isolated::AppConfig appNamed(const std::string& name, const std::string& route) 
 }
 
 // One server for the whole run: libFuzzer calls the target millions of times.
-struct Fixture {
-  Fixture() : logger(isolated::LogLevel::kError, isolated::LogFormat::kText, devNull()) {
+struct Fixture : LifecycleSurroundings {
+  Fixture() : LifecycleSurroundings(devNull()) {
     char pattern[] = "/tmp/isolated-fuzz-ctl-XXXXXX";
     if (mkdtemp(pattern) == nullptr) std::abort();
     dir = pattern;
     path = dir + "/ctl.sock";
-    base = isolated::makeEventBase(0);
-    dispatcher = std::make_unique<isolated::event::Dispatcher>(base.get());
     config.apps = {appNamed("shop", "shop.example/*"), appNamed("blog", "blog.example/*")};
     config.configPath = dir + "/isolated.toml";  // never written: --save is refused
     for (const auto& app : config.apps)
       apps.add(app).routed = true;
     if (apps.rebuildRoutes()) std::abort();
-    cron = std::make_unique<CronTriggers>(*dispatcher, apps, logger,
-                                          [](App&, const std::string&, double) {});
     lifecycle =
-        std::make_unique<AppLifecycle>(base.get(), config, logger, apps, *cron, server, nullptr);
+        std::make_unique<AppLifecycle>(base.get(), config, logger, apps, cron, server, nullptr);
     deploys = std::make_unique<DeployCommands>(config, logger, apps, *lifecycle);
     commands = std::make_unique<ControlCommands>(config, server, apps, *lifecycle, *deploys);
     control = std::make_unique<ControlServer>(base.get(), path, *commands, logger);
@@ -128,15 +113,9 @@ struct Fixture {
     apps.collect();
   }
 
-  isolated::Logger logger;
   StandInServer server;
   std::string dir;
   std::string path;
-  isolated::ServeConfig config;
-  isolated::EventBasePtr base;
-  std::unique_ptr<isolated::event::Dispatcher> dispatcher;
-  AppRegistry apps;
-  std::unique_ptr<CronTriggers> cron;
   std::unique_ptr<AppLifecycle> lifecycle;
   std::unique_ptr<DeployCommands> deploys;
   std::unique_ptr<ControlCommands> commands;

@@ -7,7 +7,6 @@
 #include "supervisor/apps/app_lifecycle.h"
 
 #include <capnp/message.h>
-#include <event2/event.h>
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -15,8 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/event_handles.h"
-#include "event/dispatcher.h"
+#include "tests/lifecycle_surroundings.h"
 
 namespace isolated::supervisor {
 namespace {
@@ -61,16 +59,16 @@ AppConfig appNamed(const std::string& name, std::vector<std::string> routes) {
   return app;
 }
 
-class AppLifecycleTest : public ::testing::Test {
+class AppLifecycleTest : public ::testing::Test, protected LifecycleSurroundings {
  protected:
   // `configPath` empty and one app: a single-script server.
-  void start(std::vector<AppConfig> apps, std::string configPath = "/etc/isolated.toml") {
-    config_.configPath = std::move(configPath);
-    config_.apps = std::move(apps);
-    for (const auto& app : config_.apps)
-      apps_.add(app).routed = true;
-    ASSERT_EQ(apps_.rebuildRoutes(), std::nullopt);
-    lifecycle_.emplace(base_.get(), config_, logger_, apps_, cron_, host_, nullptr);
+  void start(std::vector<AppConfig> list, std::string configPath = "/etc/isolated.toml") {
+    config.configPath = std::move(configPath);
+    config.apps = std::move(list);
+    for (const auto& app : config.apps)
+      apps.add(app).routed = true;
+    ASSERT_EQ(apps.rebuildRoutes(), std::nullopt);
+    lifecycle_.emplace(base.get(), config, logger, apps, cron, host_, nullptr);
   }
 
   // The worker's reports, as the supervisor decodes them from its channel.
@@ -94,19 +92,13 @@ class AppLifecycleTest : public ::testing::Test {
     host_.current = LifecycleHost::Stage::kBooting;
     lifecycle_->createBootDeployments();
     lifecycle_->onWorkerReady(1, true);
-    for (const auto& [name, app] : apps_.apps())
+    for (const auto& [name, app] : apps.apps())
       loaded(1, app->candidate->id);
     host_.current = LifecycleHost::Stage::kServing;
     host_.preloads.clear();
     host_.settled.clear();
   }
 
-  EventBasePtr base_{event_base_new()};
-  event::Dispatcher dispatcher_{base_.get()};
-  Logger logger_{LogLevel::kError, LogFormat::kText};
-  ServeConfig config_;
-  AppRegistry apps_;
-  CronTriggers cron_{dispatcher_, apps_, logger_, [](App&, const std::string&, double) {}};
   FakeHost host_;
   std::optional<AppLifecycle> lifecycle_;
 };
@@ -121,16 +113,16 @@ TEST_F(AppLifecycleTest, AtBootEveryAppWaitsForThePoolThenServesOnceItsWorkerLoa
   EXPECT_TRUE(host_.preloads.empty());
   lifecycle_->onWorkerReady(1, true);
   ASSERT_EQ(host_.preloads.size(), 2u);
-  EXPECT_EQ(apps_.find("shop")->validatingWorker, 1u);
-  EXPECT_EQ(apps_.find("shop")->live, nullptr);
+  EXPECT_EQ(apps.find("shop")->validatingWorker, 1u);
+  EXPECT_EQ(apps.find("shop")->live, nullptr);
 
-  uint32_t shop = apps_.find("shop")->candidate->id;
+  uint32_t shop = apps.find("shop")->candidate->id;
   loaded(1, shop);
-  EXPECT_NE(apps_.find("shop")->live, nullptr);
-  EXPECT_EQ(apps_.find("shop")->live->id, shop);
-  EXPECT_EQ(apps_.find("shop")->candidate, nullptr);
+  EXPECT_NE(apps.find("shop")->live, nullptr);
+  EXPECT_EQ(apps.find("shop")->live->id, shop);
+  EXPECT_EQ(apps.find("shop")->candidate, nullptr);
   EXPECT_TRUE(lifecycle_->validationsPending());  // blog still loading
-  loaded(1, apps_.find("blog")->candidate->id);
+  loaded(1, apps.find("blog")->candidate->id);
   EXPECT_FALSE(lifecycle_->validationsPending());
   EXPECT_EQ(host_.settled, (std::vector<bool>{true, true}));
   EXPECT_TRUE(host_.unloaded.empty());  // no earlier version to drop
@@ -139,12 +131,12 @@ TEST_F(AppLifecycleTest, AtBootEveryAppWaitsForThePoolThenServesOnceItsWorkerLoa
 TEST_F(AppLifecycleTest, ANewVersionServesOnlyOnceLoadedAndTheOldOneIsUnloaded) {
   start({appNamed("shop", {"shop.example/*"})});
   boot();
-  uint32_t first = apps_.find("shop")->live->id;
+  uint32_t first = apps.find("shop")->live->id;
   std::vector<std::optional<std::string>> told;
   auto error = lifecycle_->deploy(appNamed("shop", {"shop.example/*"}),
                                   [&](const std::optional<std::string>& e) { told.push_back(e); });
   ASSERT_EQ(error, std::nullopt);
-  App& app = *apps_.find("shop");
+  App& app = *apps.find("shop");
   ASSERT_NE(app.candidate, nullptr);
   uint32_t second = app.candidate->id;
   EXPECT_EQ(app.live->id, first);  // the old version serves while the new one loads
@@ -163,14 +155,14 @@ TEST_F(AppLifecycleTest, ANewVersionServesOnlyOnceLoadedAndTheOldOneIsUnloaded) 
 TEST_F(AppLifecycleTest, AVersionItsWorkerCannotLoadIsRefusedAndTheOldOneKeepsServing) {
   start({appNamed("shop", {"shop.example/*"})});
   boot();
-  uint32_t first = apps_.find("shop")->live->id;
+  uint32_t first = apps.find("shop")->live->id;
   std::vector<std::optional<std::string>> told;
   ASSERT_EQ(lifecycle_->deploy(appNamed("shop", {"shop.example/*"}),
                                [&](const std::optional<std::string>& e) { told.push_back(e); }),
             std::nullopt);
-  uint32_t second = apps_.find("shop")->candidate->id;
+  uint32_t second = apps.find("shop")->candidate->id;
   failed(1, second, "SyntaxError: Unexpected token");
-  App& app = *apps_.find("shop");
+  App& app = *apps.find("shop");
   EXPECT_EQ(app.live->id, first);
   EXPECT_EQ(app.candidate, nullptr);
   EXPECT_EQ(app.lastError, "app.js:3: SyntaxError: Unexpected token");
@@ -186,7 +178,7 @@ TEST_F(AppLifecycleTest, OnlyTheValidatingWorkerDecidesAndALostOneHandsTheLoadOn
   start({appNamed("shop", {"shop.example/*"})});
   boot();
   ASSERT_EQ(lifecycle_->deploy(appNamed("shop", {"shop.example/*"}), {}), std::nullopt);
-  App& app = *apps_.find("shop");
+  App& app = *apps.find("shop");
   uint32_t second = app.candidate->id;
   // Worker 2's reports about the candidate (a cold start there) switch nothing.
   loaded(2, second);
@@ -210,7 +202,7 @@ TEST_F(AppLifecycleTest, WhileEndingALostValidatorHandsNothingOn) {
   size_t before = host_.preloads.size();
   host_.current = LifecycleHost::Stage::kEnding;
   lifecycle_->onWorkerLost(1);
-  EXPECT_EQ(apps_.find("shop")->validatingWorker, 0u);
+  EXPECT_EQ(apps.find("shop")->validatingWorker, 0u);
   EXPECT_EQ(host_.preloads.size(), before);
 }
 
@@ -218,7 +210,7 @@ TEST_F(AppLifecycleTest, DeploysAreRefusedBeforeAnythingSwitches) {
   start({appNamed("shop", {"shop.example/*"})});
   boot();
   EXPECT_EQ(lifecycle_->deploy(appNamed("blog", {"shop.example/*"}), {}).has_value(), true);
-  EXPECT_EQ(apps_.find("blog"), nullptr);  // a clashing route leaves no app behind
+  EXPECT_EQ(apps.find("blog"), nullptr);  // a clashing route leaves no app behind
   auto badCron = appNamed("blog", {"blog.example/*"});
   badCron.crons = {"61 * * * *"};
   auto error = lifecycle_->deploy(badCron, {});
@@ -237,11 +229,11 @@ TEST_F(AppLifecycleTest, DeploysAreRefusedBeforeAnythingSwitches) {
 TEST_F(AppLifecycleTest, UndeployFailsTheQueueUnloadsAndUnroutes) {
   start({appNamed("shop", {"shop.example/*"}), appNamed("blog", {"blog.example/*"})});
   boot();
-  uint32_t live = apps_.find("shop")->live->id;
+  uint32_t live = apps.find("shop")->live->id;
   ASSERT_EQ(lifecycle_->undeploy("shop"), std::nullopt);
-  EXPECT_EQ(apps_.find("shop"), nullptr);
-  EXPECT_EQ(apps_.route("shop.example", "/"), nullptr);
-  EXPECT_NE(apps_.route("blog.example", "/"), nullptr);
+  EXPECT_EQ(apps.find("shop"), nullptr);
+  EXPECT_EQ(apps.route("shop.example", "/"), nullptr);
+  EXPECT_NE(apps.route("blog.example", "/"), nullptr);
   EXPECT_EQ(host_.failedQueues,
             (std::vector<std::pair<std::string, std::string>>{{"shop", "app-undeployed"}}));
   EXPECT_EQ(host_.unloaded, std::vector<uint32_t>{live});
@@ -252,9 +244,9 @@ TEST_F(AppLifecycleTest, ARuntimeAppThatNeverLoadedLeavesNoTrace) {
   start({appNamed("shop", {"shop.example/*"})});
   boot();
   ASSERT_EQ(lifecycle_->deploy(appNamed("blog", {"blog.example/*"}), {}), std::nullopt);
-  EXPECT_EQ(apps_.route("blog.example", "/"), nullptr);  // routed only once it serves
-  failed(1, apps_.find("blog")->candidate->id, "boom");
-  EXPECT_EQ(apps_.find("blog"), nullptr);
+  EXPECT_EQ(apps.route("blog.example", "/"), nullptr);  // routed only once it serves
+  failed(1, apps.find("blog")->candidate->id, "boom");
+  EXPECT_EQ(apps.find("blog"), nullptr);
   EXPECT_EQ(host_.failedQueues,
             (std::vector<std::pair<std::string, std::string>>{{"blog", "app-failed"}}));
 }

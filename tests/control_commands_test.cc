@@ -4,7 +4,6 @@
 // tests/deploy_save_test.cc's and tests/tenancy_test.cc's.
 #include "supervisor/control_commands.h"
 
-#include <event2/event.h>
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -12,13 +11,12 @@
 #include <utility>
 #include <vector>
 
-#include "common/event_handles.h"
-#include "event/dispatcher.h"
+#include "tests/lifecycle_surroundings.h"
 
 namespace isolated::supervisor {
 namespace {
 
-class FakeServer : public OperatorActions, public LifecycleHost {
+class FakeServer : public OperatorActions, public InertLifecycleHost {
  public:
   bool isServing = true;
   bool reloadRefused = false;
@@ -55,20 +53,9 @@ class FakeServer : public OperatorActions, public LifecycleHost {
     actions.push_back("cron " + app + " " + cron);
     return std::nullopt;
   }
-
-  Stage stage() const override { return Stage::kServing; }
-  std::optional<uint32_t> validatorFor(const App&) override { return std::nullopt; }
-  void preloadOn(uint32_t, const Deployment&) override {}
-  void preloadEverywhere(const Deployment&) override {}
-  void unloadEverywhere(uint32_t) override {}
-  void failQueue(App&, int, std::string_view, const std::string&) override {}
-  std::optional<std::string> registerBindings(const Deployment&) override { return std::nullopt; }
-  void restartWorkers() override {}
-  void versionSettled(bool) override {}
-  void failBoot(const std::string&) override {}
 };
 
-class ControlCommandsTest : public ::testing::Test {
+class ControlCommandsTest : public ::testing::Test, protected LifecycleSurroundings {
  protected:
   void SetUp() override {
     AppConfig shop;
@@ -80,12 +67,12 @@ class ControlCommandsTest : public ::testing::Test {
     blog.name = "blog";
     blog.routes = {"blog.example/*"};
     blog.crons.clear();
-    config_.apps = {shop, blog};
-    config_.configPath = "/etc/isolated.toml";
-    for (const auto& app : config_.apps)
-      apps_.add(app).routed = true;
-    ASSERT_EQ(apps_.rebuildRoutes(), std::nullopt);
-    apps_.find("shop")->crons = parseCrons(shop.crons);
+    config.apps = {shop, blog};
+    config.configPath = "/etc/isolated.toml";
+    for (const auto& app : config.apps)
+      apps.add(app).routed = true;
+    ASSERT_EQ(apps.rebuildRoutes(), std::nullopt);
+    apps.find("shop")->crons = parseCrons(shop.crons);
   }
 
   nlohmann::json run(const nlohmann::json& request) {
@@ -95,16 +82,10 @@ class ControlCommandsTest : public ::testing::Test {
     return reply.value_or(nlohmann::json{});
   }
 
-  EventBasePtr base_{event_base_new()};
-  event::Dispatcher dispatcher_{base_.get()};
-  Logger logger_{LogLevel::kError, LogFormat::kText};
-  ServeConfig config_;
-  AppRegistry apps_;
-  CronTriggers cron_{dispatcher_, apps_, logger_, [](App&, const std::string&, double) {}};
   FakeServer server_;
-  AppLifecycle lifecycle_{base_.get(), config_, logger_, apps_, cron_, server_, nullptr};
-  DeployCommands deploys_{config_, logger_, apps_, lifecycle_};
-  ControlCommands commands_{config_, server_, apps_, lifecycle_, deploys_};
+  AppLifecycle lifecycle_{base.get(), config, logger, apps, cron, server_, nullptr};
+  DeployCommands deploys_{config, logger, apps, lifecycle_};
+  ControlCommands commands_{config, server_, apps, lifecycle_, deploys_};
 };
 
 TEST_F(ControlCommandsTest, ScaleIsBoundedAndNeedsAServingServer) {
@@ -168,7 +149,7 @@ TEST_F(ControlCommandsTest, UndeployOfAnAppTakesItOutAndSaysTheFileIsUnchanged) 
   EXPECT_EQ(reply["message"],
             "undeployed 'blog'; its requests in flight finish; runtime only (not saved; use "
             "--save): a reload or restart applies /etc/isolated.toml again");
-  EXPECT_EQ(apps_.find("blog"), nullptr);
+  EXPECT_EQ(apps.find("blog"), nullptr);
   EXPECT_EQ(run({{"cmd", "undeploy"}, {"name", "blog"}})["error"], "no app named 'blog'");
 }
 

@@ -358,12 +358,7 @@ bool AppLifecycle::reloadSingle(std::string* why) {
   // The files are re-read; a bad one refuses the reload like a script that fails to load.
   std::string bindingError;
   if (!loadBindings(app->config.bindings, bindingError)) {
-    logger_.error(
-        "reload refused: the script environment cannot be loaded; old workers keep "
-        "serving",
-        {{"error", bindingError}});
-    if (why != nullptr) *why = "the script environment cannot be loaded: " + bindingError;
-    return false;
+    return refuseEnvironment(bindingError, why);
   }
   logger_.info("reloading", {{"script", app->config.scriptPath}});
   app->restartWorkersAfter = true;
@@ -375,18 +370,20 @@ bool AppLifecycle::reloadSingle(std::string* why) {
   return startSingleReload(why);
 }
 
+bool AppLifecycle::refuseEnvironment(const std::string& error, std::string* why) {
+  logger_.error("reload refused: the script environment cannot be loaded; old workers keep serving",
+                {{"error", error}});
+  if (why != nullptr) *why = "the script environment cannot be loaded: " + error;
+  return false;
+}
+
 bool AppLifecycle::startSingleReload(std::string* why) {
   App* app = singleApp();
   std::string error;
   app->candidate = makeDeployment(*app, error);
   if (!app->candidate) {
     app->restartWorkersAfter = false;
-    logger_.error(
-        "reload refused: the script environment cannot be loaded; old workers keep "
-        "serving",
-        {{"error", error}});
-    if (why != nullptr) *why = "the script environment cannot be loaded: " + error;
-    return false;
+    return refuseEnvironment(error, why);
   }
   startValidation(*app);
   return true;

@@ -139,6 +139,8 @@ class AppLifecycle : public registry::RegistryApplier {
   void reject(App& app, const std::string& error);
   // The next single-script version, once its snapshot (if any) is made.
   bool startSingleReload(std::string* why);
+  // A single-script reload whose vars, secrets or bindings do not load: logged, `why` set, false.
+  bool refuseEnvironment(const std::string& error, std::string* why);
   // Rule 22: the candidate runs `modules` (as its validating worker read them) in every worker,
   // if each is still its file's text; otherwise it stays unpinned (a warning).
   void pin(App& app, capnp::List<ipc::ModuleSource>::Reader modules);
