@@ -598,7 +598,9 @@ bench_profile() {
   if [[ "${profiler}" == callgrind || "${profiler}" == both ]]; then
     bench_callgrind "${label}" "${port}" "${flags[@]}"
   fi
-  if [[ "${profiler}" == none ]]; then
+  if [[ "${profiler}" == none && "${PROFILER}" == none ]]; then
+    note "PROFILER=none: no per-function profile"
+  elif [[ "${profiler}" == none ]]; then
     note "no profiler available (perf cannot sample, valgrind missing): no per-function profile"
   fi
 
