@@ -104,9 +104,8 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
   lifecycle_ = std::make_unique<AppLifecycle>(base_, config_, logger_, apps_, cron_, host,
                                               snapshotter_.get());
   deployCommands_ = std::make_unique<DeployCommands>(config_, logger_, apps_, *lifecycle_);
-  watch_ = std::make_unique<watch::WatchReloads>(
-      base_, dispatcher_, config_, logger_, apps_, *lifecycle_,
-      [this] { return phase_ == Phase::kServing; }, [this] { beginReload(); });
+  watch_ = std::make_unique<watch::WatchReloads>(base_, dispatcher_, config_, logger_, apps_,
+                                                 *lifecycle_, *this);
 
   if (!config.controlSocketPath.empty()) {
     controlCommands_ =

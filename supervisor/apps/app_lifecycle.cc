@@ -99,9 +99,10 @@ void AppLifecycle::startValidation(App& app) {
 }
 
 void AppLifecycle::onWorkerReady(uint32_t workerId, bool poolUp) {
-  for (const auto& [name, app] : apps_.apps()) {
-    if (!poolUp) break;
-    if (app->candidate && app->validatingWorker == 0) startValidation(*app);
+  if (poolUp) {
+    for (const auto& [name, app] : apps_.apps()) {
+      if (app->candidate && app->validatingWorker == 0) startValidation(*app);
+    }
   }
   // A single-script server keeps its script loaded in every worker, as a warm pool.
   if (App* app = singleApp(); app != nullptr && app->live) host_.preloadOn(workerId, *app->live);

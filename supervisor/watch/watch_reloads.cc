@@ -58,15 +58,13 @@ std::string joined(const std::set<std::string>& paths) {
 
 WatchReloads::WatchReloads(event_base* base, event::Dispatcher& dispatcher,
                            const ServeConfig& config, Logger& logger, AppRegistry& apps,
-                           AppLifecycle& lifecycle, std::function<bool()> serving,
-                           std::function<void()> reload)
+                           AppLifecycle& lifecycle, OperatorActions& server)
     : base_(base),
       config_(config),
       logger_(logger),
       apps_(apps),
       lifecycle_(lifecycle),
-      serving_(std::move(serving)),
-      reload_(std::move(reload)),
+      server_(server),
       retry_(dispatcher, [this] {
         std::set<std::string> pending = std::move(pending_);
         pending_.clear();
@@ -74,7 +72,7 @@ WatchReloads::WatchReloads(event_base* base, event::Dispatcher& dispatcher,
       }) {}
 
 void WatchReloads::refresh() {
-  if (!config_.watch || !serving_()) return;
+  if (!config_.watch || !server_.serving()) return;
   if (!watcher_) {
     try {
       watcher_ = std::make_unique<FileWatcher>(
@@ -99,7 +97,7 @@ void WatchReloads::refresh() {
 }
 
 void WatchReloads::onChange(const std::set<std::string>& changed) {
-  if (!serving_()) return;
+  if (!server_.serving()) return;
   std::set<std::string> later;
   auto retryLater = [&](const std::set<std::string>& paths) {
     later.insert(paths.begin(), paths.end());
@@ -111,7 +109,7 @@ void WatchReloads::onChange(const std::set<std::string>& changed) {
       retryLater(changed);
     } else {
       logger_.info("files changed, reloading", {{"files", joined(changed)}});
-      reload_();
+      server_.beginReload(nullptr);
     }
   } else {
     // Apps loading a version started before this change may have read the old files.
@@ -121,7 +119,7 @@ void WatchReloads::onChange(const std::set<std::string>& changed) {
     }
     if (changed.contains(config_.configPath)) {
       logger_.info("config file changed, reloading", {{"config", config_.configPath}});
-      reload_();
+      server_.beginReload(nullptr);
     }
     for (const auto& [name, app] : apps_.apps()) {
       if (app->removed) continue;

@@ -7,13 +7,12 @@
 //
 // Invariant: a change that arrives while the version it concerns is still loading is kept and
 // tried again (every 300 ms) until it applies, so the last edit always ends up served.
-// Lifetime: holds references to the AppRegistry and AppLifecycle, which outlive it.
+// Lifetime: holds references to the AppRegistry, AppLifecycle and server, which outlive it.
 // Threading: the supervisor's loop only.
 #pragma once
 
 #include <event2/event.h>
 
-#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -23,17 +22,17 @@
 #include "event/dispatcher.h"
 #include "supervisor/apps/app_lifecycle.h"
 #include "supervisor/apps/app_registry.h"
+#include "supervisor/operator_actions.h"
 #include "supervisor/watch/file_watcher.h"
 
 namespace isolated::supervisor::watch {
 
 class WatchReloads {
  public:
-  // `serving`: whether the server serves (changes are ignored otherwise). `reload`: SIGHUP's
-  // reload (the config file re-read, or the single script's rolling reload).
+  // `server`: whether it serves (changes are ignored otherwise), and SIGHUP's reload (the
+  // config file re-read, or the single script's rolling reload).
   WatchReloads(event_base* base, event::Dispatcher& dispatcher, const ServeConfig& config,
-               Logger& logger, AppRegistry& apps, AppLifecycle& lifecycle,
-               std::function<bool()> serving, std::function<void()> reload);
+               Logger& logger, AppRegistry& apps, AppLifecycle& lifecycle, OperatorActions& server);
   WatchReloads(const WatchReloads&) = delete;
   WatchReloads& operator=(const WatchReloads&) = delete;
 
@@ -49,8 +48,7 @@ class WatchReloads {
   Logger& logger_;
   AppRegistry& apps_;
   AppLifecycle& lifecycle_;
-  std::function<bool()> serving_;
-  std::function<void()> reload_;
+  OperatorActions& server_;
   // Null until the server serves (or when --watch is off).
   std::unique_ptr<FileWatcher> watcher_;
   // Changes whose reload was still running, tried again by retry_.
