@@ -1,6 +1,6 @@
 // Supervisor: construction, the run loop, signals, reaping, housekeeping and the shutdown
-// sequence. The pool, requests and operator actions live in supervisor_pool.cc,
-// supervisor_requests.cc and supervisor_control.cc.
+// sequence. The pool's events, requests and operator actions live in supervisor_pool.cc,
+// supervisor_requests.cc and supervisor_control.cc; the pool itself is a WorkerPool's.
 #include "supervisor/supervisor.h"
 
 #include <signal.h>
@@ -30,21 +30,29 @@ constexpr auto kFetchTimeoutMargin = std::chrono::seconds(1);
 
 }  // namespace
 
+std::vector<std::string> Supervisor::workerArguments(std::vector<std::string> command,
+                                                     const ServeConfig& config) {
+  command.insert(command.end(),
+                 {"--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
+                  config.logFormat == LogFormat::kJson ? "json" : "text"});
+  if (!config.builtinsSnapshot) command.push_back("--no-builtins-snapshot");
+  if (config.sharedIsolate) command.push_back("--shared-isolate");
+  return command;
+}
+
 Supervisor::Supervisor(event_base* base, const ServeConfig& config,
                        std::vector<std::string> workerCommand, Logger& logger,
                        std::vector<std::string> snapshotCommand, ConfigReader readConfig)
     : base_(base),
       config_(config),
-      workerCommand_(std::move(workerCommand)),
       logger_(logger),
       libeventLog_(logger),
       dispatcher_(base),
       readConfig_(std::move(readConfig)),
       random_(std::random_device{}()),
       startedAt_(Clock::now()),
-      targetWorkers_(config.workers),
-      minWorkers_(std::min(config.minWorkers, config.workers)),
-      maxWorkers_(std::max(config.maxWorkers, config.workers)) {
+      pool_(base, dispatcher_, clock_, config, workerArguments(std::move(workerCommand), config),
+            logger, *this, *this) {
   if (config.apps.empty() && config.registryUrl.empty()) {
     throw std::runtime_error("no app to serve");
   }
@@ -67,11 +75,6 @@ Supervisor::Supervisor(event_base* base, const ServeConfig& config,
                                    config.listenHost, config.listenPort, config.ioThreads);
   port_ = front_->port();
   listenAddress_ = formatHostPort(config.listenHost, port_);
-  workerCommand_.insert(workerCommand_.end(),
-                        {"--log-level", std::string(logLevelName(config.logLevel)), "--log-format",
-                         config.logFormat == LogFormat::kJson ? "json" : "text"});
-  if (!config.builtinsSnapshot) workerCommand_.push_back("--no-builtins-snapshot");
-  if (config.sharedIsolate) workerCommand_.push_back("--shared-isolate");
   // A script snapshot is made for a single-script server (with many apps, each app's isolate
   // starts from the built-ins snapshot and the worker's code cache).
   if (config.snapshotScript && !snapshotCommand.empty() && config.configPath.empty() &&
@@ -168,7 +171,7 @@ int Supervisor::run() {
   if (!snapshotter_ || single == nullptr ||
       !snapshotter_->start(single->lastVersion + 1, hasEnv(single->config))) {
     lifecycle_->createBootDeployments();
-    reconcilePool();
+    pool_.reconcile();
   }
   if (phase_ != Phase::kStopped) event_base_dispatch(base_);
   return exitCode_;
@@ -202,29 +205,13 @@ void Supervisor::reapChildren() {
     long pid = trySyscall([&] { return ::waitpid(-1, &status, WNOHANG); });
     if (pid <= 0) break;
     if (snapshotter_ && snapshotter_->reaped(static_cast<pid_t>(pid), status)) continue;
-    WorkerProcess* worker = findWorkerByPid(static_cast<pid_t>(pid));
-    if (worker == nullptr) continue;
-    worker->process().markReaped();
-    std::string how = describeExitStatus(status);
-    bool expected = worker->shutdownSent() && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    logger_.log(expected ? LogLevel::kInfo : LogLevel::kWarn, "worker exited",
-                {{"worker", worker->id()}, {"pid", pid}, {"status", how}});
-    // The process can end before its channel reports EOF; either way it is lost now.
-    if (worker->state() != WorkerState::kLost) worker->kill("process " + how);
-    droppedLogLinesOfExited_ += worker->droppedLogLines;
-    if (phase_ != Phase::kStopping && phase_ != Phase::kStopped) {
-      std::string why = worker->retiring()           ? worker->retireReason()
-                        : !worker->lossCause.empty() ? worker->lossCause
-                                                     : std::string("crash");
-      recordExit(*worker, why);
-    }
-    std::erase_if(workers_, [&](const auto& w) { return w.get() == worker; });
+    pool_.reaped(static_cast<pid_t>(pid), status);
   }
   finishIfStopped();
 }
 
 void Supervisor::forgetIdleNeighbours(Clock::time_point now) {
-  for (auto& worker : workers_) {
+  for (auto& worker : pool_.workers()) {
     std::erase_if(worker->appLastSent, [&](const auto& entry) {
       return now - entry.second > kNeighbourWindow && !worker->appOutstanding.contains(entry.first);
     });
@@ -236,25 +223,18 @@ void Supervisor::housekeeping() {
   ++housekeepingTicks_;
   notifier_.watchdog();
   forgetIdleNeighbours(now);
-  priorities_.update(workers_, apps_, storage_.get(), now);
-  checkHealth(now);
-  // Retiring workers that outlive their drain deadline are killed; their requests get 502.
-  auto drainDeadline = std::chrono::seconds(config_.drainTimeoutSec);
-  std::vector<WorkerProcess*> overdue;
-  for (auto& worker : workers_) {
-    auto since = worker->stoppingSince();
-    if (phase_ != Phase::kStopping && isAlive(*worker) && since && now - *since > drainDeadline) {
-      overdue.push_back(worker.get());
-    }
-  }
-  for (WorkerProcess* worker : overdue)
-    worker->kill("drain deadline passed");
+  priorities_.update(pool_.workers(), apps_, storage_.get(), now);
+  pool_.checkHealth(now);
+  pool_.killOverdueDrains(now);
   // Memory every tick: a fast leak (a few GB/s) must meet the graceful threshold before the hard
   // one, and reading /proc/PID/statm costs three syscalls per worker.
-  checkMemory();
+  pool_.checkMemory();
   if (housekeepingTicks_ % kTicksPerSecond == 0) {
-    if (backoff_.forgetIfQuiet(clock_.now())) updateDegraded();
-    autoscale();
+    pool_.forgetQuietFailures();
+    size_t demand = queue_.size();
+    for (const auto& worker : pool_.workers())
+      demand += worker->outstandingCount();
+    pool_.autoscale(demand, queue_.size());
     pruneSubrequests(now);
     requests_.pruneLingering(now);
     apps_.collect();
@@ -294,11 +274,8 @@ void Supervisor::stopWorkers() {
       std::chrono::seconds(config_.drainTimeoutSec) - (Clock::now() - drainStartedAt_));
   uint32_t deadlineMs = static_cast<uint32_t>(
       std::max<int64_t>(kWorkerStopDeadlineMs, static_cast<int64_t>(drainLeft.count())));
-  logger_.info("stopping workers", {{"workers", countWorkers(isAlive)}});
   cron_.cancel();
-  for (auto& worker : workers_)
-    worker->shutdown(deadlineMs);
-  stopTimer_.arm(deadlineMs);
+  pool_.stop(deadlineMs);
   finishIfStopped();
 }
 
@@ -320,39 +297,38 @@ void Supervisor::forceStop(const std::string& why) {
     // Every worker's accounting is cleared whole below.
     finishRequest(id, requests::RequestEnding::forcedStop());
   }
-  for (auto& worker : workers_) {
+  for (auto& worker : pool_.workers()) {
     worker->outstanding().clear();
     worker->appOutstanding.clear();
     worker->noisyOutstanding = 0;
   }
   if (phase_ != Phase::kStopping) stopWorkers();
-  for (auto& worker : workers_)
-    worker->process().signal(SIGKILL);
+  pool_.killAll();
 }
 
 void Supervisor::finishIfStopped() {
-  if (phase_ == Phase::kStopping && workers_.empty()) {
+  if (phase_ == Phase::kStopping && pool_.empty()) {
     phase_ = Phase::kStopped;
     logger_.info("stopped", {{"exit_code", exitCode_}});
     event_base_loopexit(base_, nullptr);
   }
 }
 
-LifecycleHost::Stage Supervisor::stage() const {
+ServerStage Supervisor::stage() const {
   switch (phase_) {
     case Phase::kBooting:
-      return Stage::kBooting;
+      return ServerStage::kBooting;
     case Phase::kServing:
-      return Stage::kServing;
+      return ServerStage::kServing;
     case Phase::kPaused:
-      return Stage::kPaused;
+      return ServerStage::kPaused;
     case Phase::kDraining:
-      return Stage::kDraining;
+      return ServerStage::kDraining;
     case Phase::kStopping:
     case Phase::kStopped:
       break;
   }
-  return Stage::kEnding;
+  return ServerStage::kEnding;
 }
 
 void Supervisor::versionSettled(bool serves) {
@@ -366,8 +342,7 @@ void Supervisor::failBoot(const std::string& reason) {
   logger_.error("cannot start the worker pool", {{"error", reason}});
   exitCode_ = 1;
   phase_ = Phase::kStopping;
-  for (auto& worker : workers_)
-    worker->process().signal(SIGKILL);
+  pool_.killAll();
   for (const auto& [name, app] : apps_.apps())
     failQueue(*app, 503, "shutting-down", "Service Unavailable: failed to start");
   finishIfStopped();

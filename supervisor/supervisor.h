@@ -1,11 +1,11 @@
-// The supervisor: owns the HTTP listener, the worker pool, the apps (AppRegistry: routes,
-// deployments, per-app queues) and the signal handling of one `isolated serve` run. It never
-// runs JavaScript; it routes each request to its app, places it on one of the app's workers
-// (Placement) and answers back, keeps the pool at its target size, recycles workers (memory,
-// request count, reload, scale-down) with the replacement ready before the old worker drains,
-// replaces workers that die or fail health checks and drains on SIGTERM. The apps' versions
-// (deploys at runtime, reloads, the registry) are an AppLifecycle's, which reaches the pool and
-// the queues through the LifecycleHost interface implemented here.
+// The supervisor: owns the HTTP listener, the apps (AppRegistry: routes, deployments, per-app
+// queues), the requests and the signal handling of one `isolated serve` run. It never runs
+// JavaScript; it routes each request to its app, places it on one of the app's workers
+// (Placement) and answers back, and drains on SIGTERM. The worker processes and their lives
+// (spawning, recycling with the replacement ready first, health, memory, scaling, the rolling
+// reload) are a WorkerPool's, which reads the server's stage through PoolHost; the apps'
+// versions (deploys at runtime, reloads, the registry) are an AppLifecycle's, which reaches the
+// pool and the queues through LifecycleHost. Both hosts are implemented here.
 //
 // Construction takes every dependency (event loop, config, logger, the worker command line), so
 // tests can build one in-process. Single-threaded: everything runs on `base`'s loop.
@@ -22,16 +22,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -58,7 +53,7 @@
 #include "supervisor/libevent_log.h"
 #include "supervisor/pending_request.h"
 #include "supervisor/pool/placement.h"
-#include "supervisor/pool/restart_backoff.h"
+#include "supervisor/pool/worker_pool.h"
 #include "supervisor/pool/worker_priorities.h"
 #include "supervisor/request_metrics.h"
 #include "supervisor/requests/request_queue.h"
@@ -77,6 +72,7 @@ class Supervisor : public front::FrontOwner,
                    public OperatorActions,
                    public AdminHandler,
                    private LifecycleHost,
+                   private PoolHost,
                    private ServiceCallHost {
  public:
   using Clock = std::chrono::steady_clock;
@@ -109,7 +105,7 @@ class Supervisor : public front::FrontOwner,
   // undeploy); workers stay. Returns false (with `why`, when given) when a reload is already
   // running or not possible.
   bool beginReload(std::string* why = nullptr) override;
-  size_t activeWorkers() const override { return countWorkers(isActive); }
+  size_t activeWorkers() const override { return pool_.count(isActive); }
   // Graceful recycle of one worker by id; false when there is no such serving worker.
   bool recycleWorker(uint32_t id, const std::string& reason) override;
 
@@ -161,32 +157,11 @@ class Supervisor : public front::FrontOwner,
   // kPaused: drained by the operator (ctl drain) but running; kDraining ends in kStopping.
   enum class Phase { kBooting, kServing, kPaused, kDraining, kStopping, kStopped };
 
-  // What a worker slot has been through, carried from a worker to its replacement.
-  struct SlotHistory {
-    uint32_t restarts = 0;
-    std::string lastExitReason;
-  };
-
-  // Worker pool.
-  // A failed spawn (EMFILE, EAGAIN) counts as an early failure and schedules its own retry.
-  void spawnWorker();
-  // One spawn after the backoff delay for the current count of early failures.
-  void scheduleSpawn();
-  // Drops the spawns waiting out a backoff (the caller then spawns at once).
-  void cancelBackoff();
-  // Spawns (or schedules, when backing off) workers until the pool is at its target, and shuts
-  // down retiring workers whose replacements are ready.
-  void reconcilePool();
-  void retire(WorkerProcess& worker, const std::string& reason);
-  WorkerProcess* findWorkerByPid(pid_t pid);
-  size_t countWorkers(bool (*predicate)(const WorkerProcess&)) const;
-  void checkMemory();
-  void checkHealth(Clock::time_point now);
-  void autoscale();
-  void updateDegraded();
-  void continueReload();
+  // LifecycleHost and PoolHost: the server's stage (stopping and stopped are kEnding).
+  ServerStage stage() const override;
+  // PoolHost: not while the script snapshot helper runs.
+  bool reloadMayContinue() const override { return !snapshotter_ || !snapshotter_->busy(); }
   // LifecycleHost: what the apps' versions need of the pool and the queues.
-  Stage stage() const override;
   std::optional<uint32_t> validatorFor(const App& app) override;
   void preloadOn(uint32_t workerId, const Deployment& deployment) override;
   void preloadEverywhere(const Deployment& deployment) override;
@@ -194,9 +169,6 @@ class Supervisor : public front::FrontOwner,
   void versionSettled(bool serves) override;
   // A script snapshot helper has ended: the pool (at boot) or the reload may go on.
   void onScriptSnapshotDone();
-
-  uint32_t freeSlot() const;
-  void recordExit(const WorkerProcess& worker, const std::string& reason);
 
   // Requests.
   friend class ClientLink;
@@ -278,9 +250,9 @@ class Supervisor : public front::FrontOwner,
 
   // A Scheduled event for `app` (a cron trigger that fired, or `ctl trigger-cron`).
   void dispatchScheduled(App& app, const std::string& cron, double scheduledTimeMs);
-  // Worker-wide settings, the supervisor's first message to every worker.
-  void sendConfigure(WorkerProcess& worker);
-
+  // `command` with the arguments every worker gets from the config (logging, snapshots).
+  static std::vector<std::string> workerArguments(std::vector<std::string> command,
+                                                  const ServeConfig& config);
   // The single-script server's app (only with one app and no --config or --registry).
   App* singleApp() { return lifecycle_->singleApp(); }
   void maybeFinishBoot();
@@ -318,14 +290,17 @@ class Supervisor : public front::FrontOwner,
   void stopWorkers();
   void forceStop(const std::string& why);
   void finishIfStopped();
+  // LifecycleHost and PoolHost.
   void failBoot(const std::string& reason) override;
 
   event_base* base_;
   const ServeConfig& config_;
-  std::vector<std::string> workerCommand_;
   Logger& logger_;
   LibeventLogRoute libeventLog_;
   event::Dispatcher dispatcher_;
+  // Deadlines (docs/architecture.md, "Deadlines") are read through clock_.
+  SystemClock systemClock_;
+  const isolated::Clock& clock_ = systemClock_;
   http::HttpLimits httpLimits_;
   // The request path's listeners and connections (supervisor/front/): on this loop, or on
   // --io-threads threads that relay each request to it.
@@ -340,37 +315,13 @@ class Supervisor : public front::FrontOwner,
   Placement placement_{Placement::kDefaultSpreadThreshold, SpreadPolicy::kOntoIdle};
   // --background-heavy-apps: workers only heavy apps use yield the CPU to the others' (issue 13).
   WorkerPriorities priorities_{config_.backgroundHeavyApps, placement_.spreadThreshold(), logger_};
+  // Request ids the client did not send.
   std::mt19937_64 random_;
 
   Phase phase_ = Phase::kBooting;
   int exitCode_ = 0;
   Clock::time_point startedAt_;
-  uint32_t nextWorkerId_ = 1;
-  uint32_t targetWorkers_;
-  uint32_t minWorkers_;
-  uint32_t maxWorkers_;
-  // Restart backoff for workers that die young (see kStableAfter in supervisor_pool.cc): the
-  // count of early failures and the spawns waiting out their delay, which count toward the
-  // pool's size.
-  RestartBackoff backoff_{std::chrono::milliseconds(config_.restartBackoffBaseMs),
-                          std::chrono::milliseconds(config_.restartBackoffMaxMs)};
-  bool degraded_ = false;
   uint64_t housekeepingTicks_ = 0;
-
-  // Rolling reload: the generation new workers belong to, and the old workers still to replace.
-  uint64_t generation_ = 1;
-  std::deque<uint32_t> reloadQueue_;
-  bool reloadActive_ = false;
-  // Autoscaling: consecutive seconds of high or low load.
-  uint32_t busySeconds_ = 0;
-  uint32_t idleSeconds_ = 0;
-
-  // Restarts by reason (crash, memory, memory-hard, health, max-requests, reload, scale-down).
-  std::map<std::string, uint64_t> restarts_;
-
-  std::map<uint32_t, SlotHistory> slots_;
-  // console lines dropped by workers that have exited (live workers report theirs in Pongs).
-  uint64_t droppedLogLinesOfExited_ = 0;
   RequestMetrics metrics_;
   SystemdNotifier notifier_;
   // The control socket's commands, and the socket (after them: closed first).
@@ -380,14 +331,15 @@ class Supervisor : public front::FrontOwner,
   // Null when --snapshot-script is off.
   std::unique_ptr<ScriptSnapshotter> snapshotter_;
 
-  std::vector<std::unique_ptr<WorkerProcess>> workers_;
-  // After workers_: declared later, destroyed first, it never sends to a destroyed worker.
+  // The workers (made with the command the constructor completes).
+  WorkerPool pool_;
+  // After pool_: declared later, destroyed first, it never sends to a destroyed worker.
   std::unique_ptr<FetchClient> fetch_;
   // Storage bindings of every app; made with the first deployment that has one (no threads
-  // otherwise). After workers_ for the same reason as fetch_.
+  // otherwise). After pool_ for the same reason as fetch_.
   std::unique_ptr<storage::BindingService> storage_;
   // Calls through service bindings (the depth of service requests is remembered by requests_,
-  // so that waitUntil() work of a callee is still counted toward the depth). After workers_ for
+  // so that waitUntil() work of a callee is still counted toward the depth). After pool_ for
   // the same reason as fetch_; it keeps references to requests_, metrics_ and logger_ and uses
   // none of them while constructed or destroyed.
   ServiceCalls services_{*this, requests_, metrics_, logger_};
@@ -406,11 +358,9 @@ class Supervisor : public front::FrontOwner,
   requests::RequestQueue queue_;
   // Queues `request` in its app's queue, with its queue deadline on queueTimer_.
   void enqueue(App& app, PendingRequest&& request);
-  // Deadlines (docs/architecture.md, "Deadlines"): read through clock_; one timer for the
-  // earliest wall deadline of the requests in flight (kept by requests_) and one for the
-  // earliest queue deadline (the front of each waiting app's queue, which is its earliest).
-  SystemClock systemClock_;
-  const isolated::Clock& clock_ = systemClock_;
+  // One timer for the earliest wall deadline of the requests in flight (kept by requests_) and
+  // one for the earliest queue deadline (the front of each waiting app's queue, which is its
+  // earliest).
   event::DeadlineTimer wallTimer_{dispatcher_, clock_, [this] { expireInFlight(); }};
   event::DeadlineTimer queueTimer_{dispatcher_, clock_, [this] { expireQueue(); }};
   std::vector<uint64_t> expiredScratch_;
@@ -428,14 +378,6 @@ class Supervisor : public front::FrontOwner,
   std::vector<std::unique_ptr<event::SignalEvent>> signalEvents_;
   event::PeriodicTimer housekeepingTimer_{dispatcher_, [this] { housekeeping(); }};
   event::Timer drainTimer_{dispatcher_, [this] { forceStop("drain timeout"); }};
-  // Workers that do not exit by their Shutdown deadline are killed.
-  event::Timer stopTimer_{dispatcher_, [this] {
-                            for (auto& worker : workers_)
-                              worker->process().signal(SIGKILL);
-                          }};
-  // Fires when backoff_'s earliest waiting spawn is due.
-  event::DeadlineTimer spawnTimer_{dispatcher_, clock_, [this] { onSpawnDue(); }};
-  void onSpawnDue();
   // --watch: the apps' files, and the reloads their changes make.
   std::unique_ptr<watch::WatchReloads> watch_;
 };

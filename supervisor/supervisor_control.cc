@@ -42,20 +42,7 @@ std::optional<std::string> Supervisor::resume() {
 }
 
 void Supervisor::scale(uint32_t workers) {
-  minWorkers_ = std::min(minWorkers_, workers);
-  maxWorkers_ = std::max(maxWorkers_, workers);
-  uint32_t before = targetWorkers_;
-  targetWorkers_ = workers;
-  logger_.info("scaling", {{"from", before}, {"to", workers}});
-  // Shrinking retires the newest serving workers beyond the target.
-  size_t serving = countWorkers(isServing);
-  for (auto it = workers_.rbegin(); it != workers_.rend() && serving > targetWorkers_; ++it) {
-    if (isServing(**it)) {
-      retire(**it, "scale-down");
-      --serving;
-    }
-  }
-  reconcilePool();
+  pool_.scale(workers);
 }
 
 ServerStatus Supervisor::snapshot() const {
@@ -79,7 +66,7 @@ ServerStatus Supervisor::snapshot() const {
       status.state = "starting";
       break;
     case Phase::kServing:
-      status.state = degraded_ ? "degraded" : "serving";
+      status.state = pool_.degraded() ? "degraded" : "serving";
       break;
     case Phase::kPaused:
     case Phase::kDraining:
@@ -90,20 +77,20 @@ ServerStatus Supervisor::snapshot() const {
       status.state = "stopping";
       break;
   }
-  status.workers = static_cast<uint32_t>(countWorkers(isServing));
-  status.target = targetWorkers_;
-  status.minWorkers = minWorkers_;
-  status.maxWorkers = maxWorkers_;
+  status.workers = static_cast<uint32_t>(pool_.count(isServing));
+  status.target = pool_.target();
+  status.minWorkers = pool_.minWorkers();
+  status.maxWorkers = pool_.maxWorkers();
   status.requestsTotal = metrics_.total();
   status.responses = metrics_.byClass();
   status.inFlight = requests_.inFlightCount();
   status.queued = queue_.size();
   for (const char* reason : kRestartReasons)
     status.restarts[reason] = 0;
-  for (const auto& [reason, count] : restarts_)
+  for (const auto& [reason, count] : pool_.restarts())
     status.restarts[reason] = count;
   status.limitTerminations = metrics_.limits();
-  status.droppedLogLines = droppedLogLinesOfExited_ + logger_.droppedLines();
+  status.droppedLogLines = pool_.droppedLogLinesOfExited() + logger_.droppedLines();
   status.fetchesInFlight = fetch_->activeCount();
   front::FrontStats front = front_->stats();
   status.ioThreads = front.ioThreads;
@@ -116,7 +103,7 @@ ServerStatus Supervisor::snapshot() const {
     status.fetches[outcome] = 0;
   for (const auto& [outcome, count] : fetch_->outcomes())
     status.fetches[outcome] = count;
-  for (const auto& w : workers_) {
+  for (const auto& w : pool_.workers()) {
     status.droppedLogLines += w->droppedLogLines;
     WorkerStatus row;
     row.id = w->id();
@@ -136,9 +123,9 @@ ServerStatus Supervisor::snapshot() const {
     row.isolates = static_cast<uint32_t>(w->isolates.size());
     row.apps = static_cast<uint32_t>(w->defined.size());
     row.background = w->background;
-    if (auto it = slots_.find(w->slot); it != slots_.end()) {
-      row.restarts = it->second.restarts;
-      row.lastExitReason = it->second.lastExitReason;
+    if (const WorkerPool::SlotHistory* history = pool_.slotHistory(w->slot)) {
+      row.restarts = history->restarts;
+      row.lastExitReason = history->lastExitReason;
     }
     bool late = w->pingOutstandingSince() && now - *w->pingOutstandingSince() >
                                                  std::chrono::milliseconds(config_.healthTimeoutMs);
@@ -180,7 +167,7 @@ ServerStatus Supervisor::snapshot() const {
     }
     row.routes = app->config.routes;
     if (app->live) {
-      for (const auto& w : workers_) {
+      for (const auto& w : pool_.workers()) {
         if (w->isolates.contains(app->live->id)) row.workers.push_back(w->id());
       }
     }
@@ -238,7 +225,7 @@ std::string Supervisor::metricsText() {
 }
 
 bool Supervisor::ready() {
-  return phase_ == Phase::kServing && countWorkers(isServing) > 0;
+  return phase_ == Phase::kServing && pool_.count(isServing) > 0;
 }
 
 }  // namespace isolated::supervisor

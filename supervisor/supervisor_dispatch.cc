@@ -37,9 +37,10 @@ bool Supervisor::tryAssign(PendingRequest& request) {
   // A noisy app does not spread: its load stays on its home worker.
   const uint32_t spreadLoad = noisy ? 0 : app.inFlight;
   bool avoidNoisy = false;
-  candidates_.resize(workers_.size());
-  for (size_t i = 0; i < workers_.size(); ++i) {
-    const WorkerProcess& worker = *workers_[i];
+  const WorkerPool::Workers& workers = pool_.workers();
+  candidates_.resize(workers.size());
+  for (size_t i = 0; i < workers.size(); ++i) {
+    const WorkerProcess& worker = *workers[i];
     auto it = worker.appOutstanding.find(deployment.id);
     auto apps = static_cast<uint32_t>(worker.appLastSent.size());
     candidates_[i] = {worker.slot,
@@ -50,29 +51,29 @@ bool Supervisor::tryAssign(PendingRequest& request) {
                       apps - (worker.appLastSent.contains(deployment.id) ? 1u : 0u)};
     avoidNoisy = avoidNoisy || (!noisy && worker.noisyOutstanding > 0);
   }
-  ranks_.resize(workers_.size());
+  ranks_.resize(workers.size());
   std::optional<size_t> index;
   if (avoidNoisy) {
     // First choice for a well-behaved app: a worker where no noisy app's request is running.
-    for (size_t i = 0; i < workers_.size(); ++i)
-      candidates_[i].accepting = isServing(*workers_[i]) && workers_[i]->noisyOutstanding == 0;
+    for (size_t i = 0; i < workers.size(); ++i)
+      candidates_[i].accepting = isServing(*workers[i]) && workers[i]->noisyOutstanding == 0;
     index = placement_.pick(app.hash, spreadLoad, candidates_, ranks_, perApp);
   }
   if (!index) {
-    for (size_t i = 0; i < workers_.size(); ++i)
-      candidates_[i].accepting = isServing(*workers_[i]);
+    for (size_t i = 0; i < workers.size(); ++i)
+      candidates_[i].accepting = isServing(*workers[i]);
     index = placement_.pick(app.hash, spreadLoad, candidates_, ranks_, perApp);
   }
   // Retiring workers still serve while their replacements start, but only when no other
   // worker has room: that way they drain sooner.
   if (!index) {
-    for (size_t i = 0; i < workers_.size(); ++i)
-      candidates_[i].accepting = workers_[i]->accepting();
+    for (size_t i = 0; i < workers.size(); ++i)
+      candidates_[i].accepting = workers[i]->accepting();
     index = placement_.pick(app.hash, spreadLoad, candidates_, ranks_, perApp);
   }
   if (!index) return false;
   request.noisy = noisy;
-  sendToWorker(*workers_[*index], request);
+  sendToWorker(*workers[*index], request);
   return true;
 }
 
@@ -149,14 +150,15 @@ void Supervisor::forget(WorkerProcess& worker, uint32_t deployment) {
 }
 
 std::optional<uint32_t> Supervisor::validatorFor(const App& app) {
-  candidates_.resize(workers_.size());
-  ranks_.resize(workers_.size());
-  for (size_t i = 0; i < workers_.size(); ++i) {
-    candidates_[i] = {workers_[i]->slot, isServing(*workers_[i]), 0, 1, 0};
+  const WorkerPool::Workers& workers = pool_.workers();
+  candidates_.resize(workers.size());
+  ranks_.resize(workers.size());
+  for (size_t i = 0; i < workers.size(); ++i) {
+    candidates_[i] = {workers[i]->slot, isServing(*workers[i]), 0, 1, 0};
   }
   auto index = placement_.pick(app.hash, 0, candidates_, ranks_);
   if (!index) return std::nullopt;
-  return workers_[*index]->id();
+  return workers[*index]->id();
 }
 
 void Supervisor::preloadOn(uint32_t workerId, const Deployment& deployment) {
@@ -164,13 +166,13 @@ void Supervisor::preloadOn(uint32_t workerId, const Deployment& deployment) {
 }
 
 void Supervisor::preloadEverywhere(const Deployment& deployment) {
-  for (auto& worker : workers_) {
+  for (auto& worker : pool_.workers()) {
     if (isServing(*worker)) defineApp(*worker, deployment, true);
   }
 }
 
 void Supervisor::unloadEverywhere(uint32_t deployment) {
-  for (auto& worker : workers_) {
+  for (auto& worker : pool_.workers()) {
     bool held = worker->defined.erase(deployment) + worker->forgotten.erase(deployment) > 0;
     if (!isAlive(*worker) || !held) continue;
     capnp::MallocMessageBuilder message;
@@ -245,10 +247,7 @@ void Supervisor::sendToWorker(WorkerProcess& worker, PendingRequest& request) {
 }
 
 WorkerProcess* Supervisor::findWorker(uint32_t id) {
-  for (auto& worker : workers_) {
-    if (worker->id() == id) return worker.get();
-  }
-  return nullptr;
+  return pool_.find(id);
 }
 
 void Supervisor::pumpQueue() {
@@ -317,7 +316,7 @@ void Supervisor::releaseRequest(const requests::FinishedRequest& done) {
     } else {
       ++worker->requestsServed;
       if (worker->requestLimit > 0 && worker->requestsServed >= worker->requestLimit) {
-        retire(*worker, "max-requests");
+        pool_.retire(*worker, "max-requests");
       }
     }
   }

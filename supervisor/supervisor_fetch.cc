@@ -12,7 +12,7 @@
 namespace isolated::supervisor {
 
 void Supervisor::sendFetchMessage(uint32_t workerId, capnp::MessageBuilder& message) {
-  for (auto& worker : workers_) {
+  for (auto& worker : pool_.workers()) {
     if (worker->id() == workerId) {
       if (isAlive(*worker)) worker->send(message);
       return;

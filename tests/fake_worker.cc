@@ -6,6 +6,9 @@
 //   hello-then-oversize a valid Hello, then a header declaring a 2 GiB frame
 //   window-overrun      a valid Hello; answers the first request with a streamed Response and
 //                       then 32 MiB of body at once, whatever credit it gets
+//   serve               a valid Hello; then answers each Ping with a healthy Pong and exits 0
+//                       on Shutdown (a well-behaved worker, for the pool's tests)
+//   sick                as serve, but every Pong says the probe failed
 //   pin-module PATH TEXT
 //                       a valid Hello; answers a preloading LoadApp with AppLoaded saying it
 //                       loaded the file PATH, whose text was TEXT (ipc/protocol.h rule 22)
@@ -89,6 +92,38 @@ void sendHello(evbuffer* input) {
   await(input, isolated::ipc::Envelope::LOAD_APP);
 }
 
+// A worker that says Hello and answers pings (probeOk as given) until Shutdown or EOF.
+int serve(evbuffer* input, bool probeOk) {
+  capnp::MallocMessageBuilder hello;
+  auto h = hello.initRoot<isolated::ipc::Envelope>().initHello();
+  h.setPid(static_cast<uint32_t>(getpid()));
+  h.setVersion("fake");
+  h.setProtocolVersion(isolated::ipc::kProtocolVersion);
+  send(hello);
+  for (;;) {
+    isolated::ipc::FrameLimits limits;
+    auto frame = isolated::ipc::decodeFrame(input, limits);
+    if (frame.status == isolated::ipc::DecodeStatus::kError) return 4;
+    if (frame.status == isolated::ipc::DecodeStatus::kFrame) {
+      capnp::FlatArrayMessageReader reader(frame.words);
+      auto envelope = reader.getRoot<isolated::ipc::Envelope>();
+      if (envelope.isShutdown()) return 0;
+      if (!envelope.isPing()) continue;
+      capnp::MallocMessageBuilder message;
+      auto pong = message.initRoot<isolated::ipc::Envelope>().initPong();
+      pong.setSeq(envelope.getPing().getSeq());
+      pong.setProbeOk(probeOk);
+      pong.setHeapLimitBytes(64u << 20);
+      send(message);
+      continue;
+    }
+    char buffer[4096];
+    ssize_t n = read(3, buffer, sizeof buffer);
+    if (n <= 0) return 0;
+    evbuffer_add(input, buffer, static_cast<size_t>(n));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,6 +162,8 @@ int main(int argc, char** argv) {
       chunk.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(data.data()), data.size()));
       send(message);
     }
+  } else if (mode == "serve" || mode == "sick") {
+    return serve(input.get(), mode == "serve");
   } else if (mode == "pin-module" && argc > 3) {
     pinPath = argv[2];
     pinText = argv[3];

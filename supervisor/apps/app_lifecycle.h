@@ -33,13 +33,14 @@
 #include "supervisor/cron_triggers.h"
 #include "supervisor/registry/registry_sync.h"
 #include "supervisor/script_snapshotter.h"
+#include "supervisor/server_stage.h"
 
 namespace isolated::supervisor {
 
 // What the app lifecycle needs of the server it runs in (the Supervisor).
 class LifecycleHost {
  public:
-  enum class Stage { kBooting, kServing, kPaused, kDraining, kEnding };
+  using Stage = ServerStage;
   virtual Stage stage() const = 0;
   // The serving worker (its id) that loads a version of `app` first (its first home worker:
   // where its requests will go), or nullopt when no worker serves yet.
