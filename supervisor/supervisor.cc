@@ -231,10 +231,7 @@ void Supervisor::housekeeping() {
   pool_.checkMemory();
   if (housekeepingTicks_ % kTicksPerSecond == 0) {
     pool_.forgetQuietFailures();
-    size_t demand = queue_.size();
-    for (const auto& worker : pool_.workers())
-      demand += worker->outstandingCount();
-    pool_.autoscale(demand, queue_.size());
+    pool_.autoscale(queue_.size());
     pruneSubrequests(now);
     requests_.pruneLingering(now);
     apps_.collect();

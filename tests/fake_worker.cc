@@ -81,25 +81,24 @@ uint64_t await(evbuffer* input, isolated::ipc::Envelope::Which wanted) {
   }
 }
 
-// Hello, then the app the supervisor loads into every worker of a single-script server.
-void sendHello(evbuffer* input) {
+void writeHello() {
   capnp::MallocMessageBuilder message;
   auto hello = message.initRoot<isolated::ipc::Envelope>().initHello();
   hello.setPid(static_cast<uint32_t>(getpid()));
   hello.setVersion("fake");
   hello.setProtocolVersion(isolated::ipc::kProtocolVersion);
   send(message);
+}
+
+// Hello, then the app the supervisor loads into every worker of a single-script server.
+void sendHello(evbuffer* input) {
+  writeHello();
   await(input, isolated::ipc::Envelope::LOAD_APP);
 }
 
 // A worker that says Hello and answers pings (probeOk as given) until Shutdown or EOF.
 int serve(evbuffer* input, bool probeOk) {
-  capnp::MallocMessageBuilder hello;
-  auto h = hello.initRoot<isolated::ipc::Envelope>().initHello();
-  h.setPid(static_cast<uint32_t>(getpid()));
-  h.setVersion("fake");
-  h.setProtocolVersion(isolated::ipc::kProtocolVersion);
-  send(hello);
+  writeHello();
   for (;;) {
     isolated::ipc::FrameLimits limits;
     auto frame = isolated::ipc::decodeFrame(input, limits);

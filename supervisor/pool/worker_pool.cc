@@ -220,9 +220,12 @@ void WorkerPool::scale(uint32_t workers) {
   reconcile();
 }
 
-void WorkerPool::autoscale(size_t demand, size_t queued) {
+void WorkerPool::autoscale(size_t queued) {
   if (host_.stage() != ServerStage::kServing || reloadActive_ || min_ == max_) return;
   size_t serving = count(isServing);
+  size_t demand = queued;
+  for (const auto& worker : workers_)
+    demand += worker->outstandingCount();
   double load = static_cast<double>(demand) / static_cast<double>(std::max<size_t>(1, serving));
   busySeconds_ = (load >= kScaleUpLoad || queued > 0) ? busySeconds_ + 1 : 0;
   idleSeconds_ = load < kScaleDownLoad ? idleSeconds_ + 1 : 0;

@@ -90,8 +90,9 @@ class WorkerPool {
   // Sets the target (moving the autoscaling bounds to include it); the newest serving workers
   // beyond it retire.
   void scale(uint32_t workers);
-  // Once a second: `demand` is the requests outstanding and queued, `queued` the queued ones.
-  void autoscale(size_t demand, size_t queued);
+  // Once a second, with the requests queued for a worker: the load is those and the requests
+  // the workers hold, per serving worker.
+  void autoscale(size_t queued);
 
   // The pool's share of a worker's events.
   // Hello: its memory is read and its readiness logged.
