@@ -186,13 +186,12 @@ void Channel::readFrames() {
   std::string error;
   batch_.clear();
   while (true) {
-    DecodeResult frame = decodeFrame(in, limits_);
-    if (frame.status == DecodeStatus::kNeedMore) break;
-    if (frame.status == DecodeStatus::kError) {
-      error = "protocol error: " + frame.error;
+    DecodeStatus status = decodeFrame(in, limits_, batch_, error);
+    if (status == DecodeStatus::kNeedMore) break;
+    if (status == DecodeStatus::kError) {
+      error = "protocol error: " + error;
       break;
     }
-    batch_.push_back(std::move(frame.words));
   }
   // Frames before a bad one are still delivered, as they would have been one by one.
   deliverBatch();
@@ -209,14 +208,14 @@ capnp::ReaderOptions Channel::readerOptions() const {
 
 void Channel::deliverBatch() {
   order_.clear();
-  if (batch_.size() > 1 && handler_.ordersBatches()) {
+  if (batch_.frames() > 1 && handler_.ordersBatches()) {
     capnp::ReaderOptions options = readerOptions();
     readers_.clear();
     envelopes_.clear();
     KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&]() {
-                   for (const auto& words : batch_) {
+                   for (size_t i = 0; i < batch_.frames(); ++i) {
                      envelopes_.push_back(
-                         readers_.emplace_back(words, options).getRoot<Envelope>());
+                         readers_.emplace_back(batch_.frame(i), options).getRoot<Envelope>());
                    }
                    handler_.orderBatch(envelopes_, order_);
                  })) {
@@ -225,13 +224,13 @@ void Channel::deliverBatch() {
     }
     envelopes_.clear();
     readers_.clear();
-    if (!order_.empty() && order_.size() != batch_.size()) order_.clear();
+    if (!order_.empty() && order_.size() != batch_.frames()) order_.clear();
   }
-  for (size_t i = 0; i < batch_.size() && !closed_; ++i)
-    deliver(batch_[order_.empty() ? i : order_[i]]);
+  for (size_t i = 0; i < batch_.frames() && !closed_; ++i)
+    deliver(batch_.frame(order_.empty() ? i : order_[i]));
 }
 
-void Channel::deliver(const kj::Array<capnp::word>& words) {
+void Channel::deliver(kj::ArrayPtr<const capnp::word> words) {
   std::string error;
   {
     // kj reports malformed messages by throwing; a bad message must close only this channel.

@@ -28,6 +28,7 @@
 
 #include "common/event_handles.h"
 #include "common/unique_fd.h"
+#include "ipc/framing.h"
 #include "ipc/messages.capnp.h"
 #include "ipc/protocol.h"
 
@@ -80,7 +81,7 @@ class Channel {
   void readFrames();
   // Delivers batch_ in the order the handler asks for (see ChannelHandler::orderBatch).
   void deliverBatch();
-  void deliver(const kj::Array<capnp::word>& words);
+  void deliver(kj::ArrayPtr<const capnp::word> words);
   capnp::ReaderOptions readerOptions() const;
   void fail(const std::string& reason);
 
@@ -99,7 +100,7 @@ class Channel {
   bool waitingForWritable_ = false;
   bool closed_ = false;
   // The frames of one read, and scratch for ordering them; kept between reads.
-  std::vector<kj::Array<capnp::word>> batch_;
+  FrameArena batch_;
   std::deque<capnp::FlatArrayMessageReader> readers_;
   std::vector<Envelope::Reader> envelopes_;
   std::vector<uint32_t> order_;

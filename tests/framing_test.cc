@@ -143,6 +143,55 @@ TEST(FramingTest, RoundTripsAMultiSegmentMessage) {
   expectRequestStart(reader.getRoot<Envelope>(), 7, std::string(100, 'x'));
 }
 
+TEST(FramingTest, AnArenaHoldsEveryFrameOfARead) {
+  // Frames of several sizes, one of them larger than the arena keeps between reads: each is
+  // whole and in order once all are decoded (growing moves earlier frames), and the arena is
+  // reusable after clear().
+  const std::vector<std::string> bodies = {"a", std::string(5000, 'b'), "",
+                                           std::string(FrameArena::kKeepBytes + 1, 'c'), "d"};
+  auto buffer = newBuffer();
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    capnp::MallocMessageBuilder builder;
+    fillRequestStart(builder, i + 1, bodies[i]);
+    encodeFrame(builder, buffer.get());
+  }
+  FrameArena arena;
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) {
+      for (size_t i = 0; i < bodies.size(); ++i) {
+        capnp::MallocMessageBuilder builder;
+        fillRequestStart(builder, i + 1, bodies[i]);
+        encodeFrame(builder, buffer.get());
+      }
+    }
+    std::string error;
+    while (decodeFrame(buffer.get(), FrameLimits{}, arena, error) == DecodeStatus::kFrame) {
+    }
+    EXPECT_EQ(error, "");
+    EXPECT_EQ(evbuffer_get_length(buffer.get()), 0u);
+    ASSERT_EQ(arena.frames(), bodies.size());
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      capnp::FlatArrayMessageReader reader(arena.frame(i));
+      expectRequestStart(reader.getRoot<Envelope>(), i + 1, bodies[i]);
+    }
+    arena.clear();
+    EXPECT_EQ(arena.frames(), 0u);
+  }
+  // A bad header is an error, and the frames before it stay readable.
+  capnp::MallocMessageBuilder builder;
+  fillRequestStart(builder, 9, "x");
+  encodeFrame(builder, buffer.get());
+  uint32_t countMinusOne = 0xFFFFFFFFu;
+  evbuffer_add(buffer.get(), &countMinusOne, sizeof countMinusOne);
+  std::string error;
+  EXPECT_EQ(decodeFrame(buffer.get(), FrameLimits{}, arena, error), DecodeStatus::kFrame);
+  EXPECT_EQ(decodeFrame(buffer.get(), FrameLimits{}, arena, error), DecodeStatus::kError);
+  EXPECT_NE(error.find("segments"), std::string::npos) << error;
+  ASSERT_EQ(arena.frames(), 1u);
+  capnp::FlatArrayMessageReader reader(arena.frame(0));
+  expectRequestStart(reader.getRoot<Envelope>(), 9, "x");
+}
+
 TEST(FramingTest, EmptyBufferNeedsMore) {
   auto buffer = newBuffer();
   EXPECT_EQ(decodeFrame(buffer.get(), FrameLimits{}).status, DecodeStatus::kNeedMore);

@@ -40,9 +40,9 @@ TEST(RequestUrlTest, HostsThatFitAUrl) {
         "[::1]:443", "[2001:db8::1]", "x.y.z1a", "a:65535", "*.weird!$&'()+,;=~"}) {
     EXPECT_TRUE(hostFitsUrl(host)) << host;
   }
-  for (const char* host :
-       {"a%2fadmin", "%41", "[zz]", "[::1%25eth0]", "a:65536", "a:123456", ":80", "1.2.3.999",
-        "1.2.3", "foo.1", "0x7f.1", "1.2.3.4.", "a:8x", "a:x", "256.1.1.1", "1.2.3.04x"}) {
+  for (const char* host : {"a%2fadmin", "%41", "[zz]", "[::1%25eth0]", "a:65536", "a:123456", ":80",
+                           "1.2.3.999", "1.2.3", "foo.1", "0x7f.1", "1.2.3.4.", "a:8x", "a:x",
+                           "256.1.1.1", "1.2.3.04x", "01.2.3.4", "1.2.3.00", "[::1]%"}) {
     EXPECT_FALSE(hostFitsUrl(host)) << host;
   }
 }

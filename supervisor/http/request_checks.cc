@@ -2,6 +2,7 @@
 #include "supervisor/http/request_checks.h"
 
 #include <array>
+#include <cstring>
 
 namespace isolated::http {
 namespace {
@@ -28,6 +29,13 @@ constexpr std::array<bool, 256> makeTable(std::string_view extra, bool alnum) {
 constexpr auto kTchar = makeTable("!#$%&'*+-.^_`|~", true);
 // unreserved and sub-delims (RFC 3986): what a reg-name holds besides pct-encoded triplets.
 constexpr auto kRegName = makeTable("-._~!$&'()*+,;=", true);
+// field-value bytes (RFC 9110 §5.5): everything but the controls other than HTAB, and DEL.
+constexpr std::array<bool, 256> kFieldValue = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[c] = (c >= 0x20 || c == '\t') && c != 0x7f;
+  return t;
+}();
 
 // Skips the empty lines RFC 9112 §2.2 lets a server ignore before a request line.
 std::string_view skipLeadingEmptyLines(std::string_view head) {
@@ -49,7 +57,7 @@ bool isToken(std::string_view s) {
 
 bool isFieldValue(std::string_view value) {
   for (unsigned char c : value) {
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+    if (!kFieldValue[c]) return false;
   }
   return true;
 }
@@ -104,19 +112,20 @@ bool isValidTarget(std::string_view target, bool isOptions) {
 bool headLinesValid(std::string_view head) {
   head = skipLeadingEmptyLines(head);
   if (isHttp09RequestLine(head)) return false;
-  for (size_t i = 0; i < head.size(); ++i) {
-    char c = head[i];
-    if (c == '\r') {
-      // A CR ends a line only with its LF (a bare CR is refused, RFC 9112 §2.2).
-      if (i + 1 < head.size() && head[i + 1] != '\n') return false;
-    } else if (c == '\n') {
-      // A bare LF is refused too (§2.2 allows either; llhttp refuses, so they agree).
-      if (i == 0 || head[i - 1] != '\r') return false;
-      // A line that starts with whitespace: obs-fold, or whitespace before the first field.
-      if (i + 1 < head.size() && (head[i + 1] == ' ' || head[i + 1] == '\t')) return false;
-    }
+  // Line by line with memchr rather than byte by byte: this runs on every request head.
+  const char* p = head.data();
+  const char* end = p + head.size();
+  while (const char* lf = static_cast<const char*>(std::memchr(p, '\n', end - p))) {
+    // A line ends with CRLF: a bare LF is refused (RFC 9112 §2.2 allows either; llhttp refuses,
+    // so they agree), and so is a CR anywhere else in the line (a bare CR).
+    if (lf == p || lf[-1] != '\r' || std::memchr(p, '\r', lf - 1 - p) != nullptr) return false;
+    p = lf + 1;
+    // A line that starts with whitespace: obs-fold, or whitespace before the first field.
+    if (p < end && (*p == ' ' || *p == '\t')) return false;
   }
-  return true;
+  // The unfinished last line: a CR as its last byte is not judged yet.
+  const char* cr = static_cast<const char*>(std::memchr(p, '\r', end - p));
+  return cr == nullptr || cr == end - 1;
 }
 
 bool isHttp09RequestLine(std::string_view head) {

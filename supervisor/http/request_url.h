@@ -27,7 +27,7 @@ TargetParts splitTarget(std::string_view target);
 
 // `host` has passed isValidHost(): no percent-encoding, an IP-literal of hex digits, ':' and
 // '.', a name, a port of at most 65535, and a name whose last label is numeric only when the
-// whole name is a dotted-quad IPv4 address.
+// whole name is a dotted-quad IPv4 address without leading zeros (which the parser reads as octal).
 bool hostFitsUrl(std::string_view host);
 
 }  // namespace isolated::http

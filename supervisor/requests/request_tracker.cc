@@ -33,7 +33,19 @@ PendingRequest& RequestTracker::start(PendingRequest&& request) {
     deadlines_.compact([this](uint64_t live) { return inFlight_.contains(live); });
   }
   deadlines_.add(request.arrived + request.wallLimit, id);
-  return inFlight_.emplace(id, std::move(request)).first->second;
+  if (spareNodes_.empty()) return inFlight_.emplace(id, std::move(request)).first->second;
+  InFlightMap::node_type node = std::move(spareNodes_.back());
+  spareNodes_.pop_back();
+  node.key() = id;
+  node.mapped() = std::move(request);
+  return inFlight_.insert(std::move(node)).position->second;
+}
+
+void RequestTracker::recycle(InFlightMap::node_type node) {
+  // Assigning a fresh request destroys what the old one owned (its client link, its service
+  // call) at once, as erase() would; its strings keep their buffers.
+  node.mapped() = PendingRequest{};
+  if (spareNodes_.size() < kSpareNodes) spareNodes_.push_back(std::move(node));
 }
 
 void RequestTracker::takeExpired(Clock::time_point now, std::vector<uint64_t>& out) {
@@ -60,21 +72,31 @@ void RequestTracker::inFlightIds(std::vector<uint64_t>& out) const {
 }
 
 void RequestTracker::rememberAnswer(const PendingRequest& request, uint32_t workerId) {
-  if (!recentAnswers_
-           .emplace(request.id, RecentAnswer{request.requestId, workerId, request.deployment,
-                                             request.storageCalls})
-           .second) {
-    return;
+  if (recentAnswers_.contains(request.id)) return;
+  // Once the books are full the oldest answer's node, and its request id's buffer, take the new
+  // answer: no allocation per answer in a server that has been up a while.
+  decltype(recentAnswers_)::node_type node;
+  if (recentOrder_.size() >= kRecentAnswers) {
+    node = recentAnswers_.extract(recentOrder_.front());
+    recentOrder_.pop_front();
+  }
+  if (node) {
+    node.key() = request.id;
+    RecentAnswer& answer = node.mapped();
+    answer.requestId.assign(request.requestId);
+    answer.workerId = workerId;
+    answer.deployment = request.deployment;
+    answer.storageCalls = request.storageCalls;
+    recentAnswers_.insert(std::move(node));
+  } else {
+    recentAnswers_.emplace(request.id, RecentAnswer{request.requestId, workerId, request.deployment,
+                                                    request.storageCalls});
   }
   if (auto it = subrequests_.find(request.id); it != subrequests_.end())
     it->second.storageCalls = request.storageCalls;
   if (auto it = lingering_.find(request.id); it != lingering_.end())
     it->second.storageCalls = request.storageCalls;
   recentOrder_.push_back(request.id);
-  if (recentOrder_.size() > kRecentAnswers) {
-    recentAnswers_.erase(recentOrder_.front());
-    recentOrder_.pop_front();
-  }
 }
 
 const RecentAnswer* RequestTracker::recent(uint64_t id) const {
