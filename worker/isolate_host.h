@@ -391,7 +391,8 @@ class IsolateHost final : public RuntimeHost {
   // timer, fetch or answer. Cleared with the context.
   std::unordered_set<uint64_t> killed_;
   // shared isolation: a copy of each request in flight that could run again after a rebuild
-  // (its body arrived whole), until it begins its response or starts a fetch.
+  // (its body arrived whole), until it begins its response or starts a fetch. Made when the
+  // request's first turn ends unanswered (a rebuild within that turn cannot replay it anyway).
   std::unordered_map<uint64_t, std::unique_ptr<capnp::MallocMessageBuilder>> replayable_;
   // Answered requests whose work is to end at the next loop iteration (never from inside
   // JavaScript: a fetch or stream may be on the stack).
