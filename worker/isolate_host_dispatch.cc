@@ -101,7 +101,7 @@ void IsolateHost::dispatchRequest(ipc::RequestStart::Reader request, bool firstR
   });
   // Kept so that a rebuild caused by another request can run this one again (see the header).
   // Made after the first turn, not before: most requests are answered in it (a copy of every
-  // request cost an eighth of a hello world's instructions in the worker), and a rebuild during
+  // request cost about a fifth of a hello world's instructions in the worker), and a rebuild during
   // it takes the request out of the context, so the check below sees it gone. `request` is
   // still the message as received: the channel keeps a read's frames until they are delivered.
   if (firstRun && !bodyFollows && options_.isolation == IsolationMode::kShared && context_ &&
